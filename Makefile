@@ -1,0 +1,101 @@
+# clawbox — GNU Makefile.
+#   make            build build/clawbox (release, hardened)
+#   make run        install what is missing, build, run the demo
+#   make test       install, build (release + ASan/UBSan), run every test
+#   make lint       clang-format --dry-run, clang-tidy, cppcheck
+#   make fuzz       build libFuzzer harnesses (clang) and fuzz each for FUZZ_SECONDS
+#   make bench      benchmarks (bench/), not part of make test
+
+CC      ?= gcc
+# make's built-in default for CC is "cc"; keep gcc unless the caller overrode it.
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+BUILD   := build
+PKGS    := $(shell cat scripts/pkg-config.txt)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -Wno-unused-parameter
+HARDEN  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong \
+           -fstack-clash-protection -fPIE
+CFLAGS_BASE = -std=gnu17 -g $(WARN) -Isrc $(PKG_CFLAGS)
+CFLAGS  ?= -O2
+LDHARD  := -pie -Wl,-z,relro,-z,now
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRC      := $(wildcard src/*.c src/util/*.c)
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+OBJ      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRC))
+ASAN_OBJ := $(patsubst src/%.c,$(BUILD)/asan/obj/%.o,$(SRC))
+ASAN_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC))
+UNIT_SRC := $(wildcard tests/unit/*.c)
+HELPERS  := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/helpers/*.c))
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+REPLAY   := $(patsubst fuzz/%.c,$(BUILD)/replay/%,$(FUZZ_SRC))
+
+.PHONY: all deps run test lint fuzz bench clean asan format
+all: $(BUILD)/clawbox
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(HARDEN) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/clawbox: $(OBJ)
+	$(CC) $(LDHARD) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# ASan+UBSan build used by the tests (the binary and the unit tests).
+$(BUILD)/asan/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O1 $(SAN) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/clawbox: $(ASAN_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/asan/unit: $(UNIT_SRC) $(ASAN_LIB_OBJ)
+	$(CC) $(CFLAGS_BASE) -Itests/unit -O1 $(SAN) -o $@ $(UNIT_SRC) $(ASAN_LIB_OBJ) $(PKG_LIBS)
+
+# Fuzz harnesses replaying their corpus (gcc + ASan), run by make test.
+$(BUILD)/replay/%: fuzz/%.c fuzz/replay_main.c $(ASAN_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $< fuzz/replay_main.c $(ASAN_LIB_OBJ) $(PKG_LIBS)
+
+# Small programs the integration tests run inside the box (static: the box may
+# not see the build tree's libraries).
+$(BUILD)/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 -O1 -Wall -Werror -static -o $@ $<
+
+asan: $(BUILD)/asan/clawbox $(BUILD)/asan/unit
+
+# deps runs first and alone: pkg-config must see the installed packages.
+run: deps
+	@$(MAKE) --no-print-directory $(BUILD)/clawbox
+	@bash scripts/demo.sh $(BUILD)/clawbox
+
+test: deps
+	@$(MAKE) --no-print-directory $(BUILD)/clawbox $(BUILD)/asan/clawbox \
+		$(BUILD)/asan/unit $(REPLAY) $(HELPERS)
+	@bash tests/run
+
+lint: deps
+	@bash scripts/lint.sh
+
+fuzz: deps
+	@bash scripts/fuzz.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/clawbox
+	@bash bench/run.sh
+
+format:
+	clang-format -i $(SRC) $(wildcard src/*.h src/util/*.h) $(UNIT_SRC)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)

@@ -1,0 +1,55 @@
+/* clawbox: dispatch to one subcommand. */
+#include "util/common.h"
+
+#include "commands.h"
+#include "util/log.h"
+#include "version.h"
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("clawbox %s\n", CLAWBOX_VERSION);
+	return 0;
+}
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: clawbox <command> [options] [--] [args]\n\n"
+		     "clawbox runs AI agents (or any command) against a project in a box:\n"
+		     "the project is writable through an overlay, the host never changes,\n"
+		     "and nothing leaves the box unchecked.\n\ncommands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nrun 'clawbox <command> --help' for the options of each command.\n"
+		     "environment: CLAWBOX_STATE_DIR (default /var/lib/clawbox as root,\n"
+		     "$XDG_STATE_HOME/clawbox otherwise)\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_SETUP;
+	}
+	const char *name = argv[1];
+	if (STREQ(name, "--help") || STREQ(name, "-h") || STREQ(name, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (STREQ(name, "--version"))
+		return cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		if (STREQ(name, commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	log_error("unknown command '%s' (see 'clawbox --help')", name);
+	return EXIT_SETUP;
+}

@@ -1,0 +1,4 @@
+#ifndef CLAWBOX_VERSION_H
+#define CLAWBOX_VERSION_H
+#define CLAWBOX_VERSION "0.1.0"
+#endif
