@@ -17,7 +17,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
-           -Wmissing-prototypes -Wvla -Wno-unused-parameter
+           -Wmissing-prototypes -Wvla -Wno-unused-parameter \
+           -Wno-format-truncation
 HARDEN  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong \
            -fstack-clash-protection -fPIE
 CFLAGS_BASE = -std=gnu17 -g $(WARN) -Isrc $(PKG_CFLAGS)

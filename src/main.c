@@ -18,6 +18,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"run", cmd_run, "run a command inside a project's box"},
+	{"shell", cmd_shell, "open an interactive shell inside a box"},
 	{"version", cmd_version, "print the version"},
 };
 

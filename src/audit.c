@@ -1,0 +1,317 @@
+#include "util/common.h"
+
+#include "audit.h"
+#include "util/fs.h"
+
+#include <openssl/evp.h>
+#include <sys/file.h>
+#include <time.h>
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+struct audit {
+	int dirfd;
+	int logfd;
+	char box[128];
+};
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	static const char hex[] = "0123456789abcdef";
+
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+int audit_open(const char *box_dir, const char *box_name, struct audit **ret)
+{
+	_cleanup_free_ struct audit *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->dirfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (a->dirfd < 0)
+		return -errno;
+	a->logfd = openat(a->dirfd, "audit.jsonl",
+			  O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (a->logfd < 0) {
+		int r = -errno;
+		close(a->dirfd);
+		return r;
+	}
+	snprintf(a->box, sizeof(a->box), "%s", box_name);
+	*ret = TAKE_PTR(a);
+	return 0;
+}
+
+struct audit *audit_close(struct audit *a)
+{
+	if (a) {
+		close(a->logfd);
+		close(a->dirfd);
+		free(a);
+	}
+	return NULL;
+}
+
+void audit_format_time(int64_t ms, char out[32])
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000));
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int audit_parse_time(const char *s, int64_t now, int64_t *ret_ms)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (end != s && errno == 0 && v >= 0 && end[0] && !end[1] && !strchr(s, '-')) {
+		int64_t unit = end[0] == 's' ? 1000 : end[0] == 'm' ? 60000
+			     : end[0] == 'h' ? 3600000 : end[0] == 'd' ? 86400000 : 0;
+		if (!unit || v > INT64_MAX / unit / 2)
+			return -EINVAL;
+		*ret_ms = now - (int64_t)v * unit;
+		return 0;
+	}
+	struct tm tm = {0};
+	const char *p = strptime(s, "%Y-%m-%d", &tm);
+	if (!p)
+		return -EINVAL;
+	int ms = 0;
+	if (*p == 'T' || *p == ' ') {
+		p = strptime(p + 1, "%H:%M", &tm);
+		if (!p)
+			return -EINVAL;
+		if (*p == ':') {
+			p = strptime(p + 1, "%S", &tm);
+			if (!p)
+				return -EINVAL;
+			if (*p == '.') {
+				int digits = 0;
+				for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+					if (digits < 3)
+						ms = ms * 10 + (*p - '0');
+				for (; digits < 3; digits++)
+					ms *= 10;
+			}
+		}
+		if (*p == 'Z')
+			p++;
+	}
+	if (*p)
+		return -EINVAL;
+	*ret_ms = (int64_t)timegm(&tm) * 1000 + ms;
+	return 0;
+}
+
+/* Read "SEQ HASH" from audit.head. -ENOENT when there is none yet. */
+static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65])
+{
+	char buf[128];
+	int fd = openat(dirfd, "audit.head", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EBADMSG;
+	buf[n] = '\0';
+	unsigned long long seq;
+	char hash[65];
+	if (sscanf(buf, "%llu %64[0-9a-f]", &seq, hash) != 2 || strlen(hash) != 64)
+		return -EBADMSG;
+	*ret_seq = seq;
+	memcpy(ret_hash, hash, 65);
+	return 0;
+}
+
+static int write_head(int dirfd, uint64_t seq, const char hash[65])
+{
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "%llu %s\n", (unsigned long long)seq, hash);
+	char tmp[] = "audit.head.tmp";
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int r = fs_write_all(fd, buf, (size_t)n);
+	close(fd);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, "audit.head") < 0)
+		r = -errno;
+	return r;
+}
+
+int audit_append(struct audit *a, const char *event, json_t *fields)
+{
+	char ts[32], prev[65], hash[65];
+	uint64_t seq = 0;
+	int r;
+
+	json_t *line = json_object();
+	if (!line) {
+		json_decref(fields);
+		return -ENOMEM;
+	}
+	if (flock(a->logfd, LOCK_EX) < 0) {
+		json_decref(fields);
+		json_decref(line);
+		return -errno;
+	}
+	r = read_head(a->dirfd, &seq, prev);
+	if (r == -ENOENT) {
+		struct stat st;
+		/* A log without a head was tampered with or is not ours: refuse to
+		 * extend it silently; verify will point at it. */
+		if (fstat(a->logfd, &st) == 0 && st.st_size > 0)
+			r = -EBADMSG;
+		else {
+			seq = 0;
+			memcpy(prev, ZERO_HASH, 65);
+			r = 0;
+		}
+	}
+	if (r == 0) {
+		audit_format_time(now_ms(), ts);
+		json_object_set_new(line, "seq", json_integer((json_int_t)(seq + 1)));
+		json_object_set_new(line, "time", json_string(ts));
+		json_object_set_new(line, "box", json_string(a->box));
+		json_object_set_new(line, "event", json_string(event));
+		if (fields)
+			json_object_update(line, fields);
+		json_object_set_new(line, "prev", json_string(prev));
+		char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+		if (!s)
+			r = -ENOMEM;
+		else {
+			size_t len = strlen(s);
+			sha256_hex(s, len, hash);
+			s[len] = '\n'; /* overwrite NUL: json_dumps allocates len + 1 */
+			r = fs_write_all(a->logfd, s, len + 1);
+			free(s);
+			if (r == 0)
+				r = write_head(a->dirfd, seq + 1, hash);
+		}
+	}
+	flock(a->logfd, LOCK_UN);
+	json_decref(fields);
+	json_decref(line);
+	return r;
+}
+
+/* Read the next line (without '\n') of at most AUDIT_LINE_MAX bytes. Returns
+ * its length, -1 at the end, -E2BIG for an overlong line. */
+static ssize_t next_line(FILE *f, char **buf, size_t *cap)
+{
+	ssize_t n = getline(buf, cap, f);
+	if (n < 0)
+		return -1;
+	if (n > AUDIT_LINE_MAX)
+		return -E2BIG;
+	if (n > 0 && (*buf)[n - 1] == '\n')
+		(*buf)[--n] = '\0';
+	return n;
+}
+
+static int verify_fail(struct audit_verify_result *ret, uint64_t line, const char *why)
+{
+	ret->bad_line = line;
+	snprintf(ret->reason, sizeof(ret->reason), "%s", why);
+	return -EBADMSG;
+}
+
+int audit_verify(const char *box_dir, struct audit_verify_result *ret)
+{
+	char path[PATH_MAX], prev[65] = ZERO_HASH, head_hash[65];
+	uint64_t n = 0, head_seq = 0;
+	_cleanup_free_ char *buf = NULL;
+	size_t cap = 0;
+	int r = path_join(path, sizeof(path), box_dir, "audit.jsonl");
+	if (r < 0)
+		return r;
+	memset(ret, 0, sizeof(*ret));
+	_cleanup_close_ int dirfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	for (;;) {
+		ssize_t len = next_line(f, &buf, &cap);
+		if (len == -1)
+			break;
+		n++;
+		if (len < 0)
+			return verify_fail(ret, n, "line too long");
+		json_t *j = json_loadb(buf, (size_t)len, 0, NULL);
+		if (!j)
+			return verify_fail(ret, n, "not a JSON object");
+		json_int_t seq = json_integer_value(json_object_get(j, "seq"));
+		const char *p = json_string_value(json_object_get(j, "prev"));
+		bool seq_ok = seq == (json_int_t)n, prev_ok = p && STREQ(p, prev);
+		json_decref(j);
+		if (!seq_ok)
+			return verify_fail(ret, n, "sequence number out of order (line inserted or removed)");
+		if (!prev_ok)
+			return verify_fail(ret, n, "hash of the previous line does not match (line edited, inserted or removed)");
+		sha256_hex(buf, (size_t)len, prev);
+	}
+	ret->lines = n;
+	r = read_head(dirfd, &head_seq, head_hash);
+	if (r == -ENOENT && n == 0)
+		return 0;
+	if (r < 0)
+		return verify_fail(ret, n, "audit.head is missing or malformed");
+	if (head_seq != n)
+		return verify_fail(ret, n, "log ends before its recorded head (lines removed at the end)");
+	if (!STREQ(head_hash, prev))
+		return verify_fail(ret, n, "last line does not match the recorded head (edited)");
+	return 0;
+}
+
+int audit_foreach(const char *box_dir, int64_t since_ms,
+		  int (*fn)(json_t *obj, const char *raw, void *ctx), void *ctx)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *buf = NULL;
+	size_t cap = 0;
+	int r = path_join(path, sizeof(path), box_dir, "audit.jsonl");
+	if (r < 0)
+		return r;
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	for (;;) {
+		ssize_t len = next_line(f, &buf, &cap);
+		if (len == -1)
+			return 0;
+		if (len < 0)
+			return (int)len;
+		json_t *j = json_loadb(buf, (size_t)len, 0, NULL);
+		if (!j)
+			return -EBADMSG;
+		int64_t t = 0;
+		const char *ts = json_string_value(json_object_get(j, "time"));
+		if (since_ms && (!ts || audit_parse_time(ts, 0, &t) < 0 || t < since_ms)) {
+			json_decref(j);
+			continue;
+		}
+		r = fn(j, buf, ctx);
+		json_decref(j);
+		if (r < 0)
+			return r;
+	}
+}

@@ -1,0 +1,48 @@
+/* The audit log of a box: $BOX/audit.jsonl, one JSON object per line:
+ *   {"seq":N,"time":"2026-11-28T08:30:00.123Z","box":"NAME","event":"E",
+ *    ...event fields...,"prev":"<sha256 hex of the previous line>"}
+ * The first line's prev is 64 zeros. $BOX/audit.head holds "N HASH" of the
+ * last line, so removing lines at the end is detected too. Appends are
+ * serialized with flock(); any module adds its events through audit_append().
+ * Modules never print; functions return >= 0 or -errno. */
+#ifndef CLAWBOX_AUDIT_H
+#define CLAWBOX_AUDIT_H
+#include "util/common.h"
+
+#include <jansson.h>
+
+#define AUDIT_LINE_MAX (1024 * 1024)
+
+struct audit;
+
+/* Open (creating if needed, mode 0600) the audit log in box_dir. */
+int audit_open(const char *box_dir, const char *box_name, struct audit **ret);
+struct audit *audit_close(struct audit *a);
+
+/* Append one event. fields is a JSON object or NULL; it is consumed (its
+ * reference is stolen) whether or not the append succeeds. Its keys must not
+ * be seq/time/box/event/prev. */
+int audit_append(struct audit *a, const char *event, json_t *fields);
+
+/* Format t (unix milliseconds) as the log's time stamp (UTC, RFC 3339). */
+void audit_format_time(int64_t ms, char out[32]);
+/* Parse an RFC 3339 UTC time ("2026-11-28T08:30:00Z", fraction optional, or a
+ * plain date) or a relative age ("90s", "10m", "2h", "7d" before now) into
+ * unix milliseconds. */
+int audit_parse_time(const char *s, int64_t now_ms, int64_t *ret_ms);
+
+struct audit_verify_result {
+	uint64_t lines;  /* lines checked */
+	uint64_t bad_line; /* first bad line (1-based), 0 if intact */
+	char reason[128];
+};
+/* Check the whole chain and the head. 0 when intact; -EBADMSG with
+ * ret->bad_line and ret->reason when a line was edited, inserted or removed. */
+int audit_verify(const char *box_dir, struct audit_verify_result *ret);
+
+/* Call fn for every line whose time is >= since_ms (0: all), in order, with
+ * the parsed object and the raw line. Stops when fn returns < 0. */
+int audit_foreach(const char *box_dir, int64_t since_ms,
+		  int (*fn)(json_t *obj, const char *raw, void *ctx), void *ctx);
+
+#endif

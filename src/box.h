@@ -1,0 +1,73 @@
+/* A box: a project's sandbox state under $STATE/boxes/NAME/:
+ *   box.json     name, project (canonical path), mode, creation time
+ *   upper/ work/ the overlay's upper and work dirs (every write of the agent)
+ *   home/        the box's $HOME (persistent, never the user's)
+ *   audit.jsonl  the hash-chained audit log (src/audit.c), audit.head
+ *   lock         flock()ed by the one clawbox process running the box
+ * Modules never print; every function returns >= 0 or -errno. */
+#ifndef CLAWBOX_BOX_H
+#define CLAWBOX_BOX_H
+#include "util/common.h"
+
+#define BOX_NAME_MAX 64
+
+enum box_mode {
+	BOX_MODE_SECURE,      /* overlay, manual sync */
+	BOX_MODE_YOLO_UNSAFE, /* project bound read-write: explicit opt-in */
+};
+
+struct box {
+	char name[BOX_NAME_MAX + 1];
+	char dir[PATH_MAX];     /* $STATE/boxes/NAME */
+	char project[PATH_MAX]; /* canonical absolute path of the project */
+	enum box_mode mode;
+	int64_t created;        /* unix seconds */
+};
+
+const char *box_mode_name(enum box_mode m);
+int box_mode_parse(const char *s, enum box_mode *ret);
+
+/* Resolve the state directory: $CLAWBOX_STATE_DIR, else /var/lib/clawbox for
+ * root, else $XDG_STATE_HOME/clawbox or ~/.local/state/clawbox. */
+int box_state_dir(char *out, size_t n);
+
+/* A name is 1..64 of [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool box_name_valid(const char *name);
+
+/* The default box name of a project: its basename (sanitized) plus 8 hex
+ * digits of the sha256 of its path, so equal basenames do not collide. */
+int box_default_name(const char *project, char *out, size_t n);
+
+/* Load an existing box. -ENOENT if there is none, -EBADMSG if box.json is
+ * malformed. */
+int box_load(const char *state, const char *name, struct box *ret);
+
+/* Create the box directory and its state (mode 0700) for project. The upper
+ * dir takes the project root's owner and mode, so /workspace looks like the
+ * project. Fails with -EEXIST if the box exists. Nothing is left behind on
+ * failure. */
+int box_create(const char *state, const char *name, const char *project, enum box_mode mode,
+	       struct box *ret);
+
+/* Find the box whose project is dir or the nearest ancestor of dir. Writes the
+ * name on success; -ENOENT if none. */
+int box_find_by_path(const char *state, const char *dir, char *ret_name, size_t n);
+
+/* Take the box's run lock (exclusive, non-blocking). Returns the lock fd, or
+ * -EBUSY when another clawbox holds it; *ret_holder gets its pid if known. */
+int box_lock(const struct box *b, pid_t *ret_holder);
+
+/* True when some clawbox process holds the box's run lock. */
+bool box_in_use(const struct box *b, pid_t *ret_holder);
+
+/* Call fn for each box in the state dir, in name order. Stops on fn < 0. */
+int box_foreach(const char *state, int (*fn)(const struct box *b, void *ctx), void *ctx);
+
+/* Remove the box and all its state. The caller holds the lock. */
+int box_remove(const struct box *b);
+
+/* Discard the overlay's contents (upper and work, dotfiles included). The
+ * caller holds the lock. Never touches the project. */
+int box_reset(const struct box *b);
+
+#endif

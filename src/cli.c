@@ -1,0 +1,185 @@
+#include "util/common.h"
+
+#include "cli.h"
+#include "policy.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+/* Resolve the project directory given by the user: it must exist and be a
+ * directory; the result is canonical. */
+static int project_path(const char *given, char *out)
+{
+	struct stat st;
+	if (!realpath(given, out)) {
+		int r = -errno;
+		log_error("project '%s' does not exist: %s", given, strerror(-r));
+		return r;
+	}
+	if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_error("project '%s' is not a directory", given);
+		return -ENOTDIR;
+	}
+	if (STREQ(out, "/")) {
+		log_error("refusing to use '/' as a project");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_check_project(const char *state, const char *project)
+{
+	struct strv builtin = {0};
+	int r = policy_default_masks(state, &builtin);
+	const char *hit = r < 0 ? NULL : policy_project_conflict(&builtin, project);
+	if (hit) {
+		log_error("refusing to box '%s': it contains '%s', which boxes never see (credentials, homes, host sockets or clawbox's state)",
+			  project, hit);
+		r = -EPERM;
+	}
+	strv_free(&builtin);
+	return r;
+}
+
+static int load_or_create(const char *state, const char *name, const char *project, bool create,
+			  enum box_mode mode, struct box *ret, bool *ret_created)
+{
+	int r = box_load(state, name, ret);
+	*ret_created = false;
+	if (r == 0)
+		return 0;
+	if (r != -ENOENT) {
+		log_error("cannot read box '%s' in '%s': %s", name, state,
+			  r == -EBADMSG ? "box.json is malformed" : strerror(-r));
+		return r;
+	}
+	if (!create) {
+		log_error("no box '%s' for project '%s' (create one with 'clawbox run')", name,
+			  project ? project : "?");
+		return r;
+	}
+	if (!project) {
+		log_error("box '%s' does not exist; give --project to create it", name);
+		return -ENOENT;
+	}
+	if ((r = cli_check_project(state, project)) < 0)
+		return r;
+	r = box_create(state, name, project, mode, ret);
+	if (r < 0) {
+		log_error("cannot create box '%s' in '%s': %s", name, state, strerror(-r));
+		return r;
+	}
+	*ret_created = true;
+	return 0;
+}
+
+int cli_box(const struct box_opts *o, bool create, enum box_mode mode, bool mode_given,
+	    struct box *ret, bool *ret_created)
+{
+	char state[PATH_MAX], project[PATH_MAX], cwd[PATH_MAX], name[BOX_NAME_MAX + 1];
+	bool have_project = false;
+	int r = box_state_dir(state, sizeof(state));
+	if (r < 0) {
+		log_error("cannot find the state directory: %s (set CLAWBOX_STATE_DIR to an absolute path)",
+			  r == -EINVAL ? "CLAWBOX_STATE_DIR is not absolute" : strerror(-r));
+		return r;
+	}
+	if (o->box && !box_name_valid(o->box)) {
+		log_error("invalid box name '%s': use 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'",
+			  o->box);
+		return -EINVAL;
+	}
+	if (o->project) {
+		if ((r = project_path(o->project, project)) < 0)
+			return r;
+		have_project = true;
+	}
+	if (o->box) {
+		snprintf(name, sizeof(name), "%s", o->box);
+		if (!have_project && box_load(state, name, ret) == -ENOENT) {
+			if (!getcwd(cwd, sizeof(cwd)) || (r = project_path(cwd, project)) < 0)
+				return r < 0 ? r : -errno;
+			have_project = true;
+		}
+	} else if (have_project) {
+		if ((r = box_default_name(project, name, sizeof(name))) < 0)
+			return r;
+	} else {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			log_error("cannot read the current directory: %s", strerror(errno));
+			return -errno;
+		}
+		if (box_find_by_path(state, cwd, name, sizeof(name)) < 0) {
+			if ((r = project_path(cwd, project)) < 0)
+				return r;
+			have_project = true;
+			if ((r = box_default_name(project, name, sizeof(name))) < 0)
+				return r;
+		}
+	}
+	r = load_or_create(state, name, have_project ? project : NULL, create, mode, ret,
+			   ret_created);
+	if (r < 0)
+		return r;
+	if (have_project && !STREQ(ret->project, project)) {
+		log_error("box '%s' belongs to project '%s', not '%s'", ret->name, ret->project,
+			  project);
+		return -EINVAL;
+	}
+	if (mode_given && ret->mode != mode) {
+		log_error("box '%s' was created in mode %s; a box cannot change between overlay and unsafe modes (run 'clawbox delete --box %s' first)",
+			  ret->name, box_mode_name(ret->mode), ret->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool cli_confirm(const char *question)
+{
+	char line[16];
+	if (!isatty(STDIN_FILENO))
+		return false;
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return STREQ(line, "y\n") || STREQ(line, "yes\n") || STREQ(line, "Y\n");
+}
+
+int cli_parse_uint(const char *s, uint64_t *ret)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t *ret)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || v == 0)
+		return -EINVAL;
+	unsigned shift = 0;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; break;
+	case 'm': case 'M': shift = 20; break;
+	case 'g': case 'G': shift = 30; break;
+	case 't': case 'T': shift = 40; break;
+	default: return -EINVAL;
+	}
+	if (*end && end[1] && !(end[1] == 'B' && !end[2]) && !(end[1] == 'i' && end[2] == 'B' && !end[3]))
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* Shared by the subcommands (the command layer: these print). */
+#ifndef CLAWBOX_CLI_H
+#define CLAWBOX_CLI_H
+#include "util/common.h"
+
+#include "box.h"
+
+/* Exit codes of the commands other than run/shell (which pass the box's
+ * command through and use 125 for their own errors). */
+enum { CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
+
+/* --box NAME / --project DIR, as every box command takes them. */
+struct box_opts {
+	const char *box;
+	const char *project;
+};
+
+#define BOX_OPTS_HELP                                                                        \
+	"  -b, --box NAME       the box to use (default: the box of the project)\n"          \
+	"  -p, --project DIR    the project (default: the current directory, or the\n"       \
+	"                       nearest ancestor that has a box)\n"
+
+/* Find the box the options name. With create, a missing box is created for
+ * the project in mode (the mode of an existing box must equal mode when
+ * mode_given). Prints one error line and returns -errno on failure;
+ * *ret_created tells whether the box is new. */
+int cli_box(const struct box_opts *o, bool create, enum box_mode mode, bool mode_given,
+	    struct box *ret, bool *ret_created);
+
+/* Refuse (with a message) a project that is or contains a built-in mask. */
+int cli_check_project(const char *state, const char *project);
+
+/* Ask "question [y/N]" on the terminal; true only for y/yes. Without a
+ * terminal, false. */
+bool cli_confirm(const char *question);
+
+/* Parse "512M", "2G", "1024" (bytes, K/M/G/T binary suffixes). */
+int cli_parse_size(const char *s, uint64_t *ret);
+/* Parse a positive decimal integer. */
+int cli_parse_uint(const char *s, uint64_t *ret);
+
+#endif

@@ -1,0 +1,12 @@
+/* clawbox run: run a command inside a project's box. */
+#include "util/common.h"
+
+#include "commands.h"
+#include "runbox.h"
+
+int cmd_run(int argc, char **argv)
+{
+	struct runbox_opts o = RUNBOX_OPTS_INIT;
+	int r = runbox_parse(argc, argv, false, &o);
+	return r >= 0 ? r : runbox(&o);
+}

@@ -1,0 +1,15 @@
+/* clawbox shell: an interactive shell inside a project's box. */
+#include "util/common.h"
+
+#include "commands.h"
+#include "runbox.h"
+
+int cmd_shell(int argc, char **argv)
+{
+	struct runbox_opts o = RUNBOX_OPTS_INIT;
+	int r = runbox_parse(argc, argv, true, &o);
+	if (r >= 0)
+		return r;
+	o.shell = true;
+	return runbox(&o);
+}

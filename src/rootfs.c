@@ -1,0 +1,478 @@
+#include "util/common.h"
+
+#include "rootfs.h"
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+
+#define MAX_TOP 128
+#define MAX_RO 256
+
+struct top_entry {
+	char name[NAME_MAX + 1];
+	mode_t type;           /* S_IFDIR, S_IFREG or S_IFLNK */
+	int fd;                /* detached clone for dirs and files */
+	char target[PATH_MAX]; /* for symlinks */
+};
+
+/* Everything built while the host tree is still visible. */
+struct host_parts {
+	int workspace;   /* detached overlay (or rw clone of the project) */
+	int home;        /* detached clone of the box home */
+	int scratch;     /* detached tmpfs holding the empty mask file */
+	int devnodes[6];
+	struct top_entry *top;
+	size_t ntop;
+};
+
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+/* Mount points to make read-only once everything is attached. */
+struct ro_list {
+	char *paths[MAX_RO];
+	size_t n;
+};
+
+static int fail(struct rootfs_error *err, const char *what, const char *path)
+{
+	int r = -errno;
+	err->what = what;
+	snprintf(err->path, sizeof(err->path), "%s", path ? path : "");
+	return r ? r : -EIO;
+}
+
+/* Append the kernel's fs_context messages ("e overlayfs: ...") to err. */
+static void fs_messages(int fsfd, struct rootfs_error *err)
+{
+	char buf[256];
+	size_t off = 0;
+	for (;;) {
+		ssize_t n = read(fsfd, buf, sizeof(buf) - 1);
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		int w = snprintf(err->detail + off, sizeof(err->detail) - off, "%s%s",
+				 off ? "; " : "", buf);
+		if (w < 0 || (size_t)w >= sizeof(err->detail) - off)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static int set_attr(int fd, const char *path, unsigned flags, uint64_t attr)
+{
+	struct mount_attr a = {.attr_set = attr};
+	return mount_setattr(fd, path, flags, &a, sizeof(a));
+}
+
+static int make_overlay(const struct rootfs_spec *s, struct rootfs_error *err)
+{
+	_cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return fail(err, "open the overlay filesystem", NULL);
+	/* "lowerdir+" takes the path verbatim (no ':' or ',' parsing). */
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", s->project, 0) < 0) {
+		fs_messages(fs, err);
+		return fail(err, "use the project as the overlay's lower layer", s->project);
+	}
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", s->work, 0) < 0) {
+		fs_messages(fs, err);
+		return fail(err, "use the box's upper and work dirs", s->upper);
+	}
+	/* We always run in a user namespace: overlay metadata lives in user.*
+	 * xattrs, and without trusted.* xattrs redirects and metacopy are off,
+	 * so the upper dir holds whole files only (the sync gate relies on it). */
+	if (fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "index", "off", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		fs_messages(fs, err);
+		return fail(err, "create the overlay", s->upper);
+	}
+	int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (m < 0) {
+		fs_messages(fs, err);
+		return fail(err, "mount the overlay", s->project);
+	}
+	return m;
+}
+
+static int make_workspace(const struct rootfs_spec *s, struct rootfs_error *err)
+{
+	if (!s->unsafe)
+		return make_overlay(s, err);
+	int fd = open_tree(AT_FDCWD, s->project, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (fd < 0)
+		return fail(err, "bind the project read-write", s->project);
+	if (set_attr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0) {
+		close(fd);
+		return fail(err, "set nosuid on the project", s->project);
+	}
+	return fd;
+}
+
+static int make_scratch(struct rootfs_error *err)
+{
+	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return fail(err, "create a tmpfs for masks", NULL);
+	int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (m < 0)
+		return fail(err, "mount a tmpfs for masks", NULL);
+	int f = openat(m, "empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (f < 0) {
+		close(m);
+		return fail(err, "create the empty mask file", NULL);
+	}
+	close(f);
+	return m;
+}
+
+/* Clone every top-level entry of the host's / except the ones the box gets
+ * fresh (/proc, /dev, /tmp), read-only, nosuid, nodev. */
+static int clone_host_top(struct host_parts *h, struct rootfs_error *err)
+{
+	DIR *d = opendir("/");
+	if (!d)
+		return fail(err, "read the host's root directory", "/");
+	struct dirent *de;
+	int r = 0;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		char path[PATH_MAX];
+		struct stat st;
+		if (STREQ(n, ".") || STREQ(n, "..") || STREQ(n, "proc") || STREQ(n, "dev") ||
+		    STREQ(n, "tmp"))
+			continue;
+		if (h->ntop == MAX_TOP)
+			break;
+		snprintf(path, sizeof(path), "/%s", n);
+		if (lstat(path, &st) < 0)
+			continue;
+		struct top_entry *e = &h->top[h->ntop];
+		snprintf(e->name, sizeof(e->name), "%s", n);
+		e->fd = -1;
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t k = readlink(path, e->target, sizeof(e->target) - 1);
+			if (k < 0)
+				continue;
+			e->target[k] = '\0';
+			e->type = S_IFLNK;
+		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+			e->type = st.st_mode & S_IFMT;
+			e->fd = open_tree(AT_FDCWD, path,
+					  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+			if (e->fd < 0) {
+				r = fail(err, "clone the host directory", path);
+				break;
+			}
+			if (set_attr(e->fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+				     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0) {
+				r = fail(err, "make the host directory read-only", path);
+				break;
+			}
+		} else {
+			continue;
+		}
+		h->ntop++;
+	}
+	closedir(d);
+	return r;
+}
+
+static int clone_dev_nodes(struct host_parts *h, struct rootfs_error *err)
+{
+	for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+		h->devnodes[i] = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (h->devnodes[i] < 0)
+			return fail(err, "clone the device node", path);
+		if (set_attr(h->devnodes[i], "", AT_EMPTY_PATH, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
+			return fail(err, "set nosuid on the device node", path);
+	}
+	return 0;
+}
+
+/* Mount a fresh tmpfs at "/tmp" of the host view, put a /proc for the new pid
+ * namespace in it (proc must be mounted while a full /proc is still visible),
+ * and pivot into it. The old root is detached. */
+static int pivot_to_tmpfs(struct rootfs_error *err)
+{
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		return fail(err, "mount the box's root tmpfs", "/");
+	if (mkdir("/tmp/proc", 0555) < 0)
+		return fail(err, "create", "/proc");
+	if (mount("proc", "/tmp/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return fail(err, "mount the box's /proc", "/proc");
+	if (chdir("/tmp") < 0)
+		return fail(err, "enter the box's root", "/");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail(err, "pivot_root into the box's root", "/");
+	if (umount2(".", MNT_DETACH) < 0)
+		return fail(err, "detach the host's root", "/");
+	if (chdir("/") < 0)
+		return fail(err, "enter the box's root", "/");
+	return 0;
+}
+
+static int attach(int fd, const char *path, struct rootfs_error *err)
+{
+	if (move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return fail(err, "attach a mount at", path);
+	return 0;
+}
+
+/* Create an empty file (or keep an existing one) to mount a file over. */
+static int touch(const char *path, struct rootfs_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+	if (fd < 0)
+		return fail(err, "create the mount point", path);
+	close(fd);
+	return 0;
+}
+
+static int populate_top(struct host_parts *h, struct rootfs_error *err)
+{
+	for (size_t i = 0; i < h->ntop; i++) {
+		struct top_entry *e = &h->top[i];
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "/%s", e->name);
+		int r = 0;
+		if (e->type == S_IFLNK) {
+			if (symlink(e->target, path) < 0)
+				r = fail(err, "create the symlink", path);
+		} else if (e->type == S_IFDIR) {
+			if (mkdir(path, 0755) < 0)
+				r = fail(err, "create the mount point", path);
+			else
+				r = attach(e->fd, path, err);
+		} else {
+			r = touch(path, err);
+			if (r == 0)
+				r = attach(e->fd, path, err);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int ro_add(struct ro_list *ro, const char *path)
+{
+	if (ro->n == MAX_RO)
+		return -E2BIG;
+	ro->paths[ro->n] = strdup(path);
+	if (!ro->paths[ro->n])
+		return -ENOMEM;
+	ro->n++;
+	return 0;
+}
+
+static int build_dev(struct host_parts *h, const struct rootfs_spec *s, struct ro_list *ro,
+		     struct rootfs_error *err)
+{
+	static const char *const links[][2] = {
+		{"/proc/self/fd", "/dev/fd"},     {"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+		{"pts/ptmx", "/dev/ptmx"},
+	};
+	char opts[64];
+
+	if (mkdir("/dev", 0755) < 0)
+		return fail(err, "create", "/dev");
+	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+		return fail(err, "mount a tmpfs on", "/dev");
+	for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+		int r = touch(path, err);
+		if (r < 0 || (r = attach(h->devnodes[i], path, err)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(links); i++)
+		if (symlink(links[i][0], links[i][1]) < 0)
+			return fail(err, "create the symlink", links[i][1]);
+	if (mkdir("/dev/pts", 0755) < 0 || mkdir("/dev/shm", 01777) < 0)
+		return fail(err, "create", "/dev/pts");
+	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+		return fail(err, "mount a private devpts on", "/dev/pts");
+	snprintf(opts, sizeof(opts), "mode=1777,size=%llu", (unsigned long long)s->tmp_size);
+	if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		return fail(err, "mount a tmpfs on", "/dev/shm");
+	return ro_add(ro, "/dev");
+}
+
+/* /proc of the box's pid namespace, with the knobs that reach the host
+ * (sysctls, sysrq, irq affinity, bus) bound read-only over themselves. */
+static int protect_proc(struct rootfs_error *err)
+{
+	static const char *const ro_paths[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
+					       "/proc/bus"};
+	for (size_t i = 0; i < ELEMENTSOF(ro_paths); i++) {
+		const char *p = ro_paths[i];
+		if (access(p, F_OK) < 0)
+			continue;
+		int fd = open_tree(AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (fd < 0)
+			return fail(err, "clone", p);
+		int r = 0;
+		if (set_attr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+			     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				     MOUNT_ATTR_NOEXEC) < 0)
+			r = fail(err, "make read-only", p);
+		else
+			r = attach(fd, p, err);
+		close(fd);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Hide one path: an empty read-only tmpfs over a directory, the empty file
+ * over anything else. Paths that do not exist in the view are skipped. */
+static int mask_one(const char *path, int scratch, struct ro_list *ro, struct rootfs_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (S_ISLNK(st.st_mode))
+		return 0; /* masks are canonical paths; a symlink here is the view's own */
+	if (S_ISDIR(st.st_mode)) {
+		if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=0755,size=64k") < 0)
+			return fail(err, "mask", path);
+		return ro_add(ro, path);
+	}
+	int fd = open_tree(scratch, "empty", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return fail(err, "clone the empty mask file for", path);
+	int r = 0;
+	if (set_attr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY) < 0)
+		r = fail(err, "make the mask read-only for", path);
+	else
+		r = attach(fd, path, err);
+	close(fd);
+	return r;
+}
+
+static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_project,
+		    struct ro_list *ro, struct rootfs_error *err)
+{
+	for (size_t i = 0; i < s->nmasks; i++) {
+		const char *m = s->masks[i];
+		bool inside = path_is_beneath(m, s->project);
+		if (inside != inside_project)
+			continue;
+		int r = mask_one(m, scratch, ro, err);
+		if (r < 0)
+			return r;
+		if (inside && !STREQ(s->project, ROOTFS_WORKSPACE)) {
+			char alt[PATH_MAX];
+			const char *rel = m + strlen(s->project);
+			if (snprintf(alt, sizeof(alt), "%s%s", ROOTFS_WORKSPACE, rel) >= (int)sizeof(alt))
+				continue;
+			if ((r = mask_one(alt, scratch, ro, err)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int mount_workspace(const struct rootfs_spec *s, struct host_parts *h,
+			   struct rootfs_error *err)
+{
+	int r;
+	if ((r = fs_mkdir_p(ROOTFS_WORKSPACE, 0755)) < 0) {
+		errno = -r;
+		return fail(err, "create", ROOTFS_WORKSPACE);
+	}
+	if ((r = attach(h->workspace, ROOTFS_WORKSPACE, err)) < 0)
+		return r;
+	if (STREQ(s->project, ROOTFS_WORKSPACE))
+		return 0;
+	if ((r = fs_mkdir_p(s->project, 0755)) < 0) {
+		errno = -r;
+		return fail(err, "create the project's mount point", s->project);
+	}
+	_cleanup_close_ int fd = open_tree(AT_FDCWD, ROOTFS_WORKSPACE, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (fd < 0)
+		return fail(err, "clone the workspace for", s->project);
+	return attach(fd, s->project, err);
+}
+
+static int mount_home(struct host_parts *h, struct rootfs_error *err)
+{
+	int r = fs_mkdir_p(ROOTFS_HOME, 0755);
+	if (r < 0) {
+		errno = -r;
+		return fail(err, "create", ROOTFS_HOME);
+	}
+	return attach(h->home, ROOTFS_HOME, err);
+}
+
+static int finish_read_only(struct ro_list *ro, struct rootfs_error *err)
+{
+	for (size_t i = 0; i < ro->n; i++)
+		if (set_attr(AT_FDCWD, ro->paths[i], 0, MOUNT_ATTR_RDONLY) < 0)
+			return fail(err, "make read-only", ro->paths[i]);
+	if (set_attr(AT_FDCWD, "/", 0, MOUNT_ATTR_RDONLY) < 0)
+		return fail(err, "make the box's root read-only", "/");
+	return 0;
+}
+
+static int prepare_host(const struct rootfs_spec *s, struct host_parts *h,
+			struct rootfs_error *err)
+{
+	int r;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail(err, "make the mount namespace private", "/");
+	if ((h->workspace = make_workspace(s, err)) < 0)
+		return h->workspace;
+	h->home = open_tree(AT_FDCWD, s->home, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (h->home < 0)
+		return fail(err, "clone the box's home", s->home);
+	if (set_attr(h->home, "", AT_EMPTY_PATH, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0)
+		return fail(err, "set nosuid on the box's home", s->home);
+	if ((h->scratch = make_scratch(err)) < 0)
+		return h->scratch;
+	if ((r = clone_dev_nodes(h, err)) < 0)
+		return r;
+	return clone_host_top(h, err);
+}
+
+int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
+{
+	static struct top_entry top[MAX_TOP];
+	struct host_parts h = {.workspace = -1, .home = -1, .scratch = -1, .top = top};
+	struct ro_list ro = {.n = 0};
+	char opts[64];
+	int r;
+
+	memset(err, 0, sizeof(*err));
+	if ((r = prepare_host(s, &h, err)) < 0)
+		return r;
+	if ((r = pivot_to_tmpfs(err)) < 0)
+		return r;
+	if ((r = populate_top(&h, err)) < 0 || (r = build_dev(&h, s, &ro, err)) < 0 ||
+	    (r = protect_proc(err)) < 0)
+		return r;
+	if (mkdir("/tmp", 01777) < 0)
+		return fail(err, "create", "/tmp");
+	snprintf(opts, sizeof(opts), "mode=1777,size=%llu", (unsigned long long)s->tmp_size);
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		return fail(err, "mount a private tmpfs on", "/tmp");
+	/* Masks first, so the workspace and home can sit inside a masked dir. */
+	if ((r = mask_all(s, h.scratch, false, &ro, err)) < 0 ||
+	    (r = mount_workspace(s, &h, err)) < 0 || (r = mount_home(&h, err)) < 0 ||
+	    (r = mask_all(s, h.scratch, true, &ro, err)) < 0)
+		return r;
+	return finish_read_only(&ro, err);
+}

@@ -1,0 +1,31 @@
+/* Running a command in a box (clawbox run, clawbox shell): the command
+ * layer that resolves the box, applies its policy, writes the audit trail
+ * and turns the outcome into an exit status. */
+#ifndef CLAWBOX_RUNBOX_H
+#define CLAWBOX_RUNBOX_H
+#include "util/common.h"
+
+#include "box.h"
+#include "cli.h"
+
+struct runbox_opts {
+	struct box_opts box;
+	enum box_mode mode;
+	bool mode_given;
+	bool shell;
+	uint64_t memory, pids, nofile, tmp_size;
+	const char *deny[64];
+	size_t ndeny;
+	char **argv; /* the command (NULL-terminated); unused for a shell */
+};
+
+#define RUNBOX_OPTS_INIT {.mode = BOX_MODE_SECURE, .nofile = 65536, .tmp_size = 512ULL << 20}
+
+/* Parse run/shell options into o. Returns -1 to go on, or the exit status
+ * to end with (0 after --help, 125 after a usage error, already reported). */
+int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o);
+
+/* Run; returns clawbox's exit status. */
+int runbox(const struct runbox_opts *o);
+
+#endif

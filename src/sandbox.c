@@ -1,0 +1,297 @@
+/* The supervisor's side of a run: clone the box init, write its id maps, join
+ * its cgroups, then relay reports, signals and (with a pty) the terminal. */
+#include "util/common.h"
+
+#include "pty.h"
+#include "sandbox.h"
+#include "util/fs.h"
+
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define BOX_CLONE_FLAGS                                                                    \
+	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |          \
+	 CLONE_NEWNET | CLONE_PIDFD)
+
+static volatile sig_atomic_t target_pidfd = -1;
+static int sigpipe_w = -1;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	if (target_pidfd >= 0 && sig != SIGWINCH)
+		syscall(SYS_pidfd_send_signal, target_pidfd, sig, NULL, 0);
+	if (sigpipe_w >= 0) {
+		unsigned char b = (unsigned char)sig;
+		(void)!write(sigpipe_w, &b, 1);
+	}
+	errno = saved;
+}
+
+static const int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+
+static int write_file(pid_t pid, const char *name, const char *data)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, data, strlen(data));
+	return n < 0 ? -errno : 0;
+}
+
+/* As root the box is an identity-mapped user namespace (its capabilities are
+ * the namespace's, not the host's); otherwise the caller's ids map to
+ * themselves and nothing else exists. */
+static int write_id_maps(pid_t pid, const char **ret_what)
+{
+	char map[64];
+	int r;
+	if (geteuid() == 0) {
+		*ret_what = "write the box's uid map";
+		if ((r = write_file(pid, "uid_map", "0 0 4294967295\n")) < 0)
+			return r;
+		*ret_what = "write the box's gid map";
+		return write_file(pid, "gid_map", "0 0 4294967295\n");
+	}
+	*ret_what = "deny setgroups in the box";
+	if ((r = write_file(pid, "setgroups", "deny")) < 0)
+		return r;
+	*ret_what = "write the box's uid map";
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
+	if ((r = write_file(pid, "uid_map", map)) < 0)
+		return r;
+	*ret_what = "write the box's gid map";
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
+	return write_file(pid, "gid_map", map);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int receive_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf)};
+	ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return -EPIPE;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EBADMSG;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+struct run {
+	const struct sandbox_spec *spec;
+	const struct sandbox_hooks *hooks;
+	struct sandbox_result *res;
+	int report_fd;  /* read end */
+	int pty_sock;   /* our end of the fd channel, -1 without pty */
+	int master;     /* the box terminal's master, -1 until received */
+	int sig_r;      /* self-pipe of relayed signals */
+	bool exited;    /* REPORT_EXIT seen */
+};
+
+static void handle_report(struct run *run, const struct report *r)
+{
+	switch (r->kind) {
+	case REPORT_WARN:
+		if (run->hooks->warn)
+			run->hooks->warn(r, run->hooks->ctx);
+		break;
+	case REPORT_FAIL:
+	case REPORT_EXEC_FAIL:
+		run->res->failure = *r;
+		break;
+	case REPORT_READY:
+		run->res->ran = true;
+		break;
+	case REPORT_EXIT:
+		run->exited = true;
+		run->res->wstatus = r->value;
+		break;
+	}
+}
+
+/* Relay until the init has reported the command's end and closed its pipe. */
+static void relay(struct run *run)
+{
+	struct pty_relay pr;
+	bool report_open = true;
+
+	pty_relay_init(&pr);
+	while (report_open || pty_relay_active(&pr)) {
+		struct pollfd p[5];
+		nfds_t n = 0;
+		int ir = -1, is = -1, ip = -1, base;
+		if (report_open)
+			p[ir = (int)n++] = (struct pollfd){.fd = run->report_fd, .events = POLLIN};
+		p[is = (int)n++] = (struct pollfd){.fd = run->sig_r, .events = POLLIN};
+		if (run->pty_sock >= 0)
+			p[ip = (int)n++] = (struct pollfd){.fd = run->pty_sock, .events = POLLIN};
+		base = (int)n;
+		n += pty_relay_pollfds(&pr, p + n);
+		if (!report_open && n == (nfds_t)base)
+			break;
+		/* Once the command ended, drain the terminal without waiting forever. */
+		if (poll(p, n, report_open ? -1 : 200) <= 0) {
+			if (!report_open)
+				break;
+			continue;
+		}
+		if (ir >= 0 && p[ir].revents) {
+			struct report r;
+			ssize_t k = read(run->report_fd, &r, sizeof(r));
+			if (k == (ssize_t)sizeof(r))
+				handle_report(run, &r);
+			else if (k <= 0 && !(k < 0 && errno == EINTR))
+				report_open = false;
+		}
+		if (p[is].revents) {
+			unsigned char sig[16];
+			ssize_t k = read(run->sig_r, sig, sizeof(sig));
+			for (ssize_t i = 0; i < k; i++)
+				if (sig[i] == SIGWINCH)
+					pty_relay_resize(&pr);
+		}
+		if (ip >= 0 && p[ip].revents) {
+			int m = receive_fd(run->pty_sock);
+			close(run->pty_sock);
+			run->pty_sock = -1;
+			if (m >= 0)
+				pty_relay_start(&pr, m);
+		}
+		pty_relay_io(&pr, p + base, n - (nfds_t)base);
+	}
+	pty_relay_finish(&pr);
+}
+
+static int exit_code(const struct sandbox_result *res, bool exited, int init_status)
+{
+	if (res->failure.kind == REPORT_FAIL)
+		return EXIT_SETUP;
+	if (res->failure.kind == REPORT_EXEC_FAIL)
+		return res->failure.err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+	int st = exited ? res->wstatus : init_status;
+	if (WIFEXITED(st))
+		return exited ? WEXITSTATUS(st) : (WEXITSTATUS(st) ? WEXITSTATUS(st) : EXIT_SETUP);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return EXIT_SETUP;
+}
+
+static void install_handlers(bool on)
+{
+	struct sigaction sa = {.sa_handler = on ? on_signal : SIG_DFL, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ELEMENTSOF(relayed); i++)
+		sigaction(relayed[i], &sa, NULL);
+}
+
+static pid_t clone_box(int *ret_pidfd)
+{
+	struct clone_args args = {
+		.flags = BOX_CLONE_FLAGS,
+		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+int sandbox_run(const struct sandbox_spec *s, const struct sandbox_hooks *h,
+		struct sandbox_result *ret, const char **ret_what)
+{
+	int rep[2] = {-1, -1}, go[2] = {-1, -1}, ps[2] = {-1, -1}, sp[2] = {-1, -1};
+	int pidfd = -1, r = 0;
+	int64_t t0 = mono_ms();
+
+	memset(ret, 0, sizeof(*ret));
+	*ret_what = NULL;
+	if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 ||
+	    pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    (s->pty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0)) {
+		*ret_what = "create the channels to the box";
+		r = -errno;
+		goto out;
+	}
+	sigpipe_w = sp[1];
+	install_handlers(true);
+	pid_t pid = clone_box(&pidfd);
+	if (pid < 0) {
+		*ret_what = "create the box's namespaces";
+		r = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		install_handlers(false);
+		boxinit_main(s, rep[1], go[0], ps[1]);
+	}
+	close(rep[1]);
+	close(go[0]);
+	rep[1] = go[0] = -1;
+	if (ps[1] >= 0) {
+		close(ps[1]);
+		ps[1] = -1;
+	}
+	target_pidfd = pidfd;
+	if ((r = write_id_maps(pid, ret_what)) == 0 && (s->cg.memory_dir[0] || s->cg.pids_dir[0])) {
+		*ret_what = "join the box's cgroups";
+		r = cgroup_attach(&s->cg, pid);
+	}
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	*ret_what = NULL;
+	if (h->started)
+		h->started(pid, h->ctx);
+	if (write(go[1], "g", 1) != 1) {
+		*ret_what = "start the box";
+		r = -errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+
+	struct run run = {.spec = s, .hooks = h, .res = ret, .report_fd = rep[0],
+			  .pty_sock = ps[0], .master = -1, .sig_r = sp[0]};
+	ps[0] = -1;
+	relay(&run);
+	if (run.pty_sock >= 0)
+		close(run.pty_sock);
+
+	siginfo_t si = {0};
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	/* Rebuild a wait status from the siginfo. */
+	int init_status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+						   : (si.si_status & 0x7f);
+	ret->exit_code = exit_code(ret, run.exited, init_status);
+	ret->duration_ms = mono_ms() - t0;
+out:
+	install_handlers(false);
+	target_pidfd = -1;
+	sigpipe_w = -1;
+	int all[] = {rep[0], rep[1], go[0], go[1], ps[0], ps[1], sp[0], sp[1], pidfd};
+	for (size_t i = 0; i < ELEMENTSOF(all); i++)
+		if (all[i] >= 0)
+			close(all[i]);
+	return r;
+}
