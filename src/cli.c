@@ -5,6 +5,8 @@
 #include "util/fs.h"
 #include "util/log.h"
 
+#include <getopt.h>
+
 /* Resolve the project directory given by the user: it must exist and be a
  * directory; the result is canonical. */
 static int project_path(const char *given, char *out)
@@ -182,4 +184,36 @@ int cli_parse_size(const char *s, uint64_t *ret)
 		return -ERANGE;
 	*ret = (uint64_t)v << shift;
 	return 0;
+}
+
+/* Human-readable byte size: "0 B", "12.3 KiB", ... */
+void cli_human_size(uint64_t b, char *out, size_t n)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, n, "%llu B", (unsigned long long)b);
+	else
+		snprintf(out, n, "%.1f %s", v, units[u]);
+}
+
+
+int cli_bad_option(const char *cmd, char **argv)
+{
+	if (optopt)
+		log_error("unknown option '-%c' (see 'clawbox %s --help')", optopt, cmd);
+	else
+		log_error("unknown option '%s' (see 'clawbox %s --help')", argv[optind - 1], cmd);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_bad_argument(const char *cmd, const char *arg)
+{
+	log_error("unexpected argument '%s' (see 'clawbox %s --help')", arg, cmd);
+	return CLI_EXIT_USAGE;
 }

@@ -39,4 +39,13 @@ int cli_parse_size(const char *s, uint64_t *ret);
 /* Parse a positive decimal integer. */
 int cli_parse_uint(const char *s, uint64_t *ret);
 
+/* Human-readable byte size: "0 B", "12.3 KiB", ... */
+void cli_human_size(uint64_t b, char *out, size_t n);
+
+/* After getopt_long returned '?' or ':': report the bad option of
+ * 'clawbox cmd'; returns CLI_EXIT_USAGE. */
+int cli_bad_option(const char *cmd, char **argv);
+/* A stray positional argument; returns CLI_EXIT_USAGE. */
+int cli_bad_argument(const char *cmd, const char *arg);
+
 #endif

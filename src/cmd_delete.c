@@ -1,0 +1,67 @@
+/* clawbox delete: delete a box and all of its state. */
+#include "util/common.h"
+
+#include "cli.h"
+#include "commands.h"
+#include "util/log.h"
+
+#include <getopt.h>
+
+static const char usage[] =
+	"usage: clawbox delete [--box NAME | --project DIR] [--yes]\n\n"
+	"Delete the box: its overlay (every pending change), its home, its audit log\n"
+	"and its settings. The project on the host is never touched. The box must\n"
+	"not be running. Deleting is the only way to change a box's mode.\n\n"
+	"options:\n" BOX_OPTS_HELP
+	"  -y, --yes            do not ask for confirmation\n"
+	"  -h, --help           show this help\n";
+
+int cmd_delete(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"box", required_argument, NULL, 'b'}, {"project", required_argument, NULL, 'p'},
+		{"yes", no_argument, NULL, 'y'},       {"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct box_opts bo = {0};
+	bool yes = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "b:p:yh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': bo.box = optarg; break;
+		case 'p': bo.project = optarg; break;
+		case 'y': yes = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: return cli_bad_option("delete", argv);
+		}
+	}
+	if (optind < argc)
+		return cli_bad_argument("delete", argv[optind]);
+	struct box b;
+	bool created;
+	pid_t holder = 0;
+	if (cli_box(&bo, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+		return CLI_EXIT_ERROR;
+	_cleanup_close_ int lock = box_lock(&b, &holder);
+	if (lock < 0) {
+		log_error("box '%s' is running (clawbox pid %d): stop it before deleting", b.name,
+			  (int)holder);
+		return CLI_EXIT_ERROR;
+	}
+	if (!yes) {
+		char q[256];
+		snprintf(q, sizeof(q), "delete box '%s' with all its pending changes?", b.name);
+		if (!cli_confirm(q)) {
+			log_error("not deleted (use --yes to delete without asking)");
+			return CLI_EXIT_ERROR;
+		}
+	}
+	int r = box_remove(&b);
+	if (r < 0) {
+		log_error("cannot delete box '%s': %s", b.name, strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	printf("box '%s' deleted; the project '%s' was not touched\n", b.name, b.project);
+	return 0;
+}

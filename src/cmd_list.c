@@ -1,0 +1,70 @@
+/* clawbox list: the boxes in the state directory. */
+#include "util/common.h"
+
+#include "box.h"
+#include "cli.h"
+#include "commands.h"
+#include "util/log.h"
+
+#include <getopt.h>
+#include <jansson.h>
+
+static const char usage[] =
+	"usage: clawbox list [--json]\n\n"
+	"List the boxes: name, mode, state and project.\n\n"
+	"options:\n"
+	"      --json           a JSON array\n"
+	"  -h, --help           show this help\n";
+
+static int print_one(const struct box *b, void *p)
+{
+	json_t *arr = p;
+	pid_t holder = 0;
+	bool running = box_in_use(b, &holder);
+	if (arr)
+		return json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b}", "box", b->name,
+							     "project", b->project, "mode",
+							     box_mode_name(b->mode), "running", running));
+	printf("%-32s %-12s %-8s %s\n", b->name, box_mode_name(b->mode),
+	       running ? "running" : "idle", b->project);
+	return 0;
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0},
+	};
+	bool json = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: return cli_bad_option("list", argv);
+		}
+	}
+	if (optind < argc)
+		return cli_bad_argument("list", argv[optind]);
+	char state[PATH_MAX];
+	if (box_state_dir(state, sizeof(state)) < 0) {
+		log_error("cannot find the state directory (set CLAWBOX_STATE_DIR to an absolute path)");
+		return CLI_EXIT_ERROR;
+	}
+	json_t *arr = json ? json_array() : NULL;
+	if (!json)
+		printf("%-32s %-12s %-8s %s\n", "BOX", "MODE", "STATE", "PROJECT");
+	int r = box_foreach(state, print_one, arr);
+	if (r < 0) {
+		log_error("cannot list the boxes in '%s': %s", state, strerror(-r));
+		json_decref(arr);
+		return CLI_EXIT_ERROR;
+	}
+	if (arr) {
+		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(arr);
+	}
+	return 0;
+}

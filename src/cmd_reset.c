@@ -1,0 +1,87 @@
+/* clawbox reset: discard every write held in a box's overlay. */
+#include "util/common.h"
+
+#include "audit.h"
+#include "changes.h"
+#include "cli.h"
+#include "commands.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#include <getopt.h>
+
+static const char usage[] =
+	"usage: clawbox reset [--box NAME | --project DIR] [--yes]\n\n"
+	"Discard every change pending in the box's overlay (all of them: dotfiles\n"
+	"included). The project on the host is never touched. The box must not be\n"
+	"running.\n\n"
+	"options:\n" BOX_OPTS_HELP
+	"  -y, --yes            do not ask for confirmation\n"
+	"  -h, --help           show this help\n";
+
+int cmd_reset(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"box", required_argument, NULL, 'b'}, {"project", required_argument, NULL, 'p'},
+		{"yes", no_argument, NULL, 'y'},       {"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct box_opts bo = {0};
+	bool yes = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "b:p:yh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': bo.box = optarg; break;
+		case 'p': bo.project = optarg; break;
+		case 'y': yes = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: return cli_bad_option("reset", argv);
+		}
+	}
+	if (optind < argc)
+		return cli_bad_argument("reset", argv[optind]);
+	struct box b;
+	bool created;
+	pid_t holder = 0;
+	if (cli_box(&bo, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+		return CLI_EXIT_ERROR;
+	_cleanup_close_ int lock = box_lock(&b, &holder);
+	if (lock < 0) {
+		log_error("box '%s' is running (clawbox pid %d): stop it before resetting", b.name,
+			  (int)holder);
+		return CLI_EXIT_ERROR;
+	}
+	struct changes_summary s = {0};
+	char upper[PATH_MAX], size[32];
+	path_join(upper, sizeof(upper), b.dir, "upper");
+	_cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int lfd = open(b.project, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ufd >= 0)
+		changes_summarize(ufd, lfd, &s);
+	cli_human_size(s.bytes, size, sizeof(size));
+	if (!yes) {
+		char q[256];
+		snprintf(q, sizeof(q), "discard %llu pending changes (%s) of box '%s'?",
+			 (unsigned long long)changes_total(&s), size, b.name);
+		if (!cli_confirm(q)) {
+			log_error("not reset (use --yes to reset without asking)");
+			return CLI_EXIT_ERROR;
+		}
+	}
+	int r = box_reset(&b);
+	if (r < 0) {
+		log_error("cannot reset box '%s': %s", b.name, strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	struct audit *a;
+	if (audit_open(b.dir, b.name, &a) == 0) {
+		audit_append(a, "box.reset",
+			     json_pack("{s:I, s:I}", "changes", (json_int_t)changes_total(&s), "bytes",
+				       (json_int_t)s.bytes));
+		audit_close(a);
+	}
+	printf("box '%s': discarded %llu changes (%s); the project was not touched\n", b.name,
+	       (unsigned long long)changes_total(&s), size);
+	return 0;
+}

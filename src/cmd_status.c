@@ -1,0 +1,95 @@
+/* clawbox status: a box's mode, project and pending changes. */
+#include "util/common.h"
+
+#include "changes.h"
+#include "cli.h"
+#include "commands.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#include <getopt.h>
+#include <jansson.h>
+
+static const char usage[] =
+	"usage: clawbox status [--box NAME | --project DIR] [--json]\n\n"
+	"Show a box: its name, project, mode, whether it is running, and the changes\n"
+	"pending in its overlay (not yet on the host).\n\n"
+	"options:\n" BOX_OPTS_HELP
+	"      --json           one JSON object\n"
+	"  -h, --help           show this help\n";
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"box", required_argument, NULL, 'b'}, {"project", required_argument, NULL, 'p'},
+		{"json", no_argument, NULL, 'j'},      {"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct box_opts bo = {0};
+	bool json = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "b:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': bo.box = optarg; break;
+		case 'p': bo.project = optarg; break;
+		case 'j': json = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: return cli_bad_option("status", argv);
+		}
+	}
+	if (optind < argc)
+		return cli_bad_argument("status", argv[optind]);
+	struct box b;
+	bool created;
+	if (cli_box(&bo, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+		return CLI_EXIT_ERROR;
+
+	struct changes_summary s = {0};
+	char upper[PATH_MAX];
+	path_join(upper, sizeof(upper), b.dir, "upper");
+	_cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int lfd = open(b.project, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = ufd < 0 ? -errno : changes_summarize(ufd, lfd, &s);
+	if (r < 0) {
+		log_error("cannot read the overlay of box '%s': %s", b.name, strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	pid_t holder = 0;
+	bool running = box_in_use(&b, &holder);
+	bool project_ok = lfd >= 0;
+
+	if (json) {
+		json_t *j = json_pack(
+			"{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "box",
+			b.name, "project", b.project, "mode", box_mode_name(b.mode), "running",
+			running, "project_exists", project_ok, "pending", "changes",
+			(json_int_t)changes_total(&s), "added", (json_int_t)s.added, "modified",
+			(json_int_t)s.modified, "deleted", (json_int_t)s.deleted, "replaced",
+			(json_int_t)s.replaced, "meta", (json_int_t)s.meta, "bytes",
+			(json_int_t)s.bytes);
+		if (running && holder)
+			json_object_set_new(j, "pid", json_integer(holder));
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(j);
+		return 0;
+	}
+	char size[32];
+	cli_human_size(s.bytes, size, sizeof(size));
+	printf("box:      %s\n", b.name);
+	printf("project:  %s%s\n", b.project, project_ok ? "" : " (missing!)");
+	printf("mode:     %s\n", box_mode_name(b.mode));
+	if (running)
+		printf("state:    running (clawbox pid %d)\n", (int)holder);
+	else
+		printf("state:    idle\n");
+	if (b.mode == BOX_MODE_YOLO_UNSAFE)
+		printf("pending:  none (yolo-unsafe: writes go straight to the project)\n");
+	else
+		printf("pending:  %llu changes (%llu added, %llu modified, %llu deleted, %llu replaced dirs, %llu mode changes), %s\n",
+		       (unsigned long long)changes_total(&s), (unsigned long long)s.added,
+		       (unsigned long long)s.modified, (unsigned long long)s.deleted,
+		       (unsigned long long)s.replaced, (unsigned long long)s.meta, size);
+	return 0;
+}
