@@ -26,7 +26,7 @@ void pty_relay_start(struct pty_relay *r, int master)
 	if (tcgetattr(STDIN_FILENO, &r->saved) == 0) {
 		struct termios raw = r->saved;
 		cfmakeraw(&raw);
-		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0)
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
 			r->raw = true;
 	}
 }
@@ -73,7 +73,7 @@ void pty_relay_io(struct pty_relay *r, const struct pollfd *p, nfds_t n)
 void pty_relay_finish(struct pty_relay *r)
 {
 	if (r->raw)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &r->saved);
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &r->saved);
 	r->raw = false;
 	if (r->master >= 0)
 		close(r->master);
