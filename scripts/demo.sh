@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# make run: the main job on the built-in demo. A copy of demo/project is the
+# project; demo/agent.sh is the agent. Shows what the box contained and what
+# is pending in its overlay. Uses its own state dir; leaves nothing behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+clawbox=$(realpath "${1:-build/clawbox}")
+tmp=$(mktemp -d /tmp/clawbox-demo.XXXXXX)
+trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+export CLAWBOX_STATE_DIR="$tmp/state"
+proj="$tmp/greeter"
+cp -a demo/project "$proj"
+before=$(cd "$proj" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
+
+bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+bold "the project on the host: $proj"
+(cd "$proj" && find . -type f | sort)
+bold "the agent runs in a box: clawbox run --project $proj -- bash -s < demo/agent.sh"
+set +e
+(cd "$proj" && "$clawbox" run --box demo -- bash -s -- "$HOME") <demo/agent.sh
+rc=$?
+set -e
+echo "(agent exit status $rc)"
+
+bold "contained: the host project is unchanged"
+after=$(cd "$proj" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
+if [ "$before" = "$after" ] && [ ! -e "$proj/PWNED" ] && [ ! -e /etc/clawbox-was-here ]; then
+	echo "yes: every file of $proj is as it was; /etc/clawbox-was-here does not exist"
+else
+	echo "NO: the host changed" >&2
+	exit 1
+fi
+bold "pending in the box's overlay (clawbox status)"
+"$clawbox" status --box demo
+upper="$CLAWBOX_STATE_DIR/boxes/demo/upper"
+(cd "$upper" && find . -mindepth 1 \( -type c -printf 'deleted   %P\n' \) -o \( -type f -printf 'written   %P (%s bytes)\n' \) | sort -k2)
+bold "the audit log (clawbox audit)"
+"$clawbox" audit --box demo
+"$clawbox" audit verify --box demo
+bold "next"
+echo "the sync gate ('clawbox sync', coming) will bring the good changes home and block config.py (an API key)."
