@@ -9,7 +9,8 @@ try() { # description, command...: run it, print "ok" or the error
 		say "$what: ok${out:+ ($out)}"
 	else
 		out=${out%%$'\n'*}
-		say "$what: BLOCKED (${out:+${out##*: }}${out:-nothing there})"
+		[ -n "$out" ] && out=${out##*: } || out="nothing there"
+		say "$what: BLOCKED ($out)"
 	fi
 }
 
