@@ -8,7 +8,6 @@ set -u
 T_FILE=$(basename "$0" .sh)
 T_TMP=$(mktemp -d /tmp/clawbox-test.XXXXXX)
 chmod 755 "$T_TMP"
-export CLAWBOX_STATE_DIR="$T_TMP/state"
 T_N=0
 trap 't_cleanup' EXIT
 
@@ -21,13 +20,24 @@ t_cleanup() {
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "$*" >"$T_TMP/.skip"; exit 77; }
 
-# case_run NAME FUNCTION: run FUNCTION in a subshell with errexit.
+# case_run NAME FUNCTION: run FUNCTION in a subshell with errexit. Each case
+# gets its own state dir ($CLAWBOX_STATE_DIR) and project path ($P, not yet
+# created; its basename is "proj") under its own dir $C.
 case_run() {
 	local name=$1 fn=$2 log rc
 	T_N=$((T_N + 1))
 	log="$T_TMP/case.$T_N.log"
 	rm -f "$T_TMP/.skip"
-	( set -e; cd "$T_TMP"; "$fn" ) >"$log" 2>&1 </dev/null
+	(
+		set -e
+		C="$T_TMP/c$T_N"
+		mkdir -p "$C"
+		chmod 755 "$C"
+		export CLAWBOX_STATE_DIR="$C/state"
+		P="$C/proj"
+		cd "$C"
+		"$fn"
+	) >"$log" 2>&1 </dev/null
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		echo "ok - $T_FILE: $name"

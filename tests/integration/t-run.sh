@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# clawbox run: the overlay, the view, exit codes, signals, environment, modes,
+# bad input, concurrent runs.
+. "$(dirname "$0")/lib.sh"
+
+writes_land_in_upper() {
+	mkproj "$P"
+	before=$(snapshot "$P")
+	$CLAWBOX run --project "$P" -- sh -c 'echo new > new.txt; echo more >> README; rm src/main.c; mkdir -p d/e; echo x > d/e/f; echo dot > .dotfile'
+	[ "$(snapshot "$P")" = "$before" ] || fail "the host project changed"
+	upper=$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper)
+	[ "$(cat "$upper/new.txt")" = new ] || fail "new.txt not in the upper dir"
+	[ "$(cat "$upper/README")" = "$(printf 'hello\nmore')" ] || fail "README edit not in upper"
+	[ -c "$upper/src/main.c" ] || fail "deletion is not a whiteout in upper"
+	[ -f "$upper/d/e/f" ] && [ -f "$upper/.dotfile" ] || fail "nested/dot files missing in upper"
+}
+
+writes_persist_across_runs() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- sh -c 'echo 1 > counter'
+	$CLAWBOX run --project "$P" -- sh -c 'echo $(( $(cat counter) + 1 )) > counter'
+	out=$($CLAWBOX run --project "$P" -- cat counter)
+	[ "$out" = 2 ] || fail "expected 2, got '$out'"
+	[ ! -e "$P/counter" ] || fail "counter reached the host"
+}
+
+project_at_both_paths() {
+	mkproj "$P"
+	out=$($CLAWBOX run --project "$P" -- sh -c "echo a > /workspace/x; cat '$P/x'; pwd")
+	[ "$out" = "$(printf 'a\n%s' "$P")" ] || fail "unexpected: $out"
+}
+
+cwd_follows_caller() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- true
+	out=$(cd "$P/src" && $CLAWBOX run -- pwd)
+	[ "$out" = "$P/src" ] || fail "cwd inside is '$out', expected $P/src"
+	out=$(cd / && $CLAWBOX run --project "$P" -- pwd)
+	[ "$out" = "$P" ] || fail "from outside the project, cwd should be its root, got '$out'"
+}
+
+rest_is_read_only() {
+	mkproj "$P"
+	for d in /etc /usr /var /opt /srv /boot; do
+		[ -d "$d" ] || continue
+		if $CLAWBOX run --project "$P" -- sh -c "echo x > $d/clawbox-test" 2>/dev/null; then
+			fail "could write $d"
+		fi
+		[ ! -e "$d/clawbox-test" ] || { rm -f "$d/clawbox-test"; fail "$d/clawbox-test exists on the host"; }
+	done
+}
+
+masked_paths_are_empty() {
+	mkproj "$P"
+	mkdir -p /root/.clawbox-test-secret && echo secret >/root/.clawbox-test-secret/key
+	trap 'rm -rf /root/.clawbox-test-secret' RETURN
+	out=$($CLAWBOX run --project "$P" -- sh -c 'ls -A /root; ls -A /run; cat /etc/shadow; ls -A /var/log' 2>&1)
+	[ -z "$out" ] || fail "masked paths show content: $out"
+	$CLAWBOX run --project "$P" -- sh -c "ls -A '$CLAWBOX_STATE_DIR'" 2>/dev/null | grep -q . && fail "state dir visible"
+	true
+}
+
+deny_read_option_and_file() {
+	mkproj "$P"
+	mkdir -p "$T_TMP/outside" && echo top >"$T_TMP/outside/secret" && echo s >"$P/.env"
+	mkdir -p /var/tmp/clawbox-deny.$$ && echo hidden >/var/tmp/clawbox-deny.$$/x
+	trap 'rm -rf /var/tmp/clawbox-deny.$$' RETURN
+	out=$($CLAWBOX run --project "$P" --deny-read .env --deny-read /var/tmp/clawbox-deny.$$ -- \
+		sh -c 'cat .env /workspace/.env; ls -A /var/tmp/clawbox-deny.'$$)
+	[ -z "$out" ] || fail "deny-read paths visible: $out"
+	echo "/var/tmp/clawbox-deny.$$" >"$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*)/deny-read"
+	out=$($CLAWBOX run --project "$P" -- ls -A /var/tmp/clawbox-deny.$$)
+	[ -z "$out" ] || fail "deny-read file not applied: $out"
+	out=$($CLAWBOX run --project "$P" -- cat .env)
+	[ "$out" = s ] || fail ".env should be visible without --deny-read, got '$out'"
+}
+
+private_tmp_dev_proc_hostname() {
+	mkproj "$P"
+	touch /tmp/clawbox-host-tmp-marker.$$
+	trap 'rm -f /tmp/clawbox-host-tmp-marker.$$' RETURN
+	out=$($CLAWBOX run --project "$P" -- sh -c 'ls /tmp/clawbox-host-tmp-marker.* 2>/dev/null; hostname; ls /dev | tr "\n" " "; echo; ls /proc | grep -c "^[0-9]"')
+	echo "$out" | grep -q marker && fail "host /tmp visible"
+	echo "$out" | grep -qx clawbox || fail "hostname is not clawbox: $out"
+	echo "$out" | grep -q "null" && echo "$out" | grep -q "urandom" || fail "no /dev/null: $out"
+	echo "$out" | grep -qE '(^| )(sda|vda|nvme0n1|mem|kmsg)( |$)' && fail "host devices visible: $out"
+	n=$(echo "$out" | tail -1)
+	[ "$n" -le 4 ] || fail "/proc shows $n processes: not the box's own pid namespace"
+}
+
+exit_codes() {
+	mkproj "$P"
+	set +e
+	$CLAWBOX run --project "$P" -- sh -c 'exit 42'; [ $? -eq 42 ] || fail "exit 42 not passed through"
+	$CLAWBOX run --project "$P" -- sh -c 'kill -TERM $$'; [ $? -eq 143 ] || fail "signal not 128+15"
+	$CLAWBOX run --project "$P" -- no-such-command-xyz 2>"$T_TMP/err"; [ $? -eq 127 ] || fail "not found should be 127"
+	grep -q "command not found in the box: 'no-such-command-xyz'" "$T_TMP/err" || fail "message: $(cat "$T_TMP/err")"
+	printf 'not a program' >"$P/noexec"; chmod 644 "$P/noexec"
+	$CLAWBOX run --project "$P" -- ./noexec 2>/dev/null; [ $? -eq 126 ] || fail "non-executable should be 126"
+	$CLAWBOX run --project "$P" -- /etc 2>/dev/null; [ $? -eq 126 ] || fail "a directory should be 126"
+	true
+}
+
+bad_input() {
+	mkproj "$P"
+	set +e
+	check() { # expected-code message-regex args...
+		local code=$1 re=$2
+		shift 2
+		"$CLAWBOX" "$@" >/dev/null 2>"$T_TMP/err"
+		local rc=$?
+		[ $rc -eq "$code" ] || fail "clawbox $*: exit $rc, expected $code"
+		[ "$(wc -l <"$T_TMP/err")" -eq 1 ] || fail "clawbox $*: not one line: $(cat "$T_TMP/err")"
+		grep -qE "$re" "$T_TMP/err" || fail "clawbox $*: message: $(cat "$T_TMP/err")"
+	}
+	check 125 "project '$T_TMP/nope' does not exist" run --project "$T_TMP/nope" -- true
+	echo f >"$T_TMP/afile"
+	check 125 "is not a directory" run --project "$T_TMP/afile" -- true
+	check 125 "invalid box name '../x'" run --box ../x --project "$P" -- true
+	check 125 "invalid box name 'a/b'" run --box a/b --project "$P" -- true
+	check 125 "unknown option '--frobnicate'" run --frobnicate -- true
+	check 125 "no command given" run --project "$P"
+	check 125 "unknown mode" run --mode yolo --project "$P" -- true
+	check 125 "unknown network mode" run --net host --project "$P" -- true
+	check 125 "invalid size" run --memory lots --project "$P" -- true
+	check 125 "refusing to use '/'" run --project / -- true
+	check 125 "refusing to box '/etc'" run --project /etc -- true
+	check 2 "unknown command|unknown option" status --bogus
+	mkdir -p "$T_TMP/ro-state" && chmod 555 "$T_TMP/ro-state"
+	if [ "$(id -u)" -ne 0 ]; then
+		CLAWBOX_STATE_DIR="$T_TMP/ro-state" check 125 "cannot create box" run --project "$P" -- true
+	fi
+	# Nothing was created half-way for the failures above.
+	[ ! -e "$CLAWBOX_STATE_DIR/boxes" ] || [ -z "$(ls -A "$CLAWBOX_STATE_DIR/boxes")" ] ||
+		fail "boxes were created by failed runs: $(ls "$CLAWBOX_STATE_DIR/boxes")"
+}
+
+state_dir_unwritable() {
+	mkproj "$P"
+	set +e
+	echo file >"$T_TMP/state-is-a-file"
+	CLAWBOX_STATE_DIR="$T_TMP/state-is-a-file" $CLAWBOX run --project "$P" -- true 2>"$T_TMP/err"
+	[ $? -eq 125 ] || fail "expected 125"
+	grep -qE "cannot (create|read) box" "$T_TMP/err" || fail "message: $(cat "$T_TMP/err")"
+	CLAWBOX_STATE_DIR=relative/path $CLAWBOX run --project "$P" -- true 2>"$T_TMP/err"
+	[ $? -eq 125 ] && grep -q "not absolute" "$T_TMP/err" || fail "relative state dir: $(cat "$T_TMP/err")"
+}
+
+environment_is_clean() {
+	mkproj "$P"
+	out=$(SECRET_TOKEN=abc AWS_SECRET_ACCESS_KEY=def LANG=C.UTF-8 LC_ALL=C TERM=xterm \
+		$CLAWBOX run --project "$P" -- env)
+	echo "$out" | grep -q SECRET_TOKEN && fail "SECRET_TOKEN leaked"
+	echo "$out" | grep -q AWS_SECRET && fail "AWS_SECRET_ACCESS_KEY leaked"
+	echo "$out" | grep -qx 'HOME=/home/clawbox' || fail "HOME not the box home: $out"
+	echo "$out" | grep -qx 'LANG=C.UTF-8' && echo "$out" | grep -qx 'LC_ALL=C' &&
+		echo "$out" | grep -qx 'TERM=xterm' || fail "allowlisted vars missing: $out"
+	echo "$out" | grep -q '^PATH=' || fail "no PATH"
+	# The box home persists and is not the user's.
+	$CLAWBOX run --project "$P" -- sh -c 'echo cfg > ~/.agentrc'
+	[ "$($CLAWBOX run --project "$P" -- cat /home/clawbox/.agentrc)" = cfg ] || fail "box home not persistent"
+}
+
+signals_forwarded() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- sh -c 'trap "echo got-term > /workspace/term; exit 3" TERM; echo ready > /workspace/ready; while :; do sleep 0.1; done' &
+	pid=$!
+	for _ in $(seq 100); do [ -e "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/ready ] && break; sleep 0.05; done
+	kill -TERM $pid
+	set +e
+	wait $pid
+	rc=$?
+	set -e
+	[ $rc -eq 3 ] || fail "exit after TERM: $rc (expected the trap's 3)"
+	grep -q got-term "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/term || fail "TERM not delivered"
+}
+
+box_dies_with_clawbox() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- sh -c 'sleep 1000 & echo $! > /workspace/child; sleep 1000' &
+	pid=$!
+	for _ in $(seq 100); do [ -s "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/child ] && break; sleep 0.05; done
+	n_before=$(pgrep -c -f '^sleep 1000$' || true)
+	[ "$n_before" -ge 2 ] || fail "box processes not found"
+	kill -KILL $pid
+	wait $pid 2>/dev/null || true
+	for _ in $(seq 100); do [ "$(pgrep -c -f '^sleep 1000$' || true)" -eq 0 ] && break; sleep 0.05; done
+	[ "$(pgrep -c -f '^sleep 1000$' || true)" -eq 0 ] || { pkill -f '^sleep 1000$'; fail "box processes survived clawbox"; }
+}
+
+concurrent_runs_refused() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- sh -c 'echo up > /workspace/up; sleep 3' &
+	pid=$!
+	for _ in $(seq 100); do [ -e "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/up ] && break; sleep 0.05; done
+	set +e
+	$CLAWBOX run --project "$P" -- true 2>"$T_TMP/err"
+	rc=$?
+	set -e
+	wait $pid
+	[ $rc -eq 125 ] || fail "second run exit $rc, expected 125"
+	grep -q "is in use by another clawbox" "$T_TMP/err" || fail "message: $(cat "$T_TMP/err")"
+	$CLAWBOX run --project "$P" -- true || fail "box not usable after the first run ended"
+}
+
+yolo_unsafe_writes_host() {
+	mkproj "$P"
+	$CLAWBOX run --box yolo --mode yolo-unsafe --project "$P" -- sh -c 'echo direct > direct.txt'
+	[ "$(cat "$P/direct.txt")" = direct ] || fail "yolo-unsafe did not write the project"
+	set +e
+	$CLAWBOX run --box yolo --mode secure --project "$P" -- true 2>"$T_TMP/err"
+	rc=$?
+	set -e
+	[ $rc -eq 125 ] && grep -q "cannot change between overlay and unsafe" "$T_TMP/err" ||
+		fail "mode switch not refused: $rc $(cat "$T_TMP/err")"
+	$CLAWBOX delete --yes --box yolo >/dev/null
+	$CLAWBOX run --box yolo --mode secure --project "$P" -- sh -c 'echo held > held.txt'
+	[ ! -e "$P/held.txt" ] || fail "secure box wrote the host"
+}
+
+stdio_passes() {
+	mkproj "$P"
+	out=$(printf 'abc\n' | $CLAWBOX run --project "$P" -- tr a-z A-Z)
+	[ "$out" = ABC ] || fail "stdin/stdout: '$out'"
+	err=$($CLAWBOX run --project "$P" -- sh -c 'echo to-stderr >&2' 2>&1 >/dev/null)
+	[ "$err" = to-stderr ] || fail "stderr: '$err'"
+}
+
+case_run "writes land in the upper dir, host unchanged" writes_land_in_upper
+case_run "writes persist across runs" writes_persist_across_runs
+case_run "project at its own path and /workspace" project_at_both_paths
+case_run "working directory follows the caller" cwd_follows_caller
+case_run "rest of the host is read-only" rest_is_read_only
+case_run "masked paths are empty" masked_paths_are_empty
+case_run "--deny-read and the deny-read file" deny_read_option_and_file
+case_run "private /tmp, minimal /dev, own /proc, hostname" private_tmp_dev_proc_hostname
+case_run "exit codes pass through (125/126/127, 128+N)" exit_codes
+case_run "bad input: one line, right exit code, nothing created" bad_input
+case_run "unusable state dir is a clear error" state_dir_unwritable
+case_run "environment is an allowlist, HOME is the box's" environment_is_clean
+case_run "signals are forwarded" signals_forwarded
+case_run "the box dies with clawbox" box_dies_with_clawbox
+case_run "a second run of a busy box is refused" concurrent_runs_refused
+case_run "yolo-unsafe binds the project; modes do not switch" yolo_unsafe_writes_host
+case_run "stdin, stdout and stderr pass" stdio_passes
