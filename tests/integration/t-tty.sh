@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Terminals: clawbox shell gets a terminal of the box's own, driven here with
+# script(1) as a user at a keyboard would.
+. "$(dirname "$0")/lib.sh"
+
+command -v script >/dev/null || { echo "ok - t-tty: all # SKIP script(1) missing"; exit 0; }
+
+# Feed lines to clawbox shell through a pseudo-terminal, one every 0.3 s.
+drive() { # project, lines...
+	local p=$1
+	shift
+	{
+		sleep 0.5
+		for l in "$@"; do printf '%s\r' "$l"; sleep 0.3; done
+	} | timeout 20 script -qefc "$CLAWBOX shell --project $p" /dev/null
+}
+
+shell_has_its_own_tty() {
+	mkproj "$P"
+	set +e
+	out=$(drive "$P" 'tty' 'echo "HOME=$HOME"' 'test -t 0 && echo stdin-is-tty' 'exit 5')
+	rc=$?
+	set -e
+	echo "$out" | grep -q '/dev/pts/0' || fail "tty is not the box's pts: $out"
+	echo "$out" | grep -q 'HOME=/home/clawbox' || fail "HOME: $out"
+	echo "$out" | grep -q stdin-is-tty || fail "stdin not a tty"
+	[ $rc -eq 5 ] || fail "exit status $rc, expected 5"
+}
+
+ctrl_c_reaches_the_foreground_job() {
+	mkproj "$P"
+	set +e
+	out=$({
+		sleep 0.5
+		printf 'sleep 30; echo interrupted-$?\r'
+		sleep 0.5
+		printf '\003'
+		sleep 0.3
+		printf 'echo still-here\r'
+		sleep 0.3
+		printf 'exit\r'
+	} | timeout 20 script -qefc "$CLAWBOX shell --project $P" /dev/null)
+	rc=$?
+	set -e
+	[ $rc -ne 124 ] || fail "timed out: Ctrl-C did not interrupt sleep"
+	echo "$out" | grep -q 'still-here' || fail "the shell did not survive Ctrl-C: $out"
+}
+
+run_with_tty_passes_output() {
+	mkproj "$P"
+	out=$(timeout 20 script -qefc "$CLAWBOX run --project $P -- sh -c 'echo out-\$(tty)'" /dev/null </dev/null)
+	echo "$out" | grep -q 'out-/dev/pts/0' || fail "output: $out"
+}
+
+host_terminal_restored() {
+	mkproj "$P"
+	# stdin stays open (no EOF from script(1) while the run is going on).
+	out=$(sleep 3 | timeout 20 script -qefc "stty -g; $CLAWBOX run --project $P -- true; stty -g" /dev/null | tr -d '\r')
+	a=$(echo "$out" | sed -n 1p)
+	b=$(echo "$out" | sed -n 2p)
+	[ -n "$a" ] && [ "$a" = "$b" ] || fail "terminal modes changed: '$a' vs '$b'"
+}
+
+case_run "clawbox shell has a terminal of its own" shell_has_its_own_tty
+case_run "Ctrl-C reaches the foreground job in the box" ctrl_c_reaches_the_foreground_job
+case_run "clawbox run on a terminal" run_with_tty_passes_output
+case_run "the caller's terminal modes are restored" host_terminal_restored
