@@ -63,7 +63,7 @@ root_only_limits_degrade() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to create the test user"
 	as_user "mkdir -p proj"
 	set +e
-	out=$(as_user "./clawbox run --project proj --memory 64M --pids 50 -- sh -c 'ulimit -v; ulimit -u'" 2>&1)
+	out=$(as_user "./clawbox run --project proj --memory 64M --pids 50 -- bash -c 'ulimit -v; ulimit -u'" 2>&1)
 	rc=$?
 	set -e
 	[ $rc -eq 0 ] || fail "run failed: $out"
