@@ -1,0 +1,93 @@
+#include "unit.h"
+#include "audit.h"
+#include "util/fs.h"
+
+static void tmpdir(char *out, size_t n)
+{
+	snprintf(out, n, "/tmp/clawbox-unit.XXXXXX");
+	CHECK(mkdtemp(out) != NULL);
+}
+
+TEST(audit_parse_time_forms)
+{
+	int64_t t;
+	CHECK_INT(audit_parse_time("2026-11-28T08:30:00Z", 0, &t), 0);
+	CHECK_INT(t, 1795854600000LL);
+	CHECK_INT(audit_parse_time("2026-11-28T08:30:00.5Z", 0, &t), 0);
+	CHECK_INT(t, 1795854600500LL);
+	CHECK_INT(audit_parse_time("2026-11-28", 0, &t), 0);
+	CHECK_INT(t, 1795824000000LL);
+	CHECK_INT(audit_parse_time("2h", 10000000, &t), 0);
+	CHECK_INT(t, 10000000 - 7200000);
+	CHECK_INT(audit_parse_time("90s", 100000, &t), 0);
+	CHECK_INT(t, 10000);
+	CHECK_INT(audit_parse_time("yesterday", 0, &t), -EINVAL);
+	CHECK_INT(audit_parse_time("2026-11-28T08:30:00Zjunk", 0, &t), -EINVAL);
+	CHECK_INT(audit_parse_time("5w", 0, &t), -EINVAL);
+	CHECK_INT(audit_parse_time("99999999999999999999d", 0, &t), -EINVAL);
+	CHECK_INT(audit_parse_time("", 0, &t), -EINVAL);
+}
+
+TEST(audit_format_time_roundtrip)
+{
+	char buf[32];
+	int64_t t;
+	audit_format_time(1795854600123LL, buf);
+	CHECK_STREQ(buf, "2026-11-28T08:30:00.123Z");
+	CHECK_INT(audit_parse_time(buf, 0, &t), 0);
+	CHECK_INT(t, 1795854600123LL);
+}
+
+TEST(audit_chain_appends_and_verifies)
+{
+	char dir[64], path[128];
+	struct audit *a;
+	struct audit_verify_result v;
+	tmpdir(dir, sizeof(dir));
+	CHECK_INT(audit_open(dir, "b", &a), 0);
+	for (int i = 0; i < 10; i++)
+		CHECK_INT(audit_append(a, "test", json_pack("{s:i, s:s}", "i", i, "s", "a\nb\"c")), 0);
+	audit_append(a, "null-fields", NULL);
+	audit_close(a);
+	CHECK_INT(audit_verify(dir, &v), 0);
+	CHECK_INT(v.lines, 11);
+	/* One line per event: embedded newlines are escaped. */
+	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	char *data;
+	size_t len;
+	CHECK_INT(fs_read_file(path, 1 << 20, &data, &len), 0);
+	size_t nl = 0;
+	for (size_t i = 0; i < len; i++)
+		nl += data[i] == '\n';
+	CHECK_INT(nl, 11);
+	CHECK(strstr(data, "\"seq\":1,") != NULL);
+	CHECK(strstr(data, "\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\"") != NULL);
+	free(data);
+}
+
+TEST(audit_refuses_to_extend_headless_log)
+{
+	char dir[64], path[128];
+	struct audit *a;
+	tmpdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("{\"seq\":1}\n", f);
+	fclose(f);
+	CHECK_INT(audit_open(dir, "b", &a), 0);
+	CHECK_INT(audit_append(a, "x", NULL), -EBADMSG);
+	audit_close(a);
+}
+
+TEST(audit_empty_log_is_intact)
+{
+	char dir[64];
+	struct audit_verify_result v;
+	struct audit *a;
+	tmpdir(dir, sizeof(dir));
+	CHECK_INT(audit_open(dir, "b", &a), 0);
+	audit_close(a);
+	CHECK_INT(audit_verify(dir, &v), 0);
+	CHECK_INT(v.lines, 0);
+}

@@ -1,0 +1,113 @@
+#include "unit.h"
+#include "box.h"
+#include "cli.h"
+#include "policy.h"
+
+TEST(box_names)
+{
+	CHECK(box_name_valid("demo"));
+	CHECK(box_name_valid("my-proj_1.2"));
+	CHECK(!box_name_valid(""));
+	CHECK(!box_name_valid("."));
+	CHECK(!box_name_valid(".."));
+	CHECK(!box_name_valid("../x"));
+	CHECK(!box_name_valid("a/b"));
+	CHECK(!box_name_valid("-rf"));
+	CHECK(!box_name_valid("a b"));
+	CHECK(!box_name_valid("a\nb"));
+	CHECK(!box_name_valid("0123456789012345678901234567890123456789012345678901234567890123456789"));
+}
+
+TEST(default_names_are_valid_and_distinct)
+{
+	char a[80], b[80], c[80];
+	CHECK_INT(box_default_name("/home/u/proj", a, sizeof(a)), 0);
+	CHECK_INT(box_default_name("/srv/proj", b, sizeof(b)), 0);
+	CHECK_INT(box_default_name("/x/-we ird\n name..", c, sizeof(c)), 0);
+	CHECK(strncmp(a, "proj-", 5) == 0);
+	CHECK(strcmp(a, b) != 0);
+	CHECK(box_name_valid(a) && box_name_valid(b) && box_name_valid(c));
+}
+
+TEST(sizes_and_numbers)
+{
+	uint64_t v;
+	CHECK_INT(cli_parse_size("512M", &v), 0);
+	CHECK_INT(v, 512ULL << 20);
+	CHECK_INT(cli_parse_size("2G", &v), 0);
+	CHECK_INT(v, 2ULL << 30);
+	CHECK_INT(cli_parse_size("1KiB", &v), 0);
+	CHECK_INT(v, 1024);
+	CHECK_INT(cli_parse_size("4096", &v), 0);
+	CHECK_INT(v, 4096);
+	CHECK_INT(cli_parse_size("lots", &v), -EINVAL);
+	CHECK_INT(cli_parse_size("-1", &v), -EINVAL);
+	CHECK_INT(cli_parse_size("0", &v), -EINVAL);
+	CHECK_INT(cli_parse_size("1X", &v), -EINVAL);
+	CHECK_INT(cli_parse_size("99999999999T", &v), -ERANGE);
+	CHECK_INT(cli_parse_uint("12", &v), 0);
+	CHECK_INT(cli_parse_uint("12a", &v), -EINVAL);
+	CHECK_INT(cli_parse_uint("", &v), -EINVAL);
+}
+
+TEST(masks_normalize)
+{
+	struct strv m = {0};
+	strv_push(&m, "/home/u/proj/.env");
+	strv_push(&m, "/home");
+	strv_push(&m, "/home/u");
+	strv_push(&m, "/run/user");
+	strv_push(&m, "/run");
+	strv_push(&m, "/home");
+	policy_normalize_masks(&m, "/home/u/proj");
+	CHECK_INT(m.n, 3);
+	CHECK_STREQ(m.v[0], "/home");
+	CHECK_STREQ(m.v[1], "/home/u/proj/.env"); /* inside the project: kept */
+	CHECK_STREQ(m.v[2], "/run");
+	strv_free(&m);
+}
+
+TEST(deny_entries)
+{
+	struct strv m = {0};
+	CHECK_INT(policy_add_deny(&m, "/p", ".env"), 0);
+	CHECK_INT(policy_add_deny(&m, "/p", "a/../b/./c/"), 0);
+	CHECK_INT(policy_add_deny(&m, "/p", "../../etc"), 0);
+	CHECK_INT(policy_add_deny(&m, "/p", ""), -EINVAL);
+	CHECK_STREQ(m.v[0], "/p/.env");
+	CHECK_STREQ(m.v[1], "/p/b/c");
+	CHECK_STREQ(m.v[2], "/etc");
+	strv_free(&m);
+}
+
+TEST(project_conflicts)
+{
+	struct strv b = {0};
+	strv_push(&b, "/root");
+	strv_push(&b, "/etc/shadow");
+	CHECK(policy_project_conflict(&b, "/etc") != NULL);
+	CHECK(policy_project_conflict(&b, "/root") != NULL);
+	CHECK(policy_project_conflict(&b, "/root/proj") == NULL);
+	CHECK(policy_project_conflict(&b, "/srv/x") == NULL);
+	strv_free(&b);
+}
+
+TEST(environment_allowlist)
+{
+	struct strv e = {0};
+	setenv("SECRET_TOKEN", "x", 1);
+	setenv("LC_TIME", "C", 1);
+	setenv("TERM", "xterm", 1);
+	CHECK_INT(policy_environment("bx", "/w", "/bin/sh", &e), 0);
+	bool home = false, lc = false, term = false, secret = false, box = false;
+	for (size_t i = 0; i < e.n; i++) {
+		home |= STREQ(e.v[i], "HOME=/home/clawbox");
+		lc |= STREQ(e.v[i], "LC_TIME=C");
+		term |= STREQ(e.v[i], "TERM=xterm");
+		secret |= strncmp(e.v[i], "SECRET_TOKEN", 12) == 0;
+		box |= STREQ(e.v[i], "CLAWBOX_BOX=bx");
+	}
+	CHECK(home && lc && term && box && !secret);
+	CHECK(e.v[e.n] == NULL);
+	strv_free(&e);
+}
