@@ -2,8 +2,8 @@
 
 #include "audit.h"
 #include "util/fs.h"
+#include "util/hash.h"
 
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <time.h>
 
@@ -14,20 +14,6 @@ struct audit {
 	int logfd;
 	char box[128];
 };
-
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	static const char hex[] = "0123456789abcdef";
-
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
 
 int audit_open(const char *box_dir, const char *box_name, struct audit **ret)
 {
@@ -140,18 +126,19 @@ static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65])
 	return 0;
 }
 
+/* Overwrite audit.head in place: one small pwrite (its length only grows
+ * with the sequence number). A rename would make ext4 flush the new file on
+ * every event (auto_da_alloc), which a box start cannot afford. */
 static int write_head(int dirfd, uint64_t seq, const char hash[65])
 {
 	char buf[128];
 	int n = snprintf(buf, sizeof(buf), "%llu %s\n", (unsigned long long)seq, hash);
-	char tmp[] = "audit.head.tmp";
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = openat(dirfd, "audit.head", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int r = fs_write_all(fd, buf, (size_t)n);
+	ssize_t w = pwrite(fd, buf, (size_t)n, 0);
+	int r = w == n ? 0 : (w < 0 ? -errno : -EIO);
 	close(fd);
-	if (r == 0 && renameat(dirfd, tmp, dirfd, "audit.head") < 0)
-		r = -errno;
 	return r;
 }
 
@@ -198,7 +185,7 @@ int audit_append(struct audit *a, const char *event, json_t *fields)
 			r = -ENOMEM;
 		else {
 			size_t len = strlen(s);
-			sha256_hex(s, len, hash);
+			hash_sha256_hex(s, len, hash);
 			s[len] = '\n'; /* overwrite NUL: json_dumps allocates len + 1 */
 			r = fs_write_all(a->logfd, s, len + 1);
 			free(s);
@@ -267,7 +254,7 @@ int audit_verify(const char *box_dir, struct audit_verify_result *ret)
 			return verify_fail(ret, n, "sequence number out of order (line inserted or removed)");
 		if (!prev_ok)
 			return verify_fail(ret, n, "hash of the previous line does not match (line edited, inserted or removed)");
-		sha256_hex(buf, (size_t)len, prev);
+		hash_sha256_hex(buf, (size_t)len, prev);
 	}
 	ret->lines = n;
 	r = read_head(dirfd, &head_seq, head_hash);

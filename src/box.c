@@ -2,10 +2,10 @@
 
 #include "box.h"
 #include "util/fs.h"
+#include "util/hash.h"
 
 #include <dirent.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <pwd.h>
 #include <sys/file.h>
 #include <time.h>
@@ -71,14 +71,12 @@ bool box_name_valid(const char *name)
 
 int box_default_name(const char *project, char *out, size_t n)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	uint8_t md[HASH_SHA256_SIZE];
 	char base[41];
 	size_t j = 0;
 	const char *b = strrchr(project, '/');
 
-	if (!EVP_Digest(project, strlen(project), md, &mdlen, EVP_sha256(), NULL))
-		return -EIO;
+	hash_sha256(project, strlen(project), md);
 	b = b ? b + 1 : project;
 	for (; *b && j < sizeof(base) - 1; b++) {
 		char c = *b;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Start-up cost of a box: `clawbox run -- true` with the full box (overlay,
+# all namespaces, seccomp, Landlock) against Debian's bubblewrap with
+# `--ro-bind / / --dev /dev --proc /proc --unshare-all --die-with-parent` and
+# plain `true`, in one run, many iterations each. Prints medians, the ratio
+# clawbox/bwrap (target <= 1.0) and clawbox's peak RSS (target <= 4 MiB).
+# usage: bench/startup.sh [ITERATIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-300}
+if ! command -v bwrap >/dev/null; then
+	[ "$(id -u)" -eq 0 ] || { echo "bench: bubblewrap missing (apt-get install bubblewrap)" >&2; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+fi
+make -s build/clawbox
+tmp=$(mktemp -d /tmp/clawbox-bench.XXXXXX)
+trap 'chmod -R u+rwx "$tmp"; rm -rf "$tmp"' EXIT
+gcc -O2 -o "$tmp/spawn" bench/spawn.c
+mkdir -p "$tmp/proj" && echo hi >"$tmp/proj/README"
+export CLAWBOX_STATE_DIR="$tmp/state"
+cb=$(realpath build/clawbox)
+"$cb" run --box bench --project "$tmp/proj" -- true
+
+measure() { "$tmp/spawn" "$n" 20 "$@"; }
+read -r t_true _ _ _ < <(measure true)
+read -r t_bwrap b10 b90 _ < <(measure bwrap --ro-bind / / --dev /dev --proc /proc --unshare-all --die-with-parent true)
+read -r t_cb c10 c90 rss < <(measure "$cb" run --box bench --project "$tmp/proj" -- true)
+# Peak RSS of clawbox alone (the box's processes included) in a separate run.
+read -r _ _ _ rss < <("$tmp/spawn" 20 0 "$cb" run --box bench --project "$tmp/proj" -- true)
+
+printf 'startup, %d runs each (median, p10-p90):\n' "$n"
+printf '  true                 %7.2f ms\n' "$(echo "$t_true / 1000" | bc -l)"
+printf '  bwrap --unshare-all  %7.2f ms  (%.2f-%.2f)\n' "$(echo "$t_bwrap / 1000" | bc -l)" "$(echo "$b10 / 1000" | bc -l)" "$(echo "$b90 / 1000" | bc -l)"
+printf '  clawbox run (full)   %7.2f ms  (%.2f-%.2f)\n' "$(echo "$t_cb / 1000" | bc -l)" "$(echo "$c10 / 1000" | bc -l)" "$(echo "$c90 / 1000" | bc -l)"
+printf '  ratio clawbox/bwrap  %7.2f   (target <= 1.0)\n' "$(echo "$t_cb / $t_bwrap" | bc -l)"
+printf '  ratio clawbox/true   %7.1f\n' "$(echo "$t_cb / $t_true" | bc -l)"
+printf '  peak RSS (clawbox)   %7.2f MiB (target <= 4)\n' "$(echo "$rss / 1024" | bc -l)"
