@@ -67,14 +67,17 @@ int audit_parse_time(const char *s, int64_t now, int64_t *ret_ms)
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
 	if (end != s && errno == 0 && v >= 0 && end[0] && !end[1] && !strchr(s, '-')) {
-		int64_t unit = end[0] == 's' ? 1000 : end[0] == 'm' ? 60000
-			     : end[0] == 'h' ? 3600000 : end[0] == 'd' ? 86400000 : 0;
+		int64_t unit = end[0] == 's'   ? 1000
+			       : end[0] == 'm' ? 60000
+			       : end[0] == 'h' ? 3600000
+			       : end[0] == 'd' ? 86400000
+					       : 0;
 		if (!unit || v > INT64_MAX / unit / 2)
 			return -EINVAL;
 		*ret_ms = now - (int64_t)v * unit;
 		return 0;
 	}
-	struct tm tm = {0};
+	struct tm tm = { 0 };
 	const char *p = strptime(s, "%Y-%m-%d", &tm);
 	if (!p)
 		return -EINVAL;
@@ -117,12 +120,15 @@ static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65])
 	if (n <= 0)
 		return -EBADMSG;
 	buf[n] = '\0';
-	unsigned long long seq;
-	char hash[65];
-	if (sscanf(buf, "%llu %64[0-9a-f]", &seq, hash) != 2 || strlen(hash) != 64)
+	char *end;
+	errno = 0;
+	unsigned long long seq = strtoull(buf, &end, 10);
+	if (errno || end == buf || *end != ' ' || strspn(end + 1, "0123456789abcdef") != 64 ||
+	    (end[65] != '\n' && end[65] != '\0'))
 		return -EBADMSG;
 	*ret_seq = seq;
-	memcpy(ret_hash, hash, 65);
+	memcpy(ret_hash, end + 1, 64);
+	ret_hash[64] = '\0';
 	return 0;
 }
 
@@ -251,9 +257,12 @@ int audit_verify(const char *box_dir, struct audit_verify_result *ret)
 		bool seq_ok = seq == (json_int_t)n, prev_ok = p && STREQ(p, prev);
 		json_decref(j);
 		if (!seq_ok)
-			return verify_fail(ret, n, "sequence number out of order (line inserted or removed)");
+			return verify_fail(
+			    ret, n, "sequence number out of order (line inserted or removed)");
 		if (!prev_ok)
-			return verify_fail(ret, n, "hash of the previous line does not match (line edited, inserted or removed)");
+			return verify_fail(ret, n,
+					   "hash of the previous line does not match (line edited, "
+					   "inserted or removed)");
 		hash_sha256_hex(buf, (size_t)len, prev);
 	}
 	ret->lines = n;
@@ -263,7 +272,8 @@ int audit_verify(const char *box_dir, struct audit_verify_result *ret)
 	if (r < 0)
 		return verify_fail(ret, n, "audit.head is missing or malformed");
 	if (head_seq != n)
-		return verify_fail(ret, n, "log ends before its recorded head (lines removed at the end)");
+		return verify_fail(ret, n,
+				   "log ends before its recorded head (lines removed at the end)");
 	if (!STREQ(head_hash, prev))
 		return verify_fail(ret, n, "last line does not match the recorded head (edited)");
 	return 0;

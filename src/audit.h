@@ -32,7 +32,7 @@ void audit_format_time(int64_t ms, char out[32]);
 int audit_parse_time(const char *s, int64_t now_ms, int64_t *ret_ms);
 
 struct audit_verify_result {
-	uint64_t lines;  /* lines checked */
+	uint64_t lines;    /* lines checked */
 	uint64_t bad_line; /* first bad line (1-based), 0 if intact */
 	char reason[128];
 };

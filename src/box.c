@@ -15,7 +15,10 @@ static const char *const mode_names[] = {
 	[BOX_MODE_YOLO_UNSAFE] = "yolo-unsafe",
 };
 
-const char *box_mode_name(enum box_mode m) { return mode_names[m]; }
+const char *box_mode_name(enum box_mode m)
+{
+	return mode_names[m];
+}
 
 int box_mode_parse(const char *s, enum box_mode *ret)
 {
@@ -137,8 +140,8 @@ int box_load(const char *state, const char *name, struct box *ret)
 
 static int write_box_json(int dirfd, const struct box *b)
 {
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:I}", "version", 1, "name", b->name,
-			      "project", b->project, "mode", box_mode_name(b->mode), "created",
+	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:I}", "version", 1, "name", b->name, "project",
+			      b->project, "mode", box_mode_name(b->mode), "created",
 			      (json_int_t)b->created);
 	if (!j)
 		return -ENOMEM;
@@ -202,7 +205,8 @@ int box_create(const char *state, const char *name, const char *project, enum bo
 		return -errno;
 	if (mkdirat(bfd, name, 0700) < 0)
 		return -errno;
-	_cleanup_close_ int dfd = openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dfd =
+	    openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	r = dfd < 0 ? -errno : create_in(dfd, &b);
 	if (r < 0) {
 		fs_remove_tree_at(bfd, name);
@@ -235,7 +239,7 @@ static int find_cb(const struct box *b, void *p)
 int box_find_by_path(const char *state, const char *dir, char *ret_name, size_t n)
 {
 	char found[BOX_NAME_MAX + 1] = "";
-	struct find_ctx c = {.dir = dir, .best_len = 0, .name = found, .n = sizeof(found)};
+	struct find_ctx c = { .dir = dir, .best_len = 0, .name = found, .n = sizeof(found) };
 	int r = box_foreach(state, find_cb, &c);
 	if (r < 0 && r != -ENOENT)
 		return r;
@@ -271,8 +275,9 @@ int box_lock(const struct box *b, pid_t *ret_holder)
 	}
 	char buf[32];
 	int w = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)w, 0) < 0)
-		r = 0; /* the pid is informative only */
+	/* The holder's pid is informative only: a failed write changes nothing. */
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)w, 0) != w)
+		errno = 0;
 	return fd;
 }
 
@@ -356,10 +361,10 @@ int box_reset(const struct box *b)
 	_cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	static const char *const dirs[] = {"upper", "work"};
+	static const char *const dirs[] = { "upper", "work" };
 	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
 		_cleanup_close_ int fd =
-			openat(dfd, dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    openat(dfd, dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
 		int r = fs_clear_dir(fd);

@@ -21,7 +21,7 @@ struct box {
 	char dir[PATH_MAX];     /* $STATE/boxes/NAME */
 	char project[PATH_MAX]; /* canonical absolute path of the project */
 	enum box_mode mode;
-	int64_t created;        /* unix seconds */
+	int64_t created; /* unix seconds */
 };
 
 const char *box_mode_name(enum box_mode m);

@@ -35,7 +35,7 @@ static void warn(int err, const char *what, const char *detail)
 /* Keep exactly stdin/out/err and our three channels, at known numbers. */
 static void settle_fds(int report_fd, int go_fd, int pty_fd)
 {
-	int tmp[3] = {report_fd, go_fd, pty_fd};
+	int tmp[3] = { report_fd, go_fd, pty_fd };
 	for (int i = 0; i < 3; i++)
 		if (tmp[i] >= 0 && (tmp[i] = fcntl(tmp[i], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(EXIT_SETUP);
@@ -53,7 +53,7 @@ static void settle_fds(int report_fd, int go_fd, int pty_fd)
 static void loopback_up(void)
 {
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr = {0};
+	struct ifreq ifr = { 0 };
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
 	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
 		die(errno, "configure the loopback interface", "lo", NULL);
@@ -72,11 +72,13 @@ static int open_pty(void)
 		die(errno, "open a terminal", "/dev/pts/ptmx", NULL);
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
 		die(errno, "unlock the terminal", "/dev/pts/ptmx", NULL);
-	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	char byte = 'T';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf)};
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -92,10 +94,10 @@ static int open_pty(void)
 static void confine(const struct sandbox_spec *s)
 {
 	const char *what = NULL;
-	const char *dirs[] = {ROOTFS_WORKSPACE, s->fs.project, "/tmp", "/dev/shm", "/dev/pts",
-			      ROOTFS_HOME};
-	static const char *const files[] = {"/dev/null", "/dev/zero", "/dev/full",
-					    "/dev/random", "/dev/urandom", "/dev/tty"};
+	const char *dirs[] = { ROOTFS_WORKSPACE, s->fs.project, "/tmp",
+			       "/dev/shm",       "/dev/pts",    ROOTFS_HOME };
+	static const char *const files[] = { "/dev/null",   "/dev/zero",    "/dev/full",
+					     "/dev/random", "/dev/urandom", "/dev/tty" };
 	int r;
 
 	if ((r = confine_rlimits(&s->limits, &what)) < 0)
@@ -124,8 +126,8 @@ static void forward(int sig)
 		kill(-p, sig);
 }
 
-static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
-				SIGCONT, SIGTSTP};
+static const int forwarded[] = { SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
+				 SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP };
 
 static void search_exec(char *const *argv, char *const *envp)
 {
@@ -142,7 +144,8 @@ static void search_exec(char *const *argv, char *const *envp)
 	for (const char *p = path;; p++) {
 		const char *end = strchrnul(p, ':');
 		char full[PATH_MAX];
-		int w = snprintf(full, sizeof(full), "%.*s/%s", (int)(end - p), end == p ? "." : p, cmd);
+		int w = snprintf(full, sizeof(full), "%.*s/%s", (int)(end - p), end == p ? "." : p,
+				 cmd);
 		if (w > 0 && (size_t)w < sizeof(full)) {
 			execve(full, argv, envp);
 			if (errno == EACCES || errno == ENOEXEC || errno == EPERM)
@@ -209,7 +212,7 @@ static void start_command(const struct sandbox_spec *s, int pts)
 {
 	int ep[2];
 	sigset_t all, old;
-	struct sigaction sa = {.sa_handler = forward, .sa_flags = SA_RESTART};
+	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
 
 	if (pipe2(ep, O_CLOEXEC) < 0)
 		die(errno, "create a pipe", NULL, NULL);

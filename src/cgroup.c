@@ -101,7 +101,7 @@ int cgroup_attach(const struct cgroup_limits *c, pid_t pid)
 
 void cgroup_destroy(struct cgroup_limits *c)
 {
-	char *dirs[] = {c->memory_dir, c->pids_dir};
+	char *dirs[] = { c->memory_dir, c->pids_dir };
 	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
 		if (!dirs[i][0])
 			continue;

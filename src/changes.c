@@ -14,7 +14,10 @@ static const char *const kind_names[] = {
 	[CHANGE_META] = "meta",
 };
 
-const char *change_kind_name(enum change_kind k) { return kind_names[k]; }
+const char *change_kind_name(enum change_kind k)
+{
+	return kind_names[k];
+}
 
 struct walk {
 	int (*fn)(const struct change *c, void *ctx);
@@ -31,7 +34,7 @@ static bool has_ovl_xattr(int dirfd, const char *name, const char *attr, bool wa
 		return false;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	bool found = false;
-	static const char *const ns[] = {"user.overlay.", "trusted.overlay."};
+	static const char *const ns[] = { "user.overlay.", "trusted.overlay." };
 	for (size_t i = 0; i < ELEMENTSOF(ns) && !found; i++) {
 		char key[64];
 		snprintf(key, sizeof(key), "%s%s", ns[i], attr);
@@ -52,7 +55,7 @@ static bool is_whiteout(int dirfd, const char *name, const struct stat *st)
 
 static int emit(struct walk *w, enum change_kind k, const struct stat *st)
 {
-	struct change c = {.path = w->path, .kind = k, .st = st};
+	struct change c = { .path = w->path, .kind = k, .st = st };
 	return w->fn(&c, w->ctx);
 }
 
@@ -149,7 +152,7 @@ int changes_walk(int upper_fd, int lower_fd, int (*fn)(const struct change *c, v
 static int count(const struct change *c, void *p)
 {
 	struct changes_summary *s = p;
-	uint64_t *slot[] = {&s->added, &s->modified, &s->deleted, &s->replaced, &s->meta};
+	uint64_t *slot[] = { &s->added, &s->modified, &s->deleted, &s->replaced, &s->meta };
 	(*slot[c->kind])++;
 	if (S_ISREG(c->st->st_mode) && c->kind != CHANGE_DELETED)
 		s->bytes += (uint64_t)c->st->st_size;
@@ -158,7 +161,7 @@ static int count(const struct change *c, void *p)
 
 int changes_summarize(int upper_fd, int lower_fd, struct changes_summary *ret)
 {
-	struct changes_summary s = {0};
+	struct changes_summary s = { 0 };
 	int r = changes_walk(upper_fd, lower_fd, count, &s);
 	if (r < 0)
 		return r;

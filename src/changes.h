@@ -16,7 +16,7 @@
 enum change_kind { CHANGE_ADDED, CHANGE_MODIFIED, CHANGE_DELETED, CHANGE_REPLACED, CHANGE_META };
 
 struct change {
-	const char *path;      /* relative to the project root, no leading '/' */
+	const char *path; /* relative to the project root, no leading '/' */
 	enum change_kind kind;
 	const struct stat *st; /* of the upper entry */
 };

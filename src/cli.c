@@ -30,11 +30,12 @@ static int project_path(const char *given, char *out)
 
 int cli_check_project(const char *state, const char *project)
 {
-	struct strv builtin = {0};
+	struct strv builtin = { 0 };
 	int r = policy_default_masks(state, &builtin);
 	const char *hit = r < 0 ? NULL : policy_project_conflict(&builtin, project);
 	if (hit) {
-		log_error("refusing to box '%s': it contains '%s', which boxes never see (credentials, homes, host sockets or clawbox's state)",
+		log_error("refusing to box '%s': it contains '%s', which boxes never see "
+			  "(credentials, homes, host sockets or clawbox's state)",
 			  project, hit);
 		r = -EPERM;
 	}
@@ -81,12 +82,14 @@ int cli_box(const struct box_opts *o, bool create, enum box_mode mode, bool mode
 	bool have_project = false;
 	int r = box_state_dir(state, sizeof(state));
 	if (r < 0) {
-		log_error("cannot find the state directory: %s (set CLAWBOX_STATE_DIR to an absolute path)",
+		log_error("cannot find the state directory: %s (set CLAWBOX_STATE_DIR to an "
+			  "absolute path)",
 			  r == -EINVAL ? "CLAWBOX_STATE_DIR is not absolute" : strerror(-r));
 		return r;
 	}
 	if (o->box && !box_name_valid(o->box)) {
-		log_error("invalid box name '%s': use 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'",
+		log_error("invalid box name '%s': use 1-64 letters, digits, '.', '_' or '-', not "
+			  "starting with '.' or '-'",
 			  o->box);
 		return -EINVAL;
 	}
@@ -128,7 +131,8 @@ int cli_box(const struct box_opts *o, bool create, enum box_mode mode, bool mode
 		return -EINVAL;
 	}
 	if (mode_given && ret->mode != mode) {
-		log_error("box '%s' was created in mode %s; a box cannot change between overlay and unsafe modes (run 'clawbox delete --box %s' first)",
+		log_error("box '%s' was created in mode %s; a box cannot change between overlay "
+			  "and unsafe modes (run 'clawbox delete --box %s' first)",
 			  ret->name, box_mode_name(ret->mode), ret->name);
 		return -EINVAL;
 	}
@@ -172,13 +176,18 @@ int cli_parse_size(const char *s, uint64_t *ret)
 	unsigned shift = 0;
 	switch (*end) {
 	case '\0': break;
-	case 'k': case 'K': shift = 10; break;
-	case 'm': case 'M': shift = 20; break;
-	case 'g': case 'G': shift = 30; break;
-	case 't': case 'T': shift = 40; break;
+	case 'k':
+	case 'K': shift = 10; break;
+	case 'm':
+	case 'M': shift = 20; break;
+	case 'g':
+	case 'G': shift = 30; break;
+	case 't':
+	case 'T': shift = 40; break;
 	default: return -EINVAL;
 	}
-	if (*end && end[1] && !(end[1] == 'B' && !end[2]) && !(end[1] == 'i' && end[2] == 'B' && !end[3]))
+	if (*end && end[1] && !(end[1] == 'B' && !end[2]) &&
+	    !(end[1] == 'i' && end[2] == 'B' && !end[3]))
 		return -EINVAL;
 	if (shift && v > (UINT64_MAX >> shift))
 		return -ERANGE;
@@ -189,7 +198,7 @@ int cli_parse_size(const char *s, uint64_t *ret)
 /* Human-readable byte size: "0 B", "12.3 KiB", ... */
 void cli_human_size(uint64_t b, char *out, size_t n)
 {
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double v = (double)b;
 	size_t u = 0;
 	while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
@@ -201,7 +210,6 @@ void cli_human_size(uint64_t b, char *out, size_t n)
 	else
 		snprintf(out, n, "%.1f %s", v, units[u]);
 }
-
 
 int cli_bad_option(const char *cmd, char **argv)
 {

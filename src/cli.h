@@ -15,9 +15,9 @@ struct box_opts {
 	const char *project;
 };
 
-#define BOX_OPTS_HELP                                                                        \
-	"  -b, --box NAME       the box to use (default: the box of the project)\n"          \
-	"  -p, --project DIR    the project (default: the current directory, or the\n"       \
+#define BOX_OPTS_HELP                                                                  \
+	"  -b, --box NAME       the box to use (default: the box of the project)\n"    \
+	"  -p, --project DIR    the project (default: the current directory, or the\n" \
 	"                       nearest ancestor that has a box)\n"
 
 /* Find the box the options name. With create, a missing box is created for

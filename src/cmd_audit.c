@@ -10,18 +10,17 @@
 #include <time.h>
 
 static const char usage[] =
-	"usage: clawbox audit [--box NAME | --project DIR] [--json] [--since T]\n"
-	"       clawbox audit verify [--box NAME | --project DIR]\n\n"
-	"Show the box's audit log (box, exec and other events), or verify that no\n"
-	"line of it was edited, inserted or removed (each line carries the sha256 of\n"
-	"the line before it; the last one is recorded in audit.head).\n\n"
-	"options:\n" BOX_OPTS_HELP
-	"      --json           the raw JSON lines\n"
-	"      --since T        only events at or after T: an RFC 3339 UTC time\n"
-	"                       (2026-11-28T08:30:00Z), a date, or an age (90s, 10m,\n"
-	"                       2h, 7d)\n"
-	"  -h, --help           show this help\n\n"
-	"exit status of verify: 0 intact, 1 tampered or unreadable.\n";
+    "usage: clawbox audit [--box NAME | --project DIR] [--json] [--since T]\n"
+    "       clawbox audit verify [--box NAME | --project DIR]\n\n"
+    "Show the box's audit log (box, exec and other events), or verify that no\n"
+    "line of it was edited, inserted or removed (each line carries the sha256 of\n"
+    "the line before it; the last one is recorded in audit.head).\n\n"
+    "options:\n" BOX_OPTS_HELP "      --json           the raw JSON lines\n"
+    "      --since T        only events at or after T: an RFC 3339 UTC time\n"
+    "                       (2026-11-28T08:30:00Z), a date, or an age (90s, 10m,\n"
+    "                       2h, 7d)\n"
+    "  -h, --help           show this help\n\n"
+    "exit status of verify: 0 intact, 1 tampered or unreadable.\n";
 
 static int print_line(json_t *obj, const char *raw, void *p)
 {
@@ -35,7 +34,8 @@ static int print_line(json_t *obj, const char *raw, void *p)
 	printf("%s  %-12s", t ? t : "?", e ? e : "?");
 	const char *key;
 	json_t *v;
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		if (STREQ(key, "seq") || STREQ(key, "time") || STREQ(key, "box") ||
 		    STREQ(key, "event") || STREQ(key, "prev"))
 			continue;
@@ -68,11 +68,14 @@ int cmd_audit(int argc, char **argv)
 {
 	enum { OPT_SINCE = 256 };
 	static const struct option opts[] = {
-		{"box", required_argument, NULL, 'b'}, {"project", required_argument, NULL, 'p'},
-		{"json", no_argument, NULL, 'j'},      {"since", required_argument, NULL, OPT_SINCE},
-		{"help", no_argument, NULL, 'h'},      {0},
+		{ "box", required_argument, NULL, 'b' },
+		{ "project", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct box_opts bo = {0};
+	struct box_opts bo = { 0 };
 	bool json = false, do_verify = false;
 	int64_t since = 0;
 	int c;
@@ -92,7 +95,8 @@ int cmd_audit(int argc, char **argv)
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			if (audit_parse_time(optarg, (int64_t)ts.tv_sec * 1000, &since) < 0) {
-				log_error("invalid time '%s' for --since (e.g. 2026-11-28T08:30:00Z or 2h)",
+				log_error("invalid time '%s' for --since (e.g. "
+					  "2026-11-28T08:30:00Z or 2h)",
 					  optarg);
 				return CLI_EXIT_USAGE;
 			}
@@ -113,7 +117,8 @@ int cmd_audit(int argc, char **argv)
 	int r = audit_foreach(b.dir, since, print_line, &json);
 	if (r < 0) {
 		log_error("cannot read the audit log of box '%s': %s", b.name,
-			  r == -EBADMSG ? "a line is not JSON (run 'clawbox audit verify')" : strerror(-r));
+			  r == -EBADMSG ? "a line is not JSON (run 'clawbox audit verify')"
+					: strerror(-r));
 		return CLI_EXIT_ERROR;
 	}
 	return 0;

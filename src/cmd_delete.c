@@ -8,22 +8,23 @@
 #include <getopt.h>
 
 static const char usage[] =
-	"usage: clawbox delete [--box NAME | --project DIR] [--yes]\n\n"
-	"Delete the box: its overlay (every pending change), its home, its audit log\n"
-	"and its settings. The project on the host is never touched. The box must\n"
-	"not be running. Deleting is the only way to change a box's mode.\n\n"
-	"options:\n" BOX_OPTS_HELP
-	"  -y, --yes            do not ask for confirmation\n"
-	"  -h, --help           show this help\n";
+    "usage: clawbox delete [--box NAME | --project DIR] [--yes]\n\n"
+    "Delete the box: its overlay (every pending change), its home, its audit log\n"
+    "and its settings. The project on the host is never touched. The box must\n"
+    "not be running. Deleting is the only way to change a box's mode.\n\n"
+    "options:\n" BOX_OPTS_HELP "  -y, --yes            do not ask for confirmation\n"
+    "  -h, --help           show this help\n";
 
 int cmd_delete(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"box", required_argument, NULL, 'b'}, {"project", required_argument, NULL, 'p'},
-		{"yes", no_argument, NULL, 'y'},       {"help", no_argument, NULL, 'h'},
-		{0},
+		{ "box", required_argument, NULL, 'b' },
+		{ "project", required_argument, NULL, 'p' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct box_opts bo = {0};
+	struct box_opts bo = { 0 };
 	bool yes = false;
 	int c;
 	opterr = 0;

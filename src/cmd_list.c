@@ -9,12 +9,11 @@
 #include <getopt.h>
 #include <jansson.h>
 
-static const char usage[] =
-	"usage: clawbox list [--json]\n\n"
-	"List the boxes: name, mode, state and project.\n\n"
-	"options:\n"
-	"      --json           a JSON array\n"
-	"  -h, --help           show this help\n";
+static const char usage[] = "usage: clawbox list [--json]\n\n"
+			    "List the boxes: name, mode, state and project.\n\n"
+			    "options:\n"
+			    "      --json           a JSON array\n"
+			    "  -h, --help           show this help\n";
 
 static int print_one(const struct box *b, void *p)
 {
@@ -22,9 +21,9 @@ static int print_one(const struct box *b, void *p)
 	pid_t holder = 0;
 	bool running = box_in_use(b, &holder);
 	if (arr)
-		return json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b}", "box", b->name,
-							     "project", b->project, "mode",
-							     box_mode_name(b->mode), "running", running));
+		return json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:b}", "box", b->name, "project", b->project,
+				   "mode", box_mode_name(b->mode), "running", running));
 	printf("%-32s %-12s %-8s %s\n", b->name, box_mode_name(b->mode),
 	       running ? "running" : "idle", b->project);
 	return 0;
@@ -33,7 +32,9 @@ static int print_one(const struct box *b, void *p)
 int cmd_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0},
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	bool json = false;
 	int c;
@@ -49,7 +50,8 @@ int cmd_list(int argc, char **argv)
 		return cli_bad_argument("list", argv[optind]);
 	char state[PATH_MAX];
 	if (box_state_dir(state, sizeof(state)) < 0) {
-		log_error("cannot find the state directory (set CLAWBOX_STATE_DIR to an absolute path)");
+		log_error(
+		    "cannot find the state directory (set CLAWBOX_STATE_DIR to an absolute path)");
 		return CLI_EXIT_ERROR;
 	}
 	json_t *arr = json ? json_array() : NULL;

@@ -11,22 +11,23 @@
 #include <getopt.h>
 
 static const char usage[] =
-	"usage: clawbox reset [--box NAME | --project DIR] [--yes]\n\n"
-	"Discard every change pending in the box's overlay (all of them: dotfiles\n"
-	"included). The project on the host is never touched. The box must not be\n"
-	"running.\n\n"
-	"options:\n" BOX_OPTS_HELP
-	"  -y, --yes            do not ask for confirmation\n"
-	"  -h, --help           show this help\n";
+    "usage: clawbox reset [--box NAME | --project DIR] [--yes]\n\n"
+    "Discard every change pending in the box's overlay (all of them: dotfiles\n"
+    "included). The project on the host is never touched. The box must not be\n"
+    "running.\n\n"
+    "options:\n" BOX_OPTS_HELP "  -y, --yes            do not ask for confirmation\n"
+    "  -h, --help           show this help\n";
 
 int cmd_reset(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"box", required_argument, NULL, 'b'}, {"project", required_argument, NULL, 'p'},
-		{"yes", no_argument, NULL, 'y'},       {"help", no_argument, NULL, 'h'},
-		{0},
+		{ "box", required_argument, NULL, 'b' },
+		{ "project", required_argument, NULL, 'p' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct box_opts bo = {0};
+	struct box_opts bo = { 0 };
 	bool yes = false;
 	int c;
 	opterr = 0;
@@ -52,7 +53,7 @@ int cmd_reset(int argc, char **argv)
 			  (int)holder);
 		return CLI_EXIT_ERROR;
 	}
-	struct changes_summary s = {0};
+	struct changes_summary s = { 0 };
 	char upper[PATH_MAX], size[32];
 	path_join(upper, sizeof(upper), b.dir, "upper");
 	_cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -77,8 +78,8 @@ int cmd_reset(int argc, char **argv)
 	struct audit *a;
 	if (audit_open(b.dir, b.name, &a) == 0) {
 		audit_append(a, "box.reset",
-			     json_pack("{s:I, s:I}", "changes", (json_int_t)changes_total(&s), "bytes",
-				       (json_int_t)s.bytes));
+			     json_pack("{s:I, s:I}", "changes", (json_int_t)changes_total(&s),
+				       "bytes", (json_int_t)s.bytes));
 		audit_close(a);
 	}
 	printf("box '%s': discarded %llu changes (%s); the project was not touched\n", b.name,

@@ -11,21 +11,22 @@
 #include <jansson.h>
 
 static const char usage[] =
-	"usage: clawbox status [--box NAME | --project DIR] [--json]\n\n"
-	"Show a box: its name, project, mode, whether it is running, and the changes\n"
-	"pending in its overlay (not yet on the host).\n\n"
-	"options:\n" BOX_OPTS_HELP
-	"      --json           one JSON object\n"
-	"  -h, --help           show this help\n";
+    "usage: clawbox status [--box NAME | --project DIR] [--json]\n\n"
+    "Show a box: its name, project, mode, whether it is running, and the changes\n"
+    "pending in its overlay (not yet on the host).\n\n"
+    "options:\n" BOX_OPTS_HELP "      --json           one JSON object\n"
+    "  -h, --help           show this help\n";
 
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"box", required_argument, NULL, 'b'}, {"project", required_argument, NULL, 'p'},
-		{"json", no_argument, NULL, 'j'},      {"help", no_argument, NULL, 'h'},
-		{0},
+		{ "box", required_argument, NULL, 'b' },
+		{ "project", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct box_opts bo = {0};
+	struct box_opts bo = { 0 };
 	bool json = false;
 	int c;
 	opterr = 0;
@@ -45,7 +46,7 @@ int cmd_status(int argc, char **argv)
 	if (cli_box(&bo, false, BOX_MODE_SECURE, false, &b, &created) < 0)
 		return CLI_EXIT_ERROR;
 
-	struct changes_summary s = {0};
+	struct changes_summary s = { 0 };
 	char upper[PATH_MAX];
 	path_join(upper, sizeof(upper), b.dir, "upper");
 	_cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -60,14 +61,14 @@ int cmd_status(int argc, char **argv)
 	bool project_ok = lfd >= 0;
 
 	if (json) {
-		json_t *j = json_pack(
-			"{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "box",
-			b.name, "project", b.project, "mode", box_mode_name(b.mode), "running",
-			running, "project_exists", project_ok, "pending", "changes",
-			(json_int_t)changes_total(&s), "added", (json_int_t)s.added, "modified",
-			(json_int_t)s.modified, "deleted", (json_int_t)s.deleted, "replaced",
-			(json_int_t)s.replaced, "meta", (json_int_t)s.meta, "bytes",
-			(json_int_t)s.bytes);
+		json_t *j =
+		    json_pack("{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+			      "box", b.name, "project", b.project, "mode", box_mode_name(b.mode),
+			      "running", running, "project_exists", project_ok, "pending",
+			      "changes", (json_int_t)changes_total(&s), "added",
+			      (json_int_t)s.added, "modified", (json_int_t)s.modified, "deleted",
+			      (json_int_t)s.deleted, "replaced", (json_int_t)s.replaced, "meta",
+			      (json_int_t)s.meta, "bytes", (json_int_t)s.bytes);
 		if (running && holder)
 			json_object_set_new(j, "pid", json_integer(holder));
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -87,7 +88,8 @@ int cmd_status(int argc, char **argv)
 	if (b.mode == BOX_MODE_YOLO_UNSAFE)
 		printf("pending:  none (yolo-unsafe: writes go straight to the project)\n");
 	else
-		printf("pending:  %llu changes (%llu added, %llu modified, %llu deleted, %llu replaced dirs, %llu mode changes), %s\n",
+		printf("pending:  %llu changes (%llu added, %llu modified, %llu deleted, %llu "
+		       "replaced dirs, %llu mode changes), %s\n",
 		       (unsigned long long)changes_total(&s), (unsigned long long)s.added,
 		       (unsigned long long)s.modified, (unsigned long long)s.deleted,
 		       (unsigned long long)s.replaced, (unsigned long long)s.meta, size);

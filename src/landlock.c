@@ -14,7 +14,7 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
 #endif
 #define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
-#define LL_SCOPE_SIGNAL (1ULL << 1)
+#define LL_SCOPE_SIGNAL               (1ULL << 1)
 
 /* The ABI 6 layout; older kernels get a prefix of it (size by ABI). */
 struct ll_ruleset_attr {
@@ -23,16 +23,16 @@ struct ll_ruleset_attr {
 	uint64_t scoped;
 };
 
-#define FS_WRITE_V1                                                                          \
-	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |                     \
-	 LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |                     \
-	 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |                         \
-	 LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |                       \
+#define FS_WRITE_V1                                                      \
+	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | \
+	 LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR | \
+	 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |     \
+	 LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |   \
 	 LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM)
 
 static int add_rule(int rfd, const char *path, uint64_t access)
 {
-	struct landlock_path_beneath_attr pb = {.allowed_access = access};
+	struct landlock_path_beneath_attr pb = { .allowed_access = access };
 	pb.parent_fd = open(path, O_PATH | O_CLOEXEC);
 	if (pb.parent_fd < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -45,12 +45,13 @@ static int add_rule(int rfd, const char *path, uint64_t access)
 int landlock_restrict_writes(const char *const *dirs, size_t ndirs, const char *const *files,
 			     size_t nfiles, const char **ret_path)
 {
-	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	int abi =
+	    (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0)
 		return errno == ENOSYS || errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno;
 
 	uint64_t fs = FS_WRITE_V1, file_rights = LANDLOCK_ACCESS_FS_WRITE_FILE;
-	struct ll_ruleset_attr attr = {0};
+	struct ll_ruleset_attr attr = { 0 };
 	size_t size = sizeof(uint64_t);
 	if (abi >= 2)
 		fs |= LANDLOCK_ACCESS_FS_REFER;

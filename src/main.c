@@ -18,14 +18,14 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"run", cmd_run, "run a command inside a project's box"},
-	{"shell", cmd_shell, "open an interactive shell inside a box"},
-	{"status", cmd_status, "show a box: mode, project, pending changes"},
-	{"reset", cmd_reset, "discard every write held in a box's overlay"},
-	{"delete", cmd_delete, "delete a box and all of its state"},
-	{"list", cmd_list, "list boxes"},
-	{"audit", cmd_audit, "show or verify a box's audit log"},
-	{"version", cmd_version, "print the version"},
+	{ "run", cmd_run, "run a command inside a project's box" },
+	{ "shell", cmd_shell, "open an interactive shell inside a box" },
+	{ "status", cmd_status, "show a box: mode, project, pending changes" },
+	{ "reset", cmd_reset, "discard every write held in a box's overlay" },
+	{ "delete", cmd_delete, "delete a box and all of its state" },
+	{ "list", cmd_list, "list boxes" },
+	{ "audit", cmd_audit, "show or verify a box's audit log" },
+	{ "version", cmd_version, "print the version" },
 };
 
 static void usage(FILE *out)

@@ -52,16 +52,33 @@ void strv_free(struct strv *s)
  * holds the sockets of the host's services (systemd, dbus, docker,
  * containerd, user sessions with their ssh and gpg agents). */
 static const char *const builtin_masks[] = {
-	"/root", "/home", "/run", "/var/run",
-	"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-",
-	"/etc/security/opasswd", "/etc/ssl/private", "/etc/krb5.keytab",
-	"/etc/NetworkManager/system-connections", "/etc/wpa_supplicant", "/etc/docker",
-	"/etc/kubernetes", "/var/backups", "/var/log", "/var/spool", "/var/mail",
-	"/var/lib/docker", "/var/lib/containers", "/var/lib/kubelet", "/var/lib/sss",
+	"/root",
+	"/home",
+	"/run",
+	"/var/run",
+	"/etc/shadow",
+	"/etc/shadow-",
+	"/etc/gshadow",
+	"/etc/gshadow-",
+	"/etc/security/opasswd",
+	"/etc/ssl/private",
+	"/etc/krb5.keytab",
+	"/etc/NetworkManager/system-connections",
+	"/etc/wpa_supplicant",
+	"/etc/docker",
+	"/etc/kubernetes",
+	"/var/backups",
+	"/var/log",
+	"/var/spool",
+	"/var/mail",
+	"/var/lib/docker",
+	"/var/lib/containers",
+	"/var/lib/kubelet",
+	"/var/lib/sss",
 	"/var/lib/clawbox",
 };
 
-static const char *const builtin_globs[] = {"/etc/ssh/ssh_host_*key", "/etc/ssh/*_key"};
+static const char *const builtin_globs[] = { "/etc/ssh/ssh_host_*key", "/etc/ssh/*_key" };
 
 /* Canonical form of path: realpath when it exists, else path as given. */
 static int add_canonical(struct strv *s, const char *path)
@@ -100,7 +117,10 @@ int policy_default_masks(const char *state_dir, struct strv *ret)
 	return r;
 }
 
-static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 void policy_normalize_masks(struct strv *m, const char *project)
 {
@@ -112,7 +132,8 @@ void policy_normalize_masks(struct strv *m, const char *project)
 		bool drop = false;
 		for (size_t j = 0; j < out && !drop; j++)
 			drop = path_is_beneath(m->v[i], m->v[j]) &&
-			       !(path_is_beneath(m->v[i], project) && !path_is_beneath(m->v[j], project));
+			       !(path_is_beneath(m->v[i], project) &&
+				 !path_is_beneath(m->v[j], project));
 		if (drop)
 			free(m->v[i]);
 		else
@@ -193,7 +214,8 @@ int policy_read_deny_file(const char *path, const char *project, struct strv *ma
 	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		line += strspn(line, " \t");
 		size_t len = strlen(line);
-		while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+		while (len &&
+		       (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (!len || line[0] == '#')
 			continue;
@@ -205,8 +227,8 @@ int policy_read_deny_file(const char *path, const char *project, struct strv *ma
 
 static bool passes(const char *kv)
 {
-	static const char *const names[] = {"PATH", "TERM", "LANG", "LANGUAGE", "TZ", "COLORTERM",
-					    "NO_COLOR", "COLUMNS", "LINES"};
+	static const char *const names[] = { "PATH",      "TERM",     "LANG",    "LANGUAGE", "TZ",
+					     "COLORTERM", "NO_COLOR", "COLUMNS", "LINES" };
 	size_t klen = strcspn(kv, "=");
 	if (kv[klen] != '=')
 		return false;
@@ -231,7 +253,8 @@ int policy_environment(const char *box, const char *cwd, const char *shell, stru
 			r = strv_push(ret, *e);
 		}
 	if (r == 0 && !have_path)
-		r = strv_push(ret, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
+		r = strv_push(ret,
+			      "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
 	if (r == 0)
 		r = strv_pushf(ret, "HOME=%s", ROOTFS_HOME);
 	if (r == 0)

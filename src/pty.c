@@ -31,16 +31,19 @@ void pty_relay_start(struct pty_relay *r, int master)
 	}
 }
 
-bool pty_relay_active(const struct pty_relay *r) { return r->master >= 0; }
+bool pty_relay_active(const struct pty_relay *r)
+{
+	return r->master >= 0;
+}
 
 nfds_t pty_relay_pollfds(struct pty_relay *r, struct pollfd *p)
 {
 	nfds_t n = 0;
 	if (r->master < 0)
 		return 0;
-	p[n++] = (struct pollfd){.fd = r->master, .events = POLLIN};
+	p[n++] = (struct pollfd){ .fd = r->master, .events = POLLIN };
 	if (r->stdin_open)
-		p[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+		p[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
 	return n;
 }
 

@@ -10,9 +10,9 @@
 #include <termios.h>
 
 struct pty_relay {
-	int master;       /* -1 until started, and after the box side closed */
+	int master; /* -1 until started, and after the box side closed */
 	bool stdin_open;
-	bool raw;         /* the caller's terminal was put in raw mode */
+	bool raw; /* the caller's terminal was put in raw mode */
 	struct termios saved;
 };
 

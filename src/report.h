@@ -15,10 +15,10 @@ enum report_kind {
 
 struct report {
 	int32_t kind;
-	int32_t err;   /* errno, when relevant */
+	int32_t err; /* errno, when relevant */
 	int32_t value;
-	char what[96]; /* what was being done: "mount the overlay" */
-	char path[256];/* the subject, may be empty */
+	char what[96];    /* what was being done: "mount the overlay" */
+	char path[256];   /* the subject, may be empty */
 	char detail[160]; /* extra text (e.g. the kernel's fs_context message) */
 };
 

@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 
 #define MAX_TOP 128
-#define MAX_RO 256
+#define MAX_RO  256
 
 struct top_entry {
 	char name[NAME_MAX + 1];
@@ -19,15 +19,15 @@ struct top_entry {
 
 /* Everything built while the host tree is still visible. */
 struct host_parts {
-	int workspace;   /* detached overlay (or rw clone of the project) */
-	int home;        /* detached clone of the box home */
-	int scratch;     /* detached tmpfs holding the empty mask file */
+	int workspace; /* detached overlay (or rw clone of the project) */
+	int home;      /* detached clone of the box home */
+	int scratch;   /* detached tmpfs holding the empty mask file */
 	int devnodes[6];
 	struct top_entry *top;
 	size_t ntop;
 };
 
-static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 
 /* Mount points to make read-only once everything is attached. */
 struct ro_list {
@@ -63,7 +63,7 @@ static void fs_messages(int fsfd, struct rootfs_error *err)
 
 static int set_attr(int fd, const char *path, unsigned flags, uint64_t attr)
 {
-	struct mount_attr a = {.attr_set = attr};
+	struct mount_attr a = { .attr_set = attr };
 	return mount_setattr(fd, path, flags, &a, sizeof(a));
 }
 
@@ -103,10 +103,12 @@ static int make_workspace(const struct rootfs_spec *s, struct rootfs_error *err)
 {
 	if (!s->unsafe)
 		return make_overlay(s, err);
-	int fd = open_tree(AT_FDCWD, s->project, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	int fd =
+	    open_tree(AT_FDCWD, s->project, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (fd < 0)
 		return fail(err, "bind the project read-write", s->project);
-	if (set_attr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0) {
+	if (set_attr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) <
+	    0) {
 		close(fd);
 		return fail(err, "set nosuid on the project", s->project);
 	}
@@ -120,7 +122,8 @@ static int make_scratch(struct rootfs_error *err)
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fail(err, "create a tmpfs for masks", NULL);
-	int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	int m =
+	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	if (m < 0)
 		return fail(err, "mount a tmpfs for masks", NULL);
 	int f = openat(m, "empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -171,7 +174,8 @@ static int clone_host_top(struct host_parts *h, struct rootfs_error *err)
 				break;
 			}
 			if (set_attr(e->fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
-				     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0) {
+				     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) <
+			    0) {
 				r = fail(err, "make the host directory read-only", path);
 				break;
 			}
@@ -192,7 +196,8 @@ static int clone_dev_nodes(struct host_parts *h, struct rootfs_error *err)
 		h->devnodes[i] = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (h->devnodes[i] < 0)
 			return fail(err, "clone the device node", path);
-		if (set_attr(h->devnodes[i], "", AT_EMPTY_PATH, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
+		if (set_attr(h->devnodes[i], "", AT_EMPTY_PATH,
+			     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
 			return fail(err, "set nosuid on the device node", path);
 	}
 	return 0;
@@ -278,9 +283,9 @@ static int build_dev(struct host_parts *h, const struct rootfs_spec *s, struct r
 		     struct rootfs_error *err)
 {
 	static const char *const links[][2] = {
-		{"/proc/self/fd", "/dev/fd"},     {"/proc/self/fd/0", "/dev/stdin"},
-		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
-		{"pts/ptmx", "/dev/ptmx"},
+		{ "/proc/self/fd", "/dev/fd" },       { "/proc/self/fd/0", "/dev/stdin" },
+		{ "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
+		{ "pts/ptmx", "/dev/ptmx" },
 	};
 	char opts[64];
 
@@ -313,8 +318,8 @@ static int build_dev(struct host_parts *h, const struct rootfs_spec *s, struct r
  * (sysctls, sysrq, irq affinity, bus) bound read-only over themselves. */
 static int protect_proc(struct rootfs_error *err)
 {
-	static const char *const ro_paths[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
-					       "/proc/bus"};
+	static const char *const ro_paths[] = { "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
+						"/proc/bus" };
 	for (size_t i = 0; i < ELEMENTSOF(ro_paths); i++) {
 		const char *p = ro_paths[i];
 		if (access(p, F_OK) < 0)
@@ -325,7 +330,7 @@ static int protect_proc(struct rootfs_error *err)
 		int r = 0;
 		if (set_attr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
 			     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-				     MOUNT_ATTR_NOEXEC) < 0)
+				 MOUNT_ATTR_NOEXEC) < 0)
 			r = fail(err, "make read-only", p);
 		else
 			r = attach(fd, p, err);
@@ -377,7 +382,8 @@ static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_projec
 		if (inside && !STREQ(s->project, ROOTFS_WORKSPACE)) {
 			char alt[PATH_MAX];
 			const char *rel = m + strlen(s->project);
-			if (snprintf(alt, sizeof(alt), "%s%s", ROOTFS_WORKSPACE, rel) >= (int)sizeof(alt))
+			if (snprintf(alt, sizeof(alt), "%s%s", ROOTFS_WORKSPACE, rel) >=
+			    (int)sizeof(alt))
 				continue;
 			if ((r = mask_one(alt, scratch, ro, err)) < 0)
 				return r;
@@ -402,7 +408,8 @@ static int mount_workspace(const struct rootfs_spec *s, struct host_parts *h,
 		errno = -r;
 		return fail(err, "create the project's mount point", s->project);
 	}
-	_cleanup_close_ int fd = open_tree(AT_FDCWD, ROOTFS_WORKSPACE, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	_cleanup_close_ int fd = open_tree(AT_FDCWD, ROOTFS_WORKSPACE,
+					   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (fd < 0)
 		return fail(err, "clone the workspace for", s->project);
 	return attach(fd, s->project, err);
@@ -428,8 +435,7 @@ static int finish_read_only(struct ro_list *ro, struct rootfs_error *err)
 	return 0;
 }
 
-static int prepare_host(const struct rootfs_spec *s, struct host_parts *h,
-			struct rootfs_error *err)
+static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struct rootfs_error *err)
 {
 	int r;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -451,8 +457,8 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h,
 int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 {
 	static struct top_entry top[MAX_TOP];
-	struct host_parts h = {.workspace = -1, .home = -1, .scratch = -1, .top = top};
-	struct ro_list ro = {.n = 0};
+	struct host_parts h = { .workspace = -1, .home = -1, .scratch = -1, .top = top };
+	struct ro_list ro = { .n = 0 };
 	char opts[64];
 	int r;
 
@@ -474,5 +480,8 @@ int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 	    (r = mount_workspace(s, &h, err)) < 0 || (r = mount_home(&h, err)) < 0 ||
 	    (r = mask_all(s, h.scratch, true, &ro, err)) < 0)
 		return r;
-	return finish_read_only(&ro, err);
+	r = finish_read_only(&ro, err);
+	for (size_t i = 0; i < ro.n; i++)
+		free(ro.paths[i]);
+	return r;
 }

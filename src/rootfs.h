@@ -20,17 +20,17 @@
 #include "util/common.h"
 
 #define ROOTFS_WORKSPACE "/workspace"
-#define ROOTFS_HOME "/home/clawbox"
+#define ROOTFS_HOME      "/home/clawbox"
 
 struct rootfs_spec {
-	const char *project;    /* canonical host path of the project */
-	const char *upper;      /* host path of the box's overlay upper dir */
-	const char *work;       /* host path of the box's overlay work dir */
-	const char *home;       /* host path of the box's home dir */
-	bool unsafe;            /* bind the project read-write (yolo-unsafe) */
-	char *const *masks;     /* canonical host paths to hide */
+	const char *project; /* canonical host path of the project */
+	const char *upper;   /* host path of the box's overlay upper dir */
+	const char *work;    /* host path of the box's overlay work dir */
+	const char *home;    /* host path of the box's home dir */
+	bool unsafe;         /* bind the project read-write (yolo-unsafe) */
+	char *const *masks;  /* canonical host paths to hide */
 	size_t nmasks;
-	uint64_t tmp_size;      /* bytes for /tmp and /dev/shm each */
+	uint64_t tmp_size; /* bytes for /tmp and /dev/shm each */
 };
 
 /* What failed, for the report to the supervisor. */

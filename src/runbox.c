@@ -17,30 +17,30 @@
 #include <sys/wait.h>
 
 static const char run_usage[] =
-	"usage: clawbox run [options] [--] CMD [ARG...]\n"
-	"       clawbox shell [options]\n\n"
-	"Run CMD inside the box of a project. The project is at its own path and at\n"
-	"/workspace, writable; in secure mode every write lands in the box's overlay\n"
-	"and the project on the host never changes ('clawbox status' shows what is\n"
-	"pending). The rest of the host is read-only; homes, /root, /run, credential\n"
-	"files and clawbox's state are hidden; there is no network but loopback.\n\n"
-	"options:\n" BOX_OPTS_HELP
-	"  -m, --mode MODE      secure (default: writes held in the overlay) or\n"
-	"                       yolo-unsafe (the project bound read-write; a box keeps\n"
-	"                       its mode until 'clawbox delete')\n"
-	"      --net none       loopback only (the only network mode so far)\n"
-	"      --memory SIZE    memory limit, e.g. 2G (cgroup v1 as root; otherwise a\n"
-	"                       per-process address-space limit, with a warning)\n"
-	"      --pids N         limit on processes and threads (cgroup v1 as root;\n"
-	"                       otherwise RLIMIT_NPROC, with a warning)\n"
-	"      --nofile N       open files per process (default 65536)\n"
-	"      --tmp-size SIZE  size of the private /tmp and /dev/shm (default 512M)\n"
-	"      --deny-read PATH hide PATH too (repeatable; relative = in the project;\n"
-	"                       also read from $STATE/boxes/NAME/deny-read)\n"
-	"  -h, --help           show this help\n\n"
-	"exit status: CMD's own; 128+N when killed by signal N; 125 when clawbox\n"
-	"could not set the box up; 126 when CMD cannot be executed; 127 when CMD is\n"
-	"not found.\n";
+    "usage: clawbox run [options] [--] CMD [ARG...]\n"
+    "       clawbox shell [options]\n\n"
+    "Run CMD inside the box of a project. The project is at its own path and at\n"
+    "/workspace, writable; in secure mode every write lands in the box's overlay\n"
+    "and the project on the host never changes ('clawbox status' shows what is\n"
+    "pending). The rest of the host is read-only; homes, /root, /run, credential\n"
+    "files and clawbox's state are hidden; there is no network but loopback.\n\n"
+    "options:\n" BOX_OPTS_HELP
+    "  -m, --mode MODE      secure (default: writes held in the overlay) or\n"
+    "                       yolo-unsafe (the project bound read-write; a box keeps\n"
+    "                       its mode until 'clawbox delete')\n"
+    "      --net none       loopback only (the only network mode so far)\n"
+    "      --memory SIZE    memory limit, e.g. 2G (cgroup v1 as root; otherwise a\n"
+    "                       per-process address-space limit, with a warning)\n"
+    "      --pids N         limit on processes and threads (cgroup v1 as root;\n"
+    "                       otherwise RLIMIT_NPROC, with a warning)\n"
+    "      --nofile N       open files per process (default 65536)\n"
+    "      --tmp-size SIZE  size of the private /tmp and /dev/shm (default 512M)\n"
+    "      --deny-read PATH hide PATH too (repeatable; relative = in the project;\n"
+    "                       also read from $STATE/boxes/NAME/deny-read)\n"
+    "  -h, --help           show this help\n\n"
+    "exit status: CMD's own; 128+N when killed by signal N; 125 when clawbox\n"
+    "could not set the box up; 126 when CMD cannot be executed; 127 when CMD is\n"
+    "not found.\n";
 
 _printf_(1, 2) static int usage_error(const char *fmt, ...)
 {
@@ -57,17 +57,17 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 {
 	enum { OPT_NET = 256, OPT_MEMORY, OPT_PIDS, OPT_NOFILE, OPT_TMP, OPT_DENY };
 	static const struct option opts[] = {
-		{"box", required_argument, NULL, 'b'},
-		{"project", required_argument, NULL, 'p'},
-		{"mode", required_argument, NULL, 'm'},
-		{"net", required_argument, NULL, OPT_NET},
-		{"memory", required_argument, NULL, OPT_MEMORY},
-		{"pids", required_argument, NULL, OPT_PIDS},
-		{"nofile", required_argument, NULL, OPT_NOFILE},
-		{"tmp-size", required_argument, NULL, OPT_TMP},
-		{"deny-read", required_argument, NULL, OPT_DENY},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{ "box", required_argument, NULL, 'b' },
+		{ "project", required_argument, NULL, 'p' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "pids", required_argument, NULL, OPT_PIDS },
+		{ "nofile", required_argument, NULL, OPT_NOFILE },
+		{ "tmp-size", required_argument, NULL, OPT_TMP },
+		{ "deny-read", required_argument, NULL, OPT_DENY },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	int c;
 	opterr = 0;
@@ -77,12 +77,14 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 		case 'p': o->box.project = optarg; break;
 		case 'm':
 			if (box_mode_parse(optarg, &o->mode) < 0)
-				return usage_error("unknown mode '%s' (secure or yolo-unsafe)", optarg);
+				return usage_error("unknown mode '%s' (secure or yolo-unsafe)",
+						   optarg);
 			o->mode_given = true;
 			break;
 		case OPT_NET:
 			if (!STREQ(optarg, "none"))
-				return usage_error("unknown network mode '%s' (only 'none' so far)", optarg);
+				return usage_error("unknown network mode '%s' (only 'none' so far)",
+						   optarg);
 			break;
 		case OPT_MEMORY:
 			if (cli_parse_size(optarg, &o->memory) < 0)
@@ -105,9 +107,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 				return usage_error("too many --deny-read options");
 			o->deny[o->ndeny++] = optarg;
 			break;
-		case 'h':
-			fputs(run_usage, stdout);
-			return 0;
+		case 'h': fputs(run_usage, stdout); return 0;
 		default:
 			if (optopt)
 				return usage_error("unknown option '-%c'", optopt);
@@ -122,7 +122,6 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 	o->argv = argv + optind;
 	return -1;
 }
-
 
 struct run_ctx {
 	struct audit *audit;
@@ -142,8 +141,8 @@ static void on_warn(const struct report *r, void *p)
 		 strerror(r->err), r->detail[0] ? "; " : "", r->detail);
 	if (c->audit)
 		audit_append(c->audit, "run.warning",
-			     json_pack("{s:s, s:s, s:s}", "what", r->what, "path", r->path,
-				       "error", strerror(r->err)));
+			     json_pack("{s:s, s:s, s:s}", "what", r->what, "path", r->path, "error",
+				       strerror(r->err)));
 }
 
 /* The working directory inside: the caller's, when it is in the project
@@ -171,7 +170,8 @@ static int collect_masks(const struct runbox_opts *o, const struct box *b, const
 	    (r = policy_read_deny_file(path, b->project, masks)) < 0)
 		log_error("cannot read '%s': %s", path, strerror(-r));
 	for (size_t i = 0; i < masks->n && r == 0; i++)
-		if (path_is_beneath(b->project, masks->v[i]) && path_is_beneath(masks->v[i], b->project)) {
+		if (path_is_beneath(b->project, masks->v[i]) &&
+		    path_is_beneath(masks->v[i], b->project)) {
 			log_error("refusing to hide the whole project '%s'", b->project);
 			r = -EINVAL;
 		}
@@ -198,11 +198,13 @@ static int setup_limits(const struct runbox_opts *o, const struct box *b, struct
 	}
 	s->cg.memory = s->cg.pids = 0;
 	if (o->memory) {
-		log_warn("--memory needs root (cgroup v1 on this machine): applying it per process (RLIMIT_AS) instead");
+		log_warn("--memory needs root (cgroup v1 on this machine): applying it per process "
+			 "(RLIMIT_AS) instead");
 		s->limits.as_bytes = o->memory;
 	}
 	if (o->pids) {
-		log_warn("--pids needs root (cgroup v1 on this machine): applying it as RLIMIT_NPROC instead");
+		log_warn("--pids needs root (cgroup v1 on this machine): applying it as "
+			 "RLIMIT_NPROC instead");
 		s->limits.nproc = o->pids;
 	}
 	return 0;
@@ -210,7 +212,7 @@ static int setup_limits(const struct runbox_opts *o, const struct box *b, struct
 
 static const char *pick_shell(void)
 {
-	static const char *const shells[] = {"/bin/bash", "/usr/bin/bash", "/bin/sh"};
+	static const char *const shells[] = { "/bin/bash", "/usr/bin/bash", "/bin/sh" };
 	for (size_t i = 0; i < ELEMENTSOF(shells); i++)
 		if (access(shells[i], X_OK) == 0)
 			return shells[i];
@@ -229,9 +231,9 @@ static int report_outcome(const struct sandbox_result *res, const char *cmd)
 {
 	const struct report *f = &res->failure;
 	if (f->kind == REPORT_FAIL)
-		log_error("cannot set up the box: %s%s%s%s: %s%s%s", f->what, f->path[0] ? " '" : "",
-			  f->path, f->path[0] ? "'" : "", strerror(f->err), f->detail[0] ? " — " : "",
-			  f->detail);
+		log_error("cannot set up the box: %s%s%s%s: %s%s%s", f->what,
+			  f->path[0] ? " '" : "", f->path, f->path[0] ? "'" : "", strerror(f->err),
+			  f->detail[0] ? " — " : "", f->detail);
 	else if (f->kind == REPORT_EXEC_FAIL && f->err == ENOENT)
 		log_error("command not found in the box: '%s'", cmd);
 	else if (f->kind == REPORT_EXEC_FAIL)
@@ -242,12 +244,12 @@ static int report_outcome(const struct sandbox_result *res, const char *cmd)
 static int run_locked(const struct runbox_opts *o, const struct box *b, const char *state,
 		      struct run_ctx *ctx)
 {
-	struct strv masks = {0}, env = {0};
+	struct strv masks = { 0 }, env = { 0 };
 	char cwd[PATH_MAX], upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 	const char *shell = pick_shell();
-	char *shell_argv[] = {(char *)shell, NULL};
+	char *shell_argv[] = { (char *)shell, NULL };
 	char *const *argv = o->shell ? shell_argv : o->argv;
-	struct sandbox_spec s = {0};
+	struct sandbox_spec s = { 0 };
 	struct sandbox_result res;
 	const char *what = NULL;
 	int code = EXIT_SETUP, r;
@@ -262,18 +264,23 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	path_join(upper, sizeof(upper), b->dir, "upper");
 	path_join(work, sizeof(work), b->dir, "work");
 	path_join(home, sizeof(home), b->dir, "home");
-	s.fs = (struct rootfs_spec){.project = b->project, .upper = upper, .work = work,
-				    .home = home, .unsafe = b->mode == BOX_MODE_YOLO_UNSAFE,
-				    .masks = masks.v, .nmasks = masks.n, .tmp_size = o->tmp_size};
+	s.fs = (struct rootfs_spec){ .project = b->project,
+				     .upper = upper,
+				     .work = work,
+				     .home = home,
+				     .unsafe = b->mode == BOX_MODE_YOLO_UNSAFE,
+				     .masks = masks.v,
+				     .nmasks = masks.n,
+				     .tmp_size = o->tmp_size };
 	s.argv = argv;
 	s.envp = env.v;
 	s.cwd = cwd;
 	s.pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	s.limits = (struct confine_limits){.nofile = o->nofile, .nproc = 0};
+	s.limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
 	if (setup_limits(o, b, &s) < 0)
 		goto out;
 
-	struct sandbox_hooks hooks = {.started = on_started, .warn = on_warn, .ctx = ctx};
+	struct sandbox_hooks hooks = { .started = on_started, .warn = on_warn, .ctx = ctx };
 	r = sandbox_run(&s, &hooks, &res, &what);
 	cgroup_destroy(&s.cg);
 	if (r < 0) {
@@ -300,7 +307,7 @@ int runbox(const struct runbox_opts *o)
 	bool created = false;
 	char state[PATH_MAX];
 	pid_t holder = 0;
-	struct run_ctx ctx = {0};
+	struct run_ctx ctx = { 0 };
 	int r;
 
 	if (cli_box(&o->box, true, o->mode, o->mode_given, &b, &created) < 0)
@@ -309,8 +316,10 @@ int runbox(const struct runbox_opts *o)
 		return EXIT_SETUP;
 	_cleanup_close_ int lock = box_lock(&b, &holder);
 	if (lock == -EBUSY) {
-		log_error("box '%s' is in use by another clawbox (pid %d); one box runs once at a time, so its overlay is never mounted twice: wait for it, or use another --box",
-			  b.name, (int)holder);
+		log_error(
+		    "box '%s' is in use by another clawbox (pid %d); one box runs once at a time, "
+		    "so its overlay is never mounted twice: wait for it, or use another --box",
+		    b.name, (int)holder);
 		return EXIT_SETUP;
 	}
 	if (lock < 0) {
@@ -322,13 +331,14 @@ int runbox(const struct runbox_opts *o)
 		return EXIT_SETUP;
 	}
 	if (created)
-		audit_append(ctx.audit, "box.create",
-			     json_pack("{s:s, s:s}", "project", b.project, "mode", box_mode_name(b.mode)));
+		audit_append(
+		    ctx.audit, "box.create",
+		    json_pack("{s:s, s:s}", "project", b.project, "mode", box_mode_name(b.mode)));
 	char cwd[PATH_MAX];
 	inside_cwd(&b, cwd, sizeof(cwd));
 	r = audit_append(ctx.audit, "run.start",
 			 json_pack("{s:o, s:s, s:s, s:s, s:b}", "argv",
-				   o->shell ? argv_json((char *[]){(char *)"shell", NULL})
+				   o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
 					    : argv_json(o->argv),
 				   "cwd", cwd, "mode", box_mode_name(b.mode), "net", "none", "tty",
 				   isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)));

@@ -19,7 +19,10 @@ struct runbox_opts {
 	char **argv; /* the command (NULL-terminated); unused for a shell */
 };
 
-#define RUNBOX_OPTS_INIT {.mode = BOX_MODE_SECURE, .nofile = 65536, .tmp_size = 512ULL << 20}
+#define RUNBOX_OPTS_INIT                                                           \
+	{                                                                          \
+		.mode = BOX_MODE_SECURE, .nofile = 65536, .tmp_size = 512ULL << 20 \
+	}
 
 /* Parse run/shell options into o. Returns -1 to go on, or the exit status
  * to end with (0 after --help, 125 after a usage error, already reported). */

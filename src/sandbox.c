@@ -14,9 +14,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define BOX_CLONE_FLAGS                                                                    \
-	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |          \
-	 CLONE_NEWNET | CLONE_PIDFD)
+#define BOX_CLONE_FLAGS                                                                            \
+	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | \
+	 CLONE_PIDFD)
 
 static volatile sig_atomic_t target_pidfd = -1;
 static int sigpipe_w = -1;
@@ -33,7 +33,7 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
-static const int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+static const int relayed[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
 
 static int write_file(pid_t pid, const char *name, const char *data)
 {
@@ -83,9 +83,11 @@ static int receive_fd(int sock)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	char byte;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf)};
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
 	ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	if (n <= 0)
 		return -EPIPE;
@@ -101,11 +103,11 @@ struct run {
 	const struct sandbox_spec *spec;
 	const struct sandbox_hooks *hooks;
 	struct sandbox_result *res;
-	int report_fd;  /* read end */
-	int pty_sock;   /* our end of the fd channel, -1 without pty */
-	int master;     /* the box terminal's master, -1 until received */
-	int sig_r;      /* self-pipe of relayed signals */
-	bool exited;    /* REPORT_EXIT seen */
+	int report_fd; /* read end */
+	int pty_sock;  /* our end of the fd channel, -1 without pty */
+	int master;    /* the box terminal's master, -1 until received */
+	int sig_r;     /* self-pipe of relayed signals */
+	bool exited;   /* REPORT_EXIT seen */
 };
 
 static void handle_report(struct run *run, const struct report *r)
@@ -116,12 +118,8 @@ static void handle_report(struct run *run, const struct report *r)
 			run->hooks->warn(r, run->hooks->ctx);
 		break;
 	case REPORT_FAIL:
-	case REPORT_EXEC_FAIL:
-		run->res->failure = *r;
-		break;
-	case REPORT_READY:
-		run->res->ran = true;
-		break;
+	case REPORT_EXEC_FAIL: run->res->failure = *r; break;
+	case REPORT_READY: run->res->ran = true; break;
 	case REPORT_EXIT:
 		run->exited = true;
 		run->res->wstatus = r->value;
@@ -141,10 +139,11 @@ static void relay(struct run *run)
 		nfds_t n = 0;
 		int ir = -1, is = -1, ip = -1, base;
 		if (report_open)
-			p[ir = (int)n++] = (struct pollfd){.fd = run->report_fd, .events = POLLIN};
-		p[is = (int)n++] = (struct pollfd){.fd = run->sig_r, .events = POLLIN};
+			p[ir = (int)n++] =
+			    (struct pollfd){ .fd = run->report_fd, .events = POLLIN };
+		p[is = (int)n++] = (struct pollfd){ .fd = run->sig_r, .events = POLLIN };
 		if (run->pty_sock >= 0)
-			p[ip = (int)n++] = (struct pollfd){.fd = run->pty_sock, .events = POLLIN};
+			p[ip = (int)n++] = (struct pollfd){ .fd = run->pty_sock, .events = POLLIN };
 		base = (int)n;
 		n += pty_relay_pollfds(&pr, p + n);
 		if (!report_open && n == (nfds_t)base)
@@ -198,7 +197,7 @@ static int exit_code(const struct sandbox_result *res, bool exited, int init_sta
 
 static void install_handlers(bool on)
 {
-	struct sigaction sa = {.sa_handler = on ? on_signal : SIG_DFL, .sa_flags = SA_RESTART};
+	struct sigaction sa = { .sa_handler = on ? on_signal : SIG_DFL, .sa_flags = SA_RESTART };
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ELEMENTSOF(relayed); i++)
 		sigaction(relayed[i], &sa, NULL);
@@ -217,7 +216,7 @@ static pid_t clone_box(int *ret_pidfd)
 int sandbox_run(const struct sandbox_spec *s, const struct sandbox_hooks *h,
 		struct sandbox_result *ret, const char **ret_what)
 {
-	int rep[2] = {-1, -1}, go[2] = {-1, -1}, ps[2] = {-1, -1}, sp[2] = {-1, -1};
+	int rep[2] = { -1, -1 }, go[2] = { -1, -1 }, ps[2] = { -1, -1 }, sp[2] = { -1, -1 };
 	int pidfd = -1, r = 0;
 	int64_t t0 = mono_ms();
 
@@ -270,26 +269,31 @@ int sandbox_run(const struct sandbox_spec *s, const struct sandbox_hooks *h,
 		goto out;
 	}
 
-	struct run run = {.spec = s, .hooks = h, .res = ret, .report_fd = rep[0],
-			  .pty_sock = ps[0], .master = -1, .sig_r = sp[0]};
+	struct run run = { .spec = s,
+			   .hooks = h,
+			   .res = ret,
+			   .report_fd = rep[0],
+			   .pty_sock = ps[0],
+			   .master = -1,
+			   .sig_r = sp[0] };
 	ps[0] = -1;
 	relay(&run);
 	if (run.pty_sock >= 0)
 		close(run.pty_sock);
 
-	siginfo_t si = {0};
+	siginfo_t si = { 0 };
 	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	/* Rebuild a wait status from the siginfo. */
-	int init_status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
-						   : (si.si_status & 0x7f);
+	int init_status =
+	    si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
 	ret->exit_code = exit_code(ret, run.exited, init_status);
 	ret->duration_ms = mono_ms() - t0;
 out:
 	install_handlers(false);
 	target_pidfd = -1;
 	sigpipe_w = -1;
-	int all[] = {rep[0], rep[1], go[0], go[1], ps[0], ps[1], sp[0], sp[1], pidfd};
+	int all[] = { rep[0], rep[1], go[0], go[1], ps[0], ps[1], sp[0], sp[1], pidfd };
 	for (size_t i = 0; i < ELEMENTSOF(all); i++)
 		if (all[i] >= 0)
 			close(all[i]);

@@ -16,10 +16,10 @@
 
 struct sandbox_spec {
 	struct rootfs_spec fs;
-	char *const *argv;     /* the command; argv[0] searched in the box's PATH */
-	char *const *envp;     /* its whole environment */
-	const char *cwd;       /* working directory inside the box */
-	bool pty;              /* give the command a terminal of the box's own */
+	char *const *argv; /* the command; argv[0] searched in the box's PATH */
+	char *const *envp; /* its whole environment */
+	const char *cwd;   /* working directory inside the box */
+	bool pty;          /* give the command a terminal of the box's own */
 	struct confine_limits limits;
 	struct cgroup_limits cg; /* filled by the caller when cgroups are used */
 };

@@ -8,26 +8,72 @@
 
 static const char *const denied[] = {
 	/* mounts and the filesystem tree */
-	"mount", "umount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig", "fsmount",
-	"fspick", "move_mount", "open_tree", "mount_setattr",
+	"mount",
+	"umount",
+	"umount2",
+	"pivot_root",
+	"chroot",
+	"fsopen",
+	"fsconfig",
+	"fsmount",
+	"fspick",
+	"move_mount",
+	"open_tree",
+	"mount_setattr",
 	/* namespaces */
-	"unshare", "setns",
+	"unshare",
+	"setns",
 	/* other processes' memory and handles */
-	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-	"name_to_handle_at", "open_by_handle_at",
+	"ptrace",
+	"process_vm_readv",
+	"process_vm_writev",
+	"kcmp",
+	"pidfd_getfd",
+	"name_to_handle_at",
+	"open_by_handle_at",
 	/* the kernel itself */
-	"init_module", "finit_module", "delete_module", "create_module", "kexec_load",
-	"kexec_file_load", "bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key",
-	"request_key", "io_uring_setup", "io_uring_enter", "io_uring_register", "syslog",
-	"acct", "swapon", "swapoff", "reboot", "settimeofday", "clock_settime", "clock_adjtime",
-	"adjtimex", "quotactl", "quotactl_fd", "nfsservctl", "lookup_dcookie", "vhangup",
-	"iopl", "ioperm", "uselib", "fanotify_init", "mbind", "migrate_pages", "move_pages",
+	"init_module",
+	"finit_module",
+	"delete_module",
+	"create_module",
+	"kexec_load",
+	"kexec_file_load",
+	"bpf",
+	"perf_event_open",
+	"userfaultfd",
+	"keyctl",
+	"add_key",
+	"request_key",
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
+	"syslog",
+	"acct",
+	"swapon",
+	"swapoff",
+	"reboot",
+	"settimeofday",
+	"clock_settime",
+	"clock_adjtime",
+	"adjtimex",
+	"quotactl",
+	"quotactl_fd",
+	"nfsservctl",
+	"lookup_dcookie",
+	"vhangup",
+	"iopl",
+	"ioperm",
+	"uselib",
+	"fanotify_init",
+	"mbind",
+	"migrate_pages",
+	"move_pages",
 	"set_mempolicy",
 };
 
-#define NS_FLAGS                                                                            \
-	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |          \
-	 CLONE_NEWNET | CLONE_NEWCGROUP | 0x00000080 /* CLONE_NEWTIME */)
+#define NS_FLAGS                                                                                   \
+	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
+	 CLONE_NEWCGROUP | 0x00000080 /* CLONE_NEWTIME */)
 
 int sysfilter_load(const char **ret_what)
 {
@@ -50,9 +96,9 @@ int sysfilter_load(const char **ret_what)
 		*ret_what = "clone";
 		for (unsigned bit = 0; bit < 32 && r == 0; bit++)
 			if ((NS_FLAGS >> bit) & 1)
-				r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-						     SCMP_A0(SCMP_CMP_MASKED_EQ, 1ULL << bit,
-							     1ULL << bit));
+				r = seccomp_rule_add(
+				    ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+				    SCMP_A0(SCMP_CMP_MASKED_EQ, 1ULL << bit, 1ULL << bit));
 	}
 	if (r == 0) {
 		*ret_what = "clone3";
@@ -69,12 +115,13 @@ int sysfilter_load(const char **ret_what)
 	if (r == 0) {
 		*ret_what = "mknod";
 		/* Only regular files, fifos and sockets; no device nodes. */
-		static const unsigned types[] = {S_IFCHR, S_IFBLK};
+		static const unsigned types[] = { S_IFCHR, S_IFBLK };
 		for (size_t i = 0; i < ELEMENTSOF(types) && r == 0; i++) {
 			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknod), 1,
 					     SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, types[i]));
 			if (r == 0)
-				r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat), 1,
+				r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat),
+						     1,
 						     SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, types[i]));
 		}
 	}

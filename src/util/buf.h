@@ -12,7 +12,10 @@ struct buf {
 	size_t max;
 };
 
-#define BUF_INIT(maxbytes) {.data = NULL, .len = 0, .cap = 0, .max = (maxbytes)}
+#define BUF_INIT(maxbytes)                                          \
+	{                                                           \
+		.data = NULL, .len = 0, .cap = 0, .max = (maxbytes) \
+	}
 
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
@@ -23,7 +26,10 @@ void buf_free(struct buf *b);
 /* Hands the data out (caller frees); the buffer becomes empty. */
 char *buf_steal(struct buf *b);
 
-static inline void buf_freep(struct buf *b) { buf_free(b); }
+static inline void buf_freep(struct buf *b)
+{
+	buf_free(b);
+}
 #define _cleanup_buf_ _cleanup_(buf_freep)
 
 #endif

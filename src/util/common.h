@@ -19,12 +19,15 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _noreturn_ __attribute__((noreturn))
+#define _noreturn_     __attribute__((noreturn))
 
-static inline void freep(void *p) { free(*(void **)p); }
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
 static inline void closep(int *fd)
 {
 	if (*fd >= 0) {
@@ -38,16 +41,16 @@ static inline void fclosep(FILE **f)
 	if (*f)
 		fclose(*f);
 }
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_close_  _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand ownership out of a _cleanup_ variable. */
-#define TAKE_PTR(p)                        \
-	({                                 \
-		__typeof__(p) _tp_ = (p);  \
-		(p) = NULL;                \
-		_tp_;                      \
+#define TAKE_PTR(p)                       \
+	({                                \
+		__typeof__(p) _tp_ = (p); \
+		(p) = NULL;               \
+		_tp_;                     \
 	})
 #define TAKE_FD(fd)              \
 	({                       \
@@ -57,11 +60,11 @@ static inline void fclosep(FILE **f)
 	})
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-#define STREQ(a, b) (strcmp((a), (b)) == 0)
+#define STREQ(a, b)   (strcmp((a), (b)) == 0)
 
 /* Exit codes shared by every command (see docs/ARCHITECTURE.md). */
 enum {
-	EXIT_SETUP = 125,    /* clawbox could not set the sandbox up / usage */
+	EXIT_SETUP = 125, /* clawbox could not set the sandbox up / usage */
 	EXIT_CANNOT_EXEC = 126,
 	EXIT_NOT_FOUND = 127,
 };

@@ -11,7 +11,7 @@ int fs_mkdir_p(const char *path, mode_t mode)
 	if (len == 0 || len >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; ; p++) {
+	for (char *p = tmp + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char c = *p;
@@ -106,7 +106,7 @@ int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	if ((uint64_t)st.st_size > max)
+	if ((uint64_t)st.st_size > max || max >= SIZE_MAX / 2)
 		return -EFBIG;
 	size_t cap = (size_t)st.st_size + 1, len = 0;
 	_cleanup_free_ char *data = malloc(cap);
@@ -232,7 +232,8 @@ static int usage_rec(int dirfd, dev_t dev, int depth, uint64_t *bytes, uint64_t 
 		if (S_ISREG(st.st_mode))
 			*bytes += (uint64_t)st.st_size;
 		if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
-			int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = openat(dirfd, de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0)
 				continue;
 			r = usage_rec(sub, dev, depth + 1, bytes, entries);

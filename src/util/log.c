@@ -4,7 +4,10 @@
 
 static bool quiet;
 
-void log_set_quiet(bool q) { quiet = q; }
+void log_set_quiet(bool q)
+{
+	quiet = q;
+}
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {

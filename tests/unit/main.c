@@ -15,7 +15,7 @@ static size_t ntests;
 void unit_register(const char *file, const char *name, void (*fn)(void))
 {
 	if (ntests < ELEMENTSOF(tests))
-		tests[ntests++] = (struct unit_test){file, name, fn};
+		tests[ntests++] = (struct unit_test){ file, name, fn };
 }
 
 static bool selected(const struct unit_test *t, int argc, char **argv)

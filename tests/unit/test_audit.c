@@ -46,7 +46,8 @@ TEST(audit_chain_appends_and_verifies)
 	tmpdir(dir, sizeof(dir));
 	CHECK_INT(audit_open(dir, "b", &a), 0);
 	for (int i = 0; i < 10; i++)
-		CHECK_INT(audit_append(a, "test", json_pack("{s:i, s:s}", "i", i, "s", "a\nb\"c")), 0);
+		CHECK_INT(audit_append(a, "test", json_pack("{s:i, s:s}", "i", i, "s", "a\nb\"c")),
+			  0);
 	audit_append(a, "null-fields", NULL);
 	audit_close(a);
 	CHECK_INT(audit_verify(dir, &v), 0);
@@ -61,7 +62,11 @@ TEST(audit_chain_appends_and_verifies)
 		nl += data[i] == '\n';
 	CHECK_INT(nl, 11);
 	CHECK(strstr(data, "\"seq\":1,") != NULL);
-	CHECK(strstr(data, "\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\"") != NULL);
+	CHECK(
+	    strstr(
+		data,
+		"\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\"") !=
+	    NULL);
 	free(data);
 }
 

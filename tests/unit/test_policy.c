@@ -15,7 +15,8 @@ TEST(box_names)
 	CHECK(!box_name_valid("-rf"));
 	CHECK(!box_name_valid("a b"));
 	CHECK(!box_name_valid("a\nb"));
-	CHECK(!box_name_valid("0123456789012345678901234567890123456789012345678901234567890123456789"));
+	CHECK(!box_name_valid(
+	    "0123456789012345678901234567890123456789012345678901234567890123456789"));
 }
 
 TEST(default_names_are_valid_and_distinct)
@@ -52,7 +53,7 @@ TEST(sizes_and_numbers)
 
 TEST(masks_normalize)
 {
-	struct strv m = {0};
+	struct strv m = { 0 };
 	strv_push(&m, "/home/u/proj/.env");
 	strv_push(&m, "/home");
 	strv_push(&m, "/home/u");
@@ -69,7 +70,7 @@ TEST(masks_normalize)
 
 TEST(deny_entries)
 {
-	struct strv m = {0};
+	struct strv m = { 0 };
 	CHECK_INT(policy_add_deny(&m, "/p", ".env"), 0);
 	CHECK_INT(policy_add_deny(&m, "/p", "a/../b/./c/"), 0);
 	CHECK_INT(policy_add_deny(&m, "/p", "../../etc"), 0);
@@ -82,7 +83,7 @@ TEST(deny_entries)
 
 TEST(project_conflicts)
 {
-	struct strv b = {0};
+	struct strv b = { 0 };
 	strv_push(&b, "/root");
 	strv_push(&b, "/etc/shadow");
 	CHECK(policy_project_conflict(&b, "/etc") != NULL);
@@ -94,7 +95,7 @@ TEST(project_conflicts)
 
 TEST(environment_allowlist)
 {
-	struct strv e = {0};
+	struct strv e = { 0 };
 	setenv("SECRET_TOKEN", "x", 1);
 	setenv("LC_TIME", "C", 1);
 	setenv("TERM", "xterm", 1);
