@@ -19,6 +19,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"version", cmd_version, "print the version"},
+	{"scan", cmd_scan, "scan files for secrets (gitleaks-compatible)"},
 };
 
 static void usage(FILE *out)
