@@ -1352,7 +1352,8 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 		return -EIO;
 	if (rs->db_rules && hs_scan(rs->db_rules, c->data, (unsigned)len, 0, c->scratch, on_rule_hit, c) != HS_SUCCESS)
 		return -EIO;
-	qsort(c->hits, c->n_hits, sizeof(struct hit), hit_cmp);
+	if (c->n_hits > 1)
+		qsort(c->hits, c->n_hits, sizeof(struct hit), hit_cmp);
 	bool ascii = true;
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)c->data[i] >= 0x80) {
