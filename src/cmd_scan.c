@@ -169,7 +169,10 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		char child[PATH_MAX];
 		struct stat sb;
-		if (path_join(child, sizeof(child), path, names[i]) < 0) {
+		int jr = STREQ(path, ".") ? (snprintf(child, sizeof(child), "%s", names[i]) < (int)sizeof(child)
+						      ? 0 : -ENAMETOOLONG)
+					  : path_join(child, sizeof(child), path, names[i]);
+		if (jr < 0) {
 			r = add_file(st, names[i]);
 			if (r >= 0)
 				st->files[st->n_files - 1].error = -ENAMETOOLONG;
