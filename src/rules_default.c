@@ -212,7 +212,7 @@ const char scan_default_rules_toml[] =
 	"[[rules]]\n"
 	"id = \"generic-api-key\"\n"
 	"description = \"High-entropy value assigned to a key-like name\"\n"
-	"regex = '''(?i)(?:^|[^a-z0-9])[\\w.-]{0,40}?(?:api[_.-]?key|apikey|secret|token|passw(?:or)?d|credential|auth[_.-]?key|access[_.-]?key|private[_.-]?key|discord|telegram|twilio|sendgrid)[\\w.-]{0,20}?(?:[ \\t]+[A-Za-z_][\\w.]{0,15})?['\"\\x60]?[ \\t]*(?:=|:{1,3}=|:|=>|\\.=|\\?=|>|,)[ \\t]*(?:\\n[ \\t]*)?['\"\\x60]?([A-Za-z0-9_+/~.=:-]{16,200})(?:['\"\\x60\\s;,<)]|\\\\[nr]|$)'''\n"
+	"regex = '''(?i)[\\w.-]{0,40}?(?:api[_.-]?key|apikey|secret|token|passw(?:or)?d|credential|auth[_.-]?key|access[_.-]?key|private[_.-]?key|discord|telegram|twilio|sendgrid)[\\w.-]{0,20}?(?:[ \\t]+[A-Za-z_][\\w.]{0,15})?['\"\\x60]?[ \\t]*(?:=|:{1,3}=|:|=>|\\.=|\\?=|>|,)[ \\t]*(?:\\n[ \\t]*)?['\"\\x60]?([A-Za-z0-9_+/~.=:-]{16,200})(?:['\"\\x60\\s;,<)]|\\\\[nr]|$)'''\n"
 	"entropy = 3.5\n"
 	"keywords = [\"key\", \"secret\", \"token\", \"passw\", \"credential\", \"discord\", \"telegram\", \"twilio\", \"sendgrid\"]\n"
 	"[[rules.allowlists]]\n"
