@@ -50,7 +50,8 @@ measure() { # name, found-counter, command...
 	local name=$1 counter=$2 out=$bench/out.$1 tm=$bench/time.$1
 	shift 2
 	(cd "$corpus" && /usr/bin/time -f '%U %S %e %M' -o "$tm" "$@" >"$out" 2>"$bench/err.$name") || true
-	read -r user sys wall rss <"$tm"
+	# time(1) puts "Command exited with non-zero status" first when findings exist
+	read -r user sys wall rss < <(tail -1 "$tm")
 	local cpu found
 	cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')
 	found=$($counter "$out")
@@ -58,7 +59,10 @@ measure() { # name, found-counter, command...
 		'BEGIN {printf "%-26s %8.2f %8.2f %10.1f %9.1f %7s/%s", n, c, w, (b / 1e6) / (c > 0 ? c : 0.01), r / 1024, f, p}')")
 }
 count_clawbox() { grep -o '"File": "planted/[^"]*"' "$1" | sort -u | wc -l; }
-count_secretlint() { grep -o 'planted/[0-9][0-9]-[a-z-]*\.[a-z]*' "$1" | sort -u | wc -l; }
+count_secretlint() { # files under planted/ with at least one message
+	"$node22" -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+		console.log(r.filter((f) => /\/planted\//.test(f.filePath) && f.messages.length > 0).length);' "$1"
+}
 
 measure clawbox-default count_clawbox "$clawbox" scan -q --jobs "$jobs" --format json .
 if [ -r "$gl" ]; then
@@ -69,6 +73,7 @@ fi
 
 # --- secretlint 13 on Node 22 ---------------------------------------------
 sl=$bench/secretlint
+node22=
 if [ "${BENCH_SKIP_SECRETLINT:-0}" != 1 ]; then
 	if [ ! -x "$sl/node_modules/.bin/secretlint" ]; then
 		mkdir -p "$sl"
