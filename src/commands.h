@@ -11,5 +11,6 @@ int cmd_reset(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
 
 #endif
