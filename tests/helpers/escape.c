@@ -732,6 +732,11 @@ int main(int argc, char **argv)
 		return verdict(syscall(SYS_mkdirat, AT_FDCWD, v[0], 0755), "mkdir");
 	if (!strcmp(a, "unlink") && n >= 1)
 		return verdict(syscall(SYS_unlinkat, AT_FDCWD, v[0], 0), "unlink");
+	if (!strcmp(a, "setxattr") && n >= 3)
+		return verdict(syscall(SYS_lsetxattr, v[0], v[1], v[2], strlen(v[2]), 0L),
+			       "setxattr");
+	if (!strcmp(a, "symlink") && n >= 2)
+		return verdict(syscall(SYS_symlinkat, v[0], AT_FDCWD, v[1]), "symlink");
 	if (!strcmp(a, "read") && n >= 1)
 		return do_read(v[0]);
 	if (!strcmp(a, "list") && n >= 1)

@@ -258,11 +258,20 @@ c_sys_cgroup() {
 	[ -d /sys/fs/cgroup/pids ] || skip "no cgroup v1 pids hierarchy"
 	open_w /sys/fs/cgroup/pids/cgroup.procs
 	# The box's own limits, from inside the box: raising them is an escape.
-	box --pids 64 -- sh -c 'for f in $(find /sys/fs/cgroup/pids /sys/fs/cgroup/memory \
-		-maxdepth 4 \( -name pids.max -o -name cgroup.procs -o -name memory.limit_in_bytes \) \
-		2>/dev/null | head -60); do /workspace/escape open-w "$f" | grep -v "^blocked"; done;
+	box --pids 64 --memory 256M -- sh -c 'n=0; own=0
+		for f in $(find /sys/fs/cgroup/pids /sys/fs/cgroup/memory -maxdepth 5 \
+			\( -name pids.max -o -name cgroup.procs -o -name memory.limit_in_bytes \) \
+			2>/dev/null | head -100); do
+			n=$((n + 1))
+			case $f in */clawbox-*) own=$((own + 1)) ;; esac
+			/workspace/escape open-w "$f" | grep -v "^blocked"
+		done
+		echo "tried $n files, $own of clawbox cgroups"
 		/workspace/escape mkdir /sys/fs/cgroup/pids/clawbox-escape'
 	[[ "$OUT" != *ESCAPED* ]] || fail "a cgroup file was writable: $OUT"
+	[[ "$OUT" =~ tried\ ([0-9]+)\ files,\ ([0-9]+) ]] || fail "the box did not try: $OUT"
+	[ "${BASH_REMATCH[1]}" -ge 3 ] && [ "${BASH_REMATCH[2]}" -ge 2 ] ||
+		fail "the box did not see its own cgroup files: $OUT"
 	[ ! -e /sys/fs/cgroup/pids/clawbox-escape ] || fail "created a cgroup"
 	check_host
 }
@@ -729,6 +738,92 @@ c_overwrite_clawbox() {
 	check_host
 }
 
+# --------------------------------------------------------- later host-side commands
+
+# The box plants symlinks and unwritable dirs in its upper dir and home;
+# clawbox status, reset and delete on the host must not follow them out.
+c_reset_delete_follow() {
+	setup
+	box -- sh -c "ln -s $O /workspace/out && ln -s $O/target /workspace/outfile &&
+		ln -s $O /home/clawbox/out && mkdir -p /workspace/locked/in &&
+		ln -s $O /workspace/locked/in/out && chmod 000 /workspace/locked && echo planted"
+	[[ "$OUT" == *planted* ]] || fail "could not plant the links: $OUT"
+	"$CLAWBOX" status --project "$P" || true
+	"$CLAWBOX" reset --project "$P" --yes || fail "reset failed"
+	check_host
+	box -- sh -c "ln -s $O /workspace/out && ln -s $O /home/clawbox/out && echo planted"
+	"$CLAWBOX" delete --project "$P" --yes || fail "delete failed"
+	check_host
+	[ -z "$(ls -A "$CLAWBOX_STATE_DIR/boxes" 2>/dev/null)" ] || fail "delete left the box"
+}
+
+# Overlay metadata written from inside (user.overlay.* on userxattr
+# overlays) could redirect or hide lower files on the next mount.
+c_overlay_xattrs() {
+	setup
+	local u x
+	# The kernel may accept these and store them escaped (user.overlay.overlay.*,
+	# for nested overlays); what matters is what the next mount reads.
+	for x in user.overlay.redirect user.overlay.opaque user.overlay.origin \
+		user.overlay.metacopy; do
+		esc -- setxattr /workspace/src "$x" /etc
+		[ "$RC" -le 1 ] || fail "helper error: $OUT"
+	done
+	esc -- setxattr /workspace/src trusted.overlay.redirect /etc
+	is_blocked
+	u=$(echo "$CLAWBOX_STATE_DIR"/boxes/*/upper/src)
+	if [ -d "$u" ]; then
+		"$PY" - "$u" <<'PYEOF' || fail "overlay metadata written raw into the upper dir"
+import os, sys
+raw = {x: os.getxattr(sys.argv[1], x) for x in os.listxattr(sys.argv[1])}
+print("upper xattrs:", raw)
+bad = [x for x, v in raw.items() if x.startswith("user.overlay.")
+       and not x.startswith("user.overlay.overlay.") and v == b"/etc"]
+sys.exit(1 if bad else 0)
+PYEOF
+	fi
+	# The next run still shows the project's src, not /etc.
+	box -- ls -A /workspace/src
+	[ "$OUT" = main.c ] || fail "the workspace's src changed: $OUT"
+	check_host
+}
+
+c_id_maps() {
+	setup
+	for f in uid_map gid_map setgroups; do
+		esc -- append "/proc/self/$f" "0 0 4294967295"
+		is_blocked
+		esc -- append "/proc/1/$f" "0 0 4294967295"
+		is_blocked
+	done
+}
+
+# A project outside /tmp: the host's copy is in the read-only view next to
+# the overlay, so writes through every name of it must miss the host.
+c_project_outside_tmp() {
+	setup
+	local vp="$O/proj"
+	mkproj "$vp"
+	cp "$ESC" "$vp/escape"
+	echo "API_KEY=secret" >"$vp/secret.env"
+	snapshot "$O" >"$D/out.before"
+	P=$vp
+	esc -- write "$vp/README" pwned
+	[ "$RC" -eq 0 ] || fail "the project is not writable by its own path: $OUT"
+	esc -- write "$O/sibling" pwned
+	is_blocked "Read-only file system"
+	esc -- write "$vp/../sibling" pwned
+	is_blocked "Read-only file system"
+	esc --deny-read secret.env -- read "$vp/secret.env"
+	is_blocked
+	esc --deny-read secret.env -- read "$vp/../proj/./secret.env"
+	is_blocked
+	esc --deny-read secret.env -- read "/proc/self/root$vp/secret.env"
+	is_blocked
+	P=$D/proj
+	check_host
+}
+
 case_run "write the host project by its absolute path (lands in the overlay)" c_project_abs_path
 case_run "write the host project via /proc/self/root" c_proc_self_root
 case_run "write via /proc/1/cwd and /proc/1/root" c_proc1_cwd
@@ -814,3 +909,7 @@ case_run "fork bomb under --pids 64" c_fork_bomb
 case_run "allocate 256M under --memory 64M" c_memory_limit
 case_run "overwrite /proc/self/exe" c_proc_self_exe
 case_run "overwrite the clawbox binary (/proc/1/exe)" c_overwrite_clawbox
+case_run "status/reset/delete after the box planted symlinks" c_reset_delete_follow
+case_run "set overlay xattrs on the workspace" c_overlay_xattrs
+case_run "write uid_map, gid_map, setgroups" c_id_maps
+case_run "a project outside /tmp: its host copy and siblings" c_project_outside_tmp
