@@ -824,6 +824,68 @@ c_project_outside_tmp() {
 	check_host
 }
 
+# --------------------------------------------------------- as an ordinary user
+
+# The box of an unprivileged user (user namespaces, no cgroups): a set of the
+# attempts above, as nobody.
+c_unprivileged() {
+	need_root
+	need_userns
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	command -v setpriv >/dev/null || skip "setpriv not installed"
+	setup
+	chmod 755 "$D"
+	mkdir "$D/ustate"
+	chown nobody "$D/ustate"
+	chown -R nobody:nogroup "$P"
+	snapshot "$P" >"$D/proj.before"
+	local bin attempt
+	bin=$(readlink -f "$CLAWBOX")
+	setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$bin" ||
+		skip "nobody cannot run $bin"
+	unpriv() {
+		set +e
+		OUT=$(cd "$P" && timeout 30 setpriv --reuid=65534 --regid=65534 --clear-groups \
+			env -i PATH=/usr/bin:/bin HOME="$D/ustate" CLAWBOX_STATE_DIR="$D/ustate" \
+			ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$bin" run --project "$P" ${UOPTS:-} -- "$@" 2>&1)
+		RC=$?
+		set -e
+		printf '[nobody: %s] exit %s\n%s\n' "$*" "$RC" "$OUT"
+	}
+	unpriv /workspace/escape write "$P/README" pwned
+	[ "$RC" -eq 0 ] || fail "the project is not writable by its own path: $OUT"
+	while read -r attempt; do
+		# shellcheck disable=SC2086
+		unpriv /workspace/escape $attempt
+		is_blocked
+	done <<-EOF
+		caps
+		unshare user
+		clone user
+		mount tmpfs /tmp
+		chroot /tmp/r
+		write /etc/clawbox-escape
+		write $VT/clawbox-escape
+		read /etc/shadow
+		list /root
+		ptrace 1
+		procfds 1
+		kernel bpf
+		kernel keyctl
+		kernel io_uring_setup
+		mknod /tmp/null c 1 3
+		tcp 1.1.1.1 53
+		open-w /sys/fs/cgroup/pids/cgroup.procs
+	EOF
+	unpriv sh -c 'cp /workspace/escape /tmp/s && chmod u+s /tmp/s && /tmp/s caps;
+		su -c "/workspace/escape caps" root </dev/null; echo su=$?'
+	[[ "$OUT" != *ESCAPED* ]] || fail "setuid gave capabilities: $OUT"
+	# --pids without root: RLIMIT_NPROC (with a warning).
+	UOPTS="--pids 64" unpriv /workspace/escape forkbomb 500
+	is_blocked "Resource temporarily unavailable"
+	check_host
+}
+
 case_run "write the host project by its absolute path (lands in the overlay)" c_project_abs_path
 case_run "write the host project via /proc/self/root" c_proc_self_root
 case_run "write via /proc/1/cwd and /proc/1/root" c_proc1_cwd
@@ -913,3 +975,4 @@ case_run "status/reset/delete after the box planted symlinks" c_reset_delete_fol
 case_run "set overlay xattrs on the workspace" c_overlay_xattrs
 case_run "write uid_map, gid_map, setgroups" c_id_maps
 case_run "a project outside /tmp: its host copy and siblings" c_project_outside_tmp
+case_run "the box of an unprivileged user (nobody)" c_unprivileged
