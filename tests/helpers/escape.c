@@ -678,10 +678,14 @@ static int do_fill(const char *path, unsigned long limit_mb)
 	return escaped("wrote %lu MiB, past the limit of %lu MiB", mb, limit_mb);
 }
 
-/* Fork up to n children that sleep; forking all of them is an escape. */
+/* Fork up to n children that sleep; forking all of them is an escape. The
+ * children are killed and reaped before the verdict. */
 static int do_forkbomb(unsigned long n)
 {
+	pid_t *kids = calloc(n ? n : 1, sizeof(*kids));
 	unsigned long made = 0;
+	if (!kids)
+		return HELPER_ERROR;
 	for (; made < n; made++) {
 		pid_t p = fork();
 		if (p < 0)
@@ -690,8 +694,14 @@ static int do_forkbomb(unsigned long n)
 			sleep(30);
 			_exit(0);
 		}
+		kids[made] = p;
 	}
 	int e = errno;
+	for (unsigned long i = 0; i < made; i++)
+		kill(kids[i], SIGKILL);
+	for (unsigned long i = 0; i < made; i++)
+		waitpid(kids[i], NULL, 0);
+	free(kids);
 	printf("forked %lu of %lu\n", made, n);
 	if (made == n)
 		return escaped("forked all %lu children", n);

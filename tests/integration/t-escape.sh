@@ -886,6 +886,44 @@ c_unprivileged() {
 	check_host
 }
 
+# The helper's verdicts are real: run on the host (as root, outside any box)
+# the harmless attempts succeed and are reported as escapes.
+c_helper_selftest() {
+	need_root
+	setup
+	local attempt r
+	while read -r attempt; do
+		set +e
+		# shellcheck disable=SC2086
+		OUT=$("$ESC" $attempt 2>&1)
+		r=$?
+		set -e
+		echo "[host: $attempt] exit $r: $OUT"
+		[ $r -eq 0 ] && [[ "$OUT" == *ESCAPED* ]] || fail "on the host, '$attempt' was not an escape"
+	done <<-EOF
+		write $O/new
+		open-w $O/target
+		append $O/target more
+		exists $D
+		read /etc/shadow
+		list /root
+		caps
+		kallsyms
+		procfds $$
+		unshare user
+		clone user
+		setns /proc/self/ns/mnt
+		ptrace-sibling
+		mknod $O/null c 1 3
+		kernel keyctl
+		fill $O/fill 2
+		forkbomb 8
+		alloc 16
+	EOF
+	rm -rf "$O"
+}
+
+case_run "the helper reports escapes (run on the host)" c_helper_selftest
 case_run "write the host project by its absolute path (lands in the overlay)" c_project_abs_path
 case_run "write the host project via /proc/self/root" c_proc_self_root
 case_run "write via /proc/1/cwd and /proc/1/root" c_proc1_cwd
