@@ -628,10 +628,25 @@ c_tiocsti() {
 		echo "$OUT"
 		[[ "$OUT" == *"blocked: ioctl TIOCSTI"* ]] || fail "TIOCSTI not blocked: $OUT"
 	done
-	# The caller's own terminal, with no box terminal in between.
+	# Control: outside the box the same push reaches the reading shell
+	# (unless the host kernel refuses TIOCSTI, dev.tty.legacy_tiocsti=0).
 	set +e
-	OUT=$(timeout 30 script -qec "$CLAWBOX run --project $P -- /workspace/escape tiocsti 1 'touch $mark~' >/dev/null; echo fd1 done" /dev/null 2>&1 </dev/null)
+	OUT=$(timeout 30 script -qec "$ESC tiocsti 0 'hello~' >$D/sti.out 2>&1; read -t 1 line; echo host-read=\$line." /dev/null 2>&1 </dev/null)
 	set -e
+	echo "control: $OUT"
+	if grep -q ESCAPED "$D/sti.out"; then
+		[[ "$OUT" == *"host-read=hello."* ]] || fail "control: the reading shell did not see the push"
+	fi
+	# The caller's own terminal, with no box terminal in between (stdout is
+	# not a tty, so the box gets the host's terminal as its stdin); a host
+	# shell then reads that terminal: nothing may have been pushed into it.
+	set +e
+	OUT=$(timeout 30 script -qec "$CLAWBOX run --project $P -- /workspace/escape tiocsti 0 'touch $mark~' >$D/sti.out 2>&1; read -t 1 line; echo host-read=\$line." /dev/null 2>&1 </dev/null)
+	set -e
+	echo "$OUT"
+	cat "$D/sti.out"
+	grep -q "blocked: ioctl TIOCSTI" "$D/sti.out" || fail "TIOCSTI on the host's terminal not blocked"
+	[[ "$OUT" == *"host-read=."* ]] || fail "the host's terminal received input: $OUT"
 	sleep 0.3
 	[ ! -e "$mark" ] || { rm -f "$mark"; fail "input was injected into a terminal"; }
 	check_host
