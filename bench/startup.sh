@@ -28,10 +28,13 @@ read -r t_cb c10 c90 rss < <(measure "$cb" run --box bench --project "$tmp/proj"
 # Peak RSS of clawbox alone (the box's processes included) in a separate run.
 read -r _ _ _ rss < <("$tmp/spawn" 20 0 "$cb" run --box bench --project "$tmp/proj" -- true)
 
-printf 'startup, %d runs each (median, p10-p90):\n' "$n"
-printf '  true                 %7.2f ms\n' "$(echo "$t_true / 1000" | bc -l)"
-printf '  bwrap --unshare-all  %7.2f ms  (%.2f-%.2f)\n' "$(echo "$t_bwrap / 1000" | bc -l)" "$(echo "$b10 / 1000" | bc -l)" "$(echo "$b90 / 1000" | bc -l)"
-printf '  clawbox run (full)   %7.2f ms  (%.2f-%.2f)\n' "$(echo "$t_cb / 1000" | bc -l)" "$(echo "$c10 / 1000" | bc -l)" "$(echo "$c90 / 1000" | bc -l)"
-printf '  ratio clawbox/bwrap  %7.2f   (target <= 1.0)\n' "$(echo "$t_cb / $t_bwrap" | bc -l)"
-printf '  ratio clawbox/true   %7.1f\n' "$(echo "$t_cb / $t_true" | bc -l)"
-printf '  peak RSS (clawbox)   %7.2f MiB (target <= 4)\n' "$(echo "$rss / 1024" | bc -l)"
+awk -v n="$n" -v t="$t_true" -v b="$t_bwrap" -v b10="$b10" -v b90="$b90" \
+	-v c="$t_cb" -v c10="$c10" -v c90="$c90" -v rss="$rss" 'BEGIN {
+	printf "startup, %d runs each (median, p10-p90):\n", n
+	printf "  true                 %7.2f ms\n", t / 1000
+	printf "  bwrap --unshare-all  %7.2f ms  (%.2f-%.2f)\n", b / 1000, b10 / 1000, b90 / 1000
+	printf "  clawbox run (full)   %7.2f ms  (%.2f-%.2f)\n", c / 1000, c10 / 1000, c90 / 1000
+	printf "  ratio clawbox/bwrap  %7.2f   (target <= 1.0)\n", c / b
+	printf "  ratio clawbox/true   %7.1f\n", c / t
+	printf "  peak RSS (clawbox)   %7.2f MiB (target <= 4)\n", rss / 1024
+}'

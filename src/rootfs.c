@@ -115,8 +115,12 @@ static int make_workspace(const struct rootfs_spec *s, struct rootfs_error *err)
 	return fd;
 }
 
+/* One small read-only tmpfs holding "empty" (a file) and "dir" (an empty
+ * dir): every mask is a clone of one of them, so masking costs a mount, not
+ * a filesystem. */
 static int make_scratch(struct rootfs_error *err)
 {
+	int r;
 	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
@@ -127,17 +131,34 @@ static int make_scratch(struct rootfs_error *err)
 	if (m < 0)
 		return fail(err, "mount a tmpfs for masks", NULL);
 	int f = openat(m, "empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-	if (f < 0) {
+	if (f < 0 || mkdirat(m, "dir", 0755) < 0) {
+		r = fail(err, "create the empty mask file and dir", NULL);
+		if (f >= 0)
+			close(f);
 		close(m);
-		return fail(err, "create the empty mask file", NULL);
+		return r;
 	}
 	close(f);
+	if (set_attr(m, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY) < 0) {
+		r = fail(err, "make the mask tmpfs read-only", NULL);
+		close(m);
+		return r;
+	}
 	return m;
 }
 
 /* Clone every top-level entry of the host's / except the ones the box gets
  * fresh (/proc, /dev, /tmp), read-only, nosuid, nodev. */
-static int clone_host_top(struct host_parts *h, struct rootfs_error *err)
+static bool masked(const struct rootfs_spec *s, const char *path)
+{
+	for (size_t i = 0; i < s->nmasks; i++)
+		if (STREQ(s->masks[i], path))
+			return true;
+	return false;
+}
+
+static int clone_host_top(const struct rootfs_spec *s, struct host_parts *h,
+			  struct rootfs_error *err)
 {
 	DIR *d = opendir("/");
 	if (!d)
@@ -165,6 +186,10 @@ static int clone_host_top(struct host_parts *h, struct rootfs_error *err)
 				continue;
 			e->target[k] = '\0';
 			e->type = S_IFLNK;
+		} else if (S_ISDIR(st.st_mode) && masked(s, path)) {
+			/* Hidden whole (/root, /home, /run): nothing to clone, the
+			 * mask goes on an empty mount point. */
+			e->type = S_IFDIR;
 		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
 			e->type = st.st_mode & S_IFMT;
 			e->fd = open_tree(AT_FDCWD, path,
@@ -255,13 +280,17 @@ static int populate_top(struct host_parts *h, struct rootfs_error *err)
 		} else if (e->type == S_IFDIR) {
 			if (mkdir(path, 0755) < 0)
 				r = fail(err, "create the mount point", path);
-			else
+			else if (e->fd >= 0)
 				r = attach(e->fd, path, err);
 		} else {
 			r = touch(path, err);
 			if (r == 0)
 				r = attach(e->fd, path, err);
 		}
+		/* Attached: the fd would only be a way back to the host's tree. */
+		if (e->fd >= 0)
+			close(e->fd);
+		e->fd = -1;
 		if (r < 0)
 			return r;
 	}
@@ -299,6 +328,8 @@ static int build_dev(struct host_parts *h, const struct rootfs_spec *s, struct r
 		int r = touch(path, err);
 		if (r < 0 || (r = attach(h->devnodes[i], path, err)) < 0)
 			return r;
+		close(h->devnodes[i]);
+		h->devnodes[i] = -1;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(links); i++)
 		if (symlink(links[i][0], links[i][1]) < 0)
@@ -341,22 +372,27 @@ static int protect_proc(struct rootfs_error *err)
 	return 0;
 }
 
-/* Hide one path: an empty read-only tmpfs over a directory, the empty file
- * over anything else. Paths that do not exist in the view are skipped. */
-static int mask_one(const char *path, int scratch, struct ro_list *ro, struct rootfs_error *err)
+/* Hide one path: an empty read-only dir over a directory, the empty file
+ * over anything else (clones from the scratch tmpfs). A masked dir that must
+ * hold a mount point (the project, the box home) gets a tmpfs of its own,
+ * made read-only at the end. Paths that do not exist in the view are
+ * skipped. */
+static int mask_one(const struct rootfs_spec *s, const char *path, int scratch, struct ro_list *ro,
+		    struct rootfs_error *err)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return 0;
 	if (S_ISLNK(st.st_mode))
 		return 0; /* masks are canonical paths; a symlink here is the view's own */
-	if (S_ISDIR(st.st_mode)) {
+	bool dir = S_ISDIR(st.st_mode);
+	if (dir && (path_is_beneath(s->project, path) || path_is_beneath(ROOTFS_HOME, path))) {
 		if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  "mode=0755,size=64k") < 0)
 			return fail(err, "mask", path);
 		return ro_add(ro, path);
 	}
-	int fd = open_tree(scratch, "empty", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	int fd = open_tree(scratch, dir ? "dir" : "empty", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0)
 		return fail(err, "clone the empty mask file for", path);
 	int r = 0;
@@ -376,7 +412,7 @@ static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_projec
 		bool inside = path_is_beneath(m, s->project);
 		if (inside != inside_project)
 			continue;
-		int r = mask_one(m, scratch, ro, err);
+		int r = mask_one(s, m, scratch, ro, err);
 		if (r < 0)
 			return r;
 		if (inside && !STREQ(s->project, ROOTFS_WORKSPACE)) {
@@ -385,7 +421,7 @@ static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_projec
 			if (snprintf(alt, sizeof(alt), "%s%s", ROOTFS_WORKSPACE, rel) >=
 			    (int)sizeof(alt))
 				continue;
-			if ((r = mask_one(alt, scratch, ro, err)) < 0)
+			if ((r = mask_one(s, alt, scratch, ro, err)) < 0)
 				return r;
 		}
 	}
@@ -451,7 +487,7 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 		return h->scratch;
 	if ((r = clone_dev_nodes(h, err)) < 0)
 		return r;
-	return clone_host_top(h, err);
+	return clone_host_top(s, h, err);
 }
 
 int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
@@ -480,6 +516,10 @@ int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 	    (r = mount_workspace(s, &h, err)) < 0 || (r = mount_home(&h, err)) < 0 ||
 	    (r = mask_all(s, h.scratch, true, &ro, err)) < 0)
 		return r;
+	/* Nothing of the host stays open in the init (its fds are not for the box). */
+	close(h.workspace);
+	close(h.home);
+	close(h.scratch);
 	r = finish_read_only(&ro, err);
 	for (size_t i = 0; i < ro.n; i++)
 		free(ro.paths[i]);

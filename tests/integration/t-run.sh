@@ -226,7 +226,16 @@ stdio_passes() {
 	[ "$err" = to-stderr ] || fail "stderr: '$err'"
 }
 
+init_holds_no_host_fds() {
+	mkproj "$P"
+	# The init keeps stdin/out/err and its report pipe; every mount it made
+	# from the host's tree is closed once attached (they were ways back out).
+	n=$($CLAWBOX run --project "$P" -- ls /proc/1/fd | wc -l)
+	[ "$n" -le 4 ] || fail "the box init holds $n fds: $($CLAWBOX run --project "$P" -- ls -l /proc/1/fd)"
+}
+
 case_run "writes land in the upper dir, host unchanged" writes_land_in_upper
+case_run "the box init holds no fd of the host's tree" init_holds_no_host_fds
 case_run "writes persist across runs" writes_persist_across_runs
 case_run "project at its own path and /workspace" project_at_both_paths
 case_run "working directory follows the caller" cwd_follows_caller
