@@ -13,7 +13,12 @@ CC := gcc
 endif
 BUILD   := build
 PKGS    := $(shell cat scripts/pkg-config.txt)
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Loaded with dlopen() on first use (src/scanlib.c): headers only at build time.
+DLPKGS  := $(shell cat scripts/pkg-config-dlopen.txt)
+soname   = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(2).so 2>/dev/null | awk '/SONAME/ {print $$2}')
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(DLPKGS) 2>/dev/null) \
+	-DSCANLIB_HS_SONAME='"$(call soname,libhs,libhs)"' \
+	-DSCANLIB_PCRE2_SONAME='"$(call soname,libpcre2-8,libpcre2-8)"'
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \

@@ -11,9 +11,9 @@ CLANG=${CLANG:-clang}
 command -v "$CLANG" >/dev/null || { echo "clawbox: fuzz needs clang" >&2; exit 1; }
 pkgs=$(cat scripts/pkg-config.txt)
 # shellcheck disable=SC2086
-pkg_cflags=$(pkg-config --cflags $pkgs)
+pkg_cflags=$(pkg-config --cflags $pkgs $(cat scripts/pkg-config-dlopen.txt))
 # shellcheck disable=SC2086
-pkg_libs=$(pkg-config --libs $pkgs)
+pkg_libs="$(pkg-config --libs $pkgs) -lm"
 out=build/fuzz
 mkdir -p "$out"
 lib_src=$(ls src/*.c src/util/*.c | grep -v '^src/main\.c$')

@@ -8,19 +8,17 @@
  * whole buffer. */
 #include "util/common.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <hs/hs.h>
 #include <math.h>
-#include <pcre2.h>
 
 #include "scan.h"
+#include "scanlib.h"
 
 /* A rule with more prefilter hits than this in one buffer is confirmed by one
  * linear PCRE pass instead of hit by hit (bounds the memory for hit lists). */
-#define DENSE_HITS 4096
+#define DENSE_HITS  4096
 #define MATCH_LIMIT 2000000
 #define DEPTH_LIMIT 100000
-#define MAX_KNOWN 1024
+#define MAX_KNOWN   1024
 
 struct allowlist {
 	bool cond_and, has_commits;
@@ -205,7 +203,8 @@ static char *go_to_pcre(const char *src, bool *ret_byte_sensitive)
 				o += 4;
 				continue;
 			}
-			if (e == 'S' || e == 'W' || e == 'D' || e == 'p' || e == 'P' || e == 'C' || e == 'X')
+			if (e == 'S' || e == 'W' || e == 'D' || e == 'p' || e == 'P' || e == 'C' ||
+			    e == 'X')
 				sensitive = true;
 			*o++ = '\\';
 			*o++ = e;
@@ -250,8 +249,8 @@ static char *go_to_pcre(const char *src, bool *ret_byte_sensitive)
 	return out;
 }
 
-static pcre2_code *compile_re(struct scan_rules *rs, const char *go_src, bool *ret_sensitive, char **ret_src,
-			      char *err, size_t errlen)
+static pcre2_code *compile_re(struct scan_rules *rs, const char *go_src, bool *ret_sensitive,
+			      char **ret_src, char *err, size_t errlen)
 {
 	bool sensitive = false;
 	char *src = go_to_pcre(go_src, &sensitive);
@@ -262,12 +261,13 @@ static pcre2_code *compile_re(struct scan_rules *rs, const char *go_src, bool *r
 		return NULL;
 	}
 	pcre2_code *re = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
-				       PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF, &code, &off,
-				       rs->cctx);
+				       PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF,
+				       &code, &off, rs->cctx);
 	if (!re) {
 		PCRE2_UCHAR msg[160];
 		pcre2_get_error_message(code, msg, sizeof(msg));
-		snprintf(err, errlen, "invalid regex '%s': %s at offset %zu", go_src, (char *)msg, (size_t)off);
+		snprintf(err, errlen, "invalid regex '%s': %s at offset %zu", go_src, (char *)msg,
+			 (size_t)off);
 		free(src);
 		return NULL;
 	}
@@ -285,6 +285,9 @@ static pcre2_code *compile_re(struct scan_rules *rs, const char *go_src, bool *r
 
 int scan_rules_new(struct scan_rules **ret)
 {
+	int r = scanlib_load(NULL);
+	if (r < 0)
+		return r;
 	struct scan_rules *rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return -ENOMEM;
@@ -362,7 +365,10 @@ static struct rule *find_rule(const struct scan_rules *rs, const char *id)
 	return NULL;
 }
 
-bool scan_rules_has_rule(const struct scan_rules *rs, const char *rule_id) { return find_rule(rs, rule_id); }
+bool scan_rules_has_rule(const struct scan_rules *rs, const char *rule_id)
+{
+	return find_rule(rs, rule_id);
+}
 
 size_t scan_rules_count(const struct scan_rules *rs)
 {
@@ -372,9 +378,10 @@ size_t scan_rules_count(const struct scan_rules *rs)
 	return n;
 }
 
-int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec, char *err, size_t errlen)
+int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec, char *err,
+			size_t errlen)
 {
-	struct rule r = {0};
+	struct rule r = { 0 };
 	int ret = -ENOMEM;
 
 	if (rs->compiled)
@@ -407,7 +414,8 @@ int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec
 			goto fail;
 		pcre2_pattern_info(r.re, PCRE2_INFO_CAPTURECOUNT, &r.ncaptures);
 		if (r.secret_group < 0 || (uint32_t)r.secret_group > r.ncaptures) {
-			snprintf(err, errlen, "rule '%s': secretGroup %d but the regex has %u groups", spec->id,
+			snprintf(err, errlen,
+				 "rule '%s': secretGroup %d but the regex has %u groups", spec->id,
 				 r.secret_group, r.ncaptures);
 			goto fail;
 		}
@@ -430,10 +438,12 @@ fail:
 	return ret;
 }
 
-int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id, const struct scan_allowlist_spec *spec,
-			     char *err, size_t errlen)
+int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id,
+			     const struct scan_allowlist_spec *spec, char *err, size_t errlen)
 {
-	struct allowlist a = {.cond_and = spec->cond_and, .target = spec->target, .has_commits = spec->has_commits};
+	struct allowlist a = { .cond_and = spec->cond_and,
+			       .target = spec->target,
+			       .has_commits = spec->has_commits };
 	struct allowlist **list;
 	size_t *n;
 	int ret = -ENOMEM;
@@ -535,7 +545,8 @@ int scan_rules_add_ignore_text(struct scan_rules *rs, const char *text, size_t l
 	return 0;
 }
 
-static int add_variant(struct scan_rules *rs, unsigned known, const char *bytes, size_t len, bool caseless)
+static int add_variant(struct scan_rules *rs, unsigned known, const char *bytes, size_t len,
+		       bool caseless)
 {
 	if (len == 0)
 		return 0;
@@ -543,13 +554,14 @@ static int add_variant(struct scan_rules *rs, unsigned known, const char *bytes,
 		if (rs->variants[i].len == len && !memcmp(rs->variants[i].bytes, bytes, len) &&
 		    rs->variants[i].known == known)
 			return 0;
-	if (grow((void **)&rs->variants, &rs->cap_variants, rs->n_variants, sizeof(struct known_variant)) < 0)
+	if (grow((void **)&rs->variants, &rs->cap_variants, rs->n_variants,
+		 sizeof(struct known_variant)) < 0)
 		return -ENOMEM;
 	char *b = malloc(len);
 	if (!b)
 		return -ENOMEM;
 	memcpy(b, bytes, len);
-	rs->variants[rs->n_variants++] = (struct known_variant){b, len, known, caseless};
+	rs->variants[rs->n_variants++] = (struct known_variant){ b, len, known, caseless };
 	return 0;
 }
 
@@ -557,7 +569,8 @@ static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 /* The base64 characters that encode only bytes of value when it sits at
  * stream offset k (0..2), in the standard or URL alphabet. */
-static int add_base64_variants(struct scan_rules *rs, unsigned known, const unsigned char *v, size_t len)
+static int add_base64_variants(struct scan_rules *rs, unsigned known, const unsigned char *v,
+			       size_t len)
 {
 	size_t total = len + 2;
 	if (total > SIZE_MAX / 2)
@@ -574,7 +587,8 @@ static int add_base64_variants(struct scan_rules *rs, unsigned known, const unsi
 		size_t first = (8 * k + 5) / 6; /* first char fully inside value */
 		for (size_t i = first; 6 * i + 6 <= bits; i++) {
 			size_t bit = 6 * i, byte = bit / 8, shift = bit % 8;
-			unsigned w = (unsigned)in[byte] << 8 | (byte + 1 < k + len ? in[byte + 1] : 0);
+			unsigned w =
+			    (unsigned)in[byte] << 8 | (byte + 1 < k + len ? in[byte + 1] : 0);
 			unsigned idx = (w >> (10 - shift)) & 63;
 			enc[nchars++] = B64[idx];
 		}
@@ -594,17 +608,19 @@ static int add_base64_variants(struct scan_rules *rs, unsigned known, const unsi
 	return 0;
 }
 
-int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const void *value, size_t len)
+int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const void *value,
+				size_t len)
 {
 	const unsigned char *v = value;
 	int r;
 	if (rs->compiled)
 		return -EBUSY;
-	if (!name || !*name || strlen(name) > 64 || len < 4 || len > 65536 || rs->n_known >= MAX_KNOWN)
+	if (!name || !*name || strlen(name) > 64 || len < 4 || len > 65536 ||
+	    rs->n_known >= MAX_KNOWN)
 		return -EINVAL;
 	for (const char *c = name; *c; c++)
-		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-		      *c == '_' || *c == '.' || *c == '-'))
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == '-'))
 			return -EINVAL;
 	char **names = realloc(rs->known_names, (rs->n_known + 1) * sizeof(char *));
 	if (!names)
@@ -634,8 +650,8 @@ int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const v
 	bool changed = false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = v[i];
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-		    c == '_' || c == '.' || c == '~') {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
 			enc[n++] = (char)c;
 		} else {
 			enc[n++] = '%';
@@ -692,7 +708,8 @@ static int compile_rule_db(struct scan_rules *rs, char *err, size_t errlen)
 		free(info);
 		info = NULL;
 		/* The width bound must hold for the real pattern, not the approximation. */
-		if (hs_expression_info(r->regex_src, HS_FLAG_ALLOWEMPTY, &info, &cerr) == HS_SUCCESS) {
+		if (hs_expression_info(r->regex_src, HS_FLAG_ALLOWEMPTY, &info, &cerr) ==
+		    HS_SUCCESS) {
 			if (info->max_width != UINT_MAX)
 				r->width = info->max_width;
 			free(info);
@@ -708,8 +725,8 @@ static int compile_rule_db(struct scan_rules *rs, char *err, size_t errlen)
 	}
 	while (n > 0) {
 		hs_compile_error_t *cerr = NULL;
-		if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &rs->db_rules, &cerr) ==
-		    HS_SUCCESS)
+		if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL,
+				     &rs->db_rules, &cerr) == HS_SUCCESS)
 			break;
 		int bad = cerr->expression;
 		hs_free_compile_error(cerr);
@@ -729,8 +746,8 @@ static int compile_rule_db(struct scan_rules *rs, char *err, size_t errlen)
 	return 0;
 }
 
-static int compile_literal_db(const char **lits, const size_t *lens, const unsigned *flags, size_t n,
-			      hs_database_t **ret)
+static int compile_literal_db(const char **lits, const size_t *lens, const unsigned *flags,
+			      size_t n, hs_database_t **ret)
 {
 	_cleanup_free_ unsigned *ids = calloc(n + 1, sizeof(unsigned));
 	hs_compile_error_t *cerr = NULL;
@@ -738,8 +755,8 @@ static int compile_literal_db(const char **lits, const size_t *lens, const unsig
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		ids[i] = (unsigned)i;
-	if (hs_compile_lit_multi(lits, flags, ids, lens, (unsigned)n, HS_MODE_BLOCK, NULL, ret, &cerr) !=
-	    HS_SUCCESS) {
+	if (hs_compile_lit_multi(lits, flags, ids, lens, (unsigned)n, HS_MODE_BLOCK, NULL, ret,
+				 &cerr) != HS_SUCCESS) {
 		hs_free_compile_error(cerr);
 		return -EINVAL;
 	}
@@ -800,7 +817,8 @@ int scan_rules_compile(struct scan_rules *rs, char *err, size_t errlen)
 		for (size_t i = 0; i < rs->n_variants; i++) {
 			lits[i] = rs->variants[i].bytes;
 			lens[i] = rs->variants[i].len;
-			flags[i] = HS_FLAG_SOM_LEFTMOST | (rs->variants[i].caseless ? HS_FLAG_CASELESS : 0);
+			flags[i] = HS_FLAG_SOM_LEFTMOST |
+				   (rs->variants[i].caseless ? HS_FLAG_CASELESS : 0);
 		}
 		r = compile_literal_db(lits, lens, flags, rs->n_variants, &rs->db_known);
 		if (r < 0) {
@@ -808,7 +826,7 @@ int scan_rules_compile(struct scan_rules *rs, char *err, size_t errlen)
 			return r;
 		}
 	}
-	hs_database_t *dbs[3] = {rs->db_rules, rs->db_kw, rs->db_known};
+	hs_database_t *dbs[3] = { rs->db_rules, rs->db_kw, rs->db_known };
 	for (size_t i = 0; i < 3; i++)
 		if (dbs[i] && hs_alloc_scratch(dbs[i], &rs->scratch) != HS_SUCCESS)
 			return -ENOMEM;
@@ -863,11 +881,14 @@ struct scan_ctx *scan_ctx_free(struct scan_ctx *c)
 	return NULL;
 }
 
-unsigned scan_ctx_limit_hits(const struct scan_ctx *ctx) { return ctx->limit_hits; }
+unsigned scan_ctx_limit_hits(const struct scan_ctx *ctx)
+{
+	return ctx->limit_hits;
+}
 
 double scan_entropy(const char *s, size_t len)
 {
-	uint32_t ascii[128] = {0};
+	uint32_t ascii[128] = { 0 };
 	struct {
 		uint32_t cp, n;
 	} other[64];
@@ -895,7 +916,8 @@ double scan_entropy(const char *s, size_t len)
 				}
 				v = v << 6 | ((unsigned char)s[i + k] & 0x3f);
 			}
-			if (ok && !((need == 2 && v < 0x800) || (need == 3 && (v < 0x10000 || v > 0x10ffff)) ||
+			if (ok && !((need == 2 && v < 0x800) ||
+				    (need == 3 && (v < 0x10000 || v > 0x10ffff)) ||
 				    (v >= 0xd800 && v <= 0xdfff))) {
 				cp = v;
 				n = need + 1;
@@ -909,7 +931,7 @@ double scan_entropy(const char *s, size_t len)
 		if (j < n_other)
 			other[j].n++;
 		else if (n_other < ELEMENTSOF(other))
-			other[n_other++] = (typeof(other[0])){cp, 1};
+			other[n_other++] = (typeof(other[0])){ cp, 1 };
 		else
 			overflow++; /* >64 distinct non-ASCII runes: count each as distinct */
 	}
@@ -942,7 +964,8 @@ static int on_kw(unsigned id, unsigned long long from, unsigned long long to, un
 	return 0;
 }
 
-static int on_rule_hit(unsigned id, unsigned long long from, unsigned long long to, unsigned fl, void *ud)
+static int on_rule_hit(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
+		       void *ud)
 {
 	struct scan_ctx *c = ud;
 	uint32_t rule = c->rs->hs_rule_of[id];
@@ -954,18 +977,20 @@ static int on_rule_hit(unsigned id, unsigned long long from, unsigned long long 
 		c->hit_count[rule] = DENSE_HITS + 1; /* fall back to a linear pass */
 		return 0;
 	}
-	c->hits[c->n_hits++] = (struct hit){rule, (size_t)to};
+	c->hits[c->n_hits++] = (struct hit){ rule, (size_t)to };
 	return 0;
 }
 
-static int on_known(unsigned id, unsigned long long from, unsigned long long to, unsigned fl, void *ud)
+static int on_known(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
+		    void *ud)
 {
 	struct scan_ctx *c = ud;
 	if (grow((void **)&c->khits, &c->cap_khits, c->n_khits, sizeof(struct known_hit)) < 0) {
 		c->oom = true;
 		return 1;
 	}
-	c->khits[c->n_khits++] = (struct known_hit){c->rs->variants[id].known, (size_t)from, (size_t)to};
+	c->khits[c->n_khits++] =
+	    (struct known_hit){ c->rs->variants[id].known, (size_t)from, (size_t)to };
 	return 0;
 }
 
@@ -1035,7 +1060,8 @@ static void locate(const struct scan_ctx *c, struct scan_finding *f)
 static bool re_matches(struct scan_ctx *c, pcre2_code *re, const char *s, size_t len)
 {
 	int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, c->md, c->mctx);
-	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT)
+	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+	    rc == PCRE2_ERROR_JIT_STACKLIMIT)
 		c->limit_hits++;
 	return rc >= 0;
 }
@@ -1062,7 +1088,8 @@ static bool has_stopword(const struct allowlist *a, const char *secret, size_t l
 		low = big;
 	}
 	for (size_t i = 0; i < len; i++)
-		low[i] = (secret[i] >= 'A' && secret[i] <= 'Z') ? (char)(secret[i] - 'A' + 'a') : secret[i];
+		low[i] = (secret[i] >= 'A' && secret[i] <= 'Z') ? (char)(secret[i] - 'A' + 'a')
+								: secret[i];
 	for (size_t i = 0; i < a->n_stopwords; i++)
 		if (memmem(low, len, a->stopwords[i], strlen(a->stopwords[i])))
 			return true;
@@ -1076,7 +1103,8 @@ static bool path_allowed(struct scan_ctx *c, const struct allowlist *a, const ch
 
 /* Whether a path/commit-only decision allows the whole buffer (gitleaks'
  * checkCommitOrPathAllowed). */
-static bool path_allows_all(struct scan_ctx *c, const struct allowlist *al, size_t n, const char *path)
+static bool path_allows_all(struct scan_ctx *c, const struct allowlist *al, size_t n,
+			    const char *path)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct allowlist *a = &al[i];
@@ -1097,8 +1125,8 @@ static bool path_allows_all(struct scan_ctx *c, const struct allowlist *al, size
 	return false;
 }
 
-static bool finding_allowed(struct scan_ctx *c, const struct allowlist *al, size_t n, const struct scan_finding *f,
-			    const char *line, size_t line_len)
+static bool finding_allowed(struct scan_ctx *c, const struct allowlist *al, size_t n,
+			    const struct scan_finding *f, const char *line, size_t line_len)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct allowlist *a = &al[i];
@@ -1147,8 +1175,8 @@ static bool ignored(const struct scan_rules *rs, const struct scan_finding *f)
 
 /* Reports one regex match [s,e) of rule r after gitleaks' checks.
  * Returns 1 reported, 0 dropped, < 0 error or callback stop. */
-static int report_match(struct scan_ctx *c, const struct rule *r, const char *path, size_t s, size_t e,
-			scan_callback cb, void *ud)
+static int report_match(struct scan_ctx *c, const struct rule *r, const char *path, size_t s,
+			size_t e, scan_callback cb, void *ud)
 {
 	const struct scan_rules *rs = c->rs;
 	const char *d = c->data;
@@ -1217,7 +1245,8 @@ static int report_match(struct scan_ctx *c, const struct rule *r, const char *pa
 		return 0;
 	if (finding_allowed(c, rs->global, rs->n_global, &f, d + line_start, line_end - line_start))
 		return 0;
-	if (finding_allowed(c, r->allowlists, r->n_allowlists, &f, d + line_start, line_end - line_start))
+	if (finding_allowed(c, r->allowlists, r->n_allowlists, &f, d + line_start,
+			    line_end - line_start))
 		return 0;
 	if (ignored(rs, &f))
 		return 0;
@@ -1230,8 +1259,9 @@ static int report_match(struct scan_ctx *c, const struct rule *r, const char *pa
  * earlier than the first hit end minus the rule's maximum width: a match
  * starting before that would end before the first hit, and every real match
  * ends at a reported hit. */
-static int run_rule(struct scan_ctx *c, const struct rule *r, const char *path, const struct hit *hits, size_t n,
-		    bool dense, scan_callback cb, void *ud, int *found)
+static int run_rule(struct scan_ctx *c, const struct rule *r, const char *path,
+		    const struct hit *hits, size_t n, bool dense, scan_callback cb, void *ud,
+		    int *found)
 {
 	size_t p = 0, k = 0;
 	while (p <= c->len) {
@@ -1241,7 +1271,8 @@ static int run_rule(struct scan_ctx *c, const struct rule *r, const char *path, 
 				k++;
 			if (k == n)
 				break;
-			if (r->width != SIZE_MAX && hits[k].end > r->width && hits[k].end - r->width > q)
+			if (r->width != SIZE_MAX && hits[k].end > r->width &&
+			    hits[k].end - r->width > q)
 				q = hits[k].end - r->width;
 		}
 		int rc = pcre2_match(r->re, (PCRE2_SPTR)c->data, c->len, q, 0, c->md, c->mctx);
@@ -1274,7 +1305,8 @@ static int run_known(struct scan_ctx *c, scan_callback cb, void *ud, const char 
 	if (!rs->db_known)
 		return 0;
 	c->n_khits = 0;
-	if (hs_scan(rs->db_known, c->data, (unsigned)c->len, 0, c->scratch, on_known, c) != HS_SUCCESS &&
+	if (hs_scan(rs->db_known, c->data, (unsigned)c->len, 0, c->scratch, on_known, c) !=
+		HS_SUCCESS &&
 	    c->oom)
 		return -ENOMEM;
 	if (c->n_khits == 0)
@@ -1308,8 +1340,8 @@ static int run_known(struct scan_ctx *c, scan_callback cb, void *ud, const char 
 	return 0;
 }
 
-int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size_t len, scan_callback cb,
-		    void *ud)
+int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size_t len,
+		    scan_callback cb, void *ud)
 {
 	const struct scan_rules *rs = c->rs;
 	int found = 0, r;
@@ -1329,9 +1361,11 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 		return r;
 	if (path && path_allows_all(c, rs->global, rs->n_global, path))
 		return found;
-	if (rs->db_kw && hs_scan(rs->db_kw, c->data, (unsigned)len, 0, c->scratch, on_kw, c) != HS_SUCCESS)
+	if (rs->db_kw &&
+	    hs_scan(rs->db_kw, c->data, (unsigned)len, 0, c->scratch, on_kw, c) != HS_SUCCESS)
 		return -EIO;
-	if (rs->db_rules && hs_scan(rs->db_rules, c->data, (unsigned)len, 0, c->scratch, on_rule_hit, c) != HS_SUCCESS)
+	if (rs->db_rules && hs_scan(rs->db_rules, c->data, (unsigned)len, 0, c->scratch,
+				    on_rule_hit, c) != HS_SUCCESS)
 		return -EIO;
 	if (c->n_hits > 1)
 		qsort(c->hits, c->n_hits, sizeof(struct hit), hit_cmp);
@@ -1385,7 +1419,8 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 		}
 		if (!ru->re)
 			continue;
-		bool dense = !ru->in_hs || c->hit_count[i] > DENSE_HITS || (!ascii && ru->byte_sensitive);
+		bool dense =
+		    !ru->in_hs || c->hit_count[i] > DENSE_HITS || (!ascii && ru->byte_sensitive);
 		if (!dense && h == h0)
 			continue;
 		r = run_rule(c, ru, path, c->hits + h0, h - h0, dense, cb, ud, &found);
@@ -1395,8 +1430,8 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 	return found;
 }
 
-int scan_buffer(const struct scan_rules *rs, const char *path, const void *data, size_t len, scan_callback cb,
-		void *userdata)
+int scan_buffer(const struct scan_rules *rs, const char *path, const void *data, size_t len,
+		scan_callback cb, void *userdata)
 {
 	struct scan_ctx *c = NULL;
 	int r = scan_ctx_new(rs, &c);
