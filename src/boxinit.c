@@ -144,9 +144,11 @@ static void search_exec(char *const *argv, char *const *envp)
 	for (const char *p = path;; p++) {
 		const char *end = strchrnul(p, ':');
 		char full[PATH_MAX];
-		int w = snprintf(full, sizeof(full), "%.*s/%s", (int)(end - p), end == p ? "." : p,
-				 cmd);
-		if (w > 0 && (size_t)w < sizeof(full)) {
+		int len = (int)(end - p);
+		int w = snprintf(full, sizeof(full), "%.*s/%s", len ? len : 1, len ? p : ".", cmd);
+		/* A failed execve costs a new mm; a lookup is cheap. Only existing
+		 * files are tried, so PATH entries hidden in the box cost nothing. */
+		if (w > 0 && (size_t)w < sizeof(full) && access(full, F_OK) == 0) {
 			execve(full, argv, envp);
 			if (errno == EACCES || errno == ENOEXEC || errno == EPERM)
 				saved = errno;
