@@ -26,12 +26,13 @@ WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wno-format-truncation
 HARDEN  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong \
            -fstack-clash-protection -fPIE
-CFLAGS_BASE = -std=gnu17 -g $(WARN) -Isrc $(PKG_CFLAGS)
+CFLAGS_BASE = -std=gnu17 -g $(WARN) -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)
 CFLAGS  ?= -O2
 LDHARD  := -pie -Wl,-z,relro,-z,now
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-SRC      := $(wildcard src/*.c src/util/*.c)
+# sysfilter_rules.c is compiled into a build tool only (tools/gen_sysfilter.c).
+SRC      := $(filter-out src/sysfilter_rules.c,$(wildcard src/*.c src/util/*.c))
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 OBJ      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRC))
 ASAN_OBJ := $(patsubst src/%.c,$(BUILD)/asan/obj/%.o,$(SRC))
@@ -50,6 +51,15 @@ deps:
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(HARDEN) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The seccomp filter, compiled from its rules at build time.
+GEN_PKGS := $(shell cat scripts/pkg-config-build.txt)
+$(BUILD)/gen/sysfilter_bpf.h: tools/gen_sysfilter.c src/sysfilter_rules.c src/sysfilter_rules.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 $(WARN) -Isrc $$(pkg-config --cflags $(GEN_PKGS)) -o $(BUILD)/gen/gen_sysfilter \
+		tools/gen_sysfilter.c src/sysfilter_rules.c $$(pkg-config --libs $(GEN_PKGS))
+	$(BUILD)/gen/gen_sysfilter >$@.tmp && mv $@.tmp $@
+$(BUILD)/obj/sysfilter.o $(BUILD)/asan/obj/sysfilter.o: $(BUILD)/gen/sysfilter_bpf.h
 
 $(BUILD)/clawbox: $(OBJ)
 	$(CC) $(LDHARD) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -10,10 +10,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct scan_rules *rules;
 
-static const char extra[] = "[extend]\nuseDefault = true\n"
-			    "[[rules]]\nid = 'multi'\nregex = '''(?s)BEGIN(.{0,40}?)END'''\n"
-			    "[[rules]]\nid = 'pathy'\npath = '''\\.ya?ml$'''\nregex = '''pw:\\s*(\\S+)'''\n"
-			    "[[rules.allowlists]]\nregexTarget = 'line'\nregexes = ['''^#''']\n";
+static const char extra[] =
+    "[extend]\nuseDefault = true\n"
+    "[[rules]]\nid = 'multi'\nregex = '''(?s)BEGIN(.{0,40}?)END'''\n"
+    "[[rules]]\nid = 'pathy'\npath = '''\\.ya?ml$'''\nregex = '''pw:\\s*(\\S+)'''\n"
+    "[[rules.allowlists]]\nregexTarget = 'line'\nregexes = ['''^#''']\n";
 
 static int check(const struct scan_finding *f, void *ud)
 {
@@ -30,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!rules) {
 		struct gitleaks_error ge;
 		char err[256];
-		if (scan_rules_new(&rules) < 0 || gitleaks_load(rules, "fuzz", extra, strlen(extra), &ge) < 0 ||
+		if (scan_rules_new(&rules) < 0 ||
+		    gitleaks_load(rules, "fuzz", extra, strlen(extra), &ge) < 0 ||
 		    scan_rules_add_known_secret(rules, "FUZZ", "hunter22", 8) < 0 ||
 		    scan_rules_compile(rules, err, sizeof(err)) < 0)
 			abort();

@@ -16,7 +16,8 @@ pkg_cflags=$(pkg-config --cflags $pkgs $(cat scripts/pkg-config-dlopen.txt))
 pkg_libs="$(pkg-config --libs $pkgs) -lm"
 out=build/fuzz
 mkdir -p "$out"
-lib_src=$(ls src/*.c src/util/*.c | grep -v '^src/main\.c$')
+make -s build/gen/sysfilter_bpf.h
+lib_src=$(ls src/*.c src/util/*.c | grep -v -e '^src/main\.c$' -e '^src/sysfilter_rules\.c$')
 failed=0
 for h in fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
@@ -24,7 +25,7 @@ for h in fuzz/fuzz_*.c; do
 	bin=$out/$name
 	echo "clawbox: building $bin" >&2
 	# shellcheck disable=SC2086
-	$CLANG -std=gnu17 -g -O1 -Isrc $pkg_cflags -fsanitize=fuzzer,address,undefined \
+	$CLANG -std=gnu17 -g -O1 -Isrc -Ibuild/gen $pkg_cflags -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -o "$bin" "$h" $lib_src $pkg_libs
 	work=$out/corpus-$corpus_name
 	mkdir -p "$work"

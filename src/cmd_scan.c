@@ -17,11 +17,11 @@
 #include "util/log.h"
 #include "version.h"
 
-#define EXIT_FINDINGS 1
-#define EXIT_ERROR 2
+#define EXIT_FINDINGS    1
+#define EXIT_ERROR       2
 #define DEFAULT_MAX_SIZE (10u << 20)
-#define MAX_JOBS 64
-#define MAX_FILES (1u << 24)
+#define MAX_JOBS         64
+#define MAX_FILES        (1u << 24)
 
 enum format { FMT_TEXT, FMT_JSON, FMT_SARIF };
 
@@ -39,7 +39,7 @@ struct file_job {
 	char *path;
 	struct finding *f;
 	size_t n, cap;
-	int error;      /* -errno when it could not be read */
+	int error; /* -errno when it could not be read */
 	bool binary, too_big, stopped;
 	uint64_t size;
 };
@@ -122,11 +122,14 @@ static int add_file(struct scan_state *st, const char *path)
 	char *dup = strdup(path);
 	if (!dup)
 		return -ENOMEM;
-	st->files[st->n_files++] = (struct file_job){.path = dup};
+	st->files[st->n_files++] = (struct file_job){ .path = dup };
 	return 0;
 }
 
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Collects the regular files beneath dirfd (path names it), sorted by name,
  * never following symlinks. Unreadable directories become error entries. */
@@ -165,13 +168,16 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 		}
 		n++;
 	}
-	qsort(names, n, sizeof(char *), name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(char *), name_cmp);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		char child[PATH_MAX];
 		struct stat sb;
-		int jr = STREQ(path, ".") ? (snprintf(child, sizeof(child), "%s", names[i]) < (int)sizeof(child)
-						      ? 0 : -ENAMETOOLONG)
-					  : path_join(child, sizeof(child), path, names[i]);
+		int jr = STREQ(path, ".")
+			     ? (snprintf(child, sizeof(child), "%s", names[i]) < (int)sizeof(child)
+				    ? 0
+				    : -ENAMETOOLONG)
+			     : path_join(child, sizeof(child), path, names[i]);
 		if (jr < 0) {
 			r = add_file(st, names[i]);
 			if (r >= 0)
@@ -187,7 +193,8 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 		if (S_ISDIR(sb.st_mode)) {
 			if (STREQ(names[i], ".git"))
 				continue;
-			int fd = openat(dirfd(d), names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int fd = openat(dirfd(d), names[i],
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0) {
 				r = add_file(st, child);
 				if (r >= 0)
@@ -294,7 +301,7 @@ static int read_fd(int fd, size_t max, struct buf *b, bool *ret_too_big)
 
 static void scan_one(struct scan_state *st, struct scan_ctx *ctx, struct file_job *j, struct buf *b)
 {
-	struct collect c = {j, 0};
+	struct collect c = { j, 0 };
 	_cleanup_close_ int fd = -1;
 	struct stat sb;
 	bool stdin_input = STREQ(j->path, "-");
@@ -338,7 +345,8 @@ static void scan_one(struct scan_state *st, struct scan_ctx *ctx, struct file_jo
 		j->binary = true;
 		return;
 	}
-	r = scan_ctx_buffer(ctx, stdin_input ? NULL : j->path, b->data ? b->data : "", b->len, on_finding, &c);
+	r = scan_ctx_buffer(ctx, stdin_input ? NULL : j->path, b->data ? b->data : "", b->len,
+			    on_finding, &c);
 	if (r < 0) {
 		pthread_mutex_lock(&st->lock);
 		if (!st->fatal)
@@ -410,7 +418,10 @@ static void print_clean(FILE *out, const char *s, size_t max)
 		fputs("...", out);
 }
 
-static const char *display_path(const struct file_job *j) { return j->path; }
+static const char *display_path(const struct file_job *j)
+{
+	return j->path;
+}
 
 static void fingerprint(char *out, size_t n, const struct file_job *j, const struct finding *f)
 {
@@ -425,8 +436,8 @@ static void output_text(FILE *out, struct scan_state *st, bool redact)
 			const struct finding *f = &j->f[k];
 			char fp[PATH_MAX + 300];
 			fingerprint(fp, sizeof(fp), j, f);
-			fprintf(out, "%s:%u:%u: %s: %s\n", display_path(j), f->start_line, f->start_col, f->rule_id,
-				f->description);
+			fprintf(out, "%s:%u:%u: %s: %s\n", display_path(j), f->start_line,
+				f->start_col, f->rule_id, f->description);
 			fputs("    match: ", out);
 			if (!f->match) {
 				fprintf(out, "[REDACTED:%s]", f->known_name);
@@ -466,12 +477,14 @@ static json_t *finding_json(const struct file_job *j, const struct finding *f, b
 		jm = json_string("<invalid UTF-8>");
 	if (!js)
 		js = json_string("<invalid UTF-8>");
-	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:s, s:s, s:s, s:f, s:s, s:s, s:s, s:s, s:o, s:s, s:s}",
-			 "Description", f->description, "StartLine", (int)f->start_line, "EndLine", (int)f->end_line,
-			 "StartColumn", (int)f->start_col, "EndColumn", (int)f->end_col, "Match", jm, "Secret", js,
-			 "File", display_path(j), "SymlinkFile", "", "Commit", "", "Entropy",
-			 (double)(float)f->entropy, "Author", "", "Email", "", "Date", "", "Message", "", "Tags",
-			 tags, "RuleID", f->rule_id, "Fingerprint", fp);
+	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:s, s:s, s:s, s:f, s:s, s:s, s:s, "
+			 "s:s, s:o, s:s, s:s}",
+			 "Description", f->description, "StartLine", (int)f->start_line, "EndLine",
+			 (int)f->end_line, "StartColumn", (int)f->start_col, "EndColumn",
+			 (int)f->end_col, "Match", jm, "Secret", js, "File", display_path(j),
+			 "SymlinkFile", "", "Commit", "", "Entropy", (double)(float)f->entropy,
+			 "Author", "", "Email", "", "Date", "", "Message", "", "Tags", tags,
+			 "RuleID", f->rule_id, "Fingerprint", fp);
 }
 
 static int output_json(FILE *out, struct scan_state *st, bool redact)
@@ -503,9 +516,10 @@ static int output_sarif(FILE *out, struct scan_state *st, bool redact)
 			_cleanup_free_ char *m = NULL;
 			if (!json_object_get(seen, f->rule_id)) {
 				json_object_set_new(seen, f->rule_id, json_true());
-				json_array_append_new(rules, json_pack("{s:s, s:s, s:{s:s}}", "id", f->rule_id, "name",
-								       f->rule_id, "shortDescription", "text",
-								       f->description));
+				json_array_append_new(
+				    rules, json_pack("{s:s, s:s, s:{s:s}}", "id", f->rule_id,
+						     "name", f->rule_id, "shortDescription", "text",
+						     f->description));
 			}
 			const char *snippet;
 			if (!f->match)
@@ -518,15 +532,18 @@ static int output_sarif(FILE *out, struct scan_state *st, bool redact)
 			if (!sn)
 				sn = json_string("<invalid UTF-8>");
 			char msg[512];
-			snprintf(msg, sizeof(msg), "%s has detected a secret in %s", f->rule_id, display_path(j));
+			snprintf(msg, sizeof(msg), "%s has detected a secret in %s", f->rule_id,
+				 display_path(j));
 			json_t *res = json_pack(
-				"{s:s, s:s, s:{s:s}, s:[{s:{s:{s:s}, s:{s:i, s:i, s:i, s:i, s:{s:o}}}}]}", "ruleId",
-				f->rule_id, "level", "error", "message", "text", msg, "locations", "physicalLocation",
-				"artifactLocation", "uri", display_path(j), "region", "startLine",
-				(int)(f->start_line ? f->start_line : 1), "startColumn",
-				(int)(f->start_col ? f->start_col : 1), "endLine",
-				(int)(f->end_line ? f->end_line : 1), "endColumn",
-				(int)(f->end_col ? f->end_col + 1 : 1), "snippet", "text", sn);
+			    "{s:s, s:s, s:{s:s}, s:[{s:{s:{s:s}, s:{s:i, s:i, s:i, s:i, "
+			    "s:{s:o}}}}]}",
+			    "ruleId", f->rule_id, "level", "error", "message", "text", msg,
+			    "locations", "physicalLocation", "artifactLocation", "uri",
+			    display_path(j), "region", "startLine",
+			    (int)(f->start_line ? f->start_line : 1), "startColumn",
+			    (int)(f->start_col ? f->start_col : 1), "endLine",
+			    (int)(f->end_line ? f->end_line : 1), "endColumn",
+			    (int)(f->end_col ? f->end_col + 1 : 1), "snippet", "text", sn);
 			if (res) {
 				char fp[PATH_MAX + 300];
 				fingerprint(fp, sizeof(fp), j, f);
@@ -536,10 +553,11 @@ static int output_sarif(FILE *out, struct scan_state *st, bool redact)
 			}
 		}
 	}
-	json_t *doc = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:s, s:o}}, s:o}]}", "$schema",
-				"https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs", "tool",
-				"driver", "name", "clawbox", "semanticVersion", CLAWBOX_VERSION, "informationUri",
-				"https://github.com/clawbox/clawbox", "rules", rules, "results", results);
+	json_t *doc = json_pack(
+	    "{s:s, s:s, s:[{s:{s:{s:s, s:s, s:s, s:o}}, s:o}]}", "$schema",
+	    "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs", "tool",
+	    "driver", "name", "clawbox", "semanticVersion", CLAWBOX_VERSION, "informationUri",
+	    "https://github.com/clawbox/clawbox", "rules", rules, "results", results);
 	json_decref(seen);
 	if (!doc)
 		return -ENOMEM;
@@ -565,21 +583,30 @@ static int load_ignore_file(struct scan_rules *rs, const char *path, bool must_e
 
 int cmd_scan(int argc, char **argv)
 {
-	enum { OPT_CONFIG = 256, OPT_FORMAT, OPT_REDACT, OPT_NO_REDACT, OPT_JOBS, OPT_MAX_SIZE, OPT_BINARY,
-	       OPT_IGNORE, OPT_KNOWN };
+	enum {
+		OPT_CONFIG = 256,
+		OPT_FORMAT,
+		OPT_REDACT,
+		OPT_NO_REDACT,
+		OPT_JOBS,
+		OPT_MAX_SIZE,
+		OPT_BINARY,
+		OPT_IGNORE,
+		OPT_KNOWN
+	};
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"format", required_argument, NULL, OPT_FORMAT},
-		{"redact", no_argument, NULL, OPT_REDACT},
-		{"no-redact", no_argument, NULL, OPT_NO_REDACT},
-		{"jobs", required_argument, NULL, OPT_JOBS},
-		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
-		{"binary", no_argument, NULL, OPT_BINARY},
-		{"ignore-file", required_argument, NULL, OPT_IGNORE},
-		{"known-secret-env", required_argument, NULL, OPT_KNOWN},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "redact", no_argument, NULL, OPT_REDACT },
+		{ "no-redact", no_argument, NULL, OPT_NO_REDACT },
+		{ "jobs", required_argument, NULL, OPT_JOBS },
+		{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+		{ "binary", no_argument, NULL, OPT_BINARY },
+		{ "ignore-file", required_argument, NULL, OPT_IGNORE },
+		{ "known-secret-env", required_argument, NULL, OPT_KNOWN },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *ignore_file = NULL;
 	const char *known[64];
@@ -587,7 +614,7 @@ int cmd_scan(int argc, char **argv)
 	enum format fmt = FMT_TEXT;
 	bool redact = false, text_redact = true, quiet = false;
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
-	struct scan_state st = {.max_size = DEFAULT_MAX_SIZE, .lock = PTHREAD_MUTEX_INITIALIZER};
+	struct scan_state st = { .max_size = DEFAULT_MAX_SIZE, .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct scan_rules *rs = NULL;
 	struct gitleaks_error gerr;
 	char err[512];
@@ -596,9 +623,7 @@ int cmd_scan(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_CONFIG:
-			config = optarg;
-			break;
+		case OPT_CONFIG: config = optarg; break;
 		case OPT_FORMAT:
 			if (STREQ(optarg, "text"))
 				fmt = FMT_TEXT;
@@ -611,12 +636,8 @@ int cmd_scan(int argc, char **argv)
 				return EXIT_ERROR;
 			}
 			break;
-		case OPT_REDACT:
-			redact = true;
-			break;
-		case OPT_NO_REDACT:
-			text_redact = false;
-			break;
+		case OPT_REDACT: redact = true; break;
+		case OPT_NO_REDACT: text_redact = false; break;
 		case OPT_JOBS: {
 			char *end;
 			errno = 0;
@@ -633,12 +654,8 @@ int cmd_scan(int argc, char **argv)
 				return EXIT_ERROR;
 			}
 			break;
-		case OPT_BINARY:
-			st.scan_binary = true;
-			break;
-		case OPT_IGNORE:
-			ignore_file = optarg;
-			break;
+		case OPT_BINARY: st.scan_binary = true; break;
+		case OPT_IGNORE: ignore_file = optarg; break;
 		case OPT_KNOWN:
 			if (n_known >= ELEMENTSOF(known)) {
 				log_error("too many --known-secret-env options");
@@ -646,15 +663,9 @@ int cmd_scan(int argc, char **argv)
 			}
 			known[n_known++] = optarg;
 			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_ERROR;
+		case 'q': quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_ERROR;
 		}
 	}
 	if (jobs < 1)
@@ -674,14 +685,15 @@ int cmd_scan(int argc, char **argv)
 		else if (r == -EINVAL)
 			log_error("'%s': %s", gerr.file, gerr.msg);
 		else
-			log_error("cannot load the rules from '%s': %s", config ? config : "(default)",
-				  strerror(-r));
+			log_error("cannot load the rules from '%s': %s",
+				  config ? config : "(default)", strerror(-r));
 		goto out;
 	}
 	for (size_t i = 0; i < n_known; i++) {
 		const char *v = secure_getenv(known[i]);
 		if (!v || strlen(v) < 4) {
-			log_error("environment variable '%s' is unset or shorter than 4 bytes", known[i]);
+			log_error("environment variable '%s' is unset or shorter than 4 bytes",
+				  known[i]);
 			goto out;
 		}
 		r = scan_rules_add_known_secret(rs, known[i], v, strlen(v));
@@ -690,7 +702,7 @@ int cmd_scan(int argc, char **argv)
 			goto out;
 		}
 	}
-	const char *def_args[] = {"."};
+	const char *def_args[] = { "." };
 	char **paths = optind < argc ? argv + optind : (char **)def_args;
 	int n_paths = optind < argc ? argc - optind : 1;
 	if (ignore_file) {
@@ -745,7 +757,8 @@ int cmd_scan(int argc, char **argv)
 			/* a symlink or special file named on the command line is skipped */
 			r = add_file(&st, p);
 			if (r >= 0)
-				st.files[st.n_files - 1].error = S_ISLNK(sb.st_mode) ? -ELOOP : -EINVAL;
+				st.files[st.n_files - 1].error =
+				    S_ISLNK(sb.st_mode) ? -ELOOP : -EINVAL;
 		}
 		if (r < 0) {
 			log_error("cannot list '%s': %s", p, strerror(-r));
@@ -781,11 +794,13 @@ int cmd_scan(int argc, char **argv)
 		if (j->error) {
 			n_errors++;
 			log_warn("cannot read '%s': %s; skipped", name,
-				 j->error == -ELOOP ? "it is a symbolic link" :
-				 j->error == -EINVAL ? "not a regular file" : strerror(-j->error));
+				 j->error == -ELOOP    ? "it is a symbolic link"
+				 : j->error == -EINVAL ? "not a regular file"
+						       : strerror(-j->error));
 		} else if (j->too_big) {
 			n_big++;
-			log_warn("'%s' is larger than the size cap (%zu bytes); skipped", name, st.max_size);
+			log_warn("'%s' is larger than the size cap (%zu bytes); skipped", name,
+				 st.max_size);
 		} else if (j->binary) {
 			n_binary++;
 		} else {
@@ -799,10 +814,16 @@ int cmd_scan(int argc, char **argv)
 		r = output_json(stdout, &st, redact);
 	else
 		r = output_sarif(stdout, &st, redact);
-	fflush(stdout);
+	if (fflush(stdout) != 0 && r >= 0)
+		r = -errno;
+	if (r < 0) {
+		log_error("cannot write the report: %s", strerror(-r));
+		ret = EXIT_ERROR;
+		goto out;
+	}
 	if (!quiet)
-		log_info("scanned %zu files (%.1f MB), %zu findings; skipped %zu binary, %zu too large, %zu "
-			 "unreadable",
+		log_info("scanned %zu files (%.1f MB), %zu findings; skipped %zu binary, "
+			 "%zu too large, %zu unreadable",
 			 n_scanned, (double)bytes / 1e6, n_findings, n_binary, n_big, n_errors);
 	ret = n_findings ? EXIT_FINDINGS : n_errors ? EXIT_ERROR : 0;
 out:
@@ -810,7 +831,8 @@ out:
 		for (size_t k = 0; k < st.files[i].n; k++) {
 			free(st.files[i].f[k].match);
 			if (st.files[i].f[k].secret) {
-				explicit_bzero(st.files[i].f[k].secret, strlen(st.files[i].f[k].secret));
+				explicit_bzero(st.files[i].f[k].secret,
+					       strlen(st.files[i].f[k].secret));
 				free(st.files[i].f[k].secret);
 			}
 		}

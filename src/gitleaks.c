@@ -9,9 +9,10 @@
 
 #define MAX_EXTEND_DEPTH 4
 
-static int gl_fail(struct gitleaks_error *err, const char *file, unsigned line, const char *fmt, ...)
-	_printf_(4, 5);
-static int gl_fail(struct gitleaks_error *err, const char *file, unsigned line, const char *fmt, ...)
+static int gl_fail(struct gitleaks_error *err, const char *file, unsigned line, const char *fmt,
+		   ...) _printf_(4, 5);
+static int gl_fail(struct gitleaks_error *err, const char *file, unsigned line, const char *fmt,
+		   ...)
 {
 	va_list ap;
 	if (err) {
@@ -32,20 +33,22 @@ struct loader {
 };
 
 /* Every key of table t must be in the NULL-terminated list allowed. */
-static int check_keys(struct loader *ld, const struct toml_value *t, const char *what, const char *const *allowed)
+static int check_keys(struct loader *ld, const struct toml_value *t, const char *what,
+		      const char *const *allowed)
 {
 	for (size_t i = 0; i < t->tab.n; i++) {
 		bool ok = false;
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = STREQ(*a, t->tab.kv[i].key);
 		if (!ok)
-			return gl_fail(ld->err, ld->file, t->tab.kv[i].val->line, "unknown key '%s' in %s",
-				       t->tab.kv[i].key, what);
+			return gl_fail(ld->err, ld->file, t->tab.kv[i].val->line,
+				       "unknown key '%s' in %s", t->tab.kv[i].key, what);
 	}
 	return 0;
 }
 
-static int get_string(struct loader *ld, const struct toml_value *t, const char *key, const char **ret)
+static int get_string(struct loader *ld, const struct toml_value *t, const char *key,
+		      const char **ret)
 {
 	const struct toml_value *v = toml_get(t, key);
 	*ret = NULL;
@@ -59,8 +62,8 @@ static int get_string(struct loader *ld, const struct toml_value *t, const char 
 }
 
 /* An array of strings as a NULL-terminated vector of borrowed pointers. */
-static int get_strings(struct loader *ld, const struct toml_value *t, const char *key, const char ***ret,
-		       size_t *ret_n)
+static int get_strings(struct loader *ld, const struct toml_value *t, const char *key,
+		       const char ***ret, size_t *ret_n)
 {
 	const struct toml_value *v = toml_get(t, key);
 	*ret = NULL;
@@ -75,7 +78,8 @@ static int get_strings(struct loader *ld, const struct toml_value *t, const char
 	for (size_t i = 0; i < v->arr.n; i++) {
 		if (v->arr.items[i]->type != TOML_STRING) {
 			free(out);
-			return gl_fail(ld->err, ld->file, v->arr.items[i]->line, "'%s' must hold only strings", key);
+			return gl_fail(ld->err, ld->file, v->arr.items[i]->line,
+				       "'%s' must hold only strings", key);
 		}
 		out[i] = v->arr.items[i]->str.s;
 	}
@@ -100,10 +104,11 @@ static int get_number(struct loader *ld, const struct toml_value *t, const char 
 
 static int load_allowlist(struct loader *ld, const char *rule_id, const struct toml_value *t)
 {
-	static const char *const keys[] = {"description", "condition", "regexTarget", "regexes", "paths",
-					   "stopwords",   "commits",   NULL};
-	_cleanup_free_ const char **regexes = NULL, **paths = NULL, **stopwords = NULL, **commits = NULL;
-	struct scan_allowlist_spec spec = {0};
+	static const char *const keys[] = { "description", "condition", "regexTarget", "regexes",
+					    "paths",       "stopwords", "commits",     NULL };
+	_cleanup_free_ const char **regexes = NULL, **paths = NULL, **stopwords = NULL,
+				  **commits = NULL;
+	struct scan_allowlist_spec spec = { 0 };
 	const char *cond, *target;
 	size_t n_commits;
 	char msg[400];
@@ -111,7 +116,8 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 
 	if (t->type != TOML_TABLE)
 		return gl_fail(ld->err, ld->file, t->line, "an allowlist must be a table");
-	if ((r = check_keys(ld, t, "allowlist", keys)) < 0 || (r = get_string(ld, t, "condition", &cond)) < 0 ||
+	if ((r = check_keys(ld, t, "allowlist", keys)) < 0 ||
+	    (r = get_string(ld, t, "condition", &cond)) < 0 ||
 	    (r = get_string(ld, t, "regexTarget", &target)) < 0 ||
 	    (r = get_strings(ld, t, "regexes", &regexes, &spec.n_regexes)) < 0 ||
 	    (r = get_strings(ld, t, "paths", &paths, &spec.n_paths)) < 0 ||
@@ -133,13 +139,16 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 		else if (STREQ(target, "secret") || !*target)
 			spec.target = SCAN_TARGET_SECRET;
 		else
-			return gl_fail(ld->err, ld->file, toml_get(t, "regexTarget")->line,
-				       "regexTarget must be \"secret\", \"match\" or \"line\", not '%s'", target);
+			return gl_fail(
+			    ld->err, ld->file, toml_get(t, "regexTarget")->line,
+			    "regexTarget must be \"secret\", \"match\" or \"line\", not '%s'",
+			    target);
 	}
 	spec.has_commits = n_commits > 0;
 	if (!spec.n_regexes && !spec.n_paths && !spec.n_stopwords && !spec.has_commits)
-		return gl_fail(ld->err, ld->file, t->line,
-			       "allowlist must have at least one of commits, paths, regexes or stopwords");
+		return gl_fail(
+		    ld->err, ld->file, t->line,
+		    "allowlist must have at least one of commits, paths, regexes or stopwords");
 	spec.regexes = regexes;
 	spec.paths = paths;
 	spec.stopwords = stopwords;
@@ -168,7 +177,8 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 
 static int load_allowlists(struct loader *ld, const char *rule_id, const struct toml_value *owner)
 {
-	const struct toml_value *one = toml_get(owner, "allowlist"), *many = toml_get(owner, "allowlists");
+	const struct toml_value *one = toml_get(owner, "allowlist"),
+				*many = toml_get(owner, "allowlists");
 	int r;
 	if (one) {
 		r = load_allowlist(ld, rule_id, one);
@@ -177,7 +187,8 @@ static int load_allowlists(struct loader *ld, const char *rule_id, const struct 
 	}
 	if (many) {
 		if (many->type != TOML_ARRAY)
-			return gl_fail(ld->err, ld->file, many->line, "'allowlists' must be an array of tables");
+			return gl_fail(ld->err, ld->file, many->line,
+				       "'allowlists' must be an array of tables");
 		for (size_t i = 0; i < many->arr.n; i++) {
 			r = load_allowlist(ld, rule_id, many->arr.items[i]);
 			if (r < 0)
@@ -189,20 +200,22 @@ static int load_allowlists(struct loader *ld, const char *rule_id, const struct 
 
 static int load_rule(struct loader *ld, const struct toml_value *t)
 {
-	static const char *const keys[] = {"id",	   "description", "regex",     "secretGroup", "entropy",
-					   "keywords",	   "path",	  "tags",      "allowlist",   "allowlists",
-					   "skipReport",   NULL};
+	static const char *const keys[] = { "id",        "description", "regex",      "secretGroup",
+					    "entropy",   "keywords",    "path",       "tags",
+					    "allowlist", "allowlists",  "skipReport", NULL };
 	_cleanup_free_ const char **keywords = NULL, **tags = NULL;
-	struct scan_rule_spec spec = {0};
+	struct scan_rule_spec spec = { 0 };
 	char msg[400];
 	double group = 0;
 	int r;
 
 	if (t->type != TOML_TABLE)
 		return gl_fail(ld->err, ld->file, t->line, "a rule must be a table");
-	if ((r = check_keys(ld, t, "rule", keys)) < 0 || (r = get_string(ld, t, "id", &spec.id)) < 0 ||
+	if ((r = check_keys(ld, t, "rule", keys)) < 0 ||
+	    (r = get_string(ld, t, "id", &spec.id)) < 0 ||
 	    (r = get_string(ld, t, "description", &spec.description)) < 0 ||
-	    (r = get_string(ld, t, "regex", &spec.regex)) < 0 || (r = get_string(ld, t, "path", &spec.path)) < 0 ||
+	    (r = get_string(ld, t, "regex", &spec.regex)) < 0 ||
+	    (r = get_string(ld, t, "path", &spec.path)) < 0 ||
 	    (r = get_number(ld, t, "secretGroup", &group)) < 0 ||
 	    (r = get_number(ld, t, "entropy", &spec.entropy)) < 0 ||
 	    (r = get_strings(ld, t, "keywords", &keywords, &spec.n_keywords)) < 0 ||
@@ -211,7 +224,8 @@ static int load_rule(struct loader *ld, const struct toml_value *t)
 	if (!spec.id || !*spec.id)
 		return gl_fail(ld->err, ld->file, t->line, "rule without an id");
 	if (group < 0 || group > 99 || group != (int)group)
-		return gl_fail(ld->err, ld->file, toml_get(t, "secretGroup")->line, "invalid secretGroup");
+		return gl_fail(ld->err, ld->file, toml_get(t, "secretGroup")->line,
+			       "invalid secretGroup");
 	spec.secret_group = (int)group;
 	spec.keywords = keywords;
 	spec.tags = tags;
@@ -233,26 +247,30 @@ static int load_rule(struct loader *ld, const struct toml_value *t)
 
 static int load_text(struct loader *ld, const char *text, size_t len);
 
-static int load_extend(struct loader *ld, const struct toml_value *ext, const char ***ret_disabled, size_t *ret_n)
+static int load_extend(struct loader *ld, const struct toml_value *ext, const char ***ret_disabled,
+		       size_t *ret_n)
 {
-	static const char *const keys[] = {"useDefault", "path", "url", "disabledRules", NULL};
+	static const char *const keys[] = { "useDefault", "path", "url", "disabledRules", NULL };
 	const struct toml_value *ud = toml_get(ext, "useDefault");
 	const char *path, *url;
 	int r;
 	if (ext->type != TOML_TABLE)
 		return gl_fail(ld->err, ld->file, ext->line, "'extend' must be a table");
-	if ((r = check_keys(ld, ext, "extend", keys)) < 0 || (r = get_string(ld, ext, "path", &path)) < 0 ||
+	if ((r = check_keys(ld, ext, "extend", keys)) < 0 ||
+	    (r = get_string(ld, ext, "path", &path)) < 0 ||
 	    (r = get_string(ld, ext, "url", &url)) < 0 ||
 	    (r = get_strings(ld, ext, "disabledRules", ret_disabled, ret_n)) < 0)
 		return r;
 	if (url)
-		return gl_fail(ld->err, ld->file, toml_get(ext, "url")->line, "extend.url is not supported");
+		return gl_fail(ld->err, ld->file, toml_get(ext, "url")->line,
+			       "extend.url is not supported");
 	if (ud && ud->type != TOML_BOOL)
 		return gl_fail(ld->err, ld->file, ud->line, "'useDefault' must be a boolean");
 	if (ld->depth >= MAX_EXTEND_DEPTH)
-		return gl_fail(ld->err, ld->file, ext->line, "configurations extend each other too deeply");
+		return gl_fail(ld->err, ld->file, ext->line,
+			       "configurations extend each other too deeply");
 	if (ud && ud->b) {
-		struct loader sub = {ld->rs, "(default rules)", ld->err, ld->depth + 1};
+		struct loader sub = { ld->rs, "(default rules)", ld->err, ld->depth + 1 };
 		r = load_text(&sub, scan_default_rules_toml, strlen(scan_default_rules_toml));
 		if (r < 0)
 			return r;
@@ -262,9 +280,9 @@ static int load_extend(struct loader *ld, const struct toml_value *ext, const ch
 		size_t len;
 		r = fs_read_file(path, TOML_MAX_INPUT, &data, &len);
 		if (r < 0)
-			return gl_fail(ld->err, ld->file, toml_get(ext, "path")->line, "cannot read '%s': %s", path,
-				       strerror(-r));
-		struct loader sub = {ld->rs, path, ld->err, ld->depth + 1};
+			return gl_fail(ld->err, ld->file, toml_get(ext, "path")->line,
+				       "cannot read '%s': %s", path, strerror(-r));
+		struct loader sub = { ld->rs, path, ld->err, ld->depth + 1 };
 		r = load_text(&sub, data, len);
 		if (r < 0)
 			return r;
@@ -274,8 +292,8 @@ static int load_extend(struct loader *ld, const struct toml_value *ext, const ch
 
 static int load_text(struct loader *ld, const char *text, size_t len)
 {
-	static const char *const keys[] = {"title", "description", "minVersion", "allowlist", "allowlists",
-					   "rules", "extend",      NULL};
+	static const char *const keys[] = { "title",      "description", "minVersion", "allowlist",
+					    "allowlists", "rules",       "extend",     NULL };
 	struct toml_value *root = NULL;
 	struct toml_error terr;
 	_cleanup_free_ const char **disabled = NULL;
@@ -299,7 +317,8 @@ static int load_text(struct loader *ld, const char *text, size_t len)
 	const struct toml_value *rules = toml_get(root, "rules");
 	if (rules) {
 		if (rules->type != TOML_ARRAY) {
-			r = gl_fail(ld->err, ld->file, rules->line, "'rules' must be an array of tables ([[rules]])");
+			r = gl_fail(ld->err, ld->file, rules->line,
+				    "'rules' must be an array of tables ([[rules]])");
 			goto out;
 		}
 		for (size_t i = 0; i < rules->arr.n; i++) {
@@ -310,7 +329,8 @@ static int load_text(struct loader *ld, const char *text, size_t len)
 			for (size_t j = 0; id && j < i; j++) {
 				const struct toml_value *o = toml_get(rules->arr.items[j], "id");
 				if (o && o->type == TOML_STRING && STREQ(o->str.s, id)) {
-					r = gl_fail(ld->err, ld->file, idv->line, "duplicate rule id '%s'", id);
+					r = gl_fail(ld->err, ld->file, idv->line,
+						    "duplicate rule id '%s'", id);
 					goto out;
 				}
 			}
@@ -330,9 +350,10 @@ out:
 	return r;
 }
 
-int gitleaks_load(struct scan_rules *rs, const char *file, const char *text, size_t len, struct gitleaks_error *err)
+int gitleaks_load(struct scan_rules *rs, const char *file, const char *text, size_t len,
+		  struct gitleaks_error *err)
 {
-	struct loader ld = {rs, file, err, 0};
+	struct loader ld = { rs, file, err, 0 };
 	if (err)
 		memset(err, 0, sizeof(*err));
 	return load_text(&ld, text, len);
@@ -350,5 +371,6 @@ int gitleaks_load_file(struct scan_rules *rs, const char *file, struct gitleaks_
 
 int gitleaks_load_default(struct scan_rules *rs, struct gitleaks_error *err)
 {
-	return gitleaks_load(rs, "(default rules)", scan_default_rules_toml, strlen(scan_default_rules_toml), err);
+	return gitleaks_load(rs, "(default rules)", scan_default_rules_toml,
+			     strlen(scan_default_rules_toml), err);
 }

@@ -17,7 +17,8 @@ struct gitleaks_error {
  * file first (relative paths as given, at most 4 levels); disabledRules are
  * removed afterwards. Unknown keys, wrong types, invalid regexes: -EINVAL
  * with *err naming file, line and problem. Never prints. */
-int gitleaks_load(struct scan_rules *rs, const char *file, const char *text, size_t len, struct gitleaks_error *err);
+int gitleaks_load(struct scan_rules *rs, const char *file, const char *text, size_t len,
+		  struct gitleaks_error *err);
 
 /* Reads file (at most 16 MiB) and loads it as above. */
 int gitleaks_load_file(struct scan_rules *rs, const char *file, struct gitleaks_error *err);

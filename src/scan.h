@@ -73,11 +73,11 @@ struct scan_finding {
 	const char *description;
 	const char *const *tags;
 	size_t n_tags;
-	const char *path;    /* as given to scan_buffer, may be NULL */
-	size_t start, end;   /* the match */
-	const char *match;   /* NULL for known secrets */
+	const char *path;  /* as given to scan_buffer, may be NULL */
+	size_t start, end; /* the match */
+	const char *match; /* NULL for known secrets */
 	size_t match_len;
-	const char *secret;  /* NULL for known secrets */
+	const char *secret; /* NULL for known secrets */
 	size_t secret_len;
 	unsigned start_line, end_line, start_col, end_col;
 	double entropy;
@@ -95,11 +95,12 @@ struct scan_rules *scan_rules_free(struct scan_rules *rs);
 
 /* Adds (or, when the id exists, replaces) a rule. On -EINVAL err holds a
  * message such as "invalid regex: missing ) at offset 4". */
-int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec, char *err, size_t errlen);
+int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec, char *err,
+			size_t errlen);
 /* Adds an allowlist to rule rule_id, or the global one when rule_id is NULL.
  * -ENOENT when the rule does not exist. */
-int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id, const struct scan_allowlist_spec *spec,
-			     char *err, size_t errlen);
+int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id,
+			     const struct scan_allowlist_spec *spec, char *err, size_t errlen);
 /* Removes a rule from the set; -ENOENT when absent. */
 int scan_rules_disable(struct scan_rules *rs, const char *rule_id);
 bool scan_rules_has_rule(const struct scan_rules *rs, const char *rule_id);
@@ -112,7 +113,8 @@ int scan_rules_add_ignore_text(struct scan_rules *rs, const char *text, size_t l
  * alphabets, any alignment), hex (either case) or URL-encoded. The value is
  * copied into memory wiped on free. Values shorter than 4 bytes: -EINVAL.
  * name: [A-Za-z0-9_.-]{1,64}. */
-int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const void *value, size_t len);
+int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const void *value,
+				size_t len);
 
 /* Builds the prefilters; afterwards the set may no longer be changed. */
 int scan_rules_compile(struct scan_rules *rs, char *err, size_t errlen);
@@ -128,10 +130,10 @@ unsigned scan_ctx_limit_hits(const struct scan_ctx *ctx);
  * and path allowlists then never match). Returns the number of findings
  * reported, a negative value returned by cb, or -errno. Never reads outside
  * the buffer; NUL bytes and invalid UTF-8 are fine. */
-int scan_ctx_buffer(struct scan_ctx *ctx, const char *path, const void *data, size_t len, scan_callback cb,
-		    void *userdata);
-int scan_buffer(const struct scan_rules *rs, const char *path, const void *data, size_t len, scan_callback cb,
-		void *userdata);
+int scan_ctx_buffer(struct scan_ctx *ctx, const char *path, const void *data, size_t len,
+		    scan_callback cb, void *userdata);
+int scan_buffer(const struct scan_rules *rs, const char *path, const void *data, size_t len,
+		scan_callback cb, void *userdata);
 
 /* Shannon entropy of s (bits per character, as gitleaks: runes counted,
  * divided by the byte length). */

@@ -33,11 +33,11 @@ static void load(void)
 		load_what = SCANLIB_PCRE2_SONAME;
 		return;
 	}
-#define SCANLIB_LOAD(f)                                                              \
-	scanlib.f = (__typeof__(&f))dlsym(strncmp(#f, "hs_", 3) == 0 ? hs : pc, #f); \
-	if (!scanlib.f) {                                                            \
-		load_what = #f;                                                      \
-		return;                                                              \
+#define SCANLIB_LOAD(f)                                                                \
+	scanlib.f = (__typeof__(&(f)))dlsym(strncmp(#f, "hs_", 3) == 0 ? hs : pc, #f); \
+	if (!scanlib.f) {                                                              \
+		load_what = #f;                                                        \
+		return;                                                                \
 	}
 	SCANLIB_FUNCS(SCANLIB_LOAD)
 #undef SCANLIB_LOAD

@@ -4,13 +4,13 @@
  * io_uring, clocks, swap, reboot, terminal injection (TIOCSTI/TIOCLINUX)
  * and device nodes. Those fail with EPERM; clone3 fails with ENOSYS so libc
  * falls back to clone, whose flags the filter can see. A syscall of another
- * architecture kills the process. Needs no_new_privs. */
+ * architecture kills the process. Needs no_new_privs. The rules are in
+ * src/sysfilter_rules.c, compiled to BPF at build time. */
 #ifndef CLAWBOX_SYSFILTER_H
 #define CLAWBOX_SYSFILTER_H
 #include "util/common.h"
 
-/* Load the filter into the calling thread. Returns 0 or -errno; on failure
- * *ret_what names the syscall that could not be added. */
+/* Load the filter into the calling thread. Returns 0 or -errno. */
 int sysfilter_load(const char **ret_what);
 
 #endif

@@ -45,9 +45,7 @@ struct toml_value *toml_free(struct toml_value *v)
 	if (!v)
 		return NULL;
 	switch (v->type) {
-	case TOML_STRING:
-		free(v->str.s);
-		break;
+	case TOML_STRING: free(v->str.s); break;
 	case TOML_ARRAY:
 		for (size_t i = 0; i < v->arr.n; i++)
 			toml_free(v->arr.items[i]);
@@ -60,19 +58,21 @@ struct toml_value *toml_free(struct toml_value *v)
 		}
 		free(v->tab.kv);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	free(v);
 	return NULL;
 }
 
-static void toml_freep(struct toml_value **v) { toml_free(*v); }
+static void toml_freep(struct toml_value **v)
+{
+	toml_free(*v);
+}
 #define _cleanup_toml_ _cleanup_(toml_freep)
 
 const struct toml_value *toml_get(const struct toml_value *t, const char *key)
 {
-	if (!t || t->type != TOML_TABLE)
+	if (!t || !key || t->type != TOML_TABLE)
 		return NULL;
 	for (size_t i = 0; i < t->tab.n; i++)
 		if (STREQ(t->tab.kv[i].key, key))
@@ -119,7 +119,7 @@ static int tab_add(struct toml_value *t, char *key, struct toml_value *val)
 		toml_free(val);
 		return r;
 	}
-	t->tab.kv[t->tab.n++] = (struct toml_kv){key, val};
+	t->tab.kv[t->tab.n++] = (struct toml_kv){ key, val };
 	return 0;
 }
 
@@ -231,8 +231,8 @@ static int expect_eol(struct parser *ps)
 
 static bool is_bare(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-	       c == '-';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-';
 }
 
 static int hexval(char c)
@@ -301,7 +301,8 @@ static int parse_string(struct parser *ps, bool multi, char **ret, size_t *ret_l
 			if (ps->end - ps->p >= 3 && ps->p[1] == q && ps->p[2] == q) {
 				/* up to two extra quotes belong to the content */
 				size_t extra = 0;
-				while (extra < 2 && ps->end - ps->p >= (ptrdiff_t)(4 + extra) && ps->p[3 + extra] == q)
+				while (extra < 2 && ps->end - ps->p >= (ptrdiff_t)(4 + extra) &&
+				       ps->p[3 + extra] == q)
 					extra++;
 				r = buf_append(&b, ps->p, extra);
 				if (r < 0)
@@ -376,7 +377,8 @@ static int parse_string(struct parser *ps, bool multi, char **ret, size_t *ret_l
 				if (t < ps->end && (*t == '\n' || *t == '\r')) {
 					ps->p = t;
 					while (ps->p < ps->end &&
-					       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')) {
+					       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' ||
+						*ps->p == '\r')) {
 						if (*ps->p == '\n')
 							ps->line++;
 						ps->p++;
@@ -455,6 +457,8 @@ static int parse_keypath(struct parser *ps, struct keypath *k)
 static int descend(struct parser *ps, struct toml_value *t, const char *key, bool dotted,
 		   struct toml_value **ret)
 {
+	if (!key)
+		return -EINVAL;
 	struct toml_value *v = tab_find(t, key);
 	if (!v) {
 		v = value_new(TOML_TABLE, ps->line);
@@ -476,7 +480,8 @@ static int descend(struct parser *ps, struct toml_value *t, const char *key, boo
 		*ret = v->arr.items[v->arr.n - 1];
 		return 0;
 	}
-	if (v->type != TOML_TABLE || v->tab.is_inline || (dotted && v->tab.defined && !v->tab.implicit))
+	if (v->type != TOML_TABLE || v->tab.is_inline ||
+	    (dotted && v->tab.defined && !v->tab.implicit))
 		return fail(ps, "key '%s' is already defined (line %u) as a %s", key, v->line,
 			    v->type == TOML_TABLE ? "table" : toml_type_name(v->type));
 	*ret = v;
@@ -489,7 +494,7 @@ static int parse_inline_table(struct parser *ps, struct toml_value **ret);
 
 static int set_keyval(struct parser *ps, struct toml_value *t)
 {
-	struct keypath k = {.n = 0};
+	struct keypath k = { .n = 0 };
 	_cleanup_toml_ struct toml_value *val = NULL;
 	int r = parse_keypath(ps, &k);
 	if (r < 0)
@@ -510,7 +515,8 @@ static int set_keyval(struct parser *ps, struct toml_value *t)
 	}
 	struct toml_value *old = tab_find(t, k.parts[k.n - 1]);
 	if (old) {
-		r = fail(ps, "duplicate key '%s' (first defined on line %u)", k.parts[k.n - 1], old->line);
+		r = fail(ps, "duplicate key '%s' (first defined on line %u)", k.parts[k.n - 1],
+			 old->line);
 		goto out;
 	}
 	r = tab_add(t, TAKE_PTR(k.parts[k.n - 1]), TAKE_PTR(val));
@@ -603,12 +609,14 @@ static int parse_scalar(struct parser *ps, struct toml_value **ret)
 	size_t n = 0;
 	bool is_float = false;
 
-	while (ps->p < ps->end && (is_bare(*ps->p) || *ps->p == '+' || *ps->p == '.' || *ps->p == ':'))
+	while (ps->p < ps->end &&
+	       (is_bare(*ps->p) || *ps->p == '+' || *ps->p == '.' || *ps->p == ':'))
 		ps->p++;
 	size_t len = (size_t)(ps->p - s);
 	if (len == 0)
-		return fail(ps, ps->p < ps->end ? "invalid value starting with '%c'" : "missing value%c",
-			    ps->p < ps->end ? *ps->p : ' ');
+		return fail(
+		    ps, ps->p < ps->end ? "invalid value starting with '%c'" : "missing value%c",
+		    ps->p < ps->end ? *ps->p : ' ');
 	if (len == 4 && !memcmp(s, "true", 4)) {
 		*ret = value_new(TOML_BOOL, ps->line);
 		if (!*ret)
@@ -727,7 +735,7 @@ static int parse_value(struct parser *ps, struct toml_value **ret)
 static int parse_header(struct parser *ps, struct toml_value *root, struct toml_value **ret_cur)
 {
 	bool aot = ps->end - ps->p >= 2 && ps->p[1] == '[';
-	struct keypath k = {.n = 0};
+	struct keypath k = { .n = 0 };
 	struct toml_value *t = root;
 	int r;
 
@@ -735,7 +743,8 @@ static int parse_header(struct parser *ps, struct toml_value *root, struct toml_
 	r = parse_keypath(ps, &k);
 	if (r < 0)
 		goto out;
-	if (ps->p >= ps->end || *ps->p != ']' || (aot && (ps->end - ps->p < 2 || ps->p[1] != ']'))) {
+	if (ps->p >= ps->end || *ps->p != ']' ||
+	    (aot && (ps->end - ps->p < 2 || ps->p[1] != ']'))) {
 		r = fail(ps, "expected '%s' to close table header", aot ? "]]" : "]");
 		goto out;
 	}
@@ -777,7 +786,8 @@ static int parse_header(struct parser *ps, struct toml_value *root, struct toml_
 	} else {
 		if (v) {
 			if (v->type != TOML_TABLE || v->tab.defined || v->tab.is_inline) {
-				r = fail(ps, "table '%s' is already defined (line %u)", last, v->line);
+				r = fail(ps, "table '%s' is already defined (line %u)", last,
+					 v->line);
 				goto out;
 			}
 			v->tab.defined = true;
@@ -802,9 +812,10 @@ out:
 	return r;
 }
 
-int toml_parse(const char *data, size_t len, struct toml_value **ret_root, struct toml_error *ret_err)
+int toml_parse(const char *data, size_t len, struct toml_value **ret_root,
+	       struct toml_error *ret_err)
 {
-	struct parser ps = {.p = data, .end = data + len, .line = 1, .err = ret_err};
+	struct parser ps = { .p = data, .end = data + len, .line = 1, .err = ret_err };
 	_cleanup_toml_ struct toml_value *root = NULL;
 	struct toml_value *cur;
 	int r;

@@ -65,7 +65,8 @@ struct toml_error {
 /* Parse data[0..len) into a new root table (*ret_root, free with toml_free).
  * Returns 0, -EINVAL with *ret_err filled on a syntax or semantic error,
  * -ENOMEM, or -E2BIG when the input exceeds TOML_MAX_INPUT. */
-int toml_parse(const char *data, size_t len, struct toml_value **ret_root, struct toml_error *ret_err);
+int toml_parse(const char *data, size_t len, struct toml_value **ret_root,
+	       struct toml_error *ret_err);
 
 /* Frees a value tree; accepts NULL; returns NULL. */
 struct toml_value *toml_free(struct toml_value *v);

@@ -19,7 +19,8 @@ static int collect(const struct scan_finding *f, void *ud)
 	if (g->n < 8) {
 		snprintf(g->rule[g->n], sizeof(g->rule[0]), "%s", f->rule_id);
 		if (f->secret)
-			snprintf(g->secret[g->n], sizeof(g->secret[0]), "%.*s", (int)f->secret_len, f->secret);
+			snprintf(g->secret[g->n], sizeof(g->secret[0]), "%.*s", (int)f->secret_len,
+				 f->secret);
 		else
 			g->secret[g->n][0] = '\0';
 		g->line[g->n] = f->start_line;
@@ -45,13 +46,14 @@ static struct scan_rules *rules_from(const char *toml)
 
 static struct got scan(const struct scan_rules *rs, const char *path, const char *text)
 {
-	struct got g = {.n = 0};
+	struct got g = { .n = 0 };
 	int r = scan_buffer(rs, path, text, strlen(text), collect, &g);
 	CHECK_INT(r, g.n);
 	return g;
 }
 
-static const char RULE[] = "[[rules]]\nid = 'tok'\nregex = '''tok_([a-z0-9]{10})'''\nkeywords = ['tok_']\n";
+static const char RULE[] =
+    "[[rules]]\nid = 'tok'\nregex = '''tok_([a-z0-9]{10})'''\nkeywords = ['tok_']\n";
 
 TEST(scan_secret_group_location_and_allow)
 {
@@ -75,18 +77,19 @@ TEST(scan_secret_group_location_and_allow)
 TEST(scan_entropy_keywords_allowlists)
 {
 	struct scan_rules *rs = rules_from(
-		"[allowlist]\npaths = ['''\\.lock$''']\nstopwords = ['fake']\n"
-		"[[rules]]\nid = 'ent'\nregex = '''key=(\\w+)'''\nentropy = 3.0\nkeywords = ['key=']\n"
-		"[[rules.allowlists]]\nregexTarget = 'line'\nregexes = ['''^\\s*#''']\n"
-		"[[rules.allowlists]]\ncondition = 'AND'\npaths = ['''test''']\nregexes = ['''^z''']\n");
-	CHECK_INT(scan(rs, "a", "key=aaaaaaaaaaaaaaa\n").n, 0);         /* entropy 0 */
+	    "[allowlist]\npaths = ['''\\.lock$''']\nstopwords = ['fake']\n"
+	    "[[rules]]\nid = 'ent'\nregex = '''key=(\\w+)'''\nentropy = 3.0\nkeywords = ['key=']\n"
+	    "[[rules.allowlists]]\nregexTarget = 'line'\nregexes = ['''^\\s*#''']\n"
+	    "[[rules.allowlists]]\ncondition = 'AND'\npaths = ['''test''']\nregexes = "
+	    "['''^z''']\n");
+	CHECK_INT(scan(rs, "a", "key=aaaaaaaaaaaaaaa\n").n, 0); /* entropy 0 */
 	CHECK_INT(scan(rs, "a", "key=a1b2c3d4e5f6g7h8\n").n, 1);
-	CHECK_INT(scan(rs, "x.lock", "key=a1b2c3d4e5f6g7h8\n").n, 0);   /* global path */
-	CHECK_INT(scan(rs, "a", "key=a1b2fakec3d4e5f6g7h8\n").n, 0);    /* stopword */
-	CHECK_INT(scan(rs, "a", "# key=a1b2c3d4e5f6g7h8\n").n, 0);      /* line target */
-	CHECK_INT(scan(rs, "test/a", "key=za1b2c3d4e5f6g7h8\n").n, 0);  /* AND: both */
-	CHECK_INT(scan(rs, "prod/a", "key=za1b2c3d4e5f6g7h8\n").n, 1);  /* AND: path fails */
-	CHECK_INT(scan(rs, "test/a", "key=a1b2c3d4e5f6g7h8\n").n, 1);   /* AND: regex fails */
+	CHECK_INT(scan(rs, "x.lock", "key=a1b2c3d4e5f6g7h8\n").n, 0);  /* global path */
+	CHECK_INT(scan(rs, "a", "key=a1b2fakec3d4e5f6g7h8\n").n, 0);   /* stopword */
+	CHECK_INT(scan(rs, "a", "# key=a1b2c3d4e5f6g7h8\n").n, 0);     /* line target */
+	CHECK_INT(scan(rs, "test/a", "key=za1b2c3d4e5f6g7h8\n").n, 0); /* AND: both */
+	CHECK_INT(scan(rs, "prod/a", "key=za1b2c3d4e5f6g7h8\n").n, 1); /* AND: path fails */
+	CHECK_INT(scan(rs, "test/a", "key=a1b2c3d4e5f6g7h8\n").n, 1);  /* AND: regex fails */
 	CHECK(scan_entropy("aaaa", 4) == 0.0);
 	CHECK(scan_entropy("abcdefgh", 8) == 3.0);
 	scan_rules_free(rs);
@@ -95,15 +98,19 @@ TEST(scan_entropy_keywords_allowlists)
 TEST(scan_go_syntax_and_path_rules)
 {
 	struct scan_rules *rs = rules_from(
-		"[[rules]]\nid = 'dollar'\nregex = '''end=(\\d+)$'''\n"
-		"[[rules]]\nid = 'space'\nregex = '''sp\\s(\\d\\d)'''\n"
-		"[[rules]]\nid = 'p12'\npath = '''\\.p12$'''\n"
-		"[[rules]]\nid = 'yaml'\npath = '''\\.ya?ml$'''\nregex = '''pw: (\\S+)'''\n");
+	    "[[rules]]\nid = 'dollar'\nregex = '''end=(\\d+)$'''\n"
+	    "[[rules]]\nid = 'space'\nregex = '''sp\\s(\\d\\d)'''\n"
+	    "[[rules]]\nid = 'p12'\npath = '''\\.p12$'''\n"
+	    "[[rules]]\nid = 'yaml'\npath = '''\\.ya?ml$'''\nregex = '''pw: (\\S+)'''\n");
 	/* Go's $ is end of text, not end of line */
 	CHECK_INT(scan(rs, "a", "end=12\nmore").n, 0);
 	CHECK_INT(scan(rs, "a", "more\nend=12").n, 1);
 	/* Go's \s excludes the vertical tab */
-	CHECK_INT(scan(rs, "a", "sp\x0b" "12").n, 0);
+	CHECK_INT(scan(rs, "a",
+		       "sp\x0b"
+		       "12")
+		      .n,
+		  0);
 	CHECK_INT(scan(rs, "a", "sp 12").n, 1);
 	struct got g = scan(rs, "dir/cert.p12", "whatever");
 	CHECK_INT(g.n, 1);
@@ -142,15 +149,15 @@ TEST(scan_known_secrets_all_encodings)
 	CHECK_INT(scan_rules_compile(rs, err, sizeof(err)), 0);
 	const char *texts[] = {
 		"raw: s3cr3t/V@lue+42! end",
-		"b64: czNjcjN0L1ZAbHVlKzQyIQ==",              /* base64 at offset 0 */
-		"b64: eHMzY3IzdC9WQGx1ZSs0MiE=",              /* "x" + value */
-		"b64: eHhzM2NyM3QvVkBsdWUrNDIh",              /* "xx" + value */
-		"hex: 7333637233742f56406c75652b34322",       /* prefix only: no */
+		"b64: czNjcjN0L1ZAbHVlKzQyIQ==",        /* base64 at offset 0 */
+		"b64: eHMzY3IzdC9WQGx1ZSs0MiE=",        /* "x" + value */
+		"b64: eHhzM2NyM3QvVkBsdWUrNDIh",        /* "xx" + value */
+		"hex: 7333637233742f56406c75652b34322", /* prefix only: no */
 		"hex: 7333637233742f56406c75652b343221",
 		"HEX: 7333637233742F56406C75652B343221",
 		"url: s3cr3t%2FV%40lue%2B42%21",
 	};
-	int expect[] = {1, 1, 1, 1, 0, 1, 1, 1};
+	int expect[] = { 1, 1, 1, 1, 0, 1, 1, 1 };
 	for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
 		struct got g = scan(rs, "f", texts[i]);
 		if (g.n != expect[i])
@@ -177,8 +184,9 @@ static void *thread_scan(void *p)
 	if (scan_ctx_new(a->rs, &ctx) < 0)
 		return NULL;
 	for (int i = 0; i < 200; i++) {
-		struct got g = {.n = 0};
-		snprintf(text, sizeof(text), "line\nx = tok_%010d\naws = AKIAQWERTYUIOPASDFGH\n", i);
+		struct got g = { .n = 0 };
+		snprintf(text, sizeof(text), "line\nx = tok_%010d\naws = AKIAQWERTYUIOPASDFGH\n",
+			 i);
 		if (scan_ctx_buffer(ctx, "f", text, strlen(text), collect, &g) == 2)
 			a->found++;
 	}
@@ -189,12 +197,13 @@ static void *thread_scan(void *p)
 TEST(scan_threads_share_rules)
 {
 	char toml[512];
-	snprintf(toml, sizeof(toml), "%s[[rules]]\nid = 'aws'\nregex = '''AKIA[A-Z2-7]{16}'''\n", RULE);
+	snprintf(toml, sizeof(toml), "%s[[rules]]\nid = 'aws'\nregex = '''AKIA[A-Z2-7]{16}'''\n",
+		 RULE);
 	struct scan_rules *rs = rules_from(toml);
 	pthread_t th[4];
 	struct thread_arg args[4];
 	for (int i = 0; i < 4; i++) {
-		args[i] = (struct thread_arg){rs, 0};
+		args[i] = (struct thread_arg){ rs, 0 };
 		CHECK_INT(pthread_create(&th[i], NULL, thread_scan, &args[i]), 0);
 	}
 	for (int i = 0; i < 4; i++) {
@@ -217,7 +226,7 @@ TEST(scan_bad_input_never_crashes)
 	CHECK(big);
 	for (size_t i = 0; i < n; i++) /* one huge line of invalid UTF-8, NULs, key-ish text */
 		big[i] = "key=\xff\xfe\0aZ9+/\xc3"[i % 14];
-	struct got g = {.n = 0};
+	struct got g = { .n = 0 };
 	CHECK(scan_buffer(rs, "big", big, n, collect, &g) >= 0);
 	memset(big, 'a', n);
 	memcpy(big, "token = ", 8);
@@ -234,15 +243,17 @@ TEST(scan_config_errors_name_line)
 		unsigned line;
 		const char *needle;
 	} cases[] = {
-		{"[[rules]]\nid = 'x'\nregex = '''(a'''\n", 3, "invalid regex"},
-		{"[[rules]]\nid = 'x'\nregex = 'a'\nbogus = 1\n", 4, "unknown key 'bogus'"},
-		{"[[rules]]\nid = 'x'\nregex = 'a'\nsecretGroup = 2\n", 4, "secretGroup"},
-		{"[[rules]]\nid = 'x'\nregex = 'a'\n[[rules.allowlists]]\nregexTarget = 'all'\nregexes=['a']\n", 5,
-		 "regexTarget"},
-		{"[[rules]]\nid = 'x'\nregex = 'a'\n[[rules]]\nid = 'x'\nregex = 'b'\n", 5, "duplicate rule id"},
-		{"[extend]\nuseDefault = 'yes'\n", 2, "useDefault"},
-		{"title = 1\nx = \n", 2, "missing value"},
-		{"[[rules]]\nid = 'x'\nkeywords = 'a'\nregex = 'a'\n", 3, "array"},
+		{ "[[rules]]\nid = 'x'\nregex = '''(a'''\n", 3, "invalid regex" },
+		{ "[[rules]]\nid = 'x'\nregex = 'a'\nbogus = 1\n", 4, "unknown key 'bogus'" },
+		{ "[[rules]]\nid = 'x'\nregex = 'a'\nsecretGroup = 2\n", 4, "secretGroup" },
+		{ "[[rules]]\nid = 'x'\nregex = 'a'\n[[rules.allowlists]]\nregexTarget = "
+		  "'all'\nregexes=['a']\n",
+		  5, "regexTarget" },
+		{ "[[rules]]\nid = 'x'\nregex = 'a'\n[[rules]]\nid = 'x'\nregex = 'b'\n", 5,
+		  "duplicate rule id" },
+		{ "[extend]\nuseDefault = 'yes'\n", 2, "useDefault" },
+		{ "title = 1\nx = \n", 2, "missing value" },
+		{ "[[rules]]\nid = 'x'\nkeywords = 'a'\nregex = 'a'\n", 3, "array" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		struct scan_rules *rs = NULL;
@@ -261,8 +272,9 @@ TEST(scan_config_errors_name_line)
 
 TEST(scan_extend_default_and_disable)
 {
-	struct scan_rules *rs = rules_from("[extend]\nuseDefault = true\ndisabledRules = ['github-token']\n"
-					   "[[rules]]\nid = 'mine'\nregex = '''mine_[0-9]{6}'''\n");
+	struct scan_rules *rs =
+	    rules_from("[extend]\nuseDefault = true\ndisabledRules = ['github-token']\n"
+		       "[[rules]]\nid = 'mine'\nregex = '''mine_[0-9]{6}'''\n");
 	CHECK(scan_rules_has_rule(rs, "aws-access-token"));
 	CHECK(!scan_rules_has_rule(rs, "github-token"));
 	CHECK_INT(scan(rs, "a", "mine_123456").n, 1);

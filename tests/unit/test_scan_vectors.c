@@ -36,11 +36,12 @@ static json_t *load_vectors(void)
 	return v;
 }
 
-static bool sample_found(const struct scan_rules *rs, struct scan_ctx *ctx, json_t *sample, const char *rule)
+static bool sample_found(const struct scan_rules *rs, struct scan_ctx *ctx, json_t *sample,
+			 const char *rule)
 {
 	const char *text = json_string_value(json_object_get(sample, "text"));
 	const char *path = json_string_value(json_object_get(sample, "path"));
-	struct want w = {rule, false};
+	struct want w = { rule, false };
 	CHECK(text);
 	int r = scan_ctx_buffer(ctx, path, text, strlen(text), on_finding, &w);
 	CHECK(r >= 0);
@@ -67,18 +68,22 @@ TEST(scan_gitleaks_vectors)
 	CHECK_INT(scan_rules_count(rs), 222);
 	CHECK_INT(scan_rules_compile(rs, err, sizeof(err)), 0);
 	CHECK_INT(scan_ctx_new(rs, &ctx), 0);
-	json_array_foreach(v, i, rule) {
+	json_array_foreach(v, i, rule)
+	{
 		const char *id = json_string_value(json_object_get(rule, "id"));
 		size_t k;
 		json_t *s;
-		json_array_foreach(json_object_get(rule, "tps"), k, s) {
+		json_array_foreach(json_object_get(rule, "tps"), k, s)
+		{
 			tp++;
 			if (sample_found(rs, ctx, s, id))
 				tp_found++;
 			else if (secure_getenv("SCAN_VECTORS_VERBOSE"))
-				fprintf(stderr, "missed TP %s: %s\n", id, json_string_value(json_object_get(s, "text")));
+				fprintf(stderr, "missed TP %s: %s\n", id,
+					json_string_value(json_object_get(s, "text")));
 		}
-		json_array_foreach(json_object_get(rule, "fps"), k, s) {
+		json_array_foreach(json_object_get(rule, "fps"), k, s)
+		{
 			fp++;
 			if (sample_found(rs, ctx, s, id)) {
 				fp_found++;
@@ -88,8 +93,10 @@ TEST(scan_gitleaks_vectors)
 			}
 		}
 	}
-	printf("# gitleaks vectors: true positives %zu/%zu (%.2f%%), false positives %zu/%zu (%.2f%%)\n",
-	       tp_found, tp, 100.0 * (double)tp_found / (double)tp, fp_found, fp, 100.0 * (double)fp_found / (double)fp);
+	printf("# gitleaks vectors: true positives %zu/%zu (%.2f%%), false positives %zu/%zu "
+	       "(%.2f%%)\n",
+	       tp_found, tp, 100.0 * (double)tp_found / (double)tp, fp_found, fp,
+	       100.0 * (double)fp_found / (double)fp);
 	fflush(stdout);
 	CHECK_INT(tp, 6396);
 	CHECK_INT(fp, 374);
@@ -104,9 +111,25 @@ TEST(scan_gitleaks_vectors)
 static bool listed_provider(const char *id)
 {
 	static const char *const prefixes[] = {
-		"anthropic-", "openai-", "openrouter-", "gcp-api-key", "aws-access-token", "aws-amazon-bedrock",
-		"azure-ad-client-secret", "github-", "gitlab-", "slack-", "discord-", "telegram-", "stripe-",
-		"twilio-", "sendgrid-", "npm-access-token", "pypi-", "private-key", "jwt",
+		"anthropic-",
+		"openai-",
+		"openrouter-",
+		"gcp-api-key",
+		"aws-access-token",
+		"aws-amazon-bedrock",
+		"azure-ad-client-secret",
+		"github-",
+		"gitlab-",
+		"slack-",
+		"discord-",
+		"telegram-",
+		"stripe-",
+		"twilio-",
+		"sendgrid-",
+		"npm-access-token",
+		"pypi-",
+		"private-key",
+		"jwt",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
 		if (!strncmp(id, prefixes[i], strlen(prefixes[i])))
@@ -128,13 +151,15 @@ TEST(scan_default_rules_cover_providers)
 	CHECK_INT(gitleaks_load_default(rs, &ge), 0);
 	CHECK_INT(scan_rules_compile(rs, err, sizeof(err)), 0);
 	CHECK_INT(scan_ctx_new(rs, &ctx), 0);
-	json_array_foreach(v, i, rule) {
+	json_array_foreach(v, i, rule)
+	{
 		const char *id = json_string_value(json_object_get(rule, "id"));
 		size_t k;
 		json_t *s;
 		if (!listed_provider(id))
 			continue;
-		json_array_foreach(json_object_get(rule, "tps"), k, s) {
+		json_array_foreach(json_object_get(rule, "tps"), k, s)
+		{
 			n++;
 			if (sample_found(rs, ctx, s, NULL))
 				found++;

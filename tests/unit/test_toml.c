@@ -30,14 +30,15 @@ static void parse_err(const char *s, unsigned line, const char *needle)
 
 TEST(toml_scalars_and_strings)
 {
-	struct toml_value *r = parse_ok("# c\n"
-					"title = \"a\\tb\\u00e9\" # trailing\n"
-					"lit = 'C:\\path'\n"
-					"re = '''\\bA3-[A-Z]{6}'''\n"
-					"ml = \"\"\"\nline1\\\n   line2\"\"\"\n"
-					"n = 1_000\nh = 0xff\nf = 3.5\ne = 1e3\nb = true\nc = false\nneg = -7\n"
-					"\"quoted key\" = 1\n"
-					"dotted.key = 'x'\n");
+	struct toml_value *r =
+	    parse_ok("# c\n"
+		     "title = \"a\\tb\\u00e9\" # trailing\n"
+		     "lit = 'C:\\path'\n"
+		     "re = '''\\bA3-[A-Z]{6}'''\n"
+		     "ml = \"\"\"\nline1\\\n   line2\"\"\"\n"
+		     "n = 1_000\nh = 0xff\nf = 3.5\ne = 1e3\nb = true\nc = false\nneg = -7\n"
+		     "\"quoted key\" = 1\n"
+		     "dotted.key = 'x'\n");
 	CHECK_STREQ(toml_get(r, "title")->str.s, "a\tb\xc3\xa9");
 	CHECK_STREQ(toml_get(r, "lit")->str.s, "C:\\path");
 	CHECK_STREQ(toml_get(r, "re")->str.s, "\\bA3-[A-Z]{6}");
@@ -57,11 +58,12 @@ TEST(toml_scalars_and_strings)
 
 TEST(toml_tables_and_arrays)
 {
-	struct toml_value *r = parse_ok("[allowlist]\npaths = [\n  '''a''', # c\n  \"b\",\n]\n"
-					"[[rules]]\nid = 'one'\n[[rules.allowlists]]\nregexes = ['x']\n"
-					"[[rules.allowlists]]\nstopwords = []\n"
-					"[[rules]]\nid = 'two'\n[extend]\nuseDefault = true\n"
-					"inl = { a = 1, b = [1, 2] }\n");
+	struct toml_value *r =
+	    parse_ok("[allowlist]\npaths = [\n  '''a''', # c\n  \"b\",\n]\n"
+		     "[[rules]]\nid = 'one'\n[[rules.allowlists]]\nregexes = ['x']\n"
+		     "[[rules.allowlists]]\nstopwords = []\n"
+		     "[[rules]]\nid = 'two'\n[extend]\nuseDefault = true\n"
+		     "inl = { a = 1, b = [1, 2] }\n");
 	const struct toml_value *rules = toml_get(r, "rules");
 	CHECK(rules && rules->type == TOML_ARRAY);
 	CHECK_INT(rules->arr.n, 2);
