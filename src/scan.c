@@ -8,6 +8,8 @@
  * whole buffer. */
 #include "util/common.h"
 
+#include "util/array.h"
+
 #include <math.h>
 
 #include "scan.h"
@@ -109,21 +111,6 @@ struct scan_ctx {
 	const char *data;
 	size_t len;
 };
-
-static int grow(void **items, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	if (ncap > SIZE_MAX / size)
-		return -ENOMEM;
-	void *p = realloc(*items, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*items = p;
-	*cap = ncap;
-	return 0;
-}
 
 static void strv_free(char **v, size_t n)
 {
@@ -426,7 +413,7 @@ int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec
 			goto fail;
 	}
 	ret = -ENOMEM;
-	if (grow((void **)&rs->rules, &rs->cap, rs->n, sizeof(struct rule)) < 0)
+	if (array_grow((void **)&rs->rules, &rs->cap, rs->n, sizeof(struct rule)) < 0)
 		goto fail;
 	struct rule *old = find_rule(rs, spec->id);
 	if (old)
@@ -512,7 +499,7 @@ int scan_rules_add_ignore(struct scan_rules *rs, const char *fingerprint)
 {
 	if (rs->compiled)
 		return -EBUSY;
-	if (grow((void **)&rs->ignores, &rs->cap_ignores, rs->n_ignores, sizeof(char *)) < 0)
+	if (array_grow((void **)&rs->ignores, &rs->cap_ignores, rs->n_ignores, sizeof(char *)) < 0)
 		return -ENOMEM;
 	char *s = strdup(fingerprint);
 	if (!s)
@@ -554,8 +541,8 @@ static int add_variant(struct scan_rules *rs, unsigned known, const char *bytes,
 		if (rs->variants[i].len == len && !memcmp(rs->variants[i].bytes, bytes, len) &&
 		    rs->variants[i].known == known)
 			return 0;
-	if (grow((void **)&rs->variants, &rs->cap_variants, rs->n_variants,
-		 sizeof(struct known_variant)) < 0)
+	if (array_grow((void **)&rs->variants, &rs->cap_variants, rs->n_variants,
+		       sizeof(struct known_variant)) < 0)
 		return -ENOMEM;
 	char *b = malloc(len);
 	if (!b)
@@ -672,7 +659,7 @@ static unsigned kw_intern(struct scan_rules *rs, const char *kw, size_t *cap, in
 	for (size_t i = 0; i < rs->n_kw; i++)
 		if (STREQ(rs->kw[i], kw))
 			return (unsigned)i;
-	if (grow((void **)&rs->kw, cap, rs->n_kw, sizeof(char *)) < 0) {
+	if (array_grow((void **)&rs->kw, cap, rs->n_kw, sizeof(char *)) < 0) {
 		*err = -ENOMEM;
 		return 0;
 	}
@@ -973,7 +960,7 @@ static int on_rule_hit(unsigned id, unsigned long long from, unsigned long long 
 		return 0;
 	if (++c->hit_count[rule] > DENSE_HITS)
 		return 0; /* dense: one linear pass */
-	if (grow((void **)&c->hits, &c->cap_hits, c->n_hits, sizeof(struct hit)) < 0) {
+	if (array_grow((void **)&c->hits, &c->cap_hits, c->n_hits, sizeof(struct hit)) < 0) {
 		c->hit_count[rule] = DENSE_HITS + 1; /* fall back to a linear pass */
 		return 0;
 	}
@@ -985,7 +972,8 @@ static int on_known(unsigned id, unsigned long long from, unsigned long long to,
 		    void *ud)
 {
 	struct scan_ctx *c = ud;
-	if (grow((void **)&c->khits, &c->cap_khits, c->n_khits, sizeof(struct known_hit)) < 0) {
+	if (array_grow((void **)&c->khits, &c->cap_khits, c->n_khits, sizeof(struct known_hit)) <
+	    0) {
 		c->oom = true;
 		return 1;
 	}
@@ -1022,7 +1010,7 @@ static int build_newlines(struct scan_ctx *c)
 		const char *q = memchr(p, '\n', (size_t)(end - p));
 		if (!q)
 			break;
-		if (grow((void **)&c->nl, &c->cap_nl, c->n_nl, sizeof(size_t)) < 0)
+		if (array_grow((void **)&c->nl, &c->cap_nl, c->n_nl, sizeof(size_t)) < 0)
 			return -ENOMEM;
 		c->nl[c->n_nl++] = (size_t)(q - c->data);
 		p = q + 1;
