@@ -1411,7 +1411,9 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 		    !ru->in_hs || c->hit_count[i] > DENSE_HITS || (!ascii && ru->byte_sensitive);
 		if (!dense && h == h0)
 			continue;
-		r = run_rule(c, ru, path, c->hits + h0, h - h0, dense, cb, ud, &found);
+		/* No hits at all (dense rules only): c->hits may still be NULL. */
+		const struct hit *hs = c->hits ? c->hits + h0 : NULL;
+		r = run_rule(c, ru, path, hs, h - h0, dense, cb, ud, &found);
 		if (r < 0)
 			return r;
 	}
