@@ -9,6 +9,9 @@
 #include "util/common.h"
 
 #include "util/array.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/hash.h"
 
 #include <math.h>
 
@@ -267,6 +270,32 @@ static size_t skip_class(const char *src)
 	return 0;
 }
 
+/* True when the first n bytes of a pattern can only match ASCII bytes one
+ * character per byte, as Hyperscan sees them: no '.', negated class, \\S,
+ * \\W, \\D, \\p, \\P, \\X, \\C or non-ASCII byte. The window arithmetic of
+ * template rules counts bytes. */
+static bool ascii_safe(const char *src, size_t n)
+{
+	bool in_class = false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)src[i];
+		if (ch >= 0x80 || (ch == '.' && !in_class))
+			return false;
+		if (ch == '[' && !in_class) {
+			if (i + 1 < n && src[i + 1] == '^')
+				return false;
+			in_class = true;
+		} else if (ch == ']' && in_class) {
+			in_class = false;
+		} else if (ch == '\\' && i + 1 < n) {
+			if (strchr("SWDpPXCN", src[i + 1]))
+				return false;
+			i++;
+		}
+	}
+	return true;
+}
+
 /* True if src has an alternation outside every group and class: then its
  * matches need not follow the template. */
 static bool has_top_level_bar(const char *src)
@@ -304,6 +333,7 @@ static bool template_anchor(const char *src, char **ret_anchor, size_t *ret_lead
 	const char *p = src + (caseless ? 4 : 0);
 	if (*p != '[')
 		return false;
+	const char *cls = p;
 	size_t k = skip_class(p);
 	if (!k || strncmp(p + k, "{0,", 3) != 0)
 		return false;
@@ -332,7 +362,7 @@ static bool template_anchor(const char *src, char **ret_anchor, size_t *ret_lead
 		else if (p[i] == ')' && --depth == 0)
 			break;
 	}
-	if (!p[i] || has_top_level_bar(src))
+	if (!p[i] || has_top_level_bar(src) || !ascii_safe(cls, k) || !ascii_safe(p, i + 1))
 		return false;
 	char *a = strndup(p, i + 1);
 	if (!a)
@@ -922,6 +952,191 @@ static int compile_literal_db(const char **lits, const size_t *lens, const unsig
 	return 0;
 }
 
+/* ---- the compiled-database cache ----
+ * Compiling the Hyperscan databases of gitleaks' ~220 rules costs ~0.7 CPU
+ * seconds, more than scanning 100 MB. The result (both databases and what
+ * the compile decided per rule) is cached in $CLAWBOX_CACHE_DIR (default
+ * /var/cache/clawbox as root, else $XDG_CACHE_HOME/clawbox or
+ * ~/.cache/clawbox), under scan/<sha256 of everything it depends on>. A
+ * cache file is used only if it is a regular file of ours, not writable by
+ * anyone else, and passes every bounds check; anything else is ignored and
+ * the databases are compiled. Failing to write the cache changes nothing. */
+
+#define CACHE_MAGIC "clawbox-hsdb-1\n"
+
+static int cache_dir(char *out, size_t n)
+{
+	const char *env = secure_getenv("CLAWBOX_CACHE_DIR");
+	int w;
+	if (env && env[0] == '/')
+		w = snprintf(out, n, "%s/scan", env);
+	else if (env && env[0])
+		return -EINVAL;
+	else if (geteuid() == 0)
+		w = snprintf(out, n, "/var/cache/clawbox/scan");
+	else if ((env = secure_getenv("XDG_CACHE_HOME")) && env[0] == '/')
+		w = snprintf(out, n, "%s/clawbox/scan", env);
+	else if ((env = secure_getenv("HOME")) && env[0] == '/')
+		w = snprintf(out, n, "%s/.cache/clawbox/scan", env);
+	else
+		return -ENOENT;
+	return (w < 0 || (size_t)w >= n) ? -ENAMETOOLONG : 0;
+}
+
+static void cache_key(const struct scan_rules *rs, char out[2 * HASH_SHA256_SIZE + 1])
+{
+	struct buf b = BUF_INIT(64u << 20);
+	int r = buf_printf(&b, "%s%s\n%zu\n", CACHE_MAGIC, hs_version(), rs->n);
+	for (size_t i = 0; i < rs->n && r == 0; i++) {
+		const struct rule *ru = &rs->rules[i];
+		r = buf_printf(&b, "%d %d %s\n%s\n", ru->disabled, ru->anchor_caseless,
+			       ru->regex_src ? ru->regex_src : "-", ru->anchor ? ru->anchor : "-");
+	}
+	if (r < 0)
+		out[0] = '\0'; /* no key: no cache */
+	else
+		hash_sha256_hex(b.data, b.len, out);
+	buf_free(&b);
+}
+
+struct cache_rule {
+	uint64_t width, minw, maxw;
+	uint8_t in_hs, anchored;
+};
+
+static int cache_path(const struct scan_rules *rs, char *out, size_t n, bool create_dir)
+{
+	char dir[PATH_MAX], key[2 * HASH_SHA256_SIZE + 1];
+	int r = cache_dir(dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	cache_key(rs, key);
+	if (!key[0])
+		return -ENOMEM;
+	if (create_dir && (r = fs_mkdir_p(dir, 0700)) < 0)
+		return r;
+	int w = snprintf(out, n, "%s/%s.hsdb", dir, key);
+	return (w < 0 || (size_t)w >= n) ? -ENAMETOOLONG : 0;
+}
+
+/* Read a length-prefixed database from *p (bounded by end). */
+static int take_db(const char **p, const char *end, hs_database_t **ret)
+{
+	uint64_t len;
+	if ((size_t)(end - *p) < sizeof(len))
+		return -EBADMSG;
+	memcpy(&len, *p, sizeof(len));
+	*p += sizeof(len);
+	if (len == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	if (len > (uint64_t)(end - *p))
+		return -EBADMSG;
+	if (hs_deserialize_database(*p, (size_t)len, ret) != HS_SUCCESS)
+		return -EBADMSG;
+	*p += len;
+	return 0;
+}
+
+static int cache_load(struct scan_rules *rs)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	struct stat st;
+	if (cache_path(rs, path, sizeof(path), false) < 0)
+		return -ENOENT;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022))
+		return -ENOENT;
+	if (fs_read_file(path, 256u << 20, &data, &len) < 0)
+		return -ENOENT;
+	const char *p = data, *end = data + len;
+	size_t table = (rs->n + 1) * sizeof(unsigned);
+	size_t need = strlen(CACHE_MAGIC) + rs->n * sizeof(struct cache_rule) + 2 * table;
+	if (len < need || memcmp(p, CACHE_MAGIC, strlen(CACHE_MAGIC)) != 0)
+		return -EBADMSG;
+	p += strlen(CACHE_MAGIC);
+	rs->hs_rule_of = calloc(rs->n + 1, sizeof(unsigned));
+	rs->anchor_rule_of = calloc(rs->n + 1, sizeof(unsigned));
+	if (!rs->hs_rule_of || !rs->anchor_rule_of)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct cache_rule cr;
+		memcpy(&cr, p, sizeof(cr));
+		p += sizeof(cr);
+		rs->rules[i].width = cr.width > SIZE_MAX ? SIZE_MAX : (size_t)cr.width;
+		rs->rules[i].anchor_minw = (size_t)cr.minw;
+		rs->rules[i].anchor_maxw = (size_t)cr.maxw;
+		rs->rules[i].in_hs = cr.in_hs;
+		rs->rules[i].anchored = cr.anchored;
+	}
+	memcpy(rs->hs_rule_of, p, table);
+	p += table;
+	memcpy(rs->anchor_rule_of, p, table);
+	p += table;
+	for (size_t i = 0; i <= rs->n; i++)
+		if (rs->hs_rule_of[i] > rs->n || rs->anchor_rule_of[i] > rs->n)
+			return -EBADMSG;
+	if (take_db(&p, end, &rs->db_rules) < 0 || take_db(&p, end, &rs->db_anchor) < 0 || p != end)
+		return -EBADMSG;
+	return 0;
+}
+
+static int put_db(struct buf *b, const hs_database_t *db)
+{
+	char *bytes = NULL;
+	size_t n = 0;
+	uint64_t len = 0;
+	if (db && hs_serialize_database(db, &bytes, &n) != HS_SUCCESS)
+		return -ENOMEM;
+	len = n;
+	int r = buf_append(b, &len, sizeof(len));
+	if (r == 0 && n)
+		r = buf_append(b, bytes, n);
+	free(bytes);
+	return r;
+}
+
+static void cache_store(const struct scan_rules *rs)
+{
+	char path[PATH_MAX];
+	struct buf b = BUF_INIT(256u << 20);
+	if (cache_path(rs, path, sizeof(path), true) < 0)
+		return;
+	int r = buf_puts(&b, CACHE_MAGIC);
+	for (size_t i = 0; i < rs->n && r == 0; i++) {
+		const struct rule *ru = &rs->rules[i];
+		struct cache_rule cr = { .width = ru->width,
+					 .minw = ru->anchor_minw,
+					 .maxw = ru->anchor_maxw,
+					 .in_hs = ru->in_hs,
+					 .anchored = ru->anchored };
+		r = buf_append(&b, &cr, sizeof(cr));
+	}
+	size_t table = (rs->n + 1) * sizeof(unsigned);
+	if (r == 0)
+		r = buf_append(&b, rs->hs_rule_of, table);
+	if (r == 0)
+		r = buf_append(&b, rs->anchor_rule_of, table);
+	if (r == 0)
+		r = put_db(&b, rs->db_rules);
+	if (r == 0)
+		r = put_db(&b, rs->db_anchor);
+	char *slash = strrchr(path, '/');
+	if (r == 0 && slash) {
+		*slash = '\0';
+		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd >= 0) {
+			fs_write_atomic_at(dfd, slash + 1, b.data, b.len, 0600);
+			close(dfd);
+		}
+	}
+	buf_free(&b);
+}
+
 int scan_rules_compile(struct scan_rules *rs, char *err, size_t errlen)
 {
 	int r, e = 0;
@@ -941,14 +1156,28 @@ int scan_rules_compile(struct scan_rules *rs, char *err, size_t errlen)
 				return e;
 		}
 	}
-	r = compile_anchor_db(rs);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot build the anchor database");
-		return r;
+	if (cache_load(rs) < 0) {
+		/* compile; drop whatever a failed load left */
+		free(rs->hs_rule_of);
+		free(rs->anchor_rule_of);
+		hs_free_database(rs->db_rules);
+		hs_free_database(rs->db_anchor);
+		rs->hs_rule_of = rs->anchor_rule_of = NULL;
+		rs->db_rules = rs->db_anchor = NULL;
+		for (size_t i = 0; i < rs->n; i++) {
+			rs->rules[i].in_hs = rs->rules[i].anchored = false;
+			rs->rules[i].width = SIZE_MAX;
+		}
+		r = compile_anchor_db(rs);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot build the anchor database");
+			return r;
+		}
+		r = compile_rule_db(rs, err, errlen);
+		if (r < 0)
+			return r;
+		cache_store(rs);
 	}
-	r = compile_rule_db(rs, err, errlen);
-	if (r < 0)
-		return r;
 	if (rs->n_kw > 0) {
 		_cleanup_free_ const char **lits = calloc(rs->n_kw, sizeof(char *));
 		_cleanup_free_ size_t *lens = calloc(rs->n_kw, sizeof(size_t));
@@ -1609,6 +1838,8 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 			ascii = false;
 			break;
 		}
+	bool folds_to_ascii = !ascii && (memmem(c->data, len, "\xe2\x84\xaa", 3) ||
+					 memmem(c->data, len, "\xc5\xbf", 2));
 	size_t h = 0;
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct rule *ru = &rs->rules[i];
@@ -1653,10 +1884,11 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 		}
 		if (!ru->re)
 			continue;
-		/* Hyperscan folds case in ASCII only; PCRE2 and Go fold Unicode too. */
-		bool dense =
-		    !(ru->in_hs || ru->anchored) || c->hit_count[i] > DENSE_HITS ||
-		    (!ascii && (ru->byte_sensitive || (ru->anchored && ru->anchor_caseless)));
+		/* Hyperscan folds case in ASCII only; PCRE2 and Go also fold the
+		 * KELVIN SIGN to k and the LONG S to s. */
+		bool dense = !(ru->in_hs || ru->anchored) || c->hit_count[i] > DENSE_HITS ||
+			     (ru->anchored ? ru->anchor_caseless && folds_to_ascii
+					   : !ascii && ru->byte_sensitive);
 		if (!dense && h == h0)
 			continue;
 		/* No hits at all (dense rules only): c->hits may still be NULL. */

@@ -23,6 +23,9 @@
 	X(hs_free_database)               \
 	X(hs_free_scratch)                \
 	X(hs_scan)                        \
+	X(hs_serialize_database)          \
+	X(hs_deserialize_database)        \
+	X(hs_version)                     \
 	X(pcre2_code_free_8)              \
 	X(pcre2_compile_8)                \
 	X(pcre2_compile_context_create_8) \
@@ -92,6 +95,9 @@ int scanlib_load(const char **ret_what);
 #define hs_free_database             (scanlib.hs_free_database)
 #define hs_free_scratch              (scanlib.hs_free_scratch)
 #define hs_scan                      (scanlib.hs_scan)
+#define hs_serialize_database        (scanlib.hs_serialize_database)
+#define hs_deserialize_database      (scanlib.hs_deserialize_database)
+#define hs_version                   (scanlib.hs_version)
 #define pcre2_code_free              (scanlib.pcre2_code_free_8)
 #define pcre2_compile                (scanlib.pcre2_compile_8)
 #define pcre2_compile_context_create (scanlib.pcre2_compile_context_create_8)

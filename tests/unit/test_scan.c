@@ -52,6 +52,10 @@ static struct got scan(const struct scan_rules *rs, const char *path, const char
 	return g;
 }
 
+static const char RULE_GENERIC[] =
+    "[[rules]]\nid = 'gen'\nregex = '''(?i)[\\w.-]{0,50}?(?:key|token)(?:[ \\t\\w.-]{0,20})"
+    "[\\s'\"]{0,3}=[ '\"]{0,5}([a-z0-9]{12,})'''\n";
+
 static const char RULE[] =
     "[[rules]]\nid = 'tok'\nregex = '''tok_([a-z0-9]{10})'''\nkeywords = ['tok_']\n";
 
@@ -280,4 +284,76 @@ TEST(scan_extend_default_and_disable)
 	CHECK_INT(scan(rs, "a", "mine_123456").n, 1);
 	CHECK_INT(scan(rs, "a", "ghp_0123456789abcdefghijABCDEFGHIJ123456").n, 0);
 	scan_rules_free(rs);
+}
+
+/* Rules of gitleaks' template are confirmed only in windows before their
+ * anchor's occurrences: the results must equal a plain search's, at the
+ * window's edges, for overlapping windows, and for the Unicode case folds
+ * Hyperscan does not know (KELVIN SIGN for k, LONG S for s). */
+TEST(scan_template_windows_are_exact)
+{
+	struct scan_rules *rs = rules_from(
+	    "[[rules]]\nid = 'tpl'\nregex = '''(?i)[\\w.-]{0,5}?(?:key|token)=([a-z0-9]{6,})'''\n");
+	struct got g = scan(rs, "f", "12345key=abcdef");
+	CHECK_INT(g.n, 1);
+	CHECK_STREQ(g.secret[0], "abcdef");
+	CHECK_INT(g.col[0], 1); /* the leftmost start: 5 bytes before the anchor */
+	g = scan(rs, "f", "123456key=abcdef");
+	CHECK_INT(g.n, 1);
+	CHECK_INT(g.col[0], 2); /* 6 bytes before: the match starts one later */
+	g = scan(rs, "f", "a.key=abcdef token=qwerty12 xx-KEY=zzzzzz9");
+	CHECK_INT(g.n, 3);
+	CHECK_STREQ(g.secret[1], "qwerty12");
+	CHECK_STREQ(g.secret[2], "zzzzzz9");
+	g = scan(rs, "f",
+		 "x \xe2\x84\xaa"
+		 "ey=abcdef"); /* K = U+212A */
+	CHECK_INT(g.n, 1);
+	CHECK_STREQ(g.secret[0], "abcdef");
+	g = scan(rs, "f",
+		 "to\xc5\xbf"
+		 "en=abcdef"); /* not a fold of 'k': no match */
+	CHECK_INT(g.n, 0);
+	g = scan(rs, "f", "\xc3\xa9key=abcdef"); /* non-ASCII before the prefix */
+	CHECK_INT(g.n, 1);
+	scan_rules_free(rs);
+}
+
+/* The compiled databases are cached; a cached load gives the same results,
+ * and a damaged or foreign cache file is ignored. */
+TEST(scan_compile_cache)
+{
+	char dir[] = "/tmp/clawbox-unit-cache.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	setenv("CLAWBOX_CACHE_DIR", dir, 1);
+	const char *text = "api_key = \"a1b2c3d4e5f6g7h8i9j0\"\n";
+	struct scan_rules *rs = rules_from(RULE_GENERIC);
+	struct got g1 = scan(rs, "f", text);
+	scan_rules_free(rs);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "test -n \"$(ls %s/scan/*.hsdb)\"", dir);
+	CHECK_INT(system(cmd), 0); /* written */
+	rs = rules_from(RULE_GENERIC);
+	struct got g2 = scan(rs, "f", text);
+	scan_rules_free(rs);
+	CHECK_INT(g1.n, 1);
+	CHECK_INT(g2.n, g1.n);
+	CHECK_STREQ(g2.secret[0], g1.secret[0]);
+	/* damage it: truncated file */
+	snprintf(cmd, sizeof(cmd),
+		 "for f in %s/scan/*.hsdb; do head -c 100 $f > $f.x && mv $f.x $f; done", dir);
+	CHECK_INT(system(cmd), 0);
+	rs = rules_from(RULE_GENERIC);
+	struct got g3 = scan(rs, "f", text);
+	scan_rules_free(rs);
+	CHECK_INT(g3.n, 1);
+	/* world-writable: ignored (and rewritten) */
+	snprintf(cmd, sizeof(cmd), "chmod 666 %s/scan/*.hsdb", dir);
+	CHECK_INT(system(cmd), 0);
+	rs = rules_from(RULE_GENERIC);
+	struct got g4 = scan(rs, "f", text);
+	scan_rules_free(rs);
+	CHECK_INT(g4.n, 1);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
 }
