@@ -11,8 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int check(const char *name, const char *value, size_t len, unsigned line, void *ctx)
 {
 	struct secrets *s = ctx;
-	if (!dotenv_name_valid(name) || strlen(value) != len || line == 0 ||
-	    len > DOTENV_VALUE_MAX)
+	if (!dotenv_name_valid(name) || strlen(value) != len || line == 0 || len > DOTENV_VALUE_MAX)
 		abort();
 	(void)secrets_put(s, name, value, len, SECRET_SOURCE_FILE, "fuzz", line);
 	return 0;

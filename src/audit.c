@@ -45,12 +45,13 @@ static int redact_string(struct audit *a, json_t *v, json_t **ret)
 static int redact_json(struct audit *a, json_t *j)
 {
 	const char *key;
-	json_t *v, *nv;
+	json_t *v, *nv = NULL;
 	size_t i;
 	int r = 0;
 	if (json_is_object(j)) {
 		json_object_foreach(j, key, v)
 		{
+			nv = NULL;
 			r = json_is_string(v) ? redact_string(a, v, &nv) : redact_json(a, v);
 			if (r == 0 && json_is_string(v) && nv)
 				r = json_object_set_new(j, key, nv) < 0 ? -ENOMEM : 0;
@@ -60,6 +61,7 @@ static int redact_json(struct audit *a, json_t *j)
 	} else if (json_is_array(j)) {
 		json_array_foreach(j, i, v)
 		{
+			nv = NULL;
 			r = json_is_string(v) ? redact_string(a, v, &nv) : redact_json(a, v);
 			if (r == 0 && json_is_string(v) && nv)
 				r = json_array_set_new(j, i, nv) < 0 ? -ENOMEM : 0;

@@ -27,8 +27,7 @@ static const char usage[] =
     "  ANTHROPIC_API_KEY OPENAI_API_KEY GEMINI_API_KEY OPENROUTER_API_KEY\n"
     "  OPENCLAW_GATEWAY_PASSWORD OPENCLAW_GATEWAY_TOKEN SLACK_BOT_TOKEN\n"
     "  DISCORD_BOT_TOKEN TELEGRAM_BOT_TOKEN\n\n"
-    "options:\n" BOX_OPTS_HELP
-    "      --secrets FILE   list: also show what FILE would give a run\n"
+    "options:\n" BOX_OPTS_HELP "      --secrets FILE   list: also show what FILE would give a run\n"
     "      --config DIR     list: also show what DIR/.env would give a run\n"
     "      --strict         refuse files that others can read or write\n"
     "  -h, --help           show this help\n";
@@ -152,8 +151,7 @@ static int put_error(const char *name, int r)
 	return CLI_EXIT_ERROR;
 }
 
-static int do_set(const struct opts *o, const struct box *b, struct secrets *s,
-		   const char *name)
+static int do_set(const struct opts *o, const struct box *b, struct secrets *s, const char *name)
 {
 	struct secrets_error err = { .msg = "" };
 	char *value = NULL;
@@ -169,8 +167,8 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s,
 		return CLI_EXIT_ERROR;
 	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
-	if (lock < 0 || (r = secrets_store_load(b->dir, s, o->strict ? SECRETS_STRICT : 0,
-						&err)) < 0) {
+	if (lock < 0 ||
+	    (r = secrets_store_load(b->dir, s, o->strict ? SECRETS_STRICT : 0, &err)) < 0) {
 		secrets_mem_free(value);
 		log_error("%s", err.msg[0] ? err.msg : strerror(lock < 0 ? -lock : -r));
 		return CLI_EXIT_ERROR;
@@ -185,14 +183,14 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s,
 		log_error("cannot store the secrets of box '%s': %s", b->name, strerror(-r));
 		return CLI_EXIT_ERROR;
 	}
-	audit_event(b, s, "secrets.set", json_pack("{s:s, s:b}", "name", name, "replaced", existed));
+	audit_event(b, s, "secrets.set",
+		    json_pack("{s:s, s:b}", "name", name, "replaced", existed));
 	printf("box '%s': secret '%s' %s (%zu bytes)\n", b->name, name,
 	       existed ? "replaced" : "stored", len);
 	return 0;
 }
 
-static int do_unset(const struct opts *o, const struct box *b, struct secrets *s,
-		     const char *name)
+static int do_unset(const struct opts *o, const struct box *b, struct secrets *s, const char *name)
 {
 	struct secrets_error err = { .msg = "" };
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
@@ -214,8 +212,7 @@ static int do_unset(const struct opts *o, const struct box *b, struct secrets *s
 	return 0;
 }
 
-static int do_import(const struct opts *o, const struct box *b, struct secrets *s,
-		      const char *file)
+static int do_import(const struct opts *o, const struct box *b, struct secrets *s, const char *file)
 {
 	struct secrets_error err = { .msg = "" };
 	struct secrets *in = NULL;
@@ -305,16 +302,16 @@ int cmd_secrets(int argc, char **argv)
 	if (cli_box(&o.box, set || import, BOX_MODE_SECURE, false, &b, &created) < 0)
 		return CLI_EXIT_ERROR;
 	if (created)
-		audit_event(&b, NULL, "box.create",
-			    json_pack("{s:s, s:s}", "project", b.project, "mode",
-				      box_mode_name(b.mode)));
+		audit_event(
+		    &b, NULL, "box.create",
+		    json_pack("{s:s, s:s}", "project", b.project, "mode", box_mode_name(b.mode)));
 	struct secrets *s = NULL;
 	if (secrets_new(&s) < 0) {
 		log_error("out of memory");
 		return CLI_EXIT_ERROR;
 	}
-	int r = list ? do_list(&o, &b, s)
-		: set ? do_set(&o, &b, s, arg)
+	int r = list    ? do_list(&o, &b, s)
+		: set   ? do_set(&o, &b, s, arg)
 		: unset ? do_unset(&o, &b, s, arg)
 			: do_import(&o, &b, s, arg);
 	secrets_free(s);

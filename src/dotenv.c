@@ -128,8 +128,7 @@ static size_t unquoted(struct cursor *c)
 {
 	size_t start = c->i, end;
 	/* c->i > 0: the value follows at least "N=". */
-	while (c->i < c->len && c->d[c->i] != '\n' &&
-	       !(c->d[c->i] == '#' && blank(c->d[c->i - 1])))
+	while (c->i < c->len && c->d[c->i] != '\n' && !(c->d[c->i] == '#' && blank(c->d[c->i - 1])))
 		c->i++;
 	end = c->i;
 	if (end > start && c->d[end - 1] == '\r' && (end == c->len || c->d[end] == '\n'))

@@ -135,14 +135,12 @@ static int parse_config_opt(struct runbox_opts *o, const char *arg)
 		return usage_error("invalid --config '%s' (DIR or DIR:PATH)", arg);
 	memcpy(dir, arg, dl);
 	dir[dl] = '\0';
-	if (!realpath(dir, o->config_dir) || stat(o->config_dir, &st) < 0 ||
-	    !S_ISDIR(st.st_mode)) {
+	if (!realpath(dir, o->config_dir) || stat(o->config_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		o->config_dir[0] = '\0';
 		return usage_error("--config '%s' is not a directory", dir);
 	}
-	if (strlen(path) >= sizeof(o->config_path) || strstr(path, "/..") ||
-	    strstr(path, "/./") || strstr(path, "//") ||
-	    !path_is_beneath(path, ROOTFS_HOME) || STREQ(path, ROOTFS_HOME)) {
+	if (strlen(path) >= sizeof(o->config_path) || strstr(path, "/..") || strstr(path, "/./") ||
+	    strstr(path, "//") || !path_is_beneath(path, ROOTFS_HOME) || STREQ(path, ROOTFS_HOME)) {
 		o->config_dir[0] = '\0';
 		return usage_error("--config path '%s' must be a normalized path beneath %s", path,
 				   ROOTFS_HOME);

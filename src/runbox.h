@@ -20,10 +20,10 @@ struct runbox_opts {
 	/* Secrets: -e values while parsing, every source once runbox() has
 	 * loaded them (owned; freed by runbox_opts_free). */
 	struct secrets *secrets;
-	const char *secrets_file;     /* --secrets FILE */
-	char config_dir[PATH_MAX];    /* --config DIR, canonical; "" when not given */
-	char config_path[PATH_MAX];   /* where the box sees it */
-	bool strict;                  /* --strict */
+	const char *secrets_file;   /* --secrets FILE */
+	char config_dir[PATH_MAX];  /* --config DIR, canonical; "" when not given */
+	char config_path[PATH_MAX]; /* where the box sees it */
+	bool strict;                /* --strict */
 };
 
 #define RUNBOX_OPTS_INIT                                                           \

@@ -14,9 +14,15 @@
 #define B64_MIN      8 /* shorter base64 forms would redact ordinary text */
 
 const char *const secrets_known_names[] = {
-	"ANTHROPIC_API_KEY",	     "OPENAI_API_KEY",	       "GEMINI_API_KEY",
-	"OPENROUTER_API_KEY",	     "OPENCLAW_GATEWAY_PASSWORD", "OPENCLAW_GATEWAY_TOKEN",
-	"SLACK_BOT_TOKEN",	     "DISCORD_BOT_TOKEN",	     "TELEGRAM_BOT_TOKEN",
+	"ANTHROPIC_API_KEY",
+	"OPENAI_API_KEY",
+	"GEMINI_API_KEY",
+	"OPENROUTER_API_KEY",
+	"OPENCLAW_GATEWAY_PASSWORD",
+	"OPENCLAW_GATEWAY_TOKEN",
+	"SLACK_BOT_TOKEN",
+	"DISCORD_BOT_TOKEN",
+	"TELEGRAM_BOT_TOKEN",
 	NULL,
 };
 
@@ -237,8 +243,9 @@ int secrets_put(struct secrets *s, const char *name, const void *value, size_t l
 			return 0; /* a higher source has it */
 		if (old->pub.source == src && origin) {
 			if (old->pub.line && line)
-				add_warning(s, "'%s' line %u: '%s' is set again (first on line %u); "
-					       "the last one wins",
+				add_warning(s,
+					    "'%s' line %u: '%s' is set again (first on line %u); "
+					    "the last one wins",
 					    origin, line, name, old->pub.line);
 			else
 				add_warning(s, "'%s': '%s' is set twice; the last one wins", origin,
@@ -259,7 +266,7 @@ int secrets_put(struct secrets *s, const char *name, const void *value, size_t l
 		return 0;
 	}
 	size_t pos = (size_t)(-at - 1);
-	memmove(s->e + pos + 1, s->e + pos, (s->n - pos) * sizeof(*s->e));
+	memmove(s->e + pos + 1, s->e + pos, (s->n - pos) * sizeof(struct entry *));
 	s->e[pos] = e;
 	s->n++;
 	return 0;
@@ -271,7 +278,7 @@ int secrets_unset(struct secrets *s, const char *name)
 	if (at < 0)
 		return -ENOENT;
 	entry_free(s->e[at]);
-	memmove(s->e + at, s->e + at + 1, (s->n - (size_t)at - 1) * sizeof(*s->e));
+	memmove(s->e + at, s->e + at + 1, (s->n - (size_t)at - 1) * sizeof(struct entry *));
 	s->n--;
 	return 0;
 }
@@ -436,10 +443,10 @@ static int open_checked(struct secrets *s, const char *path, unsigned flags, boo
 			real, (unsigned)st.st_uid);
 		return -EPERM;
 	}
-	const char *why = foreign			  ? "is owned by another user"
-			  : (st.st_mode & S_IWOTH)	  ? "is writable by others"
-			  : (st.st_mode & S_IROTH)	  ? "is readable by others"
-							  : NULL;
+	const char *why = foreign                  ? "is owned by another user"
+			  : (st.st_mode & S_IWOTH) ? "is writable by others"
+			  : (st.st_mode & S_IROTH) ? "is readable by others"
+						   : NULL;
 	if (why && strict) {
 		close(fd);
 		err_msg(err,
@@ -533,7 +540,8 @@ static size_t store_format(const struct secrets *s, char *out)
 		size_t nl = strlen(e->name);
 		if (out) {
 			memcpy(out + w, e->name, nl);
-			memcpy(out + w + nl, "=\"", 2);
+			out[w + nl] = '=';
+			out[w + nl + 1] = '"';
 		}
 		w += nl + 2;
 		for (size_t k = 0; k < e->len; k++) {
@@ -552,8 +560,10 @@ static size_t store_format(const struct secrets *s, char *out)
 				w++;
 			}
 		}
-		if (out)
-			memcpy(out + w, "\"\n", 2);
+		if (out) {
+			out[w] = '"';
+			out[w + 1] = '\n';
+		}
 		w += 2;
 	}
 	return w;

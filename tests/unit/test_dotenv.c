@@ -245,11 +245,10 @@ TEST(secrets_bad_files_add_nothing)
 	unlink(f);
 	free(f);
 
-	CHECK_INT(secrets_load_file(s, "/nonexistent/x.env", SECRET_SOURCE_FILE, 0, &err),
-		  -ENOENT);
-	CHECK_INT(secrets_load_file(s, "/nonexistent/x.env", SECRET_SOURCE_FILE, SECRETS_OPTIONAL,
-				    &err),
-		  0);
+	CHECK_INT(secrets_load_file(s, "/nonexistent/x.env", SECRET_SOURCE_FILE, 0, &err), -ENOENT);
+	CHECK_INT(
+	    secrets_load_file(s, "/nonexistent/x.env", SECRET_SOURCE_FILE, SECRETS_OPTIONAL, &err),
+	    0);
 	CHECK_INT(secrets_load_file(s, "/dev/null", SECRET_SOURCE_FILE, 0, &err), -EINVAL);
 	char link[] = "/tmp/clawbox-unit.lnkXXXXXX";
 	CHECK(mkdtemp(link));
@@ -331,8 +330,7 @@ TEST(secrets_redaction)
 	struct secrets *s;
 	CHECK_INT(secrets_new(&s), 0);
 	CHECK_INT(secrets_put(s, "API", "sk-live-0123456789", 18, SECRET_SOURCE_CLI, NULL, 0), 0);
-	CHECK_INT(secrets_put(s, "LONG", "sk-live-0123456789-more", 23, SECRET_SOURCE_CLI, NULL,
-			      0),
+	CHECK_INT(secrets_put(s, "LONG", "sk-live-0123456789-more", 23, SECRET_SOURCE_CLI, NULL, 0),
 		  0);
 	CHECK_INT(secrets_put(s, "SHORT", "abc", 3, SECRET_SOURCE_CLI, NULL, 0), 0);
 	check_redact(s, "nothing here abc", "nothing here abc");
