@@ -19,7 +19,9 @@ soname   = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(2).so 2>/d
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(DLPKGS) 2>/dev/null) \
 	-DSCANLIB_HS_SONAME='"$(call soname,libhs,libhs)"' \
 	-DSCANLIB_PCRE2_SONAME='"$(call soname,libpcre2-8,libpcre2-8)"'
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# Linked statically: mapping and relocating small shared libraries costs a box
+# start more than their code does.
+PKG_LIBS   = -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,-Bdynamic -lm
 
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wno-unused-parameter \

@@ -7,6 +7,17 @@
 
 static char dir[64];
 
+static void cleanup(void)
+{
+	char path[96];
+	static const char *const files[] = { "audit.jsonl", "audit.head" };
+	for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static int count(json_t *obj, const char *raw, void *ctx)
 {
 	(*(size_t *)ctx) += strlen(raw) + (json_object_size(obj) > 0);
@@ -22,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(dir, sizeof(dir), "/tmp/clawbox-fuzz-audit.%d", (int)getpid());
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			abort();
+		atexit(cleanup);
 	}
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)

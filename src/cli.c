@@ -225,3 +225,45 @@ int cli_bad_argument(const char *cmd, const char *arg)
 	log_error("unexpected argument '%s' (see 'clawbox %s --help')", arg, cmd);
 	return CLI_EXIT_USAGE;
 }
+
+int cli_parse_simple(int argc, char **argv, const char *cmd, const char *usage, unsigned flags,
+		     struct cli_simple *ret)
+{
+	static const struct option opts[] = {
+		{ "box", required_argument, NULL, 'b' },
+		{ "project", required_argument, NULL, 'p' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	memset(ret, 0, sizeof(*ret));
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "b:p:yh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+		case 'p':
+			if (!(flags & CLI_BOX))
+				return cli_bad_option(cmd, argv);
+			*(c == 'b' ? &ret->box.box : &ret->box.project) = optarg;
+			break;
+		case 'y':
+			if (!(flags & CLI_YES))
+				return cli_bad_option(cmd, argv);
+			ret->yes = true;
+			break;
+		case 'j':
+			if (!(flags & CLI_JSON))
+				return cli_bad_option(cmd, argv);
+			ret->json = true;
+			break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: return cli_bad_option(cmd, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_bad_argument(cmd, argv[optind]);
+	return -1;
+}

@@ -5,8 +5,6 @@
 #include "commands.h"
 #include "util/log.h"
 
-#include <getopt.h>
-
 static const char usage[] =
     "usage: clawbox delete [--box NAME | --project DIR] [--yes]\n\n"
     "Delete the box: its overlay (every pending change), its home, its audit log\n"
@@ -17,32 +15,14 @@ static const char usage[] =
 
 int cmd_delete(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "box", required_argument, NULL, 'b' },
-		{ "project", required_argument, NULL, 'p' },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct box_opts bo = { 0 };
-	bool yes = false;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "b:p:yh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'b': bo.box = optarg; break;
-		case 'p': bo.project = optarg; break;
-		case 'y': yes = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: return cli_bad_option("delete", argv);
-		}
-	}
-	if (optind < argc)
-		return cli_bad_argument("delete", argv[optind]);
+	struct cli_simple o;
+	int c = cli_parse_simple(argc, argv, "delete", usage, CLI_BOX | CLI_YES, &o);
+	if (c >= 0)
+		return c;
 	struct box b;
 	bool created;
 	pid_t holder = 0;
-	if (cli_box(&bo, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
 		return CLI_EXIT_ERROR;
 	_cleanup_close_ int lock = box_lock(&b, &holder);
 	if (lock < 0) {
@@ -50,7 +30,7 @@ int cmd_delete(int argc, char **argv)
 			  (int)holder);
 		return CLI_EXIT_ERROR;
 	}
-	if (!yes) {
+	if (!o.yes) {
 		char q[256];
 		snprintf(q, sizeof(q), "delete box '%s' with all its pending changes?", b.name);
 		if (!cli_confirm(q)) {

@@ -6,7 +6,6 @@
 #include "commands.h"
 #include "util/log.h"
 
-#include <getopt.h>
 #include <jansson.h>
 
 static const char usage[] = "usage: clawbox list [--json]\n\n"
@@ -31,31 +30,18 @@ static int print_one(const struct box *b, void *p)
 
 int cmd_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool json = false;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: return cli_bad_option("list", argv);
-		}
-	}
-	if (optind < argc)
-		return cli_bad_argument("list", argv[optind]);
+	struct cli_simple o;
+	int c = cli_parse_simple(argc, argv, "list", usage, CLI_JSON, &o);
+	if (c >= 0)
+		return c;
 	char state[PATH_MAX];
 	if (box_state_dir(state, sizeof(state)) < 0) {
 		log_error(
 		    "cannot find the state directory (set CLAWBOX_STATE_DIR to an absolute path)");
 		return CLI_EXIT_ERROR;
 	}
-	json_t *arr = json ? json_array() : NULL;
-	if (!json)
+	json_t *arr = o.json ? json_array() : NULL;
+	if (!o.json)
 		printf("%-32s %-12s %-8s %s\n", "BOX", "MODE", "STATE", "PROJECT");
 	int r = box_foreach(state, print_one, arr);
 	if (r < 0) {

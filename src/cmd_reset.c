@@ -8,8 +8,6 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-#include <getopt.h>
-
 static const char usage[] =
     "usage: clawbox reset [--box NAME | --project DIR] [--yes]\n\n"
     "Discard every change pending in the box's overlay (all of them: dotfiles\n"
@@ -20,32 +18,14 @@ static const char usage[] =
 
 int cmd_reset(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "box", required_argument, NULL, 'b' },
-		{ "project", required_argument, NULL, 'p' },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct box_opts bo = { 0 };
-	bool yes = false;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "b:p:yh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'b': bo.box = optarg; break;
-		case 'p': bo.project = optarg; break;
-		case 'y': yes = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: return cli_bad_option("reset", argv);
-		}
-	}
-	if (optind < argc)
-		return cli_bad_argument("reset", argv[optind]);
+	struct cli_simple o;
+	int c = cli_parse_simple(argc, argv, "reset", usage, CLI_BOX | CLI_YES, &o);
+	if (c >= 0)
+		return c;
 	struct box b;
 	bool created;
 	pid_t holder = 0;
-	if (cli_box(&bo, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
 		return CLI_EXIT_ERROR;
 	_cleanup_close_ int lock = box_lock(&b, &holder);
 	if (lock < 0) {
@@ -61,7 +41,7 @@ int cmd_reset(int argc, char **argv)
 	if (ufd >= 0)
 		changes_summarize(ufd, lfd, &s);
 	cli_human_size(s.bytes, size, sizeof(size));
-	if (!yes) {
+	if (!o.yes) {
 		char q[256];
 		snprintf(q, sizeof(q), "discard %llu pending changes (%s) of box '%s'?",
 			 (unsigned long long)changes_total(&s), size, b.name);

@@ -7,7 +7,6 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-#include <getopt.h>
 #include <jansson.h>
 
 static const char usage[] =
@@ -19,31 +18,13 @@ static const char usage[] =
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "box", required_argument, NULL, 'b' },
-		{ "project", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct box_opts bo = { 0 };
-	bool json = false;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "b:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'b': bo.box = optarg; break;
-		case 'p': bo.project = optarg; break;
-		case 'j': json = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: return cli_bad_option("status", argv);
-		}
-	}
-	if (optind < argc)
-		return cli_bad_argument("status", argv[optind]);
+	struct cli_simple o;
+	int c = cli_parse_simple(argc, argv, "status", usage, CLI_BOX | CLI_JSON, &o);
+	if (c >= 0)
+		return c;
 	struct box b;
 	bool created;
-	if (cli_box(&bo, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
 		return CLI_EXIT_ERROR;
 
 	struct changes_summary s = { 0 };
@@ -60,7 +41,7 @@ int cmd_status(int argc, char **argv)
 	bool running = box_in_use(&b, &holder);
 	bool project_ok = lfd >= 0;
 
-	if (json) {
+	if (o.json) {
 		json_t *j =
 		    json_pack("{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 			      "box", b.name, "project", b.project, "mode", box_mode_name(b.mode),

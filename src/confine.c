@@ -28,7 +28,7 @@ int confine_rlimits(const struct confine_limits *l, const char **ret_what)
 	if (l->nofile && (r = set_limit(RLIMIT_NOFILE, l->nofile)) < 0)
 		return r;
 	*ret_what = "RLIMIT_NPROC";
-	if (l->nproc && (r = set_limit(RLIMIT_NPROC, l->nproc)) < 0)
+	if ((r = set_limit(RLIMIT_NPROC, l->nproc ? l->nproc : CONFINE_DEFAULT_NPROC)) < 0)
 		return r;
 	*ret_what = "RLIMIT_AS";
 	if (l->as_bytes && (r = set_limit(RLIMIT_AS, l->as_bytes)) < 0)

@@ -5,9 +5,14 @@
 #define CLAWBOX_CONFINE_H
 #include "util/common.h"
 
+/* Processes and threads of the box's uid, unless --pids says otherwise: a
+ * runaway fork loop stops here even without cgroups. The count is the box's
+ * own (its user namespace's), not the caller's other processes. */
+#define CONFINE_DEFAULT_NPROC 8192
+
 struct confine_limits {
 	uint64_t nofile;   /* RLIMIT_NOFILE (capped by the current hard limit) */
-	uint64_t nproc;    /* RLIMIT_NPROC, 0 = unchanged */
+	uint64_t nproc;    /* RLIMIT_NPROC, 0 = CONFINE_DEFAULT_NPROC */
 	uint64_t as_bytes; /* RLIMIT_AS, 0 = unchanged */
 };
 

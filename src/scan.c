@@ -8,6 +8,8 @@
  * whole buffer. */
 #include "util/common.h"
 
+#include "util/array.h"
+
 #include <math.h>
 
 #include "scan.h"
@@ -19,6 +21,7 @@
 #define MATCH_LIMIT 2000000
 #define DEPTH_LIMIT 100000
 #define MAX_KNOWN   1024
+#define ANCHOR_ID   0x80000000u /* on_rule_hit(): id is a rule index */
 
 struct allowlist {
 	bool cond_and, has_commits;
@@ -50,6 +53,12 @@ struct rule {
 	bool byte_sensitive; /* could match non-ASCII through . [^ ] \S \W \D */
 	bool in_hs;          /* has a prefilter pattern */
 	size_t width;        /* max match width in bytes, SIZE_MAX if unbounded */
+	/* The gitleaks template CLASS{0,N}?(?:ANCHOR)...: see template_anchor(). */
+	char *anchor; /* the anchor's pattern, NULL if not of that form */
+	bool anchor_caseless;
+	bool anchored;      /* confirmed in windows before anchor occurrences */
+	size_t anchor_lead; /* N */
+	size_t anchor_minw, anchor_maxw;
 };
 
 struct known_variant {
@@ -72,8 +81,9 @@ struct scan_rules {
 	size_t n_variants, cap_variants;
 	char **kw; /* unique lowercase keywords */
 	size_t n_kw;
-	unsigned *hs_rule_of; /* hs id -> rule index */
-	hs_database_t *db_rules, *db_kw, *db_known;
+	unsigned *hs_rule_of;     /* hs id -> rule index */
+	unsigned *anchor_rule_of; /* anchor hs id -> rule index */
+	hs_database_t *db_rules, *db_kw, *db_known, *db_anchor;
 	hs_scratch_t *scratch;
 	pcre2_compile_context *cctx;
 	bool compiled;
@@ -109,21 +119,6 @@ struct scan_ctx {
 	const char *data;
 	size_t len;
 };
-
-static int grow(void **items, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	if (ncap > SIZE_MAX / size)
-		return -ENOMEM;
-	void *p = realloc(*items, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*items = p;
-	*cap = ncap;
-	return 0;
-}
 
 static void strv_free(char **v, size_t n)
 {
@@ -249,8 +244,107 @@ static char *go_to_pcre(const char *src, bool *ret_byte_sensitive)
 	return out;
 }
 
-static pcre2_code *compile_re(struct scan_rules *rs, const char *go_src, bool *ret_sensitive,
-			      char **ret_src, char *err, size_t errlen)
+/* Skip a character class starting at src[0] == '['; returns the index just
+ * past its closing ']', or 0 if it does not close. */
+static size_t skip_class(const char *src)
+{
+	size_t i = 1;
+	if (src[i] == '^')
+		i++;
+	if (src[i] == ']')
+		i++; /* a leading ']' is literal */
+	for (; src[i]; i++) {
+		if (src[i] == '\\' && src[i + 1])
+			i++;
+		else if (src[i] == '[' && src[i + 1] == ':') {
+			const char *e = strstr(src + i + 2, ":]");
+			if (!e)
+				return 0;
+			i = (size_t)(e - src) + 1;
+		} else if (src[i] == ']')
+			return i + 1;
+	}
+	return 0;
+}
+
+/* True if src has an alternation outside every group and class: then its
+ * matches need not follow the template. */
+static bool has_top_level_bar(const char *src)
+{
+	int depth = 0;
+	for (size_t i = 0; src[i]; i++) {
+		if (src[i] == '\\' && src[i + 1])
+			i++;
+		else if (src[i] == '[') {
+			size_t c = skip_class(src + i);
+			if (!c)
+				return true;
+			i += c - 1;
+		} else if (src[i] == '(')
+			depth++;
+		else if (src[i] == ')')
+			depth--;
+		else if (src[i] == '|' && depth == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Rules of gitleaks' provider template, generic-api-key among them:
+ *   [(?i)]CLASS{0,N}[?](?:ANCHOR)REST
+ * Every match starts at most N bytes before an occurrence of ANCHOR, so the
+ * regex need only run in the N bytes before each occurrence, which a
+ * Hyperscan database of the anchors finds; that is exact, not a heuristic.
+ * src is the PCRE form of the regex. On success *ret_anchor is a new string
+ * "(?:ANCHOR)" and *ret_lead is N. */
+static bool template_anchor(const char *src, char **ret_anchor, size_t *ret_lead,
+			    bool *ret_caseless)
+{
+	bool caseless = strncmp(src, "(?i)", 4) == 0;
+	const char *p = src + (caseless ? 4 : 0);
+	if (*p != '[')
+		return false;
+	size_t k = skip_class(p);
+	if (!k || strncmp(p + k, "{0,", 3) != 0)
+		return false;
+	p += k + 3;
+	char *end;
+	unsigned long n = strtoul(p, &end, 10);
+	if (end == p || *end != '}' || n > 1000)
+		return false;
+	p = end + 1;
+	if (*p == '?')
+		p++;
+	if (strncmp(p, "(?:", 3) != 0)
+		return false;
+	int depth = 0;
+	size_t i = 0;
+	for (; p[i]; i++) {
+		if (p[i] == '\\' && p[i + 1])
+			i++;
+		else if (p[i] == '[') {
+			size_t c = skip_class(p + i);
+			if (!c)
+				return false;
+			i += c - 1;
+		} else if (p[i] == '(')
+			depth++;
+		else if (p[i] == ')' && --depth == 0)
+			break;
+	}
+	if (!p[i] || has_top_level_bar(src))
+		return false;
+	char *a = strndup(p, i + 1);
+	if (!a)
+		return false;
+	*ret_anchor = a;
+	*ret_lead = n;
+	*ret_caseless = caseless;
+	return true;
+}
+
+static pcre2_code *compile_re(struct scan_rules *rs, const char *go_src, uint32_t extra,
+			      bool *ret_sensitive, char **ret_src, char *err, size_t errlen)
 {
 	bool sensitive = false;
 	char *src = go_to_pcre(go_src, &sensitive);
@@ -260,9 +354,10 @@ static pcre2_code *compile_re(struct scan_rules *rs, const char *go_src, bool *r
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
-				       PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF,
-				       &code, &off, rs->cctx);
+	pcre2_code *re =
+	    pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
+			  PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF | extra, &code,
+			  &off, rs->cctx);
 	if (!re) {
 		PCRE2_UCHAR msg[160];
 		pcre2_get_error_message(code, msg, sizeof(msg));
@@ -319,6 +414,7 @@ static void rule_clear(struct rule *r)
 	free(r->description);
 	strv_free(r->tags, r->n_tags);
 	free(r->regex_src);
+	free(r->anchor);
 	pcre2_code_free(r->re);
 	pcre2_code_free(r->path_re);
 	strv_free(r->keywords, r->n_keywords);
@@ -351,6 +447,8 @@ struct scan_rules *scan_rules_free(struct scan_rules *rs)
 	hs_free_database(rs->db_rules);
 	hs_free_database(rs->db_kw);
 	hs_free_database(rs->db_known);
+	hs_free_database(rs->db_anchor);
+	free(rs->anchor_rule_of);
 	hs_free_scratch(rs->scratch);
 	pcre2_compile_context_free(rs->cctx);
 	free(rs);
@@ -409,7 +507,12 @@ int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec
 	r.width = SIZE_MAX;
 	ret = -EINVAL;
 	if (spec->regex) {
-		r.re = compile_re(rs, spec->regex, &r.byte_sensitive, &r.regex_src, err, errlen);
+		bool unused;
+		_cleanup_free_ char *pcre_src = go_to_pcre(spec->regex, &unused);
+		bool templ = pcre_src && template_anchor(pcre_src, &r.anchor, &r.anchor_lead,
+							 &r.anchor_caseless);
+		r.re = compile_re(rs, spec->regex, templ ? PCRE2_USE_OFFSET_LIMIT : 0,
+				  &r.byte_sensitive, &r.regex_src, err, errlen);
 		if (!r.re)
 			goto fail;
 		pcre2_pattern_info(r.re, PCRE2_INFO_CAPTURECOUNT, &r.ncaptures);
@@ -421,12 +524,12 @@ int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec
 		}
 	}
 	if (spec->path) {
-		r.path_re = compile_re(rs, spec->path, NULL, NULL, err, errlen);
+		r.path_re = compile_re(rs, spec->path, 0, NULL, NULL, err, errlen);
 		if (!r.path_re)
 			goto fail;
 	}
 	ret = -ENOMEM;
-	if (grow((void **)&rs->rules, &rs->cap, rs->n, sizeof(struct rule)) < 0)
+	if (array_grow((void **)&rs->rules, &rs->cap, rs->n, sizeof(struct rule)) < 0)
 		goto fail;
 	struct rule *old = find_rule(rs, spec->id);
 	if (old)
@@ -472,13 +575,13 @@ int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id,
 	a.n_stopwords = spec->n_stopwords;
 	ret = -EINVAL;
 	for (size_t i = 0; i < spec->n_regexes; i++) {
-		a.regexes[i] = compile_re(rs, spec->regexes[i], NULL, NULL, err, errlen);
+		a.regexes[i] = compile_re(rs, spec->regexes[i], 0, NULL, NULL, err, errlen);
 		if (!a.regexes[i])
 			goto fail;
 		a.n_regexes++;
 	}
 	for (size_t i = 0; i < spec->n_paths; i++) {
-		a.paths[i] = compile_re(rs, spec->paths[i], NULL, NULL, err, errlen);
+		a.paths[i] = compile_re(rs, spec->paths[i], 0, NULL, NULL, err, errlen);
 		if (!a.paths[i])
 			goto fail;
 		a.n_paths++;
@@ -512,7 +615,7 @@ int scan_rules_add_ignore(struct scan_rules *rs, const char *fingerprint)
 {
 	if (rs->compiled)
 		return -EBUSY;
-	if (grow((void **)&rs->ignores, &rs->cap_ignores, rs->n_ignores, sizeof(char *)) < 0)
+	if (array_grow((void **)&rs->ignores, &rs->cap_ignores, rs->n_ignores, sizeof(char *)) < 0)
 		return -ENOMEM;
 	char *s = strdup(fingerprint);
 	if (!s)
@@ -554,8 +657,8 @@ static int add_variant(struct scan_rules *rs, unsigned known, const char *bytes,
 		if (rs->variants[i].len == len && !memcmp(rs->variants[i].bytes, bytes, len) &&
 		    rs->variants[i].known == known)
 			return 0;
-	if (grow((void **)&rs->variants, &rs->cap_variants, rs->n_variants,
-		 sizeof(struct known_variant)) < 0)
+	if (array_grow((void **)&rs->variants, &rs->cap_variants, rs->n_variants,
+		       sizeof(struct known_variant)) < 0)
 		return -ENOMEM;
 	char *b = malloc(len);
 	if (!b)
@@ -672,7 +775,7 @@ static unsigned kw_intern(struct scan_rules *rs, const char *kw, size_t *cap, in
 	for (size_t i = 0; i < rs->n_kw; i++)
 		if (STREQ(rs->kw[i], kw))
 			return (unsigned)i;
-	if (grow((void **)&rs->kw, cap, rs->n_kw, sizeof(char *)) < 0) {
+	if (array_grow((void **)&rs->kw, cap, rs->n_kw, sizeof(char *)) < 0) {
 		*err = -ENOMEM;
 		return 0;
 	}
@@ -682,6 +785,62 @@ static unsigned kw_intern(struct scan_rules *rs, const char *kw, size_t *cap, in
 		return 0;
 	}
 	return (unsigned)rs->n_kw++;
+}
+
+/* The anchors of template rules (see template_anchor()) in one database;
+ * a rule whose anchor Hyperscan refuses or cannot bound keeps the prefilter
+ * path. Sets r->anchored. */
+static int compile_anchor_db(struct scan_rules *rs)
+{
+	size_t n = 0;
+	_cleanup_free_ const char **exprs = calloc(rs->n + 1, sizeof(char *));
+	_cleanup_free_ unsigned *flags = calloc(rs->n + 1, sizeof(unsigned));
+	_cleanup_free_ unsigned *ids = calloc(rs->n + 1, sizeof(unsigned));
+	rs->anchor_rule_of = calloc(rs->n + 1, sizeof(unsigned));
+	if (!exprs || !flags || !ids || !rs->anchor_rule_of)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->rules[i];
+		hs_expr_info_t *info = NULL;
+		hs_compile_error_t *cerr = NULL;
+		unsigned f = r->anchor_caseless ? HS_FLAG_CASELESS : 0;
+		if (r->disabled || !r->re || !r->anchor)
+			continue;
+		if (hs_expression_info(r->anchor, f, &info, &cerr) != HS_SUCCESS) {
+			hs_free_compile_error(cerr);
+			continue;
+		}
+		bool bounded = info->max_width != UINT_MAX && info->min_width > 0;
+		r->anchor_minw = info->min_width;
+		r->anchor_maxw = info->max_width;
+		free(info);
+		if (!bounded)
+			continue;
+		exprs[n] = r->anchor;
+		flags[n] = f;
+		ids[n] = (unsigned)n;
+		rs->anchor_rule_of[n] = (unsigned)i;
+		n++;
+	}
+	while (n > 0) {
+		hs_compile_error_t *cerr = NULL;
+		if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL,
+				     &rs->db_anchor, &cerr) == HS_SUCCESS)
+			break;
+		int bad = cerr->expression;
+		hs_free_compile_error(cerr);
+		if (bad < 0 || (size_t)bad >= n)
+			return -EINVAL;
+		for (size_t j = (size_t)bad; j + 1 < n; j++) {
+			exprs[j] = exprs[j + 1];
+			flags[j] = flags[j + 1];
+			rs->anchor_rule_of[j] = rs->anchor_rule_of[j + 1];
+		}
+		n--;
+	}
+	for (size_t j = 0; j < n; j++)
+		rs->rules[rs->anchor_rule_of[j]].anchored = true;
+	return 0;
 }
 
 static int compile_rule_db(struct scan_rules *rs, char *err, size_t errlen)
@@ -695,7 +854,7 @@ static int compile_rule_db(struct scan_rules *rs, char *err, size_t errlen)
 		return -ENOMEM;
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = &rs->rules[i];
-		if (r->disabled || !r->re)
+		if (r->disabled || !r->re || r->anchored)
 			continue;
 		/* Patterns Hyperscan rejects even as prefilters run without one. */
 		hs_expr_info_t *info = NULL;
@@ -782,6 +941,11 @@ int scan_rules_compile(struct scan_rules *rs, char *err, size_t errlen)
 				return e;
 		}
 	}
+	r = compile_anchor_db(rs);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot build the anchor database");
+		return r;
+	}
 	r = compile_rule_db(rs, err, errlen);
 	if (r < 0)
 		return r;
@@ -826,8 +990,8 @@ int scan_rules_compile(struct scan_rules *rs, char *err, size_t errlen)
 			return r;
 		}
 	}
-	hs_database_t *dbs[3] = { rs->db_rules, rs->db_kw, rs->db_known };
-	for (size_t i = 0; i < 3; i++)
+	hs_database_t *dbs[] = { rs->db_rules, rs->db_kw, rs->db_known, rs->db_anchor };
+	for (size_t i = 0; i < ELEMENTSOF(dbs); i++)
 		if (dbs[i] && hs_alloc_scratch(dbs[i], &rs->scratch) != HS_SUCCESS)
 			return -ENOMEM;
 	rs->compiled = true;
@@ -968,12 +1132,12 @@ static int on_rule_hit(unsigned id, unsigned long long from, unsigned long long 
 		       void *ud)
 {
 	struct scan_ctx *c = ud;
-	uint32_t rule = c->rs->hs_rule_of[id];
+	uint32_t rule = (id & ANCHOR_ID) ? (id & ~ANCHOR_ID) : c->rs->hs_rule_of[id];
 	if (c->hit_count[rule] > DENSE_HITS)
 		return 0;
 	if (++c->hit_count[rule] > DENSE_HITS)
 		return 0; /* dense: one linear pass */
-	if (grow((void **)&c->hits, &c->cap_hits, c->n_hits, sizeof(struct hit)) < 0) {
+	if (array_grow((void **)&c->hits, &c->cap_hits, c->n_hits, sizeof(struct hit)) < 0) {
 		c->hit_count[rule] = DENSE_HITS + 1; /* fall back to a linear pass */
 		return 0;
 	}
@@ -981,11 +1145,20 @@ static int on_rule_hit(unsigned id, unsigned long long from, unsigned long long 
 	return 0;
 }
 
+static int on_anchor_hit(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
+			 void *ud)
+{
+	struct scan_ctx *c = ud;
+	/* the same bookkeeping as a prefilter hit, under the anchor's rule */
+	return on_rule_hit(c->rs->anchor_rule_of[id] | ANCHOR_ID, from, to, fl, ud);
+}
+
 static int on_known(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
 		    void *ud)
 {
 	struct scan_ctx *c = ud;
-	if (grow((void **)&c->khits, &c->cap_khits, c->n_khits, sizeof(struct known_hit)) < 0) {
+	if (array_grow((void **)&c->khits, &c->cap_khits, c->n_khits, sizeof(struct known_hit)) <
+	    0) {
 		c->oom = true;
 		return 1;
 	}
@@ -1022,7 +1195,7 @@ static int build_newlines(struct scan_ctx *c)
 		const char *q = memchr(p, '\n', (size_t)(end - p));
 		if (!q)
 			break;
-		if (grow((void **)&c->nl, &c->cap_nl, c->n_nl, sizeof(size_t)) < 0)
+		if (array_grow((void **)&c->nl, &c->cap_nl, c->n_nl, sizeof(size_t)) < 0)
 			return -ENOMEM;
 		c->nl[c->n_nl++] = (size_t)(q - c->data);
 		p = q + 1;
@@ -1259,10 +1432,68 @@ static int report_match(struct scan_ctx *c, const struct rule *r, const char *pa
  * earlier than the first hit end minus the rule's maximum width: a match
  * starting before that would end before the first hit, and every real match
  * ends at a reported hit. */
+/* An anchored rule: its matches start in [t - maxw - N, t - minw] for an end
+ * t of an anchor occurrence. Search only there (PCRE2's offset limit bounds
+ * the start), window by window in order, continuing after each match as
+ * the linear search would: the same matches, a fraction of the work. */
+static int run_windows(struct scan_ctx *c, const struct rule *r, const char *path,
+		       const struct hit *hits, size_t n, scan_callback cb, void *ud, int *found)
+{
+	size_t p = 0, k = 0, back = r->anchor_maxw + r->anchor_lead;
+	int ret = 0;
+	while (k < n) {
+		/* merge the windows that overlap or touch */
+		size_t a = hits[k].end > back ? hits[k].end - back : 0;
+		size_t b = hits[k].end - r->anchor_minw;
+		for (k++; k < n; k++) {
+			size_t a2 = hits[k].end > back ? hits[k].end - back : 0;
+			if (a2 > b + 1)
+				break;
+			b = hits[k].end - r->anchor_minw;
+		}
+		if (b < p)
+			continue;
+		size_t q = a > p ? a : p;
+		while (q <= b) {
+			/* Only this match may see the limit: allowlist regexes share
+			 * the context and were compiled without offset limits. */
+			pcre2_set_offset_limit(c->mctx, b);
+			int rc =
+			    pcre2_match(r->re, (PCRE2_SPTR)c->data, c->len, q, 0, c->md, c->mctx);
+			pcre2_set_offset_limit(c->mctx, PCRE2_UNSET);
+			if (rc == PCRE2_ERROR_NOMATCH)
+				break;
+			if (rc < 0) {
+				if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+				    rc == PCRE2_ERROR_JIT_STACKLIMIT)
+					c->limit_hits++;
+				break;
+			}
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
+			size_t s = ov[0], e = ov[1];
+			if (e <= s) {
+				p = q = s + 1;
+				continue;
+			}
+			int x = report_match(c, r, path, s, e, cb, ud);
+			if (x < 0) {
+				ret = x;
+				goto out;
+			}
+			*found += x;
+			p = q = e;
+		}
+	}
+out:
+	return ret;
+}
+
 static int run_rule(struct scan_ctx *c, const struct rule *r, const char *path,
 		    const struct hit *hits, size_t n, bool dense, scan_callback cb, void *ud,
 		    int *found)
 {
+	if (r->anchored && !dense)
+		return run_windows(c, r, path, hits, n, cb, ud, found);
 	size_t p = 0, k = 0;
 	while (p <= c->len) {
 		size_t q = p;
@@ -1367,6 +1598,9 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 	if (rs->db_rules && hs_scan(rs->db_rules, c->data, (unsigned)len, 0, c->scratch,
 				    on_rule_hit, c) != HS_SUCCESS)
 		return -EIO;
+	if (rs->db_anchor && hs_scan(rs->db_anchor, c->data, (unsigned)len, 0, c->scratch,
+				     on_anchor_hit, c) != HS_SUCCESS)
+		return -EIO;
 	if (c->n_hits > 1)
 		qsort(c->hits, c->n_hits, sizeof(struct hit), hit_cmp);
 	bool ascii = true;
@@ -1419,11 +1653,15 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 		}
 		if (!ru->re)
 			continue;
+		/* Hyperscan folds case in ASCII only; PCRE2 and Go fold Unicode too. */
 		bool dense =
-		    !ru->in_hs || c->hit_count[i] > DENSE_HITS || (!ascii && ru->byte_sensitive);
+		    !(ru->in_hs || ru->anchored) || c->hit_count[i] > DENSE_HITS ||
+		    (!ascii && (ru->byte_sensitive || (ru->anchored && ru->anchor_caseless)));
 		if (!dense && h == h0)
 			continue;
-		r = run_rule(c, ru, path, c->hits + h0, h - h0, dense, cb, ud, &found);
+		/* No hits at all (dense rules only): c->hits may still be NULL. */
+		const struct hit *hs = c->hits ? c->hits + h0 : NULL;
+		r = run_rule(c, ru, path, hs, h - h0, dense, cb, ud, &found);
 		if (r < 0)
 			return r;
 	}

@@ -43,7 +43,8 @@
 	X(pcre2_set_bsr_8)                \
 	X(pcre2_set_depth_limit_8)        \
 	X(pcre2_set_match_limit_8)        \
-	X(pcre2_set_newline_8)
+	X(pcre2_set_newline_8)            \
+	X(pcre2_set_offset_limit_8)
 
 struct scanlib {
 #define SCANLIB_FIELD(f) __typeof__(&f) f;
@@ -81,6 +82,7 @@ int scanlib_load(const char **ret_what);
 #undef pcre2_set_depth_limit
 #undef pcre2_set_match_limit
 #undef pcre2_set_newline
+#undef pcre2_set_offset_limit
 #define hs_alloc_scratch             (scanlib.hs_alloc_scratch)
 #define hs_clone_scratch             (scanlib.hs_clone_scratch)
 #define hs_compile_lit_multi         (scanlib.hs_compile_lit_multi)
@@ -111,6 +113,7 @@ int scanlib_load(const char **ret_what);
 #define pcre2_set_depth_limit        (scanlib.pcre2_set_depth_limit_8)
 #define pcre2_set_match_limit        (scanlib.pcre2_set_match_limit_8)
 #define pcre2_set_newline            (scanlib.pcre2_set_newline_8)
+#define pcre2_set_offset_limit       (scanlib.pcre2_set_offset_limit_8)
 #endif
 
 #endif

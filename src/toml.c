@@ -1,6 +1,8 @@
 /* A small, strict TOML reader: see toml.h for what it accepts. */
 #include "util/common.h"
 
+#include "util/array.h"
+
 #include <math.h>
 #include <stdarg.h>
 
@@ -95,25 +97,10 @@ static struct toml_value *value_new(enum toml_type type, unsigned line)
 	return v;
 }
 
-static int grow(void **items, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 8;
-	if (ncap > SIZE_MAX / size)
-		return -ENOMEM;
-	void *p = realloc(*items, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*items = p;
-	*cap = ncap;
-	return 0;
-}
-
 /* Adds key (ownership taken) -> val (ownership taken) to table t. */
 static int tab_add(struct toml_value *t, char *key, struct toml_value *val)
 {
-	int r = grow((void **)&t->tab.kv, &t->tab.cap, t->tab.n, sizeof(struct toml_kv));
+	int r = array_grow((void **)&t->tab.kv, &t->tab.cap, t->tab.n, sizeof(struct toml_kv));
 	if (r < 0) {
 		free(key);
 		toml_free(val);
@@ -125,7 +112,7 @@ static int tab_add(struct toml_value *t, char *key, struct toml_value *val)
 
 static int arr_add(struct toml_value *a, struct toml_value *val)
 {
-	int r = grow((void **)&a->arr.items, &a->arr.cap, a->arr.n, sizeof(void *));
+	int r = array_grow((void **)&a->arr.items, &a->arr.cap, a->arr.n, sizeof(void *));
 	if (r < 0) {
 		toml_free(val);
 		return r;

@@ -234,7 +234,17 @@ init_holds_no_host_fds() {
 	[ "$n" -le 4 ] || fail "the box init holds $n fds: $($CLAWBOX run --project "$P" -- ls -l /proc/1/fd)"
 }
 
+default_rlimits() {
+	mkproj "$P"
+	out=$($CLAWBOX run --project "$P" -- bash -c 'ulimit -c; ulimit -u; ulimit -n' | tr '\n' ' ')
+	[ "$out" = "0 8192 $(ulimit -Hn | awk '{print ($1 == "unlimited" || $1 > 65536) ? 65536 : $1}') " ] ||
+		fail "core, nproc, nofile limits: $out"
+	out=$($CLAWBOX run --project "$P" --nofile 100 -- bash -c 'ulimit -n')
+	[ "$out" = 100 ] || fail "--nofile 100 gave $out"
+}
+
 case_run "writes land in the upper dir, host unchanged" writes_land_in_upper
+case_run "default rlimits: no core dumps, nproc and nofile capped" default_rlimits
 case_run "the box init holds no fd of the host's tree" init_holds_no_host_fds
 case_run "writes persist across runs" writes_persist_across_runs
 case_run "project at its own path and /workspace" project_at_both_paths
