@@ -13,7 +13,64 @@ struct audit {
 	int dirfd;
 	int logfd;
 	char box[128];
+	audit_redact_fn redact;
+	void *redact_ctx;
 };
+
+void audit_set_redactor(struct audit *a, audit_redact_fn fn, void *ctx)
+{
+	a->redact = fn;
+	a->redact_ctx = ctx;
+}
+
+/* The filtered form of the string v, or NULL when it needs no change. A
+ * result that is no longer valid UTF-8 (a value ending inside a character)
+ * becomes "[REDACTED]" whole. */
+static int redact_string(struct audit *a, json_t *v, json_t **ret)
+{
+	char *out = NULL;
+	*ret = NULL;
+	int r = a->redact(json_string_value(v), json_string_length(v), &out, a->redact_ctx);
+	if (r <= 0)
+		return r;
+	*ret = json_string(out);
+	free(out);
+	if (!*ret)
+		*ret = json_string("[REDACTED]");
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* Apply the filter to every string value of j, recursively (keys are the
+ * code's own names and are left alone). */
+static int redact_json(struct audit *a, json_t *j)
+{
+	const char *key;
+	json_t *v, *nv = NULL;
+	size_t i;
+	int r = 0;
+	if (json_is_object(j)) {
+		json_object_foreach(j, key, v)
+		{
+			nv = NULL;
+			r = json_is_string(v) ? redact_string(a, v, &nv) : redact_json(a, v);
+			if (r == 0 && json_is_string(v) && nv)
+				r = json_object_set_new(j, key, nv) < 0 ? -ENOMEM : 0;
+			if (r < 0)
+				return r;
+		}
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+		{
+			nv = NULL;
+			r = json_is_string(v) ? redact_string(a, v, &nv) : redact_json(a, v);
+			if (r == 0 && json_is_string(v) && nv)
+				r = json_array_set_new(j, i, nv) < 0 ? -ENOMEM : 0;
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
 
 int audit_open(const char *box_dir, const char *box_name, struct audit **ret)
 {
@@ -183,9 +240,15 @@ int audit_append(struct audit *a, const char *event, json_t *fields)
 		json_object_set_new(line, "time", json_string(ts));
 		json_object_set_new(line, "box", json_string(a->box));
 		json_object_set_new(line, "event", json_string(event));
-		if (fields)
+		/* The event's fields only: seq, time, prev are the chain's own. */
+		if (a->redact && fields)
+			r = redact_json(a, fields);
+		if (r == 0 && fields)
 			json_object_update(line, fields);
-		json_object_set_new(line, "prev", json_string(prev));
+		if (r == 0)
+			json_object_set_new(line, "prev", json_string(prev));
+	}
+	if (r == 0) {
 		char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 		if (!s)
 			r = -ENOMEM;

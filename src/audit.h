@@ -24,6 +24,14 @@ struct audit *audit_close(struct audit *a);
  * be seq/time/box/event/prev. */
 int audit_append(struct audit *a, const char *event, json_t *fields);
 
+/* A filter applied to every string of every line before the line is hashed
+ * and written (the box's secrets become [REDACTED:NAME]): fn returns 0 when
+ * s[0..len) needs no change, 1 with *ret a new heap string replacing it, or
+ * < 0, which fails the append (nothing unfiltered is written). */
+typedef int (*audit_redact_fn)(const char *s, size_t len, char **ret, void *ctx);
+/* Install (fn NULL: remove) the filter of a; ctx must outlive its use. */
+void audit_set_redactor(struct audit *a, audit_redact_fn fn, void *ctx);
+
 /* Format t (unix milliseconds) as the log's time stamp (UTC, RFC 3339). */
 void audit_format_time(int64_t ms, char out[32]);
 /* Parse an RFC 3339 UTC time ("2026-11-28T08:30:00Z", fraction optional, or a

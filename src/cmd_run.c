@@ -8,5 +8,8 @@ int cmd_run(int argc, char **argv)
 {
 	struct runbox_opts o = RUNBOX_OPTS_INIT;
 	int r = runbox_parse(argc, argv, false, &o);
-	return r >= 0 ? r : runbox(&o);
+	if (r < 0)
+		r = runbox(&o);
+	runbox_opts_free(&o);
+	return r;
 }

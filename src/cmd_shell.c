@@ -8,8 +8,10 @@ int cmd_shell(int argc, char **argv)
 {
 	struct runbox_opts o = RUNBOX_OPTS_INIT;
 	int r = runbox_parse(argc, argv, true, &o);
-	if (r >= 0)
-		return r;
-	o.shell = true;
-	return runbox(&o);
+	if (r < 0) {
+		o.shell = true;
+		r = runbox(&o);
+	}
+	runbox_opts_free(&o);
+	return r;
 }

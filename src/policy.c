@@ -2,6 +2,7 @@
 
 #include "policy.h"
 #include "rootfs.h"
+#include "secrets.h"
 #include "util/fs.h"
 
 #include <glob.h>
@@ -269,5 +270,16 @@ int policy_environment(const char *box, const char *cwd, const char *shell, stru
 		r = strv_push(ret, "TMPDIR=/tmp");
 	if (r == 0)
 		r = strv_pushf(ret, "CLAWBOX_BOX=%s", box);
+	return r;
+}
+
+int policy_box_environment(const char *box, const char *cwd, const char *shell,
+			   const struct secrets *secrets, struct secrets_env **ret)
+{
+	struct strv base = { 0 };
+	int r = policy_environment(box, cwd, shell, &base);
+	if (r == 0)
+		r = secrets_env_build(secrets, base.v, ret);
+	strv_free(&base);
 	return r;
 }

@@ -22,6 +22,7 @@ struct host_parts {
 	int workspace; /* detached overlay (or rw clone of the project) */
 	int home;      /* detached clone of the box home */
 	int scratch;   /* detached tmpfs holding the empty mask file */
+	int config;    /* detached read-only clone of the --config dir, or -1 */
 	int devnodes[6];
 	struct top_entry *top;
 	size_t ntop;
@@ -461,6 +462,29 @@ static int mount_home(struct host_parts *h, struct rootfs_error *err)
 	return attach(h->home, ROOTFS_HOME, err);
 }
 
+/* The --config dir at its path in the box's home, read-only, with its
+ * .env (the secrets) hidden: the agent gets those by environment only. */
+static int mount_config(const struct rootfs_spec *s, struct host_parts *h, struct ro_list *ro,
+			struct rootfs_error *err)
+{
+	char env[PATH_MAX];
+	struct stat st;
+	int r = fs_mkdir_p(s->config_path, 0755);
+	if (r < 0) {
+		errno = -r;
+		return fail(err, "create the config mount point", s->config_path);
+	}
+	if ((r = attach(h->config, s->config_path, err)) < 0)
+		return r;
+	if (path_join(env, sizeof(env), s->config_path, ".env") < 0 || lstat(env, &st) < 0)
+		return 0;
+	if (S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		return fail(err, "hide the config's .env (a symlink)", env);
+	}
+	return mask_one(s, env, h->scratch, ro, err);
+}
+
 static int finish_read_only(struct ro_list *ro, struct rootfs_error *err)
 {
 	for (size_t i = 0; i < ro->n; i++)
@@ -485,6 +509,15 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 		return fail(err, "set nosuid on the box's home", s->home);
 	if ((h->scratch = make_scratch(err)) < 0)
 		return h->scratch;
+	if (s->config) {
+		h->config = open_tree(AT_FDCWD, s->config,
+				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (h->config < 0)
+			return fail(err, "clone the config dir", s->config);
+		if (set_attr(h->config, "", AT_EMPTY_PATH | AT_RECURSIVE,
+			     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0)
+			return fail(err, "make the config dir read-only", s->config);
+	}
 	if ((r = clone_dev_nodes(h, err)) < 0)
 		return r;
 	return clone_host_top(s, h, err);
@@ -493,7 +526,9 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 {
 	static struct top_entry top[MAX_TOP];
-	struct host_parts h = { .workspace = -1, .home = -1, .scratch = -1, .top = top };
+	struct host_parts h = {
+		.workspace = -1, .home = -1, .scratch = -1, .config = -1, .top = top
+	};
 	struct ro_list ro = { .n = 0 };
 	char opts[64];
 	int r;
@@ -514,12 +549,15 @@ int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 	/* Masks first, so the workspace and home can sit inside a masked dir. */
 	if ((r = mask_all(s, h.scratch, false, &ro, err)) < 0 ||
 	    (r = mount_workspace(s, &h, err)) < 0 || (r = mount_home(&h, err)) < 0 ||
+	    (s->config && (r = mount_config(s, &h, &ro, err)) < 0) ||
 	    (r = mask_all(s, h.scratch, true, &ro, err)) < 0)
 		return r;
 	/* Nothing of the host stays open in the init (its fds are not for the box). */
 	close(h.workspace);
 	close(h.home);
 	close(h.scratch);
+	if (h.config >= 0)
+		close(h.config);
 	r = finish_read_only(&ro, err);
 	for (size_t i = 0; i < ro.n; i++)
 		free(ro.paths[i]);

@@ -7,6 +7,8 @@
  *                   upper/work = the box's), or in yolo-unsafe mode a
  *                   read-write bind of the project
  *   /home/clawbox   the box's own persistent $HOME
+ *   config path     with --config DIR: DIR, read-only, its .env hidden
+ *                   (default /home/clawbox/.openclaw)
  *   /tmp /dev/shm   private tmpfs with a size cap
  *   /dev            null zero full random urandom tty, a private devpts
  *   /proc           the box's pid namespace; sys, sysrq-trigger, irq, bus
@@ -21,6 +23,7 @@
 
 #define ROOTFS_WORKSPACE "/workspace"
 #define ROOTFS_HOME      "/home/clawbox"
+#define ROOTFS_CONFIG    "/home/clawbox/.openclaw"
 
 struct rootfs_spec {
 	const char *project; /* canonical host path of the project */
@@ -31,6 +34,12 @@ struct rootfs_spec {
 	char *const *masks;  /* canonical host paths to hide */
 	size_t nmasks;
 	uint64_t tmp_size; /* bytes for /tmp and /dev/shm each */
+	/* --config DIR: the host dir shown read-only (nosuid, nodev) at
+	 * config_path, which is absolute and beneath ROOTFS_HOME; its ".env"
+	 * (the secrets, given by environment only) is hidden by an empty file.
+	 * NULL: none. */
+	const char *config;
+	const char *config_path;
 };
 
 /* What failed, for the report to the supervisor. */

@@ -8,6 +8,7 @@
 #include "policy.h"
 #include "runbox.h"
 #include "sandbox.h"
+#include "secrets.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -36,7 +37,20 @@ static const char run_usage[] =
     "      --nofile N       open files per process (default 65536)\n"
     "      --tmp-size SIZE  size of the private /tmp and /dev/shm (default 512M)\n"
     "      --deny-read PATH hide PATH too (repeatable; relative = in the project;\n"
-    "                       also read from $STATE/boxes/NAME/deny-read)\n"
+    "                       also read from $STATE/boxes/NAME/deny-read)\n\n"
+    "secrets (given to CMD in its environment only; redacted from the audit log\n"
+    "and clawbox's messages; highest first):\n"
+    "  -e, --env NAME[=VALUE]  NAME=VALUE, or NAME alone: the value of your own\n"
+    "                       $NAME. A VALUE on the command line is visible to other\n"
+    "                       processes until clawbox has read it: prefer NAME alone,\n"
+    "                       --secrets FILE or 'clawbox secrets set NAME'\n"
+    "      --secrets FILE   a dotenv file (NAME=VALUE lines)\n"
+    "      --config DIR[:PATH]  read DIR/.env, and show DIR read-only at PATH in\n"
+    "                       the box (default " ROOTFS_CONFIG "; beneath\n"
+    "                       " ROOTFS_HOME "), its .env hidden\n"
+    "                       then the box's stored secrets ('clawbox secrets')\n"
+    "      --strict         refuse, instead of warning about, a secrets file that\n"
+    "                       others can read or write, or that cannot be read\n"
     "  -h, --help           show this help\n\n"
     "exit status: CMD's own; 128+N when killed by signal N; 125 when clawbox\n"
     "could not set the box up; 126 when CMD cannot be executed; 127 when CMD is\n"
@@ -53,9 +67,107 @@ _printf_(1, 2) static int usage_error(const char *fmt, ...)
 	return EXIT_SETUP;
 }
 
+/* clawbox's own messages never show a secret: the log filter. */
+static char *log_redact(const char *msg, void *ctx)
+{
+	char *out = NULL;
+	int r = secrets_redact(ctx, msg, strlen(msg), &out);
+	if (r < 0)
+		return strdup("(a message was withheld: it could not be redacted)");
+	return out;
+}
+
+static int audit_redact(const char *str, size_t len, char **ret, void *ctx)
+{
+	return secrets_redact(ctx, str, len, ret);
+}
+
+/* -e NAME=VALUE or -e NAME (the caller's own $NAME). The value is copied
+ * into secret memory and its bytes in argv are overwritten at once, so
+ * /proc/PID/cmdline of clawbox no longer shows it. Messages name the NAME
+ * only when it is valid (an invalid one may be a pasted value). */
+static int parse_env_opt(struct runbox_opts *o, char *arg)
+{
+	char name[DOTENV_NAME_MAX + 1];
+	char *eq = strchr(arg, '=');
+	size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
+	const char *value;
+	int r;
+
+	if (nl == 0 || nl > DOTENV_NAME_MAX) {
+		explicit_bzero(arg, strlen(arg));
+		return usage_error("invalid secret name in -e (NAME=VALUE or NAME expected)");
+	}
+	memcpy(name, arg, nl);
+	name[nl] = '\0';
+	if (!dotenv_name_valid(name)) {
+		explicit_bzero(eq ? eq + 1 : arg, strlen(eq ? eq + 1 : arg));
+		return usage_error("invalid secret name in -e: letters, digits and '_', not "
+				   "starting with a digit");
+	}
+	value = eq ? eq + 1 : secure_getenv(name);
+	if (!value)
+		return usage_error("-e %s: $%s is not set in your environment", name, name);
+	r = secrets_put(o->secrets, name, value, strlen(value), SECRET_SOURCE_CLI, "-e", 0);
+	if (eq)
+		memset(eq + 1, '*', strlen(eq + 1));
+	if (r == -E2BIG)
+		return usage_error("-e %s: the value is longer than %d bytes", name,
+				   SECRETS_VALUE_MAX);
+	if (r < 0)
+		return usage_error("-e %s: %s", name, strerror(-r));
+	return 0;
+}
+
+/* --config DIR[:PATH]: PATH is absolute and beneath the box's home. */
+static int parse_config_opt(struct runbox_opts *o, const char *arg)
+{
+	char dir[PATH_MAX];
+	const char *colon = strrchr(arg, ':');
+	const char *path = ROOTFS_CONFIG;
+	size_t dl = strlen(arg);
+	struct stat st;
+	if (colon && colon[1] == '/') {
+		dl = (size_t)(colon - arg);
+		path = colon + 1;
+	}
+	if (dl == 0 || dl >= sizeof(dir))
+		return usage_error("invalid --config '%s' (DIR or DIR:PATH)", arg);
+	memcpy(dir, arg, dl);
+	dir[dl] = '\0';
+	if (!realpath(dir, o->config_dir) || stat(o->config_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		o->config_dir[0] = '\0';
+		return usage_error("--config '%s' is not a directory", dir);
+	}
+	if (strlen(path) >= sizeof(o->config_path) || strstr(path, "/..") || strstr(path, "/./") ||
+	    strstr(path, "//") || !path_is_beneath(path, ROOTFS_HOME) || STREQ(path, ROOTFS_HOME)) {
+		o->config_dir[0] = '\0';
+		return usage_error("--config path '%s' must be a normalized path beneath %s", path,
+				   ROOTFS_HOME);
+	}
+	snprintf(o->config_path, sizeof(o->config_path), "%s", path);
+	return 0;
+}
+
+void runbox_opts_free(struct runbox_opts *o)
+{
+	log_set_filter(NULL, NULL);
+	o->secrets = secrets_free(o->secrets);
+}
+
 int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 {
-	enum { OPT_NET = 256, OPT_MEMORY, OPT_PIDS, OPT_NOFILE, OPT_TMP, OPT_DENY };
+	enum {
+		OPT_NET = 256,
+		OPT_MEMORY,
+		OPT_PIDS,
+		OPT_NOFILE,
+		OPT_TMP,
+		OPT_DENY,
+		OPT_SECRETS,
+		OPT_CONFIG,
+		OPT_STRICT
+	};
 	static const struct option opts[] = {
 		{ "box", required_argument, NULL, 'b' },
 		{ "project", required_argument, NULL, 'p' },
@@ -66,12 +178,22 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 		{ "nofile", required_argument, NULL, OPT_NOFILE },
 		{ "tmp-size", required_argument, NULL, OPT_TMP },
 		{ "deny-read", required_argument, NULL, OPT_DENY },
+		{ "env", required_argument, NULL, 'e' },
+		{ "secrets", required_argument, NULL, OPT_SECRETS },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c;
+	int c, r;
+	/* Every message from here on is redacted against the run's secrets. */
+	if (!o->secrets) {
+		if ((r = secrets_new(&o->secrets)) < 0)
+			return usage_error("cannot hold secrets: %s", strerror(-r));
+		log_set_filter(log_redact, o->secrets);
+	}
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+b:p:m:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+b:p:m:e:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': o->box.box = optarg; break;
 		case 'p': o->box.project = optarg; break;
@@ -107,6 +229,16 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 				return usage_error("too many --deny-read options");
 			o->deny[o->ndeny++] = optarg;
 			break;
+		case 'e':
+			if (parse_env_opt(o, optarg))
+				return EXIT_SETUP;
+			break;
+		case OPT_SECRETS: o->secrets_file = optarg; break;
+		case OPT_CONFIG:
+			if (parse_config_opt(o, optarg))
+				return EXIT_SETUP;
+			break;
+		case OPT_STRICT: o->strict = true; break;
 		case 'h': fputs(run_usage, stdout); return 0;
 		default:
 			if (optopt)
@@ -244,7 +376,8 @@ static int report_outcome(const struct sandbox_result *res, const char *cmd)
 static int run_locked(const struct runbox_opts *o, const struct box *b, const char *state,
 		      struct run_ctx *ctx)
 {
-	struct strv masks = { 0 }, env = { 0 };
+	struct strv masks = { 0 };
+	struct secrets_env *env = NULL;
 	char cwd[PATH_MAX], upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 	const char *shell = pick_shell();
 	char *shell_argv[] = { (char *)shell, NULL };
@@ -257,7 +390,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	inside_cwd(b, cwd, sizeof(cwd));
 	if (collect_masks(o, b, state, &masks) < 0)
 		goto out;
-	if ((r = policy_environment(b->name, cwd, shell, &env)) < 0) {
+	if ((r = policy_box_environment(b->name, cwd, shell, o->secrets, &env)) < 0) {
 		log_error("cannot build the box's environment: %s", strerror(-r));
 		goto out;
 	}
@@ -271,9 +404,11 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 				     .unsafe = b->mode == BOX_MODE_YOLO_UNSAFE,
 				     .masks = masks.v,
 				     .nmasks = masks.n,
-				     .tmp_size = o->tmp_size };
+				     .tmp_size = o->tmp_size,
+				     .config = o->config_dir[0] ? o->config_dir : NULL,
+				     .config_path = o->config_path };
 	s.argv = argv;
-	s.envp = env.v;
+	s.envp = secrets_env_vector(env);
 	s.cwd = cwd;
 	s.pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	s.limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
@@ -297,8 +432,60 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	audit_append(ctx->audit, "run.exit", f);
 out:
 	strv_free(&masks);
-	strv_free(&env);
+	secrets_env_free(env);
 	return code;
+}
+
+/* Every source below -e, lowest precedence last: --secrets FILE, the
+ * --config DIR's .env, the box's store. Prints warnings; 0 or -errno after
+ * one error message. */
+static int load_secrets(const struct runbox_opts *o, const struct box *b)
+{
+	struct secrets_error err = { .msg = "" };
+	unsigned strict = o->strict ? SECRETS_STRICT : 0;
+	char env[PATH_MAX];
+	struct stat st;
+	int r = 0;
+
+	if (o->secrets_file)
+		r = secrets_load_file(o->secrets, o->secrets_file, SECRET_SOURCE_FILE, strict,
+				      &err);
+	if (r >= 0 && o->config_dir[0]) {
+		if ((r = path_join(env, sizeof(env), o->config_dir, SECRETS_CONFIG_ENV)) == 0 &&
+		    lstat(env, &st) == 0 && S_ISLNK(st.st_mode)) {
+			snprintf(err.msg, sizeof(err.msg),
+				 "refusing '%s': a symlink (the box would see what it points to)",
+				 env);
+			r = -ELOOP;
+		}
+		if (r >= 0)
+			r = secrets_load_file(o->secrets, env, SECRET_SOURCE_CONFIG,
+					      strict | SECRETS_OPTIONAL, &err);
+	}
+	if (r >= 0)
+		r = secrets_store_load(b->dir, o->secrets, strict, &err);
+	for (size_t i = 0; i < secrets_warning_count(o->secrets); i++)
+		log_warn("%s", secrets_warning(o->secrets, i));
+	if (r < 0) {
+		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < secrets_count(o->secrets); i++) {
+		const struct secret *sec = secrets_at(o->secrets, i);
+		if (sec->len > 0 && sec->len < SECRETS_REDACT_MIN)
+			log_warn("secret '%s' is shorter than %d bytes: the box gets it, but it is "
+				 "not redacted from logs",
+				 sec->name, SECRETS_REDACT_MIN);
+	}
+	return 0;
+}
+
+static json_t *secret_names_json(const struct secrets *s)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < secrets_count(s); i++)
+		json_array_append_new(a, json_string(secrets_at(s, i)->name));
+	return a;
 }
 
 int runbox(const struct runbox_opts *o)
@@ -326,10 +513,13 @@ int runbox(const struct runbox_opts *o)
 		log_error("cannot lock box '%s': %s", b.name, strerror(-lock));
 		return EXIT_SETUP;
 	}
+	if (load_secrets(o, &b) < 0)
+		return EXIT_SETUP;
 	if ((r = audit_open(b.dir, b.name, &ctx.audit)) < 0) {
 		log_error("cannot open the audit log of box '%s': %s", b.name, strerror(-r));
 		return EXIT_SETUP;
 	}
+	audit_set_redactor(ctx.audit, audit_redact, o->secrets);
 	if (created)
 		audit_append(
 		    ctx.audit, "box.create",
@@ -337,11 +527,12 @@ int runbox(const struct runbox_opts *o)
 	char cwd[PATH_MAX];
 	inside_cwd(&b, cwd, sizeof(cwd));
 	r = audit_append(ctx.audit, "run.start",
-			 json_pack("{s:o, s:s, s:s, s:s, s:b}", "argv",
+			 json_pack("{s:o, s:s, s:s, s:s, s:b, s:o}", "argv",
 				   o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
 					    : argv_json(o->argv),
 				   "cwd", cwd, "mode", box_mode_name(b.mode), "net", "none", "tty",
-				   isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)));
+				   isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), "secrets",
+				   secret_names_json(o->secrets)));
 	if (r < 0) {
 		log_error("cannot write the audit log of box '%s': %s", b.name, strerror(-r));
 		audit_close(ctx.audit);

@@ -17,6 +17,13 @@ struct runbox_opts {
 	const char *deny[64];
 	size_t ndeny;
 	char **argv; /* the command (NULL-terminated); unused for a shell */
+	/* Secrets: -e values while parsing, every source once runbox() has
+	 * loaded them (owned; freed by runbox_opts_free). */
+	struct secrets *secrets;
+	const char *secrets_file;   /* --secrets FILE */
+	char config_dir[PATH_MAX];  /* --config DIR, canonical; "" when not given */
+	char config_path[PATH_MAX]; /* where the box sees it */
+	bool strict;                /* --strict */
 };
 
 #define RUNBOX_OPTS_INIT                                                           \
@@ -30,5 +37,9 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o);
 
 /* Run; returns clawbox's exit status. */
 int runbox(const struct runbox_opts *o);
+
+/* Wipe and free what parsing and running held (the secrets); stop redacting
+ * clawbox's messages. */
+void runbox_opts_free(struct runbox_opts *o);
 
 #endif

@@ -3,6 +3,14 @@
 #include <stdarg.h>
 
 static bool quiet;
+static char *(*filter)(const char *msg, void *ctx);
+static void *filter_ctx;
+
+void log_set_filter(char *(*fn)(const char *msg, void *ctx), void *ctx)
+{
+	filter = fn;
+	filter_ctx = ctx;
+}
 
 void log_set_quiet(bool q)
 {
@@ -15,7 +23,10 @@ static void vlog(const char *prefix, const char *fmt, va_list ap)
 	int n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
 		return;
-	fprintf(stderr, "clawbox: %s%s\n", prefix, line);
+	char *f = filter ? filter(line, filter_ctx) : NULL;
+	fprintf(stderr, "clawbox: %s%s\n", prefix, f ? f : line);
+	free(f);
+	explicit_bzero(line, sizeof(line)); /* it may have held a secret */
 }
 
 void log_error(const char *fmt, ...)

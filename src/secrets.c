@@ -1,0 +1,741 @@
+#include "util/common.h"
+
+#include "scan.h"
+#include "secrets.h"
+#include "util/buf.h"
+#include "util/fs.h"
+
+#include <stdarg.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+
+#define MAX_WARNINGS 32
+#define MAX_PATTERNS 7 /* the value, and base64 in 2 alphabets x 3 alignments */
+#define B64_MIN      8 /* shorter base64 forms would redact ordinary text */
+
+const char *const secrets_known_names[] = {
+	"ANTHROPIC_API_KEY",
+	"OPENAI_API_KEY",
+	"GEMINI_API_KEY",
+	"OPENROUTER_API_KEY",
+	"OPENCLAW_GATEWAY_PASSWORD",
+	"OPENCLAW_GATEWAY_TOKEN",
+	"SLACK_BOT_TOKEN",
+	"DISCORD_BOT_TOKEN",
+	"TELEGRAM_BOT_TOKEN",
+	NULL,
+};
+
+struct pattern {
+	const char *p;
+	size_t n;
+};
+
+struct entry {
+	struct secret pub;
+	char name[DOTENV_NAME_MAX + 1];
+	char *mem; /* secret memory: the value, NUL, then its base64 forms */
+	struct pattern pat[MAX_PATTERNS];
+	size_t npat;
+};
+
+struct secrets {
+	struct entry *e[SECRETS_MAX]; /* sorted by name */
+	size_t n;
+	char *warn[MAX_WARNINGS];
+	size_t nwarn;
+};
+
+/* ---- secret memory ---- */
+
+#define MEM_HDR 16
+
+void *secrets_mem_alloc(size_t n)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t page = pg > 0 ? (size_t)pg : 4096;
+	if (n > SIZE_MAX - MEM_HDR - page)
+		return NULL;
+	size_t size = (n + MEM_HDR + page - 1) / page * page;
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Kept out of core dumps; kept out of swap when the memlock limit
+	 * allows (best effort: a user's limit may be small). */
+	(void)madvise(p, size, MADV_DONTDUMP);
+	(void)mlock(p, size);
+	memcpy(p, &size, sizeof(size));
+	return p + MEM_HDR;
+}
+
+void *secrets_mem_free(void *ptr)
+{
+	if (!ptr)
+		return NULL;
+	char *p = (char *)ptr - MEM_HDR;
+	size_t size;
+	memcpy(&size, p, sizeof(size));
+	explicit_bzero(p, size);
+	(void)munlock(p, size);
+	munmap(p, size);
+	return NULL;
+}
+
+/* ---- the set ---- */
+
+const char *secrets_source_name(enum secret_source src)
+{
+	switch (src) {
+	case SECRET_SOURCE_STORE: return "stored";
+	case SECRET_SOURCE_CONFIG: return "config";
+	case SECRET_SOURCE_FILE: return "file";
+	case SECRET_SOURCE_CLI: return "-e";
+	}
+	return "?";
+}
+
+int secrets_new(struct secrets **ret)
+{
+	struct secrets *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+static struct entry *entry_free(struct entry *e)
+{
+	if (e) {
+		secrets_mem_free(e->mem);
+		free(e);
+	}
+	return NULL;
+}
+
+struct secrets *secrets_free(struct secrets *s)
+{
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++)
+		entry_free(s->e[i]);
+	for (size_t i = 0; i < s->nwarn; i++)
+		free(s->warn[i]);
+	free(s);
+	return NULL;
+}
+
+_printf_(2, 3) static void add_warning(struct secrets *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *m = NULL;
+	if (s->nwarn == MAX_WARNINGS)
+		return;
+	va_start(ap, fmt);
+	int n = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		s->warn[s->nwarn++] = m;
+}
+
+size_t secrets_warning_count(const struct secrets *s)
+{
+	return s ? s->nwarn : 0;
+}
+
+const char *secrets_warning(const struct secrets *s, size_t i)
+{
+	return s && i < s->nwarn ? s->warn[i] : NULL;
+}
+
+/* Index of name, or -(insertion point) - 1. */
+static ssize_t find(const struct secrets *s, const char *name)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->e[mid]->name, name);
+		if (c == 0)
+			return (ssize_t)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(ssize_t)lo - 1;
+}
+
+/* The base64 characters of value that do not depend on its neighbours when
+ * it sits at byte offset shift (0..2) of a 3-byte group: written at out, the
+ * count returned. */
+static size_t b64_stable(const unsigned char *v, size_t len, unsigned shift, const char *alpha,
+			 char *out)
+{
+	size_t total = shift + len, w = 0;
+	size_t full = total / 3 * 4, rem = total % 3;
+	size_t end = full + (rem == 0 ? 0 : rem == 1 ? 1 : 2);
+	size_t start = shift == 0 ? 0 : shift == 1 ? 2 : 3;
+	for (size_t k = start; k < end; k++) {
+		/* The 6 bits of output character k: bits 6k..6k+5 of the
+		 * shifted stream (bytes before the value are zero). */
+		size_t bit = k * 6;
+		unsigned acc = 0;
+		for (unsigned b = 0; b < 6; b++, bit++) {
+			size_t byte = bit / 8;
+			unsigned char c = byte < shift ? 0 : v[byte - shift];
+			acc = (acc << 1) | ((c >> (7 - bit % 8)) & 1);
+		}
+		out[w++] = alpha[acc];
+	}
+	return w;
+}
+
+static int entry_new(const char *name, const void *value, size_t len, struct entry **ret)
+{
+	static const char std[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char url[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	/* The value, NUL, and six base64 forms of at most 4/3 len + 4 each. */
+	size_t b64 = len / 3 * 4 + 8;
+	e->mem = secrets_mem_alloc(len + 1 + 6 * b64);
+	if (!e->mem) {
+		free(e);
+		return -ENOMEM;
+	}
+	memcpy(e->mem, value, len);
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->pub = (struct secret){ .name = e->name, .value = e->mem, .len = len };
+	if (len >= SECRETS_REDACT_MIN) {
+		e->pat[e->npat++] = (struct pattern){ e->mem, len };
+		char *o = e->mem + len + 1;
+		for (unsigned a = 0; a < 2; a++)
+			for (unsigned shift = 0; shift < 3; shift++) {
+				size_t n = b64_stable(value, len, shift, a ? url : std, o);
+				bool dup = false;
+				for (size_t k = 1; k < e->npat && !dup; k++)
+					dup = e->pat[k].n == n && memcmp(e->pat[k].p, o, n) == 0;
+				if (n >= B64_MIN && !dup) {
+					e->pat[e->npat++] = (struct pattern){ o, n };
+					o += n;
+				}
+			}
+	}
+	*ret = e;
+	return 0;
+}
+
+int secrets_put(struct secrets *s, const char *name, const void *value, size_t len,
+		enum secret_source src, const char *origin, unsigned line)
+{
+	if (!dotenv_name_valid(name))
+		return -EINVAL;
+	if (len > SECRETS_VALUE_MAX)
+		return -E2BIG;
+	if (memchr(value, '\0', len))
+		return -EILSEQ;
+	ssize_t at = find(s, name);
+	if (at >= 0) {
+		struct entry *old = s->e[at];
+		if (old->pub.source > src)
+			return 0; /* a higher source has it */
+		if (old->pub.source == src && origin) {
+			if (old->pub.line && line)
+				add_warning(s,
+					    "'%s' line %u: '%s' is set again (first on line %u); "
+					    "the last one wins",
+					    origin, line, name, old->pub.line);
+			else
+				add_warning(s, "'%s': '%s' is set twice; the last one wins", origin,
+					    name);
+		}
+	} else if (s->n == SECRETS_MAX) {
+		return -ENOSPC;
+	}
+	struct entry *e;
+	int r = entry_new(name, value, len, &e);
+	if (r < 0)
+		return r;
+	e->pub.source = src;
+	e->pub.line = line;
+	if (at >= 0) {
+		entry_free(s->e[at]);
+		s->e[at] = e;
+		return 0;
+	}
+	size_t pos = (size_t)(-at - 1);
+	memmove(s->e + pos + 1, s->e + pos, (s->n - pos) * sizeof(struct entry *));
+	s->e[pos] = e;
+	s->n++;
+	return 0;
+}
+
+int secrets_unset(struct secrets *s, const char *name)
+{
+	ssize_t at = find(s, name);
+	if (at < 0)
+		return -ENOENT;
+	entry_free(s->e[at]);
+	memmove(s->e + at, s->e + at + 1, (s->n - (size_t)at - 1) * sizeof(struct entry *));
+	s->n--;
+	return 0;
+}
+
+size_t secrets_count(const struct secrets *s)
+{
+	return s ? s->n : 0;
+}
+
+const struct secret *secrets_at(const struct secrets *s, size_t i)
+{
+	return s && i < s->n ? &s->e[i]->pub : NULL;
+}
+
+const struct secret *secrets_get(const struct secrets *s, const char *name)
+{
+	ssize_t at = s ? find(s, name) : -1;
+	return at >= 0 ? &s->e[at]->pub : NULL;
+}
+
+int secrets_foreach(const struct secrets *s, int (*fn)(const struct secret *sec, void *ctx),
+		    void *ctx)
+{
+	for (size_t i = 0; s && i < s->n; i++) {
+		int r = fn(&s->e[i]->pub, ctx);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- files ---- */
+
+_printf_(2, 3) static int err_msg(struct secrets_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* Read the whole of fd (a regular file of st->st_size bytes, at most
+ * SECRETS_FILE_MAX) into secret memory with a NUL slot at the end. */
+static int read_secret_fd(int fd, char **ret, size_t *ret_len)
+{
+	size_t cap = SECRETS_FILE_MAX + 1, len = 0;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size > SECRETS_FILE_MAX)
+		return -EFBIG;
+	cap = (size_t)st.st_size + 1;
+	char *buf = secrets_mem_alloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+			secrets_mem_free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap) { /* grew while we read */
+			secrets_mem_free(buf);
+			return -EFBIG;
+		}
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+struct load_ctx {
+	struct secrets *s;
+	enum secret_source src;
+	const char *path;
+	struct secrets_error *err;
+};
+
+static int load_one(const char *name, const char *value, size_t len, unsigned line, void *p)
+{
+	struct load_ctx *c = p;
+	int r = secrets_put(c->s, name, value, len, c->src, c->path, line);
+	if (r == -ENOSPC)
+		err_msg(c->err, "'%s' line %u: more than %d secrets", c->path, line, SECRETS_MAX);
+	else if (r < 0)
+		err_msg(c->err, "'%s' line %u: cannot add '%s': %s", c->path, line, name,
+			strerror(-r));
+	return r;
+}
+
+static bool beneath_any(const char *path, const char *const *dirs)
+{
+	for (; *dirs; dirs++)
+		if (path_is_beneath(path, *dirs))
+			return true;
+	return false;
+}
+
+/* Open path for reading secrets, with the checks of secrets_load_file().
+ * Returns the fd, 0 for "nothing to read" (optional), or -errno with err. */
+static int open_checked(struct secrets *s, const char *path, unsigned flags, bool allow_symlink,
+			struct secrets_error *err)
+{
+	static const char *const odd[] = { "/proc", "/sys", "/dev", NULL };
+	bool strict = flags & SECRETS_STRICT, optional = flags & SECRETS_OPTIONAL;
+	char real[PATH_MAX];
+	const char *open_path = path;
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		int r = -errno;
+		if (r == -ENOENT && optional)
+			return 0;
+		err_msg(err, "cannot read secrets file '%s': %s", path, strerror(-r));
+		return r;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		if (!allow_symlink) {
+			err_msg(err, "refusing secrets file '%s': it is a symlink", path);
+			return -ELOOP;
+		}
+		if (!realpath(path, real)) {
+			int r = -errno;
+			err_msg(err, "secrets file '%s' is a symlink to nowhere: %s", path,
+				strerror(-r));
+			return r;
+		}
+		if (beneath_any(real, odd)) {
+			err_msg(err, "refusing secrets file '%s': it is a symlink to '%s'", path,
+				real);
+			return -EPERM;
+		}
+		open_path = real;
+	}
+	int fd = open(open_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		if ((r == -EACCES || r == -EPERM) && optional && !strict) {
+			add_warning(s, "cannot read secrets file '%s': %s; skipped", path,
+				    strerror(-r));
+			return 0;
+		}
+		err_msg(err, "cannot read secrets file '%s': %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		err_msg(err, "refusing secrets file '%s': not a regular file", path);
+		return -EINVAL;
+	}
+	bool foreign = st.st_uid != getuid() && st.st_uid != geteuid() && st.st_uid != 0;
+	if (foreign && open_path != path) {
+		close(fd);
+		err_msg(err, "refusing secrets file '%s': a symlink to '%s', owned by uid %u", path,
+			real, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	const char *why = foreign                  ? "is owned by another user"
+			  : (st.st_mode & S_IWOTH) ? "is writable by others"
+			  : (st.st_mode & S_IROTH) ? "is readable by others"
+						   : NULL;
+	if (why && strict) {
+		close(fd);
+		err_msg(err,
+			"refusing secrets file '%s': it %s (mode %04o); 'chmod 600' it (--strict)",
+			path, why, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (why)
+		add_warning(s, "secrets file '%s' %s (mode %04o): 'chmod 600' it", path, why,
+			    (unsigned)(st.st_mode & 07777));
+	return fd;
+}
+
+/* Parse into a scratch set first, so that nothing is added unless the whole
+ * file is good, then merge. */
+static int load_fd(struct secrets *s, int fd, const char *path, enum secret_source src,
+		   struct secrets_error *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	struct secrets *tmp = NULL;
+	struct dotenv_error derr;
+	int r = read_secret_fd(fd, &data, &len);
+	if (r < 0) {
+		err_msg(err, "cannot read secrets file '%s': %s", path,
+			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+		return r;
+	}
+	if ((r = secrets_new(&tmp)) < 0) {
+		secrets_mem_free(data);
+		return r;
+	}
+	struct load_ctx c = { .s = tmp, .src = src, .path = path, .err = err };
+	int n = dotenv_parse(data, len, load_one, &c, &derr);
+	if (n == -EINVAL && derr.line)
+		err_msg(err, "'%s' line %u: %s", path, derr.line, derr.msg);
+	for (size_t i = 0; n >= 0 && i < tmp->n && r >= 0; i++) {
+		const struct secret *e = &tmp->e[i]->pub;
+		r = secrets_put(s, e->name, e->value, e->len, src, path, e->line);
+		if (r == -ENOSPC)
+			err_msg(err, "'%s': more than %d secrets in all", path, SECRETS_MAX);
+	}
+	for (size_t i = 0; i < tmp->nwarn; i++)
+		add_warning(s, "%s", tmp->warn[i]);
+	secrets_free(tmp);
+	secrets_mem_free(data);
+	return n < 0 ? n : r < 0 ? r : n;
+}
+
+int secrets_load_file(struct secrets *s, const char *path, enum secret_source src, unsigned flags,
+		      struct secrets_error *err)
+{
+	err->msg[0] = '\0';
+	int fd = open_checked(s, path, flags, true, err);
+	if (fd <= 0)
+		return fd;
+	int r = load_fd(s, fd, path, src, err);
+	close(fd);
+	return r;
+}
+
+int secrets_store_load(const char *box_dir, struct secrets *s, unsigned flags,
+		       struct secrets_error *err)
+{
+	char path[PATH_MAX];
+	int r = path_join(path, sizeof(path), box_dir, SECRETS_STORE_FILE);
+	if (r < 0)
+		return r;
+	err->msg[0] = '\0';
+	int fd = open_checked(s, path, flags | SECRETS_OPTIONAL, false, err);
+	if (fd <= 0)
+		return fd;
+	r = load_fd(s, fd, path, SECRET_SOURCE_STORE, err);
+	close(fd);
+	return r;
+}
+
+/* NAME="value" with \\ \" \n \r \$ \` escaped: dotenv_parse reads it back
+ * byte for byte. */
+static size_t store_format(const struct secrets *s, char *out)
+{
+	static const char head[] = "# clawbox: this box's secrets (clawbox secrets set/unset/"
+				   "import). Mode 0600; given to the box only through its "
+				   "environment.\n";
+	size_t w = 0;
+	if (out)
+		memcpy(out, head, sizeof(head) - 1);
+	w += sizeof(head) - 1;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct secret *e = &s->e[i]->pub;
+		size_t nl = strlen(e->name);
+		if (out) {
+			memcpy(out + w, e->name, nl);
+			out[w + nl] = '=';
+			out[w + nl + 1] = '"';
+		}
+		w += nl + 2;
+		for (size_t k = 0; k < e->len; k++) {
+			char c = e->value[k], esc = c == '\n' ? 'n' : c == '\r' ? 'r' : 0;
+			if (c == '\\' || c == '"' || c == '$' || c == '`')
+				esc = c;
+			if (esc) {
+				if (out) {
+					out[w] = '\\';
+					out[w + 1] = esc;
+				}
+				w += 2;
+			} else {
+				if (out)
+					out[w] = c;
+				w++;
+			}
+		}
+		if (out) {
+			out[w] = '"';
+			out[w + 1] = '\n';
+		}
+		w += 2;
+	}
+	return w;
+}
+
+int secrets_store_save(const char *box_dir, const struct secrets *s)
+{
+	size_t n = store_format(s, NULL);
+	char *buf = secrets_mem_alloc(n + 1);
+	if (!buf)
+		return -ENOMEM;
+	store_format(s, buf);
+	int dfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = dfd < 0 ? -errno : fs_write_atomic_at(dfd, SECRETS_STORE_FILE, buf, n, 0600);
+	if (dfd >= 0)
+		close(dfd);
+	secrets_mem_free(buf);
+	return r;
+}
+
+int secrets_store_lock(const char *box_dir)
+{
+	int fd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+	}
+	return fd;
+}
+
+/* ---- environment ---- */
+
+struct secrets_env {
+	char **v; /* points into the block itself */
+};
+
+static bool same_name(const char *kv, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(kv, name, n) == 0 && kv[n] == '=';
+}
+
+/* True when a secret replaces the base entry kv ("NAME=..."). */
+static bool shadowed(const struct secrets *s, const char *kv)
+{
+	for (size_t j = 0; s && j < s->n; j++)
+		if (same_name(kv, s->e[j]->name))
+			return true;
+	return false;
+}
+
+int secrets_env_build(const struct secrets *s, char *const *base, struct secrets_env **ret)
+{
+	size_t nbase = 0, count = 0, bytes = 0;
+	for (; base && base[nbase]; nbase++)
+		;
+	for (size_t i = 0; i < nbase; i++) {
+		if (shadowed(s, base[i]))
+			continue;
+		bytes += strlen(base[i]) + 1;
+		count++;
+	}
+	for (size_t i = 0; s && i < s->n; i++) {
+		bytes += strlen(s->e[i]->name) + 1 + s->e[i]->pub.len + 1;
+		count++;
+	}
+	size_t vec = (count + 1) * sizeof(char *);
+	struct secrets_env *e = secrets_mem_alloc(sizeof(*e) + vec + bytes);
+	if (!e)
+		return -ENOMEM;
+	e->v = (char **)(e + 1);
+	char *p = (char *)e->v + vec;
+	size_t k = 0;
+	for (size_t i = 0; i < nbase; i++) {
+		if (shadowed(s, base[i]))
+			continue;
+		size_t l = strlen(base[i]) + 1;
+		memcpy(p, base[i], l);
+		e->v[k++] = p;
+		p += l;
+	}
+	for (size_t i = 0; s && i < s->n; i++) {
+		const struct secret *sec = &s->e[i]->pub;
+		size_t nl = strlen(sec->name);
+		e->v[k++] = p;
+		memcpy(p, sec->name, nl);
+		p[nl] = '=';
+		memcpy(p + nl + 1, sec->value, sec->len);
+		p[nl + 1 + sec->len] = '\0';
+		p += nl + 1 + sec->len + 1;
+	}
+	e->v[k] = NULL;
+	*ret = e;
+	return 0;
+}
+
+char *const *secrets_env_vector(const struct secrets_env *e)
+{
+	return e->v;
+}
+
+struct secrets_env *secrets_env_free(struct secrets_env *e)
+{
+	return secrets_mem_free(e);
+}
+
+/* ---- redaction ---- */
+
+int secrets_redact(const struct secrets *s, const char *in, size_t len, char **ret)
+{
+	struct buf out = BUF_INIT(64 * 1024 * 1024);
+	size_t copied = 0;
+	bool hit = false;
+	*ret = NULL;
+	if (!s || s->n == 0)
+		return 0;
+	for (size_t i = 0; i < len;) {
+		const struct entry *best = NULL;
+		size_t best_n = 0;
+		for (size_t k = 0; k < s->n; k++) {
+			const struct entry *e = s->e[k];
+			for (size_t j = 0; j < e->npat; j++) {
+				const struct pattern *pt = &e->pat[j];
+				if (pt->n > best_n && pt->n <= len - i && pt->p[0] == in[i] &&
+				    memcmp(pt->p, in + i, pt->n) == 0) {
+					best = e;
+					best_n = pt->n;
+				}
+			}
+		}
+		if (!best) {
+			i++;
+			continue;
+		}
+		int r = buf_append(&out, in + copied, i - copied);
+		if (r == 0)
+			r = buf_printf(&out, "[REDACTED:%s]", best->name);
+		if (r < 0) {
+			buf_free(&out);
+			return r;
+		}
+		hit = true;
+		i += best_n;
+		copied = i;
+	}
+	if (!hit)
+		return 0;
+	int r = buf_append(&out, in + copied, len - copied);
+	if (r < 0) {
+		buf_free(&out);
+		return r;
+	}
+	*ret = buf_steal(&out);
+	return 1;
+}
+
+/* ---- the scanner ---- */
+
+int secrets_add_to_scan(const struct secrets *s, struct scan_rules *rules)
+{
+	for (size_t i = 0; s && i < s->n; i++) {
+		const struct secret *e = &s->e[i]->pub;
+		if (e->len < SECRETS_REDACT_MIN)
+			continue;
+		int r = scan_rules_add_known_secret(rules, e->name, e->value, e->len);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# Secrets: sources and their precedence, the store, injection by environment
+# only, redaction everywhere clawbox writes, argv scrubbing, and the bad
+# inputs of issue 6.
+. "$(dirname "$0")/lib.sh"
+
+V_CLI=cli-Value-7f3a9c21e0
+V_FILE=file-Value-5b1d88aa42
+V_CONF=conf-Value-c0ffee9911
+V_STORE=store-Value-9e8d7c6b5a
+V_AZURE=azure-Value-0a0b0c0d0e
+
+# secfile PATH TEXT: a dotenv file of the caller's, mode 0600.
+secfile() { printf '%b' "$2" >"$1"; chmod 600 "$1"; }
+
+# no_value_in WHAT TEXT VALUE...: fail when TEXT holds any of the values.
+no_value_in() {
+	local what=$1 text=$2 v
+	shift 2
+	for v in "$@"; do
+		case "$text" in *"$v"*) fail "$what holds '$v'" ;; esac
+	done
+}
+
+precedence_and_parsing() {
+	mkproj "$P"
+	echo "$V_STORE" | "$CLAWBOX" secrets set --project "$P" ONLY_STORED >/dev/null
+	echo "stored-loses-aaaa" | "$CLAWBOX" secrets set --project "$P" OPENAI_API_KEY >/dev/null
+	mkdir "$C/conf"
+	secfile "$C/conf/.env" "ONLY_CONFIG=$V_CONF\nOPENAI_API_KEY=config-loses-bbbb\nTELEGRAM_BOT_TOKEN=config-wins-cccc\n"
+	secfile "$C/s.env" "# comment\r\nexport AZURE_OPENAI_API_KEY=$V_AZURE\r\n#OPENAI_API_KEY=commented-dddd\r\nOPENAI_API_KEY=file-loses-eeee\r\nONLY_FILE='$V_FILE'\r\nHASH=a#b=c # gone\r\nDQ=\"x\\\\ty\"\r\nDUP=first\r\nDUP=second\r\n"
+	out=$("$CLAWBOX" run --project "$P" --secrets "$C/s.env" --config "$C/conf" \
+		-e OPENAI_API_KEY="$V_CLI" -- sh -c 'env' 2>"$C/err")
+	for kv in "OPENAI_API_KEY=$V_CLI" "AZURE_OPENAI_API_KEY=$V_AZURE" "ONLY_FILE=$V_FILE" \
+		"ONLY_CONFIG=$V_CONF" "ONLY_STORED=$V_STORE" "TELEGRAM_BOT_TOKEN=config-wins-cccc" \
+		"HASH=a#b=c" "DQ=x	y" "DUP=second"; do
+		echo "$out" | grep -qxF "$kv" || fail "missing '$kv' in: $out"
+	done
+	grep -q "line 9: 'DUP' is set again (first on line 8); the last one wins" "$C/err" ||
+		fail "no duplicate warning: $(cat "$C/err")"
+}
+
+# One run with every source; then look everywhere clawbox writes.
+nothing_leaks() {
+	mkproj "$P"
+	echo "$V_STORE" | "$CLAWBOX" secrets set --project "$P" STORED_KEY >/dev/null
+	mkdir "$C/conf"
+	secfile "$C/conf/.env" "CONF_KEY=$V_CONF\n"
+	secfile "$C/s.env" "FILE_KEY=$V_FILE\n"
+	b64=$(printf '%s' "$V_FILE" | base64 -w0)
+	# The values reach the command (stdout), while its argv names one raw
+	# and one in base64, so the audit's run.start would hold them.
+	"$CLAWBOX" run --project "$P" --secrets "$C/s.env" --config "$C/conf" -e CLI_KEY="$V_CLI" \
+		-- sh -c 'echo "$CLI_KEY $FILE_KEY $CONF_KEY $STORED_KEY"; : '"$V_STORE $b64" \
+		>"$C/out" 2>"$C/err"
+	grep -qx "$V_CLI $V_FILE $V_CONF $V_STORE" "$C/out" || fail "values not given: $(cat "$C/out")"
+	# clawbox's own messages: a command named like a secret is reported.
+	set +e
+	"$CLAWBOX" run --project "$P" -e CLI_KEY="$V_CLI" -- "$V_CLI" 2>>"$C/err"
+	rc=$?
+	set -e
+	[ $rc -eq 127 ] || fail "expected 127, got $rc"
+	grep -q "command not found in the box: '\[REDACTED:CLI_KEY\]'" "$C/err" ||
+		fail "message not redacted: $(cat "$C/err")"
+	all=("$V_CLI" "$V_FILE" "$V_CONF" "$V_STORE" "$b64")
+	no_value_in "clawbox's stderr" "$(cat "$C/err")" "${all[@]}"
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	grep -q '"argv":\["sh","-c","echo .*; : \[REDACTED:STORED_KEY\] \[REDACTED:FILE_KEY\]"\]' "$box/audit.jsonl" ||
+		fail "run.start argv not redacted: $(grep run.start "$box/audit.jsonl")"
+	"$CLAWBOX" audit verify --project "$P" >/dev/null || fail "audit chain broken"
+	while IFS= read -r -d '' f; do
+		[ "$f" = "$box/secrets.env" ] && continue
+		for v in "${all[@]}"; do
+			! grep -qF "$v" "$f" || fail "'$f' holds '$v'"
+		done
+	done < <(find "$CLAWBOX_STATE_DIR" -type f -print0)
+	grep -qF "$V_STORE" "$box/secrets.env" || fail "the store lost its value"
+	[ "$(stat -c %a "$box/secrets.env")" = 600 ] || fail "store mode $(stat -c %a "$box/secrets.env")"
+	[ "$(stat -c %a "$box")" = 700 ] || fail "box dir mode $(stat -c %a "$box")"
+	[ "$(stat -c %u "$box/secrets.env")" = "$(id -u)" ] || fail "store not owned by the caller"
+	out=$("$CLAWBOX" secrets list --project "$P")
+	echo "$out" | grep -q "^STORED_KEY  *stored  *\*\*\*\*\*\*\*\* (22 bytes)" || fail "list: $out"
+	no_value_in "secrets list" "$out" "${all[@]}"
+}
+
+# descendants PID: PID's descendants, one per line.
+descendants() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+# While a box runs: clawbox's own cmdline no longer shows the -e value, no
+# process of the box has it on its cmdline, and the agent's environment is
+# readable by its own uid only.
+argv_scrubbed_and_environ_private() {
+	need_root
+	id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
+	mkproj "$P"
+	"$CLAWBOX_RELEASE" run --project "$P" -e CLI_KEY="$V_CLI" -- sh -c \
+		'cat /proc/1/environ >/dev/null 2>&1 && echo INIT_ENVIRON_READABLE; head -c1 /proc/1/mem >/dev/null 2>&1 && echo INIT_MEM_READABLE; exec sleep 30' \
+		>"$C/out" 2>&1 &
+	cb=$!
+	agent=
+	for _ in $(seq 100); do
+		for p in $(descendants $cb); do
+			[ "$(cat /proc/"$p"/comm 2>/dev/null)" = sleep ] && agent=$p
+		done
+		[ -n "$agent" ] && break
+		sleep 0.05
+	done
+	[ -n "$agent" ] || { kill $cb; fail "the box did not start: $(cat "$C/out")"; }
+	cmd=$(tr '\0' ' ' </proc/$cb/cmdline)
+	echo "$cmd" | grep -q -- "-e CLI_KEY=\*\*\*\*" || { kill $cb; fail "cmdline: $cmd"; }
+	for p in $cb $(descendants $cb); do
+		no_value_in "/proc/$p/cmdline" "$(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null)" "$V_CLI"
+	done
+	# The check can see it: root reads the agent's environment...
+	tr '\0' '\n' </proc/$agent/environ | grep -qx "CLI_KEY=$V_CLI" || { kill $cb; fail "value not in the agent's environment"; }
+	# ...another uid cannot.
+	if runuser -u nobody -- cat /proc/$agent/environ >"$C/other" 2>&1; then
+		kill $cb
+		fail "another user read the agent's environment: $(cat "$C/other")"
+	fi
+	no_value_in "another user's read" "$(cat "$C/other")" "$V_CLI"
+	kill $cb
+	wait $cb || true
+	! grep -q READABLE "$C/out" || fail "inside the box: $(cat "$C/out")"
+}
+
+# An ordinary user's box (user namespace): another uid on the host cannot
+# read the agent's environment; inside, the agent cannot become another uid.
+user_box_environ_private() {
+	need_root
+	id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
+	TUSER=clawbox-t
+	id "$TUSER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$TUSER" >/dev/null 2>&1 ||
+		skip "cannot create a test user"
+	U="$C/u"
+	mkdir -p "$U/proj"
+	cp "$CLAWBOX_RELEASE" "$U/clawbox"
+	chown -R "$TUSER": "$U"
+	chmod 755 "$U"
+	runuser -u "$TUSER" -- env -i PATH=/usr/bin:/bin HOME="/home/$TUSER" CLAWBOX_STATE_DIR="$U/state" \
+		SECRET_FROM_ENV="$V_CLI" bash -c "cd '$U' && ./clawbox run --project proj -e SECRET_FROM_ENV -- sh -c 'setpriv --reuid 65534 true 2>/dev/null && echo BECAME_OTHER; exec sleep 30'" \
+		>"$C/out" 2>&1 &
+	rb=$!
+	agent=
+	for _ in $(seq 100); do
+		agent=$(pgrep -u "$TUSER" -x sleep | head -1) && [ -n "$agent" ] && break
+		sleep 0.05
+	done
+	[ -n "$agent" ] || { kill $rb; fail "the box did not start: $(cat "$C/out")"; }
+	tr '\0' '\n' </proc/$agent/environ | grep -qx "SECRET_FROM_ENV=$V_CLI" || { pkill -P $rb; fail "value not given"; }
+	if runuser -u nobody -- cat /proc/$agent/environ >"$C/other" 2>&1; then
+		kill "$agent"
+		fail "another user read the agent's environment"
+	fi
+	kill "$agent"
+	wait $rb || true
+	! grep -q BECAME_OTHER "$C/out" || fail "the agent changed its uid: $(cat "$C/out")"
+}
+
+config_dir_mounted_read_only() {
+	mkproj "$P"
+	mkdir -p "$C/conf/sub"
+	echo '{"gateway":{}}' >"$C/conf/openclaw.json"
+	echo nested >"$C/conf/sub/x"
+	secfile "$C/conf/.env" "OPENCLAW_GATEWAY_TOKEN=$V_CONF\n"
+	out=$("$CLAWBOX" run --project "$P" --config "$C/conf" -- sh -c '
+		cd /home/clawbox/.openclaw && cat openclaw.json sub/x
+		echo "env:[$(cat .env)]" ; echo "tok:$OPENCLAW_GATEWAY_TOKEN"
+		touch new 2>/dev/null && echo WRITABLE; echo x >> openclaw.json 2>/dev/null && echo WRITABLE; true')
+	echo "$out" | grep -qx '{"gateway":{}}' || fail "config not visible: $out"
+	echo "$out" | grep -qx nested || fail "subdir not visible: $out"
+	echo "$out" | grep -qx 'env:\[\]' || fail ".env visible in the box: $out"
+	echo "$out" | grep -qx "tok:$V_CONF" || fail "token not in the environment: $out"
+	! echo "$out" | grep -q WRITABLE || fail "config dir writable: $out"
+	out=$("$CLAWBOX" run --project "$P" --config "$C/conf:/home/clawbox/.config/agent" -- \
+		sh -c 'cat /home/clawbox/.config/agent/openclaw.json')
+	[ "$out" = '{"gateway":{}}' ] || fail "custom config path: $out"
+	set +e
+	err=$("$CLAWBOX" run --project "$P" --config "$C/conf:/etc/agent" -- true 2>&1)
+	rc=$?
+	set -e
+	[ $rc -eq 125 ] && echo "$err" | grep -q "beneath /home/clawbox" || fail "bad config path: $rc $err"
+	ln -s openclaw.json "$C/conf2" 2>/dev/null || true
+	mkdir "$C/conf3" && ln -s ../conf/.env "$C/conf3/.env"
+	set +e
+	err=$("$CLAWBOX" run --project "$P" --config "$C/conf3" -- true 2>&1)
+	rc=$?
+	set -e
+	[ $rc -eq 125 ] && echo "$err" | grep -q "symlink" || fail "symlinked .env: $rc $err"
+}
+
+bad_input() {
+	mkproj "$P"
+	run_err() { # expected-code, args...
+		local want=$1 rc
+		shift
+		set +e
+		err=$("$CLAWBOX" "$@" 2>&1 </dev/null)
+		rc=$?
+		set -e
+		[ $rc -eq "$want" ] || fail "'$*': exit $rc, want $want: $err"
+	}
+	run_err 125 run --project "$P" -e "1BAD=$V_CLI" -- true
+	echo "$err" | grep -q "invalid secret name" || fail "$err"
+	no_value_in "error" "$err" "$V_CLI"
+	run_err 125 run --project "$P" -e "$V_CLI" -- true
+	no_value_in "error" "$err" "$V_CLI"
+	run_err 125 run --project "$P" -e UNSET_VARIABLE_XYZ -- true
+	echo "$err" | grep -q 'is not set in your environment' || fail "$err"
+	run_err 125 run --project "$P" -e "BIG=$(head -c 40000 /dev/zero | tr '\0' x)" -- true
+	echo "$err" | grep -q "longer than 32768" || fail "$err"
+	# files
+	printf 'A=1\nB=x\0y\n' >"$C/nul.env"; chmod 600 "$C/nul.env"
+	run_err 125 run --project "$P" --secrets "$C/nul.env" -- true
+	echo "$err" | grep -q "nul.env' line 2: NUL byte" || fail "$err"
+	secfile "$C/q.env" "A=1\nB=\"$V_FILE\n"
+	run_err 125 run --project "$P" --secrets "$C/q.env" -- true
+	echo "$err" | grep -q "q.env' line 2: unterminated double quote" || fail "$err"
+	no_value_in "error" "$err" "$V_FILE"
+	secfile "$C/open.env" "OPEN_KEY=$V_FILE\n"
+	chmod 644 "$C/open.env"
+	run_err 125 run --project "$P" --strict --secrets "$C/open.env" -- true
+	echo "$err" | grep -q "readable by others" || fail "$err"
+	run_err 0 run --project "$P" --secrets "$C/open.env" -- true
+	echo "$err" | grep -q "warning: secrets file '.*open.env' is readable by others" || fail "$err"
+	ln -s /proc/self/environ "$C/odd.env"
+	run_err 125 run --project "$P" --secrets "$C/odd.env" -- true
+	echo "$err" | grep -q "symlink to '/proc/" || fail "$err"
+	mkfifo "$C/fifo.env"
+	run_err 125 run --project "$P" --secrets "$C/fifo.env" -- true
+	echo "$err" | grep -q "not a regular file" || fail "$err"
+	run_err 125 run --project "$P" --secrets "$C/missing.env" -- true
+	# import and set: nothing stored on a bad input
+	echo "$V_STORE" | "$CLAWBOX" secrets set --project "$P" KEEP >/dev/null
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	before=$(sha256sum "$box/secrets.env")
+	secfile "$C/half.env" "GOOD=$V_FILE\nbad-name=x\n"
+	run_err 1 secrets import --project "$P" "$C/half.env"
+	echo "$err" | grep -q "half.env' line 2: invalid name.*nothing stored" || fail "$err"
+	run_err 1 secrets import --project "$P" "$C/nul.env"
+	run_err 1 secrets set --project "$P" 'BAD-NAME'
+	run_err 1 secrets set --project "$P" EMPTY
+	echo "$err" | grep -q "no value for 'EMPTY'" || fail "$err"
+	set +e
+	err=$(head -c 40000 /dev/zero | tr '\0' x | "$CLAWBOX" secrets set --project "$P" BIG 2>&1)
+	rc=$?
+	printf 'a\0b' | "$CLAWBOX" secrets set --project "$P" NUL 2>&1 | grep -q "NUL byte" || rc=99
+	set -e
+	[ $rc -eq 1 ] && echo "$err" | grep -q "longer than" || fail "big value: $rc $err"
+	run_err 2 secrets set --project "$P" NAME "$V_CLI"
+	[ "$(sha256sum "$box/secrets.env")" = "$before" ] || fail "the store changed"
+	run_err 1 secrets unset --project "$P" NOT_THERE
+	out=$("$CLAWBOX" secrets list --project "$P")
+	echo "$out" | grep -q "^KEEP " && [ "$(echo "$out" | wc -l)" -eq 2 ] || fail "list: $out"
+}
+
+store_commands() {
+	mkproj "$P"
+	cd "$P"
+	! "$CLAWBOX" secrets list 2>"$C/err" || fail "list of a missing box succeeded"
+	grep -q "no box" "$C/err" || fail "$(cat "$C/err")"
+	[ ! -d "$CLAWBOX_STATE_DIR/boxes" ] || [ -z "$(ls "$CLAWBOX_STATE_DIR/boxes")" ] ||
+		fail "list created a box"
+	printf '%s\n' "$V_STORE" | "$CLAWBOX" secrets set ANTHROPIC_API_KEY >/dev/null
+	"$CLAWBOX" secrets unset ANTHROPIC_API_KEY >/dev/null
+	out=$("$CLAWBOX" secrets list)
+	echo "$out" | grep -q "no secrets" || fail "$out"
+	printf '%s\n' "$V_STORE" | "$CLAWBOX" secrets set ANTHROPIC_API_KEY >/dev/null
+	printf 'multi\nline "q" $x\\' | "$CLAWBOX" secrets set MULTI >/dev/null
+	secfile "$C/imp.env" "SLACK_BOT_TOKEN=$V_FILE\nANTHROPIC_API_KEY=$V_AZURE\n"
+	out=$("$CLAWBOX" secrets import "$C/imp.env")
+	echo "$out" | grep -q "imported 2 secrets" || fail "$out"
+	out=$("$CLAWBOX" run -- sh -c 'printf "%s|%s|%s" "$ANTHROPIC_API_KEY" "$SLACK_BOT_TOKEN" "$MULTI"')
+	[ "$out" = "$V_AZURE|$V_FILE|multi
+line \"q\" \$x\\" ] || fail "values: $out"
+	"$CLAWBOX" secrets unset MULTI >/dev/null
+	out=$("$CLAWBOX" run -- sh -c 'echo "${MULTI-unset}"')
+	[ "$out" = unset ] || fail "unset: $out"
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	for e in secrets.set secrets.import secrets.unset; do
+		grep -q "\"event\":\"$e\"" "$box/audit.jsonl" || fail "no $e event"
+	done
+	"$CLAWBOX" run --help | grep -q "prefer NAME alone" || fail "--help does not advise"
+}
+
+case_run "precedence: -e > --secrets > --config > stored; dotenv parsing" precedence_and_parsing
+case_run "no value in state, audit, stderr; argv redacted" nothing_leaks
+case_run "-e value scrubbed from clawbox's cmdline; environ private" argv_scrubbed_and_environ_private
+case_run "a user's box: other uids cannot read the agent's environment" user_box_environ_private
+case_run "--config DIR read-only in the box, its .env hidden" config_dir_mounted_read_only
+case_run "bad input: clear errors, nothing stored" bad_input
+case_run "clawbox secrets list/set/unset/import" store_commands
