@@ -64,8 +64,14 @@ count_secretlint() { # files under planted/ with at least one message
 		console.log(r.filter((f) => /\/planted\//.test(f.filePath) && f.messages.length > 0).length);' "$1"
 }
 
+# clawbox caches its compiled rule databases: the first run of a rule set
+# compiles them (cold), later runs load them (warm). Both are shown.
+export CLAWBOX_CACHE_DIR="$bench/cache"
+rm -rf "$CLAWBOX_CACHE_DIR"
+measure clawbox-default-cold count_clawbox "$clawbox" scan -q --jobs "$jobs" --format json .
 measure clawbox-default count_clawbox "$clawbox" scan -q --jobs "$jobs" --format json .
 if [ -r "$gl" ]; then
+	measure clawbox-gitleaks.toml-cold count_clawbox "$clawbox" scan -q --jobs "$jobs" --format json --config "$gl" .
 	measure clawbox-gitleaks.toml count_clawbox "$clawbox" scan -q --jobs "$jobs" --format json --config "$gl" .
 else
 	echo "# $gl absent: gitleaks.toml run skipped"
