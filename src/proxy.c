@@ -656,10 +656,10 @@ fail:
 	return r;
 }
 
-struct proxy *proxy_stop(struct proxy *p)
+int proxy_stop(struct proxy *p)
 {
 	if (!p)
-		return NULL;
+		return 0;
 	if (p->stop_w >= 0)
 		(void)!write(p->stop_w, "x", 1);
 	if (p->acceptor_started)
@@ -676,7 +676,7 @@ struct proxy *proxy_stop(struct proxy *p)
 	bool stuck = p->active > 0;
 	pthread_mutex_unlock(&p->lock);
 	if (stuck)
-		return NULL; /* a thread still uses p (see the header) */
+		return -EBUSY; /* a thread still uses p (see the header) */
 	for (int i = 0; i < PROXY_NFDS; i++)
 		if (p->fds[i] >= 0)
 			close(p->fds[i]);
@@ -688,5 +688,5 @@ struct proxy *proxy_stop(struct proxy *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle);
 	free(p);
-	return NULL;
+	return 0;
 }

@@ -47,9 +47,10 @@ struct proxy;
  * returns. */
 int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struct proxy **ret);
 
-/* Stop accepting, end every connection (each is logged), and free. Returns
- * NULL. A connection stuck in the host's resolver for more than a few
- * seconds keeps the proxy's memory alive until the process exits. */
-struct proxy *proxy_stop(struct proxy *p);
+/* Stop accepting, end every connection (each is logged), and free (NULL is
+ * fine). Returns 0, or -EBUSY when a connection stuck in the host's resolver
+ * for more than 3 s still uses the proxy (and so the policy): both must then
+ * stay alive until the process exits. */
+int proxy_stop(struct proxy *p);
 
 #endif

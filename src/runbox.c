@@ -28,7 +28,7 @@ static const char run_usage[] =
     "  -m, --mode MODE      secure (default: writes held in the overlay) or\n"
     "                       yolo-unsafe (the project bound read-write; a box keeps\n"
     "                       its mode until 'clawbox delete')\n"
-    "      --net none       loopback only (the only network mode so far)\n"
+    NET_OPTS_HELP
     "      --memory SIZE    memory limit, e.g. 2G (cgroup v1 as root; otherwise a\n"
     "                       per-process address-space limit, with a warning)\n"
     "      --pids N         limit on processes and threads (cgroup v1 as root;\n"
@@ -55,12 +55,12 @@ _printf_(1, 2) static int usage_error(const char *fmt, ...)
 
 int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 {
-	enum { OPT_NET = 256, OPT_MEMORY, OPT_PIDS, OPT_NOFILE, OPT_TMP, OPT_DENY };
+	enum { OPT_MEMORY = 256, OPT_PIDS, OPT_NOFILE, OPT_TMP, OPT_DENY };
 	static const struct option opts[] = {
 		{ "box", required_argument, NULL, 'b' },
 		{ "project", required_argument, NULL, 'p' },
 		{ "mode", required_argument, NULL, 'm' },
-		{ "net", required_argument, NULL, OPT_NET },
+		NET_LONG_OPTIONS,
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "pids", required_argument, NULL, OPT_PIDS },
 		{ "nofile", required_argument, NULL, OPT_NOFILE },
@@ -81,10 +81,12 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 						   optarg);
 			o->mode_given = true;
 			break;
-		case OPT_NET:
-			if (!STREQ(optarg, "none"))
-				return usage_error("unknown network mode '%s' (only 'none' so far)",
-						   optarg);
+		case NET_OPT_NET:
+		case NET_OPT_ALLOW_DOMAIN:
+		case NET_OPT_DENY_DOMAIN:
+		case NET_OPT_ALLOW_IP:
+			if (net_opts_parse(&o->net, c, optarg) < 0)
+				return EXIT_SETUP;
 			break;
 		case OPT_MEMORY:
 			if (cli_parse_size(optarg, &o->memory) < 0)
@@ -126,12 +128,19 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 struct run_ctx {
 	struct audit *audit;
 	pid_t pid;
+	struct net_run net;
 };
 
 static void on_started(pid_t pid, void *p)
 {
 	struct run_ctx *c = p;
 	c->pid = pid;
+}
+
+static void on_net_listeners(int *fds, size_t n, void *p)
+{
+	struct run_ctx *c = p;
+	net_listeners(fds, n, &c->net);
 }
 
 static void on_warn(const struct report *r, void *p)
@@ -257,7 +266,8 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	inside_cwd(b, cwd, sizeof(cwd));
 	if (collect_masks(o, b, state, &masks) < 0)
 		goto out;
-	if ((r = policy_environment(b->name, cwd, shell, &env)) < 0) {
+	if ((r = policy_environment(b->name, cwd, shell, &env)) < 0 ||
+	    (r = net_environment(&ctx->net, &env)) < 0) {
 		log_error("cannot build the box's environment: %s", strerror(-r));
 		goto out;
 	}
@@ -276,12 +286,16 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	s.envp = env.v;
 	s.cwd = cwd;
 	s.pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	s.net_proxy = ctx->net.mode == NET_PROXY;
 	s.limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
 	if (setup_limits(o, b, &s) < 0)
 		goto out;
 
-	struct sandbox_hooks hooks = { .started = on_started, .warn = on_warn, .ctx = ctx };
+	struct sandbox_hooks hooks = {
+		.started = on_started, .warn = on_warn, .net_listeners = on_net_listeners, .ctx = ctx
+	};
 	r = sandbox_run(&s, &hooks, &res, &what);
+	net_finish(&ctx->net);
 	cgroup_destroy(&s.cg);
 	if (r < 0) {
 		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
@@ -340,14 +354,20 @@ int runbox(const struct runbox_opts *o)
 			 json_pack("{s:o, s:s, s:s, s:s, s:b}", "argv",
 				   o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
 					    : argv_json(o->argv),
-				   "cwd", cwd, "mode", box_mode_name(b.mode), "net", "none", "tty",
+				   "cwd", cwd, "mode", box_mode_name(b.mode), "net",
+				   net_mode_name(o->net.mode), "tty",
 				   isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)));
 	if (r < 0) {
 		log_error("cannot write the audit log of box '%s': %s", b.name, strerror(-r));
 		audit_close(ctx.audit);
 		return EXIT_SETUP;
 	}
+	if (net_prepare(&o->net, b.dir, b.name, &ctx.net) < 0) {
+		audit_close(ctx.audit);
+		return EXIT_SETUP;
+	}
 	int code = run_locked(o, &b, state, &ctx);
+	net_finish(&ctx.net);
 	audit_close(ctx.audit);
 	return code;
 }
