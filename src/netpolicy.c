@@ -304,7 +304,7 @@ static const char *special_v4(uint32_t a)
 		const char *what;
 	} tab[] = {
 		{ 0xA9FEA9FE, 32, "metadata" },  /* 169.254.169.254 */
-		{ 0x64646450, 32, "metadata" },  /* 100.100.100.200 */
+		{ 0x646464C8, 32, "metadata" },  /* 100.100.100.200 */
 		{ 0x00000000, 8, "unspecified" }, { 0x0A000000, 8, "private" },
 		{ 0x64400000, 10, "private" },    /* 100.64/10 */
 		{ 0x7F000000, 8, "loopback" },    { 0xA9FE0000, 16, "link-local" },
