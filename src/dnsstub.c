@@ -63,7 +63,7 @@ int dnsstub_build_reply(const uint8_t *q, size_t qend, uint8_t rcode, uint16_t q
 	if (qend < 12 || qend > cap)
 		return -ENOBUFS;
 	memcpy(out, q, qend);
-	out[2] = (uint8_t)(0x80 | (q[2] & 0x01)); /* QR, opcode 0, RD copied */
+	out[2] = (uint8_t)(0x80 | (q[2] & 0x01));  /* QR, opcode 0, RD copied */
 	out[3] = (uint8_t)(0x80 | (rcode & 0x0f)); /* RA */
 	put16(out + 6, 0);
 	put16(out + 8, 0);
@@ -129,8 +129,7 @@ static size_t resolve(const struct netpolicy *pol, const char *name, uint16_t qt
 	return n;
 }
 
-void dnsstub_serve(int fd, int stop_fd, const struct netpolicy *pol, dnsstub_log_fn log,
-		   void *ctx)
+void dnsstub_serve(int fd, int stop_fd, const struct netpolicy *pol, dnsstub_log_fn log, void *ctx)
 {
 	uint8_t q[DNSSTUB_MSG_MAX], out[DNSSTUB_MSG_MAX];
 	for (;;) {

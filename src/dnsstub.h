@@ -35,7 +35,6 @@ typedef void (*dnsstub_log_fn)(void *ctx, const char *name, const char *qtype, b
 
 /* Serve fd (a bound UDP socket) until stop_fd becomes readable. Denied
  * questions are passed to log. */
-void dnsstub_serve(int fd, int stop_fd, const struct netpolicy *pol, dnsstub_log_fn log,
-		   void *ctx);
+void dnsstub_serve(int fd, int stop_fd, const struct netpolicy *pol, dnsstub_log_fn log, void *ctx);
 
 #endif

@@ -198,8 +198,8 @@ int httpreq_parse(const char *data, size_t n, struct httpreq *ret, struct buf *f
 				v++;
 			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 				ve--;
-			if (have_host ||
-			    split_authority(v, (size_t)(ve - v), hhost, sizeof(hhost), &hport, 80) < 0)
+			if (have_host || split_authority(v, (size_t)(ve - v), hhost, sizeof(hhost),
+							 &hport, 80) < 0)
 				return -EINVAL;
 			have_host = true;
 		}
@@ -222,8 +222,7 @@ int httpreq_parse(const char *data, size_t n, struct httpreq *ret, struct buf *f
 	if (fwd && !req.connect) {
 		int r = 0;
 		if (!have_host)
-			r = buf_printf(fwd,
-				       req.port == 80 ? "Host: %s\r\n" : "Host: %s:%u\r\n",
+			r = buf_printf(fwd, req.port == 80 ? "Host: %s\r\n" : "Host: %s:%u\r\n",
 				       req.host, (unsigned)req.port);
 		if (r == 0)
 			r = buf_puts(fwd, "Connection: close\r\n\r\n");

@@ -303,10 +303,10 @@ static const char *special_v4(uint32_t a)
 		unsigned len;
 		const char *what;
 	} tab[] = {
-		{ 0xA9FEA9FE, 32, "metadata" },  /* 169.254.169.254 */
-		{ 0x646464C8, 32, "metadata" },  /* 100.100.100.200 */
+		{ 0xA9FEA9FE, 32, "metadata" }, /* 169.254.169.254 */
+		{ 0x646464C8, 32, "metadata" }, /* 100.100.100.200 */
 		{ 0x00000000, 8, "unspecified" }, { 0x0A000000, 8, "private" },
-		{ 0x64400000, 10, "private" },    /* 100.64/10 */
+		{ 0x64400000, 10, "private" }, /* 100.64/10 */
 		{ 0x7F000000, 8, "loopback" },    { 0xA9FE0000, 16, "link-local" },
 		{ 0xAC100000, 12, "private" },    { 0xC0000000, 24, "reserved" },
 		{ 0xC0A80000, 16, "private" },    { 0xC6120000, 15, "reserved" },
@@ -326,8 +326,8 @@ static const char *special_v6(const uint8_t *a)
 	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const uint8_t zero[15] = { 0 };
 	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0) {
-		uint32_t v4 = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
-			      (uint32_t)a[14] << 8 | a[15];
+		uint32_t v4 =
+		    (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
 		return special_v4(v4);
 	}
 	if (memcmp(a, zero, 15) == 0)
@@ -336,7 +336,7 @@ static const char *special_v6(const uint8_t *a)
 		return "link-local";
 	if ((a[0] & 0xfe) == 0xfc)
 		return a[0] == 0xfd && a[1] == 0x00 && a[2] == 0x0e && a[3] == 0xc2 ? "metadata"
-										  : "private";
+										    : "private";
 	if (a[0] == 0xff)
 		return "multicast";
 	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)

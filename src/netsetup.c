@@ -103,10 +103,10 @@ int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_n
 int net_environment(const struct net_run *n, struct strv *env)
 {
 	static const char *const vars[] = {
-		"HTTP_PROXY=http://127.0.0.1:3128",  "http_proxy=http://127.0.0.1:3128",
-		"HTTPS_PROXY=http://127.0.0.1:3128", "https_proxy=http://127.0.0.1:3128",
+		"HTTP_PROXY=http://127.0.0.1:3128",   "http_proxy=http://127.0.0.1:3128",
+		"HTTPS_PROXY=http://127.0.0.1:3128",  "https_proxy=http://127.0.0.1:3128",
 		"ALL_PROXY=socks5h://127.0.0.1:1080", "all_proxy=socks5h://127.0.0.1:1080",
-		"NO_PROXY=localhost,127.0.0.1,::1",  "no_proxy=localhost,127.0.0.1,::1",
+		"NO_PROXY=localhost,127.0.0.1,::1",   "no_proxy=localhost,127.0.0.1,::1",
 	};
 	int r = 0;
 	if (n->mode != NET_PROXY)
@@ -133,7 +133,8 @@ void net_listeners(int *fds, size_t nfds, struct net_run *n)
 	int r = proxy_start(&cfg, all, &n->proxy);
 	if (r < 0) {
 		/* The box keeps running without egress: nothing is reachable. */
-		log_warn("cannot start the network proxy: %s; the box has no network", strerror(-r));
+		log_warn("cannot start the network proxy: %s; the box has no network",
+			 strerror(-r));
 		n->proxy_failed = true;
 	}
 }

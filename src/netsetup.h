@@ -23,15 +23,17 @@ struct net_opts {
 
 /* The long options, for the caller's getopt table, and their help text. */
 enum { NET_OPT_NET = 1000, NET_OPT_ALLOW_DOMAIN, NET_OPT_DENY_DOMAIN, NET_OPT_ALLOW_IP };
-#define NET_LONG_OPTIONS                                                     \
-	{ "net", required_argument, NULL, NET_OPT_NET },                     \
+#define NET_LONG_OPTIONS                                                       \
+	{ "net", required_argument, NULL, NET_OPT_NET },                       \
 	    { "allow-domain", required_argument, NULL, NET_OPT_ALLOW_DOMAIN }, \
 	    { "deny-domain", required_argument, NULL, NET_OPT_DENY_DOMAIN },   \
-	    { "allow-ip", required_argument, NULL, NET_OPT_ALLOW_IP }
-#define NET_OPTS_HELP                                                                   \
-	"      --net MODE       none (loopback only, the default) or proxy (only\n"       \
-	"                       clawbox's HTTP/SOCKS5 proxy and DNS stub, which allow\n"  \
-	"                       the domains of the policy; every decision is logged)\n"   \
+	{                                                                      \
+		"allow-ip", required_argument, NULL, NET_OPT_ALLOW_IP          \
+	}
+#define NET_OPTS_HELP                                                                    \
+	"      --net MODE       none (loopback only, the default) or proxy (only\n"      \
+	"                       clawbox's HTTP/SOCKS5 proxy and DNS stub, which allow\n" \
+	"                       the domains of the policy; every decision is logged)\n"  \
 	"      --allow-domain P allow P: name or *.name (subdomains only), optional\n"   \
 	"                       :PORT (default 443 and 80); repeatable; also\n"          \
 	"                       'allow-domain P' lines in $STATE/boxes/NAME/net\n"       \

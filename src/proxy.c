@@ -159,8 +159,8 @@ static enum outcome open_upstream(struct conn *c, const char **ret_reason)
 	const char *rule = NULL;
 	if (!netpolicy_allow_name(pol, c->host, c->port, &rule)) {
 		c->rule = rule;
-		*ret_reason = STREQ(rule, "ip-literal") ? "ip literal without --allow-ip"
-							: "domain policy";
+		*ret_reason =
+		    STREQ(rule, "ip-literal") ? "ip literal without --allow-ip" : "domain policy";
 		return OUT_DENIED;
 	}
 	c->rule = rule;
@@ -253,7 +253,8 @@ static void relay(struct conn *c)
 	if (!h[0].buf || !h[1].buf)
 		goto out;
 	for (;;) {
-		struct pollfd pf[3] = { { .fd = c->cfd }, { .fd = c->ufd },
+		struct pollfd pf[3] = { { .fd = c->cfd },
+					{ .fd = c->ufd },
 					{ .fd = c->p->stop_r, .events = POLLIN } };
 		for (int d = 0; d < 2; d++) {
 			if (h[d].len > h[d].off)
@@ -353,13 +354,13 @@ static void http_session(struct conn *c)
 		r = -E2BIG;
 	if (r <= 0) {
 		int code = r == -E2BIG ? 431 : r == -ETIMEDOUT ? 408 : 400;
-		const char *why = r == -E2BIG         ? "request head too large"
-				  : r == -ETIMEDOUT   ? "request timed out"
-				  : r == -EPIPE       ? "client closed before a request"
-				  : r == -ECANCELED   ? "box ended"
-				  : r == -EINVAL      ? "bad host or port"
+		const char *why = r == -E2BIG             ? "request head too large"
+				  : r == -ETIMEDOUT       ? "request timed out"
+				  : r == -EPIPE           ? "client closed before a request"
+				  : r == -ECANCELED       ? "box ended"
+				  : r == -EINVAL          ? "bad host or port"
 				  : r == -EPROTONOSUPPORT ? "unsupported scheme or version"
-							 : "malformed request";
+							  : "malformed request";
 		if (r == -EPROTONOSUPPORT)
 			code = 400;
 		if (r != -EPIPE && r != -ECANCELED)
@@ -531,8 +532,8 @@ static void spawn_conn(struct proxy *p, int kind, int fd)
 		free(c);
 		close(fd);
 		log_event(p, json_pack("{s:s, s:s, s:s, s:s}", "proto",
-				       kind == PROXY_FD_HTTP ? "http" : "socks5", "decision", "deny",
-				       "rule", "limit", "reason", "too many connections"));
+				       kind == PROXY_FD_HTTP ? "http" : "socks5", "decision",
+				       "deny", "rule", "limit", "reason", "too many connections"));
 		return;
 	}
 	*c = (struct conn){ .p = p, .kind = kind, .cfd = fd, .ufd = -1 };

@@ -27,8 +27,7 @@ static const char run_usage[] =
     "options:\n" BOX_OPTS_HELP
     "  -m, --mode MODE      secure (default: writes held in the overlay) or\n"
     "                       yolo-unsafe (the project bound read-write; a box keeps\n"
-    "                       its mode until 'clawbox delete')\n"
-    NET_OPTS_HELP
+    "                       its mode until 'clawbox delete')\n" NET_OPTS_HELP
     "      --memory SIZE    memory limit, e.g. 2G (cgroup v1 as root; otherwise a\n"
     "                       per-process address-space limit, with a warning)\n"
     "      --pids N         limit on processes and threads (cgroup v1 as root;\n"
@@ -291,9 +290,10 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	if (setup_limits(o, b, &s) < 0)
 		goto out;
 
-	struct sandbox_hooks hooks = {
-		.started = on_started, .warn = on_warn, .net_listeners = on_net_listeners, .ctx = ctx
-	};
+	struct sandbox_hooks hooks = { .started = on_started,
+				       .warn = on_warn,
+				       .net_listeners = on_net_listeners,
+				       .ctx = ctx };
 	r = sandbox_run(&s, &hooks, &res, &what);
 	net_finish(&ctx->net);
 	cgroup_destroy(&s.cg);

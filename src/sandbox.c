@@ -244,7 +244,8 @@ int sandbox_run(const struct sandbox_spec *s, const struct sandbox_hooks *h,
 	*ret_what = NULL;
 	if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 ||
 	    pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    ((s->pty || s->net_proxy) && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0)) {
+	    ((s->pty || s->net_proxy) &&
+	     socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0)) {
 		*ret_what = "create the channels to the box";
 		r = -errno;
 		goto out;

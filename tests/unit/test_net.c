@@ -71,16 +71,17 @@ TEST(netpolicy_patterns)
 TEST(netpolicy_invalid_patterns)
 {
 	struct netpolicy p = { 0 };
-	static const char *const bad[] = { "",        "*.",       "*",      "a..b",  ".a",
-					   "a b",     "x.com:0",  "x.com:",  "-x.com", "x-.com",
-					   "1.2.3.4", "*.*.x.com", "x.com:1:2", "a/b",   "x.com:65536" };
+	static const char *const bad[] = { "",          "*.",     "*",          "a..b",
+					   ".a",        "a b",    "x.com:0",    "x.com:",
+					   "-x.com",    "x-.com", "1.2.3.4",    "*.*.x.com",
+					   "x.com:1:2", "a/b",    "x.com:65536" };
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
 		if (netpolicy_add_domain(&p, bad[i], true) != -EINVAL) {
 			fprintf(stderr, "accepted '%s'\n", bad[i]);
 			CHECK(false);
 		}
-	static const char *const badip[] = { "", "x", "1.2.3.4/", "1.2.3.4/33", "::/129",
-					     "1.2.3.4/a", "/8" };
+	static const char *const badip[] = { "",       "x",         "1.2.3.4/", "1.2.3.4/33",
+					     "::/129", "1.2.3.4/a", "/8" };
 	for (size_t i = 0; i < ELEMENTSOF(badip); i++)
 		CHECK_INT(netpolicy_add_ip(&p, badip[i]), -EINVAL);
 	CHECK_INT(p.npat + p.nip, 0);
@@ -93,11 +94,11 @@ TEST(netpolicy_special_addresses)
 	static const struct {
 		const char *addr, *what;
 	} tab[] = {
-		{ "127.0.0.1", "loopback" },     { "10.1.2.3", "private" },
-		{ "172.16.0.1", "private" },     { "172.31.255.255", "private" },
-		{ "192.168.1.1", "private" },    { "100.64.0.1", "private" },
+		{ "127.0.0.1", "loopback" },       { "10.1.2.3", "private" },
+		{ "172.16.0.1", "private" },       { "172.31.255.255", "private" },
+		{ "192.168.1.1", "private" },      { "100.64.0.1", "private" },
 		{ "169.254.169.254", "metadata" }, { "169.254.1.1", "link-local" },
-		{ "0.0.0.0", "unspecified" },    { "224.0.0.1", "multicast" },
+		{ "0.0.0.0", "unspecified" },      { "224.0.0.1", "multicast" },
 		{ "100.100.100.200", "metadata" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(tab); i++) {
@@ -108,8 +109,14 @@ TEST(netpolicy_special_addresses)
 	struct sockaddr_storage ok = v4("172.32.0.1");
 	CHECK(netpolicy_allow_addr(&p, (struct sockaddr *)&ok, &rule));
 	CHECK_STREQ(rule, "public");
-	static const char *const bad6[] = { "::1", "::", "fe80::1", "fd00::1", "fd00:ec2::254",
-					    "::ffff:10.0.0.1", "::ffff:127.0.0.1", "ff02::1" };
+	static const char *const bad6[] = { "::1",
+					    "::",
+					    "fe80::1",
+					    "fd00::1",
+					    "fd00:ec2::254",
+					    "::ffff:10.0.0.1",
+					    "::ffff:127.0.0.1",
+					    "ff02::1" };
 	for (size_t i = 0; i < ELEMENTSOF(bad6); i++) {
 		struct sockaddr_storage ss = v6(bad6[i]);
 		CHECK(!netpolicy_allow_addr(&p, (struct sockaddr *)&ss, &rule));
@@ -154,18 +161,20 @@ TEST(httpreq_forms)
 {
 	struct httpreq r;
 	_cleanup_buf_ struct buf fwd = BUF_INIT(HTTPREQ_HEAD_MAX + 64);
-	CHECK_INT(parse("CONNECT api.x.com:443 HTTP/1.1\r\nHost: api.x.com:443\r\n\r\nHELLO", &r,
-			&fwd),
-		  1);
+	CHECK_INT(
+	    parse("CONNECT api.x.com:443 HTTP/1.1\r\nHost: api.x.com:443\r\n\r\nHELLO", &r, &fwd),
+	    1);
 	CHECK(r.connect);
 	CHECK_STREQ(r.host, "api.x.com");
 	CHECK_INT(r.port, 443);
-	CHECK_INT(r.head_len, strlen("CONNECT api.x.com:443 HTTP/1.1\r\nHost: api.x.com:443\r\n\r\n"));
+	CHECK_INT(r.head_len,
+		  strlen("CONNECT api.x.com:443 HTTP/1.1\r\nHost: api.x.com:443\r\n\r\n"));
 
-	CHECK_INT(parse("GET http://Good.test/a?b=1 HTTP/1.1\r\nHost: good.test\r\n"
-			"Proxy-Connection: keep-alive\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n",
-			&r, &fwd),
-		  1);
+	CHECK_INT(
+	    parse("GET http://Good.test/a?b=1 HTTP/1.1\r\nHost: good.test\r\n"
+		  "Proxy-Connection: keep-alive\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n",
+		  &r, &fwd),
+	    1);
 	CHECK(!r.connect);
 	CHECK_STREQ(r.host, "Good.test");
 	CHECK_INT(r.port, 80);
@@ -176,9 +185,9 @@ TEST(httpreq_forms)
 	CHECK_INT(r.port, 8080);
 	CHECK_STREQ(fwd.data, "GET / HTTP/1.0\r\nHost: h.test:8080\r\nConnection: close\r\n\r\n");
 
-	CHECK_INT(parse("POST /x HTTP/1.1\r\nHost: o.test:81\r\nContent-Length: 3\r\n\r\nabc", &r,
-			&fwd),
-		  1);
+	CHECK_INT(
+	    parse("POST /x HTTP/1.1\r\nHost: o.test:81\r\nContent-Length: 3\r\n\r\nabc", &r, &fwd),
+	    1);
 	CHECK_STREQ(r.host, "o.test");
 	CHECK_INT(r.port, 81);
 
@@ -195,9 +204,9 @@ TEST(httpreq_bad_input)
 	CHECK_INT(parse("CONNECT a.test:0 HTTP/1.1\r\n\r\n", &r, &fwd), -EINVAL);
 	CHECK_INT(parse("CONNECT a.test:99999 HTTP/1.1\r\n\r\n", &r, &fwd), -EINVAL);
 	CHECK_INT(parse("GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n", &r, &fwd), -EINVAL);
-	CHECK_INT(parse("GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n", &r,
-			&fwd),
-		  -EINVAL);
+	CHECK_INT(
+	    parse("GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n", &r, &fwd),
+	    -EINVAL);
 	CHECK_INT(parse("GET http://u:p@a.test/ HTTP/1.1\r\n\r\n", &r, &fwd), -EINVAL);
 	CHECK_INT(parse("GET https://a.test/ HTTP/1.1\r\n\r\n", &r, &fwd), -EPROTONOSUPPORT);
 	CHECK_INT(parse("GET http://a.test/ HTTP/2.0\r\n\r\n", &r, &fwd), -EPROTONOSUPPORT);
@@ -255,8 +264,8 @@ TEST(socks5_parser)
 TEST(dnsstub_query_and_reply)
 {
 	/* id 0x1234, RD, one question: api.test A IN */
-	const uint8_t q[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'a', 'p', 'i',
-			      4,    't',  'e',  's',  't', 0, 0, 1, 0, 1 };
+	const uint8_t q[] = { 0x12, 0x34, 0x01, 0x00, 0,   1,   0,   0,   0, 0, 0, 0, 3,
+			      'a',  'p',  'i',  4,    't', 'e', 's', 't', 0, 0, 1, 0, 1 };
 	char name[NETPOLICY_NAME_MAX + 1];
 	uint16_t qtype;
 	size_t qend;
