@@ -116,6 +116,13 @@ int net_environment(const struct net_run *n, struct strv *env)
 	return r;
 }
 
+const char *net_resolv_conf(const struct net_run *n)
+{
+	return n->mode == NET_PROXY ? "# clawbox: the box's DNS stub (allowed names only)\n"
+				      "nameserver 127.0.0.1\n"
+				    : NULL;
+}
+
 void net_listeners(int *fds, size_t nfds, struct net_run *n)
 {
 	int all[PROXY_NFDS] = { -1, -1, -1 };

@@ -62,6 +62,8 @@ int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_n
 		struct net_run *ret);
 /* Add the proxy variables to the box's environment (proxy mode only). */
 int net_environment(const struct net_run *n, struct strv *env);
+/* The box's /etc/resolv.conf (the DNS stub) in proxy mode, else NULL. */
+const char *net_resolv_conf(const struct net_run *n);
 /* The sandbox hook: start the proxy on the listeners (ctx: struct net_run). */
 void net_listeners(int *fds, size_t nfds, struct net_run *n);
 /* Stop the proxy and free the policy; once (later calls do nothing). */

