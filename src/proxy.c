@@ -42,6 +42,7 @@ struct conn {
 	char addr[INET6_ADDRSTRLEN];
 	uint16_t port;
 	const char *rule;
+	const char *addr_rule; /* the --allow-ip rule a special address passed by */
 	uint64_t bytes_out, bytes_in;
 };
 
@@ -72,6 +73,8 @@ static void conn_log(struct conn *c, bool allow, const char *reason)
 		return;
 	if (c->addr[0])
 		json_object_set_new(f, "addr", json_string(c->addr));
+	if (c->addr_rule)
+		json_object_set_new(f, "addr_rule", json_string(c->addr_rule));
 	if (reason)
 		json_object_set_new(f, "reason", json_string(reason));
 	if (allow) {
@@ -211,7 +214,7 @@ static enum outcome open_upstream(struct conn *c, const char **ret_reason)
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			c->ufd = fd;
 			if (ar && !STREQ(ar, "public"))
-				c->rule = ar; /* the address rule that let it through */
+				c->addr_rule = ar;
 			freeaddrinfo(res);
 			return OUT_OK;
 		}

@@ -303,3 +303,17 @@ PY
 		grep -q '"decision":"deny"' || fail "refused DNS question not logged"
 }
 case_run "DNS stub answers allowed names only (no exfiltration by DNS)" dns_stub_refuses_unknown_names
+
+audit_net_view() {
+	need_net
+	mkproj "$P"
+	box --allow-domain good.test --allow-ip "$REMOTE_IP" -- sh -c \
+		'curl -s -m 5 http://good.test/ >/dev/null; curl -s -m 5 http://evil.test/ >/dev/null' || true
+	out=$("$CLAWBOX" audit --project "$P" --net)
+	[ "$(echo "$out" | wc -l)" = 2 ] || fail "expected 2 net lines: $out"
+	echo "$out" | grep -E "ALLOW +http +good.test:80 +$REMOTE_IP +rule=good.test out=[0-9]+ in=[0-9]+" >/dev/null ||
+		fail "allow line: $out"
+	echo "$out" | grep -E "DENY +http +evil.test:80 +- +rule=unmatched \(domain policy\)" >/dev/null ||
+		fail "deny line: $out"
+}
+case_run "clawbox audit --net shows the decisions" audit_net_view
