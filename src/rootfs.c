@@ -151,7 +151,7 @@ static int make_scratch(const struct rootfs_spec *s, struct rootfs_error *err)
 		return r;
 	}
 	close(f);
-	if (s->resolv_conf && (r = write_resolv_conf(m, s->resolv_conf)) < 0) {
+	if (s->resolv_conf && write_resolv_conf(m, s->resolv_conf) < 0) {
 		close(m);
 		return fail(err, "write the box's resolv.conf", NULL);
 	}
