@@ -11,7 +11,8 @@
 #include "policy.h"
 #include "proxy.h"
 
-enum net_mode { NET_NONE, NET_PROXY };
+/* The default first: a zeroed struct net_opts means proxy. */
+enum net_mode { NET_PROXY, NET_NONE };
 
 #define NET_OPTS_MAX 64
 
@@ -30,15 +31,15 @@ enum { NET_OPT_NET = 1000, NET_OPT_ALLOW_DOMAIN, NET_OPT_DENY_DOMAIN, NET_OPT_AL
 	{                                                                      \
 		"allow-ip", required_argument, NULL, NET_OPT_ALLOW_IP          \
 	}
-#define NET_OPTS_HELP                                                                    \
-	"      --net MODE       none (loopback only, the default) or proxy (only\n"      \
-	"                       clawbox's HTTP/SOCKS5 proxy and DNS stub, which allow\n" \
-	"                       the domains of the policy; every decision is logged)\n"  \
-	"      --allow-domain P allow P: name or *.name (subdomains only), optional\n"   \
-	"                       :PORT (default 443 and 80); repeatable; also\n"          \
-	"                       'allow-domain P' lines in $STATE/boxes/NAME/net\n"       \
-	"      --deny-domain P  deny P (wins over any allow)\n"                          \
-	"      --allow-ip A[/L] allow an address range: IP literals, and private,\n"     \
+#define NET_OPTS_HELP                                                                   \
+	"      --net MODE       proxy (the default: only clawbox's HTTP/SOCKS5 proxy\n" \
+	"                       and DNS stub, which allow the domains of the policy;\n" \
+	"                       every decision is logged) or none (loopback only)\n"    \
+	"      --allow-domain P allow P: name or *.name (subdomains only), optional\n"  \
+	"                       :PORT (default 443 and 80); repeatable; also\n"         \
+	"                       'allow-domain P' lines in $STATE/boxes/NAME/net\n"      \
+	"      --deny-domain P  deny P (wins over any allow)\n"                         \
+	"      --allow-ip A[/L] allow an address range: IP literals, and private,\n"    \
 	"                       loopback, link-local or metadata addresses\n"
 
 const char *net_mode_name(enum net_mode m);

@@ -23,7 +23,8 @@ static const char run_usage[] =
     "/workspace, writable; in secure mode every write lands in the box's overlay\n"
     "and the project on the host never changes ('clawbox status' shows what is\n"
     "pending). The rest of the host is read-only; homes, /root, /run, credential\n"
-    "files and clawbox's state are hidden; there is no network but loopback.\n\n"
+    "files and clawbox's state are hidden; the network is clawbox's proxy, which\n"
+    "reaches only the allowed domains ('clawbox audit --net' shows its decisions).\n\n"
     "options:\n" BOX_OPTS_HELP
     "  -m, --mode MODE      secure (default: writes held in the overlay) or\n"
     "                       yolo-unsafe (the project bound read-write; a box keeps\n"
