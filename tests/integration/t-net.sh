@@ -317,3 +317,16 @@ audit_net_view() {
 		fail "deny line: $out"
 }
 case_run "clawbox audit --net shows the decisions" audit_net_view
+
+agent_cannot_change_the_network() {
+	mkproj "$P"
+	command -v ip >/dev/null || skip "needs iproute2"
+	out=$("$CLAWBOX" run --project "$P" -- sh -c '
+		ip link add cbx0 type dummy 2>/dev/null && echo LINK
+		ip addr add 10.99.0.1/24 dev lo 2>/dev/null && echo ADDR
+		ip route add default dev lo 2>/dev/null && echo ROUTE
+		ip link set lo down 2>/dev/null && echo DOWN
+		ip -o link show | grep -vc "lo:" || true')
+	[ "$out" = 0 ] || fail "the box changed its network or has more than lo: '$out'"
+}
+case_run "the agent cannot change the box's network (no interfaces, routes, addresses)" agent_cannot_change_the_network
