@@ -5,9 +5,11 @@
 #include "util/common.h"
 
 #include "landlock.h"
+#include "proxy.h"
 #include "sandbox.h"
 #include "sysfilter.h"
 
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -62,32 +64,65 @@ static void loopback_up(void)
 		die(errno, "bring the loopback interface up", "lo", NULL);
 }
 
+/* Pass fds to the supervisor as one message tagged with tag. */
+static int send_fds(char tag, const int *fds, size_t n)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * PROXY_NFDS)] = { 0 };
+	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+	return sendmsg(FD_PTY, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int listen_on(int type, uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		die(errno, "create a proxy listener", NULL, NULL);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0))
+		die(errno, "bind a proxy listener in the box", "127.0.0.1", NULL);
+	return fd;
+}
+
+/* The proxy's listeners on the box's loopback, served by the supervisor
+ * from the host's network namespace (src/proxy.c). The box's processes
+ * never hold them. */
+static void open_proxy_listeners(void)
+{
+	int fds[PROXY_NFDS];
+	fds[PROXY_FD_HTTP] = listen_on(SOCK_STREAM, PROXY_HTTP_PORT);
+	fds[PROXY_FD_SOCKS] = listen_on(SOCK_STREAM, PROXY_SOCKS_PORT);
+	fds[PROXY_FD_DNS] = listen_on(SOCK_DGRAM, PROXY_DNS_PORT);
+	int r = send_fds('N', fds, PROXY_NFDS);
+	if (r < 0)
+		die(-r, "pass the proxy listeners to clawbox", NULL, NULL);
+	for (int i = 0; i < PROXY_NFDS; i++)
+		close(fds[i]);
+}
+
 /* Open a terminal in the box's own devpts and hand the master to the
  * supervisor. Returns the pts number for the command's side. */
 static int open_pty(void)
 {
 	int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	int unlock = 0, n = -1;
+	int unlock = 0, n = -1, r;
 	if (master < 0)
 		die(errno, "open a terminal", "/dev/pts/ptmx", NULL);
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
 		die(errno, "unlock the terminal", "/dev/pts/ptmx", NULL);
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'T';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov,
-			      .msg_iovlen = 1,
-			      .msg_control = cbuf,
-			      .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	if (sendmsg(FD_PTY, &msg, MSG_NOSIGNAL) < 0)
-		die(errno, "pass the terminal to clawbox", NULL, NULL);
+	if ((r = send_fds('T', &master, 1)) < 0)
+		die(-r, "pass the terminal to clawbox", NULL, NULL);
 	close(master);
-	close(FD_PTY);
 	return n;
 }
 
@@ -263,9 +298,13 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	if (sethostname("clawbox", 7) < 0)
 		die(errno, "set the hostname", NULL, NULL);
 	loopback_up();
+	if (s->net_proxy)
+		open_proxy_listeners();
 	if ((r = rootfs_build(&s->fs, &ferr)) < 0)
 		die(-r, ferr.what, ferr.path, ferr.detail);
 	int pts = s->pty ? open_pty() : -1;
+	if (s->pty || s->net_proxy)
+		close(FD_PTY);
 	if (chdir(s->cwd) < 0 && chdir(s->fs.project) < 0)
 		die(errno, "enter the working directory", s->cwd, NULL);
 	confine(s);

@@ -10,22 +10,63 @@
 #include <time.h>
 
 static const char usage[] =
-    "usage: clawbox audit [--box NAME | --project DIR] [--json] [--since T]\n"
+    "usage: clawbox audit [--box NAME | --project DIR] [--json] [--net] [--since T]\n"
     "       clawbox audit verify [--box NAME | --project DIR]\n\n"
     "Show the box's audit log (box, exec and other events), or verify that no\n"
     "line of it was edited, inserted or removed (each line carries the sha256 of\n"
     "the line before it; the last one is recorded in audit.head).\n\n"
     "options:\n" BOX_OPTS_HELP "      --json           the raw JSON lines\n"
+    "      --net            network decisions only (net.connect, net.dns): one line\n"
+    "                       each with the decision, destination, rule and bytes\n"
     "      --since T        only events at or after T: an RFC 3339 UTC time\n"
     "                       (2026-11-28T08:30:00Z), a date, or an age (90s, 10m,\n"
     "                       2h, 7d)\n"
     "  -h, --help           show this help\n\n"
     "exit status of verify: 0 intact, 1 tampered or unreadable.\n";
 
+struct show {
+	bool json, net;
+};
+
+static const char *str(json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+	return v ? v : "";
+}
+
+/* time  ALLOW|DENY  proto  host:port  addr  rule  (reason | bytes) */
+static void print_net(json_t *obj)
+{
+	json_t *port = json_object_get(obj, "port");
+	char dest[300];
+	if (json_is_integer(port))
+		snprintf(dest, sizeof(dest), "%s:%lld", str(obj, "host"),
+			 (long long)json_integer_value(port));
+	else
+		snprintf(dest, sizeof(dest), "%s%s%s", str(obj, "host"),
+			 *str(obj, "qtype") ? " " : "", str(obj, "qtype"));
+	printf("%s  %-5s %-12s %-40s %-15s rule=%s", str(obj, "time"),
+	       STREQ(str(obj, "decision"), "allow") ? "ALLOW" : "DENY", str(obj, "proto"), dest,
+	       *str(obj, "addr") ? str(obj, "addr") : "-", str(obj, "rule"));
+	if (*str(obj, "reason"))
+		printf(" (%s)", str(obj, "reason"));
+	json_t *out = json_object_get(obj, "bytes_out"), *in = json_object_get(obj, "bytes_in");
+	if (json_is_integer(out) && json_is_integer(in))
+		printf(" out=%lld in=%lld", (long long)json_integer_value(out),
+		       (long long)json_integer_value(in));
+	putchar('\n');
+}
+
 static int print_line(json_t *obj, const char *raw, void *p)
 {
-	bool json = *(bool *)p;
-	if (json) {
+	const struct show *sh = p;
+	if (sh->net && strncmp(str(obj, "event"), "net.", 4) != 0)
+		return 0;
+	if (sh->net && !sh->json) {
+		print_net(obj);
+		return 0;
+	}
+	if (sh->json) {
 		puts(raw);
 		return 0;
 	}
@@ -66,17 +107,19 @@ static int verify(const struct box *b)
 
 int cmd_audit(int argc, char **argv)
 {
-	enum { OPT_SINCE = 256 };
+	enum { OPT_SINCE = 256, OPT_NET };
 	static const struct option opts[] = {
 		{ "box", required_argument, NULL, 'b' },
 		{ "project", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "net", no_argument, NULL, OPT_NET },
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct box_opts bo = { 0 };
-	bool json = false, do_verify = false;
+	struct show sh = { 0 };
+	bool do_verify = false;
 	int64_t since = 0;
 	int c;
 
@@ -90,7 +133,8 @@ int cmd_audit(int argc, char **argv)
 		switch (c) {
 		case 'b': bo.box = optarg; break;
 		case 'p': bo.project = optarg; break;
-		case 'j': json = true; break;
+		case 'j': sh.json = true; break;
+		case OPT_NET: sh.net = true; break;
 		case OPT_SINCE: {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -114,7 +158,7 @@ int cmd_audit(int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	if (do_verify)
 		return verify(&b);
-	int r = audit_foreach(b.dir, since, print_line, &json);
+	int r = audit_foreach(b.dir, since, print_line, &sh);
 	if (r < 0) {
 		log_error("cannot read the audit log of box '%s': %s", b.name,
 			  r == -EBADMSG ? "a line is not JSON (run 'clawbox audit verify')"

@@ -274,10 +274,13 @@ int policy_environment(const char *box, const char *cwd, const char *shell, stru
 }
 
 int policy_box_environment(const char *box, const char *cwd, const char *shell,
-			   const struct secrets *secrets, struct secrets_env **ret)
+			   char *const *extra, const struct secrets *secrets,
+			   struct secrets_env **ret)
 {
 	struct strv base = { 0 };
 	int r = policy_environment(box, cwd, shell, &base);
+	for (size_t i = 0; extra && extra[i] && r == 0; i++)
+		r = strv_push(&base, extra[i]);
 	if (r == 0)
 		r = secrets_env_build(secrets, base.v, ret);
 	strv_free(&base);

@@ -36,14 +36,16 @@ const char *policy_project_conflict(const struct strv *builtin, const char *proj
 int policy_environment(const char *box, const char *cwd, const char *shell, struct strv *ret);
 
 /* The whole environment of the box's command: policy_environment()'s
- * variables and every secret as NAME=VALUE (a secret replaces a variable of
+ * variables, then extra (NULL-terminated "NAME=VALUE" strings, e.g. the
+ * proxy's variables; may be NULL), then every secret as NAME=VALUE (a secret replaces a variable of
  * the same name). It is one block of secret memory (src/secrets.h): hand
  * secrets_env_vector(*ret) to the box, free it with secrets_env_free(). No
  * value is ever on an argv or in a file. secrets may be NULL. */
 struct secrets;
 struct secrets_env;
 int policy_box_environment(const char *box, const char *cwd, const char *shell,
-			   const struct secrets *secrets, struct secrets_env **ret);
+			   char *const *extra, const struct secrets *secrets,
+			   struct secrets_env **ret);
 
 /* Read deny-read entries, one per line ('#' comments), from path. Missing
  * file: 0 entries. */

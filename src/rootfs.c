@@ -116,10 +116,22 @@ static int make_workspace(const struct rootfs_spec *s, struct rootfs_error *err)
 	return fd;
 }
 
+static int write_resolv_conf(int dirfd, const char *text)
+{
+	size_t n = strlen(text);
+	if (n > 1024)
+		return -E2BIG;
+	_cleanup_close_ int fd =
+	    openat(dirfd, "resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0)
+		return -errno;
+	return write(fd, text, n) == (ssize_t)n ? 0 : -EIO;
+}
+
 /* One small read-only tmpfs holding "empty" (a file) and "dir" (an empty
  * dir): every mask is a clone of one of them, so masking costs a mount, not
  * a filesystem. */
-static int make_scratch(struct rootfs_error *err)
+static int make_scratch(const struct rootfs_spec *s, struct rootfs_error *err)
 {
 	int r;
 	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
@@ -140,6 +152,10 @@ static int make_scratch(struct rootfs_error *err)
 		return r;
 	}
 	close(f);
+	if (s->resolv_conf && write_resolv_conf(m, s->resolv_conf) < 0) {
+		close(m);
+		return fail(err, "write the box's resolv.conf", NULL);
+	}
 	if (set_attr(m, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY) < 0) {
 		r = fail(err, "make the mask tmpfs read-only", NULL);
 		close(m);
@@ -507,7 +523,7 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 		return fail(err, "clone the box's home", s->home);
 	if (set_attr(h->home, "", AT_EMPTY_PATH, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0)
 		return fail(err, "set nosuid on the box's home", s->home);
-	if ((h->scratch = make_scratch(err)) < 0)
+	if ((h->scratch = make_scratch(s, err)) < 0)
 		return h->scratch;
 	if (s->config) {
 		h->config = open_tree(AT_FDCWD, s->config,
@@ -521,6 +537,24 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 	if ((r = clone_dev_nodes(h, err)) < 0)
 		return r;
 	return clone_host_top(s, h, err);
+}
+
+/* Show the scratch tmpfs's resolv.conf at /etc/resolv.conf, when that is a
+ * regular file of the view (a symlink into the masked /run is left alone:
+ * names then do not resolve in the box, which the proxy does not need). */
+static int mount_resolv_conf(const struct rootfs_spec *s, int scratch, struct rootfs_error *err)
+{
+	struct stat st;
+	if (!s->resolv_conf || lstat("/etc/resolv.conf", &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	int fd = open_tree(scratch, "resolv.conf", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return fail(err, "clone the box's resolv.conf", NULL);
+	int r = set_attr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY) < 0
+		    ? fail(err, "make read-only", "/etc/resolv.conf")
+		    : attach(fd, "/etc/resolv.conf", err);
+	close(fd);
+	return r;
 }
 
 int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
@@ -550,7 +584,8 @@ int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 	if ((r = mask_all(s, h.scratch, false, &ro, err)) < 0 ||
 	    (r = mount_workspace(s, &h, err)) < 0 || (r = mount_home(&h, err)) < 0 ||
 	    (s->config && (r = mount_config(s, &h, &ro, err)) < 0) ||
-	    (r = mask_all(s, h.scratch, true, &ro, err)) < 0)
+	    (r = mask_all(s, h.scratch, true, &ro, err)) < 0 ||
+	    (r = mount_resolv_conf(s, h.scratch, err)) < 0)
 		return r;
 	/* Nothing of the host stays open in the init (its fds are not for the box). */
 	close(h.workspace);

@@ -40,6 +40,10 @@ struct rootfs_spec {
 	 * NULL: none. */
 	const char *config;
 	const char *config_path;
+	/* Shown read-only at /etc/resolv.conf when not NULL and the view's
+	 * /etc/resolv.conf is a regular file (e.g. the proxy's DNS stub). At
+	 * most 1 KiB. */
+	const char *resolv_conf;
 };
 
 /* What failed, for the report to the supervisor. */

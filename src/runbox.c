@@ -24,12 +24,12 @@ static const char run_usage[] =
     "/workspace, writable; in secure mode every write lands in the box's overlay\n"
     "and the project on the host never changes ('clawbox status' shows what is\n"
     "pending). The rest of the host is read-only; homes, /root, /run, credential\n"
-    "files and clawbox's state are hidden; there is no network but loopback.\n\n"
+    "files and clawbox's state are hidden; the network is clawbox's proxy, which\n"
+    "reaches only the allowed domains ('clawbox audit --net' shows its decisions).\n\n"
     "options:\n" BOX_OPTS_HELP
     "  -m, --mode MODE      secure (default: writes held in the overlay) or\n"
     "                       yolo-unsafe (the project bound read-write; a box keeps\n"
-    "                       its mode until 'clawbox delete')\n"
-    "      --net none       loopback only (the only network mode so far)\n"
+    "                       its mode until 'clawbox delete')\n" NET_OPTS_HELP
     "      --memory SIZE    memory limit, e.g. 2G (cgroup v1 as root; otherwise a\n"
     "                       per-process address-space limit, with a warning)\n"
     "      --pids N         limit on processes and threads (cgroup v1 as root;\n"
@@ -158,8 +158,7 @@ void runbox_opts_free(struct runbox_opts *o)
 int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 {
 	enum {
-		OPT_NET = 256,
-		OPT_MEMORY,
+		OPT_MEMORY = 256,
 		OPT_PIDS,
 		OPT_NOFILE,
 		OPT_TMP,
@@ -172,7 +171,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 		{ "box", required_argument, NULL, 'b' },
 		{ "project", required_argument, NULL, 'p' },
 		{ "mode", required_argument, NULL, 'm' },
-		{ "net", required_argument, NULL, OPT_NET },
+		NET_LONG_OPTIONS,
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "pids", required_argument, NULL, OPT_PIDS },
 		{ "nofile", required_argument, NULL, OPT_NOFILE },
@@ -203,10 +202,12 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 						   optarg);
 			o->mode_given = true;
 			break;
-		case OPT_NET:
-			if (!STREQ(optarg, "none"))
-				return usage_error("unknown network mode '%s' (only 'none' so far)",
-						   optarg);
+		case NET_OPT_NET:
+		case NET_OPT_ALLOW_DOMAIN:
+		case NET_OPT_DENY_DOMAIN:
+		case NET_OPT_ALLOW_IP:
+			if (net_opts_parse(&o->net, c, optarg) < 0)
+				return EXIT_SETUP;
 			break;
 		case OPT_MEMORY:
 			if (cli_parse_size(optarg, &o->memory) < 0)
@@ -258,12 +259,19 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 struct run_ctx {
 	struct audit *audit;
 	pid_t pid;
+	struct net_run net;
 };
 
 static void on_started(pid_t pid, void *p)
 {
 	struct run_ctx *c = p;
 	c->pid = pid;
+}
+
+static void on_net_listeners(int *fds, size_t n, void *p)
+{
+	struct run_ctx *c = p;
+	net_listeners(fds, n, &c->net);
 }
 
 static void on_warn(const struct report *r, void *p)
@@ -376,7 +384,7 @@ static int report_outcome(const struct sandbox_result *res, const char *cmd)
 static int run_locked(const struct runbox_opts *o, const struct box *b, const char *state,
 		      struct run_ctx *ctx)
 {
-	struct strv masks = { 0 };
+	struct strv masks = { 0 }, netenv = { 0 };
 	struct secrets_env *env = NULL;
 	char cwd[PATH_MAX], upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 	const char *shell = pick_shell();
@@ -390,7 +398,8 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	inside_cwd(b, cwd, sizeof(cwd));
 	if (collect_masks(o, b, state, &masks) < 0)
 		goto out;
-	if ((r = policy_box_environment(b->name, cwd, shell, o->secrets, &env)) < 0) {
+	if ((r = net_environment(&ctx->net, &netenv)) < 0 ||
+	    (r = policy_box_environment(b->name, cwd, shell, netenv.v, o->secrets, &env)) < 0) {
 		log_error("cannot build the box's environment: %s", strerror(-r));
 		goto out;
 	}
@@ -406,17 +415,23 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 				     .nmasks = masks.n,
 				     .tmp_size = o->tmp_size,
 				     .config = o->config_dir[0] ? o->config_dir : NULL,
-				     .config_path = o->config_path };
+				     .config_path = o->config_path,
+				     .resolv_conf = net_resolv_conf(&ctx->net) };
 	s.argv = argv;
 	s.envp = secrets_env_vector(env);
 	s.cwd = cwd;
 	s.pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	s.net_proxy = ctx->net.mode == NET_PROXY;
 	s.limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
 	if (setup_limits(o, b, &s) < 0)
 		goto out;
 
-	struct sandbox_hooks hooks = { .started = on_started, .warn = on_warn, .ctx = ctx };
+	struct sandbox_hooks hooks = { .started = on_started,
+				       .warn = on_warn,
+				       .net_listeners = on_net_listeners,
+				       .ctx = ctx };
 	r = sandbox_run(&s, &hooks, &res, &what);
+	net_finish(&ctx->net);
 	cgroup_destroy(&s.cg);
 	if (r < 0) {
 		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
@@ -432,6 +447,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	audit_append(ctx->audit, "run.exit", f);
 out:
 	strv_free(&masks);
+	strv_free(&netenv);
 	secrets_env_free(env);
 	return code;
 }
@@ -530,7 +546,8 @@ int runbox(const struct runbox_opts *o)
 			 json_pack("{s:o, s:s, s:s, s:s, s:b, s:o}", "argv",
 				   o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
 					    : argv_json(o->argv),
-				   "cwd", cwd, "mode", box_mode_name(b.mode), "net", "none", "tty",
+				   "cwd", cwd, "mode", box_mode_name(b.mode), "net",
+				   net_mode_name(o->net.mode), "tty",
 				   isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), "secrets",
 				   secret_names_json(o->secrets)));
 	if (r < 0) {
@@ -538,7 +555,12 @@ int runbox(const struct runbox_opts *o)
 		audit_close(ctx.audit);
 		return EXIT_SETUP;
 	}
+	if (net_prepare(&o->net, b.dir, b.name, &ctx.net) < 0) {
+		audit_close(ctx.audit);
+		return EXIT_SETUP;
+	}
 	int code = run_locked(o, &b, state, &ctx);
+	net_finish(&ctx.net);
 	audit_close(ctx.audit);
 	return code;
 }

@@ -7,6 +7,7 @@
 
 #include "box.h"
 #include "cli.h"
+#include "netsetup.h"
 
 struct runbox_opts {
 	struct box_opts box;
@@ -16,6 +17,7 @@ struct runbox_opts {
 	uint64_t memory, pids, nofile, tmp_size;
 	const char *deny[64];
 	size_t ndeny;
+	struct net_opts net;
 	char **argv; /* the command (NULL-terminated); unused for a shell */
 	/* Secrets: -e values while parsing, every source once runbox() has
 	 * loaded them (owned; freed by runbox_opts_free). */

@@ -79,9 +79,11 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int receive_fd(int sock)
+/* Receive one message of the init's fd channel: a tag byte and up to max
+ * fds. Returns the number of fds (>= 0) with *ret_tag, or -errno. */
+static int receive_fds(int sock, int *fds, size_t max, char *ret_tag)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
 	char byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	struct msghdr msg = { .msg_iov = &iov,
@@ -92,11 +94,19 @@ static int receive_fd(int sock)
 	if (n <= 0)
 		return -EPIPE;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(sizeof(int)))
 		return -EBADMSG;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	int got[4];
+	memcpy(got, CMSG_DATA(c), k * sizeof(int));
+	if (k > max || (msg.msg_flags & MSG_CTRUNC)) {
+		for (size_t i = 0; i < k; i++)
+			close(got[i]);
+		return -EBADMSG;
+	}
+	memcpy(fds, got, k * sizeof(int));
+	*ret_tag = byte;
+	return (int)k;
 }
 
 struct run {
@@ -104,7 +114,8 @@ struct run {
 	const struct sandbox_hooks *hooks;
 	struct sandbox_result *res;
 	int report_fd; /* read end */
-	int pty_sock;  /* our end of the fd channel, -1 without pty */
+	int pty_sock;  /* our end of the fd channel, -1 without pty and proxy */
+	int pending;   /* messages still expected on it: pty, proxy listeners */
 	int master;    /* the box terminal's master, -1 until received */
 	int sig_r;     /* self-pipe of relayed signals */
 	bool exited;   /* REPORT_EXIT seen */
@@ -170,11 +181,20 @@ static void relay(struct run *run)
 					pty_relay_resize(&pr);
 		}
 		if (ip >= 0 && p[ip].revents) {
-			int m = receive_fd(run->pty_sock);
-			close(run->pty_sock);
-			run->pty_sock = -1;
-			if (m >= 0)
-				pty_relay_start(&pr, m);
+			int fds[4];
+			char tag = 0;
+			int k = receive_fds(run->pty_sock, fds, ELEMENTSOF(fds), &tag);
+			if (k == 1 && tag == 'T')
+				pty_relay_start(&pr, fds[0]);
+			else if (k > 0 && tag == 'N' && run->hooks->net_listeners)
+				run->hooks->net_listeners(fds, (size_t)k, run->hooks->ctx);
+			else
+				for (int i = 0; i < k; i++)
+					close(fds[i]);
+			if (k < 0 || --run->pending <= 0) {
+				close(run->pty_sock);
+				run->pty_sock = -1;
+			}
 		}
 		pty_relay_io(&pr, p + base, n - (nfds_t)base);
 	}
@@ -224,7 +244,8 @@ int sandbox_run(const struct sandbox_spec *s, const struct sandbox_hooks *h,
 	*ret_what = NULL;
 	if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 ||
 	    pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    (s->pty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0)) {
+	    ((s->pty || s->net_proxy) &&
+	     socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0)) {
 		*ret_what = "create the channels to the box";
 		r = -errno;
 		goto out;
@@ -274,6 +295,7 @@ int sandbox_run(const struct sandbox_spec *s, const struct sandbox_hooks *h,
 			   .res = ret,
 			   .report_fd = rep[0],
 			   .pty_sock = ps[0],
+			   .pending = (int)s->pty + (int)s->net_proxy,
 			   .master = -1,
 			   .sig_r = sp[0] };
 	ps[0] = -1;

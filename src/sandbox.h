@@ -20,6 +20,7 @@ struct sandbox_spec {
 	char *const *envp; /* its whole environment */
 	const char *cwd;   /* working directory inside the box */
 	bool pty;          /* give the command a terminal of the box's own */
+	bool net_proxy;    /* the init opens the proxy's listeners in the box's netns */
 	struct confine_limits limits;
 	struct cgroup_limits cg; /* filled by the caller when cgroups are used */
 };
@@ -29,6 +30,11 @@ struct sandbox_hooks {
 	void (*started)(pid_t pid, void *ctx);
 	/* A protection could not be applied (REPORT_WARN). */
 	void (*warn)(const struct report *r, void *ctx);
+	/* With net_proxy: the listeners the init opened on the box's loopback,
+	 * indexed as PROXY_FD_* (src/proxy.h), -1 for a missing one. The hook
+	 * owns them. Called from the relay loop, before or while the command
+	 * runs (connections wait in the listen queue until served). */
+	void (*net_listeners)(int *fds, size_t n, void *ctx);
 	void *ctx;
 };
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Network proxy cost, in one run, against a "remote" network namespace this
+# script creates (veth pair, 10.77.254.0/24; nothing else is touched):
+# new-connection latency (connect, tunnel, one byte each way; median and p90
+# of N) and bulk throughput (1 GiB down) direct, through clawbox's proxy
+# (client in a box with --net proxy) and through Debian's tinyproxy
+# (installed here when missing). Targets: <= 0.3 ms added per connection,
+# >= 0.6x direct throughput. Needs root (namespaces, veth).
+# usage: bench/net.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-300}
+[ "$(id -u)" -eq 0 ] || { echo "bench/net: needs root (network namespaces)" >&2; exit 1; }
+if ! command -v tinyproxy >/dev/null; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tinyproxy >/dev/null
+fi
+make -s build/clawbox
+tmp=$(mktemp -d /tmp/clawbox-bench-net.XXXXXX)
+ns=cbbench$$ vh=cbbh$$ vr=cbbr$$ host=10.77.254.1 remote=10.77.254.2 port=9000
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	ip link del "$vh" 2>/dev/null || true
+	ip netns del "$ns" 2>/dev/null || true
+	chmod -R u+rwx "$tmp"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+# Static, in the project: the client runs inside the box too (whose /tmp is
+# its own).
+mkdir -p "$tmp/proj"
+gcc -O2 -static -o "$tmp/proj/netload" bench/netload.c
+ip netns add "$ns"
+ip link add "$vh" type veth peer name "$vr"
+ip link set "$vr" netns "$ns"
+ip addr add "$host/24" dev "$vh"
+ip link set "$vh" up
+ip -n "$ns" addr add "$remote/24" dev "$vr"
+ip -n "$ns" link set "$vr" up
+ip -n "$ns" link set lo up
+ip netns exec "$ns" "$tmp/proj/netload" serve "$remote" $port &
+pids+=($!)
+cat >"$tmp/tinyproxy.conf" <<EOT
+Port 8899
+Listen 127.0.0.1
+Timeout 600
+MaxClients 100
+Allow 127.0.0.1
+ConnectPort $port
+LogLevel Critical
+PidFile "$tmp/tinyproxy.pid"
+EOT
+tinyproxy -d -c "$tmp/tinyproxy.conf" >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.5
+
+export CLAWBOX_STATE_DIR="$tmp/state"
+box() { build/clawbox run --box benchnet --project "$tmp/proj" --net proxy --allow-ip "$remote" -- "$@"; }
+box true
+
+read -r d_lat d_p90 < <("$tmp/proj/netload" latency "$n" $remote $port)
+read -r c_lat c_p90 < <(box "$tmp/proj/netload" latency "$n" $remote $port 127.0.0.1 3128)
+read -r t_lat t_p90 < <("$tmp/proj/netload" latency "$n" $remote $port 127.0.0.1 8899)
+d_bw=$("$tmp/proj/netload" bulk $remote $port)
+c_bw=$(box "$tmp/proj/netload" bulk $remote $port 127.0.0.1 3128)
+t_bw=$("$tmp/proj/netload" bulk $remote $port 127.0.0.1 8899)
+
+awk -v n="$n" -v dl="$d_lat" -v d9="$d_p90" -v cl="$c_lat" -v c9="$c_p90" -v tl="$t_lat" \
+	-v t9="$t_p90" -v db="$d_bw" -v cb="$c_bw" -v tb="$t_bw" 'BEGIN {
+	printf "network proxy, %d new connections each (median, p90) and 1 GiB bulk:\n", n
+	printf "  direct            %6d us (%6d)   %6d MB/s\n", dl, d9, db
+	printf "  clawbox proxy     %6d us (%6d)   %6d MB/s\n", cl, c9, cb
+	printf "  tinyproxy         %6d us (%6d)   %6d MB/s\n", tl, t9, tb
+	printf "  clawbox added     %6.3f ms per connection (target <= 0.3)\n", (cl - dl) / 1000
+	printf "  clawbox/direct    %6.2fx throughput (target >= 0.6)\n", cb / db
+}'

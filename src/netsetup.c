@@ -1,0 +1,157 @@
+/* The network of a run: options, policy, environment, the proxy's life. */
+#include "util/common.h"
+
+#include "netsetup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+const char *net_mode_name(enum net_mode m)
+{
+	return m == NET_PROXY ? "proxy" : "none";
+}
+
+static int push(const char **v, size_t *n, const char *arg, const char *opt)
+{
+	if (*n == NET_OPTS_MAX) {
+		log_error("too many %s options (see 'clawbox run --help')", opt);
+		return -EINVAL;
+	}
+	v[(*n)++] = arg;
+	return 0;
+}
+
+int net_opts_parse(struct net_opts *o, int c, const char *arg)
+{
+	struct netpolicy probe = { 0 };
+	int r = 0;
+	switch (c) {
+	case NET_OPT_NET:
+		if (STREQ(arg, "none"))
+			o->mode = NET_NONE;
+		else if (STREQ(arg, "proxy"))
+			o->mode = NET_PROXY;
+		else {
+			log_error("unknown network mode '%s' (none or proxy) (see 'clawbox run "
+				  "--help')",
+				  arg);
+			return -EINVAL;
+		}
+		return 0;
+	case NET_OPT_ALLOW_DOMAIN:
+	case NET_OPT_DENY_DOMAIN:
+		/* Check now, so a typo is a usage error before anything starts. */
+		r = netpolicy_add_domain(&probe, arg, true);
+		netpolicy_free(&probe);
+		if (r < 0) {
+			log_error("invalid domain pattern '%s' (name or *.name, optional :port)",
+				  arg);
+			return -EINVAL;
+		}
+		return c == NET_OPT_ALLOW_DOMAIN ? push(o->allow, &o->nallow, arg, "--allow-domain")
+						 : push(o->deny, &o->ndeny, arg, "--deny-domain");
+	case NET_OPT_ALLOW_IP:
+		r = netpolicy_add_ip(&probe, arg);
+		netpolicy_free(&probe);
+		if (r < 0) {
+			log_error("invalid address '%s' for --allow-ip (ADDR or ADDR/LEN)", arg);
+			return -EINVAL;
+		}
+		return push(o->ip, &o->nip, arg, "--allow-ip");
+	default: return -EINVAL;
+	}
+}
+
+int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_name,
+		struct net_run *ret)
+{
+	struct net_run n = { .mode = o->mode, .box_dir = box_dir, .box_name = box_name };
+	char path[PATH_MAX];
+	unsigned line = 0;
+	int r = 0;
+
+	if (o->mode == NET_NONE) {
+		*ret = n;
+		return 0;
+	}
+	for (size_t i = 0; netpolicy_default_allow[i] && r == 0; i++)
+		r = netpolicy_add_domain(&n.policy, netpolicy_default_allow[i], true);
+	if (r == 0 && (r = path_join(path, sizeof(path), box_dir, "net")) == 0 &&
+	    (r = netpolicy_read_file(&n.policy, path, &line)) < 0) {
+		if (r == -EINVAL)
+			log_error("invalid line %u in '%s' (allow-domain P, deny-domain P or "
+				  "allow-ip A[/L])",
+				  line, path);
+		else
+			log_error("cannot read '%s': %s", path, strerror(-r));
+	}
+	for (size_t i = 0; i < o->nallow && r == 0; i++)
+		r = netpolicy_add_domain(&n.policy, o->allow[i], true);
+	for (size_t i = 0; i < o->ndeny && r == 0; i++)
+		r = netpolicy_add_domain(&n.policy, o->deny[i], false);
+	for (size_t i = 0; i < o->nip && r == 0; i++)
+		r = netpolicy_add_ip(&n.policy, o->ip[i]);
+	if (r < 0) {
+		if (r != -EINVAL)
+			log_error("cannot build the network policy: %s", strerror(-r));
+		netpolicy_free(&n.policy);
+		return r;
+	}
+	*ret = n;
+	return 0;
+}
+
+int net_environment(const struct net_run *n, struct strv *env)
+{
+	static const char *const vars[] = {
+		"HTTP_PROXY=http://127.0.0.1:3128",   "http_proxy=http://127.0.0.1:3128",
+		"HTTPS_PROXY=http://127.0.0.1:3128",  "https_proxy=http://127.0.0.1:3128",
+		"ALL_PROXY=socks5h://127.0.0.1:1080", "all_proxy=socks5h://127.0.0.1:1080",
+		"NO_PROXY=localhost,127.0.0.1,::1",   "no_proxy=localhost,127.0.0.1,::1",
+	};
+	int r = 0;
+	if (n->mode != NET_PROXY)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(vars) && r == 0; i++)
+		r = strv_push(env, vars[i]);
+	return r;
+}
+
+const char *net_resolv_conf(const struct net_run *n)
+{
+	return n->mode == NET_PROXY ? "# clawbox: the box's DNS stub (allowed names only)\n"
+				      "nameserver 127.0.0.1\n"
+				    : NULL;
+}
+
+void net_listeners(int *fds, size_t nfds, struct net_run *n)
+{
+	int all[PROXY_NFDS] = { -1, -1, -1 };
+	for (size_t i = 0; i < nfds; i++) {
+		if (i < PROXY_NFDS && n->mode == NET_PROXY && !n->proxy)
+			all[i] = fds[i];
+		else
+			close(fds[i]);
+	}
+	if (n->mode != NET_PROXY || n->proxy)
+		return;
+	struct proxy_config cfg = { .policy = &n->policy,
+				    .box_dir = n->box_dir,
+				    .box_name = n->box_name };
+	int r = proxy_start(&cfg, all, &n->proxy);
+	if (r < 0) {
+		/* The box keeps running without egress: nothing is reachable. */
+		log_warn("cannot start the network proxy: %s; the box has no network",
+			 strerror(-r));
+		n->proxy_failed = true;
+	}
+}
+
+void net_finish(struct net_run *n)
+{
+	if (n->finished)
+		return;
+	n->finished = true;
+	if (proxy_stop(n->proxy) == 0)
+		netpolicy_free(&n->policy); /* else still in use until exit */
+	n->proxy = NULL;
+}

@@ -1,0 +1,710 @@
+#include "util/common.h"
+
+#include "audit.h"
+#include "dnsstub.h"
+#include "httpproxy.h"
+#include "proxy.h"
+#include "socks5.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define RELAY_BUF (256 * 1024)
+
+struct proxy {
+	struct proxy_config cfg;
+	struct audit *audit;
+	pthread_mutex_t lock; /* guards audit, active */
+	pthread_cond_t idle;
+	unsigned active; /* connection threads alive */
+	int stop_r, stop_w;
+	int fds[PROXY_NFDS];
+	pthread_t acceptor, dns;
+	bool acceptor_started, dns_started;
+};
+
+struct conn {
+	struct proxy *p;
+	int kind; /* PROXY_FD_HTTP or PROXY_FD_SOCKS */
+	int cfd;  /* the box's side */
+	int ufd;  /* upstream, -1 until connected */
+	int64_t t0;
+	/* For the audit event. */
+	const char *proto;
+	char host[NETPOLICY_NAME_MAX + 1];
+	char addr[INET6_ADDRSTRLEN];
+	uint16_t port;
+	const char *rule;
+	const char *addr_rule; /* the --allow-ip rule a special address passed by */
+	uint64_t bytes_out, bytes_in;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_event(struct proxy *p, const char *event, json_t *f)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->audit)
+		audit_append(p->audit, event, f);
+	else
+		json_decref(f);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* One audit event for a connection's decision. */
+static void conn_log(struct conn *c, bool allow, const char *reason)
+{
+	json_t *f = json_pack("{s:s, s:s, s:i, s:s, s:s}", "proto", c->proto, "host", c->host,
+			      "port", (int)c->port, "decision", allow ? "allow" : "deny", "rule",
+			      c->rule ? c->rule : "");
+	if (!f)
+		return;
+	if (c->addr[0])
+		json_object_set_new(f, "addr", json_string(c->addr));
+	if (c->addr_rule)
+		json_object_set_new(f, "addr_rule", json_string(c->addr_rule));
+	if (reason)
+		json_object_set_new(f, "reason", json_string(reason));
+	if (allow) {
+		json_object_set_new(f, "bytes_out", json_integer((json_int_t)c->bytes_out));
+		json_object_set_new(f, "bytes_in", json_integer((json_int_t)c->bytes_in));
+		json_object_set_new(f, "duration_ms", json_integer(now_ms() - c->t0));
+	}
+	log_event(c->p, "net.connect", f);
+}
+
+/* Wait for events on fd until deadline (monotonic ms). 1 when ready,
+ * -ETIMEDOUT, -ECANCELED when the proxy stops. */
+static int wait_fd(struct conn *c, int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd pf[2] = { { .fd = fd, .events = events },
+					{ .fd = c->p->stop_r, .events = POLLIN } };
+		int n = poll(pf, 2, left > INT_MAX ? INT_MAX : (int)left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0 && pf[1].revents)
+			return -ECANCELED;
+		if (n > 0 && pf[0].revents)
+			return 1;
+	}
+}
+
+/* Read what is there (at least one byte) before deadline. 0 at EOF. */
+static ssize_t read_some(struct conn *c, int fd, void *buf, size_t n, int64_t deadline)
+{
+	for (;;) {
+		ssize_t k = recv(fd, buf, n, 0);
+		if (k >= 0)
+			return k;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		int r = wait_fd(c, fd, POLLIN, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int write_all(struct conn *c, int fd, const void *buf, size_t n, int64_t deadline)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+			continue;
+		}
+		if (k < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		int r = wait_fd(c, fd, POLLOUT, deadline);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int connect_timeout(struct proxy *p)
+{
+	return p->cfg.connect_timeout_ms > 0 ? p->cfg.connect_timeout_ms : 10000;
+}
+
+enum outcome {
+	OUT_OK,
+	OUT_DENIED,     /* policy: name or address */
+	OUT_UNRESOLVED, /* no such name */
+	OUT_REFUSED,    /* every allowed address refused the connection */
+	OUT_TIMEOUT,
+	OUT_STOPPED,
+};
+
+/* Check host:port against the policy, resolve it, check each address,
+ * connect to the first allowed one that answers. Fills c->ufd, c->addr,
+ * c->rule. */
+static enum outcome open_upstream(struct conn *c, const char **ret_reason)
+{
+	const struct netpolicy *pol = c->p->cfg.policy;
+	const char *rule = NULL;
+	if (!netpolicy_allow_name(pol, c->host, c->port, &rule)) {
+		c->rule = rule;
+		*ret_reason =
+		    STREQ(rule, "ip-literal") ? "ip literal without --allow-ip" : "domain policy";
+		return OUT_DENIED;
+	}
+	c->rule = rule;
+
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", (unsigned)c->port);
+	struct sockaddr_storage lit;
+	if (netpolicy_parse_ip(c->host, &lit))
+		hints.ai_flags = AI_NUMERICHOST;
+	int g = getaddrinfo(c->host, port, &hints, &res);
+	if (g != 0) {
+		*ret_reason = g == EAI_NONAME || g == EAI_NODATA ? "no such name" : gai_strerror(g);
+		return OUT_UNRESOLVED;
+	}
+	enum outcome out = OUT_DENIED;
+	const char *addr_rule = NULL;
+	int64_t deadline = now_ms() + connect_timeout(c->p);
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		const char *ar = NULL;
+		void *a = ai->ai_family == AF_INET
+			      ? (void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+			      : (void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		if (!netpolicy_allow_addr(pol, ai->ai_addr, &ar)) {
+			if (!addr_rule) {
+				addr_rule = ar;
+				inet_ntop(ai->ai_family, a, c->addr, sizeof(c->addr));
+			}
+			continue;
+		}
+		inet_ntop(ai->ai_family, a, c->addr, sizeof(c->addr));
+		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0) {
+			out = OUT_REFUSED;
+			continue;
+		}
+		int r = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 1 : -errno;
+		if (r == -EINPROGRESS) {
+			r = wait_fd(c, fd, POLLOUT, deadline);
+			int err = 0;
+			socklen_t el = sizeof(err);
+			if (r > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err)
+				r = -err;
+		}
+		if (r > 0) {
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			c->ufd = fd;
+			if (ar && !STREQ(ar, "public"))
+				c->addr_rule = ar;
+			freeaddrinfo(res);
+			return OUT_OK;
+		}
+		close(fd);
+		out = r == -ECANCELED ? OUT_STOPPED : r == -ETIMEDOUT ? OUT_TIMEOUT : OUT_REFUSED;
+		if (out != OUT_REFUSED)
+			break;
+	}
+	freeaddrinfo(res);
+	if (out == OUT_DENIED) {
+		c->rule = addr_rule;
+		*ret_reason = "address policy";
+	} else {
+		*ret_reason = out == OUT_TIMEOUT   ? "connect timed out"
+			      : out == OUT_STOPPED ? "box ended"
+						   : "connection refused";
+	}
+	return out;
+}
+
+struct half {
+	int pipe[2]; /* kernel buffer between source and sink (splice) */
+	size_t len;  /* bytes in the pipe */
+	bool eof;    /* source ended; shut the sink's write side once flushed */
+	bool shut;
+};
+
+/* Copy both ways until both directions ended, an error, the idle timeout,
+ * or the proxy stops. Bytes move with splice() through a pipe per
+ * direction (RELAY_BUF each), never through user space. */
+static void relay(struct conn *c)
+{
+	int idle = c->p->cfg.idle_timeout_ms > 0 ? c->p->cfg.idle_timeout_ms : 15 * 60 * 1000;
+	struct half h[2] = { { .pipe = { -1, -1 } }, { .pipe = { -1, -1 } } }; /* 0: out, 1: in */
+	int src[2] = { c->cfd, c->ufd }, dst[2] = { c->ufd, c->cfd };
+	uint64_t *count[2] = { &c->bytes_out, &c->bytes_in };
+
+	for (int d = 0; d < 2; d++) {
+		if (pipe2(h[d].pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+			goto out;
+		fcntl(h[d].pipe[0], F_SETPIPE_SZ, RELAY_BUF);
+	}
+	for (;;) {
+		struct pollfd pf[3] = { { .fd = c->cfd },
+					{ .fd = c->ufd },
+					{ .fd = c->p->stop_r, .events = POLLIN } };
+		for (int d = 0; d < 2; d++) {
+			if (h[d].len > 0)
+				pf[d == 0 ? 1 : 0].events |= POLLOUT;
+			if (!h[d].eof && h[d].len < RELAY_BUF)
+				pf[d].events |= POLLIN;
+		}
+		if (!pf[0].events && !pf[1].events)
+			break;
+		int n = poll(pf, 3, idle);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || pf[2].revents)
+			break;
+		bool fail = false;
+		for (int d = 0; d < 2 && !fail; d++) {
+			struct half *x = &h[d];
+			/* Move what is there until either side would block, a few
+			 * rounds at most: fewer polls per byte. */
+			for (int round = 0; round < 8 && !fail; round++) {
+				size_t before = x->len;
+				uint64_t seen = *count[d];
+				if (!x->eof &&
+				    (round > 0 || (pf[d].revents & (POLLIN | POLLHUP | POLLERR)))) {
+					ssize_t k =
+					    splice(src[d], NULL, x->pipe[1], NULL, RELAY_BUF,
+						   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+					if (k > 0) {
+						x->len += (size_t)k;
+						*count[d] += (uint64_t)k;
+					} else if (k == 0) {
+						x->eof = true;
+					} else if (errno != EAGAIN && errno != EINTR) {
+						x->eof = true;
+						fail = true;
+					}
+				}
+				if (x->len > 0) {
+					ssize_t k = splice(x->pipe[0], NULL, dst[d], NULL, x->len,
+							   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+					if (k > 0)
+						x->len -= (size_t)k;
+					else if (k < 0 && errno != EAGAIN && errno != EINTR)
+						fail = true;
+				}
+				if (x->len == before && *count[d] == seen)
+					break; /* no progress either way */
+			}
+			if (x->eof && x->len == 0 && !x->shut) {
+				shutdown(dst[d], SHUT_WR);
+				x->shut = true;
+			}
+		}
+		if (fail || (h[0].shut && h[1].shut))
+			break;
+	}
+out:
+	for (int d = 0; d < 2; d++)
+		for (int i = 0; i < 2; i++)
+			if (h[d].pipe[i] >= 0)
+				close(h[d].pipe[i]);
+}
+
+static void http_error(struct conn *c, int code, int64_t deadline)
+{
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg),
+			 "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n"
+			 "X-Clawbox: denied\r\n\r\n",
+			 httpreq_status_text(code));
+	(void)write_all(c, c->cfd, msg, (size_t)n, deadline);
+}
+
+static int outcome_http(enum outcome o)
+{
+	switch (o) {
+	case OUT_DENIED: return 403;
+	case OUT_TIMEOUT: return 504;
+	default: return 502;
+	}
+}
+
+static void http_session(struct conn *c)
+{
+	int tmo = c->p->cfg.request_timeout_ms > 0 ? c->p->cfg.request_timeout_ms : 10000;
+	int64_t deadline = now_ms() + tmo;
+	_cleanup_free_ char *head = malloc(HTTPREQ_HEAD_MAX);
+	_cleanup_buf_ struct buf fwd = BUF_INIT(HTTPREQ_HEAD_MAX + 64);
+	struct httpreq req;
+	size_t n = 0;
+	int r = 0;
+
+	c->proto = "http";
+	if (!head)
+		return;
+	while (n < HTTPREQ_HEAD_MAX) {
+		ssize_t k = read_some(c, c->cfd, head + n, HTTPREQ_HEAD_MAX - n, deadline);
+		if (k <= 0) {
+			r = k == 0 ? -EPIPE : (int)k;
+			break;
+		}
+		n += (size_t)k;
+		buf_reset(&fwd);
+		if ((r = httpreq_parse(head, n, &req, &fwd)) != 0)
+			break;
+	}
+	if (r == 0 && n >= HTTPREQ_HEAD_MAX)
+		r = -E2BIG;
+	if (r <= 0) {
+		int code = r == -E2BIG ? 431 : r == -ETIMEDOUT ? 408 : 400;
+		const char *why = r == -E2BIG             ? "request head too large"
+				  : r == -ETIMEDOUT       ? "request timed out"
+				  : r == -EPIPE           ? "client closed before a request"
+				  : r == -ECANCELED       ? "box ended"
+				  : r == -EINVAL          ? "bad host or port"
+				  : r == -EPROTONOSUPPORT ? "unsupported scheme or version"
+							  : "malformed request";
+		if (r == -EPROTONOSUPPORT)
+			code = 400;
+		if (r != -EPIPE && r != -ECANCELED)
+			http_error(c, code, now_ms() + 1000);
+		/* An empty connection (a port probe) is not worth a line. */
+		if (r != -EPIPE || n > 0) {
+			c->rule = "protocol";
+			conn_log(c, false, why);
+		}
+		return;
+	}
+	snprintf(c->host, sizeof(c->host), "%s", req.host);
+	c->port = req.port;
+	c->proto = req.connect ? "http-connect" : "http";
+	const char *reason = NULL;
+	enum outcome o = open_upstream(c, &reason);
+	if (o != OUT_OK) {
+		http_error(c, outcome_http(o), now_ms() + 1000);
+		conn_log(c, false, reason);
+		return;
+	}
+	int64_t far = now_ms() + connect_timeout(c->p);
+	if (req.connect) {
+		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+		r = write_all(c, c->cfd, ok, sizeof(ok) - 1, far);
+	} else {
+		r = write_all(c, c->ufd, fwd.data, fwd.len, far);
+		if (r == 0)
+			c->bytes_out += fwd.len;
+	}
+	if (r == 0 && n > req.head_len) {
+		r = write_all(c, c->ufd, head + req.head_len, n - req.head_len, far);
+		c->bytes_out += n - req.head_len;
+	}
+	free(TAKE_PTR(head));
+	buf_free(&fwd);
+	if (r == 0)
+		relay(c);
+	conn_log(c, true, NULL);
+}
+
+static uint8_t outcome_socks(enum outcome o)
+{
+	switch (o) {
+	case OUT_DENIED: return SOCKS5_NOT_ALLOWED;
+	case OUT_UNRESOLVED: return SOCKS5_HOST_UNREACHABLE;
+	case OUT_TIMEOUT: return SOCKS5_TTL_EXPIRED;
+	case OUT_REFUSED: return SOCKS5_REFUSED;
+	default: return SOCKS5_FAILURE;
+	}
+}
+
+static void socks_reply(struct conn *c, uint8_t code)
+{
+	uint8_t rep[10] = { 5, code, 0, 1, 0, 0, 0, 0, 0, 0 };
+	(void)write_all(c, c->cfd, rep, sizeof(rep), now_ms() + 1000);
+}
+
+static void socks_session(struct conn *c)
+{
+	int tmo = c->p->cfg.request_timeout_ms > 0 ? c->p->cfg.request_timeout_ms : 10000;
+	int64_t deadline = now_ms() + tmo;
+	uint8_t b[1024];
+	size_t n = 0, used = 0;
+	bool greeted = false, noauth = false;
+	struct socks5_req req;
+	int r = 0;
+
+	c->proto = "socks5";
+	c->rule = "protocol";
+	for (;;) {
+		if (!greeted) {
+			r = socks5_parse_greeting(b, n, &noauth);
+			if (r > 0) {
+				greeted = true;
+				used = (size_t)r;
+				if (!noauth) {
+					static const uint8_t no[2] = { 5, 0xff };
+					(void)write_all(c, c->cfd, no, 2, deadline);
+					conn_log(c, false, "no acceptable authentication method");
+					return;
+				}
+				static const uint8_t yes[2] = { 5, 0 };
+				if (write_all(c, c->cfd, yes, 2, deadline) < 0)
+					return;
+				continue;
+			}
+		} else {
+			r = socks5_parse_request(b + used, n - used, &req);
+			if (r > 0) {
+				used += (size_t)r;
+				break;
+			}
+		}
+		if (r < 0) {
+			uint8_t code = r == -EOPNOTSUPP     ? SOCKS5_CMD_UNSUPPORTED
+				       : r == -EAFNOSUPPORT ? SOCKS5_ATYP_UNSUPPORTED
+							    : SOCKS5_FAILURE;
+			if (greeted)
+				socks_reply(c, code);
+			conn_log(c, false,
+				 r == -EOPNOTSUPP     ? "unsupported command"
+				 : r == -EAFNOSUPPORT ? "unsupported address type"
+						      : "malformed request");
+			return;
+		}
+		if (n == sizeof(b)) {
+			conn_log(c, false, "malformed request");
+			return;
+		}
+		ssize_t k = read_some(c, c->cfd, b + n, sizeof(b) - n, deadline);
+		if (k <= 0) {
+			if (k == -ETIMEDOUT || n > 0)
+				conn_log(c, false,
+					 k == -ETIMEDOUT ? "request timed out" : "client closed");
+			return;
+		}
+		n += (size_t)k;
+	}
+	snprintf(c->host, sizeof(c->host), "%s", req.host);
+	c->port = req.port;
+	const char *reason = NULL;
+	enum outcome o = open_upstream(c, &reason);
+	if (o != OUT_OK) {
+		socks_reply(c, outcome_socks(o));
+		conn_log(c, false, reason);
+		return;
+	}
+	socks_reply(c, SOCKS5_OK);
+	if (n > used && write_all(c, c->ufd, b + used, n - used, deadline) == 0)
+		c->bytes_out += n - used;
+	relay(c);
+	conn_log(c, true, NULL);
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct proxy *p = c->p;
+	c->t0 = now_ms();
+	if (c->kind == PROXY_FD_HTTP)
+		http_session(c);
+	else
+		socks_session(c);
+	close(c->cfd);
+	if (c->ufd >= 0)
+		close(c->ufd);
+	free(c);
+	pthread_mutex_lock(&p->lock);
+	if (--p->active == 0)
+		pthread_cond_broadcast(&p->idle);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void spawn_conn(struct proxy *p, int kind, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	pthread_attr_t attr;
+	pthread_t t;
+	bool full;
+
+	pthread_mutex_lock(&p->lock);
+	full = p->active >= PROXY_MAX_CONNS;
+	if (!full && c)
+		p->active++;
+	pthread_mutex_unlock(&p->lock);
+	if (full || !c) {
+		free(c);
+		close(fd);
+		log_event(p, "net.connect",
+			  json_pack("{s:s, s:s, s:s, s:s}", "proto",
+				    kind == PROXY_FD_HTTP ? "http" : "socks5", "decision", "deny",
+				    "rule", "limit", "reason", "too many connections"));
+		return;
+	}
+	*c = (struct conn){ .p = p, .kind = kind, .cfd = fd, .ufd = -1 };
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	if (pthread_create(&t, &attr, conn_main, c) != 0) {
+		close(fd);
+		free(c);
+		pthread_mutex_lock(&p->lock);
+		if (--p->active == 0)
+			pthread_cond_broadcast(&p->idle);
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void *accept_main(void *arg)
+{
+	struct proxy *p = arg;
+	for (;;) {
+		struct pollfd pf[3] = { { .fd = p->stop_r, .events = POLLIN },
+					{ .fd = p->fds[PROXY_FD_HTTP], .events = POLLIN },
+					{ .fd = p->fds[PROXY_FD_SOCKS], .events = POLLIN } };
+		int n = poll(pf, 3, -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n <= 0)
+			continue;
+		if (pf[0].revents)
+			break;
+		for (int i = 1; i < 3; i++) {
+			if (!pf[i].revents)
+				continue;
+			int fd = accept4(pf[i].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd >= 0) {
+				int one = 1;
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+				spawn_conn(p, i == 1 ? PROXY_FD_HTTP : PROXY_FD_SOCKS, fd);
+			} else if (errno == EMFILE || errno == ENFILE) {
+				/* Do not spin: let connections end first. */
+				struct timespec ts = { 0, 50 * 1000 * 1000 };
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+	return NULL;
+}
+
+static void dns_log(void *ctx, const char *name, const char *qtype, bool allow, const char *rule)
+{
+	struct proxy *p = ctx;
+	json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "proto", "dns", "host", name, "qtype",
+			      qtype, "decision", allow ? "allow" : "deny", "rule", rule);
+	if (f)
+		log_event(p, "net.dns", f);
+}
+
+static void *dns_main(void *arg)
+{
+	struct proxy *p = arg;
+	dnsstub_serve(p->fds[PROXY_FD_DNS], p->stop_r, p->cfg.policy, dns_log, p);
+	return NULL;
+}
+
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	int r = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return -r;
+}
+
+int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struct proxy **ret)
+{
+	struct proxy *p = calloc(1, sizeof(*p));
+	int pp[2], r;
+	sigset_t all, old;
+
+	if (!p) {
+		for (int i = 0; i < PROXY_NFDS; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return -ENOMEM;
+	}
+	p->cfg = *cfg;
+	p->stop_r = p->stop_w = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	for (int i = 0; i < PROXY_NFDS; i++) {
+		p->fds[i] = fds[i];
+		if (fds[i] >= 0)
+			fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+	}
+	if (pipe2(pp, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	p->stop_r = pp[0];
+	p->stop_w = pp[1];
+	if ((r = audit_open(cfg->box_dir, cfg->box_name, &p->audit)) < 0)
+		goto fail;
+	/* Signals are the main thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = start_thread(&p->acceptor, accept_main, p);
+	p->acceptor_started = r == 0;
+	if (r == 0 && p->fds[PROXY_FD_DNS] >= 0) {
+		r = start_thread(&p->dns, dns_main, p);
+		p->dns_started = r == 0;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		goto fail;
+	*ret = p;
+	return 0;
+fail:
+	proxy_stop(p);
+	return r;
+}
+
+int proxy_stop(struct proxy *p)
+{
+	if (!p)
+		return 0;
+	if (p->stop_w >= 0)
+		(void)!write(p->stop_w, "x", 1);
+	if (p->acceptor_started)
+		pthread_join(p->acceptor, NULL);
+	if (p->dns_started)
+		pthread_join(p->dns, NULL);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 3;
+	pthread_mutex_lock(&p->lock);
+	int r = 0;
+	while (p->active > 0 && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&p->idle, &p->lock, &until);
+	bool stuck = p->active > 0;
+	pthread_mutex_unlock(&p->lock);
+	if (stuck)
+		return -EBUSY; /* a thread still uses p (see the header) */
+	for (int i = 0; i < PROXY_NFDS; i++)
+		if (p->fds[i] >= 0)
+			close(p->fds[i]);
+	if (p->stop_r >= 0)
+		close(p->stop_r);
+	if (p->stop_w >= 0)
+		close(p->stop_w);
+	audit_close(p->audit);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->idle);
+	free(p);
+	return 0;
+}

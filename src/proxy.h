@@ -1,0 +1,57 @@
+/* The box's egress proxy, run by the supervisor (host network namespace) on
+ * listening sockets that the box init created inside the box's network
+ * namespace (so the box reaches them on its own loopback; no bridge):
+ *   HTTP  CONNECT tunnels and plain-HTTP forwarding (src/httpproxy.c)
+ *   SOCKS5 CONNECT, no authentication (src/socks5.c)
+ *   DNS   the stub (src/dnsstub.c), when given a UDP socket
+ * Every destination goes through the box's policy (src/netpolicy.c): the name
+ * first (deny, then allow patterns), then each resolved address (no loopback,
+ * private, link-local or metadata address without an address rule). Names
+ * are resolved here, with the host's resolver and /etc/hosts.
+ *
+ * One thread accepts; each connection gets a thread of its own with bounded
+ * memory (a 16 KiB head, two 64 KiB relay buffers), a 10 s deadline for its
+ * request (slowloris), a connect timeout and an idle timeout. At most
+ * PROXY_MAX_CONNS connections at once; more are closed at once (and logged).
+ * Every decision, allowed or denied, is one "net.connect" event in the box's
+ * audit log (allowed ones when they end, with their byte counts; refused
+ * DNS questions are "net.dns" events), written
+ * through the proxy's own struct audit under a mutex. Never prints. */
+#ifndef CLAWBOX_PROXY_H
+#define CLAWBOX_PROXY_H
+#include "util/common.h"
+
+#include "netpolicy.h"
+
+#define PROXY_MAX_CONNS 128
+
+/* The listeners' addresses inside the box. */
+#define PROXY_HTTP_PORT  3128
+#define PROXY_SOCKS_PORT 1080
+#define PROXY_DNS_PORT   53
+
+enum { PROXY_FD_HTTP, PROXY_FD_SOCKS, PROXY_FD_DNS, PROXY_NFDS };
+
+struct proxy_config {
+	const struct netpolicy *policy; /* must outlive the proxy */
+	const char *box_dir;            /* for the audit log */
+	const char *box_name;
+	int request_timeout_ms; /* 0: 10 s */
+	int connect_timeout_ms; /* 0: 10 s */
+	int idle_timeout_ms;    /* 0: 15 min */
+};
+
+struct proxy;
+
+/* Serve on fds[] (each a listening TCP socket, or for PROXY_FD_DNS a bound
+ * UDP socket, or -1). The proxy owns the fds from this call on, whatever it
+ * returns. */
+int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struct proxy **ret);
+
+/* Stop accepting, end every connection (each is logged), and free (NULL is
+ * fine). Returns 0, or -EBUSY when a connection stuck in the host's resolver
+ * for more than 3 s still uses the proxy (and so the policy): both must then
+ * stay alive until the process exits. */
+int proxy_stop(struct proxy *p);
+
+#endif

