@@ -12,5 +12,6 @@ int cmd_delete(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 
 #endif

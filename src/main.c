@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "list", cmd_list, "list boxes" },
 	{ "audit", cmd_audit, "show or verify a box's audit log" },
 	{ "scan", cmd_scan, "scan files or stdin for secrets (gitleaks-compatible)" },
+	{ "sync", cmd_sync, "bring a box's changes to the project, checked and atomic" },
 	{ "version", cmd_version, "print the version" },
 };
 
