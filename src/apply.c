@@ -27,7 +27,7 @@
 #define TMP_PREFIX   ".clawbox-sync."
 #define TRASH_PREFIX ".clawbox-trash."
 /* Host files hashed for the journal's OLD state; bigger ones are "o". */
-#define HASH_BOUND (256ULL << 20)
+#define HASH_BOUND   (256ULL << 20)
 
 int gate_baseline_save(struct gate *g)
 {
@@ -50,7 +50,7 @@ static int host_state(int dfd, const char *base, char out[72], struct stat *ret_
 	struct stat st;
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
-			return -errno;
+			return gate_errno();
 		snprintf(out, 72, "-");
 		memset(ret_st, 0, sizeof(*ret_st));
 		return 0;
@@ -154,9 +154,9 @@ static int move_aside(int dfd, const char *base, const char *trash)
 static int run_op(struct gate *g, const struct journal *j, size_t i)
 {
 	const struct journal_op *op = &j->ops[i];
-	char tmp[64], trash[64], cur[72];
-	struct stat old;
-	const char *base;
+	char tmp[64], trash[64], cur[72] = "";
+	struct stat old = { 0 };
+	const char *base = NULL;
 	int dfd, r;
 	op_names(j, i, tmp, trash);
 	if (op->action == GATE_ACT_NONE)
@@ -177,8 +177,8 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 		if (!is_old)
 			return 0;
 		if (op->action == GATE_ACT_WRITE) {
-			int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-					0600);
+			int fd = openat(
+			    dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (fd < 0)
 				return -errno;
 			r = copy_stage(g, op, fd);
@@ -274,8 +274,8 @@ static int mark_done(int fd, size_t i)
  * (fp): the box then sees the host's. Only while the box is not mounted. */
 static void prune_upper(struct gate *g, const struct journal_op *op)
 {
-	const char *base;
-	int dfd;
+	const char *base = NULL;
+	int dfd = -1;
 	struct stat st;
 	struct gate_fp now;
 	if (gate_parent(g->upper_fd, op->uppath, &dfd, &base) < 0)
@@ -319,8 +319,8 @@ static void prune_upper(struct gate *g, const struct journal_op *op)
 		close(fd);
 		int hfd = gate_openat(g->root_fd, path, O_PATH | O_DIRECTORY, 0);
 		bool same = hfd >= 0 && fstat(hfd, &hs) == 0 &&
-			    (hs.st_mode & 07777) == (us.st_mode & 07777) && hs.st_uid == us.st_uid &&
-			    hs.st_gid == us.st_gid;
+			    (hs.st_mode & 07777) == (us.st_mode & 07777) &&
+			    hs.st_uid == us.st_uid && hs.st_gid == us.st_gid;
 		if (hfd >= 0)
 			close(hfd);
 		if (opaque || !same || unlinkat(g->upper_fd, path, AT_REMOVEDIR) < 0)
@@ -331,8 +331,8 @@ static void prune_upper(struct gate *g, const struct journal_op *op)
 /* The host's identity of op's path now (for the baseline). */
 static void host_fp(struct gate *g, const char *rel, struct gate_fp *ret)
 {
-	const char *base;
-	int dfd;
+	const char *base = NULL;
+	int dfd = -1;
 	struct stat st;
 	memset(ret, 0, sizeof(*ret));
 	if (gate_parent(g->root_fd, rel, &dfd, &base) < 0)
@@ -368,8 +368,8 @@ static int settle(struct gate *g, const struct journal *j, const bool *settled, 
 						 .upper = g->base.v[k].upper };
 			struct stat st;
 			struct gate_fp now;
-			const char *base;
-			int dfd;
+			const char *base = NULL;
+			int dfd = -1;
 			bool same = false;
 			if (gate_parent(g->upper_fd, op.uppath, &dfd, &base) == 0) {
 				if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -408,8 +408,7 @@ static void audit_op(struct gate *g, const struct journal_op *op, const char *ev
 	char disp[PATH_MAX];
 	gate_path_display(op->host, disp, sizeof(disp));
 	json_t *f = json_pack("{s:s, s:s, s:s}", "path", disp, "action",
-			      gate_action_name(op->action), "choice",
-			      gate_choice_name(op->choice));
+			      gate_action_name(op->action), "choice", gate_choice_name(op->choice));
 	if (f && held == 0)
 		json_object_set_new(f, "reason", json_string("the host changed since the plan"));
 	audit_append(g->audit, event, f);
@@ -423,8 +422,8 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 	_cleanup_free_ bool *settled = calloc(j->n + 1, sizeof(bool));
 	if (!done || !settled)
 		return -ENOMEM;
-	int dfd = openat(g->sync_fd, DONE_NAME, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-			 0600);
+	int dfd = openat(g->sync_fd, DONE_NAME,
+			 O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (dfd < 0)
 		return -errno;
 	_cleanup_close_ int donefd = dfd;
@@ -472,7 +471,7 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 		settled[i] = true;
 		audit_op(g, &j->ops[i],
 			 j->ops[i].choice == GATE_CHOICE_KEEP_HOST ? "sync.kept"
-			 : recovering				   ? "sync.recovered"
+			 : recovering                              ? "sync.recovered"
 								   : "sync.applied",
 			 1);
 		if (res && j->ops[i].choice == GATE_CHOICE_KEEP_HOST)
@@ -548,8 +547,8 @@ int gate_recover(struct gate *g, struct gate_recover_result *ret, struct gate_er
 /* The current identity of the upper entry rel. */
 static int upper_fp(struct gate *g, const char *rel, struct gate_fp *ret)
 {
-	const char *base;
-	int dfd;
+	const char *base = NULL;
+	int dfd = -1;
 	struct stat st;
 	int r = gate_parent(g->upper_fd, rel, &dfd, &base);
 	if (r < 0)
@@ -561,11 +560,11 @@ static int upper_fp(struct gate *g, const char *rel, struct gate_fp *ret)
 	return r;
 }
 
-static int plan_op(struct gate *g, const struct gate_entry *e, uint32_t idx,
-		   struct journal_op *op, char *beside, size_t bn)
+static int plan_op(struct gate *g, const struct gate_entry *e, uint32_t idx, struct journal_op *op,
+		   char *beside, size_t bn)
 {
-	const char *base;
-	int dfd;
+	const char *base = NULL;
+	int dfd = -1;
 	struct stat st;
 	*op = (struct journal_op){ .action = e->action,
 				   .choice = e->choice,
@@ -683,10 +682,10 @@ int gate_audit_held(struct gate *g, const struct gate_plan *p)
 		gate_path_display(e->path, disp, sizeof(disp));
 		json_t *rules = json_array();
 		for (size_t k = 0; rules && k < e->nfindings; k++)
-			json_array_append_new(rules, json_pack("{s:s, s:i, s:s}", "rule",
-							       e->findings[k].rule, "line",
-							       (int)e->findings[k].line, "action",
-							       gate_severity_name(e->findings[k].sev)));
+			json_array_append_new(
+			    rules, json_pack("{s:s, s:i, s:s}", "rule", e->findings[k].rule, "line",
+					     (int)e->findings[k].line, "action",
+					     gate_severity_name(e->findings[k].sev)));
 		const char *ev = e->verdict == GATE_BLOCKED    ? "sync.blocked"
 				 : e->verdict == GATE_CONFLICT ? "sync.conflict"
 							       : "sync.pending";

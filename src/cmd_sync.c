@@ -118,7 +118,8 @@ static void print_entry(const struct gate_plan *p, size_t i)
 			printf("      %s: %s (line %u): %s\n", gate_severity_name(f->sev), f->rule,
 			       f->line, f->reason);
 		else
-			printf("      %s: %s: %s\n", gate_severity_name(f->sev), f->rule, f->reason);
+			printf("      %s: %s: %s\n", gate_severity_name(f->sev), f->rule,
+			       f->reason);
 	}
 	if (e->verdict == GATE_WAITING)
 		printf("      waits for its directory to be applied\n");
@@ -158,11 +159,11 @@ static json_t *plan_json(const struct box *b, const struct gate_plan *p)
 				json_object_set_new(o, "line", json_integer(e->findings[k].line));
 			json_array_append_new(f, o);
 		}
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "path", disp, "change",
-				      change_kind_name(e->kind), "type", gate_type_name(e->type),
-				      "action", gate_action_name(e->action), "size",
-				      (json_int_t)e->size, "verdict", gate_verdict_name(e->verdict),
-				      "findings", f);
+		json_t *o =
+		    json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "path", disp, "change",
+			      change_kind_name(e->kind), "type", gate_type_name(e->type), "action",
+			      gate_action_name(e->action), "size", (json_int_t)e->size, "verdict",
+			      gate_verdict_name(e->verdict), "findings", f);
 		char mode[8];
 		snprintf(mode, sizeof(mode), "%04o", (unsigned)e->mode);
 		if (o && e->type != GATE_WHITEOUT)
@@ -255,8 +256,7 @@ static int make_plan(struct gate *g, const struct box *b, const struct opts *o, 
 	return r;
 }
 
-static int do_apply(struct gate *g, const struct box *b, const struct opts *o,
-		    struct gate_plan *p)
+static int do_apply(struct gate *g, const struct box *b, const struct opts *o, struct gate_plan *p)
 {
 	struct gate_apply_result res = { 0 };
 	struct gate_error err;
@@ -337,8 +337,8 @@ static void show_diff(struct gate *g, const struct gate_plan *p, size_t i)
 		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (dup2(hfd >= 0 ? hfd : nul, 3) < 0 || dup2(bfd, 4) < 0 || dup2(pfd[1], 1) < 0)
 			_exit(127);
-		execlp("diff", "diff", "-u", "--label", la, "--label", lb, "/dev/fd/3",
-		       "/dev/fd/4", (char *)NULL);
+		execlp("diff", "diff", "-u", "--label", la, "--label", lb, "/dev/fd/3", "/dev/fd/4",
+		       (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -379,7 +379,8 @@ static bool ask_entry(struct gate *g, struct gate_plan *p, size_t i)
 				    ? "conflict: [k]eep host, [t]ake box, write [b]eside, [d]iff, "
 				      "[s]kip, [q]uit?"
 				    : "conflict: [k]eep host, [t]ake box, [d]iff, [s]kip, [q]uit?",
-				e->type == GATE_FILE || e->type == GATE_SYMLINK ? "ktbdsq" : "ktdsq");
+				e->type == GATE_FILE || e->type == GATE_SYMLINK ? "ktbdsq"
+										: "ktdsq");
 			if (c == 'k')
 				e->choice = GATE_CHOICE_KEEP_HOST;
 			else if (c == 't')
@@ -469,16 +470,15 @@ static int do_status(struct gate *g, const struct box *b, const struct opts *o)
 	struct counts c = count(&p);
 	const struct sync_policy *pol = gate_policy(g);
 	if (o->json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I}, s:s, "
-				      "s:i}",
-				      "box", b->name, "project", b->project, "mode",
-				      box_mode_name(b->mode), "running", box_in_use(b, NULL),
-				      "interrupted", interrupted, "pending", "changes",
-				      (json_int_t)c.pending, "pass", (json_int_t)c.ok,
-				      "needs_approval", (json_int_t)c.approve, "blocked",
-				      (json_int_t)c.blocked, "conflicts", (json_int_t)c.conflict,
-				      "policy", pol->source[0] ? pol->source : "defaults",
-				      "auto_interval", (int)pol->auto_interval);
+		json_t *j = json_pack(
+		    "{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I}, s:s, "
+		    "s:i}",
+		    "box", b->name, "project", b->project, "mode", box_mode_name(b->mode),
+		    "running", box_in_use(b, NULL), "interrupted", interrupted, "pending",
+		    "changes", (json_int_t)c.pending, "pass", (json_int_t)c.ok, "needs_approval",
+		    (json_int_t)c.approve, "blocked", (json_int_t)c.blocked, "conflicts",
+		    (json_int_t)c.conflict, "policy", pol->source[0] ? pol->source : "defaults",
+		    "auto_interval", (int)pol->auto_interval);
 		print_json(j);
 	} else {
 		printf("box:      %s (%s%s)\n", b->name, box_mode_name(b->mode),

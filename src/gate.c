@@ -4,7 +4,7 @@
 
 #include "gate_int.h"
 #include "gitleaks.h"
-#include "glob.h"
+#include "pathglob.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -18,19 +18,19 @@
 #define CACHE_MAX  (64u << 20)
 
 static const char *const verdict_names[] = {
-	[GATE_OK] = "apply",	     [GATE_NEEDS_APPROVAL] = "needs-approval",
-	[GATE_BLOCKED] = "blocked",  [GATE_CONFLICT] = "conflict",
-	[GATE_WAITING] = "waiting",  [GATE_UNSTABLE] = "changing",
+	[GATE_OK] = "apply",        [GATE_NEEDS_APPROVAL] = "needs-approval",
+	[GATE_BLOCKED] = "blocked", [GATE_CONFLICT] = "conflict",
+	[GATE_WAITING] = "waiting", [GATE_UNSTABLE] = "changing",
 	[GATE_SETTLED] = "settled",
 };
 static const char *const action_names[] = {
-	[GATE_ACT_NONE] = "none",	  [GATE_ACT_WRITE] = "write",	[GATE_ACT_SYMLINK] = "symlink",
-	[GATE_ACT_MKDIR] = "mkdir",	  [GATE_ACT_DELETE] = "delete", [GATE_ACT_REPLACE] = "replace",
+	[GATE_ACT_NONE] = "none",   [GATE_ACT_WRITE] = "write",   [GATE_ACT_SYMLINK] = "symlink",
+	[GATE_ACT_MKDIR] = "mkdir", [GATE_ACT_DELETE] = "delete", [GATE_ACT_REPLACE] = "replace",
 	[GATE_ACT_CHMOD] = "chmod",
 };
 static const char *const type_names[] = {
-	[GATE_FILE] = "file",	      [GATE_DIR] = "dir",	      [GATE_SYMLINK] = "symlink",
-	[GATE_SPECIAL] = "special",   [GATE_WHITEOUT] = "whiteout",
+	[GATE_FILE] = "file",       [GATE_DIR] = "dir",           [GATE_SYMLINK] = "symlink",
+	[GATE_SPECIAL] = "special", [GATE_WHITEOUT] = "whiteout",
 };
 static const char *const sev_names[] = {
 	[GATE_SEV_NOTE] = "note",
@@ -87,14 +87,14 @@ static int openat2_nosym(int dirfd, const char *path, int flags, mode_t mode, bo
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
 		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-		.resolve = (beneath ? RESOLVE_BENEATH : 0) | RESOLVE_NO_SYMLINKS |
-			   RESOLVE_NO_MAGICLINKS,
+		.resolve =
+		    (beneath ? RESOLVE_BENEATH : 0) | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd;
 	do
 		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 	while (fd < 0 && errno == EAGAIN);
-	return fd < 0 ? -errno : (int)fd;
+	return fd < 0 ? gate_errno() : (int)fd;
 }
 
 int gate_openat(int dirfd, const char *path, int flags, mode_t mode)
@@ -106,10 +106,13 @@ int gate_parent(int dirfd, const char *rel, int *ret_fd, const char **ret_base)
 {
 	const char *slash = strrchr(rel, '/');
 	int fd;
+	/* Written on failure too (-1 and rel), which keeps callers simple. */
+	*ret_fd = -1;
+	*ret_base = rel;
 	if (!slash) {
 		fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
 		if (fd < 0)
-			return -errno;
+			return gate_errno();
 		*ret_base = rel;
 	} else {
 		char dir[PATH_MAX];
@@ -265,7 +268,7 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 		r = g->root_fd;
 		gate_subject(err, b->project);
 		gate_fail(err, r,
-			  r == -ELOOP	  ? "the project is (or is reached through) a symlink now"
+			  r == -ELOOP     ? "the project is (or is reached through) a symlink now"
 			  : r == -ENOENT  ? "the project no longer exists"
 			  : r == -ENOTDIR ? "the project is no longer a directory"
 					  : "cannot open the project: %s",
@@ -283,8 +286,8 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 	    (mkdir(path, 0700) < 0 && errno != EEXIST) ||
 	    (g->sync_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    (mkdirat(g->sync_fd, STAGE_DIR, 0700) < 0 && errno != EEXIST) ||
-	    (g->lock_fd = openat(g->sync_fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-				 0600)) < 0) {
+	    (g->lock_fd =
+		 openat(g->sync_fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		r = r < 0 ? r : -errno;
 		gate_subject(err, path);
 		gate_fail(err, r, "cannot open the sync state: %s", strerror(-r));
@@ -520,9 +523,11 @@ static bool valid_utf8(const unsigned char *s)
 {
 	while (*s) {
 		unsigned char c = *s;
-		size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-				      : c >= 0xf0 && c <= 0xf4		    ? 4
-									    : 0;
+		size_t n = c < 0x80                 ? 1
+			   : c >= 0xc2 && c <= 0xdf ? 2
+			   : c >= 0xe0 && c <= 0xef ? 3
+			   : c >= 0xf0 && c <= 0xf4 ? 4
+						    : 0;
 		if (!n)
 			return false;
 		for (size_t k = 1; k < n; k++)
@@ -695,8 +700,8 @@ static int check_secrets(struct gate *g, struct gate_entry *e, const void *data,
  * is still the file the walk saw. */
 static int read_upper(struct gate *g, struct gate_entry *e, char **ret, size_t *ret_len)
 {
-	int dfd;
-	const char *base;
+	int dfd = -1;
+	const char *base = NULL;
 	int r = gate_parent(g->upper_fd, e->path, &dfd, &base);
 	if (r < 0)
 		return r;
@@ -751,8 +756,8 @@ static int write_stage(struct gate *g, uint32_t idx, const void *data, size_t le
 	char name[32];
 	gate_stage_name(idx, name);
 	(void)unlinkat(g->sync_fd, name, 0);
-	int fd = openat(g->sync_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			0600);
+	int fd =
+	    openat(g->sync_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	int r = fs_write_all(fd, data, len);
@@ -768,8 +773,8 @@ static int write_stage(struct gate *g, uint32_t idx, const void *data, size_t le
  * size as the box's) its hash. A host path through a symlink blocks. */
 static int probe_host(struct gate *g, struct gate_entry *e)
 {
-	int dfd;
-	const char *base;
+	int dfd = -1;
+	const char *base = NULL;
 	struct stat st;
 	int r = gate_parent(g->root_fd, e->path, &dfd, &base);
 	if (r == -ENOENT || r == -ENOTDIR)
@@ -808,8 +813,8 @@ static int probe_host(struct gate *g, struct gate_entry *e)
 
 static int64_t upper_btime(struct gate *g, const struct gate_entry *e)
 {
-	int dfd;
-	const char *base;
+	int dfd = -1;
+	const char *base = NULL;
 	struct statx stx;
 	int64_t t = e->upper.ctime_ns ? e->upper.ctime_ns : INT64_MAX;
 	if (gate_parent(g->upper_fd, e->path, &dfd, &base) < 0)
@@ -933,7 +938,7 @@ static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan
 	case GATE_SYMLINK: e->action = GATE_ACT_SYMLINK; break;
 	case GATE_SPECIAL: e->action = GATE_ACT_NONE; break;
 	case GATE_DIR:
-		e->action = e->kind == CHANGE_META	  ? GATE_ACT_CHMOD
+		e->action = e->kind == CHANGE_META       ? GATE_ACT_CHMOD
 			    : e->kind == CHANGE_REPLACED ? GATE_ACT_REPLACE
 							 : GATE_ACT_MKDIR;
 		break;
@@ -972,8 +977,8 @@ static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan
 			r = check_secrets(g, e, data, len, err);
 	} else if (e->type == GATE_SYMLINK) {
 		char t[PATH_MAX];
-		int dfd;
-		const char *base;
+		int dfd = -1;
+		const char *base = NULL;
 		ssize_t n = -1;
 		if (gate_parent(g->upper_fd, e->path, &dfd, &base) == 0) {
 			n = readlinkat(dfd, base, t, sizeof(t) - 1);
@@ -1135,7 +1140,7 @@ void gate_plan_choose_auto(struct gate_plan *p, const char *const *approve, size
 		if (e->verdict == GATE_OK)
 			e->choice = GATE_CHOICE_APPLY;
 		for (size_t k = 0; e->verdict == GATE_NEEDS_APPROVAL && k < napprove; k++)
-			if (glob_match(approve[k], e->path))
+			if (pathglob_match(approve[k], e->path))
 				e->choice = GATE_CHOICE_APPLY;
 	}
 }
@@ -1165,8 +1170,7 @@ bool gate_entry_applicable(const struct gate_plan *p, size_t i)
 	return true;
 }
 
-int gate_entry_fds(struct gate *g, const struct gate_plan *p, size_t i, int *ret_host,
-		   int *ret_box)
+int gate_entry_fds(struct gate *g, const struct gate_plan *p, size_t i, int *ret_host, int *ret_box)
 {
 	const struct gate_entry *e = &p->v[i];
 	char name[32];

@@ -28,25 +28,25 @@
 enum gate_type { GATE_FILE, GATE_DIR, GATE_SYMLINK, GATE_SPECIAL, GATE_WHITEOUT };
 
 enum gate_action {
-	GATE_ACT_NONE,	  /* nothing to do on the host */
-	GATE_ACT_WRITE,	  /* regular file: temp + fsync + rename */
+	GATE_ACT_NONE,    /* nothing to do on the host */
+	GATE_ACT_WRITE,   /* regular file: temp + fsync + rename */
 	GATE_ACT_SYMLINK, /* symlink: temp link + rename */
-	GATE_ACT_MKDIR,	  /* new directory */
+	GATE_ACT_MKDIR,   /* new directory */
 	GATE_ACT_DELETE,  /* remove a file or a whole tree */
 	GATE_ACT_REPLACE, /* a directory made anew: old one removed, new one made */
-	GATE_ACT_CHMOD,	  /* directory mode change */
+	GATE_ACT_CHMOD,   /* directory mode change */
 };
 
 enum gate_severity { GATE_SEV_NOTE, GATE_SEV_APPROVE, GATE_SEV_BLOCK };
 
 enum gate_verdict {
-	GATE_OK,	     /* passes every check */
+	GATE_OK,             /* passes every check */
 	GATE_NEEDS_APPROVAL, /* applied only with an explicit approval */
-	GATE_BLOCKED,	     /* never applied */
-	GATE_CONFLICT,	     /* the host changed since the box saw it */
-	GATE_WAITING,	     /* its parent directory is not applied */
-	GATE_UNSTABLE,	     /* changed while it was being checked: next time */
-	GATE_SETTLED,	     /* nothing to do (already equal or synced) */
+	GATE_BLOCKED,        /* never applied */
+	GATE_CONFLICT,       /* the host changed since the box saw it */
+	GATE_WAITING,        /* its parent directory is not applied */
+	GATE_UNSTABLE,       /* changed while it was being checked: next time */
+	GATE_SETTLED,        /* nothing to do (already equal or synced) */
 };
 
 enum gate_choice {
@@ -77,21 +77,21 @@ struct gate_entry {
 	enum change_kind kind;
 	enum gate_type type;
 	enum gate_action action;
-	mode_t mode;	    /* permission bits to apply (setuid/setgid never) */
-	uint64_t size;	    /* of the box's file */
+	mode_t mode;          /* permission bits to apply (setuid/setgid never) */
+	uint64_t size;        /* of the box's file */
 	struct gate_fp upper; /* the upper entry when it was checked */
-	int host_type;	    /* S_IFMT of the host entry, 0 when absent */
+	int host_type;        /* S_IFMT of the host entry, 0 when absent */
 	struct gate_fp host;
 	int64_t host_ctime_ns; /* also for directories */
-	char host_hash[65]; /* sha256 of the host's regular file, "" otherwise */
-	char new_hash[65];  /* sha256 of the staged bytes (files) */
-	char *target;	    /* symlink target */
+	char host_hash[65];    /* sha256 of the host's regular file, "" otherwise */
+	char new_hash[65];     /* sha256 of the staged bytes (files) */
+	char *target;          /* symlink target */
 	struct gate_finding *findings;
 	size_t nfindings;
 	enum gate_verdict verdict;
-	bool binary;	 /* content has NUL bytes (no text diff) */
-	bool staged;	 /* the staging area holds the checked bytes */
-	ssize_t parent;	 /* nearest ancestor entry that makes a dir, or -1 */
+	bool binary;    /* content has NUL bytes (no text diff) */
+	bool staged;    /* the staging area holds the checked bytes */
+	ssize_t parent; /* nearest ancestor entry that makes a dir, or -1 */
 	enum gate_choice choice;
 	/* after gate_apply */
 	bool applied;
@@ -143,7 +143,7 @@ struct gate_recover_result {
 int gate_recover(struct gate *g, struct gate_recover_result *ret, struct gate_error *err);
 
 struct gate_plan_opts {
-	bool stage; /* copy into the staging area (needed by gate_apply) */
+	bool stage;              /* copy into the staging area (needed by gate_apply) */
 	const char *const *only; /* project-relative paths; NULL/0: everything */
 	size_t nonly;
 };
@@ -197,7 +197,7 @@ const char *gate_severity_name(enum gate_severity s);
 const char *gate_choice_name(enum gate_choice c);
 
 /* Paths of the gate's state in the box dir. */
-#define GATE_DIR_NAME	   "sync"
+#define GATE_DIR_NAME      "sync"
 #define GATE_JOURNAL_NAME  "journal"
 #define GATE_BASELINE_NAME "baseline"
 

@@ -27,7 +27,7 @@ struct gate {
 	struct sync_policy pol;
 	struct audit *audit;
 	struct scan_rules *rules; /* compiled on the first cache miss */
-	char rules_key[65];	  /* identifies rules + known secrets */
+	char rules_key[65];       /* identifies rules + known secrets */
 	struct known_secret *secrets;
 	size_t nsecrets;
 	json_t *cache_old, *cache_new; /* scan results by path + content */
@@ -36,11 +36,17 @@ struct gate {
 	bool interrupted; /* a journal is there */
 };
 
+/* -errno, never 0 (for the analyzers: a failed call always sets errno). */
+static inline int gate_errno(void)
+{
+	return errno > 0 ? -errno : -EIO;
+}
+
 /* openat2 beneath dirfd, never through a symlink or magic link. */
 int gate_openat(int dirfd, const char *path, int flags, mode_t mode);
 
 /* The parent directory of rel (beneath dirfd, no symlinks) opened O_RDONLY,
- * and the last component of rel. */
+ * and the last component of rel. On failure *ret_fd is -1. */
 int gate_parent(int dirfd, const char *rel, int *ret_fd, const char **ret_base);
 
 void gate_fp_from_stat(const struct stat *st, struct gate_fp *ret);

@@ -6,10 +6,11 @@
 #define JOURNAL_MAGIC  "clawbox-sync-journal 1"
 #define BASELINE_MAGIC "clawbox-sync-baseline 1"
 
-static const char action_letters[] = { [GATE_ACT_NONE] = 'n',	 [GATE_ACT_WRITE] = 'w',
-				       [GATE_ACT_SYMLINK] = 'l', [GATE_ACT_MKDIR] = 'm',
-				       [GATE_ACT_DELETE] = 'd',	 [GATE_ACT_REPLACE] = 'r',
-				       [GATE_ACT_CHMOD] = 'c' };
+static const char action_letters[] = {
+	[GATE_ACT_NONE] = 'n',  [GATE_ACT_WRITE] = 'w',  [GATE_ACT_SYMLINK] = 'l',
+	[GATE_ACT_MKDIR] = 'm', [GATE_ACT_DELETE] = 'd', [GATE_ACT_REPLACE] = 'r',
+	[GATE_ACT_CHMOD] = 'c'
+};
 
 bool gate_fp_equal(const struct gate_fp *a, const struct gate_fp *b)
 {
@@ -227,8 +228,7 @@ static bool field_state(struct line *l, bool is_new, char out[72])
 	size_t n;
 	if (!next_field(l, &f, &n) || n >= 72)
 		return false;
-	bool ok = (n == 1 && f[0] == '-') ||
-		  (!is_new && n == 1 && (f[0] == 'd' || f[0] == 'o')) ||
+	bool ok = (n == 1 && f[0] == '-') || (!is_new && n == 1 && (f[0] == 'd' || f[0] == 'o')) ||
 		  (n == 66 && (f[0] == 'f' || f[0] == 'l') && f[1] == ':' && valid_hash(f + 2, 64));
 	if (!ok)
 		return false;
@@ -313,7 +313,7 @@ static int parse_op(struct line *l, void *ctx)
 	o.action = (enum gate_action)(a - action_letters);
 	if (!next_field(l, &f, &n) || n != 1 || !strchr("akb", f[0]))
 		return -EBADMSG;
-	o.choice = f[0] == 'k' ? GATE_CHOICE_KEEP_HOST
+	o.choice = f[0] == 'k'   ? GATE_CHOICE_KEEP_HOST
 		   : f[0] == 'b' ? GATE_CHOICE_BESIDE
 				 : GATE_CHOICE_APPLY;
 	if (!field_u64(l, 8, &mode) || mode > 07777 || !field_state(l, false, o.old) ||

@@ -30,15 +30,15 @@
 #include "gate.h"
 #include "util/buf.h"
 
-#define JOURNAL_MAX_OPS	  (1u << 20)
+#define JOURNAL_MAX_OPS   (1u << 20)
 #define JOURNAL_MAX_BYTES (256u << 20)
 
 struct journal_op {
 	enum gate_action action;
 	enum gate_choice choice; /* APPLY, KEEP_HOST or BESIDE */
 	uint32_t mode;
-	char old[72];	/* "-", "d", "o", "f:HASH", "l:HASH" */
-	char newv[72];	/* "-", "f:HASH", "l:HASH" */
+	char old[72];  /* "-", "d", "o", "f:HASH", "l:HASH" */
+	char newv[72]; /* "-", "f:HASH", "l:HASH" */
 	uint32_t stage;
 	struct gate_fp upper;
 	char *host;   /* host path, project-relative */

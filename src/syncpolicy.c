@@ -1,6 +1,6 @@
 #include "util/common.h"
 
-#include "glob.h"
+#include "pathglob.h"
 #include "syncpolicy.h"
 #include "toml.h"
 #include "util/fs.h"
@@ -81,8 +81,8 @@ int syncpolicy_defaults(struct sync_policy *p)
 	int r;
 	if ((r = strv_dup(all, 1, &d.allow, &d.nallow)) < 0 ||
 	    (r = strv_dup(NULL, 0, &d.deny, &d.ndeny)) < 0 ||
-	    (r = strv_dup(default_approve, ELEMENTSOF(default_approve), &d.approve,
-			  &d.napprove)) < 0 ||
+	    (r = strv_dup(default_approve, ELEMENTSOF(default_approve), &d.approve, &d.napprove)) <
+		0 ||
 	    (r = strv_dup(default_blocked, ELEMENTSOF(default_blocked), &d.blocked_ext,
 			  &d.nblocked_ext)) < 0) {
 		syncpolicy_free(&d);
@@ -118,7 +118,7 @@ static int get_list(const struct toml_value *v, const char *key, bool globs, cha
 		if (it->type != TOML_STRING)
 			return fail(err, it->line, "sync.%s must hold strings, not %s", key,
 				    toml_type_name(it->type));
-		if (globs && glob_valid(it->str.s, &why) < 0)
+		if (globs && pathglob_valid(it->str.s, &why) < 0)
 			return fail(err, it->line, "sync.%s: invalid pattern '%s': %s", key,
 				    it->str.s, why);
 		if (!globs && (it->str.len < 2 || it->str.s[0] != '.' || strchr(it->str.s, '/')))
@@ -276,7 +276,7 @@ int syncpolicy_load(const char *box_dir, struct sync_policy *p, struct syncpolic
 static const char *first_match(char *const *v, size_t n, const char *path)
 {
 	for (size_t i = 0; i < n; i++)
-		if (glob_match(v[i], path))
+		if (pathglob_match(v[i], path))
 			return v[i];
 	return NULL;
 }

@@ -23,10 +23,10 @@
 struct sync_policy {
 	char **allow, **deny, **approve, **blocked_ext;
 	size_t nallow, ndeny, napprove, nblocked_ext;
-	uint64_t max_size;	  /* bytes */
-	unsigned auto_interval;	  /* seconds, >= 1 */
-	char *gitleaks_config;	  /* NULL: clawbox's default rules */
-	char source[PATH_MAX];	  /* the file read, "" for the defaults */
+	uint64_t max_size;      /* bytes */
+	unsigned auto_interval; /* seconds, >= 1 */
+	char *gitleaks_config;  /* NULL: clawbox's default rules */
+	char source[PATH_MAX];  /* the file read, "" for the defaults */
 };
 
 struct syncpolicy_error {

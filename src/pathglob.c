@@ -1,6 +1,6 @@
 #include "util/common.h"
 
-#include "glob.h"
+#include "pathglob.h"
 
 /* One component: pattern p[0..pn) against s[0..sn), '*' '?' '[..]' '\'.
  * Greedy with one backtrack point (the last '*'): O(pn x sn). */
@@ -124,7 +124,7 @@ static bool path_match(const struct comp *p, int pn, const struct comp *s, int s
 
 #define MAX_COMPS 256
 
-bool glob_match(const char *pattern, const char *path)
+bool pathglob_match(const char *pattern, const char *path)
 {
 	struct comp pc[MAX_COMPS / 4], sc[MAX_COMPS];
 	int pn = split(pattern, pc, (int)ELEMENTSOF(pc));
@@ -141,13 +141,13 @@ bool glob_match(const char *pattern, const char *path)
 	return path_match(pc, pn, sc, sn);
 }
 
-int glob_valid(const char *pattern, const char **ret_why)
+int pathglob_valid(const char *pattern, const char **ret_why)
 {
 	size_t n = strlen(pattern);
 	const char *why = NULL;
 	if (n == 0)
 		why = "empty pattern";
-	else if (n > GLOB_MAX)
+	else if (n > PATHGLOB_MAX)
 		why = "pattern too long";
 	else if (pattern[0] == '/')
 		why = "patterns are relative to the project root (no leading '/')";

@@ -12,19 +12,19 @@
  * path beneath a directory it matches ("node_modules" matches
  * "node_modules/x/y"). Matching costs O(pattern x path) at worst: no
  * exponential backtracking, whatever the input. */
-#ifndef CLAWBOX_GLOB_H
-#define CLAWBOX_GLOB_H
+#ifndef CLAWBOX_PATHGLOB_H
+#define CLAWBOX_PATHGLOB_H
 #include "util/common.h"
 
-/* Longest pattern glob_valid accepts. */
-#define GLOB_MAX 1024
+/* Longest pattern pathglob_valid accepts. */
+#define PATHGLOB_MAX 1024
 
 /* 0 when pattern is a usable glob; -EINVAL (with *ret_why) when it is empty,
  * too long, absolute, has an unclosed '[' or a trailing '\', or a '**' that
  * is not a whole component. */
-int glob_valid(const char *pattern, const char **ret_why);
+int pathglob_valid(const char *pattern, const char **ret_why);
 
 /* True when path (relative, '/'-separated) matches pattern as above. */
-bool glob_match(const char *pattern, const char *path);
+bool pathglob_match(const char *pattern, const char *path);
 
 #endif
