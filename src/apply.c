@@ -672,11 +672,12 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 	return r;
 }
 
-int gate_audit_held(struct gate *g, const struct gate_plan *p)
+int gate_audit_held(struct gate *g, const struct gate_plan *p,
+		    bool (*fresh)(const struct gate_entry *e, void *ctx), void *ctx)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		const struct gate_entry *e = &p->v[i];
-		if (e->applied || e->verdict == GATE_SETTLED)
+		if (e->applied || e->verdict == GATE_SETTLED || (fresh && !fresh(e, ctx)))
 			continue;
 		char disp[PATH_MAX];
 		gate_path_display(e->path, disp, sizeof(disp));

@@ -256,6 +256,29 @@ static int make_plan(struct gate *g, const struct box *b, const struct opts *o, 
 	return r;
 }
 
+/* The held versions the yolo loop has logged already: one line each. */
+static char **held_seen;
+static size_t nheld_seen;
+
+static bool held_fresh(const struct gate_entry *e, void *ctx)
+{
+	char key[PATH_MAX + 64];
+	snprintf(key, sizeof(key), "%s:%llu:%lld:%s", e->path, (unsigned long long)e->upper.ino,
+		 (long long)e->upper.ctime_ns, gate_verdict_name(e->verdict));
+	for (size_t i = 0; i < nheld_seen; i++)
+		if (STREQ(held_seen[i], key))
+			return false;
+	if (nheld_seen >= 4096)
+		return true; /* stop remembering; logging again is harmless */
+	char **nv = reallocarray(held_seen, nheld_seen + 1, sizeof(*nv));
+	if (!nv)
+		return true;
+	held_seen = nv;
+	if ((held_seen[nheld_seen] = strdup(key)))
+		nheld_seen++;
+	return true;
+}
+
 static int do_apply(struct gate *g, const struct box *b, const struct opts *o, struct gate_plan *p)
 {
 	struct gate_apply_result res = { 0 };
@@ -268,13 +291,11 @@ static int do_apply(struct gate *g, const struct box *b, const struct opts *o, s
 				  "journal is kept: run 'clawbox sync' again to finish it");
 		return CLI_EXIT_ERROR;
 	}
-	gate_audit_held(g, p);
-	struct counts c = count(p);
+	gate_audit_held(g, p, o->yolo ? held_fresh : NULL, NULL);
 	size_t held = 0;
 	for (size_t i = 0; i < p->n; i++)
 		if (p->v[i].verdict != GATE_SETTLED && !p->v[i].applied)
 			held++;
-	(void)c;
 	if (o->json) {
 		json_t *j = plan_json(b, p);
 		json_object_set_new(j, "applied", json_integer((json_int_t)res.applied));
@@ -415,7 +436,7 @@ static int interactive(struct gate *g, const struct box *b, const struct opts *o
 	struct counts c = count(p);
 	if (c.ok + c.approve + c.conflict == 0) {
 		if (c.pending)
-			gate_audit_held(g, p);
+			gate_audit_held(g, p, NULL, NULL);
 		return c.pending ? CLI_EXIT_ERROR : 0;
 	}
 	for (;;) {
@@ -426,7 +447,7 @@ static int interactive(struct gate *g, const struct box *b, const struct opts *o
 			printf("nothing applied\n");
 			for (size_t i = 0; i < p->n; i++)
 				p->v[i].choice = GATE_CHOICE_NONE;
-			gate_audit_held(g, p);
+			gate_audit_held(g, p, NULL, NULL);
 			return CLI_EXIT_ERROR;
 		}
 		if (a == 'd') {
@@ -451,7 +472,7 @@ static int interactive(struct gate *g, const struct box *b, const struct opts *o
 			printf("nothing applied\n");
 			for (size_t i = 0; i < p->n; i++)
 				p->v[i].choice = GATE_CHOICE_NONE;
-			gate_audit_held(g, p);
+			gate_audit_held(g, p, NULL, NULL);
 			return CLI_EXIT_ERROR;
 		}
 		break;

@@ -175,8 +175,10 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 	       struct gate_error *err);
 
 /* Log the decisions that keep entries pending (blocked, conflict, declined)
- * to the audit log. */
-int gate_audit_held(struct gate *g, const struct gate_plan *p);
+ * to the audit log; when fresh is not NULL, only the entries it returns
+ * true for (the yolo loop logs each held version once). */
+int gate_audit_held(struct gate *g, const struct gate_plan *p,
+		    bool (*fresh)(const struct gate_entry *e, void *ctx), void *ctx);
 
 /* For a diff of entry i (staged): read-only fds of the host's file (-1
  * when the host has no regular file there) and of the staged bytes. */
