@@ -13,6 +13,7 @@
 static const char *const mode_names[] = {
 	[BOX_MODE_SECURE] = "secure",
 	[BOX_MODE_YOLO_UNSAFE] = "yolo-unsafe",
+	[BOX_MODE_YOLO] = "yolo",
 };
 
 const char *box_mode_name(enum box_mode m)

@@ -13,5 +13,6 @@ int cmd_list(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_secrets(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 
 #endif

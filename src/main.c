@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "audit", cmd_audit, "show or verify a box's audit log" },
 	{ "secrets", cmd_secrets, "list, set, unset or import a box's secrets" },
 	{ "scan", cmd_scan, "scan files or stdin for secrets (gitleaks-compatible)" },
+	{ "sync", cmd_sync, "bring a box's changes to the project, checked and atomic" },
 	{ "version", cmd_version, "print the version" },
 };
 

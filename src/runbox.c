@@ -14,6 +14,8 @@
 
 #include <getopt.h>
 #include <stdarg.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -27,9 +29,11 @@ static const char run_usage[] =
     "files and clawbox's state are hidden; the network is clawbox's proxy, which\n"
     "reaches only the allowed domains ('clawbox audit --net' shows its decisions).\n\n"
     "options:\n" BOX_OPTS_HELP
-    "  -m, --mode MODE      secure (default: writes held in the overlay) or\n"
-    "                       yolo-unsafe (the project bound read-write; a box keeps\n"
-    "                       its mode until 'clawbox delete')\n" NET_OPTS_HELP
+    "  -m, --mode MODE      secure (default: writes held in the overlay), yolo\n"
+    "                       (overlay, and the sync gate applies what passes every\n"
+    "                       30 s while the box runs) or yolo-unsafe (the project\n"
+    "                       bound read-write); a box keeps its mode until\n"
+    "                       'clawbox delete'\n" NET_OPTS_HELP
     "      --memory SIZE    memory limit, e.g. 2G (cgroup v1 as root; otherwise a\n"
     "                       per-process address-space limit, with a warning)\n"
     "      --pids N         limit on processes and threads (cgroup v1 as root;\n"
@@ -198,7 +202,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 		case 'p': o->box.project = optarg; break;
 		case 'm':
 			if (box_mode_parse(optarg, &o->mode) < 0)
-				return usage_error("unknown mode '%s' (secure or yolo-unsafe)",
+				return usage_error("unknown mode '%s' (secure, yolo or yolo-unsafe)",
 						   optarg);
 			o->mode_given = true;
 			break;
@@ -381,6 +385,49 @@ static int report_outcome(const struct sandbox_result *res, const char *cmd)
 	return res->exit_code;
 }
 
+/* yolo mode: the sync gate's auto-sync loop ('clawbox sync --yolo-loop'),
+ * a child of this supervisor on the host side, for the life of the box; its
+ * output goes to $BOX/sync.log. Returns its pid, or -1 (with a warning). */
+static pid_t yolo_sync_start(const struct box *b)
+{
+	char log[PATH_MAX], ppid[16];
+	if (b->mode != BOX_MODE_YOLO || path_join(log, sizeof(log), b->dir, "sync.log") < 0)
+		return -1;
+	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+	int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fflush(NULL);
+	pid_t pid = out >= 0 && in >= 0 ? fork() : -1;
+	if (pid == 0) {
+		char *argv[] = { (char *)"clawbox", (char *)"sync", (char *)"--box", (char *)b->name,
+				 (char *)"--yolo-loop", ppid, NULL };
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+		    dup2(out, 2) < 0)
+			_exit(127);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	if (out >= 0)
+		close(out);
+	if (in >= 0)
+		close(in);
+	if (pid < 0)
+		log_warn("cannot start the yolo auto-sync of box '%s': %s", b->name,
+			 strerror(errno));
+	return pid;
+}
+
+/* Ask the auto-sync loop for its last round and wait for it. */
+static void yolo_sync_stop(pid_t pid)
+{
+	int st;
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
 static int run_locked(const struct runbox_opts *o, const struct box *b, const char *state,
 		      struct run_ctx *ctx)
 {
@@ -430,7 +477,9 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 				       .warn = on_warn,
 				       .net_listeners = on_net_listeners,
 				       .ctx = ctx };
+	pid_t yolo = yolo_sync_start(b);
 	r = sandbox_run(&s, &hooks, &res, &what);
+	yolo_sync_stop(yolo);
 	net_finish(&ctx->net);
 	cgroup_destroy(&s.cg);
 	if (r < 0) {

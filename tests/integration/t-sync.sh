@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# clawbox sync: the plan (every kind of change), the checks, --auto, the
+# policy file, conflicts, interactive mode, running boxes, bad input.
+. "$(dirname "$0")/lib.sh"
+
+box_dir() { echo "$CLAWBOX_STATE_DIR"/boxes/proj-*; }
+SECRET='token = "ghp_R8mZk2Lq9XwT4vNp7YhC3sJd6FbG1aE5uKoV"'
+
+# sync ARGS...: run clawbox sync on $P; stdout in $T_TMP/out, status in $rc.
+sync_p() {
+	set +e
+	$CLAWBOX sync --project "$P" "$@" >"$T_TMP/out" 2>"$T_TMP/err"
+	rc=$?
+	set -e
+	cat "$T_TMP/out" "$T_TMP/err"
+}
+
+plan_lists_every_kind() {
+	mkproj "$P"
+	mkdir -p "$P/olddir" "$P/modedir"
+	echo x >"$P/olddir/x"
+	echo gone >"$P/gone"
+	before=$(snapshot "$P")
+	$CLAWBOX run --project "$P" -- sh -c 'echo added > new.txt; echo more >> README; rm gone;
+		rm -rf olddir; mkdir olddir; echo y > olddir/y; ln -s README link; chmod 700 modedir'
+	sync_p --dry-run --json
+	[ $rc -eq 0 ] || fail "dry-run rc $rc"
+	out=$(cat "$T_TMP/out")
+	for want in '"path": "new.txt"' '"change": "added"' '"path": "README"' '"change": "modified"' \
+		'"path": "gone"' '"change": "deleted"' '"path": "olddir"' '"change": "replaced"' \
+		'"path": "olddir/y"' '"path": "link"' '"target": "README"' '"path": "modedir"' \
+		'"change": "meta"' '"mode": "0700"' '"pending": 7'; do
+		echo "$out" | grep -qF "$want" || fail "missing $want in: $out"
+	done
+	sync_p --dry-run
+	grep -q "7 pending changes" "$T_TMP/out" || fail "text summary: $(cat "$T_TMP/out")"
+	[ "$(snapshot "$P")" = "$before" ] || fail "a dry run changed the project"
+	# --only narrows the plan (and keeps the dir a wanted file needs).
+	sync_p --dry-run --json --only olddir/y
+	grep -q '"pending": 2' "$T_TMP/out" || fail "--only: $(cat "$T_TMP/out")"
+}
+
+auto_applies_every_kind() {
+	mkproj "$P"
+	mkdir -p "$P/olddir" "$P/modedir"
+	echo x >"$P/olddir/x"
+	echo gone >"$P/gone"
+	$CLAWBOX run --project "$P" -- sh -c 'echo added > new.txt; echo more >> README; rm gone;
+		rm -rf olddir; mkdir olddir; echo y > olddir/y; ln -s README link; chmod 700 modedir;
+		mkdir -p deep/er; echo d > deep/er/f; chmod 755 new.txt'
+	sync_p --auto
+	[ $rc -eq 0 ] || fail "auto rc $rc"
+	[ "$(cat "$P/new.txt")" = added ] || fail "added file"
+	[ "$(stat -c %a "$P/new.txt")" = 755 ] || fail "mode of new.txt"
+	[ "$(cat "$P/README")" = "$(printf 'hello\nmore')" ] || fail "modified file"
+	[ ! -e "$P/gone" ] || fail "deletion not applied"
+	[ ! -e "$P/olddir/x" ] && [ "$(cat "$P/olddir/y")" = y ] || fail "replaced dir"
+	[ "$(readlink "$P/link")" = README ] || fail "symlink"
+	[ "$(stat -c %a "$P/modedir")" = 700 ] || fail "dir mode"
+	[ "$(cat "$P/deep/er/f")" = d ] || fail "nested new dirs"
+	ls -A "$P" | grep -q clawbox && fail "temp files left: $(ls -A "$P")"
+	sync_p --dry-run --json
+	grep -q '"pending": 0' "$T_TMP/out" || fail "still pending: $(cat "$T_TMP/out")"
+	[ -z "$(ls -A "$(box_dir)/upper")" ] || fail "upper not pruned: $(ls -A "$(box_dir)/upper")"
+	$CLAWBOX audit --project "$P" | grep -q 'sync.applied *path="olddir/y"' || fail "audit"
+	$CLAWBOX audit verify --project "$P" >/dev/null
+	out=$($CLAWBOX run --project "$P" -- cat olddir/y README)
+	[ "$out" = "$(printf 'y\nhello\nmore')" ] || fail "box view after sync: $out"
+}
+
+checks_block_and_hold() {
+	mkproj "$P"
+	cat >"$T_TMP/s.sh" <<EOS
+echo '$SECRET' > leak.py
+echo 'A=1' > .env; echo k > server.key; echo p > cert.pem
+mkdir -p .git/hooks; echo '#!/bin/sh' > .git/hooks/pre-commit
+echo 'export X=1' > .envrc; mkdir -p .github/workflows; echo on: > .github/workflows/ci.yml
+cp /bin/true tool; mkfifo pipe; ln -s ../../etc/passwd escape; ln -s /etc absolute
+echo ok > fine.txt; echo s > suid; chmod 4755 suid
+head -c 200000 /dev/zero | tr '\\0' a > big.txt
+echo nope > denied.log; echo v > vendor.txt
+EOS
+	$CLAWBOX run --project "$P" -- sh "$T_TMP/s.sh" 2>&1 || $CLAWBOX run --project "$P" -- sh -c "$(cat "$T_TMP/s.sh")"
+	printf '[sync]\nmax_size = "100K"\ndeny = ["*.log"]\n' >"$(box_dir)/config.toml"
+	sync_p --dry-run --json
+	out=$(cat "$T_TMP/out")
+	for want in github-token credential-file path-approval executable special-file \
+		symlink-escape setuid size-limit path-deny; do
+		echo "$out" | grep -q "\"rule\": \"$want\"" || fail "no $want finding: $out"
+	done
+	echo "$out" | grep -q '"line": 1' || fail "secret finding without line"
+	sync_p --auto
+	[ $rc -eq 1 ] || fail "auto with blocked changes: rc $rc"
+	[ "$(cat "$P/fine.txt")" = ok ] || fail "clean file not applied"
+	[ "$(stat -c %a "$P/suid")" = 755 ] || fail "setuid carried: $(stat -c %a "$P/suid")"
+	for f in leak.py .env server.key cert.pem .git/hooks .envrc .github/workflows tool pipe escape absolute \
+		big.txt denied.log; do
+		[ ! -e "$P/$f" ] && [ ! -L "$P/$f" ] || fail "$f reached the host"
+	done
+	grep -q "leak.py" "$T_TMP/out" || fail "blocked not listed: $(cat "$T_TMP/out")"
+	$CLAWBOX audit --project "$P" | grep -q 'sync.blocked *path="leak.py"' || fail "audit blocked"
+	# Still pending, every check again.
+	sync_p --dry-run --json
+	grep -q '"path": "leak.py"' "$T_TMP/out" || fail "blocked file no longer pending"
+	# Approval by glob applies the hooks, never the blocked ones.
+	sync_p --auto --approve '.git/**' --approve '.envrc' --approve tool
+	[ -f "$P/.git/hooks/pre-commit" ] && [ -f "$P/.envrc" ] && [ -x "$P/tool" ] ||
+		fail "approved files not applied"
+	[ ! -e "$P/leak.py" ] || fail "blocked file applied with --approve"
+	# An allow list leaves the rest pending.
+	printf '[sync]\nallow = ["src/**"]\n' >"$(box_dir)/config.toml"
+	sync_p --dry-run --json
+	grep -q path-not-allowed "$T_TMP/out" || fail "allow list"
+}
+
+policy_errors_name_the_line() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- true
+	printf '[sync]\nmax_size = "10M"\nbogus = 1\n' >"$(box_dir)/config.toml"
+	sync_p --dry-run
+	[ $rc -eq 1 ] && grep -q "config.toml:3: unknown key 'sync.bogus'" "$T_TMP/err" ||
+		fail "rc $rc: $(cat "$T_TMP/err")"
+	printf '[sync]\ndeny = ["a/**b"]\n' >"$(box_dir)/config.toml"
+	sync_p --dry-run
+	grep -q "config.toml:2: .*'\*\*' must be a whole path component" "$T_TMP/err" ||
+		fail "$(cat "$T_TMP/err")"
+}
+
+conflicts_are_never_overwritten() {
+	mkproj "$P"
+	echo v1 >"$P/shared.txt"
+	echo del >"$P/del.txt"
+	$CLAWBOX run --project "$P" -- sh -c 'echo box >> shared.txt; rm del.txt; echo b > both.txt'
+	sleep 0.01
+	echo host >>"$P/shared.txt"
+	echo hostdel >>"$P/del.txt"
+	echo h >"$P/both.txt"
+	sync_p --auto --json
+	[ $rc -eq 1 ] || fail "rc $rc"
+	grep -q '"verdict": "conflict"' "$T_TMP/out" || fail "no conflict: $(cat "$T_TMP/out")"
+	[ "$(cat "$P/shared.txt")" = "$(printf 'v1\nhost')" ] || fail "host change overwritten"
+	[ -f "$P/del.txt" ] && [ "$(cat "$P/both.txt")" = h ] || fail "conflicting delete/add applied"
+	$CLAWBOX audit --project "$P" | grep -q 'sync.conflict *path="shared.txt"' || fail "audit"
+}
+
+interactive_asks_before_anything() {
+	command -v script >/dev/null || skip "script(1) missing"
+	mkproj "$P"
+	echo v1 >"$P/c1"
+	echo v1 >"$P/c2"
+	echo v1 >"$P/c3"
+	$CLAWBOX run --project "$P" -- sh -c 'echo one > a.txt; echo two > b.txt; echo box >> c1;
+		echo box >> c2; echo box >> c3'
+	sleep 0.01
+	for f in c1 c2 c3; do echo host >>"$P/$f"; done
+	before=$(snapshot "$P")
+	# No terminal: refuses, applies nothing.
+	sync_p
+	[ $rc -eq 1 ] && grep -q "no terminal" "$T_TMP/err" || fail "without a tty: $rc"
+	# Quit: nothing applied.
+	printf 'q\n' | script -qec "$CLAWBOX sync --project $P" /dev/null >"$T_TMP/tty" 2>&1 || true
+	grep -q "nothing applied" "$T_TMP/tty" || fail "quit: $(cat "$T_TMP/tty")"
+	[ "$(snapshot "$P")" = "$before" ] || fail "quit changed the project"
+	# End of input without an answer: nothing applied.
+	script -qec "$CLAWBOX sync --project $P" /dev/null </dev/null >"$T_TMP/tty" 2>&1 || true
+	[ "$(snapshot "$P")" = "$before" ] || fail "no answer changed the project"
+	# Per file: diff, yes, no; conflicts: keep host, take box, beside.
+	printf 'c\nd\ny\nn\nk\nt\nb\n' | script -qec "$CLAWBOX sync --project $P" /dev/null \
+		>"$T_TMP/tty" 2>&1 || true
+	grep -q '^+one' "$T_TMP/tty" || fail "no diff shown: $(cat "$T_TMP/tty")"
+	[ "$(cat "$P/a.txt")" = one ] || fail "a.txt (yes) not applied: $(cat "$T_TMP/tty")"
+	[ ! -e "$P/b.txt" ] || fail "b.txt (no) applied"
+	[ "$(cat "$P/c1")" = "$(printf 'v1\nhost')" ] || fail "c1 keep host"
+	[ "$(cat "$P/c2")" = "$(printf 'v1\nbox')" ] || fail "c2 take box"
+	[ "$(cat "$P/c3")" = "$(printf 'v1\nhost')" ] && [ "$(cat "$P/c3.from-box")" = "$(printf 'v1\nbox')" ] ||
+		fail "c3 beside"
+	sync_p --dry-run --json
+	grep -q '"pending": 1' "$T_TMP/out" || fail "only b.txt should be pending: $(cat "$T_TMP/out")"
+	$CLAWBOX audit --project "$P" | grep -q 'sync.kept *path="c1"' || fail "audit keep"
+}
+
+sync_while_running_keeps_the_view() {
+	mkproj "$P"
+	mkfifo "$C/go"
+	$CLAWBOX run --project "$P" -- sh -c 'echo v1 > w.txt; read x; cat w.txt; echo v2 > w.txt' \
+		<"$C/go" >"$T_TMP/box.out" 2>&1 &
+	exec 7>"$C/go"
+	for _ in $(seq 100); do [ -e "$(box_dir)/upper/w.txt" ] && break; sleep 0.05; done
+	sync_p --auto
+	[ $rc -eq 0 ] && [ "$(cat "$P/w.txt")" = v1 ] || fail "sync of a running box: $rc"
+	sync_p --dry-run --json
+	grep -q '"pending": 0' "$T_TMP/out" || fail "applied entry still pending: $(cat "$T_TMP/out")"
+	echo go >&7
+	exec 7>&-
+	wait
+	grep -q v1 "$T_TMP/box.out" || fail "box view: $(cat "$T_TMP/box.out")"
+	sync_p --auto
+	[ "$(cat "$P/w.txt")" = v2 ] || fail "later change not applied: $(cat "$P/w.txt")"
+}
+
+status_and_reset() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- sh -c 'echo a > a; echo x > k.pem'
+	sync_p --status
+	grep -q "pending:  2 (1 pass, 0 need approval, 1 blocked" "$T_TMP/out" || fail "$(cat "$T_TMP/out")"
+	before=$(snapshot "$P")
+	sync_p --reset </dev/null
+	[ $rc -eq 1 ] || fail "reset without --yes"
+	sync_p --reset --yes
+	[ $rc -eq 0 ] && [ -z "$(ls -A "$(box_dir)/upper")" ] || fail "reset: $rc"
+	[ "$(snapshot "$P")" = "$before" ] || fail "reset touched the project"
+}
+
+hostile_names() {
+	mkproj "$P"
+	long=$(printf 'L%.0s' $(seq 250))
+	$CLAWBOX run --project "$P" -- sh -c "printf x > \"\$(printf 'new\nline')\"; printf y > \"\$(printf 'bad\377utf')\";
+		printf z > $long.txt; printf e > \"\$(printf 'esc\033[31m')\""
+	sync_p --dry-run --json
+	python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T_TMP/out" || fail "invalid JSON"
+	grep -q 'new\\\\x0aline' "$T_TMP/out" || fail "newline not escaped: $(cat "$T_TMP/out")"
+	grep -q name-encoding "$T_TMP/out" && grep -q name-control "$T_TMP/out" || fail "names not blocked"
+	sync_p --dry-run
+	grep -q "$(printf '\033')" "$T_TMP/out" && fail "escape sequence printed raw"
+	sync_p --auto
+	[ $rc -eq 1 ] && [ "$(cat "$P/$long.txt")" = z ] || fail "long name: rc $rc"
+	[ "$(ls "$P" | wc -l)" -eq 3 ] || fail "hostile names reached the host: $(ls "$P")"
+}
+
+project_replaced_by_symlink() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- sh -c 'echo a > a'
+	name=$(basename "$(box_dir)")
+	mkdir "$C/elsewhere"
+	mv "$P" "$C/real"
+	ln -s "$C/elsewhere" "$P"
+	set +e
+	$CLAWBOX sync --box "$name" --auto >"$T_TMP/out" 2>"$T_TMP/err"; rc=$?
+	set -e
+	[ $rc -eq 1 ] && grep -q "symlink" "$T_TMP/err" || fail "rc $rc: $(cat "$T_TMP/err")"
+	[ -z "$(ls -A "$C/elsewhere")" ] || fail "wrote through the symlink"
+	rm "$P"
+	set +e
+	$CLAWBOX sync --box "$name" --auto >"$T_TMP/out" 2>"$T_TMP/err"; rc=$?
+	set -e
+	[ $rc -eq 1 ] && grep -q "no longer exists" "$T_TMP/err" || fail "deleted project: $(cat "$T_TMP/err")"
+}
+
+host_symlink_in_tree() {
+	mkproj "$P"
+	mkdir "$P/d"
+	$CLAWBOX run --project "$P" -- sh -c 'echo a > d/a'
+	mkdir "$C/outside"
+	rm -rf "$P/d"
+	ln -s "$C/outside" "$P/d"
+	sync_p --auto
+	[ $rc -eq 1 ] || fail "rc $rc"
+	[ -z "$(ls -A "$C/outside")" ] || fail "wrote outside the project through a host symlink"
+}
+
+yolo_applies_within_interval() {
+	mkproj "$P"
+	$CLAWBOX run --mode yolo --project "$P" -- true
+	printf '[sync]\nauto_interval = 1\n' >"$(box_dir)/config.toml"
+	mkfifo "$C/go"
+	$CLAWBOX run --project "$P" -- sh -c 'echo clean > c.txt; echo "'"$SECRET"'" > s.py; read x' \
+		<"$C/go" >/dev/null 2>&1 &
+	exec 7>"$C/go"
+	ok=0
+	for _ in $(seq 50); do [ -f "$P/c.txt" ] && { ok=1; break; }; sleep 0.1; done
+	[ $ok = 1 ] || fail "clean file not applied within the interval: $(cat "$(box_dir)/sync.log")"
+	[ ! -e "$P/s.py" ] || fail "secret reached the host"
+	echo stop >&7
+	exec 7>&-
+	wait
+	[ ! -e "$P/s.py" ] || fail "secret reached the host"
+	[ "$($CLAWBOX audit --project "$P" | grep -c 'sync.blocked *path="s.py"')" -ge 1 ] || fail "not logged"
+	sync_p --dry-run --json
+	grep -q '"path": "s.py"' "$T_TMP/out" || fail "blocked file not pending"
+}
+
+case_run "plan lists every kind of change; dry run changes nothing" plan_lists_every_kind
+case_run "--auto applies every kind of change, prunes, audits" auto_applies_every_kind
+case_run "checks block or hold; --approve; allow list" checks_block_and_hold
+case_run "policy file errors name the line" policy_errors_name_the_line
+case_run "conflicts are never overwritten" conflicts_are_never_overwritten
+case_run "interactive: nothing without an answer; per file; conflicts" interactive_asks_before_anything
+case_run "sync while the box runs: baseline, consistent view" sync_while_running_keeps_the_view
+case_run "--status and --reset" status_and_reset
+case_run "hostile file names are blocked and escaped" hostile_names
+case_run "project replaced by a symlink or deleted" project_replaced_by_symlink
+case_run "a host symlink in the tree never redirects a write" host_symlink_in_tree
+case_run "yolo mode applies within its interval and holds a blocked file" yolo_applies_within_interval
