@@ -1661,15 +1661,49 @@ static int report_match(struct scan_ctx *c, const struct rule *r, const char *pa
  * earlier than the first hit end minus the rule's maximum width: a match
  * starting before that would end before the first hit, and every real match
  * ends at a reported hit. */
+/* One step of a search as gitleaks does it: the leftmost match of r at or
+ * after q (starting no later than limit, when that is not PCRE2_UNSET),
+ * reported. Returns 1 and sets *ret_next to where the search goes on, 0 when
+ * there is no match (or a match limit was hit, which is counted), < 0 when
+ * the callback stopped the scan. */
+static int confirm_step(struct scan_ctx *c, const struct rule *r, const char *path, size_t q,
+			PCRE2_SIZE limit, scan_callback cb, void *ud, int *found, size_t *ret_next)
+{
+	/* Only this match may see the limit: allowlist regexes share the
+	 * context and were compiled without offset limits. */
+	if (limit != PCRE2_UNSET)
+		pcre2_set_offset_limit(c->mctx, limit);
+	int rc = pcre2_match(r->re, (PCRE2_SPTR)c->data, c->len, q, 0, c->md, c->mctx);
+	if (limit != PCRE2_UNSET)
+		pcre2_set_offset_limit(c->mctx, PCRE2_UNSET);
+	if (rc < 0) {
+		if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+		    rc == PCRE2_ERROR_JIT_STACKLIMIT)
+			c->limit_hits++;
+		return 0;
+	}
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
+	size_t s = ov[0], e = ov[1];
+	if (e <= s) { /* empty match: gitleaks skips nothing, we never report it */
+		*ret_next = s + 1;
+		return 1;
+	}
+	int x = report_match(c, r, path, s, e, cb, ud);
+	if (x < 0)
+		return x;
+	*found += x;
+	*ret_next = e;
+	return 1;
+}
+
 /* An anchored rule: its matches start in [t - maxw - N, t - minw] for an end
- * t of an anchor occurrence. Search only there (PCRE2's offset limit bounds
- * the start), window by window in order, continuing after each match as
- * the linear search would: the same matches, a fraction of the work. */
+ * t of an anchor occurrence. Search only there (the offset limit bounds the
+ * start), window by window in order, continuing after each match as the
+ * linear search would: the same matches, a fraction of the work. */
 static int run_windows(struct scan_ctx *c, const struct rule *r, const char *path,
 		       const struct hit *hits, size_t n, scan_callback cb, void *ud, int *found)
 {
 	size_t p = 0, k = 0, back = r->anchor_maxw + r->anchor_lead;
-	int ret = 0;
 	while (k < n) {
 		/* merge the windows that overlap or touch */
 		size_t a = hits[k].end > back ? hits[k].end - back : 0;
@@ -1680,41 +1714,17 @@ static int run_windows(struct scan_ctx *c, const struct rule *r, const char *pat
 				break;
 			b = hits[k].end - r->anchor_minw;
 		}
-		if (b < p)
-			continue;
 		size_t q = a > p ? a : p;
 		while (q <= b) {
-			/* Only this match may see the limit: allowlist regexes share
-			 * the context and were compiled without offset limits. */
-			pcre2_set_offset_limit(c->mctx, b);
-			int rc =
-			    pcre2_match(r->re, (PCRE2_SPTR)c->data, c->len, q, 0, c->md, c->mctx);
-			pcre2_set_offset_limit(c->mctx, PCRE2_UNSET);
-			if (rc == PCRE2_ERROR_NOMATCH)
-				break;
-			if (rc < 0) {
-				if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-				    rc == PCRE2_ERROR_JIT_STACKLIMIT)
-					c->limit_hits++;
-				break;
-			}
-			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
-			size_t s = ov[0], e = ov[1];
-			if (e <= s) {
-				p = q = s + 1;
-				continue;
-			}
-			int x = report_match(c, r, path, s, e, cb, ud);
-			if (x < 0) {
-				ret = x;
-				goto out;
-			}
-			*found += x;
-			p = q = e;
+			int x = confirm_step(c, r, path, q, b, cb, ud, found, &q);
+			if (x < 0)
+				return x;
+			if (x == 0)
+				break; /* nothing more starts in this window */
+			p = q;
 		}
 	}
-out:
-	return ret;
+	return 0;
 }
 
 static int run_rule(struct scan_ctx *c, const struct rule *r, const char *path,
@@ -1735,26 +1745,9 @@ static int run_rule(struct scan_ctx *c, const struct rule *r, const char *path,
 			    hits[k].end - r->width > q)
 				q = hits[k].end - r->width;
 		}
-		int rc = pcre2_match(r->re, (PCRE2_SPTR)c->data, c->len, q, 0, c->md, c->mctx);
-		if (rc == PCRE2_ERROR_NOMATCH)
-			break;
-		if (rc < 0) {
-			if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-			    rc == PCRE2_ERROR_JIT_STACKLIMIT)
-				c->limit_hits++;
-			break;
-		}
-		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
-		size_t s = ov[0], e = ov[1];
-		if (e <= s) { /* empty match: gitleaks skips nothing, we never report it */
-			p = s + 1;
-			continue;
-		}
-		int x = report_match(c, r, path, s, e, cb, ud);
-		if (x < 0)
+		int x = confirm_step(c, r, path, q, PCRE2_UNSET, cb, ud, found, &p);
+		if (x <= 0)
 			return x;
-		*found += x;
-		p = e;
 	}
 	return 0;
 }
