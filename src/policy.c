@@ -273,9 +273,8 @@ int policy_environment(const char *box, const char *cwd, const char *shell, stru
 	return r;
 }
 
-int policy_box_environment(const char *box, const char *cwd, const char *shell,
-			   char *const *extra, const struct secrets *secrets,
-			   struct secrets_env **ret)
+int policy_box_environment(const char *box, const char *cwd, const char *shell, char *const *extra,
+			   const struct secrets *secrets, struct secrets_env **ret)
 {
 	struct strv base = { 0 };
 	int r = policy_environment(box, cwd, shell, &base);

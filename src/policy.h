@@ -43,9 +43,8 @@ int policy_environment(const char *box, const char *cwd, const char *shell, stru
  * value is ever on an argv or in a file. secrets may be NULL. */
 struct secrets;
 struct secrets_env;
-int policy_box_environment(const char *box, const char *cwd, const char *shell,
-			   char *const *extra, const struct secrets *secrets,
-			   struct secrets_env **ret);
+int policy_box_environment(const char *box, const char *cwd, const char *shell, char *const *extra,
+			   const struct secrets *secrets, struct secrets_env **ret);
 
 /* Read deny-read entries, one per line ('#' comments), from path. Missing
  * file: 0 entries. */
