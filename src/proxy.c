@@ -4,6 +4,7 @@
 #include "dnsstub.h"
 #include "httpproxy.h"
 #include "proxy.h"
+#include "relay.h"
 #include "socks5.h"
 
 #include <arpa/inet.h>
@@ -15,8 +16,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
-
-#define RELAY_BUF (256 * 1024)
 
 struct proxy {
 	struct proxy_config cfg;
@@ -235,92 +234,10 @@ static enum outcome open_upstream(struct conn *c, const char **ret_reason)
 	return out;
 }
 
-struct half {
-	int pipe[2]; /* kernel buffer between source and sink (splice) */
-	size_t len;  /* bytes in the pipe */
-	bool eof;    /* source ended; shut the sink's write side once flushed */
-	bool shut;
-};
-
-/* Copy both ways until both directions ended, an error, the idle timeout,
- * or the proxy stops. Bytes move with splice() through a pipe per
- * direction (RELAY_BUF each), never through user space. */
 static void relay(struct conn *c)
 {
 	int idle = c->p->cfg.idle_timeout_ms > 0 ? c->p->cfg.idle_timeout_ms : 15 * 60 * 1000;
-	struct half h[2] = { { .pipe = { -1, -1 } }, { .pipe = { -1, -1 } } }; /* 0: out, 1: in */
-	int src[2] = { c->cfd, c->ufd }, dst[2] = { c->ufd, c->cfd };
-	uint64_t *count[2] = { &c->bytes_out, &c->bytes_in };
-
-	for (int d = 0; d < 2; d++) {
-		if (pipe2(h[d].pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-			goto out;
-		fcntl(h[d].pipe[0], F_SETPIPE_SZ, RELAY_BUF);
-	}
-	for (;;) {
-		struct pollfd pf[3] = { { .fd = c->cfd },
-					{ .fd = c->ufd },
-					{ .fd = c->p->stop_r, .events = POLLIN } };
-		for (int d = 0; d < 2; d++) {
-			if (h[d].len > 0)
-				pf[d == 0 ? 1 : 0].events |= POLLOUT;
-			if (!h[d].eof && h[d].len < RELAY_BUF)
-				pf[d].events |= POLLIN;
-		}
-		if (!pf[0].events && !pf[1].events)
-			break;
-		int n = poll(pf, 3, idle);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || pf[2].revents)
-			break;
-		bool fail = false;
-		for (int d = 0; d < 2 && !fail; d++) {
-			struct half *x = &h[d];
-			/* Move what is there until either side would block, a few
-			 * rounds at most: fewer polls per byte. */
-			for (int round = 0; round < 8 && !fail; round++) {
-				size_t before = x->len;
-				uint64_t seen = *count[d];
-				if (!x->eof &&
-				    (round > 0 || (pf[d].revents & (POLLIN | POLLHUP | POLLERR)))) {
-					ssize_t k =
-					    splice(src[d], NULL, x->pipe[1], NULL, RELAY_BUF,
-						   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-					if (k > 0) {
-						x->len += (size_t)k;
-						*count[d] += (uint64_t)k;
-					} else if (k == 0) {
-						x->eof = true;
-					} else if (errno != EAGAIN && errno != EINTR) {
-						x->eof = true;
-						fail = true;
-					}
-				}
-				if (x->len > 0) {
-					ssize_t k = splice(x->pipe[0], NULL, dst[d], NULL, x->len,
-							   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-					if (k > 0)
-						x->len -= (size_t)k;
-					else if (k < 0 && errno != EAGAIN && errno != EINTR)
-						fail = true;
-				}
-				if (x->len == before && *count[d] == seen)
-					break; /* no progress either way */
-			}
-			if (x->eof && x->len == 0 && !x->shut) {
-				shutdown(dst[d], SHUT_WR);
-				x->shut = true;
-			}
-		}
-		if (fail || (h[0].shut && h[1].shut))
-			break;
-	}
-out:
-	for (int d = 0; d < 2; d++)
-		for (int i = 0; i < 2; i++)
-			if (h[d].pipe[i] >= 0)
-				close(h[d].pipe[i]);
+	relay_splice(c->cfd, c->ufd, c->p->stop_r, idle, &c->bytes_out, &c->bytes_in);
 }
 
 static void http_error(struct conn *c, int code, int64_t deadline)
