@@ -20,7 +20,8 @@
 struct proxy {
 	struct proxy_config cfg;
 	struct audit *audit;
-	pthread_mutex_t lock; /* guards audit, active */
+	bool audit_failed;
+	pthread_mutex_t lock; /* guards audit, active, dns_started */
 	pthread_cond_t idle;
 	unsigned active; /* connection threads alive */
 	int stop_r, stop_w;
@@ -55,6 +56,11 @@ static int64_t now_ms(void)
 static void log_event(struct proxy *p, const char *event, json_t *f)
 {
 	pthread_mutex_lock(&p->lock);
+	/* Opened on the first event: a box that never uses the network pays
+	 * nothing for it. */
+	if (!p->audit && !p->audit_failed &&
+	    audit_open(p->cfg.box_dir, p->cfg.box_name, &p->audit) < 0)
+		p->audit_failed = true;
 	if (p->audit)
 		audit_append(p->audit, event, f);
 	else
@@ -485,20 +491,37 @@ static void spawn_conn(struct proxy *p, int kind, int fd)
 	pthread_attr_destroy(&attr);
 }
 
+static void *dns_main(void *arg);
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg);
+
 static void *accept_main(void *arg)
 {
 	struct proxy *p = arg;
 	for (;;) {
-		struct pollfd pf[3] = { { .fd = p->stop_r, .events = POLLIN },
+		/* The DNS thread starts with the first question (most box runs
+		 * never ask one); until then its socket is watched here. */
+		struct pollfd pf[4] = { { .fd = p->stop_r, .events = POLLIN },
 					{ .fd = p->fds[PROXY_FD_HTTP], .events = POLLIN },
-					{ .fd = p->fds[PROXY_FD_SOCKS], .events = POLLIN } };
-		int n = poll(pf, 3, -1);
+					{ .fd = p->fds[PROXY_FD_SOCKS], .events = POLLIN },
+					{ .fd = p->dns_started ? -1 : p->fds[PROXY_FD_DNS],
+					  .events = POLLIN } };
+		int n = poll(pf, 4, -1);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n <= 0)
 			continue;
 		if (pf[0].revents)
 			break;
+		if (pf[3].revents) {
+			pthread_mutex_lock(&p->lock);
+			p->dns_started = start_thread(&p->dns, dns_main, p) == 0;
+			pthread_mutex_unlock(&p->lock);
+			if (!p->dns_started) {
+				/* No thread: drop the question rather than spin. */
+				char b[DNSSTUB_MSG_MAX];
+				(void)!recv(pf[3].fd, b, sizeof(b), MSG_DONTWAIT);
+			}
+		}
 		for (int i = 1; i < 3; i++) {
 			if (!pf[i].revents)
 				continue;
@@ -570,17 +593,12 @@ int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struc
 	}
 	p->stop_r = pp[0];
 	p->stop_w = pp[1];
-	if ((r = audit_open(cfg->box_dir, cfg->box_name, &p->audit)) < 0)
-		goto fail;
-	/* Signals are the main thread's business. */
+	/* Signals are the main thread's business (threads created by the
+	 * acceptor inherit its mask). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = start_thread(&p->acceptor, accept_main, p);
 	p->acceptor_started = r == 0;
-	if (r == 0 && p->fds[PROXY_FD_DNS] >= 0) {
-		r = start_thread(&p->dns, dns_main, p);
-		p->dns_started = r == 0;
-	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
 		goto fail;
@@ -599,7 +617,7 @@ int proxy_stop(struct proxy *p)
 		(void)!write(p->stop_w, "x", 1);
 	if (p->acceptor_started)
 		pthread_join(p->acceptor, NULL);
-	if (p->dns_started)
+	if (p->dns_started) /* only the (joined) acceptor starts it */
 		pthread_join(p->dns, NULL);
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
