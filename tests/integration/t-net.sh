@@ -361,3 +361,15 @@ published_port_reachable() {
 	true
 }
 case_run "a published port is reachable from the host's loopback" published_port_reachable
+
+proxy_is_the_default() {
+	mkproj "$P"
+	out=$("$CLAWBOX" run --project "$P" -- sh -c 'echo "$HTTPS_PROXY $ALL_PROXY"; grep ^nameserver /etc/resolv.conf || echo no-resolv')
+	case "$out" in
+	"http://127.0.0.1:3128 socks5h://127.0.0.1:1080"*) ;;
+	*) fail "proxy variables missing by default: $out" ;;
+	esac
+	"$CLAWBOX" audit --project "$P" --json | grep '"run.start"' | grep -q '"net":"proxy"' ||
+		fail "run.start does not record net=proxy"
+}
+case_run "--net proxy is the default" proxy_is_the_default
