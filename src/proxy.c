@@ -284,7 +284,13 @@ static void http_session(struct conn *c)
 			r = k == 0 ? -EPIPE : (int)k;
 			break;
 		}
+		/* Parse only once the head can be complete: a client trickling
+		 * bytes must not cost a full parse per byte. */
+		size_t from = n > 3 ? n - 3 : 0;
 		n += (size_t)k;
+		if (!memmem(head + from, n - from, "\r\n\r\n", 4) && n < HTTPREQ_HEAD_MAX &&
+		    !memchr(head + from, '\0', n - from))
+			continue;
 		buf_reset(&fwd);
 		if ((r = httpreq_parse(head, n, &req, &fwd)) != 0)
 			break;
