@@ -22,8 +22,14 @@ struct proxy {
 	struct audit *audit;
 	bool audit_failed;
 	pthread_mutex_t lock; /* guards audit, active, dns_started */
-	pthread_cond_t idle;
-	unsigned active; /* connection threads alive */
+	pthread_cond_t idle;  /* active and workers reached 0 */
+	pthread_cond_t work;  /* a connection waits in queue, or stopping */
+	unsigned active;      /* connections accepted and not yet ended */
+	unsigned workers;     /* connection threads alive */
+	unsigned waiting;     /* of which idle, waiting for work */
+	bool stopping;
+	struct conn *queue[PROXY_MAX_CONNS]; /* accepted, not yet taken */
+	unsigned qhead, qlen;
 	int stop_r, stop_w;
 	int fds[PROXY_NFDS];
 	pthread_t acceptor, dns;
@@ -441,10 +447,8 @@ static void socks_session(struct conn *c)
 	conn_log(c, true, NULL);
 }
 
-static void *conn_main(void *arg)
+static void serve_conn(struct conn *c)
 {
-	struct conn *c = arg;
-	struct proxy *p = c->p;
 	c->t0 = now_ms();
 	if (c->kind == PROXY_FD_HTTP)
 		http_session(c);
@@ -454,8 +458,38 @@ static void *conn_main(void *arg)
 	if (c->ufd >= 0)
 		close(c->ufd);
 	free(c);
+}
+
+/* A connection thread: serves queued connections; an idle one waits up to
+ * 30 s for the next (a new thread per connection costs 30-60 us), then
+ * ends. Ends at once when the proxy stops. */
+static void *worker_main(void *arg)
+{
+	struct proxy *p = arg;
 	pthread_mutex_lock(&p->lock);
-	if (--p->active == 0)
+	for (;;) {
+		if (p->qlen > 0) {
+			struct conn *c = p->queue[p->qhead];
+			p->qhead = (p->qhead + 1) % PROXY_MAX_CONNS;
+			p->qlen--;
+			pthread_mutex_unlock(&p->lock);
+			serve_conn(c);
+			pthread_mutex_lock(&p->lock);
+			p->active--;
+			continue;
+		}
+		if (p->stopping)
+			break;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 30;
+		p->waiting++;
+		int r = pthread_cond_timedwait(&p->work, &p->lock, &until);
+		p->waiting--;
+		if (r == ETIMEDOUT && p->qlen == 0)
+			break;
+	}
+	if (--p->workers == 0 && p->active == 0)
 		pthread_cond_broadcast(&p->idle);
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -464,14 +498,37 @@ static void *conn_main(void *arg)
 static void spawn_conn(struct proxy *p, int kind, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	pthread_attr_t attr;
-	pthread_t t;
-	bool full;
+	bool full, need_thread = false;
 
 	pthread_mutex_lock(&p->lock);
 	full = p->active >= PROXY_MAX_CONNS;
-	if (!full && c)
+	if (!full && c) {
+		*c = (struct conn){ .p = p, .kind = kind, .cfd = fd, .ufd = -1 };
 		p->active++;
+		p->queue[(p->qhead + p->qlen) % PROXY_MAX_CONNS] = c;
+		p->qlen++;
+		/* Every queued connection has a thread that will take it. */
+		if (p->waiting >= p->qlen)
+			pthread_cond_signal(&p->work);
+		else
+			need_thread = true;
+	}
+	if (need_thread) {
+		pthread_attr_t attr;
+		pthread_t t;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		if (pthread_create(&t, &attr, worker_main, p) == 0)
+			p->workers++;
+		else if (p->workers == 0) {
+			/* No thread at all: take the connection back. */
+			p->qlen--;
+			p->active--;
+			full = true;
+		}
+		pthread_attr_destroy(&attr);
+	}
 	pthread_mutex_unlock(&p->lock);
 	if (full || !c) {
 		free(c);
@@ -480,21 +537,7 @@ static void spawn_conn(struct proxy *p, int kind, int fd)
 			  json_pack("{s:s, s:s, s:s, s:s}", "proto",
 				    kind == PROXY_FD_HTTP ? "http" : "socks5", "decision", "deny",
 				    "rule", "limit", "reason", "too many connections"));
-		return;
 	}
-	*c = (struct conn){ .p = p, .kind = kind, .cfd = fd, .ufd = -1 };
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	if (pthread_create(&t, &attr, conn_main, c) != 0) {
-		close(fd);
-		free(c);
-		pthread_mutex_lock(&p->lock);
-		if (--p->active == 0)
-			pthread_cond_broadcast(&p->idle);
-		pthread_mutex_unlock(&p->lock);
-	}
-	pthread_attr_destroy(&attr);
 }
 
 static void *dns_main(void *arg);
@@ -588,6 +631,7 @@ int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struc
 	p->stop_r = p->stop_w = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle, NULL);
+	pthread_cond_init(&p->work, NULL);
 	for (int i = 0; i < PROXY_NFDS; i++) {
 		p->fds[i] = fds[i];
 		if (fds[i] >= 0)
@@ -629,10 +673,12 @@ int proxy_stop(struct proxy *p)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 3;
 	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->work);
 	int r = 0;
-	while (p->active > 0 && r != ETIMEDOUT)
+	while ((p->active > 0 || p->workers > 0) && r != ETIMEDOUT)
 		r = pthread_cond_timedwait(&p->idle, &p->lock, &until);
-	bool stuck = p->active > 0;
+	bool stuck = p->active > 0 || p->workers > 0;
 	pthread_mutex_unlock(&p->lock);
 	if (stuck)
 		return -EBUSY; /* a thread still uses p (see the header) */
@@ -646,6 +692,7 @@ int proxy_stop(struct proxy *p)
 	audit_close(p->audit);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle);
+	pthread_cond_destroy(&p->work);
 	free(p);
 	return 0;
 }

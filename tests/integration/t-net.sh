@@ -351,9 +351,12 @@ published_port_reachable() {
 		grep '"box_port":8000' | grep '"decision":"allow"' | grep -q '"bytes_out":[1-9]' ||
 		fail "published connection not logged: $("$CLAWBOX" audit --project "$P" --json | grep net.)"
 	# A port in use is an error before the box starts.
-	python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(5)' $((hp + 1)) &
+	python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(15)' $((hp + 1)) &
 	lp=$!
-	sleep 0.3
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$((hp + 1))") 2>/dev/null && break
+		sleep 0.1
+	done
 	err=$("$CLAWBOX" run --project "$P" --publish $((hp + 1)):80 -- true 2>&1) && fail "a busy host port was accepted"
 	kill $lp
 	echo "$err" | grep -q "Address already in use" || fail "message: $err"
@@ -373,3 +376,13 @@ proxy_is_the_default() {
 		fail "run.start does not record net=proxy"
 }
 case_run "--net proxy is the default" proxy_is_the_default
+
+concurrent_connections() {
+	need_net
+	mkproj "$P"
+	out=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- sh -c \
+		'seq 40 | xargs -P 20 -I{} curl -s -m 10 -o /dev/null -w "%{http_code}\n" http://good.test/{} | sort | uniq -c')
+	[ "$(echo $out)" = "40 200" ] || fail "40 parallel requests: $out"
+	[ "$(net_log | grep -c '"decision":"allow"')" = 40 ] || fail "not 40 allow events"
+}
+case_run "40 connections, 20 at a time, all served and logged" concurrent_connections
