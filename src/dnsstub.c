@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <time.h>
 
 #define MAX_ANSWERS 16
 
@@ -132,6 +133,9 @@ static size_t resolve(const struct netpolicy *pol, const char *name, uint16_t qt
 void dnsstub_serve(int fd, int stop_fd, const struct netpolicy *pol, dnsstub_log_fn log, void *ctx)
 {
 	uint8_t q[DNSSTUB_MSG_MAX], out[DNSSTUB_MSG_MAX];
+	char last[NETPOLICY_NAME_MAX + 1] = "";
+	uint16_t last_type = 0;
+	time_t last_t = 0;
 	for (;;) {
 		struct pollfd pf[2] = { { .fd = fd, .events = POLLIN },
 					{ .fd = stop_fd, .events = POLLIN } };
@@ -168,7 +172,15 @@ void dnsstub_serve(int fd, int stop_fd, const struct netpolicy *pol, dnsstub_log
 		uint8_t rcode = DNS_NOERROR;
 		if (!netpolicy_allow_name_any_port(pol, name, &rule)) {
 			rcode = DNS_REFUSED;
-			log(ctx, name, qtype_name(qtype, tb), false, rule);
+			/* Resolvers retry and ask A and AAAA: one line per name and
+			 * type every 2 s is enough. */
+			time_t t = time(NULL);
+			if (!STREQ(name, last) || qtype != last_type || t - last_t >= 2) {
+				log(ctx, name, qtype_name(qtype, tb), false, rule);
+				snprintf(last, sizeof(last), "%s", name);
+				last_type = qtype;
+				last_t = t;
+			}
 		} else if (qtype == 1 || qtype == 28) {
 			na = resolve(pol, name, qtype, addrs);
 		}

@@ -34,7 +34,8 @@ typedef void (*dnsstub_log_fn)(void *ctx, const char *name, const char *qtype, b
 			       const char *rule);
 
 /* Serve fd (a bound UDP socket) until stop_fd becomes readable. Denied
- * questions are passed to log. */
+ * questions are passed to log (a repeat of the same name and type within
+ * 2 s is not). */
 void dnsstub_serve(int fd, int stop_fd, const struct netpolicy *pol, dnsstub_log_fn log, void *ctx);
 
 #endif

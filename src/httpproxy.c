@@ -221,9 +221,14 @@ int httpreq_parse(const char *data, size_t n, struct httpreq *ret, struct buf *f
 	}
 	if (fwd && !req.connect) {
 		int r = 0;
-		if (!have_host)
-			r = buf_printf(fwd, req.port == 80 ? "Host: %s\r\n" : "Host: %s:%u\r\n",
-				       req.host, (unsigned)req.port);
+		if (!have_host) {
+			bool v6 = strchr(req.host, ':') != NULL;
+			r = buf_printf(fwd, "Host: %s%s%s", v6 ? "[" : "", req.host, v6 ? "]" : "");
+			if (r == 0 && req.port != 80)
+				r = buf_printf(fwd, ":%u", (unsigned)req.port);
+			if (r == 0)
+				r = buf_puts(fwd, "\r\n");
+		}
 		if (r == 0)
 			r = buf_puts(fwd, "Connection: close\r\n\r\n");
 		if (r < 0)

@@ -57,8 +57,46 @@ int net_opts_parse(struct net_opts *o, int c, const char *arg)
 			return -EINVAL;
 		}
 		return push(o->ip, &o->nip, arg, "--allow-ip");
+	case NET_OPT_PUBLISH: {
+		struct publish_port pp;
+		if (publish_parse(arg, &pp) < 0) {
+			log_error("invalid port '%s' for --publish ([HOSTPORT:]BOXPORT)", arg);
+			return -EINVAL;
+		}
+		if (o->npublish == PUBLISH_MAX) {
+			log_error("too many --publish options (see 'clawbox run --help')");
+			return -EINVAL;
+		}
+		o->publish[o->npublish++] = pp;
+		return 0;
+	}
 	default: return -EINVAL;
 	}
+}
+
+/* Listen on the published host ports now, so a port in use is an error
+ * before the box starts. */
+static int prepare_publish(const struct net_opts *o, struct net_run *n)
+{
+	if (o->npublish == 0)
+		return 0;
+	if (geteuid() != 0) {
+		log_error("--publish needs root (entering the box's network namespace)");
+		return -EPERM;
+	}
+	for (size_t i = 0; i < o->npublish; i++) {
+		n->publish[i] = o->publish[i];
+		int r = publish_listen(&n->publish[i]);
+		if (r < 0) {
+			log_error("cannot listen on 127.0.0.1:%u for --publish: %s",
+				  (unsigned)o->publish[i].host, strerror(-r));
+			for (size_t k = 0; k < i; k++)
+				close(n->publish[k].fd);
+			return r;
+		}
+	}
+	n->npublish = o->npublish;
+	return 0;
 }
 
 int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_name,
@@ -69,6 +107,8 @@ int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_n
 	unsigned line = 0;
 	int r = 0;
 
+	if ((r = prepare_publish(o, &n)) < 0)
+		return r;
 	if (o->mode == NET_NONE) {
 		*ret = n;
 		return 0;
@@ -94,6 +134,8 @@ int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_n
 		if (r != -EINVAL)
 			log_error("cannot build the network policy: %s", strerror(-r));
 		netpolicy_free(&n.policy);
+		for (size_t i = 0; i < n.npublish; i++)
+			close(n.publish[i].fd);
 		return r;
 	}
 	*ret = n;
@@ -114,6 +156,17 @@ int net_environment(const struct net_run *n, struct strv *env)
 	for (size_t i = 0; i < ELEMENTSOF(vars) && r == 0; i++)
 		r = strv_push(env, vars[i]);
 	return r;
+}
+
+void net_started(struct net_run *n, pid_t pid)
+{
+	if (n->npublish == 0)
+		return;
+	size_t k = n->npublish;
+	n->npublish = 0; /* the fds are publish_start()'s from here on */
+	int r = publish_start(n->publish, k, pid, n->box_dir, n->box_name, &n->pub);
+	if (r < 0)
+		log_warn("cannot forward the published ports: %s", strerror(-r));
 }
 
 const char *net_resolv_conf(const struct net_run *n)
@@ -151,6 +204,11 @@ void net_finish(struct net_run *n)
 	if (n->finished)
 		return;
 	n->finished = true;
+	publish_stop(n->pub);
+	n->pub = NULL;
+	for (size_t i = 0; i < n->npublish; i++)
+		close(n->publish[i].fd);
+	n->npublish = 0;
 	if (proxy_stop(n->proxy) == 0)
 		netpolicy_free(&n->policy); /* else still in use until exit */
 	n->proxy = NULL;

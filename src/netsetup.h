@@ -10,6 +10,7 @@
 #include "netpolicy.h"
 #include "policy.h"
 #include "proxy.h"
+#include "publish.h"
 
 /* The default first: a zeroed struct net_opts means proxy. */
 enum net_mode { NET_PROXY, NET_NONE };
@@ -20,17 +21,26 @@ struct net_opts {
 	enum net_mode mode;
 	const char *allow[NET_OPTS_MAX], *deny[NET_OPTS_MAX], *ip[NET_OPTS_MAX];
 	size_t nallow, ndeny, nip;
+	struct publish_port publish[PUBLISH_MAX];
+	size_t npublish;
 };
 
 /* The long options, for the caller's getopt table, and their help text. */
-enum { NET_OPT_NET = 1000, NET_OPT_ALLOW_DOMAIN, NET_OPT_DENY_DOMAIN, NET_OPT_ALLOW_IP };
-#define NET_LONG_OPTIONS                                                       \
-	{ "net", required_argument, NULL, NET_OPT_NET },                       \
-	    { "allow-domain", required_argument, NULL, NET_OPT_ALLOW_DOMAIN }, \
-	    { "deny-domain", required_argument, NULL, NET_OPT_DENY_DOMAIN },   \
-	{                                                                      \
-		"allow-ip", required_argument, NULL, NET_OPT_ALLOW_IP          \
-	}
+enum {
+	NET_OPT_NET = 1000,
+	NET_OPT_ALLOW_DOMAIN,
+	NET_OPT_DENY_DOMAIN,
+	NET_OPT_ALLOW_IP,
+	NET_OPT_PUBLISH
+};
+/* clang-format off */
+#define NET_LONG_OPTIONS \
+	{ "net", required_argument, NULL, NET_OPT_NET }, \
+	{ "allow-domain", required_argument, NULL, NET_OPT_ALLOW_DOMAIN }, \
+	{ "deny-domain", required_argument, NULL, NET_OPT_DENY_DOMAIN }, \
+	{ "allow-ip", required_argument, NULL, NET_OPT_ALLOW_IP }, \
+	{ "publish", required_argument, NULL, NET_OPT_PUBLISH }
+/* clang-format on */
 #define NET_OPTS_HELP                                                                   \
 	"      --net MODE       proxy (the default: only clawbox's HTTP/SOCKS5 proxy\n" \
 	"                       and DNS stub, which allow the domains of the policy;\n" \
@@ -40,7 +50,9 @@ enum { NET_OPT_NET = 1000, NET_OPT_ALLOW_DOMAIN, NET_OPT_DENY_DOMAIN, NET_OPT_AL
 	"                       'allow-domain P' lines in $STATE/boxes/NAME/net\n"      \
 	"      --deny-domain P  deny P (wins over any allow)\n"                         \
 	"      --allow-ip A[/L] allow an address range: IP literals, and private,\n"    \
-	"                       loopback, link-local or metadata addresses\n"
+	"                       loopback, link-local or metadata addresses\n"           \
+	"      --publish [H:]B  forward the host's 127.0.0.1:H (default B) to the\n"    \
+	"                       box's 127.0.0.1:B (root; repeatable)\n"
 
 const char *net_mode_name(enum net_mode m);
 
@@ -54,6 +66,9 @@ struct net_run {
 	const char *box_dir, *box_name;
 	struct proxy *proxy;
 	bool proxy_failed;
+	struct publish_port publish[PUBLISH_MAX]; /* listening from net_prepare on */
+	size_t npublish;
+	struct publish *pub;
 	bool finished;
 };
 
@@ -63,6 +78,9 @@ int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_n
 		struct net_run *ret);
 /* Add the proxy variables to the box's environment (proxy mode only). */
 int net_environment(const struct net_run *n, struct strv *env);
+/* The sandbox's started hook: the box init is host pid pid; start
+ * forwarding the published ports into its network namespace. */
+void net_started(struct net_run *n, pid_t pid);
 /* The box's /etc/resolv.conf (the DNS stub) in proxy mode, else NULL. */
 const char *net_resolv_conf(const struct net_run *n);
 /* The sandbox hook: start the proxy on the listeners (ctx: struct net_run). */

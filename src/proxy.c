@@ -4,6 +4,7 @@
 #include "dnsstub.h"
 #include "httpproxy.h"
 #include "proxy.h"
+#include "relay.h"
 #include "socks5.h"
 
 #include <arpa/inet.h>
@@ -16,14 +17,19 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define RELAY_BUF (256 * 1024)
-
 struct proxy {
 	struct proxy_config cfg;
 	struct audit *audit;
-	pthread_mutex_t lock; /* guards audit, active */
-	pthread_cond_t idle;
-	unsigned active; /* connection threads alive */
+	bool audit_failed;
+	pthread_mutex_t lock; /* guards audit, active, dns_started */
+	pthread_cond_t idle;  /* active and workers reached 0 */
+	pthread_cond_t work;  /* a connection waits in queue, or stopping */
+	unsigned active;      /* connections accepted and not yet ended */
+	unsigned workers;     /* connection threads alive */
+	unsigned waiting;     /* of which idle, waiting for work */
+	bool stopping;
+	struct conn *queue[PROXY_MAX_CONNS]; /* accepted, not yet taken */
+	unsigned qhead, qlen;
 	int stop_r, stop_w;
 	int fds[PROXY_NFDS];
 	pthread_t acceptor, dns;
@@ -56,6 +62,11 @@ static int64_t now_ms(void)
 static void log_event(struct proxy *p, const char *event, json_t *f)
 {
 	pthread_mutex_lock(&p->lock);
+	/* Opened on the first event: a box that never uses the network pays
+	 * nothing for it. */
+	if (!p->audit && !p->audit_failed &&
+	    audit_open(p->cfg.box_dir, p->cfg.box_name, &p->audit) < 0)
+		p->audit_failed = true;
 	if (p->audit)
 		audit_append(p->audit, event, f);
 	else
@@ -235,92 +246,10 @@ static enum outcome open_upstream(struct conn *c, const char **ret_reason)
 	return out;
 }
 
-struct half {
-	int pipe[2]; /* kernel buffer between source and sink (splice) */
-	size_t len;  /* bytes in the pipe */
-	bool eof;    /* source ended; shut the sink's write side once flushed */
-	bool shut;
-};
-
-/* Copy both ways until both directions ended, an error, the idle timeout,
- * or the proxy stops. Bytes move with splice() through a pipe per
- * direction (RELAY_BUF each), never through user space. */
 static void relay(struct conn *c)
 {
 	int idle = c->p->cfg.idle_timeout_ms > 0 ? c->p->cfg.idle_timeout_ms : 15 * 60 * 1000;
-	struct half h[2] = { { .pipe = { -1, -1 } }, { .pipe = { -1, -1 } } }; /* 0: out, 1: in */
-	int src[2] = { c->cfd, c->ufd }, dst[2] = { c->ufd, c->cfd };
-	uint64_t *count[2] = { &c->bytes_out, &c->bytes_in };
-
-	for (int d = 0; d < 2; d++) {
-		if (pipe2(h[d].pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-			goto out;
-		fcntl(h[d].pipe[0], F_SETPIPE_SZ, RELAY_BUF);
-	}
-	for (;;) {
-		struct pollfd pf[3] = { { .fd = c->cfd },
-					{ .fd = c->ufd },
-					{ .fd = c->p->stop_r, .events = POLLIN } };
-		for (int d = 0; d < 2; d++) {
-			if (h[d].len > 0)
-				pf[d == 0 ? 1 : 0].events |= POLLOUT;
-			if (!h[d].eof && h[d].len < RELAY_BUF)
-				pf[d].events |= POLLIN;
-		}
-		if (!pf[0].events && !pf[1].events)
-			break;
-		int n = poll(pf, 3, idle);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || pf[2].revents)
-			break;
-		bool fail = false;
-		for (int d = 0; d < 2 && !fail; d++) {
-			struct half *x = &h[d];
-			/* Move what is there until either side would block, a few
-			 * rounds at most: fewer polls per byte. */
-			for (int round = 0; round < 8 && !fail; round++) {
-				size_t before = x->len;
-				uint64_t seen = *count[d];
-				if (!x->eof &&
-				    (round > 0 || (pf[d].revents & (POLLIN | POLLHUP | POLLERR)))) {
-					ssize_t k =
-					    splice(src[d], NULL, x->pipe[1], NULL, RELAY_BUF,
-						   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-					if (k > 0) {
-						x->len += (size_t)k;
-						*count[d] += (uint64_t)k;
-					} else if (k == 0) {
-						x->eof = true;
-					} else if (errno != EAGAIN && errno != EINTR) {
-						x->eof = true;
-						fail = true;
-					}
-				}
-				if (x->len > 0) {
-					ssize_t k = splice(x->pipe[0], NULL, dst[d], NULL, x->len,
-							   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-					if (k > 0)
-						x->len -= (size_t)k;
-					else if (k < 0 && errno != EAGAIN && errno != EINTR)
-						fail = true;
-				}
-				if (x->len == before && *count[d] == seen)
-					break; /* no progress either way */
-			}
-			if (x->eof && x->len == 0 && !x->shut) {
-				shutdown(dst[d], SHUT_WR);
-				x->shut = true;
-			}
-		}
-		if (fail || (h[0].shut && h[1].shut))
-			break;
-	}
-out:
-	for (int d = 0; d < 2; d++)
-		for (int i = 0; i < 2; i++)
-			if (h[d].pipe[i] >= 0)
-				close(h[d].pipe[i]);
+	relay_splice(c->cfd, c->ufd, c->p->stop_r, idle, &c->bytes_out, &c->bytes_in);
 }
 
 static void http_error(struct conn *c, int code, int64_t deadline)
@@ -361,7 +290,13 @@ static void http_session(struct conn *c)
 			r = k == 0 ? -EPIPE : (int)k;
 			break;
 		}
+		/* Parse only once the head can be complete: a client trickling
+		 * bytes must not cost a full parse per byte. */
+		size_t from = n > 3 ? n - 3 : 0;
 		n += (size_t)k;
+		if (!memmem(head + from, n - from, "\r\n\r\n", 4) && n < HTTPREQ_HEAD_MAX &&
+		    !memchr(head + from, '\0', n - from))
+			continue;
 		buf_reset(&fwd);
 		if ((r = httpreq_parse(head, n, &req, &fwd)) != 0)
 			break;
@@ -512,10 +447,8 @@ static void socks_session(struct conn *c)
 	conn_log(c, true, NULL);
 }
 
-static void *conn_main(void *arg)
+static void serve_conn(struct conn *c)
 {
-	struct conn *c = arg;
-	struct proxy *p = c->p;
 	c->t0 = now_ms();
 	if (c->kind == PROXY_FD_HTTP)
 		http_session(c);
@@ -525,8 +458,38 @@ static void *conn_main(void *arg)
 	if (c->ufd >= 0)
 		close(c->ufd);
 	free(c);
+}
+
+/* A connection thread: serves queued connections; an idle one waits up to
+ * 30 s for the next (a new thread per connection costs 30-60 us), then
+ * ends. Ends at once when the proxy stops. */
+static void *worker_main(void *arg)
+{
+	struct proxy *p = arg;
 	pthread_mutex_lock(&p->lock);
-	if (--p->active == 0)
+	for (;;) {
+		if (p->qlen > 0) {
+			struct conn *c = p->queue[p->qhead];
+			p->qhead = (p->qhead + 1) % PROXY_MAX_CONNS;
+			p->qlen--;
+			pthread_mutex_unlock(&p->lock);
+			serve_conn(c);
+			pthread_mutex_lock(&p->lock);
+			p->active--;
+			continue;
+		}
+		if (p->stopping)
+			break;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 30;
+		p->waiting++;
+		int r = pthread_cond_timedwait(&p->work, &p->lock, &until);
+		p->waiting--;
+		if (r == ETIMEDOUT && p->qlen == 0)
+			break;
+	}
+	if (--p->workers == 0 && p->active == 0)
 		pthread_cond_broadcast(&p->idle);
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -535,14 +498,37 @@ static void *conn_main(void *arg)
 static void spawn_conn(struct proxy *p, int kind, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	pthread_attr_t attr;
-	pthread_t t;
-	bool full;
+	bool full, need_thread = false;
 
 	pthread_mutex_lock(&p->lock);
 	full = p->active >= PROXY_MAX_CONNS;
-	if (!full && c)
+	if (!full && c) {
+		*c = (struct conn){ .p = p, .kind = kind, .cfd = fd, .ufd = -1 };
 		p->active++;
+		p->queue[(p->qhead + p->qlen) % PROXY_MAX_CONNS] = c;
+		p->qlen++;
+		/* Every queued connection has a thread that will take it. */
+		if (p->waiting >= p->qlen)
+			pthread_cond_signal(&p->work);
+		else
+			need_thread = true;
+	}
+	if (need_thread) {
+		pthread_attr_t attr;
+		pthread_t t;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		if (pthread_create(&t, &attr, worker_main, p) == 0)
+			p->workers++;
+		else if (p->workers == 0) {
+			/* No thread at all: take the connection back. */
+			p->qlen--;
+			p->active--;
+			full = true;
+		}
+		pthread_attr_destroy(&attr);
+	}
 	pthread_mutex_unlock(&p->lock);
 	if (full || !c) {
 		free(c);
@@ -551,37 +537,40 @@ static void spawn_conn(struct proxy *p, int kind, int fd)
 			  json_pack("{s:s, s:s, s:s, s:s}", "proto",
 				    kind == PROXY_FD_HTTP ? "http" : "socks5", "decision", "deny",
 				    "rule", "limit", "reason", "too many connections"));
-		return;
 	}
-	*c = (struct conn){ .p = p, .kind = kind, .cfd = fd, .ufd = -1 };
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	if (pthread_create(&t, &attr, conn_main, c) != 0) {
-		close(fd);
-		free(c);
-		pthread_mutex_lock(&p->lock);
-		if (--p->active == 0)
-			pthread_cond_broadcast(&p->idle);
-		pthread_mutex_unlock(&p->lock);
-	}
-	pthread_attr_destroy(&attr);
 }
+
+static void *dns_main(void *arg);
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg);
 
 static void *accept_main(void *arg)
 {
 	struct proxy *p = arg;
 	for (;;) {
-		struct pollfd pf[3] = { { .fd = p->stop_r, .events = POLLIN },
+		/* The DNS thread starts with the first question (most box runs
+		 * never ask one); until then its socket is watched here. */
+		struct pollfd pf[4] = { { .fd = p->stop_r, .events = POLLIN },
 					{ .fd = p->fds[PROXY_FD_HTTP], .events = POLLIN },
-					{ .fd = p->fds[PROXY_FD_SOCKS], .events = POLLIN } };
-		int n = poll(pf, 3, -1);
+					{ .fd = p->fds[PROXY_FD_SOCKS], .events = POLLIN },
+					{ .fd = p->dns_started ? -1 : p->fds[PROXY_FD_DNS],
+					  .events = POLLIN } };
+		int n = poll(pf, 4, -1);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n <= 0)
 			continue;
 		if (pf[0].revents)
 			break;
+		if (pf[3].revents) {
+			pthread_mutex_lock(&p->lock);
+			p->dns_started = start_thread(&p->dns, dns_main, p) == 0;
+			pthread_mutex_unlock(&p->lock);
+			if (!p->dns_started) {
+				/* No thread: drop the question rather than spin. */
+				char b[DNSSTUB_MSG_MAX];
+				(void)!recv(pf[3].fd, b, sizeof(b), MSG_DONTWAIT);
+			}
+		}
 		for (int i = 1; i < 3; i++) {
 			if (!pf[i].revents)
 				continue;
@@ -642,6 +631,7 @@ int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struc
 	p->stop_r = p->stop_w = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle, NULL);
+	pthread_cond_init(&p->work, NULL);
 	for (int i = 0; i < PROXY_NFDS; i++) {
 		p->fds[i] = fds[i];
 		if (fds[i] >= 0)
@@ -653,17 +643,12 @@ int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struc
 	}
 	p->stop_r = pp[0];
 	p->stop_w = pp[1];
-	if ((r = audit_open(cfg->box_dir, cfg->box_name, &p->audit)) < 0)
-		goto fail;
-	/* Signals are the main thread's business. */
+	/* Signals are the main thread's business (threads created by the
+	 * acceptor inherit its mask). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = start_thread(&p->acceptor, accept_main, p);
 	p->acceptor_started = r == 0;
-	if (r == 0 && p->fds[PROXY_FD_DNS] >= 0) {
-		r = start_thread(&p->dns, dns_main, p);
-		p->dns_started = r == 0;
-	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
 		goto fail;
@@ -682,16 +667,18 @@ int proxy_stop(struct proxy *p)
 		(void)!write(p->stop_w, "x", 1);
 	if (p->acceptor_started)
 		pthread_join(p->acceptor, NULL);
-	if (p->dns_started)
+	if (p->dns_started) /* only the (joined) acceptor starts it */
 		pthread_join(p->dns, NULL);
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 3;
 	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->work);
 	int r = 0;
-	while (p->active > 0 && r != ETIMEDOUT)
+	while ((p->active > 0 || p->workers > 0) && r != ETIMEDOUT)
 		r = pthread_cond_timedwait(&p->idle, &p->lock, &until);
-	bool stuck = p->active > 0;
+	bool stuck = p->active > 0 || p->workers > 0;
 	pthread_mutex_unlock(&p->lock);
 	if (stuck)
 		return -EBUSY; /* a thread still uses p (see the header) */
@@ -705,6 +692,7 @@ int proxy_stop(struct proxy *p)
 	audit_close(p->audit);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle);
+	pthread_cond_destroy(&p->work);
 	free(p);
 	return 0;
 }

@@ -9,7 +9,8 @@
  * private, link-local or metadata address without an address rule). Names
  * are resolved here, with the host's resolver and /etc/hosts.
  *
- * One thread accepts; each connection gets a thread of its own with bounded
+ * One thread accepts; each connection is served by a thread of its own
+ * (threads are kept 30 s for the next connection) with bounded
  * memory (a 16 KiB head, two 64 KiB relay buffers), a 10 s deadline for its
  * request (slowloris), a connect timeout and an idle timeout. At most
  * PROXY_MAX_CONNS connections at once; more are closed at once (and logged).

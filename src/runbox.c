@@ -210,6 +210,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 		case NET_OPT_ALLOW_DOMAIN:
 		case NET_OPT_DENY_DOMAIN:
 		case NET_OPT_ALLOW_IP:
+		case NET_OPT_PUBLISH:
 			if (net_opts_parse(&o->net, c, optarg) < 0)
 				return EXIT_SETUP;
 			break;
@@ -270,6 +271,7 @@ static void on_started(pid_t pid, void *p)
 {
 	struct run_ctx *c = p;
 	c->pid = pid;
+	net_started(&c->net, pid);
 }
 
 static void on_net_listeners(int *fds, size_t n, void *p)

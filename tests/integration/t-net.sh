@@ -330,3 +330,59 @@ agent_cannot_change_the_network() {
 	[ "$out" = 0 ] || fail "the box changed its network or has more than lo: '$out'"
 }
 case_run "the agent cannot change the box's network (no interfaces, routes, addresses)" agent_cannot_change_the_network
+
+published_port_reachable() {
+	need_root
+	mkproj "$P"
+	hp=$((30000 + RANDOM % 20000))
+	"$CLAWBOX" run --project "$P" --net none --publish "$hp:8000" -- \
+		timeout 30 python3 -m http.server --bind 127.0.0.1 8000 --directory /workspace >/dev/null 2>&1 &
+	pid=$!
+	trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' RETURN
+	out=
+	for _ in $(seq 100); do
+		out=$(curl -s -m 2 "http://127.0.0.1:$hp/README") && [ -n "$out" ] && break
+		sleep 0.1
+	done
+	[ "$out" = hello ] || fail "published port: got '$out'"
+	kill -TERM $pid
+	wait $pid 2>/dev/null || true
+	"$CLAWBOX" audit --project "$P" --json | grep '"net.publish"' | grep "\"host_port\":$hp" |
+		grep '"box_port":8000' | grep '"decision":"allow"' | grep -q '"bytes_out":[1-9]' ||
+		fail "published connection not logged: $("$CLAWBOX" audit --project "$P" --json | grep net.)"
+	# A port in use is an error before the box starts.
+	python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(15)' $((hp + 1)) &
+	lp=$!
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$((hp + 1))") 2>/dev/null && break
+		sleep 0.1
+	done
+	err=$("$CLAWBOX" run --project "$P" --publish $((hp + 1)):80 -- true 2>&1) && fail "a busy host port was accepted"
+	kill $lp
+	echo "$err" | grep -q "Address already in use" || fail "message: $err"
+	"$CLAWBOX" run --project "$P" --publish 0 -- true 2>/dev/null && fail "--publish 0 accepted"
+	true
+}
+case_run "a published port is reachable from the host's loopback" published_port_reachable
+
+proxy_is_the_default() {
+	mkproj "$P"
+	out=$("$CLAWBOX" run --project "$P" -- sh -c 'echo "$HTTPS_PROXY $ALL_PROXY"; grep ^nameserver /etc/resolv.conf || echo no-resolv')
+	case "$out" in
+	"http://127.0.0.1:3128 socks5h://127.0.0.1:1080"*) ;;
+	*) fail "proxy variables missing by default: $out" ;;
+	esac
+	"$CLAWBOX" audit --project "$P" --json | grep '"run.start"' | grep -q '"net":"proxy"' ||
+		fail "run.start does not record net=proxy"
+}
+case_run "--net proxy is the default" proxy_is_the_default
+
+concurrent_connections() {
+	need_net
+	mkproj "$P"
+	out=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- sh -c \
+		'seq 40 | xargs -P 20 -I{} curl -s -m 10 -o /dev/null -w "%{http_code}\n" http://good.test/{} | sort | uniq -c')
+	[ "$(echo $out)" = "40 200" ] || fail "40 parallel requests: $out"
+	[ "$(net_log | grep -c '"decision":"allow"')" = 40 ] || fail "not 40 allow events"
+}
+case_run "40 connections, 20 at a time, all served and logged" concurrent_connections

@@ -191,6 +191,9 @@ TEST(httpreq_forms)
 	CHECK_STREQ(r.host, "o.test");
 	CHECK_INT(r.port, 81);
 
+	CHECK_INT(parse("GET http://[2001:db8::1]:8080/ HTTP/1.1\r\n\r\n", &r, &fwd), 1);
+	CHECK_STREQ(fwd.data,
+		    "GET / HTTP/1.1\r\nHost: [2001:db8::1]:8080\r\nConnection: close\r\n\r\n");
 	CHECK_INT(parse("CONNECT [2001:db8::1]:443 HTTP/1.1\r\n\r\n", &r, &fwd), 1);
 	CHECK_STREQ(r.host, "2001:db8::1");
 }
