@@ -81,7 +81,7 @@ int audit_open(const char *box_dir, const char *box_name, struct audit **ret)
 	if (a->dirfd < 0)
 		return -errno;
 	a->logfd = openat(a->dirfd, "audit.jsonl",
-			  O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+			  O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (a->logfd < 0) {
 		int r = -errno;
 		close(a->dirfd);
@@ -165,10 +165,12 @@ int audit_parse_time(const char *s, int64_t now, int64_t *ret_ms)
 	return 0;
 }
 
-/* Read "SEQ HASH" from audit.head. -ENOENT when there is none yet. */
-static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65])
+/* Read "SEQ HASH [LEN]" from audit.head (LEN: the log's size in bytes up to
+ * and including the recorded line; UINT64_MAX when absent). -ENOENT when
+ * there is none yet. */
+static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65], uint64_t *ret_len)
 {
-	char buf[128];
+	char buf[160];
 	int fd = openat(dirfd, "audit.head", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -177,25 +179,38 @@ static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65])
 	if (n <= 0)
 		return -EBADMSG;
 	buf[n] = '\0';
-	char *end;
+	char *end, *lend;
 	errno = 0;
 	unsigned long long seq = strtoull(buf, &end, 10);
-	if (errno || end == buf || *end != ' ' || strspn(end + 1, "0123456789abcdef") != 64 ||
-	    (end[65] != '\n' && end[65] != '\0'))
+	if (errno || end == buf || *end != ' ' || strspn(end + 1, "0123456789abcdef") != 64)
+		return -EBADMSG;
+	uint64_t len = UINT64_MAX;
+	const char *t = end + 65;
+	if (*t == ' ') {
+		errno = 0;
+		unsigned long long l = strtoull(t + 1, &lend, 10);
+		if (errno || lend == t + 1)
+			return -EBADMSG;
+		len = l;
+		t = lend;
+	}
+	if (*t != '\n' && *t != '\0')
 		return -EBADMSG;
 	*ret_seq = seq;
 	memcpy(ret_hash, end + 1, 64);
 	ret_hash[64] = '\0';
+	*ret_len = len;
 	return 0;
 }
 
 /* Overwrite audit.head in place: one small pwrite (its length only grows
  * with the sequence number). A rename would make ext4 flush the new file on
  * every event (auto_da_alloc), which a box start cannot afford. */
-static int write_head(int dirfd, uint64_t seq, const char hash[65])
+static int write_head(int dirfd, uint64_t seq, const char hash[65], uint64_t len)
 {
-	char buf[128];
-	int n = snprintf(buf, sizeof(buf), "%llu %s\n", (unsigned long long)seq, hash);
+	char buf[160];
+	int n = snprintf(buf, sizeof(buf), "%llu %s %llu\n", (unsigned long long)seq, hash,
+			 (unsigned long long)len);
 	int fd = openat(dirfd, "audit.head", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -205,10 +220,50 @@ static int write_head(int dirfd, uint64_t seq, const char hash[65])
 	return r;
 }
 
+/* An append interrupted by a crash or SIGKILL leaves the log longer than its
+ * head says: either a whole line that was written before the head (adopted:
+ * it continues the chain), or part of a line (cut off again). Anything else
+ * past the head is not ours to fix: -EBADMSG, and verify names it. On
+ * return *seq, prev and *len describe the log's real end. */
+static int recover_tail(struct audit *a, uint64_t *seq, char prev[65], uint64_t *len)
+{
+	struct stat st;
+	if (*len == UINT64_MAX || fstat(a->logfd, &st) < 0)
+		return 0; /* an old head without a length: nothing to compare */
+	uint64_t size = (uint64_t)st.st_size;
+	if (size == *len)
+		return 0;
+	if (size < *len || size - *len > AUDIT_LINE_MAX + 1)
+		return -EBADMSG;
+	size_t extra = (size_t)(size - *len);
+	_cleanup_free_ char *buf = malloc(extra + 1);
+	if (!buf)
+		return -ENOMEM;
+	if (pread(a->logfd, buf, extra, (off_t)*len) != (ssize_t)extra)
+		return -EIO;
+	buf[extra] = '\0';
+	char *nl = memchr(buf, '\n', extra);
+	if (!nl)
+		return ftruncate(a->logfd, (off_t)*len) < 0 ? -errno : 0; /* torn: cut off */
+	if (nl != buf + extra - 1)
+		return -EBADMSG;
+	json_t *j = json_loadb(buf, extra - 1, 0, NULL);
+	const char *p = j ? json_string_value(json_object_get(j, "prev")) : NULL;
+	bool ok = p && STREQ(p, prev) &&
+		  json_integer_value(json_object_get(j, "seq")) == (json_int_t)(*seq + 1);
+	json_decref(j);
+	if (!ok)
+		return -EBADMSG;
+	hash_sha256_hex(buf, extra - 1, prev);
+	(*seq)++;
+	*len = size;
+	return write_head(a->dirfd, *seq, prev, *len);
+}
+
 int audit_append(struct audit *a, const char *event, json_t *fields)
 {
 	char ts[32], prev[65], hash[65];
-	uint64_t seq = 0;
+	uint64_t seq = 0, hlen = UINT64_MAX;
 	int r;
 
 	json_t *line = json_object();
@@ -221,7 +276,9 @@ int audit_append(struct audit *a, const char *event, json_t *fields)
 		json_decref(line);
 		return -errno;
 	}
-	r = read_head(a->dirfd, &seq, prev);
+	r = read_head(a->dirfd, &seq, prev, &hlen);
+	if (r == 0)
+		r = recover_tail(a, &seq, prev, &hlen);
 	if (r == -ENOENT) {
 		struct stat st;
 		/* A log without a head was tampered with or is not ours: refuse to
@@ -231,6 +288,7 @@ int audit_append(struct audit *a, const char *event, json_t *fields)
 		else {
 			seq = 0;
 			memcpy(prev, ZERO_HASH, 65);
+			hlen = 0;
 			r = 0;
 		}
 	}
@@ -258,8 +316,13 @@ int audit_append(struct audit *a, const char *event, json_t *fields)
 			s[len] = '\n'; /* overwrite NUL: json_dumps allocates len + 1 */
 			r = fs_write_all(a->logfd, s, len + 1);
 			free(s);
+			struct stat st;
+			/* the length, when the old head had one; else from the file */
+			uint64_t end = hlen != UINT64_MAX          ? hlen + len + 1
+				       : fstat(a->logfd, &st) == 0 ? (uint64_t)st.st_size
+								   : 0;
 			if (r == 0)
-				r = write_head(a->dirfd, seq + 1, hash);
+				r = write_head(a->dirfd, seq + 1, hash, end);
 		}
 	}
 	flock(a->logfd, LOCK_UN);
@@ -291,10 +354,11 @@ static int verify_fail(struct audit_verify_result *ret, uint64_t line, const cha
 
 int audit_verify(const char *box_dir, struct audit_verify_result *ret)
 {
-	char path[PATH_MAX], prev[65] = ZERO_HASH, head_hash[65];
-	uint64_t n = 0, head_seq = 0;
+	char path[PATH_MAX], prev[65] = ZERO_HASH, before[65] = ZERO_HASH, head_hash[65];
+	uint64_t n = 0, head_seq = 0, head_len;
 	_cleanup_free_ char *buf = NULL;
 	size_t cap = 0;
+	bool torn = false;
 	int r = path_join(path, sizeof(path), box_dir, "audit.jsonl");
 	if (r < 0)
 		return r;
@@ -306,13 +370,21 @@ int audit_verify(const char *box_dir, struct audit_verify_result *ret)
 	if (!f)
 		return -errno;
 	for (;;) {
-		ssize_t len = next_line(f, &buf, &cap);
-		if (len == -1)
+		ssize_t raw = getline(&buf, &cap, f);
+		if (raw < 0)
 			break;
+		bool nl = raw > 0 && buf[raw - 1] == '\n';
+		ssize_t len = nl ? raw - 1 : raw;
 		n++;
-		if (len < 0)
+		if (len > AUDIT_LINE_MAX)
 			return verify_fail(ret, n, "line too long");
 		json_t *j = json_loadb(buf, (size_t)len, 0, NULL);
+		if (!j && !nl && getc(f) == EOF) {
+			/* the last line, cut short: an append that was interrupted */
+			torn = true;
+			n--;
+			break;
+		}
 		if (!j)
 			return verify_fail(ret, n, "not a JSON object");
 		json_int_t seq = json_integer_value(json_object_get(j, "seq"));
@@ -326,19 +398,31 @@ int audit_verify(const char *box_dir, struct audit_verify_result *ret)
 			return verify_fail(ret, n,
 					   "hash of the previous line does not match (line edited, "
 					   "inserted or removed)");
+		memcpy(before, prev, sizeof(before));
 		hash_sha256_hex(buf, (size_t)len, prev);
 	}
 	ret->lines = n;
-	r = read_head(dirfd, &head_seq, head_hash);
+	r = read_head(dirfd, &head_seq, head_hash, &head_len);
 	if (r == -ENOENT && n == 0)
 		return 0;
 	if (r < 0)
 		return verify_fail(ret, n, "audit.head is missing or malformed");
-	if (head_seq != n)
+	bool at_head = head_seq == n && STREQ(head_hash, prev);
+	/* The line was written, the head not yet: an interrupted append. */
+	bool one_past = n > 0 && head_seq == n - 1 && STREQ(head_hash, before);
+	if (!at_head && !one_past) {
+		if (head_seq > n)
+			return verify_fail(ret, n,
+					   "log ends before its recorded head (lines "
+					   "removed at the end)");
 		return verify_fail(ret, n,
-				   "log ends before its recorded head (lines removed at the end)");
-	if (!STREQ(head_hash, prev))
-		return verify_fail(ret, n, "last line does not match the recorded head (edited)");
+				   "the log does not end where its head says (lines "
+				   "edited, added or removed at the end)");
+	}
+	if (one_past || torn)
+		snprintf(ret->note, sizeof(ret->note),
+			 "an append was interrupted (%s); the next one completes it",
+			 torn ? "a torn last line" : "the last line is not in audit.head yet");
 	return 0;
 }
 

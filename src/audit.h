@@ -43,9 +43,13 @@ struct audit_verify_result {
 	uint64_t lines;    /* lines checked */
 	uint64_t bad_line; /* first bad line (1-based), 0 if intact */
 	char reason[128];
+	char note[128]; /* intact, but an interrupted append was seen */
 };
 /* Check the whole chain and the head. 0 when intact; -EBADMSG with
- * ret->bad_line and ret->reason when a line was edited, inserted or removed. */
+ * ret->bad_line and ret->reason when a line was edited, inserted or removed.
+ * A crash in the middle of an append (a whole line past the head that
+ * continues the chain, or a torn last line) is not tampering: 0, with
+ * ret->note saying so; the next append repairs it. */
 int audit_verify(const char *box_dir, struct audit_verify_result *ret);
 
 /* Call fn for every line whose time is >= since_ms (0: all), in order, with

@@ -93,8 +93,8 @@ static int verify(const struct box *b)
 	struct audit_verify_result v;
 	int r = audit_verify(b->dir, &v);
 	if (r == 0) {
-		printf("audit log of box '%s': intact (%llu lines)\n", b->name,
-		       (unsigned long long)v.lines);
+		printf("audit log of box '%s': intact (%llu lines)%s%s\n", b->name,
+		       (unsigned long long)v.lines, v.note[0] ? "; " : "", v.note);
 		return 0;
 	}
 	if (r == -EBADMSG)

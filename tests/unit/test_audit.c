@@ -96,3 +96,53 @@ TEST(audit_empty_log_is_intact)
 	CHECK_INT(audit_verify(dir, &v), 0);
 	CHECK_INT(v.lines, 0);
 }
+
+/* A crash in the middle of an append is not tampering: a whole line written
+ * before the head, or a torn last line, verifies (with a note), and the next
+ * append repairs the log; anything else past the head stays an error. */
+TEST(audit_survives_interrupted_appends)
+{
+	char dir[64], log[128], head[128], saved[160];
+	struct audit *a;
+	struct audit_verify_result v;
+	tmpdir(dir, sizeof(dir));
+	snprintf(log, sizeof(log), "%s/audit.jsonl", dir);
+	snprintf(head, sizeof(head), "%s/audit.head", dir);
+	CHECK_INT(audit_open(dir, "b", &a), 0);
+	CHECK_INT(audit_append(a, "one", NULL), 0);
+	/* a line appended, the head left behind (SIGKILL between the two writes) */
+	FILE *h = fopen(head, "r");
+	CHECK(h && fgets(saved, sizeof(saved), h));
+	fclose(h);
+	CHECK_INT(audit_append(a, "two", NULL), 0);
+	h = fopen(head, "w");
+	CHECK(h);
+	fputs(saved, h);
+	fclose(h);
+	CHECK_INT(audit_verify(dir, &v), 0);
+	CHECK_INT(v.lines, 2);
+	CHECK(v.note[0] != '\0');
+	CHECK_INT(audit_append(a, "three", NULL), 0); /* adopts "two", then appends */
+	CHECK_INT(audit_verify(dir, &v), 0);
+	CHECK_INT(v.lines, 3);
+	CHECK(v.note[0] == '\0');
+	/* a torn line: part of an append */
+	FILE *l = fopen(log, "a");
+	CHECK(l);
+	fputs("{\"seq\":4,\"time\":\"20", l);
+	fclose(l);
+	CHECK_INT(audit_verify(dir, &v), 0);
+	CHECK(v.note[0] != '\0');
+	CHECK_INT(audit_append(a, "four", NULL), 0); /* cuts the fragment off */
+	CHECK_INT(audit_verify(dir, &v), 0);
+	CHECK_INT(v.lines, 4);
+	CHECK(v.note[0] == '\0');
+	/* a whole line that does not continue the chain: not ours to fix */
+	l = fopen(log, "a");
+	CHECK(l);
+	fputs("{\"seq\":5,\"prev\":\"forged\"}\n", l);
+	fclose(l);
+	CHECK_INT(audit_verify(dir, &v), -EBADMSG);
+	CHECK_INT(audit_append(a, "five", NULL), -EBADMSG);
+	audit_close(a);
+}
