@@ -120,7 +120,7 @@ bad_input() {
 	check 125 "invalid box name 'a/b'" run --box a/b --project "$P" -- true
 	check 125 "unknown option '--frobnicate'" run --frobnicate -- true
 	check 125 "no command given" run --project "$P"
-	check 125 "unknown mode" run --mode yolo --project "$P" -- true
+	check 125 "unknown mode" run --mode yolo-ish --project "$P" -- true
 	check 125 "unknown network mode" run --net host --project "$P" -- true
 	check 125 "invalid size" run --memory lots --project "$P" -- true
 	check 125 "refusing to use '/'" run --project / -- true

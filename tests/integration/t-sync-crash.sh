@@ -55,11 +55,14 @@ sigkill_at_many_points() {
 	mkproj "$P"
 	$CLAWBOX run --project "$P" -- true
 	name=$(basename "$(box_dir)")
-	setup_round
-	t0=$(date +%s%N)
-	$REL sync --box "$name" --auto -q || fail "clean apply failed"
-	t1=$(date +%s%N)
-	check_tree 1
+	# Calibrate on a warm run (the first one compiles the secret rules).
+	for _ in 1 2; do
+		setup_round
+		t0=$(date +%s%N)
+		$REL sync --box "$name" --auto -q || fail "clean apply failed"
+		t1=$(date +%s%N)
+		check_tree 1
+	done
 	span=$(((t1 - t0) / 1000)) # microseconds
 	[ $span -gt 1000 ] || span=1000
 	interrupted=0
