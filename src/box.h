@@ -14,7 +14,7 @@
 enum box_mode {
 	BOX_MODE_SECURE,      /* overlay, manual sync */
 	BOX_MODE_YOLO_UNSAFE, /* project bound read-write: explicit opt-in */
-	BOX_MODE_YOLO,	      /* overlay, the sync gate runs every auto_interval */
+	BOX_MODE_YOLO,        /* overlay, the sync gate runs every auto_interval */
 };
 
 struct box {

@@ -81,8 +81,8 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 		case 'p': o->box.project = optarg; break;
 		case 'm':
 			if (box_mode_parse(optarg, &o->mode) < 0)
-				return usage_error("unknown mode '%s' (secure, yolo or yolo-unsafe)",
-						   optarg);
+				return usage_error(
+				    "unknown mode '%s' (secure, yolo or yolo-unsafe)", optarg);
 			o->mode_given = true;
 			break;
 		case OPT_NET:
@@ -259,8 +259,13 @@ static pid_t yolo_sync_start(const struct box *b)
 	fflush(NULL);
 	pid_t pid = out >= 0 && in >= 0 ? fork() : -1;
 	if (pid == 0) {
-		char *argv[] = { (char *)"clawbox", (char *)"sync", (char *)"--box", (char *)b->name,
-				 (char *)"--yolo-loop", ppid, NULL };
+		char *argv[] = { (char *)"clawbox",
+				 (char *)"sync",
+				 (char *)"--box",
+				 (char *)b->name,
+				 (char *)"--yolo-loop",
+				 ppid,
+				 NULL };
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
 		    dup2(out, 2) < 0)
 			_exit(127);
