@@ -716,3 +716,25 @@ int gate_reset_state(struct gate *g)
 	}
 	return fsync(g->sync_fd) < 0 ? -errno : 0;
 }
+
+int gate_settle_idle(const struct box *b)
+{
+	struct gate *g;
+	struct journal empty = { 0 };
+	bool none = false;
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/" GATE_DIR_NAME "/" GATE_BASELINE_NAME, b->dir) >=
+		(int)sizeof(path) ||
+	    access(path, F_OK) < 0)
+		return 0; /* nothing was synced while the box ran */
+	int r = gate_open(b, 0, &g, NULL);
+	if (r < 0)
+		return r;
+	if (g->base.n == 0 || g->interrupted) {
+		gate_close(g);
+		return 0;
+	}
+	r = settle(g, &empty, &none, true);
+	gate_close(g);
+	return r;
+}

@@ -174,6 +174,13 @@ struct gate_apply_result {
 int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *ret,
 	       struct gate_error *err);
 
+/* For a box about to start, whose run lock the caller holds: prune from
+ * the upper dir the entries synced while the box last ran (baseline) and
+ * unchanged since, so the box starts with the host's view of them. Never
+ * touches the host. 0 when there was nothing to do or another sync holds
+ * the gate (-EBUSY is not reported). */
+int gate_settle_idle(const struct box *b);
+
 /* Log the decisions that keep entries pending (blocked, conflict, declined)
  * to the audit log; when fresh is not NULL, only the entries it returns
  * true for (the yolo loop logs each held version once). */

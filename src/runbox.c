@@ -4,6 +4,7 @@
 
 #include "audit.h"
 #include "cgroup.h"
+#include "gate.h"
 #include "cli.h"
 #include "policy.h"
 #include "runbox.h"
@@ -424,6 +425,15 @@ static pid_t yolo_sync_start(const struct box *b)
 	return pid;
 }
 
+/* Entries the sync gate applied while the box last ran leave the upper dir
+ * now, before it is mounted (docs/SYNC.md: baseline). Best effort. */
+static void sync_settle_before_start(const struct box *b)
+{
+	int r = b->mode == BOX_MODE_YOLO_UNSAFE ? 0 : gate_settle_idle(b);
+	if (r < 0 && r != -EBUSY)
+		log_warn("cannot settle the synced changes of box '%s': %s", b->name, strerror(-r));
+}
+
 /* Ask the auto-sync loop for its last round and wait for it. */
 static void yolo_sync_stop(pid_t pid)
 {
@@ -484,6 +494,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 				       .warn = on_warn,
 				       .net_listeners = on_net_listeners,
 				       .ctx = ctx };
+	sync_settle_before_start(b);
 	pid_t yolo = yolo_sync_start(b);
 	r = sandbox_run(&s, &hooks, &res, &what);
 	yolo_sync_stop(yolo);

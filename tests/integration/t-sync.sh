@@ -198,6 +198,24 @@ sync_while_running_keeps_the_view() {
 	[ "$(cat "$P/w.txt")" = v2 ] || fail "later change not applied: $(cat "$P/w.txt")"
 }
 
+restart_sees_the_host_after_a_live_sync() {
+	mkproj "$P"
+	mkfifo "$C/go"
+	$CLAWBOX run --project "$P" -- sh -c 'echo v1 > w.txt; read x' <"$C/go" >/dev/null 2>&1 &
+	exec 7>"$C/go"
+	for _ in $(seq 100); do [ -e "$(box_dir)/upper/w.txt" ] && break; sleep 0.05; done
+	sync_p --auto
+	[ "$(cat "$P/w.txt")" = v1 ] || fail "not applied"
+	echo go >&7
+	exec 7>&-
+	wait
+	[ -e "$(box_dir)/upper/w.txt" ] || fail "upper changed while the box ran"
+	echo host >"$P/w.txt"
+	out=$($CLAWBOX run --project "$P" -- cat w.txt)
+	[ "$out" = host ] || fail "the restarted box sees a stale copy: $out"
+	[ ! -e "$(box_dir)/upper/w.txt" ] || fail "synced entry not pruned at start"
+}
+
 status_and_reset() {
 	mkproj "$P"
 	$CLAWBOX run --project "$P" -- sh -c 'echo a > a; echo x > k.pem'
@@ -286,6 +304,7 @@ case_run "policy file errors name the line" policy_errors_name_the_line
 case_run "conflicts are never overwritten" conflicts_are_never_overwritten
 case_run "interactive: nothing without an answer; per file; conflicts" interactive_asks_before_anything
 case_run "sync while the box runs: baseline, consistent view" sync_while_running_keeps_the_view
+case_run "a restarted box sees the host after a live sync" restart_sees_the_host_after_a_live_sync
 case_run "--status and --reset" status_and_reset
 case_run "hostile file names are blocked and escaped" hostile_names
 case_run "project replaced by a symlink or deleted" project_replaced_by_symlink

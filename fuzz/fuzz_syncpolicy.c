@@ -1,0 +1,31 @@
+/* libFuzzer harness for the sync policy file ($BOX/config.toml [sync]): any
+ * input parses or fails with a line-numbered message; a parsed policy's
+ * globs match any path without crashing. */
+#include "util/common.h"
+
+#include "syncpolicy.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sync_policy p;
+	struct syncpolicy_error err;
+	int r = syncpolicy_parse((const char *)data, size, "/box", &p, &err);
+	if (r == -EINVAL && !err.msg[0])
+		abort();
+	if (r == 0) {
+		static const char *const paths[] = { "a", ".git/hooks/x", "a/b/c.pem", "x/.env.y",
+						     "deep/er/still/deeper/file.txt" };
+		for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+			(void)syncpolicy_denied(&p, paths[i]);
+			(void)syncpolicy_allowed(&p, paths[i]);
+			(void)syncpolicy_needs_approval(&p, paths[i]);
+			(void)syncpolicy_blocked_ext(&p, paths[i]);
+		}
+		if (p.max_size == 0 || p.auto_interval == 0)
+			abort();
+		syncpolicy_free(&p);
+	}
+	return 0;
+}
