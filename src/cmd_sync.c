@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "gate.h"
+#include "secrets.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -234,6 +235,31 @@ static int only_rel(const struct box *b, const char *arg, char *out, size_t n)
 	return 0;
 }
 
+static int add_known(const struct secret *sec, void *ctx)
+{
+	/* Values under 4 bytes cannot be matched meaningfully (and are warned
+	 * about when stored). */
+	if (sec->len < 4)
+		return 0;
+	return gate_add_known_secret(ctx, sec->name, sec->value, sec->len);
+}
+
+static int load_known_secrets(struct gate *g, const struct box *b)
+{
+	struct secrets *sec = NULL;
+	struct secrets_error serr = { 0 };
+	int r = secrets_new(&sec);
+	if (r == 0)
+		r = secrets_store_load(b->dir, sec, SECRETS_OPTIONAL, &serr);
+	if (r >= 0)
+		r = secrets_foreach(sec, add_known, g);
+	if (r < 0)
+		log_error("cannot give the box's secrets to the gate: %s",
+			  serr.msg[0] ? serr.msg : strerror(-r));
+	secrets_free(sec);
+	return r < 0 ? r : 0;
+}
+
 static int make_plan(struct gate *g, const struct box *b, const struct opts *o, bool stage,
 		     struct gate_plan *p)
 {
@@ -247,8 +273,11 @@ static int make_plan(struct gate *g, const struct box *b, const struct opts *o, 
 		}
 		only[i] = only_buf[i];
 	}
-	/* The box's own secrets: the secrets store hands them to the gate here
-	 * (gate_add_known_secret) once it exists. */
+	/* The box's own secrets (its store): blocked wherever they appear, raw
+	 * or encoded. Values given only to a run (-e, --secrets) are not kept,
+	 * so the gate cannot know them. */
+	if (load_known_secrets(g, b) < 0)
+		return -EINVAL;
 	struct gate_plan_opts po = { .stage = stage, .only = only, .nonly = o->nonly };
 	int r = gate_plan(g, &po, p, &err);
 	if (r < 0)

@@ -310,3 +310,23 @@ case_run "hostile file names are blocked and escaped" hostile_names
 case_run "project replaced by a symlink or deleted" project_replaced_by_symlink
 case_run "a host symlink in the tree never redirects a write" host_symlink_in_tree
 case_run "yolo mode applies within its interval and holds a blocked file" yolo_applies_within_interval
+
+known_secrets_blocked() {
+	mkproj "$P"
+	printf 'kx-9f8e7d6c5b4a3928' | $CLAWBOX secrets set --project "$P" DEPLOY_TOKEN >/dev/null
+	$CLAWBOX run --net none --project "$P" -- sh -c '
+		printf "t=%s\n" "$(printf kx-9f8e7d6c5b4a3928 | base64)" > encoded.txt
+		echo "kx-9f8e7d6c5b4a3928" > raw.txt
+		echo plain > plain.txt'
+	set +e
+	out=$($CLAWBOX sync --project "$P" --auto 2>&1)
+	rc=$?
+	set -e
+	[ $rc -eq 1 ] || fail "sync --auto exit $rc: $out"
+	echo "$out" | grep -q "known-secret:DEPLOY_TOKEN" || fail "no known-secret finding: $out"
+	echo "$out" | grep -q "kx-9f8e7d6c5b4a3928" && fail "the value was printed: $out"
+	[ -f "$P/plain.txt" ] || fail "the clean file was not applied"
+	[ ! -e "$P/raw.txt" ] && [ ! -e "$P/encoded.txt" ] || fail "a file with the secret reached the host"
+}
+
+case_run "the box's stored secrets are blocked, raw and encoded" known_secrets_blocked
