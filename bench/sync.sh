@@ -10,6 +10,10 @@
 # (default build/clawbox), RUNS, BENCH_DIR (default a temporary dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The peer of the comparison, from Debian (bench only).
+if ! command -v rsync >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null
+fi
 top=$PWD
 clawbox=${CLAWBOX:-$top/build/clawbox}
 runs=${RUNS:-15}
