@@ -1,6 +1,7 @@
 #include "util/common.h"
 
 #include "changes.h"
+#include "util/fs.h"
 
 #include <dirent.h>
 #include <sys/sysmacros.h>
@@ -116,14 +117,9 @@ static int walk_dir(struct walk *w, int upper, int lower, size_t plen, int depth
 {
 	if (depth > MAX_DEPTH)
 		return -ELOOP;
-	int fd = fcntl(upper, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
+	DIR *d = fs_opendir_dup(upper);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	struct dirent *de;
 	int r = 0;
 	while (r >= 0 && (de = readdir(d))) {

@@ -267,3 +267,18 @@ int cli_parse_simple(int argc, char **argv, const char *cmd, const char *usage, 
 		return cli_bad_argument(cmd, argv[optind]);
 	return -1;
 }
+
+int cli_lock_idle_box(const struct box_opts *o, const char *doing, struct box *ret)
+{
+	bool created;
+	pid_t holder = 0;
+	if (cli_box(o, false, BOX_MODE_SECURE, false, ret, &created) < 0)
+		return -ENOENT;
+	int lock = box_lock(ret, &holder);
+	if (lock == -EBUSY)
+		log_error("box '%s' is running (clawbox pid %d): stop it before %s", ret->name,
+			  (int)holder, doing);
+	else if (lock < 0)
+		log_error("cannot lock box '%s': %s", ret->name, strerror(-lock));
+	return lock;
+}

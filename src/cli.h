@@ -59,4 +59,8 @@ struct cli_simple {
 int cli_parse_simple(int argc, char **argv, const char *cmd, const char *usage, unsigned flags,
 		     struct cli_simple *ret);
 
+/* The box the options name, locked because what follows needs it idle
+ * ("resetting", "deleting"): the lock fd, or < 0 after reporting why. */
+int cli_lock_idle_box(const struct box_opts *o, const char *doing, struct box *ret);
+
 #endif

@@ -20,16 +20,9 @@ int cmd_delete(int argc, char **argv)
 	if (c >= 0)
 		return c;
 	struct box b;
-	bool created;
-	pid_t holder = 0;
-	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+	_cleanup_close_ int lock = cli_lock_idle_box(&o.box, "deleting", &b);
+	if (lock < 0)
 		return CLI_EXIT_ERROR;
-	_cleanup_close_ int lock = box_lock(&b, &holder);
-	if (lock < 0) {
-		log_error("box '%s' is running (clawbox pid %d): stop it before deleting", b.name,
-			  (int)holder);
-		return CLI_EXIT_ERROR;
-	}
 	if (!o.yes) {
 		char q[256];
 		snprintf(q, sizeof(q), "delete box '%s' with all its pending changes?", b.name);

@@ -23,16 +23,9 @@ int cmd_reset(int argc, char **argv)
 	if (c >= 0)
 		return c;
 	struct box b;
-	bool created;
-	pid_t holder = 0;
-	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+	_cleanup_close_ int lock = cli_lock_idle_box(&o.box, "resetting", &b);
+	if (lock < 0)
 		return CLI_EXIT_ERROR;
-	_cleanup_close_ int lock = box_lock(&b, &holder);
-	if (lock < 0) {
-		log_error("box '%s' is running (clawbox pid %d): stop it before resetting", b.name,
-			  (int)holder);
-		return CLI_EXIT_ERROR;
-	}
 	struct changes_summary s = { 0 };
 	char upper[PATH_MAX], size[32];
 	path_join(upper, sizeof(upper), b.dir, "upper");

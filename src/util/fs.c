@@ -28,6 +28,20 @@ int fs_mkdir_p(const char *path, mode_t mode)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+DIR *fs_opendir_dup(int dirfd)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return d;
+}
+
 static int clear_dir_dev(int dirfd, dev_t dev, int depth);
 
 static int remove_entry(int dirfd, const char *name, dev_t dev, int depth)
@@ -57,14 +71,9 @@ static int clear_dir_dev(int dirfd, dev_t dev, int depth)
 {
 	if (depth > 4096)
 		return -ELOOP;
-	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
+	DIR *d = fs_opendir_dup(dirfd);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	int r = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
@@ -212,14 +221,9 @@ static int usage_rec(int dirfd, dev_t dev, int depth, uint64_t *bytes, uint64_t 
 {
 	if (depth > 4096)
 		return -ELOOP;
-	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
+	DIR *d = fs_opendir_dup(dirfd);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	int r = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {

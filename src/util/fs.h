@@ -4,6 +4,8 @@
 #define CLAWBOX_FS_H
 #include "util/common.h"
 
+#include <dirent.h>
+
 /* Create every missing directory of path with mode (existing ones are kept). */
 int fs_mkdir_p(const char *path, mode_t mode);
 
@@ -11,6 +13,10 @@ int fs_mkdir_p(const char *path, mode_t mode);
  * Never follows symlinks and never crosses into another filesystem; directories
  * without write/search permission for us are chmod'ed first. */
 int fs_clear_dir(int dirfd);
+
+/* A DIR stream over a duplicate of dirfd (dirfd stays open and usable);
+ * NULL with errno set on failure. */
+DIR *fs_opendir_dup(int dirfd);
 
 /* Remove name beneath dirfd: a file, or a directory tree (as fs_clear_dir). */
 int fs_remove_tree_at(int dirfd, const char *name);
