@@ -631,7 +631,7 @@ c_tiocsti() {
 	# Control: outside the box the same push reaches the reading shell
 	# (unless the host kernel refuses TIOCSTI, dev.tty.legacy_tiocsti=0).
 	set +e
-	OUT=$(timeout 30 script -qec "$ESC tiocsti 0 'hello~' >$D/sti.out 2>&1; read -t 1 line; echo host-read=\$line." /dev/null 2>&1 </dev/null)
+	OUT=$(timeout 30 env SHELL=/bin/bash script -qec "$ESC tiocsti 0 'hello~' >$D/sti.out 2>&1; read -t 1 line; echo host-read=\$line." /dev/null 2>&1 </dev/null)
 	set -e
 	echo "control: $OUT"
 	if grep -q ESCAPED "$D/sti.out"; then
@@ -641,7 +641,7 @@ c_tiocsti() {
 	# not a tty, so the box gets the host's terminal as its stdin); a host
 	# shell then reads that terminal: nothing may have been pushed into it.
 	set +e
-	OUT=$(timeout 30 script -qec "$CLAWBOX run --project $P -- /workspace/escape tiocsti 0 'touch $mark~' >$D/sti.out 2>&1; read -t 1 line; echo host-read=\$line." /dev/null 2>&1 </dev/null)
+	OUT=$(timeout 30 env SHELL=/bin/bash script -qec "$CLAWBOX run --project $P -- /workspace/escape tiocsti 0 'touch $mark~' >$D/sti.out 2>&1; read -t 1 line; echo host-read=\$line." /dev/null 2>&1 </dev/null)
 	set -e
 	echo "$OUT"
 	cat "$D/sti.out"
