@@ -90,6 +90,17 @@ $(BUILD)/helpers/%: tests/helpers/%.c
 
 asan: $(BUILD)/asan/clawbox $(BUILD)/asan/unit
 
+# A release build whose start-up phases write timestamps (src/util/trace.h),
+# for bench/startup-phases.sh only.
+TRACE_OBJ := $(patsubst src/%.c,$(BUILD)/trace/obj/%.o,$(SRC))
+$(BUILD)/trace/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(HARDEN) $(CFLAGS) -DCLAWBOX_TRACE_STARTUP -MMD -MP -c $< -o $@
+$(BUILD)/trace/obj/sysfilter.o: $(BUILD)/gen/sysfilter_bpf.h
+
+$(BUILD)/trace/clawbox: $(TRACE_OBJ)
+	$(CC) $(LDHARD) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # deps runs first and alone: pkg-config must see the installed packages.
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/clawbox
@@ -116,4 +127,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(TRACE_OBJ:.o=.d)

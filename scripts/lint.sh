@@ -16,10 +16,9 @@ flags="-std=gnu17 -Isrc -Ibuild/gen $(pkg-config --cflags $(cat scripts/pkg-conf
 # caught at run time by LeakSanitizer in make test), the x86-64 va_list
 # false positive, and style-only widening warnings.
 checks='-*,bugprone-*,clang-analyzer-*,cert-err34-c,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-narrowing-conversions,-bugprone-assignment-in-if-condition,-bugprone-branch-clone,-bugprone-implicit-widening-of-multiplication-result,-bugprone-misplaced-widening-cast,-clang-analyzer-unix.Malloc,-clang-analyzer-valist.Uninitialized,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling'
-clang-tidy --quiet -checks="$checks" --warnings-as-errors='*' $(ls src/*.c src/util/*.c) -- $flags 2>&1 |
-	grep -v "warnings generated" || true
-clang-tidy --quiet -checks="$checks" --warnings-as-errors='*' $(ls src/*.c src/util/*.c) -- $flags \
-	>/dev/null 2>&1 || rc=1
+out=$(clang-tidy --quiet -checks="$checks" --warnings-as-errors='*' $(ls src/*.c src/util/*.c) \
+	-- $flags 2>&1) || rc=1
+grep -v "warnings generated" <<<"$out" || true
 echo "== cppcheck"
 cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	--suppress=missingIncludeSystem --suppress=memleak --suppress=resourceLeak -Isrc src || rc=1

@@ -3,6 +3,7 @@
  * it, reaps every orphan, and reports the command's end to the supervisor.
  * It never prints: everything goes through report_send(). */
 #include "util/common.h"
+#include "util/trace.h"
 
 #include "landlock.h"
 #include "proxy.h"
@@ -11,13 +12,18 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <poll.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 
 enum { FD_REPORT = 3, FD_GO = 4, FD_PTY = 5 };
 
@@ -47,7 +53,12 @@ static void settle_fds(int report_fd, int go_fd, int pty_fd)
 		if (dup3(tmp[i], FD_REPORT + i, O_CLOEXEC) < 0)
 			_exit(EXIT_SETUP);
 	}
+#ifdef CLAWBOX_TRACE_STARTUP
+	close_range(FD_PTY + 1, TRACE_FD - 1, 0);
+	close_range(TRACE_FD + 1, ~0U, 0);
+#else
 	close_range(FD_PTY + 1, ~0U, 0);
+#endif
 	if (pty_fd < 0)
 		close(FD_PTY);
 }
@@ -97,16 +108,118 @@ static int listen_on(int type, uint16_t port)
 /* The proxy's listeners on the box's loopback, served by the supervisor
  * from the host's network namespace (src/proxy.c). The box's processes
  * never hold them. */
-static void open_proxy_listeners(void)
+static void open_proxy_listeners(int fds[PROXY_NFDS])
 {
-	int fds[PROXY_NFDS];
 	fds[PROXY_FD_HTTP] = listen_on(SOCK_STREAM, PROXY_HTTP_PORT);
 	fds[PROXY_FD_SOCKS] = listen_on(SOCK_STREAM, PROXY_SOCKS_PORT);
 	fds[PROXY_FD_DNS] = listen_on(SOCK_DGRAM, PROXY_DNS_PORT);
-	int r = send_fds('N', fds, PROXY_NFDS);
+}
+
+/* The box's network namespace and the workspace's overlay cost the most
+ * kernel time of a start, and neither needs the view: a builder process
+ * makes them while the init builds the view. It shares the init's fd table
+ * (CLONE_FILES), so what it opens stays open for the init, and it hands
+ * over the fd numbers through a pipe. It runs nothing but this code. */
+struct built {
+	int net;                   /* the new network namespace */
+	int listeners[PROXY_NFDS]; /* with net_proxy, in that namespace */
+	int overlay;               /* the detached overlay, or -1 */
+};
+
+struct builder {
+	int pidfd;
+	int pipe[2]; /* both ends stay open here: the fd table is one */
+	struct rootfs_layers layers;
+	bool done;
+	struct built b;
+};
+
+_noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder *bd)
+{
+	struct rootfs_error ferr;
+	struct built b = { .overlay = -1 };
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (unshare(CLONE_NEWNET) < 0)
+		die(errno, "create the box's network namespace", NULL, NULL);
+	if ((b.net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+		die(errno, "open the box's network namespace", NULL, NULL);
+	loopback_up();
+	if (s->net_proxy)
+		open_proxy_listeners(b.listeners);
+	if (!s->fs.unsafe && (b.overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
+		die(-b.overlay, ferr.what, ferr.path, ferr.detail);
+	if (write(bd->pipe[1], &b, sizeof(b)) != (ssize_t)sizeof(b))
+		die(errno, "hand over the network namespace", NULL, NULL);
+	_exit(0);
+}
+
+static void builder_start(const struct sandbox_spec *s, struct builder *bd)
+{
+	struct rootfs_error ferr;
+	int r;
+
+	*bd = (struct builder){ .pidfd = -1, .pipe = { -1, -1 } };
+	bd->layers = (struct rootfs_layers){ .lower = -1, .box = -1 };
+	if (!s->fs.unsafe && (r = rootfs_layers_open(&s->fs, &bd->layers, &ferr)) < 0)
+		die(-r, ferr.what, ferr.path, ferr.detail);
+	if (pipe2(bd->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		die(errno, "create a pipe", NULL, NULL);
+	struct clone_args args = { .flags = CLONE_FILES | CLONE_PIDFD,
+				   .pidfd = (uint64_t)(uintptr_t)&bd->pidfd,
+				   .exit_signal = SIGCHLD };
+	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0)
+		die(errno, "start the builder", NULL, NULL);
+	if (pid == 0)
+		builder_main(s, bd);
+}
+
+/* Wait (once) for what the builder made, or for its end; when it failed
+ * (it reported why) leave quietly. reap_until_done() reaps it. */
+static void builder_wait(struct builder *bd)
+{
+	if (bd->done)
+		return;
+	bd->done = true;
+	struct pollfd p[2] = { { .fd = bd->pipe[0], .events = POLLIN },
+			       { .fd = bd->pidfd, .events = POLLIN } };
+	while (poll(p, 2, -1) < 0 && errno == EINTR)
+		;
+	if (read(bd->pipe[0], &bd->b, sizeof(bd->b)) != (ssize_t)sizeof(bd->b))
+		_exit(EXIT_SETUP);
+	close(bd->pipe[0]);
+	close(bd->pipe[1]);
+	close(bd->pidfd);
+	rootfs_layers_close(&bd->layers);
+}
+
+static int builder_overlay(void *ctx, struct rootfs_error *err)
+{
+	struct builder *bd = ctx;
+	(void)err;
+	builder_wait(bd);
+	return bd->b.overlay;
+}
+
+/* Join the builder's network namespace, and pass it to the supervisor
+ * (for --publish) with the proxy's listeners. */
+static void builder_finish(const struct sandbox_spec *s, struct builder *bd)
+{
+	int fds[1 + PROXY_NFDS] = { bd->b.net };
+	size_t n = 1;
+
+	builder_wait(bd);
+	fds[0] = bd->b.net;
+	if (setns(bd->b.net, CLONE_NEWNET) < 0)
+		die(errno, "enter the box's network namespace", NULL, NULL);
+	if (s->net_proxy)
+		for (int i = 0; i < PROXY_NFDS; i++)
+			fds[n++] = bd->b.listeners[i];
+	int r = send_fds('N', fds, n);
 	if (r < 0)
-		die(-r, "pass the proxy listeners to clawbox", NULL, NULL);
-	for (int i = 0; i < PROXY_NFDS; i++)
+		die(-r, "pass the network namespace to clawbox", NULL, NULL);
+	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 }
 
@@ -164,66 +277,68 @@ static void forward(int sig)
 static const int forwarded[] = { SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
 				 SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP };
 
-static void search_exec(char *const *argv, char *const *envp)
+/* The command's process: a session of its own (no way back to the host
+ * terminal; the session comes before the file actions, so opening the box
+ * terminal makes it the controlling one), default dispositions for the
+ * signals we forward, nothing blocked. posix_spawn shares our memory until
+ * the exec: no copy of our page tables for a process that execs at once. */
+static void spawn_attrs(int pts, posix_spawnattr_t *at, posix_spawn_file_actions_t *fa)
 {
-	const char *cmd = argv[0];
-	if (strchr(cmd, '/')) {
-		execve(cmd, argv, envp);
+	sigset_t none, def;
+	sigemptyset(&none);
+	sigemptyset(&def);
+	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+		sigaddset(&def, forwarded[i]);
+	if (posix_spawnattr_init(at) != 0 || posix_spawn_file_actions_init(fa) != 0 ||
+	    posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					     POSIX_SPAWN_SETSIGDEF) != 0 ||
+	    posix_spawnattr_setsigmask(at, &none) != 0 ||
+	    posix_spawnattr_setsigdefault(at, &def) != 0)
+		die(ENOMEM, "prepare the command's process", NULL, NULL);
+	if (pts < 0)
 		return;
-	}
+	char path[64];
+	snprintf(path, sizeof(path), "/dev/pts/%d", pts);
+	if (posix_spawn_file_actions_addopen(fa, 0, path, O_RDWR, 0) != 0 ||
+	    posix_spawn_file_actions_adddup2(fa, 0, 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(fa, 0, 2) != 0)
+		die(ENOMEM, "prepare the command's terminal", path, NULL);
+}
+
+/* Spawn argv[0], searched in the PATH of envp when it has no '/'. Only
+ * existing files are tried (a failed exec costs a new mm; a lookup is
+ * cheap), so PATH entries hidden in the box cost nothing. 0 with *ret, or
+ * the errno of the last attempt (ENOENT when nothing was found). */
+static int spawn_command(char *const *argv, char *const *envp, int pts, pid_t *ret)
+{
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_t fa;
+	const char *cmd = argv[0];
+	int r = ENOENT;
+
+	spawn_attrs(pts, &at, &fa);
+	if (strchr(cmd, '/'))
+		return posix_spawn(ret, cmd, &fa, &at, argv, envp);
 	const char *path = "/usr/local/bin:/usr/bin:/bin";
 	for (char *const *e = envp; *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			path = *e + 5;
-	int saved = ENOENT;
 	for (const char *p = path;; p++) {
 		const char *end = strchrnul(p, ':');
 		char full[PATH_MAX];
 		int len = (int)(end - p);
 		int w = snprintf(full, sizeof(full), "%.*s/%s", len ? len : 1, len ? p : ".", cmd);
-		/* A failed execve costs a new mm; a lookup is cheap. Only existing
-		 * files are tried, so PATH entries hidden in the box cost nothing. */
 		if (w > 0 && (size_t)w < sizeof(full) && access(full, F_OK) == 0) {
-			execve(full, argv, envp);
-			if (errno == EACCES || errno == ENOEXEC || errno == EPERM)
-				saved = errno;
+			int e = posix_spawn(ret, full, &fa, &at, argv, envp);
+			if (e == 0)
+				return 0;
+			if (e == EACCES || e == ENOEXEC || e == EPERM)
+				r = e;
 		}
 		if (*end == '\0')
-			break;
+			return r;
 		p = end;
 	}
-	errno = saved;
-}
-
-/* The command's side of the fork: a session of its own (no way back to the
- * host terminal), the box terminal when asked, then exec. */
-_noreturn_ static void exec_command(const struct sandbox_spec *s, int pts, int errfd)
-{
-	sigset_t none;
-	sigemptyset(&none);
-	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
-		signal(forwarded[i], SIG_DFL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (setsid() < 0)
-		goto fail;
-	if (pts >= 0) {
-		char path[64];
-		snprintf(path, sizeof(path), "/dev/pts/%d", pts);
-		int fd = open(path, O_RDWR);
-		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
-			goto fail;
-		for (int i = 0; i < 3; i++)
-			if (dup2(fd, i) < 0)
-				goto fail;
-		if (fd > 2)
-			close(fd);
-	}
-	close(FD_REPORT);
-	search_exec(s->argv, s->envp);
-fail:;
-	int e = errno;
-	(void)!write(errfd, &e, sizeof(e));
-	_exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
 }
 
 _noreturn_ static void reap_until_done(pid_t cmd)
@@ -235,79 +350,135 @@ _noreturn_ static void reap_until_done(pid_t cmd)
 			if (errno == EINTR)
 				continue;
 			report_send(FD_REPORT, REPORT_EXIT, ECHILD, 0, "", "", "");
+			close(FD_REPORT);
 			_exit(0);
 		}
 		if (p == cmd) {
+			trace_point("init.reaped");
 			report_send(FD_REPORT, REPORT_EXIT, 0, st, "", "", "");
+			/* The supervisor goes on while we are torn down. */
+			close(FD_REPORT);
 			/* Leaving kills whatever the command left behind. */
 			_exit(0);
 		}
 	}
 }
 
-static void start_command(const struct sandbox_spec *s, int pts)
+static void start_command(const struct sandbox_spec *s, char *const *envp, int pts)
 {
-	int ep[2];
-	sigset_t all, old;
 	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
+	sigset_t all, old;
+	pid_t pid;
 
-	if (pipe2(ep, O_CLOEXEC) < 0)
-		die(errno, "create a pipe", NULL, NULL);
 	sigfillset(&sa.sa_mask);
 	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
 		sigaction(forwarded[i], &sa, NULL);
+	/* Signals wait until command_pid says where to forward them. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	pid_t pid = fork();
-	if (pid < 0)
-		die(errno, "fork the command", NULL, NULL);
-	if (pid == 0) {
-		close(ep[0]);
-		exec_command(s, pts, ep[1]);
+	int e = spawn_command(s->argv, envp, pts, &pid);
+	if (e != 0) {
+		report_send(FD_REPORT, REPORT_EXEC_FAIL, e, 0, "execute", s->argv[0], NULL);
+		close(FD_REPORT);
+		_exit(0);
 	}
 	command_pid = pid;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(ep[1]);
-	int e = 0;
-	ssize_t n;
-	while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	close(ep[0]);
-	if (n == (ssize_t)sizeof(e))
-		report_send(FD_REPORT, REPORT_EXEC_FAIL, e, 0, "execute", s->argv[0], NULL);
-	else
-		report_send(FD_REPORT, REPORT_READY, 0, pid, "", "", "");
+	report_send(FD_REPORT, REPORT_READY, 0, pid, "", "", "");
 	reap_until_done(pid);
+}
+
+/* The command's environment from the supervisor (sandbox_finish): strings,
+ * each NUL-terminated, then an empty one. EOF before that means the
+ * supervisor gave up: leave quietly. */
+static char **receive_environment(void)
+{
+	enum { ENV_MAX = 4 << 20 };
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16384;
+			char *more = cap > ENV_MAX ? NULL : realloc(buf, cap);
+			if (!more)
+				die(E2BIG, "receive the command's environment", NULL, NULL);
+			buf = more;
+		}
+		ssize_t k = read(FD_GO, buf + len, cap - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			die(errno, "receive the command's environment", NULL, NULL);
+		if (k == 0)
+			_exit(EXIT_SETUP);
+		len += (size_t)k;
+		/* Done at an empty string: a NUL right after a NUL (or at 0). */
+		if (buf[len - 1] == '\0' && (len == 1 || buf[len - 2] == '\0'))
+			break;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i + 1 < len; i++)
+		n += buf[i] == '\0';
+	char **envp = calloc(n + 1, sizeof(*envp));
+	if (!envp)
+		die(ENOMEM, "receive the command's environment", NULL, NULL);
+	for (size_t i = 0, k = 0; k < n; k++) {
+		envp[k] = buf + i;
+		i += strlen(buf + i) + 1;
+	}
+	return envp;
+}
+
+/* The go byte. The supervisor sends it within a fraction of a millisecond;
+ * a sleeping process on an idle CPU wakes up slowly (notably in a VM), so
+ * poll for it briefly before blocking. */
+static bool wait_go(void)
+{
+	struct timespec t0, t;
+	char go;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ssize_t n = recv(FD_GO, &go, 1, MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			return n == 1;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 500000);
+	return recv(FD_GO, &go, 1, 0) == 1;
 }
 
 void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pty_fd)
 {
 	struct rootfs_error ferr;
-	char go;
+	struct sandbox_spec spec = *s;
+	struct builder bd;
 	int r;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	settle_fds(report_fd, go_fd, pty_fd);
 	/* The supervisor writes our id maps and joins us to our cgroups first;
 	 * EOF means it died before that. */
-	if (read(FD_GO, &go, 1) != 1)
+	if (!wait_go())
 		_exit(EXIT_SETUP);
-	close(FD_GO);
+	trace_point("init.go");
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		warn(errno, "create a cgroup namespace", NULL);
 	if (sethostname("clawbox", 7) < 0)
 		die(errno, "set the hostname", NULL, NULL);
-	loopback_up();
-	if (s->net_proxy)
-		open_proxy_listeners();
-	if ((r = rootfs_build(&s->fs, &ferr)) < 0)
+	builder_start(s, &bd);
+	spec.fs.overlay = builder_overlay;
+	spec.fs.overlay_ctx = &bd;
+	if ((r = rootfs_build(&spec.fs, &ferr)) < 0)
 		die(-r, ferr.what, ferr.path, ferr.detail);
+	builder_finish(s, &bd);
 	int pts = s->pty ? open_pty() : -1;
-	if (s->pty || s->net_proxy)
-		close(FD_PTY);
+	close(FD_PTY);
+	trace_point("init.view");
 	if (chdir(s->cwd) < 0 && chdir(s->fs.project) < 0)
 		die(errno, "enter the working directory", s->cwd, NULL);
+	char **envp = receive_environment();
+	close(FD_GO);
 	confine(s);
-	start_command(s, pts);
+	trace_point("init.confined");
+	start_command(s, envp, pts);
 	_exit(EXIT_SETUP);
 }

@@ -1,5 +1,6 @@
 /* clawbox: dispatch to one subcommand. */
 #include "util/common.h"
+#include "util/trace.h"
 
 #include "commands.h"
 #include "util/log.h"
@@ -46,6 +47,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	trace_point("exec");
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_SETUP;

@@ -158,13 +158,15 @@ int net_environment(const struct net_run *n, struct strv *env)
 	return r;
 }
 
-void net_started(struct net_run *n, pid_t pid)
+void net_started(struct net_run *n, int netns)
 {
-	if (n->npublish == 0)
+	if (n->npublish == 0) {
+		close(netns);
 		return;
+	}
 	size_t k = n->npublish;
 	n->npublish = 0; /* the fds are publish_start()'s from here on */
-	int r = publish_start(n->publish, k, pid, n->box_dir, n->box_name, &n->pub);
+	int r = publish_start(n->publish, k, netns, n->box_dir, n->box_name, &n->pub);
 	if (r < 0)
 		log_warn("cannot forward the published ports: %s", strerror(-r));
 }

@@ -78,9 +78,9 @@ int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_n
 		struct net_run *ret);
 /* Add the proxy variables to the box's environment (proxy mode only). */
 int net_environment(const struct net_run *n, struct strv *env);
-/* The sandbox's started hook: the box init is host pid pid; start
- * forwarding the published ports into its network namespace. */
-void net_started(struct net_run *n, pid_t pid);
+/* The box's network namespace is in place (netns: an fd of it, taken
+ * over): start forwarding the published ports into it. */
+void net_started(struct net_run *n, int netns);
 /* The box's /etc/resolv.conf (the DNS stub) in proxy mode, else NULL. */
 const char *net_resolv_conf(const struct net_run *n);
 /* The sandbox hook: start the proxy on the listeners (ctx: struct net_run). */

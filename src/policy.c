@@ -81,6 +81,21 @@ static const char *const builtin_masks[] = {
 
 static const char *const builtin_globs[] = { "/etc/ssh/ssh_host_*key", "/etc/ssh/*_key" };
 
+/* The caller's passwd entry, looked up once (NSS is slow to start), in
+ * storage of its own. NULL when there is none. */
+static const struct passwd *caller(void)
+{
+	static bool done;
+	static struct passwd pw, *found;
+	static char buf[4096];
+	if (!done) {
+		done = true;
+		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &found) != 0)
+			found = NULL;
+	}
+	return found;
+}
+
 /* Canonical form of path: realpath when it exists, else path as given. */
 static int add_canonical(struct strv *s, const char *path)
 {
@@ -103,14 +118,15 @@ int policy_default_masks(const char *state_dir, struct strv *ret)
 		globfree(&g);
 	}
 	/* The caller's home by every name it may have. */
-	struct passwd *pw = getpwuid(getuid());
+	const struct passwd *pw = caller();
 	if (r == 0 && pw)
 		r = add_canonical(ret, pw->pw_dir);
 	if (r == 0)
 		r = add_canonical(ret, secure_getenv("HOME"));
 	const char *sudo_user = secure_getenv("SUDO_USER");
-	if (r == 0 && sudo_user && (pw = getpwnam(sudo_user)))
-		r = add_canonical(ret, pw->pw_dir);
+	struct passwd *sudo_pw = sudo_user ? getpwnam(sudo_user) : NULL;
+	if (r == 0 && sudo_pw)
+		r = add_canonical(ret, sudo_pw->pw_dir);
 	if (r == 0)
 		r = add_canonical(ret, secure_getenv("SSH_AUTH_SOCK"));
 	if (r == 0)
@@ -243,7 +259,7 @@ static bool passes(const char *kv)
 
 int policy_environment(const char *box, const char *cwd, const char *shell, struct strv *ret)
 {
-	struct passwd *pw = getpwuid(getuid());
+	const struct passwd *pw = caller();
 	const char *user = pw ? pw->pw_name : "clawbox";
 	bool have_path = false;
 	int r = 0;

@@ -217,11 +217,10 @@ static void *accept_main(void *arg)
 	return NULL;
 }
 
-int publish_start(struct publish_port *ports, size_t n, pid_t box_init, const char *box_dir,
+int publish_start(struct publish_port *ports, size_t n, int netns, const char *box_dir,
 		  const char *box_name, struct publish **ret)
 {
 	struct publish *p = calloc(1, sizeof(*p));
-	char path[64];
 	int pp[2], r;
 	sigset_t all, old;
 
@@ -229,16 +228,17 @@ int publish_start(struct publish_port *ports, size_t n, pid_t box_init, const ch
 		for (size_t i = 0; i < n; i++)
 			if (ports[i].fd >= 0)
 				close(ports[i].fd);
+		close(netns);
 		free(p);
 		return p ? -EINVAL : -ENOMEM;
 	}
 	memcpy(p->ports, ports, n * sizeof(*ports));
 	p->n = n;
-	p->stop_r = p->stop_w = p->netns = -1;
+	p->stop_r = p->stop_w = -1;
+	p->netns = netns;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle, NULL);
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)box_init);
-	if ((p->netns = open(path, O_RDONLY | O_CLOEXEC)) < 0 || pipe2(pp, O_CLOEXEC) < 0) {
+	if (pipe2(pp, O_CLOEXEC) < 0) {
 		r = -errno;
 		goto fail;
 	}

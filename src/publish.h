@@ -23,9 +23,9 @@ int publish_listen(struct publish_port *port);
 
 struct publish;
 
-/* Forward ports[0..n) (their fds are taken over, whatever the result) into
- * the network namespace of box_init (a host pid). */
-int publish_start(struct publish_port *ports, size_t n, pid_t box_init, const char *box_dir,
+/* Forward ports[0..n) into the network namespace netns (an fd of it). The
+ * fds are taken over, whatever the result. */
+int publish_start(struct publish_port *ports, size_t n, int netns, const char *box_dir,
 		  const char *box_name, struct publish **ret);
 /* Stop and free (NULL is fine); connections still open are ended and
  * logged. -EBUSY when a connection thread did not end within 3 s (the

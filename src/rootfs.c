@@ -1,4 +1,5 @@
 #include "util/common.h"
+#include "util/trace.h"
 
 #include "rootfs.h"
 #include "util/fs.h"
@@ -21,7 +22,7 @@ struct top_entry {
 struct host_parts {
 	int workspace; /* detached overlay (or rw clone of the project) */
 	int home;      /* detached clone of the box home */
-	int scratch;   /* detached tmpfs holding the empty mask file */
+	int base;      /* the detached base tmpfs (make_base) */
 	int config;    /* detached read-only clone of the --config dir, or -1 */
 	int devnodes[6];
 	struct top_entry *top;
@@ -68,18 +69,68 @@ static int set_attr(int fd, const char *path, unsigned flags, uint64_t attr)
 	return mount_setattr(fd, path, flags, &a, sizeof(a));
 }
 
-static int make_overlay(const struct rootfs_spec *s, struct rootfs_error *err)
+/* Clone path as a detached mount (one level, no submounts). */
+static int clone_dir(const char *path, struct rootfs_error *err)
+{
+	int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	return fd < 0 ? fail(err, "clone the overlay layer", path) : fd;
+}
+
+int rootfs_layers_open(const struct rootfs_spec *s, struct rootfs_layers *ret,
+		       struct rootfs_error *err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(s->upper, '/');
+	*ret = (struct rootfs_layers){ .lower = -1, .box = -1 };
+	/* upper and work must be on one mount: siblings in one clone. */
+	if (!slash || slash == s->upper || (size_t)(slash - s->upper) >= sizeof(dir) ||
+	    strncmp(s->upper, s->work, (size_t)(slash - s->upper + 1)) != 0 ||
+	    strchr(s->work + (slash - s->upper + 1), '/')) {
+		errno = EINVAL;
+		return fail(err, "use the box's upper and work dirs", s->upper);
+	}
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - s->upper), s->upper);
+	snprintf(ret->upper, sizeof(ret->upper), "%s", slash + 1);
+	snprintf(ret->work, sizeof(ret->work), "%s", s->work + (slash - s->upper + 1));
+	if ((ret->lower = clone_dir(s->project, err)) < 0 || (ret->box = clone_dir(dir, err)) < 0) {
+		int r = ret->lower < 0 ? ret->lower : ret->box;
+		rootfs_layers_close(ret);
+		return r;
+	}
+	return 0;
+}
+
+void rootfs_layers_close(struct rootfs_layers *l)
+{
+	if (l->lower >= 0)
+		close(l->lower);
+	if (l->box >= 0)
+		close(l->box);
+	l->lower = l->box = -1;
+}
+
+/* The layers go by /proc/self/fd/N[/NAME]: detached clones reached through
+ * our own fds, so neither the root we have at that moment nor the host's
+ * mounts coming and going change what they are. */
+static int fsconfig_fd(int fs, const char *key, int fd, const char *name)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d%s%s", fd, name ? "/" : "", name ? name : "");
+	return fsconfig(fs, FSCONFIG_SET_STRING, key, path, 0);
+}
+
+int rootfs_overlay_mount(const struct rootfs_spec *s, const struct rootfs_layers *l,
+			 struct rootfs_error *err)
 {
 	_cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return fail(err, "open the overlay filesystem", NULL);
-	/* "lowerdir+" takes the path verbatim (no ':' or ',' parsing). */
-	if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", s->project, 0) < 0) {
+	if (fsconfig_fd(fs, "lowerdir+", l->lower, NULL) < 0) {
 		fs_messages(fs, err);
 		return fail(err, "use the project as the overlay's lower layer", s->project);
 	}
-	if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", s->work, 0) < 0) {
+	if (fsconfig_fd(fs, "upperdir", l->box, l->upper) < 0 ||
+	    fsconfig_fd(fs, "workdir", l->box, l->work) < 0) {
 		fs_messages(fs, err);
 		return fail(err, "use the box's upper and work dirs", s->upper);
 	}
@@ -100,10 +151,9 @@ static int make_overlay(const struct rootfs_spec *s, struct rootfs_error *err)
 	return m;
 }
 
-static int make_workspace(const struct rootfs_spec *s, struct rootfs_error *err)
+/* yolo-unsafe: the project itself, read-write. */
+static int bind_project(const struct rootfs_spec *s, struct rootfs_error *err)
 {
-	if (!s->unsafe)
-		return make_overlay(s, err);
 	int fd =
 	    open_tree(AT_FDCWD, s->project, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (fd < 0)
@@ -122,29 +172,33 @@ static int write_resolv_conf(int dirfd, const char *text)
 	if (n > 1024)
 		return -E2BIG;
 	_cleanup_close_ int fd =
-	    openat(dirfd, "resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	    openat(dirfd, "scratch/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd < 0)
 		return -errno;
 	return write(fd, text, n) == (ssize_t)n ? 0 : -EIO;
 }
 
-/* One small read-only tmpfs holding "empty" (a file) and "dir" (an empty
- * dir): every mask is a clone of one of them, so masking costs a mount, not
- * a filesystem. */
-static int make_scratch(const struct rootfs_spec *s, struct rootfs_error *err)
+/* The box's base tmpfs, detached: "root" becomes the box's / (its mount
+ * points, /dev's symlinks), and "scratch" holds "empty" (a file), "dir" (an
+ * empty dir) and resolv.conf, of which every mask is a read-only clone. One
+ * filesystem for all of it: a mask costs a mount, and the box one superblock
+ * less to build and tear down. "scratch" is outside the box's / and so never
+ * visible in the box. */
+static int make_base(const struct rootfs_spec *s, struct rootfs_error *err)
 {
 	int r;
 	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return fail(err, "create a tmpfs for masks", NULL);
-	int m =
-	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+		return fail(err, "create the box's root tmpfs", NULL);
+	int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (m < 0)
-		return fail(err, "mount a tmpfs for masks", NULL);
-	int f = openat(m, "empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-	if (f < 0 || mkdirat(m, "dir", 0755) < 0) {
+		return fail(err, "mount the box's root tmpfs", NULL);
+	int f = -1;
+	if (mkdirat(m, "root", 0755) < 0 || mkdirat(m, "scratch", 0755) < 0 ||
+	    (f = openat(m, "scratch/empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0 ||
+	    mkdirat(m, "scratch/dir", 0755) < 0) {
 		r = fail(err, "create the empty mask file and dir", NULL);
 		if (f >= 0)
 			close(f);
@@ -156,12 +210,23 @@ static int make_scratch(const struct rootfs_spec *s, struct rootfs_error *err)
 		close(m);
 		return fail(err, "write the box's resolv.conf", NULL);
 	}
-	if (set_attr(m, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY) < 0) {
-		r = fail(err, "make the mask tmpfs read-only", NULL);
-		close(m);
+	return m;
+}
+
+/* A read-only clone of base's scratch/NAME, to mount over a hidden path. */
+static int scratch_clone(int base, const char *name)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "scratch/%s", name);
+	int fd = open_tree(base, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (set_attr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC) < 0) {
+		int r = -errno;
+		close(fd);
 		return r;
 	}
-	return m;
+	return fd;
 }
 
 /* Clone every top-level entry of the host's / except the ones the box gets
@@ -245,13 +310,14 @@ static int clone_dev_nodes(struct host_parts *h, struct rootfs_error *err)
 	return 0;
 }
 
-/* Mount a fresh tmpfs at "/tmp" of the host view, put a /proc for the new pid
- * namespace in it (proc must be mounted while a full /proc is still visible),
- * and pivot into it. The old root is detached. */
-static int pivot_to_tmpfs(struct rootfs_error *err)
+/* Attach base's "root" at "/tmp" of the host view, put a /proc for the new
+ * pid namespace in it (proc must be mounted while a full /proc is still
+ * visible), and pivot into it. The old root is detached. */
+static int pivot_to_base(int base, struct rootfs_error *err)
 {
-	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
-		return fail(err, "mount the box's root tmpfs", "/");
+	_cleanup_close_ int fd = open_tree(base, "root", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0 || move_mount(fd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return fail(err, "attach the box's root tmpfs", "/");
 	if (mkdir("/tmp/proc", 0555) < 0)
 		return fail(err, "create", "/proc");
 	if (mount("proc", "/tmp/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -325,20 +391,16 @@ static int ro_add(struct ro_list *ro, const char *path)
 	return 0;
 }
 
-static int build_dev(struct host_parts *h, const struct rootfs_spec *s, struct ro_list *ro,
-		     struct rootfs_error *err)
+static int build_dev(struct host_parts *h, struct rootfs_error *err)
 {
 	static const char *const links[][2] = {
 		{ "/proc/self/fd", "/dev/fd" },       { "/proc/self/fd/0", "/dev/stdin" },
 		{ "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
 		{ "pts/ptmx", "/dev/ptmx" },
 	};
-	char opts[64];
-
+	/* A dir of the box's root: read-only with it. */
 	if (mkdir("/dev", 0755) < 0)
 		return fail(err, "create", "/dev");
-	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
-		return fail(err, "mount a tmpfs on", "/dev");
 	for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
 		char path[64];
 		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
@@ -356,10 +418,37 @@ static int build_dev(struct host_parts *h, const struct rootfs_spec *s, struct r
 	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return fail(err, "mount a private devpts on", "/dev/pts");
-	snprintf(opts, sizeof(opts), "mode=1777,size=%llu", (unsigned long long)s->tmp_size);
-	if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-		return fail(err, "mount a tmpfs on", "/dev/shm");
-	return ro_add(ro, "/dev");
+	return 0;
+}
+
+/* /tmp and /dev/shm: two dirs of one private tmpfs, so --tmp-size caps
+ * them together. */
+static int mount_tmp(const struct rootfs_spec *s, struct rootfs_error *err)
+{
+	static const char *const dirs[][2] = { { "tmp", "/tmp" }, { "shm", "/dev/shm" } };
+	char size[32];
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)s->tmp_size);
+	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return fail(err, "create the private tmpfs for", "/tmp");
+	_cleanup_close_ int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (m < 0)
+		return fail(err, "mount the private tmpfs for", "/tmp");
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+		if (mkdirat(m, dirs[i][0], 01777) < 0 ||
+		    fchmodat(m, dirs[i][0], 01777, AT_SYMLINK_NOFOLLOW) < 0)
+			return fail(err, "create", dirs[i][1]);
+		_cleanup_close_ int fd =
+		    open_tree(m, dirs[i][0], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (fd < 0 || (dirs[i][1][1] == 't' && mkdir("/tmp", 01777) < 0))
+			return fail(err, "create", dirs[i][1]);
+		int r = attach(fd, dirs[i][1], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* /proc of the box's pid namespace, with the knobs that reach the host
@@ -394,7 +483,7 @@ static int protect_proc(struct rootfs_error *err)
  * hold a mount point (the project, the box home) gets a tmpfs of its own,
  * made read-only at the end. Paths that do not exist in the view are
  * skipped. */
-static int mask_one(const struct rootfs_spec *s, const char *path, int scratch, struct ro_list *ro,
+static int mask_one(const struct rootfs_spec *s, const char *path, int base, struct ro_list *ro,
 		    struct rootfs_error *err)
 {
 	struct stat st;
@@ -409,27 +498,25 @@ static int mask_one(const struct rootfs_spec *s, const char *path, int scratch, 
 			return fail(err, "mask", path);
 		return ro_add(ro, path);
 	}
-	int fd = open_tree(scratch, dir ? "dir" : "empty", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (fd < 0)
+	int fd = scratch_clone(base, dir ? "dir" : "empty");
+	if (fd < 0) {
+		errno = -fd;
 		return fail(err, "clone the empty mask file for", path);
-	int r = 0;
-	if (set_attr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY) < 0)
-		r = fail(err, "make the mask read-only for", path);
-	else
-		r = attach(fd, path, err);
+	}
+	int r = attach(fd, path, err);
 	close(fd);
 	return r;
 }
 
-static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_project,
-		    struct ro_list *ro, struct rootfs_error *err)
+static int mask_all(const struct rootfs_spec *s, int base, bool inside_project, struct ro_list *ro,
+		    struct rootfs_error *err)
 {
 	for (size_t i = 0; i < s->nmasks; i++) {
 		const char *m = s->masks[i];
 		bool inside = path_is_beneath(m, s->project);
 		if (inside != inside_project)
 			continue;
-		int r = mask_one(s, m, scratch, ro, err);
+		int r = mask_one(s, m, base, ro, err);
 		if (r < 0)
 			return r;
 		if (inside && !STREQ(s->project, ROOTFS_WORKSPACE)) {
@@ -438,7 +525,7 @@ static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_projec
 			if (snprintf(alt, sizeof(alt), "%s%s", ROOTFS_WORKSPACE, rel) >=
 			    (int)sizeof(alt))
 				continue;
-			if ((r = mask_one(s, alt, scratch, ro, err)) < 0)
+			if ((r = mask_one(s, alt, base, ro, err)) < 0)
 				return r;
 		}
 	}
@@ -453,6 +540,8 @@ static int mount_workspace(const struct rootfs_spec *s, struct host_parts *h,
 		errno = -r;
 		return fail(err, "create", ROOTFS_WORKSPACE);
 	}
+	if (!s->unsafe && (h->workspace = s->overlay(s->overlay_ctx, err)) < 0)
+		return h->workspace;
 	if ((r = attach(h->workspace, ROOTFS_WORKSPACE, err)) < 0)
 		return r;
 	if (STREQ(s->project, ROOTFS_WORKSPACE))
@@ -498,7 +587,7 @@ static int mount_config(const struct rootfs_spec *s, struct host_parts *h, struc
 		errno = ELOOP;
 		return fail(err, "hide the config's .env (a symlink)", env);
 	}
-	return mask_one(s, env, h->scratch, ro, err);
+	return mask_one(s, env, h->base, ro, err);
 }
 
 static int finish_read_only(struct ro_list *ro, struct rootfs_error *err)
@@ -516,15 +605,15 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 	int r;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail(err, "make the mount namespace private", "/");
-	if ((h->workspace = make_workspace(s, err)) < 0)
+	if (s->unsafe && (h->workspace = bind_project(s, err)) < 0)
 		return h->workspace;
 	h->home = open_tree(AT_FDCWD, s->home, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (h->home < 0)
 		return fail(err, "clone the box's home", s->home);
 	if (set_attr(h->home, "", AT_EMPTY_PATH, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0)
 		return fail(err, "set nosuid on the box's home", s->home);
-	if ((h->scratch = make_scratch(s, err)) < 0)
-		return h->scratch;
+	if ((h->base = make_base(s, err)) < 0)
+		return h->base;
 	if (s->config) {
 		h->config = open_tree(AT_FDCWD, s->config,
 				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
@@ -539,20 +628,20 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 	return clone_host_top(s, h, err);
 }
 
-/* Show the scratch tmpfs's resolv.conf at /etc/resolv.conf, when that is a
+/* Show the scratch's resolv.conf at /etc/resolv.conf, when that is a
  * regular file of the view (a symlink into the masked /run is left alone:
  * names then do not resolve in the box, which the proxy does not need). */
-static int mount_resolv_conf(const struct rootfs_spec *s, int scratch, struct rootfs_error *err)
+static int mount_resolv_conf(const struct rootfs_spec *s, int base, struct rootfs_error *err)
 {
 	struct stat st;
 	if (!s->resolv_conf || lstat("/etc/resolv.conf", &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
-	int fd = open_tree(scratch, "resolv.conf", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (fd < 0)
+	int fd = scratch_clone(base, "resolv.conf");
+	if (fd < 0) {
+		errno = -fd;
 		return fail(err, "clone the box's resolv.conf", NULL);
-	int r = set_attr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY) < 0
-		    ? fail(err, "make read-only", "/etc/resolv.conf")
-		    : attach(fd, "/etc/resolv.conf", err);
+	}
+	int r = attach(fd, "/etc/resolv.conf", err);
 	close(fd);
 	return r;
 }
@@ -560,37 +649,32 @@ static int mount_resolv_conf(const struct rootfs_spec *s, int scratch, struct ro
 int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 {
 	static struct top_entry top[MAX_TOP];
-	struct host_parts h = {
-		.workspace = -1, .home = -1, .scratch = -1, .config = -1, .top = top
-	};
+	struct host_parts h = { .workspace = -1, .home = -1, .base = -1, .config = -1, .top = top };
 	struct ro_list ro = { .n = 0 };
-	char opts[64];
 	int r;
 
 	memset(err, 0, sizeof(*err));
 	if ((r = prepare_host(s, &h, err)) < 0)
 		return r;
-	if ((r = pivot_to_tmpfs(err)) < 0)
+	trace_point("view.host");
+	if ((r = pivot_to_base(h.base, err)) < 0)
 		return r;
-	if ((r = populate_top(&h, err)) < 0 || (r = build_dev(&h, s, &ro, err)) < 0 ||
-	    (r = protect_proc(err)) < 0)
+	trace_point("view.pivot");
+	if ((r = populate_top(&h, err)) < 0 || (r = build_dev(&h, err)) < 0 ||
+	    (r = protect_proc(err)) < 0 || (r = mount_tmp(s, err)) < 0)
 		return r;
-	if (mkdir("/tmp", 01777) < 0)
-		return fail(err, "create", "/tmp");
-	snprintf(opts, sizeof(opts), "mode=1777,size=%llu", (unsigned long long)s->tmp_size);
-	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-		return fail(err, "mount a private tmpfs on", "/tmp");
 	/* Masks first, so the workspace and home can sit inside a masked dir. */
-	if ((r = mask_all(s, h.scratch, false, &ro, err)) < 0 ||
+	if ((r = mask_all(s, h.base, false, &ro, err)) < 0 ||
 	    (r = mount_workspace(s, &h, err)) < 0 || (r = mount_home(&h, err)) < 0 ||
 	    (s->config && (r = mount_config(s, &h, &ro, err)) < 0) ||
-	    (r = mask_all(s, h.scratch, true, &ro, err)) < 0 ||
-	    (r = mount_resolv_conf(s, h.scratch, err)) < 0)
+	    (r = mask_all(s, h.base, true, &ro, err)) < 0 ||
+	    (r = mount_resolv_conf(s, h.base, err)) < 0)
 		return r;
+	trace_point("view.mounts");
 	/* Nothing of the host stays open in the init (its fds are not for the box). */
 	close(h.workspace);
 	close(h.home);
-	close(h.scratch);
+	close(h.base);
 	if (h.config >= 0)
 		close(h.config);
 	r = finish_read_only(&ro, err);

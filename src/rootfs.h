@@ -9,7 +9,7 @@
  *   /home/clawbox   the box's own persistent $HOME
  *   config path     with --config DIR: DIR, read-only, its .env hidden
  *                   (default /home/clawbox/.openclaw)
- *   /tmp /dev/shm   private tmpfs with a size cap
+ *   /tmp /dev/shm   two dirs of one private tmpfs, with a size cap
  *   /dev            null zero full random urandom tty, a private devpts
  *   /proc           the box's pid namespace; sys, sysrq-trigger, irq, bus
  *                   read-only
@@ -25,6 +25,8 @@
 #define ROOTFS_HOME      "/home/clawbox"
 #define ROOTFS_CONFIG    "/home/clawbox/.openclaw"
 
+struct rootfs_error;
+
 struct rootfs_spec {
 	const char *project; /* canonical host path of the project */
 	const char *upper;   /* host path of the box's overlay upper dir */
@@ -33,7 +35,7 @@ struct rootfs_spec {
 	bool unsafe;         /* bind the project read-write (yolo-unsafe) */
 	char *const *masks;  /* canonical host paths to hide */
 	size_t nmasks;
-	uint64_t tmp_size; /* bytes for /tmp and /dev/shm each */
+	uint64_t tmp_size; /* bytes for /tmp and /dev/shm together */
 	/* --config DIR: the host dir shown read-only (nosuid, nodev) at
 	 * config_path, which is absolute and beneath ROOTFS_HOME; its ".env"
 	 * (the secrets, given by environment only) is hidden by an empty file.
@@ -44,6 +46,12 @@ struct rootfs_spec {
 	 * /etc/resolv.conf is a regular file (e.g. the proxy's DNS stub). At
 	 * most 1 KiB. */
 	const char *resolv_conf;
+	/* Unless unsafe: the workspace's overlay, as made by
+	 * rootfs_overlay_mount() (maybe by another process, while the view is
+	 * built). Called once, right before the workspace is attached; returns
+	 * the detached mount's fd, or -errno with *err filled in. */
+	int (*overlay)(void *ctx, struct rootfs_error *err);
+	void *overlay_ctx;
 };
 
 /* What failed, for the report to the supervisor. */
@@ -52,6 +60,24 @@ struct rootfs_error {
 	char path[256];
 	char detail[160];
 };
+
+/* The overlay's layers as detached clones, made while the host tree is
+ * visible: the project, and the dir holding upper and work (they must be
+ * siblings: overlay wants them on one mount). */
+struct rootfs_layers {
+	int lower, box;
+	char upper[NAME_MAX + 1], work[NAME_MAX + 1]; /* their names in box */
+};
+int rootfs_layers_open(const struct rootfs_spec *spec, struct rootfs_layers *ret,
+		       struct rootfs_error *err);
+void rootfs_layers_close(struct rootfs_layers *l);
+
+/* Create the workspace's overlay from l as a detached mount (nosuid,
+ * nodev). Any root will do: the layers are reached through the fds. Needs
+ * CAP_SYS_ADMIN in the box's user namespace. Returns the mount's fd or
+ * -errno with *err filled in. */
+int rootfs_overlay_mount(const struct rootfs_spec *spec, const struct rootfs_layers *l,
+			 struct rootfs_error *err);
 
 /* Build the view and pivot into it. Must run as the init of new user, mount
  * and pid namespaces, with CAP_SYS_ADMIN there. On failure returns -errno and

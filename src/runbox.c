@@ -1,6 +1,7 @@
 /* Running a command in a box, shared by clawbox run and clawbox shell:
  * options, the box, its policy, the audit trail, and the exit status. */
 #include "util/common.h"
+#include "util/trace.h"
 
 #include "audit.h"
 #include "cgroup.h"
@@ -263,22 +264,40 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 }
 
 struct run_ctx {
-	struct audit *audit;
+	struct audit *audit; /* NULL until the run is logged */
 	pid_t pid;
 	struct net_run net;
+	char cwd[PATH_MAX]; /* the command's, inside the box */
+	char upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 };
 
 static void on_started(pid_t pid, void *p)
 {
 	struct run_ctx *c = p;
 	c->pid = pid;
-	net_started(&c->net, pid);
 }
 
-static void on_net_listeners(int *fds, size_t n, void *p)
+static void on_net(int netns, int *listeners, size_t n, void *p)
 {
 	struct run_ctx *c = p;
-	net_listeners(fds, n, &c->net);
+	net_started(&c->net, netns);
+	net_listeners(listeners, n, &c->net);
+}
+
+/* The command ended: stop the proxy and write the run's end to the audit
+ * log while the kernel tears the box down. */
+static void on_ended(const struct sandbox_result *res, void *p)
+{
+	struct run_ctx *c = p;
+	net_finish(&c->net);
+	json_t *f =
+	    json_pack("{s:I, s:i, s:I, s:b}", "pid", (json_int_t)c->pid, "exit", res->exit_code,
+		      "duration_ms", (json_int_t)res->duration_ms, "ran", res->ran);
+	if (f && res->ran && WIFSIGNALED(res->wstatus))
+		json_object_set_new(f, "signal", json_integer(WTERMSIG(res->wstatus)));
+	if (f && res->failure.kind)
+		json_object_set_new(f, "error", json_string(strerror(res->failure.err)));
+	audit_append(c->audit, "run.exit", f);
 }
 
 static void on_warn(const struct report *r, void *p)
@@ -445,80 +464,6 @@ static void yolo_sync_stop(pid_t pid)
 		;
 }
 
-static int run_locked(const struct runbox_opts *o, const struct box *b, const char *state,
-		      struct run_ctx *ctx)
-{
-	struct strv masks = { 0 }, netenv = { 0 };
-	struct secrets_env *env = NULL;
-	char cwd[PATH_MAX], upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
-	const char *shell = pick_shell();
-	char *shell_argv[] = { (char *)shell, NULL };
-	char *const *argv = o->shell ? shell_argv : o->argv;
-	struct sandbox_spec s = { 0 };
-	struct sandbox_result res;
-	const char *what = NULL;
-	int code = EXIT_SETUP, r;
-
-	inside_cwd(b, cwd, sizeof(cwd));
-	if (collect_masks(o, b, state, &masks) < 0)
-		goto out;
-	if ((r = net_environment(&ctx->net, &netenv)) < 0 ||
-	    (r = policy_box_environment(b->name, cwd, shell, netenv.v, o->secrets, &env)) < 0) {
-		log_error("cannot build the box's environment: %s", strerror(-r));
-		goto out;
-	}
-	path_join(upper, sizeof(upper), b->dir, "upper");
-	path_join(work, sizeof(work), b->dir, "work");
-	path_join(home, sizeof(home), b->dir, "home");
-	s.fs = (struct rootfs_spec){ .project = b->project,
-				     .upper = upper,
-				     .work = work,
-				     .home = home,
-				     .unsafe = b->mode == BOX_MODE_YOLO_UNSAFE,
-				     .masks = masks.v,
-				     .nmasks = masks.n,
-				     .tmp_size = o->tmp_size,
-				     .config = o->config_dir[0] ? o->config_dir : NULL,
-				     .config_path = o->config_path,
-				     .resolv_conf = net_resolv_conf(&ctx->net) };
-	s.argv = argv;
-	s.envp = secrets_env_vector(env);
-	s.cwd = cwd;
-	s.pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	s.net_proxy = ctx->net.mode == NET_PROXY;
-	s.limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
-	if (setup_limits(o, b, &s) < 0)
-		goto out;
-
-	struct sandbox_hooks hooks = { .started = on_started,
-				       .warn = on_warn,
-				       .net_listeners = on_net_listeners,
-				       .ctx = ctx };
-	sync_settle_before_start(b);
-	pid_t yolo = yolo_sync_start(b);
-	r = sandbox_run(&s, &hooks, &res, &what);
-	yolo_sync_stop(yolo);
-	net_finish(&ctx->net);
-	cgroup_destroy(&s.cg);
-	if (r < 0) {
-		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
-		goto out;
-	}
-	code = report_outcome(&res, argv[0]);
-	json_t *f = json_pack("{s:I, s:i, s:I, s:b}", "pid", (json_int_t)ctx->pid, "exit", code,
-			      "duration_ms", (json_int_t)res.duration_ms, "ran", res.ran);
-	if (f && res.ran && WIFSIGNALED(res.wstatus))
-		json_object_set_new(f, "signal", json_integer(WTERMSIG(res.wstatus)));
-	if (f && res.failure.kind)
-		json_object_set_new(f, "error", json_string(strerror(res.failure.err)));
-	audit_append(ctx->audit, "run.exit", f);
-out:
-	strv_free(&masks);
-	strv_free(&netenv);
-	secrets_env_free(env);
-	return code;
-}
-
 /* Every source below -e, lowest precedence last: --secrets FILE, the
  * --config DIR's .env, the box's store. Prints warnings; 0 or -errno after
  * one error message. */
@@ -571,6 +516,117 @@ static json_t *secret_names_json(const struct secrets *s)
 	return a;
 }
 
+/* The audit log's side of a run's start: open it, note a new box, write
+ * run.start. 0, or -errno after an error message. */
+static int audit_start(const struct runbox_opts *o, const struct box *b, bool created,
+		       const char *cwd, struct run_ctx *ctx)
+{
+	int r = audit_open(b->dir, b->name, &ctx->audit);
+	if (r < 0) {
+		log_error("cannot open the audit log of box '%s': %s", b->name, strerror(-r));
+		return r;
+	}
+	audit_set_redactor(ctx->audit, audit_redact, o->secrets);
+	if (created)
+		audit_append(
+		    ctx->audit, "box.create",
+		    json_pack("{s:s, s:s}", "project", b->project, "mode", box_mode_name(b->mode)));
+	r = audit_append(ctx->audit, "run.start",
+			 json_pack("{s:o, s:s, s:s, s:s, s:b, s:o}", "argv",
+				   o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
+					    : argv_json(o->argv),
+				   "cwd", cwd, "mode", box_mode_name(b->mode), "net",
+				   net_mode_name(o->net.mode), "tty",
+				   isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), "secrets",
+				   secret_names_json(o->secrets)));
+	if (r < 0)
+		log_error("cannot write the audit log of box '%s': %s", b->name, strerror(-r));
+	return r;
+}
+
+/* What the box needs before its init starts: the view (masks, layers) and
+ * the limits. 0, or -errno after an error message. */
+static int box_spec(const struct runbox_opts *o, const struct box *b, const char *state,
+		    struct run_ctx *ctx, struct sandbox_spec *s, struct strv *masks)
+{
+	if (collect_masks(o, b, state, masks) < 0)
+		return -EINVAL;
+	path_join(ctx->upper, sizeof(ctx->upper), b->dir, "upper");
+	path_join(ctx->work, sizeof(ctx->work), b->dir, "work");
+	path_join(ctx->home, sizeof(ctx->home), b->dir, "home");
+	s->fs = (struct rootfs_spec){ .project = b->project,
+				      .upper = ctx->upper,
+				      .work = ctx->work,
+				      .home = ctx->home,
+				      .unsafe = b->mode == BOX_MODE_YOLO_UNSAFE,
+				      .masks = masks->v,
+				      .nmasks = masks->n,
+				      .tmp_size = o->tmp_size,
+				      .config = o->config_dir[0] ? o->config_dir : NULL,
+				      .config_path = o->config_path,
+				      .resolv_conf = net_resolv_conf(&ctx->net) };
+	s->cwd = ctx->cwd;
+	s->pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	s->net_proxy = ctx->net.mode == NET_PROXY;
+	s->limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
+	return setup_limits(o, b, s);
+}
+
+/* Start the box first, then do the supervisor's own work (secrets, audit,
+ * environment) while the init builds the box's view. */
+static int run_locked(const struct runbox_opts *o, const struct box *b, const char *state,
+		      bool created, struct run_ctx *ctx)
+{
+	struct strv masks = { 0 }, netenv = { 0 };
+	struct secrets_env *env = NULL;
+	const char *shell = pick_shell();
+	char *shell_argv[] = { (char *)shell, NULL };
+	struct sandbox_spec s = { .argv = o->shell ? shell_argv : o->argv };
+	struct sandbox *sb = NULL;
+	struct sandbox_result res;
+	const char *what = NULL;
+	int code = EXIT_SETUP, r;
+
+	inside_cwd(b, ctx->cwd, sizeof(ctx->cwd));
+	if (box_spec(o, b, state, ctx, &s, &masks) < 0)
+		goto out;
+	struct sandbox_hooks hooks = {
+		.started = on_started, .warn = on_warn, .net = on_net, .ended = on_ended, .ctx = ctx
+	};
+	sync_settle_before_start(b);
+	trace_point("prepared");
+	if ((r = sandbox_start(&s, &hooks, &sb, &what)) < 0) {
+		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
+		goto out;
+	}
+	if (load_secrets(o, b) < 0 || audit_start(o, b, created, ctx->cwd, ctx) < 0)
+		goto out;
+	if ((r = net_environment(&ctx->net, &netenv)) < 0 ||
+	    (r = policy_box_environment(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) <
+		0) {
+		log_error("cannot build the box's environment: %s", strerror(-r));
+		goto out;
+	}
+	trace_point("env");
+	pid_t yolo = yolo_sync_start(b);
+	r = sandbox_finish(sb, secrets_env_vector(env), &res, &what);
+	sb = NULL;
+	yolo_sync_stop(yolo);
+	if (r < 0) {
+		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
+		goto out;
+	}
+	code = report_outcome(&res, s.argv[0]);
+out:
+	sandbox_abort(sb);
+	net_finish(&ctx->net);
+	cgroup_destroy(&s.cg);
+	strv_free(&masks);
+	strv_free(&netenv);
+	secrets_env_free(env);
+	return code;
+}
+
 int runbox(const struct runbox_opts *o)
 {
 	struct box b;
@@ -578,7 +634,6 @@ int runbox(const struct runbox_opts *o)
 	char state[PATH_MAX];
 	pid_t holder = 0;
 	struct run_ctx ctx = { 0 };
-	int r;
 
 	if (cli_box(&o->box, true, o->mode, o->mode_given, &b, &created) < 0)
 		return EXIT_SETUP;
@@ -596,38 +651,10 @@ int runbox(const struct runbox_opts *o)
 		log_error("cannot lock box '%s': %s", b.name, strerror(-lock));
 		return EXIT_SETUP;
 	}
-	if (load_secrets(o, &b) < 0)
+	trace_point("locked");
+	if (net_prepare(&o->net, b.dir, b.name, &ctx.net) < 0)
 		return EXIT_SETUP;
-	if ((r = audit_open(b.dir, b.name, &ctx.audit)) < 0) {
-		log_error("cannot open the audit log of box '%s': %s", b.name, strerror(-r));
-		return EXIT_SETUP;
-	}
-	audit_set_redactor(ctx.audit, audit_redact, o->secrets);
-	if (created)
-		audit_append(
-		    ctx.audit, "box.create",
-		    json_pack("{s:s, s:s}", "project", b.project, "mode", box_mode_name(b.mode)));
-	char cwd[PATH_MAX];
-	inside_cwd(&b, cwd, sizeof(cwd));
-	r = audit_append(ctx.audit, "run.start",
-			 json_pack("{s:o, s:s, s:s, s:s, s:b, s:o}", "argv",
-				   o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
-					    : argv_json(o->argv),
-				   "cwd", cwd, "mode", box_mode_name(b.mode), "net",
-				   net_mode_name(o->net.mode), "tty",
-				   isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), "secrets",
-				   secret_names_json(o->secrets)));
-	if (r < 0) {
-		log_error("cannot write the audit log of box '%s': %s", b.name, strerror(-r));
-		audit_close(ctx.audit);
-		return EXIT_SETUP;
-	}
-	if (net_prepare(&o->net, b.dir, b.name, &ctx.net) < 0) {
-		audit_close(ctx.audit);
-		return EXIT_SETUP;
-	}
-	int code = run_locked(o, &b, state, &ctx);
-	net_finish(&ctx.net);
+	int code = run_locked(o, &b, state, created, &ctx);
 	audit_close(ctx.audit);
 	return code;
 }

@@ -1,6 +1,7 @@
 /* The supervisor's side of a run: clone the box init, write its id maps, join
  * its cgroups, then relay reports, signals and (with a pty) the terminal. */
 #include "util/common.h"
+#include "util/trace.h"
 
 #include "pty.h"
 #include "sandbox.h"
@@ -14,9 +15,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define BOX_CLONE_FLAGS                                                                            \
-	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | \
-	 CLONE_PIDFD)
+#define BOX_CLONE_FLAGS \
+	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD)
 
 static volatile sig_atomic_t target_pidfd = -1;
 static int sigpipe_w = -1;
@@ -114,8 +114,8 @@ struct run {
 	const struct sandbox_hooks *hooks;
 	struct sandbox_result *res;
 	int report_fd; /* read end */
-	int pty_sock;  /* our end of the fd channel, -1 without pty and proxy */
-	int pending;   /* messages still expected on it: pty, proxy listeners */
+	int pty_sock;  /* our end of the fd channel */
+	int pending;   /* messages still expected on it: pty, network */
 	int master;    /* the box terminal's master, -1 until received */
 	int sig_r;     /* self-pipe of relayed signals */
 	bool exited;   /* REPORT_EXIT seen */
@@ -186,8 +186,8 @@ static void relay(struct run *run)
 			int k = receive_fds(run->pty_sock, fds, ELEMENTSOF(fds), &tag);
 			if (k == 1 && tag == 'T')
 				pty_relay_start(&pr, fds[0]);
-			else if (k > 0 && tag == 'N' && run->hooks->net_listeners)
-				run->hooks->net_listeners(fds, (size_t)k, run->hooks->ctx);
+			else if (k > 0 && tag == 'N' && run->hooks->net)
+				run->hooks->net(fds[0], fds + 1, (size_t)k - 1, run->hooks->ctx);
 			else
 				for (int i = 0; i < k; i++)
 					close(fds[i]);
@@ -233,91 +233,177 @@ static pid_t clone_box(int *ret_pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-int sandbox_run(const struct sandbox_spec *s, const struct sandbox_hooks *h,
-		struct sandbox_result *ret, const char **ret_what)
+struct sandbox {
+	const struct sandbox_spec *spec;
+	const struct sandbox_hooks *hooks;
+	pid_t pid;
+	int pidfd, rep, go, ps, sig_r, sig_w; /* our ends; -1 when closed */
+	int64_t t0;
+};
+
+static void sandbox_free(struct sandbox *sb)
+{
+	install_handlers(false);
+	target_pidfd = -1;
+	sigpipe_w = -1;
+	int all[] = { sb->rep, sb->go, sb->ps, sb->sig_r, sb->sig_w, sb->pidfd };
+	for (size_t i = 0; i < ELEMENTSOF(all); i++)
+		if (all[i] >= 0)
+			close(all[i]);
+	free(sb);
+}
+
+void sandbox_abort(struct sandbox *sb)
+{
+	if (!sb)
+		return;
+	kill(sb->pid, SIGKILL);
+	while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	sandbox_free(sb);
+}
+
+int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, struct sandbox **ret,
+		  const char **ret_what)
 {
 	int rep[2] = { -1, -1 }, go[2] = { -1, -1 }, ps[2] = { -1, -1 }, sp[2] = { -1, -1 };
-	int pidfd = -1, r = 0;
-	int64_t t0 = mono_ms();
+	int pidfd = -1, r;
 
-	memset(ret, 0, sizeof(*ret));
-	*ret_what = NULL;
-	if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 ||
+	*ret = NULL;
+	*ret_what = "create the channels to the box";
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return -ENOMEM;
+	*sb = (struct sandbox){ .spec = s, .hooks = h, .t0 = mono_ms() };
+	if (pipe2(rep, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0 ||
 	    pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    ((s->pty || s->net_proxy) &&
-	     socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0)) {
-		*ret_what = "create the channels to the box";
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0) {
 		r = -errno;
-		goto out;
+		int all[] = { rep[0], rep[1], go[0], go[1], ps[0], ps[1], sp[0], sp[1] };
+		for (size_t i = 0; i < ELEMENTSOF(all); i++)
+			if (all[i] >= 0)
+				close(all[i]);
+		free(sb);
+		return r;
 	}
 	sigpipe_w = sp[1];
 	install_handlers(true);
 	pid_t pid = clone_box(&pidfd);
-	if (pid < 0) {
-		*ret_what = "create the box's namespaces";
-		r = -errno;
-		goto out;
-	}
+	if (pid > 0)
+		trace_point("cloned");
 	if (pid == 0) {
 		install_handlers(false);
 		boxinit_main(s, rep[1], go[0], ps[1]);
 	}
+	r = pid < 0 ? -errno : 0;
 	close(rep[1]);
 	close(go[0]);
-	rep[1] = go[0] = -1;
-	if (ps[1] >= 0) {
+	if (ps[1] >= 0)
 		close(ps[1]);
-		ps[1] = -1;
+	sb->rep = rep[0];
+	sb->go = go[1];
+	sb->ps = ps[0];
+	sb->sig_r = sp[0];
+	sb->sig_w = sp[1];
+	sb->pidfd = pidfd;
+	if (pid < 0) {
+		*ret_what = "create the box's namespaces";
+		sandbox_free(sb);
+		return r;
 	}
+	sb->pid = pid;
 	target_pidfd = pidfd;
 	if ((r = write_id_maps(pid, ret_what)) == 0 && (s->cg.memory_dir[0] || s->cg.pids_dir[0])) {
 		*ret_what = "join the box's cgroups";
 		r = cgroup_attach(&s->cg, pid);
 	}
+	trace_point("go");
+	if (r == 0 && send(sb->go, "g", 1, MSG_NOSIGNAL) != 1) {
+		*ret_what = "start the box";
+		r = -errno;
+	}
 	if (r < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		goto out;
+		sandbox_abort(sb);
+		return r;
 	}
 	*ret_what = NULL;
 	if (h->started)
 		h->started(pid, h->ctx);
-	if (write(go[1], "g", 1) != 1) {
-		*ret_what = "start the box";
-		r = -errno;
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		goto out;
-	}
+	*ret = sb;
+	return 0;
+}
 
-	struct run run = { .spec = s,
+/* The command's environment, as NUL-terminated strings and an empty one. */
+static int send_environment(int fd, char *const *envp)
+{
+	for (char *const *e = envp;; e++) {
+		const char *v = *e ? *e : "";
+		size_t n = strlen(v) + 1;
+		while (n > 0) {
+			ssize_t k = send(fd, v, n, MSG_NOSIGNAL);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				return -errno;
+			v += k;
+			n -= (size_t)k;
+		}
+		if (!*e)
+			return 0;
+	}
+}
+
+int sandbox_finish(struct sandbox *sb, char *const *envp, struct sandbox_result *ret,
+		   const char **ret_what)
+{
+	const struct sandbox_hooks *h = sb->hooks;
+	memset(ret, 0, sizeof(*ret));
+	*ret_what = NULL;
+	/* EPIPE: the init ended already (a setup failure it reports). */
+	int r = send_environment(sb->go, envp);
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+		*ret_what = "pass the environment to the box";
+		sandbox_abort(sb);
+		return r;
+	}
+	close(sb->go);
+	sb->go = -1;
+
+	struct run run = { .spec = sb->spec,
 			   .hooks = h,
 			   .res = ret,
-			   .report_fd = rep[0],
-			   .pty_sock = ps[0],
-			   .pending = (int)s->pty + (int)s->net_proxy,
+			   .report_fd = sb->rep,
+			   .pty_sock = sb->ps,
+			   .pending = (int)sb->spec->pty + 1,
 			   .master = -1,
-			   .sig_r = sp[0] };
-	ps[0] = -1;
+			   .sig_r = sb->sig_r };
+	sb->ps = -1;
 	relay(&run);
 	if (run.pty_sock >= 0)
 		close(run.pty_sock);
-
+	trace_point("ended");
+	/* The command's end is known: let the caller do its bookkeeping while
+	 * the kernel tears the box's namespaces and mounts down. */
+	if (run.exited) {
+		ret->exit_code = exit_code(ret, true, 0);
+		ret->duration_ms = mono_ms() - sb->t0;
+		if (h->ended)
+			h->ended(ret, h->ctx);
+	}
 	siginfo_t si = { 0 };
-	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+	while (waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
-	/* Rebuild a wait status from the siginfo. */
-	int init_status =
-	    si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
-	ret->exit_code = exit_code(ret, run.exited, init_status);
-	ret->duration_ms = mono_ms() - t0;
-out:
-	install_handlers(false);
-	target_pidfd = -1;
-	sigpipe_w = -1;
-	int all[] = { rep[0], rep[1], go[0], go[1], ps[0], ps[1], sp[0], sp[1], pidfd };
-	for (size_t i = 0; i < ELEMENTSOF(all); i++)
-		if (all[i] >= 0)
-			close(all[i]);
-	return r;
+	trace_point("waited");
+	if (!run.exited) {
+		/* Rebuild a wait status from the siginfo. */
+		int init_status =
+		    si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
+		ret->exit_code = exit_code(ret, false, init_status);
+		ret->duration_ms = mono_ms() - sb->t0;
+		if (h->ended)
+			h->ended(ret, h->ctx);
+	}
+	sandbox_free(sb);
+	return 0;
 }

@@ -17,7 +17,6 @@
 struct sandbox_spec {
 	struct rootfs_spec fs;
 	char *const *argv; /* the command; argv[0] searched in the box's PATH */
-	char *const *envp; /* its whole environment */
 	const char *cwd;   /* working directory inside the box */
 	bool pty;          /* give the command a terminal of the box's own */
 	bool net_proxy;    /* the init opens the proxy's listeners in the box's netns */
@@ -25,16 +24,24 @@ struct sandbox_spec {
 	struct cgroup_limits cg; /* filled by the caller when cgroups are used */
 };
 
+struct sandbox_result;
+
 struct sandbox_hooks {
-	/* The init is running as host pid. */
+	/* The init is running as host pid (it joins the box's network
+	 * namespace later: see net). */
 	void (*started)(pid_t pid, void *ctx);
 	/* A protection could not be applied (REPORT_WARN). */
 	void (*warn)(const struct report *r, void *ctx);
-	/* With net_proxy: the listeners the init opened on the box's loopback,
-	 * indexed as PROXY_FD_* (src/proxy.h), -1 for a missing one. The hook
-	 * owns them. Called from the relay loop, before or while the command
-	 * runs (connections wait in the listen queue until served). */
-	void (*net_listeners)(int *fds, size_t n, void *ctx);
+	/* The box's network namespace is in place: netns (an fd of it), and
+	 * with net_proxy the listeners the init opened on the box's loopback,
+	 * indexed as PROXY_FD_* (src/proxy.h). The hook owns every fd. Called
+	 * from the relay loop, before the command runs (connections wait in
+	 * the listen queue until served). */
+	void (*net)(int netns, int *listeners, size_t n, void *ctx);
+	/* The run's outcome is known (res as sandbox_finish returns it); usually called while the box is still being torn down, so
+	 * that the caller's bookkeeping overlaps with it. Called once, unless
+	 * sandbox_run fails. */
+	void (*ended)(const struct sandbox_result *res, void *ctx);
 	void *ctx;
 };
 
@@ -46,11 +53,27 @@ struct sandbox_result {
 	int64_t duration_ms;
 };
 
-/* Run spec in a box. Returns 0 when the run was carried out to its end (look
- * at ret->exit_code, which is 125/126/127 when setup or exec failed inside),
- * or -errno when the supervisor itself could not start it (*ret_what tells). */
-int sandbox_run(const struct sandbox_spec *s, const struct sandbox_hooks *h,
-		struct sandbox_result *ret, const char **ret_what);
+struct sandbox;
+
+/* Start a box for spec: clone the init into its namespaces, write its id
+ * maps, join its cgroups. The init builds the box's view meanwhile, and
+ * waits for sandbox_finish() before it runs anything of spec->argv, so the
+ * caller can do its own work (secrets, audit) in parallel. spec and h must
+ * live until the box is finished. Returns 0 with *ret, or -errno (*ret_what
+ * tells what failed). */
+int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_hooks *h,
+		  struct sandbox **ret, const char **ret_what);
+
+/* Give the command its environment (envp: its whole environment; it goes
+ * to the init over a socket, never through a file), let it run, and relay
+ * until the box has ended. Returns 0 when the run was carried out to its
+ * end (look at ret->exit_code, which is 125/126/127 when setup or exec
+ * failed inside), or -errno (*ret_what tells). Frees sb either way. */
+int sandbox_finish(struct sandbox *sb, char *const *envp, struct sandbox_result *ret,
+		   const char **ret_what);
+
+/* Kill a started box before it ran anything, and free sb. NULL is a no-op. */
+void sandbox_abort(struct sandbox *sb);
 
 /* The init's side; never returns. */
 _noreturn_ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pty_fd);
