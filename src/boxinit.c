@@ -67,7 +67,7 @@ static void loopback_up(void)
 /* Pass fds to the supervisor as one message tagged with tag. */
 static int send_fds(char tag, const int *fds, size_t n)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * PROXY_NFDS)] = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int) * (PROXY_NFDS + 1))] = { 0 };
 	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
 	struct msghdr msg = { .msg_iov = &iov,
 			      .msg_iovlen = 1,
@@ -95,18 +95,21 @@ static int listen_on(int type, uint16_t port)
 }
 
 /* The proxy's listeners on the box's loopback, served by the supervisor
- * from the host's network namespace (src/proxy.c). The box's processes
- * never hold them. */
-static void open_proxy_listeners(void)
+ * from the host's network namespace (src/proxy.c), and the NFLOG socket
+ * (nflog >= 0) of --net filtered. The box's processes never hold them. */
+static void open_proxy_listeners(int nflog)
 {
-	int fds[PROXY_NFDS];
+	int fds[PROXY_NFDS + 1];
+	size_t n = PROXY_NFDS;
 	fds[PROXY_FD_HTTP] = listen_on(SOCK_STREAM, PROXY_HTTP_PORT);
 	fds[PROXY_FD_SOCKS] = listen_on(SOCK_STREAM, PROXY_SOCKS_PORT);
 	fds[PROXY_FD_DNS] = listen_on(SOCK_DGRAM, PROXY_DNS_PORT);
-	int r = send_fds('N', fds, PROXY_NFDS);
+	if (nflog >= 0)
+		fds[n++] = nflog;
+	int r = send_fds('N', fds, n);
 	if (r < 0)
 		die(-r, "pass the proxy listeners to clawbox", NULL, NULL);
-	for (int i = 0; i < PROXY_NFDS; i++)
+	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 }
 
@@ -283,8 +286,9 @@ static void start_command(const struct sandbox_spec *s, int pts)
 void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pty_fd)
 {
 	struct rootfs_error ferr;
+	const char *what = NULL;
 	char go;
-	int r;
+	int r, nflog;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	settle_fds(report_fd, go_fd, pty_fd);
@@ -298,8 +302,10 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	if (sethostname("clawbox", 7) < 0)
 		die(errno, "set the hostname", NULL, NULL);
 	loopback_up();
+	if ((r = netbox_setup(&s->net, &nflog, &what)) < 0)
+		die(-r, what, NULL, NULL);
 	if (s->net_proxy)
-		open_proxy_listeners();
+		open_proxy_listeners(nflog);
 	if ((r = rootfs_build(&s->fs, &ferr)) < 0)
 		die(-r, ferr.what, ferr.path, ferr.detail);
 	int pts = s->pty ? open_pty() : -1;

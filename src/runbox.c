@@ -485,7 +485,8 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	s.envp = secrets_env_vector(env);
 	s.cwd = cwd;
 	s.pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	s.net_proxy = ctx->net.mode == NET_PROXY;
+	s.net_proxy = ctx->net.mode != NET_NONE;
+	net_box_spec(&ctx->net, &s.net);
 	s.limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
 	if (setup_limits(o, b, &s) < 0)
 		goto out;

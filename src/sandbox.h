@@ -11,6 +11,7 @@
 
 #include "cgroup.h"
 #include "confine.h"
+#include "netbox.h"
 #include "report.h"
 #include "rootfs.h"
 
@@ -22,6 +23,8 @@ struct sandbox_spec {
 	bool pty;          /* give the command a terminal of the box's own */
 	bool net_proxy;    /* the init opens the proxy's listeners in the box's netns */
 	struct confine_limits limits;
+	/* eth0 (--net filtered) and the ruleset the init sets up (src/netbox.h) */
+	struct netbox_spec net;
 	struct cgroup_limits cg; /* filled by the caller when cgroups are used */
 };
 
@@ -31,8 +34,9 @@ struct sandbox_hooks {
 	/* A protection could not be applied (REPORT_WARN). */
 	void (*warn)(const struct report *r, void *ctx);
 	/* With net_proxy: the listeners the init opened on the box's loopback,
-	 * indexed as PROXY_FD_* (src/proxy.h), -1 for a missing one. The hook
-	 * owns them. Called from the relay loop, before or while the command
+	 * indexed as PROXY_FD_* (src/proxy.h), -1 for a missing one, then (with
+	 * net.filtered) the box's NFLOG socket (src/nflog.h). The hook owns
+	 * them. Called from the relay loop, before or while the command
 	 * runs (connections wait in the listen queue until served). */
 	void (*net_listeners)(int *fds, size_t n, void *ctx);
 	void *ctx;
