@@ -4,6 +4,7 @@
 #include "audit.h"
 #include "nflog.h"
 #include "nftrules_def.h"
+#include "util/netlink.h"
 
 #include <arpa/inet.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -37,18 +38,7 @@ static int config(int fd, uint16_t type, const void *data, uint16_t len)
 	memcpy((char *)a + NLA_HDRLEN, data, len);
 	if (sendto(fd, m.bytes, m.h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
-	for (;;) {
-		ssize_t n = recv(fd, m.bytes, sizeof(m.bytes), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if ((size_t)n < NLMSG_LENGTH(sizeof(struct nlmsgerr)) ||
-		    m.h.nlmsg_type != NLMSG_ERROR)
-			return -EPROTO;
-		const struct nlmsgerr *e = NLMSG_DATA(&m.h);
-		return e->error <= 0 ? e->error : -EPROTO;
-	}
+	return netlink_acks(fd, 1);
 }
 
 int nflog_open(void)

@@ -2,6 +2,7 @@
 #include "util/common.h"
 
 #include "nftload.h"
+#include "util/netlink.h"
 
 #include <linux/netlink.h>
 #include <sys/socket.h>
@@ -34,35 +35,6 @@ static unsigned count_acked(const unsigned char *p, size_t len)
 	return n;
 }
 
-/* Read the acks: 0 when want of them came back with error 0. The kernel
- * processes a batch within sendmsg(), so every answer is queued by now. */
-static int read_acks(int fd, unsigned want)
-{
-	unsigned got = 0;
-	union {
-		char bytes[4096];
-		struct nlmsghdr align;
-	} buf;
-	while (got < want) {
-		ssize_t n = recv(fd, buf.bytes, sizeof(buf.bytes), MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -EPROTO : -errno;
-		for (struct nlmsghdr *h = &buf.align; NLMSG_OK(h, (size_t)n);
-		     h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type != NLMSG_ERROR ||
-			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-				return -EPROTO;
-			const struct nlmsgerr *e = NLMSG_DATA(h);
-			if (e->error != 0)
-				return e->error < 0 ? e->error : -EPROTO;
-			got++;
-		}
-	}
-	return 0;
-}
-
 int nftload(enum nftload_ruleset ruleset)
 {
 	if ((size_t)ruleset >= ELEMENTSOF(rulesets))
@@ -80,7 +52,7 @@ int nftload(enum nftload_ruleset ruleset)
 	if (sendto(fd, bytes, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		r = -errno;
 	else
-		r = read_acks(fd, count_acked(bytes, len));
+		r = netlink_acks(fd, count_acked(bytes, len));
 	close(fd);
 	return r;
 }

@@ -1,6 +1,7 @@
 /* veth pairs (rtnetlink) and interface addresses (ioctl). */
 #include "util/common.h"
 
+#include "util/netlink.h"
 #include "veth.h"
 
 #include <arpa/inet.h>
@@ -42,30 +43,20 @@ static void nest_end(struct msg *m, struct rtattr *a)
 	a->rta_len = (unsigned short)(m->bytes + m->h.nlmsg_len - (char *)a);
 }
 
-/* Send m to the kernel and wait for its ack. */
+/* Send m to the kernel and check its ack. */
 static int talk(struct msg *m)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	struct msg ack;
+	int one = 1;
 	_cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
+	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	m->h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	m->h.nlmsg_seq = 1;
 	if (sendto(fd, m->bytes, m->h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
-	for (;;) {
-		ssize_t n = recv(fd, ack.bytes, sizeof(ack.bytes), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if ((size_t)n < NLMSG_LENGTH(sizeof(struct nlmsgerr)) ||
-		    ack.h.nlmsg_type != NLMSG_ERROR)
-			return -EPROTO;
-		const struct nlmsgerr *e = NLMSG_DATA(&ack.h);
-		return e->error <= 0 ? e->error : -EPROTO;
-	}
+	return netlink_acks(fd, 1);
 }
 
 static void link_msg(struct msg *m, uint16_t type, uint16_t flags)

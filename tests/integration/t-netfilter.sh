@@ -39,15 +39,7 @@ have_nft() {
 # The remote side: TCP listeners on 443 and 8080 that answer "hello PORT".
 net_setup() {
 	[ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && command -v nft >/dev/null || return 1
-	ip netns add "$NS" || return 1
-	ip link add "$VH" type veth peer name "$VR" || return 1
-	ip link set "$VR" netns "$NS"
-	ip addr add "$HOST_IP/24" dev "$VH"
-	ip link set "$VH" up
-	ip -n "$NS" addr add "$REMOTE_IP/24" dev "$VR"
-	ip -n "$NS" link set "$VR" up
-	ip -n "$NS" link set lo up
-	ip -n "$NS" route add default via "$HOST_IP"
+	remote_ns "$NS" "$VH" "$VR" "$HOST_IP" "$REMOTE_IP" || return 1
 	cat >"$T_TMP/srv.py" <<'EOF'
 import socket, sys, threading
 def serve(port):
