@@ -63,6 +63,14 @@ $(BUILD)/gen/sysfilter_bpf.h: tools/gen_sysfilter.c src/sysfilter_rules.c src/sy
 	$(BUILD)/gen/gen_sysfilter >$@.tmp && mv $@.tmp $@
 $(BUILD)/obj/sysfilter.o $(BUILD)/asan/obj/sysfilter.o: $(BUILD)/gen/sysfilter_bpf.h
 
+# The static nftables rulesets, built as netlink batches at build time.
+$(BUILD)/gen/nftrules.h: tools/gen_nftrules.c src/nftrules_def.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 $(WARN) -Isrc $$(pkg-config --cflags $(GEN_PKGS)) -o $(BUILD)/gen/gen_nftrules \
+		tools/gen_nftrules.c $$(pkg-config --libs $(GEN_PKGS))
+	$(BUILD)/gen/gen_nftrules >$@.tmp && mv $@.tmp $@
+$(BUILD)/obj/nftload.o $(BUILD)/asan/obj/nftload.o: $(BUILD)/gen/nftrules.h
+
 $(BUILD)/clawbox: $(OBJ)
 	$(CC) $(LDHARD) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -10,7 +10,7 @@ rc=0
 echo "== clang-format"
 clang-format --dry-run -Werror $files || rc=1
 echo "== clang-tidy"
-make -s build/gen/sysfilter_bpf.h
+make -s build/gen/sysfilter_bpf.h build/gen/nftrules.h
 flags="-std=gnu17 -Isrc -Ibuild/gen $(pkg-config --cflags $(cat scripts/pkg-config.txt scripts/pkg-config-dlopen.txt scripts/pkg-config-build.txt))"
 # Off: checks that do not understand __attribute__((cleanup)) (leaks are
 # caught at run time by LeakSanitizer in make test), the x86-64 va_list

@@ -78,7 +78,7 @@ static void loopback_up(void)
 /* Pass fds to the supervisor as one message tagged with tag. */
 static int send_fds(char tag, const int *fds, size_t n)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * PROXY_NFDS)] = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int) * (PROXY_NFDS + 2))] = { 0 };
 	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
 	struct msghdr msg = { .msg_iov = &iov,
 			      .msg_iovlen = 1,
@@ -117,40 +117,55 @@ static void open_proxy_listeners(int fds[PROXY_NFDS])
 
 /* The box's network namespace and the workspace's overlay cost the most
  * kernel time of a start, and neither needs the view: a builder process
- * makes them while the init builds the view. It shares the init's fd table
- * (CLONE_FILES), so what it opens stays open for the init, and it hands
- * over the fd numbers through a pipe. It runs nothing but this code. */
-struct built {
+ * makes them while the init builds the view, the overlay first (the view
+ * needs it sooner). It shares the init's fd table (CLONE_FILES), so what it
+ * opens stays open for the init, and it hands over the fd numbers through a
+ * pipe, one message for each. It runs nothing but this code. With --net
+ * filtered the namespace comes with the init instead (clone3), so that the
+ * supervisor can put the veth's box side into it before the init starts. */
+struct built_net {
 	int net;                   /* the new network namespace */
 	int listeners[PROXY_NFDS]; /* with net_proxy, in that namespace */
-	int overlay;               /* the detached overlay, or -1 */
 };
 
 struct builder {
 	int pidfd;
 	int pipe[2]; /* both ends stay open here: the fd table is one */
 	struct rootfs_layers layers;
-	bool done;
-	struct built b;
+	bool net;    /* the builder makes the network namespace */
+	int overlay; /* received: the detached overlay, or -1 */
+	bool got_overlay;
 };
+
+static void builder_send(struct builder *bd, const void *msg, size_t n)
+{
+	if (write(bd->pipe[1], msg, n) != (ssize_t)n)
+		die(errno, "hand over the box's network namespace and overlay", NULL, NULL);
+}
 
 _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder *bd)
 {
 	struct rootfs_error ferr;
-	struct built b = { .overlay = -1 };
+	const char *what = NULL;
+	struct built_net b;
+	int overlay = -1, nflog, r;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
+		die(-overlay, ferr.what, ferr.path, ferr.detail);
+	builder_send(bd, &overlay, sizeof(overlay));
+	if (!bd->net)
+		_exit(0);
 	if (unshare(CLONE_NEWNET) < 0)
 		die(errno, "create the box's network namespace", NULL, NULL);
 	if ((b.net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
 		die(errno, "open the box's network namespace", NULL, NULL);
 	loopback_up();
+	if ((r = netbox_setup(&s->net, &nflog, &what)) < 0)
+		die(-r, what, NULL, NULL);
 	if (s->net_proxy)
 		open_proxy_listeners(b.listeners);
-	if (!s->fs.unsafe && (b.overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
-		die(-b.overlay, ferr.what, ferr.path, ferr.detail);
-	if (write(bd->pipe[1], &b, sizeof(b)) != (ssize_t)sizeof(b))
-		die(errno, "hand over the network namespace", NULL, NULL);
+	builder_send(bd, &b, sizeof(b));
 	_exit(0);
 }
 
@@ -159,8 +174,9 @@ static void builder_start(const struct sandbox_spec *s, struct builder *bd)
 	struct rootfs_error ferr;
 	int r;
 
-	*bd = (struct builder){ .pidfd = -1, .pipe = { -1, -1 } };
+	*bd = (struct builder){ .pidfd = -1, .pipe = { -1, -1 }, .overlay = -1 };
 	bd->layers = (struct rootfs_layers){ .lower = -1, .box = -1 };
+	bd->net = !s->net.filtered;
 	if (!s->fs.unsafe && (r = rootfs_layers_open(&s->fs, &bd->layers, &ferr)) < 0)
 		die(-r, ferr.what, ferr.path, ferr.detail);
 	if (pipe2(bd->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -175,47 +191,58 @@ static void builder_start(const struct sandbox_spec *s, struct builder *bd)
 		builder_main(s, bd);
 }
 
-/* Wait (once) for what the builder made, or for its end; when it failed
- * (it reported why) leave quietly. reap_until_done() reaps it. */
-static void builder_wait(struct builder *bd)
+/* The builder's next message, of n bytes. When it ended without (it
+ * reported why), leave quietly. reap_until_done() reaps it. */
+static void builder_receive(struct builder *bd, void *msg, size_t n)
 {
-	if (bd->done)
-		return;
-	bd->done = true;
 	struct pollfd p[2] = { { .fd = bd->pipe[0], .events = POLLIN },
 			       { .fd = bd->pidfd, .events = POLLIN } };
 	while (poll(p, 2, -1) < 0 && errno == EINTR)
 		;
-	if (read(bd->pipe[0], &bd->b, sizeof(bd->b)) != (ssize_t)sizeof(bd->b))
+	if (read(bd->pipe[0], msg, n) != (ssize_t)n)
 		_exit(EXIT_SETUP);
-	close(bd->pipe[0]);
-	close(bd->pipe[1]);
-	close(bd->pidfd);
-	rootfs_layers_close(&bd->layers);
 }
 
 static int builder_overlay(void *ctx, struct rootfs_error *err)
 {
 	struct builder *bd = ctx;
 	(void)err;
-	builder_wait(bd);
-	return bd->b.overlay;
+	if (!bd->got_overlay) {
+		builder_receive(bd, &bd->overlay, sizeof(bd->overlay));
+		bd->got_overlay = true;
+		rootfs_layers_close(&bd->layers);
+	}
+	return bd->overlay;
 }
 
-/* Join the builder's network namespace, and pass it to the supervisor
- * (for --publish) with the proxy's listeners. */
-static void builder_finish(const struct sandbox_spec *s, struct builder *bd)
+/* Be in the box's network namespace, and pass it to the supervisor (for
+ * --publish) with the proxy's listeners and (filtered) the NFLOG socket. */
+static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int nflog)
 {
-	int fds[1 + PROXY_NFDS] = { bd->b.net };
+	int fds[2 + PROXY_NFDS];
 	size_t n = 1;
+	struct built_net b = { .net = -1 };
 
-	builder_wait(bd);
-	fds[0] = bd->b.net;
-	if (setns(bd->b.net, CLONE_NEWNET) < 0)
-		die(errno, "enter the box's network namespace", NULL, NULL);
+	builder_overlay(bd, NULL);
+	if (bd->net) {
+		builder_receive(bd, &b, sizeof(b));
+		if (setns(b.net, CLONE_NEWNET) < 0)
+			die(errno, "enter the box's network namespace", NULL, NULL);
+	} else {
+		if ((b.net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+			die(errno, "open the box's network namespace", NULL, NULL);
+		if (s->net_proxy)
+			open_proxy_listeners(b.listeners);
+	}
+	close(bd->pipe[0]);
+	close(bd->pipe[1]);
+	close(bd->pidfd);
+	fds[0] = b.net;
 	if (s->net_proxy)
 		for (int i = 0; i < PROXY_NFDS; i++)
-			fds[n++] = bd->b.listeners[i];
+			fds[n++] = b.listeners[i];
+	if (nflog >= 0)
+		fds[n++] = nflog;
 	int r = send_fds('N', fds, n);
 	if (r < 0)
 		die(-r, "pass the network namespace to clawbox", NULL, NULL);
@@ -450,8 +477,9 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 {
 	struct rootfs_error ferr;
 	struct sandbox_spec spec = *s;
+	const char *what = NULL;
 	struct builder bd;
-	int r;
+	int r, nflog = -1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	settle_fds(report_fd, go_fd, pty_fd);
@@ -464,12 +492,18 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 		warn(errno, "create a cgroup namespace", NULL);
 	if (sethostname("clawbox", 7) < 0)
 		die(errno, "set the hostname", NULL, NULL);
+	/* --net filtered: the supervisor made our eth0 before it said go. */
+	if (s->net.filtered) {
+		loopback_up();
+		if ((r = netbox_setup(&s->net, &nflog, &what)) < 0)
+			die(-r, what, NULL, NULL);
+	}
 	builder_start(s, &bd);
 	spec.fs.overlay = builder_overlay;
 	spec.fs.overlay_ctx = &bd;
 	if ((r = rootfs_build(&spec.fs, &ferr)) < 0)
 		die(-r, ferr.what, ferr.path, ferr.detail);
-	builder_finish(s, &bd);
+	builder_finish(s, &bd, nflog);
 	int pts = s->pty ? open_pty() : -1;
 	close(FD_PTY);
 	trace_point("init.view");

@@ -34,10 +34,16 @@ static const char *str(json_t *obj, const char *key)
 	return v ? v : "";
 }
 
-/* time  ALLOW|DENY  proto  host:port  addr  rule  (reason | bytes) */
+/* time  ALLOW|DENY  proto  host:port  addr  rule  (reason | bytes); or
+ * time  NOTE  sysctl=value (guard) for net.forwarding */
 static void print_net(json_t *obj)
 {
 	json_t *port = json_object_get(obj, "port");
+	if (STREQ(str(obj, "event"), "net.forwarding")) {
+		printf("%s  NOTE  %s=%s turned on by clawbox (guard: %s)\n", str(obj, "time"),
+		       str(obj, "sysctl"), str(obj, "value"), str(obj, "guard"));
+		return;
+	}
 	char dest[300];
 	if (json_is_integer(port))
 		snprintf(dest, sizeof(dest), "%s:%lld", str(obj, "host"),

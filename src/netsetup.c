@@ -1,13 +1,15 @@
 /* The network of a run: options, policy, environment, the proxy's life. */
 #include "util/common.h"
 
+#include "audit.h"
 #include "netsetup.h"
+#include "nftrules_def.h"
 #include "util/fs.h"
 #include "util/log.h"
 
 const char *net_mode_name(enum net_mode m)
 {
-	return m == NET_PROXY ? "proxy" : "none";
+	return m == NET_PROXY ? "proxy" : m == NET_FILTERED ? "filtered" : "none";
 }
 
 static int push(const char **v, size_t *n, const char *arg, const char *opt)
@@ -30,10 +32,13 @@ int net_opts_parse(struct net_opts *o, int c, const char *arg)
 			o->mode = NET_NONE;
 		else if (STREQ(arg, "proxy"))
 			o->mode = NET_PROXY;
+		else if (STREQ(arg, "filtered"))
+			o->mode = NET_FILTERED;
 		else {
-			log_error("unknown network mode '%s' (none or proxy) (see 'clawbox run "
-				  "--help')",
-				  arg);
+			log_error(
+			    "unknown network mode '%s' (proxy, none or filtered) (see 'clawbox run "
+			    "--help')",
+			    arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -99,6 +104,46 @@ static int prepare_publish(const struct net_opts *o, struct net_run *n)
 	return 0;
 }
 
+/* The audit event of forwarding turned on (the message is the caller's). */
+static void audit_forwarding(const struct net_run *n)
+{
+	struct audit *a = NULL;
+	if (audit_open(n->box_dir, n->box_name, &a) < 0)
+		return;
+	audit_append(a, "net.forwarding",
+		     json_pack("{s:s, s:s, s:s}", "sysctl", "net.ipv4.ip_forward", "value", "1",
+			       "guard", "table ip " NFTRULES_GUARD_TABLE));
+	audit_close(a);
+}
+
+/* --net filtered: the host's NAT table and forwarding, and the box's slot. */
+static int prepare_filtered(struct net_run *n)
+{
+	const char *what = NULL;
+	bool enabled = false;
+	int r;
+	if (geteuid() != 0) {
+		log_error("--net filtered needs root (a veth pair and NAT in the host's network "
+			  "namespace); use --net proxy");
+		return -EPERM;
+	}
+	if ((r = netfilter_host_prepare(&enabled, &what)) < 0) {
+		log_error("cannot %s: %s", what, strerror(-r));
+		return r;
+	}
+	if (enabled) {
+		log_warn("IPv4 forwarding was off: turned it on for --net filtered "
+			 "(net.ipv4.ip_forward=1), with nftables table 'ip " NFTRULES_GUARD_TABLE
+			 "' forwarding only the boxes' traffic");
+		audit_forwarding(n);
+	}
+	if ((r = netfilter_slot_take(&n->slot, &what)) < 0) {
+		log_error("cannot %s: %s", what, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_name,
 		struct net_run *ret)
 {
@@ -107,8 +152,13 @@ int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_n
 	unsigned line = 0;
 	int r = 0;
 
-	if ((r = prepare_publish(o, &n)) < 0)
+	n.slot.lock_fd = -1;
+	if (o->mode == NET_FILTERED && (r = prepare_filtered(&n)) < 0)
 		return r;
+	if ((r = prepare_publish(o, &n)) < 0) {
+		netfilter_slot_release(&n.slot);
+		return r;
+	}
 	if (o->mode == NET_NONE) {
 		*ret = n;
 		return 0;
@@ -136,6 +186,7 @@ int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_n
 		netpolicy_free(&n.policy);
 		for (size_t i = 0; i < n.npublish; i++)
 			close(n.publish[i].fd);
+		netfilter_slot_release(&n.slot);
 		return r;
 	}
 	*ret = n;
@@ -151,14 +202,23 @@ int net_environment(const struct net_run *n, struct strv *env)
 		"NO_PROXY=localhost,127.0.0.1,::1",   "no_proxy=localhost,127.0.0.1,::1",
 	};
 	int r = 0;
-	if (n->mode != NET_PROXY)
+	if (n->mode == NET_NONE)
 		return 0;
 	for (size_t i = 0; i < ELEMENTSOF(vars) && r == 0; i++)
 		r = strv_push(env, vars[i]);
 	return r;
 }
 
-void net_started(struct net_run *n, int netns)
+void net_started(struct net_run *n, pid_t pid)
+{
+	const char *what = NULL;
+	int e;
+	/* On failure the box init finds no eth0 and the box fails to start. */
+	if (n->mode == NET_FILTERED && (e = netfilter_veth_up(&n->slot, pid, &what)) < 0)
+		log_error("cannot %s: %s", what, strerror(-e));
+}
+
+void net_ready(struct net_run *n, int netns)
 {
 	if (n->npublish == 0) {
 		close(netns);
@@ -171,23 +231,40 @@ void net_started(struct net_run *n, int netns)
 		log_warn("cannot forward the published ports: %s", strerror(-r));
 }
 
+void net_box_spec(const struct net_run *n, struct netbox_spec *ret)
+{
+	*ret = (struct netbox_spec){ .filtered = n->mode == NET_FILTERED,
+				     .addr = n->slot.box_addr,
+				     .gateway = n->slot.host_addr,
+				     .prefix = n->slot.prefix };
+}
+
 const char *net_resolv_conf(const struct net_run *n)
 {
-	return n->mode == NET_PROXY ? "# clawbox: the box's DNS stub (allowed names only)\n"
-				      "nameserver 127.0.0.1\n"
-				    : NULL;
+	return n->mode != NET_NONE ? "# clawbox: the box's DNS stub (allowed names only)\n"
+				     "nameserver 127.0.0.1\n"
+				   : NULL;
+}
+
+static void start_nflog(struct net_run *n, int fd)
+{
+	int r = nflog_start(fd, n->box_dir, n->box_name, &n->nflog);
+	if (r < 0)
+		log_warn("cannot log the box's denied packets: %s", strerror(-r));
 }
 
 void net_listeners(int *fds, size_t nfds, struct net_run *n)
 {
 	int all[PROXY_NFDS] = { -1, -1, -1 };
 	for (size_t i = 0; i < nfds; i++) {
-		if (i < PROXY_NFDS && n->mode == NET_PROXY && !n->proxy)
+		if (i < PROXY_NFDS && n->mode != NET_NONE && !n->proxy)
 			all[i] = fds[i];
+		else if (i == PROXY_NFDS && n->mode == NET_FILTERED && !n->nflog)
+			start_nflog(n, fds[i]);
 		else
 			close(fds[i]);
 	}
-	if (n->mode != NET_PROXY || n->proxy)
+	if (n->mode == NET_NONE || n->proxy)
 		return;
 	struct proxy_config cfg = { .policy = &n->policy,
 				    .box_dir = n->box_dir,
@@ -208,6 +285,9 @@ void net_finish(struct net_run *n)
 	n->finished = true;
 	publish_stop(n->pub);
 	n->pub = NULL;
+	nflog_stop(n->nflog);
+	n->nflog = NULL;
+	netfilter_slot_release(&n->slot);
 	for (size_t i = 0; i < n->npublish; i++)
 		close(n->publish[i].fd);
 	n->npublish = 0;

@@ -7,13 +7,16 @@
 #define CLAWBOX_NETSETUP_H
 #include "util/common.h"
 
+#include "netbox.h"
+#include "netfilter.h"
 #include "netpolicy.h"
 #include "policy.h"
 #include "proxy.h"
+#include "nflog.h"
 #include "publish.h"
 
 /* The default first: a zeroed struct net_opts means proxy. */
-enum net_mode { NET_PROXY, NET_NONE };
+enum net_mode { NET_PROXY, NET_NONE, NET_FILTERED };
 
 #define NET_OPTS_MAX 64
 
@@ -44,7 +47,10 @@ enum {
 #define NET_OPTS_HELP                                                                   \
 	"      --net MODE       proxy (the default: only clawbox's HTTP/SOCKS5 proxy\n" \
 	"                       and DNS stub, which allow the domains of the policy;\n" \
-	"                       every decision is logged) or none (loopback only)\n"    \
+	"                       every decision is logged), none (loopback only) or\n"   \
+	"                       filtered (root: the proxy, plus a veth with NAT out\n"  \
+	"                       for TCP 443, 80, 53, UDP 53, 123, 41641 and\n"          \
+	"                       100.64.0.0/10; other packets rejected and logged)\n"    \
 	"      --allow-domain P allow P: name or *.name (subdomains only), optional\n"  \
 	"                       :PORT (default 443 and 80); repeatable; also\n"         \
 	"                       'allow-domain P' lines in $STATE/boxes/NAME/net\n"      \
@@ -69,21 +75,30 @@ struct net_run {
 	struct publish_port publish[PUBLISH_MAX]; /* listening from net_prepare on */
 	size_t npublish;
 	struct publish *pub;
+	struct netfilter_slot slot; /* filtered: this box's /30 and veth */
+	struct nflog *nflog;        /* filtered: the denials into the audit log */
 	bool finished;
 };
 
-/* Build the run's policy (built-in allow list, box_dir/net, the options).
- * Reports and returns -errno on an invalid pattern. */
+/* Build the run's policy (built-in allow list, box_dir/net, the options);
+ * filtered: refuse without root, prepare the host (NAT table, forwarding)
+ * and take the box's slot. Reports and returns -errno on failure. */
 int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_name,
 		struct net_run *ret);
 /* Add the proxy variables to the box's environment (proxy mode only). */
 int net_environment(const struct net_run *n, struct strv *env);
+/* The sandbox's started hook: the box init is host pid pid; (filtered)
+ * create its veth pair, the box side in the init's network namespace. */
+void net_started(struct net_run *n, pid_t pid);
 /* The box's network namespace is in place (netns: an fd of it, taken
  * over): start forwarding the published ports into it. */
-void net_started(struct net_run *n, int netns);
+void net_ready(struct net_run *n, int netns);
+/* What the box init sets up in the box's network namespace. */
+void net_box_spec(const struct net_run *n, struct netbox_spec *ret);
 /* The box's /etc/resolv.conf (the DNS stub) in proxy mode, else NULL. */
 const char *net_resolv_conf(const struct net_run *n);
-/* The sandbox hook: start the proxy on the listeners (ctx: struct net_run). */
+/* The sandbox hook: start the proxy on the listeners, and (filtered) serve
+ * the NFLOG socket that follows them (ctx: struct net_run). */
 void net_listeners(int *fds, size_t nfds, struct net_run *n);
 /* Stop the proxy and free the policy; once (later calls do nothing). */
 void net_finish(struct net_run *n);

@@ -275,13 +275,14 @@ static void on_started(pid_t pid, void *p)
 {
 	struct run_ctx *c = p;
 	c->pid = pid;
+	net_started(&c->net, pid);
 }
 
-static void on_net(int netns, int *listeners, size_t n, void *p)
+static void on_net(int netns, int *fds, size_t n, void *p)
 {
 	struct run_ctx *c = p;
-	net_started(&c->net, netns);
-	net_listeners(listeners, n, &c->net);
+	net_ready(&c->net, netns);
+	net_listeners(fds, n, &c->net);
 }
 
 /* The command ended: stop the proxy and write the run's end to the audit
@@ -567,7 +568,8 @@ static int box_spec(const struct runbox_opts *o, const struct box *b, const char
 				      .resolv_conf = net_resolv_conf(&ctx->net) };
 	s->cwd = ctx->cwd;
 	s->pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	s->net_proxy = ctx->net.mode == NET_PROXY;
+	s->net_proxy = ctx->net.mode != NET_NONE;
+	net_box_spec(&ctx->net, &s->net);
 	s->limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
 	return setup_limits(o, b, s);
 }

@@ -83,7 +83,7 @@ static int64_t mono_ms(void)
  * fds. Returns the number of fds (>= 0) with *ret_tag, or -errno. */
 static int receive_fds(int sock, int *fds, size_t max, char *ret_tag)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	char cbuf[CMSG_SPACE(sizeof(int) * 6)];
 	char byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	struct msghdr msg = { .msg_iov = &iov,
@@ -97,7 +97,7 @@ static int receive_fds(int sock, int *fds, size_t max, char *ret_tag)
 	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(sizeof(int)))
 		return -EBADMSG;
 	size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-	int got[4];
+	int got[6];
 	memcpy(got, CMSG_DATA(c), k * sizeof(int));
 	if (k > max || (msg.msg_flags & MSG_CTRUNC)) {
 		for (size_t i = 0; i < k; i++)
@@ -181,7 +181,7 @@ static void relay(struct run *run)
 					pty_relay_resize(&pr);
 		}
 		if (ip >= 0 && p[ip].revents) {
-			int fds[4];
+			int fds[6];
 			char tag = 0;
 			int k = receive_fds(run->pty_sock, fds, ELEMENTSOF(fds), &tag);
 			if (k == 1 && tag == 'T')
@@ -223,10 +223,13 @@ static void install_handlers(bool on)
 		sigaction(relayed[i], &sa, NULL);
 }
 
-static pid_t clone_box(int *ret_pidfd)
+/* The network namespace comes later, from the init's builder (boxinit.c),
+ * except with --net filtered, where the supervisor wires the veth into it
+ * before the init goes on. */
+static pid_t clone_box(bool netns, int *ret_pidfd)
 {
 	struct clone_args args = {
-		.flags = BOX_CLONE_FLAGS,
+		.flags = BOX_CLONE_FLAGS | (netns ? CLONE_NEWNET : 0),
 		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
 		.exit_signal = SIGCHLD,
 	};
@@ -289,7 +292,7 @@ int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, s
 	}
 	sigpipe_w = sp[1];
 	install_handlers(true);
-	pid_t pid = clone_box(&pidfd);
+	pid_t pid = clone_box(s->net.filtered, &pidfd);
 	if (pid > 0)
 		trace_point("cloned");
 	if (pid == 0) {
@@ -319,6 +322,8 @@ int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, s
 		r = cgroup_attach(&s->cg, pid);
 	}
 	trace_point("go");
+	if (r == 0 && h->started)
+		h->started(pid, h->ctx);
 	if (r == 0 && send(sb->go, "g", 1, MSG_NOSIGNAL) != 1) {
 		*ret_what = "start the box";
 		r = -errno;
@@ -328,8 +333,6 @@ int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, s
 		return r;
 	}
 	*ret_what = NULL;
-	if (h->started)
-		h->started(pid, h->ctx);
 	*ret = sb;
 	return 0;
 }

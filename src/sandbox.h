@@ -11,6 +11,7 @@
 
 #include "cgroup.h"
 #include "confine.h"
+#include "netbox.h"
 #include "report.h"
 #include "rootfs.h"
 
@@ -21,6 +22,8 @@ struct sandbox_spec {
 	bool pty;          /* give the command a terminal of the box's own */
 	bool net_proxy;    /* the init opens the proxy's listeners in the box's netns */
 	struct confine_limits limits;
+	/* eth0 (--net filtered) and the ruleset the init sets up (src/netbox.h) */
+	struct netbox_spec net;
 	struct cgroup_limits cg; /* filled by the caller when cgroups are used */
 };
 
@@ -34,13 +37,15 @@ struct sandbox_hooks {
 	void (*warn)(const struct report *r, void *ctx);
 	/* The box's network namespace is in place: netns (an fd of it), and
 	 * with net_proxy the listeners the init opened on the box's loopback,
-	 * indexed as PROXY_FD_* (src/proxy.h). The hook owns every fd. Called
-	 * from the relay loop, before the command runs (connections wait in
-	 * the listen queue until served). */
-	void (*net)(int netns, int *listeners, size_t n, void *ctx);
-	/* The run's outcome is known (res as sandbox_finish returns it); usually called while the box is still being torn down, so
-	 * that the caller's bookkeeping overlaps with it. Called once, unless
-	 * sandbox_run fails. */
+	 * indexed as PROXY_FD_* (src/proxy.h), then (with net.filtered) the
+	 * box's NFLOG socket (src/nflog.h). The hook owns every fd. Called from
+	 * the relay loop, before the command runs (connections wait in the
+	 * listen queue until served). */
+	void (*net)(int netns, int *fds, size_t n, void *ctx);
+	/* The run's outcome is known (res as sandbox_finish returns it);
+	 * usually called while the box is still being torn down, so that the
+	 * caller's bookkeeping overlaps with it. Called once, unless
+	 * sandbox_finish fails. */
 	void (*ended)(const struct sandbox_result *res, void *ctx);
 	void *ctx;
 };

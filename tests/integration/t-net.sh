@@ -28,14 +28,7 @@ trap net_cleanup EXIT
 net_setup() {
 	[ "$(id -u)" -eq 0 ] || return 1
 	command -v ip >/dev/null && command -v curl >/dev/null || return 1
-	ip netns add "$NS" || return 1
-	ip link add "$VH" type veth peer name "$VR" || return 1
-	ip link set "$VR" netns "$NS"
-	ip addr add "$HOST_IP/24" dev "$VH"
-	ip link set "$VH" up
-	ip -n "$NS" addr add "$REMOTE_IP/24" dev "$VR"
-	ip -n "$NS" link set "$VR" up
-	ip -n "$NS" link set lo up
+	remote_ns "$NS" "$VH" "$VR" "$HOST_IP" "$REMOTE_IP" || return 1
 	cat >"$T_TMP/server.py" <<'EOF'
 import http.server, socketserver, sys
 port = int(sys.argv[2])
