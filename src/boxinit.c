@@ -115,14 +115,16 @@ static void open_proxy_listeners(int fds[PROXY_NFDS])
 	fds[PROXY_FD_DNS] = listen_on(SOCK_DGRAM, PROXY_DNS_PORT);
 }
 
-/* The box's network namespace and the workspace's overlay cost the most
- * kernel time of a start, and neither needs the view: a builder process
- * makes them while the init builds the view, the overlay first (the view
- * needs it sooner). It shares the init's fd table (CLONE_FILES), so what it
- * opens stays open for the init, and it hands over the fd numbers through a
- * pipe, one message for each. It runs nothing but this code. With --net
- * filtered the namespace comes with the init instead (clone3), so that the
- * supervisor can put the veth's box side into it before the init starts. */
+/* Three things of a start cost the most kernel time and need nothing of
+ * the view: the workspace's overlay, the box's network namespace, and
+ * detaching the host's old root after pivot_root (an RCU grace period). A
+ * builder process does them, in that order, while the init builds the view.
+ * It shares the init's fd table (CLONE_FILES), so what it opens stays open
+ * for the init, and it hands over a message for each through a pipe; the
+ * init tells it through another when the old root may go. It runs nothing
+ * but this code. With --net filtered the namespace comes with the init
+ * instead (clone3), so that the supervisor can put the veth's box side
+ * into it before the init starts. */
 struct built_net {
 	int net;                   /* the new network namespace */
 	int listeners[PROXY_NFDS]; /* with net_proxy, in that namespace */
@@ -130,32 +132,28 @@ struct built_net {
 
 struct builder {
 	int pidfd;
-	int pipe[2]; /* both ends stay open here: the fd table is one */
+	int out[2]; /* builder to init; all ends stay open here: one fd table */
+	int in[2];  /* init to builder: the old root may go */
 	struct rootfs_layers layers;
 	bool net;    /* the builder makes the network namespace */
-	int overlay; /* received: the detached overlay, or -1 */
-	bool got_overlay;
+	int got;     /* messages received: overlay, net, detached */
+	int overlay; /* the detached overlay, or -1 */
+	struct built_net nb;
+	int detached; /* 0, or -errno of detaching the old root */
 };
 
 static void builder_send(struct builder *bd, const void *msg, size_t n)
 {
-	if (write(bd->pipe[1], msg, n) != (ssize_t)n)
+	if (write(bd->out[1], msg, n) != (ssize_t)n)
 		die(errno, "hand over the box's network namespace and overlay", NULL, NULL);
 }
 
-_noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder *bd)
+static void builder_net(const struct sandbox_spec *s, struct builder *bd)
 {
-	struct rootfs_error ferr;
 	const char *what = NULL;
 	struct built_net b;
-	int overlay = -1, nflog, r;
+	int nflog, r;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
-		die(-overlay, ferr.what, ferr.path, ferr.detail);
-	builder_send(bd, &overlay, sizeof(overlay));
-	if (!bd->net)
-		_exit(0);
 	if (unshare(CLONE_NEWNET) < 0)
 		die(errno, "create the box's network namespace", NULL, NULL);
 	if ((b.net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
@@ -166,6 +164,26 @@ _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder
 	if (s->net_proxy)
 		open_proxy_listeners(b.listeners);
 	builder_send(bd, &b, sizeof(b));
+}
+
+_noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder *bd)
+{
+	struct rootfs_error ferr;
+	int overlay = -1;
+	char go;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
+		die(-overlay, ferr.what, ferr.path, ferr.detail);
+	builder_send(bd, &overlay, sizeof(overlay));
+	if (bd->net)
+		builder_net(s, bd);
+	/* Our root is the box's now too: pivot_root moved every process of
+	 * the namespace that had the old one. */
+	if (read(bd->in[0], &go, 1) != 1)
+		_exit(EXIT_SETUP);
+	int r = rootfs_detach_old_root();
+	builder_send(bd, &r, sizeof(r));
 	_exit(0);
 }
 
@@ -174,12 +192,12 @@ static void builder_start(const struct sandbox_spec *s, struct builder *bd)
 	struct rootfs_error ferr;
 	int r;
 
-	*bd = (struct builder){ .pidfd = -1, .pipe = { -1, -1 }, .overlay = -1 };
+	*bd = (struct builder){ .pidfd = -1, .out = { -1, -1 }, .in = { -1, -1 }, .overlay = -1 };
 	bd->layers = (struct rootfs_layers){ .lower = -1, .box = -1 };
 	bd->net = !s->net.filtered;
 	if (!s->fs.unsafe && (r = rootfs_layers_open(&s->fs, &bd->layers, &ferr)) < 0)
 		die(-r, ferr.what, ferr.path, ferr.detail);
-	if (pipe2(bd->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (pipe2(bd->out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(bd->in, O_CLOEXEC) < 0)
 		die(errno, "create a pipe", NULL, NULL);
 	struct clone_args args = { .flags = CLONE_FILES | CLONE_PIDFD,
 				   .pidfd = (uint64_t)(uintptr_t)&bd->pidfd,
@@ -195,24 +213,48 @@ static void builder_start(const struct sandbox_spec *s, struct builder *bd)
  * reported why), leave quietly. reap_until_done() reaps it. */
 static void builder_receive(struct builder *bd, void *msg, size_t n)
 {
-	struct pollfd p[2] = { { .fd = bd->pipe[0], .events = POLLIN },
+	struct pollfd p[2] = { { .fd = bd->out[0], .events = POLLIN },
 			       { .fd = bd->pidfd, .events = POLLIN } };
 	while (poll(p, 2, -1) < 0 && errno == EINTR)
 		;
-	if (read(bd->pipe[0], msg, n) != (ssize_t)n)
+	if (read(bd->out[0], msg, n) != (ssize_t)n)
 		_exit(EXIT_SETUP);
+}
+
+/* Receive the builder's messages, in their order, up to the k-th. */
+static void builder_until(struct builder *bd, int k)
+{
+	if (bd->got < 1 && k >= 1) {
+		builder_receive(bd, &bd->overlay, sizeof(bd->overlay));
+		rootfs_layers_close(&bd->layers);
+		bd->got = 1;
+	}
+	if (bd->got < 2 && k >= 2) {
+		if (bd->net)
+			builder_receive(bd, &bd->nb, sizeof(bd->nb));
+		bd->got = 2;
+	}
+	if (bd->got < 3 && k >= 3) {
+		builder_receive(bd, &bd->detached, sizeof(bd->detached));
+		bd->got = 3;
+	}
 }
 
 static int builder_overlay(void *ctx, struct rootfs_error *err)
 {
 	struct builder *bd = ctx;
 	(void)err;
-	if (!bd->got_overlay) {
-		builder_receive(bd, &bd->overlay, sizeof(bd->overlay));
-		bd->got_overlay = true;
-		rootfs_layers_close(&bd->layers);
-	}
+	builder_until(bd, 1);
 	return bd->overlay;
+}
+
+static int builder_old_root(void *ctx, bool start)
+{
+	struct builder *bd = ctx;
+	if (start)
+		return write(bd->in[1], "d", 1) == 1 ? 0 : -errno;
+	builder_until(bd, 3);
+	return bd->detached;
 }
 
 /* Be in the box's network namespace, and pass it to the supervisor (for
@@ -223,9 +265,9 @@ static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int
 	size_t n = 1;
 	struct built_net b = { .net = -1 };
 
-	builder_overlay(bd, NULL);
+	builder_until(bd, 3);
 	if (bd->net) {
-		builder_receive(bd, &b, sizeof(b));
+		b = bd->nb;
 		if (setns(b.net, CLONE_NEWNET) < 0)
 			die(errno, "enter the box's network namespace", NULL, NULL);
 	} else {
@@ -234,9 +276,9 @@ static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int
 		if (s->net_proxy)
 			open_proxy_listeners(b.listeners);
 	}
-	close(bd->pipe[0]);
-	close(bd->pipe[1]);
-	close(bd->pidfd);
+	int all[] = { bd->out[0], bd->out[1], bd->in[0], bd->in[1], bd->pidfd };
+	for (size_t i = 0; i < ELEMENTSOF(all); i++)
+		close(all[i]);
 	fds[0] = b.net;
 	if (s->net_proxy)
 		for (int i = 0; i < PROXY_NFDS; i++)
@@ -500,7 +542,8 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	}
 	builder_start(s, &bd);
 	spec.fs.overlay = builder_overlay;
-	spec.fs.overlay_ctx = &bd;
+	spec.fs.old_root = builder_old_root;
+	spec.fs.hook_ctx = &bd;
 	if ((r = rootfs_build(&spec.fs, &ferr)) < 0)
 		die(-r, ferr.what, ferr.path, ferr.detail);
 	builder_finish(s, &bd, nflog);

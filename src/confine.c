@@ -44,7 +44,7 @@ int confine_drop_caps(const char **ret_what)
 			    SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
 		return -errno;
 	*ret_what = "the ambient capability set";
-	if (cap_reset_ambient() < 0)
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return -errno;
 	*ret_what = "the capability bounding set";
 	for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++)

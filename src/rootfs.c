@@ -23,6 +23,7 @@ struct host_parts {
 	int workspace; /* detached overlay (or rw clone of the project) */
 	int home;      /* detached clone of the box home */
 	int base;      /* the detached base tmpfs (make_base) */
+	int scratch;   /* its read-only mask templates (make_scratch) */
 	int config;    /* detached read-only clone of the --config dir, or -1 */
 	int devnodes[6];
 	struct top_entry *top;
@@ -213,20 +214,26 @@ static int make_base(const struct rootfs_spec *s, struct rootfs_error *err)
 	return m;
 }
 
-/* A read-only clone of base's scratch/NAME, to mount over a hidden path. */
-static int scratch_clone(int base, const char *name)
+/* base's "scratch", as a detached read-only, noexec clone: every mask is
+ * a clone of an entry of it, and inherits those flags. */
+static int make_scratch(int base, struct rootfs_error *err)
 {
-	char path[32];
-	snprintf(path, sizeof(path), "scratch/%s", name);
-	int fd = open_tree(base, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	int fd = open_tree(base, "scratch", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return fail(err, "clone the mask templates", NULL);
 	if (set_attr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC) < 0) {
-		int r = -errno;
+		int r = fail(err, "make the mask templates read-only", NULL);
 		close(fd);
 		return r;
 	}
 	return fd;
+}
+
+/* A clone of scratch's NAME, to mount over a hidden path. */
+static int scratch_clone(int scratch, const char *name)
+{
+	int fd = open_tree(scratch, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 /* Clone every top-level entry of the host's / except the ones the box gets
@@ -312,24 +319,41 @@ static int clone_dev_nodes(struct host_parts *h, struct rootfs_error *err)
 
 /* Attach base's "root" at "/tmp" of the host view, put a /proc for the new
  * pid namespace in it (proc must be mounted while a full /proc is still
- * visible), and pivot into it. The old root is detached. */
+ * visible), and pivot into it. The host's root is left at ROOTFS_OLD_ROOT
+ * for detach_old_root(). */
 static int pivot_to_base(int base, struct rootfs_error *err)
 {
 	_cleanup_close_ int fd = open_tree(base, "root", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0 || move_mount(fd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return fail(err, "attach the box's root tmpfs", "/");
-	if (mkdir("/tmp/proc", 0555) < 0)
+	if (mkdir("/tmp/proc", 0555) < 0 || mkdir("/tmp" ROOTFS_OLD_ROOT, 0700) < 0)
 		return fail(err, "create", "/proc");
 	if (mount("proc", "/tmp/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return fail(err, "mount the box's /proc", "/proc");
 	if (chdir("/tmp") < 0)
 		return fail(err, "enter the box's root", "/");
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
+	if (syscall(SYS_pivot_root, ".", "." ROOTFS_OLD_ROOT) < 0)
 		return fail(err, "pivot_root into the box's root", "/");
-	if (umount2(".", MNT_DETACH) < 0)
-		return fail(err, "detach the host's root", "/");
 	if (chdir("/") < 0)
 		return fail(err, "enter the box's root", "/");
+	return 0;
+}
+
+int rootfs_detach_old_root(void)
+{
+	return umount2(ROOTFS_OLD_ROOT, MNT_DETACH) < 0 ? -errno : 0;
+}
+
+/* The host's old root must be gone before the view is done. */
+static int old_root_gone(const struct rootfs_spec *s, struct rootfs_error *err)
+{
+	int r = s->old_root ? s->old_root(s->hook_ctx, false) : rootfs_detach_old_root();
+	if (r < 0) {
+		errno = -r;
+		return fail(err, "detach the host's root", ROOTFS_OLD_ROOT);
+	}
+	if (rmdir(ROOTFS_OLD_ROOT) < 0)
+		return fail(err, "remove", ROOTFS_OLD_ROOT);
 	return 0;
 }
 
@@ -483,7 +507,7 @@ static int protect_proc(struct rootfs_error *err)
  * hold a mount point (the project, the box home) gets a tmpfs of its own,
  * made read-only at the end. Paths that do not exist in the view are
  * skipped. */
-static int mask_one(const struct rootfs_spec *s, const char *path, int base, struct ro_list *ro,
+static int mask_one(const struct rootfs_spec *s, const char *path, int scratch, struct ro_list *ro,
 		    struct rootfs_error *err)
 {
 	struct stat st;
@@ -498,7 +522,7 @@ static int mask_one(const struct rootfs_spec *s, const char *path, int base, str
 			return fail(err, "mask", path);
 		return ro_add(ro, path);
 	}
-	int fd = scratch_clone(base, dir ? "dir" : "empty");
+	int fd = scratch_clone(scratch, dir ? "dir" : "empty");
 	if (fd < 0) {
 		errno = -fd;
 		return fail(err, "clone the empty mask file for", path);
@@ -508,15 +532,15 @@ static int mask_one(const struct rootfs_spec *s, const char *path, int base, str
 	return r;
 }
 
-static int mask_all(const struct rootfs_spec *s, int base, bool inside_project, struct ro_list *ro,
-		    struct rootfs_error *err)
+static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_project,
+		    struct ro_list *ro, struct rootfs_error *err)
 {
 	for (size_t i = 0; i < s->nmasks; i++) {
 		const char *m = s->masks[i];
 		bool inside = path_is_beneath(m, s->project);
 		if (inside != inside_project)
 			continue;
-		int r = mask_one(s, m, base, ro, err);
+		int r = mask_one(s, m, scratch, ro, err);
 		if (r < 0)
 			return r;
 		if (inside && !STREQ(s->project, ROOTFS_WORKSPACE)) {
@@ -525,7 +549,7 @@ static int mask_all(const struct rootfs_spec *s, int base, bool inside_project, 
 			if (snprintf(alt, sizeof(alt), "%s%s", ROOTFS_WORKSPACE, rel) >=
 			    (int)sizeof(alt))
 				continue;
-			if ((r = mask_one(s, alt, base, ro, err)) < 0)
+			if ((r = mask_one(s, alt, scratch, ro, err)) < 0)
 				return r;
 		}
 	}
@@ -540,7 +564,7 @@ static int mount_workspace(const struct rootfs_spec *s, struct host_parts *h,
 		errno = -r;
 		return fail(err, "create", ROOTFS_WORKSPACE);
 	}
-	if (!s->unsafe && (h->workspace = s->overlay(s->overlay_ctx, err)) < 0)
+	if (!s->unsafe && (h->workspace = s->overlay(s->hook_ctx, err)) < 0)
 		return h->workspace;
 	if ((r = attach(h->workspace, ROOTFS_WORKSPACE, err)) < 0)
 		return r;
@@ -587,7 +611,7 @@ static int mount_config(const struct rootfs_spec *s, struct host_parts *h, struc
 		errno = ELOOP;
 		return fail(err, "hide the config's .env (a symlink)", env);
 	}
-	return mask_one(s, env, h->base, ro, err);
+	return mask_one(s, env, h->scratch, ro, err);
 }
 
 static int finish_read_only(struct ro_list *ro, struct rootfs_error *err)
@@ -614,6 +638,8 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 		return fail(err, "set nosuid on the box's home", s->home);
 	if ((h->base = make_base(s, err)) < 0)
 		return h->base;
+	if ((h->scratch = make_scratch(h->base, err)) < 0)
+		return h->scratch;
 	if (s->config) {
 		h->config = open_tree(AT_FDCWD, s->config,
 				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
@@ -631,12 +657,12 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 /* Show the scratch's resolv.conf at /etc/resolv.conf, when that is a
  * regular file of the view (a symlink into the masked /run is left alone:
  * names then do not resolve in the box, which the proxy does not need). */
-static int mount_resolv_conf(const struct rootfs_spec *s, int base, struct rootfs_error *err)
+static int mount_resolv_conf(const struct rootfs_spec *s, int scratch, struct rootfs_error *err)
 {
 	struct stat st;
 	if (!s->resolv_conf || lstat("/etc/resolv.conf", &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
-	int fd = scratch_clone(base, "resolv.conf");
+	int fd = scratch_clone(scratch, "resolv.conf");
 	if (fd < 0) {
 		errno = -fd;
 		return fail(err, "clone the box's resolv.conf", NULL);
@@ -649,7 +675,9 @@ static int mount_resolv_conf(const struct rootfs_spec *s, int base, struct rootf
 int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 {
 	static struct top_entry top[MAX_TOP];
-	struct host_parts h = { .workspace = -1, .home = -1, .base = -1, .config = -1, .top = top };
+	struct host_parts h = {
+		.workspace = -1, .home = -1, .base = -1, .scratch = -1, .config = -1, .top = top
+	};
 	struct ro_list ro = { .n = 0 };
 	int r;
 
@@ -659,25 +687,30 @@ int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 	trace_point("view.host");
 	if ((r = pivot_to_base(h.base, err)) < 0)
 		return r;
+	if (s->old_root)
+		s->old_root(s->hook_ctx, true);
 	trace_point("view.pivot");
 	if ((r = populate_top(&h, err)) < 0 || (r = build_dev(&h, err)) < 0 ||
 	    (r = protect_proc(err)) < 0 || (r = mount_tmp(s, err)) < 0)
 		return r;
 	/* Masks first, so the workspace and home can sit inside a masked dir. */
-	if ((r = mask_all(s, h.base, false, &ro, err)) < 0 ||
+	if ((r = mask_all(s, h.scratch, false, &ro, err)) < 0 ||
 	    (r = mount_workspace(s, &h, err)) < 0 || (r = mount_home(&h, err)) < 0 ||
 	    (s->config && (r = mount_config(s, &h, &ro, err)) < 0) ||
-	    (r = mask_all(s, h.base, true, &ro, err)) < 0 ||
-	    (r = mount_resolv_conf(s, h.base, err)) < 0)
+	    (r = mask_all(s, h.scratch, true, &ro, err)) < 0 ||
+	    (r = mount_resolv_conf(s, h.scratch, err)) < 0)
 		return r;
 	trace_point("view.mounts");
 	/* Nothing of the host stays open in the init (its fds are not for the box). */
 	close(h.workspace);
 	close(h.home);
 	close(h.base);
+	close(h.scratch);
 	if (h.config >= 0)
 		close(h.config);
-	r = finish_read_only(&ro, err);
+	r = old_root_gone(s, err);
+	if (r == 0)
+		r = finish_read_only(&ro, err);
 	for (size_t i = 0; i < ro.n; i++)
 		free(ro.paths[i]);
 	return r;

@@ -24,6 +24,7 @@
 #define ROOTFS_WORKSPACE "/workspace"
 #define ROOTFS_HOME      "/home/clawbox"
 #define ROOTFS_CONFIG    "/home/clawbox/.openclaw"
+#define ROOTFS_OLD_ROOT  "/.oldroot" /* the host's root until detached */
 
 struct rootfs_error;
 
@@ -51,7 +52,14 @@ struct rootfs_spec {
 	 * built). Called once, right before the workspace is attached; returns
 	 * the detached mount's fd, or -errno with *err filled in. */
 	int (*overlay)(void *ctx, struct rootfs_error *err);
-	void *overlay_ctx;
+	/* After pivot_root the host's root sits at ROOTFS_OLD_ROOT, and
+	 * detaching it waits for an RCU grace period, so it may happen beside
+	 * the rest of the build: when set, old_root(ctx, true) is called right
+	 * after the pivot (someone may start rootfs_detach_old_root() then),
+	 * and old_root(ctx, false) before the view is done, which must return
+	 * once it is detached (0) or -errno. NULL: rootfs_build detaches it. */
+	int (*old_root)(void *ctx, bool start);
+	void *hook_ctx;
 };
 
 /* What failed, for the report to the supervisor. */
@@ -78,6 +86,10 @@ void rootfs_layers_close(struct rootfs_layers *l);
  * -errno with *err filled in. */
 int rootfs_overlay_mount(const struct rootfs_spec *spec, const struct rootfs_layers *l,
 			 struct rootfs_error *err);
+
+/* Detach the host's old root (lazily) from a process in the box's mount
+ * namespace, after the pivot. 0 or -errno. */
+int rootfs_detach_old_root(void);
 
 /* Build the view and pivot into it. Must run as the init of new user, mount
  * and pid namespaces, with CAP_SYS_ADMIN there. On failure returns -errno and
