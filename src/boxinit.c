@@ -457,45 +457,51 @@ static void start_command(const struct sandbox_spec *s, char *const *envp, int p
 	reap_until_done(pid);
 }
 
-/* The command's environment from the supervisor (sandbox_finish): strings,
- * each NUL-terminated, then an empty one. EOF before that means the
- * supervisor gave up: leave quietly. */
-static char **receive_environment(void)
+/* Read exactly n bytes from the supervisor; EOF means it gave up: leave
+ * quietly. */
+static void receive_exact(void *p, size_t n, const char *what)
 {
-	enum { ENV_MAX = 4 << 20 };
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16384;
-			char *more = cap > ENV_MAX ? NULL : realloc(buf, cap);
-			if (!more)
-				die(E2BIG, "receive the command's environment", NULL, NULL);
-			buf = more;
-		}
-		ssize_t k = read(FD_GO, buf + len, cap - len);
+	char *c = p;
+	while (n > 0) {
+		ssize_t k = read(FD_GO, c, n);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			die(errno, "receive the command's environment", NULL, NULL);
+			die(errno, "receive", what, NULL);
 		if (k == 0)
 			_exit(EXIT_SETUP);
-		len += (size_t)k;
-		/* Done at an empty string: a NUL right after a NUL (or at 0). */
-		if (buf[len - 1] == '\0' && (len == 1 || buf[len - 2] == '\0'))
-			break;
+		c += k;
+		n -= (size_t)k;
 	}
+}
+
+/* One block of strings from the supervisor (sandbox_set_masks,
+ * sandbox_finish): a uint32 length, then NUL-terminated strings. Returns
+ * them as a NULL-terminated array, their count in *ret_n. */
+static char **receive_block(const char *what, size_t *ret_n)
+{
+	uint32_t len;
+	receive_exact(&len, sizeof(len), what);
+	if (len > SANDBOX_BLOCK_MAX)
+		die(E2BIG, "receive", what, NULL);
+	char *buf = malloc(len + 1);
+	if (!buf)
+		die(ENOMEM, "receive", what, NULL);
+	receive_exact(buf, len, what);
+	if (len > 0 && buf[len - 1] != '\0')
+		die(EBADMSG, "receive", what, NULL);
 	size_t n = 0;
-	for (size_t i = 0; i + 1 < len; i++)
+	for (size_t i = 0; i < len; i++)
 		n += buf[i] == '\0';
-	char **envp = calloc(n + 1, sizeof(*envp));
-	if (!envp)
-		die(ENOMEM, "receive the command's environment", NULL, NULL);
+	char **v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		die(ENOMEM, "receive", what, NULL);
 	for (size_t i = 0, k = 0; k < n; k++) {
-		envp[k] = buf + i;
+		v[k] = buf + i;
 		i += strlen(buf + i) + 1;
 	}
-	return envp;
+	*ret_n = n;
+	return v;
 }
 
 /* The go byte. The supervisor sends it within a fraction of a millisecond;
@@ -541,6 +547,7 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 			die(-r, what, NULL, NULL);
 	}
 	builder_start(s, &bd);
+	spec.fs.masks = receive_block("the box's masks", &spec.fs.nmasks);
 	spec.fs.overlay = builder_overlay;
 	spec.fs.old_root = builder_old_root;
 	spec.fs.hook_ctx = &bd;
@@ -552,7 +559,8 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	trace_point("init.view");
 	if (chdir(s->cwd) < 0 && chdir(s->fs.project) < 0)
 		die(errno, "enter the working directory", s->cwd, NULL);
-	char **envp = receive_environment();
+	size_t nenv;
+	char **envp = receive_block("the command's environment", &nenv);
 	close(FD_GO);
 	confine(s);
 	trace_point("init.confined");

@@ -545,13 +545,12 @@ static int audit_start(const struct runbox_opts *o, const struct box *b, bool cr
 	return r;
 }
 
-/* What the box needs before its init starts: the view (masks, layers) and
- * the limits. 0, or -errno after an error message. */
-static int box_spec(const struct runbox_opts *o, const struct box *b, const char *state,
-		    struct run_ctx *ctx, struct sandbox_spec *s, struct strv *masks)
+/* What the box needs before its init starts: the view's layers, the
+ * network, the limits (the masks follow: sandbox_set_masks). 0, or -errno
+ * after an error message. */
+static int box_spec(const struct runbox_opts *o, const struct box *b, struct run_ctx *ctx,
+		    struct sandbox_spec *s)
 {
-	if (collect_masks(o, b, state, masks) < 0)
-		return -EINVAL;
 	path_join(ctx->upper, sizeof(ctx->upper), b->dir, "upper");
 	path_join(ctx->work, sizeof(ctx->work), b->dir, "work");
 	path_join(ctx->home, sizeof(ctx->home), b->dir, "home");
@@ -560,8 +559,6 @@ static int box_spec(const struct runbox_opts *o, const struct box *b, const char
 				      .work = ctx->work,
 				      .home = ctx->home,
 				      .unsafe = b->mode == BOX_MODE_YOLO_UNSAFE,
-				      .masks = masks->v,
-				      .nmasks = masks->n,
 				      .tmp_size = o->tmp_size,
 				      .config = o->config_dir[0] ? o->config_dir : NULL,
 				      .config_path = o->config_path,
@@ -574,8 +571,8 @@ static int box_spec(const struct runbox_opts *o, const struct box *b, const char
 	return setup_limits(o, b, s);
 }
 
-/* Start the box first, then do the supervisor's own work (secrets, audit,
- * environment) while the init builds the box's view. */
+/* Start the box first, then do the supervisor's own work (masks, secrets,
+ * audit, environment) while the init gets going and builds the view. */
 static int run_locked(const struct runbox_opts *o, const struct box *b, const char *state,
 		      bool created, struct run_ctx *ctx)
 {
@@ -590,7 +587,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	int code = EXIT_SETUP, r;
 
 	inside_cwd(b, ctx->cwd, sizeof(ctx->cwd));
-	if (box_spec(o, b, state, ctx, &s, &masks) < 0)
+	if (box_spec(o, b, ctx, &s) < 0)
 		goto out;
 	struct sandbox_hooks hooks = {
 		.started = on_started, .warn = on_warn, .net = on_net, .ended = on_ended, .ctx = ctx
@@ -599,6 +596,12 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	trace_point("prepared");
 	if ((r = sandbox_start(&s, &hooks, &sb, &what)) < 0) {
 		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
+		goto out;
+	}
+	if (collect_masks(o, b, state, &masks) < 0)
+		goto out;
+	if ((r = sandbox_set_masks(sb, masks.v, masks.n)) < 0) {
+		log_error("cannot pass the masks to the box: %s", strerror(-r));
 		goto out;
 	}
 	if (load_secrets(o, b) < 0 || audit_start(o, b, created, ctx->cwd, ctx) < 0)

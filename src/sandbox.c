@@ -337,24 +337,47 @@ int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, s
 	return 0;
 }
 
-/* The command's environment, as NUL-terminated strings and an empty one. */
-static int send_environment(int fd, char *const *envp)
+static int send_all(int fd, const void *p, size_t n)
 {
-	for (char *const *e = envp;; e++) {
-		const char *v = *e ? *e : "";
-		size_t n = strlen(v) + 1;
-		while (n > 0) {
-			ssize_t k = send(fd, v, n, MSG_NOSIGNAL);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				return -errno;
-			v += k;
-			n -= (size_t)k;
-		}
-		if (!*e)
-			return 0;
+	const char *c = p;
+	while (n > 0) {
+		ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EPIPE;
+		c += k;
+		n -= (size_t)k;
 	}
+	return 0;
+}
+
+/* One block to the init: its length (uint32), then the n strings of v,
+ * each NUL-terminated (src/boxinit.c: receive_block). */
+static int send_block(int fd, char *const *v, size_t n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(v[i]) + 1;
+	if (total > SANDBOX_BLOCK_MAX)
+		return -E2BIG;
+	uint32_t len = (uint32_t)total;
+	int r = send_all(fd, &len, sizeof(len));
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = send_all(fd, v[i], strlen(v[i]) + 1);
+	return r;
+}
+
+/* EPIPE: the init ended already (a setup failure it reports). */
+static bool init_gone(int r)
+{
+	return r == -EPIPE || r == -ECONNRESET;
+}
+
+int sandbox_set_masks(struct sandbox *sb, char *const *masks, size_t n)
+{
+	int r = send_block(sb->go, masks, n);
+	return init_gone(r) ? 0 : r;
 }
 
 int sandbox_finish(struct sandbox *sb, char *const *envp, struct sandbox_result *ret,
@@ -363,9 +386,11 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, struct sandbox_result 
 	const struct sandbox_hooks *h = sb->hooks;
 	memset(ret, 0, sizeof(*ret));
 	*ret_what = NULL;
-	/* EPIPE: the init ended already (a setup failure it reports). */
-	int r = send_environment(sb->go, envp);
-	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+	size_t n = 0;
+	while (envp[n])
+		n++;
+	int r = send_block(sb->go, envp, n);
+	if (r < 0 && !init_gone(r)) {
 		*ret_what = "pass the environment to the box";
 		sandbox_abort(sb);
 		return r;

@@ -60,6 +60,9 @@ struct sandbox_result {
 
 struct sandbox;
 
+/* Most bytes of masks or environment sent to a box's init. */
+#define SANDBOX_BLOCK_MAX (4u << 20)
+
 /* Start a box for spec: clone the init into its namespaces, write its id
  * maps, join its cgroups. The init builds the box's view meanwhile, and
  * waits for sandbox_finish() before it runs anything of spec->argv, so the
@@ -68,6 +71,12 @@ struct sandbox;
  * tells what failed). */
 int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_hooks *h,
 		  struct sandbox **ret, const char **ret_what);
+
+/* The paths the box hides (rootfs_spec.masks), for a box just started:
+ * the init waits for them before it builds the view, so the caller works
+ * them out while the init gets going. Once, before sandbox_finish(). 0 or
+ * -errno (then sandbox_abort() it). */
+int sandbox_set_masks(struct sandbox *sb, char *const *masks, size_t n);
 
 /* Give the command its environment (envp: its whole environment; it goes
  * to the init over a socket, never through a file), let it run, and relay
