@@ -41,7 +41,7 @@ static const char run_usage[] =
     "      --pids N         limit on processes and threads (cgroup v1 as root;\n"
     "                       otherwise RLIMIT_NPROC, with a warning)\n"
     "      --nofile N       open files per process (default 65536)\n"
-    "      --tmp-size SIZE  size of the private /tmp and /dev/shm (default 512M)\n"
+    "      --tmp-size SIZE  size of the private /tmp and /dev/shm together (default 512M)\n"
     "      --deny-read PATH hide PATH too (repeatable; relative = in the project;\n"
     "                       also read from $STATE/boxes/NAME/deny-read)\n\n"
     "secrets (given to CMD in its environment only; redacted from the audit log\n"
