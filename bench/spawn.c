@@ -1,11 +1,13 @@
 /* bench/spawn: run a command N times (after W warm-up runs), print the
  * median, p10 and p90 wall time in microseconds and the peak RSS (KiB) of
  * any process of the runs, as one line: "median_us p10_us p90_us maxrss_kib".
- * usage: spawn N W CMD [ARG...] */
+ * With -a, print every run's time instead, one per line.
+ * usage: spawn [-a] N W CMD [ARG...] */
 #define _GNU_SOURCE
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,8 +40,11 @@ static double run_once(char **argv)
 
 int main(int argc, char **argv)
 {
+	int all = argc > 1 && strcmp(argv[1], "-a") == 0;
+	argv += all;
+	argc -= all;
 	if (argc < 4) {
-		fprintf(stderr, "usage: spawn N WARMUP CMD [ARG...]\n");
+		fprintf(stderr, "usage: spawn [-a] N WARMUP CMD [ARG...]\n");
 		return 2;
 	}
 	int n = atoi(argv[1]), w = atoi(argv[2]);
@@ -48,6 +53,11 @@ int main(int argc, char **argv)
 		run_once(argv + 3);
 	for (int i = 0; i < n; i++)
 		t[i] = run_once(argv + 3);
+	if (all) {
+		for (int i = 0; i < n; i++)
+			printf("%.0f\n", t[i]);
+		return 0;
+	}
 	qsort(t, (size_t)n, sizeof(*t), cmp);
 	struct rusage ru;
 	getrusage(RUSAGE_CHILDREN, &ru);

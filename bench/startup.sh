@@ -21,10 +21,21 @@ export CLAWBOX_STATE_DIR="$tmp/state"
 cb=$(realpath build/clawbox)
 "$cb" run --box bench --project "$tmp/proj" -- true
 
-measure() { "$tmp/spawn" "$n" 20 "$@"; }
-read -r t_true _ _ _ < <(measure true)
-read -r t_bwrap b10 b90 _ < <(measure bwrap --ro-bind / / --dev /dev --proc /proc --unshare-all --die-with-parent true)
-read -r t_cb c10 c90 rss < <(measure "$cb" run --box bench --project "$tmp/proj" -- true)
+# Rounds alternate the three commands, so that a change of load on the
+# machine falls on all of them alike; medians are over every run.
+rounds=10
+per=$(((n + rounds - 1) / rounds))
+for _ in $(seq $rounds); do
+	"$tmp/spawn" -a "$per" 2 true >>"$tmp/true"
+	"$tmp/spawn" -a "$per" 2 bwrap --ro-bind / / --dev /dev --proc /proc --unshare-all \
+		--die-with-parent true >>"$tmp/bwrap"
+	"$tmp/spawn" -a "$per" 2 "$cb" run --box bench --project "$tmp/proj" -- true >>"$tmp/cb"
+done
+stats() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)], a[int(NR/10)+1], a[int(NR*9/10)]}'; }
+read -r t_true _ _ < <(stats "$tmp/true")
+read -r t_bwrap b10 b90 < <(stats "$tmp/bwrap")
+read -r t_cb c10 c90 < <(stats "$tmp/cb")
+n=$((per * rounds))
 # Peak RSS of clawbox alone (the box's processes included) in a separate run.
 read -r _ _ _ rss < <("$tmp/spawn" 20 0 "$cb" run --box bench --project "$tmp/proj" -- true)
 
