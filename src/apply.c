@@ -481,7 +481,7 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 	}
 	pid_t holder;
 	_cleanup_close_ int boxlock = box_lock(&g->box, &holder);
-	if (boxlock < 0 && boxlock != -EBUSY) {
+	if (boxlock < 0 && boxlock != -EBUSY && boxlock != -ETIMEDOUT) {
 		gate_subject(err, g->box.name);
 		return gate_fail(err, boxlock, "cannot lock the box: %s", strerror(-boxlock));
 	}

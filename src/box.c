@@ -6,8 +6,10 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 static const char *const mode_names[] = {
@@ -255,6 +257,61 @@ static int lock_path(const struct box *b, char *out, size_t n)
 	return path_join(out, n, b->dir, "lock");
 }
 
+/* The lock file's one line, fixed width and written in place (truncating
+ * and rewriting made ext4 flush the file, 1 ms of every box start): the
+ * pid of the clawbox holding the lock, then the host pid and start time of
+ * the init of its (last) box, 0 0 until it started. Informative but for the
+ * init: a failed write changes nothing but that wait. */
+#define LOCK_LINE    "%10d %10d %20llu\n"
+#define LOCK_INIT_AT 11
+
+/* The start time (clock ticks after boot) of pid, 0 when it is gone or a
+ * zombie (its teardown is done then: zombies come after it). */
+static unsigned long long live_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* After the ")" of the name: state, then 18 fields to the start time. */
+	const char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return 0;
+	p += 2;
+	for (int i = 0; i < 19 && p; i++)
+		if ((p = strchr(p, ' ')))
+			p++;
+	return p ? strtoull(p, NULL, 10) : 0;
+}
+
+/* A clawbox returns when its command has ended and nothing of the box
+ * runs; the kernel is then still tearing the box down (its overlay mounted,
+ * in a dying namespace). Wait for the init recorded in the lock file to be
+ * gone, so that a box's overlay is never mounted twice. */
+static int wait_last_init(int fd)
+{
+	char buf[64] = "";
+	int pid = 0;
+	unsigned long long start = 0;
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0 ||
+	    sscanf(buf, "%*d %d %llu", &pid, &start) != 2 || pid <= 0 || start == 0 ||
+	    live_start_time(pid) != start)
+		return 0;
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	if (live_start_time(pid) != start) /* the pid was reused meanwhile */
+		return 0;
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int r;
+	while ((r = poll(&p, 1, BOX_LOCK_WAIT_MS)) < 0 && errno == EINTR)
+		;
+	return r > 0 ? 0 : r == 0 ? -ETIMEDOUT : -errno;
+}
+
 int box_lock(const struct box *b, pid_t *ret_holder)
 {
 	char path[PATH_MAX];
@@ -274,14 +331,23 @@ int box_lock(const struct box *b, pid_t *ret_holder)
 		close(fd);
 		return r == -EWOULDBLOCK ? -EBUSY : r;
 	}
-	char buf[32];
-	/* Fixed width, written in place: truncating and rewriting would make
-	 * ext4 flush the file (auto_da_alloc), 1 ms of every box start. The
-	 * holder's pid is informative only: a failed write changes nothing. */
-	int w = snprintf(buf, sizeof(buf), "%10d\n", (int)getpid());
+	if ((r = wait_last_init(fd)) < 0) {
+		close(fd);
+		return r;
+	}
+	char buf[64];
+	int w = snprintf(buf, sizeof(buf), LOCK_LINE, (int)getpid(), 0, 0ULL);
 	if (pwrite(fd, buf, (size_t)w, 0) != w)
 		errno = 0;
 	return fd;
+}
+
+void box_lock_note_init(int fd, pid_t init)
+{
+	char buf[64];
+	int w = snprintf(buf, sizeof(buf), "%10d %20llu\n", (int)init, live_start_time(init));
+	if (fd >= 0 && pwrite(fd, buf, (size_t)w, LOCK_INIT_AT) != w)
+		errno = 0;
 }
 
 bool box_in_use(const struct box *b, pid_t *ret_holder)

@@ -54,9 +54,18 @@ int box_create(const char *state, const char *name, const char *project, enum bo
  * name on success; -ENOENT if none. */
 int box_find_by_path(const char *state, const char *dir, char *ret_name, size_t n);
 
+/* Longest wait for the teardown of a box's last run. */
+#define BOX_LOCK_WAIT_MS 10000
+
 /* Take the box's run lock (exclusive, non-blocking). Returns the lock fd, or
- * -EBUSY when another clawbox holds it; *ret_holder gets its pid if known. */
+ * -EBUSY when another clawbox holds it (*ret_holder gets its pid if known).
+ * The box of the last run may still be torn down by the kernel (its
+ * clawbox returned before): this waits for that, or -ETIMEDOUT after
+ * BOX_LOCK_WAIT_MS. */
 int box_lock(const struct box *b, pid_t *ret_holder);
+/* Record in the lock (fd from box_lock) that the box's init is host pid
+ * init, for the next box_lock() to wait for. */
+void box_lock_note_init(int fd, pid_t init);
 
 /* True when some clawbox process holds the box's run lock. */
 bool box_in_use(const struct box *b, pid_t *ret_holder);

@@ -410,24 +410,36 @@ static int spawn_command(char *const *argv, char *const *envp, int pts, pid_t *r
 	}
 }
 
+/* Kill and reap whatever is left in the box (we are its pid 1: kill(-1)
+ * reaches every other process of our pid namespace, and orphans are ours
+ * to reap), so that nothing of the box runs once the end is reported. */
+static void empty_the_box(void)
+{
+	kill(-1, SIGKILL);
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, 0);
+		if (p < 0 && errno != EINTR)
+			return;
+	}
+}
+
 _noreturn_ static void reap_until_done(pid_t cmd)
 {
 	for (;;) {
 		int st;
 		pid_t p = waitpid(-1, &st, 0);
-		if (p < 0) {
-			if (errno == EINTR)
-				continue;
-			report_send(FD_REPORT, REPORT_EXIT, ECHILD, 0, "", "", "");
-			close(FD_REPORT);
-			_exit(0);
-		}
-		if (p == cmd) {
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0 || p == cmd) {
 			trace_point("init.reaped");
-			report_send(FD_REPORT, REPORT_EXIT, 0, st, "", "", "");
-			/* The supervisor goes on while we are torn down. */
+			empty_the_box();
+			if (p < 0)
+				report_send(FD_REPORT, REPORT_EXIT, ECHILD, 0, "", "", "");
+			else
+				report_send(FD_REPORT, REPORT_EXIT, 0, st, "", "", "");
+			/* The supervisor goes on (and may be gone) while the
+			 * kernel tears us down (src/box.c: box_lock waits). */
 			close(FD_REPORT);
-			/* Leaving kills whatever the command left behind. */
 			_exit(0);
 		}
 	}

@@ -278,6 +278,9 @@ int cli_lock_idle_box(const struct box_opts *o, const char *doing, struct box *r
 	if (lock == -EBUSY)
 		log_error("box '%s' is running (clawbox pid %d): stop it before %s", ret->name,
 			  (int)holder, doing);
+	else if (lock == -ETIMEDOUT)
+		log_error("box '%s' is still being torn down after its last run: try again",
+			  ret->name);
 	else if (lock < 0)
 		log_error("cannot lock box '%s': %s", ret->name, strerror(-lock));
 	return lock;

@@ -264,6 +264,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 }
 
 struct run_ctx {
+	int lock;            /* the box's lock */
 	struct audit *audit; /* NULL until the run is logged */
 	pid_t pid;
 	struct net_run net;
@@ -275,6 +276,8 @@ static void on_started(pid_t pid, void *p)
 {
 	struct run_ctx *c = p;
 	c->pid = pid;
+	/* The next box_lock() waits for this init to be gone. */
+	box_lock_note_init(c->lock, pid);
 	net_started(&c->net, pid);
 }
 
@@ -589,6 +592,8 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	inside_cwd(b, ctx->cwd, sizeof(ctx->cwd));
 	if (box_spec(o, b, ctx, &s) < 0)
 		goto out;
+	/* Removing the box's cgroups needs its init gone. */
+	s.wait_teardown = s.cg.memory_dir[0] || s.cg.pids_dir[0];
 	struct sandbox_hooks hooks = {
 		.started = on_started, .warn = on_warn, .net = on_net, .ended = on_ended, .ctx = ctx
 	};
@@ -652,6 +657,11 @@ int runbox(const struct runbox_opts *o)
 		    b.name, (int)holder);
 		return EXIT_SETUP;
 	}
+	if (lock == -ETIMEDOUT) {
+		log_error("box '%s' is still being torn down after its last run: try again",
+			  b.name);
+		return EXIT_SETUP;
+	}
 	if (lock < 0) {
 		log_error("cannot lock box '%s': %s", b.name, strerror(-lock));
 		return EXIT_SETUP;
@@ -659,6 +669,7 @@ int runbox(const struct runbox_opts *o)
 	trace_point("locked");
 	if (net_prepare(&o->net, b.dir, b.name, &ctx.net) < 0)
 		return EXIT_SETUP;
+	ctx.lock = lock;
 	int code = run_locked(o, &b, state, created, &ctx);
 	audit_close(ctx.audit);
 	return code;

@@ -419,6 +419,13 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, struct sandbox_result 
 		if (h->ended)
 			h->ended(ret, h->ctx);
 	}
+	/* The init reports the end once nothing of the box runs; what is left
+	 * is the kernel's teardown, and the box's lock is the init's until that
+	 * is done. */
+	if (run.exited && !sb->spec->wait_teardown) {
+		sandbox_free(sb);
+		return 0;
+	}
 	siginfo_t si = { 0 };
 	while (waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;

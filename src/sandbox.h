@@ -25,6 +25,11 @@ struct sandbox_spec {
 	/* eth0 (--net filtered) and the ruleset the init sets up (src/netbox.h) */
 	struct netbox_spec net;
 	struct cgroup_limits cg; /* filled by the caller when cgroups are used */
+	/* Wait for the kernel's teardown of the box (its mounts, namespaces)
+	 * in sandbox_finish, e.g. to remove the box's cgroups after it; else
+	 * return once the command's end is reported, when no process of the
+	 * box is left (the next box_lock() waits for the teardown). */
+	bool wait_teardown;
 };
 
 struct sandbox_result;

@@ -203,6 +203,52 @@ concurrent_runs_refused() {
 	$CLAWBOX run --project "$P" -- true || fail "box not usable after the first run ended"
 }
 
+# overlayfs warns in the kernel log when an upper or work dir is mounted
+# while another mount still uses it.
+overlay_twice() { dmesg | grep -c "in-use as upperdir/workdir" || true; }
+
+# clawbox returns once nothing of the box runs; the kernel tears the box
+# (and its overlay) down after that. The next run of the box waits for it.
+next_run_waits_for_teardown() {
+	need_root
+	mkproj "$P"
+	# Control: the kernel log shows an upper dir mounted twice.
+	local o="$C/ovl" before after
+	mkdir -p "$o/l" "$o/u" "$o/w" "$o/m1" "$o/m2"
+	before=$(overlay_twice)
+	mount -t overlay -o "lowerdir=$o/l,upperdir=$o/u,workdir=$o/w" none "$o/m1"
+	mount -t overlay -o "lowerdir=$o/l,upperdir=$o/u,workdir=$o/w" none "$o/m2" || true
+	umount "$o/m2" 2>/dev/null || true
+	umount "$o/m1"
+	[ "$(overlay_twice)" -gt "$before" ] || fail "control: no warning for a double mount"
+	before=$(overlay_twice)
+	# A box that leaves 128 MiB unwritten: the kernel's unmount of its
+	# overlay syncs them, long after clawbox returned.
+	for i in $(seq 3); do
+		$CLAWBOX run --project "$P" -- sh -c 'head -c 128M /dev/zero > /workspace/big' ||
+			fail "big write failed"
+		$CLAWBOX run --project "$P" -- true || fail "run after a big write failed"
+	done
+	for i in $(seq 40); do
+		$CLAWBOX run --project "$P" -- sh -c "echo $i > /workspace/n; sleep 0.0\$((i % 3)) &" ||
+			fail "run $i failed"
+	done
+	# clawbox killed while its box runs: the next run still waits.
+	for i in $(seq 5); do
+		$CLAWBOX run --project "$P" -- sh -c "echo up > /workspace/up$i; exec sleep 100" &
+		pid=$!
+		for _ in $(seq 100); do [ -e "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/up$i ] && break; sleep 0.02; done
+		kill -KILL $pid
+		wait $pid 2>/dev/null || true
+		$CLAWBOX run --project "$P" -- true || fail "run after a killed clawbox failed"
+	done
+	[ "$($CLAWBOX run --project "$P" -- cat /workspace/n)" = 40 ] || fail "writes lost"
+	$CLAWBOX run --project "$P" -- rm /workspace/big
+	after=$(overlay_twice)
+	[ "$after" -eq "$before" ] || fail "the box's overlay was mounted twice ($before -> $after)"
+	! pgrep -f '^sleep 100$' >/dev/null || { pkill -f '^sleep 100$'; fail "box processes survived"; }
+}
+
 yolo_unsafe_writes_host() {
 	mkproj "$P"
 	$CLAWBOX run --box yolo --mode yolo-unsafe --project "$P" -- sh -c 'echo direct > direct.txt'
@@ -262,5 +308,6 @@ case_run "environment is an allowlist, HOME is the box's" environment_is_clean
 case_run "signals are forwarded" signals_forwarded
 case_run "the box dies with clawbox" box_dies_with_clawbox
 case_run "a second run of a busy box is refused" concurrent_runs_refused
+case_run "the next run waits for the last one's teardown" next_run_waits_for_teardown
 case_run "yolo-unsafe binds the project; modes do not switch" yolo_unsafe_writes_host
 case_run "stdin, stdout and stderr pass" stdio_passes
