@@ -293,17 +293,18 @@ static unsigned long long live_start_time(pid_t pid)
  * gone, so that a box's overlay is never mounted twice. */
 static int wait_last_init(int fd)
 {
-	char buf[64] = "";
-	int pid = 0;
-	unsigned long long start = 0;
-	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0 ||
-	    sscanf(buf, "%*d %d %llu", &pid, &start) != 2 || pid <= 0 || start == 0 ||
-	    live_start_time(pid) != start)
+	char buf[64] = "", *end;
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return 0;
+	strtol(buf, &end, 10); /* the last clawbox */
+	long pid = strtol(end, &end, 10);
+	unsigned long long start = strtoull(end, NULL, 10);
+	if (pid <= 0 || pid > INT_MAX || start == 0 || live_start_time((pid_t)pid) != start)
 		return 0;
 	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return errno == ESRCH ? 0 : -errno;
-	if (live_start_time(pid) != start) /* the pid was reused meanwhile */
+	if (live_start_time((pid_t)pid) != start) /* the pid was reused meanwhile */
 		return 0;
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 	int r;
