@@ -33,6 +33,7 @@ struct proxy {
 	int stop_r, stop_w;
 	int fds[PROXY_NFDS];
 	pthread_t acceptor, dns;
+	struct sockaddr_storage dns_addr; /* the stub's, for its clients' pids */
 	bool acceptor_started, dns_started;
 };
 
@@ -50,6 +51,8 @@ struct conn {
 	const char *rule;
 	const char *addr_rule; /* the --allow-ip rule a special address passed by */
 	uint64_t bytes_out, bytes_in;
+	struct sockowner_pid owner; /* pid 0: not known */
+	bool owner_looked;
 };
 
 static int64_t now_ms(void)
@@ -74,9 +77,33 @@ static void log_event(struct proxy *p, const char *event, json_t *f)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Find the box's process behind the connection, once, while it still
+ * waits for an answer (so it has not exited yet): called while the
+ * upstream connect is in flight, or before a refusal is sent. */
+static void conn_owner(struct conn *c)
+{
+	struct sockaddr_storage box, me;
+	socklen_t bl = sizeof(box), ml = sizeof(me);
+	if (c->owner_looked || !c->p->cfg.owners)
+		return;
+	c->owner_looked = true;
+	if (getpeername(c->cfd, (struct sockaddr *)&box, &bl) == 0 &&
+	    getsockname(c->cfd, (struct sockaddr *)&me, &ml) == 0)
+		(void)sockowner_find(c->p->cfg.owners, IPPROTO_TCP, &box, &me, &c->owner);
+}
+
+static void set_owner(json_t *f, const struct sockowner_pid *o)
+{
+	if (o->pid <= 0)
+		return;
+	json_object_set_new(f, "pid", json_integer(o->pid));
+	json_object_set_new(f, "host_pid", json_integer(o->host_pid));
+}
+
 /* One audit event for a connection's decision. */
 static void conn_log(struct conn *c, bool allow, const char *reason)
 {
+	conn_owner(c);
 	json_t *f = json_pack("{s:s, s:s, s:i, s:s, s:s}", "proto", c->proto, "host", c->host,
 			      "port", (int)c->port, "decision", allow ? "allow" : "deny", "rule",
 			      c->rule ? c->rule : "");
@@ -88,6 +115,7 @@ static void conn_log(struct conn *c, bool allow, const char *reason)
 		json_object_set_new(f, "addr_rule", json_string(c->addr_rule));
 	if (reason)
 		json_object_set_new(f, "reason", json_string(reason));
+	set_owner(f, &c->owner);
 	if (allow) {
 		json_object_set_new(f, "bytes_out", json_integer((json_int_t)c->bytes_out));
 		json_object_set_new(f, "bytes_in", json_integer((json_int_t)c->bytes_in));
@@ -214,6 +242,7 @@ static enum outcome open_upstream(struct conn *c, const char **ret_reason)
 		}
 		int r = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 1 : -errno;
 		if (r == -EINPROGRESS) {
+			conn_owner(c); /* while the handshake is under way */
 			r = wait_fd(c, fd, POLLOUT, deadline);
 			int err = 0;
 			socklen_t el = sizeof(err);
@@ -255,6 +284,7 @@ static void relay(struct conn *c)
 static void http_error(struct conn *c, int code, int64_t deadline)
 {
 	char msg[160];
+	conn_owner(c);
 	int n = snprintf(msg, sizeof(msg),
 			 "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n"
 			 "X-Clawbox: denied\r\n\r\n",
@@ -366,6 +396,7 @@ static uint8_t outcome_socks(enum outcome o)
 
 static void socks_reply(struct conn *c, uint8_t code)
 {
+	conn_owner(c);
 	uint8_t rep[10] = { 5, code, 0, 1, 0, 0, 0, 0, 0, 0 };
 	(void)write_all(c, c->cfd, rep, sizeof(rep), now_ms() + 1000);
 }
@@ -390,6 +421,7 @@ static void socks_session(struct conn *c)
 				used = (size_t)r;
 				if (!noauth) {
 					static const uint8_t no[2] = { 5, 0xff };
+					conn_owner(c);
 					(void)write_all(c, c->cfd, no, 2, deadline);
 					conn_log(c, false, "no acceptable authentication method");
 					return;
@@ -589,18 +621,28 @@ static void *accept_main(void *arg)
 	return NULL;
 }
 
-static void dns_log(void *ctx, const char *name, const char *qtype, bool allow, const char *rule)
+/* Called before the answer is sent, so the asking process still waits. */
+static void dns_log(void *ctx, const struct sockaddr_storage *from, const char *name,
+		    const char *qtype, bool allow, const char *rule)
 {
 	struct proxy *p = ctx;
+	struct sockowner_pid owner = { 0 };
 	json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "proto", "dns", "host", name, "qtype",
 			      qtype, "decision", allow ? "allow" : "deny", "rule", rule);
-	if (f)
-		log_event(p, "net.dns", f);
+	if (!f)
+		return;
+	if (p->cfg.owners && p->dns_addr.ss_family != AF_UNSPEC &&
+	    sockowner_find(p->cfg.owners, IPPROTO_UDP, from, &p->dns_addr, &owner) == 0)
+		set_owner(f, &owner);
+	log_event(p, "net.dns", f);
 }
 
 static void *dns_main(void *arg)
 {
 	struct proxy *p = arg;
+	socklen_t l = sizeof(p->dns_addr);
+	if (getsockname(p->fds[PROXY_FD_DNS], (struct sockaddr *)&p->dns_addr, &l) < 0)
+		p->dns_addr.ss_family = AF_UNSPEC;
 	dnsstub_serve(p->fds[PROXY_FD_DNS], p->stop_r, p->cfg.policy, dns_log, p);
 	return NULL;
 }
