@@ -14,12 +14,14 @@
 #include <sys/wait.h>
 
 struct sockowner {
-	pthread_mutex_t lock; /* guards diag, tried, seq */
+	pthread_mutex_t lock; /* guards diag, tried, seq, last */
 	int netns;
 	int diag; /* NETLINK_SOCK_DIAG in the box's netns; -1 until opened */
 	bool tried;
 	uint32_t seq;
 	pid_t init;
+	int last; /* /proc/PID of the last holder found, or -1 */
+	pid_t last_pid;
 };
 
 int sockowner_new(int netns, pid_t init_pid, struct sockowner **ret)
@@ -33,6 +35,7 @@ int sockowner_new(int netns, pid_t init_pid, struct sockowner **ret)
 	o->netns = netns;
 	o->diag = -1;
 	o->init = init_pid;
+	o->last = -1;
 	*ret = o;
 	return 0;
 }
@@ -43,6 +46,7 @@ struct sockowner *sockowner_free(struct sockowner *o)
 		return NULL;
 	closep(&o->netns);
 	closep(&o->diag);
+	closep(&o->last);
 	pthread_mutex_destroy(&o->lock);
 	free(o);
 	return NULL;
@@ -173,12 +177,11 @@ static int diag_inode(struct sockowner *o, int proto, const struct sockaddr_stor
 	}
 }
 
-/* Whether process pid has an fd on socket:[ino]. */
-static bool holds(pid_t pid, const char *want)
+/* Whether the process of pdir (its /proc/PID) has an fd on want
+ * ("socket:[N]"). */
+static bool holds(int pdir, const char *want)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = openat(pdir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return false;
 	DIR *d = fdopendir(dfd);
@@ -245,12 +248,12 @@ static void add_descendants(pid_t pid, pid_t *v, size_t *n, size_t max)
 	closedir(d);
 }
 
-/* pid as its own pid namespace sees it: the last field of NSpid. */
-static pid_t inner_pid(pid_t pid)
+/* The process of pdir as its own pid namespace sees it: the last field
+ * of NSpid. */
+static pid_t inner_pid(int pdir)
 {
-	char path[64], b[2048];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char b[2048];
+	_cleanup_close_ int fd = openat(pdir, "status", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t k = read(fd, b, sizeof(b) - 1);
@@ -274,26 +277,40 @@ static pid_t inner_pid(pid_t pid)
 	return start < end && v <= INT_MAX ? (pid_t)v : -1;
 }
 
+/* 1 when the process of pdir (host pid host) holds want, with ret
+ * filled; 0 when not. A /proc/PID fd stays with its process: once that
+ * exits, nothing under it opens, even if the pid is reused. */
+static int check(int pdir, pid_t host, const char *want, struct sockowner_pid *ret)
+{
+	if (!holds(pdir, want))
+		return 0;
+	pid_t inner = inner_pid(pdir);
+	if (inner <= 0)
+		return 0;
+	*ret = (struct sockowner_pid){ .pid = inner, .host_pid = host };
+	return 1;
+}
+
 /* Breadth first from the init (which holds no client socket of its own),
- * nearest processes first. */
-static int find_holder(pid_t init, uint64_t ino, struct sockowner_pid *ret)
+ * nearest processes first. On success *ret_dir is the holder's /proc/PID. */
+static int find_holder(pid_t init, const char *want, struct sockowner_pid *ret, int *ret_dir)
 {
 	_cleanup_free_ pid_t *v = malloc(SOCKOWNER_MAX_PROCS * sizeof(*v));
-	char want[48];
 	size_t n = 0;
 	if (!v)
 		return -ENOMEM;
-	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
 	add_descendants(init, v, &n, SOCKOWNER_MAX_PROCS);
 	for (size_t i = 0; i < n; i++) {
-		if (holds(v[i], want)) {
-			pid_t inner = inner_pid(v[i]);
-			/* Exited since (its pid may be reused): not a guess. */
-			if (inner <= 0 || !holds(v[i], want))
-				return -ENOENT;
-			*ret = (struct sockowner_pid){ .pid = inner, .host_pid = v[i] };
+		char path[32];
+		snprintf(path, sizeof(path), "/proc/%d", (int)v[i]);
+		int pdir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (pdir < 0)
+			continue;
+		if (check(pdir, v[i], want, ret) > 0) {
+			*ret_dir = pdir;
 			return 0;
 		}
+		close(pdir);
 		add_descendants(v[i], v, &n, SOCKOWNER_MAX_PROCS);
 	}
 	return -ESRCH;
@@ -310,8 +327,23 @@ int sockowner_find(struct sockowner *o, int proto, const struct sockaddr_storage
 		o->diag = open_diag(o->netns);
 	}
 	r = o->diag < 0 ? o->diag : diag_inode(o, proto, box_end, proxy_end, &ino);
+	/* The last holder first: one process usually makes many connections. */
+	_cleanup_close_ int last = o->last >= 0 ? fcntl(o->last, F_DUPFD_CLOEXEC, 3) : -1;
+	pid_t last_pid = o->last_pid;
 	pthread_mutex_unlock(&o->lock);
 	if (r < 0)
 		return r;
-	return find_holder(o->init, ino, ret);
+	char want[48];
+	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
+	if (last >= 0 && check(last, last_pid, want, ret) > 0)
+		return 0;
+	int dir = -1;
+	if ((r = find_holder(o->init, want, ret, &dir)) < 0)
+		return r;
+	pthread_mutex_lock(&o->lock);
+	closep(&o->last);
+	o->last = dir;
+	o->last_pid = ret->host_pid;
+	pthread_mutex_unlock(&o->lock);
+	return 0;
 }
