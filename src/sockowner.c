@@ -21,7 +21,7 @@ struct sockowner {
 	uint32_t seq;
 	pid_t init;
 	int last; /* /proc/PID of the last holder found, or -1 */
-	pid_t last_pid;
+	struct sockowner_pid last_pid;
 };
 
 int sockowner_new(int netns, pid_t init_pid, struct sockowner **ret)
@@ -178,29 +178,37 @@ static int diag_inode(struct sockowner *o, int proto, const struct sockaddr_stor
 }
 
 /* Whether the process of pdir (its /proc/PID) has an fd on want
- * ("socket:[N]"). */
+ * ("socket:[N]"). Newest fds first: a client's socket is usually its
+ * latest. Reads the fd numbers with getdents64 into the stack (no
+ * allocation), at most FD_SCAN_MAX of them. */
+#define FD_SCAN_MAX 4096
 static bool holds(int pdir, const char *want)
 {
-	int dfd = openat(pdir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dfd = openat(pdir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char b[8192];
+	unsigned fds[FD_SCAN_MAX];
+	size_t n = 0, wl = strlen(want);
+	ssize_t k;
 	if (dfd < 0)
 		return false;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return false;
+	while (n < FD_SCAN_MAX && (k = getdents64(dfd, b, sizeof(b))) > 0) {
+		for (ssize_t off = 0; off < k && n < FD_SCAN_MAX;) {
+			struct dirent64 *e = (struct dirent64 *)(b + off);
+			off += e->d_reclen;
+			char *end;
+			unsigned long v = strtoul(e->d_name, &end, 10);
+			if (e->d_name[0] != '.' && !*end && v <= UINT_MAX)
+				fds[n++] = (unsigned)v;
+		}
 	}
-	bool found = false;
-	size_t wl = strlen(want);
-	struct dirent *e;
-	while (!found && (e = readdir(d))) {
-		char link[64];
-		if (e->d_name[0] == '.')
-			continue;
-		ssize_t n = readlinkat(dfd, e->d_name, link, sizeof(link));
-		found = n == (ssize_t)wl && memcmp(link, want, wl) == 0;
+	while (n > 0) {
+		char name[16], link[64];
+		snprintf(name, sizeof(name), "%u", fds[--n]);
+		ssize_t l = readlinkat(dfd, name, link, sizeof(link));
+		if (l == (ssize_t)wl && memcmp(link, want, wl) == 0)
+			return true;
 	}
-	closedir(d);
-	return found;
+	return false;
 }
 
 /* Append the pids in the children file at path to v (at most max). */
@@ -329,21 +337,23 @@ int sockowner_find(struct sockowner *o, int proto, const struct sockaddr_storage
 	r = o->diag < 0 ? o->diag : diag_inode(o, proto, box_end, proxy_end, &ino);
 	/* The last holder first: one process usually makes many connections. */
 	_cleanup_close_ int last = o->last >= 0 ? fcntl(o->last, F_DUPFD_CLOEXEC, 3) : -1;
-	pid_t last_pid = o->last_pid;
+	struct sockowner_pid last_pid = o->last_pid;
 	pthread_mutex_unlock(&o->lock);
 	if (r < 0)
 		return r;
 	char want[48];
 	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
-	if (last >= 0 && check(last, last_pid, want, ret) > 0)
+	if (last >= 0 && holds(last, want)) {
+		*ret = last_pid;
 		return 0;
+	}
 	int dir = -1;
 	if ((r = find_holder(o->init, want, ret, &dir)) < 0)
 		return r;
 	pthread_mutex_lock(&o->lock);
 	closep(&o->last);
 	o->last = dir;
-	o->last_pid = ret->host_pid;
+	o->last_pid = *ret;
 	pthread_mutex_unlock(&o->lock);
 	return 0;
 }
