@@ -8,7 +8,7 @@
  * searched for the one with an fd on socket:[inode].
  *
  * Costs a netlink round trip and a walk of the box's processes and their
- * fds (bounded: SOCKOWNER_MAX_PROCS processes, the newest 4096 fds of each;
+ * fds (bounded: SOCKOWNER_MAX_PROCS processes, up to 4096 fds each, newest first;
  * the last holder found is tried first, its pid cached); callers do it off the
  * connection's critical path. Thread-safe. Never prints. */
 #ifndef CLAWBOX_SOCKOWNER_H
