@@ -17,7 +17,8 @@ static const char usage[] =
     "the line before it; the last one is recorded in audit.head).\n\n"
     "options:\n" BOX_OPTS_HELP "      --json           the raw JSON lines\n"
     "      --net            network decisions only (net.connect, net.dns): one line\n"
-    "                       each with the decision, destination, rule and bytes\n"
+    "                       each with the decision, destination, rule, the box's\n"
+    "                       pid when known and bytes\n"
     "      --since T        only events at or after T: an RFC 3339 UTC time\n"
     "                       (2026-11-28T08:30:00Z), a date, or an age (90s, 10m,\n"
     "                       2h, 7d)\n"
@@ -34,7 +35,7 @@ static const char *str(json_t *obj, const char *key)
 	return v ? v : "";
 }
 
-/* time  ALLOW|DENY  proto  host:port  addr  rule  (reason | bytes); or
+/* time  ALLOW|DENY  proto  host:port  addr  rule  [pid]  (reason | bytes); or
  * time  NOTE  sysctl=value (guard) for net.forwarding */
 static void print_net(json_t *obj)
 {
@@ -54,6 +55,9 @@ static void print_net(json_t *obj)
 	printf("%s  %-5s %-12s %-40s %-15s rule=%s", str(obj, "time"),
 	       STREQ(str(obj, "decision"), "allow") ? "ALLOW" : "DENY", str(obj, "proto"), dest,
 	       *str(obj, "addr") ? str(obj, "addr") : "-", str(obj, "rule"));
+	json_t *pid = json_object_get(obj, "pid");
+	if (json_is_integer(pid))
+		printf(" pid=%lld", (long long)json_integer_value(pid));
 	if (*str(obj, "reason"))
 		printf(" (%s)", str(obj, "reason"));
 	json_t *out = json_object_get(obj, "bytes_out"), *in = json_object_get(obj, "bytes_in");

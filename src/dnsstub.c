@@ -176,7 +176,7 @@ void dnsstub_serve(int fd, int stop_fd, const struct netpolicy *pol, dnsstub_log
 			 * type every 2 s is enough. */
 			time_t t = time(NULL);
 			if (!STREQ(name, last) || qtype != last_type || t - last_t >= 2) {
-				log(ctx, name, qtype_name(qtype, tb), false, rule);
+				log(ctx, &from, name, qtype_name(qtype, tb), false, rule);
 				snprintf(last, sizeof(last), "%s", name);
 				last_type = qtype;
 				last_t = t;

@@ -30,8 +30,9 @@ int dnsstub_build_reply(const uint8_t *q, size_t qend, uint8_t rcode, uint16_t q
 			const struct sockaddr_storage *addrs, size_t naddrs, uint8_t *out,
 			size_t cap);
 
-typedef void (*dnsstub_log_fn)(void *ctx, const char *name, const char *qtype, bool allow,
-			       const char *rule);
+/* from: the asker's address; called before the answer is sent. */
+typedef void (*dnsstub_log_fn)(void *ctx, const struct sockaddr_storage *from, const char *name,
+			       const char *qtype, bool allow, const char *rule);
 
 /* Serve fd (a bound UDP socket) until stop_fd becomes readable. Denied
  * questions are passed to log (a repeat of the same name and type within

@@ -19,17 +19,21 @@ struct netfilter_slot {
 	char host_if[IFNAMSIZ];       /* NFTRULES_IFPREFIX + n */
 	uint32_t host_addr, box_addr; /* network byte order; the /30's .1 and .2 */
 	int prefix;                   /* 30 */
-	bool veth;                    /* netfilter_veth_up() made the pair */
 };
 
 /* Take the first free slot whose /30 overlaps no route of the host's main
  * table (other boxes' excepted: their slots are locked). -EADDRNOTAVAIL
  * when none is left. */
 int netfilter_slot_take(struct netfilter_slot *ret, const char **ret_what);
-/* Delete the veth (if made), remove and unlock the slot file. Idempotent. */
+/* Remove and unlock the slot file. Idempotent. The veth pair goes with the
+ * box's network namespace (the kernel deletes it when the box init is
+ * gone), not here: deleting it costs tens of ms of RCU waits. */
 void netfilter_slot_release(struct netfilter_slot *s);
 
-/* Install the host's NAT table (idempotent). When IPv4 forwarding is off,
+/* Install the host's NAT table (idempotent; skipped when the host's
+ * nftables generation is the one recorded in NETFILTER_RUN_DIR/host-gen
+ * right after clawbox last installed it, i.e. nothing has changed any
+ * table since). When IPv4 forwarding is off,
  * install the forwarding guard first, then turn forwarding on, and say so
  * with *ret_enabled; when it is on, leave the host's forwarding alone. */
 int netfilter_host_prepare(bool *ret_enabled, const char **ret_what);

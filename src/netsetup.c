@@ -213,6 +213,7 @@ void net_started(struct net_run *n, pid_t pid)
 {
 	const char *what = NULL;
 	int e;
+	n->init_pid = pid;
 	/* On failure the box init finds no eth0 and the box fails to start. */
 	if (n->mode == NET_FILTERED && (e = netfilter_veth_up(&n->slot, pid, &what)) < 0)
 		log_error("cannot %s: %s", what, strerror(-e));
@@ -220,6 +221,12 @@ void net_started(struct net_run *n, pid_t pid)
 
 void net_ready(struct net_run *n, int netns)
 {
+	if (n->mode != NET_NONE && !n->owners && n->init_pid > 0) {
+		int fd = fcntl(netns, F_DUPFD_CLOEXEC, 3);
+		/* Without it the events carry no pid; nothing else changes. */
+		if (fd >= 0)
+			(void)sockowner_new(fd, n->init_pid, &n->owners);
+	}
 	if (n->npublish == 0) {
 		close(netns);
 		return;
@@ -268,7 +275,8 @@ void net_listeners(int *fds, size_t nfds, struct net_run *n)
 		return;
 	struct proxy_config cfg = { .policy = &n->policy,
 				    .box_dir = n->box_dir,
-				    .box_name = n->box_name };
+				    .box_name = n->box_name,
+				    .owners = n->owners };
 	int r = proxy_start(&cfg, all, &n->proxy);
 	if (r < 0) {
 		/* The box keeps running without egress: nothing is reachable. */
@@ -291,7 +299,10 @@ void net_finish(struct net_run *n)
 	for (size_t i = 0; i < n->npublish; i++)
 		close(n->publish[i].fd);
 	n->npublish = 0;
-	if (proxy_stop(n->proxy) == 0)
-		netpolicy_free(&n->policy); /* else still in use until exit */
+	if (proxy_stop(n->proxy) == 0) {
+		/* else both still in use until exit */
+		netpolicy_free(&n->policy);
+		n->owners = sockowner_free(n->owners);
+	}
 	n->proxy = NULL;
 }

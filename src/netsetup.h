@@ -77,6 +77,8 @@ struct net_run {
 	struct publish *pub;
 	struct netfilter_slot slot; /* filtered: this box's /30 and veth */
 	struct nflog *nflog;        /* filtered: the denials into the audit log */
+	pid_t init_pid;             /* the box init's host pid, from the started hook */
+	struct sockowner *owners;   /* the proxy's clients' pids (proxy, filtered) */
 	bool finished;
 };
 
@@ -91,7 +93,8 @@ int net_environment(const struct net_run *n, struct strv *env);
  * create its veth pair, the box side in the init's network namespace. */
 void net_started(struct net_run *n, pid_t pid);
 /* The box's network namespace is in place (netns: an fd of it, taken
- * over): start forwarding the published ports into it. */
+ * over): start forwarding the published ports into it, and (proxy,
+ * filtered) keep it to find the pids of the proxy's clients. */
 void net_ready(struct net_run *n, int netns);
 /* What the box init sets up in the box's network namespace. */
 void net_box_spec(const struct net_run *n, struct netbox_spec *ret);

@@ -4,6 +4,9 @@
 #include "nftload.h"
 #include "util/netlink.h"
 
+#include <arpa/inet.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
 
@@ -55,4 +58,50 @@ int nftload(enum nftload_ruleset ruleset)
 		r = netlink_acks(fd, count_acked(bytes, len));
 	close(fd);
 	return r;
+}
+
+int nftload_genid(uint32_t *ret)
+{
+	struct {
+		struct nlmsghdr h;
+		struct nfgenmsg g;
+	} req = { .h = { .nlmsg_len = sizeof(req),
+			 .nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN,
+			 .nlmsg_flags = NLM_F_REQUEST,
+			 .nlmsg_seq = 1 },
+		  .g = { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0 } };
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	union {
+		struct nlmsghdr h;
+		char b[512];
+	} ans;
+	_cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	/* Answered within sendto(). */
+	ssize_t k = recv(fd, &ans, sizeof(ans), MSG_DONTWAIT);
+	if (k < 0)
+		return -errno;
+	if ((size_t)k < NLMSG_LENGTH(sizeof(struct nfgenmsg)) || (size_t)k < ans.h.nlmsg_len ||
+	    ans.h.nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)))
+		return -EPROTO;
+	if (ans.h.nlmsg_type == NLMSG_ERROR)
+		return -EPROTO;
+	size_t off = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+	while (off + sizeof(struct nlattr) <= ans.h.nlmsg_len) {
+		struct nlattr a;
+		memcpy(&a, ans.b + off, sizeof(a));
+		if (a.nla_len < sizeof(a) || off + a.nla_len > ans.h.nlmsg_len)
+			break;
+		if ((a.nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && a.nla_len == NLA_HDRLEN + 4) {
+			uint32_t v;
+			memcpy(&v, ans.b + off + NLA_HDRLEN, 4);
+			*ret = ntohl(v);
+			return 0;
+		}
+		off += NLA_ALIGN(a.nla_len);
+	}
+	return -EPROTO;
 }

@@ -21,4 +21,9 @@ enum nftload_ruleset {
  * missing or malformed. */
 int nftload(enum nftload_ruleset ruleset);
 
+/* The ruleset generation of the caller's network namespace
+ * (NFT_MSG_GETGEN): the kernel adds one with every committed change to any
+ * table, so an unchanged value means nothing was changed. */
+int nftload_genid(uint32_t *ret);
+
 #endif

@@ -32,7 +32,16 @@ struct proxy {
 	unsigned qhead, qlen;
 	int stop_r, stop_w;
 	int fds[PROXY_NFDS];
+	/* The owner thread finds the box's process behind each connection
+	 * while the connection's own thread goes on (src/sockowner.h). */
+	pthread_cond_t owner_done; /* a lookup ended; also guarded by lock */
+	pthread_cond_t owner_work; /* a lookup waits in oq, or owner_stop */
+	struct conn *oq[PROXY_MAX_CONNS];
+	unsigned oqhead, oqlen;
+	bool owner_started, owner_stop;
+	pthread_t owner;
 	pthread_t acceptor, dns;
+	struct sockaddr_storage dns_addr; /* the stub's, for its clients' pids */
 	bool acceptor_started, dns_started;
 };
 
@@ -50,6 +59,8 @@ struct conn {
 	const char *rule;
 	const char *addr_rule; /* the --allow-ip rule a special address passed by */
 	uint64_t bytes_out, bytes_in;
+	struct sockowner_pid owner; /* pid 0: not known */
+	bool owner_queued;          /* a lookup is queued or running (p->lock) */
 };
 
 static int64_t now_ms(void)
@@ -74,9 +85,85 @@ static void log_event(struct proxy *p, const char *event, json_t *f)
 	pthread_mutex_unlock(&p->lock);
 }
 
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/* The owner thread: looks up each queued connection's process. A lookup
+ * costs a netlink round trip and a walk of /proc, done beside the
+ * connection's upstream connect, not before it. */
+static void *owner_main(void *arg)
+{
+	struct proxy *p = arg;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (p->oqlen == 0 && !p->owner_stop)
+			pthread_cond_wait(&p->owner_work, &p->lock);
+		if (p->oqlen == 0)
+			break;
+		struct conn *c = p->oq[p->oqhead];
+		p->oqhead = (p->oqhead + 1) % PROXY_MAX_CONNS;
+		p->oqlen--;
+		pthread_mutex_unlock(&p->lock);
+		struct sockaddr_storage box, me;
+		socklen_t bl = sizeof(box), ml = sizeof(me);
+		struct sockowner_pid o = { 0 };
+		if (getpeername(c->cfd, (struct sockaddr *)&box, &bl) == 0 &&
+		    getsockname(c->cfd, (struct sockaddr *)&me, &ml) == 0 &&
+		    sockowner_find(p->cfg.owners, IPPROTO_TCP, &box, &me, &o) < 0)
+			o = (struct sockowner_pid){ 0 };
+		pthread_mutex_lock(&p->lock);
+		c->owner = o;
+		c->owner_queued = false;
+		pthread_cond_broadcast(&p->owner_done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Queue the lookup of the connection's process, as soon as it is taken:
+ * the process waits for an answer then, so it has not exited yet. */
+static void conn_owner_start(struct conn *c)
+{
+	struct proxy *p = c->p;
+	if (!p->cfg.owners)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (!p->owner_started && !p->owner_stop)
+		p->owner_started = start_thread(&p->owner, owner_main, p) == 0;
+	/* At most PROXY_MAX_CONNS connections exist, each queued once. */
+	if (p->owner_started && p->oqlen < PROXY_MAX_CONNS) {
+		p->oq[(p->oqhead + p->oqlen) % PROXY_MAX_CONNS] = c;
+		p->oqlen++;
+		c->owner_queued = true;
+		pthread_cond_signal(&p->owner_work);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Wait for the lookup (before the first answer to the client, so that it
+ * is still there, and before c is freed); usually it ended during the
+ * upstream connect. A lookup only reads
+ * /proc and one netlink answer, so it ends. */
+static void conn_owner(struct conn *c)
+{
+	struct proxy *p = c->p;
+	pthread_mutex_lock(&p->lock);
+	while (c->owner_queued)
+		pthread_cond_wait(&p->owner_done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void set_owner(json_t *f, const struct sockowner_pid *o)
+{
+	if (o->pid <= 0)
+		return;
+	json_object_set_new(f, "pid", json_integer(o->pid));
+	json_object_set_new(f, "host_pid", json_integer(o->host_pid));
+}
+
 /* One audit event for a connection's decision. */
 static void conn_log(struct conn *c, bool allow, const char *reason)
 {
+	conn_owner(c);
 	json_t *f = json_pack("{s:s, s:s, s:i, s:s, s:s}", "proto", c->proto, "host", c->host,
 			      "port", (int)c->port, "decision", allow ? "allow" : "deny", "rule",
 			      c->rule ? c->rule : "");
@@ -88,6 +175,7 @@ static void conn_log(struct conn *c, bool allow, const char *reason)
 		json_object_set_new(f, "addr_rule", json_string(c->addr_rule));
 	if (reason)
 		json_object_set_new(f, "reason", json_string(reason));
+	set_owner(f, &c->owner);
 	if (allow) {
 		json_object_set_new(f, "bytes_out", json_integer((json_int_t)c->bytes_out));
 		json_object_set_new(f, "bytes_in", json_integer((json_int_t)c->bytes_in));
@@ -255,6 +343,7 @@ static void relay(struct conn *c)
 static void http_error(struct conn *c, int code, int64_t deadline)
 {
 	char msg[160];
+	conn_owner(c);
 	int n = snprintf(msg, sizeof(msg),
 			 "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n"
 			 "X-Clawbox: denied\r\n\r\n",
@@ -334,6 +423,9 @@ static void http_session(struct conn *c)
 		return;
 	}
 	int64_t far = now_ms() + connect_timeout(c->p);
+	/* Nothing is relayed before the lookup, begun at accept, has ended:
+	 * the client is still there, so its pid is known. */
+	conn_owner(c);
 	if (req.connect) {
 		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 		r = write_all(c, c->cfd, ok, sizeof(ok) - 1, far);
@@ -366,6 +458,7 @@ static uint8_t outcome_socks(enum outcome o)
 
 static void socks_reply(struct conn *c, uint8_t code)
 {
+	conn_owner(c);
 	uint8_t rep[10] = { 5, code, 0, 1, 0, 0, 0, 0, 0, 0 };
 	(void)write_all(c, c->cfd, rep, sizeof(rep), now_ms() + 1000);
 }
@@ -390,6 +483,7 @@ static void socks_session(struct conn *c)
 				used = (size_t)r;
 				if (!noauth) {
 					static const uint8_t no[2] = { 5, 0xff };
+					conn_owner(c);
 					(void)write_all(c, c->cfd, no, 2, deadline);
 					conn_log(c, false, "no acceptable authentication method");
 					return;
@@ -450,10 +544,12 @@ static void socks_session(struct conn *c)
 static void serve_conn(struct conn *c)
 {
 	c->t0 = now_ms();
+	conn_owner_start(c);
 	if (c->kind == PROXY_FD_HTTP)
 		http_session(c);
 	else
 		socks_session(c);
+	conn_owner(c);
 	close(c->cfd);
 	if (c->ufd >= 0)
 		close(c->ufd);
@@ -541,7 +637,6 @@ static void spawn_conn(struct proxy *p, int kind, int fd)
 }
 
 static void *dns_main(void *arg);
-static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg);
 
 static void *accept_main(void *arg)
 {
@@ -589,18 +684,28 @@ static void *accept_main(void *arg)
 	return NULL;
 }
 
-static void dns_log(void *ctx, const char *name, const char *qtype, bool allow, const char *rule)
+/* Called before the answer is sent, so the asking process still waits. */
+static void dns_log(void *ctx, const struct sockaddr_storage *from, const char *name,
+		    const char *qtype, bool allow, const char *rule)
 {
 	struct proxy *p = ctx;
+	struct sockowner_pid owner = { 0 };
 	json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "proto", "dns", "host", name, "qtype",
 			      qtype, "decision", allow ? "allow" : "deny", "rule", rule);
-	if (f)
-		log_event(p, "net.dns", f);
+	if (!f)
+		return;
+	if (p->cfg.owners && p->dns_addr.ss_family != AF_UNSPEC &&
+	    sockowner_find(p->cfg.owners, IPPROTO_UDP, from, &p->dns_addr, &owner) == 0)
+		set_owner(f, &owner);
+	log_event(p, "net.dns", f);
 }
 
 static void *dns_main(void *arg)
 {
 	struct proxy *p = arg;
+	socklen_t l = sizeof(p->dns_addr);
+	if (getsockname(p->fds[PROXY_FD_DNS], (struct sockaddr *)&p->dns_addr, &l) < 0)
+		p->dns_addr.ss_family = AF_UNSPEC;
 	dnsstub_serve(p->fds[PROXY_FD_DNS], p->stop_r, p->cfg.policy, dns_log, p);
 	return NULL;
 }
@@ -632,6 +737,8 @@ int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struc
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle, NULL);
 	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->owner_work, NULL);
+	pthread_cond_init(&p->owner_done, NULL);
 	for (int i = 0; i < PROXY_NFDS; i++) {
 		p->fds[i] = fds[i];
 		if (fds[i] >= 0)
@@ -679,9 +786,13 @@ int proxy_stop(struct proxy *p)
 	while ((p->active > 0 || p->workers > 0) && r != ETIMEDOUT)
 		r = pthread_cond_timedwait(&p->idle, &p->lock, &until);
 	bool stuck = p->active > 0 || p->workers > 0;
+	p->owner_stop = !stuck;
+	pthread_cond_broadcast(&p->owner_work);
 	pthread_mutex_unlock(&p->lock);
 	if (stuck)
 		return -EBUSY; /* a thread still uses p (see the header) */
+	if (p->owner_started)  /* every connection ended: its queue is empty */
+		pthread_join(p->owner, NULL);
 	for (int i = 0; i < PROXY_NFDS; i++)
 		if (p->fds[i] >= 0)
 			close(p->fds[i]);
@@ -693,6 +804,8 @@ int proxy_stop(struct proxy *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle);
 	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->owner_work);
+	pthread_cond_destroy(&p->owner_done);
 	free(p);
 	return 0;
 }

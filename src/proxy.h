@@ -16,13 +16,16 @@
  * PROXY_MAX_CONNS connections at once; more are closed at once (and logged).
  * Every decision, allowed or denied, is one "net.connect" event in the box's
  * audit log (allowed ones when they end, with their byte counts; refused
- * DNS questions are "net.dns" events), written
+ * DNS questions are "net.dns" events), with the pid of the box's process
+ * that asked when it can be found (looked up while the upstream connection
+ * is being made, or before a refusal is sent), written
  * through the proxy's own struct audit under a mutex. Never prints. */
 #ifndef CLAWBOX_PROXY_H
 #define CLAWBOX_PROXY_H
 #include "util/common.h"
 
 #include "netpolicy.h"
+#include "sockowner.h"
 
 #define PROXY_MAX_CONNS 128
 
@@ -37,6 +40,9 @@ struct proxy_config {
 	const struct netpolicy *policy; /* must outlive the proxy */
 	const char *box_dir;            /* for the audit log */
 	const char *box_name;
+	/* Finds the box process behind a connection or a DNS question, for
+	 * the events' "pid"; NULL: not recorded. Must outlive the proxy. */
+	struct sockowner *owners;
 	int request_timeout_ms; /* 0: 10 s */
 	int connect_timeout_ms; /* 0: 10 s */
 	int idle_timeout_ms;    /* 0: 15 min */

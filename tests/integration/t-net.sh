@@ -304,12 +304,52 @@ audit_net_view() {
 		'curl -s -m 5 http://good.test/ >/dev/null; curl -s -m 5 http://evil.test/ >/dev/null' || true
 	out=$("$CLAWBOX" audit --project "$P" --net)
 	[ "$(echo "$out" | wc -l)" = 2 ] || fail "expected 2 net lines: $out"
-	echo "$out" | grep -E "ALLOW +http +good.test:80 +$REMOTE_IP +rule=good.test out=[0-9]+ in=[0-9]+" >/dev/null ||
+	echo "$out" | grep -E "ALLOW +http +good.test:80 +$REMOTE_IP +rule=good.test pid=[0-9]+ out=[0-9]+ in=[0-9]+" >/dev/null ||
 		fail "allow line: $out"
-	echo "$out" | grep -E "DENY +http +evil.test:80 +- +rule=unmatched \(domain policy\)" >/dev/null ||
+	echo "$out" | grep -E "DENY +http +evil.test:80 +- +rule=unmatched pid=[0-9]+ \(domain policy\)" >/dev/null ||
 		fail "deny line: $out"
 }
 case_run "clawbox audit --net shows the decisions" audit_net_view
+
+# ev FILTER...: the "pid" of the one net event whose line has every FILTER.
+event_pid() {
+	local l
+	l=$("$CLAWBOX" audit --project "$P" --json | grep '"event":"net\.')
+	for f in "$@"; do l=$(echo "$l" | grep -F -- "$f"); done
+	[ "$(echo "$l" | grep -c .)" = 1 ] || fail "expected one event with $*: $l"
+	echo "$l" | grep -q '"host_pid":[1-9]' || fail "no host_pid in: $l"
+	echo "$l" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p'
+}
+
+pid_of_the_asking_process() {
+	need_net
+	mkproj "$P"
+	# Each process prints its pid (as the box sees it) and becomes curl.
+	out=$(box --allow-domain good.test --allow-domain good.test:8080 --allow-ip "$REMOTE_IP" -- sh -c '
+		sh -c "echo \$\$; exec curl -s -m 5 -o /dev/null http://good.test/a"
+		sh -c "echo \$\$; exec curl -s -m 5 -o /dev/null -p http://good.test/b"
+		sh -c "unset http_proxy HTTP_PROXY; echo \$\$; exec curl -s -m 5 -o /dev/null http://good.test:8080/c"
+		sh -c "echo \$\$; exec curl -s -m 5 -o /dev/null http://evil.test/d"
+		sh -c "echo \$\$; exec getent hosts nope.evil.test" || true')
+	set -- $out
+	[ $# = 5 ] || fail "expected 5 pids from the box: '$out'"
+	# Control: five processes, five different pids, none the box init's,
+	# so a constant or a wrong process cannot match below.
+	[ "$(printf '%s\n' "$@" | sort -u | grep -vcx 1)" = 5 ] || fail "pids not distinct: $*"
+	got=$(event_pid '"proto":"http"' '"decision":"allow"')
+	[ "$got" = "$1" ] || fail "plain HTTP: pid '$got', the process was $1"
+	got=$(event_pid '"proto":"http-connect"' '"decision":"allow"')
+	[ "$got" = "$2" ] || fail "CONNECT: pid '$got', the process was $2"
+	got=$(event_pid '"proto":"socks5"' '"decision":"allow"')
+	[ "$got" = "$3" ] || fail "SOCKS5: pid '$got', the process was $3"
+	got=$(event_pid '"host":"evil.test"' '"decision":"deny"')
+	[ "$got" = "$4" ] || fail "denied request: pid '$got', the process was $4"
+	got=$(event_pid '"host":"nope.evil.test"' '"qtype":"A"')
+	[ "$got" = "$5" ] || fail "refused DNS question: pid '$got', the process was $5"
+	"$CLAWBOX" audit --project "$P" --net | grep -E "DENY +http +evil.test:80 .* pid=$4 " >/dev/null ||
+		fail "audit --net does not show pid=$4"
+}
+case_run "each decision names the box process that asked (pid)" pid_of_the_asking_process
 
 agent_cannot_change_the_network() {
 	mkproj "$P"

@@ -224,6 +224,31 @@ $(diff <(ruleset host_nat) <(echo "$got"))"
 }
 case_run "--net filtered: 443 reachable, 8080 rejected and logged; rulesets documented" filtered_mode
 
+# The host's NAT table is loaded again only when the host's nftables
+# changed since clawbox loaded it: a table changed by hand is restored.
+host_table_restored_after_a_change() {
+	need_net
+	mkproj "$P"
+	echo 1 >/proc/sys/net/ipv4/ip_forward
+	"$CLAWBOX" run --project "$P" --net filtered -- true || fail "a filtered box failed"
+	[ "$(nft list table ip clawbox | sed '/^$/d')" = "$(ruleset host_nat)" ] || fail "host table differs"
+	gen=$(cat /run/clawbox/net/host-gen)
+	# Unchanged: nothing is loaded (the generation stays).
+	"$CLAWBOX" run --project "$P" --net filtered -- true || fail "a filtered box failed"
+	[ "$(cat /run/clawbox/net/host-gen)" = "$gen" ] || fail "the unchanged table was loaded again"
+	# Changed by hand: a rule flushed, then restored by the next start.
+	nft flush chain ip clawbox postrouting
+	nft list table ip clawbox | grep -q masquerade && fail "control: the flush did nothing"
+	"$CLAWBOX" run --project "$P" --net filtered -- true || fail "a filtered box failed"
+	[ "$(nft list table ip clawbox | sed '/^$/d')" = "$(ruleset host_nat)" ] ||
+		fail "the changed host table was not restored: $(nft list table ip clawbox)"
+	# Deleted by hand: installed again.
+	nft delete table ip clawbox
+	"$CLAWBOX" run --project "$P" --net filtered -- true || fail "a filtered box failed"
+	[ "$(nft list table ip clawbox | sed '/^$/d')" = "$(ruleset host_nat)" ] || fail "the deleted table is not back"
+}
+case_run "the host's NAT table: loaded once, restored after any change" host_table_restored_after_a_change
+
 forwarding_turned_on_with_guard() {
 	need_net
 	mkproj "$P"
@@ -265,7 +290,6 @@ no_leftovers() {
 	need_net
 	mkproj "$P"
 	echo 1 >/proc/sys/net/ipv4/ip_forward
-	"$CLAWBOX" run --project "$P" --net filtered -- true || fail "a filtered box failed"
 	veths() { ip -o link show | grep -cE ': clawbox[0-9]+@' || true; }
 	locked() {
 		local n=0 f
@@ -276,7 +300,12 @@ no_leftovers() {
 		echo $n
 	}
 	before=$(veths)
+	"$CLAWBOX" run --project "$P" --net filtered -- true || fail "a filtered box failed"
 	[ "$(locked)" = 0 ] || fail "a slot is still held after the box ended"
+	# The pair goes with the box's network namespace, which the kernel
+	# tears down just after the box (not synchronously: see netfilter.h).
+	for _ in $(seq 100); do [ "$(veths)" = "$before" ] && break; sleep 0.05; done
+	[ "$(veths)" = "$before" ] || fail "a veth is left after the box ended: $(ip -o link show | grep clawbox)"
 	"$CLAWBOX" run --project "$P" --net filtered -- sleep 30 &
 	cb=$!
 	init=$(box_init $cb) || fail "the filtered box did not start"

@@ -73,6 +73,25 @@ root_only_limits_degrade() {
 	echo "$out" | grep -qx 50 || fail "RLIMIT_NPROC not 50: $out"
 }
 
+# The proxy's events name the asking process without root too (the pid
+# lookup joins the box's own user namespace).
+user_proxy_events_carry_pid() {
+	setup_user
+	command -v curl >/dev/null || skip "needs curl"
+	as_user "mkdir -p proj"
+	out=$(as_user "./clawbox run --project proj -- sh -c '
+		sh -c \"echo \\\$\\\$; exec curl -s -m 5 -o /dev/null http://denied.invalid/\"
+		sh -c \"echo \\\$\\\$; exec getent hosts denied2.invalid\" || true'")
+	set -- $out
+	[ $# = 2 ] && [ "$1" != "$2" ] || fail "expected two different pids: '$out'"
+	log=$(as_user "./clawbox audit --project proj --json")
+	echo "$log" | grep '"event":"net.connect"' | grep '"host":"denied.invalid"' |
+		grep -q "\"pid\":$1," || fail "denied connection without pid $1: $log"
+	echo "$log" | grep '"event":"net.dns"' | grep '"host":"denied2.invalid"' |
+		grep -q "\"pid\":$2," || fail "refused DNS question without pid $2: $log"
+}
+
 case_run "an ordinary user's box: overlay, caps, state" user_box_works
 case_run "an ordinary user's box hides /root and /home" user_cannot_read_others
 case_run "root-only limits fall back with a warning" root_only_limits_degrade
+case_run "an ordinary user's proxy events name the asking process" user_proxy_events_carry_pid
