@@ -70,6 +70,38 @@ static int set_attr(int fd, const char *path, unsigned flags, uint64_t attr)
 	return mount_setattr(fd, path, flags, &a, sizeof(a));
 }
 
+#ifndef SYS_open_tree_attr
+#define SYS_open_tree_attr 467 /* Linux 6.15; one number on every arch */
+#endif
+
+/* A detached clone of path under dirfd (recursive: its submounts too) with
+ * the mount attributes attr set on every mount of it: open_tree_attr(), one
+ * call, or on kernels without it open_tree() and mount_setattr(). Returns
+ * the fd or -1 with errno. */
+static int clone_tree(int dirfd, const char *path, bool recursive, uint64_t attr)
+{
+	static bool no_attr_call;
+	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
+	struct mount_attr a = { .attr_set = attr };
+	if (!no_attr_call) {
+		int fd = (int)syscall(SYS_open_tree_attr, dirfd, path, flags, &a, sizeof(a));
+		if (fd >= 0 || errno != ENOSYS)
+			return fd;
+		no_attr_call = true;
+	}
+	int fd = open_tree(dirfd, path, flags);
+	if (fd < 0)
+		return -1;
+	if (mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)) <
+	    0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 /* Clone path as a detached mount (one level, no submounts). */
 static int clone_dir(const char *path, struct rootfs_error *err)
 {
@@ -155,16 +187,8 @@ int rootfs_overlay_mount(const struct rootfs_spec *s, const struct rootfs_layers
 /* yolo-unsafe: the project itself, read-write. */
 static int bind_project(const struct rootfs_spec *s, struct rootfs_error *err)
 {
-	int fd =
-	    open_tree(AT_FDCWD, s->project, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-	if (fd < 0)
-		return fail(err, "bind the project read-write", s->project);
-	if (set_attr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) <
-	    0) {
-		close(fd);
-		return fail(err, "set nosuid on the project", s->project);
-	}
-	return fd;
+	int fd = clone_tree(AT_FDCWD, s->project, true, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	return fd < 0 ? fail(err, "bind the project read-write", s->project) : fd;
 }
 
 static int write_resolv_conf(int dirfd, const char *text)
@@ -218,15 +242,8 @@ static int make_base(const struct rootfs_spec *s, struct rootfs_error *err)
  * a clone of an entry of it, and inherits those flags. */
 static int make_scratch(int base, struct rootfs_error *err)
 {
-	int fd = open_tree(base, "scratch", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (fd < 0)
-		return fail(err, "clone the mask templates", NULL);
-	if (set_attr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC) < 0) {
-		int r = fail(err, "make the mask templates read-only", NULL);
-		close(fd);
-		return r;
-	}
-	return fd;
+	int fd = clone_tree(base, "scratch", false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC);
+	return fd < 0 ? fail(err, "clone the mask templates", NULL) : fd;
 }
 
 /* A clone of scratch's NAME, to mount over a hidden path. */
@@ -281,16 +298,11 @@ static int clone_host_top(const struct rootfs_spec *s, struct host_parts *h,
 			e->type = S_IFDIR;
 		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
 			e->type = st.st_mode & S_IFMT;
-			e->fd = open_tree(AT_FDCWD, path,
-					  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+			e->fd =
+			    clone_tree(AT_FDCWD, path, true,
+				       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 			if (e->fd < 0) {
-				r = fail(err, "clone the host directory", path);
-				break;
-			}
-			if (set_attr(e->fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
-				     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) <
-			    0) {
-				r = fail(err, "make the host directory read-only", path);
+				r = fail(err, "clone the host directory read-only", path);
 				break;
 			}
 		} else {
@@ -307,12 +319,10 @@ static int clone_dev_nodes(struct host_parts *h, struct rootfs_error *err)
 	for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
 		char path[64];
 		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
-		h->devnodes[i] = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		h->devnodes[i] =
+		    clone_tree(AT_FDCWD, path, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 		if (h->devnodes[i] < 0)
 			return fail(err, "clone the device node", path);
-		if (set_attr(h->devnodes[i], "", AT_EMPTY_PATH,
-			     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
-			return fail(err, "set nosuid on the device node", path);
 	}
 	return 0;
 }
@@ -485,16 +495,12 @@ static int protect_proc(struct rootfs_error *err)
 		const char *p = ro_paths[i];
 		if (access(p, F_OK) < 0)
 			continue;
-		int fd = open_tree(AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		int fd = clone_tree(AT_FDCWD, p, true,
+				    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					MOUNT_ATTR_NOEXEC);
 		if (fd < 0)
-			return fail(err, "clone", p);
-		int r = 0;
-		if (set_attr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
-			     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-				 MOUNT_ATTR_NOEXEC) < 0)
-			r = fail(err, "make read-only", p);
-		else
-			r = attach(fd, p, err);
+			return fail(err, "clone read-only", p);
+		int r = attach(fd, p, err);
 		close(fd);
 		if (r < 0)
 			return r;
@@ -631,23 +637,18 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 		return fail(err, "make the mount namespace private", "/");
 	if (s->unsafe && (h->workspace = bind_project(s, err)) < 0)
 		return h->workspace;
-	h->home = open_tree(AT_FDCWD, s->home, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	h->home = clone_tree(AT_FDCWD, s->home, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (h->home < 0)
 		return fail(err, "clone the box's home", s->home);
-	if (set_attr(h->home, "", AT_EMPTY_PATH, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0)
-		return fail(err, "set nosuid on the box's home", s->home);
 	if ((h->base = make_base(s, err)) < 0)
 		return h->base;
 	if ((h->scratch = make_scratch(h->base, err)) < 0)
 		return h->scratch;
 	if (s->config) {
-		h->config = open_tree(AT_FDCWD, s->config,
-				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		h->config = clone_tree(AT_FDCWD, s->config, true,
+				       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 		if (h->config < 0)
-			return fail(err, "clone the config dir", s->config);
-		if (set_attr(h->config, "", AT_EMPTY_PATH | AT_RECURSIVE,
-			     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0)
-			return fail(err, "make the config dir read-only", s->config);
+			return fail(err, "clone the config dir read-only", s->config);
 	}
 	if ((r = clone_dev_nodes(h, err)) < 0)
 		return r;
