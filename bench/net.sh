@@ -58,16 +58,29 @@ export CLAWBOX_STATE_DIR="$tmp/state"
 box() { build/clawbox run --box benchnet --project "$tmp/proj" --net proxy --allow-ip "$remote" -- "$@"; }
 box true
 
-read -r d_lat d_p90 < <("$tmp/proj/netload" latency "$n" $remote $port)
-read -r c_lat c_p90 < <(box "$tmp/proj/netload" latency "$n" $remote $port 127.0.0.1 3128)
-read -r t_lat t_p90 < <("$tmp/proj/netload" latency "$n" $remote $port 127.0.0.1 8899)
-d_bw=$("$tmp/proj/netload" bulk $remote $port)
-c_bw=$(box "$tmp/proj/netload" bulk $remote $port 127.0.0.1 3128)
-t_bw=$("$tmp/proj/netload" bulk $remote $port 127.0.0.1 8899)
+# Rounds alternate direct, clawbox and tinyproxy, so that a change of load
+# on the machine falls on all of them alike; each figure is the median over
+# the rounds.
+rounds=5
+per=$(((n + rounds - 1) / rounds))
+for _ in $(seq $rounds); do
+	"$tmp/proj/netload" latency "$per" $remote $port >>"$tmp/d.lat"
+	box "$tmp/proj/netload" latency "$per" $remote $port 127.0.0.1 3128 >>"$tmp/c.lat"
+	"$tmp/proj/netload" latency "$per" $remote $port 127.0.0.1 8899 >>"$tmp/t.lat"
+	"$tmp/proj/netload" bulk $remote $port >>"$tmp/d.bw"
+	box "$tmp/proj/netload" bulk $remote $port 127.0.0.1 3128 >>"$tmp/c.bw"
+	"$tmp/proj/netload" bulk $remote $port 127.0.0.1 8899 >>"$tmp/t.bw"
+done
+med() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+d_lat=$(med "$tmp/d.lat" 1) d_p90=$(med "$tmp/d.lat" 2)
+c_lat=$(med "$tmp/c.lat" 1) c_p90=$(med "$tmp/c.lat" 2)
+t_lat=$(med "$tmp/t.lat" 1) t_p90=$(med "$tmp/t.lat" 2)
+d_bw=$(med "$tmp/d.bw" 1) c_bw=$(med "$tmp/c.bw" 1) t_bw=$(med "$tmp/t.bw" 1)
+n=$((per * rounds))
 
 awk -v n="$n" -v dl="$d_lat" -v d9="$d_p90" -v cl="$c_lat" -v c9="$c_p90" -v tl="$t_lat" \
 	-v t9="$t_p90" -v db="$d_bw" -v cb="$c_bw" -v tb="$t_bw" 'BEGIN {
-	printf "network proxy, %d new connections each (median, p90) and 1 GiB bulk:\n", n
+	printf "network proxy, %d new connections each (median, p90) and 1 GiB bulk, medians of 5 rounds:\n", n
 	printf "  direct            %6d us (%6d)   %6d MB/s\n", dl, d9, db
 	printf "  clawbox proxy     %6d us (%6d)   %6d MB/s\n", cl, c9, cb
 	printf "  tinyproxy         %6d us (%6d)   %6d MB/s\n", tl, t9, tb
