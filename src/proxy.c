@@ -21,15 +21,14 @@ struct proxy {
 	struct proxy_config cfg;
 	struct audit *audit;
 	bool audit_failed;
-	pthread_mutex_t lock; /* guards audit, active, dns_started */
+	pthread_mutex_t lock; /* guards audit, the counts below, dns_started */
 	pthread_cond_t idle;  /* active and workers reached 0 */
-	pthread_cond_t work;  /* a connection waits in queue, or stopping */
+	pthread_cond_t work;  /* no leader any more, or stopping */
 	unsigned active;      /* connections accepted and not yet ended */
 	unsigned workers;     /* connection threads alive */
-	unsigned waiting;     /* of which idle, waiting for work */
+	unsigned waiting;     /* of which idle, waiting to lead */
+	bool leading;         /* one of them waits for connections */
 	bool stopping;
-	struct conn *queue[PROXY_MAX_CONNS]; /* accepted, not yet taken */
-	unsigned qhead, qlen;
 	int stop_r, stop_w;
 	int fds[PROXY_NFDS];
 	/* The owner thread finds the box's process behind each connection
@@ -40,9 +39,9 @@ struct proxy {
 	unsigned oqhead, oqlen;
 	bool owner_started, owner_stop;
 	pthread_t owner;
-	pthread_t acceptor, dns;
+	pthread_t dns;
 	struct sockaddr_storage dns_addr; /* the stub's, for its clients' pids */
-	bool acceptor_started, dns_started;
+	bool dns_started;
 };
 
 struct conn {
@@ -556,94 +555,25 @@ static void serve_conn(struct conn *c)
 	free(c);
 }
 
-/* A connection thread: serves queued connections; an idle one waits up to
- * 30 s for the next (a new thread per connection costs 30-60 us), then
- * ends. Ends at once when the proxy stops. */
-static void *worker_main(void *arg)
-{
-	struct proxy *p = arg;
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		if (p->qlen > 0) {
-			struct conn *c = p->queue[p->qhead];
-			p->qhead = (p->qhead + 1) % PROXY_MAX_CONNS;
-			p->qlen--;
-			pthread_mutex_unlock(&p->lock);
-			serve_conn(c);
-			pthread_mutex_lock(&p->lock);
-			p->active--;
-			continue;
-		}
-		if (p->stopping)
-			break;
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 30;
-		p->waiting++;
-		int r = pthread_cond_timedwait(&p->work, &p->lock, &until);
-		p->waiting--;
-		if (r == ETIMEDOUT && p->qlen == 0)
-			break;
-	}
-	if (--p->workers == 0 && p->active == 0)
-		pthread_cond_broadcast(&p->idle);
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
-}
-
-static void spawn_conn(struct proxy *p, int kind, int fd)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-	bool full, need_thread = false;
-
-	pthread_mutex_lock(&p->lock);
-	full = p->active >= PROXY_MAX_CONNS;
-	if (!full && c) {
-		*c = (struct conn){ .p = p, .kind = kind, .cfd = fd, .ufd = -1 };
-		p->active++;
-		p->queue[(p->qhead + p->qlen) % PROXY_MAX_CONNS] = c;
-		p->qlen++;
-		/* Every queued connection has a thread that will take it. */
-		if (p->waiting >= p->qlen)
-			pthread_cond_signal(&p->work);
-		else
-			need_thread = true;
-	}
-	if (need_thread) {
-		pthread_attr_t attr;
-		pthread_t t;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		pthread_attr_setstacksize(&attr, 256 * 1024);
-		if (pthread_create(&t, &attr, worker_main, p) == 0)
-			p->workers++;
-		else if (p->workers == 0) {
-			/* No thread at all: take the connection back. */
-			p->qlen--;
-			p->active--;
-			full = true;
-		}
-		pthread_attr_destroy(&attr);
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (full || !c) {
-		free(c);
-		close(fd);
-		log_event(p, "net.connect",
-			  json_pack("{s:s, s:s, s:s, s:s}", "proto",
-				    kind == PROXY_FD_HTTP ? "http" : "socks5", "decision", "deny",
-				    "rule", "limit", "reason", "too many connections"));
-	}
-}
-
 static void *dns_main(void *arg);
 
-static void *accept_main(void *arg)
+/* Start the DNS thread with the first question (most box runs never ask
+ * one); until then the leader watches its socket. Under p->lock. */
+static void start_dns(struct proxy *p)
 {
-	struct proxy *p = arg;
+	p->dns_started = start_thread(&p->dns, dns_main, p) == 0;
+	if (!p->dns_started) {
+		/* No thread: drop the question rather than spin. */
+		char b[DNSSTUB_MSG_MAX];
+		(void)!recv(p->fds[PROXY_FD_DNS], b, sizeof(b), MSG_DONTWAIT);
+	}
+}
+
+/* The leader's wait: the next connection on either listener (its kind in
+ * *ret_kind), or -1 when the proxy stops. */
+static int lead(struct proxy *p, int *ret_kind)
+{
 	for (;;) {
-		/* The DNS thread starts with the first question (most box runs
-		 * never ask one); until then its socket is watched here. */
 		struct pollfd pf[4] = { { .fd = p->stop_r, .events = POLLIN },
 					{ .fd = p->fds[PROXY_FD_HTTP], .events = POLLIN },
 					{ .fd = p->fds[PROXY_FD_SOCKS], .events = POLLIN },
@@ -651,20 +581,15 @@ static void *accept_main(void *arg)
 					  .events = POLLIN } };
 		int n = poll(pf, 4, -1);
 		if (n < 0 && errno != EINTR)
-			break;
+			return -1;
 		if (n <= 0)
 			continue;
 		if (pf[0].revents)
-			break;
+			return -1;
 		if (pf[3].revents) {
 			pthread_mutex_lock(&p->lock);
-			p->dns_started = start_thread(&p->dns, dns_main, p) == 0;
+			start_dns(p);
 			pthread_mutex_unlock(&p->lock);
-			if (!p->dns_started) {
-				/* No thread: drop the question rather than spin. */
-				char b[DNSSTUB_MSG_MAX];
-				(void)!recv(pf[3].fd, b, sizeof(b), MSG_DONTWAIT);
-			}
 		}
 		for (int i = 1; i < 3; i++) {
 			if (!pf[i].revents)
@@ -673,14 +598,98 @@ static void *accept_main(void *arg)
 			if (fd >= 0) {
 				int one = 1;
 				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-				spawn_conn(p, i == 1 ? PROXY_FD_HTTP : PROXY_FD_SOCKS, fd);
-			} else if (errno == EMFILE || errno == ENFILE) {
+				*ret_kind = i == 1 ? PROXY_FD_HTTP : PROXY_FD_SOCKS;
+				return fd;
+			}
+			if (errno == EMFILE || errno == ENFILE) {
 				/* Do not spin: let connections end first. */
 				struct timespec ts = { 0, 50 * 1000 * 1000 };
 				nanosleep(&ts, NULL);
 			}
 		}
 	}
+}
+
+static void *worker_main(void *arg);
+
+/* A new connection thread, detached. Under p->lock. */
+static bool spawn_worker(struct proxy *p)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	bool ok = pthread_create(&t, &attr, worker_main, p) == 0;
+	pthread_attr_destroy(&attr);
+	if (ok)
+		p->workers++;
+	return ok;
+}
+
+static void refuse(struct proxy *p, int kind, int fd)
+{
+	close(fd);
+	log_event(p, "net.connect",
+		  json_pack("{s:s, s:s, s:s, s:s}", "proto",
+			    kind == PROXY_FD_HTTP ? "http" : "socks5", "decision", "deny", "rule",
+			    "limit", "reason", "too many connections"));
+}
+
+/* A connection thread, leader and followers: one thread (the leader) waits
+ * for connections; when one comes, it hands the lead to an idle thread (or
+ * a new one) and serves that connection itself, so no connection waits for
+ * a thread to wake up. An idle thread waits 30 s to lead (a new thread
+ * costs 30-60 us), then ends. All end when the proxy stops. */
+static void *worker_main(void *arg)
+{
+	struct proxy *p = arg;
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping) {
+		if (p->leading) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 30;
+			p->waiting++;
+			int r = pthread_cond_timedwait(&p->work, &p->lock, &until);
+			p->waiting--;
+			if (r == ETIMEDOUT && p->leading)
+				break;
+			continue;
+		}
+		p->leading = true;
+		pthread_mutex_unlock(&p->lock);
+		int kind = 0, fd = lead(p, &kind);
+		pthread_mutex_lock(&p->lock);
+		p->leading = false;
+		if (fd < 0) {
+			p->stopping = true;
+			break;
+		}
+		struct conn *c = p->active < PROXY_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
+		if (c)
+			p->active++;
+		/* The next leader: an idle thread, or a new one (else this one
+		 * leads again after the connection). */
+		if (p->waiting > 0)
+			pthread_cond_signal(&p->work);
+		else
+			(void)spawn_worker(p);
+		pthread_mutex_unlock(&p->lock);
+		if (!c) {
+			refuse(p, kind, fd);
+		} else {
+			*c = (struct conn){ .p = p, .kind = kind, .cfd = fd, .ufd = -1 };
+			serve_conn(c);
+		}
+		pthread_mutex_lock(&p->lock);
+		if (c)
+			p->active--;
+	}
+	pthread_cond_broadcast(&p->work);
+	if (--p->workers == 0 && p->active == 0)
+		pthread_cond_broadcast(&p->idle);
+	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
@@ -751,11 +760,12 @@ int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struc
 	p->stop_r = pp[0];
 	p->stop_w = pp[1];
 	/* Signals are the main thread's business (threads created by the
-	 * acceptor inherit its mask). */
+	 * first one inherit its mask). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = start_thread(&p->acceptor, accept_main, p);
-	p->acceptor_started = r == 0;
+	pthread_mutex_lock(&p->lock);
+	r = spawn_worker(p) ? 0 : -EAGAIN;
+	pthread_mutex_unlock(&p->lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
 		goto fail;
@@ -772,10 +782,6 @@ int proxy_stop(struct proxy *p)
 		return 0;
 	if (p->stop_w >= 0)
 		(void)!write(p->stop_w, "x", 1);
-	if (p->acceptor_started)
-		pthread_join(p->acceptor, NULL);
-	if (p->dns_started) /* only the (joined) acceptor starts it */
-		pthread_join(p->dns, NULL);
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 3;
@@ -785,10 +791,14 @@ int proxy_stop(struct proxy *p)
 	int r = 0;
 	while ((p->active > 0 || p->workers > 0) && r != ETIMEDOUT)
 		r = pthread_cond_timedwait(&p->idle, &p->lock, &until);
+	/* Only connection threads start it, and none is left, or stuck. */
+	bool dns = p->dns_started && p->workers == 0;
 	bool stuck = p->active > 0 || p->workers > 0;
 	p->owner_stop = !stuck;
 	pthread_cond_broadcast(&p->owner_work);
 	pthread_mutex_unlock(&p->lock);
+	if (dns)
+		pthread_join(p->dns, NULL);
 	if (stuck)
 		return -EBUSY; /* a thread still uses p (see the header) */
 	if (p->owner_started)  /* every connection ended: its queue is empty */

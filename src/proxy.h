@@ -9,9 +9,10 @@
  * private, link-local or metadata address without an address rule). Names
  * are resolved here, with the host's resolver and /etc/hosts.
  *
- * One thread accepts; each connection is served by a thread of its own
- * (threads are kept 30 s for the next connection) with bounded
- * memory (a 16 KiB head, two 64 KiB relay buffers), a 10 s deadline for its
+ * Each connection is served by the thread that accepted it (leader and
+ * followers: it first hands the wait for the next connection to an idle
+ * thread, kept 30 s, or a new one) with bounded memory (a 16 KiB head,
+ * two RELAY_BUF pipes), a 10 s deadline for its
  * request (slowloris), a connect timeout and an idle timeout. At most
  * PROXY_MAX_CONNS connections at once; more are closed at once (and logged).
  * Every decision, allowed or denied, is one "net.connect" event in the box's
