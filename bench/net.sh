@@ -20,9 +20,10 @@ ns=cbbench$$ vh=cbbh$$ vr=cbbr$$ host=10.77.254.1 remote=10.77.254.2 port=9000
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
 	ip link del "$vh" 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null || true
-	chmod -R u+rwx "$tmp"
+	chmod -R u+rwx "$tmp" 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -31,14 +31,9 @@ struct proxy {
 	bool stopping;
 	int stop_r, stop_w;
 	int fds[PROXY_NFDS];
-	/* The owner thread finds the box's process behind each connection
-	 * while the connection's own thread goes on (src/sockowner.h). */
-	pthread_cond_t owner_done; /* a lookup ended; also guarded by lock */
-	pthread_cond_t owner_work; /* a lookup waits in oq, or owner_stop */
-	struct conn *oq[PROXY_MAX_CONNS];
-	unsigned oqhead, oqlen;
-	bool owner_started, owner_stop;
-	pthread_t owner;
+	/* Finding the box's process behind a connection (src/sockowner.h):
+	 * one lookup at a time. */
+	pthread_mutex_t owner_lock;
 	pthread_t dns;
 	struct sockaddr_storage dns_addr; /* the stub's, for its clients' pids */
 	bool dns_started;
@@ -59,7 +54,7 @@ struct conn {
 	const char *addr_rule; /* the --allow-ip rule a special address passed by */
 	uint64_t bytes_out, bytes_in;
 	struct sockowner_pid owner; /* pid 0: not known */
-	bool owner_queued;          /* a lookup is queued or running (p->lock) */
+	bool owner_looked;          /* the lookup was done */
 };
 
 static int64_t now_ms(void)
@@ -86,69 +81,26 @@ static void log_event(struct proxy *p, const char *event, json_t *f)
 
 static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg);
 
-/* The owner thread: looks up each queued connection's process. A lookup
- * costs a netlink round trip and a walk of /proc, done beside the
- * connection's upstream connect, not before it. */
-static void *owner_main(void *arg)
-{
-	struct proxy *p = arg;
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		while (p->oqlen == 0 && !p->owner_stop)
-			pthread_cond_wait(&p->owner_work, &p->lock);
-		if (p->oqlen == 0)
-			break;
-		struct conn *c = p->oq[p->oqhead];
-		p->oqhead = (p->oqhead + 1) % PROXY_MAX_CONNS;
-		p->oqlen--;
-		pthread_mutex_unlock(&p->lock);
-		struct sockaddr_storage box, me;
-		socklen_t bl = sizeof(box), ml = sizeof(me);
-		struct sockowner_pid o = { 0 };
-		if (getpeername(c->cfd, (struct sockaddr *)&box, &bl) == 0 &&
-		    getsockname(c->cfd, (struct sockaddr *)&me, &ml) == 0 &&
-		    sockowner_find(p->cfg.owners, IPPROTO_TCP, &box, &me, &o) < 0)
-			o = (struct sockowner_pid){ 0 };
-		pthread_mutex_lock(&p->lock);
-		c->owner = o;
-		c->owner_queued = false;
-		pthread_cond_broadcast(&p->owner_done);
-	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
-}
-
-/* Queue the lookup of the connection's process, as soon as it is taken:
- * the process waits for an answer then, so it has not exited yet. */
-static void conn_owner_start(struct conn *c)
-{
-	struct proxy *p = c->p;
-	if (!p->cfg.owners)
-		return;
-	pthread_mutex_lock(&p->lock);
-	if (!p->owner_started && !p->owner_stop)
-		p->owner_started = start_thread(&p->owner, owner_main, p) == 0;
-	/* At most PROXY_MAX_CONNS connections exist, each queued once. */
-	if (p->owner_started && p->oqlen < PROXY_MAX_CONNS) {
-		p->oq[(p->oqhead + p->oqlen) % PROXY_MAX_CONNS] = c;
-		p->oqlen++;
-		c->owner_queued = true;
-		pthread_cond_signal(&p->owner_work);
-	}
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* Wait for the lookup (before the first answer to the client, so that it
- * is still there, and before c is freed); usually it ended during the
- * upstream connect. A lookup only reads
- * /proc and one netlink answer, so it ends. */
+/* Find the box's process behind c, once: before the first answer to the
+ * client (it still waits for it then, so it has not exited), or beside the
+ * upstream connect (open_upstream). A lookup is a netlink round trip and a
+ * walk of the box's /proc. */
 static void conn_owner(struct conn *c)
 {
 	struct proxy *p = c->p;
-	pthread_mutex_lock(&p->lock);
-	while (c->owner_queued)
-		pthread_cond_wait(&p->owner_done, &p->lock);
-	pthread_mutex_unlock(&p->lock);
+	if (c->owner_looked || !p->cfg.owners)
+		return;
+	c->owner_looked = true;
+	struct sockaddr_storage box, me;
+	socklen_t bl = sizeof(box), ml = sizeof(me);
+	struct sockowner_pid o = { 0 };
+	if (getpeername(c->cfd, (struct sockaddr *)&box, &bl) < 0 ||
+	    getsockname(c->cfd, (struct sockaddr *)&me, &ml) < 0)
+		return;
+	pthread_mutex_lock(&p->owner_lock);
+	if (sockowner_find(p->cfg.owners, IPPROTO_TCP, &box, &me, &o) == 0)
+		c->owner = o;
+	pthread_mutex_unlock(&p->owner_lock);
 }
 
 static void set_owner(json_t *f, const struct sockowner_pid *o)
@@ -301,6 +253,7 @@ static enum outcome open_upstream(struct conn *c, const char **ret_reason)
 		}
 		int r = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 1 : -errno;
 		if (r == -EINPROGRESS) {
+			conn_owner(c); /* while the connect is on its way */
 			r = wait_fd(c, fd, POLLOUT, deadline);
 			int err = 0;
 			socklen_t el = sizeof(err);
@@ -543,7 +496,6 @@ static void socks_session(struct conn *c)
 static void serve_conn(struct conn *c)
 {
 	c->t0 = now_ms();
-	conn_owner_start(c);
 	if (c->kind == PROXY_FD_HTTP)
 		http_session(c);
 	else
@@ -703,9 +655,12 @@ static void dns_log(void *ctx, const struct sockaddr_storage *from, const char *
 			      qtype, "decision", allow ? "allow" : "deny", "rule", rule);
 	if (!f)
 		return;
-	if (p->cfg.owners && p->dns_addr.ss_family != AF_UNSPEC &&
-	    sockowner_find(p->cfg.owners, IPPROTO_UDP, from, &p->dns_addr, &owner) == 0)
-		set_owner(f, &owner);
+	if (p->cfg.owners && p->dns_addr.ss_family != AF_UNSPEC) {
+		pthread_mutex_lock(&p->owner_lock);
+		if (sockowner_find(p->cfg.owners, IPPROTO_UDP, from, &p->dns_addr, &owner) == 0)
+			set_owner(f, &owner);
+		pthread_mutex_unlock(&p->owner_lock);
+	}
 	log_event(p, "net.dns", f);
 }
 
@@ -746,8 +701,7 @@ int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struc
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle, NULL);
 	pthread_cond_init(&p->work, NULL);
-	pthread_cond_init(&p->owner_work, NULL);
-	pthread_cond_init(&p->owner_done, NULL);
+	pthread_mutex_init(&p->owner_lock, NULL);
 	for (int i = 0; i < PROXY_NFDS; i++) {
 		p->fds[i] = fds[i];
 		if (fds[i] >= 0)
@@ -794,15 +748,11 @@ int proxy_stop(struct proxy *p)
 	/* Only connection threads start it, and none is left, or stuck. */
 	bool dns = p->dns_started && p->workers == 0;
 	bool stuck = p->active > 0 || p->workers > 0;
-	p->owner_stop = !stuck;
-	pthread_cond_broadcast(&p->owner_work);
 	pthread_mutex_unlock(&p->lock);
 	if (dns)
 		pthread_join(p->dns, NULL);
 	if (stuck)
 		return -EBUSY; /* a thread still uses p (see the header) */
-	if (p->owner_started)  /* every connection ended: its queue is empty */
-		pthread_join(p->owner, NULL);
 	for (int i = 0; i < PROXY_NFDS; i++)
 		if (p->fds[i] >= 0)
 			close(p->fds[i]);
@@ -814,8 +764,7 @@ int proxy_stop(struct proxy *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle);
 	pthread_cond_destroy(&p->work);
-	pthread_cond_destroy(&p->owner_work);
-	pthread_cond_destroy(&p->owner_done);
+	pthread_mutex_destroy(&p->owner_lock);
 	free(p);
 	return 0;
 }
