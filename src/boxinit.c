@@ -23,7 +23,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
 
 enum { FD_REPORT = 3, FD_GO = 4, FD_PTY = 5 };
 
@@ -516,23 +515,6 @@ static char **receive_block(const char *what, size_t *ret_n)
 	return v;
 }
 
-/* The go byte. The supervisor sends it within a fraction of a millisecond;
- * a sleeping process on an idle CPU wakes up slowly (notably in a VM), so
- * poll for it briefly before blocking. */
-static bool wait_go(void)
-{
-	struct timespec t0, t;
-	char go;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-		ssize_t n = recv(FD_GO, &go, 1, MSG_DONTWAIT);
-		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
-			return n == 1;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 500000);
-	return recv(FD_GO, &go, 1, 0) == 1;
-}
-
 void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pty_fd)
 {
 	struct rootfs_error ferr;
@@ -545,7 +527,8 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	settle_fds(report_fd, go_fd, pty_fd);
 	/* The supervisor writes our id maps and joins us to our cgroups first;
 	 * EOF means it died before that. */
-	if (!wait_go())
+	char go;
+	if (recv(FD_GO, &go, 1, 0) != 1)
 		_exit(EXIT_SETUP);
 	trace_point("init.go");
 	if (unshare(CLONE_NEWCGROUP) < 0)

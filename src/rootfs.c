@@ -203,17 +203,20 @@ static int write_resolv_conf(int dirfd, const char *text)
 	return write(fd, text, n) == (ssize_t)n ? 0 : -EIO;
 }
 
-/* The box's base tmpfs, detached: "root" becomes the box's / (its mount
- * points, /dev's symlinks), and "scratch" holds "empty" (a file), "dir" (an
- * empty dir) and resolv.conf, of which every mask is a read-only clone. One
- * filesystem for all of it: a mask costs a mount, and the box one superblock
- * less to build and tear down. "scratch" is outside the box's / and so never
- * visible in the box. */
+/* The box's one tmpfs (--tmp-size), detached: "root" becomes the box's /
+ * (its mount points, /dev's symlinks), "tmp" and "shm" its /tmp and
+ * /dev/shm, and "scratch" holds "empty" (a file), "dir" (an empty dir) and
+ * resolv.conf, of which every mask is a read-only clone. One filesystem for
+ * all of it: a mask costs a mount, and the box has fewer superblocks to
+ * build and tear down. Each part is shown by a mount of its own dir, so
+ * none reaches another ("scratch" is never visible in the box). */
 static int make_base(const struct rootfs_spec *s, struct rootfs_error *err)
 {
+	char size[32];
 	int r;
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)s->tmp_size);
 	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 ||
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fail(err, "create the box's root tmpfs", NULL);
@@ -223,7 +226,9 @@ static int make_base(const struct rootfs_spec *s, struct rootfs_error *err)
 	int f = -1;
 	if (mkdirat(m, "root", 0755) < 0 || mkdirat(m, "scratch", 0755) < 0 ||
 	    (f = openat(m, "scratch/empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0 ||
-	    mkdirat(m, "scratch/dir", 0755) < 0) {
+	    mkdirat(m, "scratch/dir", 0755) < 0 || mkdirat(m, "tmp", 01777) < 0 ||
+	    fchmodat(m, "tmp", 01777, 0) < 0 || mkdirat(m, "shm", 01777) < 0 ||
+	    fchmodat(m, "shm", 01777, 0) < 0) {
 		r = fail(err, "create the empty mask file and dir", NULL);
 		if (f >= 0)
 			close(f);
@@ -455,29 +460,18 @@ static int build_dev(struct host_parts *h, struct rootfs_error *err)
 	return 0;
 }
 
-/* /tmp and /dev/shm: two dirs of one private tmpfs, so --tmp-size caps
- * them together. */
-static int mount_tmp(const struct rootfs_spec *s, struct rootfs_error *err)
+/* /tmp and /dev/shm: base's "tmp" and "shm", so --tmp-size caps them
+ * together (the rest of base is a few empty files and dirs). */
+static int mount_tmp(int base, struct rootfs_error *err)
 {
 	static const char *const dirs[][2] = { { "tmp", "/tmp" }, { "shm", "/dev/shm" } };
-	char size[32];
-	snprintf(size, sizeof(size), "%llu", (unsigned long long)s->tmp_size);
-	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return fail(err, "create the private tmpfs for", "/tmp");
-	_cleanup_close_ int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-	if (m < 0)
-		return fail(err, "mount the private tmpfs for", "/tmp");
+	if (mkdir("/tmp", 01777) < 0)
+		return fail(err, "create", "/tmp");
 	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-		if (mkdirat(m, dirs[i][0], 01777) < 0 ||
-		    fchmodat(m, dirs[i][0], 01777, AT_SYMLINK_NOFOLLOW) < 0)
-			return fail(err, "create", dirs[i][1]);
 		_cleanup_close_ int fd =
-		    open_tree(m, dirs[i][0], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (fd < 0 || (dirs[i][1][1] == 't' && mkdir("/tmp", 01777) < 0))
-			return fail(err, "create", dirs[i][1]);
+		    open_tree(base, dirs[i][0], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (fd < 0)
+			return fail(err, "clone the private tmpfs for", dirs[i][1]);
 		int r = attach(fd, dirs[i][1], err);
 		if (r < 0)
 			return r;
@@ -513,23 +507,32 @@ static int protect_proc(struct rootfs_error *err)
  * hold a mount point (the project, the box home) gets a tmpfs of its own,
  * made read-only at the end. Paths that do not exist in the view are
  * skipped. */
-static int mask_one(const struct rootfs_spec *s, const char *path, int scratch, struct ro_list *ro,
-		    struct rootfs_error *err)
+static int mask_one(const struct rootfs_spec *s, const char *path, const struct host_parts *h,
+		    struct ro_list *ro, struct rootfs_error *err)
 {
+	static unsigned holders;
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return 0;
 	if (S_ISLNK(st.st_mode))
 		return 0; /* masks are canonical paths; a symlink here is the view's own */
 	bool dir = S_ISDIR(st.st_mode);
+	int fd;
 	if (dir && (path_is_beneath(s->project, path) || path_is_beneath(ROOTFS_HOME, path))) {
-		if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  "mode=0755,size=64k") < 0)
+		/* An empty dir of its own in base, to hold mount points,
+		 * read-only once they are there. */
+		char name[32];
+		snprintf(name, sizeof(name), "hold%u", holders++);
+		if (mkdirat(h->base, name, 0755) < 0)
 			return fail(err, "mask", path);
-		return ro_add(ro, path);
+		fd = clone_tree(h->base, name, false,
+				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+		int r = fd < 0 ? fail(err, "mask", path) : attach(fd, path, err);
+		if (fd >= 0)
+			close(fd);
+		return r < 0 ? r : ro_add(ro, path);
 	}
-	int fd = scratch_clone(scratch, dir ? "dir" : "empty");
-	if (fd < 0) {
+	if ((fd = scratch_clone(h->scratch, dir ? "dir" : "empty")) < 0) {
 		errno = -fd;
 		return fail(err, "clone the empty mask file for", path);
 	}
@@ -538,7 +541,7 @@ static int mask_one(const struct rootfs_spec *s, const char *path, int scratch, 
 	return r;
 }
 
-static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_project,
+static int mask_all(const struct rootfs_spec *s, const struct host_parts *h, bool inside_project,
 		    struct ro_list *ro, struct rootfs_error *err)
 {
 	for (size_t i = 0; i < s->nmasks; i++) {
@@ -546,7 +549,7 @@ static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_projec
 		bool inside = path_is_beneath(m, s->project);
 		if (inside != inside_project)
 			continue;
-		int r = mask_one(s, m, scratch, ro, err);
+		int r = mask_one(s, m, h, ro, err);
 		if (r < 0)
 			return r;
 		if (inside && !STREQ(s->project, ROOTFS_WORKSPACE)) {
@@ -555,7 +558,7 @@ static int mask_all(const struct rootfs_spec *s, int scratch, bool inside_projec
 			if (snprintf(alt, sizeof(alt), "%s%s", ROOTFS_WORKSPACE, rel) >=
 			    (int)sizeof(alt))
 				continue;
-			if ((r = mask_one(s, alt, scratch, ro, err)) < 0)
+			if ((r = mask_one(s, alt, h, ro, err)) < 0)
 				return r;
 		}
 	}
@@ -617,7 +620,7 @@ static int mount_config(const struct rootfs_spec *s, struct host_parts *h, struc
 		errno = ELOOP;
 		return fail(err, "hide the config's .env (a symlink)", env);
 	}
-	return mask_one(s, env, h->scratch, ro, err);
+	return mask_one(s, env, h, ro, err);
 }
 
 static int finish_read_only(struct ro_list *ro, struct rootfs_error *err)
@@ -692,13 +695,13 @@ int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 		s->old_root(s->hook_ctx, true);
 	trace_point("view.pivot");
 	if ((r = populate_top(&h, err)) < 0 || (r = build_dev(&h, err)) < 0 ||
-	    (r = protect_proc(err)) < 0 || (r = mount_tmp(s, err)) < 0)
+	    (r = protect_proc(err)) < 0 || (r = mount_tmp(h.base, err)) < 0)
 		return r;
 	/* Masks first, so the workspace and home can sit inside a masked dir. */
-	if ((r = mask_all(s, h.scratch, false, &ro, err)) < 0 ||
-	    (r = mount_workspace(s, &h, err)) < 0 || (r = mount_home(&h, err)) < 0 ||
+	if ((r = mask_all(s, &h, false, &ro, err)) < 0 || (r = mount_workspace(s, &h, err)) < 0 ||
+	    (r = mount_home(&h, err)) < 0 ||
 	    (s->config && (r = mount_config(s, &h, &ro, err)) < 0) ||
-	    (r = mask_all(s, h.scratch, true, &ro, err)) < 0 ||
+	    (r = mask_all(s, &h, true, &ro, err)) < 0 ||
 	    (r = mount_resolv_conf(s, h.scratch, err)) < 0)
 		return r;
 	trace_point("view.mounts");

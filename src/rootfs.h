@@ -9,7 +9,7 @@
  *   /home/clawbox   the box's own persistent $HOME
  *   config path     with --config DIR: DIR, read-only, its .env hidden
  *                   (default /home/clawbox/.openclaw)
- *   /tmp /dev/shm   two dirs of one private tmpfs, with a size cap
+ *   /tmp /dev/shm   dirs of the box's own tmpfs (with the root's, one cap)
  *   /dev            null zero full random urandom tty, a private devpts
  *   /proc           the box's pid namespace; sys, sysrq-trigger, irq, bus
  *                   read-only
