@@ -175,6 +175,7 @@ _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder
 	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
 		die(-overlay, ferr.what, ferr.path, ferr.detail);
 	builder_send(bd, &overlay, sizeof(overlay));
+	rootfs_layers_close(&bd->layers); /* the fd table is one: the init's too */
 	if (bd->net)
 		builder_net(s, bd);
 	/* Our root is the box's now too: pivot_root moved every process of
@@ -225,7 +226,6 @@ static void builder_until(struct builder *bd, int k)
 {
 	if (bd->got < 1 && k >= 1) {
 		builder_receive(bd, &bd->overlay, sizeof(bd->overlay));
-		rootfs_layers_close(&bd->layers);
 		bd->got = 1;
 	}
 	if (bd->got < 2 && k >= 2) {
@@ -444,7 +444,8 @@ _noreturn_ static void reap_until_done(pid_t cmd)
 	}
 }
 
-static void start_command(const struct sandbox_spec *s, char *const *envp, int pts)
+static void start_command(const struct sandbox_spec *s, char *const *envp, int pts,
+			  const int keep[2])
 {
 	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
 	sigset_t all, old;
@@ -465,6 +466,9 @@ static void start_command(const struct sandbox_spec *s, char *const *envp, int p
 	command_pid = pid;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	report_send(FD_REPORT, REPORT_READY, 0, pid, "", "", "");
+	/* The command runs (it never had them: close-on-exec). */
+	close(keep[0]);
+	close(keep[1]);
 	reap_until_done(pid);
 }
 
@@ -546,7 +550,8 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	spec.fs.overlay = builder_overlay;
 	spec.fs.old_root = builder_old_root;
 	spec.fs.hook_ctx = &bd;
-	if ((r = rootfs_build(&spec.fs, &ferr)) < 0)
+	int keep[2];
+	if ((r = rootfs_build(&spec.fs, keep, &ferr)) < 0)
 		die(-r, ferr.what, ferr.path, ferr.detail);
 	builder_finish(s, &bd, nflog);
 	int pts = s->pty ? open_pty() : -1;
@@ -559,6 +564,6 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	close(FD_GO);
 	confine(s);
 	trace_point("init.confined");
-	start_command(s, envp, pts);
+	start_command(s, envp, pts, keep);
 	_exit(EXIT_SETUP);
 }

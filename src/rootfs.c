@@ -102,11 +102,11 @@ static int clone_tree(int dirfd, const char *path, bool recursive, uint64_t attr
 	return fd;
 }
 
-/* Clone path as a detached mount (one level, no submounts). */
-static int clone_dir(const char *path, struct rootfs_error *err)
+/* An O_PATH fd of the dir path. */
+static int open_dir(const char *path, struct rootfs_error *err)
 {
-	int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	return fd < 0 ? fail(err, "clone the overlay layer", path) : fd;
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? fail(err, "open the overlay layer", path) : fd;
 }
 
 int rootfs_layers_open(const struct rootfs_spec *s, struct rootfs_layers *ret,
@@ -125,7 +125,7 @@ int rootfs_layers_open(const struct rootfs_spec *s, struct rootfs_layers *ret,
 	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - s->upper), s->upper);
 	snprintf(ret->upper, sizeof(ret->upper), "%s", slash + 1);
 	snprintf(ret->work, sizeof(ret->work), "%s", s->work + (slash - s->upper + 1));
-	if ((ret->lower = clone_dir(s->project, err)) < 0 || (ret->box = clone_dir(dir, err)) < 0) {
+	if ((ret->lower = open_dir(s->project, err)) < 0 || (ret->box = open_dir(dir, err)) < 0) {
 		int r = ret->lower < 0 ? ret->lower : ret->box;
 		rootfs_layers_close(ret);
 		return r;
@@ -142,9 +142,8 @@ void rootfs_layers_close(struct rootfs_layers *l)
 	l->lower = l->box = -1;
 }
 
-/* The layers go by /proc/self/fd/N[/NAME]: detached clones reached through
- * our own fds, so neither the root we have at that moment nor the host's
- * mounts coming and going change what they are. */
+/* The layers go by /proc/self/fd/N[/NAME]: reached through our own fds,
+ * so the root we have at that moment does not change what they are. */
 static int fsconfig_fd(int fs, const char *key, int fd, const char *name)
 {
 	char path[PATH_MAX];
@@ -676,7 +675,7 @@ static int mount_resolv_conf(const struct rootfs_spec *s, int scratch, struct ro
 	return r;
 }
 
-int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
+int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct rootfs_error *err)
 {
 	static struct top_entry top[MAX_TOP];
 	struct host_parts h = {
@@ -705,13 +704,15 @@ int rootfs_build(const struct rootfs_spec *s, struct rootfs_error *err)
 	    (r = mount_resolv_conf(s, h.scratch, err)) < 0)
 		return r;
 	trace_point("view.mounts");
-	/* Nothing of the host stays open in the init (its fds are not for the box). */
+	/* Nothing of the host stays open in the init (its fds are not for the
+	 * box). base and scratch, the box's own and never attached, go to the
+	 * caller: closing a detached mount waits for an RCU grace period. */
 	close(h.workspace);
 	close(h.home);
-	close(h.base);
-	close(h.scratch);
 	if (h.config >= 0)
 		close(h.config);
+	ret_keep[0] = h.base;
+	ret_keep[1] = h.scratch;
 	r = old_root_gone(s, err);
 	if (r == 0)
 		r = finish_read_only(&ro, err);

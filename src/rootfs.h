@@ -69,9 +69,11 @@ struct rootfs_error {
 	char detail[160];
 };
 
-/* The overlay's layers as detached clones, made while the host tree is
+/* The overlay's layers as O_PATH fds, opened while the host tree is
  * visible: the project, and the dir holding upper and work (they must be
- * siblings: overlay wants them on one mount). */
+ * siblings: overlay wants them on one mount). The overlay must be made
+ * while their mounts are still in the namespace, i.e. before the host's old
+ * root is detached (the builder makes it first). */
 struct rootfs_layers {
 	int lower, box;
 	char upper[NAME_MAX + 1], work[NAME_MAX + 1]; /* their names in box */
@@ -81,7 +83,8 @@ int rootfs_layers_open(const struct rootfs_spec *spec, struct rootfs_layers *ret
 void rootfs_layers_close(struct rootfs_layers *l);
 
 /* Create the workspace's overlay from l as a detached mount (nosuid,
- * nodev). Any root will do: the layers are reached through the fds. Needs
+ * nodev). Any root will do (the layers are reached through the fds), as
+ * long as the old root is not detached yet (see rootfs_layers). Needs
  * CAP_SYS_ADMIN in the box's user namespace. Returns the mount's fd or
  * -errno with *err filled in. */
 int rootfs_overlay_mount(const struct rootfs_spec *spec, const struct rootfs_layers *l,
@@ -92,8 +95,12 @@ int rootfs_overlay_mount(const struct rootfs_spec *spec, const struct rootfs_lay
 int rootfs_detach_old_root(void);
 
 /* Build the view and pivot into it. Must run as the init of new user, mount
- * and pid namespaces, with CAP_SYS_ADMIN there. On failure returns -errno and
- * fills *err; the namespace is then unusable and the caller exits. */
-int rootfs_build(const struct rootfs_spec *spec, struct rootfs_error *err);
+ * and pid namespaces, with CAP_SYS_ADMIN there. On success ret_keep[0..1]
+ * are two fds of the box's own tmpfs, detached and close-on-exec, for the
+ * caller to close when it costs nothing (closing a detached mount waits for
+ * an RCU grace period; e.g. once the command runs). On failure returns
+ * -errno and fills *err; the namespace is then unusable and the caller
+ * exits. */
+int rootfs_build(const struct rootfs_spec *spec, int ret_keep[2], struct rootfs_error *err);
 
 #endif
