@@ -69,7 +69,7 @@ $(BUILD)/gen/nftrules.h: tools/gen_nftrules.c src/nftrules_def.h
 	$(CC) -std=gnu17 $(WARN) -Isrc $$(pkg-config --cflags $(GEN_PKGS)) -o $(BUILD)/gen/gen_nftrules \
 		tools/gen_nftrules.c $$(pkg-config --libs $(GEN_PKGS))
 	$(BUILD)/gen/gen_nftrules >$@.tmp && mv $@.tmp $@
-$(BUILD)/obj/nftload.o $(BUILD)/asan/obj/nftload.o: $(BUILD)/gen/nftrules.h
+$(BUILD)/obj/nftload.o $(BUILD)/asan/obj/nftload.o $(BUILD)/trace/obj/nftload.o: $(BUILD)/gen/nftrules.h
 
 $(BUILD)/clawbox: $(OBJ)
 	$(CC) $(LDHARD) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -25,5 +25,9 @@
 #define NFTRULES_NFLOG_SNAPLEN 64
 #define NFTRULES_PREFIX_OUT    "clawbox-out"
 #define NFTRULES_PREFIX_IN     "clawbox-in"
+/* Logged denials per second (and burst) per rule of a box: the rest are
+ * rejected unlogged (each logged one is a line of the audit log). */
+#define NFTRULES_LOG_RATE      20
+#define NFTRULES_LOG_BURST     40
 
 #endif

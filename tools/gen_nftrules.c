@@ -228,6 +228,18 @@ static void log_group(struct gen *g, const char *prefix)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, NFTRULES_NFLOG_SNAPLEN);
 }
 
+/* limit rate NFTRULES_LOG_RATE/second burst NFTRULES_LOG_BURST packets:
+ * matches while under that rate (its own bucket per rule). */
+static void limit_rate(struct gen *g)
+{
+	struct nftnl_expr *e = expr(g, "limit");
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, NFTRULES_LOG_RATE);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, NFTRULES_LOG_BURST);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+}
+
 static void reject(struct gen *g, uint32_t type, uint8_t code)
 {
 	struct nftnl_expr *e = expr(g, "reject");
@@ -265,22 +277,35 @@ static void box_closed(struct gen *g)
 
 /* Logged (NFLOG, prefix dir) and rejected: TCP with a reset, the rest of
  * IPv4 with an ICMP "administratively prohibited"; IPv6 (the box has no
- * IPv6 route; its link-local chatter is not worth a log line) is dropped. */
+ * IPv6 route; its link-local chatter is not worth a log line) is dropped.
+ * The log is rate-limited in the kernel (each a line of the audit log: a
+ * flood of denied packets must not fill the disk); over the rate the
+ * packets are rejected all the same, unlogged. */
 static void log_and_reject(struct gen *g, const char *chain_name, const char *dir)
 {
 	rule_begin(g, chain_name);
 	match_nfproto(g, NFPROTO_IPV6);
 	verdict(g, NF_DROP);
 	rule_end(g);
-	rule_begin(g, chain_name);
-	match_l4proto(g, IPPROTO_TCP);
-	log_group(g, dir);
-	reject(g, NFT_REJECT_TCP_RST, 0);
-	rule_end(g);
-	rule_begin(g, chain_name);
-	log_group(g, dir);
-	reject(g, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
-	rule_end(g);
+	for (int logged = 1; logged >= 0; logged--) {
+		rule_begin(g, chain_name);
+		match_l4proto(g, IPPROTO_TCP);
+		if (logged) {
+			limit_rate(g);
+			log_group(g, dir);
+		}
+		reject(g, NFT_REJECT_TCP_RST, 0);
+		rule_end(g);
+	}
+	for (int logged = 1; logged >= 0; logged--) {
+		rule_begin(g, chain_name);
+		if (logged) {
+			limit_rate(g);
+			log_group(g, dir);
+		}
+		reject(g, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+		rule_end(g);
+	}
 }
 
 static void box_filtered(struct gen *g)
