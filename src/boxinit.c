@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <linux/netlink.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -127,7 +128,16 @@ static void open_proxy_listeners(int fds[PROXY_NFDS])
 struct built_net {
 	int net;                   /* the new network namespace */
 	int listeners[PROXY_NFDS]; /* with net_proxy, in that namespace */
+	int diag;                  /* with net_proxy, NETLINK_SOCK_DIAG there, or -1 */
 };
+
+/* With the proxy: a NETLINK_SOCK_DIAG socket in our network namespace, for
+ * the supervisor to find the box's processes behind proxy connections
+ * (src/sockowner.h); -1 when the kernel has none (no pids then). */
+static int open_diag(const struct sandbox_spec *s)
+{
+	return s->net_proxy ? socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG) : -1;
+}
 
 struct builder {
 	int pidfd;
@@ -162,6 +172,7 @@ static void builder_net(const struct sandbox_spec *s, struct builder *bd)
 		die(-r, what, NULL, NULL);
 	if (s->net_proxy)
 		open_proxy_listeners(b.listeners);
+	b.diag = open_diag(s);
 	builder_send(bd, &b, sizeof(b));
 }
 
@@ -262,7 +273,7 @@ static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int
 {
 	int fds[2 + PROXY_NFDS];
 	size_t n = 1;
-	struct built_net b = { .net = -1 };
+	struct built_net b = { .net = -1, .diag = -1 };
 
 	builder_until(bd, 3);
 	if (bd->net) {
@@ -274,10 +285,17 @@ static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int
 			die(errno, "open the box's network namespace", NULL, NULL);
 		if (s->net_proxy)
 			open_proxy_listeners(b.listeners);
+		b.diag = open_diag(s);
 	}
 	int all[] = { bd->out[0], bd->out[1], bd->in[0], bd->in[1], bd->pidfd };
 	for (size_t i = 0; i < ELEMENTSOF(all); i++)
 		close(all[i]);
+	if (b.diag >= 0) {
+		int r = send_fds('D', &b.diag, 1);
+		if (r < 0)
+			die(-r, "pass the socket diagnostics socket to clawbox", NULL, NULL);
+		close(b.diag);
+	}
 	fds[0] = b.net;
 	if (s->net_proxy)
 		for (int i = 0; i < PROXY_NFDS; i++)

@@ -219,14 +219,19 @@ void net_started(struct net_run *n, pid_t pid)
 		log_error("cannot %s: %s", what, strerror(-e));
 }
 
-void net_ready(struct net_run *n, int netns)
+void net_ready(struct net_run *n, int netns, int diag)
 {
 	if (n->mode != NET_NONE && !n->owners && n->init_pid > 0) {
 		int fd = fcntl(netns, F_DUPFD_CLOEXEC, 3);
 		/* Without it the events carry no pid; nothing else changes. */
 		if (fd >= 0)
-			(void)sockowner_new(fd, n->init_pid, &n->owners);
+			(void)sockowner_new(fd, diag, n->init_pid, &n->owners);
+		else if (diag >= 0)
+			close(diag);
+		diag = -1;
 	}
+	if (diag >= 0)
+		close(diag);
 	if (n->npublish == 0) {
 		close(netns);
 		return;

@@ -92,10 +92,11 @@ int net_environment(const struct net_run *n, struct strv *env);
 /* The sandbox's started hook: the box init is host pid pid; (filtered)
  * create its veth pair, the box side in the init's network namespace. */
 void net_started(struct net_run *n, pid_t pid);
-/* The box's network namespace is in place (netns: an fd of it, taken
- * over): start forwarding the published ports into it, and (proxy,
- * filtered) keep it to find the pids of the proxy's clients. */
-void net_ready(struct net_run *n, int netns);
+/* The box's network namespace is in place (netns: an fd of it; diag: a
+ * NETLINK_SOCK_DIAG socket the box made there, or -1; both taken over):
+ * start forwarding the published ports into it, and find the processes
+ * behind proxy connections with diag. */
+void net_ready(struct net_run *n, int netns, int diag);
 /* What the box init sets up in the box's network namespace. */
 void net_box_spec(const struct net_run *n, struct netbox_spec *ret);
 /* The box's /etc/resolv.conf (the DNS stub) in proxy mode, else NULL. */

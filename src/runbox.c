@@ -281,10 +281,10 @@ static void on_started(pid_t pid, void *p)
 	net_started(&c->net, pid);
 }
 
-static void on_net(int netns, int *fds, size_t n, void *p)
+static void on_net(int netns, int diag, int *fds, size_t n, void *p)
 {
 	struct run_ctx *c = p;
-	net_ready(&c->net, netns);
+	net_ready(&c->net, netns, diag);
 	net_listeners(fds, n, &c->net);
 }
 

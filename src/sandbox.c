@@ -114,6 +114,7 @@ struct run {
 	const struct sandbox_hooks *hooks;
 	struct sandbox_result *res;
 	int report_fd; /* read end */
+	int diag;      /* the box's NETLINK_SOCK_DIAG socket until 'N', or -1 */
 	int pty_sock;  /* our end of the fd channel */
 	int pending;   /* messages still expected on it: pty, network */
 	int master;    /* the box terminal's master, -1 until received */
@@ -186,9 +187,15 @@ static void relay(struct run *run)
 			int k = receive_fds(run->pty_sock, fds, ELEMENTSOF(fds), &tag);
 			if (k == 1 && tag == 'T')
 				pty_relay_start(&pr, fds[0]);
-			else if (k > 0 && tag == 'N' && run->hooks->net)
-				run->hooks->net(fds[0], fds + 1, (size_t)k - 1, run->hooks->ctx);
-			else
+			else if (k == 1 && tag == 'D' && run->diag < 0) {
+				/* Comes before 'N', which takes it along. */
+				run->diag = fds[0];
+				continue;
+			} else if (k > 0 && tag == 'N' && run->hooks->net) {
+				run->hooks->net(fds[0], run->diag, fds + 1, (size_t)k - 1,
+						run->hooks->ctx);
+				run->diag = -1;
+			} else
 				for (int i = 0; i < k; i++)
 					close(fds[i]);
 			if (k < 0 || --run->pending <= 0) {
@@ -405,11 +412,14 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, struct sandbox_result 
 			   .pty_sock = sb->ps,
 			   .pending = (int)sb->spec->pty + 1,
 			   .master = -1,
+			   .diag = -1,
 			   .sig_r = sb->sig_r };
 	sb->ps = -1;
 	relay(&run);
 	if (run.pty_sock >= 0)
 		close(run.pty_sock);
+	if (run.diag >= 0)
+		close(run.diag);
 	trace_point("ended");
 	/* The command's end is known: let the caller do its bookkeeping while
 	 * the kernel tears the box's namespaces and mounts down. */

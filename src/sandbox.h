@@ -40,13 +40,14 @@ struct sandbox_hooks {
 	void (*started)(pid_t pid, void *ctx);
 	/* A protection could not be applied (REPORT_WARN). */
 	void (*warn)(const struct report *r, void *ctx);
-	/* The box's network namespace is in place: netns (an fd of it), and
-	 * with net_proxy the listeners the init opened on the box's loopback,
-	 * indexed as PROXY_FD_* (src/proxy.h), then (with net.filtered) the
-	 * box's NFLOG socket (src/nflog.h). The hook owns every fd. Called from
-	 * the relay loop, before the command runs (connections wait in the
-	 * listen queue until served). */
-	void (*net)(int netns, int *fds, size_t n, void *ctx);
+	/* The box's network namespace is in place: netns (an fd of it), diag
+	 * (a NETLINK_SOCK_DIAG socket in it, or -1), and with net_proxy the
+	 * listeners the init opened on the box's loopback, indexed as
+	 * PROXY_FD_* (src/proxy.h), then (with net.filtered) the box's NFLOG
+	 * socket (src/nflog.h). The hook owns every fd. Called from the relay
+	 * loop, before the command runs (connections wait in the listen queue
+	 * until served). */
+	void (*net)(int netns, int diag, int *fds, size_t n, void *ctx);
 	/* The run's outcome is known (res as sandbox_finish returns it);
 	 * usually called while the box is still being torn down, so that the
 	 * caller's bookkeeping overlaps with it. Called once, unless

@@ -24,16 +24,19 @@ struct sockowner {
 	struct sockowner_pid last_pid;
 };
 
-int sockowner_new(int netns, pid_t init_pid, struct sockowner **ret)
+int sockowner_new(int netns, int diag, pid_t init_pid, struct sockowner **ret)
 {
 	struct sockowner *o = calloc(1, sizeof(*o));
 	if (!o) {
 		close(netns);
+		if (diag >= 0)
+			close(diag);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&o->lock, NULL);
 	o->netns = netns;
-	o->diag = -1;
+	o->diag = diag;
+	o->tried = diag >= 0;
 	o->init = init_pid;
 	o->last = -1;
 	*ret = o;

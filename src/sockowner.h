@@ -1,8 +1,9 @@
 /* Which process of a box holds a socket: the pid of a proxy client, for the
  * audit log. The supervisor sees the proxy's end of a connection; the box's
  * end is a socket in the box's network namespace. A NETLINK_SOCK_DIAG
- * socket opened in that namespace (by a short-lived child that joins the
- * box's user and network namespaces, so it works without root too) finds
+ * socket opened in that namespace (by the box's builder, or else by a
+ * short-lived child that joins the box's user and network namespaces, so
+ * it works without root too) finds
  * that socket by its addresses and gives its inode; the box's processes
  * (the box init's descendants, through /proc/PID/task/TID/children) are then
  * searched for the one with an fd on socket:[inode].
@@ -27,10 +28,11 @@ struct sockowner_pid {
 };
 
 /* A finder for the box whose init is host pid init_pid and whose network
- * namespace is netns (an fd, taken over whatever this returns). The
- * netlink socket is opened on the first lookup, so a box that never
- * connects pays nothing. */
-int sockowner_new(int netns, pid_t init_pid, struct sockowner **ret);
+ * namespace is netns. diag: a NETLINK_SOCK_DIAG socket the box made in
+ * that namespace, or -1 to open one on the first lookup (a child joins the
+ * box's namespaces: 0.4-4 ms). Both fds are taken over whatever this
+ * returns. */
+int sockowner_new(int netns, int diag, pid_t init_pid, struct sockowner **ret);
 
 /* NULL is fine; returns NULL. */
 struct sockowner *sockowner_free(struct sockowner *o);
