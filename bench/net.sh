@@ -31,14 +31,8 @@ trap cleanup EXIT
 # its own).
 mkdir -p "$tmp/proj"
 gcc -O2 -static -o "$tmp/proj/netload" bench/netload.c
-ip netns add "$ns"
-ip link add "$vh" type veth peer name "$vr"
-ip link set "$vr" netns "$ns"
-ip addr add "$host/24" dev "$vh"
-ip link set "$vh" up
-ip -n "$ns" addr add "$remote/24" dev "$vr"
-ip -n "$ns" link set "$vr" up
-ip -n "$ns" link set lo up
+. scripts/remote-ns.sh
+remote_ns "$ns" "$vh" "$vr" "$host" "$remote"
 ip netns exec "$ns" "$tmp/proj/netload" serve "$remote" $port &
 pids+=($!)
 cat >"$tmp/tinyproxy.conf" <<EOT

@@ -157,22 +157,36 @@ static void builder_send(struct builder *bd, const void *msg, size_t n)
 		die(errno, "hand over the box's network namespace and overlay", NULL, NULL);
 }
 
-static void builder_net(const struct sandbox_spec *s, struct builder *bd)
+/* Set up the network namespace we are in: loopback, eth0 (filtered), the
+ * ruleset; *ret_nflog gets the NFLOG socket (filtered) or -1. */
+static void net_setup(const struct sandbox_spec *s, int *ret_nflog)
 {
 	const char *what = NULL;
-	struct built_net b;
-	int nflog, r;
+	int r;
+	loopback_up();
+	if ((r = netbox_setup(&s->net, ret_nflog, &what)) < 0)
+		die(-r, what, NULL, NULL);
+}
 
-	if (unshare(CLONE_NEWNET) < 0)
-		die(errno, "create the box's network namespace", NULL, NULL);
+/* What the supervisor gets of the network namespace we are in. */
+static struct built_net net_parts(const struct sandbox_spec *s)
+{
+	struct built_net b = { .diag = -1 };
 	if ((b.net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
 		die(errno, "open the box's network namespace", NULL, NULL);
-	loopback_up();
-	if ((r = netbox_setup(&s->net, &nflog, &what)) < 0)
-		die(-r, what, NULL, NULL);
 	if (s->net_proxy)
 		open_proxy_listeners(b.listeners);
 	b.diag = open_diag(s);
+	return b;
+}
+
+static void builder_net(const struct sandbox_spec *s, struct builder *bd)
+{
+	int nflog;
+	if (unshare(CLONE_NEWNET) < 0)
+		die(errno, "create the box's network namespace", NULL, NULL);
+	net_setup(s, &nflog);
+	struct built_net b = net_parts(s);
 	builder_send(bd, &b, sizeof(b));
 }
 
@@ -273,20 +287,12 @@ static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int
 {
 	int fds[2 + PROXY_NFDS];
 	size_t n = 1;
-	struct built_net b = { .net = -1, .diag = -1 };
 
 	builder_until(bd, 3);
-	if (bd->net) {
-		b = bd->nb;
-		if (setns(b.net, CLONE_NEWNET) < 0)
-			die(errno, "enter the box's network namespace", NULL, NULL);
-	} else {
-		if ((b.net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-			die(errno, "open the box's network namespace", NULL, NULL);
-		if (s->net_proxy)
-			open_proxy_listeners(b.listeners);
-		b.diag = open_diag(s);
-	}
+	/* Filtered: the namespace is ours since the clone. */
+	struct built_net b = bd->net ? bd->nb : net_parts(s);
+	if (bd->net && setns(b.net, CLONE_NEWNET) < 0)
+		die(errno, "enter the box's network namespace", NULL, NULL);
 	int all[] = { bd->out[0], bd->out[1], bd->in[0], bd->in[1], bd->pidfd };
 	for (size_t i = 0; i < ELEMENTSOF(all); i++)
 		close(all[i]);
@@ -541,7 +547,6 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 {
 	struct rootfs_error ferr;
 	struct sandbox_spec spec = *s;
-	const char *what = NULL;
 	struct builder bd;
 	int r, nflog = -1;
 
@@ -558,11 +563,8 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	if (sethostname("clawbox", 7) < 0)
 		die(errno, "set the hostname", NULL, NULL);
 	/* --net filtered: the supervisor made our eth0 before it said go. */
-	if (s->net.filtered) {
-		loopback_up();
-		if ((r = netbox_setup(&s->net, &nflog, &what)) < 0)
-			die(-r, what, NULL, NULL);
-	}
+	if (s->net.filtered)
+		net_setup(s, &nflog);
 	builder_start(s, &bd);
 	spec.fs.masks = receive_block("the box's masks", &spec.fs.nmasks);
 	spec.fs.overlay = builder_overlay;

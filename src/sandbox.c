@@ -139,6 +139,33 @@ static void handle_report(struct run *run, const struct report *r)
 	}
 }
 
+/* One message of the init's fd channel: the box terminal ('T'), the
+ * netlink diag socket ('D', optional, before 'N', which takes it along),
+ * the network ('N'). The channel closes after the expected ones. */
+static void channel_message(struct run *run, struct pty_relay *pr)
+{
+	int fds[6];
+	char tag = 0;
+	int k = receive_fds(run->pty_sock, fds, ELEMENTSOF(fds), &tag);
+	if (k == 1 && tag == 'D' && run->diag < 0) {
+		run->diag = fds[0];
+		return;
+	}
+	if (k == 1 && tag == 'T') {
+		pty_relay_start(pr, fds[0]);
+	} else if (k > 0 && tag == 'N' && run->hooks->net) {
+		run->hooks->net(fds[0], run->diag, fds + 1, (size_t)k - 1, run->hooks->ctx);
+		run->diag = -1;
+	} else {
+		for (int i = 0; i < k; i++)
+			close(fds[i]);
+	}
+	if (k < 0 || --run->pending <= 0) {
+		close(run->pty_sock);
+		run->pty_sock = -1;
+	}
+}
+
 /* Relay until the init has reported the command's end and closed its pipe. */
 static void relay(struct run *run)
 {
@@ -181,28 +208,8 @@ static void relay(struct run *run)
 				if (sig[i] == SIGWINCH)
 					pty_relay_resize(&pr);
 		}
-		if (ip >= 0 && p[ip].revents) {
-			int fds[6];
-			char tag = 0;
-			int k = receive_fds(run->pty_sock, fds, ELEMENTSOF(fds), &tag);
-			if (k == 1 && tag == 'T')
-				pty_relay_start(&pr, fds[0]);
-			else if (k == 1 && tag == 'D' && run->diag < 0) {
-				/* Comes before 'N', which takes it along. */
-				run->diag = fds[0];
-				continue;
-			} else if (k > 0 && tag == 'N' && run->hooks->net) {
-				run->hooks->net(fds[0], run->diag, fds + 1, (size_t)k - 1,
-						run->hooks->ctx);
-				run->diag = -1;
-			} else
-				for (int i = 0; i < k; i++)
-					close(fds[i]);
-			if (k < 0 || --run->pending <= 0) {
-				close(run->pty_sock);
-				run->pty_sock = -1;
-			}
-		}
+		if (ip >= 0 && p[ip].revents)
+			channel_message(run, &pr);
 		pty_relay_io(&pr, p + base, n - (nfds_t)base);
 	}
 	pty_relay_finish(&pr);
