@@ -3,8 +3,8 @@
 # a build that timestamps its phases (build/trace/clawbox, src/util/trace.h)
 # and prints the median time, from the spawn of clawbox, at which each phase
 # ended. Processes: clawbox (the supervisor), init (the box's pid 1), view
-# (the init building the filesystem view); the builder process (network
-# namespace, overlay) runs beside the init and has no points of its own.
+# (the init building the filesystem view), builder (beside the init: the
+# overlay, the network namespace, the old root's detach).
 # usage: bench/startup-phases.sh [ITERATIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,11 @@ awk '{ v[$1] = v[$1] " " $2; c[$1]++ } END { for (k in v) print k, v[k] }' "$tmp
 		d["env"] = "clawbox: secrets, audit run.start, environment (beside the init)"
 		d["init.go"] = "init: running, maps seen"
 		d["view.host"] = "view: host parts cloned (builder: netns + overlay)"
+		d["b.start"] = "builder: running"
+		d["b.overlay"] = "builder: overlay mounted"
+		d["b.net"] = "builder: netns ready"
+		d["b.go"] = "builder: told the old root may go"
+		d["b.detached"] = "builder: old root detached"
 		d["view.pivot"] = "view: pivot_root into the box root"
 		d["view.mounts"] = "view: top dirs, /dev, /proc, /tmp, masks, workspace"
 		d["init.view"] = "init: view done, in the box netns, listeners passed"

@@ -13,7 +13,7 @@ pkgs=$(cat scripts/pkg-config.txt)
 # shellcheck disable=SC2086
 pkg_cflags=$(pkg-config --cflags $pkgs $(cat scripts/pkg-config-dlopen.txt))
 # shellcheck disable=SC2086
-pkg_libs="$(pkg-config --libs $pkgs) -lm"
+pkg_libs="$(pkg-config --libs $pkgs)"
 out=build/fuzz
 mkdir -p "$out"
 make -s build/gen/sysfilter_bpf.h

@@ -197,17 +197,22 @@ _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder
 	char go;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	trace_point("b.start");
 	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
 		die(-overlay, ferr.what, ferr.path, ferr.detail);
 	builder_send(bd, &overlay, sizeof(overlay));
+	trace_point("b.overlay");
 	rootfs_layers_close(&bd->layers); /* the fd table is one: the init's too */
 	if (bd->net)
 		builder_net(s, bd);
+	trace_point("b.net");
 	/* Our root is the box's now too: pivot_root moved every process of
 	 * the namespace that had the old one. */
 	if (read(bd->in[0], &go, 1) != 1)
 		_exit(EXIT_SETUP);
+	trace_point("b.go");
 	int r = rootfs_detach_old_root();
+	trace_point("b.detached");
 	builder_send(bd, &r, sizeof(r));
 	_exit(0);
 }

@@ -265,6 +265,13 @@ static void start_nflog(struct net_run *n, int fd)
 		log_warn("cannot log the box's denied packets: %s", strerror(-r));
 }
 
+static void no_proxy(struct net_run *n, int r)
+{
+	/* The box keeps running without egress: nothing is reachable. */
+	log_warn("cannot start the network proxy: %s; the box has no network", strerror(-r));
+	n->proxy_failed = true;
+}
+
 void net_listeners(int *fds, size_t nfds, struct net_run *n)
 {
 	int all[PROXY_NFDS] = { -1, -1, -1 };
@@ -283,11 +290,23 @@ void net_listeners(int *fds, size_t nfds, struct net_run *n)
 				    .box_name = n->box_name,
 				    .owners = n->owners };
 	int r = proxy_start(&cfg, all, &n->proxy);
+	if (r < 0)
+		no_proxy(n, r);
+}
+
+size_t net_watch(const struct net_run *n, struct pollfd *p)
+{
+	return proxy_pollfds(n->proxy, p);
+}
+
+void net_watch_ready(struct net_run *n)
+{
+	int r = n->proxy ? proxy_serve(n->proxy) : 0;
 	if (r < 0) {
-		/* The box keeps running without egress: nothing is reachable. */
-		log_warn("cannot start the network proxy: %s; the box has no network",
-			 strerror(-r));
-		n->proxy_failed = true;
+		/* Closed listeners: the box's connections are refused. */
+		proxy_stop(n->proxy);
+		n->proxy = NULL;
+		no_proxy(n, r);
 	}
 }
 

@@ -101,9 +101,14 @@ void net_ready(struct net_run *n, int netns, int diag);
 void net_box_spec(const struct net_run *n, struct netbox_spec *ret);
 /* The box's /etc/resolv.conf (the DNS stub) in proxy mode, else NULL. */
 const char *net_resolv_conf(const struct net_run *n);
-/* The sandbox hook: start the proxy on the listeners, and (filtered) serve
+/* The sandbox hook: the proxy takes the listeners, and (filtered) serve
  * the NFLOG socket that follows them (ctx: struct net_run). */
 void net_listeners(int *fds, size_t nfds, struct net_run *n);
+/* The listeners to watch (into p, PROXY_NFDS at most; how many) until
+ * the first connection or DNS question, and the call for it: the proxy's
+ * threads start then, not with every box. */
+size_t net_watch(const struct net_run *n, struct pollfd *p);
+void net_watch_ready(struct net_run *n);
 /* Stop the proxy and free the policy; once (later calls do nothing). */
 void net_finish(struct net_run *n);
 

@@ -28,6 +28,7 @@ struct proxy {
 	unsigned workers;     /* connection threads alive */
 	unsigned waiting;     /* of which idle, waiting to lead */
 	bool leading;         /* one of them waits for connections */
+	bool serving;         /* proxy_serve() started the first one */
 	bool stopping;
 	int stop_r, stop_w;
 	int fds[PROXY_NFDS];
@@ -688,7 +689,6 @@ int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struc
 {
 	struct proxy *p = calloc(1, sizeof(*p));
 	int pp[2], r;
-	sigset_t all, old;
 
 	if (!p) {
 		for (int i = 0; i < PROXY_NFDS; i++)
@@ -709,25 +709,40 @@ int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struc
 	}
 	if (pipe2(pp, O_CLOEXEC) < 0) {
 		r = -errno;
-		goto fail;
+		proxy_stop(p);
+		return r;
 	}
 	p->stop_r = pp[0];
 	p->stop_w = pp[1];
+	*ret = p;
+	return 0;
+}
+
+size_t proxy_pollfds(const struct proxy *p, struct pollfd *pf)
+{
+	size_t n = 0;
+	if (!p || p->serving)
+		return 0;
+	for (int i = 0; i < PROXY_NFDS; i++)
+		if (p->fds[i] >= 0)
+			pf[n++] = (struct pollfd){ .fd = p->fds[i], .events = POLLIN };
+	return n;
+}
+
+int proxy_serve(struct proxy *p)
+{
+	sigset_t all, old;
+	if (p->serving)
+		return 0;
 	/* Signals are the main thread's business (threads created by the
 	 * first one inherit its mask). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_mutex_lock(&p->lock);
-	r = spawn_worker(p) ? 0 : -EAGAIN;
+	p->serving = spawn_worker(p);
 	pthread_mutex_unlock(&p->lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r < 0)
-		goto fail;
-	*ret = p;
-	return 0;
-fail:
-	proxy_stop(p);
-	return r;
+	return p->serving ? 0 : -EAGAIN;
 }
 
 int proxy_stop(struct proxy *p)

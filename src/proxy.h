@@ -9,7 +9,8 @@
  * private, link-local or metadata address without an address rule). Names
  * are resolved here, with the host's resolver and /etc/hosts.
  *
- * Each connection is served by the thread that accepted it (leader and
+ * No thread runs until the box first connects or asks a name (most runs
+ * never do). Each connection is served by the thread that accepted it (leader and
  * followers: it first hands the wait for the next connection to an idle
  * thread, kept 30 s, or a new one) with bounded memory (a 16 KiB head,
  * two RELAY_BUF pipes), a 10 s deadline for its
@@ -24,6 +25,8 @@
 #ifndef CLAWBOX_PROXY_H
 #define CLAWBOX_PROXY_H
 #include "util/common.h"
+
+#include <poll.h>
 
 #include "netpolicy.h"
 #include "sockowner.h"
@@ -51,10 +54,19 @@ struct proxy_config {
 
 struct proxy;
 
-/* Serve on fds[] (each a listening TCP socket, or for PROXY_FD_DNS a bound
+/* A proxy for fds[] (each a listening TCP socket, or for PROXY_FD_DNS a bound
  * UDP socket, or -1). The proxy owns the fds from this call on, whatever it
- * returns. */
+ * returns. No thread runs yet: the caller watches proxy_pollfds() and calls
+ * proxy_serve() when one is readable (most box runs never connect, and then
+ * no thread is started or stopped). */
 int proxy_start(const struct proxy_config *cfg, const int fds[PROXY_NFDS], struct proxy **ret);
+
+/* The fds to watch for proxy_serve(), into pf (PROXY_NFDS at most): how
+ * many, 0 once serving (or for NULL). */
+size_t proxy_pollfds(const struct proxy *p, struct pollfd *pf);
+
+/* Serve: start the first connection thread (once). 0, or -errno. */
+int proxy_serve(struct proxy *p);
 
 /* Stop accepting, end every connection (each is logged), and free (NULL is
  * fine). Returns 0, or -EBUSY when a connection stuck in the host's resolver

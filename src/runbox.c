@@ -288,6 +288,19 @@ static void on_net(int netns, int diag, int *fds, size_t n, void *p)
 	net_listeners(fds, n, &c->net);
 }
 
+static size_t on_watch(struct pollfd *pf, void *p)
+{
+	_Static_assert(PROXY_NFDS <= SANDBOX_WATCH_MAX, "the proxy's listeners fit the watch");
+	struct run_ctx *c = p;
+	return net_watch(&c->net, pf);
+}
+
+static void on_watch_ready(void *p)
+{
+	struct run_ctx *c = p;
+	net_watch_ready(&c->net);
+}
+
 /* The command ended: stop the proxy and write the run's end to the audit
  * log while the kernel tears the box down. */
 static void on_ended(const struct sandbox_result *res, void *p)
@@ -595,7 +608,13 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	/* Removing the box's cgroups needs its init gone. */
 	s.wait_teardown = s.cg.memory_dir[0] || s.cg.pids_dir[0];
 	struct sandbox_hooks hooks = {
-		.started = on_started, .warn = on_warn, .net = on_net, .ended = on_ended, .ctx = ctx
+		.started = on_started,
+		.warn = on_warn,
+		.net = on_net,
+		.watch = on_watch,
+		.watch_ready = on_watch_ready,
+		.ended = on_ended,
+		.ctx = ctx,
 	};
 	sync_settle_before_start(b);
 	trace_point("prepared");

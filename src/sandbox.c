@@ -174,15 +174,18 @@ static void relay(struct run *run)
 
 	pty_relay_init(&pr);
 	while (report_open || pty_relay_active(&pr)) {
-		struct pollfd p[5];
+		struct pollfd p[5 + SANDBOX_WATCH_MAX];
 		nfds_t n = 0;
-		int ir = -1, is = -1, ip = -1, base;
+		int ir = -1, is = -1, ip = -1, iw, base;
 		if (report_open)
 			p[ir = (int)n++] =
 			    (struct pollfd){ .fd = run->report_fd, .events = POLLIN };
 		p[is = (int)n++] = (struct pollfd){ .fd = run->sig_r, .events = POLLIN };
 		if (run->pty_sock >= 0)
 			p[ip = (int)n++] = (struct pollfd){ .fd = run->pty_sock, .events = POLLIN };
+		iw = (int)n;
+		if (report_open && run->hooks->watch)
+			n += run->hooks->watch(p + n, run->hooks->ctx);
 		base = (int)n;
 		n += pty_relay_pollfds(&pr, p + n);
 		if (!report_open && n == (nfds_t)base)
@@ -210,6 +213,11 @@ static void relay(struct run *run)
 		}
 		if (ip >= 0 && p[ip].revents)
 			channel_message(run, &pr);
+		for (int i = iw; i < base; i++)
+			if (p[i].revents) {
+				run->hooks->watch_ready(run->hooks->ctx);
+				break;
+			}
 		pty_relay_io(&pr, p + base, n - (nfds_t)base);
 	}
 	pty_relay_finish(&pr);

@@ -9,6 +9,8 @@
 #define CLAWBOX_SANDBOX_H
 #include "util/common.h"
 
+#include <poll.h>
+
 #include "cgroup.h"
 #include "confine.h"
 #include "netbox.h"
@@ -48,6 +50,11 @@ struct sandbox_hooks {
 	 * loop, before the command runs (connections wait in the listen queue
 	 * until served). */
 	void (*net)(int netns, int diag, int *fds, size_t n, void *ctx);
+	/* Fds the relay loop watches for the caller (into p, at most
+	 * SANDBOX_WATCH_MAX; returns how many; asked before each wait), and
+	 * the call when any of them is ready: both, or neither. */
+	size_t (*watch)(struct pollfd *p, void *ctx);
+	void (*watch_ready)(void *ctx);
 	/* The run's outcome is known (res as sandbox_finish returns it);
 	 * usually called while the box is still being torn down, so that the
 	 * caller's bookkeeping overlaps with it. Called once, unless
@@ -65,6 +72,9 @@ struct sandbox_result {
 };
 
 struct sandbox;
+
+/* Most fds of the caller's watch hook. */
+#define SANDBOX_WATCH_MAX 4
 
 /* Most bytes of masks or environment sent to a box's init. */
 #define SANDBOX_BLOCK_MAX (4u << 20)

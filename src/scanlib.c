@@ -1,6 +1,7 @@
 #include "util/common.h"
 
 #include <dlfcn.h>
+#include <gnu/lib-names.h>
 #include <pthread.h>
 
 #define SCANLIB_NO_REDIRECT
@@ -24,6 +25,7 @@ static void load(void)
 {
 	void *hs = dlopen(SCANLIB_HS_SONAME, RTLD_NOW | RTLD_LOCAL);
 	void *pc = dlopen(SCANLIB_PCRE2_SONAME, RTLD_NOW | RTLD_LOCAL);
+	void *m = dlopen(LIBM_SO, RTLD_NOW | RTLD_LOCAL);
 	load_result = -ELIBACC;
 	if (!hs) {
 		load_what = SCANLIB_HS_SONAME;
@@ -33,11 +35,18 @@ static void load(void)
 		load_what = SCANLIB_PCRE2_SONAME;
 		return;
 	}
-#define SCANLIB_LOAD(f)                                                                \
-	scanlib.f = (__typeof__(&(f)))dlsym(strncmp(#f, "hs_", 3) == 0 ? hs : pc, #f); \
-	if (!scanlib.f) {                                                              \
-		load_what = #f;                                                        \
-		return;                                                                \
+	if (!m) {
+		load_what = LIBM_SO;
+		return;
+	}
+#define SCANLIB_LOAD(f)                                                          \
+	scanlib.f = (__typeof__(&(f)))dlsym(strncmp(#f, "hs_", 3) == 0      ? hs \
+					    : strncmp(#f, "pcre2_", 6) == 0 ? pc \
+									    : m, \
+					    #f);                                 \
+	if (!scanlib.f) {                                                        \
+		load_what = #f;                                                  \
+		return;                                                          \
 	}
 	SCANLIB_FUNCS(SCANLIB_LOAD)
 #undef SCANLIB_LOAD
