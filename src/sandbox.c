@@ -10,7 +10,9 @@
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -359,23 +361,34 @@ int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, s
 	return 0;
 }
 
-static int send_all(int fd, const void *p, size_t n)
+/* Send all of iov[0..n) (which it consumes), in as few sendmsg() calls as
+ * the socket takes: every one may wake the init. */
+static int send_iov(int fd, struct iovec *iov, size_t n)
 {
-	const char *c = p;
 	while (n > 0) {
-		ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = n < IOV_MAX ? n : IOV_MAX };
+		ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
 			return k < 0 ? -errno : -EPIPE;
-		c += k;
-		n -= (size_t)k;
+		size_t done = (size_t)k;
+		while (n > 0 && done >= iov->iov_len) {
+			done -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + done;
+			iov->iov_len -= done;
+		}
 	}
 	return 0;
 }
 
 /* One block to the init: its length (uint32), then the n strings of v,
- * each NUL-terminated (src/boxinit.c: receive_block). */
+ * each NUL-terminated (src/boxinit.c: receive_block). Sent from where the
+ * strings are: the environment holds the secrets. */
 static int send_block(int fd, char *const *v, size_t n)
 {
 	size_t total = 0;
@@ -384,9 +397,14 @@ static int send_block(int fd, char *const *v, size_t n)
 	if (total > SANDBOX_BLOCK_MAX)
 		return -E2BIG;
 	uint32_t len = (uint32_t)total;
-	int r = send_all(fd, &len, sizeof(len));
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = send_all(fd, v[i], strlen(v[i]) + 1);
+	struct iovec *iov = calloc(n + 1, sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
+	iov[0] = (struct iovec){ .iov_base = &len, .iov_len = sizeof(len) };
+	for (size_t i = 0; i < n; i++)
+		iov[i + 1] = (struct iovec){ .iov_base = v[i], .iov_len = strlen(v[i]) + 1 };
+	int r = send_iov(fd, iov, n + 1);
+	free(iov);
 	return r;
 }
 

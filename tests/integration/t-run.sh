@@ -75,6 +75,25 @@ deny_read_option_and_file() {
 	[ "$out" = s ] || fail ".env should be visible without --deny-read, got '$out'"
 }
 
+# The masks and the environment go to the init as blocks of strings: more
+# strings than one sendmsg() takes (IOV_MAX, 1024) and more bytes than the
+# socket buffer holds must arrive whole.
+big_blocks_reach_the_box() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- true
+	d=/var/tmp/clawbox-many.$$
+	mkdir -p "$d"
+	trap 'rm -rf /var/tmp/clawbox-many.$$' RETURN
+	for i in $(seq 1500); do echo "secret$i" >"$d/f$i"; echo "$d/f$i"; done \
+		>"$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*)/deny-read"
+	v=$(head -c 30000 /dev/zero | tr '\0' a)
+	for i in $(seq 12); do echo "BIG_$i=$v$i"; done >"$T_TMP/big.env"
+	chmod 600 "$T_TMP/big.env"
+	out=$($CLAWBOX run --project "$P" --secrets "$T_TMP/big.env" -- \
+		sh -c "cat $d/f1 $d/f1024 $d/f1025 $d/f1500; printenv BIG_1 | wc -c; printenv BIG_12 | tail -c 3")
+	[ "$out" = "$(printf '30002\n12')" ] || fail "masks or environment not whole: $(echo "$out" | head -c 300)"
+}
+
 private_tmp_dev_proc_hostname() {
 	mkproj "$P"
 	touch /tmp/clawbox-host-tmp-marker.$$
@@ -300,6 +319,7 @@ case_run "working directory follows the caller" cwd_follows_caller
 case_run "rest of the host is read-only" rest_is_read_only
 case_run "masked paths are empty" masked_paths_are_empty
 case_run "--deny-read and the deny-read file" deny_read_option_and_file
+case_run "1500 masks and a 360 KB environment reach the box whole" big_blocks_reach_the_box
 case_run "private /tmp, minimal /dev, own /proc, hostname" private_tmp_dev_proc_hostname
 case_run "exit codes pass through (125/126/127, 128+N)" exit_codes
 case_run "bad input: one line, right exit code, nothing created" bad_input
