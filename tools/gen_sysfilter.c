@@ -11,6 +11,13 @@ int main(void)
 {
 	const char *what = NULL;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	/* A binary tree of the syscall numbers, not a list: fewer instructions
+	 * on every syscall of the box, and for the kernel's pass over every
+	 * syscall number when the filter is loaded (its allow cache). */
+	if (ctx && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0) {
+		fprintf(stderr, "gen_sysfilter: cannot ask for a binary tree\n");
+		return 1;
+	}
 	if (!ctx || sysfilter_rules(ctx, &what) < 0) {
 		fprintf(stderr, "gen_sysfilter: cannot add the rule for '%s'\n", what ? what : "?");
 		return 1;
