@@ -190,6 +190,20 @@ static void builder_net(const struct sandbox_spec *s, struct builder *bd)
 	builder_send(bd, &b, sizeof(b));
 }
 
+/* Keep fds a and b only, in a table of our own from now on. */
+static int keep_only(int a, int b)
+{
+	unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
+	if (unshare(CLONE_FILES) < 0)
+		return -errno;
+	if (lo > 0)
+		close_range(0, lo - 1, 0);
+	if (hi > lo + 1)
+		close_range(lo + 1, hi - 1, 0);
+	close_range(hi + 1, ~0U, 0);
+	return 0;
+}
+
 _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder *bd)
 {
 	struct rootfs_error ferr;
@@ -197,12 +211,17 @@ _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder
 	char go;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* We hold host fds: not for the box's processes (no /proc/2/fd). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	trace_point("b.start");
 	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
 		die(-overlay, ferr.what, ferr.path, ferr.detail);
 	builder_send(bd, &overlay, sizeof(overlay));
 	trace_point("b.overlay");
-	rootfs_layers_close(&bd->layers); /* the fd table is one: the init's too */
+	/* The fd table is one: this closes the init's too. The box dir stays
+	 * open for the trash (below); the init closes it in its table. */
+	if (bd->layers.lower >= 0)
+		close(bd->layers.lower);
 	if (bd->net)
 		builder_net(s, bd);
 	trace_point("b.net");
@@ -213,7 +232,14 @@ _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder
 	trace_point("b.go");
 	int r = rootfs_detach_old_root();
 	trace_point("b.detached");
+	int box = bd->layers.box;
+	if (box >= 0 && keep_only(box, bd->out[1]) < 0)
+		box = -1;
 	builder_send(bd, &r, sizeof(r));
+	/* After the init's last wait for us, beside the command: a best effort
+	 * (what is left goes next time) whose errors are not the box's. */
+	if (box >= 0)
+		(void)rootfs_trash_empty(box);
 	_exit(0);
 }
 
@@ -298,7 +324,9 @@ static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int
 	struct built_net b = bd->net ? bd->nb : net_parts(s);
 	if (bd->net && setns(b.net, CLONE_NEWNET) < 0)
 		die(errno, "enter the box's network namespace", NULL, NULL);
-	int all[] = { bd->out[0], bd->out[1], bd->in[0], bd->in[1], bd->pidfd };
+	/* The builder closed the project's fd (in our table: it was one) and
+	 * has a table of its own now: the box dir's is ours to close. */
+	int all[] = { bd->out[0], bd->out[1], bd->in[0], bd->in[1], bd->pidfd, bd->layers.box };
 	for (size_t i = 0; i < ELEMENTSOF(all); i++)
 		close(all[i]);
 	if (b.diag >= 0) {

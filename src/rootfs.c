@@ -151,9 +151,36 @@ static int fsconfig_fd(int fs, const char *key, int fd, const char *name)
 	return fsconfig(fs, FSCONFIG_SET_STRING, key, path, 0);
 }
 
+#define TRASH     "trash"
+#define TRASH_MAX 16
+
+/* Move the last run's WORK/work into the trash, as trash/work.N. */
+static void set_aside_work(const struct rootfs_layers *l)
+{
+	char from[NAME_MAX + 8], to[32];
+	snprintf(from, sizeof(from), "%s/work", l->work);
+	if (mkdirat(l->box, TRASH, 0700) < 0 && errno != EEXIST)
+		return;
+	for (int i = 0; i < TRASH_MAX; i++) {
+		snprintf(to, sizeof(to), TRASH "/work.%d", i);
+		if (renameat2(l->box, from, l->box, to, RENAME_NOREPLACE) == 0 || errno != EEXIST)
+			return;
+	}
+}
+
+int rootfs_trash_empty(int box)
+{
+	_cleanup_close_ int fd =
+	    openat(box, TRASH, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return fs_clear_dir(fd);
+}
+
 int rootfs_overlay_mount(const struct rootfs_spec *s, const struct rootfs_layers *l,
 			 struct rootfs_error *err)
 {
+	set_aside_work(l);
 	_cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return fail(err, "open the overlay filesystem", NULL);

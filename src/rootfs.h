@@ -86,9 +86,20 @@ void rootfs_layers_close(struct rootfs_layers *l);
  * nodev). Any root will do (the layers are reached through the fds), as
  * long as the old root is not detached yet (see rootfs_layers). Needs
  * CAP_SYS_ADMIN in the box's user namespace. Returns the mount's fd or
- * -errno with *err filled in. */
+ * -errno with *err filled in.
+ * overlayfs removes the work dir's "work" and makes it again at every
+ * mount, and on a filesystem mounted with `discard` the removal waits for
+ * the disk (0.5-0.9 ms here, most of the mount). So the last run's is
+ * first moved into the box dir's "trash" (a rename; best effort: when it
+ * fails, overlayfs removes it as before), for rootfs_trash_empty() later,
+ * when nothing waits for it. */
 int rootfs_overlay_mount(const struct rootfs_spec *spec, const struct rootfs_layers *l,
 			 struct rootfs_error *err);
+
+/* Remove what rootfs_overlay_mount() moved into the trash of the box dir
+ * box (an fd of it). Never while an overlay of the box is being mounted.
+ * 0 or -errno. */
+int rootfs_trash_empty(int box);
 
 /* Detach the host's old root (lazily) from a process in the box's mount
  * namespace, after the pivot. 0 or -errno. */
