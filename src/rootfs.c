@@ -13,9 +13,11 @@
 
 struct top_entry {
 	char name[NAME_MAX + 1];
-	mode_t type;           /* S_IFDIR, S_IFREG or S_IFLNK */
-	int fd;                /* detached clone for dirs and files */
-	char target[PATH_MAX]; /* for symlinks */
+	mode_t type;  /* S_IFDIR, S_IFREG or S_IFLNK */
+	int fd;       /* detached clone for dirs and files */
+	/* For symlinks. Allocated: a PATH_MAX array in each entry made every
+	 * entry a page of its own to fault in. */
+	char *target;
 };
 
 /* Everything built while the host tree is still visible. */
@@ -317,11 +319,17 @@ static int clone_host_top(const struct rootfs_spec *s, struct host_parts *h,
 		struct top_entry *e = &h->top[h->ntop];
 		snprintf(e->name, sizeof(e->name), "%s", n);
 		e->fd = -1;
+		e->target = NULL;
 		if (S_ISLNK(st.st_mode)) {
-			ssize_t k = readlink(path, e->target, sizeof(e->target) - 1);
+			char target[PATH_MAX];
+			ssize_t k = readlink(path, target, sizeof(target) - 1);
 			if (k < 0)
 				continue;
-			e->target[k] = '\0';
+			if (!(e->target = strndup(target, (size_t)k))) {
+				errno = ENOMEM;
+				r = fail(err, "read the host's symlink", path);
+				break;
+			}
 			e->type = S_IFLNK;
 		} else if (S_ISDIR(st.st_mode) && masked(s, path)) {
 			/* Hidden whole (/root, /home, /run): nothing to clone, the
@@ -425,6 +433,8 @@ static int populate_top(struct host_parts *h, struct rootfs_error *err)
 		if (e->type == S_IFLNK) {
 			if (symlink(e->target, path) < 0)
 				r = fail(err, "create the symlink", path);
+			free(e->target);
+			e->target = NULL;
 		} else if (e->type == S_IFDIR) {
 			if (mkdir(path, 0755) < 0)
 				r = fail(err, "create the mount point", path);
