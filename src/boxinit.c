@@ -522,8 +522,8 @@ static void start_command(const struct sandbox_spec *s, char *const *envp, int p
 	}
 	command_pid = pid;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	report_send(FD_REPORT, REPORT_READY, 0, pid, "", "", "");
-	/* The command runs (it never had them: close-on-exec). */
+	/* The command runs (it never had them: close-on-exec). No report
+	 * now: waking the supervisor would only take the CPU from it. */
 	close(keep[0]);
 	close(keep[1]);
 	reap_until_done(pid);

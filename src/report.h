@@ -9,8 +9,7 @@ enum report_kind {
 	REPORT_WARN = 1,  /* a protection could not be applied: say so, go on */
 	REPORT_FAIL,      /* setup failed: exit 125 */
 	REPORT_EXEC_FAIL, /* the command could not be executed: 126/127 */
-	REPORT_READY,     /* the command is running */
-	REPORT_EXIT,      /* the command ended: value = wait status */
+	REPORT_EXIT = 5,  /* the command started and ended: value = wait status */
 };
 
 struct report {

@@ -133,8 +133,8 @@ static void handle_report(struct run *run, const struct report *r)
 		break;
 	case REPORT_FAIL:
 	case REPORT_EXEC_FAIL: run->res->failure = *r; break;
-	case REPORT_READY: run->res->ran = true; break;
-	case REPORT_EXIT:
+	case REPORT_EXIT: /* sent only for a command that was started */
+		run->res->ran = true;
 		run->exited = true;
 		run->res->wstatus = r->value;
 		break;

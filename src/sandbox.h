@@ -65,7 +65,7 @@ struct sandbox_hooks {
 
 struct sandbox_result {
 	int exit_code;         /* what clawbox should exit with */
-	bool ran;              /* the command was executed */
+	bool ran;              /* the command was executed (and its end reported) */
 	int wstatus;           /* its wait status, when it ran and ended */
 	struct report failure; /* REPORT_FAIL or REPORT_EXEC_FAIL, kind 0 if none */
 	int64_t duration_ms;
