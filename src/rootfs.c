@@ -13,8 +13,8 @@
 
 struct top_entry {
 	char name[NAME_MAX + 1];
-	mode_t type;  /* S_IFDIR, S_IFREG or S_IFLNK */
-	int fd;       /* detached clone for dirs and files */
+	mode_t type; /* S_IFDIR, S_IFREG or S_IFLNK */
+	int fd;      /* detached clone for dirs and files */
 	/* For symlinks. Allocated: a PATH_MAX array in each entry made every
 	 * entry a page of its own to fault in. */
 	char *target;
