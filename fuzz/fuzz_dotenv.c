@@ -5,6 +5,7 @@
 
 #include "dotenv.h"
 #include "secrets.h"
+#include "util/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -15,6 +16,34 @@ static int check(const char *name, const char *value, size_t len, unsigned line,
 		abort();
 	(void)secrets_put(s, name, value, len, SECRET_SOURCE_FILE, "fuzz", line);
 	return 0;
+}
+
+static void stream_same(const struct secrets *s, const char *in, size_t size, const char *want,
+			size_t wlen)
+{
+	struct secrets_stream *st;
+	struct buf got = BUF_INIT(64u << 20);
+	const char *out;
+	size_t k, step = size ? (unsigned char)in[0] % 23 + 1 : 1;
+	if (secrets_stream_new(s, &st) < 0)
+		abort();
+	if (!st) { /* nothing to redact: no stream, and nothing redacted */
+		if (wlen != size || memcmp(want, in, size) != 0)
+			abort();
+		return;
+	}
+	for (size_t i = 0; i < size; i += step) {
+		size_t n = size - i < step ? size - i : step;
+		if (secrets_stream_feed(st, in + i, n, &out, &k) < 0 ||
+		    buf_append(&got, out, k) < 0)
+			abort();
+	}
+	if (secrets_stream_flush(st, &out, &k) < 0 || buf_append(&got, out, k) < 0)
+		abort();
+	if (got.len != wlen || (wlen && memcmp(got.data, want, wlen) != 0))
+		abort();
+	buf_free(&got);
+	secrets_stream_free(st);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -33,8 +62,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Redaction of the input with what it defined must terminate and
 	 * leave no value of 4+ bytes behind. */
 	char *out = NULL;
-	if (secrets_redact(s, (const char *)data, size, &out) < 0)
+	int hit = secrets_redact(s, (const char *)data, size, &out);
+	if (hit < 0)
 		abort();
+	/* The stream redaction, fed the input in chunks of a size the input
+	 * picks, must pass on exactly the same. */
+	if (size <= 64 * 1024)
+		stream_same(s, (const char *)data, size, hit ? out : (const char *)data,
+			    hit ? strlen(out) : size);
 	free(out);
 	secrets_free(s);
 	free(copy);

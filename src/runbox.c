@@ -44,8 +44,8 @@ static const char run_usage[] =
     "      --tmp-size SIZE  size of the private /tmp and /dev/shm together (default 512M)\n"
     "      --deny-read PATH hide PATH too (repeatable; relative = in the project;\n"
     "                       also read from $STATE/boxes/NAME/deny-read)\n\n"
-    "secrets (given to CMD in its environment only; redacted from the audit log\n"
-    "and clawbox's messages; highest first):\n"
+    "secrets (given to CMD in its environment only; redacted from the audit log,\n"
+    "clawbox's messages and what the box prints on its terminal; highest first):\n"
     "  -e, --env NAME[=VALUE]  NAME=VALUE, or NAME alone: the value of your own\n"
     "                       $NAME. A VALUE on the command line is visible to other\n"
     "                       processes until clawbox has read it: prefer NAME alone,\n"
@@ -638,7 +638,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	}
 	trace_point("env");
 	pid_t yolo = yolo_sync_start(b);
-	r = sandbox_finish(sb, secrets_env_vector(env), &res, &what);
+	r = sandbox_finish(sb, secrets_env_vector(env), o->secrets, &res, &what);
 	sb = NULL;
 	yolo_sync_stop(yolo);
 	if (r < 0) {

@@ -169,12 +169,12 @@ static void channel_message(struct run *run, struct pty_relay *pr)
 }
 
 /* Relay until the init has reported the command's end and closed its pipe. */
-static void relay(struct run *run)
+static void relay(struct run *run, const struct secrets *redact)
 {
 	struct pty_relay pr;
 	bool report_open = true;
 
-	pty_relay_init(&pr);
+	pty_relay_init(&pr, redact);
 	while (report_open || pty_relay_active(&pr)) {
 		struct pollfd p[5 + SANDBOX_WATCH_MAX];
 		nfds_t n = 0;
@@ -192,8 +192,17 @@ static void relay(struct run *run)
 		n += pty_relay_pollfds(&pr, p + n);
 		if (!report_open && n == (nfds_t)base)
 			break;
-		/* Once the command ended, drain the terminal without waiting forever. */
-		if (poll(p, n, report_open ? -1 : 200) <= 0) {
+		/* Once the command ended, drain the terminal without waiting
+		 * forever; redacted output held back waits a moment only. */
+		int held = pty_relay_timeout(&pr), wait = report_open ? -1 : 200;
+		if (held >= 0 && (wait < 0 || held < wait))
+			wait = held;
+		int ready = poll(p, n, wait);
+		if (ready == 0 && held >= 0) {
+			pty_relay_tick(&pr);
+			continue;
+		}
+		if (ready <= 0) {
 			if (!report_open)
 				break;
 			continue;
@@ -420,8 +429,8 @@ int sandbox_set_masks(struct sandbox *sb, char *const *masks, size_t n)
 	return init_gone(r) ? 0 : r;
 }
 
-int sandbox_finish(struct sandbox *sb, char *const *envp, struct sandbox_result *ret,
-		   const char **ret_what)
+int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *redact,
+		   struct sandbox_result *ret, const char **ret_what)
 {
 	const struct sandbox_hooks *h = sb->hooks;
 	memset(ret, 0, sizeof(*ret));
@@ -448,7 +457,7 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, struct sandbox_result 
 			   .diag = -1,
 			   .sig_r = sb->sig_r };
 	sb->ps = -1;
-	relay(&run);
+	relay(&run, redact);
 	if (run.pty_sock >= 0)
 		close(run.pty_sock);
 	if (run.diag >= 0)

@@ -35,6 +35,7 @@ struct sandbox_spec {
 };
 
 struct sandbox_result;
+struct secrets;
 
 struct sandbox_hooks {
 	/* The init is running as host pid (it joins the box's network
@@ -96,11 +97,13 @@ int sandbox_set_masks(struct sandbox *sb, char *const *masks, size_t n);
 
 /* Give the command its environment (envp: its whole environment; it goes
  * to the init over a socket, never through a file), let it run, and relay
- * until the box has ended. Returns 0 when the run was carried out to its
- * end (look at ret->exit_code, which is 125/126/127 when setup or exec
- * failed inside), or -errno (*ret_what tells). Frees sb either way. */
-int sandbox_finish(struct sandbox *sb, char *const *envp, struct sandbox_result *ret,
-		   const char **ret_what);
+ * until the box has ended; with spec->pty, what the box's terminal prints
+ * is shown with the values of redact (NULL: none) redacted (src/secrets.h:
+ * secrets_stream). Returns 0 when the run was carried out to its end (look
+ * at ret->exit_code, which is 125/126/127 when setup or exec failed
+ * inside), or -errno (*ret_what tells). Frees sb either way. */
+int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *redact,
+		   struct sandbox_result *ret, const char **ret_what);
 
 /* Kill a started box before it ran anything, and free sb. NULL is a no-op. */
 void sandbox_abort(struct sandbox *sb);

@@ -725,6 +725,138 @@ int secrets_redact(const struct secrets *s, const char *in, size_t len, char **r
 	return 1;
 }
 
+/* ---- redaction of a stream ---- */
+
+struct secrets_stream {
+	const struct secrets *s;
+	size_t maxpat;  /* the longest pattern */
+	char *work;     /* secret memory: what waits, then the chunk */
+	size_t nwait;   /* work[0..nwait) waits: a proper prefix of a pattern */
+	struct buf out; /* what goes on: redacted, so plain memory */
+};
+
+int secrets_stream_new(const struct secrets *s, struct secrets_stream **ret)
+{
+	*ret = NULL;
+	if (!s || s->n == 0)
+		return 0;
+	struct secrets_stream *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->s = s;
+	for (size_t k = 0; s && k < s->n; k++)
+		for (size_t j = 0; j < s->e[k]->npat; j++)
+			if (s->e[k]->pat[j].n > st->maxpat)
+				st->maxpat = s->e[k]->pat[j].n;
+	st->out = (struct buf)BUF_INIT(32 * SECRETS_STREAM_CHUNK);
+	if (!(st->work = secrets_mem_alloc(st->maxpat + SECRETS_STREAM_CHUNK))) {
+		free(st);
+		return -ENOMEM;
+	}
+	*ret = st;
+	return 0;
+}
+
+struct secrets_stream *secrets_stream_free(struct secrets_stream *st)
+{
+	if (st) {
+		secrets_mem_free(st->work);
+		buf_free(&st->out);
+		free(st);
+	}
+	return NULL;
+}
+
+bool secrets_stream_waiting(const struct secrets_stream *st)
+{
+	return st->nwait > 0;
+}
+
+int secrets_stream_flush_in(const struct secrets_stream *st)
+{
+	return st->nwait > 0 && st->nwait < SECRETS_STREAM_HOLD ? SECRETS_STREAM_WAIT_MS : -1;
+}
+
+/* At b[0..n): the longest whole pattern (its entry, *ret_n its length),
+ * and in *ret_prefix whether b is a proper prefix of some pattern (the
+ * rest may come). */
+static const struct entry *match_at(const struct secrets *s, const char *b, size_t n, size_t *ret_n,
+				    bool *ret_prefix)
+{
+	const struct entry *best = NULL;
+	*ret_n = 0;
+	*ret_prefix = false;
+	for (size_t k = 0; k < s->n; k++)
+		for (size_t j = 0; j < s->e[k]->npat; j++) {
+			const struct pattern *pt = &s->e[k]->pat[j];
+			if (pt->p[0] != b[0])
+				continue;
+			if (pt->n <= n) {
+				if (pt->n > *ret_n && memcmp(pt->p, b, pt->n) == 0) {
+					best = s->e[k];
+					*ret_n = pt->n;
+				}
+			} else if (memcmp(pt->p, b, n) == 0) {
+				*ret_prefix = true;
+			}
+		}
+	return best;
+}
+
+/* Redact work[0..n) into out; with wait, stop at the first position whose
+ * rest begins a pattern and keep that rest waiting. */
+static int stream_run(struct secrets_stream *st, size_t n, bool wait)
+{
+	const char *b = st->work;
+	size_t i = 0, copied = 0;
+	buf_reset(&st->out);
+	while (i < n) {
+		size_t mn;
+		bool prefix;
+		const struct entry *e = match_at(st->s, b + i, n - i, &mn, &prefix);
+		if (wait && prefix)
+			break;
+		if (!e) {
+			i++;
+			continue;
+		}
+		int r = buf_append(&st->out, b + copied, i - copied);
+		if (r == 0)
+			r = buf_printf(&st->out, "[REDACTED:%s]", e->name);
+		if (r < 0)
+			return r;
+		i += mn;
+		copied = i;
+	}
+	int r = buf_append(&st->out, b + copied, i - copied);
+	if (r < 0)
+		return r;
+	memmove(st->work, b + i, n - i);
+	explicit_bzero(st->work + (n - i), i);
+	st->nwait = n - i;
+	return 0;
+}
+
+int secrets_stream_feed(struct secrets_stream *st, const char *in, size_t len, const char **out,
+			size_t *out_len)
+{
+	if (len > SECRETS_STREAM_CHUNK)
+		return -E2BIG;
+	memcpy(st->work + st->nwait, in, len);
+	int r = stream_run(st, st->nwait + len, true);
+	*out = st->out.data;
+	*out_len = st->out.len;
+	return r;
+}
+
+int secrets_stream_flush(struct secrets_stream *st, const char **out, size_t *out_len)
+{
+	int r = st->nwait ? stream_run(st, st->nwait, false) : (buf_reset(&st->out), 0);
+	*out = st->out.data;
+	*out_len = st->out.len;
+	return r;
+}
+
 /* ---- the scanner ---- */
 
 int secrets_add_to_scan(const struct secrets *s, struct scan_rules *rules)

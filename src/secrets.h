@@ -148,6 +148,33 @@ struct secrets_env *secrets_env_free(struct secrets_env *e);
  * new heap string (caller frees; it holds no value) when something did. */
 int secrets_redact(const struct secrets *s, const char *in, size_t len, char **ret);
 
+/* The same redaction on a stream (the box terminal's output), chunk by
+ * chunk: a value split between chunks is still caught. A chunk is passed
+ * on at once but for a tail that begins a value or a base64 form: that
+ * waits for the next chunk, or for secrets_stream_flush(). A short tail
+ * (under SECRETS_STREAM_HOLD bytes: a keystroke's echo can be one) is
+ * flushed after SECRETS_STREAM_WAIT_MS without output, so a terminal never
+ * stalls; a longer one waits for more output or the end. What waits is
+ * kept in secret memory. s must outlive the stream. */
+#define SECRETS_STREAM_WAIT_MS 20
+#define SECRETS_STREAM_HOLD    8
+#define SECRETS_STREAM_CHUNK   8192 /* most bytes of one feed */
+struct secrets_stream;
+/* *ret NULL when s has nothing to redact. 0 or -ENOMEM. */
+int secrets_stream_new(const struct secrets *s, struct secrets_stream **ret);
+/* Feed in[0..len) (len <= SECRETS_STREAM_CHUNK): *out gets the bytes to
+ * pass on now, *out_len of them, valid until the next call. 0 or -errno. */
+int secrets_stream_feed(struct secrets_stream *st, const char *in, size_t len, const char **out,
+			size_t *out_len);
+/* When to flush if no more output comes: in milliseconds, or -1 (nothing
+ * waits, or what waits waits for more output or the end). */
+int secrets_stream_flush_in(const struct secrets_stream *st);
+/* Something waits. */
+bool secrets_stream_waiting(const struct secrets_stream *st);
+/* Pass on what waits (redacted where it holds a whole value). */
+int secrets_stream_flush(struct secrets_stream *st, const char **out, size_t *out_len);
+struct secrets_stream *secrets_stream_free(struct secrets_stream *st);
+
 /* Hand every value (of at least 4 bytes) to the scanner as a known secret
  * named NAME (raw, base64, hex and URL-encoded matching: src/scan.h). Call
  * before scan_rules_compile(). */

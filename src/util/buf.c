@@ -5,9 +5,10 @@
 static int buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need, cap;
+	size_t max = b->max < SIZE_MAX / 2 ? b->max : SIZE_MAX / 2; /* max + 1 fits */
 	char *p;
 
-	if (extra > b->max || b->len > b->max - extra)
+	if (extra > max || b->len > max - extra)
 		return -E2BIG;
 	need = b->len + extra + 1;
 	if (need <= b->cap)
@@ -15,8 +16,8 @@ static int buf_reserve(struct buf *b, size_t extra)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if (cap > b->max + 1)
-		cap = b->max + 1;
+	if (cap > max + 1)
+		cap = max + 1;
 	p = realloc(b->data, cap);
 	if (!p)
 		return -ENOMEM;

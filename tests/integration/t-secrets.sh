@@ -289,7 +289,29 @@ line \"q\" \$x\\" ] || fail "values: $out"
 	"$CLAWBOX" run --help | grep -q "prefer NAME alone" || fail "--help does not advise"
 }
 
+# With a terminal, clawbox relays what the box prints: each value, whole, cut
+# between two writes, or in base64, shows as [REDACTED:NAME]. (Without one,
+# the command writes to the caller's own stdout: nothing is relayed.)
+terminal_output_redacted() {
+	mkproj "$P"
+	secfile "$C/s.env" "FILE_KEY=$V_FILE\n"
+	b64=$(printf '%s' "$V_FILE" | base64 -w0)
+	half=${V_FILE:0:9}
+	rest=${V_FILE:9}
+	out=$(timeout 30 env SHELL=/bin/bash script -qec "$CLAWBOX run --project $P --secrets $C/s.env -- sh -c 'echo A=\$FILE_KEY; printf B=$half; sleep 0.005; echo $rest; echo C=$b64; printf D=$half; sleep 0.3; echo $rest; echo E=file-Value-end'" /dev/null 2>&1 </dev/null | tr -d '\r')
+	# script(1) with stdin at EOF can put a NUL into the terminal, which its
+	# echo shows as ^@ ahead of the output (seen with the ASan build).
+	out=${out#^@}
+	want=$(printf 'A=[REDACTED:FILE_KEY]\nB=[REDACTED:FILE_KEY]\nC=[REDACTED:FILE_KEY]\nD=[REDACTED:FILE_KEY]\nE=file-Value-end')
+	[ "$out" = "$want" ] || fail "terminal output: $(echo "$out" | cat -v)"
+	no_value_in "the terminal output" "$out" "$V_FILE" "$b64"
+	# Control: the same command without a terminal prints the values.
+	out=$("$CLAWBOX" run --project "$P" --secrets "$C/s.env" -- sh -c 'echo A=$FILE_KEY')
+	[ "$out" = "A=$V_FILE" ] || fail "without a terminal: $out"
+}
+
 case_run "precedence: -e > --secrets > --config > stored; dotenv parsing" precedence_and_parsing
+case_run "what the box prints on its terminal is redacted" terminal_output_redacted
 case_run "no value in state, audit, stderr; argv redacted" nothing_leaks
 case_run "-e value scrubbed from clawbox's cmdline; environ private" argv_scrubbed_and_environ_private
 case_run "a user's box: other uids cannot read the agent's environment" user_box_environ_private

@@ -345,6 +345,83 @@ TEST(secrets_redaction)
 	secrets_free(s);
 }
 
+/* Feed in as chunks cut at the given points (flushing where asked), and
+ * return what the stream passed on. */
+static char *stream_through(const struct secrets *s, const char *in, const size_t *cuts,
+			    size_t ncuts, bool flush_at_cuts)
+{
+	struct secrets_stream *st;
+	static char got[4096];
+	size_t n = 0, from = 0, len = strlen(in);
+	const char *out;
+	size_t k;
+	CHECK_INT(secrets_stream_new(s, &st), 0);
+	for (size_t c = 0; c <= ncuts; c++) {
+		size_t to = c < ncuts ? cuts[c] : len;
+		CHECK_INT(secrets_stream_feed(st, in + from, to - from, &out, &k), 0);
+		memcpy(got + n, out, k);
+		n += k;
+		if (flush_at_cuts) {
+			CHECK_INT(secrets_stream_flush(st, &out, &k), 0);
+			memcpy(got + n, out, k);
+			n += k;
+		}
+		from = to;
+	}
+	CHECK_INT(secrets_stream_flush(st, &out, &k), 0);
+	memcpy(got + n, out, k);
+	n += k;
+	got[n] = '\0';
+	CHECK(!secrets_stream_waiting(st));
+	secrets_stream_free(st);
+	return got;
+}
+
+TEST(secrets_stream_redaction)
+{
+	struct secrets *s;
+	struct secrets_stream *st;
+	CHECK_INT(secrets_new(&s), 0);
+	CHECK_INT(secrets_stream_new(s, &st), 0);
+	CHECK(st == NULL); /* nothing to redact: no stream */
+	CHECK_INT(secrets_put(s, "API", "sk-live-0123456789", 18, SECRET_SOURCE_CLI, NULL, 0), 0);
+	CHECK_INT(secrets_put(s, "LONG", "sk-live-0123456789-more", 23, SECRET_SOURCE_CLI, NULL, 0),
+		  0);
+	const char *in =
+	    "a sk-live-0123456789 b sk-live-0123456789-more c c2stbGl2ZS0wMTIzNDU2Nzg5 "
+	    "d sk-live-012 e";
+	const char *want = "a [REDACTED:API] b [REDACTED:LONG] c [REDACTED:API] d sk-live-012 e";
+	/* One cut anywhere, and two anywhere: the same as the whole text. */
+	for (size_t i = 0; i <= strlen(in); i++) {
+		size_t one[] = { i };
+		CHECK_STREQ(stream_through(s, in, one, 1, false), want);
+		for (size_t j = i; j <= strlen(in); j += 7) {
+			size_t two[] = { i, j };
+			CHECK_STREQ(stream_through(s, in, two, 2, false), want);
+		}
+	}
+	/* A value cut by a flush (no more output for a while) goes out as two
+	 * pieces: the stream never holds the terminal back for long. */
+	size_t cut[] = { 6 };
+	CHECK_STREQ(stream_through(s, "x sk-live-0123456789 y", cut, 1, true),
+		    "x sk-live-0123456789 y");
+	/* What waits: a prefix, flushed soon only while short. */
+	const char *out;
+	size_t k;
+	CHECK_INT(secrets_stream_new(s, &st), 0);
+	CHECK_INT(secrets_stream_feed(st, "ab sk-", 6, &out, &k), 0);
+	CHECK(k == 3 && memcmp(out, "ab ", 3) == 0);
+	CHECK_INT(secrets_stream_flush_in(st), SECRETS_STREAM_WAIT_MS);
+	CHECK_INT(secrets_stream_feed(st, "live-0", 6, &out, &k), 0);
+	CHECK(k == 0);
+	CHECK_INT(secrets_stream_flush_in(st), -1); /* 9 bytes of a value: wait for more */
+	CHECK_INT(secrets_stream_feed(st, "9", 1, &out, &k), 0);
+	CHECK(k == 10 && memcmp(out, "sk-live-09", 10) == 0); /* not a value after all */
+	CHECK(!secrets_stream_waiting(st));
+	secrets_stream_free(st);
+	secrets_free(s);
+}
+
 TEST(secrets_memory_is_not_dumped)
 {
 	char *p = secrets_mem_alloc(100);
