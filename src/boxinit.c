@@ -3,6 +3,7 @@
  * it, reaps every orphan, and reports the command's end to the supervisor.
  * It never prints: everything goes through report_send(). */
 #include "util/common.h"
+#include "util/fdpass.h"
 #include "util/trace.h"
 
 #include "landlock.h"
@@ -78,18 +79,7 @@ static void loopback_up(void)
 /* Pass fds to the supervisor as one message tagged with tag. */
 static int send_fds(char tag, const int *fds, size_t n)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * (PROXY_NFDS + 2))] = { 0 };
-	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov,
-			      .msg_iovlen = 1,
-			      .msg_control = cbuf,
-			      .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * n);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
-	return sendmsg(FD_PTY, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return fdpass_send(FD_PTY, tag, fds, n);
 }
 
 static int listen_on(int type, uint16_t port)

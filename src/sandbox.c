@@ -5,6 +5,7 @@
 
 #include "pty.h"
 #include "sandbox.h"
+#include "util/fdpass.h"
 #include "util/fs.h"
 
 #include <linux/sched.h>
@@ -81,36 +82,6 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Receive one message of the init's fd channel: a tag byte and up to max
- * fds. Returns the number of fds (>= 0) with *ret_tag, or -errno. */
-static int receive_fds(int sock, int *fds, size_t max, char *ret_tag)
-{
-	char cbuf[CMSG_SPACE(sizeof(int) * 6)];
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov,
-			      .msg_iovlen = 1,
-			      .msg_control = cbuf,
-			      .msg_controllen = sizeof(cbuf) };
-	ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	if (n <= 0)
-		return -EPIPE;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(sizeof(int)))
-		return -EBADMSG;
-	size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-	int got[6];
-	memcpy(got, CMSG_DATA(c), k * sizeof(int));
-	if (k > max || (msg.msg_flags & MSG_CTRUNC)) {
-		for (size_t i = 0; i < k; i++)
-			close(got[i]);
-		return -EBADMSG;
-	}
-	memcpy(fds, got, k * sizeof(int));
-	*ret_tag = byte;
-	return (int)k;
-}
-
 struct run {
 	const struct sandbox_spec *spec;
 	const struct sandbox_hooks *hooks;
@@ -148,7 +119,9 @@ static void channel_message(struct run *run, struct pty_relay *pr)
 {
 	int fds[6];
 	char tag = 0;
-	int k = receive_fds(run->pty_sock, fds, ELEMENTSOF(fds), &tag);
+	int k = fdpass_recv(run->pty_sock, &tag, fds, ELEMENTSOF(fds));
+	if (k == 0) /* every message of the init's carries fds */
+		k = -EBADMSG;
 	if (k == 1 && tag == 'D' && run->diag < 0) {
 		run->diag = fds[0];
 		return;

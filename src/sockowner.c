@@ -1,4 +1,5 @@
 #include "util/common.h"
+#include "util/fdpass.h"
 
 #include "sockowner.h"
 
@@ -64,20 +65,7 @@ static _noreturn_ void diag_child(int userns, int netns, int chan)
 	int fd = -1;
 	if (setns(userns, CLONE_NEWUSER) == 0 && setns(netns, CLONE_NEWNET) == 0)
 		fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = fd >= 0 ? 'F' : 'E';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
-		m.msg_control = cbuf;
-		m.msg_controllen = sizeof(cbuf);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	_exit(sendmsg(chan, &m, MSG_NOSIGNAL) == 1 ? 0 : 1);
+	_exit(fdpass_send(chan, fd >= 0 ? 'F' : 'E', &fd, fd >= 0 ? 1 : 0) == 0 ? 0 : 1);
 }
 
 /* A NETLINK_SOCK_DIAG socket in the namespace netns. */
@@ -96,22 +84,16 @@ static int open_diag(int netns)
 	_cleanup_close_ int chan = sp[0];
 	if (pid < 0)
 		return -errno;
-	char byte = 0;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr m = { .msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
-	ssize_t k = recvmsg(chan, &m, MSG_CMSG_CLOEXEC);
+	char tag = 0;
+	int fd = -1;
+	int k = fdpass_recv(chan, &tag, &fd, 1);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	struct cmsghdr *cm = k == 1 ? CMSG_FIRSTHDR(&m) : NULL;
-	if (byte != 'F' || !cm || cm->cmsg_type != SCM_RIGHTS)
-		return -EPERM;
-	int fd;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
+	if (k == 1 && tag == 'F')
+		return fd;
+	if (k == 1)
+		close(fd);
+	return -EPERM;
 }
 
 static int put_addr(struct inet_diag_sockid *id, bool src, const struct sockaddr_storage *ss)
