@@ -52,19 +52,7 @@ static int split_authority(const char *s, size_t n, char *host, size_t hostsz, u
 		*port = defport;
 		return 0;
 	}
-	size_t pl = (size_t)(s + n - ps);
-	unsigned v = 0;
-	if (pl == 0 || pl > 5)
-		return -EINVAL;
-	for (size_t i = 0; i < pl; i++) {
-		if (ps[i] < '0' || ps[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(ps[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*port = (uint16_t)v;
-	return 0;
+	return netpolicy_parse_port(ps, (size_t)(s + n - ps), port);
 }
 
 static bool header_is(const char *name, size_t nl, const char *want)

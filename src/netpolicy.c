@@ -50,15 +50,15 @@ static int normalize_name(const char *in, size_t n, char out[NETPOLICY_NAME_MAX 
 	return 0;
 }
 
-static int parse_port(const char *s, uint16_t *ret)
+int netpolicy_parse_port(const char *s, size_t n, uint16_t *ret)
 {
 	unsigned v = 0;
-	if (!*s || strlen(s) > 5)
+	if (n == 0 || n > 5)
 		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
 			return -EINVAL;
-		v = v * 10 + (unsigned)(*s - '0');
+		v = v * 10 + (unsigned)(s[i] - '0');
 	}
 	if (v == 0 || v > 65535)
 		return -EINVAL;
@@ -81,7 +81,7 @@ int netpolicy_add_domain(struct netpolicy *p, const char *pattern, bool allow)
 	}
 	colon = strchr(s, ':');
 	n = colon ? (size_t)(colon - s) : strlen(s);
-	if (colon && parse_port(colon + 1, &np.port) < 0)
+	if (colon && netpolicy_parse_port(colon + 1, strlen(colon + 1), &np.port) < 0)
 		return -EINVAL;
 	if (normalize_name(s, n, np.host) < 0)
 		return -EINVAL;

@@ -53,6 +53,10 @@ int netpolicy_add_ip(struct netpolicy *p, const char *cidr);
 int netpolicy_read_file(struct netpolicy *p, const char *path, unsigned *ret_line);
 void netpolicy_free(struct netpolicy *p);
 
+/* A port: s[0..n) is 1 to 5 decimal digits, no sign or space, 1-65535.
+ * 0 with *ret, or -EINVAL. */
+int netpolicy_parse_port(const char *s, size_t n, uint16_t *ret);
+
 /* Is host an IPv4 or IPv6 literal (brackets allowed)? Fills *ret when so. */
 bool netpolicy_parse_ip(const char *host, struct sockaddr_storage *ret);
 

@@ -1,6 +1,7 @@
 #include "util/common.h"
 
 #include "audit.h"
+#include "netpolicy.h"
 #include "publish.h"
 #include "relay.h"
 
@@ -35,32 +36,16 @@ struct pconn {
 	uint16_t host, box;
 };
 
-static int parse_port(const char *s, size_t n, uint16_t *ret)
-{
-	unsigned v = 0;
-	if (n == 0 || n > 5)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*ret = (uint16_t)v;
-	return 0;
-}
-
 int publish_parse(const char *spec, struct publish_port *ret)
 {
 	struct publish_port p = { .fd = -1 };
 	const char *colon = strchr(spec, ':');
 	if (colon) {
-		if (parse_port(spec, (size_t)(colon - spec), &p.host) < 0 ||
-		    parse_port(colon + 1, strlen(colon + 1), &p.box) < 0)
+		if (netpolicy_parse_port(spec, (size_t)(colon - spec), &p.host) < 0 ||
+		    netpolicy_parse_port(colon + 1, strlen(colon + 1), &p.box) < 0)
 			return -EINVAL;
 	} else {
-		if (parse_port(spec, strlen(spec), &p.box) < 0)
+		if (netpolicy_parse_port(spec, strlen(spec), &p.box) < 0)
 			return -EINVAL;
 		p.host = p.box;
 	}
