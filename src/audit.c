@@ -40,33 +40,39 @@ static int redact_string(struct audit *a, json_t *v, json_t **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+static int redact_json(struct audit *a, json_t *j);
+
+/* Filter v, a member of an object or array: a string's filtered form in
+ * *ret (NULL: unchanged), anything else filtered in place. */
+static int redact_member(struct audit *a, json_t *v, json_t **ret)
+{
+	*ret = NULL;
+	return json_is_string(v) ? redact_string(a, v, ret) : redact_json(a, v);
+}
+
 /* Apply the filter to every string value of j, recursively (keys are the
  * code's own names and are left alone). */
 static int redact_json(struct audit *a, json_t *j)
 {
 	const char *key;
-	json_t *v, *nv = NULL;
+	json_t *v, *nv;
 	size_t i;
-	int r = 0;
+	int r;
 	if (json_is_object(j)) {
 		json_object_foreach(j, key, v)
 		{
-			nv = NULL;
-			r = json_is_string(v) ? redact_string(a, v, &nv) : redact_json(a, v);
-			if (r == 0 && json_is_string(v) && nv)
-				r = json_object_set_new(j, key, nv) < 0 ? -ENOMEM : 0;
-			if (r < 0)
+			if ((r = redact_member(a, v, &nv)) < 0)
 				return r;
+			if (nv && json_object_set_new(j, key, nv) < 0)
+				return -ENOMEM;
 		}
 	} else if (json_is_array(j)) {
 		json_array_foreach(j, i, v)
 		{
-			nv = NULL;
-			r = json_is_string(v) ? redact_string(a, v, &nv) : redact_json(a, v);
-			if (r == 0 && json_is_string(v) && nv)
-				r = json_array_set_new(j, i, nv) < 0 ? -ENOMEM : 0;
-			if (r < 0)
+			if ((r = redact_member(a, v, &nv)) < 0)
 				return r;
+			if (nv && json_array_set_new(j, i, nv) < 0)
+				return -ENOMEM;
 		}
 	}
 	return 0;
