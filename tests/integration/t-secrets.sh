@@ -298,9 +298,10 @@ terminal_output_redacted() {
 	b64=$(printf '%s' "$V_FILE" | base64 -w0)
 	half=${V_FILE:0:9}
 	rest=${V_FILE:9}
-	out=$(timeout 30 env SHELL=/bin/bash script -qec "$CLAWBOX run --project $P --secrets $C/s.env -- sh -c 'echo A=\$FILE_KEY; printf B=$half; sleep 0.005; echo $rest; echo C=$b64; printf D=$half; sleep 0.3; echo $rest; echo E=file-Value-end'" /dev/null 2>&1 </dev/null | tr -d '\r')
-	# script(1) with stdin at EOF can put a NUL into the terminal, which its
-	# echo shows as ^@ ahead of the output (seen with the ASan build).
+	out=$(timeout 30 env SHELL=/bin/bash script -qec "$CLAWBOX run --project $P --secrets $C/s.env -- sh -c 'stty -echo; echo A=\$FILE_KEY; printf B=$half; sleep 0.005; echo $rest; echo C=$b64; printf D=$half; sleep 0.3; echo $rest; echo E=file-Value-end'" /dev/null 2>&1 </dev/null | tr -d '\r')
+	# script(1), its stdin at EOF, types a NUL into the terminal: the box's
+	# terminal would echo it (^@) anywhere in the output, so the command
+	# turns the echo off first (a NUL before that shows at the start).
 	out=${out#^@}
 	want=$(printf 'A=[REDACTED:FILE_KEY]\nB=[REDACTED:FILE_KEY]\nC=[REDACTED:FILE_KEY]\nD=[REDACTED:FILE_KEY]\nE=file-Value-end')
 	[ "$out" = "$want" ] || fail "terminal output: $(echo "$out" | cat -v)"
