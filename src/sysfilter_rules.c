@@ -4,8 +4,10 @@
 
 #include "sysfilter_rules.h"
 
+#include <linux/netlink.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 static const char *const denied[] = {
 	/* mounts and the filesystem tree */
@@ -76,6 +78,38 @@ static const char *const denied[] = {
 	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
 	 CLONE_NEWCGROUP | 0x00000080 /* CLONE_NEWTIME */)
 
+/* Socket families: a box needs unix, inet and inet6 sockets, and of
+ * netlink only NETLINK_ROUTE (getifaddrs, getaddrinfo's AI_ADDRCONFIG, ip)
+ * and NETLINK_SOCK_DIAG (ss), both of the box's own network namespace.
+ * Every other family (vsock, packet, bluetooth, alg, key, xdp, can, tipc,
+ * rds, ...) and netlink protocol (kobject_uevent, audit, netfilter, ...)
+ * fails with EAFNOSUPPORT, which programs take as "not built in" and fall
+ * back from. The family is compared as the whole 64-bit register: a value
+ * with any high bit set is above AF_NETLINK and refused. */
+static int socket_rules(scmp_filter_ctx ctx)
+{
+	static const int calls[] = { SCMP_SYS(socket), SCMP_SYS(socketpair) };
+	const uint32_t no = SCMP_ACT_ERRNO(EAFNOSUPPORT);
+	int r = 0;
+	for (size_t i = 0; i < ELEMENTSOF(calls) && r == 0; i++) {
+		bool pair = calls[i] == SCMP_SYS(socketpair);
+		/* socketpair: only AF_UNIX has one. */
+		uint64_t top = pair ? AF_UNIX : AF_NETLINK;
+		r = seccomp_rule_add(ctx, no, calls[i], 1, SCMP_A0(SCMP_CMP_GT, top));
+		for (uint64_t f = 0; f < top && r == 0; f++)
+			if (f != AF_UNIX && f != AF_INET && f != AF_INET6)
+				r = seccomp_rule_add(ctx, no, calls[i], 1, SCMP_A0(SCMP_CMP_EQ, f));
+	}
+	/* netlink: NETLINK_ROUTE (0) and NETLINK_SOCK_DIAG (4) only. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, no, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+				     SCMP_A2(SCMP_CMP_GT, NETLINK_SOCK_DIAG));
+	for (uint64_t proto = 1; proto < NETLINK_SOCK_DIAG && r == 0; proto++)
+		r = seccomp_rule_add(ctx, no, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+				     SCMP_A2(SCMP_CMP_EQ, proto));
+	return r;
+}
+
 int sysfilter_rules(scmp_filter_ctx ctx, const char **ret_what)
 {
 	int r;
@@ -109,6 +143,10 @@ int sysfilter_rules(scmp_filter_ctx ctx, const char **ret_what)
 		if (r == 0)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
 					     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
+	}
+	if (r == 0) {
+		*ret_what = "socket";
+		r = socket_rules(ctx);
 	}
 	if (r == 0) {
 		*ret_what = "mknod";

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/mount.h>
 #include <sys/sysmacros.h>
@@ -576,6 +577,20 @@ static int do_connect_udp(const char *ip, int port)
 	return verdict(send(s, "x", 1, 0), "send");
 }
 
+/* socket(family, type, proto) and, for family AF_UNIX-less tests,
+ * socketpair(family, type, 0) with "pair": a socket is an escape (the
+ * family is reachable from the box). Blocked with the call's errno. */
+static int do_socket(long family, int type, int proto, bool pair)
+{
+	int sv[2];
+	long r = pair ? syscall(SYS_socketpair, family, (long)type, (long)proto, (long)sv)
+		      : syscall(SYS_socket, family, (long)type, (long)proto);
+	if (r < 0)
+		return blocked(pair ? "socketpair" : "socket");
+	return escaped("%s(%ld, %d, %d) succeeded", pair ? "socketpair" : "socket", family, type,
+		       proto);
+}
+
 static int do_connect_unix(const char *path)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -811,6 +826,9 @@ int main(int argc, char **argv)
 		return do_connect_tcp(v[0], (int)parse_ul(v[1]));
 	if (!strcmp(a, "udp") && n >= 2)
 		return do_connect_udp(v[0], (int)parse_ul(v[1]));
+	if ((!strcmp(a, "socket") || !strcmp(a, "socketpair")) && n >= 2)
+		return do_socket((long)parse_ul(v[0]), (int)parse_ul(v[1]), n >= 3 ? (int)parse_ul(v[2]) : 0,
+				 !strcmp(a, "socketpair"));
 	if (!strcmp(a, "unix") && n >= 1)
 		return do_connect_unix(v[0]);
 	if (!strcmp(a, "x32") && n >= 1)
