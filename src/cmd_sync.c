@@ -7,6 +7,7 @@
 #include "secrets.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -358,8 +359,8 @@ static int ask(const char *prompt, const char *choices)
 	}
 }
 
-/* Print a unified diff (host -> box) of entry i, control characters shown
- * as '?'. */
+/* Print a unified diff (host -> box) of entry i, controls (C0, DEL, C1,
+ * bidi) and invalid UTF-8 shown as '?'. */
 static void show_diff(struct gate *g, const struct gate_plan *p, size_t i)
 {
 	const struct gate_entry *e = &p->v[i];
@@ -396,14 +397,20 @@ static void show_diff(struct gate *g, const struct gate_plan *p, size_t i)
 		close(hfd);
 	close(bfd);
 	char buf[4096];
+	size_t have = 0, keep = 0;
 	ssize_t k;
-	while ((k = read(pfd[0], buf, sizeof(buf))) > 0) {
-		for (ssize_t x = 0; x < k; x++)
-			if ((unsigned char)buf[x] < 0x20 && buf[x] != '\n' && buf[x] != '\t')
-				buf[x] = '?';
-			else if (buf[x] == 0x7f)
-				buf[x] = '?';
-		fwrite(buf, 1, (size_t)k, stdout);
+	/* Controls (C0, DEL, C1, bidi) and invalid UTF-8 are shown as '?'; a
+	 * sequence cut by the read waits for the rest. */
+	while ((k = read(pfd[0], buf + have, sizeof(buf) - have)) > 0) {
+		have += (size_t)k;
+		size_t shown = utf8_display_filter(buf, have, &keep);
+		fwrite(buf, 1, shown, stdout);
+		memmove(buf, buf + have - keep, keep);
+		have = keep;
+	}
+	if (have > 0) {
+		memset(buf, '?', have);
+		fwrite(buf, 1, have, stdout);
 	}
 	close(pfd[0]);
 	int st;

@@ -7,6 +7,7 @@
 #include "pathglob.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/utf8.h"
 
 #include <linux/openat2.h>
 #include <stdarg.h>
@@ -185,7 +186,7 @@ void gate_stage_name(uint32_t i, char out[32])
 void gate_path_display(const char *path, char *out, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	size_t o = 0, left = strlen(path);
 	const unsigned char *s = (const unsigned char *)path;
 	if (n < 8) {
 		if (n)
@@ -194,35 +195,34 @@ void gate_path_display(const char *path, char *out, size_t n)
 	}
 	while (*s) {
 		unsigned char c = *s;
-		size_t seq = 0;
-		if (c >= 0x80) {
-			/* a valid UTF-8 sequence is copied as is */
-			size_t want = c >= 0xf0 && c <= 0xf4   ? 4
-				      : c >= 0xe0 && c <= 0xef ? 3
-				      : c >= 0xc2 && c <= 0xdf ? 2
-							       : 0;
-			seq = want;
-			for (size_t k = 1; k < want; k++)
-				if ((s[k] & 0xc0) != 0x80)
-					seq = 0;
-		}
+		uint32_t cp = 0;
+		/* a valid UTF-8 sequence is copied as is, unless it is a C1 or
+		 * bidi control (shown as \uXXXX) */
+		size_t seq = c >= 0x80 ? utf8_decode(s, left, &cp) : 0;
 		if (o + 8 >= n) {
 			memcpy(out + (o + 4 <= n ? o : n - 4), "...", 4);
 			return;
 		}
-		if (seq) {
+		if (seq && utf8_is_control(cp)) {
+			o += (size_t)snprintf(out + o, n - o, "\\u%04x", (unsigned)cp);
+			s += seq;
+			left -= seq;
+		} else if (seq) {
 			memcpy(out + o, s, seq);
 			o += seq;
 			s += seq;
+			left -= seq;
 		} else if (c < 0x20 || c == 0x7f || c >= 0x80 || c == '\\') {
 			out[o++] = '\\';
 			out[o++] = 'x';
 			out[o++] = hex[c >> 4];
 			out[o++] = hex[c & 15];
 			s++;
+			left--;
 		} else {
 			out[o++] = (char)c;
 			s++;
+			left--;
 		}
 	}
 	out[o] = '\0';

@@ -61,7 +61,28 @@ host_terminal_restored() {
 	[ -n "$a" ] && [ "$a" = "$b" ] || fail "terminal modes changed: '$a' vs '$b'"
 }
 
+# What a box wrote is shown on the user's terminal by clawbox sync: its file
+# names (dry run) and its contents (the interactive diff). C1 controls
+# (U+009B CSI) and bidi overrides (U+202E) are escaped as C0 ones are.
+sync_shows_no_raw_controls() {
+	mkproj "$P"
+	"$CLAWBOX" run --project "$P" -- sh -c '
+		printf "safe\342\200\256txt.c" >/tmp/name
+		echo x >"$(cat /tmp/name)"
+		printf "a\302\233[31mred\342\200\256evil\342\201\246x\342\200\217y\n" >notes.txt' </dev/null
+	out=$("$CLAWBOX" sync --project "$P" --dry-run 2>&1 || true)
+	echo "$out"
+	echo "$out" | grep -q 'safe\\u202etxt.c' || fail "the bidi override in a name is not escaped: $out"
+	out=$(printf 'd\rq\r' | timeout 20 script -qefc "$CLAWBOX sync --project $P" /dev/null 2>&1 || true)
+	echo "$out" | cat -v
+	echo "$out" | grep -q '^+a?\[31mred?evil?x?y' || fail "the diff line is not shown escaped: $(echo "$out" | cat -v)"
+	if printf '%s' "$out" | LC_ALL=C grep -qP '\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]'; then
+		fail "raw C1 or bidi controls reached the terminal: $(echo "$out" | cat -v)"
+	fi
+}
+
 case_run "clawbox shell has a terminal of its own" shell_has_its_own_tty
 case_run "Ctrl-C reaches the foreground job in the box" ctrl_c_reaches_the_foreground_job
 case_run "clawbox run on a terminal" run_with_tty_passes_output
 case_run "the caller's terminal modes are restored" host_terminal_restored
+case_run "clawbox sync shows C1 and bidi controls escaped (names and diff)" sync_shows_no_raw_controls
