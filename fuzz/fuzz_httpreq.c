@@ -19,6 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (!r.connect && (fwd.len == 0 || fwd.len > fwd.max))
 			abort();
+		if (r.chunked && r.body_len != 0) /* both framings: refused */
+			abort();
 	} else if (ret != 0 && ret != -E2BIG && ret != -EBADMSG && ret != -EINVAL &&
 		   ret != -EPROTONOSUPPORT) {
 		abort();

@@ -71,6 +71,28 @@ static bool dropped(const char *name, size_t nl)
 	return false;
 }
 
+/* A Content-Length value v[0..end): OWS, 1-18 digits, OWS. A second one
+ * must be equal. */
+static int parse_length(const char *v, const char *end, uint64_t *len, bool *seen)
+{
+	uint64_t x = 0;
+	size_t digits = 0;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	for (; v < end; v++, digits++) {
+		if (*v < '0' || *v > '9' || digits >= 18)
+			return -EBADMSG;
+		x = x * 10 + (uint64_t)(*v - '0');
+	}
+	if (digits == 0 || (*seen && x != *len))
+		return -EBADMSG;
+	*len = x;
+	*seen = true;
+	return 0;
+}
+
 static const char *find_crlf(const char *p, const char *end)
 {
 	for (; p + 1 < end; p++)
@@ -159,7 +181,7 @@ int httpreq_parse(const char *data, size_t n, struct httpreq *ret, struct buf *f
 	}
 
 	/* Headers. */
-	bool have_host = false;
+	bool have_host = false, have_len = false;
 	char hhost[sizeof(req.host)];
 	uint16_t hport = 0;
 	if (fwd && !req.connect) {
@@ -191,6 +213,13 @@ int httpreq_parse(const char *data, size_t n, struct httpreq *ret, struct buf *f
 				return -EINVAL;
 			have_host = true;
 		}
+		if (header_is(l, nl, "Content-Length")) {
+			int r = parse_length(colon + 1, le, &req.body_len, &have_len);
+			if (r < 0)
+				return r;
+		}
+		if (header_is(l, nl, "Transfer-Encoding"))
+			req.chunked = true;
 		if (fwd && !req.connect && !dropped(l, nl)) {
 			int r = buf_append(fwd, l, (size_t)(le - l) + 2);
 			if (r < 0)
@@ -198,6 +227,8 @@ int httpreq_parse(const char *data, size_t n, struct httpreq *ret, struct buf *f
 		}
 		l = le + 2;
 	}
+	if (have_len && req.chunked)
+		return -EBADMSG;
 	if (!req.connect && !absolute) {
 		if (!have_host)
 			return -EINVAL;
@@ -233,6 +264,7 @@ const char *httpreq_status_text(int code)
 	case 400: return "400 Bad Request";
 	case 403: return "403 Forbidden";
 	case 408: return "408 Request Timeout";
+	case 411: return "411 Length Required";
 	case 431: return "431 Request Header Fields Too Large";
 	case 502: return "502 Bad Gateway";
 	case 503: return "503 Service Unavailable";

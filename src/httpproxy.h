@@ -25,6 +25,11 @@ struct httpreq {
 	char host[NETPOLICY_NAME_MAX + 1]; /* a name or a bare IP literal */
 	uint16_t port;
 	size_t head_len; /* bytes of the head, "\r\n\r\n" included */
+	/* Plain HTTP: the body's framing. body_len from Content-Length (0
+	 * without one: a request without either header has no body); chunked
+	 * when a Transfer-Encoding header is present. */
+	uint64_t body_len;
+	bool chunked;
 };
 
 /* Parse the head at the start of data[0..n).
@@ -33,7 +38,9 @@ struct httpreq {
  * headers dropped, "Connection: close" added; fwd is appended to and may be
  * NULL for CONNECT); 0 when the head is incomplete and more may come;
  * -E2BIG when no head ends within HTTPREQ_HEAD_MAX bytes (answer 431);
- * -EBADMSG for a malformed head, -EINVAL for a bad host or port (400);
+ * -EBADMSG for a malformed head (also: a Content-Length that is not a
+ * decimal number, two that differ, or one beside Transfer-Encoding: the
+ * framing a request smuggler plays with), -EINVAL for a bad host or port (400);
  * -EPROTONOSUPPORT for a scheme other than http or a version other than
  * HTTP/1.0 or 1.1 (400/505). */
 int httpreq_parse(const char *data, size_t n, struct httpreq *ret, struct buf *fwd);

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <time.h>
 
 struct proxy {
@@ -287,10 +288,11 @@ static enum outcome open_upstream(struct conn *c, const char **ret_reason)
 	return out;
 }
 
-static void relay(struct conn *c)
+/* Relay both ways; at most out_limit bytes from the box (RELAY_ALL: all). */
+static void relay(struct conn *c, uint64_t out_limit)
 {
 	int idle = c->p->cfg.idle_timeout_ms > 0 ? c->p->cfg.idle_timeout_ms : 15 * 60 * 1000;
-	relay_splice(c->cfd, c->ufd, c->p->stop_r, idle, &c->bytes_out, &c->bytes_in);
+	relay_splice(c->cfd, c->ufd, c->p->stop_r, idle, out_limit, &c->bytes_out, &c->bytes_in);
 }
 
 static void http_error(struct conn *c, int code, int64_t deadline)
@@ -311,6 +313,30 @@ static int outcome_http(enum outcome o)
 	case OUT_TIMEOUT: return 504;
 	default: return 502;
 	}
+}
+
+/* After a plain HTTP request: head[from..n) and whatever the client sent
+ * after its body (unread in the socket) are not relayed. When they hold a
+ * request for another host or port, that is a denial the audit log shows. */
+static void pipelined(struct conn *c, const struct httpreq *first, char *head, size_t from,
+		      size_t n)
+{
+	struct httpreq next;
+	memmove(head, head + from, n - from);
+	n -= from;
+	ssize_t k = recv(c->cfd, head + n, HTTPREQ_HEAD_MAX - n, MSG_DONTWAIT);
+	if (k > 0)
+		n += (size_t)k;
+	if (n == 0 || httpreq_parse(head, n, &next, NULL) != 1)
+		return;
+	if (!next.connect && strcasecmp(next.host, first->host) == 0 && next.port == first->port)
+		return; /* the same destination: the client retries after the close */
+	snprintf(c->host, sizeof(c->host), "%s", next.host);
+	c->port = next.port;
+	c->addr[0] = '\0';
+	c->addr_rule = NULL;
+	c->rule = "pipelined";
+	conn_log(c, false, "pipelined request to another destination: one request per connection");
 }
 
 static void http_session(struct conn *c)
@@ -368,6 +394,12 @@ static void http_session(struct conn *c)
 	snprintf(c->host, sizeof(c->host), "%s", req.host);
 	c->port = req.port;
 	c->proto = req.connect ? "http-connect" : "http";
+	if (!req.connect && req.chunked) {
+		http_error(c, 411, now_ms() + 1000);
+		c->rule = "protocol";
+		conn_log(c, false, "chunked request body: plain HTTP needs a Content-Length");
+		return;
+	}
 	const char *reason = NULL;
 	enum outcome o = open_upstream(c, &reason);
 	if (o != OUT_OK) {
@@ -379,23 +411,33 @@ static void http_session(struct conn *c)
 	/* Nothing is relayed before the lookup, begun at accept, has ended:
 	 * the client is still there, so its pid is known. */
 	conn_owner(c);
+	/* Plain HTTP is one request per connection (its head says
+	 * "Connection: close"): its body, by its Content-Length, and nothing
+	 * after it. Bytes past the body are a pipelined request, which would
+	 * reach this upstream with a Host never checked: never relayed. */
+	size_t extra = n - req.head_len, now = extra;
+	uint64_t body_left = RELAY_ALL;
 	if (req.connect) {
 		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 		r = write_all(c, c->cfd, ok, sizeof(ok) - 1, far);
 	} else {
+		if (req.body_len < extra)
+			now = (size_t)req.body_len;
+		body_left = req.body_len - now;
 		r = write_all(c, c->ufd, fwd.data, fwd.len, far);
 		if (r == 0)
 			c->bytes_out += fwd.len;
 	}
-	if (r == 0 && n > req.head_len) {
-		r = write_all(c, c->ufd, head + req.head_len, n - req.head_len, far);
-		c->bytes_out += n - req.head_len;
+	if (r == 0 && now > 0) {
+		r = write_all(c, c->ufd, head + req.head_len, now, far);
+		c->bytes_out += now;
 	}
-	free(TAKE_PTR(head));
 	buf_free(&fwd);
 	if (r == 0)
-		relay(c);
+		relay(c, body_left);
 	conn_log(c, true, NULL);
+	if (!req.connect)
+		pipelined(c, &req, head, req.head_len + now, n);
 }
 
 static uint8_t outcome_socks(enum outcome o)
@@ -490,7 +532,7 @@ static void socks_session(struct conn *c)
 	socks_reply(c, SOCKS5_OK);
 	if (n > used && write_all(c, c->ufd, b + used, n - used, deadline) == 0)
 		c->bytes_out += n - used;
-	relay(c);
+	relay(c, RELAY_ALL);
 	conn_log(c, true, NULL);
 }
 

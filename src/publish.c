@@ -127,7 +127,7 @@ static void *conn_main(void *arg)
 	if (!reason) {
 		int one = 1;
 		setsockopt(bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		relay_splice(c->cfd, bfd, p->stop_r, 15 * 60 * 1000, &in, &out);
+		relay_splice(c->cfd, bfd, p->stop_r, 15 * 60 * 1000, RELAY_ALL, &in, &out);
 	}
 	log_conn(p, c, reason, in, out, t0);
 	if (bfd >= 0)

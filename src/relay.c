@@ -11,11 +11,14 @@ struct half {
 	size_t len;  /* bytes in the pipe */
 	bool eof;    /* source ended; shut the sink's write side once flushed */
 	bool shut;
+	bool keep_open; /* ended by the limit: the sink's write side stays open */
 };
 
-void relay_splice(int a, int b, int stop_fd, int idle_ms, uint64_t *a_to_b, uint64_t *b_to_a)
+void relay_splice(int a, int b, int stop_fd, int idle_ms, uint64_t a_limit, uint64_t *a_to_b,
+		  uint64_t *b_to_a)
 {
 	struct half h[2] = { { .pipe = { -1, -1 } }, { .pipe = { -1, -1 } } };
+	uint64_t left[2] = { a_limit, RELAY_ALL };
 	int src[2] = { a, b }, dst[2] = { b, a };
 	uint64_t *count[2] = { a_to_b, b_to_a };
 
@@ -29,6 +32,11 @@ void relay_splice(int a, int b, int stop_fd, int idle_ms, uint64_t *a_to_b, uint
 					{ .fd = b },
 					{ .fd = stop_fd, .events = POLLIN } };
 		for (int d = 0; d < 2; d++) {
+			if (left[d] == 0 && !h[d].eof) {
+				/* the limit: ends like an EOF, b's write side open */
+				h[d].eof = true;
+				h[d].keep_open = true;
+			}
 			if (h[d].len > 0)
 				pf[d == 0 ? 1 : 0].events |= POLLOUT;
 			if (!h[d].eof && h[d].len < RELAY_BUF)
@@ -51,11 +59,17 @@ void relay_splice(int a, int b, int stop_fd, int idle_ms, uint64_t *a_to_b, uint
 				uint64_t seen = *count[d];
 				if (!x->eof &&
 				    (round > 0 || (pf[d].revents & (POLLIN | POLLHUP | POLLERR)))) {
+					size_t want =
+					    left[d] < RELAY_BUF ? (size_t)left[d] : RELAY_BUF;
 					ssize_t k =
-					    splice(src[d], NULL, x->pipe[1], NULL, RELAY_BUF,
-						   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+					    want ? splice(src[d], NULL, x->pipe[1], NULL, want,
+							  SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+						 : -1;
+					if (want == 0)
+						errno = EAGAIN;
 					if (k > 0) {
 						x->len += (size_t)k;
+						left[d] -= left[d] == RELAY_ALL ? 0 : (uint64_t)k;
 						*count[d] += (uint64_t)k;
 					} else if (k == 0) {
 						x->eof = true;
@@ -76,7 +90,8 @@ void relay_splice(int a, int b, int stop_fd, int idle_ms, uint64_t *a_to_b, uint
 					break; /* no progress either way */
 			}
 			if (x->eof && x->len == 0 && !x->shut) {
-				shutdown(dst[d], SHUT_WR);
+				if (!x->keep_open)
+					shutdown(dst[d], SHUT_WR);
 				x->shut = true;
 			}
 		}

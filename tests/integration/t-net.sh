@@ -268,6 +268,86 @@ case_run "bulk transfer through a tunnel is intact" bulk_transfer_intact
 case_run "invalid patterns refused" bad_policy_input
 case_run "--net none has no proxy" net_none_stays_offline
 
+# Two requests in one write on one plain-HTTP connection, the second to a
+# denied host: only the first reaches the upstream (a listener in the remote
+# namespace that records every byte it receives), and the second is an
+# audited denial. Also: a body is relayed by its Content-Length, and a
+# chunked body is refused (411).
+pipelined_request_not_relayed() {
+	need_net
+	mkproj "$P"
+	local port=$((9000 + RANDOM % 1000)) rec="$C/received"
+	cat >"$C/listener.py" <<'PY'
+import socket, select, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    data = b""
+    while b"\r\n\r\n" not in data:
+        k = c.recv(65536)
+        if not k:
+            break
+        data += k
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+    # what else comes on this connection within a second (the proxy writes
+    # a pipelined request together with the first one)
+    while select.select([c], [], [], 1)[0]:
+        k = c.recv(65536)
+        if not k:
+            break
+        data += k
+    with open(sys.argv[3], "ab") as f:
+        f.write(data + b"\n--\n")
+    c.close()
+PY
+	ip netns exec "$NS" python3 "$C/listener.py" "$REMOTE_IP" "$port" "$rec" &
+	NET_PIDS+=($!)
+	for _ in $(seq 50); do
+		ip netns exec "$NS" ss -Hltn "sport = :$port" | grep -q . && break
+		sleep 0.1
+	done
+	cat >"$P/pipe.py" <<'PY'
+import socket, sys
+port = sys.argv[1]
+s = socket.create_connection(("127.0.0.1", 3128))
+s.sendall(("GET http://good.test:%s/one HTTP/1.1\r\nHost: good.test:%s\r\n\r\n"
+           "GET http://evil.test:%s/two HTTP/1.1\r\nHost: evil.test:%s\r\n\r\n"
+           % (port, port, port, port)).encode())
+out = b""
+while True:
+    k = s.recv(65536)
+    if not k:
+        break
+    out += k
+print(out.decode(errors="replace"))
+PY
+	out=$(box --allow-domain "good.test:$port" --allow-ip "$REMOTE_IP" -- python3 pipe.py "$port")
+	echo "$out"
+	echo "$out" | grep -q '^ok' || fail "the first request was not answered: $out"
+	cat "$rec"
+	grep -q 'GET /one' "$rec" || fail "the first request did not arrive"
+	if grep -q 'evil.test' "$rec"; then fail "the pipelined request to evil.test reached the upstream"; fi
+	log=$(net_log)
+	echo "$log" | grep '"host":"evil.test"' | grep '"decision":"deny"' | grep -q '"rule":"pipelined"' ||
+		fail "no deny event for the pipelined request: $log"
+	# A body goes by its Content-Length; what follows it does not.
+	: >"$rec"
+	out=$(box --allow-domain "good.test:$port" --allow-ip "$REMOTE_IP" -- python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", 3128))
+s.sendall(b"POST http://good.test:'"$port"'/p HTTP/1.1\r\nHost: good.test:'"$port"'\r\nContent-Length: 5\r\n\r\nhelloEXTRA-BYTES")
+print(s.recv(100).decode())')
+	grep -q 'hello' "$rec" || fail "the body was not relayed: $(cat "$rec")"
+	if grep -q 'EXTRA-BYTES' "$rec"; then fail "bytes past the body were relayed"; fi
+	code=$(box --allow-domain "good.test:$port" --allow-ip "$REMOTE_IP" -- \
+		curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' --data-binary x "http://good.test:$port/c") || true
+	[ "$code" = 411 ] || fail "a chunked body: expected 411, got '$code'"
+}
+case_run "a pipelined request to another host is not relayed, and is audited" pipelined_request_not_relayed
+
 dns_stub_refuses_unknown_names() {
 	need_net
 	mkproj "$P"
