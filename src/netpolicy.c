@@ -295,7 +295,8 @@ bool netpolicy_allow_name_any_port(const struct netpolicy *p, const char *host,
 	return name_decide(p, host, 0, true, ret_rule);
 }
 
-/* The class of a special IPv4 address (host byte order), or NULL. */
+/* The class of a special IPv4 address (host byte order), or NULL. The
+ * first matching entry names it (single addresses first). */
 static const char *special_v4(uint32_t a)
 {
 	static const struct {
@@ -303,14 +304,24 @@ static const char *special_v4(uint32_t a)
 		unsigned len;
 		const char *what;
 	} tab[] = {
-		{ 0xA9FEA9FE, 32, "metadata" }, /* 169.254.169.254 */
-		{ 0x646464C8, 32, "metadata" }, /* 100.100.100.200 */
-		{ 0x00000000, 8, "unspecified" }, { 0x0A000000, 8, "private" },
-		{ 0x64400000, 10, "private" }, /* 100.64/10 */
-		{ 0x7F000000, 8, "loopback" },    { 0xA9FE0000, 16, "link-local" },
-		{ 0xAC100000, 12, "private" },    { 0xC0000000, 24, "reserved" },
-		{ 0xC0A80000, 16, "private" },    { 0xC6120000, 15, "reserved" },
-		{ 0xE0000000, 4, "multicast" },   { 0xF0000000, 4, "reserved" },
+		{ 0xA9FEA9FE, 32, "metadata" },      /* 169.254.169.254 */
+		{ 0x646464C8, 32, "metadata" },      /* 100.100.100.200 */
+		{ 0xFFFFFFFF, 32, "broadcast" },     /* 255.255.255.255 */
+		{ 0x00000000, 8, "unspecified" },    /* 0/8: "this network" */
+		{ 0x0A000000, 8, "private" },        /* 10/8 */
+		{ 0x64400000, 10, "private" },       /* 100.64/10, carrier NAT and Tailscale */
+		{ 0x7F000000, 8, "loopback" },       /* 127/8 */
+		{ 0xA9FE0000, 16, "link-local" },    /* 169.254/16 */
+		{ 0xAC100000, 12, "private" },       /* 172.16/12 */
+		{ 0xC0000000, 24, "reserved" },      /* 192.0.0/24, IETF assignments */
+		{ 0xC0000200, 24, "documentation" }, /* 192.0.2/24, TEST-NET-1 */
+		{ 0xC0586300, 24, "reserved" },      /* 192.88.99/24, 6to4 relays */
+		{ 0xC0A80000, 16, "private" },       /* 192.168/16 */
+		{ 0xC6120000, 15, "reserved" },      /* 198.18/15, benchmarking */
+		{ 0xC6336400, 24, "documentation" }, /* 198.51.100/24, TEST-NET-2 */
+		{ 0xCB007100, 24, "documentation" }, /* 203.0.113/24, TEST-NET-3 */
+		{ 0xE0000000, 4, "multicast" },      /* 224/4 */
+		{ 0xF0000000, 4, "reserved" },       /* 240/4 */
 	};
 	for (size_t i = 0; i < ELEMENTSOF(tab); i++) {
 		uint32_t mask = tab[i].len ? ~0U << (32 - tab[i].len) : 0;
@@ -320,28 +331,83 @@ static const char *special_v4(uint32_t a)
 	return NULL;
 }
 
-static const char *special_v6(const uint8_t *a)
+static uint32_t v4_at(const uint8_t *a)
+{
+	return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+}
+
+/* The IPv4 address an IPv6 one carries and reaches: IPv4-mapped
+ * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d, deprecated), NAT64
+ * (64:ff9b::a.b.c.d) and 6to4 (2002:AABB:CCDD::). */
+static bool embedded_v4(const uint8_t *a, uint32_t *ret)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t zero[12] = { 0 };
+	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0 ||
+	    (memcmp(a, zero, 12) == 0 && v4_at(a + 12) > 1)) {
+		*ret = v4_at(a + 12);
+		return true;
+	}
+	if (a[0] == 0x20 && a[1] == 0x02) {
+		*ret = v4_at(a + 2);
+		return true;
+	}
+	return false;
+}
+
+bool netpolicy_embedded_v4(const struct sockaddr *sa, struct sockaddr_in *ret)
+{
+	uint32_t v4;
+	if (sa->sa_family != AF_INET6 ||
+	    !embedded_v4(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, &v4))
+		return false;
+	*ret = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(v4) };
+	return true;
+}
+
+static const char *special_v6(const uint8_t *a)
+{
 	static const uint8_t zero[15] = { 0 };
-	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0) {
-		uint32_t v4 =
-		    (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
-		return special_v4(v4);
+	uint32_t v4;
+	if (embedded_v4(a, &v4)) {
+		const char *w = special_v4(v4);
+		if (w || a[0] != 0x20) /* 6to4 of a public address: itself */
+			return w;
 	}
 	if (memcmp(a, zero, 15) == 0)
 		return a[15] == 1 ? "loopback" : "unspecified";
 	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
 		return "link-local";
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0)
+		return "private"; /* fec0::/10, site-local (deprecated) */
 	if ((a[0] & 0xfe) == 0xfc)
 		return a[0] == 0xfd && a[1] == 0x00 && a[2] == 0x0e && a[3] == 0xc2 ? "metadata"
 										    : "private";
 	if (a[0] == 0xff)
 		return "multicast";
 	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)
-		return "reserved";
+		return "documentation"; /* 2001:db8::/32 */
+	if (a[0] == 0 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b && a[4] == 0 && a[5] == 1)
+		return "private"; /* 64:ff9b:1::/48, local-use NAT64 */
+	if (a[0] == 1 && memcmp(a + 1, zero, 7) == 0)
+		return "reserved"; /* 100::/64, discard-only */
 	return NULL;
+}
+
+bool netpolicy_names_addr(const struct netpolicy *p, const struct sockaddr *sa,
+			  const char **ret_rule)
+{
+	unsigned full = sa->sa_family == AF_INET ? 32 : 128;
+	const uint8_t *a = sa->sa_family == AF_INET
+			       ? (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr
+			       : (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	for (size_t i = 0; i < p->nip; i++)
+		if (p->ip[i].len == full && cidr_contains(&p->ip[i], a, sa->sa_family)) {
+			*ret_rule = p->ip[i].text;
+			return true;
+		}
+	return false;
 }
 
 bool netpolicy_allow_addr(const struct netpolicy *p, const struct sockaddr *sa,

@@ -8,7 +8,12 @@
  *   address rules    "ADDR[/LEN]" (IPv4 or IPv6): the only way to reach an
  *                    IP literal, or a name that resolves to a loopback,
  *                    link-local, private (RFC 1918, 100.64/10, fc00::/7),
- *                    metadata or otherwise special address.
+ *                    metadata, documentation (TEST-NETs, 2001:db8::/32),
+ *                    broadcast, multicast or otherwise special address
+ *                    (an IPv6 form that carries an IPv4 address - mapped,
+ *                    compatible, NAT64, 6to4 - is judged by that address).
+ *                    The host's own addresses (src/proxy.c asks the kernel)
+ *                    pass only with a rule naming that one address.
  * Policy only: src/proxy.c and src/dnsstub.c apply it. Never prints. */
 #ifndef CLAWBOX_NETPOLICY_H
 #define CLAWBOX_NETPOLICY_H
@@ -74,5 +79,14 @@ bool netpolicy_allow_name_any_port(const struct netpolicy *p, const char *host,
  * *ret_rule names the refused class ("loopback", "private", "metadata", ...). */
 bool netpolicy_allow_addr(const struct netpolicy *p, const struct sockaddr *sa,
 			  const char **ret_rule);
+
+/* Does an address rule name exactly this address (a /32 or /128)? The
+ * host's own addresses pass only so: a range such as 10.0.0.0/8 is not
+ * meant to open the host itself. */
+bool netpolicy_names_addr(const struct netpolicy *p, const struct sockaddr *sa,
+			  const char **ret_rule);
+/* The IPv4 address an IPv6 address carries and reaches (mapped,
+ * compatible, NAT64, 6to4) into *ret (port 0); false when none. */
+bool netpolicy_embedded_v4(const struct sockaddr *sa, struct sockaddr_in *ret);
 
 #endif

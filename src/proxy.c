@@ -205,6 +205,38 @@ enum outcome {
 	OUT_STOPPED,
 };
 
+/* Can this host bind the address (port 0)? Then it is one of its own:
+ * any interface's address, loopback or not, as the kernel knows them at
+ * this moment (an interface added while the box runs counts too). A
+ * socket, a bind and a close: a few microseconds per connect, no list to
+ * keep fresh. Any answer but EADDRNOTAVAIL counts as own (refused). */
+static bool bind_test(const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage ss = { 0 };
+	if (len > sizeof(ss))
+		return true;
+	memcpy(&ss, sa, len);
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true;
+	int r = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
+	close(fd);
+	return r != EADDRNOTAVAIL;
+}
+
+/* Is sa (or the IPv4 address an IPv6 one carries) an address of the host? */
+static bool own_address(const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_in v4;
+	if (netpolicy_embedded_v4(sa, &v4) && bind_test((struct sockaddr *)&v4, sizeof(v4)))
+		return true;
+	return bind_test(sa, len);
+}
+
 /* Check host:port against the policy, resolve it, check each address,
  * connect to the first allowed one that answers. Fills c->ufd, c->addr,
  * c->rule. */
@@ -240,7 +272,13 @@ static enum outcome open_upstream(struct conn *c, const char **ret_reason)
 		void *a = ai->ai_family == AF_INET
 			      ? (void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
 			      : (void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-		if (!netpolicy_allow_addr(pol, ai->ai_addr, &ar)) {
+		bool ok = netpolicy_allow_addr(pol, ai->ai_addr, &ar);
+		if (ok && own_address(ai->ai_addr, ai->ai_addrlen) &&
+		    !netpolicy_names_addr(pol, ai->ai_addr, &ar)) {
+			ok = false;
+			ar = "host";
+		}
+		if (!ok) {
 			if (!addr_rule) {
 				addr_rule = ar;
 				inet_ntop(ai->ai_family, a, c->addr, sizeof(c->addr));

@@ -12,12 +12,15 @@ VH=cbh$$
 VR=cbr$$
 HOST_IP=10.77.$NET_N.1
 REMOTE_IP=10.77.$NET_N.2
+PUB_IP=11.77.$NET_N.1
+DM=cbd$$
 NET_READY=
 NET_PIDS=()
 
 net_cleanup() {
 	for p in "${NET_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	ip link del "$VH" 2>/dev/null
+	ip link del "$DM" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	t_cleanup
 }
@@ -60,6 +63,12 @@ EOF
 $REMOTE_IP good.test evil.test api.good.test
 127.0.0.1 loop.test
 169.254.169.254 meta.test
+$HOST_IP host.test
+$PUB_IP pub.test
+::ffff:$PUB_IP mapped.test
+::127.0.0.1 compat.test
+203.0.113.7 doc.test
+255.255.255.255 bcast.test
 EOF
 	chmod 644 "$T_TMP/hosts"
 	NET_READY=1
@@ -142,6 +151,48 @@ private_addresses_refused() {
 		echo "$log" | grep '"decision":"deny"' | grep -q "\"rule\":\"$rule\"" || fail "no '$rule' denial: $log"
 	done
 }
+
+# An allowed name that resolves to the host itself: its veth address (in a
+# range --allow-ip allows), an address added to an interface that looks
+# public, the same in IPv4-mapped form; and TEST-NET, IPv4-compatible
+# loopback and broadcast addresses. Only an --allow-ip naming the one
+# address opens the host.
+host_own_addresses_refused() {
+	need_net
+	mkproj "$P"
+	local port=$((10000 + RANDOM % 1000)) name code
+	# A dummy interface where the kernel has them, else a second address
+	# on the host's side of the test veth (removed with it).
+	if ip link add "$DM" type dummy 2>/dev/null; then
+		ip addr add "$PUB_IP/32" dev "$DM" && ip link set "$DM" up
+	else
+		ip addr add "$PUB_IP/32" dev "$VH"
+	fi
+	python3 -m http.server --bind 0.0.0.0 "$port" >/dev/null 2>&1 &
+	NET_PIDS+=($!)
+	for _ in $(seq 50); do curl -s -m 1 -o /dev/null "http://$PUB_IP:$port/" && break; sleep 0.1; done
+	code=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://$PUB_IP:$port/") || true
+	[ "$code" = 200 ] || fail "control: the host's listener does not answer ($code)"
+	for name in host.test pub.test mapped.test; do
+		code=$(box --allow-domain "$name:$port" --allow-ip "10.77.0.0/16" -- \
+			curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$name:$port/") || true
+		[ "$code" = 403 ] || fail "$name (the host itself): expected 403, got '$code'"
+	done
+	for name in doc.test compat.test bcast.test; do
+		code=$(box --allow-domain "$name:$port" -- \
+			curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$name:$port/") || true
+		[ "$code" = 403 ] || fail "$name: expected 403, got '$code'"
+	done
+	log=$(net_log)
+	for rule in host documentation loopback broadcast; do
+		echo "$log" | grep '"decision":"deny"' | grep -q "\"rule\":\"$rule\"" || fail "no '$rule' denial: $log"
+	done
+	[ "$(echo "$log" | grep -c '"rule":"host"')" -ge 3 ] || fail "not every own address denied as host: $log"
+	code=$(box --allow-domain "host.test:$port" --allow-ip "$HOST_IP" -- \
+		curl -s -m 5 -o /dev/null -w '%{http_code}' "http://host.test:$port/") || true
+	[ "$code" = 200 ] || fail "--allow-ip naming the host's address: expected 200, got '$code'"
+}
+case_run "the host's own addresses, TEST-NETs, broadcast refused (also IPv6 forms)" host_own_addresses_refused
 
 no_way_around_the_proxy() {
 	need_net

@@ -94,12 +94,15 @@ TEST(netpolicy_special_addresses)
 	static const struct {
 		const char *addr, *what;
 	} tab[] = {
-		{ "127.0.0.1", "loopback" },       { "10.1.2.3", "private" },
-		{ "172.16.0.1", "private" },       { "172.31.255.255", "private" },
-		{ "192.168.1.1", "private" },      { "100.64.0.1", "private" },
-		{ "169.254.169.254", "metadata" }, { "169.254.1.1", "link-local" },
-		{ "0.0.0.0", "unspecified" },      { "224.0.0.1", "multicast" },
-		{ "100.100.100.200", "metadata" },
+		{ "127.0.0.1", "loopback" },         { "10.1.2.3", "private" },
+		{ "172.16.0.1", "private" },         { "172.31.255.255", "private" },
+		{ "192.168.1.1", "private" },        { "100.64.0.1", "private" },
+		{ "169.254.169.254", "metadata" },   { "169.254.1.1", "link-local" },
+		{ "0.0.0.0", "unspecified" },        { "224.0.0.1", "multicast" },
+		{ "100.100.100.200", "metadata" },   { "192.0.2.7", "documentation" },
+		{ "198.51.100.1", "documentation" }, { "203.0.113.255", "documentation" },
+		{ "255.255.255.255", "broadcast" },  { "0.1.2.3", "unspecified" },
+		{ "239.255.255.250", "multicast" },  { "100.127.255.255", "private" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(tab); i++) {
 		struct sockaddr_storage ss = v4(tab[i].addr);
@@ -116,18 +119,41 @@ TEST(netpolicy_special_addresses)
 					    "fd00:ec2::254",
 					    "::ffff:10.0.0.1",
 					    "::ffff:127.0.0.1",
-					    "ff02::1" };
+					    "ff02::1",
+					    "2001:db8::1",
+					    "::127.0.0.1",
+					    "::ffff:203.0.113.9",
+					    "64:ff9b::7f00:1",
+					    "64:ff9b::c000:207",
+					    "64:ff9b:1::1",
+					    "2002:7f00:1::1",
+					    "2002:a00:1::",
+					    "fec0::1",
+					    "100::1" };
 	for (size_t i = 0; i < ELEMENTSOF(bad6); i++) {
 		struct sockaddr_storage ss = v6(bad6[i]);
 		CHECK(!netpolicy_allow_addr(&p, (struct sockaddr *)&ss, &rule));
 	}
 	struct sockaddr_storage pub6 = v6("2606:4700::1111");
 	CHECK(netpolicy_allow_addr(&p, (struct sockaddr *)&pub6, &rule));
+	struct sockaddr_storage pub6to4 = v6("2002:0101:0101::1");
+	CHECK(netpolicy_allow_addr(&p, (struct sockaddr *)&pub6to4, &rule));
+	/* The IPv4 address carried by IPv6 forms (the proxy's own-address
+	 * check tests it too). */
+	struct sockaddr_in e4;
+	struct sockaddr_storage nat = v6("64:ff9b::102:304"), plain = v6("2606:4700::1");
+	CHECK(netpolicy_embedded_v4((struct sockaddr *)&nat, &e4) &&
+	      e4.sin_addr.s_addr == htonl(0x01020304));
+	CHECK(!netpolicy_embedded_v4((struct sockaddr *)&plain, &e4));
 	CHECK_INT(netpolicy_add_ip(&p, "10.77.0.0/16"), 0);
 	struct sockaddr_storage in = v4("10.77.3.4"), out = v4("10.78.0.1");
 	CHECK(netpolicy_allow_addr(&p, (struct sockaddr *)&in, &rule));
 	CHECK_STREQ(rule, "10.77.0.0/16");
 	CHECK(!netpolicy_allow_addr(&p, (struct sockaddr *)&out, &rule));
+	/* A host's own address passes only by a rule naming that address. */
+	CHECK(!netpolicy_names_addr(&p, (struct sockaddr *)&in, &rule));
+	CHECK_INT(netpolicy_add_ip(&p, "10.77.3.4"), 0);
+	CHECK(netpolicy_names_addr(&p, (struct sockaddr *)&in, &rule));
 	netpolicy_free(&p);
 }
 
