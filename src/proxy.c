@@ -39,7 +39,17 @@ struct proxy {
 	pthread_t dns;
 	struct sockaddr_storage dns_addr; /* the stub's, for its clients' pids */
 	bool dns_started;
+	/* Denials are logged at most PROXY_DENY_RATE a second (burst
+	 * PROXY_DENY_BURST), as the kernel logs the filtered mode's; the rest
+	 * are counted per event and reported as one "suppressed" event.
+	 * Under lock. */
+	double deny_tokens;
+	int64_t deny_last_ms;
+	uint64_t suppressed[2]; /* DENY_CONNECT, DENY_DNS */
 };
+
+enum { DENY_CONNECT, DENY_DNS };
+static const char *const deny_event[] = { "net.connect", "net.dns" };
 
 struct conn {
 	struct proxy *p;
@@ -81,6 +91,50 @@ static void log_event(struct proxy *p, const char *event, json_t *f)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* The summary of the denials of one kind not logged one by one. Under
+ * p->lock, with the audit log open. */
+static void log_suppressed(struct proxy *p, int kind)
+{
+	if (!p->suppressed[kind] || !p->audit)
+		return;
+	json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I}", "proto",
+			      kind == DENY_DNS ? "dns" : "any", "decision", "deny", "rule", "rate",
+			      "reason", "denials over the logging rate, counted", "suppressed",
+			      (json_int_t)p->suppressed[kind]);
+	p->suppressed[kind] = 0;
+	if (f)
+		audit_append(p->audit, deny_event[kind], f);
+}
+
+/* May a denial of this kind be logged now? A token bucket shared by both
+ * kinds (a flood of either is bounded); when it is empty the denial is
+ * counted instead, and the count is logged before the next denial of the
+ * kind that is (or when the proxy stops). */
+static bool deny_admit(struct proxy *p, int kind)
+{
+	int64_t now = now_ms();
+	pthread_mutex_lock(&p->lock);
+	if (p->deny_last_ms == 0)
+		p->deny_tokens = PROXY_DENY_BURST;
+	else
+		p->deny_tokens += (double)(now - p->deny_last_ms) * PROXY_DENY_RATE / 1000.0;
+	if (p->deny_tokens > PROXY_DENY_BURST)
+		p->deny_tokens = PROXY_DENY_BURST;
+	p->deny_last_ms = now;
+	bool ok = p->deny_tokens >= 1.0;
+	if (ok) {
+		p->deny_tokens -= 1.0;
+		if (!p->audit && !p->audit_failed &&
+		    audit_open(p->cfg.box_dir, p->cfg.box_name, &p->audit) < 0)
+			p->audit_failed = true;
+		log_suppressed(p, kind);
+	} else {
+		p->suppressed[kind]++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
 static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Find the box's process behind c, once: before the first answer to the
@@ -116,6 +170,8 @@ static void set_owner(json_t *f, const struct sockowner_pid *o)
 /* One audit event for a connection's decision. */
 static void conn_log(struct conn *c, bool allow, const char *reason)
 {
+	if (!allow && !deny_admit(c->p, DENY_CONNECT))
+		return;
 	conn_owner(c);
 	json_t *f = json_pack("{s:s, s:s, s:i, s:s, s:s}", "proto", c->proto, "host", c->host,
 			      "port", (int)c->port, "decision", allow ? "allow" : "deny", "rule",
@@ -663,6 +719,8 @@ static bool spawn_worker(struct proxy *p)
 static void refuse(struct proxy *p, int kind, int fd)
 {
 	close(fd);
+	if (!deny_admit(p, DENY_CONNECT))
+		return;
 	log_event(p, "net.connect",
 		  json_pack("{s:s, s:s, s:s, s:s}", "proto",
 			    kind == PROXY_FD_HTTP ? "http" : "socks5", "decision", "deny", "rule",
@@ -732,6 +790,8 @@ static void dns_log(void *ctx, const struct sockaddr_storage *from, const char *
 {
 	struct proxy *p = ctx;
 	struct sockowner_pid owner = { 0 };
+	if (!allow && !deny_admit(p, DENY_DNS))
+		return;
 	json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s}", "proto", "dns", "host", name, "qtype",
 			      qtype, "decision", allow ? "allow" : "deny", "rule", rule);
 	if (!f)
@@ -848,6 +908,14 @@ int proxy_stop(struct proxy *p)
 		pthread_join(p->dns, NULL);
 	if (stuck)
 		return -EBUSY; /* a thread still uses p (see the header) */
+	/* Every denial is accounted for: what was counted is logged now. */
+	if (p->suppressed[DENY_CONNECT] || p->suppressed[DENY_DNS]) {
+		if (!p->audit && !p->audit_failed &&
+		    audit_open(p->cfg.box_dir, p->cfg.box_name, &p->audit) < 0)
+			p->audit_failed = true;
+		log_suppressed(p, DENY_CONNECT);
+		log_suppressed(p, DENY_DNS);
+	}
 	for (int i = 0; i < PROXY_NFDS; i++)
 		if (p->fds[i] >= 0)
 			close(p->fds[i]);

@@ -23,6 +23,11 @@
  * is being made, or before a refusal is sent), written
  * through the proxy's own struct audit under a mutex. Never prints. */
 #ifndef CLAWBOX_PROXY_H
+/* Denied connections and DNS questions logged one by one: at most this
+ * many a second, in bursts of up to PROXY_DENY_BURST; the rest are counted
+ * and logged as one event with "suppressed": COUNT (docs/NETWORK.md). */
+#define PROXY_DENY_RATE  20
+#define PROXY_DENY_BURST 40
 #define CLAWBOX_PROXY_H
 #include "util/common.h"
 

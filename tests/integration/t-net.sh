@@ -428,6 +428,58 @@ PY
 }
 case_run "DNS stub answers allowed names only (no exfiltration by DNS)" dns_stub_refuses_unknown_names
 
+# A flood of denied DNS questions (each for another name, as exfiltration
+# by DNS does) and of denied connections: the audit log gets a bounded
+# number of lines, and every denial is accounted for by a "suppressed"
+# count.
+denial_flood_is_rate_limited() {
+	need_net
+	mkproj "$P"
+	cat >"$P/flood.py" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+for i in range(5000):
+    q = struct.pack(">HHHHHH", i & 0xffff, 0x0100, 1, 0, 0, 0)
+    for label in ("x%d" % i, "evil", "test"):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", 1, 1)
+    s.sendto(q, ("127.0.0.1", 53))
+    s.recv(512)
+for i in range(300):
+    c = socket.create_connection(("127.0.0.1", 3128))
+    c.sendall(b"CONNECT evil.test:443 HTTP/1.1\r\nHost: evil.test:443\r\n\r\n")
+    c.recv(512)
+    c.close()
+print("done")
+PY
+	out=$(box --allow-domain good.test -- python3 flood.py)
+	[ "$out" = done ] || fail "the flood did not finish: $out"
+	"$CLAWBOX" audit --project "$P" --json >"$C/audit.json"
+	"$CLAWBOX" audit verify --project "$P" >/dev/null || fail "audit chain broken"
+	python3 - "$C/audit.json" <<'PY' || fail "denials not bounded or not accounted for"
+import json, sys
+n = {"net.dns": [0, 0, 0], "net.connect": [0, 0, 0]}  # lines, denials one by one, suppressed
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"] not in n or e.get("decision") != "deny":
+        continue
+    c = n[e["event"]]
+    c[0] += 1
+    if "suppressed" in e:
+        c[2] += e["suppressed"]
+    else:
+        c[1] += 1
+print(n)
+dns, conn = n["net.dns"], n["net.connect"]
+assert dns[1] + dns[2] == 5000, "DNS denials: %d logged + %d suppressed != 5000" % (dns[1], dns[2])
+assert conn[1] + conn[2] == 300, "connect denials: %d + %d != 300" % (conn[1], conn[2])
+assert dns[0] + conn[0] < 1000, "%d audit lines for 5300 denials" % (dns[0] + conn[0])
+assert dns[2] > 0 and conn[2] > 0, "nothing was suppressed"
+PY
+}
+case_run "a flood of denials writes a bounded number of audit lines, with counts" denial_flood_is_rate_limited
+
 audit_net_view() {
 	need_net
 	mkproj "$P"
