@@ -41,9 +41,20 @@ static void warn(int err, const char *what, const char *detail)
 	report_send(FD_REPORT, REPORT_WARN, err, 0, what, "", detail);
 }
 
-/* Keep exactly stdin/out/err and our three channels, at known numbers. */
-static void settle_fds(int report_fd, int go_fd, int pty_fd)
+/* Keep exactly stdin/out/err and our three channels, at known numbers.
+ * The caller's terminal (tty_fds: the standard fds that are one) is never
+ * held in the box: /dev/null in its place (the command gets the box's own
+ * terminal there). */
+static void settle_fds(int report_fd, int go_fd, int pty_fd, unsigned tty_fds)
 {
+	for (int fd = 0; fd < 3; fd++) {
+		if (!(tty_fds & (1u << fd)))
+			continue;
+		int n = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (n < 0 || dup2(n, fd) < 0)
+			_exit(EXIT_SETUP);
+		close(n);
+	}
 	int tmp[3] = { report_fd, go_fd, pty_fd };
 	for (int i = 0; i < 3; i++)
 		if (tmp[i] >= 0 && (tmp[i] = fcntl(tmp[i], F_DUPFD_CLOEXEC, 10)) < 0)
@@ -397,7 +408,8 @@ static const int forwarded[] = { SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
  * terminal makes it the controlling one), default dispositions for the
  * signals we forward, nothing blocked. posix_spawn shares our memory until
  * the exec: no copy of our page tables for a process that execs at once. */
-static void spawn_attrs(int pts, posix_spawnattr_t *at, posix_spawn_file_actions_t *fa)
+static void spawn_attrs(int pts, unsigned pty_fds, posix_spawnattr_t *at,
+			posix_spawn_file_actions_t *fa)
 {
 	sigset_t none, def;
 	sigemptyset(&none);
@@ -413,25 +425,35 @@ static void spawn_attrs(int pts, posix_spawnattr_t *at, posix_spawn_file_actions
 	if (pts < 0)
 		return;
 	char path[64];
+	int first = -1;
 	snprintf(path, sizeof(path), "/dev/pts/%d", pts);
-	if (posix_spawn_file_actions_addopen(fa, 0, path, O_RDWR, 0) != 0 ||
-	    posix_spawn_file_actions_adddup2(fa, 0, 1) != 0 ||
-	    posix_spawn_file_actions_adddup2(fa, 0, 2) != 0)
-		die(ENOMEM, "prepare the command's terminal", path, NULL);
+	/* The standard fds that were the caller's terminal get the box's; the
+	 * first one opened makes it the controlling terminal. */
+	for (int fd = 0; fd < 3; fd++) {
+		if (!(pty_fds & (1u << fd)))
+			continue;
+		int e = first < 0 ? posix_spawn_file_actions_addopen(fa, fd, path, O_RDWR, 0)
+				  : posix_spawn_file_actions_adddup2(fa, first, fd);
+		if (e != 0)
+			die(ENOMEM, "prepare the command's terminal", path, NULL);
+		if (first < 0)
+			first = fd;
+	}
 }
 
 /* Spawn argv[0], searched in the PATH of envp when it has no '/'. Only
  * existing files are tried (a failed exec costs a new mm; a lookup is
  * cheap), so PATH entries hidden in the box cost nothing. 0 with *ret, or
  * the errno of the last attempt (ENOENT when nothing was found). */
-static int spawn_command(char *const *argv, char *const *envp, int pts, pid_t *ret)
+static int spawn_command(char *const *argv, char *const *envp, int pts, unsigned pty_fds,
+			 pid_t *ret)
 {
 	posix_spawnattr_t at;
 	posix_spawn_file_actions_t fa;
 	const char *cmd = argv[0];
 	int r = ENOENT;
 
-	spawn_attrs(pts, &at, &fa);
+	spawn_attrs(pts, pty_fds, &at, &fa);
 	if (strchr(cmd, '/'))
 		return posix_spawn(ret, cmd, &fa, &at, argv, envp);
 	const char *path = "/usr/local/bin:/usr/bin:/bin";
@@ -504,7 +526,7 @@ static void start_command(const struct sandbox_spec *s, char *const *envp, int p
 	/* Signals wait until command_pid says where to forward them. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	int e = spawn_command(s->argv, envp, pts, &pid);
+	int e = spawn_command(s->argv, envp, pts, s->pty_fds, &pid);
 	if (e != 0) {
 		report_send(FD_REPORT, REPORT_EXEC_FAIL, e, 0, "execute", s->argv[0], NULL);
 		close(FD_REPORT);
@@ -574,7 +596,7 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	int r, nflog = -1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	settle_fds(report_fd, go_fd, pty_fd);
+	settle_fds(report_fd, go_fd, pty_fd, s->pty ? s->pty_fds : 0);
 	/* The supervisor writes our id maps and joins us to our cgroups first;
 	 * EOF means it died before that. */
 	char go;

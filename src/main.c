@@ -45,8 +45,19 @@ static void usage(FILE *out)
 		     "$XDG_STATE_HOME/clawbox otherwise)\n");
 }
 
+/* Standard fds that are closed get /dev/null: otherwise the next file
+ * clawbox opens (a lock, a log) would take number 0, 1 or 2 and be handed
+ * on as one (to a box, to diff). */
+static void standard_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) < 0)
+			return; /* it takes the lowest free number: fd */
+}
+
 int main(int argc, char **argv)
 {
+	standard_fds();
 	trace_point("exec");
 	if (argc < 2) {
 		usage(stderr);

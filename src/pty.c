@@ -22,6 +22,8 @@ void pty_relay_init(struct pty_relay *r, const struct secrets *redact)
 {
 	memset(r, 0, sizeof(*r));
 	r->master = -1;
+	r->in = r->tty = -1;
+	r->out = STDOUT_FILENO;
 	int e = secrets_stream_new(redact, &r->redact);
 	if (e < 0)
 		redact_failed(r, -e);
@@ -40,45 +42,86 @@ static void show(struct pty_relay *r, const char *p, size_t n)
 	if (e < 0)
 		redact_failed(r, -e);
 	else
-		fs_write_all(STDOUT_FILENO, out, k);
+		fs_write_all(r->out, out, k);
 }
 
 int pty_relay_timeout(const struct pty_relay *r)
 {
-	return r->redact ? secrets_stream_flush_in(r->redact) : -1;
+	int t = r->redact ? secrets_stream_flush_in(r->redact) : -1;
+	if (r->master >= 0 && r->stdin_open && !r->foreground &&
+	    (t < 0 || t > PTY_BACKGROUND_RECHECK_MS))
+		t = PTY_BACKGROUND_RECHECK_MS;
+	return t;
+}
+
+/* Are we in the foreground process group of the terminal we read? Not
+ * when it is not our controlling terminal at all (tcgetpgrp fails). */
+static bool in_foreground(const struct pty_relay *r)
+{
+	pid_t fg = tcgetpgrp(r->in);
+	return fg > 0 && fg == getpgrp();
+}
+
+/* Check the foreground; on entering it, put the terminal in raw mode (its
+ * modes saved the first time). Outside it, the modes are not ours: the
+ * shell restores its own when it takes the terminal back. */
+static void check_foreground(struct pty_relay *r)
+{
+	if (r->in < 0 || !r->stdin_open)
+		return;
+	bool fg = in_foreground(r);
+	if (fg && !r->foreground) {
+		struct termios raw;
+		if (!r->saved_ok && tcgetattr(r->in, &r->saved) == 0)
+			r->saved_ok = true;
+		raw = r->saved;
+		cfmakeraw(&raw);
+		r->raw = r->saved_ok && tcsetattr(r->in, TCSANOW, &raw) == 0;
+	} else if (!fg) {
+		r->raw = false;
+	}
+	r->foreground = fg;
 }
 
 void pty_relay_tick(struct pty_relay *r)
 {
 	const char *out;
 	size_t k;
+	check_foreground(r);
 	if (!r->redact || !secrets_stream_waiting(r->redact) || r->failed)
 		return;
 	int e = secrets_stream_flush(r->redact, &out, &k);
 	if (e < 0)
 		redact_failed(r, -e);
 	else
-		fs_write_all(STDOUT_FILENO, out, k);
+		fs_write_all(r->out, out, k);
 }
 
 void pty_relay_resize(struct pty_relay *r)
 {
 	struct winsize ws;
-	if (r->master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+	if (r->master >= 0 && r->tty >= 0 && ioctl(r->tty, TIOCGWINSZ, &ws) == 0)
 		ioctl(r->master, TIOCSWINSZ, &ws);
 }
 
-void pty_relay_start(struct pty_relay *r, int master)
+void pty_relay_resume(struct pty_relay *r)
+{
+	if (r->master < 0)
+		return;
+	r->foreground = false; /* re-apply raw mode if we are in front again */
+	check_foreground(r);
+	pty_relay_resize(r);
+}
+
+void pty_relay_start(struct pty_relay *r, int master, unsigned tty_fds)
 {
 	r->master = master;
-	r->stdin_open = true;
+	r->in = tty_fds & 1 ? STDIN_FILENO : -1;
+	r->out = tty_fds & 2 ? STDOUT_FILENO : tty_fds & 4 ? STDERR_FILENO : STDIN_FILENO;
+	r->tty = r->in >= 0 ? r->in : r->out;
+	r->stdin_open = r->in >= 0;
 	pty_relay_resize(r);
-	if (tcgetattr(STDIN_FILENO, &r->saved) == 0) {
-		struct termios raw = r->saved;
-		cfmakeraw(&raw);
-		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
-			r->raw = true;
-	}
+	check_foreground(r);
 }
 
 bool pty_relay_active(const struct pty_relay *r)
@@ -92,8 +135,8 @@ nfds_t pty_relay_pollfds(struct pty_relay *r, struct pollfd *p)
 	if (r->master < 0)
 		return 0;
 	p[n++] = (struct pollfd){ .fd = r->master, .events = POLLIN };
-	if (r->stdin_open)
-		p[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+	if (r->stdin_open && r->foreground)
+		p[n++] = (struct pollfd){ .fd = r->in, .events = POLLIN };
 	return n;
 }
 
@@ -115,8 +158,14 @@ void pty_relay_io(struct pty_relay *r, const struct pollfd *p, nfds_t n)
 				r->master = -1;
 				return;
 			}
-		} else if (p[i].fd == STDIN_FILENO) {
-			ssize_t k = read(STDIN_FILENO, buf, sizeof(buf));
+		} else if (p[i].fd == r->in) {
+			/* In the background since the poll: a read would stop us
+			 * (SIGTTIN); wait for the foreground instead. */
+			if (!in_foreground(r)) {
+				r->foreground = false;
+				continue;
+			}
+			ssize_t k = read(r->in, buf, sizeof(buf));
 			if (k > 0)
 				fs_write_all(r->master, buf, (size_t)k);
 			else if (k == 0 || (errno != EINTR && errno != EAGAIN))
@@ -129,8 +178,10 @@ void pty_relay_finish(struct pty_relay *r)
 {
 	pty_relay_tick(r);
 	r->redact = secrets_stream_free(r->redact);
-	if (r->raw)
-		tcsetattr(STDIN_FILENO, TCSADRAIN, &r->saved);
+	/* Only in the foreground: from the background the modes are the
+	 * shell's, and tcsetattr would stop us (SIGTTOU). */
+	if (r->raw && in_foreground(r))
+		tcsetattr(r->in, TCSADRAIN, &r->saved);
 	r->raw = false;
 	if (r->master >= 0)
 		close(r->master);

@@ -265,6 +265,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 
 struct run_ctx {
 	int lock;            /* the box's lock */
+	unsigned pty_fds;    /* standard fds that are terminals (bits 0-2) */
 	struct audit *audit; /* NULL until the run is logged */
 	pid_t pid;
 	struct net_run net;
@@ -580,7 +581,9 @@ static int box_spec(const struct runbox_opts *o, const struct box *b, struct run
 				      .config_path = o->config_path,
 				      .resolv_conf = net_resolv_conf(&ctx->net) };
 	s->cwd = ctx->cwd;
-	s->pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	/* A terminal is never handed in: the box gets one of its own. */
+	s->pty_fds = ctx->pty_fds;
+	s->pty = ctx->pty_fds != 0;
 	s->net_proxy = ctx->net.mode != NET_NONE;
 	net_box_spec(&ctx->net, &s->net);
 	s->limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
@@ -656,6 +659,31 @@ out:
 	return code;
 }
 
+/* The caller's standard fds: a terminal is relayed (ret_pty_fds), what a
+ * box must not hold is refused (docs/ARCHITECTURE.md: standard fds). 0, or
+ * -EBADF after an error message. */
+static int check_stdio(unsigned *ret_pty_fds)
+{
+	static const char *const names[] = { "standard input", "standard output",
+					     "standard error" };
+	unsigned tty = 0;
+	for (int fd = 0; fd < 3; fd++) {
+		const char *why = NULL;
+		enum sandbox_stdio v = sandbox_stdio_check(fd, &why);
+		if (v == SANDBOX_STDIO_TTY)
+			tty |= 1u << fd;
+		if (v == SANDBOX_STDIO_REFUSE) {
+			log_error(
+			    "%s is %s: refusing to give it to a box; redirect it from or to a "
+			    "file, a pipe or /dev/null",
+			    names[fd], why);
+			return -EBADF;
+		}
+	}
+	*ret_pty_fds = tty;
+	return 0;
+}
+
 int runbox(const struct runbox_opts *o)
 {
 	struct box b;
@@ -664,6 +692,8 @@ int runbox(const struct runbox_opts *o)
 	pid_t holder = 0;
 	struct run_ctx ctx = { 0 };
 
+	if (check_stdio(&ctx.pty_fds) < 0)
+		return EXIT_SETUP;
 	if (cli_box(&o->box, true, o->mode, o->mode_given, &b, &created) < 0)
 		return EXIT_SETUP;
 	if (box_state_dir(state, sizeof(state)) < 0)

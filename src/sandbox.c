@@ -8,11 +8,15 @@
 #include "util/fdpass.h"
 #include "util/fs.h"
 
+#include <linux/magic.h>
 #include <linux/sched.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <limits.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -27,7 +31,7 @@ static int sigpipe_w = -1;
 static void on_signal(int sig)
 {
 	int saved = errno;
-	if (target_pidfd >= 0 && sig != SIGWINCH)
+	if (target_pidfd >= 0 && sig != SIGWINCH && sig != SIGCONT)
 		syscall(SYS_pidfd_send_signal, target_pidfd, sig, NULL, 0);
 	if (sigpipe_w >= 0) {
 		unsigned char b = (unsigned char)sig;
@@ -36,7 +40,11 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
-static const int relayed[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH };
+/* Relayed to the box, except SIGWINCH and SIGCONT (ours: the terminal's
+ * size, and 'fg' or 'bg' of clawbox as a job of the caller's shell). */
+static const int relayed[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT
+};
 
 static int write_file(pid_t pid, const char *name, const char *data)
 {
@@ -47,6 +55,98 @@ static int write_file(pid_t pid, const char *name, const char *data)
 		return -errno;
 	ssize_t n = write(fd, data, strlen(data));
 	return n < 0 ? -errno : 0;
+}
+
+/* Filesystems whose files are the kernel's interfaces, not data. */
+static bool kernel_fs(long type)
+{
+	static const long types[] = {
+		PROC_SUPER_MAGIC,
+		SYSFS_MAGIC,
+		CGROUP_SUPER_MAGIC,
+		CGROUP2_SUPER_MAGIC,
+		DEBUGFS_MAGIC,
+		TRACEFS_MAGIC,
+		SECURITYFS_MAGIC,
+		BPF_FS_MAGIC,
+		PSTOREFS_MAGIC,
+		EFIVARFS_MAGIC,
+		NSFS_MAGIC,
+		ANON_INODE_FS_MAGIC,
+		0x50494446 /* pidfs */,
+		0x62656570 /* configfs */,
+		0x42494e4d /* binfmt_misc */,
+		SELINUX_MAGIC,
+		SMACK_MAGIC,
+	};
+	for (size_t i = 0; i < ELEMENTSOF(types); i++)
+		if (type == types[i])
+			return true;
+	return false;
+}
+
+static enum sandbox_stdio stdio_socket(int fd, const char **ret_why)
+{
+	int domain = 0, type = 0;
+	socklen_t l = sizeof(domain);
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &(socklen_t){ sizeof(type) }) < 0) {
+		*ret_why = "a socket of unknown kind";
+		return SANDBOX_STDIO_REFUSE;
+	}
+	if (domain == AF_UNIX)
+		return SANDBOX_STDIO_PASS;
+	if ((domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM &&
+	    getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
+		return SANDBOX_STDIO_PASS;
+	*ret_why = domain == AF_INET || domain == AF_INET6
+		       ? "an unconnected or non-TCP internet socket (the host's network, past the "
+			 "proxy)"
+		       : "a socket of a family other than unix and inet";
+	return SANDBOX_STDIO_REFUSE;
+}
+
+enum sandbox_stdio sandbox_stdio_check(int fd, const char **ret_why)
+{
+	struct stat st;
+	struct statfs sf;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fstat(fd, &st) < 0) {
+		*ret_why = "closed";
+		return SANDBOX_STDIO_REFUSE;
+	}
+	if (fl & O_PATH) {
+		*ret_why = "an O_PATH descriptor (a handle on the host's tree)";
+		return SANDBOX_STDIO_REFUSE;
+	}
+	if (isatty(fd))
+		return SANDBOX_STDIO_TTY;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFIFO: return SANDBOX_STDIO_PASS;
+	case S_IFSOCK: return stdio_socket(fd, ret_why);
+	case S_IFDIR:
+		*ret_why = "a directory (the box would walk the host's tree from it)";
+		return SANDBOX_STDIO_REFUSE;
+	case S_IFBLK: *ret_why = "a block device"; return SANDBOX_STDIO_REFUSE;
+	case S_IFCHR:
+		/* null, zero, full, random, urandom: the box has them anyway */
+		if (major(st.st_rdev) == 1 &&
+		    (minor(st.st_rdev) == 3 || minor(st.st_rdev) == 5 || minor(st.st_rdev) == 7 ||
+		     minor(st.st_rdev) == 8 || minor(st.st_rdev) == 9))
+			return SANDBOX_STDIO_PASS;
+		*ret_why = "a character device other than /dev/null and its kind";
+		return SANDBOX_STDIO_REFUSE;
+	case S_IFREG:
+		if (fstatfs(fd, &sf) == 0 && !kernel_fs((long)sf.f_type))
+			return SANDBOX_STDIO_PASS;
+		*ret_why = "a file of the kernel's own (proc, sysfs, a namespace or pidfd, ...)";
+		return SANDBOX_STDIO_REFUSE;
+	default:
+		*ret_why = "a kernel object (epoll, eventfd, signalfd, timerfd, ...)";
+		return SANDBOX_STDIO_REFUSE;
+	}
 }
 
 /* As root the box is an identity-mapped user namespace (its capabilities are
@@ -127,7 +227,7 @@ static void channel_message(struct run *run, struct pty_relay *pr)
 		return;
 	}
 	if (k == 1 && tag == 'T') {
-		pty_relay_start(pr, fds[0]);
+		pty_relay_start(pr, fds[0], run->spec->pty_fds);
 	} else if (k > 0 && tag == 'N' && run->hooks->net) {
 		run->hooks->net(fds[0], run->diag, fds + 1, (size_t)k - 1, run->hooks->ctx);
 		run->diag = -1;
@@ -194,6 +294,8 @@ static void relay(struct run *run, const struct secrets *redact)
 			for (ssize_t i = 0; i < k; i++)
 				if (sig[i] == SIGWINCH)
 					pty_relay_resize(&pr);
+				else if (sig[i] == SIGCONT)
+					pty_relay_resume(&pr);
 		}
 		if (ip >= 0 && p[ip].revents)
 			channel_message(run, &pr);

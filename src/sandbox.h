@@ -22,6 +22,8 @@ struct sandbox_spec {
 	char *const *argv; /* the command; argv[0] searched in the box's PATH */
 	const char *cwd;   /* working directory inside the box */
 	bool pty;          /* give the command a terminal of the box's own */
+	unsigned pty_fds;  /* with pty: which standard fds (bit 0-2) get it: the
+			    * caller's that are terminals (sandbox_stdio_check) */
 	bool net_proxy;    /* the init opens the proxy's listeners in the box's netns */
 	struct confine_limits limits;
 	/* eth0 (--net filtered) and the ruleset the init sets up (src/netbox.h) */
@@ -107,6 +109,26 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *
 
 /* Kill a started box before it ran anything, and free sb. NULL is a no-op. */
 void sandbox_abort(struct sandbox *sb);
+
+/* What becomes of the caller's standard fd (0, 1 or 2) in the box. */
+enum sandbox_stdio {
+	SANDBOX_STDIO_PASS,   /* given as it is: a pipe, a regular file, a unix or
+			       * connected TCP socket, null/zero/full/random */
+	SANDBOX_STDIO_TTY,    /* a terminal: the box gets one of its own instead,
+			       * relayed (src/pty.h) */
+	SANDBOX_STDIO_REFUSE, /* anything else: not given to a box */
+};
+/* Judge the caller's standard fd. A box never gets what would reach past
+ * its walls: a directory (openat(fd, "..") and /proc/self/fd/N/.. walk the
+ * host's tree), an O_PATH fd, a block device, a character device other
+ * than null, zero, full, random and urandom (a terminal is relayed), a
+ * kernel object (epoll, eventfd, pidfd, namespace, ... fds), a file of
+ * the kernel's own filesystems (proc, sysfs, cgroup, debugfs, ...), a
+ * socket other than unix or connected TCP (raw, packet, netlink, an
+ * unconnected UDP socket of the host's network). Returns the verdict,
+ * with *ret_why (a noun phrase) for SANDBOX_STDIO_REFUSE. A closed fd is
+ * refused too (main() opens /dev/null on closed ones). */
+enum sandbox_stdio sandbox_stdio_check(int fd, const char **ret_why);
 
 /* The init's side; never returns. */
 _noreturn_ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pty_fd);

@@ -326,8 +326,112 @@ case_run "bad input: one line, right exit code, nothing created" bad_input
 case_run "unusable state dir is a clear error" state_dir_unwritable
 case_run "environment is an allowlist, HOME is the box's" environment_is_clean
 case_run "signals are forwarded" signals_forwarded
+# stdfd.py FD KIND CMD...: exec CMD with the caller's fd FD replaced by a
+# thing of KIND (and the other standard fds as they are).
+write_stdfd_py() {
+	cat >"$C/stdfd.py" <<'PY'
+import os, select, socket, sys
+fd, kind, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+keep = []
+if kind == "dir":
+    n = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+elif kind == "opath":
+    n = os.open("/etc", os.O_PATH)
+elif kind == "opath-null":
+    n = os.open("/dev/null", os.O_PATH)
+elif kind == "block":
+    n = os.open(sys.argv[3], os.O_RDONLY); cmd = sys.argv[4:]
+elif kind == "chardev":
+    n = os.open("/dev/kmsg", os.O_RDONLY)
+elif kind == "epoll":
+    e = select.epoll(); keep.append(e); n = e.fileno()
+elif kind == "eventfd":
+    n = os.eventfd(0)
+elif kind == "pidfd":
+    n = os.pidfd_open(os.getpid())
+elif kind == "procfile":
+    n = os.open("/proc/self/status", os.O_RDONLY)
+elif kind == "udp":
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); keep.append(u); n = u.fileno()
+elif kind == "netlink":
+    u = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); keep.append(u); n = u.fileno()
+elif kind == "unixpair":
+    a, b = socket.socketpair(); keep += [a, b]; n = a.fileno()
+elif kind == "null":
+    n = os.open("/dev/null", os.O_RDWR)
+elif kind == "closed":
+    os.close(fd); os.execvp(cmd[0], cmd)
+os.dup2(n, fd)
+os.execvp(cmd[0], cmd)
+PY
+}
+
+# Standard fds a box must not get are refused with a message (and the box
+# never runs); the ordinary kinds pass; a closed one becomes /dev/null.
+stdio_refused_kinds() {
+	mkproj "$P"
+	write_stdfd_py
+	local kinds="dir opath opath-null chardev epoll eventfd pidfd procfile udp netlink" k fd blk
+	blk=$(find /dev -maxdepth 1 -type b 2>/dev/null | head -1)
+	for fd in 0 1 2; do
+		for k in $kinds ${blk:+block}; do
+			set +e
+			if [ "$k" = block ]; then
+				python3 "$C/stdfd.py" $fd block "$blk" "$CLAWBOX" run --project "$P" -- sh -c 'echo RAN >&2' >"$C/o" 2>"$C/e" </dev/null
+			elif [ $fd = 2 ]; then
+				python3 "$C/stdfd.py" $fd $k "$CLAWBOX" run --project "$P" -- sh -c 'echo RAN' >"$C/o" 2>"$C/e" </dev/null
+			else
+				python3 "$C/stdfd.py" $fd $k "$CLAWBOX" run --project "$P" -- sh -c 'echo RAN >&2' >"$C/o" 2>"$C/e" </dev/null
+			fi
+			rc=$?
+			set -e
+			[ $rc -eq 125 ] || fail "fd $fd as $k: exit $rc, expected 125: $(cat "$C/o" "$C/e")"
+			! grep -q RAN "$C/o" "$C/e" 2>/dev/null || fail "fd $fd as $k: the box ran"
+			if [ $fd != 2 ]; then
+				grep -q "refusing to give it to a box" "$C/e" || fail "fd $fd as $k: no message: $(cat "$C/e")"
+			fi
+		done
+	done
+	# The box cannot walk from a directory it was never given.
+	set +e
+	out=$("$CLAWBOX" run --project "$P" -- sh -c 'ls /proc/self/fd/0/.. | head -3' <"$C" 2>&1)
+	rc=$?
+	set -e
+	[ $rc -eq 125 ] && [[ "$out" == *"standard input is a directory"* ]] || fail "stdin a directory: exit $rc: $out"
+	# What passes: a pipe, a file, /dev/null, a unix socket; closed: /dev/null.
+	out=$(echo piped | "$CLAWBOX" run --project "$P" -- cat) && [ "$out" = piped ] || fail "a pipe: '$out'"
+	echo filed >"$C/in"
+	out=$("$CLAWBOX" run --project "$P" -- cat <"$C/in") && [ "$out" = filed ] || fail "a file: '$out'"
+	out=$(python3 "$C/stdfd.py" 0 null "$CLAWBOX" run --project "$P" -- cat) || fail "/dev/null refused"
+	out=$(python3 "$C/stdfd.py" 0 unixpair "$CLAWBOX" run --project "$P" -- sh -c 'echo ok') &&
+		[ "$out" = ok ] || fail "a unix socket refused: '$out'"
+	out=$(python3 "$C/stdfd.py" 0 closed "$CLAWBOX" run --project "$P" -- readlink /proc/self/fd/0) ||
+		fail "a closed stdin refused"
+	[ "$out" = /dev/null ] || fail "a closed stdin is '$out' in the box, expected /dev/null"
+}
+
+# fds above 2 that the caller leaks (not close-on-exec) never reach the box:
+# directories at 3-9 and at 1000.
+stdio_high_fds_not_inherited() {
+	mkproj "$P"
+	cat >"$C/leak.py" <<'PY'
+import os, sys
+for n in list(range(3, 10)) + [1000]:
+    d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+    os.dup2(d, n, inheritable=True)
+    if d != n:
+        os.close(d)
+os.execvp(sys.argv[2], sys.argv[2:])
+PY
+	out=$(python3 "$C/leak.py" "$C" "$CLAWBOX" run --project "$P" -- \
+		sh -c 'for n in 3 4 5 6 7 8 9 1000; do [ -e /proc/$$/fd/$n ] && echo "leaked $n: $(readlink /proc/$$/fd/$n)"; done; echo checked')
+	[ "$out" = checked ] || fail "fds of the caller reached the box: $out"
+}
+
 case_run "the box dies with clawbox" box_dies_with_clawbox
 case_run "a second run of a busy box is refused" concurrent_runs_refused
 case_run "the next run waits for the last one's teardown" next_run_waits_for_teardown
 case_run "yolo-unsafe binds the project; modes do not switch" yolo_unsafe_writes_host
 case_run "stdin, stdout and stderr pass" stdio_passes
+case_run "standard fds a box must not get are refused (dir, O_PATH, devices, kernel objects)" stdio_refused_kinds
+case_run "the caller's fds above 2 never reach the box" stdio_high_fds_not_inherited

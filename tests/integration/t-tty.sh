@@ -61,6 +61,62 @@ host_terminal_restored() {
 	[ -n "$a" ] && [ "$a" = "$b" ] || fail "terminal modes changed: '$a' vs '$b'"
 }
 
+# await FILE TEXT: until FILE holds TEXT (at most 10 s).
+await() {
+	for _ in $(seq 200); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# 'clawbox run ... >log &' from a shell with job control: the box must not
+# read what the user types while clawbox is a background job (it gets it
+# after 'fg'). script(1) gives bash a terminal; bash is named explicitly
+# (script runs $SHELL, which CI does not set).
+background_box_reads_no_input() {
+	mkproj "$P"
+	local out="$C/out"
+	cat >"$C/job.sh" <<EOF
+set -m
+"$CLAWBOX" run --project "$P" -- sh -c 'echo ready; read x; echo "got:\$x"' >"$out" 2>"$C/err" &
+for _ in \$(seq 400); do [ -e "$C/go-fg" ] && break; sleep 0.05; done
+fg >/dev/null
+echo "fg-exit=\$?"
+EOF
+	{
+		await "$out" ready || echo "no ready" >"$C/fail"
+		printf 'typed-in-background\r'
+		# The box had its chance: it waits in read(2) already. A second
+		# for a read that must not happen (nothing else to await).
+		sleep 1
+		cp "$out" "$C/out.before-fg"
+		touch "$C/go-fg"
+		await "$out" got: || echo "no got" >>"$C/fail"
+	} | timeout 30 script -qefc "bash $C/job.sh" /dev/null >"$C/script.out" 2>&1 || true
+	cat "$C/script.out" "$C/err" || true
+	! grep -q got: "$C/out.before-fg" || fail "the box read the terminal while in the background: $(cat "$out")"
+	grep -q 'got:typed-in-background' "$out" || fail "after fg the box did not get the line: $(cat "$out"; cat "$C/fail" 2>/dev/null)"
+}
+
+# In the foreground with its output in a file, the box still reads the
+# terminal (through a terminal of its own).
+foreground_box_reads_input() {
+	mkproj "$P"
+	local out="$C/out"
+	cat >"$C/job.sh" <<EOF
+"$CLAWBOX" run --project "$P" -- sh -c 'echo ready; read x; echo "got:\$x"; test -t 0 && echo stdin-tty' >"$out"
+EOF
+	{
+		await "$out" ready
+		printf 'typed-in-front\r'
+		await "$out" got:
+	} | timeout 30 script -qefc "bash $C/job.sh" /dev/null >"$C/script.out" 2>&1 || true
+	cat "$out" "$C/script.out"
+	grep -q 'got:typed-in-front' "$out" || fail "the box did not read the line: $(cat "$out")"
+	grep -q 'stdin-tty' "$out" || fail "stdin in the box is not a terminal"
+}
+
 # What a box wrote is shown on the user's terminal by clawbox sync: its file
 # names (dry run) and its contents (the interactive diff). C1 controls
 # (U+009B CSI) and bidi overrides (U+202E) are escaped as C0 ones are.
@@ -86,3 +142,5 @@ case_run "Ctrl-C reaches the foreground job in the box" ctrl_c_reaches_the_foreg
 case_run "clawbox run on a terminal" run_with_tty_passes_output
 case_run "the caller's terminal modes are restored" host_terminal_restored
 case_run "clawbox sync shows C1 and bidi controls escaped (names and diff)" sync_shows_no_raw_controls
+case_run "a box started in the background reads nothing typed until fg" background_box_reads_no_input
+case_run "a box in the foreground with its output in a file reads the terminal" foreground_box_reads_input
