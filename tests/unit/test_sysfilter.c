@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -33,6 +34,18 @@ TEST(sysfilter_denies_and_allows)
 	unlink(fifo);
 	CHECK_INT(mknod(fifo, S_IFIFO | 0600, 0), 0); /* fifos stay allowed */
 	unlink(fifo);
+	/* socket families: unix, inet, inet6, netlink route/sock_diag only */
+	errno = 0;
+	CHECK(socket(40 /* AF_VSOCK */, SOCK_STREAM, 0) < 0 && errno == EAFNOSUPPORT);
+	errno = 0;
+	CHECK(socket(AF_NETLINK, SOCK_RAW, 15 /* KOBJECT_UEVENT */) < 0 && errno == EAFNOSUPPORT);
+	errno = 0;
+	int sv[2];
+	CHECK(socketpair(AF_INET, SOCK_STREAM, 0, sv) < 0 && errno == EAFNOSUPPORT);
+	int u = socket(AF_UNIX, SOCK_STREAM, 0), n = socket(AF_NETLINK, SOCK_RAW, 0);
+	CHECK(u >= 0 && n >= 0);
+	close(u);
+	close(n);
 	pid_t p = fork(); /* plain fork (clone without namespace flags) works */
 	if (p == 0)
 		_exit(7);
