@@ -75,11 +75,23 @@ await() {
 # after 'fg'). script(1) gives bash a terminal; bash is named explicitly
 # (script runs $SHELL, which CI does not set).
 background_box_reads_no_input() {
+	background_read 'read x' "2>$C/err"
+}
+
+# The same with the box reading its stderr, which is the terminal here: a
+# terminal fd reads whatever number it has.
+background_box_reads_no_input_on_fd2() {
+	background_read 'read x <&2' ""
+}
+
+# background_read READ REDIRECT: the box runs the sh command READ in the
+# background, clawbox with REDIRECT (for its stderr) besides '>out'.
+background_read() {
 	mkproj "$P"
 	local out="$C/out"
 	cat >"$C/job.sh" <<EOF
 set -m
-"$CLAWBOX" run --project "$P" -- sh -c 'echo ready; read x; echo "got:\$x"' >"$out" 2>"$C/err" &
+"$CLAWBOX" run --project "$P" -- sh -c 'echo ready; $1; echo "got:\$x"' >"$out" $2 &
 for _ in \$(seq 400); do [ -e "$C/go-fg" ] && break; sleep 0.05; done
 fg >/dev/null
 echo "fg-exit=\$?"
@@ -143,4 +155,5 @@ case_run "clawbox run on a terminal" run_with_tty_passes_output
 case_run "the caller's terminal modes are restored" host_terminal_restored
 case_run "clawbox sync shows C1 and bidi controls escaped (names and diff)" sync_shows_no_raw_controls
 case_run "a box started in the background reads nothing typed until fg" background_box_reads_no_input
+case_run "... nor through its stderr, which is the terminal" background_box_reads_no_input_on_fd2
 case_run "a box in the foreground with its output in a file reads the terminal" foreground_box_reads_input
