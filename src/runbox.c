@@ -60,7 +60,11 @@ static const char run_usage[] =
     "  -h, --help           show this help\n\n"
     "exit status: CMD's own; 128+N when killed by signal N; 125 when clawbox\n"
     "could not set the box up; 126 when CMD cannot be executed; 127 when CMD is\n"
-    "not found.\n";
+    "not found.\n\n"
+    "standard fds: a terminal is never handed in: CMD gets one of the box's own,\n"
+    "which gets what you type only while clawbox is the foreground job; a\n"
+    "directory, a device, a kernel object or a socket other than unix or TCP as\n"
+    "stdin, stdout or stderr is refused (125).\n";
 
 _printf_(1, 2) static int usage_error(const char *fmt, ...)
 {
