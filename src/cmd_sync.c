@@ -116,12 +116,16 @@ static void print_entry(const struct gate_plan *p, size_t i)
 	}
 	for (size_t k = 0; k < e->nfindings; k++) {
 		const struct gate_finding *f = &e->findings[k];
+		/* A reason may quote the box's text (a link target, a rule id
+		 * of a config): shown escaped like a path. */
+		char rule[256], why[PATH_MAX];
+		gate_path_display(f->rule, rule, sizeof(rule));
+		gate_path_display(f->reason, why, sizeof(why));
 		if (f->line)
-			printf("      %s: %s (line %u): %s\n", gate_severity_name(f->sev), f->rule,
-			       f->line, f->reason);
+			printf("      %s: %s (line %u): %s\n", gate_severity_name(f->sev), rule,
+			       f->line, why);
 		else
-			printf("      %s: %s: %s\n", gate_severity_name(f->sev), f->rule,
-			       f->reason);
+			printf("      %s: %s: %s\n", gate_severity_name(f->sev), rule, why);
 	}
 	if (e->verdict == GATE_WAITING)
 		printf("      waits for its directory to be applied\n");
