@@ -166,6 +166,17 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s, 
 		log_error("no value for '%s' on stdin; nothing stored", name);
 		return CLI_EXIT_ERROR;
 	}
+	/* Known to the gate and the redactors for good, before it is stored. */
+	struct secrets *one = NULL;
+	r = secrets_new(&one);
+	if (r == 0 && (r = secrets_put(one, name, value, len, SECRET_SOURCE_STORE, NULL, 0)) == 0)
+		r = secrets_known_record(b->dir, one, NULL, &err);
+	secrets_free(one);
+	if (r < 0) {
+		secrets_mem_free(value);
+		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
 	if (lock < 0 ||
 	    (r = secrets_store_load(b->dir, s, o->strict ? SECRETS_STRICT : 0, &err)) < 0) {
@@ -193,8 +204,15 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s, 
 static int do_unset(const struct opts *o, const struct box *b, struct secrets *s, const char *name)
 {
 	struct secrets_error err = { .msg = "" };
+	/* The value stays known (the box may hold a copy of it): a store
+	 * older than secrets.known is recorded there first. */
+	int r = secrets_known_record(b->dir, NULL, NULL, &err);
+	if (r < 0) {
+		log_error("%s; nothing removed", err.msg[0] ? err.msg : strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
-	int r = lock < 0 ? lock : secrets_store_load(b->dir, s, 0, &err);
+	r = lock < 0 ? lock : secrets_store_load(b->dir, s, 0, &err);
 	if (r < 0) {
 		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
 		return CLI_EXIT_ERROR;
@@ -224,6 +242,11 @@ static int do_import(const struct opts *o, const struct box *b, struct secrets *
 	r = secrets_load_file(in, file, SECRET_SOURCE_FILE, strict, &err);
 	report_warnings(in);
 	if (r < 0) {
+		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
+		secrets_free(in);
+		return CLI_EXIT_ERROR;
+	}
+	if ((r = secrets_known_record(b->dir, in, NULL, &err)) < 0) {
 		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
 		secrets_free(in);
 		return CLI_EXIT_ERROR;

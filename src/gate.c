@@ -696,6 +696,61 @@ static int check_secrets(struct gate *g, struct gate_entry *e, const void *data,
 	return r < 0 ? r : 0;
 }
 
+/* A file name holding a secret (a box's known value in any form the
+ * scanner matches, or anything a rule finds in a bare name) is blocked:
+ * applying it would put the secret in the host's tree (and in every
+ * listing). The whole path is scanned, so a value cut by '/' into
+ * directories is found too. Cached like contents (key: "name", path). A
+ * deletion names what the host has already: not scanned. */
+static int check_name(struct gate *g, struct gate_entry *e, struct gate_error *err)
+{
+	char key[65];
+	size_t plen = strlen(e->path);
+	if (e->type == GATE_WHITEOUT)
+		return 0;
+	struct buf kb = BUF_INIT(PATH_MAX + 16);
+	int r = buf_append(&kb, "name", 5);
+	if (r == 0)
+		r = buf_append(&kb, e->path, plen);
+	if (r < 0) {
+		buf_free(&kb);
+		return r;
+	}
+	hash_sha256_hex(kb.data, kb.len, key);
+	buf_free(&kb);
+	json_t *hit = g->cache_old ? json_object_get(g->cache_old, key) : NULL;
+	if (hit)
+		json_incref(hit);
+	else {
+		if ((r = ensure_rules(g, err)) < 0)
+			return r;
+		struct scan_collect c = { e, json_array(), 0 };
+		if (!c.arr)
+			return -ENOMEM;
+		if ((r = scan_buffer(g->rules, e->path, e->path, plen, on_finding, &c)) < 0) {
+			json_decref(c.arr);
+			gate_subject(err, e->path);
+			return gate_fail(err, c.err ? c.err : r, "cannot scan the name: %s",
+					 strerror(-(c.err ? c.err : r)));
+		}
+		hit = c.arr;
+		g->cache_dirty = true;
+	}
+	size_t i;
+	json_t *t;
+	json_array_foreach(hit, i, t)
+	{
+		const char *rule = json_string_value(json_array_get(t, 0));
+		const char *why = json_string_value(json_array_get(t, 2));
+		if (rule && why && r >= 0)
+			r = add_finding(e, GATE_SEV_BLOCK, rule, 0, "the file name %s%s",
+					strncmp(why, "holds ", 6) == 0 ? "" : "holds a secret: ", why);
+	}
+	if (json_object_set_new(g->cache_new, key, hit) < 0)
+		r = -ENOMEM;
+	return r < 0 ? r : 0;
+}
+
 /* Read the upper file of e into memory (at most the size limit), check it
  * is still the file the walk saw. */
 static int read_upper(struct gate *g, struct gate_entry *e, char **ret, size_t *ret_len)
@@ -945,7 +1000,7 @@ static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan
 	}
 	if (e->action == GATE_ACT_REPLACE && !e->host_type)
 		e->action = GATE_ACT_MKDIR;
-	if ((r = check_path(g, e)) < 0)
+	if ((r = check_path(g, e)) < 0 || (r = check_name(g, e, err)) < 0)
 		return r;
 
 	/* Content: read, check, stage. */

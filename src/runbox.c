@@ -83,11 +83,6 @@ static char *log_redact(const char *msg, void *ctx)
 	return out;
 }
 
-static int audit_redact(const char *str, size_t len, char **ret, void *ctx)
-{
-	return secrets_redact(ctx, str, len, ret);
-}
-
 /* -e NAME=VALUE or -e NAME (the caller's own $NAME). The value is copied
  * into secret memory and its bytes in argv are overwritten at once, so
  * /proc/PID/cmdline of clawbox no longer shows it. Messages name the NAME
@@ -266,6 +261,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 struct run_ctx {
 	int lock;            /* the box's lock */
 	struct audit *audit; /* NULL until the run is logged */
+	struct secrets *known; /* every value the box was given, this run's too */
 	pid_t pid;
 	struct net_run net;
 	char cwd[PATH_MAX]; /* the command's, inside the box */
@@ -349,6 +345,15 @@ static int collect_masks(const struct runbox_opts *o, const struct box *b, const
 		if (r < 0)
 			log_error("invalid --deny-read path '%s'", o->deny[i]);
 	}
+	/* The files the secrets come from: the box gets their values by
+	 * environment only, never the files (nor values -e overrode). */
+	if (r == 0 && o->secrets_file && (r = policy_add_secrets_file(masks, o->secrets_file)) < 0)
+		log_error("cannot resolve the secrets file '%s': %s", o->secrets_file,
+			  strerror(-r));
+	if (r == 0 && o->config_dir[0] &&
+	    (r = path_join(path, sizeof(path), o->config_dir, SECRETS_CONFIG_ENV)) == 0 &&
+	    (r = policy_add_secrets_file(masks, path)) < 0)
+		log_error("cannot resolve '%s': %s", path, strerror(-r));
 	if (r == 0 && (r = path_join(path, sizeof(path), b->dir, "deny-read")) == 0 &&
 	    (r = policy_read_deny_file(path, b->project, masks)) < 0)
 		log_error("cannot read '%s': %s", path, strerror(-r));
@@ -521,7 +526,27 @@ static int load_secrets(const struct runbox_opts *o, const struct box *b)
 			log_warn("secret '%s' is shorter than %d bytes: the box gets it, but it is "
 				 "not redacted from logs",
 				 sec->name, SECRETS_REDACT_MIN);
+		else if (sec->len > 0 && sec->len < SECRETS_SHORT)
+			log_warn("secret '%s' is only %zu bytes: it is redacted, and blocked by "
+				 "the sync gate, wherever those bytes appear",
+				 sec->name, sec->len);
 	}
+	return 0;
+}
+
+/* Remember the run's values with the box's (src/secrets.h, the known set)
+ * before the box can see them: the gate and every redactor know them from
+ * now on. ctx->known gets the whole set. 0, or -errno after a message. */
+static int record_known(const struct runbox_opts *o, const struct box *b, struct run_ctx *ctx)
+{
+	struct secrets_error err;
+	int r = secrets_known_record(b->dir, o->secrets, &ctx->known, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return r;
+	}
+	/* clawbox's own messages too, from here on. */
+	log_set_filter(log_redact, ctx->known);
 	return 0;
 }
 
@@ -543,7 +568,6 @@ static int audit_start(const struct runbox_opts *o, const struct box *b, bool cr
 		log_error("cannot open the audit log of box '%s': %s", b->name, strerror(-r));
 		return r;
 	}
-	audit_set_redactor(ctx->audit, audit_redact, o->secrets);
 	if (created)
 		audit_append(
 		    ctx->audit, "box.create",
@@ -628,7 +652,8 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 		log_error("cannot pass the masks to the box: %s", strerror(-r));
 		goto out;
 	}
-	if (load_secrets(o, b) < 0 || audit_start(o, b, created, ctx->cwd, ctx) < 0)
+	if (load_secrets(o, b) < 0 || record_known(o, b, ctx) < 0 ||
+	    audit_start(o, b, created, ctx->cwd, ctx) < 0)
 		goto out;
 	if ((r = net_environment(&ctx->net, &netenv)) < 0 ||
 	    (r = policy_box_environment(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) <
@@ -638,7 +663,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	}
 	trace_point("env");
 	pid_t yolo = yolo_sync_start(b);
-	r = sandbox_finish(sb, secrets_env_vector(env), o->secrets, &res, &what);
+	r = sandbox_finish(sb, secrets_env_vector(env), ctx->known, &res, &what);
 	sb = NULL;
 	yolo_sync_stop(yolo);
 	if (r < 0) {
@@ -691,5 +716,9 @@ int runbox(const struct runbox_opts *o)
 	ctx.lock = lock;
 	int code = run_locked(o, &b, state, created, &ctx);
 	audit_close(ctx.audit);
+	if (ctx.known) {
+		log_set_filter(log_redact, o->secrets);
+		ctx.known = secrets_free(ctx.known);
+	}
 	return code;
 }
