@@ -169,7 +169,12 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s, 
 	/* Known to the gate and the redactors for good, before it is stored. */
 	struct secrets *one = NULL;
 	r = secrets_new(&one);
-	if (r == 0 && (r = secrets_put(one, name, value, len, SECRET_SOURCE_STORE, NULL, 0)) == 0)
+	if (r == 0 && (r = secrets_put(one, name, value, len, SECRET_SOURCE_STORE, NULL, 0)) < 0) {
+		secrets_free(one);
+		secrets_mem_free(value);
+		return put_error(name, r);
+	}
+	if (r == 0)
 		r = secrets_known_record(b->dir, one, NULL, &err);
 	secrets_free(one);
 	if (r < 0) {
