@@ -743,8 +743,9 @@ static int check_name(struct gate *g, struct gate_entry *e, struct gate_error *e
 		const char *rule = json_string_value(json_array_get(t, 0));
 		const char *why = json_string_value(json_array_get(t, 2));
 		if (rule && why && r >= 0)
-			r = add_finding(e, GATE_SEV_BLOCK, rule, 0, "the file name %s%s",
-					strncmp(why, "holds ", 6) == 0 ? "" : "holds a secret: ", why);
+			r = add_finding(
+			    e, GATE_SEV_BLOCK, rule, 0, "the file name %s%s",
+			    strncmp(why, "holds ", 6) == 0 ? "" : "holds a secret: ", why);
 	}
 	if (json_object_set_new(g->cache_new, key, hit) < 0)
 		r = -ENOMEM;

@@ -259,8 +259,8 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 }
 
 struct run_ctx {
-	int lock;            /* the box's lock */
-	struct audit *audit; /* NULL until the run is logged */
+	int lock;              /* the box's lock */
+	struct audit *audit;   /* NULL until the run is logged */
 	struct secrets *known; /* every value the box was given, this run's too */
 	pid_t pid;
 	struct net_run net;

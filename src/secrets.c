@@ -5,6 +5,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -39,7 +40,20 @@ struct entry {
 	size_t npat;
 };
 
+/* The redactors' index: every pattern by a hash of its first two bytes (a
+ * pattern has at least 4), so a position costs the few patterns that begin
+ * like it, not all of them (a box may know 1024 values, 9 patterns each). */
+#define IDX_BUCKETS 4096
+struct slot {
+	const struct entry *e;
+	const struct pattern *pt;
+};
+
 struct secrets {
+	pthread_mutex_t idx_lock;
+	bool idx_dirty;   /* the patterns changed since the index was built */
+	struct slot *idx; /* by bucket */
+	uint32_t *bucket; /* IDX_BUCKETS + 1 starts in idx */
 	struct entry **e; /* sorted by name (a known set: equal names in the
 			   * order they were learnt) */
 	size_t n, cap;
@@ -105,8 +119,56 @@ int secrets_new(struct secrets **ret)
 	if (!s)
 		return -ENOMEM;
 	s->max = SECRETS_MAX;
+	s->idx_dirty = true;
+	pthread_mutex_init(&s->idx_lock, NULL);
 	*ret = s;
 	return 0;
+}
+
+static unsigned idx_key(const char *b)
+{
+	return (((unsigned)(unsigned char)b[0] << 4) ^ (unsigned char)b[1]) & (IDX_BUCKETS - 1);
+}
+
+/* Build the index when the patterns changed (under its lock: the terminal
+ * relay and clawbox's messages may redact against one set at once). */
+static int index_ready(const struct secrets *cs)
+{
+	struct secrets *s = (struct secrets *)cs; /* the index is a cache */
+	int r = 0;
+	pthread_mutex_lock(&s->idx_lock);
+	if (s->idx_dirty) {
+		size_t total = 0;
+		for (size_t k = 0; k < s->n; k++)
+			total += s->e[k]->npat;
+		struct slot *idx = calloc(total ? total : 1, sizeof(*idx));
+		uint32_t *bucket = calloc(IDX_BUCKETS + 1, sizeof(*bucket));
+		if (!idx || !bucket) {
+			free(idx);
+			free(bucket);
+			r = -ENOMEM;
+		} else {
+			for (size_t k = 0; k < s->n; k++)
+				for (size_t j = 0; j < s->e[k]->npat; j++)
+					bucket[idx_key(s->e[k]->pat[j].p) + 1]++;
+			for (size_t b = 0; b < IDX_BUCKETS; b++)
+				bucket[b + 1] += bucket[b];
+			uint32_t fill[IDX_BUCKETS];
+			memcpy(fill, bucket, sizeof(fill));
+			for (size_t k = 0; k < s->n; k++)
+				for (size_t j = 0; j < s->e[k]->npat; j++) {
+					const struct pattern *pt = &s->e[k]->pat[j];
+					idx[fill[idx_key(pt->p)]++] = (struct slot){ s->e[k], pt };
+				}
+			free(s->idx);
+			free(s->bucket);
+			s->idx = idx;
+			s->bucket = bucket;
+			s->idx_dirty = false;
+		}
+	}
+	pthread_mutex_unlock(&s->idx_lock);
+	return r;
 }
 
 int secrets_new_known(struct secrets **ret)
@@ -151,6 +213,9 @@ struct secrets *secrets_free(struct secrets *s)
 	for (size_t i = 0; i < s->nwarn; i++)
 		free(s->warn[i]);
 	free(s->e);
+	free(s->idx);
+	free(s->bucket);
+	pthread_mutex_destroy(&s->idx_lock);
 	free(s);
 	return NULL;
 }
@@ -305,6 +370,7 @@ int secrets_put(struct secrets *s, const char *name, const void *value, size_t l
 	e->pub.source = src;
 	e->pub.line = line;
 	s->bytes += len;
+	s->idx_dirty = true;
 	if (at >= 0) {
 		s->bytes -= s->e[at]->pub.len;
 		entry_free(s->e[at]);
@@ -324,6 +390,7 @@ int secrets_unset(struct secrets *s, const char *name)
 	if (at < 0 || s->known)
 		return at < 0 ? -ENOENT : -EINVAL;
 	s->bytes -= s->e[at]->pub.len;
+	s->idx_dirty = true;
 	entry_free(s->e[at]);
 	memmove(s->e + at, s->e + at + 1, (s->n - (size_t)at - 1) * sizeof(struct entry *));
 	s->n--;
@@ -612,8 +679,7 @@ static size_t store_format(const struct secrets *s, const char *head, char *out)
 	return w;
 }
 
-static int save_as(const char *box_dir, const char *file, const char *head,
-		   const struct secrets *s)
+static int save_as(const char *box_dir, const char *file, const char *head, const struct secrets *s)
 {
 	size_t n = store_format(s, head, NULL);
 	char *buf = secrets_mem_alloc(n + 1);
@@ -667,6 +733,7 @@ int secrets_know(struct secrets *s, const char *name, const void *value, size_t 
 	s->e[pos] = e;
 	s->n++;
 	s->bytes += len;
+	s->idx_dirty = true;
 	return 1;
 }
 
@@ -873,18 +940,19 @@ int secrets_redact(const struct secrets *s, const char *in, size_t len, char **r
 	*ret = NULL;
 	if (!s || s->n == 0)
 		return 0;
+	int r0 = index_ready(s);
+	if (r0 < 0)
+		return r0;
 	for (size_t i = 0; i < len;) {
 		const struct entry *best = NULL;
 		size_t best_n = 0;
-		for (size_t k = 0; k < s->n; k++) {
-			const struct entry *e = s->e[k];
-			for (size_t j = 0; j < e->npat; j++) {
-				const struct pattern *pt = &e->pat[j];
-				if (pt->n > best_n && pt->n <= len - i && pt->p[0] == in[i] &&
-				    memcmp(pt->p, in + i, pt->n) == 0) {
-					best = e;
-					best_n = pt->n;
-				}
+		unsigned key = len - i >= 2 ? idx_key(in + i) : 0;
+		for (uint32_t x = s->bucket[key]; len - i >= 2 && x < s->bucket[key + 1]; x++) {
+			const struct pattern *pt = s->idx[x].pt;
+			if (pt->n > best_n && pt->n <= len - i &&
+			    memcmp(pt->p, in + i, pt->n) == 0) {
+				best = s->idx[x].e;
+				best_n = pt->n;
 			}
 		}
 		if (!best) {
@@ -936,6 +1004,11 @@ int secrets_stream_new(const struct secrets *s, struct secrets_stream **ret)
 		for (size_t j = 0; j < s->e[k]->npat; j++)
 			if (s->e[k]->pat[j].n > st->maxpat)
 				st->maxpat = s->e[k]->pat[j].n;
+	int r = index_ready(s);
+	if (r < 0) {
+		free(st);
+		return r;
+	}
 	st->out = (struct buf)BUF_INIT(32 * SECRETS_STREAM_CHUNK);
 	if (!(st->work = secrets_mem_alloc(st->maxpat + SECRETS_STREAM_CHUNK))) {
 		free(st);
@@ -974,20 +1047,24 @@ static const struct entry *match_at(const struct secrets *s, const char *b, size
 	const struct entry *best = NULL;
 	*ret_n = 0;
 	*ret_prefix = false;
-	for (size_t k = 0; k < s->n; k++)
-		for (size_t j = 0; j < s->e[k]->npat; j++) {
-			const struct pattern *pt = &s->e[k]->pat[j];
-			if (pt->p[0] != b[0])
-				continue;
-			if (pt->n <= n) {
-				if (pt->n > *ret_n && memcmp(pt->p, b, pt->n) == 0) {
-					best = s->e[k];
-					*ret_n = pt->n;
-				}
-			} else if (memcmp(pt->p, b, n) == 0) {
-				*ret_prefix = true;
+	if (n < 2) { /* one byte: no key; a prefix of a pattern or not */
+		for (size_t k = 0; k < s->n && !*ret_prefix; k++)
+			for (size_t j = 0; j < s->e[k]->npat; j++)
+				*ret_prefix |= s->e[k]->pat[j].p[0] == b[0];
+		return NULL;
+	}
+	unsigned key = idx_key(b);
+	for (uint32_t x = s->bucket[key]; x < s->bucket[key + 1]; x++) {
+		const struct pattern *pt = s->idx[x].pt;
+		if (pt->n <= n) {
+			if (pt->n > *ret_n && memcmp(pt->p, b, pt->n) == 0) {
+				best = s->idx[x].e;
+				*ret_n = pt->n;
 			}
+		} else if (memcmp(pt->p, b, n) == 0) {
+			*ret_prefix = true;
 		}
+	}
 	return best;
 }
 

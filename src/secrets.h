@@ -34,16 +34,16 @@
 
 #include "dotenv.h"
 
-#define SECRETS_MAX        256              /* names in one set */
-#define SECRETS_FILE_MAX   (1024 * 1024)    /* bytes of a dotenv file */
-#define SECRETS_VALUE_MAX  DOTENV_VALUE_MAX /* bytes of one value */
-#define SECRETS_REDACT_MIN 4                /* shorter values are not redacted */
-#define SECRETS_SHORT      8                /* shorter ones: a warning */
-#define SECRETS_STORE_FILE "secrets.env"    /* in the box's state dir */
-#define SECRETS_CONFIG_ENV ".env"           /* in a --config DIR */
-#define SECRETS_KNOWN_FILE "secrets.known"  /* in the box's state dir */
-#define SECRETS_KNOWN_MAX  1024             /* values a box remembers */
-#define SECRETS_KNOWN_BYTES (1024 * 1024)   /* bytes of those values */
+#define SECRETS_MAX            256              /* names in one set */
+#define SECRETS_FILE_MAX       (1024 * 1024)    /* bytes of a dotenv file */
+#define SECRETS_VALUE_MAX      DOTENV_VALUE_MAX /* bytes of one value */
+#define SECRETS_REDACT_MIN     4                /* shorter values are not redacted */
+#define SECRETS_SHORT          8                /* shorter ones: a warning */
+#define SECRETS_STORE_FILE     "secrets.env"    /* in the box's state dir */
+#define SECRETS_CONFIG_ENV     ".env"           /* in a --config DIR */
+#define SECRETS_KNOWN_FILE     "secrets.known"  /* in the box's state dir */
+#define SECRETS_KNOWN_MAX      1024             /* values a box remembers */
+#define SECRETS_KNOWN_BYTES    (1024 * 1024)    /* bytes of those values */
 #define SECRETS_KNOWN_FILE_MAX (4 * SECRETS_KNOWN_BYTES)
 
 enum secret_source {

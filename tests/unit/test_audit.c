@@ -166,10 +166,11 @@ TEST(audit_redacts_every_event_against_known_values)
 	secrets_free(k);
 	secrets_free(given);
 	CHECK_INT(audit_open(dir, "b", &a), 0);
-	CHECK_INT(audit_append(a, "net.dns",
-			       json_pack("{s:s, s:[s, {s:s}]}", "host", "tok-Value-0a1b2c3d.example",
-					 "deep", "x", "y", "746f6b2d56616c75652d3061316232633364")),
-		  0);
+	CHECK_INT(
+	    audit_append(a, "net.dns",
+			 json_pack("{s:s, s:[s, {s:s}]}", "host", "tok-Value-0a1b2c3d.example",
+				   "deep", "x", "y", "746f6b2d56616c75652d3061316232633364")),
+	    0);
 	audit_close(a);
 	CHECK_INT(audit_verify(dir, &v), 0);
 	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
