@@ -367,7 +367,8 @@ run_values_known_to_gate() {
 	[ ! -e "$box/secrets.known" ] || fail "delete left secrets.known"
 }
 
-# A value in a file or directory name (raw, base64, hex), or a name a scanner rule matches: blocked; the plan, the
+# A value in a file or directory name (raw, base64, hex) or a link's
+# target, or a name a scanner rule matches: blocked; the plan, the
 # sync output and the audit log show the name redacted.
 names_scanned_and_redacted() {
 	mkproj "$P"
@@ -375,7 +376,8 @@ names_scanned_and_redacted() {
 	hex=$(printf %s "$V_CLI" | od -An -tx1 | tr -d ' \n')
 	"$CLAWBOX" run --project "$P" -e CLI_KEY="$V_CLI" -- sh -c '
 		touch "n-$CLI_KEY.txt" "b-'"$b64"'" "h-'"$hex"'" AKIAZ3MSJV4WWNKWW5FG
-		mkdir -p "d-$CLI_KEY"; touch "d-$CLI_KEY/inner" fine.txt' >/dev/null
+		mkdir -p "d-$CLI_KEY"; touch "d-$CLI_KEY/inner" fine.txt
+		ln -s "src/$CLI_KEY" lnk' >/dev/null
 	"$CLAWBOX" sync --project "$P" --dry-run >"$C/plan" 2>&1 || true
 	grep -q "n-\[REDACTED:CLI_KEY\].txt  \[blocked\]" "$C/plan" || fail "plan: $(cat "$C/plan")"
 	grep -q "the file name holds the box's secret CLI_KEY" "$C/plan" || fail "plan: $(cat "$C/plan")"
@@ -385,6 +387,8 @@ names_scanned_and_redacted() {
 	[ "$(ls "$P" | tr '\n' ' ')" = "README fine.txt src " ] || fail "synced: $(ls "$P")"
 	no_value_seen "$V_CLI" "$b64" "$hex"
 	[ ! -e "$P/AKIAZ3MSJV4WWNKWW5FG" ] || fail "a name the scanner matches reached the host"
+	[ ! -L "$P/lnk" ] || fail "a link whose target holds the value reached the host"
+	grep -q "lnk  \[blocked\]" "$C/plan" || fail "plan: $(cat "$C/plan")"
 	! grep -qF "$V_CLI" "$C/plan" || fail "the plan shows the value"
 	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
 	grep -q '"event":"sync.blocked".*"path":"n-\[REDACTED:CLI_KEY\].txt"' "$box/audit.jsonl" ||
