@@ -516,6 +516,26 @@ known_values_bounded() {
 	[ $rc -eq 125 ] && echo "$err" | grep -q "keeps at most 1024" || fail "run: $rc $err"
 }
 
+# A value given to an earlier run, kept by the box in its home, is still
+# known to a later run that was not given it: its terminal and its audit
+# events show it redacted; reset keeps it known (the home survives reset).
+remembered_values_redacted_later() {
+	mkproj "$P"
+	"$CLAWBOX" run --project "$P" -e OLD_KEY="$V_CLI" -- sh -c 'echo "$OLD_KEY" >/home/clawbox/kept'
+	"$CLAWBOX" reset --project "$P" --yes >/dev/null
+	# Control: the value is there, and without a terminal nothing is relayed.
+	out=$("$CLAWBOX" run --project "$P" -- cat /home/clawbox/kept)
+	[ "$out" = "$V_CLI" ] || fail "control: $out"
+	out=$(timeout 30 env SHELL=/bin/bash script -qec "$CLAWBOX run --project $P -- sh -c 'stty -echo; echo A=\$(cat /home/clawbox/kept); echo E=end'" /dev/null 2>&1 </dev/null | tr -d '\r')
+	out=${out#^@}
+	[ "$out" = "$(printf 'A=[REDACTED:OLD_KEY]\nE=end')" ] || fail "terminal: $(echo "$out" | cat -v)"
+	"$CLAWBOX" run --project "$P" -- true "$V_CLI" >/dev/null
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	grep -qF '"argv":["true","[REDACTED:OLD_KEY]"]' "$box/audit.jsonl" ||
+		fail "argv: $(grep run.start "$box/audit.jsonl" | tail -1)"
+	! grep -qF "$V_CLI" "$box/audit.jsonl" || fail "the audit log holds the value"
+}
+
 case_run "precedence: -e > --secrets > --config > stored; dotenv parsing" precedence_and_parsing
 case_run "what the box prints on its terminal is redacted" terminal_output_redacted
 case_run "no value in state, audit, stderr; argv redacted" nothing_leaks
@@ -530,3 +550,4 @@ case_run "net.connect and net.dns events are redacted" net_events_redacted
 case_run "--secrets FILE and the config's .env are hidden at their host paths" secrets_files_hidden
 case_run "short values, a word, metacharacters, odd names" redaction_edges
 case_run "the known values are bounded, never forgotten" known_values_bounded
+case_run "a value of an earlier run stays redacted in later runs" remembered_values_redacted_later
