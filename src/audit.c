@@ -14,7 +14,8 @@ struct audit {
 	int dirfd;
 	int logfd;
 	char box[128];
-	struct secrets *known; /* every value the box was given; NULL: none */
+	const struct secrets *known; /* every value the box was given; NULL: none */
+	struct secrets *own_known;   /* known, when audit_open loaded it */
 	audit_redact_fn redact;
 	void *redact_ctx;
 };
@@ -96,6 +97,12 @@ static int redact_json(struct audit *a, json_t *j)
 
 int audit_open(const char *box_dir, const char *box_name, struct audit **ret)
 {
+	return audit_open_known(box_dir, box_name, NULL, ret);
+}
+
+int audit_open_known(const char *box_dir, const char *box_name, const struct secrets *known,
+		     struct audit **ret)
+{
 	_cleanup_free_ struct audit *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -113,17 +120,18 @@ int audit_open(const char *box_dir, const char *box_name, struct audit **ret)
 	/* Every event of the box is redacted against every value it was ever
 	 * given: the one place every writer passes. Unreadable: no log. */
 	struct secrets_error err;
-	int r = secrets_new_known(&a->known);
-	if (r == 0)
-		r = secrets_known_load(box_dir, a->known, &err);
+	int r = known ? 0 : secrets_new_known(&a->own_known);
+	if (r == 0 && !known)
+		r = secrets_known_load(box_dir, a->own_known, &err);
 	if (r < 0) {
-		a->known = secrets_free(a->known);
+		a->own_known = secrets_free(a->own_known);
 		close(a->logfd);
 		close(a->dirfd);
 		return r;
 	}
-	if (r == 0)
-		a->known = secrets_free(a->known);
+	a->known = known ? known : a->own_known;
+	if (secrets_count(a->known) == 0)
+		a->known = NULL;
 	*ret = TAKE_PTR(a);
 	return 0;
 }
@@ -133,7 +141,7 @@ struct audit *audit_close(struct audit *a)
 	if (a) {
 		close(a->logfd);
 		close(a->dirfd);
-		secrets_free(a->known);
+		secrets_free(a->own_known);
 		free(a);
 	}
 	return NULL;

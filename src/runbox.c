@@ -565,7 +565,7 @@ static json_t *secret_names_json(const struct secrets *s)
 static int audit_start(const struct runbox_opts *o, const struct box *b, bool created,
 		       const char *cwd, struct run_ctx *ctx)
 {
-	int r = audit_open(b->dir, b->name, &ctx->audit);
+	int r = audit_open_known(b->dir, b->name, ctx->known, &ctx->audit);
 	if (r < 0) {
 		log_error("cannot open the audit log of box '%s': %s", b->name, strerror(-r));
 		return r;

@@ -756,7 +756,9 @@ int secrets_know_all(struct secrets *known, const struct secrets *from)
 	return added;
 }
 
-int secrets_known_load(const char *box_dir, struct secrets *s, struct secrets_error *err)
+/* secrets.known only (with_store: the store too). */
+static int known_load(const char *box_dir, struct secrets *s, bool with_store,
+		      struct secrets_error *err)
 {
 	char path[PATH_MAX];
 	char *data = NULL;
@@ -788,6 +790,8 @@ int secrets_known_load(const char *box_dir, struct secrets *s, struct secrets_er
 			return r;
 	}
 	s->nfile = s->n;
+	if (!with_store)
+		return (int)s->n;
 	/* The store, for a box whose store predates this file. */
 	if ((r = secrets_new(&store)) < 0)
 		return r;
@@ -796,6 +800,11 @@ int secrets_known_load(const char *box_dir, struct secrets *s, struct secrets_er
 		err_msg(err, "box '%s' knows too many secret values", box_dir);
 	secrets_free(store);
 	return r < 0 ? r : (int)s->n;
+}
+
+int secrets_known_load(const char *box_dir, struct secrets *s, struct secrets_error *err)
+{
+	return known_load(box_dir, s, true, err);
 }
 
 int secrets_known_save(const char *box_dir, const struct secrets *s)
@@ -816,8 +825,10 @@ int secrets_known_record(const char *box_dir, const struct secrets *given, struc
 	_cleanup_close_ int lock = secrets_store_lock(box_dir);
 	int r = lock < 0 ? lock : secrets_new_known(&k);
 	err->msg[0] = '\0';
+	/* given holds what the caller wants known (a run's set holds the
+	 * store); without it, the store is what to learn. */
 	if (r == 0)
-		r = secrets_known_load(box_dir, k, err);
+		r = known_load(box_dir, k, !given, err);
 	if (r >= 0 && (r = secrets_know_all(k, given)) == -ENOSPC)
 		err_msg(err,
 			"the box already knows %zu secret values (%zu bytes): it keeps at most %d "
