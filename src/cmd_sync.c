@@ -270,17 +270,18 @@ static void show_path(const char *path, char *out, size_t n)
 	free(red);
 }
 
-static int load_known_secrets(struct gate *g, const struct box *b)
+/* (Re)load what the box knows: a run or `secrets set` may have added
+ * values since. Installs it as the filter of this command's messages. 0, or
+ * -errno after a message. */
+static int load_known(const struct box *b)
 {
 	struct secrets *sec = NULL;
 	struct secrets_error serr = { 0 };
 	int r = secrets_new_known(&sec);
 	if (r == 0)
 		r = secrets_known_load(b->dir, sec, &serr);
-	if (r >= 0)
-		r = secrets_foreach(sec, add_known, g);
 	if (r < 0) {
-		log_error("cannot give the box's secrets to the gate: %s",
+		log_error("cannot read what box '%s' knows: %s", b->name,
 			  serr.msg[0] ? serr.msg : strerror(-r));
 		secrets_free(sec);
 		return r;
@@ -289,6 +290,14 @@ static int load_known_secrets(struct gate *g, const struct box *b)
 	secrets_free(known);
 	known = sec;
 	return 0;
+}
+
+static int load_known_secrets(struct gate *g, const struct box *b)
+{
+	int r = load_known(b);
+	if (r == 0 && (r = secrets_foreach(known, add_known, g)) < 0)
+		log_error("cannot give the box's secrets to the gate: %s", strerror(-r));
+	return r < 0 ? r : 0;
 }
 
 static int make_plan(struct gate *g, const struct box *b, const struct opts *o, bool stage,
@@ -620,6 +629,8 @@ static int auto_round(const struct box *b, const struct opts *o, unsigned *ret_i
 	struct gate *g;
 	struct gate_error err;
 	struct gate_plan p = { 0 };
+	if (load_known(b) < 0)
+		return -EINVAL;
 	int r = gate_open(b, 0, &g, &err);
 	if (r == -EBUSY)
 		return 0; /* a manual sync is on: next round */
@@ -746,6 +757,8 @@ int cmd_sync(int argc, char **argv)
 
 	struct gate *g;
 	struct gate_error err;
+	if (load_known(&b) < 0) /* nothing printed shows a value */
+		return CLI_EXIT_ERROR;
 	int r = gate_open(&b, GATE_OPEN_WAIT, &g, &err);
 	if (r < 0) {
 		report(&err, r);
