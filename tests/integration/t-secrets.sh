@@ -536,6 +536,31 @@ remembered_values_redacted_later() {
 	! grep -qF "$V_CLI" "$box/audit.jsonl" || fail "the audit log holds the value"
 }
 
+# yolo mode applies what passes on a timer, with no user action: a value
+# given only to this run, in a file's content or name, is held.
+yolo_holds_run_values() {
+	mkproj "$P"
+	"$CLAWBOX" run --mode yolo --project "$P" -- true
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	printf '[sync]\nauto_interval = 1\n' >"$box/config.toml"
+	mkfifo "$C/go"
+	"$CLAWBOX" run --project "$P" -e RUN_KEY="$V_CLI" -- sh -c \
+		'echo "$RUN_KEY" >s.txt; touch "n-$RUN_KEY"; echo clean >c.txt; read x' \
+		<"$C/go" >/dev/null 2>&1 &
+	exec 7>"$C/go"
+	ok=0
+	for _ in $(seq 50); do [ -f "$P/c.txt" ] && { ok=1; break; }; sleep 0.1; done
+	echo stop >&7
+	exec 7>&-
+	wait
+	[ $ok = 1 ] || fail "clean file not applied within the interval"
+	[ ! -e "$P/s.txt" ] || fail "the run's value reached the host"
+	[ ! -e "$P/n-$V_CLI" ] || fail "a name holding the run's value reached the host"
+	! grep -rqF "$V_CLI" "$box/audit.jsonl" "$box/sync.log" 2>/dev/null || fail "logged raw"
+	grep -q '"event":"sync.blocked".*"path":"n-\[REDACTED:RUN_KEY\]"' "$box/audit.jsonl" ||
+		fail "no redacted sync.blocked: $(grep sync. "$box/audit.jsonl")"
+}
+
 case_run "precedence: -e > --secrets > --config > stored; dotenv parsing" precedence_and_parsing
 case_run "what the box prints on its terminal is redacted" terminal_output_redacted
 case_run "no value in state, audit, stderr; argv redacted" nothing_leaks
@@ -551,3 +576,4 @@ case_run "--secrets FILE and the config's .env are hidden at their host paths" s
 case_run "short values, a word, metacharacters, odd names" redaction_edges
 case_run "the known values are bounded, never forgotten" known_values_bounded
 case_run "a value of an earlier run stays redacted in later runs" remembered_values_redacted_later
+case_run "yolo mode holds a value given only to the run" yolo_holds_run_values
