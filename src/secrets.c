@@ -11,7 +11,9 @@
 #include <sys/mman.h>
 
 #define MAX_WARNINGS 32
-#define MAX_PATTERNS 9 /* the value, base64 in 2 alphabets x 3 alignments, hex in 2 cases */
+/* The value, base64 in 2 alphabets x 3 alignments, hex in 2 cases,
+ * URL-encoded in 2 cases. */
+#define MAX_PATTERNS 11
 #define B64_MIN      8 /* shorter base64 forms would redact ordinary text */
 
 const char *const secrets_known_names[] = {
@@ -285,6 +287,26 @@ static size_t b64_stable(const unsigned char *v, size_t len, unsigned shift, con
 	return w;
 }
 
+/* value percent-encoded as a URL's query or path would carry it (every
+ * byte but A-Z a-z 0-9 - . _ ~ as %XX): written at out, its length
+ * returned. */
+static size_t url_encode(const unsigned char *v, size_t len, const char *digits, char *out)
+{
+	size_t w = 0;
+	for (size_t k = 0; k < len; k++) {
+		unsigned char c = v[k];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			out[w++] = (char)c;
+		} else {
+			out[w++] = '%';
+			out[w++] = digits[c >> 4];
+			out[w++] = digits[c & 15];
+		}
+	}
+	return w;
+}
+
 static int entry_new(const char *name, const void *value, size_t len, struct entry **ret)
 {
 	static const char std[] =
@@ -295,9 +317,9 @@ static int entry_new(const char *name, const void *value, size_t len, struct ent
 	if (!e)
 		return -ENOMEM;
 	/* The value, NUL, six base64 forms of at most 4/3 len + 4 each, two
-	 * hex forms. */
+	 * hex forms, two URL-encoded forms of at most 3 len each. */
 	size_t b64 = len / 3 * 4 + 8;
-	e->mem = secrets_mem_alloc(len + 1 + 6 * b64 + 4 * len);
+	e->mem = secrets_mem_alloc(len + 1 + 6 * b64 + 4 * len + 6 * len);
 	if (!e->mem) {
 		free(e);
 		return -ENOMEM;
@@ -328,6 +350,17 @@ static int entry_new(const char *name, const void *value, size_t len, struct ent
 			}
 			e->pat[e->npat++] = (struct pattern){ o, 2 * len };
 			o += 2 * len;
+		}
+		for (unsigned c = 0; c < 2; c++) {
+			size_t n =
+			    url_encode(value, len, c ? "0123456789abcdef" : "0123456789ABCDEF", o);
+			/* the same as the value (nothing to escape) or as the
+			 * upper-case form (no letter in an escape): not again */
+			if (n == len || (c && memcmp(o, e->pat[e->npat - 1].p, n) == 0 &&
+					 e->pat[e->npat - 1].n == n))
+				continue;
+			e->pat[e->npat++] = (struct pattern){ o, n };
+			o += n;
 		}
 	}
 	*ret = e;

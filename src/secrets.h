@@ -148,7 +148,8 @@ struct secrets_env *secrets_env_free(struct secrets_env *e);
 
 /* Redaction: every value of at least SECRETS_REDACT_MIN bytes, and its
  * base64 forms (standard and URL alphabets, any alignment, at least 8
- * characters) and hex forms (lower and upper case) in in[0..len) become "[REDACTED:NAME]" (the longest match
+ * characters), hex and URL-encoded forms (lower and upper case each) in
+ * in[0..len) become "[REDACTED:NAME]" (the longest match
  * wins). Returns 0 and leaves *ret NULL when nothing matched; 1 with *ret a
  * new heap string (caller frees; it holds no value) when something did. */
 int secrets_redact(const struct secrets *s, const char *in, size_t len, char **ret);

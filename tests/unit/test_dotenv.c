@@ -467,6 +467,12 @@ TEST(secrets_known_set)
 	check_redact(k, "666972737420", "666972737420");
 	check_redact(k, "66697273742d76616c75652d31", "[REDACTED:TOKEN]");
 	check_redact(k, "66697273742D76616C75652D31", "[REDACTED:TOKEN]");
+	/* URL-encoded, both cases; a value with nothing to escape has no
+	 * such form */
+	CHECK_INT(secrets_know(k, "U", "a+b/c=d e", 9), 1);
+	check_redact(k, "?q=a%2Bb%2Fc%3Dd%20e&x", "?q=[REDACTED:U]&x");
+	check_redact(k, "?q=a%2bb%2fc%3dd%20e&x", "?q=[REDACTED:U]&x");
+	check_redact(k, "?q=a%2Bb", "?q=a%2Bb");
 	/* a set of run values joins */
 	CHECK_INT(secrets_new(&s), 0);
 	CHECK_INT(secrets_put(s, "TOKEN", "second-value-2", 14, SECRET_SOURCE_CLI, NULL, 0), 0);
