@@ -200,8 +200,9 @@ int secrets_know(struct secrets *known, const char *name, const void *value, siz
 /* Learn every value of from (any set); the number of new ones. */
 int secrets_know_all(struct secrets *known, const struct secrets *from);
 /* Load secrets.known and the store (for boxes older than the file) into a
- * known set. The file must be a regular file owned by the caller, mode
- * 0600 (never a symlink). Missing: nothing added. */
+ * known set. The file must be a regular file owned by the caller (or
+ * root), not open to others (it is written 0600), never a symlink.
+ * Missing: nothing added. Returns the number of values. */
 int secrets_known_load(const char *box_dir, struct secrets *known, struct secrets_error *err);
 int secrets_known_save(const char *box_dir, const struct secrets *known);
 /* Under the store's lock (not to be held by the caller): load the known
