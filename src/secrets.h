@@ -19,15 +19,17 @@
  * Nothing here prints and no error message holds a value. Functions return
  * >= 0 or -errno.
  *
- * For other modules (the sync gate):
- *   struct secrets *s;
- *   secrets_new(&s);
- *   secrets_store_load(box_dir, s, 0, &err);   // the box's stored secrets
- *   secrets_add_to_scan(s, rules);             // known-secret matching
+ * For other modules (the sync gate, the audit writer):
+ *   struct secrets *k;
+ *   secrets_new_known(&k);
+ *   secrets_known_load(box_dir, k, &err);      // every value the box knew
+ *   secrets_add_to_scan(k, rules);             // known-secret matching
  *   ...
- *   s = secrets_free(s);
+ *   k = secrets_free(k);
  * During a run, runbox holds the merged set of that run (all four
- * sources); secrets_foreach() walks (name, value) pairs of any set. */
+ * sources: the command's environment) and the box's known set (that run's
+ * values recorded in it); secrets_foreach() walks (name, value) pairs of
+ * any set. */
 #ifndef CLAWBOX_SECRETS_H
 #define CLAWBOX_SECRETS_H
 #include "util/common.h"
