@@ -64,6 +64,22 @@ static void audit_event(const struct box *b, struct secrets *s, const char *even
 	audit_close(a);
 }
 
+/* How many values the box remembers (secrets.known) that s does not hold
+ * under the same name; 0 when that cannot be read. */
+static size_t remembered_only(const struct box *b, const struct secrets *s)
+{
+	struct secrets *k = NULL;
+	struct secrets_error err;
+	size_t n = 0;
+	if (secrets_new_known(&k) == 0 && secrets_known_load(b->dir, k, &err) >= 0)
+		for (size_t i = 0; i < secrets_count(k); i++) {
+			const struct secret *e = secrets_at(k, i), *c = secrets_get(s, e->name);
+			n += !c || c->len != e->len || memcmp(c->value, e->value, e->len) != 0;
+		}
+	secrets_free(k);
+	return n;
+}
+
 static int do_list(const struct opts *o, const struct box *b, struct secrets *s)
 {
 	struct secrets_error err = { .msg = "" };
@@ -82,17 +98,22 @@ static int do_list(const struct opts *o, const struct box *b, struct secrets *s)
 		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
 		return CLI_EXIT_ERROR;
 	}
-	if (secrets_count(s) == 0) {
+	size_t earlier = remembered_only(b, s);
+	if (secrets_count(s) == 0)
 		printf("box '%s' has no secrets (add one with 'clawbox secrets set NAME')\n",
 		       b->name);
-		return 0;
-	}
-	printf("%-32s %-7s %s\n", "NAME", "SOURCE", "VALUE");
+	else
+		printf("%-32s %-7s %s\n", "NAME", "SOURCE", "VALUE");
 	for (size_t i = 0; i < secrets_count(s); i++) {
 		const struct secret *e = secrets_at(s, i);
 		printf("%-32s %-7s ******** (%zu bytes)\n", e->name, secrets_source_name(e->source),
 		       e->len);
 	}
+	if (earlier)
+		printf("the box also remembers %zu earlier value%s (unset, or given to a run): "
+		       "the sync gate blocks %s and the redactors hide %s\n",
+		       earlier, earlier == 1 ? "" : "s", earlier == 1 ? "it" : "them",
+		       earlier == 1 ? "it" : "them");
 	return 0;
 }
 

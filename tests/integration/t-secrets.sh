@@ -263,7 +263,9 @@ bad_input() {
 	[ "$(sha256sum "$box/secrets.env")" = "$before" ] || fail "the store changed"
 	run_err 1 secrets unset --project "$P" NOT_THERE
 	out=$("$CLAWBOX" secrets list --project "$P")
-	echo "$out" | grep -q "^KEEP " && [ "$(echo "$out" | wc -l)" -eq 2 ] || fail "list: $out"
+	# KEEP, and OPEN_KEY that a run was given (remembered, not listed)
+	echo "$out" | grep -q "^KEEP " && [ "$(echo "$out" | wc -l)" -eq 3 ] &&
+		echo "$out" | grep -q "^the box also remembers 1 earlier value" || fail "list: $out"
 }
 
 store_commands() {
@@ -345,6 +347,9 @@ run_values_known_to_gate() {
 			printf %s "$CONF_KEY" | od -An -tx1 | tr -d " \n" >conf.hex
 			echo "x=$STORED_KEY" >stored.txt; echo plain >ok.txt' >/dev/null
 	"$CLAWBOX" secrets unset --project "$P" STORED_KEY >/dev/null
+	out=$("$CLAWBOX" secrets list --project "$P")
+	echo "$out" | grep -q "^the box also remembers 4 earlier values (unset, or given to a run)" ||
+		fail "list: $out"
 	"$CLAWBOX" sync --project "$P" --auto >"$C/sync.out" 2>"$C/sync.err" || true
 	[ -f "$P/ok.txt" ] || fail "the harmless file did not sync: $(cat "$C/sync.out" "$C/sync.err")"
 	for f in cli.txt file.b64 conf.hex stored.txt; do
