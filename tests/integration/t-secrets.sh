@@ -440,6 +440,10 @@ secrets_files_hidden() {
 	chmod 755 "$H/sec"
 	look='for f in "$@"; do echo "[$f:$(cat "$f" 2>/dev/null)]"; done
 		cat /proc/1/environ >/dev/null 2>&1 && echo INIT_ENVIRON_READABLE
+		for p in /proc/[0-9]*; do
+			tr "\0" " " <$p/cmdline 2>/dev/null | grep -q "clawbox ru[n] " &&
+				cat $p/environ >/dev/null 2>&1 && echo CLAWBOX_ENVIRON_READABLE
+		done
 		cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" "\n" |
 			grep -c -e "over-Valu[e]"'
 	(cd "$H" && ENV_KEY="$V_CLI" "$CLAWBOX" run --project "$P" --secrets sec/s.env \
