@@ -52,6 +52,16 @@ sleep 0.5
 export CLAWBOX_STATE_DIR="$tmp/state"
 box() { build/clawbox run --box benchnet --project "$tmp/proj" --net proxy --allow-ip "$remote" -- "$@"; }
 box true
+# The same with a box that knows 1024 secret values (the most it keeps):
+# every audit event of the proxy passes the redactor against all of them.
+kbox() { build/clawbox run --box benchknown --project "$tmp/proj" --net proxy --allow-ip "$remote" -- "$@"; }
+for f in 1 2 3 4; do
+	for i in $(seq 256); do echo "K$i=bench-known-$f-$i-$RANDOM$RANDOM"; done >"$tmp/k$f.env"
+	chmod 600 "$tmp/k$f.env"
+	build/clawbox secrets import --box benchknown --project "$tmp/proj" "$tmp/k$f.env" >/dev/null
+done
+kbox true
+nev() { grep -c '"event":"net\.' "$tmp/state/boxes/$1/audit.jsonl" || true; }
 
 # Rounds alternate direct, clawbox and tinyproxy, so that a change of load
 # on the machine falls on all of them alike; each figure is the median over
@@ -61,6 +71,7 @@ per=$(((n + rounds - 1) / rounds))
 for _ in $(seq $rounds); do
 	"$tmp/proj/netload" latency "$per" $remote $port >>"$tmp/d.lat"
 	box "$tmp/proj/netload" latency "$per" $remote $port 127.0.0.1 3128 >>"$tmp/c.lat"
+	kbox "$tmp/proj/netload" latency "$per" $remote $port 127.0.0.1 3128 >>"$tmp/k.lat"
 	"$tmp/proj/netload" latency "$per" $remote $port 127.0.0.1 8899 >>"$tmp/t.lat"
 	"$tmp/proj/netload" bulk $remote $port >>"$tmp/d.bw"
 	box "$tmp/proj/netload" bulk $remote $port 127.0.0.1 3128 >>"$tmp/c.bw"
@@ -70,15 +81,18 @@ med() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {print a
 d_lat=$(med "$tmp/d.lat" 1) d_p90=$(med "$tmp/d.lat" 2)
 c_lat=$(med "$tmp/c.lat" 1) c_p90=$(med "$tmp/c.lat" 2)
 t_lat=$(med "$tmp/t.lat" 1) t_p90=$(med "$tmp/t.lat" 2)
+k_lat=$(med "$tmp/k.lat" 1) k_p90=$(med "$tmp/k.lat" 2)
 d_bw=$(med "$tmp/d.bw" 1) c_bw=$(med "$tmp/c.bw" 1) t_bw=$(med "$tmp/t.bw" 1)
 n=$((per * rounds))
 
 awk -v n="$n" -v dl="$d_lat" -v d9="$d_p90" -v cl="$c_lat" -v c9="$c_p90" -v tl="$t_lat" \
-	-v t9="$t_p90" -v db="$d_bw" -v cb="$c_bw" -v tb="$t_bw" 'BEGIN {
+	-v t9="$t_p90" -v kl="$k_lat" -v k9="$k_p90" -v db="$d_bw" -v cb="$c_bw" -v tb="$t_bw" 'BEGIN {
 	printf "network proxy, %d new connections each (median, p90) and 1 GiB bulk, medians of 5 rounds:\n", n
 	printf "  direct            %6d us (%6d)   %6d MB/s\n", dl, d9, db
 	printf "  clawbox proxy     %6d us (%6d)   %6d MB/s\n", cl, c9, cb
 	printf "  tinyproxy         %6d us (%6d)   %6d MB/s\n", tl, t9, tb
+	printf "  clawbox, box knowing 1024 secret values: %6d us (%6d)\n", kl, k9
 	printf "  clawbox added     %6.3f ms per connection (target <= 0.3)\n", (cl - dl) / 1000
 	printf "  clawbox/direct    %6.2fx throughput (target >= 0.6)\n", cb / db
 }'
+echo "  net.* audit events written: $(nev benchnet) (plain box), $(nev benchknown) (knowing 1024 values)"

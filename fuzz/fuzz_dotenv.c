@@ -70,6 +70,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size <= 64 * 1024)
 		stream_same(s, (const char *)data, size, hit ? out : (const char *)data,
 			    hit ? strlen(out) : size);
+	/* The same values learnt into a known set (src/secrets.h) redact the
+	 * same. */
+	struct secrets *k = NULL;
+	char *kout = NULL;
+	if (secrets_new_known(&k) < 0 || secrets_know_all(k, s) < 0)
+		abort();
+	int khit = secrets_redact(k, (const char *)data, size, &kout);
+	if (khit != hit || (hit && strcmp(out, kout) != 0))
+		abort();
+	free(kout);
+	secrets_free(k);
 	free(out);
 	secrets_free(s);
 	free(copy);

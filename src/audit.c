@@ -1,6 +1,7 @@
 #include "util/common.h"
 
 #include "audit.h"
+#include "secrets.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -13,6 +14,8 @@ struct audit {
 	int dirfd;
 	int logfd;
 	char box[128];
+	const struct secrets *known; /* every value the box was given; NULL: none */
+	struct secrets *own_known;   /* known, when audit_open loaded it */
 	audit_redact_fn redact;
 	void *redact_ctx;
 };
@@ -28,11 +31,25 @@ void audit_set_redactor(struct audit *a, audit_redact_fn fn, void *ctx)
  * becomes "[REDACTED]" whole. */
 static int redact_string(struct audit *a, json_t *v, json_t **ret)
 {
-	char *out = NULL;
+	char *out = NULL, *out2 = NULL;
+	const char *str = json_string_value(v);
+	size_t len = json_string_length(v);
+	int r = 0, hit = 0;
 	*ret = NULL;
-	int r = a->redact(json_string_value(v), json_string_length(v), &out, a->redact_ctx);
-	if (r <= 0)
-		return r;
+	if (a->known && (r = secrets_redact(a->known, str, len, &out)) > 0) {
+		str = out;
+		len = strlen(out);
+		hit = 1;
+	}
+	if (r >= 0 && a->redact && (r = a->redact(str, len, &out2, a->redact_ctx)) > 0) {
+		free(out);
+		out = out2;
+		hit = 1;
+	}
+	if (r < 0 || !hit) {
+		free(out);
+		return r < 0 ? r : 0;
+	}
 	*ret = json_string(out);
 	free(out);
 	if (!*ret)
@@ -80,6 +97,12 @@ static int redact_json(struct audit *a, json_t *j)
 
 int audit_open(const char *box_dir, const char *box_name, struct audit **ret)
 {
+	return audit_open_known(box_dir, box_name, NULL, ret);
+}
+
+int audit_open_known(const char *box_dir, const char *box_name, const struct secrets *known,
+		     struct audit **ret)
+{
 	_cleanup_free_ struct audit *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -94,6 +117,21 @@ int audit_open(const char *box_dir, const char *box_name, struct audit **ret)
 		return r;
 	}
 	snprintf(a->box, sizeof(a->box), "%s", box_name);
+	/* Every event of the box is redacted against every value it was ever
+	 * given: the one place every writer passes. Unreadable: no log. */
+	struct secrets_error err;
+	int r = known ? 0 : secrets_new_known(&a->own_known);
+	if (r == 0 && !known)
+		r = secrets_known_load(box_dir, a->own_known, &err);
+	if (r < 0) {
+		a->own_known = secrets_free(a->own_known);
+		close(a->logfd);
+		close(a->dirfd);
+		return r;
+	}
+	a->known = known ? known : a->own_known;
+	if (secrets_count(a->known) == 0)
+		a->known = NULL;
 	*ret = TAKE_PTR(a);
 	return 0;
 }
@@ -103,6 +141,7 @@ struct audit *audit_close(struct audit *a)
 	if (a) {
 		close(a->logfd);
 		close(a->dirfd);
+		secrets_free(a->own_known);
 		free(a);
 	}
 	return NULL;
@@ -305,7 +344,7 @@ int audit_append(struct audit *a, const char *event, json_t *fields)
 		json_object_set_new(line, "box", json_string(a->box));
 		json_object_set_new(line, "event", json_string(event));
 		/* The event's fields only: seq, time, prev are the chain's own. */
-		if (a->redact && fields)
+		if ((a->known || a->redact) && fields)
 			r = redact_json(a, fields);
 		if (r == 0 && fields)
 			json_object_update(line, fields);

@@ -15,8 +15,17 @@
 
 struct audit;
 
-/* Open (creating if needed, mode 0600) the audit log in box_dir. */
+/* Open (creating if needed, mode 0600) the audit log in box_dir. Every
+ * string of every event is then redacted against every value the box ever
+ * knew (src/secrets.h: secrets.known and the store, loaded here): whoever
+ * writes an event cannot leave a value in the log. A secrets.known that
+ * cannot be read fails the open (nothing unredacted is written). */
 int audit_open(const char *box_dir, const char *box_name, struct audit **ret);
+/* The same with the box's known set at hand (borrowed: it must outlive the
+ * log's use), e.g. a run's, which holds its new values too. */
+struct secrets;
+int audit_open_known(const char *box_dir, const char *box_name, const struct secrets *known,
+		     struct audit **ret);
 struct audit *audit_close(struct audit *a);
 
 /* Append one event. fields is a JSON object or NULL; it is consumed (its
@@ -24,8 +33,8 @@ struct audit *audit_close(struct audit *a);
  * be seq/time/box/event/prev. */
 int audit_append(struct audit *a, const char *event, json_t *fields);
 
-/* A filter applied to every string of every line before the line is hashed
- * and written (the box's secrets become [REDACTED:NAME]): fn returns 0 when
+/* A filter of the caller's own, applied after the known values to every
+ * string of every line before the line is hashed and written: fn returns 0 when
  * s[0..len) needs no change, 1 with *ret a new heap string replacing it, or
  * < 0, which fails the append (nothing unfiltered is written). */
 typedef int (*audit_redact_fn)(const char *s, size_t len, char **ret, void *ctx);

@@ -22,7 +22,9 @@ static const char usage[] =
     "clawbox's messages. 'clawbox run' merges, highest first: -e NAME=VALUE,\n"
     "--secrets FILE, --config DIR (DIR/.env), then these. A value is never read\n"
     "from the command line: 'set' reads one line from a terminal (not echoed) or\n"
-    "all of stdin (one final newline removed).\n\n"
+    "all of stdin (one final newline removed). The box remembers every value it\n"
+    "was given (secrets.known, 0600): 'unset' stops giving one to the box, but\n"
+    "the sync gate still blocks it and the redactors still hide it.\n\n"
     "Known names (any other name of letters, digits and '_' works too):\n"
     "  ANTHROPIC_API_KEY OPENAI_API_KEY GEMINI_API_KEY OPENROUTER_API_KEY\n"
     "  OPENCLAW_GATEWAY_PASSWORD OPENCLAW_GATEWAY_TOKEN SLACK_BOT_TOKEN\n"
@@ -62,6 +64,22 @@ static void audit_event(const struct box *b, struct secrets *s, const char *even
 	audit_close(a);
 }
 
+/* How many values the box remembers (secrets.known) that s does not hold
+ * under the same name; 0 when that cannot be read. */
+static size_t remembered_only(const struct box *b, const struct secrets *s)
+{
+	struct secrets *k = NULL;
+	struct secrets_error err;
+	size_t n = 0;
+	if (secrets_new_known(&k) == 0 && secrets_known_load(b->dir, k, &err) >= 0)
+		for (size_t i = 0; i < secrets_count(k); i++) {
+			const struct secret *e = secrets_at(k, i), *c = secrets_get(s, e->name);
+			n += !c || c->len != e->len || memcmp(c->value, e->value, e->len) != 0;
+		}
+	secrets_free(k);
+	return n;
+}
+
 static int do_list(const struct opts *o, const struct box *b, struct secrets *s)
 {
 	struct secrets_error err = { .msg = "" };
@@ -80,17 +98,22 @@ static int do_list(const struct opts *o, const struct box *b, struct secrets *s)
 		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
 		return CLI_EXIT_ERROR;
 	}
-	if (secrets_count(s) == 0) {
+	size_t earlier = remembered_only(b, s);
+	if (secrets_count(s) == 0)
 		printf("box '%s' has no secrets (add one with 'clawbox secrets set NAME')\n",
 		       b->name);
-		return 0;
-	}
-	printf("%-32s %-7s %s\n", "NAME", "SOURCE", "VALUE");
+	else
+		printf("%-32s %-7s %s\n", "NAME", "SOURCE", "VALUE");
 	for (size_t i = 0; i < secrets_count(s); i++) {
 		const struct secret *e = secrets_at(s, i);
 		printf("%-32s %-7s ******** (%zu bytes)\n", e->name, secrets_source_name(e->source),
 		       e->len);
 	}
+	if (earlier)
+		printf("the box also remembers %zu earlier value%s (unset, or given to a run): "
+		       "the sync gate blocks %s and the redactors hide %s\n",
+		       earlier, earlier == 1 ? "" : "s", earlier == 1 ? "it" : "them",
+		       earlier == 1 ? "it" : "them");
 	return 0;
 }
 
@@ -166,6 +189,22 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s, 
 		log_error("no value for '%s' on stdin; nothing stored", name);
 		return CLI_EXIT_ERROR;
 	}
+	/* Known to the gate and the redactors for good, before it is stored. */
+	struct secrets *one = NULL;
+	r = secrets_new(&one);
+	if (r == 0 && (r = secrets_put(one, name, value, len, SECRET_SOURCE_STORE, NULL, 0)) < 0) {
+		secrets_free(one);
+		secrets_mem_free(value);
+		return put_error(name, r);
+	}
+	if (r == 0)
+		r = secrets_known_record(b->dir, one, NULL, &err);
+	secrets_free(one);
+	if (r < 0) {
+		secrets_mem_free(value);
+		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
 	if (lock < 0 ||
 	    (r = secrets_store_load(b->dir, s, o->strict ? SECRETS_STRICT : 0, &err)) < 0) {
@@ -193,8 +232,15 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s, 
 static int do_unset(const struct opts *o, const struct box *b, struct secrets *s, const char *name)
 {
 	struct secrets_error err = { .msg = "" };
+	/* The value stays known (the box may hold a copy of it): a store
+	 * older than secrets.known is recorded there first. */
+	int r = secrets_known_record(b->dir, NULL, NULL, &err);
+	if (r < 0) {
+		log_error("%s; nothing removed", err.msg[0] ? err.msg : strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
-	int r = lock < 0 ? lock : secrets_store_load(b->dir, s, 0, &err);
+	r = lock < 0 ? lock : secrets_store_load(b->dir, s, 0, &err);
 	if (r < 0) {
 		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
 		return CLI_EXIT_ERROR;
@@ -224,6 +270,11 @@ static int do_import(const struct opts *o, const struct box *b, struct secrets *
 	r = secrets_load_file(in, file, SECRET_SOURCE_FILE, strict, &err);
 	report_warnings(in);
 	if (r < 0) {
+		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
+		secrets_free(in);
+		return CLI_EXIT_ERROR;
+	}
+	if ((r = secrets_known_record(b->dir, in, NULL, &err)) < 0) {
 		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
 		secrets_free(in);
 		return CLI_EXIT_ERROR;

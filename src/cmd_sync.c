@@ -100,18 +100,20 @@ static struct counts count(const struct gate_plan *p)
 	return c;
 }
 
+static void show_path(const char *path, char *out, size_t n);
+
 static void print_entry(const struct gate_plan *p, size_t i)
 {
 	const struct gate_entry *e = &p->v[i];
 	char disp[PATH_MAX], size[32] = "";
-	gate_path_display(e->path, disp, sizeof(disp));
+	show_path(e->path, disp, sizeof(disp));
 	if (e->type == GATE_FILE)
 		cli_human_size(e->size, size, sizeof(size));
 	printf("  %s %-8s %10s  %s%s  [%s]\n", kind_letter(e), gate_type_name(e->type), size, disp,
 	       e->type == GATE_DIR ? "/" : "", gate_verdict_name(e->verdict));
 	if (e->target) {
 		char t[PATH_MAX];
-		gate_path_display(e->target, t, sizeof(t));
+		show_path(e->target, t, sizeof(t));
 		printf("      -> %s\n", t);
 	}
 	for (size_t k = 0; k < e->nfindings; k++) {
@@ -155,7 +157,7 @@ static json_t *plan_json(const struct box *b, const struct gate_plan *p)
 		if (e->verdict == GATE_SETTLED)
 			continue;
 		char disp[PATH_MAX];
-		gate_path_display(e->path, disp, sizeof(disp));
+		show_path(e->path, disp, sizeof(disp));
 		json_t *f = json_array();
 		for (size_t k = 0; f && k < e->nfindings; k++) {
 			json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "rule", e->findings[k].rule,
@@ -176,7 +178,7 @@ static json_t *plan_json(const struct box *b, const struct gate_plan *p)
 			json_object_set_new(o, "mode", json_string(mode));
 		if (o && e->target) {
 			char t[PATH_MAX];
-			gate_path_display(e->target, t, sizeof(t));
+			show_path(e->target, t, sizeof(t));
 			json_object_set_new(o, "target", json_string(t));
 		}
 		if (o && e->applied)
@@ -243,25 +245,63 @@ static int only_rel(const struct box *b, const char *arg, char *out, size_t n)
 static int add_known(const struct secret *sec, void *ctx)
 {
 	/* Values under 4 bytes cannot be matched meaningfully (and are warned
-	 * about when stored). */
-	if (sec->len < 4)
+	 * about when given). */
+	if (sec->len < SECRETS_REDACT_MIN)
 		return 0;
 	return gate_add_known_secret(ctx, sec->name, sec->value, sec->len);
 }
 
-static int load_known_secrets(struct gate *g, const struct box *b)
+/* Every value the box was ever given (src/secrets.h, the known set): what
+ * the gate blocks, and what this command never shows. */
+static struct secrets *known;
+
+static char *log_redact(const char *msg, void *ctx)
+{
+	char *out = NULL;
+	int r = secrets_redact(ctx, msg, strlen(msg), &out);
+	if (r < 0)
+		return strdup("(a message was withheld: it could not be redacted)");
+	return out;
+}
+
+/* path as shown on the terminal: the box's values redacted, then escaped
+ * (gate_path_display). */
+static void show_path(const char *path, char *out, size_t n)
+{
+	char *red = NULL;
+	if (known && secrets_redact(known, path, strlen(path), &red) < 0)
+		red = strdup("[REDACTED]");
+	gate_path_display(red ? red : path, out, n);
+	free(red);
+}
+
+/* (Re)load what the box knows: a run or `secrets set` may have added
+ * values since. Installs it as the filter of this command's messages. 0, or
+ * -errno after a message. */
+static int load_known(const struct box *b)
 {
 	struct secrets *sec = NULL;
 	struct secrets_error serr = { 0 };
-	int r = secrets_new(&sec);
+	int r = secrets_new_known(&sec);
 	if (r == 0)
-		r = secrets_store_load(b->dir, sec, SECRETS_OPTIONAL, &serr);
-	if (r >= 0)
-		r = secrets_foreach(sec, add_known, g);
-	if (r < 0)
-		log_error("cannot give the box's secrets to the gate: %s",
+		r = secrets_known_load(b->dir, sec, &serr);
+	if (r < 0) {
+		log_error("cannot read what box '%s' knows: %s", b->name,
 			  serr.msg[0] ? serr.msg : strerror(-r));
-	secrets_free(sec);
+		secrets_free(sec);
+		return r;
+	}
+	log_set_filter(log_redact, sec);
+	secrets_free(known);
+	known = sec;
+	return 0;
+}
+
+static int load_known_secrets(struct gate *g, const struct box *b)
+{
+	int r = load_known(b);
+	if (r == 0 && (r = secrets_foreach(known, add_known, g)) < 0)
+		log_error("cannot give the box's secrets to the gate: %s", strerror(-r));
 	return r < 0 ? r : 0;
 }
 
@@ -278,9 +318,8 @@ static int make_plan(struct gate *g, const struct box *b, const struct opts *o, 
 		}
 		only[i] = only_buf[i];
 	}
-	/* The box's own secrets (its store): blocked wherever they appear, raw
-	 * or encoded. Values given only to a run (-e, --secrets) are not kept,
-	 * so the gate cannot know them. */
+	/* Every value the box was ever given (stored, unset since, or given
+	 * to a run): blocked wherever they appear, raw or encoded. */
 	if (load_known_secrets(g, b) < 0)
 		return -EINVAL;
 	struct gate_plan_opts po = { .stage = stage, .only = only, .nonly = o->nonly };
@@ -369,7 +408,7 @@ static void show_diff(struct gate *g, const struct gate_plan *p, size_t i)
 {
 	const struct gate_entry *e = &p->v[i];
 	char disp[PATH_MAX];
-	gate_path_display(e->path, disp, sizeof(disp));
+	show_path(e->path, disp, sizeof(disp));
 	if (e->type != GATE_FILE) {
 		printf("(no diff: %s %s)\n", gate_type_name(e->type), change_kind_name(e->kind));
 		return;
@@ -601,6 +640,8 @@ static int auto_round(const struct box *b, const struct opts *o, unsigned *ret_i
 	struct gate *g;
 	struct gate_error err;
 	struct gate_plan p = { 0 };
+	if (load_known(b) < 0)
+		return -EINVAL;
 	int r = gate_open(b, 0, &g, &err);
 	if (r == -EBUSY)
 		return 0; /* a manual sync is on: next round */
@@ -727,6 +768,8 @@ int cmd_sync(int argc, char **argv)
 
 	struct gate *g;
 	struct gate_error err;
+	if (load_known(&b) < 0) /* nothing printed shows a value */
+		return CLI_EXIT_ERROR;
 	int r = gate_open(&b, GATE_OPEN_WAIT, &g, &err);
 	if (r < 0) {
 		report(&err, r);

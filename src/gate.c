@@ -696,6 +696,69 @@ static int check_secrets(struct gate *g, struct gate_entry *e, const void *data,
 	return r < 0 ? r : 0;
 }
 
+/* A file name holding a secret (a box's known value in any form the
+ * scanner matches, or anything a rule finds in a bare name) is blocked:
+ * applying it would put the secret in the host's tree (and in every
+ * listing); so is a link target holding one. The whole path is scanned,
+ * then "\n" and the target. Cached like contents (key: "name", path,
+ * target). A deletion names what the host has already: not scanned. */
+static int check_name(struct gate *g, struct gate_entry *e, struct gate_error *err)
+{
+	char key[65];
+	if (e->type == GATE_WHITEOUT)
+		return 0;
+	struct buf nb = BUF_INIT(2 * PATH_MAX + 16);
+	int r = buf_puts(&nb, e->path);
+	if (r == 0 && e->target)
+		r = buf_printf(&nb, "\n%s", e->target);
+	if (r < 0) {
+		buf_free(&nb);
+		return r;
+	}
+	struct buf kb = BUF_INIT(2 * PATH_MAX + 16);
+	if ((r = buf_append(&kb, "name", 5)) == 0)
+		r = buf_append(&kb, nb.data, nb.len);
+	if (r == 0)
+		hash_sha256_hex(kb.data, kb.len, key);
+	buf_free(&kb);
+	json_t *hit = r == 0 && g->cache_old ? json_object_get(g->cache_old, key) : NULL;
+	if (hit)
+		json_incref(hit);
+	else if (r == 0 && (r = ensure_rules(g, err)) == 0) {
+		struct scan_collect c = { e, json_array(), 0 };
+		if (!c.arr)
+			r = -ENOMEM;
+		else if ((r = scan_buffer(g->rules, e->path, nb.data, nb.len, on_finding, &c)) <
+			 0) {
+			json_decref(c.arr);
+			gate_subject(err, e->path);
+			r = gate_fail(err, c.err ? c.err : r, "cannot scan the name: %s",
+				      strerror(-(c.err ? c.err : r)));
+		} else {
+			hit = c.arr;
+			g->cache_dirty = true;
+		}
+	}
+	buf_free(&nb);
+	if (!hit)
+		return r;
+	size_t i;
+	json_t *t;
+	json_array_foreach(hit, i, t)
+	{
+		const char *rule = json_string_value(json_array_get(t, 0));
+		const char *why = json_string_value(json_array_get(t, 2));
+		if (rule && why && r >= 0)
+			r = add_finding(
+			    e, GATE_SEV_BLOCK, rule, 0, "the file name%s %s%s",
+			    e->target ? " or link target" : "",
+			    strncmp(why, "holds ", 6) == 0 ? "" : "holds a secret: ", why);
+	}
+	if (json_object_set_new(g->cache_new, key, hit) < 0)
+		r = -ENOMEM;
+	return r < 0 ? r : 0;
+}
+
 /* Read the upper file of e into memory (at most the size limit), check it
  * is still the file the walk saw. */
 static int read_upper(struct gate *g, struct gate_entry *e, char **ret, size_t *ret_len)
@@ -1000,6 +1063,8 @@ static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan
 					"the link's target holds a control character or invalid "
 					"UTF-8");
 	}
+	if (r == 0)
+		r = check_name(g, e, err); /* and the link's target */
 	if (r < 0)
 		return r;
 

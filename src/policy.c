@@ -228,6 +228,14 @@ int policy_add_deny(struct strv *masks, const char *project, const char *entry)
 	return strv_push(masks, norm);
 }
 
+int policy_add_secrets_file(struct strv *masks, const char *path)
+{
+	char real[PATH_MAX];
+	if (!realpath(path, real))
+		return errno == ENOENT ? 0 : -errno;
+	return strv_push(masks, real);
+}
+
 int policy_read_deny_file(const char *path, const char *project, struct strv *masks)
 {
 	_cleanup_free_ char *data = NULL;

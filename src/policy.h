@@ -22,6 +22,13 @@ int policy_default_masks(const char *state_dir, struct strv *ret);
  * -EINVAL for an empty path. */
 int policy_add_deny(struct strv *masks, const char *project, const char *entry);
 
+/* Hide a file the box's secrets are read from (--secrets FILE, the --config
+ * DIR's .env) at its host path: path (relative to the cwd, or through
+ * symlinks) resolved to the file itself. A file in the project is then
+ * hidden at both of the project's paths (src/rootfs.c). A missing file: no
+ * mask (reading it fails anyway). */
+int policy_add_secrets_file(struct strv *masks, const char *path);
+
 /* Sort and deduplicate, dropping entries beneath another entry (they are
  * hidden already) unless they are beneath the project too. */
 void policy_normalize_masks(struct strv *masks, const char *project);

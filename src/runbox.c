@@ -44,8 +44,10 @@ static const char run_usage[] =
     "      --tmp-size SIZE  size of the private /tmp and /dev/shm together (default 512M)\n"
     "      --deny-read PATH hide PATH too (repeatable; relative = in the project;\n"
     "                       also read from $STATE/boxes/NAME/deny-read)\n\n"
-    "secrets (given to CMD in its environment only; redacted from the audit log,\n"
-    "clawbox's messages and what the box prints on its terminal; highest first):\n"
+    "secrets (given to CMD in its environment only; the files they come from are\n"
+    "hidden from the box; the box remembers every value it was given, and the\n"
+    "sync gate blocks it and the audit log, clawbox's messages and the box's\n"
+    "terminal show it redacted; highest first):\n"
     "  -e, --env NAME[=VALUE]  NAME=VALUE, or NAME alone: the value of your own\n"
     "                       $NAME. A VALUE on the command line is visible to other\n"
     "                       processes until clawbox has read it: prefer NAME alone,\n"
@@ -85,11 +87,6 @@ static char *log_redact(const char *msg, void *ctx)
 	if (r < 0)
 		return strdup("(a message was withheld: it could not be redacted)");
 	return out;
-}
-
-static int audit_redact(const char *str, size_t len, char **ret, void *ctx)
-{
-	return secrets_redact(ctx, str, len, ret);
 }
 
 /* -e NAME=VALUE or -e NAME (the caller's own $NAME). The value is copied
@@ -268,9 +265,10 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 }
 
 struct run_ctx {
-	int lock;            /* the box's lock */
-	unsigned pty_fds;    /* standard fds that are terminals (bits 0-2) */
-	struct audit *audit; /* NULL until the run is logged */
+	int lock;              /* the box's lock */
+	unsigned pty_fds;      /* standard fds that are terminals (bits 0-2) */
+	struct audit *audit;   /* NULL until the run is logged */
+	struct secrets *known; /* every value the box was given, this run's too */
 	pid_t pid;
 	struct net_run net;
 	char cwd[PATH_MAX]; /* the command's, inside the box */
@@ -354,6 +352,15 @@ static int collect_masks(const struct runbox_opts *o, const struct box *b, const
 		if (r < 0)
 			log_error("invalid --deny-read path '%s'", o->deny[i]);
 	}
+	/* The files the secrets come from: the box gets their values by
+	 * environment only, never the files (nor values -e overrode). */
+	if (r == 0 && o->secrets_file && (r = policy_add_secrets_file(masks, o->secrets_file)) < 0)
+		log_error("cannot resolve the secrets file '%s': %s", o->secrets_file,
+			  strerror(-r));
+	if (r == 0 && o->config_dir[0] &&
+	    (r = path_join(path, sizeof(path), o->config_dir, SECRETS_CONFIG_ENV)) == 0 &&
+	    (r = policy_add_secrets_file(masks, path)) < 0)
+		log_error("cannot resolve '%s': %s", path, strerror(-r));
 	if (r == 0 && (r = path_join(path, sizeof(path), b->dir, "deny-read")) == 0 &&
 	    (r = policy_read_deny_file(path, b->project, masks)) < 0)
 		log_error("cannot read '%s': %s", path, strerror(-r));
@@ -526,7 +533,27 @@ static int load_secrets(const struct runbox_opts *o, const struct box *b)
 			log_warn("secret '%s' is shorter than %d bytes: the box gets it, but it is "
 				 "not redacted from logs",
 				 sec->name, SECRETS_REDACT_MIN);
+		else if (sec->len > 0 && sec->len < SECRETS_SHORT)
+			log_warn("secret '%s' is only %zu bytes: it is redacted, and blocked by "
+				 "the sync gate, wherever those bytes appear",
+				 sec->name, sec->len);
 	}
+	return 0;
+}
+
+/* Remember the run's values with the box's (src/secrets.h, the known set)
+ * before the box can see them: the gate and every redactor know them from
+ * now on. ctx->known gets the whole set. 0, or -errno after a message. */
+static int record_known(const struct runbox_opts *o, const struct box *b, struct run_ctx *ctx)
+{
+	struct secrets_error err;
+	int r = secrets_known_record(b->dir, o->secrets, &ctx->known, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return r;
+	}
+	/* clawbox's own messages too, from here on. */
+	log_set_filter(log_redact, ctx->known);
 	return 0;
 }
 
@@ -543,12 +570,11 @@ static json_t *secret_names_json(const struct secrets *s)
 static int audit_start(const struct runbox_opts *o, const struct box *b, bool created,
 		       const char *cwd, struct run_ctx *ctx)
 {
-	int r = audit_open(b->dir, b->name, &ctx->audit);
+	int r = audit_open_known(b->dir, b->name, ctx->known, &ctx->audit);
 	if (r < 0) {
 		log_error("cannot open the audit log of box '%s': %s", b->name, strerror(-r));
 		return r;
 	}
-	audit_set_redactor(ctx->audit, audit_redact, o->secrets);
 	if (created)
 		audit_append(
 		    ctx->audit, "box.create",
@@ -635,7 +661,8 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 		log_error("cannot pass the masks to the box: %s", strerror(-r));
 		goto out;
 	}
-	if (load_secrets(o, b) < 0 || audit_start(o, b, created, ctx->cwd, ctx) < 0)
+	if (load_secrets(o, b) < 0 || record_known(o, b, ctx) < 0 ||
+	    audit_start(o, b, created, ctx->cwd, ctx) < 0)
 		goto out;
 	if ((r = net_environment(&ctx->net, &netenv)) < 0 ||
 	    (r = policy_box_environment(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) <
@@ -645,7 +672,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	}
 	trace_point("env");
 	pid_t yolo = yolo_sync_start(b);
-	r = sandbox_finish(sb, secrets_env_vector(env), o->secrets, &res, &what);
+	r = sandbox_finish(sb, secrets_env_vector(env), ctx->known, &res, &what);
 	sb = NULL;
 	yolo_sync_stop(yolo);
 	if (r < 0) {
@@ -725,5 +752,9 @@ int runbox(const struct runbox_opts *o)
 	ctx.lock = lock;
 	int code = run_locked(o, &b, state, created, &ctx);
 	audit_close(ctx.audit);
+	if (ctx.known) {
+		log_set_filter(log_redact, o->secrets);
+		ctx.known = secrets_free(ctx.known);
+	}
 	return code;
 }

@@ -5,12 +5,15 @@
 #include "util/buf.h"
 #include "util/fs.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 
 #define MAX_WARNINGS 32
-#define MAX_PATTERNS 7 /* the value, and base64 in 2 alphabets x 3 alignments */
+/* The value, base64 in 2 alphabets x 3 alignments, hex in 2 cases,
+ * URL-encoded in 2 cases. */
+#define MAX_PATTERNS 11
 #define B64_MIN      8 /* shorter base64 forms would redact ordinary text */
 
 const char *const secrets_known_names[] = {
@@ -39,9 +42,27 @@ struct entry {
 	size_t npat;
 };
 
+/* The redactors' index: every pattern by a hash of its first two bytes (a
+ * pattern has at least 4), so a position costs the few patterns that begin
+ * like it, not all of them (a box may know 1024 values, 9 patterns each). */
+#define IDX_BUCKETS 4096
+struct slot {
+	const struct entry *e;
+	const struct pattern *pt;
+};
+
 struct secrets {
-	struct entry *e[SECRETS_MAX]; /* sorted by name */
-	size_t n;
+	pthread_mutex_t idx_lock;
+	bool idx_dirty;   /* the patterns changed since the index was built */
+	struct slot *idx; /* by bucket */
+	uint32_t *bucket; /* IDX_BUCKETS + 1 starts in idx */
+	struct entry **e; /* sorted by name (a known set: equal names in the
+			   * order they were learnt) */
+	size_t n, cap;
+	size_t max;   /* SECRETS_MAX, or SECRETS_KNOWN_MAX for a known set */
+	size_t bytes; /* of every value */
+	bool known;   /* a known set: one name may hold several values */
+	size_t nfile; /* a known set: how many its file held */
 	char *warn[MAX_WARNINGS];
 	size_t nwarn;
 };
@@ -99,7 +120,80 @@ int secrets_new(struct secrets **ret)
 	struct secrets *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->max = SECRETS_MAX;
+	s->idx_dirty = true;
+	pthread_mutex_init(&s->idx_lock, NULL);
 	*ret = s;
+	return 0;
+}
+
+static unsigned idx_key(const char *b)
+{
+	return (((unsigned)(unsigned char)b[0] << 4) ^ (unsigned char)b[1]) & (IDX_BUCKETS - 1);
+}
+
+/* Build the index when the patterns changed (under its lock: the terminal
+ * relay and clawbox's messages may redact against one set at once). */
+static int index_ready(const struct secrets *cs)
+{
+	struct secrets *s = (struct secrets *)cs; /* the index is a cache */
+	int r = 0;
+	pthread_mutex_lock(&s->idx_lock);
+	if (s->idx_dirty) {
+		size_t total = 0;
+		for (size_t k = 0; k < s->n; k++)
+			total += s->e[k]->npat;
+		struct slot *idx = calloc(total ? total : 1, sizeof(*idx));
+		uint32_t *bucket = calloc(IDX_BUCKETS + 1, sizeof(*bucket));
+		if (!idx || !bucket) {
+			free(idx);
+			free(bucket);
+			r = -ENOMEM;
+		} else {
+			for (size_t k = 0; k < s->n; k++)
+				for (size_t j = 0; j < s->e[k]->npat; j++)
+					bucket[idx_key(s->e[k]->pat[j].p) + 1]++;
+			for (size_t b = 0; b < IDX_BUCKETS; b++)
+				bucket[b + 1] += bucket[b];
+			uint32_t fill[IDX_BUCKETS];
+			memcpy(fill, bucket, sizeof(fill));
+			for (size_t k = 0; k < s->n; k++)
+				for (size_t j = 0; j < s->e[k]->npat; j++) {
+					const struct pattern *pt = &s->e[k]->pat[j];
+					idx[fill[idx_key(pt->p)]++] = (struct slot){ s->e[k], pt };
+				}
+			free(s->idx);
+			free(s->bucket);
+			s->idx = idx;
+			s->bucket = bucket;
+			s->idx_dirty = false;
+		}
+	}
+	pthread_mutex_unlock(&s->idx_lock);
+	return r;
+}
+
+int secrets_new_known(struct secrets **ret)
+{
+	int r = secrets_new(ret);
+	if (r == 0) {
+		(*ret)->known = true;
+		(*ret)->max = SECRETS_KNOWN_MAX;
+	}
+	return r;
+}
+
+/* Room for one more entry pointer. */
+static int grow(struct secrets *s)
+{
+	if (s->n < s->cap)
+		return 0;
+	size_t cap = s->cap ? s->cap * 2 : 16;
+	struct entry **nv = reallocarray(s->e, cap, sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	s->e = nv;
+	s->cap = cap;
 	return 0;
 }
 
@@ -120,6 +214,10 @@ struct secrets *secrets_free(struct secrets *s)
 		entry_free(s->e[i]);
 	for (size_t i = 0; i < s->nwarn; i++)
 		free(s->warn[i]);
+	free(s->e);
+	free(s->idx);
+	free(s->bucket);
+	pthread_mutex_destroy(&s->idx_lock);
 	free(s);
 	return NULL;
 }
@@ -189,6 +287,26 @@ static size_t b64_stable(const unsigned char *v, size_t len, unsigned shift, con
 	return w;
 }
 
+/* value percent-encoded as a URL's query or path would carry it (every
+ * byte but A-Z a-z 0-9 - . _ ~ as %XX): written at out, its length
+ * returned. */
+static size_t url_encode(const unsigned char *v, size_t len, const char *digits, char *out)
+{
+	size_t w = 0;
+	for (size_t k = 0; k < len; k++) {
+		unsigned char c = v[k];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			out[w++] = (char)c;
+		} else {
+			out[w++] = '%';
+			out[w++] = digits[c >> 4];
+			out[w++] = digits[c & 15];
+		}
+	}
+	return w;
+}
+
 static int entry_new(const char *name, const void *value, size_t len, struct entry **ret)
 {
 	static const char std[] =
@@ -198,9 +316,10 @@ static int entry_new(const char *name, const void *value, size_t len, struct ent
 	struct entry *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	/* The value, NUL, and six base64 forms of at most 4/3 len + 4 each. */
+	/* The value, NUL, six base64 forms of at most 4/3 len + 4 each, two
+	 * hex forms, two URL-encoded forms of at most 3 len each. */
 	size_t b64 = len / 3 * 4 + 8;
-	e->mem = secrets_mem_alloc(len + 1 + 6 * b64);
+	e->mem = secrets_mem_alloc(len + 1 + 6 * b64 + 4 * len + 6 * len);
 	if (!e->mem) {
 		free(e);
 		return -ENOMEM;
@@ -222,6 +341,27 @@ static int entry_new(const char *name, const void *value, size_t len, struct ent
 					o += n;
 				}
 			}
+		for (unsigned c = 0; c < 2; c++) {
+			const char *digits = c ? "0123456789ABCDEF" : "0123456789abcdef";
+			const unsigned char *v = value;
+			for (size_t k = 0; k < len; k++) {
+				o[2 * k] = digits[v[k] >> 4];
+				o[2 * k + 1] = digits[v[k] & 15];
+			}
+			e->pat[e->npat++] = (struct pattern){ o, 2 * len };
+			o += 2 * len;
+		}
+		for (unsigned c = 0; c < 2; c++) {
+			size_t n =
+			    url_encode(value, len, c ? "0123456789abcdef" : "0123456789ABCDEF", o);
+			/* the same as the value (nothing to escape) or as the
+			 * upper-case form (no letter in an escape): not again */
+			if (n == len || (c && memcmp(o, e->pat[e->npat - 1].p, n) == 0 &&
+					 e->pat[e->npat - 1].n == n))
+				continue;
+			e->pat[e->npat++] = (struct pattern){ o, n };
+			o += n;
+		}
 	}
 	*ret = e;
 	return 0;
@@ -230,6 +370,8 @@ static int entry_new(const char *name, const void *value, size_t len, struct ent
 int secrets_put(struct secrets *s, const char *name, const void *value, size_t len,
 		enum secret_source src, const char *origin, unsigned line)
 {
+	if (s->known)
+		return -EINVAL; /* secrets_know() */
 	if (!dotenv_name_valid(name))
 		return -EINVAL;
 	if (len > SECRETS_VALUE_MAX)
@@ -251,16 +393,19 @@ int secrets_put(struct secrets *s, const char *name, const void *value, size_t l
 				add_warning(s, "'%s': '%s' is set twice; the last one wins", origin,
 					    name);
 		}
-	} else if (s->n == SECRETS_MAX) {
+	} else if (s->n == s->max) {
 		return -ENOSPC;
 	}
 	struct entry *e;
-	int r = entry_new(name, value, len, &e);
-	if (r < 0)
+	int r = grow(s);
+	if (r < 0 || (r = entry_new(name, value, len, &e)) < 0)
 		return r;
 	e->pub.source = src;
 	e->pub.line = line;
+	s->bytes += len;
+	s->idx_dirty = true;
 	if (at >= 0) {
+		s->bytes -= s->e[at]->pub.len;
 		entry_free(s->e[at]);
 		s->e[at] = e;
 		return 0;
@@ -275,8 +420,10 @@ int secrets_put(struct secrets *s, const char *name, const void *value, size_t l
 int secrets_unset(struct secrets *s, const char *name)
 {
 	ssize_t at = find(s, name);
-	if (at < 0)
-		return -ENOENT;
+	if (at < 0 || s->known)
+		return at < 0 ? -ENOENT : -EINVAL;
+	s->bytes -= s->e[at]->pub.len;
+	s->idx_dirty = true;
 	entry_free(s->e[at]);
 	memmove(s->e + at, s->e + at + 1, (s->n - (size_t)at - 1) * sizeof(struct entry *));
 	s->n--;
@@ -323,13 +470,13 @@ _printf_(2, 3) static int err_msg(struct secrets_error *err, const char *fmt, ..
 
 /* Read the whole of fd (a regular file of st->st_size bytes, at most
  * SECRETS_FILE_MAX) into secret memory with a NUL slot at the end. */
-static int read_secret_fd(int fd, char **ret, size_t *ret_len)
+static int read_secret_fd(int fd, size_t max, char **ret, size_t *ret_len)
 {
-	size_t cap = SECRETS_FILE_MAX + 1, len = 0;
+	size_t cap, len = 0;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (st.st_size > SECRETS_FILE_MAX)
+	if ((uint64_t)st.st_size > max)
 		return -EFBIG;
 	cap = (size_t)st.st_size + 1;
 	char *buf = secrets_mem_alloc(cap + 1);
@@ -469,7 +616,7 @@ static int load_fd(struct secrets *s, int fd, const char *path, enum secret_sour
 	size_t len = 0;
 	struct secrets *tmp = NULL;
 	struct dotenv_error derr;
-	int r = read_secret_fd(fd, &data, &len);
+	int r = read_secret_fd(fd, SECRETS_FILE_MAX, &data, &len);
 	if (r < 0) {
 		err_msg(err, "cannot read secrets file '%s': %s", path,
 			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
@@ -526,15 +673,11 @@ int secrets_store_load(const char *box_dir, struct secrets *s, unsigned flags,
 
 /* NAME="value" with \\ \" \n \r \$ \` escaped: dotenv_parse reads it back
  * byte for byte. */
-static size_t store_format(const struct secrets *s, char *out)
+static size_t store_format(const struct secrets *s, const char *head, char *out)
 {
-	static const char head[] = "# clawbox: this box's secrets (clawbox secrets set/unset/"
-				   "import). Mode 0600; given to the box only through its "
-				   "environment.\n";
-	size_t w = 0;
+	size_t w = strlen(head);
 	if (out)
-		memcpy(out, head, sizeof(head) - 1);
-	w += sizeof(head) - 1;
+		memcpy(out, head, w);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct secret *e = &s->e[i]->pub;
 		size_t nl = strlen(e->name);
@@ -569,19 +712,175 @@ static size_t store_format(const struct secrets *s, char *out)
 	return w;
 }
 
-int secrets_store_save(const char *box_dir, const struct secrets *s)
+static int save_as(const char *box_dir, const char *file, const char *head, const struct secrets *s)
 {
-	size_t n = store_format(s, NULL);
+	size_t n = store_format(s, head, NULL);
 	char *buf = secrets_mem_alloc(n + 1);
 	if (!buf)
 		return -ENOMEM;
-	store_format(s, buf);
+	store_format(s, head, buf);
 	int dfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int r = dfd < 0 ? -errno : fs_write_atomic_at(dfd, SECRETS_STORE_FILE, buf, n, 0600);
+	int r = dfd < 0 ? -errno : fs_write_atomic_at(dfd, file, buf, n, 0600);
 	if (dfd >= 0)
 		close(dfd);
 	secrets_mem_free(buf);
 	return r;
+}
+
+int secrets_store_save(const char *box_dir, const struct secrets *s)
+{
+	return save_as(box_dir, SECRETS_STORE_FILE,
+		       "# clawbox: this box's secrets (clawbox secrets set/unset/import). Mode "
+		       "0600; given to the box only through its environment.\n",
+		       s);
+}
+
+/* ---- the values a box was ever given ---- */
+
+int secrets_know(struct secrets *s, const char *name, const void *value, size_t len)
+{
+	if (!s->known || !dotenv_name_valid(name))
+		return -EINVAL;
+	if (len > SECRETS_VALUE_MAX)
+		return -E2BIG;
+	if (memchr(value, '\0', len))
+		return -EILSEQ;
+	if (len == 0)
+		return 0; /* nothing to know */
+	size_t pos = s->n;
+	for (size_t i = 0; i < s->n; i++) {
+		int c = strcmp(s->e[i]->name, name);
+		if (c == 0 && s->e[i]->pub.len == len && memcmp(s->e[i]->mem, value, len) == 0)
+			return 0;
+		if (c > 0 && pos == s->n)
+			pos = i;
+	}
+	if (s->n == s->max || len > SECRETS_KNOWN_BYTES - s->bytes)
+		return -ENOSPC;
+	struct entry *e;
+	int r = grow(s);
+	if (r < 0 || (r = entry_new(name, value, len, &e)) < 0)
+		return r;
+	e->pub.source = SECRET_SOURCE_STORE;
+	memmove(s->e + pos + 1, s->e + pos, (s->n - pos) * sizeof(struct entry *));
+	s->e[pos] = e;
+	s->n++;
+	s->bytes += len;
+	s->idx_dirty = true;
+	return 1;
+}
+
+static int know_one(const char *name, const char *value, size_t len, unsigned line, void *p)
+{
+	int r = secrets_know(p, name, value, len);
+	return r < 0 ? r : 0;
+}
+
+int secrets_know_all(struct secrets *known, const struct secrets *from)
+{
+	int added = 0;
+	for (size_t i = 0; from && i < from->n; i++) {
+		const struct secret *e = &from->e[i]->pub;
+		int r = secrets_know(known, e->name, e->value, e->len);
+		if (r < 0)
+			return r;
+		added += r;
+	}
+	return added;
+}
+
+/* secrets.known only (with_store: the store too). */
+static int known_load(const char *box_dir, struct secrets *s, bool with_store,
+		      struct secrets_error *err)
+{
+	char path[PATH_MAX];
+	char *data = NULL;
+	size_t len = 0;
+	struct dotenv_error derr;
+	struct secrets *store = NULL;
+	int r = path_join(path, sizeof(path), box_dir, SECRETS_KNOWN_FILE);
+	if (r < 0)
+		return r;
+	err->msg[0] = '\0';
+	/* Strict: the file is clawbox's own, written 0600. */
+	int fd = open_checked(s, path, SECRETS_OPTIONAL | SECRETS_STRICT, false, err);
+	if (fd < 0)
+		return fd;
+	if (fd > 0) {
+		r = read_secret_fd(fd, SECRETS_KNOWN_FILE_MAX, &data, &len);
+		close(fd);
+		if (r < 0) {
+			err_msg(err, "cannot read '%s': %s", path, strerror(-r));
+			return r;
+		}
+		r = dotenv_parse(data, len, know_one, s, &derr);
+		secrets_mem_free(data);
+		if (r == -EINVAL && derr.line)
+			err_msg(err, "'%s' line %u: %s", path, derr.line, derr.msg);
+		else if (r < 0)
+			err_msg(err, "cannot read '%s': %s", path, strerror(-r));
+		if (r < 0)
+			return r;
+	}
+	s->nfile = s->n;
+	if (!with_store)
+		return (int)s->n;
+	/* The store, for a box whose store predates this file. */
+	if ((r = secrets_new(&store)) < 0)
+		return r;
+	r = secrets_store_load(box_dir, store, 0, err);
+	if (r >= 0 && (r = secrets_know_all(s, store)) < 0)
+		err_msg(err, "box '%s' knows too many secret values", box_dir);
+	secrets_free(store);
+	return r < 0 ? r : (int)s->n;
+}
+
+int secrets_known_load(const char *box_dir, struct secrets *s, struct secrets_error *err)
+{
+	return known_load(box_dir, s, true, err);
+}
+
+int secrets_known_save(const char *box_dir, const struct secrets *s)
+{
+	if (!s->known)
+		return -EINVAL;
+	return save_as(box_dir, SECRETS_KNOWN_FILE,
+		       "# clawbox: every secret value this box was ever given (stored, unset, "
+		       "-e, --secrets, --config), kept so that the sync gate and the redactors "
+		       "know them all. Mode 0600; never shown to the box. Removed with the box.\n",
+		       s);
+}
+
+int secrets_known_record(const char *box_dir, const struct secrets *given, struct secrets **ret,
+			 struct secrets_error *err)
+{
+	struct secrets *k = NULL;
+	_cleanup_close_ int lock = secrets_store_lock(box_dir);
+	int r = lock < 0 ? lock : secrets_new_known(&k);
+	err->msg[0] = '\0';
+	/* given holds what the caller wants known (a run's set holds the
+	 * store); without it, the store is what to learn. */
+	if (r == 0)
+		r = known_load(box_dir, k, !given, err);
+	if (r >= 0 && (r = secrets_know_all(k, given)) == -ENOSPC)
+		err_msg(err,
+			"the box already knows %zu secret values (%zu bytes): it keeps at most %d "
+			"(%d bytes) and never forgets one; 'clawbox delete' the box to start "
+			"afresh",
+			k->n, k->bytes, SECRETS_KNOWN_MAX, SECRETS_KNOWN_BYTES);
+	if (r >= 0 && k->n > k->nfile)
+		r = secrets_known_save(box_dir, k);
+	if (r < 0) {
+		if (!err->msg[0])
+			err_msg(err, "cannot record the box's secret values: %s", strerror(-r));
+		secrets_free(k);
+		return r;
+	}
+	if (ret)
+		*ret = k;
+	else
+		secrets_free(k);
+	return 0;
 }
 
 int secrets_store_lock(const char *box_dir)
@@ -685,18 +984,19 @@ int secrets_redact(const struct secrets *s, const char *in, size_t len, char **r
 	*ret = NULL;
 	if (!s || s->n == 0)
 		return 0;
+	int r0 = index_ready(s);
+	if (r0 < 0)
+		return r0;
 	for (size_t i = 0; i < len;) {
 		const struct entry *best = NULL;
 		size_t best_n = 0;
-		for (size_t k = 0; k < s->n; k++) {
-			const struct entry *e = s->e[k];
-			for (size_t j = 0; j < e->npat; j++) {
-				const struct pattern *pt = &e->pat[j];
-				if (pt->n > best_n && pt->n <= len - i && pt->p[0] == in[i] &&
-				    memcmp(pt->p, in + i, pt->n) == 0) {
-					best = e;
-					best_n = pt->n;
-				}
+		unsigned key = len - i >= 2 ? idx_key(in + i) : 0;
+		for (uint32_t x = s->bucket[key]; len - i >= 2 && x < s->bucket[key + 1]; x++) {
+			const struct pattern *pt = s->idx[x].pt;
+			if (pt->n > best_n && pt->n <= len - i &&
+			    memcmp(pt->p, in + i, pt->n) == 0) {
+				best = s->idx[x].e;
+				best_n = pt->n;
 			}
 		}
 		if (!best) {
@@ -748,6 +1048,11 @@ int secrets_stream_new(const struct secrets *s, struct secrets_stream **ret)
 		for (size_t j = 0; j < s->e[k]->npat; j++)
 			if (s->e[k]->pat[j].n > st->maxpat)
 				st->maxpat = s->e[k]->pat[j].n;
+	int r = index_ready(s);
+	if (r < 0) {
+		free(st);
+		return r;
+	}
 	st->out = (struct buf)BUF_INIT(32 * SECRETS_STREAM_CHUNK);
 	if (!(st->work = secrets_mem_alloc(st->maxpat + SECRETS_STREAM_CHUNK))) {
 		free(st);
@@ -786,20 +1091,24 @@ static const struct entry *match_at(const struct secrets *s, const char *b, size
 	const struct entry *best = NULL;
 	*ret_n = 0;
 	*ret_prefix = false;
-	for (size_t k = 0; k < s->n; k++)
-		for (size_t j = 0; j < s->e[k]->npat; j++) {
-			const struct pattern *pt = &s->e[k]->pat[j];
-			if (pt->p[0] != b[0])
-				continue;
-			if (pt->n <= n) {
-				if (pt->n > *ret_n && memcmp(pt->p, b, pt->n) == 0) {
-					best = s->e[k];
-					*ret_n = pt->n;
-				}
-			} else if (memcmp(pt->p, b, n) == 0) {
-				*ret_prefix = true;
+	if (n < 2) { /* one byte: no key; a prefix of a pattern or not */
+		for (size_t k = 0; k < s->n && !*ret_prefix; k++)
+			for (size_t j = 0; j < s->e[k]->npat; j++)
+				*ret_prefix |= s->e[k]->pat[j].p[0] == b[0];
+		return NULL;
+	}
+	unsigned key = idx_key(b);
+	for (uint32_t x = s->bucket[key]; x < s->bucket[key + 1]; x++) {
+		const struct pattern *pt = s->idx[x].pt;
+		if (pt->n <= n) {
+			if (pt->n > *ret_n && memcmp(pt->p, b, pt->n) == 0) {
+				best = s->idx[x].e;
+				*ret_n = pt->n;
 			}
+		} else if (memcmp(pt->p, b, n) == 0) {
+			*ret_prefix = true;
 		}
+	}
 	return best;
 }
 

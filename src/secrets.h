@@ -19,27 +19,34 @@
  * Nothing here prints and no error message holds a value. Functions return
  * >= 0 or -errno.
  *
- * For other modules (the sync gate):
- *   struct secrets *s;
- *   secrets_new(&s);
- *   secrets_store_load(box_dir, s, 0, &err);   // the box's stored secrets
- *   secrets_add_to_scan(s, rules);             // known-secret matching
+ * For other modules (the sync gate, the audit writer):
+ *   struct secrets *k;
+ *   secrets_new_known(&k);
+ *   secrets_known_load(box_dir, k, &err);      // every value the box knew
+ *   secrets_add_to_scan(k, rules);             // known-secret matching
  *   ...
- *   s = secrets_free(s);
+ *   k = secrets_free(k);
  * During a run, runbox holds the merged set of that run (all four
- * sources); secrets_foreach() walks (name, value) pairs of any set. */
+ * sources: the command's environment) and the box's known set (that run's
+ * values recorded in it); secrets_foreach() walks (name, value) pairs of
+ * any set. */
 #ifndef CLAWBOX_SECRETS_H
 #define CLAWBOX_SECRETS_H
 #include "util/common.h"
 
 #include "dotenv.h"
 
-#define SECRETS_MAX        256              /* names in one set */
-#define SECRETS_FILE_MAX   (1024 * 1024)    /* bytes of a dotenv file */
-#define SECRETS_VALUE_MAX  DOTENV_VALUE_MAX /* bytes of one value */
-#define SECRETS_REDACT_MIN 4                /* shorter values are not redacted */
-#define SECRETS_STORE_FILE "secrets.env"    /* in the box's state dir */
-#define SECRETS_CONFIG_ENV ".env"           /* in a --config DIR */
+#define SECRETS_MAX            256              /* names in one set */
+#define SECRETS_FILE_MAX       (1024 * 1024)    /* bytes of a dotenv file */
+#define SECRETS_VALUE_MAX      DOTENV_VALUE_MAX /* bytes of one value */
+#define SECRETS_REDACT_MIN     4                /* shorter values are not redacted */
+#define SECRETS_SHORT          8                /* shorter ones: a warning */
+#define SECRETS_STORE_FILE     "secrets.env"    /* in the box's state dir */
+#define SECRETS_CONFIG_ENV     ".env"           /* in a --config DIR */
+#define SECRETS_KNOWN_FILE     "secrets.known"  /* in the box's state dir */
+#define SECRETS_KNOWN_MAX      1024             /* values a box remembers */
+#define SECRETS_KNOWN_BYTES    (1024 * 1024)    /* bytes of those values */
+#define SECRETS_KNOWN_FILE_MAX (4 * SECRETS_KNOWN_BYTES)
 
 enum secret_source {
 	SECRET_SOURCE_STORE = 0,
@@ -143,7 +150,8 @@ struct secrets_env *secrets_env_free(struct secrets_env *e);
 
 /* Redaction: every value of at least SECRETS_REDACT_MIN bytes, and its
  * base64 forms (standard and URL alphabets, any alignment, at least 8
- * characters) in in[0..len) become "[REDACTED:NAME]" (the longest match
+ * characters), hex and URL-encoded forms (lower and upper case each) in
+ * in[0..len) become "[REDACTED:NAME]" (the longest match
  * wins). Returns 0 and leaves *ret NULL when nothing matched; 1 with *ret a
  * new heap string (caller frees; it holds no value) when something did. */
 int secrets_redact(const struct secrets *s, const char *in, size_t len, char **ret);
@@ -174,6 +182,36 @@ bool secrets_stream_waiting(const struct secrets_stream *st);
 /* Pass on what waits (redacted where it holds a whole value). */
 int secrets_stream_flush(struct secrets_stream *st, const char **out, size_t *out_len);
 struct secrets_stream *secrets_stream_free(struct secrets_stream *st);
+
+/* The values a box was ever given: $box_dir/secrets.known (0600, the
+ * store's format, one line per value, a name may repeat), a "known set".
+ * Every value of the store and of every run (-e, --secrets, --config) is
+ * added before the box can see it; nothing ever removes one (secrets unset
+ * neither: the box may have copied it anywhere); it goes with the box
+ * (clawbox delete). The values themselves, not hashes: the scanner and the
+ * redactors match their encoded forms. Bounded by SECRETS_KNOWN_MAX values
+ * and SECRETS_KNOWN_BYTES bytes: past that, recording fails (-ENOSPC; the
+ * run or `secrets set` is refused) rather than forgetting an old value.
+ *
+ * A known set works with secrets_count/at/foreach, secrets_redact, the
+ * stream redactor and secrets_add_to_scan; secrets_put/unset refuse it. */
+int secrets_new_known(struct secrets **ret);
+/* Learn (name, value): 1 when new, 0 when known already (or empty),
+ * -ENOSPC past the bounds, -EINVAL for a bad name or a set not known. */
+int secrets_know(struct secrets *known, const char *name, const void *value, size_t len);
+/* Learn every value of from (any set); the number of new ones. */
+int secrets_know_all(struct secrets *known, const struct secrets *from);
+/* Load secrets.known and the store (for boxes older than the file) into a
+ * known set. The file must be a regular file owned by the caller (or
+ * root), not open to others (it is written 0600), never a symlink.
+ * Missing: nothing added. Returns the number of values. */
+int secrets_known_load(const char *box_dir, struct secrets *known, struct secrets_error *err);
+int secrets_known_save(const char *box_dir, const struct secrets *known);
+/* Under the store's lock (not to be held by the caller): load the known
+ * set, learn given's values (given may be NULL: the store's only), save
+ * when the file lacked one. *ret (may be NULL) gets the whole known set. */
+int secrets_known_record(const char *box_dir, const struct secrets *given, struct secrets **ret,
+			 struct secrets_error *err);
 
 /* Hand every value (of at least 4 bytes) to the scanner as a known secret
  * named NAME (raw, base64, hex and URL-encoded matching: src/scan.h). Call

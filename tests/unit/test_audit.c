@@ -1,5 +1,6 @@
 #include "unit.h"
 #include "audit.h"
+#include "secrets.h"
 #include "util/fs.h"
 
 static void tmpdir(char *out, size_t n)
@@ -144,5 +145,60 @@ TEST(audit_survives_interrupted_appends)
 	fclose(l);
 	CHECK_INT(audit_verify(dir, &v), -EBADMSG);
 	CHECK_INT(audit_append(a, "five", NULL), -EBADMSG);
+	audit_close(a);
+}
+
+/* Every writer of a box's log redacts against the values the box was ever
+ * given (secrets.known and the store), with no hook installed: net events,
+ * gate events, any string at any depth. */
+TEST(audit_redacts_every_event_against_known_values)
+{
+	char dir[64], path[128];
+	struct audit *a;
+	struct secrets *k, *given;
+	struct secrets_error err;
+	struct audit_verify_result v;
+	tmpdir(dir, sizeof(dir));
+	CHECK_INT(secrets_new(&given), 0);
+	CHECK_INT(secrets_put(given, "KEY", "tok-Value-0a1b2c3d", 18, SECRET_SOURCE_CLI, NULL, 0),
+		  0);
+	CHECK_INT(secrets_known_record(dir, given, &k, &err), 0);
+	secrets_free(k);
+	secrets_free(given);
+	CHECK_INT(audit_open(dir, "b", &a), 0);
+	CHECK_INT(
+	    audit_append(a, "net.dns",
+			 json_pack("{s:s, s:[s, {s:s}]}", "host", "tok-Value-0a1b2c3d.example",
+				   "deep", "x", "y", "746f6b2d56616c75652d3061316232633364")),
+	    0);
+	audit_close(a);
+	CHECK_INT(audit_verify(dir, &v), 0);
+	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	char *data;
+	size_t len;
+	CHECK_INT(fs_read_file(path, 1 << 20, &data, &len), 0);
+	CHECK(strstr(data, "\"host\":\"[REDACTED:KEY].example\"") != NULL);
+	CHECK(strstr(data, "tok-Value") == NULL);
+	/* hex of the value, lower case: redacted too */
+	CHECK(strstr(data, "746f6b2d56616c7565") == NULL);
+	free(data);
+}
+
+/* A log whose known values cannot be read is not written to (nothing
+ * unredacted): a secrets.known that others may read is refused. */
+TEST(audit_refuses_when_known_values_are_unreadable)
+{
+	char dir[64], path[128];
+	struct audit *a;
+	tmpdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/" SECRETS_KNOWN_FILE, dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	CHECK_INT(fs_write_all(fd, "K=\"v-0123456789\"\n", 17), 0);
+	close(fd);
+	chmod(path, 0644);
+	CHECK(audit_open(dir, "b", &a) < 0);
+	chmod(path, 0600);
+	CHECK_INT(audit_open(dir, "b", &a), 0);
 	audit_close(a);
 }

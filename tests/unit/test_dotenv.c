@@ -443,3 +443,101 @@ TEST(secrets_memory_is_not_dumped)
 	secrets_mem_free(p);
 	CHECK(secrets_mem_free(NULL) == NULL);
 }
+
+/* The known set: a name may hold several values, each learnt once; never
+ * more than the bounds (no value is dropped to make room); every value is
+ * redacted under its name; values are matched literally. */
+TEST(secrets_known_set)
+{
+	struct secrets *k, *s;
+	CHECK_INT(secrets_new_known(&k), 0);
+	CHECK_INT(secrets_know(k, "TOKEN", "first-value-1", 13), 1);
+	CHECK_INT(secrets_know(k, "TOKEN", "first-value-1", 13), 0);
+	CHECK_INT(secrets_know(k, "TOKEN", "second-value-2", 14), 1);
+	CHECK_INT(secrets_know(k, "A", "a.b*c+[x]$(y)", 13), 1);
+	CHECK_INT(secrets_know(k, "bad-name", "x", 1), -EINVAL);
+	CHECK_INT(secrets_know(k, "E", "", 0), 0);
+	CHECK_INT(secrets_put(k, "P", "v", 1, SECRET_SOURCE_CLI, NULL, 0), -EINVAL);
+	CHECK_INT(secrets_count(k), 3);
+	CHECK_STREQ(secrets_at(k, 0)->name, "A");
+	check_redact(k, "old first-value-1 new second-value-2",
+		     "old [REDACTED:TOKEN] new [REDACTED:TOKEN]");
+	check_redact(k, "a.b*c+[x]$(y) aXb*c+[x]$(y) abbbc", "[REDACTED:A] aXb*c+[x]$(y) abbbc");
+	/* hex, both cases */
+	check_redact(k, "666972737420", "666972737420");
+	check_redact(k, "66697273742d76616c75652d31", "[REDACTED:TOKEN]");
+	check_redact(k, "66697273742D76616C75652D31", "[REDACTED:TOKEN]");
+	/* URL-encoded, both cases; a value with nothing to escape has no
+	 * such form */
+	CHECK_INT(secrets_know(k, "U", "a+b/c=d e", 9), 1);
+	check_redact(k, "?q=a%2Bb%2Fc%3Dd%20e&x", "?q=[REDACTED:U]&x");
+	check_redact(k, "?q=a%2bb%2fc%3dd%20e&x", "?q=[REDACTED:U]&x");
+	check_redact(k, "?q=a%2Bb", "?q=a%2Bb");
+	/* a set of run values joins */
+	CHECK_INT(secrets_new(&s), 0);
+	CHECK_INT(secrets_put(s, "TOKEN", "second-value-2", 14, SECRET_SOURCE_CLI, NULL, 0), 0);
+	CHECK_INT(secrets_put(s, "NEW", "third-value-3", 13, SECRET_SOURCE_CLI, NULL, 0), 0);
+	CHECK_INT(secrets_know_all(k, s), 1);
+	secrets_free(s);
+	secrets_free(k);
+	/* the bounds: count */
+	CHECK_INT(secrets_new_known(&k), 0);
+	char v[32];
+	for (int i = 0; i < SECRETS_KNOWN_MAX; i++) {
+		snprintf(v, sizeof(v), "value-%08d", i);
+		CHECK_INT(secrets_know(k, "N", v, strlen(v)), 1);
+	}
+	CHECK_INT(secrets_know(k, "N", "one-more-value", 14), -ENOSPC);
+	CHECK_INT(secrets_know(k, "N", "value-00000000", 14), 0);
+	CHECK_INT(secrets_count(k), SECRETS_KNOWN_MAX);
+	secrets_free(k);
+	/* bytes */
+	CHECK_INT(secrets_new_known(&k), 0);
+	char *big = malloc(SECRETS_VALUE_MAX);
+	CHECK(big != NULL);
+	int i;
+	for (i = 0;; i++) {
+		memset(big, 'a' + i % 26, SECRETS_VALUE_MAX);
+		big[0] = (char)('0' + i % 10);
+		big[1] = (char)('0' + i / 10);
+		int r = secrets_know(k, "B", big, SECRETS_VALUE_MAX);
+		if (r == -ENOSPC)
+			break;
+		CHECK_INT(r, 1);
+	}
+	CHECK_INT(i, SECRETS_KNOWN_BYTES / SECRETS_VALUE_MAX);
+	free(big);
+	secrets_free(k);
+}
+
+/* secrets.known: written 0600, read back whole, the store's values joined;
+ * unset from the store does not forget. */
+TEST(secrets_known_file_roundtrip)
+{
+	char dir[64] = "/tmp/clawbox-unit.XXXXXX", path[128];
+	struct secrets *s, *k;
+	struct secrets_error err;
+	struct stat st;
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_INT(secrets_new(&s), 0);
+	CHECK_INT(secrets_put(s, "ST", "stored-value-1", 14, SECRET_SOURCE_STORE, NULL, 0), 0);
+	CHECK_INT(secrets_store_save(dir, s), 0);
+	CHECK_INT(secrets_unset(s, "ST"), 0);
+	CHECK_INT(secrets_put(s, "RUN", "multi\nline \"q\" $x\\", 18, SECRET_SOURCE_CLI, NULL, 0),
+		  0);
+	/* the store first (what `secrets unset` does), then a run's set */
+	CHECK_INT(secrets_known_record(dir, NULL, NULL, &err), 0);
+	CHECK_INT(secrets_known_record(dir, s, &k, &err), 0);
+	CHECK_INT(secrets_count(k), 2);
+	secrets_free(k);
+	CHECK_INT(secrets_store_save(dir, s), 0); /* ST gone from the store */
+	secrets_free(s);
+	snprintf(path, sizeof(path), "%s/" SECRETS_KNOWN_FILE, dir);
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0600);
+	CHECK_INT(secrets_new_known(&k), 0);
+	CHECK_INT(secrets_known_load(dir, k, &err), 2);
+	CHECK(secrets_get(k, "ST") != NULL);
+	CHECK_STREQ(secrets_get(k, "RUN")->value, "multi\nline \"q\" $x\\");
+	secrets_free(k);
+}
