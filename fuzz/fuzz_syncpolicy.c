@@ -20,7 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
 			(void)syncpolicy_denied(&p, paths[i]);
 			(void)syncpolicy_allowed(&p, paths[i]);
-			(void)syncpolicy_needs_approval(&p, paths[i]);
+			{
+				const char *why;
+				(void)syncpolicy_needs_approval(&p, paths[i], &why);
+			}
 			(void)syncpolicy_blocked_ext(&p, paths[i]);
 		}
 		if (p.max_size == 0 || p.auto_interval == 0)

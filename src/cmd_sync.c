@@ -79,6 +79,7 @@ static const char *kind_letter(const struct gate_entry *e)
 
 struct counts {
 	size_t pending, ok, approve, blocked, conflict, waiting, unstable;
+	size_t gitdata; /* not pending: git's own transfer brings it home */
 };
 
 static struct counts count(const struct gate_plan *p)
@@ -93,6 +94,7 @@ static struct counts count(const struct gate_plan *p)
 		case GATE_WAITING: c.waiting++; break;
 		case GATE_UNSTABLE: c.unstable++; break;
 		case GATE_SETTLED: continue;
+		case GATE_GITDATA: c.gitdata++; continue;
 		}
 		c.pending++;
 	}
@@ -128,6 +130,32 @@ static void print_entry(const struct gate_plan *p, size_t i)
 		printf("      changed while it was being checked: next time\n");
 }
 
+/* One line per git directory for the entries beneath it (git data). */
+static void print_gitdata(const struct gate_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct gate_entry *e = &p->v[i];
+		bool first = e->verdict == GATE_GITDATA;
+		for (size_t k = 0; first && k < i; k++)
+			if (p->v[k].verdict == GATE_GITDATA && STREQ(p->v[k].gitdir, e->gitdir))
+				first = false;
+		if (!first)
+			continue;
+		size_t n = 0;
+		for (size_t k = i; k < p->n; k++)
+			n += p->v[k].verdict == GATE_GITDATA && STREQ(p->v[k].gitdir, e->gitdir);
+		char disp[PATH_MAX];
+		gate_path_display(e->gitdir, disp, sizeof(disp));
+		printf("  git data beneath %s: %zu entr%s, not applied as files\n", disp, n,
+		       n == 1 ? "y" : "ies");
+	}
+}
+
+static bool shown(const struct gate_entry *e)
+{
+	return e->verdict != GATE_SETTLED && e->verdict != GATE_GITDATA;
+}
+
 static void print_summary(const struct box *b, const struct gate_plan *p)
 {
 	struct counts c = count(p);
@@ -137,8 +165,9 @@ static void print_summary(const struct box *b, const struct gate_plan *p)
 	       c.approve, c.blocked, c.conflict,
 	       c.waiting + c.unstable ? ", others waiting or changing" : "");
 	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].verdict != GATE_SETTLED)
+		if (shown(&p->v[i]))
 			print_entry(p, i);
+	print_gitdata(p);
 }
 
 static json_t *plan_json(const struct box *b, const struct gate_plan *p)
@@ -176,13 +205,18 @@ static json_t *plan_json(const struct box *b, const struct gate_plan *p)
 		}
 		if (o && e->applied)
 			json_object_set_new(o, "applied", json_true());
+		if (o && e->gitdir) {
+			char gd[PATH_MAX];
+			gate_path_display(e->gitdir, gd, sizeof(gd));
+			json_object_set_new(o, "git_dir", json_string(gd));
+		}
 		json_array_append_new(arr, o);
 	}
-	return json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I}, s:o}", "box", b->name,
+	return json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}", "box", b->name,
 			 "project", b->project, "running", p->running, "summary", "pending",
 			 (json_int_t)c.pending, "pass", (json_int_t)c.ok, "needs_approval",
 			 (json_int_t)c.approve, "blocked", (json_int_t)c.blocked, "conflicts",
-			 (json_int_t)c.conflict, "changes", arr);
+			 (json_int_t)c.conflict, "git_data", (json_int_t)c.gitdata, "changes", arr);
 }
 
 static void print_json(json_t *j)
@@ -323,7 +357,7 @@ static int do_apply(struct gate *g, const struct box *b, const struct opts *o, s
 	gate_audit_held(g, p, o->yolo ? held_fresh : NULL, NULL);
 	size_t held = 0;
 	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].verdict != GATE_SETTLED && !p->v[i].applied)
+		if (shown(&p->v[i]) && !p->v[i].applied)
 			held++;
 	if (o->json) {
 		json_t *j = plan_json(b, p);
@@ -336,8 +370,9 @@ static int do_apply(struct gate *g, const struct box *b, const struct opts *o, s
 		       res.settled ? ", kept the host's version of some" : "");
 		printf("; %zu pending\n", held);
 		for (size_t i = 0; i < p->n && held; i++)
-			if (p->v[i].verdict != GATE_SETTLED && !p->v[i].applied)
+			if (shown(&p->v[i]) && !p->v[i].applied)
 				print_entry(p, i);
+		print_gitdata(p);
 	}
 	return held ? CLI_EXIT_ERROR : 0;
 }

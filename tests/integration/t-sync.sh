@@ -102,10 +102,10 @@ EOS
 	# Still pending, every check again.
 	sync_p --dry-run --json
 	grep -q '"path": "leak.py"' "$T_TMP/out" || fail "blocked file no longer pending"
-	# Approval by glob applies the hooks, never the blocked ones.
+	# Approval by glob applies the others, never the blocked ones nor git data.
 	sync_p --auto --approve '.git/**' --approve '.envrc' --approve tool
-	[ -f "$P/.git/hooks/pre-commit" ] && [ -f "$P/.envrc" ] && [ -x "$P/tool" ] ||
-		fail "approved files not applied"
+	[ -f "$P/.envrc" ] && [ -x "$P/tool" ] || fail "approved files not applied"
+	[ ! -e "$P/.git" ] || fail "git data applied with --approve"
 	[ ! -e "$P/leak.py" ] || fail "blocked file applied with --approve"
 	# An allow list leaves the rest pending.
 	printf '[sync]\nallow = ["src/**"]\n' >"$(box_dir)/config.toml"
@@ -330,3 +330,99 @@ known_secrets_blocked() {
 }
 
 case_run "the box's stored secrets are blocked, raw and encoded" known_secrets_blocked
+
+# ---- issue 10: git data, execute-on-host files, links, deletions, odd trees ----
+
+# mkrepo DIR: a project that is a git repository with one commit.
+mkrepo() {
+	command -v git >/dev/null || skip "git missing"
+	mkproj "$1"
+	git -C "$1" init -q
+	git -C "$1" add -A
+	git -C "$1" -c user.email=t@t -c user.name=t commit -qm init
+}
+
+# The fsmonitor (and pager) command every attempt below plants: it leaves
+# $C/ran.NAME behind when the host's git runs it.
+plant() { # DIR NAME: a config in DIR whose commands mark NAME
+	mkdir -p "$1"
+	printf '[core]\n\tfsmonitor = "touch %s/ran.%s; false"\n\tpager = "touch %s/ran.%s; cat"\n' \
+		"$C" "$2" "$C" "$2" >"$1/config"
+}
+
+git_data_never_applied_as_files() {
+	mkrepo "$P"
+	git -C "$P" init -q vendor/lib
+	# The box's attempts, each one a way for git on the host to run the
+	# box's command (or to lose the host's history).
+	cat >"$T_TMP/box.sh" <<EOS
+set -e
+C=$C
+$(declare -f plant)
+# 1. .git/commondir naming a dir the box fills (objects/ and refs/ make it valid)
+echo ../common > .git/commondir; mkdir -p common/objects common/refs; plant common commondir
+# 2. a nested repository's config
+plant vendor/lib/.git nested
+# 3. a bare-looking repository anywhere
+mkdir -p evil/objects evil/refs; echo 'ref: refs/heads/main' > evil/HEAD; plant evil bare
+# 4. a letter-case variant, NTFS and HFS+ spellings
+plant .GIT upper; plant "sub/.git." ntfs; plant "\$(printf 'sub/.g\342\200\214it')" hfs
+# 5. a gitfile pointing at a dir the box fills, relative and absolute
+mkdir -p gf; echo 'gitdir: ../gd' > gf/.git
+mkdir -p gd/objects gd/refs; echo 'ref: refs/heads/main' > gd/HEAD; plant gd gitfile
+mkdir -p gf2; echo "gitdir: $P/gd2" > gf2/.git; mkdir -p gd2; plant gd2 gitfile-abs
+# 6. a symlink named .git
+mkdir -p sl; ln -s ../gd sl/.git
+echo fine > fine.txt
+EOS
+	$CLAWBOX run --project "$P" -- sh -c "$(cat "$T_TMP/box.sh")"
+	sync_p --dry-run
+	[ $rc -eq 0 ] || fail "dry-run rc $rc"
+	grep -q "git data beneath .git: 1 entry, not applied as files" "$T_TMP/out" ||
+		fail "no summary line: $(cat "$T_TMP/out")"
+	for d in common vendor/lib/.git evil .GIT gd gd2 gf/.git sl/.git; do
+		grep -q "git data beneath $d: " "$T_TMP/out" || fail "no line for $d: $(cat "$T_TMP/out")"
+	done
+	grep -q "evil/objects" "$T_TMP/out" && fail "object files listed one by one"
+	sync_p --dry-run --json
+	python3 - "$T_TMP/out" <<'PY' || fail "json (above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+v = {c["path"]: c["verdict"] for c in j["changes"]}
+assert v[".git/commondir"] == "git-data" and v["common/config"] == "git-data", v
+assert v["fine.txt"] == "apply", v
+assert j["summary"]["git_data"] >= 10 and j["summary"]["pending"] == 5, j["summary"]  # fine.txt gf/ gf2/ sl/ sub/
+assert all(f["rule"] == "git-data" for c in j["changes"] if c["verdict"] == "git-data" for f in c["findings"])
+PY
+	sync_p --auto --approve '**'
+	[ $rc -eq 0 ] || fail "git data made --auto fail: rc $rc $(cat "$T_TMP/out")"
+	[ "$(cat "$P/fine.txt")" = fine ] || fail "the clean file was not applied"
+	grep -q fsmonitor "$P/vendor/lib/.git/config" && fail "the nested repo's config was applied"
+	for f in .git/commondir common evil .GIT gd gd2 gf/.git gf2/.git sl/.git \
+		"sub/.git."; do
+		[ ! -e "$P/$f" ] && [ ! -L "$P/$f" ] || fail "$f reached the host"
+	done
+	git -C "$P" status >/dev/null 2>&1 || true
+	git -C "$P/vendor/lib" status >/dev/null 2>&1 || true
+	for d in evil gf gf2 gd; do [ -d "$P/$d" ] && git -C "$P/$d" -p status >/dev/null 2>&1 || true; done
+	ls "$C"/ran.* 2>/dev/null && fail "the host's git ran the box's command"
+	true
+}
+
+git_dir_deletion_never_applied() {
+	mkrepo "$P"
+	git -C "$P" init -q vendor/lib
+	mkdir -p "$P/bare/objects" "$P/bare/refs"
+	echo 'ref: refs/heads/main' >"$P/bare/HEAD"
+	$CLAWBOX run --project "$P" -- sh -c 'rm -rf .git vendor bare/HEAD; rm -f README'
+	sync_p --auto --approve '**'
+	[ $rc -eq 0 ] || fail "rc $rc: $(cat "$T_TMP/out")"
+	[ ! -e "$P/README" ] || fail "the clean deletion was not applied"
+	[ -d "$P/.git" ] && git -C "$P" log -1 >/dev/null || fail "the host's .git was deleted"
+	[ -d "$P/vendor/lib/.git" ] || fail "a dir holding a nested .git was deleted"
+	[ -f "$P/bare/HEAD" ] || fail "a bare repository's HEAD was deleted"
+	grep -q "git data beneath vendor/lib/.git: 1 entry" "$T_TMP/out" || fail "$(cat "$T_TMP/out")"
+}
+
+case_run "git data: nothing beneath any git directory is applied as files" git_data_never_applied_as_files
+case_run "git data: deleting a git directory (or a dir holding one) is never applied" git_dir_deletion_never_applied
