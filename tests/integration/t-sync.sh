@@ -426,3 +426,94 @@ git_dir_deletion_never_applied() {
 
 case_run "git data: nothing beneath any git directory is applied as files" git_data_never_applied_as_files
 case_run "git data: deleting a git directory (or a dir holding one) is never applied" git_dir_deletion_never_applied
+
+exec_on_host_files_need_approval() {
+	mkproj "$P"
+	# A policy with its own approve list: the built-in list still applies.
+	$CLAWBOX run --project "$P" -- sh -c '
+		mkdir -p .devcontainer .husky .github/Workflows .github/actions/a .gitlab .circleci \
+			venv/bin venv/lib/site-packages sub/deep .vscode
+		echo "{\"initializeCommand\": \"id\"}" > .devcontainer/devcontainer.json
+		echo "{}" > x.code-workspace; echo "npx x" > .husky/pre-commit
+		echo "repos: []" > .pre-commit-config.yaml; echo "on: push" > .github/Workflows/ci.yml
+		echo "runs: x" > .github/actions/a/action.yml; echo "x:" > .gitlab-ci.yml
+		echo "x:" > .circleci/config.yml; echo node > Jenkinsfile
+		echo "import os" > venv/lib/site-packages/evil.pth; echo "PS1=x" > venv/bin/activate
+		echo "home = /tmp" > venv/pyvenv.cfg; echo "[tools]" > .mise.toml
+		echo "nodejs 20" > .tool-versions; echo "script-shell=/tmp/x" > .npmrc
+		echo "script-shell=/tmp/x" > sub/deep/.npmrc; echo "yarnPath: x.js" > .yarnrc.yml
+		echo "*.c filter=x" > .gitattributes; echo "{}" > .vscode/tasks.json
+		echo "../../x" > .python-version; echo "export X=1" > sub/.envrc
+		echo plain > plain.txt; echo "all:" > Makefile; echo "root = true" > .editorconfig
+		echo w > world.txt; chmod 666 world.txt; mkdir wdir; chmod 777 wdir'
+	printf '[sync]\napprove = ["Makefile"]\n' >"$(box_dir)/config.toml"
+	sync_p --dry-run --json
+	python3 - "$T_TMP/out" <<'PY' || fail "json (above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+v = {c["path"]: c for c in j["changes"]}
+need = """.devcontainer/devcontainer.json x.code-workspace .husky/pre-commit .pre-commit-config.yaml
+.github/Workflows/ci.yml .github/actions/a/action.yml .gitlab-ci.yml .circleci/config.yml Jenkinsfile
+venv/lib/site-packages/evil.pth venv/bin/activate venv/pyvenv.cfg .mise.toml .tool-versions .npmrc
+sub/deep/.npmrc .yarnrc.yml .gitattributes .vscode/tasks.json .python-version sub/.envrc Makefile""".split()
+for p in need:
+    assert v[p]["verdict"] == "needs-approval", (p, v[p])
+    assert any(f["rule"] == "path-approval" and len(f["reason"]) > 20 for f in v[p]["findings"]), v[p]
+for p in ["plain.txt", ".editorconfig"]:
+    assert v[p]["verdict"] == "apply", (p, v[p])
+assert v["world.txt"]["mode"] == "0664" and any(f["rule"] == "world-writable" for f in v["world.txt"]["findings"]), v["world.txt"]
+assert v["wdir"]["mode"] == "0775", v["wdir"]
+PY
+	sync_p --auto
+	[ $rc -eq 1 ] || fail "rc $rc"
+	[ -f "$P/plain.txt" ] && [ -f "$P/.editorconfig" ] || fail "plain files not applied"
+	for f in .devcontainer .husky/pre-commit x.code-workspace .github/Workflows/ci.yml .npmrc sub/deep/.npmrc \
+		venv/lib/site-packages/evil.pth .python-version Makefile; do
+		[ ! -e "$P/$f" ] || fail "$f applied without approval"
+	done
+	[ "$(stat -c %a "$P/world.txt")" = 664 ] && [ "$(stat -c %a "$P/wdir")" = 775 ] ||
+		fail "world-writable bits carried home: $(stat -c %a "$P/world.txt" "$P/wdir")"
+}
+
+# link NAME TARGET (in the box, relative to the project)
+links_judged_where_they_resolve() {
+	mkproj "$P"
+	mkdir -p "$P/hd" "$P/r/s" "$C/outside"
+	ln -s .. "$P/hd/up"  # the user's own link, inside (the project root)
+	$CLAWBOX run --project "$P" -- sh -c '
+		mkdir -p d; ln -s .. d/up
+		ln -s d/up/d/up/../../../outside esc        # the issue: passes a lexical check
+		ln -s d/up/../x through-pending             # through a pending link
+		ln -s hd/up/../outside through-host         # through a host link
+		rm -rf r; ln -s . r; ln -s r/../outside through-replaced  # a dir the box makes a link
+		ln -s l2 l1; ln -s l1 l2                    # a loop
+		ln -s /etc absolute
+		ln -s "$(printf "a\tb")" tab; ln -s "$(printf "a\033[31m")" ansi; ln -s "$(printf "a\377")" bad-utf8
+		ln -s src/main.c ok; ln -s ../src okdir-up; mkdir -p m; ln -s ../src m/ok2'
+	sync_p --dry-run --json
+	python3 - "$T_TMP/out" <<'PY' || fail "json (above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+v = {c["path"]: c for c in j["changes"]}
+for p, rule in [("esc", "symlink-escape"), ("through-pending", "symlink-escape"),
+                ("through-host", "symlink-escape"), ("through-replaced", "symlink-escape"),
+                ("l1", "symlink-escape"), ("l2", "symlink-escape"), ("absolute", "symlink-escape"),
+                ("tab", "name-control"), ("ansi", "name-control"), ("bad-utf8", "name-encoding")]:
+    assert v[p]["verdict"] == "blocked" and any(f["rule"] == rule for f in v[p]["findings"]), (p, v[p])
+for p in ["ok", "m/ok2", "d/up"]:
+    assert v[p]["verdict"] == "apply", (p, v[p])
+assert v["okdir-up"]["verdict"] == "blocked", v["okdir-up"]
+PY
+	sync_p --auto
+	[ -L "$P/ok" ] && [ -L "$P/d/up" ] || fail "inside links not applied"
+	for f in esc through-pending through-host through-replaced l1 absolute tab; do
+		[ ! -L "$P/$f" ] || fail "$f applied"
+	done
+	# The link applied first is judged on the host the next time.
+	$CLAWBOX run --project "$P" -- sh -c 'ln -s d/up/../outside later'
+	sync_p --dry-run --json
+	grep -q '"path": "later"' "$T_TMP/out" && grep -q symlink-escape "$T_TMP/out" || fail "later: $(cat "$T_TMP/out")"
+}
+
+case_run "execute-on-host files need approval at any depth and case; o+w is not carried" exec_on_host_files_need_approval
+case_run "links are judged where they resolve (host and after the apply), targets as names" links_judged_where_they_resolve
