@@ -517,3 +517,127 @@ PY
 
 case_run "execute-on-host files need approval at any depth and case; o+w is not carried" exec_on_host_files_need_approval
 case_run "links are judged where they resolve (host and after the apply), targets as names" links_judged_where_they_resolve
+
+deletions_never_remove_what_the_box_did_not_see() {
+	mkproj "$P"
+	mkdir -p "$P/src/old" "$P/src/sub" "$P/gone/sub" "$P/.github/workflows" "$P/ci2/.github/workflows" "$P/logs" "$P/mod"
+	echo x >"$P/src/old/a.c"
+	echo y >"$P/gone/sub/b"
+	echo "on: push" >"$P/.github/workflows/x.yml"
+	echo "on: push" >"$P/ci2/.github/workflows/x.yml"
+	echo l >"$P/logs/app.log"
+	echo m >"$P/mod/keep.txt"
+	$CLAWBOX run --project "$P" -- sh -c 'rm -rf src gone .github logs mod; rm -rf ci2; echo f > ci2'
+	sleep 0.01
+	# The user adds and changes files beneath what the box deleted (the
+	# deleted dirs themselves do not change).
+	echo new >"$P/src/sub/new.c"
+	echo changed >>"$P/mod/keep.txt"
+	printf '[sync]\ndeny = ["*.log"]\n' >"$(box_dir)/config.toml"
+	sync_p --dry-run --json
+	python3 - "$T_TMP/out" <<'PY' || fail "json (above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+v = {c["path"]: c for c in j["changes"]}
+rules = lambda p: {f["rule"] for f in v[p]["findings"]}
+assert v["src"]["verdict"] == "conflict" and "conflict" in rules("src"), v["src"]
+assert v["mod"]["verdict"] == "conflict", v["mod"]
+assert v["gone"]["verdict"] == "apply", v["gone"]
+assert v[".github"]["verdict"] == "needs-approval" and "path-approval" in rules(".github"), v[".github"]
+assert v["ci2"]["verdict"] == "needs-approval", v["ci2"]
+assert v["logs"]["verdict"] == "blocked" and "path-deny" in rules("logs"), v["logs"]
+PY
+	sync_p --auto
+	[ $rc -eq 1 ] || fail "rc $rc"
+	[ "$(cat "$P/src/sub/new.c")" = new ] || fail "the user's new file was deleted"
+	[ -f "$P/mod/keep.txt" ] || fail "the user's changed file was deleted"
+	[ ! -e "$P/gone" ] || fail "the clean deletion was not applied"
+	[ -f "$P/.github/workflows/x.yml" ] && [ -d "$P/ci2/.github" ] || fail "approval-only deletion applied"
+	[ -f "$P/logs/app.log" ] || fail "a dir holding a denied path was deleted"
+	# With approval the whole .github goes (and the dir replaced by a file).
+	sync_p --auto --approve .github --approve ci2
+	[ ! -e "$P/.github" ] && [ "$(cat "$P/ci2")" = f ] || fail "approved deletions: $(cat "$T_TMP/out")"
+}
+
+tree_delete_rechecked_at_apply() {
+	command -v script >/dev/null || skip "script(1) missing"
+	mkproj "$P"
+	mkdir -p "$P/src/sub"
+	echo x >"$P/src/sub/x.c"
+	$CLAWBOX run --project "$P" -- sh -c 'rm -rf src'
+	mkfifo "$C/in"
+	script -qec "$CLAWBOX sync --project $P" /dev/null <"$C/in" >"$T_TMP/tty" 2>&1 &
+	spid=$!
+	exec 8>"$C/in"
+	for _ in $(seq 200); do grep -q "pply all that pass" "$T_TMP/tty" && break; sleep 0.05; done
+	grep -q "pply all that pass" "$T_TMP/tty" || fail "no prompt: $(cat "$T_TMP/tty")"
+	# Between the plan and the answer, the user adds a file beneath it.
+	echo late >"$P/src/sub/late.c"
+	echo a >&8
+	exec 8>&-
+	wait $spid || true
+	[ "$(cat "$P/src/sub/late.c")" = late ] && [ -f "$P/src/sub/x.c" ] ||
+		fail "deleted what appeared after the plan: $(cat "$T_TMP/tty")"
+	ls -A "$P" | grep -q '^\.clawbox-' && fail "trash left: $(ls -A "$P")"
+	grep -q "1 pending" "$T_TMP/tty" || fail "not reported as pending: $(cat "$T_TMP/tty")"
+}
+
+# A path of more than PATH_MAX bytes in the upper dir (made by cd chains).
+deep_upper() {
+	local u=$1 name
+	name=$(printf 'x%.0s' $(seq 200))
+	(cd "$u" && mkdir deep && cd deep && for _ in $(seq 22); do mkdir "$name" && cd "$name"; done &&
+		echo deep >f)
+}
+
+odd_trees_hold_one_entry() {
+	mkproj "$P"
+	mkdir -p "$P/a/b" "$P/c"
+	echo old >"$P/c/f"
+	$CLAWBOX run --project "$P" -- sh -c 'echo new > a/b/n.txt; echo box > c/f; echo t > top.txt'
+	deep_upper "$(box_dir)/upper"
+	# The host: a dir replaced by a file, a file by a dir, beneath pending changes.
+	rm -rf "$P/a/b"
+	echo file >"$P/a/b"
+	rm -f "$P/c/f"
+	mkdir "$P/c/f"
+	echo u >"$P/c/f/user.txt"
+	for mode in --status --dry-run --auto; do
+		sync_p $mode
+		[ $mode = --auto ] && { [ $rc -eq 1 ] || fail "$mode: rc $rc"; } ||
+			{ [ $rc -eq 0 ] || fail "$mode: rc $rc: $(cat "$T_TMP/err")"; }
+		grep -qi "cannot\|too long" "$T_TMP/err" && fail "$mode: $(cat "$T_TMP/err")"
+	done
+	[ "$(cat "$P/top.txt")" = t ] || fail "the other entries were not applied"
+	[ "$(cat "$P/a/b")" = file ] && [ "$(cat "$P/c/f/user.txt")" = u ] || fail "host entries lost"
+	[ -z "$(find "$P" -name f -type f)" ] || fail "the deep file was applied"
+	sync_p --dry-run --json
+	grep -q '"rule": "path-too-long"' "$T_TMP/out" || fail "no path-too-long finding: $(cat "$T_TMP/out")"
+}
+
+apply_holds_an_entry_whose_dir_became_a_file() {
+	command -v script >/dev/null || skip "script(1) missing"
+	mkproj "$P"
+	mkdir -p "$P/a/b"
+	$CLAWBOX run --project "$P" -- sh -c 'echo new > a/b/n.txt; echo t > top.txt'
+	mkfifo "$C/in"
+	script -qec "$CLAWBOX sync --project $P" /dev/null <"$C/in" >"$T_TMP/tty" 2>&1 &
+	spid=$!
+	exec 8>"$C/in"
+	for _ in $(seq 200); do grep -q "pply all that pass" "$T_TMP/tty" && break; sleep 0.05; done
+	rm -rf "$P/a/b"
+	echo file >"$P/a/b"
+	echo a >&8
+	exec 8>&-
+	wait $spid || true
+	[ "$(cat "$P/top.txt")" = t ] || fail "the rest was not applied: $(cat "$T_TMP/tty")"
+	[ "$(cat "$P/a/b")" = file ] || fail "the host file was replaced"
+	[ ! -e "$(box_dir)/sync/journal" ] || fail "the apply stopped with its journal: $(cat "$T_TMP/tty")"
+	sync_p --dry-run
+	[ $rc -eq 0 ] || fail "the next sync fails: $(cat "$T_TMP/err")"
+}
+
+case_run "deletions: approval, deny and conflicts beneath a deleted or replaced dir" deletions_never_remove_what_the_box_did_not_see
+case_run "a tree delete is checked again at the apply" tree_delete_rechecked_at_apply
+case_run "odd trees (file<->dir beneath a change, > PATH_MAX) hold one entry" odd_trees_hold_one_entry
+case_run "an entry whose dir became a file after the plan is held, the rest applied" apply_holds_an_entry_whose_dir_became_a_file
