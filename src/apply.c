@@ -26,6 +26,8 @@
 #define DONE_NAME    "journal.done"
 #define TMP_PREFIX   ".clawbox-sync."
 #define TRASH_PREFIX ".clawbox-trash."
+/* A trash checked to be the planned tree: removed without a second look. */
+#define GONE_PREFIX  ".clawbox-gone."
 /* Host files hashed for the journal's OLD state; bigger ones are "o". */
 #define HASH_BOUND   (256ULL << 20)
 
@@ -80,8 +82,9 @@ static int host_state(int dfd, const char *base, char out[72], struct stat *ret_
 	return 0;
 }
 
-static void op_names(const struct journal *j, size_t i, char tmp[64], char trash[64])
+static void op_names(const struct journal *j, size_t i, char tmp[64], char trash[64], char gone[64])
 {
+	snprintf(gone, 64, GONE_PREFIX "%s.%zu", j->id, i);
 	snprintf(tmp, 64, TMP_PREFIX "%s.%zu", j->id, i);
 	snprintf(trash, 64, TRASH_PREFIX "%s.%zu", j->id, i);
 }
@@ -141,18 +144,23 @@ static int remove_trash(int dfd, const char *trash)
 
 /* The trash of op (a directory moved aside) is what the plan saw: when the
  * op's OLD state is a tree ("t:HASH"), every entry beneath must be the one
- * checked. Otherwise it is put back at base (or, when base is taken again,
- * left in the trash, never removed): 0. 1 when it may go. */
-static int trash_is_planned(int dfd, const char *base, const char *trash, const char *old)
+ * checked. Then it is renamed to gone (removed after the op, also by a
+ * recovery, without a second look: a removal cut by a crash leaves a
+ * partial tree): 1. Otherwise it is put back at base (or, when base is
+ * taken again, left in the trash, never removed): 0. */
+static int trash_is_planned(int dfd, const char *base, const char *trash, const char *gone,
+			    const char *old)
 {
 	char h[65];
-	if (old[0] != 't')
-		return 1;
-	int r = gate_tree_walk(dfd, trash, GATE_TREE_MAX, NULL, NULL, h);
+	int r = 0;
+	if (old[0] == 't')
+		r = gate_tree_walk(dfd, trash, GATE_TREE_MAX, NULL, NULL, h);
 	if (r == -ENOENT)
 		return 1;
-	if (r == 0 && STREQ(h, old + 2))
-		return 1;
+	if (r == 0 && (old[0] != 't' || STREQ(h, old + 2))) {
+		(void)remove_trash(dfd, gone);
+		return renameat(dfd, trash, dfd, gone) < 0 ? gate_errno() : 1;
+	}
 	if (r == -ENOMEM)
 		return r;
 	/* Something beneath appeared or changed after the plan: not ours. */
@@ -163,13 +171,13 @@ static int trash_is_planned(int dfd, const char *base, const char *trash, const 
 /* Move what is at base aside (atomic rename) so something else can take
  * its name; nothing when there is nothing. 0 when the tree moved aside is
  * not the planned one (put back: held), 1 when done. */
-static int move_aside(int dfd, const char *base, const char *trash, const char *old)
+static int move_aside(int dfd, const char *base, const char *trash, const char *gone,
+		      const char *old)
 {
-	(void)remove_trash(dfd, trash);
 	if (renameat(dfd, base, dfd, trash) < 0)
 		return errno == ENOENT ? 1 : -errno;
 	/* From here on nothing new can arrive beneath it by its path. */
-	return trash_is_planned(dfd, base, trash, old);
+	return trash_is_planned(dfd, base, trash, gone, old);
 }
 
 /* One op. Returns 1 when done, 0 when held (the host is neither the
@@ -177,11 +185,11 @@ static int move_aside(int dfd, const char *base, const char *trash, const char *
 static int run_op(struct gate *g, const struct journal *j, size_t i)
 {
 	const struct journal_op *op = &j->ops[i];
-	char tmp[64], trash[64], cur[72] = "";
+	char tmp[64], trash[64], gone[64], cur[72] = "";
 	struct stat old = { 0 };
 	const char *base = NULL;
 	int dfd, r;
-	op_names(j, i, tmp, trash);
+	op_names(j, i, tmp, trash, gone);
 	if (op->action == GATE_ACT_NONE)
 		return 1;
 	r = gate_parent(g->root_fd, op->host, &dfd, &base);
@@ -195,14 +203,16 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 	(void)unlinkat(dfd, tmp, 0);
 	/* A tree removed before a crash: what is still in the trash is checked
 	 * before it goes. */
-	bool trashed = op->old[0] == 't' && faccessat(dfd, trash, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	if (trashed && (r = trash_is_planned(dfd, base, trash, op->old)) <= 0)
+	bool trashed = faccessat(dfd, trash, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	if (trashed && (r = trash_is_planned(dfd, base, trash, gone, op->old)) <= 0)
 		return r;
+	/* The old entry went aside before a crash: what is at base is new. */
+	bool moved = trashed || faccessat(dfd, gone, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	if ((r = host_state(dfd, base, cur, &old)) < 0)
 		return r;
 	bool is_new = STREQ(cur, op->newv);
 	bool is_old = STREQ(cur, op->old) || (op->old[0] == 'o' && !is_new && cur[0] != '-') ||
-		      (op->old[0] == 't' && cur[0] == 'd');
+		      (op->old[0] == 't' && cur[0] == 'd' && !moved) || (moved && cur[0] == '-');
 	switch (op->action) {
 	case GATE_ACT_WRITE:
 	case GATE_ACT_SYMLINK: {
@@ -229,10 +239,10 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 			if (r == 0)
 				set_owner(-1, dfd, &old, true, dfd, tmp);
 		}
-		if (r == 0 && cur[0] == 'd' && (r = move_aside(dfd, base, trash, op->old)) == 1)
-			r = 0;
-		else if (r == 0 && cur[0] == 'd')
-			r = 1; /* the tree changed: held */
+		if (r == 0 && cur[0] == 'd') {
+			int m = move_aside(dfd, base, trash, gone, op->old);
+			r = m < 0 ? m : m == 0 ? 1 : 0; /* 1: the tree changed, held */
+		}
 		if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)
 			r = -errno;
 		if (r != 0) {
@@ -257,7 +267,7 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 		if (!is_old)
 			return 0;
 		if (cur[0] == 'd')
-			r = move_aside(dfd, base, trash, op->old);
+			r = move_aside(dfd, base, trash, gone, op->old);
 		else
 			r = unlinkat(dfd, base, 0) < 0 && errno != ENOENT ? -errno : 1;
 		if (r <= 0)
@@ -270,7 +280,7 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 			return 0;
 		/* The old tree in the trash (a crash after the move): the dir at
 		 * base, if any, is the new one. */
-		if (!trashed && (r = move_aside(dfd, base, trash, op->old)) <= 0)
+		if (!moved && (r = move_aside(dfd, base, trash, gone, op->old)) <= 0)
 			return r;
 		if (mkdirat(dfd, base, 0700) < 0 && errno != EEXIST)
 			return -errno;
@@ -293,7 +303,7 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 	}
 	if (fsync(dfd) < 0)
 		return -errno;
-	if ((r = remove_trash(dfd, trash)) < 0)
+	if ((r = remove_trash(dfd, gone)) < 0)
 		return r;
 	return 1;
 }
