@@ -781,11 +781,43 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 	return r;
 }
 
+/* Git data: one event per git directory (at its first entry), not one per
+ * object file; with fresh, only when one of its entries is fresh. */
+static int audit_gitdata(struct gate *g, const struct gate_plan *p, size_t i,
+			 bool (*fresh)(const struct gate_entry *e, void *ctx), void *ctx)
+{
+	const struct gate_entry *e = &p->v[i];
+	for (size_t k = 0; k < i; k++)
+		if (p->v[k].verdict == GATE_GITDATA && STREQ(p->v[k].gitdir, e->gitdir))
+			return 0;
+	size_t n = 0;
+	bool any = !fresh;
+	for (size_t k = i; k < p->n; k++)
+		if (p->v[k].verdict == GATE_GITDATA && STREQ(p->v[k].gitdir, e->gitdir)) {
+			n++;
+			any |= fresh && fresh(&p->v[k], ctx);
+		}
+	if (!any)
+		return 0;
+	char disp[PATH_MAX], first[PATH_MAX];
+	gate_path_display(e->gitdir, disp, sizeof(disp));
+	gate_path_display(e->path, first, sizeof(first));
+	return audit_append(
+	    g->audit, "sync.git-data",
+	    json_pack("{s:s, s:s, s:I}", "git_dir", disp, "path", first, "entries", (json_int_t)n));
+}
+
 int gate_audit_held(struct gate *g, const struct gate_plan *p,
 		    bool (*fresh)(const struct gate_entry *e, void *ctx), void *ctx)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		const struct gate_entry *e = &p->v[i];
+		if (e->verdict == GATE_GITDATA) {
+			int r = audit_gitdata(g, p, i, fresh, ctx);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (e->applied || e->verdict == GATE_SETTLED || (fresh && !fresh(e, ctx)))
 			continue;
 		char disp[PATH_MAX];

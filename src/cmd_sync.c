@@ -561,14 +561,15 @@ static int do_status(struct gate *g, const struct box *b, const struct opts *o)
 	const struct sync_policy *pol = gate_policy(g);
 	if (o->json) {
 		json_t *j = json_pack(
-		    "{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I}, s:s, "
+		    "{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:s, "
 		    "s:i}",
 		    "box", b->name, "project", b->project, "mode", box_mode_name(b->mode),
 		    "running", box_in_use(b, NULL), "interrupted", interrupted, "pending",
 		    "changes", (json_int_t)c.pending, "pass", (json_int_t)c.ok, "needs_approval",
 		    (json_int_t)c.approve, "blocked", (json_int_t)c.blocked, "conflicts",
-		    (json_int_t)c.conflict, "policy", pol->source[0] ? pol->source : "defaults",
-		    "auto_interval", (int)pol->auto_interval);
+		    (json_int_t)c.conflict, "git_data", (json_int_t)c.gitdata, "policy",
+		    pol->source[0] ? pol->source : "defaults", "auto_interval",
+		    (int)pol->auto_interval);
 		print_json(j);
 	} else {
 		printf("box:      %s (%s%s)\n", b->name, box_mode_name(b->mode),
@@ -581,6 +582,10 @@ static int do_status(struct gate *g, const struct box *b, const struct opts *o)
 			printf("pending:  %zu (%zu pass, %zu need approval, %zu blocked, %zu "
 			       "conflicts)\n",
 			       c.pending, c.ok, c.approve, c.blocked, c.conflict);
+		if (!interrupted && c.gitdata)
+			printf("git data: %zu entries beneath git directories (not applied as "
+			       "files)\n",
+			       c.gitdata);
 	}
 	gate_plan_free(&p);
 	return 0;

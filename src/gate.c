@@ -1002,9 +1002,11 @@ static int subtree_entry(const char *rel, const struct stat *st, bool bare, void
 	struct gate_entry *e = t->e;
 	char full[PATH_MAX];
 	const char *m, *why = NULL;
-	if (snprintf(full, sizeof(full), "%s/%s", e->path, rel) >= (int)sizeof(full))
+	if (snprintf(full, sizeof(full), "%s%s%s", e->path, rel[0] ? "/" : "", rel) >=
+	    (int)sizeof(full))
 		return -ENAMETOOLONG;
-	const char *name = strrchr(full, '/') + 1;
+	const char *slash = strrchr(full, '/');
+	const char *name = slash ? slash + 1 : full;
 	if (bare || gate_name_is_dotgit(name, strlen(name))) {
 		if (!t->git)
 			snprintf(t->git_root, sizeof(t->git_root), "%s", full);

@@ -350,6 +350,72 @@ static size_t common_dirs(const char *a, const char *b)
 	return last;
 }
 
+static const char *const bare_markers[] = { "HEAD", "objects", "refs", "commondir" };
+
+static int marker_of(const char *name)
+{
+	for (int m = 0; m < (int)ELEMENTSOF(bare_markers); m++)
+		if (strcasecmp(name, bare_markers[m]) == 0)
+			return m;
+	return -1;
+}
+
+struct marker {
+	const char *path; /* a pending entry named as a marker, in any case */
+	size_t dirlen;    /* its parent's length */
+	int m;
+};
+
+static int marker_cmp(const void *a, const void *b)
+{
+	const struct marker *x = a, *y = b;
+	size_t n = x->dirlen < y->dirlen ? x->dirlen : y->dirlen;
+	int c = memcmp(x->path, y->path, n);
+	return c ? c : x->dirlen < y->dirlen ? -1 : x->dirlen > y->dirlen;
+}
+
+/* Dirs that look like a bare repository after the apply when the letter
+ * case of the pending markers is ignored (on a case-insensitive filesystem
+ * "head" is HEAD; the host's markers are looked up by name, which such a
+ * filesystem matches in any case). Pending markers grouped by dir: cost
+ * O(k log k) in the k entries named so. */
+static int find_bare_nocase(struct gate *g)
+{
+	struct marker *v = NULL;
+	size_t n = 0;
+	int r = 0;
+	for (size_t i = 0; i < g->alln; i++) {
+		const char *path = g->allv[i].path;
+		const char *slash = strrchr(path, '/');
+		int m = marker_of(slash ? slash + 1 : path);
+		if (m < 0 || g->allv[i].type == GATE_WHITEOUT)
+			continue;
+		struct marker *nv = reallocarray(v, n + 1, sizeof(*v));
+		if (!nv) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n++] = (struct marker){ path, slash ? (size_t)(slash - path) : 0, m };
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), marker_cmp);
+	for (size_t i = 0, j; i < n && r == 0; i = j) {
+		bool has[ELEMENTSOF(bare_markers)] = { 0 };
+		for (j = i; j < n && marker_cmp(&v[i], &v[j]) == 0; j++)
+			has[v[j].m] = true;
+		char dir[PATH_MAX], p[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%.*s", (int)v[i].dirlen, v[i].path);
+		for (size_t m = 0; m < ELEMENTSOF(bare_markers); m++)
+			if (!has[m] && join(p, sizeof(p), dir, bare_markers[m]) == 0)
+				has[m] = gate_view_type(g, true, p, NULL, 0) > 0;
+		if (has[0] && (has[3] || (has[1] && has[2])))
+			r = add_gitdir(g, dir);
+	}
+	free(v);
+	return r;
+}
+
 int gate_find_gitdirs(struct gate *g)
 {
 	char dir[PATH_MAX];
@@ -369,7 +435,10 @@ int gate_find_gitdirs(struct gate *g)
 		if (n >= sizeof(dir))
 			continue;
 		memcpy(dir, path, n + 1);
-		for (size_t k = from + (from > 0); k <= n; k++) {
+		/* The path itself only when the box makes it a dir: a host dir
+		 * it deletes or replaces is walked by the gate (check_subtree). */
+		size_t last = g->allv[i].type == GATE_DIR ? n : n - 1;
+		for (size_t k = from + (from > 0); k <= last; k++) {
 			if (k < n && dir[k] != '/')
 				continue;
 			dir[k] = '\0';
@@ -380,7 +449,8 @@ int gate_find_gitdirs(struct gate *g)
 				return r;
 		}
 	}
-	return 0;
+	/* Markers in another letter case. */
+	return find_bare_nocase(g);
 }
 
 bool gate_git_root(const struct gate *g, const char *path, char *out, size_t n)

@@ -373,6 +373,8 @@ mkdir -p gd/objects gd/refs; echo 'ref: refs/heads/main' > gd/HEAD; plant gd git
 mkdir -p gf2; echo "gitdir: $P/gd2" > gf2/.git; mkdir -p gd2; plant gd2 gitfile-abs
 # 6. a symlink named .git
 mkdir -p sl; ln -s ../gd sl/.git
+# 7. a bare repository spelled in other letter cases (a case-insensitive host)
+mkdir -p ci/Objects ci/REFS; echo 'ref: refs/heads/main' > ci/head; plant ci nocase
 echo fine > fine.txt
 EOS
 	$CLAWBOX run --project "$P" -- sh -c "$(cat "$T_TMP/box.sh")"
@@ -380,7 +382,7 @@ EOS
 	[ $rc -eq 0 ] || fail "dry-run rc $rc"
 	grep -q "git data beneath .git: 1 entry, not applied as files" "$T_TMP/out" ||
 		fail "no summary line: $(cat "$T_TMP/out")"
-	for d in common vendor/lib/.git evil .GIT gd gd2 gf/.git sl/.git; do
+	for d in common vendor/lib/.git evil .GIT gd gd2 gf/.git sl/.git ci; do
 		grep -q "git data beneath $d: " "$T_TMP/out" || fail "no line for $d: $(cat "$T_TMP/out")"
 	done
 	grep -q "evil/objects" "$T_TMP/out" && fail "object files listed one by one"
@@ -398,7 +400,7 @@ PY
 	[ $rc -eq 0 ] || fail "git data made --auto fail: rc $rc $(cat "$T_TMP/out")"
 	[ "$(cat "$P/fine.txt")" = fine ] || fail "the clean file was not applied"
 	grep -q fsmonitor "$P/vendor/lib/.git/config" && fail "the nested repo's config was applied"
-	for f in .git/commondir common evil .GIT gd gd2 gf/.git gf2/.git sl/.git \
+	for f in .git/commondir common evil ci .GIT gd gd2 gf/.git gf2/.git sl/.git \
 		"sub/.git."; do
 		[ ! -e "$P/$f" ] && [ ! -L "$P/$f" ] || fail "$f reached the host"
 	done

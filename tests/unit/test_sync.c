@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include "gate.h"
+#include "gate_int.h"
 #include "journal.h"
 #include "pathglob.h"
 #include "syncpolicy.h"
@@ -131,16 +132,45 @@ TEST(syncpolicy_exec_on_host)
 	const char *why = NULL;
 	CHECK_INT(syncpolicy_parse("", 0, "/box", &p, &err), 0);
 	static const char *const need[] = {
-		".devcontainer/devcontainer.json", "a/b.code-workspace", ".husky/pre-commit",
-		".pre-commit-config.yaml", ".github/Workflows/x.yml", ".GitHub/actions/a/action.yml",
-		"sub/.github/workflows/ci.yml", ".gitlab-ci.yml", ".gitlab/ci/x.yml",
-		".circleci/config.yml", "Jenkinsfile", "lib/x.pth", "venv/lib/site-packages/y.PTH",
-		".venv/bin/activate", "env/bin/activate.fish", "venv/pyvenv.cfg", ".mise.toml",
-		"mise.toml", ".tool-versions", ".npmrc", "pkg/.npmrc", ".yarnrc.yml",
-		".pnpmfile.cjs", "bunfig.toml", ".gitmodules", ".gitattributes", ".envrc",
-		".VSCODE/settings.json", ".idea/workspace.xml", "lefthook.yml", ".travis.yml",
-		"azure-pipelines.yml", "bitbucket-pipelines.yml", ".buildkite/pipeline.yml",
-		".drone.yml", ".python-version", ".nvmrc", "sub/.ZSHRC", ".hg/hgrc",
+		".devcontainer/devcontainer.json",
+		"a/b.code-workspace",
+		".husky/pre-commit",
+		".pre-commit-config.yaml",
+		".github/Workflows/x.yml",
+		".GitHub/actions/a/action.yml",
+		"sub/.github/workflows/ci.yml",
+		".gitlab-ci.yml",
+		".gitlab/ci/x.yml",
+		".circleci/config.yml",
+		"Jenkinsfile",
+		"lib/x.pth",
+		"venv/lib/site-packages/y.PTH",
+		".venv/bin/activate",
+		"env/bin/activate.fish",
+		"venv/pyvenv.cfg",
+		".mise.toml",
+		"mise.toml",
+		".tool-versions",
+		".npmrc",
+		"pkg/.npmrc",
+		".yarnrc.yml",
+		".pnpmfile.cjs",
+		"bunfig.toml",
+		".gitmodules",
+		".gitattributes",
+		".envrc",
+		".VSCODE/settings.json",
+		".idea/workspace.xml",
+		"lefthook.yml",
+		".travis.yml",
+		"azure-pipelines.yml",
+		"bitbucket-pipelines.yml",
+		".buildkite/pipeline.yml",
+		".drone.yml",
+		".python-version",
+		".nvmrc",
+		"sub/.ZSHRC",
+		".hg/hgrc",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(need); i++) {
 		why = NULL;
@@ -148,8 +178,8 @@ TEST(syncpolicy_exec_on_host)
 			fprintf(stderr, "no approval for %s\n", need[i]);
 		CHECK(why && why[0]);
 	}
-	static const char *const data[] = { "Makefile", ".editorconfig", "src/main.c",
-					    "docs/github.md", "bin/tool", ".clang-format" };
+	static const char *const data[] = { "Makefile",       ".editorconfig", "src/main.c",
+					    "docs/github.md", "bin/tool",      ".clang-format" };
 	for (size_t i = 0; i < ELEMENTSOF(data); i++)
 		CHECK(!syncpolicy_needs_approval(&p, data[i], &why));
 	size_t n = 0;
@@ -158,6 +188,27 @@ TEST(syncpolicy_exec_on_host)
 	for (size_t i = 0; i < n; i++)
 		CHECK(pathglob_valid(x[i].pattern, NULL) == 0 && x[i].reason[0]);
 	syncpolicy_free(&p);
+}
+
+/* What a case-insensitive filesystem (or HFS+, NTFS) takes for ".git". */
+TEST(gate_dotgit_names)
+{
+	static const char *const yes[] = { ".git",
+					   ".GIT",
+					   ".Git",
+					   ".git.",
+					   ".git ",
+					   ".git. .",
+					   "GIT~1",
+					   "git~1",
+					   ".g\xe2\x80\x8cit",
+					   "\xef\xbb\xbf.git" };
+	static const char *const no[] = { "git", ".gitignore", ".git2",   "x.git",
+					  ".gi", "GIT~2",      ".github", "" };
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+		CHECK(gate_name_is_dotgit(yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < ELEMENTSOF(no); i++)
+		CHECK(!gate_name_is_dotgit(no[i], strlen(no[i])));
 }
 
 TEST(pathglob_nocase)
