@@ -3,6 +3,7 @@
  * globs match any path without crashing. */
 #include "util/common.h"
 
+#include "pathglob.h"
 #include "syncpolicy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,6 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			{
 				const char *why;
 				(void)syncpolicy_needs_approval(&p, paths[i], &why);
+				if (p.napprove)
+					(void)pathglob_match_nocase(p.approve[0], paths[i]);
 			}
 			(void)syncpolicy_blocked_ext(&p, paths[i]);
 		}

@@ -76,6 +76,14 @@ int gate_view_type(const struct gate *g, bool after, const char *path, char *tgt
 /* A name a case-insensitive filesystem (or HFS+, NTFS) takes for ".git". */
 bool gate_name_is_dotgit(const char *name, size_t n);
 
+/* base (a project-relative dir, "" for the root) joined with a path read
+ * from a git file (a gitfile's "gitdir:" value or a "commondir"; trailing
+ * white space dropped; absolute paths count when inside project),
+ * normalized lexically into out (project-relative: no "", ".", ".."
+ * component, no leading '/'; "" for the root). false when it leaves the
+ * project, is empty or does not fit n. */
+bool gate_git_target(const char *project, const char *base, const char *text, char *out, size_t n);
+
 /* Fill g->gitdirs from both views, looking at every directory of a pending
  * path (and each path itself): bare-looking dirs, gitfiles' targets,
  * commondirs. */

@@ -213,11 +213,7 @@ static int add_gitdir(struct gate *g, const char *dir)
 	return 0;
 }
 
-/* base (a project-relative dir) joined with a path from a git file (a
- * gitfile's "gitdir:" or a "commondir"), normalized lexically into out.
- * false when it leaves the project. */
-static bool git_target(const struct gate *g, const char *base, const char *text, char *out,
-		       size_t n)
+bool gate_git_target(const char *project, const char *base, const char *text, char *out, size_t n)
 {
 	char t[PATH_MAX];
 	snprintf(t, sizeof(t), "%s", text);
@@ -228,11 +224,11 @@ static bool git_target(const struct gate *g, const char *base, const char *text,
 	if (!len)
 		return false;
 	const char *rel = t;
-	size_t pl = strlen(g->box.project);
+	size_t pl = strlen(project);
 	size_t o = 0;
 	out[0] = '\0';
 	if (t[0] == '/') {
-		if (strncmp(t, g->box.project, pl) != 0 || (t[pl] && t[pl] != '/'))
+		if (strncmp(t, project, pl) != 0 || (t[pl] && t[pl] != '/'))
 			return false;
 		rel = t + pl;
 	} else if (base[0]) {
@@ -280,7 +276,7 @@ static int add_commondir(struct gate *g, const char *gitdir)
 		return 0;
 	for (int v = 0; v < 2; v++) {
 		view_read(g, v, path, text, sizeof(text));
-		if (text[0] && git_target(g, gitdir, text, dir, sizeof(dir))) {
+		if (text[0] && gate_git_target(g->box.project, gitdir, text, dir, sizeof(dir))) {
 			int r = add_gitdir(g, dir);
 			if (r < 0)
 				return r;
@@ -330,7 +326,7 @@ static int scan_dir(struct gate *g, const char *dir)
 		const char *s = text + 7;
 		while (*s == ' ' || *s == '\t')
 			s++;
-		if (git_target(g, dir, s, target, sizeof(target)) &&
+		if (gate_git_target(g->box.project, dir, s, target, sizeof(target)) &&
 		    ((r = add_gitdir(g, target)) < 0 || (r = add_commondir(g, target)) < 0))
 			return r;
 	}
