@@ -732,7 +732,9 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 		 * next time, as a conflict. */
 		if (e->choice == GATE_CHOICE_APPLY && !under_replace(p, e) &&
 		    (r = host_as_planned(g, e)) <= 0) {
-			if (r < 0)
+			if (r < 0 ||
+			    (r = gate_add_finding(e, GATE_SEV_NOTE, "conflict", 0,
+						  "changed on the host after the plan")) < 0)
 				break;
 			e->apply_err = -ESTALE;
 			e->verdict = GATE_CONFLICT;
@@ -741,7 +743,10 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 		}
 		r = plan_op(g, p, e, (uint32_t)i, &op, beside, sizeof(beside));
 		if (r == -ESTALE) {
-			r = 0;
+			if ((r = gate_add_finding(e, GATE_SEV_NOTE, "conflict", 0,
+						  "a directory on its path is no longer one on the "
+						  "host")) < 0)
+				break;
 			e->apply_err = -ESTALE;
 			e->verdict = GATE_CONFLICT;
 			res.held++;

@@ -63,6 +63,10 @@ void gate_fp_from_stat(const struct stat *st, struct gate_fp *ret);
  * pread), at most max bytes: -EFBIG beyond. */
 int gate_hash_fd(int fd, uint64_t max, char out[65]);
 
+/* Add a finding to e (at most 64; the reason is formatted). -ENOMEM. */
+_printf_(5, 6) int gate_add_finding(struct gate_entry *e, enum gate_severity sev, const char *rule,
+				    unsigned line, const char *fmt, ...);
+
 _printf_(3, 4) int gate_fail(struct gate_error *err, int r, const char *fmt, ...);
 void gate_subject(struct gate_error *err, const char *subject);
 
