@@ -303,7 +303,7 @@ static bool looks_bare(const struct gate *g, bool after, const char *dir)
  * the target of a gitfile dir/.git; the commondirs of both and of dir/.git. */
 static int scan_dir(struct gate *g, const char *dir)
 {
-	char p[PATH_MAX], text[PATH_MAX], target[PATH_MAX];
+	char p[PATH_MAX], text[PATH_MAX] = { 0 }, target[PATH_MAX];
 	int r;
 	for (int v = 0; v < 2; v++) {
 		int t = gate_view_type(g, v, dir, NULL, 0);
@@ -521,6 +521,7 @@ int gate_link_resolves(const struct gate *g, bool after, const char *linkpath, c
 			       : snprintf(cand, sizeof(cand), "%.*s", (int)k, c);
 		if (n < 0 || (size_t)n >= sizeof(cand))
 			return GATE_LINK_LOOPS; /* cannot be judged */
+		tgt[0] = '\0';
 		int t = gate_view_type(g, after, cand, tgt, sizeof(tgt));
 		if (t < 0)
 			return t;
@@ -534,9 +535,7 @@ int gate_link_resolves(const struct gate *g, bool after, const char *linkpath, c
 			char *nr = malloc(tl + left + 2);
 			if (!nr)
 				return -ENOMEM;
-			memcpy(nr, tgt, tl);
-			nr[tl] = '/';
-			memcpy(nr + tl + 1, rest + pos, left + 1);
+			snprintf(nr, tl + left + 2, "%s/%s", tgt, rest + pos);
 			free(rest);
 			rest = nr;
 			pos = 0;
