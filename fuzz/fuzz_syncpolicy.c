@@ -3,6 +3,7 @@
  * globs match any path without crashing. */
 #include "util/common.h"
 
+#include "pathglob.h"
 #include "syncpolicy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -20,7 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
 			(void)syncpolicy_denied(&p, paths[i]);
 			(void)syncpolicy_allowed(&p, paths[i]);
-			(void)syncpolicy_needs_approval(&p, paths[i]);
+			{
+				const char *why;
+				(void)syncpolicy_needs_approval(&p, paths[i], &why);
+				if (p.napprove)
+					(void)pathglob_match_nocase(p.approve[0], paths[i]);
+			}
 			(void)syncpolicy_blocked_ext(&p, paths[i]);
 		}
 		if (p.max_size == 0 || p.auto_interval == 0)

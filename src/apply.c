@@ -26,6 +26,8 @@
 #define DONE_NAME    "journal.done"
 #define TMP_PREFIX   ".clawbox-sync."
 #define TRASH_PREFIX ".clawbox-trash."
+/* A trash checked to be the planned tree: removed without a second look. */
+#define GONE_PREFIX  ".clawbox-gone."
 /* Host files hashed for the journal's OLD state; bigger ones are "o". */
 #define HASH_BOUND   (256ULL << 20)
 
@@ -80,8 +82,9 @@ static int host_state(int dfd, const char *base, char out[72], struct stat *ret_
 	return 0;
 }
 
-static void op_names(const struct journal *j, size_t i, char tmp[64], char trash[64])
+static void op_names(const struct journal *j, size_t i, char tmp[64], char trash[64], char gone[64])
 {
+	snprintf(gone, 64, GONE_PREFIX "%s.%zu", j->id, i);
 	snprintf(tmp, 64, TMP_PREFIX "%s.%zu", j->id, i);
 	snprintf(trash, 64, TRASH_PREFIX "%s.%zu", j->id, i);
 }
@@ -139,14 +142,42 @@ static int remove_trash(int dfd, const char *trash)
 	return r == -ENOENT ? 0 : r;
 }
 
-/* Move what is at base aside (atomic rename) so something else can take
- * its name; nothing when there is nothing. */
-static int move_aside(int dfd, const char *base, const char *trash)
+/* The trash of op (a directory moved aside) is what the plan saw: when the
+ * op's OLD state is a tree ("t:HASH"), every entry beneath must be the one
+ * checked. Then it is renamed to gone (removed after the op, also by a
+ * recovery, without a second look: a removal cut by a crash leaves a
+ * partial tree): 1. Otherwise it is put back at base (or, when base is
+ * taken again, left in the trash, never removed): 0. */
+static int trash_is_planned(int dfd, const char *base, const char *trash, const char *gone,
+			    const char *old)
 {
-	(void)remove_trash(dfd, trash);
-	if (renameat(dfd, base, dfd, trash) < 0)
-		return errno == ENOENT ? 0 : -errno;
+	char h[65];
+	int r = 0;
+	if (old[0] == 't')
+		r = gate_tree_walk(dfd, trash, GATE_TREE_MAX, NULL, NULL, h);
+	if (r == -ENOENT)
+		return 1;
+	if (r == 0 && (old[0] != 't' || STREQ(h, old + 2))) {
+		(void)remove_trash(dfd, gone);
+		return renameat(dfd, trash, dfd, gone) < 0 ? gate_errno() : 1;
+	}
+	if (r == -ENOMEM)
+		return r;
+	/* Something beneath appeared or changed after the plan: not ours. */
+	(void)renameat2(dfd, trash, dfd, base, RENAME_NOREPLACE);
 	return 0;
+}
+
+/* Move what is at base aside (atomic rename) so something else can take
+ * its name; nothing when there is nothing. 0 when the tree moved aside is
+ * not the planned one (put back: held), 1 when done. */
+static int move_aside(int dfd, const char *base, const char *trash, const char *gone,
+		      const char *old)
+{
+	if (renameat(dfd, base, dfd, trash) < 0)
+		return errno == ENOENT ? 1 : -errno;
+	/* From here on nothing new can arrive beneath it by its path. */
+	return trash_is_planned(dfd, base, trash, gone, old);
 }
 
 /* One op. Returns 1 when done, 0 when held (the host is neither the
@@ -154,21 +185,34 @@ static int move_aside(int dfd, const char *base, const char *trash)
 static int run_op(struct gate *g, const struct journal *j, size_t i)
 {
 	const struct journal_op *op = &j->ops[i];
-	char tmp[64], trash[64], cur[72] = "";
+	char tmp[64], trash[64], gone[64], cur[72] = "";
 	struct stat old = { 0 };
 	const char *base = NULL;
 	int dfd, r;
-	op_names(j, i, tmp, trash);
+	op_names(j, i, tmp, trash, gone);
 	if (op->action == GATE_ACT_NONE)
 		return 1;
-	if ((r = gate_parent(g->root_fd, op->host, &dfd, &base)) < 0)
+	r = gate_parent(g->root_fd, op->host, &dfd, &base);
+	/* Its directory is gone, or is a file or a symlink now: the host
+	 * changed, held (one bad entry never stops the apply). */
+	if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP || r == -EXDEV)
+		return 0;
+	if (r < 0)
 		return r;
 	_cleanup_close_ int dirfd = dfd;
 	(void)unlinkat(dfd, tmp, 0);
+	/* A tree removed before a crash: what is still in the trash is checked
+	 * before it goes. */
+	bool trashed = faccessat(dfd, trash, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	if (trashed && (r = trash_is_planned(dfd, base, trash, gone, op->old)) <= 0)
+		return r;
+	/* The old entry went aside before a crash: what is at base is new. */
+	bool moved = trashed || faccessat(dfd, gone, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	if ((r = host_state(dfd, base, cur, &old)) < 0)
 		return r;
 	bool is_new = STREQ(cur, op->newv);
-	bool is_old = STREQ(cur, op->old) || (op->old[0] == 'o' && !is_new && cur[0] != '-');
+	bool is_old = STREQ(cur, op->old) || (op->old[0] == 'o' && !is_new && cur[0] != '-') ||
+		      (op->old[0] == 't' && cur[0] == 'd' && !moved) || (moved && cur[0] == '-');
 	switch (op->action) {
 	case GATE_ACT_WRITE:
 	case GATE_ACT_SYMLINK: {
@@ -195,13 +239,15 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 			if (r == 0)
 				set_owner(-1, dfd, &old, true, dfd, tmp);
 		}
-		if (r == 0 && cur[0] == 'd')
-			r = move_aside(dfd, base, trash);
+		if (r == 0 && cur[0] == 'd') {
+			int m = move_aside(dfd, base, trash, gone, op->old);
+			r = m < 0 ? m : m == 0 ? 1 : 0; /* 1: the tree changed, held */
+		}
 		if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)
 			r = -errno;
-		if (r < 0) {
+		if (r != 0) {
 			(void)unlinkat(dfd, tmp, 0);
-			return r;
+			return r < 0 ? r : 0;
 		}
 		break;
 	}
@@ -221,10 +267,10 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 		if (!is_old)
 			return 0;
 		if (cur[0] == 'd')
-			r = move_aside(dfd, base, trash);
+			r = move_aside(dfd, base, trash, gone, op->old);
 		else
-			r = unlinkat(dfd, base, 0) < 0 && errno != ENOENT ? -errno : 0;
-		if (r < 0)
+			r = unlinkat(dfd, base, 0) < 0 && errno != ENOENT ? -errno : 1;
+		if (r <= 0)
 			return r;
 		break;
 	case GATE_ACT_REPLACE:
@@ -232,7 +278,9 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 		 * replaces the new, still empty directory. */
 		if (!is_old && cur[0] != 'd' && cur[0] != '-')
 			return 0;
-		if ((r = move_aside(dfd, base, trash)) < 0)
+		/* The old tree in the trash (a crash after the move): the dir at
+		 * base, if any, is the new one. */
+		if (!moved && (r = move_aside(dfd, base, trash, gone, op->old)) <= 0)
 			return r;
 		if (mkdirat(dfd, base, 0700) < 0 && errno != EEXIST)
 			return -errno;
@@ -255,7 +303,7 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 	}
 	if (fsync(dfd) < 0)
 		return -errno;
-	if ((r = remove_trash(dfd, trash)) < 0)
+	if ((r = remove_trash(dfd, gone)) < 0)
 		return r;
 	return 1;
 }
@@ -560,8 +608,43 @@ static int upper_fp(struct gate *g, const char *rel, struct gate_fp *ret)
 	return r;
 }
 
-static int plan_op(struct gate *g, const struct gate_entry *e, uint32_t idx, struct journal_op *op,
-		   char *beside, size_t bn)
+/* Whether e is beneath a directory the apply replaces (the host's old
+ * entries there go with it). */
+static bool under_replace(const struct gate_plan *p, const struct gate_entry *e)
+{
+	for (ssize_t k = e->parent; k >= 0; k = p->v[k].parent)
+		if (p->v[k].action == GATE_ACT_REPLACE)
+			return true;
+	return false;
+}
+
+/* The host entry of e is still the one the plan judged: same identity, and
+ * for a directory it removes, the same tree beneath. */
+static int host_as_planned(struct gate *g, const struct gate_entry *e)
+{
+	struct gate_fp now;
+	host_fp(g, e->path, &now);
+	if (!e->host_type)
+		return now.ino == 0 && now.mode == 0;
+	if (!gate_fp_equal(&now, &e->host))
+		return 0;
+	if (!e->host_tree[0])
+		return 1;
+	char h[65];
+	int dfd = -1;
+	const char *base = NULL;
+	int r = gate_parent(g->root_fd, e->path, &dfd, &base);
+	if (r < 0)
+		return 0;
+	r = gate_tree_walk(dfd, base, GATE_TREE_MAX, NULL, NULL, h);
+	close(dfd);
+	if (r == -ENOMEM)
+		return r;
+	return r == 0 && STREQ(h, e->host_tree);
+}
+
+static int plan_op(struct gate *g, const struct gate_plan *p, const struct gate_entry *e,
+		   uint32_t idx, struct journal_op *op, char *beside, size_t bn)
 {
 	const char *base = NULL;
 	int dfd = -1;
@@ -590,14 +673,21 @@ static int plan_op(struct gate *g, const struct gate_entry *e, uint32_t idx, str
 		op->host = beside;
 	}
 	int r = gate_parent(g->root_fd, op->host, &dfd, &base);
-	if (r == -ENOENT) {
+	if (r == -ENOENT || (e->choice != GATE_CHOICE_BESIDE && under_replace(p, e))) {
+		if (dfd >= 0)
+			close(dfd);
 		snprintf(op->old, sizeof(op->old), "-"); /* made by an earlier op */
 		return 0;
 	}
+	if (r == -ENOTDIR || r == -ELOOP || r == -EXDEV)
+		return -ESTALE; /* a dir on its path is a file or a symlink now */
 	if (r < 0)
 		return r;
 	r = host_state(dfd, base, op->old, &st);
 	close(dfd);
+	/* A directory it removes: expected with every entry beneath. */
+	if (r == 0 && op->old[0] == 'd' && e->choice != GATE_CHOICE_BESIDE && e->host_tree[0])
+		snprintf(op->old, sizeof(op->old), "t:%s", e->host_tree);
 	return r;
 }
 
@@ -638,7 +728,31 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 			res.held++;
 			continue;
 		}
-		if ((r = plan_op(g, e, (uint32_t)i, &op, beside, sizeof(beside))) < 0) {
+		/* The host changed after the plan (the user thought it over):
+		 * next time, as a conflict. */
+		if (e->choice == GATE_CHOICE_APPLY && !under_replace(p, e) &&
+		    (r = host_as_planned(g, e)) <= 0) {
+			if (r < 0 ||
+			    (r = gate_add_finding(e, GATE_SEV_NOTE, "conflict", 0,
+						  "changed on the host after the plan")) < 0)
+				break;
+			e->apply_err = -ESTALE;
+			e->verdict = GATE_CONFLICT;
+			res.held++;
+			continue;
+		}
+		r = plan_op(g, p, e, (uint32_t)i, &op, beside, sizeof(beside));
+		if (r == -ESTALE) {
+			if ((r = gate_add_finding(e, GATE_SEV_NOTE, "conflict", 0,
+						  "a directory on its path is no longer one on the "
+						  "host")) < 0)
+				break;
+			e->apply_err = -ESTALE;
+			e->verdict = GATE_CONFLICT;
+			res.held++;
+			continue;
+		}
+		if (r < 0) {
 			gate_subject(err, e->path);
 			gate_fail(err, r, "cannot read the host's version: %s", strerror(-r));
 			break;
@@ -672,11 +786,43 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 	return r;
 }
 
+/* Git data: one event per git directory (at its first entry), not one per
+ * object file; with fresh, only when one of its entries is fresh. */
+static int audit_gitdata(struct gate *g, const struct gate_plan *p, size_t i,
+			 bool (*fresh)(const struct gate_entry *e, void *ctx), void *ctx)
+{
+	const struct gate_entry *e = &p->v[i];
+	for (size_t k = 0; k < i; k++)
+		if (p->v[k].verdict == GATE_GITDATA && STREQ(p->v[k].gitdir, e->gitdir))
+			return 0;
+	size_t n = 0;
+	bool any = !fresh;
+	for (size_t k = i; k < p->n; k++)
+		if (p->v[k].verdict == GATE_GITDATA && STREQ(p->v[k].gitdir, e->gitdir)) {
+			n++;
+			any |= fresh && fresh(&p->v[k], ctx);
+		}
+	if (!any)
+		return 0;
+	char disp[PATH_MAX], first[PATH_MAX];
+	gate_path_display(e->gitdir, disp, sizeof(disp));
+	gate_path_display(e->path, first, sizeof(first));
+	return audit_append(
+	    g->audit, "sync.git-data",
+	    json_pack("{s:s, s:s, s:I}", "git_dir", disp, "path", first, "entries", (json_int_t)n));
+}
+
 int gate_audit_held(struct gate *g, const struct gate_plan *p,
 		    bool (*fresh)(const struct gate_entry *e, void *ctx), void *ctx)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		const struct gate_entry *e = &p->v[i];
+		if (e->verdict == GATE_GITDATA) {
+			int r = audit_gitdata(g, p, i, fresh, ctx);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (e->applied || e->verdict == GATE_SETTLED || (fresh && !fresh(e, ctx)))
 			continue;
 		char disp[PATH_MAX];

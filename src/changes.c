@@ -23,7 +23,9 @@ const char *change_kind_name(enum change_kind k)
 struct walk {
 	int (*fn)(const struct change *c, void *ctx);
 	void *ctx;
-	char path[PATH_MAX];
+	/* One name past PATH_MAX fits: such a path is reported (and held by
+	 * the gate), what lies deeper is not walked. */
+	char path[PATH_MAX + NAME_MAX + 2];
 };
 
 /* An overlay xattr, in either namespace (userxattr mounts use user.*). */
@@ -60,6 +62,13 @@ static int emit(struct walk *w, enum change_kind k, const struct stat *st)
 	return w->fn(&c, w->ctx);
 }
 
+/* A directory whose changes are not listed (path or depth over the bound). */
+static int emit_truncated(struct walk *w, enum change_kind k, const struct stat *st)
+{
+	struct change c = { .path = w->path, .kind = k, .st = st, .truncated = true };
+	return w->fn(&c, w->ctx);
+}
+
 static int walk_dir(struct walk *w, int upper, int lower, size_t plen, int depth);
 
 static int walk_entry(struct walk *w, int upper, int lower, const char *name, size_t plen,
@@ -74,7 +83,7 @@ static int walk_entry(struct walk *w, int upper, int lower, const char *name, si
 	in_lower = lower >= 0 && fstatat(lower, name, &lst, AT_SYMLINK_NOFOLLOW) == 0;
 	size_t nlen = strlen(name);
 	if (plen + nlen + 2 > sizeof(w->path))
-		return -ENAMETOOLONG;
+		return -ENAMETOOLONG; /* never: plen < PATH_MAX, nlen <= NAME_MAX */
 	size_t len = plen;
 	if (plen)
 		w->path[len++] = '/';
@@ -88,6 +97,13 @@ static int walk_entry(struct walk *w, int upper, int lower, const char *name, si
 
 	bool lower_dir = in_lower && S_ISDIR(lst.st_mode);
 	bool opaque = has_ovl_xattr(upper, name, "opaque", true);
+	enum change_kind kind = !in_lower              ? CHANGE_ADDED
+				: !lower_dir || opaque ? CHANGE_REPLACED
+						       : CHANGE_META;
+	/* Too long or too deep to walk: the dir itself, marked, and nothing
+	 * beneath (one bad subtree never stops the others). */
+	if (len >= PATH_MAX || depth + 1 > MAX_DEPTH)
+		return emit_truncated(w, kind, &st);
 	if (!in_lower)
 		r = emit(w, CHANGE_ADDED, &st);
 	else if (!lower_dir || opaque)
@@ -115,8 +131,6 @@ static int walk_entry(struct walk *w, int upper, int lower, const char *name, si
 
 static int walk_dir(struct walk *w, int upper, int lower, size_t plen, int depth)
 {
-	if (depth > MAX_DEPTH)
-		return -ELOOP;
 	DIR *d = fs_opendir_dup(upper);
 	if (!d)
 		return -errno;

@@ -19,6 +19,11 @@ struct change {
 	const char *path; /* relative to the project root, no leading '/' */
 	enum change_kind kind;
 	const struct stat *st; /* of the upper entry */
+	/* A directory whose path is PATH_MAX bytes or longer, or nested over
+	 * 512 deep: what it holds is not walked (the path of a change may
+	 * reach PATH_MAX + NAME_MAX bytes). kind is what the dir itself is;
+	 * META when it is unchanged. */
+	bool truncated;
 };
 
 const char *change_kind_name(enum change_kind k);

@@ -24,16 +24,21 @@ static const char usage[] =
     "Bring the changes pending in the box's overlay to the project on the host,\n"
     "through the gate: every change is staged, then checked (secrets, the box's\n"
     "own secrets, credential file types, path policy, size, executables,\n"
-    "special files, setuid bits, symlinks leaving the project, file names), and\n"
-    "applied atomically with a journal. A host file changed since the box saw it\n"
-    "is never overwritten: you decide (keep host, take box, write beside).\n"
+    "special files, setuid and o+w bits, symlinks resolving outside the project,\n"
+    "file names), and applied atomically with a journal. A host file changed\n"
+    "since the box saw it (or beneath a dir the box deleted) is never\n"
+    "overwritten: you decide (keep host, take box, write beside). Files the host\n"
+    "runs on opening or entering the project (.vscode/, .github/, .envrc, .npmrc,\n"
+    "*.pth, ...: docs/SYNC.md) always need approval. Nothing beneath a git\n"
+    "directory is applied as files (verdict git-data: git's own transfer brings\n"
+    "the box's commits home); it is shown but not pending.\n"
     "Without --dry-run or --auto, it asks (a terminal is needed).\n\n"
     "options:\n" BOX_OPTS_HELP
     "  -n, --dry-run        show the pending changes and their findings; change nothing\n"
     "  -a, --auto           apply every change that passes every check; the others\n"
     "                       stay pending (exit 1 when any did)\n"
     "      --approve GLOB   with --auto: also apply changes that need approval and\n"
-    "                       match GLOB (never blocked ones)\n"
+    "                       match GLOB (never blocked ones, never git data)\n"
     "      --only PATH      only PATH and what is beneath it (project-relative;\n"
     "                       repeatable)\n"
     "      --json           one JSON object\n"
@@ -80,6 +85,7 @@ static const char *kind_letter(const struct gate_entry *e)
 
 struct counts {
 	size_t pending, ok, approve, blocked, conflict, waiting, unstable;
+	size_t gitdata; /* not pending: git's own transfer brings it home */
 };
 
 static struct counts count(const struct gate_plan *p)
@@ -94,6 +100,7 @@ static struct counts count(const struct gate_plan *p)
 		case GATE_WAITING: c.waiting++; break;
 		case GATE_UNSTABLE: c.unstable++; break;
 		case GATE_SETTLED: continue;
+		case GATE_GITDATA: c.gitdata++; continue;
 		}
 		c.pending++;
 	}
@@ -135,6 +142,32 @@ static void print_entry(const struct gate_plan *p, size_t i)
 		printf("      changed while it was being checked: next time\n");
 }
 
+/* One line per git directory for the entries beneath it (git data). */
+static void print_gitdata(const struct gate_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct gate_entry *e = &p->v[i];
+		bool first = e->verdict == GATE_GITDATA;
+		for (size_t k = 0; first && k < i; k++)
+			if (p->v[k].verdict == GATE_GITDATA && STREQ(p->v[k].gitdir, e->gitdir))
+				first = false;
+		if (!first)
+			continue;
+		size_t n = 0;
+		for (size_t k = i; k < p->n; k++)
+			n += p->v[k].verdict == GATE_GITDATA && STREQ(p->v[k].gitdir, e->gitdir);
+		char disp[PATH_MAX];
+		gate_path_display(e->gitdir, disp, sizeof(disp));
+		printf("  git data beneath %s: %zu entr%s, not applied as files\n", disp, n,
+		       n == 1 ? "y" : "ies");
+	}
+}
+
+static bool shown(const struct gate_entry *e)
+{
+	return e->verdict != GATE_SETTLED && e->verdict != GATE_GITDATA;
+}
+
 static void print_summary(const struct box *b, const struct gate_plan *p)
 {
 	struct counts c = count(p);
@@ -144,8 +177,9 @@ static void print_summary(const struct box *b, const struct gate_plan *p)
 	       c.approve, c.blocked, c.conflict,
 	       c.waiting + c.unstable ? ", others waiting or changing" : "");
 	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].verdict != GATE_SETTLED)
+		if (shown(&p->v[i]))
 			print_entry(p, i);
+	print_gitdata(p);
 }
 
 static json_t *plan_json(const struct box *b, const struct gate_plan *p)
@@ -183,13 +217,18 @@ static json_t *plan_json(const struct box *b, const struct gate_plan *p)
 		}
 		if (o && e->applied)
 			json_object_set_new(o, "applied", json_true());
+		if (o && e->gitdir) {
+			char gd[PATH_MAX];
+			gate_path_display(e->gitdir, gd, sizeof(gd));
+			json_object_set_new(o, "git_dir", json_string(gd));
+		}
 		json_array_append_new(arr, o);
 	}
-	return json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I}, s:o}", "box", b->name,
+	return json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}", "box", b->name,
 			 "project", b->project, "running", p->running, "summary", "pending",
 			 (json_int_t)c.pending, "pass", (json_int_t)c.ok, "needs_approval",
 			 (json_int_t)c.approve, "blocked", (json_int_t)c.blocked, "conflicts",
-			 (json_int_t)c.conflict, "changes", arr);
+			 (json_int_t)c.conflict, "git_data", (json_int_t)c.gitdata, "changes", arr);
 }
 
 static void print_json(json_t *j)
@@ -367,7 +406,7 @@ static int do_apply(struct gate *g, const struct box *b, const struct opts *o, s
 	gate_audit_held(g, p, o->yolo ? held_fresh : NULL, NULL);
 	size_t held = 0;
 	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].verdict != GATE_SETTLED && !p->v[i].applied)
+		if (shown(&p->v[i]) && !p->v[i].applied)
 			held++;
 	if (o->json) {
 		json_t *j = plan_json(b, p);
@@ -380,8 +419,9 @@ static int do_apply(struct gate *g, const struct box *b, const struct opts *o, s
 		       res.settled ? ", kept the host's version of some" : "");
 		printf("; %zu pending\n", held);
 		for (size_t i = 0; i < p->n && held; i++)
-			if (p->v[i].verdict != GATE_SETTLED && !p->v[i].applied)
+			if (shown(&p->v[i]) && !p->v[i].applied)
 				print_entry(p, i);
+		print_gitdata(p);
 	}
 	return held ? CLI_EXIT_ERROR : 0;
 }
@@ -571,14 +611,15 @@ static int do_status(struct gate *g, const struct box *b, const struct opts *o)
 	const struct sync_policy *pol = gate_policy(g);
 	if (o->json) {
 		json_t *j = json_pack(
-		    "{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I}, s:s, "
+		    "{s:s, s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:s, "
 		    "s:i}",
 		    "box", b->name, "project", b->project, "mode", box_mode_name(b->mode),
 		    "running", box_in_use(b, NULL), "interrupted", interrupted, "pending",
 		    "changes", (json_int_t)c.pending, "pass", (json_int_t)c.ok, "needs_approval",
 		    (json_int_t)c.approve, "blocked", (json_int_t)c.blocked, "conflicts",
-		    (json_int_t)c.conflict, "policy", pol->source[0] ? pol->source : "defaults",
-		    "auto_interval", (int)pol->auto_interval);
+		    (json_int_t)c.conflict, "git_data", (json_int_t)c.gitdata, "policy",
+		    pol->source[0] ? pol->source : "defaults", "auto_interval",
+		    (int)pol->auto_interval);
 		print_json(j);
 	} else {
 		printf("box:      %s (%s%s)\n", b->name, box_mode_name(b->mode),
@@ -591,6 +632,10 @@ static int do_status(struct gate *g, const struct box *b, const struct opts *o)
 			printf("pending:  %zu (%zu pass, %zu need approval, %zu blocked, %zu "
 			       "conflicts)\n",
 			       c.pending, c.ok, c.approve, c.blocked, c.conflict);
+		if (!interrupted && c.gitdata)
+			printf("git data: %zu entries beneath git directories (not applied as "
+			       "files)\n",
+			       c.gitdata);
 	}
 	gate_plan_free(&p);
 	return 0;

@@ -22,7 +22,7 @@ static const char *const verdict_names[] = {
 	[GATE_OK] = "apply",        [GATE_NEEDS_APPROVAL] = "needs-approval",
 	[GATE_BLOCKED] = "blocked", [GATE_CONFLICT] = "conflict",
 	[GATE_WAITING] = "waiting", [GATE_UNSTABLE] = "changing",
-	[GATE_SETTLED] = "settled",
+	[GATE_SETTLED] = "settled", [GATE_GITDATA] = "git-data",
 };
 static const char *const action_names[] = {
 	[GATE_ACT_NONE] = "none",   [GATE_ACT_WRITE] = "write",   [GATE_ACT_SYMLINK] = "symlink",
@@ -351,6 +351,9 @@ struct gate *gate_close(struct gate *g)
 	json_decref(g->cache_old);
 	json_decref(g->cache_new);
 	baseline_free(&g->base);
+	for (size_t i = 0; i < g->ngitdirs; i++)
+		free(g->gitdirs[i]);
+	free(g->gitdirs);
 	free(g);
 	return NULL;
 }
@@ -490,8 +493,11 @@ static void save_cache(struct gate *g)
 
 /* ---- entries and findings ---------------------------------------------- */
 
-_printf_(5, 6) static int add_finding(struct gate_entry *e, enum gate_severity sev,
-				      const char *rule, unsigned line, const char *fmt, ...)
+/* The name the checks below use. */
+#define add_finding gate_add_finding
+
+int gate_add_finding(struct gate_entry *e, enum gate_severity sev, const char *rule, unsigned line,
+		     const char *fmt, ...)
 {
 	if (e->nfindings >= 64)
 		return 0; /* enough to decide; the rest would be noise */
@@ -559,9 +565,10 @@ static int check_path(struct gate *g, struct gate_entry *e)
 	if (r == 0 && !syncpolicy_allowed(p, e->path))
 		r = add_finding(e, GATE_SEV_BLOCK, "path-not-allowed", 0,
 				"not matched by any allow pattern");
-	if (r == 0 && (m = syncpolicy_needs_approval(p, e->path)))
+	const char *why = NULL;
+	if (r == 0 && (m = syncpolicy_needs_approval(p, e->path, &why)))
 		r = add_finding(e, GATE_SEV_APPROVE, "path-approval", 0,
-				"runs on the host (pattern '%s'): needs explicit approval", m);
+				"'%s': %s; needs explicit approval", m, why);
 	if (r == 0 && e->type != GATE_DIR && e->type != GATE_WHITEOUT &&
 	    (m = syncpolicy_blocked_ext(p, e->path)))
 		r = add_finding(e, GATE_SEV_BLOCK, "credential-file", 0,
@@ -573,32 +580,12 @@ static int check_path(struct gate *g, struct gate_entry *e)
 		r = add_finding(e, GATE_SEV_NOTE, "setuid", 0,
 				"setuid/setgid bits are not synced (mode %04o applied)",
 				(unsigned)e->mode);
+	if (r == 0 && (e->upper.mode & S_IWOTH) && e->type != GATE_WHITEOUT &&
+	    e->type != GATE_SYMLINK)
+		r = add_finding(e, GATE_SEV_NOTE, "world-writable", 0,
+				"the world-writable bit is not synced (mode %04o applied)",
+				(unsigned)e->mode);
 	return r;
-}
-
-/* A symlink target stays in the project when, taken from the link's own
- * directory, no ".." climbs above the project root; absolute targets are
- * refused (the box sees the project at another path too). */
-static bool link_stays_inside(const char *path, const char *target)
-{
-	if (target[0] == '/' || !target[0])
-		return false;
-	long depth = 0;
-	for (const char *c = path; (c = strchr(c, '/')); c++)
-		depth++;
-	for (const char *c = target; *c;) {
-		const char *e = strchr(c, '/');
-		size_t n = e ? (size_t)(e - c) : strlen(c);
-		if (n == 2 && c[0] == '.' && c[1] == '.') {
-			if (--depth < 0)
-				return false;
-		} else if (n && !(n == 1 && c[0] == '.'))
-			depth++;
-		c += n;
-		if (*c == '/')
-			c++;
-	}
-	return true;
 }
 
 static bool is_executable_format(const unsigned char *d, size_t n)
@@ -930,12 +917,48 @@ static bool only_covers(const struct gate_plan_opts *o, const char *path, bool i
 	return false;
 }
 
+/* The entries of all that --only keeps, copied into ret (all itself when
+ * there is no --only). */
+static int only_filter(const struct gate_plan *all, const struct gate_plan_opts *o,
+		       struct gate_plan *ret)
+{
+	if (!o->nonly) {
+		*ret = *all;
+		return 0;
+	}
+	struct gate_plan q = { .running = all->running };
+	for (size_t i = 0; i < all->n; i++) {
+		const struct gate_entry *e = &all->v[i];
+		if (!only_covers(o, e->path, e->type == GATE_DIR))
+			continue;
+		if (q.n == q.cap) {
+			size_t nc = q.cap ? q.cap * 2 : 64;
+			struct gate_entry *nv = reallocarray(q.v, nc, sizeof(*nv));
+			if (!nv) {
+				gate_plan_free(&q);
+				return -ENOMEM;
+			}
+			q.v = nv;
+			q.cap = nc;
+		}
+		q.v[q.n] = *e;
+		if (!(q.v[q.n].path = strdup(e->path))) {
+			gate_plan_free(&q);
+			return -ENOMEM;
+		}
+		q.v[q.n].target = NULL;
+		q.v[q.n].findings = NULL;
+		q.v[q.n].gitdir = NULL;
+		q.n++;
+	}
+	*ret = q;
+	return 0;
+}
+
 static int collect_change(const struct change *c, void *ctx)
 {
 	struct collect *cl = ctx;
 	struct gate_plan *p = cl->p;
-	if (!only_covers(cl->o, c->path, S_ISDIR(c->st->st_mode)))
-		return 0;
 	if (p->n == p->cap) {
 		size_t nc = p->cap ? p->cap * 2 : 64;
 		struct gate_entry *nv = reallocarray(p->v, nc, sizeof(*nv));
@@ -954,7 +977,9 @@ static int collect_change(const struct change *c, void *ctx)
 	const struct stat *st = c->st;
 	gate_fp_from_stat(st, &e->upper);
 	e->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
-	e->mode = st->st_mode & 0777 & ~(mode_t)(S_ISUID | S_ISGID);
+	e->truncated = c->truncated;
+	/* Never carried home: setuid, setgid, world-writable. */
+	e->mode = st->st_mode & 0777 & ~(mode_t)(S_ISUID | S_ISGID | S_IWOTH);
 	if (c->kind == CHANGE_DELETED)
 		e->type = GATE_WHITEOUT;
 	else if (S_ISREG(st->st_mode))
@@ -966,7 +991,7 @@ static int collect_change(const struct change *c, void *ctx)
 	else
 		e->type = GATE_SPECIAL;
 	if (S_ISDIR(st->st_mode))
-		e->mode = st->st_mode & 01777;
+		e->mode = st->st_mode & 01777 & ~(mode_t)S_IWOTH;
 	return 0;
 }
 
@@ -983,6 +1008,146 @@ static int path_cmp(const void *a, const void *b)
 	return (int)cx - (int)cy;
 }
 
+/* A link is judged by where it resolves: in the tree as it will be after
+ * the apply and in the host's tree as it is now (the other pending changes
+ * may stay pending); its target's bytes as a name. */
+static int check_link(struct gate *g, struct gate_entry *e, const char *t, size_t n)
+{
+	int r = 0;
+	for (size_t k = 0; k < n && r == 0; k++)
+		if ((unsigned char)t[k] < 0x20 || t[k] == 0x7f)
+			r = add_finding(e, GATE_SEV_BLOCK, "name-control", 0,
+					"the link's target holds a control character (0x%02x)",
+					(unsigned char)t[k]);
+	if (r == 0 && !valid_utf8((const unsigned char *)t))
+		r = add_finding(e, GATE_SEV_BLOCK, "name-encoding", 0,
+				"the link's target is not valid UTF-8");
+	for (int v = 0; v < 2 && r == 0; v++) {
+		int k = gate_link_resolves(g, v == 0, e->path, t);
+		if (k == -ENOMEM)
+			return k;
+		if (k == GATE_LINK_INSIDE)
+			continue;
+		r = add_finding(e, GATE_SEV_BLOCK, "symlink-escape", 0, "%s",
+				k < 0 ? "the link's target cannot be resolved on the host"
+				: k == GATE_LINK_LOOPS
+				    ? "the link's target does not resolve within 40 links (a loop)"
+				: v == 0
+				    ? "the link resolves outside the project after the apply"
+				    : "the link resolves outside the project on the host as it is "
+				      "now");
+		break;
+	}
+	return r;
+}
+
+static int set_gitdata(struct gate_entry *e, const char *root)
+{
+	e->verdict = GATE_GITDATA;
+	free(e->gitdir);
+	if (!(e->gitdir = strdup(root)))
+		return -ENOMEM;
+	return add_finding(
+	    e, GATE_SEV_BLOCK, "git-data", 0,
+	    "git data: comes home through git (refs/clawbox/BOX/...), never as files");
+}
+
+struct subtree {
+	struct gate *g;
+	struct gate_entry *e;
+	int64_t btime;
+	bool deny, allow, approve, changed, git;
+	char git_root[PATH_MAX];
+	int err;
+};
+
+/* One host entry beneath a directory that e removes. */
+static int subtree_entry(const char *rel, const struct stat *st, bool bare, void *ctx)
+{
+	struct subtree *t = ctx;
+	struct gate_entry *e = t->e;
+	char full[PATH_MAX];
+	const char *m, *why = NULL;
+	if (snprintf(full, sizeof(full), "%s%s%s", e->path, rel[0] ? "/" : "", rel) >=
+	    (int)sizeof(full))
+		return -ENAMETOOLONG;
+	const char *slash = strrchr(full, '/');
+	const char *name = slash ? slash + 1 : full;
+	if (bare || gate_name_is_dotgit(name, strlen(name))) {
+		if (!t->git)
+			snprintf(t->git_root, sizeof(t->git_root), "%s", full);
+		t->git = true;
+		return 0;
+	}
+	const struct sync_policy *p = &t->g->pol;
+	int r = 0;
+	if (!t->deny && (m = syncpolicy_denied(p, full))) {
+		t->deny = true;
+		r = add_finding(e, GATE_SEV_BLOCK, "path-deny", 0,
+				"removes '%s', denied by the pattern '%s'", rel, m);
+	}
+	if (r == 0 && !t->allow && !syncpolicy_allowed(p, full)) {
+		t->allow = true;
+		r = add_finding(e, GATE_SEV_BLOCK, "path-not-allowed", 0,
+				"removes '%s', not matched by any allow pattern", rel);
+	}
+	if (r == 0 && !t->approve && (m = syncpolicy_needs_approval(p, full, &why))) {
+		t->approve = true;
+		r = add_finding(e, GATE_SEV_APPROVE, "path-approval", 0,
+				"removes '%s' ('%s': %s); needs explicit approval", rel, m, why);
+	}
+	/* New or changed on the host since the box saw it: as host_changed()
+	 * does for one entry (a dir's ctime moves when an entry comes or goes). */
+	const struct baseline_rec *rec = baseline_get(&t->g->base, full);
+	bool changed;
+	if (rec) {
+		struct gate_fp now;
+		gate_fp_from_stat(st, &now);
+		changed = !gate_fp_equal(&now, &rec->host);
+	} else {
+		changed = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec > t->btime;
+	}
+	if (r == 0 && changed && !t->changed) {
+		t->changed = true;
+		r = add_finding(e, GATE_SEV_NOTE, "conflict", 0,
+				"removes '%s', new or changed on the host after the box saw it",
+				rel);
+	}
+	return r;
+}
+
+static int64_t upper_btime(struct gate *g, const struct gate_entry *e);
+
+/* e removes a host directory (delete, replace, a file or link in its
+ * place): every host entry beneath it is checked as a path of its own, and
+ * the tree's hash is kept for the apply to see it unchanged. Too big or
+ * unreadable: held with a finding. Sets *ret_changed for a conflict. */
+static int check_subtree(struct gate *g, struct gate_entry *e, bool *ret_changed)
+{
+	struct subtree t = { .g = g, .e = e, .btime = upper_btime(g, e) };
+	int dfd = -1;
+	const char *base = NULL;
+	int r = gate_parent(g->root_fd, e->path, &dfd, &base);
+	if (r == 0) {
+		r = gate_tree_walk(dfd, base, GATE_TREE_MAX, subtree_entry, &t, e->host_tree);
+		close(dfd);
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (t.git)
+		return set_gitdata(e, t.git_root);
+	if (r == -E2BIG)
+		return add_finding(e, GATE_SEV_BLOCK, "tree-too-large", 0,
+				   "removes more than %u host entries (or deeper than 256): held, "
+				   "remove it on the host",
+				   GATE_TREE_MAX);
+	if (r < 0)
+		return add_finding(e, GATE_SEV_BLOCK, "host-tree", 0,
+				   "cannot read the host tree it removes: %s", strerror(-r));
+	*ret_changed = t.changed;
+	return 0;
+}
+
 static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan_opts *o,
 		    uint32_t idx, bool under_replace, struct gate_error *err)
 {
@@ -991,6 +1156,18 @@ static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan
 	if (rec && gate_fp_equal(&rec->upper, &e->upper)) {
 		e->verdict = GATE_SETTLED; /* applied while the box ran, unchanged since */
 		return 0;
+	}
+	char root[PATH_MAX];
+	if (gate_git_root(g, e->path, root, sizeof(root)))
+		return set_gitdata(e, root);
+	if (e->truncated || strlen(e->path) >= PATH_MAX) {
+		e->verdict = GATE_BLOCKED;
+		return add_finding(
+		    e, GATE_SEV_BLOCK, "path-too-long", 0, "%s",
+		    strlen(e->path) >= PATH_MAX
+			? "the path is longer than PATH_MAX (4096 bytes): never synced"
+			: "nested more than 512 directories deep: what it holds is "
+			  "never synced");
 	}
 	/* Beneath a directory being replaced, the host has nothing yet. */
 	if (!under_replace && (r = probe_host(g, e)) < 0)
@@ -1010,6 +1187,14 @@ static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan
 		e->action = GATE_ACT_MKDIR;
 	if ((r = check_path(g, e)) < 0)
 		return r;
+	bool subtree_changed = false;
+	if (e->host_type == S_IFDIR &&
+	    (e->action == GATE_ACT_DELETE || e->action == GATE_ACT_REPLACE ||
+	     e->action == GATE_ACT_WRITE || e->action == GATE_ACT_SYMLINK) &&
+	    (r = check_subtree(g, e, &subtree_changed)) < 0)
+		return r;
+	if (e->verdict == GATE_GITDATA)
+		return 0;
 
 	/* Content: read, check, stage. */
 	_cleanup_free_ char *data = NULL;
@@ -1055,13 +1240,7 @@ static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan
 		if (!(e->target = strdup(t)))
 			return -ENOMEM;
 		hash_sha256_hex(t, (size_t)n, e->new_hash);
-		if (!link_stays_inside(e->path, t))
-			r = add_finding(e, GATE_SEV_BLOCK, "symlink-escape", 0,
-					"the link's target leaves the project");
-		else if (memchr(t, '\n', (size_t)n) || !valid_utf8((const unsigned char *)t))
-			r = add_finding(e, GATE_SEV_BLOCK, "name-control", 0,
-					"the link's target holds a control character or invalid "
-					"UTF-8");
+		r = check_link(g, e, t, (size_t)n);
 	}
 	if (r == 0)
 		r = check_name(g, e, err); /* and the link's target */
@@ -1091,6 +1270,7 @@ static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan
 					      : "changed on the host after the box saw it");
 	if (r < 0)
 		return r;
+	changed |= subtree_changed; /* with its own finding */
 	if (has_sev(e, GATE_SEV_BLOCK))
 		e->verdict = GATE_BLOCKED;
 	else if (changed)
@@ -1149,6 +1329,21 @@ int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *
 	load_cache(g);
 	if (p.n)
 		qsort(p.v, p.n, sizeof(p.v[0]), path_cmp);
+	/* Every pending change makes the view after the apply, whatever
+	 * --only keeps in the plan. */
+	struct gate_plan all = p;
+	g->allv = all.v;
+	g->alln = all.n;
+	if ((r = gate_find_gitdirs(g)) < 0 || (r = only_filter(&all, o, &p)) < 0) {
+		g->allv = NULL;
+		g->alln = 0;
+		if (p.v != all.v)
+			gate_plan_free(&p);
+		gate_plan_free(&all);
+		gate_subject(err, "upper");
+		return gate_fail(err, r, "cannot read the project's git directories: %s",
+				 strerror(-r));
+	}
 	/* Parents: a stack of the dirs above the current path. */
 	ssize_t stack[512];
 	size_t depth = 0;
@@ -1168,14 +1363,20 @@ int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *
 		r = classify(g, e, o, (uint32_t)i, under_replace, err);
 		if (e->parent >= 0) {
 			enum gate_verdict pv = p.v[e->parent].verdict;
-			if ((pv == GATE_BLOCKED || pv == GATE_WAITING || pv == GATE_UNSTABLE) &&
-			    e->verdict != GATE_SETTLED && e->verdict != GATE_BLOCKED)
+			if ((pv == GATE_BLOCKED || pv == GATE_WAITING || pv == GATE_UNSTABLE ||
+			     pv == GATE_GITDATA) &&
+			    e->verdict != GATE_SETTLED && e->verdict != GATE_BLOCKED &&
+			    e->verdict != GATE_GITDATA)
 				e->verdict = GATE_WAITING;
 		}
 		if ((e->action == GATE_ACT_MKDIR || e->action == GATE_ACT_REPLACE) &&
 		    depth < ELEMENTSOF(stack))
 			stack[depth++] = (ssize_t)i;
 	}
+	g->allv = NULL;
+	g->alln = 0;
+	if (p.v != all.v)
+		gate_plan_free(&all);
 	if (r == 0)
 		save_cache(g);
 	if (r < 0) {
@@ -1192,6 +1393,7 @@ void gate_plan_free(struct gate_plan *p)
 		free(p->v[i].path);
 		free(p->v[i].target);
 		free(p->v[i].findings);
+		free(p->v[i].gitdir);
 	}
 	free(p->v);
 	memset(p, 0, sizeof(*p));

@@ -47,6 +47,9 @@ enum gate_verdict {
 	GATE_WAITING,        /* its parent directory is not applied */
 	GATE_UNSTABLE,       /* changed while it was being checked: next time */
 	GATE_SETTLED,        /* nothing to do (already equal or synced) */
+	GATE_GITDATA,        /* beneath a git directory: never applied as files
+				(git's own transfer brings commits home);
+				not pending, never makes sync fail */
 };
 
 enum gate_choice {
@@ -86,10 +89,13 @@ struct gate_entry {
 	char host_hash[65];    /* sha256 of the host's regular file, "" otherwise */
 	char new_hash[65];     /* sha256 of the staged bytes (files) */
 	char *target;          /* symlink target */
+	char *gitdir;          /* GATE_GITDATA: the git directory it belongs to */
+	char host_tree[65];    /* a host dir this entry removes: its tree's hash */
 	struct gate_finding *findings;
 	size_t nfindings;
 	enum gate_verdict verdict;
 	bool binary;    /* content has NUL bytes (no text diff) */
+	bool truncated; /* a dir whose changes beneath are not walked (too long, too deep) */
 	bool staged;    /* the staging area holds the checked bytes */
 	ssize_t parent; /* nearest ancestor entry that makes a dir, or -1 */
 	enum gate_choice choice;
@@ -153,6 +159,17 @@ struct gate_plan_opts {
 int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *ret,
 	      struct gate_error *err);
 void gate_plan_free(struct gate_plan *p);
+
+/* Whether path (project-relative) is a git directory or beneath one: a
+ * component named ".git" in any letter case (or what HFS+ or NTFS take for
+ * it; a dir, a gitfile or a symlink alike), or a directory the last
+ * gate_plan found to be git's: one that looks like a bare repository
+ * (HEAD with objects/ and refs/, or a commondir) on the host or after the
+ * apply, the target of a gitfile ("gitdir: PATH") or of a git dir's
+ * "commondir" inside the project. The file gate never applies such paths
+ * (verdict GATE_GITDATA); git's own transfer (src/gitsync.c) may use this
+ * to tell what it owns. Before the first gate_plan only the names count. */
+bool gate_is_git_path(const struct gate *g, const char *path);
 
 /* Set the default choice of every entry for an unattended apply (--auto):
  * GATE_OK entries (and approvals matching approve[]) get APPLY; everything

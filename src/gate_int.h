@@ -34,6 +34,14 @@ struct gate {
 	bool cache_dirty;
 	struct baseline base;
 	bool interrupted; /* a journal is there */
+	/* While planning: every pending change, sorted as the plan (whatever
+	 * --only keeps), for the view of the tree after the apply. */
+	const struct gate_entry *allv;
+	size_t alln;
+	/* Git directories found by the last plan besides the ".git" names:
+	 * bare-looking dirs, gitfile and commondir targets ("" = the root). */
+	char **gitdirs;
+	size_t ngitdirs;
 };
 
 /* -errno, never 0 (for the analyzers: a failed call always sets errno). */
@@ -55,8 +63,55 @@ void gate_fp_from_stat(const struct stat *st, struct gate_fp *ret);
  * pread), at most max bytes: -EFBIG beyond. */
 int gate_hash_fd(int fd, uint64_t max, char out[65]);
 
+/* Add a finding to e (at most 64; the reason is formatted). -ENOMEM. */
+_printf_(5, 6) int gate_add_finding(struct gate_entry *e, enum gate_severity sev, const char *rule,
+				    unsigned line, const char *fmt, ...);
+
 _printf_(3, 4) int gate_fail(struct gate_error *err, int r, const char *fmt, ...);
 void gate_subject(struct gate_error *err, const char *subject);
+
+/* gatetree.c: the tree as it is (host) and as it will be after the apply
+ * (after: host plus every pending change in g->allv).
+ *
+ * Type (S_IFMT, 0 when absent, -errno) of path in a view; a symlink's
+ * target in tgt when tgt is not NULL. */
+int gate_view_type(const struct gate *g, bool after, const char *path, char *tgt, size_t tn);
+
+/* A name a case-insensitive filesystem (or HFS+, NTFS) takes for ".git". */
+bool gate_name_is_dotgit(const char *name, size_t n);
+
+/* base (a project-relative dir, "" for the root) joined with a path read
+ * from a git file (a gitfile's "gitdir:" value or a "commondir"; trailing
+ * white space dropped; absolute paths count when inside project),
+ * normalized lexically into out (project-relative: no "", ".", ".."
+ * component, no leading '/'; "" for the root). false when it leaves the
+ * project, is empty or does not fit n. */
+bool gate_git_target(const char *project, const char *base, const char *text, char *out, size_t n);
+
+/* Fill g->gitdirs from both views, looking at every directory of a pending
+ * path (and each path itself): bare-looking dirs, gitfiles' targets,
+ * commondirs. */
+int gate_find_gitdirs(struct gate *g);
+
+/* When path is (beneath) a git directory: true, its root in out. */
+bool gate_git_root(const struct gate *g, const char *path, char *out, size_t n);
+
+enum { GATE_LINK_INSIDE, GATE_LINK_ESCAPES, GATE_LINK_LOOPS };
+/* Where the link linkpath -> target resolves in a view: component by
+ * component, following every symlink (at most 40), ".." above the root or
+ * an absolute target escapes; past a missing or non-dir component the
+ * rest is judged by its text. */
+int gate_link_resolves(const struct gate *g, bool after, const char *linkpath, const char *target);
+
+/* Walk the host tree dirfd/name (not following symlinks, beneath dirfd),
+ * at most max entries (-E2BIG beyond), calling fn for each entry (rel to
+ * name; bare=true and st NULL for a dir that looks like a bare git repo)
+ * and hashing every entry's identity into ret_hash (the tree's state: a
+ * change beneath changes it). */
+int gate_tree_walk(int dirfd, const char *name, size_t max,
+		   int (*fn)(const char *rel, const struct stat *st, bool bare, void *ctx),
+		   void *ctx, char ret_hash[65]);
+#define GATE_TREE_MAX 100000
 
 /* Baseline persistence (apply.c). */
 int gate_baseline_save(struct gate *g);

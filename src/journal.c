@@ -229,7 +229,8 @@ static bool field_state(struct line *l, bool is_new, char out[72])
 	if (!next_field(l, &f, &n) || n >= 72)
 		return false;
 	bool ok = (n == 1 && f[0] == '-') || (!is_new && n == 1 && (f[0] == 'd' || f[0] == 'o')) ||
-		  (n == 66 && (f[0] == 'f' || f[0] == 'l') && f[1] == ':' && valid_hash(f + 2, 64));
+		  (n == 66 && (f[0] == 'f' || f[0] == 'l' || (!is_new && f[0] == 't')) &&
+		   f[1] == ':' && valid_hash(f + 2, 64));
 	if (!ok)
 		return false;
 	memcpy(out, f, n);

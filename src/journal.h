@@ -9,8 +9,10 @@
  * ACTION: one of w l m d r c n (write, symlink, mkdir, delete, replace,
  * chmod, none); CHOICE: a (apply), k (keep host), b (beside); MODE octal;
  * OLD: the host entry the apply expects to replace: "-" absent, "d" a
- * directory, "f:HASH" a regular file with that sha256, "l:HASH" a symlink
- * whose target has that sha256, "o" anything else; NEW: "f:HASH" of the
+ * directory, "t:HASH" a directory the op removes, whose tree (every entry
+ * beneath, see gate_tree_walk) hashes to HASH, "f:HASH" a regular file with
+ * that sha256, "l:HASH" a symlink whose target has that sha256, "o"
+ * anything else; NEW: "f:HASH" of the
  * staged file, "l:HASH" of the link target, or "-"; STAGE: the staged
  * file's number; INO..UMODE: the upper entry's identity when checked;
  * HOST, UPPER, TARGET: hex-encoded bytes ("-" for none), so any name
@@ -37,7 +39,7 @@ struct journal_op {
 	enum gate_action action;
 	enum gate_choice choice; /* APPLY, KEEP_HOST or BESIDE */
 	uint32_t mode;
-	char old[72];  /* "-", "d", "o", "f:HASH", "l:HASH" */
+	char old[72];  /* "-", "d", "o", "t:HASH", "f:HASH", "l:HASH" */
 	char newv[72]; /* "-", "f:HASH", "l:HASH" */
 	uint32_t stage;
 	struct gate_fp upper;

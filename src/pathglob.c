@@ -4,7 +4,12 @@
 
 /* One component: pattern p[0..pn) against s[0..sn), '*' '?' '[..]' '\'.
  * Greedy with one backtrack point (the last '*'): O(pn x sn). */
-static bool class_match(const char *p, size_t pn, size_t *i, char c)
+static char fold(char c, bool ci)
+{
+	return ci && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool class_match(const char *p, size_t pn, size_t *i, char c, bool ci)
 {
 	size_t j = *i + 1; /* after '[' */
 	bool neg = false, hit = false;
@@ -27,13 +32,18 @@ static bool class_match(const char *p, size_t pn, size_t *i, char c)
 		}
 		if ((unsigned char)c >= (unsigned char)lo && (unsigned char)c <= (unsigned char)hi)
 			hit = true;
+		/* Case-insensitive: the other case of c in the range too. */
+		char oc = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : fold(c, true);
+		if (ci && (unsigned char)oc >= (unsigned char)lo &&
+		    (unsigned char)oc <= (unsigned char)hi)
+			hit = true;
 		j++;
 	}
 	*i = j; /* at ']' */
 	return hit != neg;
 }
 
-static bool comp_match(const char *p, size_t pn, const char *s, size_t sn)
+static bool comp_match(const char *p, size_t pn, const char *s, size_t sn, bool ci)
 {
 	size_t i = 0, k = 0, star_i = SIZE_MAX, star_k = 0;
 	while (k < sn) {
@@ -48,11 +58,11 @@ static bool comp_match(const char *p, size_t pn, const char *s, size_t sn)
 			if (p[i] == '?')
 				ok = true;
 			else if (p[i] == '[')
-				ok = class_match(p, pn, &ni, s[k]);
+				ok = class_match(p, pn, &ni, s[k], ci);
 			else if (p[i] == '\\' && i + 1 < pn)
-				ok = p[++ni] == s[k];
+				ok = fold(p[++ni], ci) == fold(s[k], ci);
 			else
-				ok = p[i] == s[k];
+				ok = fold(p[i], ci) == fold(s[k], ci);
 			if (ok) {
 				i = ni + 1;
 				k++;
@@ -99,7 +109,7 @@ static bool is_dstar(const struct comp *c)
 /* Components: greedy with one backtrack point (the last "**"), as above.
  * Returns true when the pattern matches a prefix of the path ending on a
  * component boundary (so a match of a directory covers what is below). */
-static bool path_match(const struct comp *p, int pn, const struct comp *s, int sn)
+static bool path_match(const struct comp *p, int pn, const struct comp *s, int sn, bool ci)
 {
 	int i = 0, k = 0, star_i = -1, star_k = 0;
 	for (;;) {
@@ -110,7 +120,7 @@ static bool path_match(const struct comp *p, int pn, const struct comp *s, int s
 			star_k = k;
 			continue;
 		}
-		if (k < sn && comp_match(p[i].s, p[i].n, s[k].s, s[k].n)) {
+		if (k < sn && comp_match(p[i].s, p[i].n, s[k].s, s[k].n, ci)) {
 			i++;
 			k++;
 			continue;
@@ -124,7 +134,7 @@ static bool path_match(const struct comp *p, int pn, const struct comp *s, int s
 
 #define MAX_COMPS 256
 
-bool pathglob_match(const char *pattern, const char *path)
+static bool match(const char *pattern, const char *path, bool ci)
 {
 	struct comp pc[MAX_COMPS / 4], sc[MAX_COMPS];
 	int pn = split(pattern, pc, (int)ELEMENTSOF(pc));
@@ -134,11 +144,21 @@ bool pathglob_match(const char *pattern, const char *path)
 	if (!strchr(pattern, '/')) {
 		/* Any component, and then everything below it. */
 		for (int k = 0; k < sn; k++)
-			if (is_dstar(&pc[0]) || comp_match(pc[0].s, pc[0].n, sc[k].s, sc[k].n))
+			if (is_dstar(&pc[0]) || comp_match(pc[0].s, pc[0].n, sc[k].s, sc[k].n, ci))
 				return true;
 		return false;
 	}
-	return path_match(pc, pn, sc, sn);
+	return path_match(pc, pn, sc, sn, ci);
+}
+
+bool pathglob_match(const char *pattern, const char *path)
+{
+	return match(pattern, path, false);
+}
+
+bool pathglob_match_nocase(const char *pattern, const char *path)
+{
+	return match(pattern, path, true);
 }
 
 int pathglob_valid(const char *pattern, const char **ret_why)

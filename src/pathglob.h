@@ -26,5 +26,7 @@ int pathglob_valid(const char *pattern, const char **ret_why);
 
 /* True when path (relative, '/'-separated) matches pattern as above. */
 bool pathglob_match(const char *pattern, const char *path);
+/* The same, ASCII letters matched without regard to case (also in "[..]"). */
+bool pathglob_match_nocase(const char *pattern, const char *path);
 
 #endif

@@ -8,30 +8,99 @@
 #include <stdarg.h>
 #include <strings.h>
 
-static const char *const default_approve[] = {
-	".git/hooks/**",
-	".git/config",
-	".gitmodules",
-	".envrc",
-	".vscode/**",
-	".idea/**",
-	".github/workflows/**",
-	".gitlab-ci.yml",
-	".bashrc",
-	".bash_profile",
-	".bash_login",
-	".bash_logout",
-	".profile",
-	".zshrc",
-	".zshenv",
-	".zprofile",
-	".zlogin",
-	".zlogout",
-	".cshrc",
-	".tcshrc",
-	".kshrc",
-	".inputrc",
-	"config.fish",
+/* Execute on the host: a file the host runs (or that names what it runs)
+ * on opening, entering or inspecting the project (editor, shell, git,
+ * package manager or tool-version manager start-up), rather than when the
+ * user runs the project's code. Always applied (a policy's approve list
+ * adds to it), matched at any depth and without regard to case. The
+ * reason is what the user sees. Mirrored in docs/SYNC.md. */
+static const struct syncpolicy_exec exec_on_host[] = {
+	{ ".gitmodules", "git runs a submodule's 'update = !command' and fetches its URL" },
+	{ ".gitattributes",
+	  "names the filter, diff and merge drivers git runs on status and diff" },
+	{ ".envrc", "direnv runs it on entering the directory" },
+	{ ".env",
+	  "loaded on entering by direnv (dotenv), mise and editors: sets PATH, LD_PRELOAD" },
+	{ ".env.*",
+	  "loaded on entering by direnv (dotenv), mise and editors: sets PATH, LD_PRELOAD" },
+	{ ".vscode", "VS Code runs its tasks on folder open and the programs its settings name" },
+	{ "*.code-workspace", "a VS Code workspace: settings and tasks run on opening" },
+	{ ".idea", "JetBrains IDEs run its startup tasks and the tools it names on opening" },
+	{ ".devcontainer", "a dev container's initializeCommand runs on the host on opening" },
+	{ ".devcontainer.json", "a dev container's initializeCommand runs on the host on opening" },
+	{ ".husky", "git hooks (core.hooksPath) run on commit, checkout, merge" },
+	{ ".pre-commit-config.yaml", "pre-commit runs the hooks it names on every commit" },
+	{ "lefthook*", "lefthook runs the git hooks it names" },
+	{ ".lefthook*", "lefthook runs the git hooks it names" },
+	{ ".github", "GitHub workflows and actions run with the repository's secrets once pushed" },
+	{ ".gitlab-ci.yml", "GitLab CI runs it with the project's secrets once pushed" },
+	{ ".gitlab", "GitLab CI includes and templates run once pushed" },
+	{ ".circleci", "CircleCI runs it with the project's secrets once pushed" },
+	{ "Jenkinsfile", "Jenkins runs it with the job's credentials once pushed" },
+	{ ".travis.yml", "Travis CI runs it with the project's secrets once pushed" },
+	{ "azure-pipelines.yml", "Azure Pipelines runs it with the project's secrets once pushed" },
+	{ "bitbucket-pipelines.yml", "Bitbucket Pipelines runs it once pushed" },
+	{ ".buildkite", "Buildkite runs its pipeline once pushed" },
+	{ ".drone.yml", "Drone CI runs it once pushed" },
+	{ "*.pth", "Python runs its 'import' lines at every interpreter start-up" },
+	{ "sitecustomize.py", "Python imports it at every interpreter start-up" },
+	{ "usercustomize.py", "Python imports it at every interpreter start-up" },
+	{ "**/bin/activate*", "a virtualenv's activate script, run by the shell that sources it" },
+	{ "**/Scripts/activate*",
+	  "a virtualenv's activate script, run by the shell that sources it" },
+	{ "pyvenv.cfg", "names the interpreter a virtualenv runs" },
+	{ "mise.toml", "mise runs its tasks, hooks and env scripts on entering" },
+	{ ".mise.toml", "mise runs its tasks, hooks and env scripts on entering" },
+	{ "mise.*.toml", "mise runs its tasks, hooks and env scripts on entering" },
+	{ ".mise.*.toml", "mise runs its tasks, hooks and env scripts on entering" },
+	{ ".mise", "mise's config dir: tasks, hooks, env scripts run on entering" },
+	{ "**/mise/config.toml", "mise runs its tasks, hooks and env scripts on entering" },
+	{ "**/.config/mise*", "mise runs its tasks, hooks and env scripts on entering" },
+	{ ".rtx.toml", "rtx (mise) runs its hooks and env scripts on entering" },
+	{ ".tool-versions", "asdf and mise install and run the plugins and versions it names" },
+	{ ".nvmrc", "the node version nvm or fnm switches to (and installs) on entering" },
+	{ ".node-version", "the node version a version manager runs on entering" },
+	{ ".python-version", "the interpreter pyenv runs (CVE-2022-35861: a path here ran code)" },
+	{ ".ruby-version", "the ruby rbenv or chruby runs on entering" },
+	{ "rust-toolchain", "the toolchain rustup installs and runs (a path names any binary)" },
+	{ "rust-toolchain.toml",
+	  "the toolchain rustup installs and runs (a path names any binary)" },
+	{ "**/.cargo/config",
+	  "cargo's rustc-wrapper and runners, run by rust-analyzer on opening" },
+	{ "**/.cargo/config.toml",
+	  "cargo's rustc-wrapper and runners, run by rust-analyzer on opening" },
+	{ ".npmrc",
+	  "npm's script-shell, node-options and git settings, read by every npm command" },
+	{ ".yarnrc", "yarn's yarn-path: the script every yarn command runs" },
+	{ ".yarnrc.yml", "yarn's yarnPath and plugins: run by every yarn command" },
+	{ ".pnpmfile.*", "pnpm runs its hooks on every install" },
+	{ "bunfig.toml", "bun runs its preload scripts on every bun command" },
+	{ "gradle-wrapper.properties",
+	  "the Gradle distribution an IDE downloads and runs on opening" },
+	{ ".mvn", "Maven wrapper and JVM settings an IDE runs on opening" },
+	{ "Directory.Build.props", "MSBuild runs its tasks when an editor loads the project" },
+	{ "Directory.Build.targets", "MSBuild runs its tasks when an editor loads the project" },
+	{ ".clangd", "clangd's compile flags on opening a file (can load plugins)" },
+	{ ".dir-locals.el", "Emacs evaluates its variables (eval forms) on opening a file" },
+	{ ".exrc", "vim and neovim run it on start-up (exrc)" },
+	{ ".nvimrc", "neovim runs it on start-up (exrc)" },
+	{ ".nvim.lua", "neovim runs it on start-up (exrc)" },
+	{ ".hg", "Mercurial runs the hooks of .hg/hgrc on status and diff" },
+	{ ".bashrc", "a shell start-up file" },
+	{ ".bash_profile", "a shell start-up file" },
+	{ ".bash_login", "a shell start-up file" },
+	{ ".bash_logout", "a shell start-up file" },
+	{ ".profile", "a shell start-up file" },
+	{ ".zshrc", "a shell start-up file" },
+	{ ".zshenv", "a shell start-up file" },
+	{ ".zprofile", "a shell start-up file" },
+	{ ".zlogin", "a shell start-up file" },
+	{ ".zlogout", "a shell start-up file" },
+	{ ".cshrc", "a shell start-up file" },
+	{ ".tcshrc", "a shell start-up file" },
+	{ ".kshrc", "a shell start-up file" },
+	{ ".inputrc", "readline's start-up file (key bindings run commands)" },
+	{ "config.fish", "a shell start-up file" },
 };
 
 static const char *const default_blocked[] = {
@@ -81,8 +150,7 @@ int syncpolicy_defaults(struct sync_policy *p)
 	int r;
 	if ((r = strv_dup(all, 1, &d.allow, &d.nallow)) < 0 ||
 	    (r = strv_dup(NULL, 0, &d.deny, &d.ndeny)) < 0 ||
-	    (r = strv_dup(default_approve, ELEMENTSOF(default_approve), &d.approve, &d.napprove)) <
-		0 ||
+	    (r = strv_dup(NULL, 0, &d.approve, &d.napprove)) < 0 ||
 	    (r = strv_dup(default_blocked, ELEMENTSOF(default_blocked), &d.blocked_ext,
 			  &d.nblocked_ext)) < 0) {
 		syncpolicy_free(&d);
@@ -291,9 +359,22 @@ bool syncpolicy_allowed(const struct sync_policy *p, const char *path)
 	return first_match(p->allow, p->nallow, path) != NULL;
 }
 
-const char *syncpolicy_needs_approval(const struct sync_policy *p, const char *path)
+const char *syncpolicy_needs_approval(const struct sync_policy *p, const char *path,
+				      const char **ret_reason)
 {
+	for (size_t i = 0; i < ELEMENTSOF(exec_on_host); i++)
+		if (pathglob_match_nocase(exec_on_host[i].pattern, path)) {
+			*ret_reason = exec_on_host[i].reason;
+			return exec_on_host[i].pattern;
+		}
+	*ret_reason = "in the policy's approve list";
 	return first_match(p->approve, p->napprove, path);
+}
+
+const struct syncpolicy_exec *syncpolicy_exec_on_host(size_t *ret_n)
+{
+	*ret_n = ELEMENTSOF(exec_on_host);
+	return exec_on_host;
 }
 
 const char *syncpolicy_blocked_ext(const struct sync_policy *p, const char *path)

@@ -3,14 +3,16 @@
  *   [sync]
  *   allow = ["**"]                 # paths that may sync (default: all)
  *   deny = []                      # paths that never sync (block)
- *   approve = [...]                # paths that need explicit approval
+ *   approve = [...]                # more paths that need explicit approval
  *   blocked_extensions = [".env", ".pem", ...]
  *   max_size = "10M"               # or an integer number of bytes
  *   auto_interval = 30             # seconds between yolo auto-syncs
  *   gitleaks_config = "/path/gitleaks.toml"  # default: clawbox's rules
  *
  * Every key is optional; a missing one keeps its default (the lists shown
- * by syncpolicy_defaults); a given list replaces the default list. Other
+ * by syncpolicy_defaults); a given list replaces the default list, except
+ * approve: the built-in execute-on-host list always applies and a given
+ * approve list adds to it. Other
  * top-level tables belong to other parts of clawbox and are ignored; an
  * unknown key or a wrong type inside [sync] is an error with its line.
  * Never prints. */
@@ -53,7 +55,18 @@ void syncpolicy_free(struct sync_policy *p);
  * approval pattern, or whether allow covers it. NULL when none. */
 const char *syncpolicy_denied(const struct sync_policy *p, const char *path);
 bool syncpolicy_allowed(const struct sync_policy *p, const char *path);
-const char *syncpolicy_needs_approval(const struct sync_policy *p, const char *path);
+/* The approval pattern path matches (the built-in execute-on-host list
+ * first, case-insensitively, then the policy's approve list), with the
+ * reason to show in *ret_reason; NULL when none. */
+const char *syncpolicy_needs_approval(const struct sync_policy *p, const char *path,
+				      const char **ret_reason);
+
+/* The built-in execute-on-host list (pattern and why it needs approval). */
+struct syncpolicy_exec {
+	const char *pattern;
+	const char *reason;
+};
+const struct syncpolicy_exec *syncpolicy_exec_on_host(size_t *ret_n);
 /* The blocked extension path's last component carries (it ends with it, or
  * is it, or starts with it followed by '.', as ".env.local"). NULL: none. */
 const char *syncpolicy_blocked_ext(const struct sync_policy *p, const char *path);

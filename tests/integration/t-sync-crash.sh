@@ -146,7 +146,34 @@ enospc_mid_apply() {
 	[ "$(cat "$P/c.txt")" = c ] || fail "c.txt"
 }
 
+# A crash right after a tree to delete went to the trash (before it was
+# marked checked): what the recovery finds there is checked again, and a
+# file that arrived in between (a process with a cwd inside it) is kept.
+trash_checked_by_recovery() {
+	command -v strace >/dev/null || skip "strace missing"
+	mkproj "$P"
+	mkdir -p "$P/sub/deeper"
+	echo s >"$P/sub/deeper/s"
+	$CLAWBOX run --project "$P" -- sh -c 'rm -rf sub; echo a > a.txt'
+	$REL sync --project "$P" --dry-run >/dev/null # the scan cache: no rename of its own
+	# renameat calls of the apply: the journal, a.txt, sub -> trash, trash ->
+	# gone (killed on entering it).
+	strace -f -o /dev/null -e trace=renameat -e inject=renameat:signal=SIGKILL:when=4 \
+		$REL sync --project "$P" --auto >/dev/null 2>&1 || true
+	[ -e "$(box_dir)/sync/journal" ] || fail "the apply was not interrupted"
+	trash=$(ls -d "$P"/.clawbox-trash.* 2>/dev/null | head -1)
+	[ -n "$trash" ] || fail "no trash: $(ls -A "$P")"
+	echo late >"$trash/deeper/late.txt"
+	$REL sync --project "$P" --auto >"$T_TMP/out" 2>&1 || true
+	[ "$(cat "$P/sub/deeper/late.txt" 2>/dev/null)" = late ] ||
+		[ "$(cat "$trash/deeper/late.txt" 2>/dev/null)" = late ] ||
+		fail "the recovery removed a file that was not planned: $(cat "$T_TMP/out"; ls -A "$P")"
+	[ "$(cat "$P/a.txt")" = a ] || fail "the rest was not applied"
+	$CLAWBOX audit --project "$P" | grep -q 'sync.recover.held' || fail "not logged as held"
+}
+
 case_run "SIGKILL at >=100 points of an apply: no torn or lost file" sigkill_at_many_points
 case_run "a torn journal is dropped (the apply never started)" torn_journal_is_dropped
 case_run "TOCTOU: the overlay changing while the gate runs" toctou_overlay_changes_while_gate_runs
 case_run "ENOSPC mid-apply: clear error, no partial file, journal kept" enospc_mid_apply
+case_run "a tree in the trash after a crash is checked before it goes" trash_checked_by_recovery

@@ -102,10 +102,10 @@ EOS
 	# Still pending, every check again.
 	sync_p --dry-run --json
 	grep -q '"path": "leak.py"' "$T_TMP/out" || fail "blocked file no longer pending"
-	# Approval by glob applies the hooks, never the blocked ones.
+	# Approval by glob applies the others, never the blocked ones nor git data.
 	sync_p --auto --approve '.git/**' --approve '.envrc' --approve tool
-	[ -f "$P/.git/hooks/pre-commit" ] && [ -f "$P/.envrc" ] && [ -x "$P/tool" ] ||
-		fail "approved files not applied"
+	[ -f "$P/.envrc" ] && [ -x "$P/tool" ] || fail "approved files not applied"
+	[ ! -e "$P/.git" ] || fail "git data applied with --approve"
 	[ ! -e "$P/leak.py" ] || fail "blocked file applied with --approve"
 	# An allow list leaves the rest pending.
 	printf '[sync]\nallow = ["src/**"]\n' >"$(box_dir)/config.toml"
@@ -330,3 +330,317 @@ known_secrets_blocked() {
 }
 
 case_run "the box's stored secrets are blocked, raw and encoded" known_secrets_blocked
+
+# ---- issue 10: git data, execute-on-host files, links, deletions, odd trees ----
+
+# mkrepo DIR: a project that is a git repository with one commit.
+mkrepo() {
+	command -v git >/dev/null || skip "git missing"
+	mkproj "$1"
+	git -C "$1" init -q
+	git -C "$1" add -A
+	git -C "$1" -c user.email=t@t -c user.name=t commit -qm init
+}
+
+# The fsmonitor (and pager) command every attempt below plants: it leaves
+# $C/ran.NAME behind when the host's git runs it.
+plant() { # DIR NAME: a config in DIR whose commands mark NAME
+	mkdir -p "$1"
+	printf '[core]\n\tfsmonitor = "touch %s/ran.%s; false"\n\tpager = "touch %s/ran.%s; cat"\n' \
+		"$C" "$2" "$C" "$2" >"$1/config"
+}
+
+git_data_never_applied_as_files() {
+	mkrepo "$P"
+	git -C "$P" init -q vendor/lib
+	# The box's attempts, each one a way for git on the host to run the
+	# box's command (or to lose the host's history).
+	cat >"$T_TMP/box.sh" <<EOS
+set -e
+C=$C
+$(declare -f plant)
+# 1. .git/commondir naming a dir the box fills (objects/ and refs/ make it valid)
+echo ../common > .git/commondir; mkdir -p common/objects common/refs; plant common commondir
+# 2. a nested repository's config
+plant vendor/lib/.git nested
+# 3. a bare-looking repository anywhere
+mkdir -p evil/objects evil/refs; echo 'ref: refs/heads/main' > evil/HEAD; plant evil bare
+# 4. a letter-case variant, NTFS and HFS+ spellings
+plant .GIT upper; plant "sub/.git." ntfs; plant "\$(printf 'sub/.g\342\200\214it')" hfs
+# 5. a gitfile pointing at a dir the box fills, relative and absolute
+mkdir -p gf; echo 'gitdir: ../gd' > gf/.git
+mkdir -p gd/objects gd/refs; echo 'ref: refs/heads/main' > gd/HEAD; plant gd gitfile
+mkdir -p gf2; echo "gitdir: $P/gd2" > gf2/.git; mkdir -p gd2; plant gd2 gitfile-abs
+# 6. a symlink named .git
+mkdir -p sl; ln -s ../gd sl/.git
+# 7. a bare repository spelled in other letter cases (a case-insensitive host)
+mkdir -p ci/Objects ci/REFS; echo 'ref: refs/heads/main' > ci/head; plant ci nocase
+echo fine > fine.txt
+EOS
+	$CLAWBOX run --project "$P" -- sh -c "$(cat "$T_TMP/box.sh")"
+	sync_p --dry-run
+	[ $rc -eq 0 ] || fail "dry-run rc $rc"
+	grep -q "git data beneath .git: 1 entry, not applied as files" "$T_TMP/out" ||
+		fail "no summary line: $(cat "$T_TMP/out")"
+	for d in common vendor/lib/.git evil .GIT gd gd2 gf/.git sl/.git ci; do
+		grep -q "git data beneath $d: " "$T_TMP/out" || fail "no line for $d: $(cat "$T_TMP/out")"
+	done
+	grep -q "evil/objects" "$T_TMP/out" && fail "object files listed one by one"
+	sync_p --dry-run --json
+	python3 - "$T_TMP/out" <<'PY' || fail "json (above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+v = {c["path"]: c["verdict"] for c in j["changes"]}
+assert v[".git/commondir"] == "git-data" and v["common/config"] == "git-data", v
+assert v["fine.txt"] == "apply", v
+assert j["summary"]["git_data"] >= 10 and j["summary"]["pending"] == 5, j["summary"]  # fine.txt gf/ gf2/ sl/ sub/
+assert all(f["rule"] == "git-data" for c in j["changes"] if c["verdict"] == "git-data" for f in c["findings"])
+PY
+	sync_p --auto --approve '**'
+	[ $rc -eq 0 ] || fail "git data made --auto fail: rc $rc $(cat "$T_TMP/out")"
+	[ "$(cat "$P/fine.txt")" = fine ] || fail "the clean file was not applied"
+	grep -q fsmonitor "$P/vendor/lib/.git/config" && fail "the nested repo's config was applied"
+	for f in .git/commondir common evil ci .GIT gd gd2 gf/.git gf2/.git sl/.git \
+		"sub/.git."; do
+		[ ! -e "$P/$f" ] && [ ! -L "$P/$f" ] || fail "$f reached the host"
+	done
+	git -C "$P" status >/dev/null 2>&1 || true
+	git -C "$P/vendor/lib" status >/dev/null 2>&1 || true
+	for d in evil gf gf2 gd; do [ -d "$P/$d" ] && git -C "$P/$d" -p status >/dev/null 2>&1 || true; done
+	ls "$C"/ran.* 2>/dev/null && fail "the host's git ran the box's command"
+	true
+}
+
+git_dir_deletion_never_applied() {
+	mkrepo "$P"
+	git -C "$P" init -q vendor/lib
+	mkdir -p "$P/bare/objects" "$P/bare/refs"
+	echo 'ref: refs/heads/main' >"$P/bare/HEAD"
+	$CLAWBOX run --project "$P" -- sh -c 'rm -rf .git vendor bare/HEAD; rm -f README'
+	sync_p --auto --approve '**'
+	[ $rc -eq 0 ] || fail "rc $rc: $(cat "$T_TMP/out")"
+	[ ! -e "$P/README" ] || fail "the clean deletion was not applied"
+	[ -d "$P/.git" ] && git -C "$P" log -1 >/dev/null || fail "the host's .git was deleted"
+	[ -d "$P/vendor/lib/.git" ] || fail "a dir holding a nested .git was deleted"
+	[ -f "$P/bare/HEAD" ] || fail "a bare repository's HEAD was deleted"
+	grep -q "git data beneath vendor/lib/.git: 1 entry" "$T_TMP/out" || fail "$(cat "$T_TMP/out")"
+}
+
+case_run "git data: nothing beneath any git directory is applied as files" git_data_never_applied_as_files
+case_run "git data: deleting a git directory (or a dir holding one) is never applied" git_dir_deletion_never_applied
+
+exec_on_host_files_need_approval() {
+	mkproj "$P"
+	# A policy with its own approve list: the built-in list still applies.
+	$CLAWBOX run --project "$P" -- sh -c '
+		mkdir -p .devcontainer .husky .github/Workflows .github/actions/a .gitlab .circleci \
+			venv/bin venv/lib/site-packages sub/deep .vscode
+		echo "{\"initializeCommand\": \"id\"}" > .devcontainer/devcontainer.json
+		echo "{}" > x.code-workspace; echo "npx x" > .husky/pre-commit
+		echo "repos: []" > .pre-commit-config.yaml; echo "on: push" > .github/Workflows/ci.yml
+		echo "runs: x" > .github/actions/a/action.yml; echo "x:" > .gitlab-ci.yml
+		echo "x:" > .circleci/config.yml; echo node > Jenkinsfile
+		echo "import os" > venv/lib/site-packages/evil.pth; echo "PS1=x" > venv/bin/activate
+		echo "home = /tmp" > venv/pyvenv.cfg; echo "[tools]" > .mise.toml
+		echo "nodejs 20" > .tool-versions; echo "script-shell=/tmp/x" > .npmrc
+		echo "script-shell=/tmp/x" > sub/deep/.npmrc; echo "yarnPath: x.js" > .yarnrc.yml
+		echo "*.c filter=x" > .gitattributes; echo "{}" > .vscode/tasks.json
+		echo "../../x" > .python-version; echo "export X=1" > sub/.envrc
+		echo plain > plain.txt; echo "all:" > Makefile; echo "root = true" > .editorconfig
+		echo w > world.txt; chmod 666 world.txt; mkdir wdir; chmod 777 wdir'
+	printf '[sync]\napprove = ["Makefile"]\n' >"$(box_dir)/config.toml"
+	sync_p --dry-run --json
+	python3 - "$T_TMP/out" <<'PY' || fail "json (above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+v = {c["path"]: c for c in j["changes"]}
+need = """.devcontainer/devcontainer.json x.code-workspace .husky/pre-commit .pre-commit-config.yaml
+.github/Workflows/ci.yml .github/actions/a/action.yml .gitlab-ci.yml .circleci/config.yml Jenkinsfile
+venv/lib/site-packages/evil.pth venv/bin/activate venv/pyvenv.cfg .mise.toml .tool-versions .npmrc
+sub/deep/.npmrc .yarnrc.yml .gitattributes .vscode/tasks.json .python-version sub/.envrc Makefile""".split()
+for p in need:
+    assert v[p]["verdict"] == "needs-approval", (p, v[p])
+    assert any(f["rule"] == "path-approval" and len(f["reason"]) > 20 for f in v[p]["findings"]), v[p]
+for p in ["plain.txt", ".editorconfig"]:
+    assert v[p]["verdict"] == "apply", (p, v[p])
+assert v["world.txt"]["mode"] == "0664" and any(f["rule"] == "world-writable" for f in v["world.txt"]["findings"]), v["world.txt"]
+assert v["wdir"]["mode"] == "0775", v["wdir"]
+PY
+	sync_p --auto
+	[ $rc -eq 1 ] || fail "rc $rc"
+	[ -f "$P/plain.txt" ] && [ -f "$P/.editorconfig" ] || fail "plain files not applied"
+	for f in .devcontainer .husky/pre-commit x.code-workspace .github/Workflows/ci.yml .npmrc sub/deep/.npmrc \
+		venv/lib/site-packages/evil.pth .python-version Makefile; do
+		[ ! -e "$P/$f" ] || fail "$f applied without approval"
+	done
+	[ "$(stat -c %a "$P/world.txt")" = 664 ] && [ "$(stat -c %a "$P/wdir")" = 775 ] ||
+		fail "world-writable bits carried home: $(stat -c %a "$P/world.txt" "$P/wdir")"
+}
+
+# link NAME TARGET (in the box, relative to the project)
+links_judged_where_they_resolve() {
+	mkproj "$P"
+	mkdir -p "$P/hd" "$P/r/s" "$C/outside"
+	ln -s .. "$P/hd/up"  # the user's own link, inside (the project root)
+	$CLAWBOX run --project "$P" -- sh -c '
+		mkdir -p d; ln -s .. d/up
+		ln -s d/up/d/up/../../../outside esc        # the issue: passes a lexical check
+		ln -s d/up/../x through-pending             # through a pending link
+		ln -s hd/up/../outside through-host         # through a host link
+		rm -rf r; ln -s . r; ln -s r/../outside through-replaced  # a dir the box makes a link
+		ln -s l2 l1; ln -s l1 l2                    # a loop
+		ln -s /etc absolute
+		ln -s "$(printf "a\tb")" tab; ln -s "$(printf "a\033[31m")" ansi; ln -s "$(printf "a\377")" bad-utf8
+		ln -s src/main.c ok; ln -s ../src okdir-up; mkdir -p m; ln -s ../src m/ok2'
+	sync_p --dry-run --json
+	python3 - "$T_TMP/out" <<'PY' || fail "json (above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+v = {c["path"]: c for c in j["changes"]}
+for p, rule in [("esc", "symlink-escape"), ("through-pending", "symlink-escape"),
+                ("through-host", "symlink-escape"), ("through-replaced", "symlink-escape"),
+                ("l1", "symlink-escape"), ("l2", "symlink-escape"), ("absolute", "symlink-escape"),
+                ("tab", "name-control"), ("ansi", "name-control"), ("bad-utf8", "name-encoding")]:
+    assert v[p]["verdict"] == "blocked" and any(f["rule"] == rule for f in v[p]["findings"]), (p, v[p])
+for p in ["ok", "m/ok2", "d/up"]:
+    assert v[p]["verdict"] == "apply", (p, v[p])
+assert v["okdir-up"]["verdict"] == "blocked", v["okdir-up"]
+PY
+	sync_p --auto
+	[ -L "$P/ok" ] && [ -L "$P/d/up" ] || fail "inside links not applied"
+	for f in esc through-pending through-host through-replaced l1 absolute tab; do
+		[ ! -L "$P/$f" ] || fail "$f applied"
+	done
+	# The link applied first is judged on the host the next time.
+	$CLAWBOX run --project "$P" -- sh -c 'ln -s d/up/../outside later'
+	sync_p --dry-run --json
+	grep -q '"path": "later"' "$T_TMP/out" && grep -q symlink-escape "$T_TMP/out" || fail "later: $(cat "$T_TMP/out")"
+}
+
+case_run "execute-on-host files need approval at any depth and case; o+w is not carried" exec_on_host_files_need_approval
+case_run "links are judged where they resolve (host and after the apply), targets as names" links_judged_where_they_resolve
+
+deletions_never_remove_what_the_box_did_not_see() {
+	mkproj "$P"
+	mkdir -p "$P/src/old" "$P/src/sub" "$P/gone/sub" "$P/.github/workflows" "$P/ci2/.github/workflows" "$P/logs" "$P/mod"
+	echo x >"$P/src/old/a.c"
+	echo y >"$P/gone/sub/b"
+	echo "on: push" >"$P/.github/workflows/x.yml"
+	echo "on: push" >"$P/ci2/.github/workflows/x.yml"
+	echo l >"$P/logs/app.log"
+	echo m >"$P/mod/keep.txt"
+	$CLAWBOX run --project "$P" -- sh -c 'rm -rf src gone .github logs mod; rm -rf ci2; echo f > ci2'
+	sleep 0.01
+	# The user adds and changes files beneath what the box deleted (the
+	# deleted dirs themselves do not change).
+	echo new >"$P/src/sub/new.c"
+	echo changed >>"$P/mod/keep.txt"
+	printf '[sync]\ndeny = ["*.log"]\n' >"$(box_dir)/config.toml"
+	sync_p --dry-run --json
+	python3 - "$T_TMP/out" <<'PY' || fail "json (above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+v = {c["path"]: c for c in j["changes"]}
+rules = lambda p: {f["rule"] for f in v[p]["findings"]}
+assert v["src"]["verdict"] == "conflict" and "conflict" in rules("src"), v["src"]
+assert v["mod"]["verdict"] == "conflict", v["mod"]
+assert v["gone"]["verdict"] == "apply", v["gone"]
+assert v[".github"]["verdict"] == "needs-approval" and "path-approval" in rules(".github"), v[".github"]
+assert v["ci2"]["verdict"] == "needs-approval", v["ci2"]
+assert v["logs"]["verdict"] == "blocked" and "path-deny" in rules("logs"), v["logs"]
+PY
+	sync_p --auto
+	[ $rc -eq 1 ] || fail "rc $rc"
+	[ "$(cat "$P/src/sub/new.c")" = new ] || fail "the user's new file was deleted"
+	[ -f "$P/mod/keep.txt" ] || fail "the user's changed file was deleted"
+	[ ! -e "$P/gone" ] || fail "the clean deletion was not applied"
+	[ -f "$P/.github/workflows/x.yml" ] && [ -d "$P/ci2/.github" ] || fail "approval-only deletion applied"
+	[ -f "$P/logs/app.log" ] || fail "a dir holding a denied path was deleted"
+	# With approval the whole .github goes (and the dir replaced by a file).
+	sync_p --auto --approve .github --approve ci2
+	[ ! -e "$P/.github" ] && [ "$(cat "$P/ci2")" = f ] || fail "approved deletions: $(cat "$T_TMP/out")"
+}
+
+tree_delete_rechecked_at_apply() {
+	command -v script >/dev/null || skip "script(1) missing"
+	mkproj "$P"
+	mkdir -p "$P/src/sub"
+	echo x >"$P/src/sub/x.c"
+	$CLAWBOX run --project "$P" -- sh -c 'rm -rf src'
+	mkfifo "$C/in"
+	script -qec "$CLAWBOX sync --project $P" /dev/null <"$C/in" >"$T_TMP/tty" 2>&1 &
+	spid=$!
+	exec 8>"$C/in"
+	for _ in $(seq 200); do grep -q "pply all that pass" "$T_TMP/tty" && break; sleep 0.05; done
+	grep -q "pply all that pass" "$T_TMP/tty" || fail "no prompt: $(cat "$T_TMP/tty")"
+	# Between the plan and the answer, the user adds a file beneath it.
+	echo late >"$P/src/sub/late.c"
+	echo a >&8
+	exec 8>&-
+	wait $spid || true
+	[ "$(cat "$P/src/sub/late.c")" = late ] && [ -f "$P/src/sub/x.c" ] ||
+		fail "deleted what appeared after the plan: $(cat "$T_TMP/tty")"
+	ls -A "$P" | grep -q '^\.clawbox-' && fail "trash left: $(ls -A "$P")"
+	grep -q "1 pending" "$T_TMP/tty" && grep -q "changed on the host after the plan" "$T_TMP/tty" ||
+		fail "not reported as pending: $(cat "$T_TMP/tty")"
+}
+
+# A path of more than PATH_MAX bytes in the upper dir (made by cd chains).
+deep_upper() {
+	local u=$1 name
+	name=$(printf 'x%.0s' $(seq 200))
+	(cd "$u" && mkdir deep && cd deep && for _ in $(seq 22); do mkdir "$name" && cd "$name"; done &&
+		echo deep >f)
+}
+
+odd_trees_hold_one_entry() {
+	mkproj "$P"
+	mkdir -p "$P/a/b" "$P/c"
+	echo old >"$P/c/f"
+	$CLAWBOX run --project "$P" -- sh -c 'echo new > a/b/n.txt; echo box > c/f; echo t > top.txt'
+	deep_upper "$(box_dir)/upper"
+	# The host: a dir replaced by a file, a file by a dir, beneath pending changes.
+	rm -rf "$P/a/b"
+	echo file >"$P/a/b"
+	rm -f "$P/c/f"
+	mkdir "$P/c/f"
+	echo u >"$P/c/f/user.txt"
+	for mode in --status --dry-run --auto; do
+		sync_p $mode
+		[ $mode = --auto ] && { [ $rc -eq 1 ] || fail "$mode: rc $rc"; } ||
+			{ [ $rc -eq 0 ] || fail "$mode: rc $rc: $(cat "$T_TMP/err")"; }
+		grep -qi "cannot\|too long" "$T_TMP/err" && fail "$mode: $(cat "$T_TMP/err")"
+	done
+	[ "$(cat "$P/top.txt")" = t ] || fail "the other entries were not applied"
+	[ "$(cat "$P/a/b")" = file ] && [ "$(cat "$P/c/f/user.txt")" = u ] || fail "host entries lost"
+	[ -z "$(find "$P" -name f -type f)" ] || fail "the deep file was applied"
+	sync_p --dry-run --json
+	grep -q '"rule": "path-too-long"' "$T_TMP/out" || fail "no path-too-long finding: $(cat "$T_TMP/out")"
+}
+
+apply_holds_an_entry_whose_dir_became_a_file() {
+	command -v script >/dev/null || skip "script(1) missing"
+	mkproj "$P"
+	mkdir -p "$P/a/b"
+	$CLAWBOX run --project "$P" -- sh -c 'echo new > a/b/n.txt; echo t > top.txt'
+	mkfifo "$C/in"
+	script -qec "$CLAWBOX sync --project $P" /dev/null <"$C/in" >"$T_TMP/tty" 2>&1 &
+	spid=$!
+	exec 8>"$C/in"
+	for _ in $(seq 200); do grep -q "pply all that pass" "$T_TMP/tty" && break; sleep 0.05; done
+	rm -rf "$P/a/b"
+	echo file >"$P/a/b"
+	echo a >&8
+	exec 8>&-
+	wait $spid || true
+	[ "$(cat "$P/top.txt")" = t ] || fail "the rest was not applied: $(cat "$T_TMP/tty")"
+	[ "$(cat "$P/a/b")" = file ] || fail "the host file was replaced"
+	[ ! -e "$(box_dir)/sync/journal" ] || fail "the apply stopped with its journal: $(cat "$T_TMP/tty")"
+	sync_p --dry-run
+	[ $rc -eq 0 ] || fail "the next sync fails: $(cat "$T_TMP/err")"
+}
+
+case_run "deletions: approval, deny and conflicts beneath a deleted or replaced dir" deletions_never_remove_what_the_box_did_not_see
+case_run "a tree delete is checked again at the apply" tree_delete_rechecked_at_apply
+case_run "odd trees (file<->dir beneath a change, > PATH_MAX) hold one entry" odd_trees_hold_one_entry
+case_run "an entry whose dir became a file after the plan is held, the rest applied" apply_holds_an_entry_whose_dir_became_a_file

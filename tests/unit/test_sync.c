@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include "gate.h"
+#include "gate_int.h"
 #include "journal.h"
 #include "pathglob.h"
 #include "syncpolicy.h"
@@ -82,15 +83,15 @@ TEST(syncpolicy_defaults_and_keys)
 {
 	struct sync_policy p;
 	struct syncpolicy_error err;
+	const char *why = NULL;
 	CHECK_INT(syncpolicy_parse("", 0, "/box", &p, &err), 0);
 	CHECK_INT(p.max_size, 10 << 20);
 	CHECK_INT(p.auto_interval, 30);
 	CHECK(syncpolicy_allowed(&p, "any/thing"));
-	CHECK(syncpolicy_needs_approval(&p, ".git/hooks/pre-push"));
-	CHECK(syncpolicy_needs_approval(&p, ".github/workflows/ci.yml"));
-	CHECK(syncpolicy_needs_approval(&p, "sub/.bashrc"));
-	CHECK(syncpolicy_needs_approval(&p, ".vscode/tasks.json"));
-	CHECK(!syncpolicy_needs_approval(&p, "src/main.c"));
+	CHECK(syncpolicy_needs_approval(&p, ".github/workflows/ci.yml", &why));
+	CHECK(syncpolicy_needs_approval(&p, "sub/.bashrc", &why));
+	CHECK(syncpolicy_needs_approval(&p, ".vscode/tasks.json", &why));
+	CHECK(!syncpolicy_needs_approval(&p, "src/main.c", &why));
 	CHECK_STREQ(syncpolicy_blocked_ext(&p, "a/.env"), ".env");
 	CHECK_STREQ(syncpolicy_blocked_ext(&p, ".env.local"), ".env");
 	CHECK_STREQ(syncpolicy_blocked_ext(&p, "x/KEY.PEM"), ".pem");
@@ -108,9 +109,115 @@ TEST(syncpolicy_defaults_and_keys)
 	CHECK(syncpolicy_allowed(&p, "src/a.c"));
 	CHECK(!syncpolicy_allowed(&p, "README"));
 	CHECK_STREQ(syncpolicy_denied(&p, "src/x.log"), "*.log");
-	CHECK(!syncpolicy_needs_approval(&p, ".git/hooks/x"));
+	/* An empty approve list keeps the built-in execute-on-host list. */
+	CHECK_STREQ(syncpolicy_needs_approval(&p, ".github/workflows/x.yml", &why), ".github");
+	CHECK(!syncpolicy_needs_approval(&p, "src/x.c", &why));
 	CHECK(!syncpolicy_blocked_ext(&p, "a.pem"));
 	syncpolicy_free(&p);
+	/* A given approve list adds to it, with its own reason. */
+	t = "[sync]\napprove = [\"deploy/**\"]\n";
+	CHECK_INT(syncpolicy_parse(t, strlen(t), "/box", &p, &err), 0);
+	CHECK_STREQ(syncpolicy_needs_approval(&p, "deploy/run.sh", &why), "deploy/**");
+	CHECK(strstr(why, "approve list"));
+	CHECK_STREQ(syncpolicy_needs_approval(&p, "a/b/.envrc", &why), ".envrc");
+	CHECK(strstr(why, "direnv"));
+	syncpolicy_free(&p);
+}
+
+/* The execute-on-host list (issue 10 section 2): at any depth, any case. */
+TEST(syncpolicy_exec_on_host)
+{
+	struct sync_policy p;
+	struct syncpolicy_error err;
+	const char *why = NULL;
+	CHECK_INT(syncpolicy_parse("", 0, "/box", &p, &err), 0);
+	static const char *const need[] = {
+		".devcontainer/devcontainer.json",
+		"a/b.code-workspace",
+		".husky/pre-commit",
+		".pre-commit-config.yaml",
+		".github/Workflows/x.yml",
+		".GitHub/actions/a/action.yml",
+		"sub/.github/workflows/ci.yml",
+		".gitlab-ci.yml",
+		".gitlab/ci/x.yml",
+		".circleci/config.yml",
+		"Jenkinsfile",
+		"lib/x.pth",
+		"venv/lib/site-packages/y.PTH",
+		".venv/bin/activate",
+		"env/bin/activate.fish",
+		"venv/pyvenv.cfg",
+		".mise.toml",
+		"mise.toml",
+		".tool-versions",
+		".npmrc",
+		"pkg/.npmrc",
+		".yarnrc.yml",
+		".pnpmfile.cjs",
+		"bunfig.toml",
+		".gitmodules",
+		".gitattributes",
+		".envrc",
+		".VSCODE/settings.json",
+		".idea/workspace.xml",
+		"lefthook.yml",
+		".travis.yml",
+		"azure-pipelines.yml",
+		"bitbucket-pipelines.yml",
+		".buildkite/pipeline.yml",
+		".drone.yml",
+		".python-version",
+		".nvmrc",
+		"sub/.ZSHRC",
+		".hg/hgrc",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(need); i++) {
+		why = NULL;
+		if (!syncpolicy_needs_approval(&p, need[i], &why))
+			fprintf(stderr, "no approval for %s\n", need[i]);
+		CHECK(why && why[0]);
+	}
+	static const char *const data[] = { "Makefile",       ".editorconfig", "src/main.c",
+					    "docs/github.md", "bin/tool",      ".clang-format" };
+	for (size_t i = 0; i < ELEMENTSOF(data); i++)
+		CHECK(!syncpolicy_needs_approval(&p, data[i], &why));
+	size_t n = 0;
+	const struct syncpolicy_exec *x = syncpolicy_exec_on_host(&n);
+	CHECK(n > 40);
+	for (size_t i = 0; i < n; i++)
+		CHECK(pathglob_valid(x[i].pattern, NULL) == 0 && x[i].reason[0]);
+	syncpolicy_free(&p);
+}
+
+/* What a case-insensitive filesystem (or HFS+, NTFS) takes for ".git". */
+TEST(gate_dotgit_names)
+{
+	static const char *const yes[] = { ".git",
+					   ".GIT",
+					   ".Git",
+					   ".git.",
+					   ".git ",
+					   ".git. .",
+					   "GIT~1",
+					   "git~1",
+					   ".g\xe2\x80\x8cit",
+					   "\xef\xbb\xbf.git" };
+	static const char *const no[] = { "git", ".gitignore", ".git2",   "x.git",
+					  ".gi", "GIT~2",      ".github", "" };
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+		CHECK(gate_name_is_dotgit(yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < ELEMENTSOF(no); i++)
+		CHECK(!gate_name_is_dotgit(no[i], strlen(no[i])));
+}
+
+TEST(pathglob_nocase)
+{
+	CHECK(pathglob_match_nocase(".github", ".GitHub/Workflows/a.yml"));
+	CHECK(pathglob_match_nocase("*.pth", "a/B.PTH"));
+	CHECK(pathglob_match_nocase("[a-c]x", "BX"));
+	CHECK(!pathglob_match(".github", ".GitHub/x"));
+	CHECK(!pathglob_match_nocase(".github", ".githubx"));
 }
 
 TEST(syncpolicy_errors_have_lines)
