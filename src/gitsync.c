@@ -1072,6 +1072,24 @@ _printf_(2, 3) static int set_where(struct gitsync_finding *f, const char *fmt, 
 	return f->where ? 0 : -ENOMEM;
 }
 
+/* A component that is ".git" in any letter case (or with the trailing dots
+ * and spaces Windows drops). */
+static bool has_dotgit(const char *path)
+{
+	for (const char *c = path; *c;) {
+		size_t n = strcspn(c, "/");
+		size_t k = n;
+		while (k > 4 && (c[k - 1] == '.' || c[k - 1] == ' '))
+			k--;
+		if (k == 4 && strncasecmp(c, ".git", 4) == 0)
+			return true;
+		c += n;
+		if (*c == '/')
+			c++;
+	}
+	return false;
+}
+
 /* The path checks of the file gate, for a path a commit adds something at. */
 static int check_path(struct gs *s, struct gitsync_ref *ref, const char *commit, unsigned mode,
 		      const char *path)
@@ -1086,6 +1104,9 @@ static int check_path(struct gs *s, struct gitsync_ref *ref, const char *commit,
 	if (r == 0 && ref->nfindings == before && !utf8_ok((const unsigned char *)path))
 		r = add_finding(&ref->findings, &ref->nfindings, "name-encoding", path, 0,
 				"the file name is not valid UTF-8");
+	if (r == 0 && has_dotgit(path))
+		r = add_finding(&ref->findings, &ref->nfindings, "git-path", path, 0,
+				"a path through a '.git' (git would treat it as a repository)");
 	if (r == 0 && (m = syncpolicy_denied(s->pol, path)))
 		r = add_finding(&ref->findings, &ref->nfindings, "path-deny", path, 0,
 				"denied by the pattern '%s'", m);
@@ -1903,4 +1924,42 @@ out:
 	if (r < 0)
 		fail(err, r, "git", "cannot bring the box's commits home");
 	return r;
+}
+
+/* ---- --deny-read of tracked files --------------------------------------- */
+
+int gitsync_tracked(const char *project, const char *const *paths, size_t n, bool *ret_tracked)
+{
+	struct box b = { 0 };
+	struct gs s = { .b = &b };
+	struct buf out = BUF_INIT(16u << 20);
+	const char *args[64 + 8];
+	size_t k = 0;
+	struct stat st;
+	char gitdir[PATH_MAX];
+	for (size_t i = 0; i < n; i++)
+		ret_tracked[i] = false;
+	if (n == 0 || n > 64 || path_join(gitdir, sizeof(gitdir), project, ".git") < 0 ||
+	    lstat(gitdir, &st) < 0 || !S_ISDIR(st.st_mode) || find_git(&s) < 0)
+		return 0;
+	snprintf(b.project, sizeof(b.project), "%s", project);
+	snprintf(s.home, sizeof(s.home), "/nonexistent");
+	for (const char *a[] = { "--literal-pathspecs", "-C", project, "ls-files", "-z", "--" },
+			*const *p = a;
+	     p < a + 6; p++)
+		args[k++] = *p;
+	for (size_t i = 0; i < n; i++)
+		args[k++] = paths[i];
+	args[k] = NULL;
+	struct run rn = { .in_fd = -1, .out = &out };
+	int r = git_run(&s, args, &rn);
+	for (const char *l = out.data; r == 0 && rn.status == 0 && l && l < out.data + out.len;
+	     l += strlen(l) + 1)
+		for (size_t i = 0; i < n; i++) {
+			size_t pl = strlen(paths[i]);
+			if (strncmp(l, paths[i], pl) == 0 && (l[pl] == '\0' || l[pl] == '/'))
+				ret_tracked[i] = true;
+		}
+	buf_free(&out);
+	return r < 0 ? r : 0;
 }

@@ -94,6 +94,13 @@ size_t gitsync_pending(const struct gitsync_plan *p);
 
 const char *gitsync_verdict_name(enum gitsync_verdict v);
 
+/* Which of paths (project-relative, literal) git tracks in project (a file,
+ * or files beneath a dir): ret_tracked[i]. Runs one 'git ls-files' with the
+ * clean environment when the project's .git is a directory; otherwise every
+ * answer is false. For --deny-read: a tracked file stays readable in the
+ * box through the history ('git show HEAD:PATH'). */
+int gitsync_tracked(const char *project, const char *const *paths, size_t n, bool *ret_tracked);
+
 /* ---- parsers (pure; unit-tested and fuzzed) ---------------------------- */
 
 /* A ref name as git check-ref-format accepts it, stricter: printable ASCII
