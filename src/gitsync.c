@@ -124,7 +124,7 @@ int gitsync_parse_packed(const char *data, size_t len,
 		size_t n = nl ? (size_t)(nl - l) : len - pos;
 		pos += n + (nl ? 1 : 0);
 		lineno++;
-		if (lineno == 1 && n >= 16 && memcmp(l, "# pack-refs with:", 17 <= n ? 17 : n) == 0)
+		if (lineno == 1 && n >= 17 && memcmp(l, "# pack-refs with:", 17) == 0)
 			continue;
 		if (n && l[0] == '^') {
 			if (!after_ref || !gitsync_oid_len(l + 1, n - 1))
