@@ -28,6 +28,10 @@ static const char usage[] =
     "applied atomically with a journal. A host file changed since the box saw it\n"
     "is never overwritten: you decide (keep host, take box, write beside).\n"
     "Without --dry-run or --auto, it asks (a terminal is needed).\n\n"
+    "The box's git repository comes home as git data, never as files: its new\n"
+    "branches, tags and detached HEAD are fetched into refs/clawbox/BOX/ (merge\n"
+    "them yourself), every new object checked like a file; a ref whose new\n"
+    "history holds a blocked object stays out (see docs/SYNC.md, \"Git\").\n\n"
     "options:\n" BOX_OPTS_HELP
     "  -n, --dry-run        show the pending changes and their findings; change nothing\n"
     "  -a, --auto           apply every change that passes every check; the others\n"
