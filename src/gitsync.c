@@ -18,16 +18,17 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 
-#define QDIR            "git"      /* the quarantine repository in $BOX/sync */
-#define QHOME           "git-home" /* an empty $HOME for every git we run */
-#define QIMPORTED       "clawbox-imported"
-#define LOOSE_OBJ_MAX   (64u << 20)
-#define LOOSE_TOTAL_MAX (1ull << 30)
-#define PACK_MAX        (2ull << 30)
-#define REF_OBJECTS_MAX 200000u /* new objects of one ref */
-#define SCAN_TOTAL_MAX  (512ull << 20)
-#define OUT_MAX         (64u << 20) /* output of a rev-list or log */
-#define FINDINGS_MAX    64
+#define QDIR                  "git"      /* the quarantine repository in $BOX/sync */
+#define QHOME                 "git-home" /* an empty $HOME for every git we run */
+#define QIMPORTED             "clawbox-imported"
+#define LOOSE_OBJ_MAX         (64u << 20)
+#define LOOSE_TOTAL_MAX       (1ull << 30)
+#define PACK_MAX              (2ull << 30)
+#define REF_OBJECTS_MAX       200000u /* new objects of one ref */
+#define SCAN_TOTAL_MAX        (512ull << 20)
+#define OUT_MAX               (64u << 20) /* output of a rev-list or log */
+#define FINDINGS_MAX          64
+#define GITSYNC_SYNC_REFS_MAX 500u /* refs checked in one sync */
 
 /* ---- parsers ------------------------------------------------------------- */
 
@@ -598,6 +599,9 @@ static int add_candidate(struct gs *s, const char *name, const char *oid)
 	if (!gitsync_refname_valid(dest))
 		return note(p, "ref '%s' not brought home: '%s' is not a valid ref name", name,
 			    dest);
+	if (p->nrefs >= GITSYNC_SYNC_REFS_MAX)
+		return note(p, "more than %u refs changed: the others wait for the next sync",
+			    GITSYNC_SYNC_REFS_MAX);
 	struct gitsync_ref *nv = reallocarray(p->refs, p->nrefs + 1, sizeof(*nv));
 	if (!nv)
 		return -ENOMEM;
@@ -1092,7 +1096,7 @@ static bool has_dotgit(const char *path)
 
 /* The path checks of the file gate, for a path a commit adds something at. */
 static int check_path(struct gs *s, struct gitsync_ref *ref, const char *commit, unsigned mode,
-		      const char *path)
+		      const char *path, const char *blob)
 {
 	const char *m;
 	size_t before = ref->nfindings;
@@ -1125,8 +1129,10 @@ static int check_path(struct gs *s, struct gitsync_ref *ref, const char *commit,
 			ref->findings[ref->nfindings - 1].note = true;
 	}
 	for (size_t i = before; i < ref->nfindings && r == 0; i++) {
-		snprintf(ref->findings[i].object, sizeof(ref->findings[i].object), "%s", commit);
-		r = set_where(&ref->findings[i], "commit %.12s adds '%s'", commit, path);
+		struct gitsync_finding *f = &ref->findings[i];
+		snprintf(f->object, sizeof(f->object), "%s", blob ? blob : commit);
+		r = blob ? set_where(f, "blob %.12s at '%s'", blob, path)
+			 : set_where(f, "commit %.12s adds '%s'", commit, path);
 	}
 	return r;
 }
@@ -1144,7 +1150,7 @@ static int on_raw(const char *commit, unsigned mode, const char *oid, char statu
 	uint32_t i;
 	if (status == 'D')
 		return 0;
-	int r = check_path(s, c->ref, commit, mode, path);
+	int r = check_path(s, c->ref, commit, mode, path, NULL);
 	if (r < 0 || (mode & 0170000) == 0160000 || (mode & 0170000) == 0040000)
 		return r;
 	if ((r = obj_get(s, oid, &i)) < 0)
@@ -1473,6 +1479,9 @@ static int judge(struct gs *s, size_t idx)
 		struct obj *o = &s->objs[s->ref_objs[idx][k]];
 		if (o->type == 'c')
 			ref->commits++;
+		/* a blob no new commit adds (a tag of a tree or blob): its path too */
+		if (o->type == 'b' && o->path && !o->commit[0])
+			r = check_path(s, ref, "", 0100644, o->path, o->oid);
 		for (size_t j = 0; j < o->nf && r == 0; j++) {
 			const struct gitsync_finding *f = &o->f[j];
 			const char *path = o->type == 'b' ? o->path : NULL;

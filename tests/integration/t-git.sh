@@ -282,6 +282,28 @@ detached_and_not_brought_home() {
 	[ ! -e "$P/.git" ] || fail "a .git appeared in the plain project"
 }
 
+# Trees git itself would never make: a ".GIT" entry (a repository once
+# checked out on a case-insensitive disk), and a tag of a bare tree whose
+# only path is a credential file (no commit adds it).
+hostile_trees_held() {
+	mkrepo
+	in_box 'b=$(echo x | git hash-object -w --stdin)
+		t=$(printf "100644 blob $b\t.GIT\n" | git mktree)
+		t2=$(printf "040000 tree $t\tsub\n" | git mktree)
+		c=$($G commit-tree -p HEAD -m dotgit $t2); git update-ref refs/heads/dotgit $c
+		k=$(echo "key material" | git hash-object -w --stdin)
+		t3=$(printf "100644 blob $k\tid_rsa.pem\n" | git mktree); git tag bare $t3
+		$G checkout -q -b ok; $G commit -q --allow-empty -m ok'
+	gate_off_git
+	sync_p --auto
+	has_ref heads/dotgit && fail "a tree with a .GIT entry came home"
+	has_ref tags/bare && fail "a tag of a tree holding id_rsa.pem came home"
+	has_ref heads/ok || fail "the clean branch did not come home: $(cat "$T_TMP/out")"
+	grep -q "adds 'sub/.GIT': .*(git-path)" "$T_TMP/out" || fail "git-path: $(cat "$T_TMP/out")"
+	grep -q "blob [0-9a-f]* at 'id_rsa.pem': .*(credential-file)" "$T_TMP/out" ||
+		fail "tagged tree: $(cat "$T_TMP/out")"
+}
+
 yolo_brings_commits_home() {
 	mkrepo
 	$CLAWBOX run --project "$P" --mode yolo -- true
@@ -320,5 +342,6 @@ case_run "planted alternates and symlinked objects bring nothing" planted_altern
 case_run "malformed ref names, values and an oversized packed-refs are refused" malformed_refs_refused
 case_run "the box's git config, hooks and filters never run on the host" box_metadata_never_runs
 case_run "detached HEAD comes home; nested and box-made repositories are named" detached_and_not_brought_home
+case_run "trees with a .GIT entry or a tagged credential file are held" hostile_trees_held
 case_run "yolo's timer brings a commit home without the user" yolo_brings_commits_home
 case_run "--deny-read of a file git tracks says so" deny_read_tracked_warns
