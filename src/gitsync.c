@@ -23,6 +23,7 @@
 #define QIMPORTED             "clawbox-imported"
 #define LOOSE_OBJ_MAX         (64u << 20)
 #define LOOSE_TOTAL_MAX       (1ull << 30)
+#define LOOSE_COUNT_MAX       500000u
 #define PACK_MAX              (2ull << 30)
 #define REF_OBJECTS_MAX       200000u /* new objects of one ref */
 #define SCAN_TOTAL_MAX        (512ull << 20)
@@ -897,7 +898,7 @@ static int import_loose(struct gs *s, int objdir)
 {
 	DIR *d = fs_opendir_dup(objdir);
 	struct dirent *de;
-	uint64_t total = 0;
+	uint64_t total = 0, count = 0;
 	int r = 0;
 	if (!d)
 		return -errno;
@@ -914,10 +915,12 @@ static int import_loose(struct gs *s, int objdir)
 		DIR *d2 = dst >= 0 ? fs_opendir_dup(sub) : NULL;
 		struct dirent *e2;
 		while (r == 0 && d2 && (e2 = readdir(d2))) {
-			if (!hex_name(e2->d_name, s->hexlen - 2) ||
-			    faccessat(dst, e2->d_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			if (!hex_name(e2->d_name, s->hexlen - 2))
 				continue;
-			r = copy_loose(s, sub, dst, e2->d_name, &total);
+			if (++count > LOOSE_COUNT_MAX)
+				r = -EFBIG;
+			else if (faccessat(dst, e2->d_name, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+				r = copy_loose(s, sub, dst, e2->d_name, &total);
 		}
 		if (d2)
 			closedir(d2);
@@ -927,8 +930,8 @@ static int import_loose(struct gs *s, int objdir)
 	}
 	closedir(d);
 	if (r == -EFBIG)
-		r = note(s->p, "the box's loose objects are over the size cap: the others are not "
-			       "imported");
+		r = note(s->p, "the box's loose objects are over the cap (1 GiB or 500 000 "
+			       "objects): the others are not imported");
 	return r;
 }
 
