@@ -304,6 +304,20 @@ hostile_trees_held() {
 		fail "tagged tree: $(cat "$T_TMP/out")"
 }
 
+interactive_sync_fetches_with_the_files() {
+	command -v script >/dev/null || skip "script(1) missing"
+	mkrepo
+	in_box '$G checkout -q -b inter; $G commit -q --allow-empty -m inter; echo n > n.txt'
+	gate_off_git
+	printf 'q\n' | script -qec "$CLAWBOX sync --project $P" /dev/null >"$T_TMP/tty" 2>&1 || true
+	grep -q "refs/heads/inter: 1 new commit" "$T_TMP/tty" || fail "not shown: $(cat "$T_TMP/tty")"
+	has_ref heads/inter && fail "quit fetched the ref"
+	printf 'a\n' | script -qec "$CLAWBOX sync --project $P" /dev/null >"$T_TMP/tty" 2>&1 || true
+	[ "$(cat "$P/n.txt")" = n ] || fail "file not applied: $(cat "$T_TMP/tty")"
+	has_ref heads/inter || fail "ref not fetched: $(cat "$T_TMP/tty")"
+	grep -q "(fetched)" "$T_TMP/tty" || fail "not told: $(cat "$T_TMP/tty")"
+}
+
 yolo_brings_commits_home() {
 	mkrepo
 	$CLAWBOX run --project "$P" --mode yolo -- true
@@ -343,5 +357,6 @@ case_run "malformed ref names, values and an oversized packed-refs are refused" 
 case_run "the box's git config, hooks and filters never run on the host" box_metadata_never_runs
 case_run "detached HEAD comes home; nested and box-made repositories are named" detached_and_not_brought_home
 case_run "trees with a .GIT entry or a tagged credential file are held" hostile_trees_held
+case_run "interactive sync shows the git part and fetches with the files" interactive_sync_fetches_with_the_files
 case_run "yolo's timer brings a commit home without the user" yolo_brings_commits_home
 case_run "--deny-read of a file git tracks says so" deny_read_tracked_warns
