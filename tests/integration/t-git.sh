@@ -285,7 +285,8 @@ detached_and_not_brought_home() {
 
 # Trees git itself would never make: a ".GIT" entry (a repository once
 # checked out on a case-insensitive disk), and a tag of a bare tree whose
-# only path is a credential file (no commit adds it).
+# only path is a credential file (no commit adds it), and a commit whose
+# message is over the size limit (held; it must not stop the others).
 hostile_trees_held() {
 	mkrepo
 	in_box 'b=$(echo x | git hash-object -w --stdin)
@@ -294,11 +295,15 @@ hostile_trees_held() {
 		c=$($G commit-tree -p HEAD -m dotgit $t2); git update-ref refs/heads/dotgit $c
 		k=$(echo "key material" | git hash-object -w --stdin)
 		t3=$(printf "100644 blob $k\tid_rsa.pem\n" | git mktree); git tag bare $t3
-		$G checkout -q -b ok; $G commit -q --allow-empty -m ok'
+		head -c 11000000 /dev/zero | tr "\\0" a > /tmp/m
+		$G checkout -q -b huge; $G commit -q --allow-empty -F /tmp/m
+		$G checkout -q -b ok main; $G commit -q --allow-empty -m ok'
 	gate_off_git
 	sync_p --auto
 	has_ref heads/dotgit && fail "a tree with a .GIT entry came home"
 	has_ref tags/bare && fail "a tag of a tree holding id_rsa.pem came home"
+	has_ref heads/huge && fail "a commit over the size limit came home"
+	grep -q "commit [0-9a-f]* (its message): .*(size-limit)" "$T_TMP/out" || fail "huge: $(cat "$T_TMP/out")"
 	has_ref heads/ok || fail "the clean branch did not come home: $(cat "$T_TMP/out")"
 	grep -q "adds 'sub/.GIT': .*(git-path)" "$T_TMP/out" || fail "git-path: $(cat "$T_TMP/out")"
 	grep -q "blob [0-9a-f]* at 'id_rsa.pem': .*(credential-file)" "$T_TMP/out" ||
