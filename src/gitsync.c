@@ -28,6 +28,7 @@
 #define REF_OBJECTS_MAX       200000u /* new objects of one ref */
 #define SCAN_TOTAL_MAX        (512ull << 20)
 #define OUT_MAX               (64u << 20) /* output of a rev-list or log */
+#define HOST_REFS_MAX         500000u     /* the host's refs (the box's: GITSYNC_REFS_MAX) */
 #define FINDINGS_MAX          64
 #define GITSYNC_SYNC_REFS_MAX 500u /* refs checked in one sync */
 
@@ -239,6 +240,7 @@ struct refent {
 struct refmap {
 	struct refent *v;
 	size_t n, cap;
+	size_t max; /* 0: GITSYNC_REFS_MAX */
 	bool sorted, full;
 };
 
@@ -249,7 +251,7 @@ static int refent_cmp(const void *a, const void *b)
 
 static int refmap_add(struct refmap *m, const char *name, const char *oid)
 {
-	if (m->n >= GITSYNC_REFS_MAX) {
+	if (m->n >= (m->max ? m->max : GITSYNC_REFS_MAX)) {
 		m->full = true;
 		return 0;
 	}
@@ -1636,6 +1638,7 @@ int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *fi
 	int r;
 	if (err)
 		memset(err, 0, sizeof(*err));
+	s.host_loose.max = s.host_packed.max = HOST_REFS_MAX;
 	r = open_repos(&s, files, &go);
 	if (r < 0 || !go)
 		goto done;
@@ -1692,7 +1695,12 @@ int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *fi
 	}
 	if (p.nrefs == 0)
 		goto done;
-	if ((r = q_setup(&s, fmt)) < 0) {
+	if ((r = q_setup(&s, fmt)) == -EINVAL) {
+		r = note(&p, "the project's path cannot be named in an alternates file (a newline "
+			     "or a quote): the box's commits are not brought home");
+		goto drop;
+	}
+	if (r < 0) {
 		fail(err, r, s.qpath, "cannot prepare the quarantine repository");
 		goto done;
 	}
