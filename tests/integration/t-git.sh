@@ -310,6 +310,22 @@ hostile_trees_held() {
 		fail "tagged tree: $(cat "$T_TMP/out")"
 }
 
+sha256_repository() {
+	mkproj "$P"
+	git -C "$P" init -q -b main --object-format=sha256 2>/dev/null || skip "git without sha256"
+	git -C "$P" add -A
+	$G -C "$P" commit -q -m init
+	chmod -R a+rX "$P"
+	in_box '$G checkout -q -b f; echo s > s; git add s; $G commit -q -m s; git gc -q
+		echo 0123456789abcdef0123456789abcdef01234567 > .git/refs/heads/sha1'
+	gate_off_git
+	sync_p --auto
+	has_ref heads/f || fail "sha256 branch not home: $(cat "$T_TMP/out")"
+	[ "$(git -C "$P" rev-parse "refs/clawbox/$(box_name)/heads/f" | wc -c)" = 65 ] || fail "not sha256"
+	grep -q "git: ref 'refs/heads/sha1' refused: its value is not a sha256 object id" "$T_TMP/out" ||
+		fail "a sha1 value in a sha256 repository: $(cat "$T_TMP/out")"
+}
+
 interactive_sync_fetches_with_the_files() {
 	command -v script >/dev/null || skip "script(1) missing"
 	mkrepo
@@ -363,6 +379,7 @@ case_run "malformed ref names, values and an oversized packed-refs are refused" 
 case_run "the box's git config, hooks and filters never run on the host" box_metadata_never_runs
 case_run "detached HEAD comes home; nested and box-made repositories are named" detached_and_not_brought_home
 case_run "trees with a .GIT entry or a tagged credential file are held" hostile_trees_held
+case_run "a sha256 repository; a sha1 value in it is refused" sha256_repository
 case_run "interactive sync shows the git part and fetches with the files" interactive_sync_fetches_with_the_files
 case_run "yolo's timer brings a commit home without the user" yolo_brings_commits_home
 case_run "--deny-read of a file git tracks says so" deny_read_tracked_warns
