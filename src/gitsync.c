@@ -163,6 +163,39 @@ int gitsync_parse_packed(const char *data, size_t len,
 	return 0;
 }
 
+static bool octal6(const char *s, unsigned *ret)
+{
+	unsigned v = 0;
+	for (int i = 0; i < 6; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return false;
+		v = v << 3 | (unsigned)(s[i] - '0');
+	}
+	*ret = v;
+	return true;
+}
+
+/* "<oid> <type> <size>" of git cat-file's --batch(-check) output (NUL-
+ * terminated line): false when it is not that. */
+static bool batch_header(const char *l, char oid[65], char type[16], unsigned long long *ret_size)
+{
+	const char *sp1 = strchr(l, ' ');
+	const char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	if (!sp2 || !gitsync_oid_len(l, (size_t)(sp1 - l)) || sp2 - sp1 - 1 >= 16 || sp2 == sp1 + 1)
+		return false;
+	memcpy(oid, l, (size_t)(sp1 - l));
+	oid[sp1 - l] = '\0';
+	memcpy(type, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	type[sp2 - sp1 - 1] = '\0';
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(sp2 + 1, &end, 10);
+	if (errno || end == sp2 + 1 || (*end && *end != '\n') || sp2[1] == '-')
+		return false;
+	*ret_size = v;
+	return true;
+}
+
 int gitsync_parse_raw(const char *data, size_t len,
 		      int (*entry)(const char *commit, unsigned mode, const char *oid, char status,
 				   const char *path, void *ctx),
@@ -200,7 +233,7 @@ int gitsync_parse_raw(const char *data, size_t len,
 		const char *sp4 = sp3 ? memchr(sp3 + 1, ' ', n - (size_t)(sp3 + 1 - l)) : NULL;
 		if (!sp4 || sp1 - l != 7 || sp2 - sp1 != 7 || l + n - sp4 < 2)
 			return -EBADMSG;
-		if (sscanf(l + 1, "%6o", &m1) != 1 || sscanf(sp1 + 1, "%6o", &m2) != 1)
+		if (!octal6(l + 1, &m1) || !octal6(sp1 + 1, &m2))
 			return -EBADMSG;
 		hl = (size_t)(sp4 - sp3 - 1);
 		if (!gitsync_oid_len(sp3 + 1, hl) || (size_t)(sp3 - sp2 - 1) != hl)
@@ -654,7 +687,7 @@ static int find_candidates(struct gs *s)
 	}
 	/* A detached HEAD. */
 	char buf[GITSYNC_LOOSE_REF_MAX + 1], val[GITSYNC_REF_MAX + 1];
-	size_t len;
+	size_t len = 0;
 	int k = read_small(s->upper_git, "HEAD", GITSYNC_LOOSE_REF_MAX, buf, &len);
 	if (r == 0 && k == 0 && gitsync_parse_loose(buf, len, val) == GITSYNC_LOOSE_OID)
 		r = add_candidate(s, "HEAD", val);
@@ -666,7 +699,7 @@ static int find_candidates(struct gs *s)
 static void host_head(struct gs *s)
 {
 	char buf[GITSYNC_LOOSE_REF_MAX + 1], val[GITSYNC_REF_MAX + 1];
-	size_t len;
+	size_t len = 0;
 	s->host_head[0] = '\0';
 	if (read_small(s->host_git, "HEAD", GITSYNC_LOOSE_REF_MAX, buf, &len) < 0)
 		return;
@@ -1302,7 +1335,7 @@ static int check_types(struct gs *s)
 		char oid[65], type[16];
 		unsigned long long size;
 		uint32_t oi;
-		if (sscanf(l, "%64s %15s %llu", oid, type, &size) != 3)
+		if (!batch_header(l, oid, type, &size))
 			continue;
 		if ((r = obj_get(s, oid, &oi)) < 0)
 			break;
@@ -1389,9 +1422,10 @@ static int batch_sink(void *ctx, const char *data, size_t len)
 		char oid[65], type[16];
 		unsigned long long size;
 		*nl = '\0';
-		if (sscanf(bt->b.data, "%64s %15s %llu", oid, type, &size) != 3)
-			return -EBADMSG;
+		bool ok = batch_header(bt->b.data, oid, type, &size);
 		*nl = '\n';
+		if (!ok)
+			return -EBADMSG;
 		size_t hl = (size_t)(nl - bt->b.data) + 1;
 		if (bt->b.len < hl + size + 1)
 			return 0;
