@@ -581,18 +581,28 @@ static void packed_bad(unsigned line, const char *why, void *ctx)
 
 static int read_packed(struct gs *s, int gitfd, struct refmap *m, bool box, bool *ret_present)
 {
-	_cleanup_free_ char *buf = malloc(GITSYNC_PACKED_MAX + 1);
+	/* sized by the file (cap + 1 at most: growth while read is caught) */
+	struct stat st;
+	size_t cap = fstatat(gitfd, "packed-refs", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			     S_ISREG(st.st_mode) && (uint64_t)st.st_size < GITSYNC_PACKED_MAX
+			 ? (size_t)st.st_size + 1
+			 : GITSYNC_PACKED_MAX;
+	_cleanup_free_ char *buf = malloc(cap + 1);
 	size_t len = 0;
 	if (!buf)
 		return -ENOMEM;
-	int r = read_small(gitfd, "packed-refs", GITSYNC_PACKED_MAX, buf, &len);
+	int r = read_small(gitfd, "packed-refs", cap, buf, &len);
+	if (r == -EFBIG && cap < GITSYNC_PACKED_MAX)
+		r = -EAGAIN; /* grew while read */
 	if (ret_present)
 		*ret_present = r == 0;
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return box ? note(s->p, "packed-refs refused: %s",
-				  r == -EFBIG ? "larger than 8 MiB" : strerror(-r))
+				  r == -EFBIG    ? "larger than 8 MiB"
+				  : r == -EAGAIN ? "it changed while it was read"
+						 : strerror(-r))
 			   : 0;
 	struct packedctx c = { s, m, box, 0 };
 	r = gitsync_parse_packed(buf, len, packed_ref, packed_bad, &c);
