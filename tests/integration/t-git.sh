@@ -182,6 +182,28 @@ planted_alternates_and_links() {
 	[ ! -e "$(box_dir)/sync/git/objects/${oc:0:2}/${oc:2}" ] || fail "the link was copied"
 }
 
+# A loose object under a false name (its bytes are another object): git on
+# the host indexes what it receives, the ref that needs the false name does
+# not come home, the others do.
+false_loose_object_name() {
+	mkrepo
+	in_box 'b=$(echo content | git hash-object -w --stdin)
+		d=$(echo "$b" | cut -c1-2); r=$(echo "$b" | cut -c3-)
+		mkdir -p .git/objects/12
+		cp .git/objects/$d/$r .git/objects/12/34567890123456789012345678901234567890
+		t=$(printf "100644 blob 1234567890123456789012345678901234567890\tf\n" | git mktree)
+		c=$($G commit-tree -p HEAD -m liar $t); git update-ref refs/heads/liar $c
+		$G checkout -q -b ok; $G commit -q --allow-empty -m ok'
+	gate_off_git
+	sync_p --auto
+	has_ref heads/liar && fail "a ref needing a falsely named object came home"
+	has_ref heads/ok || fail "the clean branch did not come home: $(cat "$T_TMP/out")"
+	grep -q "refs/heads/liar: held" "$T_TMP/out" || fail "not told: $(cat "$T_TMP/out")"
+	git -C "$P" cat-file -e 1234567890123456789012345678901234567890 2>/dev/null &&
+		fail "the false name exists on the host"
+	git -C "$P" fsck --no-dangling >/dev/null 2>&1 || fail "host repository not sound"
+}
+
 malformed_refs_refused() {
 	mkrepo
 	in_box '$G checkout -q -b good; echo g > g; git add g; $G commit -q -m g
@@ -375,6 +397,7 @@ case_run "a commit with a known secret is held, a clean branch still comes home"
 case_run "a token hidden in a pack and an id_rsa.pem path are held" leaks_held_in_packs_and_paths
 case_run "an annotated tag or commit whose message holds a secret is held" annotated_tag_message_held
 case_run "planted alternates and symlinked objects bring nothing" planted_alternates_and_links
+case_run "a loose object under a false name holds only its ref" false_loose_object_name
 case_run "malformed ref names, values and an oversized packed-refs are refused" malformed_refs_refused
 case_run "the box's git config, hooks and filters never run on the host" box_metadata_never_runs
 case_run "detached HEAD comes home; nested and box-made repositories are named" detached_and_not_brought_home
