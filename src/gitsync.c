@@ -488,7 +488,7 @@ static int walk_refs(struct walkctx *w, int dirfd, char *path, size_t plen, int 
 	int r = 0;
 	if (!d)
 		return -errno;
-	while (r == 0 && (de = readdir(d))) {
+	while (r == 0 && !w->m->full && (de = readdir(d))) {
 		if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
 			continue;
 		size_t nl = strlen(de->d_name);
@@ -1298,13 +1298,16 @@ static int list_ref(struct gs *s, size_t idx, const struct refmap *tips)
 		}
 		if ((r = obj_get(s, l, &oi)) < 0)
 			break;
-		uint32_t *nv = reallocarray(s->ref_objs[idx], s->ref_nobjs[idx] + 1, sizeof(*nv));
-		if (!nv) {
-			r = -ENOMEM;
-			break;
+		size_t n = s->ref_nobjs[idx];
+		if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow to twice as many */
+			uint32_t *nv = reallocarray(s->ref_objs[idx], n ? n * 2 : 1, sizeof(*nv));
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			s->ref_objs[idx] = nv;
 		}
-		s->ref_objs[idx] = nv;
-		nv[s->ref_nobjs[idx]++] = oi;
+		s->ref_objs[idx][s->ref_nobjs[idx]++] = oi;
 		if (sp && sp[1] && !s->objs[oi].path && !(s->objs[oi].path = strdup(sp + 1)))
 			r = -ENOMEM;
 	}
