@@ -1869,17 +1869,18 @@ int gitsync_audit_held(const struct box *b, const struct gitsync_plan *p,
 	return r;
 }
 
+/* refs/clawbox-q/I of the quarantine: what the fetch takes ref I from (a
+ * cache of ours: no fsync). */
 static int write_qref(struct gs *s, size_t i, const char *oid)
 {
-	char name[32], line[80];
-	snprintf(name, sizeof(name), "refs/clawbox-q/%zu", i);
+	char name[48], line[80];
 	int n = snprintf(line, sizeof(line), "%s\n", oid);
-	int dfd = beneath_open(s->q_fd, "refs/clawbox-q", O_RDONLY | O_DIRECTORY);
-	if (dfd < 0)
-		return dfd;
-	snprintf(name, sizeof(name), "%zu", i);
-	int r = fs_write_atomic_at(dfd, name, line, (size_t)n, 0644);
-	close(dfd);
+	snprintf(name, sizeof(name), "refs/clawbox-q/%zu", i);
+	int fd = openat(s->q_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	int r = fs_write_all(fd, line, (size_t)n);
+	close(fd);
 	return r;
 }
 
