@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "gate.h"
+#include "gitsync.h"
 #include "secrets.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -30,9 +31,12 @@ static const char usage[] =
     "overwritten: you decide (keep host, take box, write beside). Files the host\n"
     "runs on opening or entering the project (.vscode/, .github/, .envrc, .npmrc,\n"
     "*.pth, ...: docs/SYNC.md) always need approval. Nothing beneath a git\n"
-    "directory is applied as files (verdict git-data: git's own transfer brings\n"
-    "the box's commits home); it is shown but not pending.\n"
+    "directory is applied as files (verdict git-data: shown, not pending).\n"
     "Without --dry-run or --auto, it asks (a terminal is needed).\n\n"
+    "The box's git repository comes home as git data, never as files: its new\n"
+    "branches, tags and detached HEAD are fetched into refs/clawbox/BOX/ (merge\n"
+    "them yourself), every new object checked like a file; a ref whose new\n"
+    "history holds a blocked object stays out (see docs/SYNC.md, \"Git\").\n\n"
     "options:\n" BOX_OPTS_HELP
     "  -n, --dry-run        show the pending changes and their findings; change nothing\n"
     "  -a, --auto           apply every change that passes every check; the others\n"
@@ -238,6 +242,141 @@ static void print_json(json_t *j)
 	json_decref(j);
 }
 
+/* The held versions the yolo loop has logged already: one line each. */
+static char **held_seen;
+static size_t nheld_seen;
+
+static bool seen_once(const char *key)
+{
+	for (size_t i = 0; i < nheld_seen; i++)
+		if (STREQ(held_seen[i], key))
+			return false;
+	if (nheld_seen >= 4096)
+		return true; /* stop remembering; logging again is harmless */
+	char **nv = reallocarray(held_seen, nheld_seen + 1, sizeof(*nv));
+	if (!nv)
+		return true;
+	held_seen = nv;
+	if ((held_seen[nheld_seen] = strdup(key)))
+		nheld_seen++;
+	return true;
+}
+
+/* ---- the git part (src/gitsync.c) ---------------------------------------- */
+
+static void print_git_ref(const struct gitsync_ref *r)
+{
+	char name[PATH_MAX], dest[PATH_MAX];
+	gate_path_display(r->name, name, sizeof(name));
+	gate_path_display(r->dest, dest, sizeof(dest));
+	if (r->verdict == GITSYNC_FETCH || r->verdict == GITSYNC_FETCHED) {
+		printf("  %s: %zu new commit%s -> %s%s\n", name, r->commits,
+		       r->commits == 1 ? "" : "s", dest,
+		       r->verdict == GITSYNC_FETCHED ? " (fetched)" : "");
+	} else {
+		size_t shown = 0;
+		for (size_t k = 0; k < r->nfindings; k++) {
+			const struct gitsync_finding *f = &r->findings[k];
+			if (f->note)
+				continue;
+			if (shown++ == 0)
+				printf("  %s: held (%s stays out):\n", name, dest);
+			if (shown > 5)
+				continue;
+			printf("      %s%s", f->where ? f->where : "", f->where ? "" : "");
+			if (f->line)
+				printf("%sline %u", f->where ? " " : "", f->line);
+			printf("%s%s (%s)\n", f->where || f->line ? ": " : "", f->reason, f->rule);
+		}
+		if (shown > 5)
+			printf("      ... and %zu more\n", shown - 5);
+	}
+	for (size_t k = 0; k < r->nfindings; k++)
+		if (r->findings[k].note)
+			printf("      note: %s: %s (%s)\n",
+			       r->findings[k].where ? r->findings[k].where : "",
+			       r->findings[k].reason, r->findings[k].rule);
+}
+
+static void print_git(const struct gitsync_plan *gp)
+{
+	if (gp->nrefs == 0 && gp->nnotes == 0)
+		return;
+	size_t pend = gitsync_pending(gp);
+	if (gp->nrefs)
+		printf("git: %zu ref%s of the box%s\n", gp->nrefs, gp->nrefs == 1 ? "" : "s",
+		       pend ? "" : " brought home");
+	for (size_t i = 0; i < gp->nrefs; i++)
+		print_git_ref(&gp->refs[i]);
+	for (size_t i = 0; i < gp->nnotes; i++)
+		printf("git: %s\n", gp->notes[i]);
+}
+
+static json_t *git_json(const struct gitsync_plan *gp)
+{
+	json_t *refs = json_array(), *notes = json_array();
+	for (size_t i = 0; refs && i < gp->nrefs; i++) {
+		const struct gitsync_ref *r = &gp->refs[i];
+		char name[PATH_MAX], dest[PATH_MAX];
+		gate_path_display(r->name, name, sizeof(name));
+		gate_path_display(r->dest, dest, sizeof(dest));
+		json_t *f = json_array();
+		for (size_t k = 0; f && k < r->nfindings; k++) {
+			const struct gitsync_finding *x = &r->findings[k];
+			char path[PATH_MAX] = "";
+			if (x->path)
+				gate_path_display(x->path, path, sizeof(path));
+			json_t *o =
+			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "rule", x->rule, "object",
+				      x->object, "path", path, "where", x->where ? x->where : "",
+				      "reason", x->reason, "action", x->note ? "note" : "block");
+			if (o && x->line)
+				json_object_set_new(o, "line", json_integer(x->line));
+			json_array_append_new(f, o);
+		}
+		json_array_append_new(
+		    refs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:o}", "ref", name, "to", dest,
+				    "oid", r->oid, "commits", (json_int_t)r->commits, "objects",
+				    (json_int_t)r->objects, "verdict",
+				    gitsync_verdict_name(r->verdict), "findings", f));
+	}
+	for (size_t i = 0; notes && i < gp->nnotes; i++)
+		json_array_append_new(notes, json_string(gp->notes[i]));
+	return json_pack("{s:I, s:o, s:o}", "pending", (json_int_t)gitsync_pending(gp), "refs",
+			 refs, "notes", notes);
+}
+
+static int git_plan(struct gate *g, const struct box *b, const struct gate_plan *p,
+		    struct gitsync_plan *gp)
+{
+	struct gate_error err;
+	int r = gitsync_plan(g, b, p, gp, &err);
+	if (r < 0)
+		report(&err, r);
+	return r;
+}
+
+/* The held refs the yolo loop has logged already (ref + value). */
+static bool git_held_fresh(const struct gitsync_ref *r, void *ctx)
+{
+	char key[PATH_MAX + 128];
+	snprintf(key, sizeof(key), "git:%s:%s", r->name, r->oid);
+	return seen_once(key);
+}
+
+/* Bring the refs that passed home; 1 when some stay pending. */
+static int git_apply(struct gate *g, const struct box *b, const struct opts *o,
+		     struct gitsync_plan *gp)
+{
+	struct gate_error err;
+	int r = gitsync_apply(g, b, gp, o->yolo ? git_held_fresh : NULL, NULL, &err);
+	if (r < 0) {
+		report(&err, r);
+		return CLI_EXIT_ERROR;
+	}
+	return gitsync_pending(gp) ? CLI_EXIT_ERROR : 0;
+}
+
 static int recover(struct gate *g, const struct opts *o)
 {
 	struct gate_recover_result rr;
@@ -345,7 +484,7 @@ static int load_known_secrets(struct gate *g, const struct box *b)
 }
 
 static int make_plan(struct gate *g, const struct box *b, const struct opts *o, bool stage,
-		     struct gate_plan *p)
+		     struct gate_plan *p, struct gitsync_plan *gp)
 {
 	static char only_buf[64][PATH_MAX];
 	const char *only[64];
@@ -365,33 +504,22 @@ static int make_plan(struct gate *g, const struct box *b, const struct opts *o, 
 	int r = gate_plan(g, &po, p, &err);
 	if (r < 0)
 		report(&err, r);
+	/* The git part: the project's whole repository (not narrowed by --only). */
+	if (r == 0 && gp && o->nonly == 0)
+		r = git_plan(g, b, p, gp);
 	return r;
 }
-
-/* The held versions the yolo loop has logged already: one line each. */
-static char **held_seen;
-static size_t nheld_seen;
 
 static bool held_fresh(const struct gate_entry *e, void *ctx)
 {
 	char key[PATH_MAX + 64];
 	snprintf(key, sizeof(key), "%s:%llu:%lld:%s", e->path, (unsigned long long)e->upper.ino,
 		 (long long)e->upper.ctime_ns, gate_verdict_name(e->verdict));
-	for (size_t i = 0; i < nheld_seen; i++)
-		if (STREQ(held_seen[i], key))
-			return false;
-	if (nheld_seen >= 4096)
-		return true; /* stop remembering; logging again is harmless */
-	char **nv = reallocarray(held_seen, nheld_seen + 1, sizeof(*nv));
-	if (!nv)
-		return true;
-	held_seen = nv;
-	if ((held_seen[nheld_seen] = strdup(key)))
-		nheld_seen++;
-	return true;
+	return seen_once(key);
 }
 
-static int do_apply(struct gate *g, const struct box *b, const struct opts *o, struct gate_plan *p)
+static int do_apply(struct gate *g, const struct box *b, const struct opts *o, struct gate_plan *p,
+		    struct gitsync_plan *gp)
 {
 	struct gate_apply_result res = { 0 };
 	struct gate_error err;
@@ -404,6 +532,7 @@ static int do_apply(struct gate *g, const struct box *b, const struct opts *o, s
 		return CLI_EXIT_ERROR;
 	}
 	gate_audit_held(g, p, o->yolo ? held_fresh : NULL, NULL);
+	int gcode = git_apply(g, b, o, gp);
 	size_t held = 0;
 	for (size_t i = 0; i < p->n; i++)
 		if (shown(&p->v[i]) && !p->v[i].applied)
@@ -412,6 +541,7 @@ static int do_apply(struct gate *g, const struct box *b, const struct opts *o, s
 		json_t *j = plan_json(b, p);
 		json_object_set_new(j, "applied", json_integer((json_int_t)res.applied));
 		json_object_set_new(j, "held", json_integer((json_int_t)held));
+		json_object_set_new(j, "git", git_json(gp));
 		print_json(j);
 	} else if (!o->quiet) {
 		printf("box '%s': applied %zu change%s%s", b->name, res.applied,
@@ -422,8 +552,9 @@ static int do_apply(struct gate *g, const struct box *b, const struct opts *o, s
 			if (shown(&p->v[i]) && !p->v[i].applied)
 				print_entry(p, i);
 		print_gitdata(p);
+		print_git(gp);
 	}
-	return held ? CLI_EXIT_ERROR : 0;
+	return held || gcode ? CLI_EXIT_ERROR : 0;
 }
 
 /* ---- interactive ------------------------------------------------------- */
@@ -544,7 +675,7 @@ static bool ask_entry(struct gate *g, struct gate_plan *p, size_t i)
 }
 
 static int interactive(struct gate *g, const struct box *b, const struct opts *o,
-		       struct gate_plan *p)
+		       struct gate_plan *p, struct gitsync_plan *gp)
 {
 	if (!isatty(STDIN_FILENO)) {
 		log_error("no terminal to ask on: use 'clawbox sync --dry-run' to see the changes, "
@@ -556,8 +687,12 @@ static int interactive(struct gate *g, const struct box *b, const struct opts *o
 	if (c.ok + c.approve + c.conflict == 0) {
 		if (c.pending)
 			gate_audit_held(g, p, NULL, NULL);
-		return c.pending ? CLI_EXIT_ERROR : 0;
+		/* the git part needs no answer: refs in a namespace of their own */
+		int gcode = git_apply(g, b, o, gp);
+		print_git(gp);
+		return c.pending || gcode ? CLI_EXIT_ERROR : 0;
 	}
+	print_git(gp);
 	for (;;) {
 		int a = ask("[a]pply all that pass (then ask about the rest), [c]hoose per file, "
 			    "show [d]iffs, [q]uit?",
@@ -596,7 +731,7 @@ static int interactive(struct gate *g, const struct box *b, const struct opts *o
 		}
 		break;
 	}
-	return do_apply(g, b, o, p);
+	return do_apply(g, b, o, p, gp);
 }
 
 /* ---- status, reset, yolo ----------------------------------------------- */
@@ -605,7 +740,7 @@ static int do_status(struct gate *g, const struct box *b, const struct opts *o)
 {
 	struct gate_plan p = { 0 };
 	bool interrupted = gate_interrupted(g);
-	if (!interrupted && make_plan(g, b, o, false, &p) < 0)
+	if (!interrupted && make_plan(g, b, o, false, &p, NULL) < 0)
 		return CLI_EXIT_ERROR;
 	struct counts c = count(&p);
 	const struct sync_policy *pol = gate_policy(g);
@@ -687,6 +822,7 @@ static int auto_round(const struct box *b, const struct opts *o, unsigned *ret_i
 	struct gate_plan p = { 0 };
 	if (load_known(b) < 0)
 		return -EINVAL;
+	struct gitsync_plan gp = { 0 };
 	int r = gate_open(b, 0, &g, &err);
 	if (r == -EBUSY)
 		return 0; /* a manual sync is on: next round */
@@ -697,12 +833,13 @@ static int auto_round(const struct box *b, const struct opts *o, unsigned *ret_i
 	*ret_interval = gate_policy(g)->auto_interval;
 	r = recover(g, o);
 	if (r == 0)
-		r = make_plan(g, b, o, true, &p);
+		r = make_plan(g, b, o, true, &p, &gp);
 	if (r == 0) {
 		gate_plan_choose_auto(&p, o->approve, o->napprove);
-		r = do_apply(g, b, o, &p) == 0 ? 0 : 1;
+		r = do_apply(g, b, o, &p, &gp) == 0 ? 0 : 1;
 	}
 	gate_plan_free(&p);
+	gitsync_plan_free(&gp);
 	gate_close(g);
 	return r;
 }
@@ -822,6 +959,7 @@ int cmd_sync(int argc, char **argv)
 	}
 	int code;
 	struct gate_plan p = { 0 };
+	struct gitsync_plan gp = { 0 };
 	if (o.status)
 		code = do_status(g, &b, &o);
 	else if (o.reset)
@@ -833,24 +971,29 @@ int cmd_sync(int argc, char **argv)
 				  "--auto) to finish it first",
 				  b.name);
 			code = CLI_EXIT_ERROR;
-		} else if (make_plan(g, &b, &o, false, &p) < 0) {
+		} else if (make_plan(g, &b, &o, false, &p, &gp) < 0) {
 			code = CLI_EXIT_ERROR;
 		} else {
-			if (o.json)
-				print_json(plan_json(&b, &p));
-			else
+			if (o.json) {
+				json_t *j = plan_json(&b, &p);
+				json_object_set_new(j, "git", git_json(&gp));
+				print_json(j);
+			} else {
 				print_summary(&b, &p);
+				print_git(&gp);
+			}
 			code = 0;
 		}
-	} else if (recover(g, &o) < 0 || make_plan(g, &b, &o, true, &p) < 0) {
+	} else if (recover(g, &o) < 0 || make_plan(g, &b, &o, true, &p, &gp) < 0) {
 		code = CLI_EXIT_ERROR;
 	} else if (o.autom) {
 		gate_plan_choose_auto(&p, o.approve, o.napprove);
-		code = do_apply(g, &b, &o, &p);
+		code = do_apply(g, &b, &o, &p, &gp);
 	} else {
-		code = interactive(g, &b, &o, &p);
+		code = interactive(g, &b, &o, &p, &gp);
 	}
 	gate_plan_free(&p);
+	gitsync_plan_free(&gp);
 	gate_close(g);
 	return code;
 }

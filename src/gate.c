@@ -746,6 +746,14 @@ static int check_name(struct gate *g, struct gate_entry *e, struct gate_error *e
 	return r < 0 ? r : 0;
 }
 
+int gate_scan_data(struct gate *g, const char *path, const void *data, size_t len,
+		   int (*fn)(const struct scan_finding *f, void *ctx), void *ctx,
+		   struct gate_error *err)
+{
+	int r = ensure_rules(g, err);
+	return r < 0 ? r : scan_buffer(g->rules, path, data, len, fn, ctx);
+}
+
 /* Read the upper file of e into memory (at most the size limit), check it
  * is still the file the walk saw. */
 static int read_upper(struct gate *g, struct gate_entry *e, char **ret, size_t *ret_len)

@@ -136,6 +136,14 @@ const struct sync_policy *gate_policy(const struct gate *g);
  * store: call before gate_plan. The value is copied into wiped memory. */
 int gate_add_known_secret(struct gate *g, const char *name, const void *value, size_t len);
 
+struct scan_finding;
+/* The gate's secret scanner (its rules and the box's known secrets, as for
+ * files) on data named path (src/gitsync.c scans git objects with it): fn
+ * gets every finding. Compiles the rules on first use. */
+int gate_scan_data(struct gate *g, const char *path, const void *data, size_t len,
+		   int (*fn)(const struct scan_finding *f, void *ctx), void *ctx,
+		   struct gate_error *err);
+
 /* True when an interrupted apply waits in the journal. */
 bool gate_interrupted(const struct gate *g);
 

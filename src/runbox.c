@@ -6,6 +6,7 @@
 #include "audit.h"
 #include "cgroup.h"
 #include "gate.h"
+#include "gitsync.h"
 #include "cli.h"
 #include "policy.h"
 #include "runbox.h"
@@ -43,7 +44,8 @@ static const char run_usage[] =
     "      --nofile N       open files per process (default 65536)\n"
     "      --tmp-size SIZE  size of the private /tmp and /dev/shm together (default 512M)\n"
     "      --deny-read PATH hide PATH too (repeatable; relative = in the project;\n"
-    "                       also read from $STATE/boxes/NAME/deny-read)\n\n"
+    "                       also read from $STATE/boxes/NAME/deny-read); a file git\n"
+    "                       tracks stays readable through its history (said on stderr)\n\n"
     "secrets (given to CMD in its environment only; the files they come from are\n"
     "hidden from the box; the box remembers every value it was given, and the\n"
     "sync gate blocks it and the audit log, clawbox's messages and the box's\n"
@@ -342,6 +344,32 @@ static void inside_cwd(const struct box *b, char *out, size_t n)
 		snprintf(out, n, "%s", b->project);
 }
 
+/* --deny-read of a file git tracks hides the file, not its history: say so
+ * (docs/SYNC.md "Git"). */
+static void warn_tracked_denies(const struct runbox_opts *o, const struct box *b)
+{
+	const char *rel[ELEMENTSOF(o->deny)];
+	bool tracked[ELEMENTSOF(o->deny)];
+	size_t n = 0, pl = strlen(b->project);
+	for (size_t i = 0; i < o->ndeny; i++) {
+		const char *d = o->deny[i];
+		if (d[0] == '/' && strncmp(d, b->project, pl) == 0 && d[pl] == '/')
+			d += pl + 1;
+		while (d[0] == '.' && d[1] == '/')
+			d += 2;
+		if (d[0] && d[0] != '/')
+			rel[n++] = d;
+	}
+	if (n == 0 || gitsync_tracked(b->project, rel, n, tracked) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (tracked[i])
+			log_warn(
+			    "'%s' is tracked by git: --deny-read hides the file, but the box can "
+			    "still read it from the repository's history ('git show HEAD:%s')",
+			    rel[i], rel[i]);
+}
+
 static int collect_masks(const struct runbox_opts *o, const struct box *b, const char *state,
 			 struct strv *masks)
 {
@@ -370,8 +398,11 @@ static int collect_masks(const struct runbox_opts *o, const struct box *b, const
 			log_error("refusing to hide the whole project '%s'", b->project);
 			r = -EINVAL;
 		}
-	if (r == 0)
+	if (r == 0) {
 		policy_normalize_masks(masks, b->project);
+		if (o->ndeny)
+			warn_tracked_denies(o, b);
+	}
 	return r;
 }
 
