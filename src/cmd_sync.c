@@ -703,7 +703,8 @@ int cmd_sync(int argc, char **argv)
 	}
 	struct box b;
 	bool created;
-	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0 ||
+	    cli_box_data(&b, 0, false, false) < 0)
 		return CLI_EXIT_ERROR;
 	if (b.mode == BOX_MODE_YOLO_UNSAFE) {
 		log_error("box '%s' is yolo-unsafe: its writes go straight to the project, there "
