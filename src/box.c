@@ -207,6 +207,14 @@ static int create_in(int dirfd, const struct box *b)
 			return -errno;
 		if (fchmod(data, 0700) < 0 || (r = create_data(data, &pst)) < 0)
 			return r < 0 ? r : -errno;
+		/* For people and scripts that look into the box dir: upper, home
+		 * and sync where they are in a box without a cap. clawbox itself
+		 * never follows them (it uses struct box's data). */
+		if (mkdirat(data, "sync", 0700) < 0 ||
+		    symlinkat(DISKCAP_MOUNT "/upper", dirfd, "upper") < 0 ||
+		    symlinkat(DISKCAP_MOUNT "/home", dirfd, "home") < 0 ||
+		    symlinkat(DISKCAP_MOUNT "/sync", dirfd, "sync") < 0)
+			return -errno;
 	} else if ((r = create_data(dirfd, &pst)) < 0) {
 		return r;
 	}

@@ -63,6 +63,9 @@ static void report(const struct gate_error *e, int r)
 		log_error("'%s': %s", e->subject, e->what[0] ? e->what : strerror(-r));
 	else
 		log_error("%s", e->what[0] ? e->what : strerror(-r));
+	if (r == -ENOSPC)
+		log_error("the box's disk is full: its files are staged within its disk cap; make "
+			  "room in the box, or grow the cap with 'clawbox run --disk SIZE'");
 }
 
 static const char *kind_letter(const struct gate_entry *e)
