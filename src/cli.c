@@ -374,6 +374,9 @@ static int apply_disk(struct box *b, uint64_t want, int dfd)
 	if (r < 0) {
 		log_error("cannot grow the disk of box '%s' to %s: %s", b->name, size,
 			  r == -EFBIG && fs ? "larger than the state dir's filesystem"
+			  : r == -EBUSY     ? "a running box (of another project) still holds its "
+					      "filesystem: try again when none runs"
+			  : r == -ENOEXEC   ? "e2fsck or resize2fs failed or is missing (e2fsprogs)"
 					    : strerror(-r));
 		return r;
 	}

@@ -3,6 +3,7 @@
 #include "diskcap.h"
 #include "util/fs.h"
 
+#include <dirent.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <linux/magic.h>
@@ -210,6 +211,41 @@ static int loop_attach(int image)
 	return -EBUSY;
 }
 
+/* Is the loop device fd backed by image? */
+static bool loop_backs(int loop, int image)
+{
+	struct loop_info64 li;
+	struct stat st;
+	return ioctl(loop, LOOP_GET_STATUS64, &li) == 0 && fstat(image, &st) == 0 &&
+	       li.lo_inode == st.st_ino && li.lo_device == st.st_dev;
+}
+
+/* A loop device already backed by image, or -ENOENT. Its filesystem may
+ * still be alive (unmounted here, but a clone of its mount in a running
+ * box's namespace): mounting the image through a second device would give
+ * one filesystem two superblocks; mounting this one again gives the same. */
+static int loop_find(int image)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *de;
+	int found = -ENOENT;
+	if (!d)
+		return -errno;
+	while (found < 0 && (de = readdir(d))) {
+		char dev[300];
+		if (strncmp(de->d_name, "loop", 4) != 0)
+			continue;
+		snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
+		int fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && loop_backs(fd, image))
+			found = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+	return found;
+}
+
 static int mount_image(int box, int dir)
 {
 	_cleanup_close_ int image = openat(box, DISKCAP_IMAGE, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -218,7 +254,9 @@ static int mount_image(int box, int dir)
 	struct stat st;
 	if (fstat(image, &st) < 0 || !S_ISREG(st.st_mode))
 		return -EINVAL;
-	_cleanup_close_ int loop = loop_attach(image);
+	_cleanup_close_ int loop = loop_find(image);
+	if (loop < 0)
+		loop = loop_attach(image);
 	if (loop < 0)
 		return loop;
 	struct stat lst;
@@ -315,20 +353,50 @@ bool diskcap_full(const struct diskcap_usage *u)
 	return u->avail < (1ULL << 20) || u->avail < u->cap / 100;
 }
 
+/* Wait (at most 2 s) until no loop device is backed by image: true when
+ * none is. */
+static bool loop_gone(int image)
+{
+	for (int i = 0; i < 200; i++) {
+		int fd = loop_find(image);
+		if (fd < 0)
+			return true;
+		close(fd);
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Grow an unmounted image's ext4 to its file's size: e2fsck -f -p, then
+ * resize2fs. Only once no loop device is backed by it any more (a box that
+ * runs may hold a clone of its mount: -EBUSY then). */
+static int grow_offline(int box, int image)
+{
+	char e2fsck[64], resize2fs[64];
+	int r = diskcap_unmount(box);
+	if (r < 0)
+		return r;
+	if (!loop_gone(image))
+		return -EBUSY;
+	if (!find_tool("e2fsck", e2fsck, sizeof(e2fsck)) ||
+	    !find_tool("resize2fs", resize2fs, sizeof(resize2fs)))
+		return -ENOEXEC;
+	char *const fsck[] = { e2fsck, (char *)"-f", (char *)"-p", (char *)"/proc/self/fd/3",
+			       NULL };
+	char *const resize[] = { resize2fs, (char *)"/proc/self/fd/3", NULL };
+	if ((r = run_tool(fsck, image)) < 0 || (r = run_tool(resize, image)) < 0)
+		return r;
+	return 0;
+}
+
 int diskcap_grow(int box, uint64_t bytes)
 {
 	struct statx stx;
 	bytes &= ~(uint64_t)(IMAGE_BLOCK - 1);
 	if (bytes > DISKCAP_MAX)
 		return -EFBIG;
-	_cleanup_close_ int dir =
-	    openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir < 0)
-		return -errno;
-	if (!is_mounted(dir))
-		return -ENOTCONN;
 	_cleanup_close_ int image = openat(box, DISKCAP_IMAGE, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (image < 0 || statx(dir, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0)
+	if (image < 0)
 		return -errno;
 	struct stat st;
 	if (fstat(image, &st) < 0)
@@ -337,23 +405,32 @@ int diskcap_grow(int box, uint64_t bytes)
 		return -EINVAL;
 	if (bytes == (uint64_t)st.st_size)
 		return 0;
-	if (stx.stx_dev_major != LOOP_MAJOR)
-		return -ENODEV;
+	int dir = openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	if (!is_mounted(dir) || statx(dir, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0 ||
+	    stx.stx_dev_major != LOOP_MAJOR) {
+		close(dir);
+		return -ENOTCONN;
+	}
 	char dev[32];
 	snprintf(dev, sizeof(dev), "/dev/loop%u", stx.stx_dev_minor);
-	_cleanup_close_ int loop = open(dev, O_RDONLY | O_CLOEXEC);
-	if (loop < 0)
-		return -errno;
-	struct loop_info64 li;
-	struct stat lst;
+	int loop = open(dev, O_RDONLY | O_CLOEXEC);
 	/* The loop device must be backed by this very image. */
-	if (ioctl(loop, LOOP_GET_STATUS64, &li) < 0)
-		return -errno;
-	if (fstat(image, &lst) < 0 || li.lo_inode != lst.st_ino || li.lo_device != lst.st_dev)
-		return -ENODEV;
+	int r = loop < 0 ? -errno : loop_backs(loop, image) ? 0 : -ENODEV;
 	__u64 blocks = bytes / IMAGE_BLOCK;
-	if (ftruncate(image, (off_t)bytes) < 0 || ioctl(loop, LOOP_SET_CAPACITY, 0) < 0 ||
-	    ioctl(dir, EXT4_IOC_RESIZE_FS, &blocks) < 0)
-		return -errno;
-	return 0;
+	if (r == 0 && (ftruncate(image, (off_t)bytes) < 0 || ioctl(loop, LOOP_SET_CAPACITY, 0) < 0))
+		r = -errno;
+	/* Online, where the kernel lets us (CAP_SYS_RESOURCE); else offline,
+	 * unmounted, which the box's lock allows. */
+	if (r == 0 && ioctl(dir, EXT4_IOC_RESIZE_FS, &blocks) < 0)
+		r = -errno;
+	close(dir);
+	if (loop >= 0)
+		close(loop);
+	if (r != -EPERM)
+		return r;
+	r = grow_offline(box, image);
+	int m = diskcap_ensure(box);
+	return r < 0 ? r : m < 0 ? m : 0;
 }

@@ -66,8 +66,11 @@ int diskcap_unjam(int box);
  * or 1% of the cap available to it. */
 bool diskcap_full(const struct diskcap_usage *u);
 
-/* Grow the mounted image to bytes (online: the image, the loop device,
- * then ext4). -EINVAL when bytes is smaller than the image. */
+/* Grow the mounted image to bytes (the image, the loop device, then ext4
+ * online; without CAP_SYS_RESOURCE offline: unmounted, e2fsck, resize2fs,
+ * mounted again: -EBUSY when a running box still holds a clone of its
+ * mount). The caller holds the box's lock. -EINVAL when bytes is smaller
+ * than the image. The image is mounted on return, grown or not. */
 int diskcap_grow(int box, uint64_t bytes);
 
 #endif
