@@ -104,6 +104,14 @@ static int load_or_create(const char *state, const char *name, const char *proje
 			  name);
 		return r;
 	}
+	if (r == -EOPNOTSUPP) {
+		char size[32];
+		cli_human_size(disk, size, sizeof(size));
+		log_error("cannot create box '%s': the filesystem of '%s' has no sparse files, so "
+			  "its disk image would take all of its %s at once (give a smaller --disk)",
+			  name, state, size);
+		return r;
+	}
 	if (r < 0) {
 		log_error("cannot create box '%s' in '%s': %s%s", name, state, strerror(-r),
 			  disk ? " (making its disk image)" : "");

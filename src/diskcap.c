@@ -151,7 +151,13 @@ int diskcap_create(int box, uint64_t bytes)
 	    openat(box, IMAGE_NEW, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int r = ftruncate(fd, (off_t)bytes) < 0 ? -errno : format(fd, bytes);
+	struct stat st;
+	int r = ftruncate(fd, (off_t)bytes) < 0 || fstat(fd, &st) < 0 ? -errno : 0;
+	/* Without sparse files the image would take the whole cap at once. */
+	if (r == 0 && (uint64_t)st.st_blocks * 512 > bytes / 2)
+		r = -EOPNOTSUPP;
+	if (r == 0)
+		r = format(fd, bytes);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && mkdirat(box, DISKCAP_MOUNT, 0700) < 0 && errno != EEXIST)

@@ -30,7 +30,9 @@ int diskcap_check(const char *dir, uint64_t bytes, uint64_t *ret_fs_size);
 /* Create the image in the box dir box (an fd): DISKCAP_IMAGE, sparse,
  * formatted ext4 (mke2fs), atomically (made under a temporary name), and
  * the empty mount point DISKCAP_MOUNT. -ENOEXEC when mke2fs is missing or
- * fails. Nothing is left behind on failure. */
+ * fails, -EOPNOTSUPP when the filesystem of box has no sparse files (the
+ * image would take the whole cap of the host's disk at once). Nothing is
+ * left behind on failure. */
 int diskcap_create(int box, uint64_t bytes);
 
 /* True when an image exists in the box dir box. */
