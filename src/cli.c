@@ -421,7 +421,10 @@ void cli_disk_report(const struct box *b)
 	char cap[32];
 	_cleanup_close_ int dfd =
 	    b->disk ? open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-	if (dfd < 0 || diskcap_usage(dfd, &u) < 0 || !diskcap_full(&u))
+	if (dfd < 0 || diskcap_usage(dfd, &u) < 0)
+		return;
+	(void)diskcap_trim(dfd, &u);
+	if (!diskcap_full(&u))
 		return;
 	cli_human_size(u.cap, cap, sizeof(cap));
 	log_warn("box '%s' hit its disk cap (%s): its writes failed with 'No space left on "

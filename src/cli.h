@@ -41,7 +41,8 @@ int cli_parse_disk(const char *s, uint64_t *ret);
  * -errno. */
 int cli_box_data(struct box *b, uint64_t want, bool created, bool run);
 
-/* After a run of a capped box: warn when it filled its disk. */
+/* After a run of a capped box: give what it deleted back to the host when
+ * that adds up (diskcap_trim), and warn when it filled its disk. */
 void cli_disk_report(const struct box *b);
 
 /* The disk line of status: "12.0 MiB used of 64.0 MiB cap (13 MiB on the

@@ -48,6 +48,7 @@ int cmd_reset(int argc, char **argv)
 		log_error("cannot reset box '%s': %s", b.name, strerror(-r));
 		return CLI_EXIT_ERROR;
 	}
+	cli_disk_report(&b); /* gives what reset freed back to the host */
 	struct audit *a;
 	if (audit_open(b.dir, b.name, &a) == 0) {
 		audit_append(a, "box.reset",

@@ -4,7 +4,8 @@
  * included) live inside it, so the kernel stops every write of the box at
  * the cap with ENOSPC, and the host loses at most the cap. A run only
  * checks that the image is mounted (statx + statfs); it mounts it when it
- * is not (after a reboot). Needs root (loop devices, mounting ext4).
+ * is not (after a reboot). After a run, what the box deleted is trimmed
+ * out of the image when it adds up (diskcap_trim). Needs root (loop devices, mounting ext4).
  * Modules never print; -errno returns. */
 #ifndef CLAWBOX_DISKCAP_H
 #define CLAWBOX_DISKCAP_H
@@ -63,6 +64,12 @@ int diskcap_usage(int box, struct diskcap_usage *ret);
  * cannot: the agent could not even delete files to make room). 0 or
  * -errno. */
 int diskcap_unjam(int box);
+
+/* Give the blocks the box freed back to the host (FITRIM: the loop device
+ * punches them out of the image) when the image takes more of the host's
+ * disk than the filesystem uses by over a tenth of the cap (at least 64
+ * MiB): 1 when trimmed, 0 when not needed, -errno. */
+int diskcap_trim(int box, const struct diskcap_usage *u);
 
 /* True when the box has (nearly) nothing left to write: less than 1 MiB
  * or 1% of the cap available to it. */

@@ -87,6 +87,21 @@ full_box_recovers_and_syncs() {
 	fi
 }
 
+# What the box deletes goes back to the host (trimmed out of the image
+# after the run).
+deleted_space_returns() {
+	disk_case
+	"$CLAWBOX" run --disk 512M --project "$P" -- sh -c 'head -c 300000000 /dev/urandom > /workspace/big'
+	img="$(box_dir)/disk.img"
+	sync
+	used=$(du -k "$img" | cut -f1)
+	[ "$used" -ge 250000 ] || fail "the image takes only $used KiB after a 300 MB write"
+	"$CLAWBOX" run --project "$P" -- rm /workspace/big
+	sync
+	used=$(du -k "$img" | cut -f1)
+	[ "$used" -le 100000 ] || fail "the image still takes $used KiB after the box deleted its file"
+}
+
 delete_unmounts() {
 	disk_case
 	"$CLAWBOX" run --disk 64M --project "$P" -- true
@@ -204,6 +219,7 @@ user_no_cap() {
 case_run "fallocate and dd stop at the cap with ENOSPC; the host loses at most the cap" fallocate_enospc
 case_run "the cap is stored, kept across runs and a remount, shown by status" cap_stored_and_kept
 case_run "a full box: the next run writes, sync applies or says the disk is full" full_box_recovers_and_syncs
+case_run "what the box deletes is given back to the host" deleted_space_returns
 case_run "delete unmounts the image and frees its loop device" delete_unmounts
 case_run "bad sizes are refused and create nothing" bad_sizes
 case_run "a cap grows but never shrinks" grow_not_shrink
