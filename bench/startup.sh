@@ -22,8 +22,7 @@ tmp=$(mktemp -d /tmp/clawbox-bench.XXXXXX)
 # mounts every box start clones.
 state=$(mktemp -d /var/tmp/clawbox-bench.XXXXXX)
 cleanup() {
-	awk -v p="$state/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r m; do umount -l "$m"; done
+	scripts/unmount-boxes.sh "$state"
 	chmod -R u+rwx "$tmp" "$state"
 	rm -rf "$tmp" "$state"
 }
