@@ -8,6 +8,7 @@
 #include <linux/loop.h>
 #include <linux/magic.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
@@ -252,14 +253,8 @@ static int loop_find(int image)
 	return found;
 }
 
-static int mount_image(int box, int dir)
+static int mount_image(int image, int dir)
 {
-	_cleanup_close_ int image = openat(box, DISKCAP_IMAGE, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (image < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(image, &st) < 0 || !S_ISREG(st.st_mode))
-		return -EINVAL;
 	_cleanup_close_ int loop = loop_find(image);
 	if (loop < 0)
 		loop = loop_attach(image);
@@ -295,7 +290,23 @@ int diskcap_ensure(int box)
 		return -errno;
 	if (is_mounted(dir))
 		return 0;
-	return mount_image(box, dir);
+	/* Two clawbox processes (a run and a status after a reboot) must not
+	 * both attach a loop device: one filesystem, two superblocks. The
+	 * image's flock serializes them; the mount point is opened again under
+	 * it (an fd opened before a mount keeps naming the dir beneath). */
+	_cleanup_close_ int image = openat(box, DISKCAP_IMAGE, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (image < 0 || fstat(image, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (flock(image, LOCK_EX) < 0)
+		return -errno;
+	close(dir);
+	dir = openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	return is_mounted(dir) ? 0 : mount_image(image, dir);
 }
 
 int diskcap_unmount(int box)
