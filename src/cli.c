@@ -417,7 +417,7 @@ int cli_box_data(struct box *b, uint64_t want, bool created, bool run)
 
 void cli_disk_report(const struct box *b)
 {
-	struct diskcap_usage u;
+	struct diskcap_usage u = { 0 };
 	char cap[32];
 	_cleanup_close_ int dfd =
 	    b->disk ? open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
@@ -435,7 +435,7 @@ void cli_disk_report(const struct box *b)
 
 void cli_disk_describe(const struct box *b, char *out, size_t n)
 {
-	struct diskcap_usage u;
+	struct diskcap_usage u = { 0 };
 	char used[32], cap[32], host[32];
 	if (!b->disk) {
 		snprintf(out, n, "%s",

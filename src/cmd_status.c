@@ -20,7 +20,7 @@ static const char usage[] =
 /* {"cap", "used", "available", "host"} in bytes, or null without a cap. */
 static json_t *disk_json(const struct box *b)
 {
-	struct diskcap_usage u;
+	struct diskcap_usage u = { 0 };
 	_cleanup_close_ int dfd =
 	    b->disk ? open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
 	if (dfd < 0 || diskcap_usage(dfd, &u) < 0)

@@ -23,8 +23,6 @@
 #define IMAGE_BLOCK 4096
 #define LOOP_MAJOR  7
 
-extern char **environ;
-
 /* statfs of dir, or of its nearest existing ancestor (a state dir is made
  * with its first box). */
 static int statfs_up(const char *dir, struct statfs *f)
@@ -152,7 +150,7 @@ int diskcap_create(int box, uint64_t bytes)
 	    openat(box, IMAGE_NEW, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	struct stat st;
+	struct stat st = { 0 };
 	int r = ftruncate(fd, (off_t)bytes) < 0 || fstat(fd, &st) < 0 ? -errno : 0;
 	/* Without sparse files the image would take the whole cap at once. */
 	if (r == 0 && (uint64_t)st.st_blocks * 512 > bytes / 2)
