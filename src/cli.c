@@ -1,5 +1,6 @@
 #include "util/common.h"
 
+#include "audit.h"
 #include "cli.h"
 #include "diskcap.h"
 #include "policy.h"
@@ -373,6 +374,7 @@ static int apply_disk(struct box *b, uint64_t want, int dfd)
 	want &= ~(uint64_t)4095;
 	if (want <= b->disk)
 		return 0;
+	uint64_t old = b->disk;
 	uint64_t fs = 0;
 	int r = diskcap_check(b->dir, want, &fs);
 	if (r == 0)
@@ -389,6 +391,13 @@ static int apply_disk(struct box *b, uint64_t want, int dfd)
 		return r;
 	}
 	log_info("box '%s': disk cap grown from %s to %s", b->name, have, size);
+	struct audit *a;
+	if (audit_open(b->dir, b->name, &a) == 0) {
+		audit_append(
+		    a, "box.disk",
+		    json_pack("{s:I, s:I}", "from", (json_int_t)old, "to", (json_int_t)want));
+		audit_close(a);
+	}
 	return 0;
 }
 

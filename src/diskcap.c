@@ -384,11 +384,12 @@ bool diskcap_full(const struct diskcap_usage *u)
 	return u->avail < (1ULL << 20) || u->avail < u->cap / 100;
 }
 
-/* Wait (at most 2 s) until no loop device is backed by image: true when
- * none is. */
+/* Wait (at most 10 s: the kernel may still be tearing down the last run's
+ * box, whose overlay holds the image's filesystem) until no loop device is
+ * backed by image: true when none is. */
 static bool loop_gone(int image)
 {
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 1000; i++) {
 		int fd = loop_find(image);
 		if (fd < 0)
 			return true;

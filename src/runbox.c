@@ -555,9 +555,9 @@ static int audit_start(const struct runbox_opts *o, const struct box *b, bool cr
 	}
 	audit_set_redactor(ctx->audit, audit_redact, o->secrets);
 	if (created)
-		audit_append(
-		    ctx->audit, "box.create",
-		    json_pack("{s:s, s:s}", "project", b->project, "mode", box_mode_name(b->mode)));
+		audit_append(ctx->audit, "box.create",
+			     json_pack("{s:s, s:s, s:I}", "project", b->project, "mode",
+				       box_mode_name(b->mode), "disk", (json_int_t)b->disk));
 	r = audit_append(ctx->audit, "run.start",
 			 json_pack("{s:o, s:s, s:s, s:s, s:b, s:o}", "argv",
 				   o->shell ? argv_json((char *[]){ (char *)"shell", NULL })

@@ -51,6 +51,7 @@ cap_stored_and_kept() {
 	disk_case
 	"$CLAWBOX" run --disk 64M --project "$P" -- true
 	grep -q '"disk": 67108864' "$(box_dir)/box.json" || fail "cap not in box.json: $(cat "$(box_dir)/box.json")"
+	grep -q '"event":"box.create".*"disk":67108864' "$(box_dir)/audit.jsonl" || fail "box.create has no cap"
 	# A later run without --disk keeps the cap (and after the image was
 	# unmounted, as after a reboot, mounts it again with the box's files).
 	"$CLAWBOX" run --project "$P" -- sh -c 'echo kept > /workspace/kept; echo h > ~/h'
@@ -142,12 +143,15 @@ grow_not_shrink() {
 	echo "$out" | grep -q "cannot shrink\|can grow but not shrink" || fail "shrink message: $out"
 	grep -q '"disk": 67108864' "$(box_dir)/box.json" || fail "a refused shrink changed box.json"
 	# Online with CAP_SYS_RESOURCE, else offline (e2fsck, resize2fs).
-	out=$("$CLAWBOX" run --disk 128M --project "$P" -- sh -c 'cat /workspace/keep; df -k /workspace | tail -1' 2>&1)
+	out=$("$CLAWBOX" run --disk 128M --project "$P" -- sh -c 'cat /workspace/keep; df -k /workspace | tail -1' 2>&1) ||
+		fail "grow failed: $out"
 	echo "$out" | grep -q "disk cap grown from 64.0 MiB to 128.0 MiB" || fail "no message about the growth: $out"
 	echo "$out" | grep -qx keep || fail "grow lost a file: $out"
 	size=$(echo "$out" | tail -1 | awk '{print $2}')
 	[ "$size" -gt 65536 ] || fail "not grown: $out"
 	grep -q '"disk": 134217728' "$(box_dir)/box.json" || fail "grown cap not stored"
+	grep -q '"event":"box.disk".*"from":67108864,"to":134217728' "$(box_dir)/audit.jsonl" ||
+		fail "the growth is not in the audit log: $(cat "$(box_dir)/audit.jsonl")"
 }
 
 # The state dir is masked in every box: the image and its mount are out of
