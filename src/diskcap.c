@@ -290,16 +290,19 @@ int diskcap_ensure(int box)
 		return 0;
 	/* Two clawbox processes (a run and a status after a reboot) must not
 	 * both attach a loop device: one filesystem, two superblocks. The
-	 * image's flock serializes them; the mount point is opened again under
-	 * it (an fd opened before a mount keeps naming the dir beneath). */
+	 * image's flock serializes them, taken on an open file of its own (the
+	 * loop device keeps the one it is given, and a lock with it); the
+	 * mount point is opened again under it (an fd opened before a mount
+	 * keeps naming the dir beneath). */
+	_cleanup_close_ int lock = openat(box, DISKCAP_IMAGE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+		return -errno;
 	_cleanup_close_ int image = openat(box, DISKCAP_IMAGE, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	if (image < 0 || fstat(image, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	if (flock(image, LOCK_EX) < 0)
-		return -errno;
 	close(dir);
 	dir = openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)

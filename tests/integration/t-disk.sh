@@ -103,6 +103,23 @@ deleted_space_returns() {
 	[ "$used" -le 100000 ] || fail "the image still takes $used KiB after the box deleted its file"
 }
 
+# After a reboot (the image unmounted) several clawbox processes at once
+# mount it once: one loop device, never two superblocks for one image.
+remount_once() {
+	disk_case
+	"$CLAWBOX" run --disk 64M --project "$P" -- sh -c 'echo x > /workspace/x'
+	d=$(box_dir)
+	umount "$d/disk"
+	for _ in $(seq 100); do [ -z "$(loops_of "$d")" ] && break; sleep 0.05; done
+	[ -z "$(loops_of "$d")" ] || fail "loop device left after the unmount"
+	pids=()
+	for i in 1 2 3 4; do "$CLAWBOX" status --project "$P" >"$C/st$i" 2>&1 & pids+=($!); done
+	for p in "${pids[@]}"; do wait "$p" || fail "a status failed: $(cat "$C"/st*)"; done
+	[ "$(loops_of "$d" | wc -l)" -eq 1 ] || fail "loop devices: $(loops_of "$d")"
+	[ "$(grep -c " $d/disk " /proc/self/mountinfo)" -eq 1 ] || fail "mounts: $(grep " $d/disk " /proc/self/mountinfo)"
+	grep -q "pending: *1 changes" "$C/st1" || fail "status: $(cat "$C/st1")"
+}
+
 delete_unmounts() {
 	disk_case
 	"$CLAWBOX" run --disk 64M --project "$P" -- true
@@ -224,6 +241,7 @@ case_run "fallocate and dd stop at the cap with ENOSPC; the host loses at most t
 case_run "the cap is stored, kept across runs and a remount, shown by status" cap_stored_and_kept
 case_run "a full box: the next run writes, sync applies or says the disk is full" full_box_recovers_and_syncs
 case_run "what the box deletes is given back to the host" deleted_space_returns
+case_run "after an unmount, parallel commands mount the image once" remount_once
 case_run "delete unmounts the image and frees its loop device" delete_unmounts
 case_run "bad sizes are refused and create nothing" bad_sizes
 case_run "a cap grows but never shrinks" grow_not_shrink
