@@ -5,8 +5,8 @@
  * the cap with ENOSPC, and the host loses at most the cap. A run only
  * checks that the image is mounted (statx + statfs); it mounts it when it
  * is not (after a reboot). After a run, what the box deleted is trimmed
- * out of the image when it adds up (diskcap_trim). Needs root (loop devices, mounting ext4).
- * Modules never print; -errno returns. */
+ * out of the image when it adds up (diskcap_trim). Needs root (loop
+ * devices, mounting ext4). Modules never print; -errno returns. */
 #ifndef CLAWBOX_DISKCAP_H
 #define CLAWBOX_DISKCAP_H
 #include "util/common.h"
