@@ -23,6 +23,7 @@ cleanup() {
 	wait 2>/dev/null || true
 	ip link del "$vh" 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null || true
+	scripts/unmount-boxes.sh "$tmp"
 	chmod -R u+rwx "$tmp" 2>/dev/null || true
 	rm -rf "$tmp"
 }

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 n=${1:-300}
 make -s build/trace/clawbox
 tmp=$(mktemp -d /tmp/clawbox-phases.XXXXXX)
-trap 'chmod -R u+rwx "$tmp"; rm -rf "$tmp"' EXIT
+trap 'scripts/unmount-boxes.sh "$tmp"; chmod -R u+rwx "$tmp"; rm -rf "$tmp"' EXIT
 gcc -O2 -o "$tmp/phases" bench/phases.c
 mkdir -p "$tmp/proj" && echo hi >"$tmp/proj/README"
 export CLAWBOX_STATE_DIR="$tmp/state"

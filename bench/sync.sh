@@ -19,7 +19,7 @@ clawbox=${CLAWBOX:-$top/build/clawbox}
 runs=${RUNS:-15}
 [ -x "$clawbox" ] || { echo "clawbox: build first (make)" >&2; exit 1; }
 bench=${BENCH_DIR:-$(mktemp -d /tmp/clawbox-bench-sync.XXXXXX)}
-trap 'chmod -R u+rwx "$bench" 2>/dev/null; rm -rf "$bench"' EXIT
+trap 'scripts/unmount-boxes.sh "$bench"; chmod -R u+rwx "$bench" 2>/dev/null; rm -rf "$bench"' EXIT
 export CLAWBOX_STATE_DIR=$bench/state
 
 # mkproj DIR N: N small files in dirs of 1000.

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 clawbox=$(realpath "${1:-build/clawbox}")
 tmp=$(mktemp -d /tmp/clawbox-demo.XXXXXX)
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'scripts/unmount-boxes.sh "$tmp"; chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 export CLAWBOX_STATE_DIR="$tmp/state"
 proj="$tmp/greeter"
 cp -a demo/project "$proj"

@@ -869,7 +869,7 @@ int gate_settle_idle(const struct box *b)
 	struct journal empty = { 0 };
 	bool none = false;
 	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s/" GATE_DIR_NAME "/" GATE_BASELINE_NAME, b->dir) >=
+	if (snprintf(path, sizeof(path), "%s/" GATE_DIR_NAME "/" GATE_BASELINE_NAME, b->data) >=
 		(int)sizeof(path) ||
 	    access(path, F_OK) < 0)
 		return 0; /* nothing was synced while the box ran */

@@ -1,6 +1,7 @@
 #include "util/common.h"
 
 #include "box.h"
+#include "diskcap.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -106,7 +107,17 @@ static int box_paths(const char *state, const char *name, struct box *b)
 	memset(b, 0, sizeof(*b));
 	snprintf(b->name, sizeof(b->name), "%s", name);
 	int w = snprintf(b->dir, sizeof(b->dir), "%s/boxes/%s", state, name);
-	return (w < 0 || (size_t)w >= sizeof(b->dir)) ? -ENAMETOOLONG : 0;
+	if (w < 0 || (size_t)w >= sizeof(b->dir) - sizeof("/" DISKCAP_MOUNT))
+		return -ENAMETOOLONG;
+	snprintf(b->data, sizeof(b->data), "%s", b->dir);
+	return 0;
+}
+
+/* A capped box keeps its data in its image's mount. */
+static void set_disk(struct box *b, uint64_t disk)
+{
+	b->disk = disk;
+	snprintf(b->data, sizeof(b->data), "%s%s", b->dir, disk ? "/" DISKCAP_MOUNT : "");
 }
 
 int box_load(const char *state, const char *name, struct box *ret)
@@ -129,11 +140,14 @@ int box_load(const char *state, const char *name, struct box *ret)
 	const char *project = json_string_value(json_object_get(j, "project"));
 	const char *mode = json_string_value(json_object_get(j, "mode"));
 	json_int_t created = json_integer_value(json_object_get(j, "created"));
+	json_t *disk = json_object_get(j, "disk");
 	r = -EBADMSG;
 	if (project && project[0] == '/' && mode && box_mode_parse(mode, &b.mode) == 0 &&
-	    strlen(project) < sizeof(b.project)) {
+	    strlen(project) < sizeof(b.project) &&
+	    (!disk || (json_is_integer(disk) && json_integer_value(disk) >= 0))) {
 		snprintf(b.project, sizeof(b.project), "%s", project);
 		b.created = created;
+		set_disk(&b, disk ? (uint64_t)json_integer_value(disk) : 0);
 		*ret = b;
 		r = 0;
 	}
@@ -146,8 +160,8 @@ static int write_box_json(int dirfd, const struct box *b)
 	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:I}", "version", 1, "name", b->name, "project",
 			      b->project, "mode", box_mode_name(b->mode), "created",
 			      (json_int_t)b->created);
-	if (!j)
-		return -ENOMEM;
+	if (!j || (b->disk && json_object_set_new(j, "disk", json_integer((json_int_t)b->disk))))
+		return j ? (json_decref(j), -ENOMEM) : -ENOMEM;
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (!s)
@@ -164,19 +178,46 @@ static int write_box_json(int dirfd, const struct box *b)
 	return r;
 }
 
+/* The box's data dirs in data (the box dir, or its image's root). */
+static int create_data(int data, const struct stat *pst)
+{
+	if (mkdirat(data, "upper", 0755) < 0 || mkdirat(data, "work", 0700) < 0 ||
+	    mkdirat(data, "home", 0700) < 0)
+		return -errno;
+	/* /workspace shows the upper dir's owner and mode: make them the project's. */
+	if (geteuid() == 0 && fchownat(data, "upper", pst->st_uid, pst->st_gid, 0) < 0)
+		return -errno;
+	if (fchmodat(data, "upper", pst->st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID), 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static int create_in(int dirfd, const struct box *b)
 {
 	struct stat pst;
+	int r;
 	if (stat(b->project, &pst) < 0)
 		return -errno;
-	if (mkdirat(dirfd, "upper", 0755) < 0 || mkdirat(dirfd, "work", 0700) < 0 ||
-	    mkdirat(dirfd, "home", 0700) < 0)
-		return -errno;
-	/* /workspace shows the upper dir's owner and mode: make them the project's. */
-	if (geteuid() == 0 && fchownat(dirfd, "upper", pst.st_uid, pst.st_gid, 0) < 0)
-		return -errno;
-	if (fchmodat(dirfd, "upper", pst.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID), 0) < 0)
-		return -errno;
+	if (b->disk) {
+		if ((r = diskcap_create(dirfd, b->disk)) < 0 || (r = diskcap_ensure(dirfd)) < 0)
+			return r;
+		_cleanup_close_ int data =
+		    openat(dirfd, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (data < 0)
+			return -errno;
+		if (fchmod(data, 0700) < 0 || (r = create_data(data, &pst)) < 0)
+			return r < 0 ? r : -errno;
+		/* For people and scripts that look into the box dir: upper, home
+		 * and sync where they are in a box without a cap. clawbox itself
+		 * never follows them (it uses struct box's data). */
+		if (mkdirat(data, "sync", 0700) < 0 ||
+		    symlinkat(DISKCAP_MOUNT "/upper", dirfd, "upper") < 0 ||
+		    symlinkat(DISKCAP_MOUNT "/home", dirfd, "home") < 0 ||
+		    symlinkat(DISKCAP_MOUNT "/sync", dirfd, "sync") < 0)
+			return -errno;
+	} else if ((r = create_data(dirfd, &pst)) < 0) {
+		return r;
+	}
 	int fd = openat(dirfd, "lock", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -185,7 +226,7 @@ static int create_in(int dirfd, const struct box *b)
 }
 
 int box_create(const char *state, const char *name, const char *project, enum box_mode mode,
-	       struct box *ret)
+	       uint64_t disk, struct box *ret)
 {
 	struct box b;
 	char boxes[PATH_MAX];
@@ -197,6 +238,7 @@ int box_create(const char *state, const char *name, const char *project, enum bo
 	snprintf(b.project, sizeof(b.project), "%s", project);
 	b.mode = mode;
 	b.created = (int64_t)time(NULL);
+	set_disk(&b, disk);
 
 	r = path_join(boxes, sizeof(boxes), state, "boxes");
 	if (r < 0)
@@ -212,6 +254,8 @@ int box_create(const char *state, const char *name, const char *project, enum bo
 	    openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	r = dfd < 0 ? -errno : create_in(dfd, &b);
 	if (r < 0) {
+		if (dfd >= 0 && diskcap_unmount(dfd) < 0)
+			return r; /* never remove the tree through a mount */
 		fs_remove_tree_at(bfd, name);
 		return r;
 	}
@@ -219,6 +263,19 @@ int box_create(const char *state, const char *name, const char *project, enum bo
 		return -errno;
 	*ret = b;
 	return 0;
+}
+
+int box_set_disk(struct box *b, uint64_t disk)
+{
+	_cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	struct box n = *b;
+	set_disk(&n, disk);
+	int r = write_box_json(dfd, &n);
+	if (r == 0)
+		*b = n;
+	return r;
 }
 
 struct find_ctx {
@@ -420,7 +477,16 @@ int box_remove(const struct box *b)
 	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0)
 		return -errno;
-	int r = fs_remove_tree_at(pfd, b->name);
+	_cleanup_close_ int dfd =
+	    openat(pfd, b->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	/* Never remove the tree through a mount: the image is unmounted (and
+	 * its loop device freed) first. */
+	int r = diskcap_unmount(dfd);
+	if (r < 0)
+		return r;
+	r = fs_remove_tree_at(pfd, b->name);
 	if (r < 0)
 		return r;
 	return fsync(pfd) < 0 ? -errno : 0;
@@ -428,7 +494,7 @@ int box_remove(const struct box *b)
 
 int box_reset(const struct box *b)
 {
-	_cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dfd = open(b->data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
 	static const char *const dirs[] = { "upper", "work" };

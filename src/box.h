@@ -1,7 +1,10 @@
 /* A box: a project's sandbox state under $STATE/boxes/NAME/:
- *   box.json     name, project (canonical path), mode, creation time
+ *   box.json     name, project (canonical path), mode, creation time, disk cap
  *   upper/ work/ the overlay's upper and work dirs (every write of the agent)
  *   home/        the box's $HOME (persistent, never the user's)
+ *   sync/        the sync gate's state and staging area
+ *   disk.img     with a disk cap: the box's filesystem image (src/diskcap.h),
+ *   disk/        mounted here; upper, work, home and sync are in it then
  *   audit.jsonl  the hash-chained audit log (src/audit.c), audit.head
  *   lock         flock()ed by the one clawbox process running the box
  * Modules never print; every function returns >= 0 or -errno. */
@@ -22,7 +25,9 @@ struct box {
 	char dir[PATH_MAX];     /* $STATE/boxes/NAME */
 	char project[PATH_MAX]; /* canonical absolute path of the project */
 	enum box_mode mode;
-	int64_t created; /* unix seconds */
+	int64_t created;     /* unix seconds */
+	uint64_t disk;       /* the disk cap in bytes; 0: none (no root, or an older box) */
+	char data[PATH_MAX]; /* the dir of upper, work, home, sync: dir, or dir/disk */
 };
 
 const char *box_mode_name(enum box_mode m);
@@ -45,10 +50,15 @@ int box_load(const char *state, const char *name, struct box *ret);
 
 /* Create the box directory and its state (mode 0700) for project. The upper
  * dir takes the project root's owner and mode, so /workspace looks like the
- * project. Fails with -EEXIST if the box exists. Nothing is left behind on
+ * project. disk > 0 (root only): the box's data lives in a filesystem image
+ * of that size, made and mounted here (src/diskcap.h; -ENOEXEC without
+ * mke2fs). Fails with -EEXIST if the box exists. Nothing is left behind on
  * failure. */
 int box_create(const char *state, const char *name, const char *project, enum box_mode mode,
-	       struct box *ret);
+	       uint64_t disk, struct box *ret);
+
+/* Record a new disk cap in box.json (after diskcap_grow()). */
+int box_set_disk(struct box *b, uint64_t disk);
 
 /* Find the box whose project is dir or the nearest ancestor of dir. Writes the
  * name on success; -ENOENT if none. */
@@ -73,7 +83,8 @@ bool box_in_use(const struct box *b, pid_t *ret_holder);
 /* Call fn for each box in the state dir, in name order. Stops on fn < 0. */
 int box_foreach(const char *state, int (*fn)(const struct box *b, void *ctx), void *ctx);
 
-/* Remove the box and all its state. The caller holds the lock. */
+/* Remove the box and all its state (its image unmounted first). The caller
+ * holds the lock. */
 int box_remove(const struct box *b);
 
 /* Discard the overlay's contents (upper and work, dotfiles included). The

@@ -1,6 +1,8 @@
 #include "util/common.h"
 
+#include "audit.h"
 #include "cli.h"
+#include "diskcap.h"
 #include "policy.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -43,8 +45,37 @@ int cli_check_project(const char *state, const char *project)
 	return r;
 }
 
+/* The cap of a new box: --disk, or the default; none without root. Prints
+ * why a given one does not fit the state dir's filesystem. */
+static int new_box_disk(const char *state, const struct box_opts *o, uint64_t *ret)
+{
+	uint64_t fs = 0;
+	char size[32], fss[32];
+	if (geteuid() != 0) {
+		*ret = 0;
+		return 0;
+	}
+	if (!o->disk) {
+		*ret = diskcap_default(state);
+		return 0;
+	}
+	int r = diskcap_check(state, o->disk, &fs);
+	if (r == -EFBIG && fs) {
+		cli_human_size(o->disk, size, sizeof(size));
+		cli_human_size(fs, fss, sizeof(fss));
+		log_error("--disk %s is larger than the filesystem of the state dir '%s' (%s)",
+			  size, state, fss);
+	} else if (r < 0) {
+		log_error("cannot check --disk against the state dir '%s': %s", state,
+			  strerror(-r));
+	}
+	*ret = o->disk;
+	return r;
+}
+
 static int load_or_create(const char *state, const char *name, const char *project, bool create,
-			  enum box_mode mode, struct box *ret, bool *ret_created)
+			  enum box_mode mode, const struct box_opts *o, struct box *ret,
+			  bool *ret_created)
 {
 	int r = box_load(state, name, ret);
 	*ret_created = false;
@@ -64,11 +95,27 @@ static int load_or_create(const char *state, const char *name, const char *proje
 		log_error("box '%s' does not exist; give --project to create it", name);
 		return -ENOENT;
 	}
-	if ((r = cli_check_project(state, project)) < 0)
+	uint64_t disk;
+	if ((r = cli_check_project(state, project)) < 0 || (r = new_box_disk(state, o, &disk)) < 0)
 		return r;
-	r = box_create(state, name, project, mode, ret);
+	r = box_create(state, name, project, mode, disk, ret);
+	if (r == -ENOEXEC) {
+		log_error("cannot create box '%s': its disk image needs mke2fs and tune2fs "
+			  "(Debian: e2fsprogs)",
+			  name);
+		return r;
+	}
+	if (r == -EOPNOTSUPP) {
+		char size[32];
+		cli_human_size(disk, size, sizeof(size));
+		log_error("cannot create box '%s': the filesystem of '%s' has no sparse files, so "
+			  "its disk image would take all of its %s at once (give a smaller --disk)",
+			  name, state, size);
+		return r;
+	}
 	if (r < 0) {
-		log_error("cannot create box '%s' in '%s': %s", name, state, strerror(-r));
+		log_error("cannot create box '%s' in '%s': %s%s", name, state, strerror(-r),
+			  disk ? " (making its disk image)" : "");
 		return r;
 	}
 	*ret_created = true;
@@ -121,7 +168,7 @@ int cli_box(const struct box_opts *o, bool create, enum box_mode mode, bool mode
 				return r;
 		}
 	}
-	r = load_or_create(state, name, have_project ? project : NULL, create, mode, ret,
+	r = load_or_create(state, name, have_project ? project : NULL, create, mode, o, ret,
 			   ret_created);
 	if (r < 0)
 		return r;
@@ -284,4 +331,137 @@ int cli_lock_idle_box(const struct box_opts *o, const char *doing, struct box *r
 	else if (lock < 0)
 		log_error("cannot lock box '%s': %s", ret->name, strerror(-lock));
 	return lock;
+}
+
+int cli_parse_disk(const char *s, uint64_t *ret)
+{
+	uint64_t v;
+	int r = cli_parse_size(s, &v);
+	if (r < 0) {
+		log_error("invalid size '%s' for --disk: give a size such as 512M or 10G (at least "
+			  "32M)",
+			  s);
+		return -EINVAL;
+	}
+	if (v < DISKCAP_MIN || v > DISKCAP_MAX) {
+		log_error("--disk %s is %s (a box's disk is 32M to 16T)", s,
+			  v < DISKCAP_MIN ? "below the minimum" : "above the maximum");
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* --disk given for a box that exists: grow it, or say why not. */
+static int apply_disk(struct box *b, uint64_t want, int dfd)
+{
+	char have[32], size[32];
+	cli_human_size(b->disk, have, sizeof(have));
+	cli_human_size(want, size, sizeof(size));
+	if (!b->disk) {
+		log_error("box '%s' was created before disk caps (clawbox 0.1.0): it has no disk "
+			  "image and stays uncapped; to cap it, 'clawbox sync' what you want to "
+			  "keep, 'clawbox delete' it and run again with --disk",
+			  b->name);
+		return -EINVAL;
+	}
+	if (want < b->disk) {
+		log_error("box '%s' has a disk cap of %s: a cap can grow but not shrink (to start "
+			  "smaller, 'clawbox delete' the box)",
+			  b->name, have);
+		return -EINVAL;
+	}
+	want &= ~(uint64_t)4095;
+	if (want <= b->disk)
+		return 0;
+	uint64_t old = b->disk;
+	uint64_t fs = 0;
+	int r = diskcap_check(b->dir, want, &fs);
+	if (r == 0)
+		r = diskcap_grow(dfd, want);
+	if (r == 0)
+		r = box_set_disk(b, want);
+	if (r < 0) {
+		log_error("cannot grow the disk of box '%s' to %s: %s", b->name, size,
+			  r == -EFBIG && fs ? "larger than the state dir's filesystem"
+			  : r == -EBUSY     ? "a running box (of another project) still holds its "
+					      "filesystem: try again when none runs"
+			  : r == -ENOEXEC   ? "e2fsck or resize2fs failed or is missing (e2fsprogs)"
+					    : strerror(-r));
+		return r;
+	}
+	log_info("box '%s': disk cap grown from %s to %s", b->name, have, size);
+	struct audit *a;
+	if (audit_open(b->dir, b->name, &a) == 0) {
+		audit_append(
+		    a, "box.disk",
+		    json_pack("{s:I, s:I}", "from", (json_int_t)old, "to", (json_int_t)want));
+		audit_close(a);
+	}
+	return 0;
+}
+
+int cli_box_data(struct box *b, uint64_t want, bool created, bool run)
+{
+	if (want && !b->disk && geteuid() != 0) {
+		log_warn(
+		    "--disk needs root (a loop-mounted filesystem image): the disk of box '%s' "
+		    "is not capped",
+		    b->name);
+		return 0;
+	}
+	if (!b->disk && !want)
+		return 0;
+	_cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = dfd < 0 ? -errno : b->disk ? diskcap_ensure(dfd) : 0;
+	if (r >= 0 && b->disk && run)
+		r = diskcap_unjam(dfd);
+	if (r < 0) {
+		log_error("cannot mount the disk image of box '%s' (%s/" DISKCAP_IMAGE "): %s",
+			  b->name, b->dir, strerror(-r));
+		return r;
+	}
+	return want && !created ? apply_disk(b, want, dfd) : 0;
+}
+
+void cli_disk_report(const struct box *b)
+{
+	struct diskcap_usage u = { 0 };
+	char cap[32];
+	_cleanup_close_ int dfd =
+	    b->disk ? open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	if (dfd < 0 || diskcap_usage(dfd, &u) < 0)
+		return;
+	(void)diskcap_trim(dfd, &u);
+	if (!diskcap_full(&u))
+		return;
+	cli_human_size(u.cap, cap, sizeof(cap));
+	log_warn("box '%s' hit its disk cap (%s): its writes failed with 'No space left on "
+		 "device'; 'clawbox status' shows its use; free it with 'clawbox sync' or "
+		 "'clawbox reset', or grow it with 'clawbox run --disk SIZE'",
+		 b->name, cap);
+}
+
+void cli_disk_describe(const struct box *b, char *out, size_t n)
+{
+	struct diskcap_usage u = { 0 };
+	char used[32], cap[32], host[32];
+	if (!b->disk) {
+		snprintf(out, n, "%s",
+			 geteuid() != 0 ? "no cap (a disk cap needs root: a loop-mounted image)"
+					: "no cap (box created before disk caps, clawbox 0.1.0)");
+		return;
+	}
+	_cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cli_human_size(b->disk, cap, sizeof(cap));
+	int r = dfd < 0 ? -errno : diskcap_usage(dfd, &u);
+	if (r < 0) {
+		snprintf(out, n, "%s cap (%s)", cap,
+			 r == -ENOTCONN ? "image not mounted" : strerror(-r));
+		return;
+	}
+	cli_human_size(u.used, used, sizeof(used));
+	cli_human_size(u.host, host, sizeof(host));
+	snprintf(out, n, "%s used of %s cap%s (%s of the host's disk)", used, cap,
+		 diskcap_full(&u) ? ", full" : "", host);
 }

@@ -13,6 +13,7 @@ enum { CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
 struct box_opts {
 	const char *box;
 	const char *project;
+	uint64_t disk; /* --disk of a new box (run, shell): 0 = the default */
 };
 
 #define BOX_OPTS_HELP                                                                  \
@@ -26,6 +27,27 @@ struct box_opts {
  * *ret_created tells whether the box is new. */
 int cli_box(const struct box_opts *o, bool create, enum box_mode mode, bool mode_given,
 	    struct box *ret, bool *ret_created);
+
+/* --disk SIZE: a size between DISKCAP_MIN and DISKCAP_MAX. Prints why not
+ * and returns -EINVAL. */
+int cli_parse_disk(const char *s, uint64_t *ret);
+
+/* Make a box's data usable, under its lock: a capped box's image mounted
+ * (it is not after a reboot), and want (--disk, 0: not given) applied to a
+ * box that existed: grown, or refused when smaller or when the box has no
+ * image (made before disk caps); without root --disk only warns that it is
+ * not enforced. run (a run, under the lock): a full box's last overlay
+ * work dir is removed (diskcap_unjam). Prints one line on failure; 0 or
+ * -errno. */
+int cli_box_data(struct box *b, uint64_t want, bool created, bool run);
+
+/* After a run of a capped box: give what it deleted back to the host when
+ * that adds up (diskcap_trim), and warn when it filled its disk. */
+void cli_disk_report(const struct box *b);
+
+/* The disk line of status: "12.0 MiB used of 64.0 MiB cap (13 MiB on the
+ * host's disk)" or why there is no cap. */
+void cli_disk_describe(const struct box *b, char *out, size_t n);
 
 /* Refuse (with a message) a project that is or contains a built-in mask. */
 int cli_check_project(const char *state, const char *project);

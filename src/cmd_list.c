@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 static const char usage[] = "usage: clawbox list [--json]\n\n"
-			    "List the boxes: name, mode, state and project.\n\n"
+			    "List the boxes: name, mode, state, disk cap and project.\n\n"
 			    "options:\n"
 			    "      --json           a JSON array\n"
 			    "  -h, --help           show this help\n";
@@ -21,10 +21,15 @@ static int print_one(const struct box *b, void *p)
 	bool running = box_in_use(b, &holder);
 	if (arr)
 		return json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:b}", "box", b->name, "project", b->project,
-				   "mode", box_mode_name(b->mode), "running", running));
-	printf("%-32s %-12s %-8s %s\n", b->name, box_mode_name(b->mode),
-	       running ? "running" : "idle", b->project);
+		    arr,
+		    json_pack("{s:s, s:s, s:s, s:b, s:o}", "box", b->name, "project", b->project,
+			      "mode", box_mode_name(b->mode), "running", running, "disk",
+			      b->disk ? json_integer((json_int_t)b->disk) : json_null()));
+	char disk[32] = "-";
+	if (b->disk)
+		cli_human_size(b->disk, disk, sizeof(disk));
+	printf("%-32s %-12s %-8s %-10s %s\n", b->name, box_mode_name(b->mode),
+	       running ? "running" : "idle", disk, b->project);
 	return 0;
 }
 
@@ -42,7 +47,7 @@ int cmd_list(int argc, char **argv)
 	}
 	json_t *arr = o.json ? json_array() : NULL;
 	if (!o.json)
-		printf("%-32s %-12s %-8s %s\n", "BOX", "MODE", "STATE", "PROJECT");
+		printf("%-32s %-12s %-8s %-10s %s\n", "BOX", "MODE", "STATE", "DISK", "PROJECT");
 	int r = box_foreach(state, print_one, arr);
 	if (r < 0) {
 		log_error("cannot list the boxes in '%s': %s", state, strerror(-r));

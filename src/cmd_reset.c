@@ -24,11 +24,11 @@ int cmd_reset(int argc, char **argv)
 		return c;
 	struct box b;
 	_cleanup_close_ int lock = cli_lock_idle_box(&o.box, "resetting", &b);
-	if (lock < 0)
+	if (lock < 0 || cli_box_data(&b, 0, false, false) < 0)
 		return CLI_EXIT_ERROR;
 	struct changes_summary s = { 0 };
 	char upper[PATH_MAX], size[32];
-	path_join(upper, sizeof(upper), b.dir, "upper");
+	path_join(upper, sizeof(upper), b.data, "upper");
 	_cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int lfd = open(b.project, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ufd >= 0)
@@ -48,6 +48,7 @@ int cmd_reset(int argc, char **argv)
 		log_error("cannot reset box '%s': %s", b.name, strerror(-r));
 		return CLI_EXIT_ERROR;
 	}
+	cli_disk_report(&b); /* gives what reset freed back to the host */
 	struct audit *a;
 	if (audit_open(b.dir, b.name, &a) == 0) {
 		audit_append(a, "box.reset",

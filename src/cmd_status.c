@@ -4,6 +4,7 @@
 #include "changes.h"
 #include "cli.h"
 #include "commands.h"
+#include "diskcap.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -11,10 +12,23 @@
 
 static const char usage[] =
     "usage: clawbox status [--box NAME | --project DIR] [--json]\n\n"
-    "Show a box: its name, project, mode, whether it is running, and the changes\n"
-    "pending in its overlay (not yet on the host).\n\n"
+    "Show a box: its name, project, mode, whether it is running, the changes\n"
+    "pending in its overlay (not yet on the host), and its disk use and cap.\n\n"
     "options:\n" BOX_OPTS_HELP "      --json           one JSON object\n"
     "  -h, --help           show this help\n";
+
+/* {"cap", "used", "available", "host"} in bytes, or null without a cap. */
+static json_t *disk_json(const struct box *b)
+{
+	struct diskcap_usage u = { 0 };
+	_cleanup_close_ int dfd =
+	    b->disk ? open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	if (dfd < 0 || diskcap_usage(dfd, &u) < 0)
+		return b->disk ? json_pack("{s:I}", "cap", (json_int_t)b->disk) : json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:b}", "cap", (json_int_t)u.cap, "used",
+			 (json_int_t)u.used, "available", (json_int_t)u.avail, "host",
+			 (json_int_t)u.host, "full", diskcap_full(&u));
+}
 
 int cmd_status(int argc, char **argv)
 {
@@ -24,12 +38,13 @@ int cmd_status(int argc, char **argv)
 		return c;
 	struct box b;
 	bool created;
-	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0 ||
+	    cli_box_data(&b, 0, false, false) < 0)
 		return CLI_EXIT_ERROR;
 
 	struct changes_summary s = { 0 };
 	char upper[PATH_MAX];
-	path_join(upper, sizeof(upper), b.dir, "upper");
+	path_join(upper, sizeof(upper), b.data, "upper");
 	_cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int lfd = open(b.project, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r = ufd < 0 ? -errno : changes_summarize(ufd, lfd, &s);
@@ -52,6 +67,7 @@ int cmd_status(int argc, char **argv)
 			      (json_int_t)s.meta, "bytes", (json_int_t)s.bytes);
 		if (running && holder)
 			json_object_set_new(j, "pid", json_integer(holder));
+		json_object_set_new(j, "disk", disk_json(&b));
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 		json_decref(j);
@@ -74,5 +90,8 @@ int cmd_status(int argc, char **argv)
 		       (unsigned long long)changes_total(&s), (unsigned long long)s.added,
 		       (unsigned long long)s.modified, (unsigned long long)s.deleted,
 		       (unsigned long long)s.replaced, (unsigned long long)s.meta, size);
+	char disk[160];
+	cli_disk_describe(&b, disk, sizeof(disk));
+	printf("disk:     %s\n", disk);
 	return 0;
 }

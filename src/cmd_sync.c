@@ -73,6 +73,9 @@ static void report(const struct gate_error *e, int r)
 		log_error("'%s': %s", e->subject, e->what[0] ? e->what : strerror(-r));
 	else
 		log_error("%s", e->what[0] ? e->what : strerror(-r));
+	if (r == -ENOSPC)
+		log_error("the box's disk is full: its files are staged within its disk cap; make "
+			  "room in the box, or grow the cap with 'clawbox run --disk SIZE'");
 }
 
 static const char *kind_letter(const struct gate_entry *e)
@@ -937,7 +940,8 @@ int cmd_sync(int argc, char **argv)
 	}
 	struct box b;
 	bool created;
-	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0 ||
+	    cli_box_data(&b, 0, false, false) < 0)
 		return CLI_EXIT_ERROR;
 	if (b.mode == BOX_MODE_YOLO_UNSAFE) {
 		log_error("box '%s' is yolo-unsafe: its writes go straight to the project, there "

@@ -275,14 +275,14 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 			  strerror(-r));
 		goto fail;
 	}
-	if ((r = path_join(path, sizeof(path), b->dir, "upper")) < 0 ||
+	if ((r = path_join(path, sizeof(path), b->data, "upper")) < 0 ||
 	    (g->upper_fd = r = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		r = r < 0 && errno ? -errno : r;
 		gate_subject(err, path);
 		gate_fail(err, r, "cannot open the overlay: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = path_join(path, sizeof(path), b->dir, GATE_DIR_NAME)) < 0 ||
+	if ((r = path_join(path, sizeof(path), b->data, GATE_DIR_NAME)) < 0 ||
 	    (mkdir(path, 0700) < 0 && errno != EEXIST) ||
 	    (g->sync_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    (mkdirat(g->sync_fd, STAGE_DIR, 0700) < 0 && errno != EEXIST) ||

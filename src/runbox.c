@@ -43,6 +43,10 @@ static const char run_usage[] =
     "                       otherwise RLIMIT_NPROC, with a warning)\n"
     "      --nofile N       open files per process (default 65536)\n"
     "      --tmp-size SIZE  size of the private /tmp and /dev/shm together (default 512M)\n"
+    "      --disk SIZE      cap on the host disk the box takes (its overlay, home and\n"
+    "                       sync staging), set when the box is created (default 10G,\n"
+    "                       or half the free space if less; root only: a filesystem\n"
+    "                       image); on an existing box it grows the cap\n"
     "      --deny-read PATH hide PATH too (repeatable; relative = in the project;\n"
     "                       also read from $STATE/boxes/NAME/deny-read); a file git\n"
     "                       tracks stays readable through its history (said on stderr)\n\n"
@@ -171,6 +175,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 		OPT_PIDS,
 		OPT_NOFILE,
 		OPT_TMP,
+		OPT_DISK,
 		OPT_DENY,
 		OPT_SECRETS,
 		OPT_CONFIG,
@@ -185,6 +190,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 		{ "pids", required_argument, NULL, OPT_PIDS },
 		{ "nofile", required_argument, NULL, OPT_NOFILE },
 		{ "tmp-size", required_argument, NULL, OPT_TMP },
+		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "deny-read", required_argument, NULL, OPT_DENY },
 		{ "env", required_argument, NULL, 'e' },
 		{ "secrets", required_argument, NULL, OPT_SECRETS },
@@ -234,6 +240,10 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 		case OPT_TMP:
 			if (cli_parse_size(optarg, &o->tmp_size) < 0)
 				return usage_error("invalid size '%s' for --tmp-size", optarg);
+			break;
+		case OPT_DISK:
+			if (cli_parse_disk(optarg, &o->box.disk) < 0)
+				return EXIT_SETUP;
 			break;
 		case OPT_DENY:
 			if (o->ndeny == ELEMENTSOF(o->deny))
@@ -607,9 +617,9 @@ static int audit_start(const struct runbox_opts *o, const struct box *b, bool cr
 		return r;
 	}
 	if (created)
-		audit_append(
-		    ctx->audit, "box.create",
-		    json_pack("{s:s, s:s}", "project", b->project, "mode", box_mode_name(b->mode)));
+		audit_append(ctx->audit, "box.create",
+			     json_pack("{s:s, s:s, s:I}", "project", b->project, "mode",
+				       box_mode_name(b->mode), "disk", (json_int_t)b->disk));
 	r = audit_append(ctx->audit, "run.start",
 			 json_pack("{s:o, s:s, s:s, s:s, s:b, s:o}", "argv",
 				   o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
@@ -629,9 +639,9 @@ static int audit_start(const struct runbox_opts *o, const struct box *b, bool cr
 static int box_spec(const struct runbox_opts *o, const struct box *b, struct run_ctx *ctx,
 		    struct sandbox_spec *s)
 {
-	path_join(ctx->upper, sizeof(ctx->upper), b->dir, "upper");
-	path_join(ctx->work, sizeof(ctx->work), b->dir, "work");
-	path_join(ctx->home, sizeof(ctx->home), b->dir, "home");
+	path_join(ctx->upper, sizeof(ctx->upper), b->data, "upper");
+	path_join(ctx->work, sizeof(ctx->work), b->data, "work");
+	path_join(ctx->home, sizeof(ctx->home), b->data, "home");
 	s->fs = (struct rootfs_spec){ .project = b->project,
 				      .upper = ctx->upper,
 				      .work = ctx->work,
@@ -778,6 +788,8 @@ int runbox(const struct runbox_opts *o)
 		return EXIT_SETUP;
 	}
 	trace_point("locked");
+	if (cli_box_data(&b, o->box.disk, created, true) < 0)
+		return EXIT_SETUP;
 	if (net_prepare(&o->net, b.dir, b.name, &ctx.net) < 0)
 		return EXIT_SETUP;
 	ctx.lock = lock;
@@ -787,5 +799,6 @@ int runbox(const struct runbox_opts *o)
 		log_set_filter(log_redact, o->secrets);
 		ctx.known = secrets_free(ctx.known);
 	}
+	cli_disk_report(&b);
 	return code;
 }

@@ -11,7 +11,16 @@ chmod 755 "$T_TMP"
 T_N=0
 trap 't_cleanup' EXIT
 
+# t_unmount_under DIR: unmount (lazily) every mount beneath DIR, deepest
+# first: the boxes' disk images (their loop devices go with them).
+t_unmount_under() {
+	local m
+	awk -v p="$1/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
 t_cleanup() {
+	t_unmount_under "$T_TMP"
 	# Overlay work dirs can hold root-owned mode-000 directories: chmod first.
 	chmod -R u+rwx "$T_TMP" 2>/dev/null
 	rm -rf "$T_TMP"

@@ -19,6 +19,7 @@ HOST_PIDS=()
 escape_cleanup() {
 	local p
 	for p in "${HOST_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	t_unmount_under "$VT"
 	rm -rf "$VT"
 	t_cleanup
 }
@@ -347,6 +348,7 @@ c_state_dir_var() {
 	RC=$?
 	set -e
 	echo "$OUT"
+	t_unmount_under "$s"
 	chmod -R u+rwx "$s"
 	rm -rf "$s"
 	is_blocked
