@@ -1632,7 +1632,7 @@ static int open_repos(struct gs *s, const struct gate_plan *files, bool *ret_go)
 	char path[PATH_MAX];
 	int r;
 	*ret_go = false;
-	if ((r = path_join(path, sizeof(path), s->b->dir, "upper")) < 0)
+	if ((r = path_join(path, sizeof(path), s->b->data, "upper")) < 0)
 		return r;
 	int upper = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upper < 0)
@@ -1705,10 +1705,10 @@ int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *fi
 		r = note(&p, "git is not installed: the box's commits are not brought home");
 		goto drop;
 	}
-	if ((r = path_join(s.qpath, sizeof(s.qpath), b->dir, GATE_DIR_NAME "/" QDIR)) < 0 ||
-	    (r = path_join(s.home, sizeof(s.home), b->dir, GATE_DIR_NAME "/" QHOME)) < 0)
+	if ((r = path_join(s.qpath, sizeof(s.qpath), b->data, GATE_DIR_NAME "/" QDIR)) < 0 ||
+	    (r = path_join(s.home, sizeof(s.home), b->data, GATE_DIR_NAME "/" QHOME)) < 0)
 		goto done;
-	s.sync_fd = open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	s.sync_fd = open(b->data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s.sync_fd >= 0) {
 		int sfd = beneath_open(s.sync_fd, GATE_DIR_NAME, O_RDONLY | O_DIRECTORY);
 		close(s.sync_fd);
@@ -1934,8 +1934,8 @@ int gitsync_apply(struct gate *g, const struct box *b, struct gitsync_plan *p,
 	if (n == 0)
 		goto logheld;
 	if ((r = find_git(&s)) < 0 ||
-	    (r = path_join(s.qpath, sizeof(s.qpath), b->dir, GATE_DIR_NAME "/" QDIR)) < 0 ||
-	    (r = path_join(s.home, sizeof(s.home), b->dir, GATE_DIR_NAME "/" QHOME)) < 0)
+	    (r = path_join(s.qpath, sizeof(s.qpath), b->data, GATE_DIR_NAME "/" QDIR)) < 0 ||
+	    (r = path_join(s.home, sizeof(s.home), b->data, GATE_DIR_NAME "/" QHOME)) < 0)
 		goto out;
 	s.q_fd = open(s.qpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s.q_fd < 0) {
