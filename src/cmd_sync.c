@@ -436,15 +436,6 @@ static int add_known(const struct secret *sec, void *ctx)
  * the gate blocks, and what this command never shows. */
 static struct secrets *known;
 
-static char *log_redact(const char *msg, void *ctx)
-{
-	char *out = NULL;
-	int r = secrets_redact(ctx, msg, strlen(msg), &out);
-	if (r < 0)
-		return strdup("(a message was withheld: it could not be redacted)");
-	return out;
-}
-
 /* path as shown on the terminal: the box's values redacted, then escaped
  * (gate_path_display). */
 static void show_path(const char *path, char *out, size_t n)
@@ -472,7 +463,7 @@ static int load_known(const struct box *b)
 		secrets_free(sec);
 		return r;
 	}
-	log_set_filter(log_redact, sec);
+	log_set_filter(secrets_redact_message, sec);
 	secrets_free(known);
 	known = sec;
 	return 0;

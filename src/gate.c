@@ -525,29 +525,6 @@ static bool has_sev(const struct gate_entry *e, enum gate_severity sev)
 	return false;
 }
 
-static bool valid_utf8(const unsigned char *s)
-{
-	while (*s) {
-		unsigned char c = *s;
-		size_t n = c < 0x80                 ? 1
-			   : c >= 0xc2 && c <= 0xdf ? 2
-			   : c >= 0xe0 && c <= 0xef ? 3
-			   : c >= 0xf0 && c <= 0xf4 ? 4
-						    : 0;
-		if (!n)
-			return false;
-		for (size_t k = 1; k < n; k++)
-			if ((s[k] & 0xc0) != 0x80)
-				return false;
-		if (n == 3 && ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)))
-			return false;
-		if (n == 4 && ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90)))
-			return false;
-		s += n;
-	}
-	return true;
-}
-
 static int check_path(struct gate *g, struct gate_entry *e)
 {
 	const struct sync_policy *p = &g->pol;
@@ -557,7 +534,7 @@ static int check_path(struct gate *g, struct gate_entry *e)
 		if (*s < 0x20 || *s == 0x7f)
 			r = add_finding(e, GATE_SEV_BLOCK, "name-control", 0,
 					"the file name holds a control character (0x%02x)", *s);
-	if (r == 0 && !valid_utf8((const unsigned char *)e->path))
+	if (r == 0 && !utf8_valid(e->path))
 		r = add_finding(e, GATE_SEV_BLOCK, "name-encoding", 0,
 				"the file name is not valid UTF-8");
 	if (r == 0 && (m = syncpolicy_denied(p, e->path)))
@@ -1027,7 +1004,7 @@ static int check_link(struct gate *g, struct gate_entry *e, const char *t, size_
 			r = add_finding(e, GATE_SEV_BLOCK, "name-control", 0,
 					"the link's target holds a control character (0x%02x)",
 					(unsigned char)t[k]);
-	if (r == 0 && !valid_utf8((const unsigned char *)t))
+	if (r == 0 && !utf8_valid(t))
 		r = add_finding(e, GATE_SEV_BLOCK, "name-encoding", 0,
 				"the link's target is not valid UTF-8");
 	for (int v = 0; v < 2 && r == 0; v++) {

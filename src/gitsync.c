@@ -7,6 +7,7 @@
 #include "syncpolicy.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/utf8.h"
 
 #include <dirent.h>
 #include <linux/openat2.h>
@@ -34,33 +35,10 @@
 
 /* ---- parsers ------------------------------------------------------------- */
 
-static bool utf8_ok(const unsigned char *s)
-{
-	while (*s) {
-		unsigned char c = *s;
-		size_t n = c < 0x80                 ? 1
-			   : c >= 0xc2 && c <= 0xdf ? 2
-			   : c >= 0xe0 && c <= 0xef ? 3
-			   : c >= 0xf0 && c <= 0xf4 ? 4
-						    : 0;
-		if (!n)
-			return false;
-		for (size_t k = 1; k < n; k++)
-			if ((s[k] & 0xc0) != 0x80)
-				return false;
-		if (n == 3 && ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)))
-			return false;
-		if (n == 4 && ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90)))
-			return false;
-		s += n;
-	}
-	return true;
-}
-
 bool gitsync_refname_valid(const char *name)
 {
 	size_t len = strlen(name), ncomp = 0;
-	if (len == 0 || len > GITSYNC_REF_MAX || STREQ(name, "@") || !utf8_ok((const void *)name))
+	if (len == 0 || len > GITSYNC_REF_MAX || STREQ(name, "@") || !utf8_valid(name))
 		return false;
 	if (name[len - 1] == '/' || name[len - 1] == '.')
 		return false;
@@ -1153,7 +1131,7 @@ static int check_path(struct gs *s, struct gitsync_ref *ref, const char *commit,
 		if (*c < 0x20 || *c == 0x7f)
 			r = add_finding(&ref->findings, &ref->nfindings, "name-control", path, 0,
 					"the file name holds a control character (0x%02x)", *c);
-	if (r == 0 && ref->nfindings == before && !utf8_ok((const unsigned char *)path))
+	if (r == 0 && ref->nfindings == before && !utf8_valid(path))
 		r = add_finding(&ref->findings, &ref->nfindings, "name-encoding", path, 0,
 				"the file name is not valid UTF-8");
 	if (r == 0 && has_dotgit(path))

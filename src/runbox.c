@@ -85,16 +85,6 @@ _printf_(1, 2) static int usage_error(const char *fmt, ...)
 	return EXIT_SETUP;
 }
 
-/* clawbox's own messages never show a secret: the log filter. */
-static char *log_redact(const char *msg, void *ctx)
-{
-	char *out = NULL;
-	int r = secrets_redact(ctx, msg, strlen(msg), &out);
-	if (r < 0)
-		return strdup("(a message was withheld: it could not be redacted)");
-	return out;
-}
-
 /* -e NAME=VALUE or -e NAME (the caller's own $NAME). The value is copied
  * into secret memory and its bytes in argv are overwritten at once, so
  * /proc/PID/cmdline of clawbox no longer shows it. Messages name the NAME
@@ -204,7 +194,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 	if (!o->secrets) {
 		if ((r = secrets_new(&o->secrets)) < 0)
 			return usage_error("cannot hold secrets: %s", strerror(-r));
-		log_set_filter(log_redact, o->secrets);
+		log_set_filter(secrets_redact_message, o->secrets);
 	}
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+b:p:m:e:h", opts, NULL)) != -1) {
@@ -594,7 +584,7 @@ static int record_known(const struct runbox_opts *o, const struct box *b, struct
 		return r;
 	}
 	/* clawbox's own messages too, from here on. */
-	log_set_filter(log_redact, ctx->known);
+	log_set_filter(secrets_redact_message, ctx->known);
 	return 0;
 }
 
@@ -796,7 +786,7 @@ int runbox(const struct runbox_opts *o)
 	int code = run_locked(o, &b, state, created, &ctx);
 	audit_close(ctx.audit);
 	if (ctx.known) {
-		log_set_filter(log_redact, o->secrets);
+		log_set_filter(secrets_redact_message, o->secrets);
 		ctx.known = secrets_free(ctx.known);
 	}
 	cli_disk_report(&b);

@@ -2,6 +2,7 @@
 
 #include "scan.h"
 #include "secrets.h"
+#include "util/array.h"
 #include "util/buf.h"
 #include "util/fs.h"
 
@@ -186,15 +187,11 @@ int secrets_new_known(struct secrets **ret)
 /* Room for one more entry pointer. */
 static int grow(struct secrets *s)
 {
-	if (s->n < s->cap)
-		return 0;
-	size_t cap = s->cap ? s->cap * 2 : 16;
-	struct entry **nv = reallocarray(s->e, cap, sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	s->e = nv;
-	s->cap = cap;
-	return 0;
+	void *v = s->e;
+	int r = array_grow(&v, &s->cap, s->n, sizeof(*s->e));
+	if (r == 0)
+		s->e = v;
+	return r;
 }
 
 static struct entry *entry_free(struct entry *e)
@@ -1179,4 +1176,12 @@ int secrets_add_to_scan(const struct secrets *s, struct scan_rules *rules)
 			return r;
 	}
 	return 0;
+}
+
+char *secrets_redact_message(const char *msg, void *ctx)
+{
+	char *out = NULL;
+	if (secrets_redact(ctx, msg, strlen(msg), &out) < 0)
+		return strdup("(a message was withheld: it could not be redacted)");
+	return out;
 }

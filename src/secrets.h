@@ -156,6 +156,12 @@ struct secrets_env *secrets_env_free(struct secrets_env *e);
  * new heap string (caller frees; it holds no value) when something did. */
 int secrets_redact(const struct secrets *s, const char *in, size_t len, char **ret);
 
+/* A message filter for clawbox's own messages (src/util/log.h's
+ * log_set_filter, ctx: the struct secrets): NULL when msg holds no value,
+ * else a new string with the values redacted, or, when redaction fails, a
+ * notice that the message was withheld (never msg itself). */
+char *secrets_redact_message(const char *msg, void *ctx);
+
 /* The same redaction on a stream (the box terminal's output), chunk by
  * chunk: a value split between chunks is still caught. A chunk is passed
  * on at once but for a tail that begins a value or a base64 form: that

@@ -61,3 +61,18 @@ size_t utf8_display_filter(char *buf, size_t n, size_t *ret_keep)
 	}
 	return o;
 }
+
+bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	while (n) {
+		uint32_t cp;
+		size_t k = utf8_decode(p, n, &cp);
+		if (!k)
+			return false;
+		p += k;
+		n -= k;
+	}
+	return true;
+}

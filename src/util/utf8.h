@@ -12,6 +12,10 @@
  * for n == 0). */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp);
 
+/* True when the NUL-terminated s is valid UTF-8 throughout (no overlong,
+ * surrogate or truncated sequence). */
+bool utf8_valid(const char *s);
+
 /* Is cp a control a terminal acts on, or a character that reorders or
  * hides text: C0, DEL, C1 (U+0080..U+009F), U+061C, U+200E,
  * U+200F, U+202A..U+202E, U+2066..U+2069, U+2028, U+2029? */
