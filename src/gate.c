@@ -1007,10 +1007,21 @@ static int check_link(struct gate *g, struct gate_entry *e, const char *t, size_
 	if (r == 0 && !utf8_valid(t))
 		r = add_finding(e, GATE_SEV_BLOCK, "name-encoding", 0,
 				"the link's target is not valid UTF-8");
+	int link_depth = 1;
+	for (const char *s = e->path; (s = strchr(s, '/')); s++)
+		link_depth++;
 	for (int v = 0; v < 2 && r == 0; v++) {
-		int k = gate_link_resolves(g, v == 0, e->path, t);
+		int dir_depth = -1;
+		int k = gate_link_resolves(g, v == 0, e->path, t, &dir_depth);
 		if (k == -ENOMEM)
 			return k;
+		/* A link to a directory above its own place makes "LINK/.."
+		 * climb higher than its text says: a link on the host that
+		 * was judged inside could then resolve outside. */
+		if (k == GATE_LINK_INSIDE && v == 0 && dir_depth >= 0 && dir_depth < link_depth)
+			r = add_finding(e, GATE_SEV_APPROVE, "symlink-up", 0,
+					"a link to a directory above it: links on the host that "
+					"pass through it could resolve outside the project");
 		if (k == GATE_LINK_INSIDE)
 			continue;
 		r = add_finding(e, GATE_SEV_BLOCK, "symlink-escape", 0, "%s",

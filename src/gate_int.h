@@ -100,8 +100,11 @@ enum { GATE_LINK_INSIDE, GATE_LINK_ESCAPES, GATE_LINK_LOOPS };
 /* Where the link linkpath -> target resolves in a view: component by
  * component, following every symlink (at most 40), ".." above the root or
  * an absolute target escapes; past a missing or non-dir component the
- * rest is judged by its text. */
-int gate_link_resolves(const struct gate *g, bool after, const char *linkpath, const char *target);
+ * rest is judged by its text. When it is inside and ends at a directory,
+ * *ret_dir_depth (may be NULL) gets that directory's number of components
+ * (0: the project root), else -1. */
+int gate_link_resolves(const struct gate *g, bool after, const char *linkpath, const char *target,
+		       int *ret_dir_depth);
 
 /* Walk the host tree dirfd/name (not following symlinks, beneath dirfd),
  * at most max entries (-E2BIG beyond), calling fn for each entry (rel to

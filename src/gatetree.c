@@ -482,9 +482,12 @@ bool gate_is_git_path(const struct gate *g, const char *path)
 
 /* ---- symlinks ------------------------------------------------------------- */
 
-int gate_link_resolves(const struct gate *g, bool after, const char *linkpath, const char *target)
+int gate_link_resolves(const struct gate *g, bool after, const char *linkpath, const char *target,
+		       int *ret_dir_depth)
 {
 	char cur[PATH_MAX], cand[PATH_MAX], tgt[PATH_MAX];
+	if (ret_dir_depth)
+		*ret_dir_depth = -1;
 	if (target[0] == '/' || !target[0])
 		return GATE_LINK_ESCAPES;
 	const char *slash = strrchr(linkpath, '/');
@@ -550,6 +553,12 @@ int gate_link_resolves(const struct gate *g, bool after, const char *linkpath, c
 			continue;
 		}
 		memcpy(cur, cand, (size_t)n + 1);
+	}
+	if (ret_dir_depth && depth < 0) {
+		int d = cur[0] ? 1 : 0;
+		for (const char *s = cur; (s = strchr(s, '/')); s++)
+			d++;
+		*ret_dir_depth = d;
 	}
 	return GATE_LINK_INSIDE;
 }

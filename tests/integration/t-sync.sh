@@ -502,12 +502,17 @@ for p, rule in [("esc", "symlink-escape"), ("through-pending", "symlink-escape")
                 ("l1", "symlink-escape"), ("l2", "symlink-escape"), ("absolute", "symlink-escape"),
                 ("tab", "name-control"), ("ansi", "name-control"), ("bad-utf8", "name-encoding")]:
     assert v[p]["verdict"] == "blocked" and any(f["rule"] == rule for f in v[p]["findings"]), (p, v[p])
-for p in ["ok", "m/ok2", "d/up"]:
-    assert v[p]["verdict"] == "apply", (p, v[p])
+assert v["ok"]["verdict"] == "apply", v["ok"]
+# Inside, but to a directory above the link: "LINK/.." climbs higher than
+# its text says, so a host link through it could leave the project.
+for p in ["m/ok2", "d/up"]:
+    assert v[p]["verdict"] == "needs-approval" and any(f["rule"] == "symlink-up" for f in v[p]["findings"]), (p, v[p])
 assert v["okdir-up"]["verdict"] == "blocked", v["okdir-up"]
 PY
 	sync_p --auto
-	[ -L "$P/ok" ] && [ -L "$P/d/up" ] || fail "inside links not applied"
+	[ -L "$P/ok" ] && [ ! -L "$P/d/up" ] && [ ! -L "$P/m/ok2" ] || fail "inside links: $(cat "$T_TMP/out")"
+	sync_p --auto --approve d/up --approve m/ok2
+	[ -L "$P/d/up" ] && [ -L "$P/m/ok2" ] || fail "approved links not applied"
 	for f in esc through-pending through-host through-replaced l1 absolute tab; do
 		[ ! -L "$P/$f" ] || fail "$f applied"
 	done
@@ -515,6 +520,24 @@ PY
 	$CLAWBOX run --project "$P" -- sh -c 'ln -s d/up/../outside later'
 	sync_p --dry-run --json
 	grep -q '"path": "later"' "$T_TMP/out" && grep -q symlink-escape "$T_TMP/out" || fail "later: $(cat "$T_TMP/out")"
+	# A link applied when it was inside; later the box turns the dir it
+	# passes through into a link to the root: the host's link would then
+	# resolve outside. The new link needs approval.
+	mkdir -p "$P/dd"
+	$CLAWBOX run --project "$P" -- sh -c 'rm -f later; ln -s dd/../../outside dd-esc; ln -s dd/../x via-dd'
+	sync_p --auto
+	[ -L "$P/via-dd" ] && [ ! -L "$P/dd-esc" ] || fail "via-dd: $(cat "$T_TMP/out")"
+	$CLAWBOX run --project "$P" -- sh -c 'rm -rf dd; ln -s . dd'
+	sync_p --dry-run --json
+	python3 - "$T_TMP/out" <<'PY' || fail "dd (above)"
+import json, sys
+v = {c["path"]: c for c in json.load(open(sys.argv[1]))["changes"]}
+assert v["dd"]["verdict"] == "needs-approval", v["dd"]
+assert any(f["rule"] == "symlink-up" for f in v["dd"]["findings"]), v["dd"]
+PY
+	sync_p --auto
+	[ -d "$P/dd" ] && [ ! -L "$P/dd" ] || fail "dd -> . applied without approval"
+	[ "$(readlink -f "$P/via-dd")" = "$(readlink -f "$P")/x" ] || fail "via-dd resolves to $(readlink -f "$P/via-dd")"
 }
 
 case_run "execute-on-host files need approval at any depth and case; o+w is not carried" exec_on_host_files_need_approval
