@@ -188,7 +188,8 @@ int secrets_new_known(struct secrets **ret)
 static int grow(struct secrets *s)
 {
 	void *v = s->e;
-	int r = array_grow(&v, &s->cap, s->n, sizeof(*s->e));
+	/* An array of pointers: sizeof a pointer is meant. */
+	int r = array_grow(&v, &s->cap, s->n, sizeof(*s->e)); // NOLINT(bugprone-sizeof-expression)
 	if (r == 0)
 		s->e = v;
 	return r;
