@@ -56,6 +56,15 @@ static int new_box_disk(const char *state, const struct box_opts *o, uint64_t *r
 		return 0;
 	}
 	if (!o->disk) {
+		/* A host without loop devices (a container, say) can run boxes,
+		 * not cap them: said, not refused. A given --disk still fails. */
+		struct stat st;
+		if (stat("/dev/loop-control", &st) < 0 || !S_ISCHR(st.st_mode)) {
+			log_warn("this host has no loop devices (/dev/loop-control): the new box's "
+				 "disk is not capped");
+			*ret = 0;
+			return 0;
+		}
 		*ret = diskcap_default(state);
 		return 0;
 	}
@@ -359,8 +368,9 @@ static int apply_disk(struct box *b, uint64_t want, int dfd)
 	cli_human_size(b->disk, have, sizeof(have));
 	cli_human_size(want, size, sizeof(size));
 	if (!b->disk) {
-		log_error("box '%s' was created before disk caps (clawbox 0.1.0): it has no disk "
-			  "image and stays uncapped; to cap it, 'clawbox sync' what you want to "
+		log_error("box '%s' was created without a disk cap (before disk caps, or on a "
+			  "host without loop devices): it has no disk image and stays uncapped; to "
+			  "cap it, 'clawbox sync' what you want to "
 			  "keep, 'clawbox delete' it and run again with --disk",
 			  b->name);
 		return -EINVAL;
@@ -448,8 +458,10 @@ void cli_disk_describe(const struct box *b, char *out, size_t n)
 	char used[32], cap[32], host[32];
 	if (!b->disk) {
 		snprintf(out, n, "%s",
-			 geteuid() != 0 ? "no cap (a disk cap needs root: a loop-mounted image)"
-					: "no cap (box created before disk caps, clawbox 0.1.0)");
+			 geteuid() != 0
+			     ? "no cap (a disk cap needs root: a loop-mounted image)"
+			     : "no cap (box created without one: before disk caps, or on a "
+			       "host without loop devices)");
 		return;
 	}
 	_cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -204,10 +204,33 @@ older_box_uncapped() {
 	[ -f "$d/upper/new" ] || fail "the older box's writes are not in its upper dir"
 	[ ! -e "$d/disk.img" ] || fail "an image was made for the older box"
 	out=$("$CLAWBOX" status --box old)
-	echo "$out" | grep -Eq "^disk: +no cap \(box created before disk caps" || fail "status: $out"
+	echo "$out" | grep -Eq "^disk: +no cap \(box created without one: before disk caps" || fail "status: $out"
 	out=$("$CLAWBOX" run --disk 64M --box old -- true 2>&1) && fail "--disk on an older box accepted"
-	echo "$out" | grep -q "created before disk caps" || fail "--disk on an older box: $out"
+	echo "$out" | grep -q "created without a disk cap (before disk caps" || fail "--disk on an older box: $out"
 	[ -f "$d/upper/kept" ] && [ ! -e "$d/disk.img" ] || fail "the refused --disk changed the box"
+}
+
+# A root host without loop devices (a container): a new box is made
+# uncapped, and clawbox says so; an explicit --disk is refused clearly.
+no_loop_devices() {
+	need_root
+	command -v unshare >/dev/null || skip "no unshare"
+	mkproj "$P"
+	touch "$C/not-a-device"
+	cat >"$C/run.sh" <<-EOF
+		set -e
+		mount --bind "$C/not-a-device" /dev/loop-control
+		"$CLAWBOX" run --project "$P" -- sh -c 'echo ok > /workspace/f' 2>"$C/err"
+		"$CLAWBOX" status --project "$P" >"$C/status"
+		if "$CLAWBOX" run --disk 64M --project "$C/p2" -- true 2>"$C/err2"; then exit 3; fi
+	EOF
+	mkdir -p "$C/p2"
+	unshare -m --propagation private bash "$C/run.sh" || fail "rc $?: $(cat "$C/err" "$C/err2" 2>/dev/null)"
+	grep -q "no loop devices" "$C/err" || fail "no warning: $(cat "$C/err")"
+	[ ! -e "$(box_dir)/disk.img" ] || fail "an image was made"
+	[ -f "$(box_dir)/upper/f" ] || fail "the box did not run"
+	grep -Eq "^disk: +no cap" "$C/status" || fail "status: $(cat "$C/status")"
+	[ -s "$C/err2" ] || fail "--disk without loop devices: no message"
 }
 
 # Without root: no loop mounts in a user namespace for ext4: --disk warns
@@ -247,4 +270,5 @@ case_run "bad sizes are refused and create nothing" bad_sizes
 case_run "a cap grows but never shrinks" grow_not_shrink
 case_run "the image and its mount are hidden from the box" image_hidden
 case_run "a box made before disk caps works uncapped, says so" older_box_uncapped
+case_run "a root host without loop devices: boxes uncapped, said; --disk refused" no_loop_devices
 case_run "without root: --disk says the cap is not enforced" user_no_cap
