@@ -627,6 +627,13 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	size_t nenv;
 	char **envp = receive_block("the command's environment", &nenv);
 	close(FD_GO);
+	/* A supervisor killed before our PR_SET_PDEATHSIG above took effect
+	 * sent no signal, and may have sent everything we needed: its end of
+	 * the report pipe is closed by now (a dying process closes its files
+	 * before its children are told), so the box must not start. */
+	struct pollfd orphan = { .fd = FD_REPORT };
+	if (poll(&orphan, 1, 0) < 0 || (orphan.revents & POLLERR))
+		_exit(EXIT_SETUP);
 	confine(s);
 	trace_point("init.confined");
 	start_command(s, envp, pts, keep);
