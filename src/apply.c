@@ -826,7 +826,7 @@ int gate_audit_held(struct gate *g, const struct gate_plan *p,
 		if (e->applied || e->verdict == GATE_SETTLED || (fresh && !fresh(e, ctx)))
 			continue;
 		char disp[PATH_MAX];
-		gate_path_display(e->path, disp, sizeof(disp));
+		gate_path_display(gate_entry_shown(e), disp, sizeof(disp));
 		json_t *rules = json_array();
 		for (size_t k = 0; rules && k < e->nfindings; k++)
 			json_array_append_new(

@@ -120,7 +120,7 @@ static void print_entry(const struct gate_plan *p, size_t i)
 {
 	const struct gate_entry *e = &p->v[i];
 	char disp[PATH_MAX], size[32] = "";
-	show_path(e->path, disp, sizeof(disp));
+	show_path(gate_entry_shown(e), disp, sizeof(disp));
 	if (e->type == GATE_FILE)
 		cli_human_size(e->size, size, sizeof(size));
 	printf("  %s %-8s %10s  %s%s  [%s]\n", kind_letter(e), gate_type_name(e->type), size, disp,
@@ -198,7 +198,7 @@ static json_t *plan_json(const struct box *b, const struct gate_plan *p)
 		if (e->verdict == GATE_SETTLED)
 			continue;
 		char disp[PATH_MAX];
-		show_path(e->path, disp, sizeof(disp));
+		show_path(gate_entry_shown(e), disp, sizeof(disp));
 		json_t *f = json_array();
 		for (size_t k = 0; f && k < e->nfindings; k++) {
 			json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "rule", e->findings[k].rule,
@@ -573,7 +573,7 @@ static void show_diff(struct gate *g, const struct gate_plan *p, size_t i)
 {
 	const struct gate_entry *e = &p->v[i];
 	char disp[PATH_MAX];
-	show_path(e->path, disp, sizeof(disp));
+	show_path(gate_entry_shown(e), disp, sizeof(disp));
 	if (e->type != GATE_FILE) {
 		printf("(no diff: %s %s)\n", gate_type_name(e->type), change_kind_name(e->kind));
 		return;

@@ -660,6 +660,66 @@ static int check_secrets(struct gate *g, struct gate_entry *e, const void *data,
 	return r < 0 ? r : 0;
 }
 
+/* Findings of a name: [rule, line, reason, start, end] (the match's
+ * bytes in the scanned name). */
+static int on_name_finding(const struct scan_finding *f, void *p)
+{
+	struct scan_collect *c = p;
+	int r = on_finding(f, p);
+	json_t *t = r < 0 ? NULL : json_array_get(c->arr, json_array_size(c->arr) - 1);
+	if (t && (json_array_append_new(t, json_integer((json_int_t)f->start)) < 0 ||
+		  json_array_append_new(t, json_integer((json_int_t)f->end)) < 0)) {
+		c->err = -ENOMEM;
+		return -ENOMEM;
+	}
+	return r;
+}
+
+/* e->shown: e's path with every span a finding of hit covers as
+ * "[REDACTED:RULE]" (a cached finding without a span: the whole path). */
+static int redact_name(struct gate_entry *e, json_t *hit)
+{
+	size_t n = strlen(e->path), i;
+	_cleanup_free_ const char **cover = calloc(n + 1, sizeof(*cover));
+	json_t *t;
+	if (!cover)
+		return -ENOMEM;
+	json_array_foreach(hit, i, t)
+	{
+		const char *rule = json_string_value(json_array_get(t, 0));
+		json_int_t a =
+		    json_array_size(t) >= 5 ? json_integer_value(json_array_get(t, 3)) : 0;
+		json_int_t b = json_array_size(t) >= 5 ? json_integer_value(json_array_get(t, 4))
+						       : (json_int_t)n;
+		for (json_int_t k = a < 0 ? 0 : a; rule && k < b && k < (json_int_t)n; k++)
+			cover[k] = rule;
+	}
+	struct buf out = BUF_INIT(4 * PATH_MAX);
+	int r = 0;
+	for (size_t k = 0; k < n && r == 0;) {
+		if (!cover[k]) {
+			r = buf_append(&out, e->path + k, 1);
+			k++;
+			continue;
+		}
+		const char *rule = cover[k];
+		if (strncmp(rule, "known-secret:", 13) == 0)
+			rule += 13; /* as the redactor writes a known value */
+		r = buf_printf(&out, "[REDACTED:%s]", rule);
+		while (k < n && cover[k])
+			k++;
+	}
+	if (r == 0)
+		r = buf_append(&out, "", 1);
+	if (r < 0) {
+		buf_free(&out);
+		return r;
+	}
+	free(e->shown);
+	e->shown = buf_steal(&out);
+	return 0;
+}
+
 /* A file name holding a secret (a box's known value in any form the
  * scanner matches, or anything a rule finds in a bare name) is blocked:
  * applying it would put the secret in the host's tree (and in every
@@ -692,8 +752,8 @@ static int check_name(struct gate *g, struct gate_entry *e, struct gate_error *e
 		struct scan_collect c = { e, json_array(), 0 };
 		if (!c.arr)
 			r = -ENOMEM;
-		else if ((r = scan_buffer(g->rules, e->path, nb.data, nb.len, on_finding, &c)) <
-			 0) {
+		else if ((r = scan_buffer(g->rules, e->path, nb.data, nb.len, on_name_finding,
+					  &c)) < 0) {
 			json_decref(c.arr);
 			gate_subject(err, e->path);
 			r = gate_fail(err, c.err ? c.err : r, "cannot scan the name: %s",
@@ -718,6 +778,8 @@ static int check_name(struct gate *g, struct gate_entry *e, struct gate_error *e
 			    e->target ? " or link target" : "",
 			    strncmp(why, "holds ", 6) == 0 ? "" : "holds a secret: ", why);
 	}
+	if (r >= 0 && json_array_size(hit))
+		r = redact_name(e, hit);
 	if (json_object_set_new(g->cache_new, key, hit) < 0)
 		r = -ENOMEM;
 	return r < 0 ? r : 0;
@@ -1388,6 +1450,7 @@ void gate_plan_free(struct gate_plan *p)
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->v[i].path);
 		free(p->v[i].target);
+		free(p->v[i].shown);
 		free(p->v[i].findings);
 		free(p->v[i].gitdir);
 	}

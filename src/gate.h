@@ -89,6 +89,8 @@ struct gate_entry {
 	char host_hash[65];    /* sha256 of the host's regular file, "" otherwise */
 	char new_hash[65];     /* sha256 of the staged bytes (files) */
 	char *target;          /* symlink target */
+	char *shown;           /* path with what the scanner found in it redacted, or NULL:
+				* what events and the plan show (gate_entry_shown) */
 	char *gitdir;          /* GATE_GITDATA: the git directory it belongs to */
 	char host_tree[65];    /* a host dir this entry removes: its tree's hash */
 	struct gate_finding *findings;
@@ -111,6 +113,13 @@ struct gate_plan {
 };
 
 struct gate;
+
+/* The path of e as events and the plan show it: a secret the scanner found
+ * in the name (a rule's match, a known value) is "[REDACTED:RULE]". */
+static inline const char *gate_entry_shown(const struct gate_entry *e)
+{
+	return e->shown ? e->shown : e->path;
+}
 
 struct gate_error {
 	char subject[PATH_MAX]; /* a path or file name, may be "" */

@@ -398,6 +398,13 @@ names_scanned_and_redacted() {
 	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
 	grep -q '"event":"sync.blocked".*"path":"n-\[REDACTED:CLI_KEY\].txt"' "$box/audit.jsonl" ||
 		fail "no redacted sync.blocked event: $(grep sync. "$box/audit.jsonl")"
+	# A name only a scanner rule finds (no known value) is redacted too.
+	grep -q "\[REDACTED:aws-access-token\]  \[blocked\]" "$C/plan" || fail "plan: $(cat "$C/plan")"
+	# (the run.start event holds it: this test's own command line)
+	grep '"event":"sync' "$box/audit.jsonl" >"$C/sync-events"
+	grep -q '"path":"\[REDACTED:aws-access-token\]"' "$C/sync-events" || fail "events: $(cat "$C/sync-events")"
+	! grep -q AKIAZ3MSJV4WWNKWW5FG "$C/plan" "$C/sync.out" "$C/sync-events" ||
+		fail "the rule-found name is shown raw: $(grep -h AKIAZ3MSJV4WWNKWW5FG "$C/plan" "$C/sync.out" "$C/sync-events")"
 	"$CLAWBOX" audit verify --project "$P" >/dev/null || fail "audit chain broken"
 }
 
