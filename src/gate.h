@@ -244,4 +244,12 @@ const char *gate_choice_name(enum gate_choice c);
 #define GATE_JOURNAL_NAME  "journal"
 #define GATE_BASELINE_NAME "baseline"
 
+/* openat2 beneath dirfd, never through a symlink or magic link (the last
+ * component included): fd, or -errno. For the sync layer's host and upper
+ * reads. */
+int gate_openat(int dirfd, const char *path, int flags, mode_t mode);
+
+/* A name a case-insensitive filesystem (or HFS+, NTFS) takes for ".git". */
+bool gate_name_is_dotgit(const char *name, size_t n);
+
 #endif

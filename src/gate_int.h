@@ -50,9 +50,6 @@ static inline int gate_errno(void)
 	return errno > 0 ? -errno : -EIO;
 }
 
-/* openat2 beneath dirfd, never through a symlink or magic link. */
-int gate_openat(int dirfd, const char *path, int flags, mode_t mode);
-
 /* The parent directory of rel (beneath dirfd, no symlinks) opened O_RDONLY,
  * and the last component of rel. On failure *ret_fd is -1. */
 int gate_parent(int dirfd, const char *rel, int *ret_fd, const char **ret_base);
@@ -76,9 +73,6 @@ void gate_subject(struct gate_error *err, const char *subject);
  * Type (S_IFMT, 0 when absent, -errno) of path in a view; a symlink's
  * target in tgt when tgt is not NULL. */
 int gate_view_type(const struct gate *g, bool after, const char *path, char *tgt, size_t tn);
-
-/* A name a case-insensitive filesystem (or HFS+, NTFS) takes for ".git". */
-bool gate_name_is_dotgit(const char *name, size_t n);
 
 /* base (a project-relative dir, "" for the root) joined with a path read
  * from a git file (a gitfile's "gitdir:" value or a "commondir"; trailing

@@ -337,19 +337,6 @@ struct gs {
 	size_t *ref_nobjs;
 };
 
-static int beneath_open(int dirfd, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd;
-	do
-		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
-	return fd < 0 ? -errno : (int)fd;
-}
-
 _printf_(2, 3) static int note(struct gitsync_plan *p, const char *fmt, ...)
 {
 	char raw[PATH_MAX + 256], disp[PATH_MAX + 256];
@@ -376,7 +363,8 @@ _printf_(2, 3) static int note(struct gitsync_plan *p, const char *fmt, ...)
 /* A regular file beneath dirfd, at most max bytes, NUL-terminated. */
 static int read_small(int dirfd, const char *name, size_t max, char *out, size_t *ret_len)
 {
-	_cleanup_close_ int fd = beneath_open(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	_cleanup_close_ int fd =
+	    gate_openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW, 0);
 	struct stat st;
 	if (fd < 0)
 		return fd;
@@ -434,14 +422,14 @@ static bool upper_covers(struct gs *s, const char *name)
 		memcpy(part, name, n);
 		part[n] = '\0';
 		struct stat st;
-		int fd = beneath_open(s->upper_git, part, O_PATH);
+		int fd = gate_openat(s->upper_git, part, O_PATH | O_NOFOLLOW, 0);
 		if (fd < 0)
 			return false;
 		bool cov = fstat(fd, &st) == 0 && is_whiteout_st(&st);
 		close(fd);
 		if (cov)
 			return true;
-		fd = beneath_open(s->upper_git, part, O_RDONLY | O_DIRECTORY);
+		fd = gate_openat(s->upper_git, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 		if (fd >= 0) {
 			cov = ovl_xattr(fd, "opaque");
 			close(fd);
@@ -478,9 +466,9 @@ static int walk_refs(struct walkctx *w, int dirfd, char *path, size_t plen, int 
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			int fd = depth < 16
-				     ? beneath_open(dirfd, de->d_name, O_RDONLY | O_DIRECTORY)
-				     : -ELOOP;
+			int fd = depth < 16 ? gate_openat(dirfd, de->d_name,
+							  O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0)
+					    : -ELOOP;
 			if (fd >= 0) {
 				r = walk_refs(w, fd, path, plen + 1 + nl, depth + 1);
 				close(fd);
@@ -523,7 +511,7 @@ static int read_loose_refs(struct gs *s, int gitfd, const char *top, struct refm
 {
 	char path[GITSYNC_REF_MAX + 2];
 	snprintf(path, sizeof(path), "%s", top);
-	int fd = beneath_open(gitfd, top, O_RDONLY | O_DIRECTORY);
+	int fd = gate_openat(gitfd, top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd == -ENOENT || fd == -ENOTDIR)
 		return 0;
 	if (fd < 0)
@@ -853,13 +841,13 @@ static int q_setup(struct gs *s, const char *format)
 		if (rn.status != 0)
 			return -EIO;
 	}
-	s->q_fd = beneath_open(s->sync_fd, QDIR, O_RDONLY | O_DIRECTORY);
+	s->q_fd = gate_openat(s->sync_fd, QDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (s->q_fd < 0)
 		return s->q_fd;
 	int n = snprintf(alt, sizeof(alt), "%s/.git/objects\n", s->b->project);
 	if (n < 0 || (size_t)n >= sizeof(alt))
 		return -ENAMETOOLONG;
-	int info = beneath_open(s->q_fd, "objects/info", O_RDONLY | O_DIRECTORY);
+	int info = gate_openat(s->q_fd, "objects/info", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (info < 0)
 		return info;
 	r = fs_write_atomic_at(info, "alternates", alt, (size_t)n, 0600);
@@ -879,7 +867,8 @@ static bool hex_name(const char *n, size_t len)
 
 static int copy_loose(struct gs *s, int src_dir, int dst_dir, const char *name, uint64_t *total)
 {
-	_cleanup_close_ int fd = beneath_open(src_dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	_cleanup_close_ int fd =
+	    gate_openat(src_dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW, 0);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0; /* a whiteout, a link, ...: not an object */
@@ -928,13 +917,13 @@ static int import_loose(struct gs *s, int objdir)
 	while (r == 0 && (de = readdir(d))) {
 		if (!hex_name(de->d_name, 2))
 			continue;
-		int sub = beneath_open(objdir, de->d_name, O_RDONLY | O_DIRECTORY);
+		int sub = gate_openat(objdir, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 		if (sub < 0)
 			continue;
 		char qsub[16];
 		snprintf(qsub, sizeof(qsub), "objects/%s", de->d_name);
 		(void)mkdirat(s->q_fd, qsub, 0755);
-		int dst = beneath_open(s->q_fd, qsub, O_RDONLY | O_DIRECTORY);
+		int dst = gate_openat(s->q_fd, qsub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 		DIR *d2 = dst >= 0 ? fs_opendir_dup(sub) : NULL;
 		struct dirent *e2;
 		while (r == 0 && d2 && (e2 = readdir(d2))) {
@@ -962,7 +951,7 @@ static int import_loose(struct gs *s, int objdir)
  * 'git index-pack --strict', which checks every object. */
 static int import_packs(struct gs *s, int objdir)
 {
-	int pd = beneath_open(objdir, "pack", O_RDONLY | O_DIRECTORY);
+	int pd = gate_openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (pd < 0)
 		return 0;
 	DIR *d = fs_opendir_dup(pd);
@@ -977,7 +966,8 @@ static int import_packs(struct gs *s, int objdir)
 		if (nl < 10 || strncmp(de->d_name, "pack-", 5) != 0 ||
 		    strcmp(de->d_name + nl - 5, ".pack") != 0)
 			continue;
-		_cleanup_close_ int fd = beneath_open(pd, de->d_name, O_RDONLY | O_NONBLOCK);
+		_cleanup_close_ int fd =
+		    gate_openat(pd, de->d_name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0);
 		struct stat st;
 		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
@@ -1102,16 +1092,12 @@ _printf_(2, 3) static int set_where(struct gitsync_finding *f, const char *fmt, 
 	return f->where ? 0 : -ENOMEM;
 }
 
-/* A component that is ".git" in any letter case (or with the trailing dots
- * and spaces Windows drops). */
+/* A component that git on a case-insensitive filesystem takes for ".git". */
 static bool has_dotgit(const char *path)
 {
 	for (const char *c = path; *c;) {
 		size_t n = strcspn(c, "/");
-		size_t k = n;
-		while (k > 4 && (c[k - 1] == '.' || c[k - 1] == ' '))
-			k--;
-		if (k == 4 && strncasecmp(c, ".git", 4) == 0)
+		if (gate_name_is_dotgit(c, n))
 			return true;
 		c += n;
 		if (*c == '/')
@@ -1615,7 +1601,7 @@ static int open_repos(struct gs *s, const struct gate_plan *files, bool *ret_go)
 	int upper = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upper < 0)
 		return -errno;
-	s->upper_git = beneath_open(upper, ".git", O_RDONLY | O_DIRECTORY);
+	s->upper_git = gate_openat(upper, ".git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	struct stat st;
 	bool upper_has = fstatat(upper, ".git", &st, AT_SYMLINK_NOFOLLOW) == 0;
 	bool upper_whiteout = upper_has && is_whiteout_st(&st);
@@ -1623,7 +1609,7 @@ static int open_repos(struct gs *s, const struct gate_plan *files, bool *ret_go)
 	s->root_fd = open(s->b->project, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s->root_fd < 0)
 		return -errno;
-	s->host_git = beneath_open(s->root_fd, ".git", O_RDONLY | O_DIRECTORY);
+	s->host_git = gate_openat(s->root_fd, ".git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	int hs = fstatat(s->root_fd, ".git", &st, AT_SYMLINK_NOFOLLOW);
 	if ((r = files_notes(s, files, s->host_git >= 0)) < 0)
 		return r;
@@ -1642,7 +1628,7 @@ static int open_repos(struct gs *s, const struct gate_plan *files, bool *ret_go)
 	    faccessat(s->upper_git, "reftable", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return note(s->p, "the project's repository layout (commondir or reftable) is not "
 				  "supported: the box's commits are not brought home");
-	int fd = beneath_open(s->upper_git, ".", O_RDONLY | O_DIRECTORY);
+	int fd = gate_openat(s->upper_git, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd >= 0) {
 		/* a .git the box removed and made again hides the host's refs */
 		struct stat gst;
@@ -1688,7 +1674,8 @@ int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *fi
 		goto done;
 	s.sync_fd = open(b->data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s.sync_fd >= 0) {
-		int sfd = beneath_open(s.sync_fd, GATE_DIR_NAME, O_RDONLY | O_DIRECTORY);
+		int sfd =
+		    gate_openat(s.sync_fd, GATE_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 		close(s.sync_fd);
 		s.sync_fd = sfd;
 	}
@@ -1730,7 +1717,7 @@ int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *fi
 		fail(err, r, s.qpath, "cannot prepare the quarantine repository");
 		goto done;
 	}
-	int objdir = beneath_open(s.upper_git, "objects", O_RDONLY | O_DIRECTORY);
+	int objdir = gate_openat(s.upper_git, "objects", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (objdir >= 0) {
 		r = import_loose(&s, objdir);
 		if (r == 0)

@@ -315,6 +315,8 @@ hostile_trees_held() {
 		t=$(printf "100644 blob $b\t.GIT\n" | git mktree)
 		t2=$(printf "040000 tree $t\tsub\n" | git mktree)
 		c=$($G commit-tree -p HEAD -m dotgit $t2); git update-ref refs/heads/dotgit $c
+		t4=$(printf "100644 blob $b\tGIT~1\n" | git mktree)
+		c=$($G commit-tree -p HEAD -m ntfs $t4); git update-ref refs/heads/ntfs $c
 		k=$(echo "key material" | git hash-object -w --stdin)
 		t3=$(printf "100644 blob $k\tid_rsa.pem\n" | git mktree); git tag bare $t3
 		head -c 11000000 /dev/zero | tr "\\0" a > /tmp/m
@@ -323,6 +325,8 @@ hostile_trees_held() {
 	gate_off_git
 	sync_p --auto
 	has_ref heads/dotgit && fail "a tree with a .GIT entry came home"
+	grep -q "adds 'GIT~1': .*(git-path)" "$T_TMP/out" || fail "GIT~1 not held by the check: $(cat "$T_TMP/out")"
+	has_ref heads/ntfs && fail "a tree with a GIT~1 entry (NTFS's short name of .git) came home"
 	has_ref tags/bare && fail "a tag of a tree holding id_rsa.pem came home"
 	has_ref heads/huge && fail "a commit over the size limit came home"
 	grep -q "commit [0-9a-f]* (its message): .*(size-limit)" "$T_TMP/out" || fail "huge: $(cat "$T_TMP/out")"
