@@ -323,16 +323,27 @@ int diskcap_unmount(int box)
 	return umount2(path, MNT_DETACH) < 0 ? -errno : 0;
 }
 
+/* The box's mount point, opened: -ENOTCONN when the image is not mounted
+ * there. */
+static int open_mounted(int box)
+{
+	int dir = openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	if (!is_mounted(dir)) {
+		close(dir);
+		return -ENOTCONN;
+	}
+	return dir;
+}
+
 int diskcap_usage(int box, struct diskcap_usage *ret)
 {
 	struct stat st;
 	struct statfs f;
-	_cleanup_close_ int dir =
-	    openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dir = open_mounted(box);
 	if (dir < 0)
-		return -errno;
-	if (!is_mounted(dir))
-		return -ENOTCONN;
+		return dir;
 	if (fstatfs(dir, &f) < 0 || fstatat(box, DISKCAP_IMAGE, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	*ret = (struct diskcap_usage){
@@ -370,12 +381,9 @@ int diskcap_trim(int box, const struct diskcap_usage *u)
 	uint64_t slack = u->cap / 10 > (64ULL << 20) ? u->cap / 10 : (64ULL << 20);
 	if (u->host <= u->used + slack)
 		return 0;
-	_cleanup_close_ int dir =
-	    openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dir = open_mounted(box);
 	if (dir < 0)
-		return -errno;
-	if (!is_mounted(dir))
-		return -ENOTCONN;
+		return dir;
 	/* Blocks freed in the running transaction are trimmed only once it
 	 * is committed. */
 	struct fstrim_range range = { .start = 0, .len = UINT64_MAX, .minlen = 0 };
