@@ -13,7 +13,7 @@ CC := gcc
 endif
 BUILD   := build
 PKGS    := $(shell cat scripts/pkg-config.txt)
-# Loaded with dlopen() on first use (src/scanlib.c): headers only at build time.
+# Loaded with dlopen() on first use (src/scan/scanlib.c): headers only at build time.
 DLPKGS  := $(shell cat scripts/pkg-config-dlopen.txt)
 soname   = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(2).so 2>/dev/null | awk '/SONAME/ {print $$2}')
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(DLPKGS) 2>/dev/null) \
@@ -34,8 +34,8 @@ LDHARD  := -pie -Wl,-z,relro,-z,now
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # sysfilter_rules.c is compiled into a build tool only (tools/gen_sysfilter.c).
-SRC      := $(filter-out src/sysfilter_rules.c,$(wildcard src/*.c src/util/*.c))
-LIB_SRC  := $(filter-out src/main.c,$(SRC))
+SRC      := $(filter-out src/box/sysfilter_rules.c,$(wildcard src/*/*.c))
+LIB_SRC  := $(filter-out src/cli/main.c,$(SRC))
 OBJ      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRC))
 ASAN_OBJ := $(patsubst src/%.c,$(BUILD)/asan/obj/%.o,$(SRC))
 ASAN_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC))
@@ -56,20 +56,20 @@ $(BUILD)/obj/%.o: src/%.c
 
 # The seccomp filter, compiled from its rules at build time.
 GEN_PKGS := $(shell cat scripts/pkg-config-build.txt)
-$(BUILD)/gen/sysfilter_bpf.h: tools/gen_sysfilter.c src/sysfilter_rules.c src/sysfilter_rules.h
+$(BUILD)/gen/sysfilter_bpf.h: tools/gen_sysfilter.c src/box/sysfilter_rules.c src/box/sysfilter_rules.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 $(WARN) -Isrc $$(pkg-config --cflags $(GEN_PKGS)) -o $(BUILD)/gen/gen_sysfilter \
-		tools/gen_sysfilter.c src/sysfilter_rules.c $$(pkg-config --libs $(GEN_PKGS))
+		tools/gen_sysfilter.c src/box/sysfilter_rules.c $$(pkg-config --libs $(GEN_PKGS))
 	$(BUILD)/gen/gen_sysfilter >$@.tmp && mv $@.tmp $@
-$(BUILD)/obj/sysfilter.o $(BUILD)/asan/obj/sysfilter.o: $(BUILD)/gen/sysfilter_bpf.h
+$(BUILD)/obj/box/sysfilter.o $(BUILD)/asan/obj/box/sysfilter.o: $(BUILD)/gen/sysfilter_bpf.h
 
 # The static nftables rulesets, built as netlink batches at build time.
-$(BUILD)/gen/nftrules.h: tools/gen_nftrules.c src/nftrules_def.h
+$(BUILD)/gen/nftrules.h: tools/gen_nftrules.c src/net/nftrules_def.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 $(WARN) -Isrc $$(pkg-config --cflags $(GEN_PKGS)) -o $(BUILD)/gen/gen_nftrules \
 		tools/gen_nftrules.c $$(pkg-config --libs $(GEN_PKGS))
 	$(BUILD)/gen/gen_nftrules >$@.tmp && mv $@.tmp $@
-$(BUILD)/obj/nftload.o $(BUILD)/asan/obj/nftload.o $(BUILD)/trace/obj/nftload.o: $(BUILD)/gen/nftrules.h
+$(BUILD)/obj/net/nftload.o $(BUILD)/asan/obj/net/nftload.o $(BUILD)/trace/obj/net/nftload.o: $(BUILD)/gen/nftrules.h
 
 $(BUILD)/clawbox: $(OBJ)
 	$(CC) $(LDHARD) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -104,7 +104,7 @@ TRACE_OBJ := $(patsubst src/%.c,$(BUILD)/trace/obj/%.o,$(SRC))
 $(BUILD)/trace/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(HARDEN) $(CFLAGS) -DCLAWBOX_TRACE_STARTUP -MMD -MP -c $< -o $@
-$(BUILD)/trace/obj/sysfilter.o: $(BUILD)/gen/sysfilter_bpf.h
+$(BUILD)/trace/obj/box/sysfilter.o: $(BUILD)/gen/sysfilter_bpf.h
 
 $(BUILD)/trace/clawbox: $(TRACE_OBJ)
 	$(CC) $(LDHARD) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -130,7 +130,7 @@ bench: deps
 	@bash bench/run.sh
 
 format:
-	clang-format -i $(SRC) $(wildcard src/*.h src/util/*.h) $(UNIT_SRC)
+	clang-format -i $(SRC) $(wildcard src/*/*.h) $(UNIT_SRC)
 
 clean:
 	rm -rf $(BUILD)

@@ -2,10 +2,10 @@
  * deny-read entries and files. Each input line is given to every parser. */
 #include "util/common.h"
 
-#include "audit.h"
-#include "box.h"
-#include "cli.h"
-#include "policy.h"
+#include "state/audit.h"
+#include "state/box.h"
+#include "cli/cli.h"
+#include "box/masks.h"
 #include "util/fs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -2,7 +2,7 @@
  * them as audit.head) through audit_verify() and audit_foreach(). */
 #include "util/common.h"
 
-#include "audit.h"
+#include "state/audit.h"
 #include "util/fs.h"
 
 static char dir[64];

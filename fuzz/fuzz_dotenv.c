@@ -3,8 +3,8 @@
  * every name handed out must be valid and every value NUL-free. */
 #include "util/common.h"
 
-#include "dotenv.h"
-#include "secrets.h"
+#include "secrets/dotenv.h"
+#include "secrets/secrets.h"
 #include "util/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size <= 64 * 1024)
 		stream_same(s, (const char *)data, size, hit ? out : (const char *)data,
 			    hit ? strlen(out) : size);
-	/* The same values learnt into a known set (src/secrets.h) redact the
+	/* The same values learnt into a known set (src/secrets/secrets.h) redact the
 	 * same. */
 	struct secrets *k = NULL;
 	char *kout = NULL;

@@ -6,7 +6,7 @@
  * component and no leading '/'. */
 #include "util/common.h"
 
-#include "gate_int.h"
+#include "sync/gate_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,10 +1,10 @@
-/* libFuzzer harness for the git part's parsers (src/gitsync.c): a ref name,
+/* libFuzzer harness for the git part's parsers (src/sync/gitsync.c): a ref name,
  * a loose ref, packed-refs and git log's raw output, all from one input
  * (box-controlled in real use, except the log, which holds box-controlled
  * paths). Every ref name a parser hands out must pass the strict check. */
 #include "util/common.h"
 
-#include "gitsync.h"
+#include "sync/gitsync.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

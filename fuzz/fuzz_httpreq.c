@@ -4,7 +4,7 @@
  * leaks. */
 #include "util/common.h"
 
-#include "httpproxy.h"
+#include "net/httpproxy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * accepted formats back to a text that parses to the same thing. */
 #include "util/common.h"
 
-#include "journal.h"
+#include "sync/journal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
  * input, and a parsed packet has a printable address. */
 #include "util/common.h"
 
-#include "nflog.h"
+#include "net/nflog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,8 +3,8 @@
  * taken from the first input line). Findings must lie inside the buffer. */
 #include "util/common.h"
 
-#include "gitleaks.h"
-#include "scan.h"
+#include "scan/gitleaks.h"
+#include "scan/scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * a port, and nothing crashes. */
 #include "util/common.h"
 
-#include "socks5.h"
+#include "net/socks5.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

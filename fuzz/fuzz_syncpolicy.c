@@ -3,8 +3,8 @@
  * globs match any path without crashing. */
 #include "util/common.h"
 
-#include "pathglob.h"
-#include "syncpolicy.h"
+#include "util/pathglob.h"
+#include "sync/syncpolicy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
  * cleanly with a line-numbered message, never crash or leak. */
 #include "util/common.h"
 
-#include "toml.h"
+#include "util/toml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
  * stays within its buffer and shows no control raw. */
 #include "util/common.h"
 
-#include "gate.h"
+#include "sync/gate.h"
 #include "util/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 for t in clang-format clang-tidy cppcheck; do
 	command -v $t >/dev/null || { echo "lint: $t missing (apt-get install clang-format clang-tidy cppcheck)" >&2; exit 2; }
 done
-files=$(ls src/*.c src/*.h src/util/*.c src/util/*.h)
+files=$(ls src/*/*.c src/*/*.h)
 rc=0
 echo "== clang-format"
 clang-format --dry-run -Werror $files || rc=1
@@ -16,7 +16,7 @@ flags="-std=gnu17 -Isrc -Ibuild/gen $(pkg-config --cflags $(cat scripts/pkg-conf
 # caught at run time by LeakSanitizer in make test), the x86-64 va_list
 # false positive, and style-only widening warnings.
 checks='-*,bugprone-*,clang-analyzer-*,cert-err34-c,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-narrowing-conversions,-bugprone-assignment-in-if-condition,-bugprone-branch-clone,-bugprone-implicit-widening-of-multiplication-result,-bugprone-misplaced-widening-cast,-clang-analyzer-unix.Malloc,-clang-analyzer-valist.Uninitialized,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling'
-out=$(clang-tidy --quiet -checks="$checks" --warnings-as-errors='*' $(ls src/*.c src/util/*.c) \
+out=$(clang-tidy --quiet -checks="$checks" --warnings-as-errors='*' $(ls src/*/*.c) \
 	-- $flags 2>&1) || rc=1
 grep -v "warnings generated" <<<"$out" || true
 echo "== cppcheck"

@@ -1,7 +1,7 @@
 /* Build tool: build clawbox's static nftables rulesets with libnftnl as
  * netlink batches (NFNL_MSG_BATCH_BEGIN, the table, its chains and rules,
  * NFNL_MSG_BATCH_END) and print them as a C header (build/gen/nftrules.h)
- * of byte arrays that src/nftload.c sends as they are. The same rulesets as
+ * of byte arrays that src/net/nftload.c sends as they are. The same rulesets as
  * nft text, exactly as `nft list ruleset` prints them, are in
  * tools/nftrules.nft; tests/integration/t-netfilter.sh compares the two on a
  * running box. Every message but the batch markers asks for an ack.
@@ -32,7 +32,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
 
-#include "nftrules_def.h"
+#include "net/nftrules_def.h"
 
 #define BUF_SIZE 16384
 

@@ -135,7 +135,7 @@ agent_cannot_change_ruleset() {
 	out=$(cat "$C/out")
 	# nft fails: 1 when the kernel refuses (no capability), 3 when it
 	# cannot open its netlink socket at all (the box's seccomp filter
-	# refuses NETLINK_NETFILTER sockets, src/sysfilter_rules.c).
+	# refuses NETLINK_NETFILTER sockets, src/box/sysfilter_rules.c).
 	[ "$(echo "$out" | grep -c '=[13]$')" = 3 ] || fail "an nft change succeeded in the box: $out"
 	got=$(nsenter -t "$init" -n nft list ruleset | sed '/^$/d')
 	[ "$got" = "$(ruleset box_closed)" ] || fail "the ruleset changed: $got"

@@ -85,7 +85,7 @@ sigkill_at_many_points() {
 	[ $interrupted -ge $((RUNS / 10)) ] || fail "only $interrupted kills landed inside an apply"
 	# Not checked here: 'audit verify' after SIGKILLs. audit_append() writes
 	# the line, then audit.head; a kill between the two makes the next
-	# append reuse the sequence number (a bug of src/audit.c, reported).
+	# append reuse the sequence number (a bug of src/state/audit.c, reported).
 }
 
 torn_journal_is_dropped() {

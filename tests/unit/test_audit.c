@@ -1,6 +1,6 @@
 #include "unit.h"
-#include "audit.h"
-#include "secrets.h"
+#include "state/audit.h"
+#include "secrets/secrets.h"
 #include "util/fs.h"
 
 static void tmpdir(char *out, size_t n)

@@ -1,6 +1,6 @@
 #include "unit.h"
-#include "dotenv.h"
-#include "secrets.h"
+#include "secrets/dotenv.h"
+#include "secrets/secrets.h"
 
 #include <sys/wait.h>
 

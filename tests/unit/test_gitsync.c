@@ -1,8 +1,8 @@
 /* The git part of the gate's parsers: ref names, loose refs, packed-refs,
- * and git log's raw output (src/gitsync.c). */
+ * and git log's raw output (src/sync/gitsync.c). */
 #include "unit.h"
 
-#include "gitsync.h"
+#include "sync/gitsync.h"
 
 #define OID1   "0123456789abcdef0123456789abcdef01234567"
 #define OID2   "89abcdef0123456789abcdef0123456789abcdef"

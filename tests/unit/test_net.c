@@ -1,8 +1,8 @@
 #include "unit.h"
-#include "dnsstub.h"
-#include "httpproxy.h"
-#include "netpolicy.h"
-#include "socks5.h"
+#include "net/dnsstub.h"
+#include "net/httpproxy.h"
+#include "net/netpolicy.h"
+#include "net/socks5.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,7 +1,7 @@
 #include "unit.h"
-#include "nflog.h"
-#include "nftload.h"
-#include "nftrules_def.h"
+#include "net/nflog.h"
+#include "net/nftload.h"
+#include "net/nftrules_def.h"
 
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>

@@ -1,7 +1,7 @@
 #include "unit.h"
-#include "box.h"
-#include "cli.h"
-#include "policy.h"
+#include "state/box.h"
+#include "cli/cli.h"
+#include "box/masks.h"
 
 TEST(box_names)
 {

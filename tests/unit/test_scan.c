@@ -3,8 +3,8 @@
 
 #include <pthread.h>
 
-#include "gitleaks.h"
-#include "scan.h"
+#include "scan/gitleaks.h"
+#include "scan/scan.h"
 
 struct got {
 	char rule[8][96];

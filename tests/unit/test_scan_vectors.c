@@ -5,8 +5,8 @@
 
 #include <jansson.h>
 
-#include "gitleaks.h"
-#include "scan.h"
+#include "scan/gitleaks.h"
+#include "scan/scan.h"
 
 struct want {
 	const char *rule; /* NULL: any rule */

@@ -2,11 +2,11 @@
  * baseline formats, path display. */
 #include "unit.h"
 
-#include "gate.h"
-#include "gate_int.h"
-#include "journal.h"
-#include "pathglob.h"
-#include "syncpolicy.h"
+#include "sync/gate.h"
+#include "sync/gate_int.h"
+#include "sync/journal.h"
+#include "util/pathglob.h"
+#include "sync/syncpolicy.h"
 #include "util/hash.h"
 
 TEST(pathglob_matches)

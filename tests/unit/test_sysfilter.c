@@ -1,5 +1,5 @@
 #include "unit.h"
-#include "sysfilter.h"
+#include "box/sysfilter.h"
 
 #include <sched.h>
 #include <sys/mount.h>

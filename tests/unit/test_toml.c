@@ -1,7 +1,7 @@
 /* TOML reader: accepted forms, values, and line-numbered errors. */
 #include "unit.h"
 
-#include "toml.h"
+#include "util/toml.h"
 #include "util/fs.h"
 
 static struct toml_value *parse_ok(const char *s)

@@ -1,5 +1,5 @@
 #include "unit.h"
-#include "gate.h"
+#include "sync/gate.h"
 #include "util/utf8.h"
 
 TEST(utf8_decode_strict)

@@ -1,0 +1,641 @@
+/* The box init: pid 1 of the box's pid namespace. Builds the view, confines
+ * itself (and so everything after it), forks the command, forwards signals to
+ * it, reaps every orphan, and reports the command's end to the supervisor.
+ * It never prints: everything goes through report_send(). */
+#include "util/common.h"
+#include "util/fdpass.h"
+#include "util/trace.h"
+
+#include "box/landlock.h"
+#include "net/proxy.h"
+#include "box/supervisor.h"
+#include "box/sysfilter.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <linux/netlink.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+enum { FD_REPORT = 3, FD_GO = 4, FD_PTY = 5 };
+
+static volatile pid_t command_pid;
+
+_noreturn_ static void die(int err, const char *what, const char *path, const char *detail)
+{
+	report_send(FD_REPORT, REPORT_FAIL, err, 0, what, path, detail);
+	_exit(EXIT_SETUP);
+}
+
+static void warn(int err, const char *what, const char *detail)
+{
+	report_send(FD_REPORT, REPORT_WARN, err, 0, what, "", detail);
+}
+
+/* Keep exactly stdin/out/err and our three channels, at known numbers.
+ * The caller's terminal (tty_fds: the standard fds that are one) is never
+ * held in the box: /dev/null in its place (the command gets the box's own
+ * terminal there). */
+static void settle_fds(int report_fd, int go_fd, int pty_fd, unsigned tty_fds)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (!(tty_fds & (1u << fd)))
+			continue;
+		int n = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (n < 0 || dup2(n, fd) < 0)
+			_exit(EXIT_SETUP);
+		close(n);
+	}
+	int tmp[3] = { report_fd, go_fd, pty_fd };
+	for (int i = 0; i < 3; i++)
+		if (tmp[i] >= 0 && (tmp[i] = fcntl(tmp[i], F_DUPFD_CLOEXEC, 10)) < 0)
+			_exit(EXIT_SETUP);
+	for (int i = 0; i < 3; i++) {
+		if (tmp[i] < 0)
+			continue;
+		if (dup3(tmp[i], FD_REPORT + i, O_CLOEXEC) < 0)
+			_exit(EXIT_SETUP);
+	}
+#ifdef CLAWBOX_TRACE_STARTUP
+	close_range(FD_PTY + 1, TRACE_FD - 1, 0);
+	close_range(TRACE_FD + 1, ~0U, 0);
+#else
+	close_range(FD_PTY + 1, ~0U, 0);
+#endif
+	if (pty_fd < 0)
+		close(FD_PTY);
+}
+
+static void loopback_up(void)
+{
+	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		die(errno, "configure the loopback interface", "lo", NULL);
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		die(errno, "bring the loopback interface up", "lo", NULL);
+}
+
+/* Pass fds to the supervisor as one message tagged with tag. */
+static int send_fds(char tag, const int *fds, size_t n)
+{
+	return fdpass_send(FD_PTY, tag, fds, n);
+}
+
+static int listen_on(int type, uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		die(errno, "create a proxy listener", NULL, NULL);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0))
+		die(errno, "bind a proxy listener in the box", "127.0.0.1", NULL);
+	return fd;
+}
+
+/* The proxy's listeners on the box's loopback, served by the supervisor
+ * from the host's network namespace (src/net/proxy.c). The box's processes
+ * never hold them. */
+static void open_proxy_listeners(int fds[PROXY_NFDS])
+{
+	fds[PROXY_FD_HTTP] = listen_on(SOCK_STREAM, PROXY_HTTP_PORT);
+	fds[PROXY_FD_SOCKS] = listen_on(SOCK_STREAM, PROXY_SOCKS_PORT);
+	fds[PROXY_FD_DNS] = listen_on(SOCK_DGRAM, PROXY_DNS_PORT);
+}
+
+/* Three things of a start cost the most kernel time and need nothing of
+ * the view: the workspace's overlay, the box's network namespace, and
+ * detaching the host's old root after pivot_root (an RCU grace period). A
+ * builder process does them, in that order, while the init builds the view.
+ * It shares the init's fd table (CLONE_FILES), so what it opens stays open
+ * for the init, and it hands over a message for each through a pipe; the
+ * init tells it through another when the old root may go. It runs nothing
+ * but this code. With --net filtered the namespace comes with the init
+ * instead (clone3), so that the supervisor can put the veth's box side
+ * into it before the init starts. */
+struct built_net {
+	int net;                   /* the new network namespace */
+	int listeners[PROXY_NFDS]; /* with net_proxy, in that namespace */
+	int diag;                  /* with net_proxy, NETLINK_SOCK_DIAG there, or -1 */
+};
+
+/* With the proxy: a NETLINK_SOCK_DIAG socket in our network namespace, for
+ * the supervisor to find the box's processes behind proxy connections
+ * (src/net/sockowner.h); -1 when the kernel has none (no pids then). */
+static int open_diag(const struct sandbox_spec *s)
+{
+	return s->net_proxy ? socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG) : -1;
+}
+
+struct builder {
+	int pidfd;
+	int out[2]; /* builder to init; all ends stay open here: one fd table */
+	int in[2];  /* init to builder: the old root may go */
+	struct rootfs_layers layers;
+	bool net;    /* the builder makes the network namespace */
+	int got;     /* messages received: overlay, net, detached */
+	int overlay; /* the detached overlay, or -1 */
+	struct built_net nb;
+	int detached; /* 0, or -errno of detaching the old root */
+};
+
+static void builder_send(struct builder *bd, const void *msg, size_t n)
+{
+	if (write(bd->out[1], msg, n) != (ssize_t)n)
+		die(errno, "hand over the box's network namespace and overlay", NULL, NULL);
+}
+
+/* Set up the network namespace we are in: loopback, eth0 (filtered), the
+ * ruleset; *ret_nflog gets the NFLOG socket (filtered) or -1. */
+static void net_setup(const struct sandbox_spec *s, int *ret_nflog)
+{
+	const char *what = NULL;
+	int r;
+	loopback_up();
+	if ((r = netbox_setup(&s->net, ret_nflog, &what)) < 0)
+		die(-r, what, NULL, NULL);
+}
+
+/* What the supervisor gets of the network namespace we are in. */
+static struct built_net net_parts(const struct sandbox_spec *s)
+{
+	struct built_net b = { .diag = -1 };
+	if ((b.net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+		die(errno, "open the box's network namespace", NULL, NULL);
+	if (s->net_proxy)
+		open_proxy_listeners(b.listeners);
+	b.diag = open_diag(s);
+	return b;
+}
+
+static void builder_net(const struct sandbox_spec *s, struct builder *bd)
+{
+	int nflog;
+	if (unshare(CLONE_NEWNET) < 0)
+		die(errno, "create the box's network namespace", NULL, NULL);
+	net_setup(s, &nflog);
+	struct built_net b = net_parts(s);
+	builder_send(bd, &b, sizeof(b));
+}
+
+/* Keep fds a and b only, in a table of our own from now on. */
+static int keep_only(int a, int b)
+{
+	unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
+	if (unshare(CLONE_FILES) < 0)
+		return -errno;
+	if (lo > 0)
+		close_range(0, lo - 1, 0);
+	if (hi > lo + 1)
+		close_range(lo + 1, hi - 1, 0);
+	close_range(hi + 1, ~0U, 0);
+	return 0;
+}
+
+_noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder *bd)
+{
+	struct rootfs_error ferr;
+	int overlay = -1;
+	char go;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* We hold host fds: not for the box's processes (no /proc/2/fd). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	trace_point("b.start");
+	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
+		die(-overlay, ferr.what, ferr.path, ferr.detail);
+	builder_send(bd, &overlay, sizeof(overlay));
+	trace_point("b.overlay");
+	/* The fd table is one: this closes the init's too. The box dir stays
+	 * open for the trash (below); the init closes it in its table. */
+	if (bd->layers.lower >= 0)
+		close(bd->layers.lower);
+	if (bd->net)
+		builder_net(s, bd);
+	trace_point("b.net");
+	/* Our root is the box's now too: pivot_root moved every process of
+	 * the namespace that had the old one. */
+	if (read(bd->in[0], &go, 1) != 1)
+		_exit(EXIT_SETUP);
+	trace_point("b.go");
+	int r = rootfs_detach_old_root();
+	trace_point("b.detached");
+	int box = bd->layers.box;
+	if (box >= 0 && keep_only(box, bd->out[1]) < 0)
+		box = -1;
+	builder_send(bd, &r, sizeof(r));
+	/* After the init's last wait for us, beside the command: a best effort
+	 * (what is left goes next time) whose errors are not the box's. */
+	if (box >= 0)
+		(void)rootfs_trash_empty(box);
+	_exit(0);
+}
+
+static void builder_start(const struct sandbox_spec *s, struct builder *bd)
+{
+	struct rootfs_error ferr;
+	int r;
+
+	*bd = (struct builder){ .pidfd = -1, .out = { -1, -1 }, .in = { -1, -1 }, .overlay = -1 };
+	bd->layers = (struct rootfs_layers){ .lower = -1, .box = -1 };
+	bd->net = !s->net.filtered;
+	if (!s->fs.unsafe && (r = rootfs_layers_open(&s->fs, &bd->layers, &ferr)) < 0)
+		die(-r, ferr.what, ferr.path, ferr.detail);
+	if (pipe2(bd->out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(bd->in, O_CLOEXEC) < 0)
+		die(errno, "create a pipe", NULL, NULL);
+	struct clone_args args = { .flags = CLONE_FILES | CLONE_PIDFD,
+				   .pidfd = (uint64_t)(uintptr_t)&bd->pidfd,
+				   .exit_signal = SIGCHLD };
+	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0)
+		die(errno, "start the builder", NULL, NULL);
+	if (pid == 0)
+		builder_main(s, bd);
+}
+
+/* The builder's next message, of n bytes. When it ended without (it
+ * reported why), leave quietly. reap_until_done() reaps it. */
+static void builder_receive(struct builder *bd, void *msg, size_t n)
+{
+	struct pollfd p[2] = { { .fd = bd->out[0], .events = POLLIN },
+			       { .fd = bd->pidfd, .events = POLLIN } };
+	while (poll(p, 2, -1) < 0 && errno == EINTR)
+		;
+	if (read(bd->out[0], msg, n) != (ssize_t)n)
+		_exit(EXIT_SETUP);
+}
+
+/* Receive the builder's messages, in their order, up to the k-th. */
+static void builder_until(struct builder *bd, int k)
+{
+	if (bd->got < 1 && k >= 1) {
+		builder_receive(bd, &bd->overlay, sizeof(bd->overlay));
+		bd->got = 1;
+	}
+	if (bd->got < 2 && k >= 2) {
+		if (bd->net)
+			builder_receive(bd, &bd->nb, sizeof(bd->nb));
+		bd->got = 2;
+	}
+	if (bd->got < 3 && k >= 3) {
+		builder_receive(bd, &bd->detached, sizeof(bd->detached));
+		bd->got = 3;
+	}
+}
+
+static int builder_overlay(void *ctx, struct rootfs_error *err)
+{
+	struct builder *bd = ctx;
+	(void)err;
+	builder_until(bd, 1);
+	return bd->overlay;
+}
+
+static int builder_old_root(void *ctx, bool start)
+{
+	struct builder *bd = ctx;
+	if (start)
+		return write(bd->in[1], "d", 1) == 1 ? 0 : -errno;
+	builder_until(bd, 3);
+	return bd->detached;
+}
+
+/* Be in the box's network namespace, and pass it to the supervisor (for
+ * --publish) with the proxy's listeners and (filtered) the NFLOG socket. */
+static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int nflog)
+{
+	int fds[2 + PROXY_NFDS];
+	size_t n = 1;
+
+	builder_until(bd, 3);
+	/* Filtered: the namespace is ours since the clone. */
+	struct built_net b = bd->net ? bd->nb : net_parts(s);
+	if (bd->net && setns(b.net, CLONE_NEWNET) < 0)
+		die(errno, "enter the box's network namespace", NULL, NULL);
+	/* The builder closed the project's fd (in our table: it was one) and
+	 * has a table of its own now: the box dir's is ours to close. */
+	int all[] = { bd->out[0], bd->out[1], bd->in[0], bd->in[1], bd->pidfd, bd->layers.box };
+	for (size_t i = 0; i < ELEMENTSOF(all); i++)
+		close(all[i]);
+	if (b.diag >= 0) {
+		int r = send_fds('D', &b.diag, 1);
+		if (r < 0)
+			die(-r, "pass the socket diagnostics socket to clawbox", NULL, NULL);
+		close(b.diag);
+	}
+	fds[0] = b.net;
+	if (s->net_proxy)
+		for (int i = 0; i < PROXY_NFDS; i++)
+			fds[n++] = b.listeners[i];
+	if (nflog >= 0)
+		fds[n++] = nflog;
+	int r = send_fds('N', fds, n);
+	if (r < 0)
+		die(-r, "pass the network namespace to clawbox", NULL, NULL);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* Open a terminal in the box's own devpts and hand the master to the
+ * supervisor. Returns the pts number for the command's side. */
+static int open_pty(void)
+{
+	int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int unlock = 0, n = -1, r;
+	if (master < 0)
+		die(errno, "open a terminal", "/dev/pts/ptmx", NULL);
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+		die(errno, "unlock the terminal", "/dev/pts/ptmx", NULL);
+	if ((r = send_fds('T', &master, 1)) < 0)
+		die(-r, "pass the terminal to clawbox", NULL, NULL);
+	close(master);
+	return n;
+}
+
+static void confine(const struct sandbox_spec *s)
+{
+	const char *what = NULL;
+	const char *dirs[] = { ROOTFS_WORKSPACE, s->fs.project, "/tmp",
+			       "/dev/shm",       "/dev/pts",    ROOTFS_HOME };
+	static const char *const files[] = { "/dev/null",   "/dev/zero",    "/dev/full",
+					     "/dev/random", "/dev/urandom", "/dev/tty" };
+	int r;
+
+	if ((r = confine_rlimits(&s->limits, &what)) < 0)
+		die(-r, "set the resource limit", what, NULL);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die(errno, "set no_new_privs", NULL, NULL);
+	/* Our fds and memory are not for the box's processes: no /proc/1/fd. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die(errno, "make the box init non-dumpable", NULL, NULL);
+	r = landlock_restrict_writes(dirs, ELEMENTSOF(dirs), files, ELEMENTSOF(files), &what);
+	if (r == -EOPNOTSUPP)
+		warn(EOPNOTSUPP, "apply the Landlock write rules",
+		     "the kernel has no Landlock; the read-only mounts still apply");
+	else if (r < 0)
+		die(-r, "apply the Landlock write rules", what, NULL);
+	if ((r = confine_drop_caps(&what)) < 0)
+		die(-r, "drop", what, NULL);
+	if ((r = sysfilter_load(&what)) < 0)
+		die(-r, "load the seccomp filter at", what, NULL);
+}
+
+static void forward(int sig)
+{
+	pid_t p = command_pid;
+	if (p > 0)
+		kill(-p, sig);
+}
+
+static const int forwarded[] = { SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
+				 SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP };
+
+/* The command's process: a session of its own (no way back to the host
+ * terminal; the session comes before the file actions, so opening the box
+ * terminal makes it the controlling one), default dispositions for the
+ * signals we forward, nothing blocked. posix_spawn shares our memory until
+ * the exec: no copy of our page tables for a process that execs at once. */
+static void spawn_attrs(int pts, unsigned pty_fds, posix_spawnattr_t *at,
+			posix_spawn_file_actions_t *fa)
+{
+	sigset_t none, def;
+	sigemptyset(&none);
+	sigemptyset(&def);
+	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+		sigaddset(&def, forwarded[i]);
+	if (posix_spawnattr_init(at) != 0 || posix_spawn_file_actions_init(fa) != 0 ||
+	    posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					     POSIX_SPAWN_SETSIGDEF) != 0 ||
+	    posix_spawnattr_setsigmask(at, &none) != 0 ||
+	    posix_spawnattr_setsigdefault(at, &def) != 0)
+		die(ENOMEM, "prepare the command's process", NULL, NULL);
+	if (pts < 0)
+		return;
+	char path[64];
+	int first = -1;
+	snprintf(path, sizeof(path), "/dev/pts/%d", pts);
+	/* The standard fds that were the caller's terminal get the box's; the
+	 * first one opened makes it the controlling terminal. */
+	for (int fd = 0; fd < 3; fd++) {
+		if (!(pty_fds & (1u << fd)))
+			continue;
+		int e = first < 0 ? posix_spawn_file_actions_addopen(fa, fd, path, O_RDWR, 0)
+				  : posix_spawn_file_actions_adddup2(fa, first, fd);
+		if (e != 0)
+			die(ENOMEM, "prepare the command's terminal", path, NULL);
+		if (first < 0)
+			first = fd;
+	}
+}
+
+/* Spawn argv[0], searched in the PATH of envp when it has no '/'. Only
+ * existing files are tried (a failed exec costs a new mm; a lookup is
+ * cheap), so PATH entries hidden in the box cost nothing. 0 with *ret, or
+ * the errno of the last attempt (ENOENT when nothing was found). */
+static int spawn_command(char *const *argv, char *const *envp, int pts, unsigned pty_fds,
+			 pid_t *ret)
+{
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_t fa;
+	const char *cmd = argv[0];
+	int r = ENOENT;
+
+	spawn_attrs(pts, pty_fds, &at, &fa);
+	if (strchr(cmd, '/'))
+		return posix_spawn(ret, cmd, &fa, &at, argv, envp);
+	const char *path = "/usr/local/bin:/usr/bin:/bin";
+	for (char *const *e = envp; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	for (const char *p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		char full[PATH_MAX];
+		int len = (int)(end - p);
+		int w = snprintf(full, sizeof(full), "%.*s/%s", len ? len : 1, len ? p : ".", cmd);
+		if (w > 0 && (size_t)w < sizeof(full) && access(full, F_OK) == 0) {
+			int e = posix_spawn(ret, full, &fa, &at, argv, envp);
+			if (e == 0)
+				return 0;
+			if (e == EACCES || e == ENOEXEC || e == EPERM)
+				r = e;
+		}
+		if (*end == '\0')
+			return r;
+		p = end;
+	}
+}
+
+/* Kill and reap whatever is left in the box (we are its pid 1: kill(-1)
+ * reaches every other process of our pid namespace, and orphans are ours
+ * to reap), so that nothing of the box runs once the end is reported. */
+static void empty_the_box(void)
+{
+	kill(-1, SIGKILL);
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, 0);
+		if (p < 0 && errno != EINTR)
+			return;
+	}
+}
+
+_noreturn_ static void reap_until_done(pid_t cmd)
+{
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, 0);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0 || p == cmd) {
+			trace_point("init.reaped");
+			empty_the_box();
+			if (p < 0)
+				report_send(FD_REPORT, REPORT_EXIT, ECHILD, 0, "", "", "");
+			else
+				report_send(FD_REPORT, REPORT_EXIT, 0, st, "", "", "");
+			/* The supervisor goes on (and may be gone) while the
+			 * kernel tears us down (src/state/box.c: box_lock waits). */
+			close(FD_REPORT);
+			_exit(0);
+		}
+	}
+}
+
+static void start_command(const struct sandbox_spec *s, char *const *envp, int pts,
+			  const int keep[2])
+{
+	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
+	sigset_t all, old;
+	pid_t pid;
+
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
+	/* Signals wait until command_pid says where to forward them. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	int e = spawn_command(s->argv, envp, pts, s->pty_fds, &pid);
+	if (e != 0) {
+		report_send(FD_REPORT, REPORT_EXEC_FAIL, e, 0, "execute", s->argv[0], NULL);
+		close(FD_REPORT);
+		_exit(0);
+	}
+	command_pid = pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* The command runs (it never had them: close-on-exec). No report
+	 * now: waking the supervisor would only take the CPU from it. */
+	close(keep[0]);
+	close(keep[1]);
+	reap_until_done(pid);
+}
+
+/* Read exactly n bytes from the supervisor; EOF means it gave up: leave
+ * quietly. */
+static void receive_exact(void *p, size_t n, const char *what)
+{
+	char *c = p;
+	while (n > 0) {
+		ssize_t k = read(FD_GO, c, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			die(errno, "receive", what, NULL);
+		if (k == 0)
+			_exit(EXIT_SETUP);
+		c += k;
+		n -= (size_t)k;
+	}
+}
+
+/* One block of strings from the supervisor (sandbox_set_masks,
+ * sandbox_finish): a uint32 length, then NUL-terminated strings. Returns
+ * them as a NULL-terminated array, their count in *ret_n. */
+static char **receive_block(const char *what, size_t *ret_n)
+{
+	uint32_t len;
+	receive_exact(&len, sizeof(len), what);
+	if (len > SANDBOX_BLOCK_MAX)
+		die(E2BIG, "receive", what, NULL);
+	char *buf = malloc(len + 1);
+	if (!buf)
+		die(ENOMEM, "receive", what, NULL);
+	receive_exact(buf, len, what);
+	if (len > 0 && buf[len - 1] != '\0')
+		die(EBADMSG, "receive", what, NULL);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == '\0';
+	char **v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		die(ENOMEM, "receive", what, NULL);
+	for (size_t i = 0, k = 0; k < n; k++) {
+		v[k] = buf + i;
+		i += strlen(buf + i) + 1;
+	}
+	*ret_n = n;
+	return v;
+}
+
+void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pty_fd)
+{
+	struct rootfs_error ferr;
+	struct sandbox_spec spec = *s;
+	struct builder bd;
+	int r, nflog = -1;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	settle_fds(report_fd, go_fd, pty_fd, s->pty ? s->pty_fds : 0);
+	/* The supervisor writes our id maps and joins us to our cgroups first;
+	 * EOF means it died before that. */
+	char go;
+	if (recv(FD_GO, &go, 1, 0) != 1)
+		_exit(EXIT_SETUP);
+	trace_point("init.go");
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		warn(errno, "create a cgroup namespace", NULL);
+	if (sethostname("clawbox", 7) < 0)
+		die(errno, "set the hostname", NULL, NULL);
+	/* --net filtered: the supervisor made our eth0 before it said go. */
+	if (s->net.filtered)
+		net_setup(s, &nflog);
+	builder_start(s, &bd);
+	spec.fs.masks = receive_block("the box's masks", &spec.fs.nmasks);
+	spec.fs.overlay = builder_overlay;
+	spec.fs.old_root = builder_old_root;
+	spec.fs.hook_ctx = &bd;
+	int keep[2];
+	if ((r = rootfs_build(&spec.fs, keep, &ferr)) < 0)
+		die(-r, ferr.what, ferr.path, ferr.detail);
+	builder_finish(s, &bd, nflog);
+	int pts = s->pty ? open_pty() : -1;
+	close(FD_PTY);
+	trace_point("init.view");
+	if (chdir(s->cwd) < 0 && chdir(s->fs.project) < 0)
+		die(errno, "enter the working directory", s->cwd, NULL);
+	size_t nenv;
+	char **envp = receive_block("the command's environment", &nenv);
+	close(FD_GO);
+	/* A supervisor killed before our PR_SET_PDEATHSIG above took effect
+	 * sent no signal, and may have sent everything we needed: its end of
+	 * the report pipe is closed by now (a dying process closes its files
+	 * before its children are told), so the box must not start. */
+	struct pollfd orphan = { .fd = FD_REPORT };
+	if (poll(&orphan, 1, 0) < 0 || (orphan.revents & POLLERR))
+		_exit(EXIT_SETUP);
+	confine(s);
+	trace_point("init.confined");
+	start_command(s, envp, pts, keep);
+	_exit(EXIT_SETUP);
+}

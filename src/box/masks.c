@@ -1,0 +1,320 @@
+#include "util/common.h"
+
+#include "box/masks.h"
+#include "box/rootfs.h"
+#include "secrets/secrets.h"
+#include "util/fs.h"
+
+#include <glob.h>
+#include <pwd.h>
+#include <stdarg.h>
+
+extern char **environ;
+
+int strv_push(struct strv *s, const char *str)
+{
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		char **p = reallocarray(s->v, cap, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->v = p;
+		s->cap = cap;
+	}
+	if (!(s->v[s->n] = strdup(str)))
+		return -ENOMEM;
+	s->v[++s->n] = NULL;
+	return 0;
+}
+
+int strv_pushf(struct strv *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	va_start(ap, fmt);
+	int n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	int r = strv_push(s, p);
+	free(p);
+	return r;
+}
+
+void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Always hidden. Directories become empty, files empty. /run goes whole: it
+ * holds the sockets of the host's services (systemd, dbus, docker,
+ * containerd, user sessions with their ssh and gpg agents). */
+static const char *const builtin_masks[] = {
+	"/root",
+	"/home",
+	"/run",
+	"/var/run",
+	"/etc/shadow",
+	"/etc/shadow-",
+	"/etc/gshadow",
+	"/etc/gshadow-",
+	"/etc/security/opasswd",
+	"/etc/ssl/private",
+	"/etc/krb5.keytab",
+	"/etc/NetworkManager/system-connections",
+	"/etc/wpa_supplicant",
+	"/etc/docker",
+	"/etc/kubernetes",
+	"/var/backups",
+	"/var/log",
+	"/var/spool",
+	"/var/mail",
+	"/var/lib/docker",
+	"/var/lib/containers",
+	"/var/lib/kubelet",
+	"/var/lib/sss",
+	"/var/lib/clawbox",
+};
+
+static const char *const builtin_globs[] = { "/etc/ssh/ssh_host_*key", "/etc/ssh/*_key" };
+
+/* The caller's passwd entry, looked up once, in storage of its own; NULL
+ * when there is none. /etc/passwd first: starting NSS (its nscd probes,
+ * nsswitch.conf) cost a box start 0.08 ms; NSS for users it lacks. */
+static const struct passwd *caller(void)
+{
+	static bool done;
+	static struct passwd pw, *found;
+	static char buf[4096];
+	if (done)
+		return found;
+	done = true;
+	FILE *f = fopen("/etc/passwd", "re");
+	if (f) {
+		/* Any error (ERANGE too) ends the scan: NSS then decides. */
+		while (fgetpwent_r(f, &pw, buf, sizeof(buf), &found) == 0 &&
+		       found->pw_uid != getuid())
+			;
+		fclose(f);
+	}
+	if (!found && getpwuid_r(getuid(), &pw, buf, sizeof(buf), &found) != 0)
+		found = NULL;
+	return found;
+}
+
+/* Canonical form of path: realpath when it exists, else path as given. */
+static int add_canonical(struct strv *s, const char *path)
+{
+	char real[PATH_MAX];
+	if (!path || path[0] != '/')
+		return 0;
+	return strv_push(s, realpath(path, real) ? real : path);
+}
+
+int policy_default_masks(const char *state_dir, struct strv *ret)
+{
+	int r = 0;
+	for (size_t i = 0; i < ELEMENTSOF(builtin_masks) && r == 0; i++)
+		r = add_canonical(ret, builtin_masks[i]);
+	for (size_t i = 0; i < ELEMENTSOF(builtin_globs) && r == 0; i++) {
+		glob_t g;
+		if (glob(builtin_globs[i], GLOB_NOSORT, NULL, &g) == 0)
+			for (size_t j = 0; j < g.gl_pathc && r == 0; j++)
+				r = add_canonical(ret, g.gl_pathv[j]);
+		globfree(&g);
+	}
+	/* The caller's home by every name it may have. */
+	const struct passwd *pw = caller();
+	if (r == 0 && pw)
+		r = add_canonical(ret, pw->pw_dir);
+	if (r == 0)
+		r = add_canonical(ret, secure_getenv("HOME"));
+	const char *sudo_user = secure_getenv("SUDO_USER");
+	struct passwd *sudo_pw = sudo_user ? getpwnam(sudo_user) : NULL;
+	if (r == 0 && sudo_pw)
+		r = add_canonical(ret, sudo_pw->pw_dir);
+	if (r == 0)
+		r = add_canonical(ret, secure_getenv("SSH_AUTH_SOCK"));
+	if (r == 0)
+		r = add_canonical(ret, state_dir);
+	return r;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void policy_normalize_masks(struct strv *m, const char *project)
+{
+	if (m->n == 0)
+		return;
+	qsort(m->v, m->n, sizeof(*m->v), cmp);
+	size_t out = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		bool drop = false;
+		for (size_t j = 0; j < out && !drop; j++)
+			drop = path_is_beneath(m->v[i], m->v[j]) &&
+			       !(path_is_beneath(m->v[i], project) &&
+				 !path_is_beneath(m->v[j], project));
+		if (drop)
+			free(m->v[i]);
+		else
+			m->v[out++] = m->v[i];
+	}
+	m->n = out;
+	m->v[out] = NULL;
+}
+
+const char *policy_project_conflict(const struct strv *builtin, const char *project)
+{
+	for (size_t i = 0; i < builtin->n; i++)
+		if (path_is_beneath(builtin->v[i], project))
+			return builtin->v[i];
+	return NULL;
+}
+
+/* Lexically normalize an absolute path: no "//", ".", "..", trailing "/". */
+static int normalize(const char *in, char *out, size_t n)
+{
+	size_t len = 0;
+	const char *p = in;
+	if (*p != '/' || strlen(in) >= n)
+		return -EINVAL;
+	out[0] = '\0';
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *e = strchrnul(p, '/');
+		size_t cl = (size_t)(e - p);
+		if (cl == 0 || (cl == 1 && p[0] == '.')) {
+		} else if (cl == 2 && p[0] == '.' && p[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+			out[len] = '\0';
+		} else {
+			out[len++] = '/';
+			memcpy(out + len, p, cl);
+			len += cl;
+			out[len] = '\0';
+		}
+		p = e;
+	}
+	if (len == 0)
+		snprintf(out, n, "/");
+	return 0;
+}
+
+int policy_add_deny(struct strv *masks, const char *project, const char *entry)
+{
+	char joined[PATH_MAX], norm[PATH_MAX], real[PATH_MAX];
+	if (!entry[0])
+		return -EINVAL;
+	if (entry[0] == '/')
+		snprintf(joined, sizeof(joined), "%s", entry);
+	else if (path_join(joined, sizeof(joined), project, entry) < 0)
+		return -ENAMETOOLONG;
+	if (normalize(joined, norm, sizeof(norm)) < 0)
+		return -EINVAL;
+	/* Inside the project the path is the box's view: keep it lexical (the
+	 * agent may create it later). Outside, resolve the host's symlinks. */
+	if (!path_is_beneath(norm, project) && realpath(norm, real))
+		return strv_push(masks, real);
+	return strv_push(masks, norm);
+}
+
+int policy_add_secrets_file(struct strv *masks, const char *path)
+{
+	char real[PATH_MAX];
+	if (!realpath(path, real))
+		return errno == ENOENT ? 0 : -errno;
+	return strv_push(masks, real);
+}
+
+int policy_read_deny_file(const char *path, const char *project, struct strv *masks)
+{
+	_cleanup_free_ char *data = NULL;
+	int r = fs_read_file(path, 1024 * 1024, &data, NULL);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	char *save = NULL;
+	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line += strspn(line, " \t");
+		size_t len = strlen(line);
+		while (len &&
+		       (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (!len || line[0] == '#')
+			continue;
+		if ((r = policy_add_deny(masks, project, line)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool passes(const char *kv)
+{
+	static const char *const names[] = { "PATH",      "TERM",     "LANG",    "LANGUAGE", "TZ",
+					     "COLORTERM", "NO_COLOR", "COLUMNS", "LINES" };
+	size_t klen = strcspn(kv, "=");
+	if (kv[klen] != '=')
+		return false;
+	if (klen > 3 && strncmp(kv, "LC_", 3) == 0)
+		return true;
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (strlen(names[i]) == klen && strncmp(kv, names[i], klen) == 0)
+			return true;
+	return false;
+}
+
+int policy_environment(const char *box, const char *cwd, const char *shell, struct strv *ret)
+{
+	const struct passwd *pw = caller();
+	const char *user = pw ? pw->pw_name : "clawbox";
+	bool have_path = false;
+	int r = 0;
+
+	for (char **e = environ; *e && r == 0; e++)
+		if (passes(*e)) {
+			have_path |= strncmp(*e, "PATH=", 5) == 0;
+			r = strv_push(ret, *e);
+		}
+	if (r == 0 && !have_path)
+		r = strv_push(ret,
+			      "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
+	if (r == 0)
+		r = strv_pushf(ret, "HOME=%s", ROOTFS_HOME);
+	if (r == 0)
+		r = strv_pushf(ret, "USER=%s", user);
+	if (r == 0)
+		r = strv_pushf(ret, "LOGNAME=%s", user);
+	if (r == 0)
+		r = strv_pushf(ret, "SHELL=%s", shell);
+	if (r == 0)
+		r = strv_pushf(ret, "PWD=%s", cwd);
+	if (r == 0)
+		r = strv_push(ret, "TMPDIR=/tmp");
+	if (r == 0)
+		r = strv_pushf(ret, "CLAWBOX_BOX=%s", box);
+	return r;
+}
+
+int policy_box_environment(const char *box, const char *cwd, const char *shell, char *const *extra,
+			   const struct secrets *secrets, struct secrets_env **ret)
+{
+	struct strv base = { 0 };
+	int r = policy_environment(box, cwd, shell, &base);
+	for (size_t i = 0; extra && extra[i] && r == 0; i++)
+		r = strv_push(&base, extra[i]);
+	if (r == 0)
+		r = secrets_env_build(secrets, base.v, ret);
+	strv_free(&base);
+	return r;
+}

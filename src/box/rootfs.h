@@ -1,0 +1,117 @@
+/* The box's filesystem view, built inside the box's new mount namespace by
+ * its init process (src/box/init.c) before anything untrusted runs:
+ *   /               a tmpfs, read-only at the end
+ *   /usr /etc ...   recursive clones of the host's top-level entries,
+ *                   read-only, nosuid, nodev
+ *   /workspace and the project's own path: one overlay (lower = project,
+ *                   upper/work = the box's), or in yolo-unsafe mode a
+ *                   read-write bind of the project
+ *   /home/clawbox   the box's own persistent $HOME
+ *   config path     with --config DIR: DIR, read-only, its .env hidden
+ *                   (default /home/clawbox/.openclaw)
+ *   /tmp /dev/shm   dirs of the box's own tmpfs (with the root's, one cap)
+ *   /dev            null zero full random urandom tty, a private devpts
+ *   /proc           the box's pid namespace; sys, sysrq-trigger, irq, bus
+ *                   read-only
+ *   masks           each masked host path shows as an empty read-only dir
+ *                   or file
+ * Host paths are resolved while the host tree is still visible; everything
+ * else after pivot_root, so no symlink of the host can redirect a mount. */
+#ifndef CLAWBOX_ROOTFS_H
+#define CLAWBOX_ROOTFS_H
+#include "util/common.h"
+
+#define ROOTFS_WORKSPACE "/workspace"
+#define ROOTFS_HOME      "/home/clawbox"
+#define ROOTFS_CONFIG    "/home/clawbox/.openclaw"
+#define ROOTFS_OLD_ROOT  "/.oldroot" /* the host's root until detached */
+
+struct rootfs_error;
+
+struct rootfs_spec {
+	const char *project; /* canonical host path of the project */
+	const char *upper;   /* host path of the box's overlay upper dir */
+	const char *work;    /* host path of the box's overlay work dir */
+	const char *home;    /* host path of the box's home dir */
+	bool unsafe;         /* bind the project read-write (yolo-unsafe) */
+	char *const *masks;  /* canonical host paths to hide */
+	size_t nmasks;
+	uint64_t tmp_size; /* bytes for /tmp and /dev/shm together */
+	/* --config DIR: the host dir shown read-only (nosuid, nodev) at
+	 * config_path, which is absolute and beneath ROOTFS_HOME; its ".env"
+	 * (the secrets, given by environment only) is hidden by an empty file.
+	 * NULL: none. */
+	const char *config;
+	const char *config_path;
+	/* Shown read-only at /etc/resolv.conf when not NULL and the view's
+	 * /etc/resolv.conf is a regular file (e.g. the proxy's DNS stub). At
+	 * most 1 KiB. */
+	const char *resolv_conf;
+	/* Unless unsafe: the workspace's overlay, as made by
+	 * rootfs_overlay_mount() (maybe by another process, while the view is
+	 * built). Called once, right before the workspace is attached; returns
+	 * the detached mount's fd, or -errno with *err filled in. */
+	int (*overlay)(void *ctx, struct rootfs_error *err);
+	/* After pivot_root the host's root sits at ROOTFS_OLD_ROOT, and
+	 * detaching it waits for an RCU grace period, so it may happen beside
+	 * the rest of the build: when set, old_root(ctx, true) is called right
+	 * after the pivot (someone may start rootfs_detach_old_root() then),
+	 * and old_root(ctx, false) before the view is done, which must return
+	 * once it is detached (0) or -errno. NULL: rootfs_build detaches it. */
+	int (*old_root)(void *ctx, bool start);
+	void *hook_ctx;
+};
+
+/* What failed, for the report to the supervisor. */
+struct rootfs_error {
+	const char *what;
+	char path[256];
+	char detail[160];
+};
+
+/* The overlay's layers as O_PATH fds, opened while the host tree is
+ * visible: the project, and the dir holding upper and work (they must be
+ * siblings: overlay wants them on one mount). The overlay must be made
+ * while their mounts are still in the namespace, i.e. before the host's old
+ * root is detached (the builder makes it first). */
+struct rootfs_layers {
+	int lower, box;
+	char upper[NAME_MAX + 1], work[NAME_MAX + 1]; /* their names in box */
+};
+int rootfs_layers_open(const struct rootfs_spec *spec, struct rootfs_layers *ret,
+		       struct rootfs_error *err);
+void rootfs_layers_close(struct rootfs_layers *l);
+
+/* Create the workspace's overlay from l as a detached mount (nosuid,
+ * nodev). Any root will do (the layers are reached through the fds), as
+ * long as the old root is not detached yet (see rootfs_layers). Needs
+ * CAP_SYS_ADMIN in the box's user namespace. Returns the mount's fd or
+ * -errno with *err filled in.
+ * overlayfs removes the work dir's "work" and makes it again at every
+ * mount, and on a filesystem mounted with `discard` the removal waits for
+ * the disk (0.5-0.9 ms here, most of the mount). So the last run's is
+ * first moved into the box dir's "trash" (a rename; best effort: when it
+ * fails, overlayfs removes it as before), for rootfs_trash_empty() later,
+ * when nothing waits for it. */
+int rootfs_overlay_mount(const struct rootfs_spec *spec, const struct rootfs_layers *l,
+			 struct rootfs_error *err);
+
+/* Remove what rootfs_overlay_mount() moved into the trash of the box dir
+ * box (an fd of it). Never while an overlay of the box is being mounted.
+ * 0 or -errno. */
+int rootfs_trash_empty(int box);
+
+/* Detach the host's old root (lazily) from a process in the box's mount
+ * namespace, after the pivot. 0 or -errno. */
+int rootfs_detach_old_root(void);
+
+/* Build the view and pivot into it. Must run as the init of new user, mount
+ * and pid namespaces, with CAP_SYS_ADMIN there. On success ret_keep[0..1]
+ * are two fds of the box's own tmpfs, detached and close-on-exec, for the
+ * caller to close when it costs nothing (closing a detached mount waits for
+ * an RCU grace period; e.g. once the command runs). On failure returns
+ * -errno and fills *err; the namespace is then unusable and the caller
+ * exits. */
+int rootfs_build(const struct rootfs_spec *spec, int ret_keep[2], struct rootfs_error *err);
+
+#endif

@@ -1,0 +1,21 @@
+#include "util/common.h"
+
+#include "box/sysfilter.h"
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+
+#include "sysfilter_bpf.h" /* build/gen: from src/box/sysfilter_rules.c */
+
+int sysfilter_load(const char **ret_what)
+{
+	struct sock_fprog prog = {
+		.len = (unsigned short)ELEMENTSOF(sysfilter_prog),
+		.filter = (struct sock_filter *)sysfilter_prog,
+	};
+	*ret_what = "seccomp";
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
+	return 0;
+}
