@@ -17,7 +17,7 @@ pkg_libs="$(pkg-config --libs $pkgs)"
 out=build/fuzz
 mkdir -p "$out"
 make -s build/gen/sysfilter_bpf.h
-lib_src=$(ls src/*.c src/util/*.c | grep -v -e '^src/main\.c$' -e '^src/sysfilter_rules\.c$')
+lib_src=$(ls src/*/*.c | grep -v -e '^src/cli/main\.c$' -e '^src/box/sysfilter_rules\.c$')
 failed=0
 for h in fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
