@@ -7,6 +7,8 @@ for t in clang-format clang-tidy cppcheck; do
 done
 files=$(ls src/*/*.c src/*/*.h)
 rc=0
+echo "== layers"
+bash scripts/layers.sh || rc=1
 echo "== clang-format"
 clang-format --dry-run -Werror $files || rc=1
 echo "== clang-tidy"
