@@ -6,7 +6,9 @@
 # (client in a box with --net proxy) and through Debian's tinyproxy
 # (installed here when missing). Targets: <= 0.3 ms added per connection,
 # >= 0.6x direct throughput. Needs root (namespaces, veth).
-# usage: bench/net.sh [N]
+# BASELINE=BINARY runs the same latency rounds through another clawbox
+# (e.g. the build before a change) and prints the ratio of the two.
+# usage: [BASELINE=BINARY] bench/net.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-300}
@@ -62,6 +64,8 @@ for f in 1 2 3 4; do
 	build/clawbox secrets import --box benchknown --project "$tmp/proj" "$tmp/k$f.env" >/dev/null
 done
 kbox true
+bbox() { "$BASELINE" run --box benchbase --project "$tmp/proj" --net proxy --allow-ip "$remote" -- "$@"; }
+[ -z "${BASELINE:-}" ] || bbox true
 nev() { grep -c '"event":"net\.' "$tmp/state/boxes/$1/audit.jsonl" || true; }
 
 # Rounds alternate direct, clawbox and tinyproxy, so that a change of load
@@ -73,6 +77,7 @@ for _ in $(seq $rounds); do
 	"$tmp/proj/netload" latency "$per" $remote $port >>"$tmp/d.lat"
 	box "$tmp/proj/netload" latency "$per" $remote $port 127.0.0.1 3128 >>"$tmp/c.lat"
 	kbox "$tmp/proj/netload" latency "$per" $remote $port 127.0.0.1 3128 >>"$tmp/k.lat"
+	[ -z "${BASELINE:-}" ] || bbox "$tmp/proj/netload" latency "$per" $remote $port 127.0.0.1 3128 >>"$tmp/b.lat"
 	"$tmp/proj/netload" latency "$per" $remote $port 127.0.0.1 8899 >>"$tmp/t.lat"
 	"$tmp/proj/netload" bulk $remote $port >>"$tmp/d.bw"
 	box "$tmp/proj/netload" bulk $remote $port 127.0.0.1 3128 >>"$tmp/c.bw"
@@ -97,3 +102,8 @@ awk -v n="$n" -v dl="$d_lat" -v d9="$d_p90" -v cl="$c_lat" -v c9="$c_p90" -v tl=
 	printf "  clawbox/direct    %6.2fx throughput (target >= 0.6)\n", cb / db
 }'
 echo "  net.* audit events written: $(nev benchnet) (plain box), $(nev benchknown) (knowing 1024 values)"
+if [ -n "${BASELINE:-}" ]; then
+	b_lat=$(med "$tmp/b.lat" 1)
+	awk -v c="$c_lat" -v b="$b_lat" -v bin="$BASELINE" 'BEGIN {
+	printf "  baseline %s proxy %6d us; clawbox/baseline latency %.3f\n", bin, b, c / b }'
+fi

@@ -6,7 +6,10 @@
 #   secretlint 13 + preset-recommend on Node 22 (installed here with npm).
 # Prints CPU seconds (user+sys), wall time, MB per CPU-second, peak RSS and
 # planted secrets found. Environment: BENCH_DIR (default /tmp/clawbox-bench),
-# BENCH_MB (default 110), CLAWBOX (default build/clawbox), SHARED, JOBS.
+# BENCH_MB (default 110), CLAWBOX (default build/clawbox), SHARED, JOBS,
+# BASELINE (another clawbox, e.g. the build before a change: its warm runs
+# alternate with clawbox's, three each, and the CPU ratio is printed),
+# BENCH_SKIP_SECRETLINT=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -76,6 +79,12 @@ if [ -r "$gl" ]; then
 else
 	echo "# $gl absent: gitleaks.toml run skipped"
 fi
+if [ -n "${BASELINE:-}" ]; then
+	for i in 1 2 3; do
+		measure "clawbox-default-$i" count_clawbox "$clawbox" scan -q --jobs "$jobs" --format json .
+		measure "baseline-default-$i" count_clawbox "$BASELINE" scan -q --jobs "$jobs" --format json .
+	done
+fi
 
 # --- secretlint 13 on Node 22 ---------------------------------------------
 sl=$bench/secretlint
@@ -103,3 +112,9 @@ fi
 
 printf '%-26s %8s %8s %10s %9s %9s\n' scanner "CPU s" "wall s" "MB/CPU-s" "RSS MiB" planted
 printf '%s\n' "${results[@]}"
+if [ -n "${BASELINE:-}" ]; then
+	# The CPU seconds column of the paired runs: median of three each.
+	printf '%s\n' "${results[@]}" | awk '$1 ~ /^clawbox-default-[0-9]$/ { c[++nc] = $2 }
+		$1 ~ /^baseline-default-[0-9]$/ { b[++nb] = $2 }
+		END { asort(c); asort(b); printf "clawbox/baseline CPU (median of %d pairs): %.3f\n", nc, c[2] / b[2] }'
+fi

@@ -8,7 +8,9 @@
 # box made as root); the same rounds also run a box without one (as made
 # before disk caps), and with EXTRA=N, N more capped boxes are mounted in
 # the state dir (each box start clones the mounts beneath /var).
-# usage: [EXTRA=N] bench/startup.sh [ITERATIONS]
+# BASELINE=BINARY adds another clawbox (the build before a change) to the
+# same rounds and prints the ratio of this one to it.
+# usage: [EXTRA=N] [BASELINE=BINARY] bench/startup.sh [ITERATIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-300}
@@ -40,6 +42,10 @@ touch "$nocap/lock"
 printf '{"version": 1, "name": "bench-nocap", "project": "%s", "mode": "secure", "created": 0}\n' \
 	"$tmp/proj" >"$nocap/box.json"
 "$cb" run --box bench-nocap --project "$tmp/proj" -- true
+# BASELINE=BINARY: another clawbox (e.g. the build before a change) in the
+# same rounds, with a capped box of its own.
+base=${BASELINE:-}
+[ -z "$base" ] || "$base" run --box bench-base --project "$tmp/proj" -- true
 for i in $(seq "${EXTRA:-0}"); do
 	mkdir -p "$tmp/p$i"
 	"$cb" run --box "extra$i" --project "$tmp/p$i" -- true
@@ -56,6 +62,7 @@ for _ in $(seq $rounds); do
 		--die-with-parent true >>"$tmp/bwrap"
 	"$tmp/spawn" -a "$per" 2 "$cb" run --box bench --project "$tmp/proj" -- true >>"$tmp/cb"
 	"$tmp/spawn" -a "$per" 2 "$cb" run --box bench-nocap --project "$tmp/proj" -- true >>"$tmp/nocap"
+	[ -z "$base" ] || "$tmp/spawn" -a "$per" 2 "$base" run --box bench-base --project "$tmp/proj" -- true >>"$tmp/base"
 done
 stats() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)], a[int(NR/10)+1], a[int(NR*9/10)]}'; }
 read -r t_true _ _ < <(stats "$tmp/true")
@@ -82,3 +89,10 @@ awk -v n="$n" -v t="$t_true" -v b="$t_bwrap" -v b10="$b10" -v b90="$b90" \
 	printf "  ratio clawbox/true   %7.1f\n", c / t
 	printf "  peak RSS (clawbox)   %7.2f MiB (target <= 4)\n", rss / 1024
 }'
+if [ -n "$base" ]; then
+	read -r t_base _ _ < <(stats "$tmp/base")
+	awk -v c="$t_cb" -v b="$t_base" -v bin="$base" 'BEGIN {
+	printf "  baseline %s  %7.2f ms\n", bin, b / 1000
+	printf "  ratio clawbox/baseline %5.3f   (no regression: <= ~1.02, the noise of this machine)\n", c / b
+}'
+fi

@@ -7,7 +7,9 @@
 # Prints the median of RUNS runs (default 15) in milliseconds; "cold" is the
 # first dry run of a box (the secret rules are compiled), "warm" the next
 # ones (scan results cached by path + content). Environment: CLAWBOX
-# (default build/clawbox), RUNS, BENCH_DIR (default a temporary dir).
+# (default build/clawbox), RUNS, BENCH_DIR (default a temporary dir),
+# BASELINE (another clawbox, e.g. the build before a change: its warm dry
+# runs alternate with clawbox's on the same boxes, and the ratio is printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The peer of the comparison, from Debian (bench only).
@@ -60,7 +62,22 @@ once_ms() {
 	awk -v d=$(((e - s) / 1000)) 'BEGIN {printf "%.1f", d/1000}'
 }
 
-declare -A cold warm rs
+# pair_ms A-binary B-binary args...: medians of RUNS runs of each, the two
+# alternating run by run, as "A B".
+pair_ms() {
+	local a=$1 b=$2 ta=() tb=() s e
+	shift 2
+	for _ in $(seq "$runs"); do
+		s=$(date +%s%N); "$a" "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
+		ta+=($(((e - s) / 1000)))
+		s=$(date +%s%N); "$b" "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
+		tb+=($(((e - s) / 1000)))
+	done
+	med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'; }
+	echo "$(med "${ta[@]}") $(med "${tb[@]}")"
+}
+
+declare -A cold warm rs pnew pbase
 for n in 1000 100000; do
 	p=$bench/p$n
 	echo "bench: building a $n-file project" >&2
@@ -74,6 +91,9 @@ for n in 1000 100000; do
 	rm -f "$CLAWBOX_STATE_DIR/boxes/b$n/sync/scancache.json"
 	cold[$n]=$(once_ms "$clawbox" sync --box b$n --dry-run)
 	warm[$n]=$(median_ms "$clawbox" sync --box b$n --dry-run)
+	if [ -n "${BASELINE:-}" ]; then
+		read -r pnew[$n] pbase[$n] < <(pair_ms "$clawbox" "$BASELINE" sync --box b$n --dry-run)
+	fi
 	if command -v rsync >/dev/null; then
 		rs[$n]=$(median_ms rsync -an --itemize-changes "$CLAWBOX_STATE_DIR/boxes/b$n/upper/" "$p/")
 	else
@@ -90,5 +110,11 @@ for row in cold warm rs; do
 	ratio=$(awk -v a="${a[1000]}" -v b="${a[100000]}" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }')
 	printf '%-34s %11s ms %11s ms %8s\n' "$label" "${a[1000]}" "${a[100000]}" "$ratio"
 done
+if [ -n "${BASELINE:-}" ]; then
+	for n in 1000 100000; do
+		awk -v n=$n -v a="${pnew[$n]}" -v b="${pbase[$n]}" -v bin="$BASELINE" 'BEGIN {
+		printf "warm, %d files: clawbox %s ms, baseline %s %s ms, ratio %.3f\n", n, a, bin, b, a / b }'
+	done
+fi
 echo
 echo "target: warm < 50 ms on 100 000 files and within 2x of 1 000 files"
