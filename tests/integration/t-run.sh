@@ -194,17 +194,25 @@ signals_forwarded() {
 	grep -q got-term "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/term || fail "TERM not delivered"
 }
 
+# own_sleep SECONDS: the command line of a sleep no process but this test
+# run's has, for the cases that look for their boxes' processes with pgrep:
+# the process table is the host's, and test runs of other checkouts share it
+# (a plain "sleep 100" of another run's box once failed the check below).
+own_sleep() { echo "sleep $1 0.$$"; }
+
 box_dies_with_clawbox() {
 	mkproj "$P"
-	$CLAWBOX run --project "$P" -- sh -c 'sleep 1000 & echo $! > /workspace/child; sleep 1000' &
+	local s
+	s=$(own_sleep 1000)
+	$CLAWBOX run --project "$P" -- sh -c "$s & echo \$! > /workspace/child; $s" &
 	pid=$!
 	for _ in $(seq 100); do [ -s "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/child ] && break; sleep 0.05; done
-	n_before=$(pgrep -c -f '^sleep 1000$' || true)
+	n_before=$(pgrep -c -fx "$s" || true)
 	[ "$n_before" -ge 2 ] || fail "box processes not found"
 	kill -KILL $pid
 	wait $pid 2>/dev/null || true
-	for _ in $(seq 100); do [ "$(pgrep -c -f '^sleep 1000$' || true)" -eq 0 ] && break; sleep 0.05; done
-	[ "$(pgrep -c -f '^sleep 1000$' || true)" -eq 0 ] || { pkill -f '^sleep 1000$'; fail "box processes survived clawbox"; }
+	for _ in $(seq 100); do [ "$(pgrep -c -fx "$s" || true)" -eq 0 ] && break; sleep 0.05; done
+	[ "$(pgrep -c -fx "$s" || true)" -eq 0 ] || { pkill -fx "$s"; fail "box processes survived clawbox"; }
 }
 
 concurrent_runs_refused() {
@@ -232,7 +240,7 @@ next_run_waits_for_teardown() {
 	need_root
 	mkproj "$P"
 	# Control: the kernel log shows an upper dir mounted twice.
-	local o="$C/ovl" before after
+	local o="$C/ovl" before after s
 	mkdir -p "$o/l" "$o/u" "$o/w" "$o/m1" "$o/m2"
 	before=$(overlay_twice)
 	mount -t overlay -o "lowerdir=$o/l,upperdir=$o/u,workdir=$o/w" none "$o/m1"
@@ -253,8 +261,9 @@ next_run_waits_for_teardown() {
 			fail "run $i failed"
 	done
 	# clawbox killed while its box runs: the next run still waits.
+	s=$(own_sleep 100)
 	for i in $(seq 5); do
-		$CLAWBOX run --project "$P" -- sh -c "echo up > /workspace/up$i; exec sleep 100" &
+		$CLAWBOX run --project "$P" -- sh -c "echo up > /workspace/up$i; exec $s" &
 		pid=$!
 		for _ in $(seq 100); do [ -e "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/up$i ] && break; sleep 0.02; done
 		kill -KILL $pid
@@ -265,7 +274,7 @@ next_run_waits_for_teardown() {
 	$CLAWBOX run --project "$P" -- rm /workspace/big
 	after=$(overlay_twice)
 	[ "$after" -eq "$before" ] || fail "the box's overlay was mounted twice ($before -> $after)"
-	! pgrep -f '^sleep 100$' >/dev/null || { pkill -f '^sleep 100$'; fail "box processes survived"; }
+	! pgrep -fx "$s" >/dev/null || { pkill -fx "$s"; fail "box processes survived"; }
 }
 
 yolo_unsafe_writes_host() {
