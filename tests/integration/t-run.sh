@@ -194,17 +194,25 @@ signals_forwarded() {
 	grep -q got-term "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/term || fail "TERM not delivered"
 }
 
+# own_sleep SECONDS: the command line of a sleep no process but this test
+# run's has, for the cases that look for their boxes' processes with pgrep:
+# the process table is the host's, and test runs of other checkouts share it
+# (a plain "sleep 100" of another run's box once failed the check below).
+own_sleep() { echo "sleep $1 0.$$"; }
+
 box_dies_with_clawbox() {
 	mkproj "$P"
-	$CLAWBOX run --project "$P" -- sh -c 'sleep 1000 & echo $! > /workspace/child; sleep 1000' &
+	local s
+	s=$(own_sleep 1000)
+	$CLAWBOX run --project "$P" -- sh -c "$s & echo \$! > /workspace/child; $s" &
 	pid=$!
 	for _ in $(seq 100); do [ -s "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/child ] && break; sleep 0.05; done
-	n_before=$(pgrep -c -f '^sleep 1000$' || true)
+	n_before=$(pgrep -c -fx "$s" || true)
 	[ "$n_before" -ge 2 ] || fail "box processes not found"
 	kill -KILL $pid
 	wait $pid 2>/dev/null || true
-	for _ in $(seq 100); do [ "$(pgrep -c -f '^sleep 1000$' || true)" -eq 0 ] && break; sleep 0.05; done
-	[ "$(pgrep -c -f '^sleep 1000$' || true)" -eq 0 ] || { pkill -f '^sleep 1000$'; fail "box processes survived clawbox"; }
+	for _ in $(seq 100); do [ "$(pgrep -c -fx "$s" || true)" -eq 0 ] && break; sleep 0.05; done
+	[ "$(pgrep -c -fx "$s" || true)" -eq 0 ] || { pkill -fx "$s"; fail "box processes survived clawbox"; }
 }
 
 concurrent_runs_refused() {
@@ -222,25 +230,51 @@ concurrent_runs_refused() {
 	$CLAWBOX run --project "$P" -- true || fail "box not usable after the first run ended"
 }
 
+# The kernel log is the host's, in a ring buffer that other work on the host
+# fills (it dropped lines within one run of the case below): kmsg_follow
+# keeps every line from now on in $C/kmsg (dmesg -w, stopped when the case
+# ends); kmsg_mark NAME writes a line of this case to the kernel log and
+# waits until $C/kmsg has it.
+kmsg_follow() {
+	dmesg -w >"$C/kmsg" 2>/dev/null &
+	KMSG_PID=$!
+	trap 'kill $KMSG_PID 2>/dev/null' EXIT
+}
+kmsg_mark() {
+	echo "clawbox-test $$.$T_N: $1" >/dev/kmsg
+	for _ in $(seq 200); do grep -qF "clawbox-test $$.$T_N: $1" "$C/kmsg" && return 0; sleep 0.05; done
+	fail "the kernel log never showed the mark '$1'"
+}
+
 # overlayfs warns in the kernel log when an upper or work dir is mounted
-# while another mount still uses it.
-overlay_twice() { dmesg | grep -c "in-use as upperdir/workdir" || true; }
+# while another mount still uses it. overlay_twice FROM TO: how many times
+# between the marks FROM and TO.
+overlay_twice() {
+	awk -v from="clawbox-test $$.$T_N: $1" -v to="clawbox-test $$.$T_N: $2" '
+		index($0, from) { on = 1 } index($0, to) { on = 0 }
+		on && /in-use as upperdir\/workdir/ { n++ } END { print n + 0 }' "$C/kmsg"
+}
 
 # clawbox returns once nothing of the box runs; the kernel tears the box
 # (and its overlay) down after that. The next run of the box waits for it.
 next_run_waits_for_teardown() {
 	need_root
 	mkproj "$P"
+	# A run of this case in another checkout would see our control's
+	# warnings, and we its: one at a time on the host.
+	local o="$C/ovl" n s lk
+	exec {lk}>>/tmp/clawbox-test-overlay-warnings.lock
+	flock -w 600 "$lk" || fail "another test run held the kernel log's lock for 10 minutes"
+	kmsg_follow
 	# Control: the kernel log shows an upper dir mounted twice.
-	local o="$C/ovl" before after
 	mkdir -p "$o/l" "$o/u" "$o/w" "$o/m1" "$o/m2"
-	before=$(overlay_twice)
+	kmsg_mark control
 	mount -t overlay -o "lowerdir=$o/l,upperdir=$o/u,workdir=$o/w" none "$o/m1"
 	mount -t overlay -o "lowerdir=$o/l,upperdir=$o/u,workdir=$o/w" none "$o/m2" || true
 	umount "$o/m2" 2>/dev/null || true
 	umount "$o/m1"
-	[ "$(overlay_twice)" -gt "$before" ] || fail "control: no warning for a double mount"
-	before=$(overlay_twice)
+	kmsg_mark runs
+	[ "$(overlay_twice control runs)" -gt 0 ] || fail "control: no warning for a double mount"
 	# A box that leaves 128 MiB unwritten: the kernel's unmount of its
 	# overlay syncs them, long after clawbox returned.
 	for i in $(seq 3); do
@@ -253,8 +287,9 @@ next_run_waits_for_teardown() {
 			fail "run $i failed"
 	done
 	# clawbox killed while its box runs: the next run still waits.
+	s=$(own_sleep 100)
 	for i in $(seq 5); do
-		$CLAWBOX run --project "$P" -- sh -c "echo up > /workspace/up$i; exec sleep 100" &
+		$CLAWBOX run --project "$P" -- sh -c "echo up > /workspace/up$i; exec $s" &
 		pid=$!
 		for _ in $(seq 100); do [ -e "$CLAWBOX_STATE_DIR"/boxes/proj-*/upper/up$i ] && break; sleep 0.02; done
 		kill -KILL $pid
@@ -263,9 +298,10 @@ next_run_waits_for_teardown() {
 	done
 	[ "$($CLAWBOX run --project "$P" -- cat /workspace/n)" = 40 ] || fail "writes lost"
 	$CLAWBOX run --project "$P" -- rm /workspace/big
-	after=$(overlay_twice)
-	[ "$after" -eq "$before" ] || fail "the box's overlay was mounted twice ($before -> $after)"
-	! pgrep -f '^sleep 100$' >/dev/null || { pkill -f '^sleep 100$'; fail "box processes survived"; }
+	kmsg_mark end
+	n=$(overlay_twice runs end)
+	[ "$n" -eq 0 ] || fail "the box's overlay was mounted twice ($n warnings)"
+	! pgrep -fx "$s" >/dev/null || { pkill -fx "$s"; fail "box processes survived"; }
 }
 
 yolo_unsafe_writes_host() {
