@@ -1,5 +1,6 @@
 #include "unit.h"
 #include "net/netpolicy.h"
+#include "util/error.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -164,12 +165,20 @@ TEST(netpolicy_file)
 	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
 	close(fd);
 	struct netpolicy p = { 0 };
-	unsigned line = 0;
-	CHECK_INT(netpolicy_read_file(&p, path, &line), -EINVAL);
-	CHECK_INT(line, 6);
+	struct error e = { 0 };
+	char b[ERROR_FORMAT_MAX], want[ERROR_FORMAT_MAX];
+	CHECK_INT(netpolicy_read_file(&p, path, &e), -EINVAL);
+	CHECK_INT(e.line, 6);
+	snprintf(want, sizeof(want),
+		 "%s:6: invalid line (allow-domain P, deny-domain P or allow-ip A[/L])", path);
+	CHECK_STREQ(error_format(&e, b, sizeof(b)), want);
 	CHECK_INT(p.npat, 2);
 	CHECK_INT(p.nip, 1);
 	netpolicy_free(&p);
 	unlink(path);
-	CHECK_INT(netpolicy_read_file(&p, "/nonexistent/clawbox/net", &line), 0);
+	CHECK_INT(netpolicy_read_file(&p, "/nonexistent/clawbox/net", &e), 0);
+	/* A file that cannot be read names itself. */
+	CHECK_INT(netpolicy_read_file(&p, "/", &e), -EIO);
+	CHECK_STREQ(error_format(&e, b, sizeof(b)), "read '/': Input/output error");
+	netpolicy_free(&p);
 }
