@@ -3,6 +3,7 @@
  * it, reaps every orphan, and reports the command's end to the supervisor.
  * It never prints: everything goes through report_send(). */
 #include "util/common.h"
+#include "util/error.h"
 #include "util/fdpass.h"
 #include "util/trace.h"
 
@@ -162,11 +163,16 @@ static void builder_send(struct builder *bd, const void *msg, size_t n)
  * ruleset; *ret_nflog gets the NFLOG socket (filtered) or -1. */
 static void net_setup(const struct sandbox_spec *s, int *ret_nflog)
 {
-	const char *what = NULL;
+	struct error e = { 0 };
 	int r;
 	loopback_up();
-	if ((r = netbox_setup(&s->net, ret_nflog, &what)) < 0)
-		die(-r, what, NULL, NULL);
+	if ((r = netbox_setup(&s->net, ret_nflog, &e)) < 0) {
+		/* The report adds strerror(-r) itself: the failed step alone. */
+		char *colon = strrchr(e.message, ':');
+		if (colon)
+			*colon = '\0';
+		die(-r, e.message, NULL, NULL);
+	}
 }
 
 /* What the supervisor gets of the network namespace we are in. */

@@ -272,7 +272,7 @@ struct run_ctx {
 	struct audit *audit;   /* NULL until the run is logged */
 	struct secrets *known; /* every value the box was given, this run's too */
 	pid_t pid;
-	struct net_run net;
+	struct net_run *net;
 	char cwd[PATH_MAX]; /* the command's, inside the box */
 	char upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 };
@@ -283,27 +283,26 @@ static void on_started(pid_t pid, void *p)
 	c->pid = pid;
 	/* The next box_lock() waits for this init to be gone. */
 	box_lock_note_init(c->lock, pid);
-	net_started(&c->net, pid);
+	net_started(c->net, pid);
 }
 
 static void on_net(int netns, int diag, int *fds, size_t n, void *p)
 {
 	struct run_ctx *c = p;
-	net_ready(&c->net, netns, diag);
-	net_listeners(fds, n, &c->net);
+	net_ready(c->net, netns, diag);
+	net_listeners(fds, n, c->net);
 }
 
 static size_t on_watch(struct pollfd *pf, void *p)
 {
-	_Static_assert(PROXY_NFDS <= SANDBOX_WATCH_MAX, "the proxy's listeners fit the watch");
 	struct run_ctx *c = p;
-	return net_watch(&c->net, pf);
+	return net_watch(c->net, pf);
 }
 
 static void on_watch_ready(void *p)
 {
 	struct run_ctx *c = p;
-	net_watch_ready(&c->net);
+	net_watch_ready(c->net);
 }
 
 /* The command ended: stop the proxy and write the run's end to the audit
@@ -640,13 +639,13 @@ static int box_spec(const struct runbox_opts *o, const struct box *b, struct run
 				      .tmp_size = o->tmp_size,
 				      .config = o->config_dir[0] ? o->config_dir : NULL,
 				      .config_path = o->config_path,
-				      .resolv_conf = net_resolv_conf(&ctx->net) };
+				      .resolv_conf = net_resolv_conf(ctx->net) };
 	s->cwd = ctx->cwd;
 	/* A terminal is never handed in: the box gets one of its own. */
 	s->pty_fds = ctx->pty_fds;
 	s->pty = ctx->pty_fds != 0;
-	s->net_proxy = ctx->net.mode != NET_NONE;
-	net_box_spec(&ctx->net, &s->net);
+	s->net_proxy = o->net.mode != NET_NONE;
+	net_box_spec(ctx->net, &s->net);
 	s->limits = (struct confine_limits){ .nofile = o->nofile, .nproc = 0 };
 	return setup_limits(o, b, s);
 }
@@ -695,7 +694,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	if (load_secrets(o, b) < 0 || record_known(o, b, ctx) < 0 ||
 	    audit_start(o, b, created, ctx->cwd, ctx) < 0)
 		goto out;
-	if ((r = net_environment(&ctx->net, &netenv)) < 0 ||
+	if ((r = net_environment(ctx->net, &netenv)) < 0 ||
 	    (r = policy_box_environment(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) <
 		0) {
 		log_error("cannot build the box's environment: %s", strerror(-r));

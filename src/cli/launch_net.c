@@ -1,11 +1,48 @@
 /* The network of a run: options, policy, environment, the proxy's life. */
 #include "util/common.h"
 
-#include "state/audit.h"
+#include "box/masks.h"
+#include "box/supervisor.h"
 #include "cli/launch_net.h"
+#include "net/netbox.h"
+#include "net/netfilter.h"
+#include "net/netpolicy.h"
+#include "net/nflog.h"
 #include "net/nftrules_def.h"
+#include "net/proxy.h"
+#include "net/publish.h"
+#include "net/sockowner.h"
+#include "state/audit.h"
+#include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
+
+#include <poll.h>
+
+_Static_assert(PROXY_NFDS <= SANDBOX_WATCH_MAX, "the proxy's listeners fit the watch");
+
+struct net_run {
+	enum net_mode mode;
+	struct netpolicy policy;
+	const char *box_dir, *box_name;
+	struct proxy *proxy;
+	struct publish_port publish[PUBLISH_MAX]; /* listening from net_prepare on */
+	size_t npublish;
+	struct publish *pub;
+	struct netfilter_slot slot; /* filtered: this box's /30 and veth */
+	struct nflog *nflog;        /* filtered: the denials into the audit log */
+	pid_t init_pid;             /* the box init's host pid, from the started hook */
+	struct sockowner *owners;   /* the proxy's clients' pids (proxy, filtered) */
+};
+
+/* Report a failed step of the network's setup ("cannot STEP: reason");
+ * returns its code. */
+static int fail(const struct error *e)
+{
+	char b[ERROR_FORMAT_MAX];
+	log_error("cannot %s", error_format(e, b, sizeof(b)));
+	return e->code;
+}
 
 const char *net_mode_name(enum net_mode m)
 {
@@ -72,7 +109,7 @@ int net_opts_parse(struct net_opts *o, int c, const char *arg)
 			log_error("too many --publish options (see 'clawbox run --help')");
 			return -EINVAL;
 		}
-		o->publish[o->npublish++] = pp;
+		o->publish[o->npublish++] = arg;
 		return 0;
 	}
 	default: return -EINVAL;
@@ -80,7 +117,7 @@ int net_opts_parse(struct net_opts *o, int c, const char *arg)
 }
 
 /* Listen on the published host ports now, so a port in use is an error
- * before the box starts. */
+ * before the box starts. The listeners are n's (closed by net_finish). */
 static int prepare_publish(const struct net_opts *o, struct net_run *n)
 {
 	if (o->npublish == 0)
@@ -90,17 +127,18 @@ static int prepare_publish(const struct net_opts *o, struct net_run *n)
 		return -EPERM;
 	}
 	for (size_t i = 0; i < o->npublish; i++) {
-		n->publish[i] = o->publish[i];
-		int r = publish_listen(&n->publish[i]);
+		struct publish_port *pp = &n->publish[n->npublish];
+		/* Checked by net_opts_parse: cannot fail. */
+		int r = publish_parse(o->publish[i], pp);
+		if (r == 0)
+			r = publish_listen(pp);
 		if (r < 0) {
 			log_error("cannot listen on 127.0.0.1:%u for --publish: %s",
-				  (unsigned)o->publish[i].host, strerror(-r));
-			for (size_t k = 0; k < i; k++)
-				close(n->publish[k].fd);
+				  (unsigned)pp->host, strerror(-r));
 			return r;
 		}
+		n->npublish++;
 	}
-	n->npublish = o->npublish;
 	return 0;
 }
 
@@ -119,77 +157,76 @@ static void audit_forwarding(const struct net_run *n)
 /* --net filtered: the host's NAT table and forwarding, and the box's slot. */
 static int prepare_filtered(struct net_run *n)
 {
-	const char *what = NULL;
+	struct error e = { 0 };
 	bool enabled = false;
-	int r;
 	if (geteuid() != 0) {
 		log_error("--net filtered needs root (a veth pair and NAT in the host's network "
 			  "namespace); use --net proxy");
 		return -EPERM;
 	}
-	if ((r = netfilter_host_prepare(&enabled, &what)) < 0) {
-		log_error("cannot %s: %s", what, strerror(-r));
-		return r;
-	}
+	if (netfilter_host_prepare(&enabled, &e) < 0)
+		return fail(&e);
 	if (enabled) {
 		log_warn("IPv4 forwarding was off: turned it on for --net filtered "
 			 "(net.ipv4.ip_forward=1), with nftables table 'ip " NFTRULES_GUARD_TABLE
 			 "' forwarding only the boxes' traffic");
 		audit_forwarding(n);
 	}
-	if ((r = netfilter_slot_take(&n->slot, &what)) < 0) {
-		log_error("cannot %s: %s", what, strerror(-r));
-		return r;
-	}
+	if (netfilter_slot_take(&n->slot, &e) < 0)
+		return fail(&e);
 	return 0;
 }
 
-int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_name,
-		struct net_run *ret)
+/* The policy: the built-in allow list, the box's "net" file, the options
+ * (checked by net_opts_parse). */
+static int build_policy(const struct net_opts *o, struct net_run *n)
 {
-	struct net_run n = { .mode = o->mode, .box_dir = box_dir, .box_name = box_name };
-	char path[PATH_MAX];
-	unsigned line = 0;
+	struct error e = { 0 };
+	char path[PATH_MAX], b[ERROR_FORMAT_MAX];
 	int r = 0;
 
-	n.slot.lock_fd = -1;
-	if (o->mode == NET_FILTERED && (r = prepare_filtered(&n)) < 0)
-		return r;
-	if ((r = prepare_publish(o, &n)) < 0) {
-		netfilter_slot_release(&n.slot);
-		return r;
-	}
-	if (o->mode == NET_NONE) {
-		*ret = n;
-		return 0;
-	}
 	for (size_t i = 0; netpolicy_default_allow[i] && r == 0; i++)
-		r = netpolicy_add_domain(&n.policy, netpolicy_default_allow[i], true);
-	if (r == 0 && (r = path_join(path, sizeof(path), box_dir, "net")) == 0 &&
-	    (r = netpolicy_read_file(&n.policy, path, &line)) < 0) {
-		if (r == -EINVAL)
-			log_error("invalid line %u in '%s' (allow-domain P, deny-domain P or "
-				  "allow-ip A[/L])",
-				  line, path);
+		r = netpolicy_add_domain(&n->policy, netpolicy_default_allow[i], true);
+	if (r == 0 && (r = path_join(path, sizeof(path), n->box_dir, "net")) == 0 &&
+	    netpolicy_read_file(&n->policy, path, &e) < 0) {
+		if (e.line) /* a bad line: "PATH:LINE: what is wrong" */
+			log_error("%s", error_format(&e, b, sizeof(b)));
 		else
-			log_error("cannot read '%s': %s", path, strerror(-r));
+			log_error("cannot %s", error_format(&e, b, sizeof(b)));
+		return e.code;
 	}
 	for (size_t i = 0; i < o->nallow && r == 0; i++)
-		r = netpolicy_add_domain(&n.policy, o->allow[i], true);
+		r = netpolicy_add_domain(&n->policy, o->allow[i], true);
 	for (size_t i = 0; i < o->ndeny && r == 0; i++)
-		r = netpolicy_add_domain(&n.policy, o->deny[i], false);
+		r = netpolicy_add_domain(&n->policy, o->deny[i], false);
 	for (size_t i = 0; i < o->nip && r == 0; i++)
-		r = netpolicy_add_ip(&n.policy, o->ip[i]);
-	if (r < 0) {
-		if (r != -EINVAL)
-			log_error("cannot build the network policy: %s", strerror(-r));
-		netpolicy_free(&n.policy);
-		for (size_t i = 0; i < n.npublish; i++)
-			close(n.publish[i].fd);
-		netfilter_slot_release(&n.slot);
-		return r;
+		r = netpolicy_add_ip(&n->policy, o->ip[i]);
+	if (r < 0)
+		log_error("cannot build the network policy: %s", strerror(-r));
+	return r;
+}
+
+int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_name,
+		struct net_run **ret)
+{
+	_cleanup_(net_finish) struct net_run *n = calloc(1, sizeof(*n));
+	int r;
+
+	if (!n) {
+		log_error("cannot prepare the box's network: %s", strerror(ENOMEM));
+		return -ENOMEM;
 	}
-	*ret = n;
+	n->mode = o->mode;
+	n->box_dir = box_dir;
+	n->box_name = box_name;
+	n->slot.lock_fd = -1;
+	if (o->mode == NET_FILTERED && (r = prepare_filtered(n)) < 0)
+		return r;
+	if ((r = prepare_publish(o, n)) < 0)
+		return r;
+	if (o->mode != NET_NONE && (r = build_policy(o, n)) < 0)
+		return r;
+	*ret = TAKE_PTR(n);
 	return 0;
 }
 
@@ -211,34 +248,27 @@ int net_environment(const struct net_run *n, struct strv *env)
 
 void net_started(struct net_run *n, pid_t pid)
 {
-	const char *what = NULL;
-	int e;
+	struct error e = { 0 };
 	n->init_pid = pid;
 	/* On failure the box init finds no eth0 and the box fails to start. */
-	if (n->mode == NET_FILTERED && (e = netfilter_veth_up(&n->slot, pid, &what)) < 0)
-		log_error("cannot %s: %s", what, strerror(-e));
+	if (n->mode == NET_FILTERED && netfilter_veth_up(&n->slot, pid, &e) < 0)
+		fail(&e);
 }
 
 void net_ready(struct net_run *n, int netns, int diag)
 {
+	_cleanup_close_ int ns = netns, dg = diag;
 	if (n->mode != NET_NONE && !n->owners && n->init_pid > 0) {
-		int fd = fcntl(netns, F_DUPFD_CLOEXEC, 3);
+		int fd = fcntl(ns, F_DUPFD_CLOEXEC, 3);
 		/* Without it the events carry no pid; nothing else changes. */
 		if (fd >= 0)
-			(void)sockowner_new(fd, diag, n->init_pid, &n->owners);
-		else if (diag >= 0)
-			close(diag);
-		diag = -1;
+			(void)sockowner_new(fd, TAKE_FD(dg), n->init_pid, &n->owners);
 	}
-	if (diag >= 0)
-		close(diag);
-	if (n->npublish == 0) {
-		close(netns);
+	if (n->npublish == 0)
 		return;
-	}
 	size_t k = n->npublish;
 	n->npublish = 0; /* the fds are publish_start()'s from here on */
-	int r = publish_start(n->publish, k, netns, n->box_dir, n->box_name, &n->pub);
+	int r = publish_start(n->publish, k, TAKE_FD(ns), n->box_dir, n->box_name, &n->pub);
 	if (r < 0)
 		log_warn("cannot forward the published ports: %s", strerror(-r));
 }
@@ -265,11 +295,10 @@ static void start_nflog(struct net_run *n, int fd)
 		log_warn("cannot log the box's denied packets: %s", strerror(-r));
 }
 
-static void no_proxy(struct net_run *n, int r)
+static void no_proxy(int r)
 {
 	/* The box keeps running without egress: nothing is reachable. */
 	log_warn("cannot start the network proxy: %s; the box has no network", strerror(-r));
-	n->proxy_failed = true;
 }
 
 void net_listeners(int *fds, size_t nfds, struct net_run *n)
@@ -291,7 +320,7 @@ void net_listeners(int *fds, size_t nfds, struct net_run *n)
 				    .owners = n->owners };
 	int r = proxy_start(&cfg, all, &n->proxy);
 	if (r < 0)
-		no_proxy(n, r);
+		no_proxy(r);
 }
 
 size_t net_watch(const struct net_run *n, struct pollfd *p)
@@ -306,27 +335,26 @@ void net_watch_ready(struct net_run *n)
 		/* Closed listeners: the box's connections are refused. */
 		proxy_stop(n->proxy);
 		n->proxy = NULL;
-		no_proxy(n, r);
+		no_proxy(r);
 	}
 }
 
-void net_finish(struct net_run *n)
+void net_finish(struct net_run **np)
 {
-	if (n->finished)
+	struct net_run *n = *np;
+	if (!n)
 		return;
-	n->finished = true;
+	*np = NULL;
 	publish_stop(n->pub);
-	n->pub = NULL;
 	nflog_stop(n->nflog);
-	n->nflog = NULL;
 	netfilter_slot_release(&n->slot);
 	for (size_t i = 0; i < n->npublish; i++)
 		close(n->publish[i].fd);
-	n->npublish = 0;
-	if (proxy_stop(n->proxy) == 0) {
-		/* else both still in use until exit */
-		netpolicy_free(&n->policy);
-		n->owners = sockowner_free(n->owners);
-	}
-	n->proxy = NULL;
+	/* -EBUSY: a connection still uses the proxy, the policy and the
+	 * owners; all of them stay until exit. */
+	if (proxy_stop(n->proxy) < 0)
+		return;
+	netpolicy_free(&n->policy);
+	sockowner_free(n->owners);
+	free(n);
 }

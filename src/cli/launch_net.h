@@ -1,19 +1,16 @@
 /* The network of a run, for the command layer (src/cli/launch.c): the --net,
- * --allow-domain, --deny-domain and --allow-ip options, the box's policy
- * (built-in allow list, the box's "net" file, the options), the proxy's
- * environment variables, and the proxy's life around sandbox_run(). Reports
- * its own errors (command layer). */
-#ifndef CLAWBOX_NETSETUP_H
-#define CLAWBOX_NETSETUP_H
+ * --allow-domain, --deny-domain, --allow-ip and --publish options, the box's
+ * policy (built-in allow list, the box's "net" file, the options), the
+ * proxy's environment variables, and the life of the proxy, the published
+ * ports and (filtered) the host's side around sandbox_run(). Reports its own
+ * errors (command layer). */
+#ifndef CLAWBOX_LAUNCH_NET_H
+#define CLAWBOX_LAUNCH_NET_H
 #include "util/common.h"
 
-#include "net/netbox.h"
-#include "net/netfilter.h"
-#include "net/netpolicy.h"
-#include "box/masks.h"
-#include "net/proxy.h"
-#include "net/nflog.h"
-#include "net/publish.h"
+struct netbox_spec;
+struct pollfd;
+struct strv;
 
 /* The default first: a zeroed struct net_opts means proxy. */
 enum net_mode { NET_PROXY, NET_NONE, NET_FILTERED };
@@ -23,9 +20,8 @@ enum net_mode { NET_PROXY, NET_NONE, NET_FILTERED };
 struct net_opts {
 	enum net_mode mode;
 	const char *allow[NET_OPTS_MAX], *deny[NET_OPTS_MAX], *ip[NET_OPTS_MAX];
-	size_t nallow, ndeny, nip;
-	struct publish_port publish[PUBLISH_MAX];
-	size_t npublish;
+	const char *publish[NET_OPTS_MAX]; /* checked by net_opts_parse */
+	size_t nallow, ndeny, nip, npublish;
 };
 
 /* The long options, for the caller's getopt table, and their help text. */
@@ -66,27 +62,17 @@ const char *net_mode_name(enum net_mode m);
  * reporting a usage error. */
 int net_opts_parse(struct net_opts *o, int c, const char *arg);
 
-struct net_run {
-	enum net_mode mode;
-	struct netpolicy policy;
-	const char *box_dir, *box_name;
-	struct proxy *proxy;
-	bool proxy_failed;
-	struct publish_port publish[PUBLISH_MAX]; /* listening from net_prepare on */
-	size_t npublish;
-	struct publish *pub;
-	struct netfilter_slot slot; /* filtered: this box's /30 and veth */
-	struct nflog *nflog;        /* filtered: the denials into the audit log */
-	pid_t init_pid;             /* the box init's host pid, from the started hook */
-	struct sockowner *owners;   /* the proxy's clients' pids (proxy, filtered) */
-	bool finished;
-};
+/* A run's network: the policy, the proxy, the published ports, (filtered)
+ * the box's slot and its denials' log. Opaque; from net_prepare() to
+ * net_finish(). */
+struct net_run;
 
 /* Build the run's policy (built-in allow list, box_dir/net, the options);
  * filtered: refuse without root, prepare the host (NAT table, forwarding)
- * and take the box's slot. Reports and returns -errno on failure. */
+ * and take the box's slot; listen on the published ports. box_dir and
+ * box_name must outlive the run. Reports and returns -errno on failure. */
 int net_prepare(const struct net_opts *o, const char *box_dir, const char *box_name,
-		struct net_run *ret);
+		struct net_run **ret);
 /* Add the proxy variables to the box's environment (proxy mode only). */
 int net_environment(const struct net_run *n, struct strv *env);
 /* The sandbox's started hook: the box init is host pid pid; (filtered)
@@ -102,14 +88,15 @@ void net_box_spec(const struct net_run *n, struct netbox_spec *ret);
 /* The box's /etc/resolv.conf (the DNS stub) in proxy mode, else NULL. */
 const char *net_resolv_conf(const struct net_run *n);
 /* The sandbox hook: the proxy takes the listeners, and (filtered) serve
- * the NFLOG socket that follows them (ctx: struct net_run). */
+ * the NFLOG socket that follows them. */
 void net_listeners(int *fds, size_t nfds, struct net_run *n);
-/* The listeners to watch (into p, PROXY_NFDS at most; how many) until
- * the first connection or DNS question, and the call for it: the proxy's
- * threads start then, not with every box. */
+/* The listeners to watch (into p, SANDBOX_WATCH_MAX at most; how many)
+ * until the first connection or DNS question, and the call for it: the
+ * proxy's threads start then, not with every box. */
 size_t net_watch(const struct net_run *n, struct pollfd *p);
 void net_watch_ready(struct net_run *n);
-/* Stop the proxy and free the policy; once (later calls do nothing). */
-void net_finish(struct net_run *n);
+/* Stop the proxy, the forwarding and the denials' log, release the slot,
+ * free *np and set it to NULL (NULL is fine: later calls do nothing). */
+void net_finish(struct net_run **np);
 
 #endif

@@ -5,8 +5,9 @@
 #include "net/netfilter.h"
 #include "net/nftload.h"
 #include "net/nftrules_def.h"
-#include "util/fs.h"
 #include "net/veth.h"
+#include "util/error.h"
+#include "util/fs.h"
 
 #include <arpa/inet.h>
 #include <sys/file.h>
@@ -73,31 +74,26 @@ static int lock_slot(unsigned n, struct netfilter_slot *s)
 	snprintf(s->path, sizeof(s->path), NETFILTER_RUN_DIR "/slot-%u", n);
 	for (;;) {
 		struct stat a, b;
-		int fd = open(s->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		_cleanup_close_ int fd =
+		    open(s->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return -errno;
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			int e = errno;
-			close(fd);
-			return e == EWOULDBLOCK ? -EBUSY : -e;
-		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			return errno == EWOULDBLOCK ? -EBUSY : -errno;
 		/* The holder may have removed it between our open and flock. */
 		if (fstat(fd, &a) == 0 && stat(s->path, &b) == 0 && a.st_ino == b.st_ino) {
-			s->lock_fd = fd;
+			s->lock_fd = TAKE_FD(fd);
 			return 0;
 		}
-		close(fd);
 	}
 }
 
-int netfilter_slot_take(struct netfilter_slot *ret, const char **ret_what)
+int netfilter_slot_take(struct netfilter_slot *ret, struct error *err)
 {
 	struct netfilter_slot s = { .lock_fd = -1, .prefix = 30 };
 	int r;
-	*ret_what = "create " NETFILTER_RUN_DIR;
 	if ((r = fs_mkdir_p(NETFILTER_RUN_DIR, 0700)) < 0)
-		return r;
-	*ret_what = "take a network slot in " NETFILTER_RUN_DIR;
+		return error_errno(err, r, "create '%s'", NETFILTER_RUN_DIR);
 	for (unsigned n = 0; n < NETFILTER_SLOTS; n++) {
 		uint32_t net = slot_net(n);
 		if (overlaps_route(net, s.prefix))
@@ -105,7 +101,7 @@ int netfilter_slot_take(struct netfilter_slot *ret, const char **ret_what)
 		if ((r = lock_slot(n, &s)) == -EBUSY)
 			continue;
 		if (r < 0)
-			return r;
+			break;
 		s.n = n;
 		s.host_addr = htonl(ntohl(net) + 1);
 		s.box_addr = htonl(ntohl(net) + 2);
@@ -116,7 +112,8 @@ int netfilter_slot_take(struct netfilter_slot *ret, const char **ret_what)
 		*ret = s;
 		return 0;
 	}
-	return -EADDRNOTAVAIL;
+	return error_errno(err, r < 0 ? r : -EADDRNOTAVAIL, "take a network slot in '%s'",
+			   NETFILTER_RUN_DIR);
 }
 
 void netfilter_slot_release(struct netfilter_slot *s)
@@ -188,39 +185,41 @@ static int load_host_nat(void)
 	return 0;
 }
 
-int netfilter_host_prepare(bool *ret_enabled, const char **ret_what)
+int netfilter_host_prepare(bool *ret_enabled, struct error *err)
 {
 	bool on = false;
 	int r;
 	*ret_enabled = false;
-	*ret_what = "install the host's nftables table 'ip " NFTRULES_HOST_TABLE "'";
 	if ((r = load_host_nat()) < 0)
-		return r;
-	*ret_what = "read " IP_FORWARD;
-	if ((r = read_forwarding(&on)) < 0 || on)
-		return r;
+		return error_errno(err, r, "install the host's nftables table 'ip %s'",
+				   NFTRULES_HOST_TABLE);
+	if ((r = read_forwarding(&on)) < 0)
+		return error_errno(err, r, "read '%s'", IP_FORWARD);
+	if (on)
+		return 0;
 	/* Forwarding was off: nothing but the boxes' traffic may use it. */
-	*ret_what = "install the forwarding guard 'ip " NFTRULES_GUARD_TABLE "'";
 	if ((r = nftload(NFTLOAD_HOST_GUARD)) < 0)
-		return r;
-	*ret_what = "turn IPv4 forwarding on in " IP_FORWARD;
+		return error_errno(err, r, "install the forwarding guard 'ip %s'",
+				   NFTRULES_GUARD_TABLE);
 	_cleanup_close_ int fd = open(IP_FORWARD, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, "1\n", 2) != 2)
-		return fd < 0 ? -errno : -EIO;
+		return error_errno(err, fd < 0 ? -errno : -EIO, "turn IPv4 forwarding on in '%s'",
+				   IP_FORWARD);
 	*ret_enabled = true;
 	return 0;
 }
 
-int netfilter_veth_up(struct netfilter_slot *s, pid_t box_pid, const char **ret_what)
+int netfilter_veth_up(struct netfilter_slot *s, pid_t box_pid, struct error *err)
 {
 	int r;
-	*ret_what = "create the box's veth pair";
 	if ((r = veth_create(s->host_if, NETBOX_IFNAME, box_pid)) == -EEXIST) {
 		veth_delete(s->host_if);
 		r = veth_create(s->host_if, NETBOX_IFNAME, box_pid);
 	}
 	if (r < 0)
-		return r;
-	*ret_what = "configure the host side of the box's veth pair";
-	return veth_configure(s->host_if, s->host_addr, s->prefix);
+		return error_errno(err, r, "create the box's veth pair '%s'", s->host_if);
+	if ((r = veth_configure(s->host_if, s->host_addr, s->prefix)) < 0)
+		return error_errno(err, r, "configure the host side '%s' of the box's veth pair",
+				   s->host_if);
+	return 0;
 }

@@ -2,12 +2,15 @@
  * /30 of NFTRULES_POOL, flock'ed under NETFILTER_RUN_DIR), the veth pair
  * into the box's network namespace, the shared NAT table, and IPv4
  * forwarding with its guard. The box's side is src/net/netbox.c. Never prints;
- * functions return >= 0 or -errno with *ret_what naming the step. */
+ * functions return >= 0 or -errno with err (may be NULL) naming the failed
+ * step. */
 #ifndef CLAWBOX_NETFILTER_H
 #define CLAWBOX_NETFILTER_H
 #include "util/common.h"
 
 #include <net/if.h>
+
+struct error;
 
 #define NETFILTER_RUN_DIR "/run/clawbox/net"
 #define NETFILTER_SLOTS   1024
@@ -24,7 +27,7 @@ struct netfilter_slot {
 /* Take the first free slot whose /30 overlaps no route of the host's main
  * table (other boxes' excepted: their slots are locked). -EADDRNOTAVAIL
  * when none is left. */
-int netfilter_slot_take(struct netfilter_slot *ret, const char **ret_what);
+int netfilter_slot_take(struct netfilter_slot *ret, struct error *err);
 /* Remove and unlock the slot file. Idempotent. The veth pair goes with the
  * box's network namespace (the kernel deletes it when the box init is
  * gone), not here: deleting it costs tens of ms of RCU waits. */
@@ -36,11 +39,11 @@ void netfilter_slot_release(struct netfilter_slot *s);
  * table since). When IPv4 forwarding is off,
  * install the forwarding guard first, then turn forwarding on, and say so
  * with *ret_enabled; when it is on, leave the host's forwarding alone. */
-int netfilter_host_prepare(bool *ret_enabled, const char **ret_what);
+int netfilter_host_prepare(bool *ret_enabled, struct error *err);
 
 /* Create the slot's veth pair: host_if here with host_addr, eth0 in the
  * network namespace of box_pid (the box init configures it). A stale
  * host_if (a crashed box's netns not yet gone) is replaced. */
-int netfilter_veth_up(struct netfilter_slot *s, pid_t box_pid, const char **ret_what);
+int netfilter_veth_up(struct netfilter_slot *s, pid_t box_pid, struct error *err);
 
 #endif

@@ -1,6 +1,7 @@
 #include "util/common.h"
 
 #include "net/netpolicy.h"
+#include "util/error.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -140,43 +141,51 @@ int netpolicy_add_ip(struct netpolicy *p, const char *cidr)
 	return 0;
 }
 
-int netpolicy_read_file(struct netpolicy *p, const char *path, unsigned *ret_line)
+/* One line of a policy file (no newline): a rule, a comment or blank. */
+static int read_line(struct netpolicy *p, char *line)
+{
+	char *s = line + strspn(line, " \t");
+	if (!*s || *s == '#')
+		return 0;
+	char *arg = s + strcspn(s, " \t");
+	if (*arg)
+		*arg++ = '\0';
+	arg += strspn(arg, " \t");
+	arg[strcspn(arg, " \t")] = '\0';
+	if (STREQ(s, "allow-domain"))
+		return netpolicy_add_domain(p, arg, true);
+	if (STREQ(s, "deny-domain"))
+		return netpolicy_add_domain(p, arg, false);
+	if (STREQ(s, "allow-ip"))
+		return netpolicy_add_ip(p, arg);
+	return -EINVAL;
+}
+
+int netpolicy_read_file(struct netpolicy *p, const char *path, struct error *err)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
 	char line[512];
 	unsigned no = 0;
+	int r = 0;
 
 	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	while (fgets(line, sizeof(line), f)) {
+		return errno == ENOENT ? 0 : error_errno(err, -errno, "read '%s'", path);
+	while (r == 0 && fgets(line, sizeof(line), f)) {
 		no++;
 		size_t len = strlen(line);
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
-			*ret_line = no;
-			return -EINVAL;
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n')
+			r = -EINVAL;
+		else {
+			line[strcspn(line, "\r\n")] = '\0';
+			r = read_line(p, line);
 		}
-		line[strcspn(line, "\r\n")] = '\0';
-		char *s = line + strspn(line, " \t");
-		if (!*s || *s == '#')
-			continue;
-		char *arg = s + strcspn(s, " \t");
-		if (*arg)
-			*arg++ = '\0';
-		arg += strspn(arg, " \t");
-		arg[strcspn(arg, " \t")] = '\0';
-		int r = -EINVAL;
-		if (STREQ(s, "allow-domain"))
-			r = netpolicy_add_domain(p, arg, true);
-		else if (STREQ(s, "deny-domain"))
-			r = netpolicy_add_domain(p, arg, false);
-		else if (STREQ(s, "allow-ip"))
-			r = netpolicy_add_ip(p, arg);
-		if (r == -EINVAL)
-			*ret_line = no;
-		if (r < 0)
-			return r;
 	}
-	return ferror(f) ? -EIO : 0;
+	if (r == -EINVAL)
+		return error_set(err, r, path, no,
+				 "invalid line (allow-domain P, deny-domain P or allow-ip A[/L])");
+	if (r == 0 && ferror(f))
+		r = -EIO;
+	return r < 0 ? error_errno(err, r, "read '%s'", path) : 0;
 }
 
 void netpolicy_free(struct netpolicy *p)

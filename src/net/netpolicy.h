@@ -21,6 +21,8 @@
 
 #include <sys/socket.h>
 
+struct error;
+
 #define NETPOLICY_NAME_MAX 253
 
 struct netpolicy_pattern {
@@ -53,9 +55,10 @@ int netpolicy_add_domain(struct netpolicy *p, const char *pattern, bool allow);
 /* Add an address rule "ADDR[/LEN]". -EINVAL when invalid. */
 int netpolicy_add_ip(struct netpolicy *p, const char *cidr);
 /* Read a policy file: lines "allow-domain P", "deny-domain P", "allow-ip A"
- * ('#' comments, blank lines). Missing file: nothing added. -EINVAL with
- * *ret_line (1-based) for a bad line. */
-int netpolicy_read_file(struct netpolicy *p, const char *path, unsigned *ret_line);
+ * ('#' comments, blank lines). Missing file: nothing added. -EINVAL for a
+ * bad line (err: path, the 1-based line, what is wrong), or another -errno
+ * (err: the failed read). err may be NULL. */
+int netpolicy_read_file(struct netpolicy *p, const char *path, struct error *err);
 void netpolicy_free(struct netpolicy *p);
 
 /* A port: s[0..n) is 1 to 5 decimal digits, no sign or space, 1-65535.

@@ -48,17 +48,15 @@ int nflog_open(void)
 					       .copy_mode = NFULNL_COPY_PACKET };
 	uint32_t qthresh = htonl(1); /* each packet at once, not 100 at a time */
 	int cap = 1, r;
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	_cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &cap, sizeof(cap));
 	if ((r = config(fd, NFULA_CFG_CMD, &bind_cmd, sizeof(bind_cmd))) < 0 ||
 	    (r = config(fd, NFULA_CFG_MODE, &mode, sizeof(mode))) < 0 ||
-	    (r = config(fd, NFULA_CFG_QTHRESH, &qthresh, sizeof(qthresh))) < 0) {
-		close(fd);
+	    (r = config(fd, NFULA_CFG_QTHRESH, &qthresh, sizeof(qthresh))) < 0)
 		return r;
-	}
-	return fd;
+	return TAKE_FD(fd);
 }
 
 /* The attribute of type in [p, p+len), or NULL; *ret_len its payload size. */
@@ -192,7 +190,7 @@ static bool drain(struct nflog *l, uint8_t *buf)
 static void *serve(void *arg)
 {
 	struct nflog *l = arg;
-	uint8_t *buf = malloc(NFLOG_BUF);
+	_cleanup_free_ uint8_t *buf = malloc(NFLOG_BUF);
 	bool ok = buf != NULL;
 	while (ok) {
 		struct pollfd p[2] = { { .fd = l->fd, .events = POLLIN },
@@ -203,30 +201,38 @@ static void *serve(void *arg)
 		if (p[1].revents)
 			break;
 	}
-	free(buf);
 	return NULL;
+}
+
+/* Close and free what l holds (any of it may be missing). */
+static void nflog_free(struct nflog *l)
+{
+	closep(&l->stop_r);
+	closep(&l->stop_w);
+	closep(&l->fd);
+	audit_close(l->audit);
+	free(l);
 }
 
 int nflog_start(int fd, const char *box_dir, const char *box_name, struct nflog **ret)
 {
-	int pfd[2];
 	struct nflog *l = calloc(1, sizeof(*l));
-	if (!l || pipe2(pfd, O_CLOEXEC) < 0) {
-		free(l);
+	int pfd[2], r;
+	if (!l) {
 		close(fd);
 		return -ENOMEM;
 	}
-	*l = (struct nflog){ .fd = fd,
-			     .stop_r = pfd[0],
-			     .stop_w = pfd[1],
-			     .box_dir = box_dir,
-			     .box_name = box_name };
-	int r = pthread_create(&l->thread, NULL, serve, l);
-	if (r != 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		close(fd);
-		free(l);
+	*l = (struct nflog){
+		.fd = fd, .stop_r = -1, .stop_w = -1, .box_dir = box_dir, .box_name = box_name
+	};
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		nflog_free(l);
+		return -ENOMEM;
+	}
+	l->stop_r = pfd[0];
+	l->stop_w = pfd[1];
+	if ((r = pthread_create(&l->thread, NULL, serve, l)) != 0) {
+		nflog_free(l);
 		return -r;
 	}
 	*ret = l;
@@ -239,9 +245,5 @@ void nflog_stop(struct nflog *l)
 		return;
 	(void)!write(l->stop_w, "x", 1);
 	pthread_join(l->thread, NULL);
-	close(l->stop_r);
-	close(l->stop_w);
-	close(l->fd);
-	audit_close(l->audit);
-	free(l);
+	nflog_free(l);
 }

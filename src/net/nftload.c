@@ -46,18 +46,14 @@ int nftload(enum nftload_ruleset ruleset)
 	size_t len = rulesets[ruleset].len;
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	int one = 1;
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	_cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
 	if (fd < 0)
 		return -errno;
 	/* Acks carry only the header of the message they answer. */
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	int r = 0;
 	if (sendto(fd, bytes, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		r = -errno;
-	else
-		r = netlink_acks(fd, count_acked(bytes, len));
-	close(fd);
-	return r;
+		return -errno;
+	return netlink_acks(fd, count_acked(bytes, len));
 }
 
 int nftload_genid(uint32_t *ret)

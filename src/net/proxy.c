@@ -276,12 +276,10 @@ static bool bind_test(const struct sockaddr *sa, socklen_t len)
 		((struct sockaddr_in *)&ss)->sin_port = 0;
 	else
 		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return true;
-	int r = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
-	close(fd);
-	return r != EADDRNOTAVAIL;
+	return bind(fd, (struct sockaddr *)&ss, len) == 0 || errno != EADDRNOTAVAIL;
 }
 
 /* Is sa (or the IPv4 address an IPv6 one carries) an address of the host? */

@@ -58,16 +58,13 @@ int publish_listen(struct publish_port *port)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port->host) };
 	int one = 1;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	port->fd = fd;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0)
+		return -errno;
+	port->fd = TAKE_FD(fd);
 	return 0;
 }
 
@@ -97,47 +94,65 @@ static void log_conn(struct publish *p, const struct pconn *c, const char *reaso
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* A connection thread has ended (or was never started): the last one
+ * wakes publish_stop(). */
+static void conn_done(struct publish *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (--p->active == 0)
+		pthread_cond_broadcast(&p->idle);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Connect to the box's port c->box (within 5 s, or until stopped); the
+ * socket, or -1 with *ret_reason saying why not. */
+static int connect_box(struct publish *p, const struct pconn *c, const char **ret_reason)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->box) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		*ret_reason = "no socket in the box";
+		return -1;
+	}
+	*ret_reason = "nothing listens on the box's port";
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+		return -1;
+	struct pollfd pf[2] = { { .fd = fd, .events = POLLOUT },
+				{ .fd = p->stop_r, .events = POLLIN } };
+	int err = 0, n;
+	socklen_t el = sizeof(err);
+	while ((n = poll(pf, 2, 5000)) < 0 && errno == EINTR)
+		;
+	if (n <= 0 || pf[1].revents || !pf[0].revents ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err)
+		return -1;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return TAKE_FD(fd);
+}
+
+/* Forward one connection (c->cfd, closed here) and log it. */
+static void forward(struct publish *p, const struct pconn *c)
+{
+	_cleanup_close_ int cfd = c->cfd;
+	int64_t t0 = now_ms();
+	uint64_t in = 0, out = 0;
+	const char *reason = NULL;
+	_cleanup_close_ int bfd = connect_box(p, c, &reason);
+	if (bfd >= 0)
+		relay_splice(cfd, bfd, p->stop_r, 15 * 60 * 1000, RELAY_ALL, &in, &out);
+	log_conn(p, c, bfd >= 0 ? NULL : reason, in, out, t0);
+}
+
 /* Runs in the box's network namespace (inherited from the acceptor). */
 static void *conn_main(void *arg)
 {
 	struct pconn *c = arg;
 	struct publish *p = c->p;
-	int64_t t0 = now_ms();
-	uint64_t in = 0, out = 0;
-	const char *reason = NULL;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->box) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int bfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (bfd < 0) {
-		reason = "no socket in the box";
-	} else if (connect(bfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
-		reason = "nothing listens on the box's port";
-	} else {
-		struct pollfd pf[2] = { { .fd = bfd, .events = POLLOUT },
-					{ .fd = p->stop_r, .events = POLLIN } };
-		int err = 0;
-		socklen_t el = sizeof(err);
-		int n;
-		while ((n = poll(pf, 2, 5000)) < 0 && errno == EINTR)
-			;
-		if (n <= 0 || pf[1].revents || !pf[0].revents ||
-		    getsockopt(bfd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err)
-			reason = "nothing listens on the box's port";
-	}
-	if (!reason) {
-		int one = 1;
-		setsockopt(bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		relay_splice(c->cfd, bfd, p->stop_r, 15 * 60 * 1000, RELAY_ALL, &in, &out);
-	}
-	log_conn(p, c, reason, in, out, t0);
-	if (bfd >= 0)
-		close(bfd);
-	close(c->cfd);
+	forward(p, c);
 	free(c);
-	pthread_mutex_lock(&p->lock);
-	if (--p->active == 0)
-		pthread_cond_broadcast(&p->idle);
-	pthread_mutex_unlock(&p->lock);
+	conn_done(p);
 	return NULL;
 }
 
@@ -165,10 +180,7 @@ static void spawn(struct publish *p, const struct publish_port *port, int fd)
 	if (pthread_create(&t, &attr, conn_main, c) != 0) {
 		close(fd);
 		free(c);
-		pthread_mutex_lock(&p->lock);
-		if (--p->active == 0)
-			pthread_cond_broadcast(&p->idle);
-		pthread_mutex_unlock(&p->lock);
+		conn_done(p);
 	}
 	pthread_attr_destroy(&attr);
 }

@@ -27,17 +27,14 @@ struct sockowner {
 
 int sockowner_new(int netns, int diag, pid_t init_pid, struct sockowner **ret)
 {
+	_cleanup_close_ int ns = netns, dg = diag;
 	struct sockowner *o = calloc(1, sizeof(*o));
-	if (!o) {
-		close(netns);
-		if (diag >= 0)
-			close(diag);
+	if (!o)
 		return -ENOMEM;
-	}
 	pthread_mutex_init(&o->lock, NULL);
-	o->netns = netns;
-	o->diag = diag;
-	o->tried = diag >= 0;
+	o->tried = dg >= 0;
+	o->netns = TAKE_FD(ns);
+	o->diag = TAKE_FD(dg);
 	o->init = init_pid;
 	o->last = -1;
 	*ret = o;
@@ -77,23 +74,19 @@ static int open_diag(int netns)
 		return -errno;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -errno;
+	_cleanup_close_ int chan = sp[0], child_end = sp[1];
 	pid_t pid = fork();
 	if (pid == 0)
-		diag_child(userns, netns, sp[1]);
-	close(sp[1]);
-	_cleanup_close_ int chan = sp[0];
+		diag_child(userns, netns, child_end);
 	if (pid < 0)
 		return -errno;
+	close(TAKE_FD(child_end));
 	char tag = 0;
-	int fd = -1;
+	_cleanup_close_ int fd = -1;
 	int k = fdpass_recv(chan, &tag, &fd, 1);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (k == 1 && tag == 'F')
-		return fd;
-	if (k == 1)
-		close(fd);
-	return -EPERM;
+	return k == 1 && tag == 'F' ? TAKE_FD(fd) : -EPERM;
 }
 
 static int put_addr(struct inet_diag_sockid *id, bool src, const struct sockaddr_storage *ss)
@@ -296,14 +289,13 @@ static int find_holder(pid_t init, const char *want, struct sockowner_pid *ret, 
 	for (size_t i = 0; i < n; i++) {
 		char path[32];
 		snprintf(path, sizeof(path), "/proc/%d", (int)v[i]);
-		int pdir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int pdir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (pdir < 0)
 			continue;
 		if (check(pdir, v[i], want, ret) > 0) {
-			*ret_dir = pdir;
+			*ret_dir = TAKE_FD(pdir);
 			return 0;
 		}
-		close(pdir);
 		add_descendants(v[i], v, &n, SOCKOWNER_MAX_PROCS);
 	}
 	return -ESRCH;

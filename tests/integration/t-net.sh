@@ -297,7 +297,7 @@ bad_policy_input() {
 	"$CLAWBOX" run --project "$P" -- true
 	printf 'allow-domain ok.example\nallow-domainx bad\n' >"$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*)/net"
 	err=$("$CLAWBOX" run --project "$P" --net proxy -- true 2>&1) && fail "bad net file accepted"
-	echo "$err" | grep -q "invalid line 2" || fail "message does not name the line: $err"
+	echo "$err" | grep -q "/net:2: invalid line" || fail "message does not name the line: $err"
 }
 
 net_none_stays_offline() {
