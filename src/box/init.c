@@ -8,6 +8,7 @@
 
 #include "box/landlock.h"
 #include "net/proxy.h"
+#include "box/init.h"
 #include "box/supervisor.h"
 #include "box/sysfilter.h"
 
@@ -135,7 +136,7 @@ struct built_net {
 /* With the proxy: a NETLINK_SOCK_DIAG socket in our network namespace, for
  * the supervisor to find the box's processes behind proxy connections
  * (src/net/sockowner.h); -1 when the kernel has none (no pids then). */
-static int open_diag(const struct sandbox_spec *s)
+static int open_diag(const struct supervisor_spec *s)
 {
 	return s->net_proxy ? socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG) : -1;
 }
@@ -160,7 +161,7 @@ static void builder_send(struct builder *bd, const void *msg, size_t n)
 
 /* Set up the network namespace we are in: loopback, eth0 (filtered), the
  * ruleset; *ret_nflog gets the NFLOG socket (filtered) or -1. */
-static void net_setup(const struct sandbox_spec *s, int *ret_nflog)
+static void net_setup(const struct supervisor_spec *s, int *ret_nflog)
 {
 	const char *what = NULL;
 	int r;
@@ -170,7 +171,7 @@ static void net_setup(const struct sandbox_spec *s, int *ret_nflog)
 }
 
 /* What the supervisor gets of the network namespace we are in. */
-static struct built_net net_parts(const struct sandbox_spec *s)
+static struct built_net net_parts(const struct supervisor_spec *s)
 {
 	struct built_net b = { .diag = -1 };
 	if ((b.net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
@@ -181,7 +182,7 @@ static struct built_net net_parts(const struct sandbox_spec *s)
 	return b;
 }
 
-static void builder_net(const struct sandbox_spec *s, struct builder *bd)
+static void builder_net(const struct supervisor_spec *s, struct builder *bd)
 {
 	int nflog;
 	if (unshare(CLONE_NEWNET) < 0)
@@ -205,7 +206,7 @@ static int keep_only(int a, int b)
 	return 0;
 }
 
-_noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder *bd)
+_noreturn_ static void builder_main(const struct supervisor_spec *s, struct builder *bd)
 {
 	struct rootfs_error ferr;
 	int overlay = -1;
@@ -244,7 +245,7 @@ _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder
 	_exit(0);
 }
 
-static void builder_start(const struct sandbox_spec *s, struct builder *bd)
+static void builder_start(const struct supervisor_spec *s, struct builder *bd)
 {
 	struct rootfs_error ferr;
 	int r;
@@ -315,7 +316,7 @@ static int builder_old_root(void *ctx, bool start)
 
 /* Be in the box's network namespace, and pass it to the supervisor (for
  * --publish) with the proxy's listeners and (filtered) the NFLOG socket. */
-static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int nflog)
+static void builder_finish(const struct supervisor_spec *s, struct builder *bd, int nflog)
 {
 	int fds[2 + PROXY_NFDS];
 	size_t n = 1;
@@ -365,7 +366,7 @@ static int open_pty(void)
 	return n;
 }
 
-static void confine(const struct sandbox_spec *s)
+static void confine(const struct supervisor_spec *s)
 {
 	const char *what = NULL;
 	const char *dirs[] = { ROOTFS_WORKSPACE, s->fs.project, "/tmp",
@@ -513,7 +514,7 @@ _noreturn_ static void reap_until_done(pid_t cmd)
 	}
 }
 
-static void start_command(const struct sandbox_spec *s, char *const *envp, int pts,
+static void start_command(const struct supervisor_spec *s, char *const *envp, int pts,
 			  const int keep[2])
 {
 	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
@@ -559,14 +560,14 @@ static void receive_exact(void *p, size_t n, const char *what)
 	}
 }
 
-/* One block of strings from the supervisor (sandbox_set_masks,
- * sandbox_finish): a uint32 length, then NUL-terminated strings. Returns
+/* One block of strings from the supervisor (supervisor_set_masks,
+ * supervisor_finish): a uint32 length, then NUL-terminated strings. Returns
  * them as a NULL-terminated array, their count in *ret_n. */
 static char **receive_block(const char *what, size_t *ret_n)
 {
 	uint32_t len;
 	receive_exact(&len, sizeof(len), what);
-	if (len > SANDBOX_BLOCK_MAX)
+	if (len > SUPERVISOR_BLOCK_MAX)
 		die(E2BIG, "receive", what, NULL);
 	char *buf = malloc(len + 1);
 	if (!buf)
@@ -588,10 +589,10 @@ static char **receive_block(const char *what, size_t *ret_n)
 	return v;
 }
 
-void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pty_fd)
+void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pty_fd)
 {
 	struct rootfs_error ferr;
-	struct sandbox_spec spec = *s;
+	struct supervisor_spec spec = *s;
 	struct builder bd;
 	int r, nflog = -1;
 

@@ -4,6 +4,7 @@
 #include "util/trace.h"
 
 #include "box/pty.h"
+#include "box/init.h"
 #include "box/supervisor.h"
 #include "util/fdpass.h"
 #include "util/fs.h"
@@ -85,7 +86,7 @@ static bool kernel_fs(long type)
 	return false;
 }
 
-static enum sandbox_stdio stdio_socket(int fd, const char **ret_why)
+static enum supervisor_stdio stdio_socket(int fd, const char **ret_why)
 {
 	int domain = 0, type = 0;
 	socklen_t l = sizeof(domain);
@@ -94,58 +95,58 @@ static enum sandbox_stdio stdio_socket(int fd, const char **ret_why)
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &(socklen_t){ sizeof(type) }) < 0) {
 		*ret_why = "a socket of unknown kind";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	}
 	if (domain == AF_UNIX)
-		return SANDBOX_STDIO_PASS;
+		return SUPERVISOR_STDIO_PASS;
 	if ((domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM &&
 	    getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
-		return SANDBOX_STDIO_PASS;
+		return SUPERVISOR_STDIO_PASS;
 	*ret_why = domain == AF_INET || domain == AF_INET6
 		       ? "an unconnected or non-TCP internet socket (the host's network, past the "
 			 "proxy)"
 		       : "a socket of a family other than unix and inet";
-	return SANDBOX_STDIO_REFUSE;
+	return SUPERVISOR_STDIO_REFUSE;
 }
 
-enum sandbox_stdio sandbox_stdio_check(int fd, const char **ret_why)
+enum supervisor_stdio supervisor_stdio_check(int fd, const char **ret_why)
 {
 	struct stat st;
 	struct statfs sf;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fstat(fd, &st) < 0) {
 		*ret_why = "closed";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	}
 	if (fl & O_PATH) {
 		*ret_why = "an O_PATH descriptor (a handle on the host's tree)";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	}
 	if (isatty(fd))
-		return SANDBOX_STDIO_TTY;
+		return SUPERVISOR_STDIO_TTY;
 	switch (st.st_mode & S_IFMT) {
-	case S_IFIFO: return SANDBOX_STDIO_PASS;
+	case S_IFIFO: return SUPERVISOR_STDIO_PASS;
 	case S_IFSOCK: return stdio_socket(fd, ret_why);
 	case S_IFDIR:
 		*ret_why = "a directory (the box would walk the host's tree from it)";
-		return SANDBOX_STDIO_REFUSE;
-	case S_IFBLK: *ret_why = "a block device"; return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
+	case S_IFBLK: *ret_why = "a block device"; return SUPERVISOR_STDIO_REFUSE;
 	case S_IFCHR:
 		/* null, zero, full, random, urandom: the box has them anyway */
 		if (major(st.st_rdev) == 1 &&
 		    (minor(st.st_rdev) == 3 || minor(st.st_rdev) == 5 || minor(st.st_rdev) == 7 ||
 		     minor(st.st_rdev) == 8 || minor(st.st_rdev) == 9))
-			return SANDBOX_STDIO_PASS;
+			return SUPERVISOR_STDIO_PASS;
 		*ret_why = "a character device other than /dev/null and its kind";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	case S_IFREG:
 		if (fstatfs(fd, &sf) == 0 && !kernel_fs((long)sf.f_type))
-			return SANDBOX_STDIO_PASS;
+			return SUPERVISOR_STDIO_PASS;
 		*ret_why = "a file of the kernel's own (proc, sysfs, a namespace or pidfd, ...)";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	default:
 		*ret_why = "a kernel object (epoll, eventfd, signalfd, timerfd, ...)";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	}
 }
 
@@ -183,9 +184,9 @@ static int64_t mono_ms(void)
 }
 
 struct run {
-	const struct sandbox_spec *spec;
-	const struct sandbox_hooks *hooks;
-	struct sandbox_result *res;
+	const struct supervisor_spec *spec;
+	const struct supervisor_hooks *hooks;
+	struct supervisor_result *res;
 	int report_fd; /* read end */
 	int diag;      /* the box's NETLINK_SOCK_DIAG socket until 'N', or -1 */
 	int pty_sock;  /* our end of the fd channel */
@@ -249,7 +250,7 @@ static void relay(struct run *run, const struct secrets *redact)
 
 	pty_relay_init(&pr, redact);
 	while (report_open || pty_relay_active(&pr)) {
-		struct pollfd p[5 + SANDBOX_WATCH_MAX];
+		struct pollfd p[5 + SUPERVISOR_WATCH_MAX];
 		nfds_t n = 0;
 		int ir = -1, is = -1, ip = -1, iw, base;
 		if (report_open)
@@ -309,7 +310,7 @@ static void relay(struct run *run, const struct secrets *redact)
 	pty_relay_finish(&pr);
 }
 
-static int exit_code(const struct sandbox_result *res, bool exited, int init_status)
+static int exit_code(const struct supervisor_result *res, bool exited, int init_status)
 {
 	if (res->failure.kind == REPORT_FAIL)
 		return EXIT_SETUP;
@@ -331,7 +332,7 @@ static void install_handlers(bool on)
 		sigaction(relayed[i], &sa, NULL);
 }
 
-/* The network namespace comes later, from the init's builder (boxinit.c),
+/* The network namespace comes later, from the init's builder (init.c),
  * except with --net filtered, where the supervisor wires the veth into it
  * before the init goes on. */
 static pid_t clone_box(bool netns, int *ret_pidfd)
@@ -344,15 +345,15 @@ static pid_t clone_box(bool netns, int *ret_pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-struct sandbox {
-	const struct sandbox_spec *spec;
-	const struct sandbox_hooks *hooks;
+struct supervisor {
+	const struct supervisor_spec *spec;
+	const struct supervisor_hooks *hooks;
 	pid_t pid;
 	int pidfd, rep, go, ps, sig_r, sig_w; /* our ends; -1 when closed */
 	int64_t t0;
 };
 
-static void sandbox_free(struct sandbox *sb)
+static void supervisor_free(struct supervisor *sb)
 {
 	install_handlers(false);
 	target_pidfd = -1;
@@ -364,28 +365,28 @@ static void sandbox_free(struct sandbox *sb)
 	free(sb);
 }
 
-void sandbox_abort(struct sandbox *sb)
+void supervisor_abort(struct supervisor *sb)
 {
 	if (!sb)
 		return;
 	kill(sb->pid, SIGKILL);
 	while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	sandbox_free(sb);
+	supervisor_free(sb);
 }
 
-int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, struct sandbox **ret,
-		  const char **ret_what)
+int supervisor_start(const struct supervisor_spec *s, const struct supervisor_hooks *h,
+		     struct supervisor **ret, const char **ret_what)
 {
 	int rep[2] = { -1, -1 }, go[2] = { -1, -1 }, ps[2] = { -1, -1 }, sp[2] = { -1, -1 };
 	int pidfd = -1, r;
 
 	*ret = NULL;
 	*ret_what = "create the channels to the box";
-	struct sandbox *sb = calloc(1, sizeof(*sb));
+	struct supervisor *sb = calloc(1, sizeof(*sb));
 	if (!sb)
 		return -ENOMEM;
-	*sb = (struct sandbox){ .spec = s, .hooks = h, .t0 = mono_ms() };
+	*sb = (struct supervisor){ .spec = s, .hooks = h, .t0 = mono_ms() };
 	if (pipe2(rep, O_CLOEXEC) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0 ||
 	    pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0 ||
@@ -405,7 +406,7 @@ int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, s
 		trace_point("cloned");
 	if (pid == 0) {
 		install_handlers(false);
-		boxinit_main(s, rep[1], go[0], ps[1]);
+		init_main(s, rep[1], go[0], ps[1]);
 	}
 	r = pid < 0 ? -errno : 0;
 	close(rep[1]);
@@ -420,7 +421,7 @@ int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, s
 	sb->pidfd = pidfd;
 	if (pid < 0) {
 		*ret_what = "create the box's namespaces";
-		sandbox_free(sb);
+		supervisor_free(sb);
 		return r;
 	}
 	sb->pid = pid;
@@ -437,7 +438,7 @@ int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, s
 		r = -errno;
 	}
 	if (r < 0) {
-		sandbox_abort(sb);
+		supervisor_abort(sb);
 		return r;
 	}
 	*ret_what = NULL;
@@ -478,7 +479,7 @@ static int send_block(int fd, char *const *v, size_t n)
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += strlen(v[i]) + 1;
-	if (total > SANDBOX_BLOCK_MAX)
+	if (total > SUPERVISOR_BLOCK_MAX)
 		return -E2BIG;
 	uint32_t len = (uint32_t)total;
 	struct iovec *iov = calloc(n + 1, sizeof(*iov));
@@ -498,16 +499,16 @@ static bool init_gone(int r)
 	return r == -EPIPE || r == -ECONNRESET;
 }
 
-int sandbox_set_masks(struct sandbox *sb, char *const *masks, size_t n)
+int supervisor_set_masks(struct supervisor *sb, char *const *masks, size_t n)
 {
 	int r = send_block(sb->go, masks, n);
 	return init_gone(r) ? 0 : r;
 }
 
-int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *redact,
-		   struct sandbox_result *ret, const char **ret_what)
+int supervisor_finish(struct supervisor *sb, char *const *envp, const struct secrets *redact,
+		      struct supervisor_result *ret, const char **ret_what)
 {
-	const struct sandbox_hooks *h = sb->hooks;
+	const struct supervisor_hooks *h = sb->hooks;
 	memset(ret, 0, sizeof(*ret));
 	*ret_what = NULL;
 	size_t n = 0;
@@ -516,7 +517,7 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *
 	int r = send_block(sb->go, envp, n);
 	if (r < 0 && !init_gone(r)) {
 		*ret_what = "pass the environment to the box";
-		sandbox_abort(sb);
+		supervisor_abort(sb);
 		return r;
 	}
 	close(sb->go);
@@ -550,7 +551,7 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *
 	 * is the kernel's teardown, and the box's lock is the init's until that
 	 * is done. */
 	if (run.exited && !sb->spec->wait_teardown) {
-		sandbox_free(sb);
+		supervisor_free(sb);
 		return 0;
 	}
 	siginfo_t si = { 0 };
@@ -566,6 +567,6 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *
 		if (h->ended)
 			h->ended(ret, h->ctx);
 	}
-	sandbox_free(sb);
+	supervisor_free(sb);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include "sync/gate.h"
 #include "sync/gitsync.h"
 #include "cli/cli.h"
+#include "box/boxenv.h"
 #include "box/masks.h"
 #include "cli/launch.h"
 #include "box/supervisor.h"
@@ -89,7 +90,7 @@ _printf_(1, 2) static int usage_error(const char *fmt, ...)
  * into secret memory and its bytes in argv are overwritten at once, so
  * /proc/PID/cmdline of clawbox no longer shows it. Messages name the NAME
  * only when it is valid (an invalid one may be a pasted value). */
-static int parse_env_opt(struct runbox_opts *o, char *arg)
+static int parse_env_opt(struct launch_opts *o, char *arg)
 {
 	char name[DOTENV_NAME_MAX + 1];
 	char *eq = strchr(arg, '=');
@@ -123,7 +124,7 @@ static int parse_env_opt(struct runbox_opts *o, char *arg)
 }
 
 /* --config DIR[:PATH]: PATH is absolute and beneath the box's home. */
-static int parse_config_opt(struct runbox_opts *o, const char *arg)
+static int parse_config_opt(struct launch_opts *o, const char *arg)
 {
 	char dir[PATH_MAX];
 	const char *colon = strrchr(arg, ':');
@@ -152,13 +153,13 @@ static int parse_config_opt(struct runbox_opts *o, const char *arg)
 	return 0;
 }
 
-void runbox_opts_free(struct runbox_opts *o)
+void launch_opts_free(struct launch_opts *o)
 {
 	log_set_filter(NULL, NULL);
 	o->secrets = secrets_free(o->secrets);
 }
 
-int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
+int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 {
 	enum {
 		OPT_MEMORY = 256,
@@ -295,7 +296,7 @@ static void on_net(int netns, int diag, int *fds, size_t n, void *p)
 
 static size_t on_watch(struct pollfd *pf, void *p)
 {
-	_Static_assert(PROXY_NFDS <= SANDBOX_WATCH_MAX, "the proxy's listeners fit the watch");
+	_Static_assert(PROXY_NFDS <= SUPERVISOR_WATCH_MAX, "the proxy's listeners fit the watch");
 	struct run_ctx *c = p;
 	return net_watch(&c->net, pf);
 }
@@ -308,7 +309,7 @@ static void on_watch_ready(void *p)
 
 /* The command ended: stop the proxy and write the run's end to the audit
  * log while the kernel tears the box down. */
-static void on_ended(const struct sandbox_result *res, void *p)
+static void on_ended(const struct supervisor_result *res, void *p)
 {
 	struct run_ctx *c = p;
 	net_finish(&c->net);
@@ -346,7 +347,7 @@ static void inside_cwd(const struct box *b, char *out, size_t n)
 
 /* --deny-read of a file git tracks hides the file, not its history: say so
  * (docs/SYNC.md "Git"). */
-static void warn_tracked_denies(const struct runbox_opts *o, const struct box *b)
+static void warn_tracked_denies(const struct launch_opts *o, const struct box *b)
 {
 	const char *rel[ELEMENTSOF(o->deny)];
 	bool tracked[ELEMENTSOF(o->deny)];
@@ -370,27 +371,27 @@ static void warn_tracked_denies(const struct runbox_opts *o, const struct box *b
 			    rel[i], rel[i]);
 }
 
-static int collect_masks(const struct runbox_opts *o, const struct box *b, const char *state,
+static int collect_masks(const struct launch_opts *o, const struct box *b, const char *state,
 			 struct strv *masks)
 {
 	char path[PATH_MAX];
-	int r = policy_default_masks(state, masks);
+	int r = masks_default(state, masks);
 	for (size_t i = 0; i < o->ndeny && r == 0; i++) {
-		r = policy_add_deny(masks, b->project, o->deny[i]);
+		r = masks_add_deny(masks, b->project, o->deny[i]);
 		if (r < 0)
 			log_error("invalid --deny-read path '%s'", o->deny[i]);
 	}
 	/* The files the secrets come from: the box gets their values by
 	 * environment only, never the files (nor values -e overrode). */
-	if (r == 0 && o->secrets_file && (r = policy_add_secrets_file(masks, o->secrets_file)) < 0)
+	if (r == 0 && o->secrets_file && (r = masks_add_secrets_file(masks, o->secrets_file)) < 0)
 		log_error("cannot resolve the secrets file '%s': %s", o->secrets_file,
 			  strerror(-r));
 	if (r == 0 && o->config_dir[0] &&
 	    (r = path_join(path, sizeof(path), o->config_dir, SECRETS_CONFIG_ENV)) == 0 &&
-	    (r = policy_add_secrets_file(masks, path)) < 0)
+	    (r = masks_add_secrets_file(masks, path)) < 0)
 		log_error("cannot resolve '%s': %s", path, strerror(-r));
 	if (r == 0 && (r = path_join(path, sizeof(path), b->dir, "deny-read")) == 0 &&
-	    (r = policy_read_deny_file(path, b->project, masks)) < 0)
+	    (r = masks_read_deny_file(path, b->project, masks)) < 0)
 		log_error("cannot read '%s': %s", path, strerror(-r));
 	for (size_t i = 0; i < masks->n && r == 0; i++)
 		if (path_is_beneath(b->project, masks->v[i]) &&
@@ -399,7 +400,7 @@ static int collect_masks(const struct runbox_opts *o, const struct box *b, const
 			r = -EINVAL;
 		}
 	if (r == 0) {
-		policy_normalize_masks(masks, b->project);
+		masks_normalize(masks, b->project);
 		if (o->ndeny)
 			warn_tracked_denies(o, b);
 	}
@@ -408,7 +409,7 @@ static int collect_masks(const struct runbox_opts *o, const struct box *b, const
 
 /* Memory and pids limits: cgroup v1 as root; otherwise (or when the
  * controller is missing) say so and fall back to rlimits. */
-static int setup_limits(const struct runbox_opts *o, const struct box *b, struct sandbox_spec *s)
+static int setup_limits(const struct launch_opts *o, const struct box *b, struct supervisor_spec *s)
 {
 	const char *what = NULL;
 	s->cg.memory = o->memory;
@@ -453,7 +454,7 @@ static json_t *argv_json(char *const *argv)
 	return a;
 }
 
-static int report_outcome(const struct sandbox_result *res, const char *cmd)
+static int report_outcome(const struct supervisor_result *res, const char *cmd)
 {
 	const struct report *f = &res->failure;
 	if (f->kind == REPORT_FAIL)
@@ -527,7 +528,7 @@ static void yolo_sync_stop(pid_t pid)
 /* Every source below -e, lowest precedence last: --secrets FILE, the
  * --config DIR's .env, the box's store. Prints warnings; 0 or -errno after
  * one error message. */
-static int load_secrets(const struct runbox_opts *o, const struct box *b)
+static int load_secrets(const struct launch_opts *o, const struct box *b)
 {
 	struct secrets_error err = { .msg = "" };
 	unsigned strict = o->strict ? SECRETS_STRICT : 0;
@@ -575,7 +576,7 @@ static int load_secrets(const struct runbox_opts *o, const struct box *b)
 /* Remember the run's values with the box's (src/secrets/secrets.h, the known set)
  * before the box can see them: the gate and every redactor know them from
  * now on. ctx->known gets the whole set. 0, or -errno after a message. */
-static int record_known(const struct runbox_opts *o, const struct box *b, struct run_ctx *ctx)
+static int record_known(const struct launch_opts *o, const struct box *b, struct run_ctx *ctx)
 {
 	struct secrets_error err;
 	int r = secrets_known_record(b->dir, o->secrets, &ctx->known, &err);
@@ -598,7 +599,7 @@ static json_t *secret_names_json(const struct secrets *s)
 
 /* The audit log's side of a run's start: open it, note a new box, write
  * run.start. 0, or -errno after an error message. */
-static int audit_start(const struct runbox_opts *o, const struct box *b, bool created,
+static int audit_start(const struct launch_opts *o, const struct box *b, bool created,
 		       const char *cwd, struct run_ctx *ctx)
 {
 	int r = audit_open_known(b->dir, b->name, ctx->known, &ctx->audit);
@@ -624,10 +625,10 @@ static int audit_start(const struct runbox_opts *o, const struct box *b, bool cr
 }
 
 /* What the box needs before its init starts: the view's layers, the
- * network, the limits (the masks follow: sandbox_set_masks). 0, or -errno
+ * network, the limits (the masks follow: supervisor_set_masks). 0, or -errno
  * after an error message. */
-static int box_spec(const struct runbox_opts *o, const struct box *b, struct run_ctx *ctx,
-		    struct sandbox_spec *s)
+static int box_spec(const struct launch_opts *o, const struct box *b, struct run_ctx *ctx,
+		    struct supervisor_spec *s)
 {
 	path_join(ctx->upper, sizeof(ctx->upper), b->data, "upper");
 	path_join(ctx->work, sizeof(ctx->work), b->data, "work");
@@ -653,16 +654,16 @@ static int box_spec(const struct runbox_opts *o, const struct box *b, struct run
 
 /* Start the box first, then do the supervisor's own work (masks, secrets,
  * audit, environment) while the init gets going and builds the view. */
-static int run_locked(const struct runbox_opts *o, const struct box *b, const char *state,
+static int run_locked(const struct launch_opts *o, const struct box *b, const char *state,
 		      bool created, struct run_ctx *ctx)
 {
 	struct strv masks = { 0 }, netenv = { 0 };
 	struct secrets_env *env = NULL;
 	const char *shell = pick_shell();
 	char *shell_argv[] = { (char *)shell, NULL };
-	struct sandbox_spec s = { .argv = o->shell ? shell_argv : o->argv };
-	struct sandbox *sb = NULL;
-	struct sandbox_result res;
+	struct supervisor_spec s = { .argv = o->shell ? shell_argv : o->argv };
+	struct supervisor *sb = NULL;
+	struct supervisor_result res;
 	const char *what = NULL;
 	int code = EXIT_SETUP, r;
 
@@ -671,7 +672,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 		goto out;
 	/* Removing the box's cgroups needs its init gone. */
 	s.wait_teardown = s.cg.memory_dir[0] || s.cg.pids_dir[0];
-	struct sandbox_hooks hooks = {
+	struct supervisor_hooks hooks = {
 		.started = on_started,
 		.warn = on_warn,
 		.net = on_net,
@@ -682,13 +683,13 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	};
 	sync_settle_before_start(b);
 	trace_point("prepared");
-	if ((r = sandbox_start(&s, &hooks, &sb, &what)) < 0) {
+	if ((r = supervisor_start(&s, &hooks, &sb, &what)) < 0) {
 		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
 		goto out;
 	}
 	if (collect_masks(o, b, state, &masks) < 0)
 		goto out;
-	if ((r = sandbox_set_masks(sb, masks.v, masks.n)) < 0) {
+	if ((r = supervisor_set_masks(sb, masks.v, masks.n)) < 0) {
 		log_error("cannot pass the masks to the box: %s", strerror(-r));
 		goto out;
 	}
@@ -696,14 +697,13 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	    audit_start(o, b, created, ctx->cwd, ctx) < 0)
 		goto out;
 	if ((r = net_environment(&ctx->net, &netenv)) < 0 ||
-	    (r = policy_box_environment(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) <
-		0) {
+	    (r = boxenv_build(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) < 0) {
 		log_error("cannot build the box's environment: %s", strerror(-r));
 		goto out;
 	}
 	trace_point("env");
 	pid_t yolo = yolo_sync_start(b);
-	r = sandbox_finish(sb, secrets_env_vector(env), ctx->known, &res, &what);
+	r = supervisor_finish(sb, secrets_env_vector(env), ctx->known, &res, &what);
 	sb = NULL;
 	yolo_sync_stop(yolo);
 	if (r < 0) {
@@ -712,7 +712,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	}
 	code = report_outcome(&res, s.argv[0]);
 out:
-	sandbox_abort(sb);
+	supervisor_abort(sb);
 	net_finish(&ctx->net);
 	cgroup_destroy(&s.cg);
 	strv_free(&masks);
@@ -731,10 +731,10 @@ static int check_stdio(unsigned *ret_pty_fds)
 	unsigned tty = 0;
 	for (int fd = 0; fd < 3; fd++) {
 		const char *why = NULL;
-		enum sandbox_stdio v = sandbox_stdio_check(fd, &why);
-		if (v == SANDBOX_STDIO_TTY)
+		enum supervisor_stdio v = supervisor_stdio_check(fd, &why);
+		if (v == SUPERVISOR_STDIO_TTY)
 			tty |= 1u << fd;
-		if (v == SANDBOX_STDIO_REFUSE) {
+		if (v == SUPERVISOR_STDIO_REFUSE) {
 			log_error(
 			    "%s is %s: refusing to give it to a box; redirect it from or to a "
 			    "file, a pipe or /dev/null",
@@ -746,7 +746,7 @@ static int check_stdio(unsigned *ret_pty_fds)
 	return 0;
 }
 
-int runbox(const struct runbox_opts *o)
+int launch_run(const struct launch_opts *o)
 {
 	struct box b;
 	bool created = false;
