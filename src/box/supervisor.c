@@ -153,27 +153,32 @@ enum supervisor_stdio supervisor_stdio_check(int fd, const char **ret_why)
 /* As root the box is an identity-mapped user namespace (its capabilities are
  * the namespace's, not the host's); otherwise the caller's ids map to
  * themselves and nothing else exists. */
-static int write_id_maps(pid_t pid, const char **ret_what)
+static int write_id_maps(pid_t pid, struct error *err)
 {
-	char map[64];
+	char uid[64], gid[64];
 	int r;
 	if (geteuid() == 0) {
-		*ret_what = "write the box's uid map";
-		if ((r = write_file(pid, "uid_map", "0 0 4294967295\n")) < 0)
-			return r;
-		*ret_what = "write the box's gid map";
-		return write_file(pid, "gid_map", "0 0 4294967295\n");
+		snprintf(uid, sizeof(uid), "0 0 4294967295\n");
+		snprintf(gid, sizeof(gid), "0 0 4294967295\n");
+	} else {
+		snprintf(uid, sizeof(uid), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
+		snprintf(gid, sizeof(gid), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
+		if ((r = write_file(pid, "setgroups", "deny")) < 0)
+			return error_errno(err, r, "deny setgroups in the box");
 	}
-	*ret_what = "deny setgroups in the box";
-	if ((r = write_file(pid, "setgroups", "deny")) < 0)
-		return r;
-	*ret_what = "write the box's uid map";
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
-	if ((r = write_file(pid, "uid_map", map)) < 0)
-		return r;
-	*ret_what = "write the box's gid map";
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
-	return write_file(pid, "gid_map", map);
+	if ((r = write_file(pid, "uid_map", uid)) < 0)
+		return error_errno(err, r, "write the box's uid map");
+	if ((r = write_file(pid, "gid_map", gid)) < 0)
+		return error_errno(err, r, "write the box's gid map");
+	return 0;
+}
+
+/* Close the fds of v that are open (>= 0). */
+static void close_all(const int *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] >= 0)
+			close(v[i]);
 }
 
 static int64_t mono_ms(void)
@@ -201,7 +206,7 @@ static void handle_report(struct run *run, const struct report *r)
 	switch (r->kind) {
 	case REPORT_WARN:
 		if (run->hooks->warn)
-			run->hooks->warn(r, run->hooks->ctx);
+			run->hooks->warn(&r->error, run->hooks->ctx);
 		break;
 	case REPORT_FAIL:
 	case REPORT_EXEC_FAIL: run->res->failure = *r; break;
@@ -283,10 +288,10 @@ static void relay(struct run *run, const struct secrets *redact)
 		}
 		if (ir >= 0 && p[ir].revents) {
 			struct report r;
-			ssize_t k = read(run->report_fd, &r, sizeof(r));
-			if (k == (ssize_t)sizeof(r))
+			int k = report_recv(run->report_fd, &r);
+			if (k > 0)
 				handle_report(run, &r);
-			else if (k <= 0 && !(k < 0 && errno == EINTR))
+			else if (k != -EINTR && k != -EBADMSG)
 				report_open = false;
 		}
 		if (p[is].revents) {
@@ -315,7 +320,7 @@ static int exit_code(const struct supervisor_result *res, bool exited, int init_
 	if (res->failure.kind == REPORT_FAIL)
 		return EXIT_SETUP;
 	if (res->failure.kind == REPORT_EXEC_FAIL)
-		return res->failure.err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+		return res->failure.error.code == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
 	int st = exited ? res->wstatus : init_status;
 	if (WIFEXITED(st))
 		return exited ? WEXITSTATUS(st) : (WEXITSTATUS(st) ? WEXITSTATUS(st) : EXIT_SETUP);
@@ -359,9 +364,7 @@ static void supervisor_free(struct supervisor *sb)
 	target_pidfd = -1;
 	sigpipe_w = -1;
 	int all[] = { sb->rep, sb->go, sb->ps, sb->sig_r, sb->sig_w, sb->pidfd };
-	for (size_t i = 0; i < ELEMENTSOF(all); i++)
-		if (all[i] >= 0)
-			close(all[i]);
+	close_all(all, ELEMENTSOF(all));
 	free(sb);
 }
 
@@ -375,32 +378,60 @@ void supervisor_abort(struct supervisor *sb)
 	supervisor_free(sb);
 }
 
+/* The channels to the init, both ends each: its reports (rep), the go and
+ * the blocks it waits for (go), the fds it hands over (ps), and our signal
+ * self-pipe (sp). 0, or -errno with all of them closed. */
+static int open_channels(int rep[2], int go[2], int ps[2], int sp[2])
+{
+	if (pipe2(rep, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0 ||
+	    pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0) {
+		int r = -errno;
+		int all[] = { rep[0], rep[1], go[0], go[1], ps[0], ps[1], sp[0], sp[1] };
+		close_all(all, ELEMENTSOF(all));
+		return r;
+	}
+	return 0;
+}
+
+/* The box is cloned: its id maps, its cgroups, then the go. 0, or -errno
+ * with *err filled in. */
+static int let_go(struct supervisor *sb, struct error *err)
+{
+	const struct supervisor_spec *s = sb->spec;
+	const struct supervisor_hooks *h = sb->hooks;
+	int r = write_id_maps(sb->pid, err);
+
+	if (r == 0 && (s->cg.memory_dir[0] || s->cg.pids_dir[0]) &&
+	    (r = cgroup_attach(&s->cg, sb->pid)) < 0)
+		return error_errno(err, r, "join the box's cgroups");
+	trace_point("go");
+	if (r == 0 && h->started)
+		h->started(sb->pid, h->ctx);
+	if (r == 0 && send(sb->go, "g", 1, MSG_NOSIGNAL) != 1)
+		return error_errno(err, -errno, "start the box");
+	return r;
+}
+
 int supervisor_start(const struct supervisor_spec *s, const struct supervisor_hooks *h,
-		     struct supervisor **ret, const char **ret_what)
+		     struct supervisor **ret, struct error *err)
 {
 	int rep[2] = { -1, -1 }, go[2] = { -1, -1 }, ps[2] = { -1, -1 }, sp[2] = { -1, -1 };
 	int pidfd = -1, r;
 
 	*ret = NULL;
-	*ret_what = "create the channels to the box";
 	struct supervisor *sb = calloc(1, sizeof(*sb));
 	if (!sb)
-		return -ENOMEM;
+		return error_errno(err, -ENOMEM, "create the channels to the box");
 	*sb = (struct supervisor){ .spec = s, .hooks = h, .t0 = mono_ms() };
-	if (pipe2(rep, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0 ||
-	    pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0) {
-		r = -errno;
-		int all[] = { rep[0], rep[1], go[0], go[1], ps[0], ps[1], sp[0], sp[1] };
-		for (size_t i = 0; i < ELEMENTSOF(all); i++)
-			if (all[i] >= 0)
-				close(all[i]);
+	if ((r = open_channels(rep, go, ps, sp)) < 0) {
 		free(sb);
-		return r;
+		return error_errno(err, r, "create the channels to the box");
 	}
 	sigpipe_w = sp[1];
 	install_handlers(true);
+	/* No cleanup runs in the child: init_main() never returns. */
 	pid_t pid = clone_box(s->net.filtered, &pidfd);
 	if (pid > 0)
 		trace_point("cloned");
@@ -409,39 +440,26 @@ int supervisor_start(const struct supervisor_spec *s, const struct supervisor_ho
 		init_main(s, rep[1], go[0], ps[1]);
 	}
 	r = pid < 0 ? -errno : 0;
-	close(rep[1]);
-	close(go[0]);
-	if (ps[1] >= 0)
-		close(ps[1]);
-	sb->rep = rep[0];
-	sb->go = go[1];
-	sb->ps = ps[0];
-	sb->sig_r = sp[0];
-	sb->sig_w = sp[1];
-	sb->pidfd = pidfd;
+	close_all((int[]){ rep[1], go[0], ps[1] }, 3);
+	*sb = (struct supervisor){ .spec = s,
+				   .hooks = h,
+				   .t0 = sb->t0,
+				   .pid = pid,
+				   .pidfd = pidfd,
+				   .rep = rep[0],
+				   .go = go[1],
+				   .ps = ps[0],
+				   .sig_r = sp[0],
+				   .sig_w = sp[1] };
 	if (pid < 0) {
-		*ret_what = "create the box's namespaces";
 		supervisor_free(sb);
-		return r;
+		return error_errno(err, r, "create the box's namespaces");
 	}
-	sb->pid = pid;
 	target_pidfd = pidfd;
-	if ((r = write_id_maps(pid, ret_what)) == 0 && (s->cg.memory_dir[0] || s->cg.pids_dir[0])) {
-		*ret_what = "join the box's cgroups";
-		r = cgroup_attach(&s->cg, pid);
-	}
-	trace_point("go");
-	if (r == 0 && h->started)
-		h->started(pid, h->ctx);
-	if (r == 0 && send(sb->go, "g", 1, MSG_NOSIGNAL) != 1) {
-		*ret_what = "start the box";
-		r = -errno;
-	}
-	if (r < 0) {
+	if ((r = let_go(sb, err)) < 0) {
 		supervisor_abort(sb);
 		return r;
 	}
-	*ret_what = NULL;
 	*ret = sb;
 	return 0;
 }
@@ -482,15 +500,13 @@ static int send_block(int fd, char *const *v, size_t n)
 	if (total > SUPERVISOR_BLOCK_MAX)
 		return -E2BIG;
 	uint32_t len = (uint32_t)total;
-	struct iovec *iov = calloc(n + 1, sizeof(*iov));
+	_cleanup_free_ struct iovec *iov = calloc(n + 1, sizeof(*iov));
 	if (!iov)
 		return -ENOMEM;
 	iov[0] = (struct iovec){ .iov_base = &len, .iov_len = sizeof(len) };
 	for (size_t i = 0; i < n; i++)
 		iov[i + 1] = (struct iovec){ .iov_base = v[i], .iov_len = strlen(v[i]) + 1 };
-	int r = send_iov(fd, iov, n + 1);
-	free(iov);
-	return r;
+	return send_iov(fd, iov, n + 1);
 }
 
 /* EPIPE: the init ended already (a setup failure it reports). */
@@ -506,19 +522,17 @@ int supervisor_set_masks(struct supervisor *sb, char *const *masks, size_t n)
 }
 
 int supervisor_finish(struct supervisor *sb, char *const *envp, const struct secrets *redact,
-		      struct supervisor_result *ret, const char **ret_what)
+		      struct supervisor_result *ret, struct error *err)
 {
 	const struct supervisor_hooks *h = sb->hooks;
 	memset(ret, 0, sizeof(*ret));
-	*ret_what = NULL;
 	size_t n = 0;
 	while (envp[n])
 		n++;
 	int r = send_block(sb->go, envp, n);
 	if (r < 0 && !init_gone(r)) {
-		*ret_what = "pass the environment to the box";
 		supervisor_abort(sb);
-		return r;
+		return error_errno(err, r, "pass the environment to the box");
 	}
 	close(sb->go);
 	sb->go = -1;

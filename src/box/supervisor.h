@@ -43,8 +43,9 @@ struct supervisor_hooks {
 	/* The init is running as host pid (it joins the box's network
 	 * namespace later: see net). */
 	void (*started)(pid_t pid, void *ctx);
-	/* A protection could not be applied (REPORT_WARN). */
-	void (*warn)(const struct report *r, void *ctx);
+	/* A protection could not be applied (REPORT_WARN): e says which, why,
+	 * and what that means. */
+	void (*warn)(const struct error *e, void *ctx);
 	/* The box's network namespace is in place: netns (an fd of it), diag
 	 * (a NETLINK_SOCK_DIAG socket in it, or -1), and with net_proxy the
 	 * listeners the init opened on the box's loopback, indexed as
@@ -67,10 +68,12 @@ struct supervisor_hooks {
 };
 
 struct supervisor_result {
-	int exit_code;         /* what clawbox should exit with */
-	bool ran;              /* the command was executed (and its end reported) */
-	int wstatus;           /* its wait status, when it ran and ended */
-	struct report failure; /* REPORT_FAIL or REPORT_EXEC_FAIL, kind 0 if none */
+	int exit_code; /* what clawbox should exit with */
+	bool ran;      /* the command was executed (and its end reported) */
+	int wstatus;   /* its wait status, when it ran and ended */
+	/* REPORT_FAIL (failure.error: the setup step that failed) or
+	 * REPORT_EXEC_FAIL (failure.error.where: the command); kind 0 if none */
+	struct report failure;
 	int64_t duration_ms;
 };
 
@@ -86,10 +89,10 @@ struct supervisor;
  * maps, join its cgroups. The init builds the box's view meanwhile, and
  * waits for supervisor_finish() before it runs anything of spec->argv, so the
  * caller can do its own work (secrets, audit) in parallel. spec and h must
- * live until the box is finished. Returns 0 with *ret, or -errno (*ret_what
- * tells what failed). */
+ * live until the box is finished. Returns 0 with *ret, or -errno with *err
+ * (may be NULL) telling what failed. */
 int supervisor_start(const struct supervisor_spec *spec, const struct supervisor_hooks *h,
-		     struct supervisor **ret, const char **ret_what);
+		     struct supervisor **ret, struct error *err);
 
 /* The paths the box hides (rootfs_spec.masks), for a box just started:
  * the init waits for them before it builds the view, so the caller works
@@ -103,9 +106,10 @@ int supervisor_set_masks(struct supervisor *sb, char *const *masks, size_t n);
  * is shown with the values of redact (NULL: none) redacted (src/secrets/secrets.h:
  * secrets_stream). Returns 0 when the run was carried out to its end (look
  * at ret->exit_code, which is 125/126/127 when setup or exec failed
- * inside), or -errno (*ret_what tells). Frees sb either way. */
+ * inside), or -errno with *err (may be NULL) telling what failed. Frees sb
+ * either way. */
 int supervisor_finish(struct supervisor *sb, char *const *envp, const struct secrets *redact,
-		      struct supervisor_result *ret, const char **ret_what);
+		      struct supervisor_result *ret, struct error *err);
 
 /* Kill a started box before it ran anything, and free sb. NULL is a no-op. */
 void supervisor_abort(struct supervisor *sb);

@@ -319,19 +319,19 @@ static void on_ended(const struct supervisor_result *res, void *p)
 	if (f && res->ran && WIFSIGNALED(res->wstatus))
 		json_object_set_new(f, "signal", json_integer(WTERMSIG(res->wstatus)));
 	if (f && res->failure.kind)
-		json_object_set_new(f, "error", json_string(strerror(res->failure.err)));
+		json_object_set_new(f, "error", json_string(strerror(-res->failure.error.code)));
 	audit_append(c->audit, "run.exit", f);
 }
 
-static void on_warn(const struct report *r, void *p)
+static void on_warn(const struct error *e, void *p)
 {
 	struct run_ctx *c = p;
-	log_warn("could not %s%s%s: %s%s%s", r->what, r->path[0] ? " " : "", r->path,
-		 strerror(r->err), r->detail[0] ? "; " : "", r->detail);
+	char msg[ERROR_FORMAT_MAX];
+	log_warn("could not %s", error_format(e, msg, sizeof(msg)));
 	if (c->audit)
 		audit_append(c->audit, "run.warning",
-			     json_pack("{s:s, s:s, s:s}", "what", r->what, "path", r->path, "error",
-				       strerror(r->err)));
+			     json_pack("{s:s, s:s, s:s}", "what", e->message, "path", e->where,
+				       "error", strerror(-e->code)));
 }
 
 /* The working directory inside: the caller's, when it is in the project
@@ -411,16 +411,17 @@ static int collect_masks(const struct launch_opts *o, const struct box *b, const
  * controller is missing) say so and fall back to rlimits. */
 static int setup_limits(const struct launch_opts *o, const struct box *b, struct supervisor_spec *s)
 {
-	const char *what = NULL;
+	struct error err;
+	char msg[ERROR_FORMAT_MAX];
 	s->cg.memory = o->memory;
 	s->cg.pids = o->pids;
 	if (!o->memory && !o->pids)
 		return 0;
-	int r = geteuid() == 0 ? cgroup_create(&s->cg, b->name, &what) : -EPERM;
+	int r = geteuid() == 0 ? cgroup_create(&s->cg, b->name, &err) : -EPERM;
 	if (r == 0)
 		return 0;
 	if (geteuid() == 0) {
-		log_error("cannot create the %s cgroup for the box: %s", what, strerror(-r));
+		log_error("cannot %s", error_format(&err, msg, sizeof(msg)));
 		return r;
 	}
 	s->cg.memory = s->cg.pids = 0;
@@ -454,17 +455,17 @@ static json_t *argv_json(char *const *argv)
 	return a;
 }
 
-static int report_outcome(const struct supervisor_result *res, const char *cmd)
+static int report_outcome(const struct supervisor_result *res)
 {
 	const struct report *f = &res->failure;
+	char msg[ERROR_FORMAT_MAX];
 	if (f->kind == REPORT_FAIL)
-		log_error("cannot set up the box: %s%s%s%s: %s%s%s", f->what,
-			  f->path[0] ? " '" : "", f->path, f->path[0] ? "'" : "", strerror(f->err),
-			  f->detail[0] ? " — " : "", f->detail);
-	else if (f->kind == REPORT_EXEC_FAIL && f->err == ENOENT)
-		log_error("command not found in the box: '%s'", cmd);
+		log_error("cannot set up the box: %s", error_format(&f->error, msg, sizeof(msg)));
+	else if (f->kind == REPORT_EXEC_FAIL && f->error.code == -ENOENT)
+		log_error("command not found in the box: '%s'", f->error.where);
 	else if (f->kind == REPORT_EXEC_FAIL)
-		log_error("cannot execute '%s' in the box: %s", cmd, strerror(f->err));
+		log_error("cannot execute the command in the box: %s",
+			  error_format(&f->error, msg, sizeof(msg)));
 	return res->exit_code;
 }
 
@@ -664,7 +665,8 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 	struct supervisor_spec s = { .argv = o->shell ? shell_argv : o->argv };
 	struct supervisor *sb = NULL;
 	struct supervisor_result res;
-	const char *what = NULL;
+	struct error err;
+	char msg[ERROR_FORMAT_MAX];
 	int code = EXIT_SETUP, r;
 
 	inside_cwd(b, ctx->cwd, sizeof(ctx->cwd));
@@ -683,8 +685,8 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 	};
 	sync_settle_before_start(b);
 	trace_point("prepared");
-	if ((r = supervisor_start(&s, &hooks, &sb, &what)) < 0) {
-		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
+	if (supervisor_start(&s, &hooks, &sb, &err) < 0) {
+		log_error("cannot start the box: %s", error_format(&err, msg, sizeof(msg)));
 		goto out;
 	}
 	if (collect_masks(o, b, state, &masks) < 0)
@@ -703,14 +705,14 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 	}
 	trace_point("env");
 	pid_t yolo = yolo_sync_start(b);
-	r = supervisor_finish(sb, secrets_env_vector(env), ctx->known, &res, &what);
+	r = supervisor_finish(sb, secrets_env_vector(env), ctx->known, &res, &err);
 	sb = NULL;
 	yolo_sync_stop(yolo);
 	if (r < 0) {
-		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
+		log_error("cannot start the box: %s", error_format(&err, msg, sizeof(msg)));
 		goto out;
 	}
-	code = report_outcome(&res, s.argv[0]);
+	code = report_outcome(&res);
 out:
 	supervisor_abort(sb);
 	net_finish(&ctx->net);
