@@ -419,12 +419,12 @@ int supervisor_start(const struct supervisor_spec *s, const struct supervisor_ho
 {
 	int rep[2] = { -1, -1 }, go[2] = { -1, -1 }, ps[2] = { -1, -1 }, sp[2] = { -1, -1 };
 	int pidfd = -1, r;
+	int64_t t0 = mono_ms();
 
 	*ret = NULL;
 	struct supervisor *sb = calloc(1, sizeof(*sb));
 	if (!sb)
 		return error_errno(err, -ENOMEM, "create the channels to the box");
-	*sb = (struct supervisor){ .spec = s, .hooks = h, .t0 = mono_ms() };
 	if ((r = open_channels(rep, go, ps, sp)) < 0) {
 		free(sb);
 		return error_errno(err, r, "create the channels to the box");
@@ -443,7 +443,7 @@ int supervisor_start(const struct supervisor_spec *s, const struct supervisor_ho
 	close_all((int[]){ rep[1], go[0], ps[1] }, 3);
 	*sb = (struct supervisor){ .spec = s,
 				   .hooks = h,
-				   .t0 = sb->t0,
+				   .t0 = t0,
 				   .pid = pid,
 				   .pidfd = pidfd,
 				   .rep = rep[0],

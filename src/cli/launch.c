@@ -478,11 +478,13 @@ static pid_t yolo_sync_start(const struct box *b)
 	if (b->mode != BOX_MODE_YOLO || path_join(log, sizeof(log), b->dir, "sync.log") < 0)
 		return -1;
 	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int out =
+	    open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	fflush(NULL);
 	pid_t pid = out >= 0 && in >= 0 ? fork() : -1;
 	if (pid == 0) {
+		/* The child only execs or _exits: no cleanup runs in it. */
 		char *argv[] = { (char *)"clawbox",
 				 (char *)"sync",
 				 (char *)"--box",
@@ -496,10 +498,6 @@ static pid_t yolo_sync_start(const struct box *b)
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
-	if (out >= 0)
-		close(out);
-	if (in >= 0)
-		close(in);
 	if (pid < 0)
 		log_warn("cannot start the yolo auto-sync of box '%s': %s", b->name,
 			 strerror(errno));
