@@ -273,12 +273,11 @@ _noreturn_ static void builder_main(const struct supervisor_spec *s, struct buil
 static void builder_start(const struct supervisor_spec *s, struct builder *bd)
 {
 	struct error err;
-	int r;
 
 	*bd = (struct builder){ .pidfd = -1, .out = { -1, -1 }, .in = { -1, -1 }, .overlay = -1 };
 	bd->layers = (struct rootfs_layers){ .lower = -1, .box = -1 };
 	bd->net = !s->net.filtered;
-	if (!s->fs.unsafe && (r = rootfs_layers_open(&s->fs, &bd->layers, &err)) < 0)
+	if (!s->fs.unsafe && rootfs_layers_open(&s->fs, &bd->layers, &err) < 0)
 		die(&err);
 	if (pipe2(bd->out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(bd->in, O_CLOEXEC) < 0)
 		die_errno(-errno, "create a pipe");
