@@ -56,10 +56,12 @@ $(BUILD)/obj/%.o: src/%.c
 
 # The seccomp filter, compiled from its rules at build time.
 GEN_PKGS := $(shell cat scripts/pkg-config-build.txt)
-$(BUILD)/gen/sysfilter_bpf.h: tools/gen_sysfilter.c src/box/sysfilter_rules.c src/box/sysfilter_rules.h
+$(BUILD)/gen/sysfilter_bpf.h: tools/gen_sysfilter.c src/box/sysfilter_rules.c src/box/sysfilter_rules.h \
+		src/util/error.c src/util/error.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 $(WARN) -Isrc $$(pkg-config --cflags $(GEN_PKGS)) -o $(BUILD)/gen/gen_sysfilter \
-		tools/gen_sysfilter.c src/box/sysfilter_rules.c $$(pkg-config --libs $(GEN_PKGS))
+		tools/gen_sysfilter.c src/box/sysfilter_rules.c src/util/error.c \
+		$$(pkg-config --libs $(GEN_PKGS))
 	$(BUILD)/gen/gen_sysfilter >$@.tmp && mv $@.tmp $@
 $(BUILD)/obj/box/sysfilter.o $(BUILD)/asan/obj/box/sysfilter.o: $(BUILD)/gen/sysfilter_bpf.h
 

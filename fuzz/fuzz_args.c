@@ -30,9 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (line[0] == '/' && strlen(line) < PATH_MAX &&
 		    box_default_name(line, name, sizeof(name)) == 0 && !box_name_valid(name))
 			abort();
-		policy_add_deny(&m, "/p", line);
+		masks_add_deny(&m, "/p", line);
 	}
-	policy_normalize_masks(&m, "/p");
+	masks_normalize(&m, "/p");
 	for (size_t i = 0; i < m.n; i++)
 		if (m.v[i][0] != '/')
 			abort();

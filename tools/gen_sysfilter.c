@@ -9,7 +9,8 @@
 
 int main(void)
 {
-	const char *what = NULL;
+	struct error err = { 0 };
+	char msg[ERROR_FORMAT_MAX];
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	/* A binary tree of the syscall numbers, not a list: fewer instructions
 	 * on every syscall of the box, and for the kernel's pass over every
@@ -18,8 +19,12 @@ int main(void)
 		fprintf(stderr, "gen_sysfilter: cannot ask for a binary tree\n");
 		return 1;
 	}
-	if (!ctx || sysfilter_rules(ctx, &what) < 0) {
-		fprintf(stderr, "gen_sysfilter: cannot add the rule for '%s'\n", what ? what : "?");
+	if (!ctx) {
+		fprintf(stderr, "gen_sysfilter: cannot create a filter\n");
+		return 1;
+	}
+	if (sysfilter_rules(ctx, &err) < 0) {
+		fprintf(stderr, "gen_sysfilter: cannot %s\n", error_format(&err, msg, sizeof(msg)));
 		return 1;
 	}
 	FILE *tmp = tmpfile();

@@ -65,23 +65,21 @@ static int make_one(const char *controller, const char *name, const char *file, 
 	return r;
 }
 
-int cgroup_create(struct cgroup_limits *c, const char *name, const char **ret_what)
+int cgroup_create(struct cgroup_limits *c, const char *name, struct error *err)
 {
 	int r;
 	c->memory_dir[0] = c->pids_dir[0] = '\0';
 	if (c->memory) {
-		*ret_what = "memory";
 		r = make_one("memory", name, "memory.limit_in_bytes", c->memory, c->memory_dir,
 			     sizeof(c->memory_dir));
 		if (r < 0)
-			return r;
+			return error_errno(err, r, "create the memory cgroup for the box");
 	}
 	if (c->pids) {
-		*ret_what = "pids";
 		r = make_one("pids", name, "pids.max", c->pids, c->pids_dir, sizeof(c->pids_dir));
 		if (r < 0) {
 			cgroup_destroy(c);
-			return r;
+			return error_errno(err, r, "create the pids cgroup for the box");
 		}
 	}
 	return 0;

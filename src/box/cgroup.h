@@ -5,6 +5,7 @@
 #ifndef CLAWBOX_CGROUP_H
 #define CLAWBOX_CGROUP_H
 #include "util/common.h"
+#include "util/error.h"
 
 struct cgroup_limits {
 	uint64_t memory; /* bytes, 0 = none */
@@ -13,9 +14,9 @@ struct cgroup_limits {
 	char pids_dir[PATH_MAX];
 };
 
-/* Create the cgroups for name and set the limits. Returns 0 or -errno with
- * *ret_what naming the controller or file. */
-int cgroup_create(struct cgroup_limits *c, const char *name, const char **ret_what);
+/* Create the cgroups for name and set the limits. Returns 0, or -errno with
+ * *err (may be NULL) naming the controller. */
+int cgroup_create(struct cgroup_limits *c, const char *name, struct error *err);
 /* Move pid into the created cgroups. */
 int cgroup_attach(const struct cgroup_limits *c, pid_t pid);
 /* Remove the cgroups (after every task in them has exited). */

@@ -4,6 +4,7 @@
 #ifndef CLAWBOX_CONFINE_H
 #define CLAWBOX_CONFINE_H
 #include "util/common.h"
+#include "util/error.h"
 
 /* Processes and threads of the box's uid, unless --pids says otherwise: a
  * runaway fork loop stops here even without cgroups. The count is the box's
@@ -16,14 +17,15 @@ struct confine_limits {
 	uint64_t as_bytes; /* RLIMIT_AS, 0 = unchanged */
 };
 
-/* Set core 0 and the given limits. Returns 0 or -errno; *ret_what names the
- * limit that could not be set. */
-int confine_rlimits(const struct confine_limits *l, const char **ret_what);
+/* Set core 0 and the given limits. Returns 0, or -errno with *err (may be
+ * NULL) naming the limit that could not be set. */
+int confine_rlimits(const struct confine_limits *l, struct error *err);
 
 /* Lock securebits (no root privilege at exec, no setuid fixups), empty the
  * bounding and ambient sets and every capability set of this process.
  * Afterwards nothing this process execs can regain a capability. */
-int confine_drop_caps(const char **ret_what);
+/* Returns 0, or -errno with *err (may be NULL) naming the step. */
+int confine_drop_caps(struct error *err);
 
 /* True when the calling process has no capability in any set. */
 bool confine_caps_empty(void);

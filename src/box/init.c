@@ -9,6 +9,7 @@
 
 #include "box/landlock.h"
 #include "net/proxy.h"
+#include "box/init.h"
 #include "box/supervisor.h"
 #include "box/sysfilter.h"
 
@@ -20,6 +21,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -31,15 +33,39 @@ enum { FD_REPORT = 3, FD_GO = 4, FD_PTY = 5 };
 
 static volatile pid_t command_pid;
 
-_noreturn_ static void die(int err, const char *what, const char *path, const char *detail)
+/* Report e as the box's setup failure and end (the supervisor exits 125). */
+_noreturn_ static void die(const struct error *e)
 {
-	report_send(FD_REPORT, REPORT_FAIL, err, 0, what, path, detail);
+	report_send(FD_REPORT, REPORT_FAIL, 0, e);
 	_exit(EXIT_SETUP);
 }
 
-static void warn(int err, const char *what, const char *detail)
+/* die() with the step fmt that failed with code (-errno). */
+_noreturn_ _printf_(2, 3) static void die_errno(int code, const char *fmt, ...)
 {
-	report_send(FD_REPORT, REPORT_WARN, err, 0, what, "", detail);
+	char step[ERROR_MESSAGE_MAX];
+	struct error e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(step, sizeof(step), fmt, ap);
+	va_end(ap);
+	error_errno(&e, code, "%s", step);
+	die(&e);
+}
+
+/* Report that step failed with code (-errno), and go on; detail (may be
+ * NULL) says what that means for the box. */
+static void warn(int code, const char *step, const char *detail)
+{
+	struct error e;
+	size_t n;
+
+	error_errno(&e, code, "%s", step);
+	n = strlen(e.message);
+	if (detail)
+		snprintf(e.message + n, sizeof(e.message) - n, "; %s", detail);
+	report_send(FD_REPORT, REPORT_WARN, 0, &e);
 }
 
 /* Keep exactly stdin/out/err and our three channels, at known numbers.
@@ -82,10 +108,10 @@ static void loopback_up(void)
 	struct ifreq ifr = { 0 };
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
 	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		die(errno, "configure the loopback interface", "lo", NULL);
+		die_errno(-errno, "configure the loopback interface 'lo'");
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		die(errno, "bring the loopback interface up", "lo", NULL);
+		die_errno(-errno, "bring the loopback interface 'lo' up");
 }
 
 /* Pass fds to the supervisor as one message tagged with tag. */
@@ -100,10 +126,10 @@ static int listen_on(int type, uint16_t port)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	int fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		die(errno, "create a proxy listener", NULL, NULL);
+		die_errno(-errno, "create a proxy listener");
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    (type == SOCK_STREAM && listen(fd, 128) < 0))
-		die(errno, "bind a proxy listener in the box", "127.0.0.1", NULL);
+		die_errno(-errno, "bind a proxy listener in the box '127.0.0.1'");
 	return fd;
 }
 
@@ -136,7 +162,7 @@ struct built_net {
 /* With the proxy: a NETLINK_SOCK_DIAG socket in our network namespace, for
  * the supervisor to find the box's processes behind proxy connections
  * (src/net/sockowner.h); -1 when the kernel has none (no pids then). */
-static int open_diag(const struct sandbox_spec *s)
+static int open_diag(const struct supervisor_spec *s)
 {
 	return s->net_proxy ? socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG) : -1;
 }
@@ -156,42 +182,37 @@ struct builder {
 static void builder_send(struct builder *bd, const void *msg, size_t n)
 {
 	if (write(bd->out[1], msg, n) != (ssize_t)n)
-		die(errno, "hand over the box's network namespace and overlay", NULL, NULL);
+		die_errno(-errno, "hand over the box's network namespace and overlay");
 }
 
 /* Set up the network namespace we are in: loopback, eth0 (filtered), the
  * ruleset; *ret_nflog gets the NFLOG socket (filtered) or -1. */
-static void net_setup(const struct sandbox_spec *s, int *ret_nflog)
+static void net_setup(const struct supervisor_spec *s, int *ret_nflog)
 {
 	struct error e = { 0 };
 	int r;
 	loopback_up();
-	if ((r = netbox_setup(&s->net, ret_nflog, &e)) < 0) {
-		/* The report adds strerror(-r) itself: the failed step alone. */
-		char *colon = strrchr(e.message, ':');
-		if (colon)
-			*colon = '\0';
-		die(-r, e.message, NULL, NULL);
-	}
+	if ((r = netbox_setup(&s->net, ret_nflog, &e)) < 0)
+		die(&e);
 }
 
 /* What the supervisor gets of the network namespace we are in. */
-static struct built_net net_parts(const struct sandbox_spec *s)
+static struct built_net net_parts(const struct supervisor_spec *s)
 {
 	struct built_net b = { .diag = -1 };
 	if ((b.net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-		die(errno, "open the box's network namespace", NULL, NULL);
+		die_errno(-errno, "open the box's network namespace");
 	if (s->net_proxy)
 		open_proxy_listeners(b.listeners);
 	b.diag = open_diag(s);
 	return b;
 }
 
-static void builder_net(const struct sandbox_spec *s, struct builder *bd)
+static void builder_net(const struct supervisor_spec *s, struct builder *bd)
 {
 	int nflog;
 	if (unshare(CLONE_NEWNET) < 0)
-		die(errno, "create the box's network namespace", NULL, NULL);
+		die_errno(-errno, "create the box's network namespace");
 	net_setup(s, &nflog);
 	struct built_net b = net_parts(s);
 	builder_send(bd, &b, sizeof(b));
@@ -211,9 +232,9 @@ static int keep_only(int a, int b)
 	return 0;
 }
 
-_noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder *bd)
+_noreturn_ static void builder_main(const struct supervisor_spec *s, struct builder *bd)
 {
-	struct rootfs_error ferr;
+	struct error err;
 	int overlay = -1;
 	char go;
 
@@ -221,8 +242,8 @@ _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder
 	/* We hold host fds: not for the box's processes (no /proc/2/fd). */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	trace_point("b.start");
-	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &ferr)) < 0)
-		die(-overlay, ferr.what, ferr.path, ferr.detail);
+	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &err)) < 0)
+		die(&err);
 	builder_send(bd, &overlay, sizeof(overlay));
 	trace_point("b.overlay");
 	/* The fd table is one: this closes the init's too. The box dir stays
@@ -250,24 +271,23 @@ _noreturn_ static void builder_main(const struct sandbox_spec *s, struct builder
 	_exit(0);
 }
 
-static void builder_start(const struct sandbox_spec *s, struct builder *bd)
+static void builder_start(const struct supervisor_spec *s, struct builder *bd)
 {
-	struct rootfs_error ferr;
-	int r;
+	struct error err;
 
 	*bd = (struct builder){ .pidfd = -1, .out = { -1, -1 }, .in = { -1, -1 }, .overlay = -1 };
 	bd->layers = (struct rootfs_layers){ .lower = -1, .box = -1 };
 	bd->net = !s->net.filtered;
-	if (!s->fs.unsafe && (r = rootfs_layers_open(&s->fs, &bd->layers, &ferr)) < 0)
-		die(-r, ferr.what, ferr.path, ferr.detail);
+	if (!s->fs.unsafe && rootfs_layers_open(&s->fs, &bd->layers, &err) < 0)
+		die(&err);
 	if (pipe2(bd->out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(bd->in, O_CLOEXEC) < 0)
-		die(errno, "create a pipe", NULL, NULL);
+		die_errno(-errno, "create a pipe");
 	struct clone_args args = { .flags = CLONE_FILES | CLONE_PIDFD,
 				   .pidfd = (uint64_t)(uintptr_t)&bd->pidfd,
 				   .exit_signal = SIGCHLD };
 	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0)
-		die(errno, "start the builder", NULL, NULL);
+		die_errno(-errno, "start the builder");
 	if (pid == 0)
 		builder_main(s, bd);
 }
@@ -302,7 +322,7 @@ static void builder_until(struct builder *bd, int k)
 	}
 }
 
-static int builder_overlay(void *ctx, struct rootfs_error *err)
+static int builder_overlay(void *ctx, struct error *err)
 {
 	struct builder *bd = ctx;
 	(void)err;
@@ -321,7 +341,7 @@ static int builder_old_root(void *ctx, bool start)
 
 /* Be in the box's network namespace, and pass it to the supervisor (for
  * --publish) with the proxy's listeners and (filtered) the NFLOG socket. */
-static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int nflog)
+static void builder_finish(const struct supervisor_spec *s, struct builder *bd, int nflog)
 {
 	int fds[2 + PROXY_NFDS];
 	size_t n = 1;
@@ -330,7 +350,7 @@ static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int
 	/* Filtered: the namespace is ours since the clone. */
 	struct built_net b = bd->net ? bd->nb : net_parts(s);
 	if (bd->net && setns(b.net, CLONE_NEWNET) < 0)
-		die(errno, "enter the box's network namespace", NULL, NULL);
+		die_errno(-errno, "enter the box's network namespace");
 	/* The builder closed the project's fd (in our table: it was one) and
 	 * has a table of its own now: the box dir's is ours to close. */
 	int all[] = { bd->out[0], bd->out[1], bd->in[0], bd->in[1], bd->pidfd, bd->layers.box };
@@ -339,7 +359,7 @@ static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int
 	if (b.diag >= 0) {
 		int r = send_fds('D', &b.diag, 1);
 		if (r < 0)
-			die(-r, "pass the socket diagnostics socket to clawbox", NULL, NULL);
+			die_errno(r, "pass the socket diagnostics socket to clawbox");
 		close(b.diag);
 	}
 	fds[0] = b.net;
@@ -350,7 +370,7 @@ static void builder_finish(const struct sandbox_spec *s, struct builder *bd, int
 		fds[n++] = nflog;
 	int r = send_fds('N', fds, n);
 	if (r < 0)
-		die(-r, "pass the network namespace to clawbox", NULL, NULL);
+		die_errno(r, "pass the network namespace to clawbox");
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 }
@@ -362,41 +382,39 @@ static int open_pty(void)
 	int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	int unlock = 0, n = -1, r;
 	if (master < 0)
-		die(errno, "open a terminal", "/dev/pts/ptmx", NULL);
+		die_errno(-errno, "open a terminal '/dev/pts/ptmx'");
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
-		die(errno, "unlock the terminal", "/dev/pts/ptmx", NULL);
+		die_errno(-errno, "unlock the terminal '/dev/pts/ptmx'");
 	if ((r = send_fds('T', &master, 1)) < 0)
-		die(-r, "pass the terminal to clawbox", NULL, NULL);
+		die_errno(r, "pass the terminal to clawbox");
 	close(master);
 	return n;
 }
 
-static void confine(const struct sandbox_spec *s)
+static void confine(const struct supervisor_spec *s)
 {
-	const char *what = NULL;
+	struct error err;
 	const char *dirs[] = { ROOTFS_WORKSPACE, s->fs.project, "/tmp",
 			       "/dev/shm",       "/dev/pts",    ROOTFS_HOME };
 	static const char *const files[] = { "/dev/null",   "/dev/zero",    "/dev/full",
 					     "/dev/random", "/dev/urandom", "/dev/tty" };
 	int r;
 
-	if ((r = confine_rlimits(&s->limits, &what)) < 0)
-		die(-r, "set the resource limit", what, NULL);
+	if (confine_rlimits(&s->limits, &err) < 0)
+		die(&err);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		die(errno, "set no_new_privs", NULL, NULL);
+		die_errno(-errno, "set no_new_privs");
 	/* Our fds and memory are not for the box's processes: no /proc/1/fd. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		die(errno, "make the box init non-dumpable", NULL, NULL);
-	r = landlock_restrict_writes(dirs, ELEMENTSOF(dirs), files, ELEMENTSOF(files), &what);
+		die_errno(-errno, "make the box init non-dumpable");
+	r = landlock_restrict_writes(dirs, ELEMENTSOF(dirs), files, ELEMENTSOF(files), &err);
 	if (r == -EOPNOTSUPP)
-		warn(EOPNOTSUPP, "apply the Landlock write rules",
+		warn(r, "apply the Landlock write rules",
 		     "the kernel has no Landlock; the read-only mounts still apply");
 	else if (r < 0)
-		die(-r, "apply the Landlock write rules", what, NULL);
-	if ((r = confine_drop_caps(&what)) < 0)
-		die(-r, "drop", what, NULL);
-	if ((r = sysfilter_load(&what)) < 0)
-		die(-r, "load the seccomp filter at", what, NULL);
+		die(&err);
+	if (confine_drop_caps(&err) < 0 || sysfilter_load(&err) < 0)
+		die(&err);
 }
 
 static void forward(int sig)
@@ -427,7 +445,7 @@ static void spawn_attrs(int pts, unsigned pty_fds, posix_spawnattr_t *at,
 					     POSIX_SPAWN_SETSIGDEF) != 0 ||
 	    posix_spawnattr_setsigmask(at, &none) != 0 ||
 	    posix_spawnattr_setsigdefault(at, &def) != 0)
-		die(ENOMEM, "prepare the command's process", NULL, NULL);
+		die_errno(-ENOMEM, "prepare the command's process");
 	if (pts < 0)
 		return;
 	char path[64];
@@ -441,7 +459,7 @@ static void spawn_attrs(int pts, unsigned pty_fds, posix_spawnattr_t *at,
 		int e = first < 0 ? posix_spawn_file_actions_addopen(fa, fd, path, O_RDWR, 0)
 				  : posix_spawn_file_actions_adddup2(fa, first, fd);
 		if (e != 0)
-			die(ENOMEM, "prepare the command's terminal", path, NULL);
+			die_errno(-ENOMEM, "prepare the command's terminal '%s'", path);
 		if (first < 0)
 			first = fd;
 	}
@@ -508,9 +526,10 @@ _noreturn_ static void reap_until_done(pid_t cmd)
 			trace_point("init.reaped");
 			empty_the_box();
 			if (p < 0)
-				report_send(FD_REPORT, REPORT_EXIT, ECHILD, 0, "", "", "");
+				report_send(FD_REPORT, REPORT_EXIT, 0,
+					    &(struct error){ .code = -ECHILD });
 			else
-				report_send(FD_REPORT, REPORT_EXIT, 0, st, "", "", "");
+				report_send(FD_REPORT, REPORT_EXIT, st, NULL);
 			/* The supervisor goes on (and may be gone) while the
 			 * kernel tears us down (src/state/box.c: box_lock waits). */
 			close(FD_REPORT);
@@ -519,7 +538,7 @@ _noreturn_ static void reap_until_done(pid_t cmd)
 	}
 }
 
-static void start_command(const struct sandbox_spec *s, char *const *envp, int pts,
+static void start_command(const struct supervisor_spec *s, char *const *envp, int pts,
 			  const int keep[2])
 {
 	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
@@ -534,7 +553,10 @@ static void start_command(const struct sandbox_spec *s, char *const *envp, int p
 	sigprocmask(SIG_BLOCK, &all, &old);
 	int e = spawn_command(s->argv, envp, pts, s->pty_fds, &pid);
 	if (e != 0) {
-		report_send(FD_REPORT, REPORT_EXEC_FAIL, e, 0, "execute", s->argv[0], NULL);
+		struct error err;
+		/* where: the command; the message: strerror(e) */
+		error_set(&err, -e, s->argv[0], 0, "%s", "");
+		report_send(FD_REPORT, REPORT_EXEC_FAIL, 0, &err);
 		close(FD_REPORT);
 		_exit(0);
 	}
@@ -557,7 +579,7 @@ static void receive_exact(void *p, size_t n, const char *what)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			die(errno, "receive", what, NULL);
+			die_errno(-errno, "receive %s", what);
 		if (k == 0)
 			_exit(EXIT_SETUP);
 		c += k;
@@ -565,27 +587,27 @@ static void receive_exact(void *p, size_t n, const char *what)
 	}
 }
 
-/* One block of strings from the supervisor (sandbox_set_masks,
- * sandbox_finish): a uint32 length, then NUL-terminated strings. Returns
+/* One block of strings from the supervisor (supervisor_set_masks,
+ * supervisor_finish): a uint32 length, then NUL-terminated strings. Returns
  * them as a NULL-terminated array, their count in *ret_n. */
 static char **receive_block(const char *what, size_t *ret_n)
 {
 	uint32_t len;
 	receive_exact(&len, sizeof(len), what);
-	if (len > SANDBOX_BLOCK_MAX)
-		die(E2BIG, "receive", what, NULL);
+	if (len > SUPERVISOR_BLOCK_MAX)
+		die_errno(-E2BIG, "receive %s", what);
 	char *buf = malloc(len + 1);
 	if (!buf)
-		die(ENOMEM, "receive", what, NULL);
+		die_errno(-ENOMEM, "receive %s", what);
 	receive_exact(buf, len, what);
 	if (len > 0 && buf[len - 1] != '\0')
-		die(EBADMSG, "receive", what, NULL);
+		die_errno(-EBADMSG, "receive %s", what);
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++)
 		n += buf[i] == '\0';
 	char **v = calloc(n + 1, sizeof(*v));
 	if (!v)
-		die(ENOMEM, "receive", what, NULL);
+		die_errno(-ENOMEM, "receive %s", what);
 	for (size_t i = 0, k = 0; k < n; k++) {
 		v[k] = buf + i;
 		i += strlen(buf + i) + 1;
@@ -594,12 +616,12 @@ static char **receive_block(const char *what, size_t *ret_n)
 	return v;
 }
 
-void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pty_fd)
+void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pty_fd)
 {
-	struct rootfs_error ferr;
-	struct sandbox_spec spec = *s;
+	struct error err;
+	struct supervisor_spec spec = *s;
 	struct builder bd;
-	int r, nflog = -1;
+	int nflog = -1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	settle_fds(report_fd, go_fd, pty_fd, s->pty ? s->pty_fds : 0);
@@ -610,9 +632,9 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 		_exit(EXIT_SETUP);
 	trace_point("init.go");
 	if (unshare(CLONE_NEWCGROUP) < 0)
-		warn(errno, "create a cgroup namespace", NULL);
+		warn(-errno, "create a cgroup namespace", NULL);
 	if (sethostname("clawbox", 7) < 0)
-		die(errno, "set the hostname", NULL, NULL);
+		die_errno(-errno, "set the hostname");
 	/* --net filtered: the supervisor made our eth0 before it said go. */
 	if (s->net.filtered)
 		net_setup(s, &nflog);
@@ -622,14 +644,14 @@ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pt
 	spec.fs.old_root = builder_old_root;
 	spec.fs.hook_ctx = &bd;
 	int keep[2];
-	if ((r = rootfs_build(&spec.fs, keep, &ferr)) < 0)
-		die(-r, ferr.what, ferr.path, ferr.detail);
+	if (rootfs_build(&spec.fs, keep, &err) < 0)
+		die(&err);
 	builder_finish(s, &bd, nflog);
 	int pts = s->pty ? open_pty() : -1;
 	close(FD_PTY);
 	trace_point("init.view");
 	if (chdir(s->cwd) < 0 && chdir(s->fs.project) < 0)
-		die(errno, "enter the working directory", s->cwd, NULL);
+		die_errno(-errno, "enter the working directory '%s'", s->cwd);
 	size_t nenv;
 	char **envp = receive_block("the command's environment", &nenv);
 	close(FD_GO);

@@ -43,12 +43,14 @@ static int add_rule(int rfd, const char *path, uint64_t access)
 }
 
 int landlock_restrict_writes(const char *const *dirs, size_t ndirs, const char *const *files,
-			     size_t nfiles, const char **ret_path)
+			     size_t nfiles, struct error *err)
 {
+	static const char step[] = "apply the Landlock write rules";
 	int abi =
 	    (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0)
-		return errno == ENOSYS || errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno;
+		return error_errno(
+		    err, errno == ENOSYS || errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno, step);
 
 	uint64_t fs = FS_WRITE_V1, file_rights = LANDLOCK_ACCESS_FS_WRITE_FILE;
 	struct ll_ruleset_attr attr = { 0 };
@@ -67,22 +69,18 @@ int landlock_restrict_writes(const char *const *dirs, size_t ndirs, const char *
 	}
 	_cleanup_close_ int rfd = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
 	if (rfd < 0)
-		return -errno;
+		return error_errno(err, -errno, step);
 	for (size_t i = 0; i < ndirs; i++) {
 		int r = add_rule(rfd, dirs[i], fs);
-		if (r < 0) {
-			*ret_path = dirs[i];
-			return r;
-		}
+		if (r < 0)
+			return error_errno(err, r, "%s '%s'", step, dirs[i]);
 	}
 	for (size_t i = 0; i < nfiles; i++) {
 		int r = add_rule(rfd, files[i], file_rights);
-		if (r < 0) {
-			*ret_path = files[i];
-			return r;
-		}
+		if (r < 0)
+			return error_errno(err, r, "%s '%s'", step, files[i]);
 	}
 	if (syscall(SYS_landlock_restrict_self, rfd, 0) < 0)
-		return -errno;
+		return error_errno(err, -errno, step);
 	return abi;
 }

@@ -5,12 +5,13 @@
 #ifndef CLAWBOX_LANDLOCK_H
 #define CLAWBOX_LANDLOCK_H
 #include "util/common.h"
+#include "util/error.h"
 
-/* Returns the Landlock ABI version enforced (>= 1), or -errno: -EOPNOTSUPP
- * when the kernel has no Landlock (the caller reports it). On -errno other
- * than that, *ret_path names the path that could not be added. Needs
- * no_new_privs. Missing paths are skipped. */
+/* Returns the Landlock ABI version enforced (>= 1), or -errno with *err
+ * (may be NULL) filled in: -EOPNOTSUPP when the kernel has no Landlock (the
+ * caller reports it); else naming the path that could not be added, if
+ * that failed. Needs no_new_privs. Missing paths are skipped. */
 int landlock_restrict_writes(const char *const *dirs, size_t ndirs, const char *const *files,
-			     size_t nfiles, const char **ret_path);
+			     size_t nfiles, struct error *err);
 
 #endif

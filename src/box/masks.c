@@ -1,15 +1,11 @@
 #include "util/common.h"
 
 #include "box/masks.h"
-#include "box/rootfs.h"
-#include "secrets/secrets.h"
 #include "util/fs.h"
 
 #include <glob.h>
 #include <pwd.h>
 #include <stdarg.h>
-
-extern char **environ;
 
 int strv_push(struct strv *s, const char *str)
 {
@@ -81,10 +77,9 @@ static const char *const builtin_masks[] = {
 
 static const char *const builtin_globs[] = { "/etc/ssh/ssh_host_*key", "/etc/ssh/*_key" };
 
-/* The caller's passwd entry, looked up once, in storage of its own; NULL
- * when there is none. /etc/passwd first: starting NSS (its nscd probes,
- * nsswitch.conf) cost a box start 0.08 ms; NSS for users it lacks. */
-static const struct passwd *caller(void)
+/* /etc/passwd first: starting NSS (its nscd probes, nsswitch.conf) cost a
+ * box start 0.08 ms; NSS for users it lacks. */
+const struct passwd *masks_caller(void)
 {
 	static bool done;
 	static struct passwd pw, *found;
@@ -114,7 +109,7 @@ static int add_canonical(struct strv *s, const char *path)
 	return strv_push(s, realpath(path, real) ? real : path);
 }
 
-int policy_default_masks(const char *state_dir, struct strv *ret)
+int masks_default(const char *state_dir, struct strv *ret)
 {
 	int r = 0;
 	for (size_t i = 0; i < ELEMENTSOF(builtin_masks) && r == 0; i++)
@@ -127,7 +122,7 @@ int policy_default_masks(const char *state_dir, struct strv *ret)
 		globfree(&g);
 	}
 	/* The caller's home by every name it may have. */
-	const struct passwd *pw = caller();
+	const struct passwd *pw = masks_caller();
 	if (r == 0 && pw)
 		r = add_canonical(ret, pw->pw_dir);
 	if (r == 0)
@@ -148,7 +143,7 @@ static int cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void policy_normalize_masks(struct strv *m, const char *project)
+void masks_normalize(struct strv *m, const char *project)
 {
 	if (m->n == 0)
 		return;
@@ -169,7 +164,7 @@ void policy_normalize_masks(struct strv *m, const char *project)
 	m->v[out] = NULL;
 }
 
-const char *policy_project_conflict(const struct strv *builtin, const char *project)
+const char *masks_project_conflict(const struct strv *builtin, const char *project)
 {
 	for (size_t i = 0; i < builtin->n; i++)
 		if (path_is_beneath(builtin->v[i], project))
@@ -210,7 +205,7 @@ static int normalize(const char *in, char *out, size_t n)
 	return 0;
 }
 
-int policy_add_deny(struct strv *masks, const char *project, const char *entry)
+int masks_add_deny(struct strv *masks, const char *project, const char *entry)
 {
 	char joined[PATH_MAX], norm[PATH_MAX], real[PATH_MAX];
 	if (!entry[0])
@@ -228,7 +223,7 @@ int policy_add_deny(struct strv *masks, const char *project, const char *entry)
 	return strv_push(masks, norm);
 }
 
-int policy_add_secrets_file(struct strv *masks, const char *path)
+int masks_add_secrets_file(struct strv *masks, const char *path)
 {
 	char real[PATH_MAX];
 	if (!realpath(path, real))
@@ -236,7 +231,7 @@ int policy_add_secrets_file(struct strv *masks, const char *path)
 	return strv_push(masks, real);
 }
 
-int policy_read_deny_file(const char *path, const char *project, struct strv *masks)
+int masks_read_deny_file(const char *path, const char *project, struct strv *masks)
 {
 	_cleanup_free_ char *data = NULL;
 	int r = fs_read_file(path, 1024 * 1024, &data, NULL);
@@ -253,68 +248,8 @@ int policy_read_deny_file(const char *path, const char *project, struct strv *ma
 			line[--len] = '\0';
 		if (!len || line[0] == '#')
 			continue;
-		if ((r = policy_add_deny(masks, project, line)) < 0)
+		if ((r = masks_add_deny(masks, project, line)) < 0)
 			return r;
 	}
 	return 0;
-}
-
-static bool passes(const char *kv)
-{
-	static const char *const names[] = { "PATH",      "TERM",     "LANG",    "LANGUAGE", "TZ",
-					     "COLORTERM", "NO_COLOR", "COLUMNS", "LINES" };
-	size_t klen = strcspn(kv, "=");
-	if (kv[klen] != '=')
-		return false;
-	if (klen > 3 && strncmp(kv, "LC_", 3) == 0)
-		return true;
-	for (size_t i = 0; i < ELEMENTSOF(names); i++)
-		if (strlen(names[i]) == klen && strncmp(kv, names[i], klen) == 0)
-			return true;
-	return false;
-}
-
-int policy_environment(const char *box, const char *cwd, const char *shell, struct strv *ret)
-{
-	const struct passwd *pw = caller();
-	const char *user = pw ? pw->pw_name : "clawbox";
-	bool have_path = false;
-	int r = 0;
-
-	for (char **e = environ; *e && r == 0; e++)
-		if (passes(*e)) {
-			have_path |= strncmp(*e, "PATH=", 5) == 0;
-			r = strv_push(ret, *e);
-		}
-	if (r == 0 && !have_path)
-		r = strv_push(ret,
-			      "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
-	if (r == 0)
-		r = strv_pushf(ret, "HOME=%s", ROOTFS_HOME);
-	if (r == 0)
-		r = strv_pushf(ret, "USER=%s", user);
-	if (r == 0)
-		r = strv_pushf(ret, "LOGNAME=%s", user);
-	if (r == 0)
-		r = strv_pushf(ret, "SHELL=%s", shell);
-	if (r == 0)
-		r = strv_pushf(ret, "PWD=%s", cwd);
-	if (r == 0)
-		r = strv_push(ret, "TMPDIR=/tmp");
-	if (r == 0)
-		r = strv_pushf(ret, "CLAWBOX_BOX=%s", box);
-	return r;
-}
-
-int policy_box_environment(const char *box, const char *cwd, const char *shell, char *const *extra,
-			   const struct secrets *secrets, struct secrets_env **ret)
-{
-	struct strv base = { 0 };
-	int r = policy_environment(box, cwd, shell, &base);
-	for (size_t i = 0; extra && extra[i] && r == 0; i++)
-		r = strv_push(&base, extra[i]);
-	if (r == 0)
-		r = secrets_env_build(secrets, base.v, ret);
-	strv_free(&base);
-	return r;
 }

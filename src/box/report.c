@@ -1,27 +1,33 @@
+/* The init's report records: see box/report.h. */
 #include "util/common.h"
 
 #include "box/report.h"
 
-static void copy(char *dst, size_t n, const char *src)
-{
-	size_t i = 0;
-	if (src)
-		for (; src[i] && i + 1 < n; i++)
-			dst[i] = src[i];
-	dst[i] = '\0';
-}
-
-void report_send(int fd, int kind, int err, int value, const char *what, const char *path,
-		 const char *detail)
+void report_send(int fd, int kind, int value, const struct error *e)
 {
 	struct report r;
+
 	memset(&r, 0, sizeof(r));
 	r.kind = kind;
-	r.err = err;
 	r.value = value;
-	copy(r.what, sizeof(r.what), what);
-	copy(r.path, sizeof(r.path), path);
-	copy(r.detail, sizeof(r.detail), detail);
+	if (e)
+		r.error = *e;
 	while (write(fd, &r, sizeof(r)) < 0 && errno == EINTR)
 		;
+}
+
+int report_recv(int fd, struct report *ret)
+{
+	struct report r;
+	ssize_t k = read(fd, &r, sizeof(r));
+
+	if (k < 0)
+		return -errno;
+	if (k == 0)
+		return 0;
+	if ((size_t)k != sizeof(r) || !memchr(r.error.where, '\0', sizeof(r.error.where)) ||
+	    !memchr(r.error.message, '\0', sizeof(r.error.message)))
+		return -EBADMSG;
+	*ret = r;
+	return 1;
 }

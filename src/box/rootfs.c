@@ -40,30 +40,37 @@ struct ro_list {
 	size_t n;
 };
 
-static int fail(struct rootfs_error *err, const char *what, const char *path)
+/* The step what on path (NULL: none) failed with errno: fill *err.
+ * Returns -errno (-EIO when errno is 0). */
+static int fail(struct error *err, const char *what, const char *path)
 {
-	int r = -errno;
-	err->what = what;
-	snprintf(err->path, sizeof(err->path), "%s", path ? path : "");
-	return r ? r : -EIO;
+	int r = errno ? -errno : -EIO;
+	if (path && path[0])
+		return error_errno(err, r, "%s '%s'", what, path);
+	return error_errno(err, r, "%s", what);
 }
 
-/* Append the kernel's fs_context messages ("e overlayfs: ...") to err. */
-static void fs_messages(int fsfd, struct rootfs_error *err)
+/* As fail(), for a step of the filesystem context fsfd: the kernel's
+ * messages about it ("e overlayfs: ...") follow in *err's message. */
+static int fail_fs(int fsfd, struct error *err, const char *what, const char *path)
 {
+	int r = fail(err, what, path);
 	char buf[256];
-	size_t off = 0;
-	for (;;) {
+	bool first = true;
+
+	while (err) {
+		size_t off = strlen(err->message);
 		ssize_t n = read(fsfd, buf, sizeof(buf) - 1);
 		if (n <= 0)
 			break;
 		buf[n] = '\0';
-		int w = snprintf(err->detail + off, sizeof(err->detail) - off, "%s%s",
-				 off ? "; " : "", buf);
-		if (w < 0 || (size_t)w >= sizeof(err->detail) - off)
+		int w = snprintf(err->message + off, sizeof(err->message) - off, "%s%s",
+				 first ? " — " : "; ", buf);
+		if (w < 0 || (size_t)w >= sizeof(err->message) - off)
 			break;
-		off += (size_t)w;
+		first = false;
 	}
+	return r;
 }
 
 static int set_attr(int fd, const char *path, unsigned flags, uint64_t attr)
@@ -91,28 +98,23 @@ static int clone_tree(int dirfd, const char *path, bool recursive, uint64_t attr
 			return fd;
 		no_attr_call = true;
 	}
-	int fd = open_tree(dirfd, path, flags);
+	_cleanup_close_ int fd = open_tree(dirfd, path, flags);
 	if (fd < 0)
 		return -1;
 	if (mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)) <
-	    0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	    0)
+		return -1; /* errno kept by the cleanup */
+	return TAKE_FD(fd);
 }
 
 /* An O_PATH fd of the dir path. */
-static int open_dir(const char *path, struct rootfs_error *err)
+static int open_dir(const char *path, struct error *err)
 {
 	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? fail(err, "open the overlay layer", path) : fd;
 }
 
-int rootfs_layers_open(const struct rootfs_spec *s, struct rootfs_layers *ret,
-		       struct rootfs_error *err)
+int rootfs_layers_open(const struct rootfs_spec *s, struct rootfs_layers *ret, struct error *err)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(s->upper, '/');
@@ -180,40 +182,32 @@ int rootfs_trash_empty(int box)
 }
 
 int rootfs_overlay_mount(const struct rootfs_spec *s, const struct rootfs_layers *l,
-			 struct rootfs_error *err)
+			 struct error *err)
 {
 	set_aside_work(l);
 	_cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return fail(err, "open the overlay filesystem", NULL);
-	if (fsconfig_fd(fs, "lowerdir+", l->lower, NULL) < 0) {
-		fs_messages(fs, err);
-		return fail(err, "use the project as the overlay's lower layer", s->project);
-	}
+	if (fsconfig_fd(fs, "lowerdir+", l->lower, NULL) < 0)
+		return fail_fs(fs, err, "use the project as the overlay's lower layer", s->project);
 	if (fsconfig_fd(fs, "upperdir", l->box, l->upper) < 0 ||
-	    fsconfig_fd(fs, "workdir", l->box, l->work) < 0) {
-		fs_messages(fs, err);
-		return fail(err, "use the box's upper and work dirs", s->upper);
-	}
+	    fsconfig_fd(fs, "workdir", l->box, l->work) < 0)
+		return fail_fs(fs, err, "use the box's upper and work dirs", s->upper);
 	/* We always run in a user namespace: overlay metadata lives in user.*
 	 * xattrs, and without trusted.* xattrs redirects and metacopy are off,
 	 * so the upper dir holds whole files only (the sync gate relies on it). */
 	if (fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "index", "off", 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-		fs_messages(fs, err);
-		return fail(err, "create the overlay", s->upper);
-	}
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return fail_fs(fs, err, "create the overlay", s->upper);
 	int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-	if (m < 0) {
-		fs_messages(fs, err);
-		return fail(err, "mount the overlay", s->project);
-	}
+	if (m < 0)
+		return fail_fs(fs, err, "mount the overlay", s->project);
 	return m;
 }
 
 /* yolo-unsafe: the project itself, read-write. */
-static int bind_project(const struct rootfs_spec *s, struct rootfs_error *err)
+static int bind_project(const struct rootfs_spec *s, struct error *err)
 {
 	int fd = clone_tree(AT_FDCWD, s->project, true, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	return fd < 0 ? fail(err, "bind the project read-write", s->project) : fd;
@@ -238,7 +232,7 @@ static int write_resolv_conf(int dirfd, const char *text)
  * all of it: a mask costs a mount, and the box has fewer superblocks to
  * build and tear down. Each part is shown by a mount of its own dir, so
  * none reaches another ("scratch" is never visible in the box). */
-static int make_base(const struct rootfs_spec *s, struct rootfs_error *err)
+static int make_base(const struct rootfs_spec *s, struct error *err)
 {
 	char size[32];
 	int r;
@@ -248,32 +242,26 @@ static int make_base(const struct rootfs_spec *s, struct rootfs_error *err)
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fail(err, "create the box's root tmpfs", NULL);
-	int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	_cleanup_close_ int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (m < 0)
 		return fail(err, "mount the box's root tmpfs", NULL);
-	int f = -1;
+	/* mknodat, not open: the empty file with no fd to close. */
 	if (mkdirat(m, "root", 0755) < 0 || mkdirat(m, "scratch", 0755) < 0 ||
-	    (f = openat(m, "scratch/empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0 ||
+	    mknodat(m, "scratch/empty", S_IFREG | 0444, 0) < 0 ||
 	    mkdirat(m, "scratch/dir", 0755) < 0 || mkdirat(m, "tmp", 01777) < 0 ||
 	    fchmodat(m, "tmp", 01777, 0) < 0 || mkdirat(m, "shm", 01777) < 0 ||
-	    fchmodat(m, "shm", 01777, 0) < 0) {
-		r = fail(err, "create the empty mask file and dir", NULL);
-		if (f >= 0)
-			close(f);
-		close(m);
-		return r;
-	}
-	close(f);
-	if (s->resolv_conf && write_resolv_conf(m, s->resolv_conf) < 0) {
-		close(m);
+	    fchmodat(m, "shm", 01777, 0) < 0)
+		return fail(err, "create the empty mask file and dir", NULL);
+	if (s->resolv_conf && (r = write_resolv_conf(m, s->resolv_conf)) < 0) {
+		errno = -r;
 		return fail(err, "write the box's resolv.conf", NULL);
 	}
-	return m;
+	return TAKE_FD(m);
 }
 
 /* base's "scratch", as a detached read-only, noexec clone: every mask is
  * a clone of an entry of it, and inherits those flags. */
-static int make_scratch(int base, struct rootfs_error *err)
+static int make_scratch(int base, struct error *err)
 {
 	int fd = clone_tree(base, "scratch", false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC);
 	return fd < 0 ? fail(err, "clone the mask templates", NULL) : fd;
@@ -296,14 +284,18 @@ static bool masked(const struct rootfs_spec *s, const char *path)
 	return false;
 }
 
-static int clone_host_top(const struct rootfs_spec *s, struct host_parts *h,
-			  struct rootfs_error *err)
+static void closedirp(DIR **d)
 {
-	DIR *d = opendir("/");
+	if (*d)
+		closedir(*d);
+}
+
+static int clone_host_top(const struct rootfs_spec *s, struct host_parts *h, struct error *err)
+{
+	_cleanup_(closedirp) DIR *d = opendir("/");
 	if (!d)
 		return fail(err, "read the host's root directory", "/");
 	struct dirent *de;
-	int r = 0;
 	while ((de = readdir(d))) {
 		const char *n = de->d_name;
 		char path[PATH_MAX];
@@ -327,8 +319,7 @@ static int clone_host_top(const struct rootfs_spec *s, struct host_parts *h,
 				continue;
 			if (!(e->target = strndup(target, (size_t)k))) {
 				errno = ENOMEM;
-				r = fail(err, "read the host's symlink", path);
-				break;
+				return fail(err, "read the host's symlink", path);
 			}
 			e->type = S_IFLNK;
 		} else if (S_ISDIR(st.st_mode) && masked(s, path)) {
@@ -340,20 +331,17 @@ static int clone_host_top(const struct rootfs_spec *s, struct host_parts *h,
 			e->fd =
 			    clone_tree(AT_FDCWD, path, true,
 				       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-			if (e->fd < 0) {
-				r = fail(err, "clone the host directory read-only", path);
-				break;
-			}
+			if (e->fd < 0)
+				return fail(err, "clone the host directory read-only", path);
 		} else {
 			continue;
 		}
 		h->ntop++;
 	}
-	closedir(d);
-	return r;
+	return 0;
 }
 
-static int clone_dev_nodes(struct host_parts *h, struct rootfs_error *err)
+static int clone_dev_nodes(struct host_parts *h, struct error *err)
 {
 	for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
 		char path[64];
@@ -370,7 +358,7 @@ static int clone_dev_nodes(struct host_parts *h, struct rootfs_error *err)
  * pid namespace in it (proc must be mounted while a full /proc is still
  * visible), and pivot into it. The host's root is left at ROOTFS_OLD_ROOT
  * for detach_old_root(). */
-static int pivot_to_base(int base, struct rootfs_error *err)
+static int pivot_to_base(int base, struct error *err)
 {
 	_cleanup_close_ int fd = open_tree(base, "root", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0 || move_mount(fd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -394,7 +382,7 @@ int rootfs_detach_old_root(void)
 }
 
 /* The host's old root must be gone before the view is done. */
-static int old_root_gone(const struct rootfs_spec *s, struct rootfs_error *err)
+static int old_root_gone(const struct rootfs_spec *s, struct error *err)
 {
 	int r = s->old_root ? s->old_root(s->hook_ctx, false) : rootfs_detach_old_root();
 	if (r < 0) {
@@ -406,7 +394,7 @@ static int old_root_gone(const struct rootfs_spec *s, struct rootfs_error *err)
 	return 0;
 }
 
-static int attach(int fd, const char *path, struct rootfs_error *err)
+static int attach(int fd, const char *path, struct error *err)
 {
 	if (move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return fail(err, "attach a mount at", path);
@@ -415,7 +403,7 @@ static int attach(int fd, const char *path, struct rootfs_error *err)
 
 /* Create an empty file (or keep an existing one) to mount a file over.
  * mknod, not open: no file to set up and tear down (a third cheaper). */
-static int touch(const char *path, struct rootfs_error *err)
+static int touch(const char *path, struct error *err)
 {
 	struct stat st;
 	if (mknod(path, S_IFREG | 0444, 0) == 0 ||
@@ -424,7 +412,7 @@ static int touch(const char *path, struct rootfs_error *err)
 	return fail(err, "create the mount point", path);
 }
 
-static int populate_top(struct host_parts *h, struct rootfs_error *err)
+static int populate_top(struct host_parts *h, struct error *err)
 {
 	for (size_t i = 0; i < h->ntop; i++) {
 		struct top_entry *e = &h->top[i];
@@ -456,6 +444,13 @@ static int populate_top(struct host_parts *h, struct rootfs_error *err)
 	return 0;
 }
 
+static void ro_list_free(struct ro_list *ro)
+{
+	for (size_t i = 0; i < ro->n; i++)
+		free(ro->paths[i]);
+	ro->n = 0;
+}
+
 static int ro_add(struct ro_list *ro, const char *path)
 {
 	if (ro->n == MAX_RO)
@@ -467,7 +462,7 @@ static int ro_add(struct ro_list *ro, const char *path)
 	return 0;
 }
 
-static int build_dev(struct host_parts *h, struct rootfs_error *err)
+static int build_dev(struct host_parts *h, struct error *err)
 {
 	static const char *const links[][2] = {
 		{ "/proc/self/fd", "/dev/fd" },       { "/proc/self/fd/0", "/dev/stdin" },
@@ -499,7 +494,7 @@ static int build_dev(struct host_parts *h, struct rootfs_error *err)
 
 /* /tmp and /dev/shm: base's "tmp" and "shm", so --tmp-size caps them
  * together (the rest of base is a few empty files and dirs). */
-static int mount_tmp(int base, struct rootfs_error *err)
+static int mount_tmp(int base, struct error *err)
 {
 	static const char *const dirs[][2] = { { "tmp", "/tmp" }, { "shm", "/dev/shm" } };
 	if (mkdir("/tmp", 01777) < 0)
@@ -518,7 +513,7 @@ static int mount_tmp(int base, struct rootfs_error *err)
 
 /* /proc of the box's pid namespace, with the knobs that reach the host
  * (sysctls, sysrq, irq affinity, bus) bound read-only over themselves. */
-static int protect_proc(struct rootfs_error *err)
+static int protect_proc(struct error *err)
 {
 	static const char *const ro_paths[] = { "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
 						"/proc/bus" };
@@ -526,13 +521,12 @@ static int protect_proc(struct rootfs_error *err)
 		const char *p = ro_paths[i];
 		if (access(p, F_OK) < 0)
 			continue;
-		int fd = clone_tree(AT_FDCWD, p, true,
-				    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-					MOUNT_ATTR_NOEXEC);
+		_cleanup_close_ int fd = clone_tree(AT_FDCWD, p, true,
+						    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+							MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 		if (fd < 0)
 			return fail(err, "clone read-only", p);
 		int r = attach(fd, p, err);
-		close(fd);
 		if (r < 0)
 			return r;
 	}
@@ -545,7 +539,7 @@ static int protect_proc(struct rootfs_error *err)
  * made read-only at the end. Paths that do not exist in the view are
  * skipped. */
 static int mask_one(const struct rootfs_spec *s, const char *path, const struct host_parts *h,
-		    struct ro_list *ro, struct rootfs_error *err)
+		    struct ro_list *ro, struct error *err)
 {
 	static unsigned holders;
 	struct stat st;
@@ -554,7 +548,8 @@ static int mask_one(const struct rootfs_spec *s, const char *path, const struct 
 	if (S_ISLNK(st.st_mode))
 		return 0; /* masks are canonical paths; a symlink here is the view's own */
 	bool dir = S_ISDIR(st.st_mode);
-	int fd;
+	_cleanup_close_ int fd = -1;
+	int r;
 	if (dir && (path_is_beneath(s->project, path) || path_is_beneath(ROOTFS_HOME, path))) {
 		/* An empty dir of its own in base, to hold mount points,
 		 * read-only once they are there. */
@@ -564,22 +559,23 @@ static int mask_one(const struct rootfs_spec *s, const char *path, const struct 
 			return fail(err, "mask", path);
 		fd = clone_tree(h->base, name, false,
 				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-		int r = fd < 0 ? fail(err, "mask", path) : attach(fd, path, err);
-		if (fd >= 0)
-			close(fd);
-		return r < 0 ? r : ro_add(ro, path);
+		if (fd < 0)
+			return fail(err, "mask", path);
+		if ((r = attach(fd, path, err)) < 0)
+			return r;
+		if ((r = ro_add(ro, path)) < 0)
+			return error_errno(err, r, "mask '%s'", path);
+		return 0;
 	}
 	if ((fd = scratch_clone(h->scratch, dir ? "dir" : "empty")) < 0) {
 		errno = -fd;
 		return fail(err, "clone the empty mask file for", path);
 	}
-	int r = attach(fd, path, err);
-	close(fd);
-	return r;
+	return attach(fd, path, err);
 }
 
 static int mask_all(const struct rootfs_spec *s, const struct host_parts *h, bool inside_project,
-		    struct ro_list *ro, struct rootfs_error *err)
+		    struct ro_list *ro, struct error *err)
 {
 	for (size_t i = 0; i < s->nmasks; i++) {
 		const char *m = s->masks[i];
@@ -602,8 +598,7 @@ static int mask_all(const struct rootfs_spec *s, const struct host_parts *h, boo
 	return 0;
 }
 
-static int mount_workspace(const struct rootfs_spec *s, struct host_parts *h,
-			   struct rootfs_error *err)
+static int mount_workspace(const struct rootfs_spec *s, struct host_parts *h, struct error *err)
 {
 	int r;
 	if ((r = fs_mkdir_p(ROOTFS_WORKSPACE, 0755)) < 0) {
@@ -627,7 +622,7 @@ static int mount_workspace(const struct rootfs_spec *s, struct host_parts *h,
 	return attach(fd, s->project, err);
 }
 
-static int mount_home(struct host_parts *h, struct rootfs_error *err)
+static int mount_home(struct host_parts *h, struct error *err)
 {
 	int r = fs_mkdir_p(ROOTFS_HOME, 0755);
 	if (r < 0) {
@@ -640,7 +635,7 @@ static int mount_home(struct host_parts *h, struct rootfs_error *err)
 /* The --config dir at its path in the box's home, read-only, with its
  * .env (the secrets) hidden: the agent gets those by environment only. */
 static int mount_config(const struct rootfs_spec *s, struct host_parts *h, struct ro_list *ro,
-			struct rootfs_error *err)
+			struct error *err)
 {
 	char env[PATH_MAX];
 	struct stat st;
@@ -660,7 +655,7 @@ static int mount_config(const struct rootfs_spec *s, struct host_parts *h, struc
 	return mask_one(s, env, h, ro, err);
 }
 
-static int finish_read_only(struct ro_list *ro, struct rootfs_error *err)
+static int finish_read_only(struct ro_list *ro, struct error *err)
 {
 	for (size_t i = 0; i < ro->n; i++)
 		if (set_attr(AT_FDCWD, ro->paths[i], 0, MOUNT_ATTR_RDONLY) < 0)
@@ -670,7 +665,7 @@ static int finish_read_only(struct ro_list *ro, struct rootfs_error *err)
 	return 0;
 }
 
-static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struct rootfs_error *err)
+static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struct error *err)
 {
 	int r;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -698,31 +693,29 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 /* Show the scratch's resolv.conf at /etc/resolv.conf, when that is a
  * regular file of the view (a symlink into the masked /run is left alone:
  * names then do not resolve in the box, which the proxy does not need). */
-static int mount_resolv_conf(const struct rootfs_spec *s, int scratch, struct rootfs_error *err)
+static int mount_resolv_conf(const struct rootfs_spec *s, int scratch, struct error *err)
 {
 	struct stat st;
 	if (!s->resolv_conf || lstat("/etc/resolv.conf", &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
-	int fd = scratch_clone(scratch, "resolv.conf");
+	_cleanup_close_ int fd = scratch_clone(scratch, "resolv.conf");
 	if (fd < 0) {
 		errno = -fd;
 		return fail(err, "clone the box's resolv.conf", NULL);
 	}
-	int r = attach(fd, "/etc/resolv.conf", err);
-	close(fd);
-	return r;
+	return attach(fd, "/etc/resolv.conf", err);
 }
 
-int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct rootfs_error *err)
+int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct error *err)
 {
 	static struct top_entry top[MAX_TOP];
 	struct host_parts h = {
 		.workspace = -1, .home = -1, .base = -1, .scratch = -1, .config = -1, .top = top
 	};
-	struct ro_list ro = { .n = 0 };
+	_cleanup_(ro_list_free) struct ro_list ro = { .n = 0 };
 	int r;
 
-	memset(err, 0, sizeof(*err));
+	error_clear(err);
 	if ((r = prepare_host(s, &h, err)) < 0)
 		return r;
 	trace_point("view.host");
@@ -751,10 +744,7 @@ int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct rootfs_err
 		close(h.config);
 	ret_keep[0] = h.base;
 	ret_keep[1] = h.scratch;
-	r = old_root_gone(s, err);
-	if (r == 0)
-		r = finish_read_only(&ro, err);
-	for (size_t i = 0; i < ro.n; i++)
-		free(ro.paths[i]);
-	return r;
+	if ((r = old_root_gone(s, err)) < 0)
+		return r;
+	return finish_read_only(&ro, err);
 }

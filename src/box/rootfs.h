@@ -20,13 +20,12 @@
 #ifndef CLAWBOX_ROOTFS_H
 #define CLAWBOX_ROOTFS_H
 #include "util/common.h"
+#include "util/error.h"
 
 #define ROOTFS_WORKSPACE "/workspace"
 #define ROOTFS_HOME      "/home/clawbox"
 #define ROOTFS_CONFIG    "/home/clawbox/.openclaw"
 #define ROOTFS_OLD_ROOT  "/.oldroot" /* the host's root until detached */
-
-struct rootfs_error;
 
 struct rootfs_spec {
 	const char *project; /* canonical host path of the project */
@@ -51,7 +50,7 @@ struct rootfs_spec {
 	 * rootfs_overlay_mount() (maybe by another process, while the view is
 	 * built). Called once, right before the workspace is attached; returns
 	 * the detached mount's fd, or -errno with *err filled in. */
-	int (*overlay)(void *ctx, struct rootfs_error *err);
+	int (*overlay)(void *ctx, struct error *err);
 	/* After pivot_root the host's root sits at ROOTFS_OLD_ROOT, and
 	 * detaching it waits for an RCU grace period, so it may happen beside
 	 * the rest of the build: when set, old_root(ctx, true) is called right
@@ -60,13 +59,6 @@ struct rootfs_spec {
 	 * once it is detached (0) or -errno. NULL: rootfs_build detaches it. */
 	int (*old_root)(void *ctx, bool start);
 	void *hook_ctx;
-};
-
-/* What failed, for the report to the supervisor. */
-struct rootfs_error {
-	const char *what;
-	char path[256];
-	char detail[160];
 };
 
 /* The overlay's layers as O_PATH fds, opened while the host tree is
@@ -79,7 +71,7 @@ struct rootfs_layers {
 	char upper[NAME_MAX + 1], work[NAME_MAX + 1]; /* their names in box */
 };
 int rootfs_layers_open(const struct rootfs_spec *spec, struct rootfs_layers *ret,
-		       struct rootfs_error *err);
+		       struct error *err);
 void rootfs_layers_close(struct rootfs_layers *l);
 
 /* Create the workspace's overlay from l as a detached mount (nosuid,
@@ -94,7 +86,7 @@ void rootfs_layers_close(struct rootfs_layers *l);
  * fails, overlayfs removes it as before), for rootfs_trash_empty() later,
  * when nothing waits for it. */
 int rootfs_overlay_mount(const struct rootfs_spec *spec, const struct rootfs_layers *l,
-			 struct rootfs_error *err);
+			 struct error *err);
 
 /* Remove what rootfs_overlay_mount() moved into the trash of the box dir
  * box (an fd of it). Never while an overlay of the box is being mounted.
@@ -111,7 +103,10 @@ int rootfs_detach_old_root(void);
  * caller to close when it costs nothing (closing a detached mount waits for
  * an RCU grace period; e.g. once the command runs). On failure returns
  * -errno and fills *err; the namespace is then unusable and the caller
- * exits. */
-int rootfs_build(const struct rootfs_spec *spec, int ret_keep[2], struct rootfs_error *err);
+ * exits. Every function here that takes err (may be NULL) fills it when it
+ * fails: the step, its subject in quotes, the errno's text, and what the
+ * kernel said of a mount it refused ("mount the overlay '/p': Invalid
+ * argument — overlayfs: ..."). */
+int rootfs_build(const struct rootfs_spec *spec, int ret_keep[2], struct error *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include "util/trace.h"
 
 #include "box/pty.h"
+#include "box/init.h"
 #include "box/supervisor.h"
 #include "util/fdpass.h"
 #include "util/fs.h"
@@ -85,7 +86,7 @@ static bool kernel_fs(long type)
 	return false;
 }
 
-static enum sandbox_stdio stdio_socket(int fd, const char **ret_why)
+static enum supervisor_stdio stdio_socket(int fd, const char **ret_why)
 {
 	int domain = 0, type = 0;
 	socklen_t l = sizeof(domain);
@@ -94,85 +95,90 @@ static enum sandbox_stdio stdio_socket(int fd, const char **ret_why)
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &(socklen_t){ sizeof(type) }) < 0) {
 		*ret_why = "a socket of unknown kind";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	}
 	if (domain == AF_UNIX)
-		return SANDBOX_STDIO_PASS;
+		return SUPERVISOR_STDIO_PASS;
 	if ((domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM &&
 	    getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
-		return SANDBOX_STDIO_PASS;
+		return SUPERVISOR_STDIO_PASS;
 	*ret_why = domain == AF_INET || domain == AF_INET6
 		       ? "an unconnected or non-TCP internet socket (the host's network, past the "
 			 "proxy)"
 		       : "a socket of a family other than unix and inet";
-	return SANDBOX_STDIO_REFUSE;
+	return SUPERVISOR_STDIO_REFUSE;
 }
 
-enum sandbox_stdio sandbox_stdio_check(int fd, const char **ret_why)
+enum supervisor_stdio supervisor_stdio_check(int fd, const char **ret_why)
 {
 	struct stat st;
 	struct statfs sf;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fstat(fd, &st) < 0) {
 		*ret_why = "closed";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	}
 	if (fl & O_PATH) {
 		*ret_why = "an O_PATH descriptor (a handle on the host's tree)";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	}
 	if (isatty(fd))
-		return SANDBOX_STDIO_TTY;
+		return SUPERVISOR_STDIO_TTY;
 	switch (st.st_mode & S_IFMT) {
-	case S_IFIFO: return SANDBOX_STDIO_PASS;
+	case S_IFIFO: return SUPERVISOR_STDIO_PASS;
 	case S_IFSOCK: return stdio_socket(fd, ret_why);
 	case S_IFDIR:
 		*ret_why = "a directory (the box would walk the host's tree from it)";
-		return SANDBOX_STDIO_REFUSE;
-	case S_IFBLK: *ret_why = "a block device"; return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
+	case S_IFBLK: *ret_why = "a block device"; return SUPERVISOR_STDIO_REFUSE;
 	case S_IFCHR:
 		/* null, zero, full, random, urandom: the box has them anyway */
 		if (major(st.st_rdev) == 1 &&
 		    (minor(st.st_rdev) == 3 || minor(st.st_rdev) == 5 || minor(st.st_rdev) == 7 ||
 		     minor(st.st_rdev) == 8 || minor(st.st_rdev) == 9))
-			return SANDBOX_STDIO_PASS;
+			return SUPERVISOR_STDIO_PASS;
 		*ret_why = "a character device other than /dev/null and its kind";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	case S_IFREG:
 		if (fstatfs(fd, &sf) == 0 && !kernel_fs((long)sf.f_type))
-			return SANDBOX_STDIO_PASS;
+			return SUPERVISOR_STDIO_PASS;
 		*ret_why = "a file of the kernel's own (proc, sysfs, a namespace or pidfd, ...)";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	default:
 		*ret_why = "a kernel object (epoll, eventfd, signalfd, timerfd, ...)";
-		return SANDBOX_STDIO_REFUSE;
+		return SUPERVISOR_STDIO_REFUSE;
 	}
 }
 
 /* As root the box is an identity-mapped user namespace (its capabilities are
  * the namespace's, not the host's); otherwise the caller's ids map to
  * themselves and nothing else exists. */
-static int write_id_maps(pid_t pid, const char **ret_what)
+static int write_id_maps(pid_t pid, struct error *err)
 {
-	char map[64];
+	char uid[64], gid[64];
 	int r;
 	if (geteuid() == 0) {
-		*ret_what = "write the box's uid map";
-		if ((r = write_file(pid, "uid_map", "0 0 4294967295\n")) < 0)
-			return r;
-		*ret_what = "write the box's gid map";
-		return write_file(pid, "gid_map", "0 0 4294967295\n");
+		snprintf(uid, sizeof(uid), "0 0 4294967295\n");
+		snprintf(gid, sizeof(gid), "0 0 4294967295\n");
+	} else {
+		snprintf(uid, sizeof(uid), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
+		snprintf(gid, sizeof(gid), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
+		if ((r = write_file(pid, "setgroups", "deny")) < 0)
+			return error_errno(err, r, "deny setgroups in the box");
 	}
-	*ret_what = "deny setgroups in the box";
-	if ((r = write_file(pid, "setgroups", "deny")) < 0)
-		return r;
-	*ret_what = "write the box's uid map";
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
-	if ((r = write_file(pid, "uid_map", map)) < 0)
-		return r;
-	*ret_what = "write the box's gid map";
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
-	return write_file(pid, "gid_map", map);
+	if ((r = write_file(pid, "uid_map", uid)) < 0)
+		return error_errno(err, r, "write the box's uid map");
+	if ((r = write_file(pid, "gid_map", gid)) < 0)
+		return error_errno(err, r, "write the box's gid map");
+	return 0;
+}
+
+/* Close the fds of v that are open (>= 0). */
+static void close_all(const int *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] >= 0)
+			close(v[i]);
 }
 
 static int64_t mono_ms(void)
@@ -183,9 +189,9 @@ static int64_t mono_ms(void)
 }
 
 struct run {
-	const struct sandbox_spec *spec;
-	const struct sandbox_hooks *hooks;
-	struct sandbox_result *res;
+	const struct supervisor_spec *spec;
+	const struct supervisor_hooks *hooks;
+	struct supervisor_result *res;
 	int report_fd; /* read end */
 	int diag;      /* the box's NETLINK_SOCK_DIAG socket until 'N', or -1 */
 	int pty_sock;  /* our end of the fd channel */
@@ -200,7 +206,7 @@ static void handle_report(struct run *run, const struct report *r)
 	switch (r->kind) {
 	case REPORT_WARN:
 		if (run->hooks->warn)
-			run->hooks->warn(r, run->hooks->ctx);
+			run->hooks->warn(&r->error, run->hooks->ctx);
 		break;
 	case REPORT_FAIL:
 	case REPORT_EXEC_FAIL: run->res->failure = *r; break;
@@ -249,7 +255,7 @@ static void relay(struct run *run, const struct secrets *redact)
 
 	pty_relay_init(&pr, redact);
 	while (report_open || pty_relay_active(&pr)) {
-		struct pollfd p[5 + SANDBOX_WATCH_MAX];
+		struct pollfd p[5 + SUPERVISOR_WATCH_MAX];
 		nfds_t n = 0;
 		int ir = -1, is = -1, ip = -1, iw, base;
 		if (report_open)
@@ -282,10 +288,10 @@ static void relay(struct run *run, const struct secrets *redact)
 		}
 		if (ir >= 0 && p[ir].revents) {
 			struct report r;
-			ssize_t k = read(run->report_fd, &r, sizeof(r));
-			if (k == (ssize_t)sizeof(r))
+			int k = report_recv(run->report_fd, &r);
+			if (k > 0)
 				handle_report(run, &r);
-			else if (k <= 0 && !(k < 0 && errno == EINTR))
+			else if (k != -EINTR && k != -EBADMSG)
 				report_open = false;
 		}
 		if (p[is].revents) {
@@ -309,12 +315,12 @@ static void relay(struct run *run, const struct secrets *redact)
 	pty_relay_finish(&pr);
 }
 
-static int exit_code(const struct sandbox_result *res, bool exited, int init_status)
+static int exit_code(const struct supervisor_result *res, bool exited, int init_status)
 {
 	if (res->failure.kind == REPORT_FAIL)
 		return EXIT_SETUP;
 	if (res->failure.kind == REPORT_EXEC_FAIL)
-		return res->failure.err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+		return res->failure.error.code == -ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
 	int st = exited ? res->wstatus : init_status;
 	if (WIFEXITED(st))
 		return exited ? WEXITSTATUS(st) : (WEXITSTATUS(st) ? WEXITSTATUS(st) : EXIT_SETUP);
@@ -331,7 +337,7 @@ static void install_handlers(bool on)
 		sigaction(relayed[i], &sa, NULL);
 }
 
-/* The network namespace comes later, from the init's builder (boxinit.c),
+/* The network namespace comes later, from the init's builder (init.c),
  * except with --net filtered, where the supervisor wires the veth into it
  * before the init goes on. */
 static pid_t clone_box(bool netns, int *ret_pidfd)
@@ -344,103 +350,116 @@ static pid_t clone_box(bool netns, int *ret_pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-struct sandbox {
-	const struct sandbox_spec *spec;
-	const struct sandbox_hooks *hooks;
+struct supervisor {
+	const struct supervisor_spec *spec;
+	const struct supervisor_hooks *hooks;
 	pid_t pid;
 	int pidfd, rep, go, ps, sig_r, sig_w; /* our ends; -1 when closed */
 	int64_t t0;
 };
 
-static void sandbox_free(struct sandbox *sb)
+static void supervisor_free(struct supervisor *sb)
 {
 	install_handlers(false);
 	target_pidfd = -1;
 	sigpipe_w = -1;
 	int all[] = { sb->rep, sb->go, sb->ps, sb->sig_r, sb->sig_w, sb->pidfd };
-	for (size_t i = 0; i < ELEMENTSOF(all); i++)
-		if (all[i] >= 0)
-			close(all[i]);
+	close_all(all, ELEMENTSOF(all));
 	free(sb);
 }
 
-void sandbox_abort(struct sandbox *sb)
+void supervisor_abort(struct supervisor *sb)
 {
 	if (!sb)
 		return;
 	kill(sb->pid, SIGKILL);
 	while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	sandbox_free(sb);
+	supervisor_free(sb);
 }
 
-int sandbox_start(const struct sandbox_spec *s, const struct sandbox_hooks *h, struct sandbox **ret,
-		  const char **ret_what)
+/* The channels to the init, both ends each: its reports (rep), the go and
+ * the blocks it waits for (go), the fds it hands over (ps), and our signal
+ * self-pipe (sp). 0, or -errno with all of them closed. */
+static int open_channels(int rep[2], int go[2], int ps[2], int sp[2])
 {
-	int rep[2] = { -1, -1 }, go[2] = { -1, -1 }, ps[2] = { -1, -1 }, sp[2] = { -1, -1 };
-	int pidfd = -1, r;
-
-	*ret = NULL;
-	*ret_what = "create the channels to the box";
-	struct sandbox *sb = calloc(1, sizeof(*sb));
-	if (!sb)
-		return -ENOMEM;
-	*sb = (struct sandbox){ .spec = s, .hooks = h, .t0 = mono_ms() };
 	if (pipe2(rep, O_CLOEXEC) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0 ||
 	    pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0) {
-		r = -errno;
+		int r = -errno;
 		int all[] = { rep[0], rep[1], go[0], go[1], ps[0], ps[1], sp[0], sp[1] };
-		for (size_t i = 0; i < ELEMENTSOF(all); i++)
-			if (all[i] >= 0)
-				close(all[i]);
-		free(sb);
+		close_all(all, ELEMENTSOF(all));
 		return r;
+	}
+	return 0;
+}
+
+/* The box is cloned: its id maps, its cgroups, then the go. 0, or -errno
+ * with *err filled in. */
+static int let_go(struct supervisor *sb, struct error *err)
+{
+	const struct supervisor_spec *s = sb->spec;
+	const struct supervisor_hooks *h = sb->hooks;
+	int r = write_id_maps(sb->pid, err);
+
+	if (r == 0 && (s->cg.memory_dir[0] || s->cg.pids_dir[0]) &&
+	    (r = cgroup_attach(&s->cg, sb->pid)) < 0)
+		return error_errno(err, r, "join the box's cgroups");
+	trace_point("go");
+	if (r == 0 && h->started)
+		h->started(sb->pid, h->ctx);
+	if (r == 0 && send(sb->go, "g", 1, MSG_NOSIGNAL) != 1)
+		return error_errno(err, -errno, "start the box");
+	return r;
+}
+
+int supervisor_start(const struct supervisor_spec *s, const struct supervisor_hooks *h,
+		     struct supervisor **ret, struct error *err)
+{
+	int rep[2] = { -1, -1 }, go[2] = { -1, -1 }, ps[2] = { -1, -1 }, sp[2] = { -1, -1 };
+	int pidfd = -1, r;
+	int64_t t0 = mono_ms();
+
+	*ret = NULL;
+	struct supervisor *sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return error_errno(err, -ENOMEM, "create the channels to the box");
+	if ((r = open_channels(rep, go, ps, sp)) < 0) {
+		free(sb);
+		return error_errno(err, r, "create the channels to the box");
 	}
 	sigpipe_w = sp[1];
 	install_handlers(true);
+	/* No cleanup runs in the child: init_main() never returns. */
 	pid_t pid = clone_box(s->net.filtered, &pidfd);
 	if (pid > 0)
 		trace_point("cloned");
 	if (pid == 0) {
 		install_handlers(false);
-		boxinit_main(s, rep[1], go[0], ps[1]);
+		init_main(s, rep[1], go[0], ps[1]);
 	}
 	r = pid < 0 ? -errno : 0;
-	close(rep[1]);
-	close(go[0]);
-	if (ps[1] >= 0)
-		close(ps[1]);
-	sb->rep = rep[0];
-	sb->go = go[1];
-	sb->ps = ps[0];
-	sb->sig_r = sp[0];
-	sb->sig_w = sp[1];
-	sb->pidfd = pidfd;
+	close_all((int[]){ rep[1], go[0], ps[1] }, 3);
+	*sb = (struct supervisor){ .spec = s,
+				   .hooks = h,
+				   .t0 = t0,
+				   .pid = pid,
+				   .pidfd = pidfd,
+				   .rep = rep[0],
+				   .go = go[1],
+				   .ps = ps[0],
+				   .sig_r = sp[0],
+				   .sig_w = sp[1] };
 	if (pid < 0) {
-		*ret_what = "create the box's namespaces";
-		sandbox_free(sb);
-		return r;
+		supervisor_free(sb);
+		return error_errno(err, r, "create the box's namespaces");
 	}
-	sb->pid = pid;
 	target_pidfd = pidfd;
-	if ((r = write_id_maps(pid, ret_what)) == 0 && (s->cg.memory_dir[0] || s->cg.pids_dir[0])) {
-		*ret_what = "join the box's cgroups";
-		r = cgroup_attach(&s->cg, pid);
-	}
-	trace_point("go");
-	if (r == 0 && h->started)
-		h->started(pid, h->ctx);
-	if (r == 0 && send(sb->go, "g", 1, MSG_NOSIGNAL) != 1) {
-		*ret_what = "start the box";
-		r = -errno;
-	}
-	if (r < 0) {
-		sandbox_abort(sb);
+	if ((r = let_go(sb, err)) < 0) {
+		supervisor_abort(sb);
 		return r;
 	}
-	*ret_what = NULL;
 	*ret = sb;
 	return 0;
 }
@@ -478,18 +497,16 @@ static int send_block(int fd, char *const *v, size_t n)
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += strlen(v[i]) + 1;
-	if (total > SANDBOX_BLOCK_MAX)
+	if (total > SUPERVISOR_BLOCK_MAX)
 		return -E2BIG;
 	uint32_t len = (uint32_t)total;
-	struct iovec *iov = calloc(n + 1, sizeof(*iov));
+	_cleanup_free_ struct iovec *iov = calloc(n + 1, sizeof(*iov));
 	if (!iov)
 		return -ENOMEM;
 	iov[0] = (struct iovec){ .iov_base = &len, .iov_len = sizeof(len) };
 	for (size_t i = 0; i < n; i++)
 		iov[i + 1] = (struct iovec){ .iov_base = v[i], .iov_len = strlen(v[i]) + 1 };
-	int r = send_iov(fd, iov, n + 1);
-	free(iov);
-	return r;
+	return send_iov(fd, iov, n + 1);
 }
 
 /* EPIPE: the init ended already (a setup failure it reports). */
@@ -498,26 +515,24 @@ static bool init_gone(int r)
 	return r == -EPIPE || r == -ECONNRESET;
 }
 
-int sandbox_set_masks(struct sandbox *sb, char *const *masks, size_t n)
+int supervisor_set_masks(struct supervisor *sb, char *const *masks, size_t n)
 {
 	int r = send_block(sb->go, masks, n);
 	return init_gone(r) ? 0 : r;
 }
 
-int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *redact,
-		   struct sandbox_result *ret, const char **ret_what)
+int supervisor_finish(struct supervisor *sb, char *const *envp, const struct secrets *redact,
+		      struct supervisor_result *ret, struct error *err)
 {
-	const struct sandbox_hooks *h = sb->hooks;
+	const struct supervisor_hooks *h = sb->hooks;
 	memset(ret, 0, sizeof(*ret));
-	*ret_what = NULL;
 	size_t n = 0;
 	while (envp[n])
 		n++;
 	int r = send_block(sb->go, envp, n);
 	if (r < 0 && !init_gone(r)) {
-		*ret_what = "pass the environment to the box";
-		sandbox_abort(sb);
-		return r;
+		supervisor_abort(sb);
+		return error_errno(err, r, "pass the environment to the box");
 	}
 	close(sb->go);
 	sb->go = -1;
@@ -550,7 +565,7 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *
 	 * is the kernel's teardown, and the box's lock is the init's until that
 	 * is done. */
 	if (run.exited && !sb->spec->wait_teardown) {
-		sandbox_free(sb);
+		supervisor_free(sb);
 		return 0;
 	}
 	siginfo_t si = { 0 };
@@ -566,6 +581,6 @@ int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *
 		if (h->ended)
 			h->ended(ret, h->ctx);
 	}
-	sandbox_free(sb);
+	supervisor_free(sb);
 	return 0;
 }

@@ -5,8 +5,8 @@
  * (src/box/init.c) builds the filesystem view, confines itself, forks the
  * command, reaps, and reports the command's end. When the supervisor dies the
  * init is killed (PDEATHSIG) and with it the whole pid namespace. */
-#ifndef CLAWBOX_SANDBOX_H
-#define CLAWBOX_SANDBOX_H
+#ifndef CLAWBOX_SUPERVISOR_H
+#define CLAWBOX_SUPERVISOR_H
 #include "util/common.h"
 
 #include <poll.h>
@@ -17,34 +17,35 @@
 #include "box/report.h"
 #include "box/rootfs.h"
 
-struct sandbox_spec {
+struct supervisor_spec {
 	struct rootfs_spec fs;
 	char *const *argv; /* the command; argv[0] searched in the box's PATH */
 	const char *cwd;   /* working directory inside the box */
 	bool pty;          /* give the command a terminal of the box's own */
 	unsigned pty_fds;  /* with pty: which standard fds (bit 0-2) get it: the
-			    * caller's that are terminals (sandbox_stdio_check) */
+			    * caller's that are terminals (supervisor_stdio_check) */
 	bool net_proxy;    /* the init opens the proxy's listeners in the box's netns */
 	struct confine_limits limits;
 	/* eth0 (--net filtered) and the ruleset the init sets up (src/net/netbox.h) */
 	struct netbox_spec net;
 	struct cgroup_limits cg; /* filled by the caller when cgroups are used */
 	/* Wait for the kernel's teardown of the box (its mounts, namespaces)
-	 * in sandbox_finish, e.g. to remove the box's cgroups after it; else
+	 * in supervisor_finish, e.g. to remove the box's cgroups after it; else
 	 * return once the command's end is reported, when no process of the
 	 * box is left (the next box_lock() waits for the teardown). */
 	bool wait_teardown;
 };
 
-struct sandbox_result;
+struct supervisor_result;
 struct secrets;
 
-struct sandbox_hooks {
+struct supervisor_hooks {
 	/* The init is running as host pid (it joins the box's network
 	 * namespace later: see net). */
 	void (*started)(pid_t pid, void *ctx);
-	/* A protection could not be applied (REPORT_WARN). */
-	void (*warn)(const struct report *r, void *ctx);
+	/* A protection could not be applied (REPORT_WARN): e says which, why,
+	 * and what that means. */
+	void (*warn)(const struct error *e, void *ctx);
 	/* The box's network namespace is in place: netns (an fd of it), diag
 	 * (a NETLINK_SOCK_DIAG socket in it, or -1), and with net_proxy the
 	 * listeners the init opened on the box's loopback, indexed as
@@ -54,48 +55,50 @@ struct sandbox_hooks {
 	 * until served). */
 	void (*net)(int netns, int diag, int *fds, size_t n, void *ctx);
 	/* Fds the relay loop watches for the caller (into p, at most
-	 * SANDBOX_WATCH_MAX; returns how many; asked before each wait), and
+	 * SUPERVISOR_WATCH_MAX; returns how many; asked before each wait), and
 	 * the call when any of them is ready: both, or neither. */
 	size_t (*watch)(struct pollfd *p, void *ctx);
 	void (*watch_ready)(void *ctx);
-	/* The run's outcome is known (res as sandbox_finish returns it);
+	/* The run's outcome is known (res as supervisor_finish returns it);
 	 * usually called while the box is still being torn down, so that the
 	 * caller's bookkeeping overlaps with it. Called once, unless
-	 * sandbox_finish fails. */
-	void (*ended)(const struct sandbox_result *res, void *ctx);
+	 * supervisor_finish fails. */
+	void (*ended)(const struct supervisor_result *res, void *ctx);
 	void *ctx;
 };
 
-struct sandbox_result {
-	int exit_code;         /* what clawbox should exit with */
-	bool ran;              /* the command was executed (and its end reported) */
-	int wstatus;           /* its wait status, when it ran and ended */
-	struct report failure; /* REPORT_FAIL or REPORT_EXEC_FAIL, kind 0 if none */
+struct supervisor_result {
+	int exit_code; /* what clawbox should exit with */
+	bool ran;      /* the command was executed (and its end reported) */
+	int wstatus;   /* its wait status, when it ran and ended */
+	/* REPORT_FAIL (failure.error: the setup step that failed) or
+	 * REPORT_EXEC_FAIL (failure.error.where: the command); kind 0 if none */
+	struct report failure;
 	int64_t duration_ms;
 };
 
-struct sandbox;
+struct supervisor;
 
 /* Most fds of the caller's watch hook. */
-#define SANDBOX_WATCH_MAX 4
+#define SUPERVISOR_WATCH_MAX 4
 
 /* Most bytes of masks or environment sent to a box's init. */
-#define SANDBOX_BLOCK_MAX (4u << 20)
+#define SUPERVISOR_BLOCK_MAX (4u << 20)
 
 /* Start a box for spec: clone the init into its namespaces, write its id
  * maps, join its cgroups. The init builds the box's view meanwhile, and
- * waits for sandbox_finish() before it runs anything of spec->argv, so the
+ * waits for supervisor_finish() before it runs anything of spec->argv, so the
  * caller can do its own work (secrets, audit) in parallel. spec and h must
- * live until the box is finished. Returns 0 with *ret, or -errno (*ret_what
- * tells what failed). */
-int sandbox_start(const struct sandbox_spec *spec, const struct sandbox_hooks *h,
-		  struct sandbox **ret, const char **ret_what);
+ * live until the box is finished. Returns 0 with *ret, or -errno with *err
+ * (may be NULL) telling what failed. */
+int supervisor_start(const struct supervisor_spec *spec, const struct supervisor_hooks *h,
+		     struct supervisor **ret, struct error *err);
 
 /* The paths the box hides (rootfs_spec.masks), for a box just started:
  * the init waits for them before it builds the view, so the caller works
- * them out while the init gets going. Once, before sandbox_finish(). 0 or
- * -errno (then sandbox_abort() it). */
-int sandbox_set_masks(struct sandbox *sb, char *const *masks, size_t n);
+ * them out while the init gets going. Once, before supervisor_finish(). 0 or
+ * -errno (then supervisor_abort() it). */
+int supervisor_set_masks(struct supervisor *sb, char *const *masks, size_t n);
 
 /* Give the command its environment (envp: its whole environment; it goes
  * to the init over a socket, never through a file), let it run, and relay
@@ -103,20 +106,21 @@ int sandbox_set_masks(struct sandbox *sb, char *const *masks, size_t n);
  * is shown with the values of redact (NULL: none) redacted (src/secrets/secrets.h:
  * secrets_stream). Returns 0 when the run was carried out to its end (look
  * at ret->exit_code, which is 125/126/127 when setup or exec failed
- * inside), or -errno (*ret_what tells). Frees sb either way. */
-int sandbox_finish(struct sandbox *sb, char *const *envp, const struct secrets *redact,
-		   struct sandbox_result *ret, const char **ret_what);
+ * inside), or -errno with *err (may be NULL) telling what failed. Frees sb
+ * either way. */
+int supervisor_finish(struct supervisor *sb, char *const *envp, const struct secrets *redact,
+		      struct supervisor_result *ret, struct error *err);
 
 /* Kill a started box before it ran anything, and free sb. NULL is a no-op. */
-void sandbox_abort(struct sandbox *sb);
+void supervisor_abort(struct supervisor *sb);
 
 /* What becomes of the caller's standard fd (0, 1 or 2) in the box. */
-enum sandbox_stdio {
-	SANDBOX_STDIO_PASS,   /* given as it is: a pipe, a regular file, a unix or
+enum supervisor_stdio {
+	SUPERVISOR_STDIO_PASS,   /* given as it is: a pipe, a regular file, a unix or
 			       * connected TCP socket, null/zero/full/random */
-	SANDBOX_STDIO_TTY,    /* a terminal: the box gets one of its own instead,
+	SUPERVISOR_STDIO_TTY,    /* a terminal: the box gets one of its own instead,
 			       * relayed (src/box/pty.h) */
-	SANDBOX_STDIO_REFUSE, /* anything else: not given to a box */
+	SUPERVISOR_STDIO_REFUSE, /* anything else: not given to a box */
 };
 /* Judge the caller's standard fd. A box never gets what would reach past
  * its walls: a directory (openat(fd, "..") and /proc/self/fd/N/.. walk the
@@ -126,11 +130,8 @@ enum sandbox_stdio {
  * the kernel's own filesystems (proc, sysfs, cgroup, debugfs, ...), a
  * socket other than unix or connected TCP (raw, packet, netlink, an
  * unconnected UDP socket of the host's network). Returns the verdict,
- * with *ret_why (a noun phrase) for SANDBOX_STDIO_REFUSE. A closed fd is
+ * with *ret_why (a noun phrase) for SUPERVISOR_STDIO_REFUSE. A closed fd is
  * refused too (main() opens /dev/null on closed ones). */
-enum sandbox_stdio sandbox_stdio_check(int fd, const char **ret_why);
-
-/* The init's side; never returns. */
-_noreturn_ void boxinit_main(const struct sandbox_spec *s, int report_fd, int go_fd, int pty_fd);
+enum supervisor_stdio supervisor_stdio_check(int fd, const char **ret_why);
 
 #endif

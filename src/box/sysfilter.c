@@ -8,14 +8,13 @@
 
 #include "sysfilter_bpf.h" /* build/gen: from src/box/sysfilter_rules.c */
 
-int sysfilter_load(const char **ret_what)
+int sysfilter_load(struct error *err)
 {
 	struct sock_fprog prog = {
 		.len = (unsigned short)ELEMENTSOF(sysfilter_prog),
 		.filter = (struct sock_filter *)sysfilter_prog,
 	};
-	*ret_what = "seccomp";
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-		return -errno;
+		return error_errno(err, -errno, "load the seccomp filter");
 	return 0;
 }

@@ -9,8 +9,10 @@
 #ifndef CLAWBOX_SYSFILTER_H
 #define CLAWBOX_SYSFILTER_H
 #include "util/common.h"
+#include "util/error.h"
 
-/* Load the filter into the calling thread. Returns 0 or -errno. */
-int sysfilter_load(const char **ret_what);
+/* Load the filter into the calling thread. Returns 0, or -errno with *err
+ * (may be NULL). */
+int sysfilter_load(struct error *err);
 
 #endif

@@ -110,22 +110,22 @@ static int socket_rules(scmp_filter_ctx ctx)
 	return r;
 }
 
-int sysfilter_rules(scmp_filter_ctx ctx, const char **ret_what)
+int sysfilter_rules(scmp_filter_ctx ctx, struct error *err)
 {
+	const char *what = "the bad-architecture action";
 	int r;
 
-	*ret_what = "the bad-architecture action";
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	for (size_t i = 0; i < ELEMENTSOF(denied) && r == 0; i++) {
 		int nr = seccomp_syscall_resolve_name(denied[i]);
-		*ret_what = denied[i];
+		what = denied[i];
 		if (nr == __NR_SCMP_ERROR)
 			continue; /* not on this architecture */
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 	}
 	if (r == 0) {
 		/* clone with any namespace flag set */
-		*ret_what = "clone";
+		what = "clone";
 		for (unsigned bit = 0; bit < 32 && r == 0; bit++)
 			if ((NS_FLAGS >> bit) & 1)
 				r = seccomp_rule_add(
@@ -133,11 +133,11 @@ int sysfilter_rules(scmp_filter_ctx ctx, const char **ret_what)
 				    SCMP_A0(SCMP_CMP_MASKED_EQ, 1ULL << bit, 1ULL << bit));
 	}
 	if (r == 0) {
-		*ret_what = "clone3";
+		what = "clone3";
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	}
 	if (r == 0) {
-		*ret_what = "ioctl";
+		what = "ioctl";
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
 				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
 		if (r == 0)
@@ -145,11 +145,11 @@ int sysfilter_rules(scmp_filter_ctx ctx, const char **ret_what)
 					     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
 	}
 	if (r == 0) {
-		*ret_what = "socket";
+		what = "socket";
 		r = socket_rules(ctx);
 	}
 	if (r == 0) {
-		*ret_what = "mknod";
+		what = "mknod";
 		/* Only regular files, fifos and sockets; no device nodes. */
 		static const unsigned types[] = { S_IFCHR, S_IFBLK };
 		for (size_t i = 0; i < ELEMENTSOF(types) && r == 0; i++) {
@@ -161,5 +161,5 @@ int sysfilter_rules(scmp_filter_ctx ctx, const char **ret_what)
 						     SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, types[i]));
 		}
 	}
-	return r;
+	return r < 0 ? error_errno(err, r, "add the rule for '%s'", what) : 0;
 }

@@ -5,11 +5,13 @@
 #ifndef CLAWBOX_SYSFILTER_RULES_H
 #define CLAWBOX_SYSFILTER_RULES_H
 #include "util/common.h"
+#include "util/error.h"
 
 #include <seccomp.h>
 
 /* Add every rule to ctx (created with seccomp_init(SCMP_ACT_ALLOW)).
- * Returns 0 or a negative libseccomp error; *ret_what names the rule. */
-int sysfilter_rules(scmp_filter_ctx ctx, const char **ret_what);
+ * Returns 0, or a negative libseccomp error (-errno) with *err (may be NULL)
+ * naming the rule. */
+int sysfilter_rules(scmp_filter_ctx ctx, struct error *err);
 
 #endif

@@ -33,8 +33,8 @@ static int project_path(const char *given, char *out)
 int cli_check_project(const char *state, const char *project)
 {
 	struct strv builtin = { 0 };
-	int r = policy_default_masks(state, &builtin);
-	const char *hit = r < 0 ? NULL : policy_project_conflict(&builtin, project);
+	int r = masks_default(state, &builtin);
+	const char *hit = r < 0 ? NULL : masks_project_conflict(&builtin, project);
 	if (hit) {
 		log_error("refusing to box '%s': it contains '%s', which boxes never see "
 			  "(credentials, homes, host sockets or clawbox's state)",

@@ -6,10 +6,10 @@
 
 int cmd_run(int argc, char **argv)
 {
-	struct runbox_opts o = RUNBOX_OPTS_INIT;
-	int r = runbox_parse(argc, argv, false, &o);
+	struct launch_opts o = LAUNCH_OPTS_INIT;
+	int r = launch_parse(argc, argv, false, &o);
 	if (r < 0)
-		r = runbox(&o);
-	runbox_opts_free(&o);
+		r = launch_run(&o);
+	launch_opts_free(&o);
 	return r;
 }

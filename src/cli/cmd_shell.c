@@ -6,12 +6,12 @@
 
 int cmd_shell(int argc, char **argv)
 {
-	struct runbox_opts o = RUNBOX_OPTS_INIT;
-	int r = runbox_parse(argc, argv, true, &o);
+	struct launch_opts o = LAUNCH_OPTS_INIT;
+	int r = launch_parse(argc, argv, true, &o);
 	if (r < 0) {
 		o.shell = true;
-		r = runbox(&o);
+		r = launch_run(&o);
 	}
-	runbox_opts_free(&o);
+	launch_opts_free(&o);
 	return r;
 }

@@ -8,6 +8,7 @@
 #include "sync/gate.h"
 #include "sync/gitsync.h"
 #include "cli/cli.h"
+#include "box/boxenv.h"
 #include "box/masks.h"
 #include "cli/launch.h"
 #include "box/supervisor.h"
@@ -89,7 +90,7 @@ _printf_(1, 2) static int usage_error(const char *fmt, ...)
  * into secret memory and its bytes in argv are overwritten at once, so
  * /proc/PID/cmdline of clawbox no longer shows it. Messages name the NAME
  * only when it is valid (an invalid one may be a pasted value). */
-static int parse_env_opt(struct runbox_opts *o, char *arg)
+static int parse_env_opt(struct launch_opts *o, char *arg)
 {
 	char name[DOTENV_NAME_MAX + 1];
 	char *eq = strchr(arg, '=');
@@ -123,7 +124,7 @@ static int parse_env_opt(struct runbox_opts *o, char *arg)
 }
 
 /* --config DIR[:PATH]: PATH is absolute and beneath the box's home. */
-static int parse_config_opt(struct runbox_opts *o, const char *arg)
+static int parse_config_opt(struct launch_opts *o, const char *arg)
 {
 	char dir[PATH_MAX];
 	const char *colon = strrchr(arg, ':');
@@ -152,13 +153,13 @@ static int parse_config_opt(struct runbox_opts *o, const char *arg)
 	return 0;
 }
 
-void runbox_opts_free(struct runbox_opts *o)
+void launch_opts_free(struct launch_opts *o)
 {
 	log_set_filter(NULL, NULL);
 	o->secrets = secrets_free(o->secrets);
 }
 
-int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
+int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 {
 	enum {
 		OPT_MEMORY = 256,
@@ -307,7 +308,7 @@ static void on_watch_ready(void *p)
 
 /* The command ended: stop the proxy and write the run's end to the audit
  * log while the kernel tears the box down. */
-static void on_ended(const struct sandbox_result *res, void *p)
+static void on_ended(const struct supervisor_result *res, void *p)
 {
 	struct run_ctx *c = p;
 	net_finish(&c->net);
@@ -317,19 +318,19 @@ static void on_ended(const struct sandbox_result *res, void *p)
 	if (f && res->ran && WIFSIGNALED(res->wstatus))
 		json_object_set_new(f, "signal", json_integer(WTERMSIG(res->wstatus)));
 	if (f && res->failure.kind)
-		json_object_set_new(f, "error", json_string(strerror(res->failure.err)));
+		json_object_set_new(f, "error", json_string(strerror(-res->failure.error.code)));
 	audit_append(c->audit, "run.exit", f);
 }
 
-static void on_warn(const struct report *r, void *p)
+static void on_warn(const struct error *e, void *p)
 {
 	struct run_ctx *c = p;
-	log_warn("could not %s%s%s: %s%s%s", r->what, r->path[0] ? " " : "", r->path,
-		 strerror(r->err), r->detail[0] ? "; " : "", r->detail);
+	char msg[ERROR_FORMAT_MAX];
+	log_warn("could not %s", error_format(e, msg, sizeof(msg)));
 	if (c->audit)
 		audit_append(c->audit, "run.warning",
-			     json_pack("{s:s, s:s, s:s}", "what", r->what, "path", r->path, "error",
-				       strerror(r->err)));
+			     json_pack("{s:s, s:s, s:s}", "what", e->message, "path", e->where,
+				       "error", strerror(-e->code)));
 }
 
 /* The working directory inside: the caller's, when it is in the project
@@ -345,7 +346,7 @@ static void inside_cwd(const struct box *b, char *out, size_t n)
 
 /* --deny-read of a file git tracks hides the file, not its history: say so
  * (docs/SYNC.md "Git"). */
-static void warn_tracked_denies(const struct runbox_opts *o, const struct box *b)
+static void warn_tracked_denies(const struct launch_opts *o, const struct box *b)
 {
 	const char *rel[ELEMENTSOF(o->deny)];
 	bool tracked[ELEMENTSOF(o->deny)];
@@ -369,27 +370,27 @@ static void warn_tracked_denies(const struct runbox_opts *o, const struct box *b
 			    rel[i], rel[i]);
 }
 
-static int collect_masks(const struct runbox_opts *o, const struct box *b, const char *state,
+static int collect_masks(const struct launch_opts *o, const struct box *b, const char *state,
 			 struct strv *masks)
 {
 	char path[PATH_MAX];
-	int r = policy_default_masks(state, masks);
+	int r = masks_default(state, masks);
 	for (size_t i = 0; i < o->ndeny && r == 0; i++) {
-		r = policy_add_deny(masks, b->project, o->deny[i]);
+		r = masks_add_deny(masks, b->project, o->deny[i]);
 		if (r < 0)
 			log_error("invalid --deny-read path '%s'", o->deny[i]);
 	}
 	/* The files the secrets come from: the box gets their values by
 	 * environment only, never the files (nor values -e overrode). */
-	if (r == 0 && o->secrets_file && (r = policy_add_secrets_file(masks, o->secrets_file)) < 0)
+	if (r == 0 && o->secrets_file && (r = masks_add_secrets_file(masks, o->secrets_file)) < 0)
 		log_error("cannot resolve the secrets file '%s': %s", o->secrets_file,
 			  strerror(-r));
 	if (r == 0 && o->config_dir[0] &&
 	    (r = path_join(path, sizeof(path), o->config_dir, SECRETS_CONFIG_ENV)) == 0 &&
-	    (r = policy_add_secrets_file(masks, path)) < 0)
+	    (r = masks_add_secrets_file(masks, path)) < 0)
 		log_error("cannot resolve '%s': %s", path, strerror(-r));
 	if (r == 0 && (r = path_join(path, sizeof(path), b->dir, "deny-read")) == 0 &&
-	    (r = policy_read_deny_file(path, b->project, masks)) < 0)
+	    (r = masks_read_deny_file(path, b->project, masks)) < 0)
 		log_error("cannot read '%s': %s", path, strerror(-r));
 	for (size_t i = 0; i < masks->n && r == 0; i++)
 		if (path_is_beneath(b->project, masks->v[i]) &&
@@ -398,7 +399,7 @@ static int collect_masks(const struct runbox_opts *o, const struct box *b, const
 			r = -EINVAL;
 		}
 	if (r == 0) {
-		policy_normalize_masks(masks, b->project);
+		masks_normalize(masks, b->project);
 		if (o->ndeny)
 			warn_tracked_denies(o, b);
 	}
@@ -407,18 +408,19 @@ static int collect_masks(const struct runbox_opts *o, const struct box *b, const
 
 /* Memory and pids limits: cgroup v1 as root; otherwise (or when the
  * controller is missing) say so and fall back to rlimits. */
-static int setup_limits(const struct runbox_opts *o, const struct box *b, struct sandbox_spec *s)
+static int setup_limits(const struct launch_opts *o, const struct box *b, struct supervisor_spec *s)
 {
-	const char *what = NULL;
+	struct error err;
+	char msg[ERROR_FORMAT_MAX];
 	s->cg.memory = o->memory;
 	s->cg.pids = o->pids;
 	if (!o->memory && !o->pids)
 		return 0;
-	int r = geteuid() == 0 ? cgroup_create(&s->cg, b->name, &what) : -EPERM;
+	int r = geteuid() == 0 ? cgroup_create(&s->cg, b->name, &err) : -EPERM;
 	if (r == 0)
 		return 0;
 	if (geteuid() == 0) {
-		log_error("cannot create the %s cgroup for the box: %s", what, strerror(-r));
+		log_error("cannot %s", error_format(&err, msg, sizeof(msg)));
 		return r;
 	}
 	s->cg.memory = s->cg.pids = 0;
@@ -452,17 +454,17 @@ static json_t *argv_json(char *const *argv)
 	return a;
 }
 
-static int report_outcome(const struct sandbox_result *res, const char *cmd)
+static int report_outcome(const struct supervisor_result *res)
 {
 	const struct report *f = &res->failure;
+	char msg[ERROR_FORMAT_MAX];
 	if (f->kind == REPORT_FAIL)
-		log_error("cannot set up the box: %s%s%s%s: %s%s%s", f->what,
-			  f->path[0] ? " '" : "", f->path, f->path[0] ? "'" : "", strerror(f->err),
-			  f->detail[0] ? " — " : "", f->detail);
-	else if (f->kind == REPORT_EXEC_FAIL && f->err == ENOENT)
-		log_error("command not found in the box: '%s'", cmd);
+		log_error("cannot set up the box: %s", error_format(&f->error, msg, sizeof(msg)));
+	else if (f->kind == REPORT_EXEC_FAIL && f->error.code == -ENOENT)
+		log_error("command not found in the box: '%s'", f->error.where);
 	else if (f->kind == REPORT_EXEC_FAIL)
-		log_error("cannot execute '%s' in the box: %s", cmd, strerror(f->err));
+		log_error("cannot execute the command in the box: %s",
+			  error_format(&f->error, msg, sizeof(msg)));
 	return res->exit_code;
 }
 
@@ -475,11 +477,13 @@ static pid_t yolo_sync_start(const struct box *b)
 	if (b->mode != BOX_MODE_YOLO || path_join(log, sizeof(log), b->dir, "sync.log") < 0)
 		return -1;
 	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int out =
+	    open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	fflush(NULL);
 	pid_t pid = out >= 0 && in >= 0 ? fork() : -1;
 	if (pid == 0) {
+		/* The child only execs or _exits: no cleanup runs in it. */
 		char *argv[] = { (char *)"clawbox",
 				 (char *)"sync",
 				 (char *)"--box",
@@ -493,10 +497,6 @@ static pid_t yolo_sync_start(const struct box *b)
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
-	if (out >= 0)
-		close(out);
-	if (in >= 0)
-		close(in);
 	if (pid < 0)
 		log_warn("cannot start the yolo auto-sync of box '%s': %s", b->name,
 			 strerror(errno));
@@ -526,7 +526,7 @@ static void yolo_sync_stop(pid_t pid)
 /* Every source below -e, lowest precedence last: --secrets FILE, the
  * --config DIR's .env, the box's store. Prints warnings; 0 or -errno after
  * one error message. */
-static int load_secrets(const struct runbox_opts *o, const struct box *b)
+static int load_secrets(const struct launch_opts *o, const struct box *b)
 {
 	struct secrets_error err = { .msg = "" };
 	unsigned strict = o->strict ? SECRETS_STRICT : 0;
@@ -574,7 +574,7 @@ static int load_secrets(const struct runbox_opts *o, const struct box *b)
 /* Remember the run's values with the box's (src/secrets/secrets.h, the known set)
  * before the box can see them: the gate and every redactor know them from
  * now on. ctx->known gets the whole set. 0, or -errno after a message. */
-static int record_known(const struct runbox_opts *o, const struct box *b, struct run_ctx *ctx)
+static int record_known(const struct launch_opts *o, const struct box *b, struct run_ctx *ctx)
 {
 	struct secrets_error err;
 	int r = secrets_known_record(b->dir, o->secrets, &ctx->known, &err);
@@ -597,7 +597,7 @@ static json_t *secret_names_json(const struct secrets *s)
 
 /* The audit log's side of a run's start: open it, note a new box, write
  * run.start. 0, or -errno after an error message. */
-static int audit_start(const struct runbox_opts *o, const struct box *b, bool created,
+static int audit_start(const struct launch_opts *o, const struct box *b, bool created,
 		       const char *cwd, struct run_ctx *ctx)
 {
 	int r = audit_open_known(b->dir, b->name, ctx->known, &ctx->audit);
@@ -623,10 +623,10 @@ static int audit_start(const struct runbox_opts *o, const struct box *b, bool cr
 }
 
 /* What the box needs before its init starts: the view's layers, the
- * network, the limits (the masks follow: sandbox_set_masks). 0, or -errno
+ * network, the limits (the masks follow: supervisor_set_masks). 0, or -errno
  * after an error message. */
-static int box_spec(const struct runbox_opts *o, const struct box *b, struct run_ctx *ctx,
-		    struct sandbox_spec *s)
+static int box_spec(const struct launch_opts *o, const struct box *b, struct run_ctx *ctx,
+		    struct supervisor_spec *s)
 {
 	path_join(ctx->upper, sizeof(ctx->upper), b->data, "upper");
 	path_join(ctx->work, sizeof(ctx->work), b->data, "work");
@@ -652,17 +652,18 @@ static int box_spec(const struct runbox_opts *o, const struct box *b, struct run
 
 /* Start the box first, then do the supervisor's own work (masks, secrets,
  * audit, environment) while the init gets going and builds the view. */
-static int run_locked(const struct runbox_opts *o, const struct box *b, const char *state,
+static int run_locked(const struct launch_opts *o, const struct box *b, const char *state,
 		      bool created, struct run_ctx *ctx)
 {
 	struct strv masks = { 0 }, netenv = { 0 };
 	struct secrets_env *env = NULL;
 	const char *shell = pick_shell();
 	char *shell_argv[] = { (char *)shell, NULL };
-	struct sandbox_spec s = { .argv = o->shell ? shell_argv : o->argv };
-	struct sandbox *sb = NULL;
-	struct sandbox_result res;
-	const char *what = NULL;
+	struct supervisor_spec s = { .argv = o->shell ? shell_argv : o->argv };
+	struct supervisor *sb = NULL;
+	struct supervisor_result res;
+	struct error err;
+	char msg[ERROR_FORMAT_MAX];
 	int code = EXIT_SETUP, r;
 
 	inside_cwd(b, ctx->cwd, sizeof(ctx->cwd));
@@ -670,7 +671,7 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 		goto out;
 	/* Removing the box's cgroups needs its init gone. */
 	s.wait_teardown = s.cg.memory_dir[0] || s.cg.pids_dir[0];
-	struct sandbox_hooks hooks = {
+	struct supervisor_hooks hooks = {
 		.started = on_started,
 		.warn = on_warn,
 		.net = on_net,
@@ -681,13 +682,13 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	};
 	sync_settle_before_start(b);
 	trace_point("prepared");
-	if ((r = sandbox_start(&s, &hooks, &sb, &what)) < 0) {
-		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
+	if (supervisor_start(&s, &hooks, &sb, &err) < 0) {
+		log_error("cannot start the box: %s", error_format(&err, msg, sizeof(msg)));
 		goto out;
 	}
 	if (collect_masks(o, b, state, &masks) < 0)
 		goto out;
-	if ((r = sandbox_set_masks(sb, masks.v, masks.n)) < 0) {
+	if ((r = supervisor_set_masks(sb, masks.v, masks.n)) < 0) {
 		log_error("cannot pass the masks to the box: %s", strerror(-r));
 		goto out;
 	}
@@ -695,23 +696,22 @@ static int run_locked(const struct runbox_opts *o, const struct box *b, const ch
 	    audit_start(o, b, created, ctx->cwd, ctx) < 0)
 		goto out;
 	if ((r = net_environment(ctx->net, &netenv)) < 0 ||
-	    (r = policy_box_environment(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) <
-		0) {
+	    (r = boxenv_build(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) < 0) {
 		log_error("cannot build the box's environment: %s", strerror(-r));
 		goto out;
 	}
 	trace_point("env");
 	pid_t yolo = yolo_sync_start(b);
-	r = sandbox_finish(sb, secrets_env_vector(env), ctx->known, &res, &what);
+	r = supervisor_finish(sb, secrets_env_vector(env), ctx->known, &res, &err);
 	sb = NULL;
 	yolo_sync_stop(yolo);
 	if (r < 0) {
-		log_error("cannot start the box: %s: %s", what ? what : "?", strerror(-r));
+		log_error("cannot start the box: %s", error_format(&err, msg, sizeof(msg)));
 		goto out;
 	}
-	code = report_outcome(&res, s.argv[0]);
+	code = report_outcome(&res);
 out:
-	sandbox_abort(sb);
+	supervisor_abort(sb);
 	net_finish(&ctx->net);
 	cgroup_destroy(&s.cg);
 	strv_free(&masks);
@@ -730,10 +730,10 @@ static int check_stdio(unsigned *ret_pty_fds)
 	unsigned tty = 0;
 	for (int fd = 0; fd < 3; fd++) {
 		const char *why = NULL;
-		enum sandbox_stdio v = sandbox_stdio_check(fd, &why);
-		if (v == SANDBOX_STDIO_TTY)
+		enum supervisor_stdio v = supervisor_stdio_check(fd, &why);
+		if (v == SUPERVISOR_STDIO_TTY)
 			tty |= 1u << fd;
-		if (v == SANDBOX_STDIO_REFUSE) {
+		if (v == SUPERVISOR_STDIO_REFUSE) {
 			log_error(
 			    "%s is %s: refusing to give it to a box; redirect it from or to a "
 			    "file, a pipe or /dev/null",
@@ -745,7 +745,7 @@ static int check_stdio(unsigned *ret_pty_fds)
 	return 0;
 }
 
-int runbox(const struct runbox_opts *o)
+int launch_run(const struct launch_opts *o)
 {
 	struct box b;
 	bool created = false;

@@ -1,15 +1,15 @@
 /* Running a command in a box (clawbox run, clawbox shell): the command
  * layer that resolves the box, applies its policy, writes the audit trail
  * and turns the outcome into an exit status. */
-#ifndef CLAWBOX_RUNBOX_H
-#define CLAWBOX_RUNBOX_H
+#ifndef CLAWBOX_LAUNCH_H
+#define CLAWBOX_LAUNCH_H
 #include "util/common.h"
 
 #include "state/box.h"
 #include "cli/cli.h"
 #include "cli/launch_net.h"
 
-struct runbox_opts {
+struct launch_opts {
 	struct box_opts box;
 	enum box_mode mode;
 	bool mode_given;
@@ -19,8 +19,8 @@ struct runbox_opts {
 	size_t ndeny;
 	struct net_opts net;
 	char **argv; /* the command (NULL-terminated); unused for a shell */
-	/* Secrets: -e values while parsing, every source once runbox() has
-	 * loaded them (owned; freed by runbox_opts_free). */
+	/* Secrets: -e values while parsing, every source once launch_run() has
+	 * loaded them (owned; freed by launch_opts_free). */
 	struct secrets *secrets;
 	const char *secrets_file;   /* --secrets FILE */
 	char config_dir[PATH_MAX];  /* --config DIR, canonical; "" when not given */
@@ -28,20 +28,20 @@ struct runbox_opts {
 	bool strict;                /* --strict */
 };
 
-#define RUNBOX_OPTS_INIT                                                           \
+#define LAUNCH_OPTS_INIT                                                           \
 	{                                                                          \
 		.mode = BOX_MODE_SECURE, .nofile = 65536, .tmp_size = 512ULL << 20 \
 	}
 
 /* Parse run/shell options into o. Returns -1 to go on, or the exit status
  * to end with (0 after --help, 125 after a usage error, already reported). */
-int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o);
+int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o);
 
 /* Run; returns clawbox's exit status. */
-int runbox(const struct runbox_opts *o);
+int launch_run(const struct launch_opts *o);
 
 /* Wipe and free what parsing and running held (the secrets); stop redacting
  * clawbox's messages. */
-void runbox_opts_free(struct runbox_opts *o);
+void launch_opts_free(struct launch_opts *o);
 
 #endif

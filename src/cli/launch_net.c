@@ -19,7 +19,7 @@
 
 #include <poll.h>
 
-_Static_assert(PROXY_NFDS <= SANDBOX_WATCH_MAX, "the proxy's listeners fit the watch");
+_Static_assert(PROXY_NFDS <= SUPERVISOR_WATCH_MAX, "the proxy's listeners fit the watch");
 
 struct net_run {
 	enum net_mode mode;

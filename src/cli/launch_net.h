@@ -2,7 +2,7 @@
  * --allow-domain, --deny-domain, --allow-ip and --publish options, the box's
  * policy (built-in allow list, the box's "net" file, the options), the
  * proxy's environment variables, and the life of the proxy, the published
- * ports and (filtered) the host's side around sandbox_run(). Reports its own
+ * ports and (filtered) the host's side around supervisor_finish(). Reports its own
  * errors (command layer). */
 #ifndef CLAWBOX_LAUNCH_NET_H
 #define CLAWBOX_LAUNCH_NET_H
@@ -90,7 +90,7 @@ const char *net_resolv_conf(const struct net_run *n);
 /* The sandbox hook: the proxy takes the listeners, and (filtered) serve
  * the NFLOG socket that follows them. */
 void net_listeners(int *fds, size_t nfds, struct net_run *n);
-/* The listeners to watch (into p, SANDBOX_WATCH_MAX at most; how many)
+/* The listeners to watch (into p, SUPERVISOR_WATCH_MAX at most; how many)
  * until the first connection or DNS question, and the call for it: the
  * proxy's threads start then, not with every box. */
 size_t net_watch(const struct net_run *n, struct pollfd *p);

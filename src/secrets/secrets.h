@@ -26,7 +26,7 @@
  *   secrets_add_to_scan(k, rules);             // known-secret matching
  *   ...
  *   k = secrets_free(k);
- * During a run, runbox holds the merged set of that run (all four
+ * During a run, cli/launch.c holds the merged set of that run (all four
  * sources: the command's environment) and the box's known set (that run's
  * values recorded in it); secrets_foreach() walks (name, value) pairs of
  * any set. */

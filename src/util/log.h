@@ -8,7 +8,7 @@
 void log_error(const char *fmt, ...) _printf_(1, 2);
 void log_warn(const char *fmt, ...) _printf_(1, 2);
 void log_info(const char *fmt, ...) _printf_(1, 2);
-/* A filter for every message before it is printed (runbox installs the
+/* A filter for every message before it is printed (cli/launch.c installs the
  * redaction of the box's secrets): fn returns a new heap string to print
  * instead, or NULL to print the message as it is. fn NULL removes it. */
 void log_set_filter(char *(*fn)(const char *msg, void *ctx), void *ctx);

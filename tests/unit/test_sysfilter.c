@@ -13,9 +13,10 @@
  * ordinary calls through. */
 TEST(sysfilter_denies_and_allows)
 {
-	const char *what = NULL;
+	struct error err = { 0 };
 	CHECK_INT(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-	CHECK_INT(sysfilter_load(&what), 0);
+	CHECK_INT(sysfilter_load(&err), 0);
+	CHECK(!error_isset(&err));
 	CHECK(getpid() > 0);
 	errno = 0;
 	CHECK(mount("none", "/tmp", "tmpfs", 0, NULL) < 0 && errno == EPERM);

@@ -1,0 +1,25 @@
+/* The environment of the box's command: what of the caller's passes, what
+ * clawbox sets, the secrets. */
+#ifndef CLAWBOX_BOXENV_H
+#define CLAWBOX_BOXENV_H
+#include "util/common.h"
+
+#include "box/masks.h" /* struct strv */
+
+/* The environment of the box's command: a few variables of the caller's
+ * (PATH, TERM, LANG, LC_*, TZ, COLORTERM, NO_COLOR) and clawbox's own (HOME,
+ * USER, LOGNAME, SHELL, PWD, TMPDIR, CLAWBOX_BOX). Nothing else passes. */
+int boxenv_vars(const char *box, const char *cwd, const char *shell, struct strv *ret);
+
+/* The whole environment of the box's command: boxenv_vars()'s
+ * variables, then extra (NULL-terminated "NAME=VALUE" strings, e.g. the
+ * proxy's variables; may be NULL), then every secret as NAME=VALUE (a secret replaces a variable of
+ * the same name). It is one block of secret memory (src/secrets/secrets.h): hand
+ * secrets_env_vector(*ret) to the box, free it with secrets_env_free(). No
+ * value is ever on an argv or in a file. secrets may be NULL. */
+struct secrets;
+struct secrets_env;
+int boxenv_build(const char *box, const char *cwd, const char *shell, char *const *extra,
+		 const struct secrets *secrets, struct secrets_env **ret);
+
+#endif
