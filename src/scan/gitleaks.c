@@ -9,26 +9,23 @@
 
 #define MAX_EXTEND_DEPTH 4
 
-static int gl_fail(struct gitleaks_error *err, const char *file, unsigned line, const char *fmt,
-		   ...) _printf_(4, 5);
-static int gl_fail(struct gitleaks_error *err, const char *file, unsigned line, const char *fmt,
-		   ...)
+/* A configuration error at file:line (line 0: the whole file): -EINVAL. */
+static int gl_fail(struct error *err, const char *file, unsigned line, const char *fmt, ...)
+    _printf_(4, 5);
+static int gl_fail(struct error *err, const char *file, unsigned line, const char *fmt, ...)
 {
+	char msg[ERROR_MESSAGE_MAX];
 	va_list ap;
-	if (err) {
-		snprintf(err->file, sizeof(err->file), "%s", file);
-		err->line = line;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return error_set(err, -EINVAL, file, line, "%s", msg);
 }
 
 struct loader {
 	struct scan_rules *rs;
 	const char *file;
-	struct gitleaks_error *err;
+	struct error *err;
 	int depth;
 };
 
@@ -72,18 +69,16 @@ static int get_strings(struct loader *ld, const struct toml_value *t, const char
 		return 0;
 	if (v->type != TOML_ARRAY)
 		return gl_fail(ld->err, ld->file, v->line, "'%s' must be an array of strings", key);
-	const char **out = calloc(v->arr.n + 1, sizeof(char *));
+	_cleanup_free_ const char **out = calloc(v->arr.n + 1, sizeof(char *));
 	if (!out)
 		return -ENOMEM;
 	for (size_t i = 0; i < v->arr.n; i++) {
-		if (v->arr.items[i]->type != TOML_STRING) {
-			free(out);
+		if (v->arr.items[i]->type != TOML_STRING)
 			return gl_fail(ld->err, ld->file, v->arr.items[i]->line,
 				       "'%s' must hold only strings", key);
-		}
 		out[i] = v->arr.items[i]->str.s;
 	}
-	*ret = out;
+	*ret = TAKE_PTR(out);
 	*ret_n = v->arr.n;
 	return 0;
 }
@@ -111,7 +106,7 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 	struct scan_allowlist_spec spec = { 0 };
 	const char *cond, *target;
 	size_t n_commits;
-	char msg[400];
+	struct error ae = { 0 };
 	int r;
 
 	if (t->type != TOML_TABLE)
@@ -152,8 +147,9 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 	spec.regexes = regexes;
 	spec.paths = paths;
 	spec.stopwords = stopwords;
-	r = scan_rules_add_allowlist(ld->rs, rule_id, &spec, msg, sizeof(msg));
+	r = scan_rules_add_allowlist(ld->rs, rule_id, &spec, &ae);
 	if (r == -EINVAL || r == -ENOENT) {
+		const char *msg = ae.message;
 		/* name the line of the offending array */
 		const struct toml_value *v = toml_get(t, "regexes");
 		if (!v || !strstr(msg, "invalid regex"))
@@ -205,7 +201,7 @@ static int load_rule(struct loader *ld, const struct toml_value *t)
 					    "allowlist", "allowlists",  "skipReport", NULL };
 	_cleanup_free_ const char **keywords = NULL, **tags = NULL;
 	struct scan_rule_spec spec = { 0 };
-	char msg[400];
+	struct error re = { 0 };
 	double group = 0;
 	int r;
 
@@ -229,8 +225,9 @@ static int load_rule(struct loader *ld, const struct toml_value *t)
 	spec.secret_group = (int)group;
 	spec.keywords = keywords;
 	spec.tags = tags;
-	r = scan_rules_add_rule(ld->rs, &spec, msg, sizeof(msg));
+	r = scan_rules_add_rule(ld->rs, &spec, &re);
 	if (r == -EINVAL) {
+		const char *msg = re.message;
 		const struct toml_value *v = t;
 		if (strstr(msg, "invalid regex") && spec.path && strstr(msg, spec.path))
 			v = toml_get(t, "path");
@@ -351,15 +348,14 @@ out:
 }
 
 int gitleaks_load(struct scan_rules *rs, const char *file, const char *text, size_t len,
-		  struct gitleaks_error *err)
+		  struct error *err)
 {
 	struct loader ld = { rs, file, err, 0 };
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 	return load_text(&ld, text, len);
 }
 
-int gitleaks_load_file(struct scan_rules *rs, const char *file, struct gitleaks_error *err)
+int gitleaks_load_file(struct scan_rules *rs, const char *file, struct error *err)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len;
@@ -369,7 +365,7 @@ int gitleaks_load_file(struct scan_rules *rs, const char *file, struct gitleaks_
 	return gitleaks_load(rs, file, data, len, err);
 }
 
-int gitleaks_load_default(struct scan_rules *rs, struct gitleaks_error *err)
+int gitleaks_load_default(struct scan_rules *rs, struct error *err)
 {
 	return gitleaks_load(rs, "(default rules)", scan_default_rules_toml,
 			     strlen(scan_default_rules_toml), err);

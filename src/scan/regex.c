@@ -226,34 +226,29 @@ bool regex_template_anchor(const char *src, char **ret_anchor, size_t *ret_lead,
 	return true;
 }
 
-pcre2_code *regex_compile(pcre2_compile_context *cctx, const char *go_src, uint32_t extra,
-			  bool *ret_sensitive, char **ret_src, char *err, size_t errlen)
+int regex_compile(pcre2_compile_context *cctx, const char *go_src, uint32_t extra,
+		  pcre2_code **ret_re, bool *ret_sensitive, char **ret_src, struct error *err)
 {
 	bool sensitive = false;
-	char *src = regex_to_pcre(go_src, &sensitive);
+	_cleanup_free_ char *src = regex_to_pcre(go_src, &sensitive);
 	int code;
 	PCRE2_SIZE off;
-	if (!src) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	if (!src)
+		return -ENOMEM;
 	pcre2_code *re = pcre2_compile(
 	    (PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
 	    PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF | extra, &code, &off, cctx);
 	if (!re) {
 		PCRE2_UCHAR msg[160];
 		pcre2_get_error_message(code, msg, sizeof(msg));
-		snprintf(err, errlen, "invalid regex '%s': %s at offset %zu", go_src, (char *)msg,
-			 (size_t)off);
-		free(src);
-		return NULL;
+		return error_set(err, -EINVAL, NULL, 0, "invalid regex '%s': %s at offset %zu",
+				 go_src, (char *)msg, (size_t)off);
 	}
 	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+	*ret_re = re;
 	if (ret_sensitive)
 		*ret_sensitive = sensitive;
 	if (ret_src)
-		*ret_src = src;
-	else
-		free(src);
-	return re;
+		*ret_src = TAKE_PTR(src);
+	return 0;
 }

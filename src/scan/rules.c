@@ -133,128 +133,126 @@ size_t scan_rules_count(const struct scan_rules *rs)
 	return n;
 }
 
-int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec, char *err,
-			size_t errlen)
+/* The strings of spec copied into r (keywords in lowercase). */
+static int rule_copy_spec(struct rule *r, const struct scan_rule_spec *spec)
 {
-	struct rule r = { 0 };
-	int ret = -ENOMEM;
+	r->id = strdup(spec->id);
+	r->description = strdup(spec->description ? spec->description : "");
+	if (!r->id || !r->description)
+		return -ENOMEM;
+	if (strv_copy(spec->tags, spec->n_tags, false, &r->tags) < 0)
+		return -ENOMEM;
+	r->n_tags = spec->n_tags;
+	if (strv_copy(spec->keywords, spec->n_keywords, true, &r->keywords) < 0)
+		return -ENOMEM;
+	r->n_keywords = spec->n_keywords;
+	return 0;
+}
+
+/* r's regex compiled, its template anchor found, its secretGroup checked. */
+static int rule_compile_regex(struct scan_rules *rs, struct rule *r, const char *regex,
+			      struct error *err)
+{
+	bool unused;
+	_cleanup_free_ char *pcre_src = regex_to_pcre(regex, &unused);
+	bool templ = pcre_src && regex_template_anchor(pcre_src, &r->anchor, &r->anchor_lead,
+						       &r->anchor_caseless);
+	int ret = regex_compile(rs->cctx, regex, templ ? PCRE2_USE_OFFSET_LIMIT : 0, &r->re,
+				&r->byte_sensitive, &r->regex_src, err);
+	if (ret < 0)
+		return ret;
+	pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &r->ncaptures);
+	if (r->secret_group < 0 || (uint32_t)r->secret_group > r->ncaptures)
+		return error_set(err, -EINVAL, NULL, 0,
+				 "rule '%s': secretGroup %d but the regex has %u groups", r->id,
+				 r->secret_group, r->ncaptures);
+	return 0;
+}
+
+int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec, struct error *err)
+{
+	_cleanup_(rule_clear) struct rule r = {
+		.secret_group = spec->secret_group,
+		.entropy = spec->entropy,
+		.width = SIZE_MAX,
+	};
+	int ret;
 
 	if (rs->compiled)
 		return -EBUSY;
-	if (!spec->id || !*spec->id) {
-		snprintf(err, errlen, "rule without an id");
-		return -EINVAL;
-	}
-	if (!spec->regex && !spec->path) {
-		snprintf(err, errlen, "rule '%s' has neither regex nor path", spec->id);
-		return -EINVAL;
-	}
-	r.id = strdup(spec->id);
-	r.description = strdup(spec->description ? spec->description : "");
-	if (!r.id || !r.description)
-		goto fail;
-	if (strv_copy(spec->tags, spec->n_tags, false, &r.tags) < 0)
-		goto fail;
-	r.n_tags = spec->n_tags;
-	if (strv_copy(spec->keywords, spec->n_keywords, true, &r.keywords) < 0)
-		goto fail;
-	r.n_keywords = spec->n_keywords;
-	r.secret_group = spec->secret_group;
-	r.entropy = spec->entropy;
-	r.width = SIZE_MAX;
-	ret = -EINVAL;
-	if (spec->regex) {
-		bool unused;
-		_cleanup_free_ char *pcre_src = regex_to_pcre(spec->regex, &unused);
-		bool templ = pcre_src && regex_template_anchor(pcre_src, &r.anchor, &r.anchor_lead,
-							       &r.anchor_caseless);
-		r.re = regex_compile(rs->cctx, spec->regex, templ ? PCRE2_USE_OFFSET_LIMIT : 0,
-				     &r.byte_sensitive, &r.regex_src, err, errlen);
-		if (!r.re)
-			goto fail;
-		pcre2_pattern_info(r.re, PCRE2_INFO_CAPTURECOUNT, &r.ncaptures);
-		if (r.secret_group < 0 || (uint32_t)r.secret_group > r.ncaptures) {
-			snprintf(err, errlen,
-				 "rule '%s': secretGroup %d but the regex has %u groups", spec->id,
-				 r.secret_group, r.ncaptures);
-			goto fail;
-		}
-	}
-	if (spec->path) {
-		r.path_re = regex_compile(rs->cctx, spec->path, 0, NULL, NULL, err, errlen);
-		if (!r.path_re)
-			goto fail;
-	}
-	ret = -ENOMEM;
+	if (!spec->id || !*spec->id)
+		return error_set(err, -EINVAL, NULL, 0, "rule without an id");
+	if (!spec->regex && !spec->path)
+		return error_set(err, -EINVAL, NULL, 0, "rule '%s' has neither regex nor path",
+				 spec->id);
+	if ((ret = rule_copy_spec(&r, spec)) < 0)
+		return ret;
+	if (spec->regex && (ret = rule_compile_regex(rs, &r, spec->regex, err)) < 0)
+		return ret;
+	if (spec->path &&
+	    (ret = regex_compile(rs->cctx, spec->path, 0, &r.path_re, NULL, NULL, err)) < 0)
+		return ret;
 	if (array_grow((void **)&rs->rules, &rs->cap, rs->n, sizeof(struct rule)) < 0)
-		goto fail;
+		return -ENOMEM;
 	struct rule *old = find_rule(rs, spec->id);
 	if (old)
 		old->disabled = true;
 	rs->rules[rs->n++] = r;
+	r = (struct rule){ 0 }; /* the set owns it now */
 	return 0;
-fail:
-	rule_clear(&r);
-	return ret;
+}
+
+/* The n regexes src compiled into res[0..n), counted in *count as they are
+ * (so that allowlist_clear() frees exactly those on failure). */
+static int compile_all(struct scan_rules *rs, const char *const *src, size_t n, pcre2_code **res,
+		       size_t *count, struct error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = regex_compile(rs->cctx, src[i], 0, &res[i], NULL, NULL, err);
+		if (r < 0)
+			return r;
+		(*count)++;
+	}
+	return 0;
 }
 
 int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id,
-			     const struct scan_allowlist_spec *spec, char *err, size_t errlen)
+			     const struct scan_allowlist_spec *spec, struct error *err)
 {
-	struct allowlist a = { .cond_and = spec->cond_and,
-			       .target = spec->target,
-			       .has_commits = spec->has_commits };
-	struct allowlist **list;
-	size_t *n;
-	int ret = -ENOMEM;
-	struct rule *r = NULL;
+	_cleanup_(allowlist_clear) struct allowlist a = { .cond_and = spec->cond_and,
+							  .target = spec->target,
+							  .has_commits = spec->has_commits };
+	struct allowlist **list = &rs->global;
+	size_t *n = &rs->n_global;
+	int r;
 
 	if (rs->compiled)
 		return -EBUSY;
 	if (rule_id) {
-		r = find_rule(rs, rule_id);
-		if (!r) {
-			snprintf(err, errlen, "no rule '%s'", rule_id);
-			return -ENOENT;
-		}
-		list = &r->allowlists;
-		n = &r->n_allowlists;
-	} else {
-		list = &rs->global;
-		n = &rs->n_global;
+		struct rule *ru = find_rule(rs, rule_id);
+		if (!ru)
+			return error_set(err, -ENOENT, NULL, 0, "no rule '%s'", rule_id);
+		list = &ru->allowlists;
+		n = &ru->n_allowlists;
 	}
 	a.regexes = calloc(spec->n_regexes + 1, sizeof(void *));
 	a.paths = calloc(spec->n_paths + 1, sizeof(void *));
-	if (!a.regexes || !a.paths)
-		goto fail;
-	if (strv_copy(spec->stopwords, spec->n_stopwords, true, &a.stopwords) < 0)
-		goto fail;
+	if (!a.regexes || !a.paths ||
+	    strv_copy(spec->stopwords, spec->n_stopwords, true, &a.stopwords) < 0)
+		return -ENOMEM;
 	a.n_stopwords = spec->n_stopwords;
-	ret = -EINVAL;
-	for (size_t i = 0; i < spec->n_regexes; i++) {
-		a.regexes[i] =
-		    regex_compile(rs->cctx, spec->regexes[i], 0, NULL, NULL, err, errlen);
-		if (!a.regexes[i])
-			goto fail;
-		a.n_regexes++;
-	}
-	for (size_t i = 0; i < spec->n_paths; i++) {
-		a.paths[i] = regex_compile(rs->cctx, spec->paths[i], 0, NULL, NULL, err, errlen);
-		if (!a.paths[i])
-			goto fail;
-		a.n_paths++;
-	}
-	ret = -ENOMEM;
-	size_t cap = *n; /* arrays grow one by one: allowlists are few */
-	void *p = realloc(*list, (cap + 1) * sizeof(struct allowlist));
+	if ((r = compile_all(rs, spec->regexes, spec->n_regexes, a.regexes, &a.n_regexes, err)) <
+		0 ||
+	    (r = compile_all(rs, spec->paths, spec->n_paths, a.paths, &a.n_paths, err)) < 0)
+		return r;
+	/* arrays grow one by one: allowlists are few */
+	struct allowlist *p = realloc(*list, (*n + 1) * sizeof(struct allowlist));
 	if (!p)
-		goto fail;
+		return -ENOMEM;
 	*list = p;
 	(*list)[(*n)++] = a;
+	a = (struct allowlist){ 0 }; /* the set owns it now */
 	return 0;
-fail:
-	allowlist_clear(&a);
-	return ret;
 }
 
 int scan_rules_disable(struct scan_rules *rs, const char *rule_id)
@@ -326,47 +324,119 @@ static int add_variant(struct scan_rules *rs, unsigned known, const char *bytes,
 	return 0;
 }
 
+/* A buffer that holds secret material: wiped, then freed. */
+struct wiped {
+	char *p;
+	size_t len;
+};
+
+static void wiped_free(struct wiped *w)
+{
+	if (w->p)
+		explicit_bzero(w->p, w->len);
+	free(w->p);
+}
+
+#define _cleanup_wiped_ _cleanup_(wiped_free)
+
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* The base64 characters that encode only bytes of value when it sits at
- * stream offset k (0..2), in the standard or URL alphabet. */
+/* Into enc: the base64 characters that encode only bytes of v[0..len) when
+ * it sits at stream offset k (0..2); in (len + 2 bytes) is scratch space.
+ * Returns their number. */
+static size_t base64_inner(unsigned char *in, const unsigned char *v, size_t len, size_t k,
+			   char *enc)
+{
+	size_t bits = (k + len) * 8, nchars = 0;
+	size_t first = (8 * k + 5) / 6; /* first char fully inside value */
+	memset(in, 0, k);
+	memcpy(in + k, v, len);
+	for (size_t i = first; 6 * i + 6 <= bits; i++) {
+		size_t bit = 6 * i, byte = bit / 8, shift = bit % 8;
+		unsigned w = (unsigned)in[byte] << 8 | (byte + 1 < k + len ? in[byte + 1] : 0);
+		enc[nchars++] = B64[(w >> (10 - shift)) & 63];
+	}
+	return nchars;
+}
+
+/* The base64 forms of v at every alignment, in the standard and the URL
+ * alphabet. */
 static int add_base64_variants(struct scan_rules *rs, unsigned known, const unsigned char *v,
 			       size_t len)
 {
 	size_t total = len + 2;
 	if (total > SIZE_MAX / 2)
 		return -ENOMEM;
-	_cleanup_free_ unsigned char *in = malloc(total);
-	_cleanup_free_ char *enc = malloc(total * 2 + 8);
-	int r;
-	if (!in || !enc)
+	_cleanup_wiped_ struct wiped in = { malloc(total), total };
+	_cleanup_wiped_ struct wiped enc = { malloc(total * 2 + 8), total * 2 + 8 };
+	if (!in.p || !enc.p)
 		return -ENOMEM;
 	for (size_t k = 0; k < 3; k++) {
-		memset(in, 0, k);
-		memcpy(in + k, v, len);
-		size_t bits = (k + len) * 8, nchars = 0;
-		size_t first = (8 * k + 5) / 6; /* first char fully inside value */
-		for (size_t i = first; 6 * i + 6 <= bits; i++) {
-			size_t bit = 6 * i, byte = bit / 8, shift = bit % 8;
-			unsigned w =
-			    (unsigned)in[byte] << 8 | (byte + 1 < k + len ? in[byte + 1] : 0);
-			unsigned idx = (w >> (10 - shift)) & 63;
-			enc[nchars++] = B64[idx];
-		}
+		size_t nchars = base64_inner((unsigned char *)in.p, v, len, k, enc.p);
 		if (nchars < 6)
 			continue;
-		r = add_variant(rs, known, enc, nchars, false);
+		int r = add_variant(rs, known, enc.p, nchars, false);
 		if (r < 0)
 			return r;
 		for (size_t i = 0; i < nchars; i++)
-			enc[i] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
-		r = add_variant(rs, known, enc, nchars, false);
+			enc.p[i] = enc.p[i] == '+' ? '-' : enc.p[i] == '/' ? '_' : enc.p[i];
+		r = add_variant(rs, known, enc.p, nchars, false);
 		if (r < 0)
 			return r;
 	}
-	explicit_bzero(in, total);
-	explicit_bzero(enc, total * 2 + 8);
 	return 0;
+}
+
+/* v in lowercase hex, matched caseless. */
+static int add_hex_variant(struct scan_rules *rs, unsigned known, const unsigned char *v,
+			   size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	_cleanup_wiped_ struct wiped enc = { malloc(len * 2 + 1), len * 2 + 1 };
+	if (!enc.p)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		enc.p[2 * i] = hex[v[i] >> 4];
+		enc.p[2 * i + 1] = hex[v[i] & 15];
+	}
+	return add_variant(rs, known, enc.p, len * 2, true);
+}
+
+/* v URL-encoded (RFC 3986 unreserved characters kept), matched caseless;
+ * nothing when no byte needs encoding (the raw variant covers it). */
+static int add_url_variant(struct scan_rules *rs, unsigned known, const unsigned char *v,
+			   size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	_cleanup_wiped_ struct wiped enc = { malloc(len * 3 + 1), len * 3 + 1 };
+	size_t n = 0;
+	bool changed = false;
+	if (!enc.p)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = v[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			enc.p[n++] = (char)c;
+		} else {
+			enc.p[n++] = '%';
+			enc.p[n++] = hex[c >> 4];
+			enc.p[n++] = hex[c & 15];
+			changed = true;
+		}
+	}
+	return changed ? add_variant(rs, known, enc.p, n, true) : 0;
+}
+
+static bool known_name_valid(const char *name)
+{
+	if (!name || !*name || strlen(name) > 64)
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == '-'))
+			return false;
+	return true;
 }
 
 int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const void *value,
@@ -376,13 +446,8 @@ int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const v
 	int r;
 	if (rs->compiled)
 		return -EBUSY;
-	if (!name || !*name || strlen(name) > 64 || len < 4 || len > 65536 ||
-	    rs->n_known >= MAX_KNOWN)
+	if (!known_name_valid(name) || len < 4 || len > 65536 || rs->n_known >= MAX_KNOWN)
 		return -EINVAL;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == '-'))
-			return -EINVAL;
 	char **names = realloc(rs->known_names, (rs->n_known + 1) * sizeof(char *));
 	if (!names)
 		return -ENOMEM;
@@ -390,59 +455,48 @@ int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const v
 	if (asprintf(&rs->known_names[rs->n_known], "known-secret:%s", name) < 0)
 		return -ENOMEM;
 	unsigned k = (unsigned)rs->n_known++;
-	r = add_variant(rs, k, value, len, false);
-	if (r < 0)
+	if ((r = add_variant(rs, k, value, len, false)) < 0 ||
+	    (r = add_base64_variants(rs, k, v, len)) < 0 ||
+	    (r = add_hex_variant(rs, k, v, len)) < 0)
 		return r;
-	r = add_base64_variants(rs, k, v, len);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *enc = malloc(len * 3 + 1);
-	if (!enc)
-		return -ENOMEM;
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		enc[2 * i] = hex[v[i] >> 4];
-		enc[2 * i + 1] = hex[v[i] & 15];
-	}
-	r = add_variant(rs, k, enc, len * 2, true);
-	if (r < 0)
-		goto out;
-	size_t n = 0;
-	bool changed = false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = v[i];
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~') {
-			enc[n++] = (char)c;
-		} else {
-			enc[n++] = '%';
-			enc[n++] = "0123456789ABCDEF"[c >> 4];
-			enc[n++] = "0123456789ABCDEF"[c & 15];
-			changed = true;
-		}
-	}
-	if (changed)
-		r = add_variant(rs, k, enc, n, true);
-out:
-	explicit_bzero(enc, len * 3 + 1);
-	return r;
+	return add_url_variant(rs, k, v, len);
 }
 
-static unsigned kw_intern(struct scan_rules *rs, const char *kw, size_t *cap, int *err)
+/* The index of keyword kw in rs->kw, added if new. */
+static int kw_intern(struct scan_rules *rs, const char *kw, size_t *cap, unsigned *ret_id)
 {
 	for (size_t i = 0; i < rs->n_kw; i++)
-		if (STREQ(rs->kw[i], kw))
-			return (unsigned)i;
-	if (array_grow((void **)&rs->kw, cap, rs->n_kw, sizeof(char *)) < 0) {
-		*err = -ENOMEM;
-		return 0;
-	}
+		if (STREQ(rs->kw[i], kw)) {
+			*ret_id = (unsigned)i;
+			return 0;
+		}
+	if (array_grow((void **)&rs->kw, cap, rs->n_kw, sizeof(char *)) < 0)
+		return -ENOMEM;
 	rs->kw[rs->n_kw] = strdup(kw);
-	if (!rs->kw[rs->n_kw]) {
-		*err = -ENOMEM;
-		return 0;
+	if (!rs->kw[rs->n_kw])
+		return -ENOMEM;
+	*ret_id = (unsigned)rs->n_kw++;
+	return 0;
+}
+
+/* Every enabled rule's keywords interned: rule->kw_ids[k] indexes rs->kw. */
+static int intern_keywords(struct scan_rules *rs)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *ru = &rs->rules[i];
+		if (ru->disabled)
+			continue;
+		ru->kw_ids = calloc(ru->n_keywords + 1, sizeof(unsigned));
+		if (!ru->kw_ids)
+			return -ENOMEM;
+		for (size_t k = 0; k < ru->n_keywords; k++) {
+			int r = kw_intern(rs, ru->keywords[k], &cap, &ru->kw_ids[k]);
+			if (r < 0)
+				return r;
+		}
 	}
-	return (unsigned)rs->n_kw++;
+	return 0;
 }
 
 /* The anchors of template rules (see regex_template_anchor()) in one database;
@@ -501,7 +555,7 @@ static int compile_anchor_db(struct scan_rules *rs)
 	return 0;
 }
 
-static int compile_rule_db(struct scan_rules *rs, char *err, size_t errlen)
+static int compile_rule_db(struct scan_rules *rs, struct error *err)
 {
 	size_t n = 0;
 	_cleanup_free_ const char **exprs = calloc(rs->n + 1, sizeof(char *));
@@ -547,10 +601,9 @@ static int compile_rule_db(struct scan_rules *rs, char *err, size_t errlen)
 			break;
 		int bad = cerr->expression;
 		hs_free_compile_error(cerr);
-		if (bad < 0 || (size_t)bad >= n) {
-			snprintf(err, errlen, "cannot build the prefilter database");
-			return -EINVAL;
-		}
+		if (bad < 0 || (size_t)bad >= n)
+			return error_set(err, -EINVAL, NULL, 0,
+					 "cannot build the prefilter database");
 		/* drop the one Hyperscan refuses; it runs without prefilter */
 		rs->rules[rs->hs_rule_of[bad]].in_hs = false;
 		rs->rules[rs->hs_rule_of[bad]].width = SIZE_MAX;
@@ -580,88 +633,86 @@ static int compile_literal_db(const char **lits, const size_t *lens, const unsig
 	return 0;
 }
 
-int scan_rules_compile(struct scan_rules *rs, char *err, size_t errlen)
+/* The prefilter and anchor databases, from the cache or compiled (and then
+ * cached). */
+static int build_prefilters(struct scan_rules *rs, struct error *err)
 {
-	int r, e = 0;
-	size_t kwcap = 0;
+	if (dbcache_load(rs) == 0)
+		return 0;
+	/* compile; drop whatever a failed load left */
+	free(rs->hs_rule_of);
+	free(rs->anchor_rule_of);
+	hs_free_database(rs->db_rules);
+	hs_free_database(rs->db_anchor);
+	rs->hs_rule_of = rs->anchor_rule_of = NULL;
+	rs->db_rules = rs->db_anchor = NULL;
+	for (size_t i = 0; i < rs->n; i++) {
+		rs->rules[i].in_hs = rs->rules[i].anchored = false;
+		rs->rules[i].width = SIZE_MAX;
+	}
+	int r = compile_anchor_db(rs);
+	if (r < 0)
+		return error_set(err, r, NULL, 0, "cannot build the anchor database");
+	r = compile_rule_db(rs, err);
+	if (r < 0)
+		return r;
+	dbcache_store(rs);
+	return 0;
+}
+
+/* The keywords as caseless single-match literals. An empty keyword matches
+ * everything, which the scan handles: it stands in as "\n". */
+static int build_keyword_db(struct scan_rules *rs, struct error *err)
+{
+	if (rs->n_kw == 0)
+		return 0;
+	_cleanup_free_ const char **lits = calloc(rs->n_kw, sizeof(char *));
+	_cleanup_free_ size_t *lens = calloc(rs->n_kw, sizeof(size_t));
+	_cleanup_free_ unsigned *flags = calloc(rs->n_kw, sizeof(unsigned));
+	if (!lits || !lens || !flags)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n_kw; i++) {
+		lits[i] = rs->kw[i];
+		lens[i] = strlen(rs->kw[i]);
+		flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+		if (lens[i] == 0)
+			lens[i] = 1, lits[i] = "\n", flags[i] = HS_FLAG_SINGLEMATCH;
+	}
+	int r = compile_literal_db(lits, lens, flags, rs->n_kw, &rs->db_kw);
+	if (r < 0)
+		return error_set(err, r, NULL, 0, "cannot build the keyword database");
+	return 0;
+}
+
+/* The known secrets' variants as literals, with their start offsets. */
+static int build_known_db(struct scan_rules *rs, struct error *err)
+{
+	if (rs->n_variants == 0)
+		return 0;
+	_cleanup_free_ const char **lits = calloc(rs->n_variants, sizeof(char *));
+	_cleanup_free_ size_t *lens = calloc(rs->n_variants, sizeof(size_t));
+	_cleanup_free_ unsigned *flags = calloc(rs->n_variants, sizeof(unsigned));
+	if (!lits || !lens || !flags)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n_variants; i++) {
+		lits[i] = rs->variants[i].bytes;
+		lens[i] = rs->variants[i].len;
+		flags[i] = HS_FLAG_SOM_LEFTMOST | (rs->variants[i].caseless ? HS_FLAG_CASELESS : 0);
+	}
+	int r = compile_literal_db(lits, lens, flags, rs->n_variants, &rs->db_known);
+	if (r < 0)
+		return error_set(err, r, NULL, 0, "cannot build the known-secret database");
+	return 0;
+}
+
+int scan_rules_compile(struct scan_rules *rs, struct error *err)
+{
+	int r;
 	if (rs->compiled)
 		return -EBUSY;
-	for (size_t i = 0; i < rs->n; i++) {
-		struct rule *ru = &rs->rules[i];
-		if (ru->disabled)
-			continue;
-		ru->kw_ids = calloc(ru->n_keywords + 1, sizeof(unsigned));
-		if (!ru->kw_ids)
-			return -ENOMEM;
-		for (size_t k = 0; k < ru->n_keywords; k++) {
-			ru->kw_ids[k] = kw_intern(rs, ru->keywords[k], &kwcap, &e);
-			if (e < 0)
-				return e;
-		}
-	}
-	if (dbcache_load(rs) < 0) {
-		/* compile; drop whatever a failed load left */
-		free(rs->hs_rule_of);
-		free(rs->anchor_rule_of);
-		hs_free_database(rs->db_rules);
-		hs_free_database(rs->db_anchor);
-		rs->hs_rule_of = rs->anchor_rule_of = NULL;
-		rs->db_rules = rs->db_anchor = NULL;
-		for (size_t i = 0; i < rs->n; i++) {
-			rs->rules[i].in_hs = rs->rules[i].anchored = false;
-			rs->rules[i].width = SIZE_MAX;
-		}
-		r = compile_anchor_db(rs);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot build the anchor database");
-			return r;
-		}
-		r = compile_rule_db(rs, err, errlen);
-		if (r < 0)
-			return r;
-		dbcache_store(rs);
-	}
-	if (rs->n_kw > 0) {
-		_cleanup_free_ const char **lits = calloc(rs->n_kw, sizeof(char *));
-		_cleanup_free_ size_t *lens = calloc(rs->n_kw, sizeof(size_t));
-		_cleanup_free_ unsigned *flags = calloc(rs->n_kw, sizeof(unsigned));
-		if (!lits || !lens || !flags)
-			return -ENOMEM;
-		for (size_t i = 0; i < rs->n_kw; i++) {
-			lits[i] = rs->kw[i];
-			lens[i] = strlen(rs->kw[i]);
-			flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-		}
-		/* an empty keyword matches everything: handled at scan time */
-		size_t m = 0;
-		for (size_t i = 0; i < rs->n_kw; i++)
-			if (lens[i] == 0)
-				lens[i] = 1, lits[i] = "\n", flags[i] = HS_FLAG_SINGLEMATCH;
-		m = rs->n_kw;
-		r = compile_literal_db(lits, lens, flags, m, &rs->db_kw);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot build the keyword database");
-			return r;
-		}
-	}
-	if (rs->n_variants > 0) {
-		_cleanup_free_ const char **lits = calloc(rs->n_variants, sizeof(char *));
-		_cleanup_free_ size_t *lens = calloc(rs->n_variants, sizeof(size_t));
-		_cleanup_free_ unsigned *flags = calloc(rs->n_variants, sizeof(unsigned));
-		if (!lits || !lens || !flags)
-			return -ENOMEM;
-		for (size_t i = 0; i < rs->n_variants; i++) {
-			lits[i] = rs->variants[i].bytes;
-			lens[i] = rs->variants[i].len;
-			flags[i] = HS_FLAG_SOM_LEFTMOST |
-				   (rs->variants[i].caseless ? HS_FLAG_CASELESS : 0);
-		}
-		r = compile_literal_db(lits, lens, flags, rs->n_variants, &rs->db_known);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot build the known-secret database");
-			return r;
-		}
-	}
+	if ((r = intern_keywords(rs)) < 0 || (r = build_prefilters(rs, err)) < 0 ||
+	    (r = build_keyword_db(rs, err)) < 0 || (r = build_known_db(rs, err)) < 0)
+		return r;
 	hs_database_t *dbs[] = { rs->db_rules, rs->db_kw, rs->db_known, rs->db_anchor };
 	for (size_t i = 0; i < ELEMENTSOF(dbs); i++)
 		if (dbs[i] && hs_alloc_scratch(dbs[i], &rs->scratch) != HS_SUCCESS)

@@ -15,6 +15,7 @@
 
 #include "scan/scan.h"
 #include "scan/scanlib.h"
+#include "util/error.h"
 
 #define MAX_KNOWN 1024 /* known secrets in one rule set */
 
@@ -97,13 +98,13 @@ char *regex_to_pcre(const char *src, bool *ret_byte_sensitive);
 bool regex_template_anchor(const char *src, char **ret_anchor, size_t *ret_lead,
 			   bool *ret_caseless);
 
-/* go_src (Go syntax) compiled by PCRE2 (UTF, DOLLAR_ENDONLY,
- * MATCH_INVALID_UTF, plus extra) with cctx, JIT-compiled when possible.
- * NULL on failure, with err holding "invalid regex '...': why at offset N".
- * On success *ret_sensitive (may be NULL) is as regex_to_pcre() says and
- * *ret_src (may be NULL) is the PCRE2 source, a new string. */
-pcre2_code *regex_compile(pcre2_compile_context *cctx, const char *go_src, uint32_t extra,
-			  bool *ret_sensitive, char **ret_src, char *err, size_t errlen);
+/* go_src (Go syntax) compiled by PCRE2 with cctx (UTF, DOLLAR_ENDONLY,
+ * MATCH_INVALID_UTF, plus extra), JIT-compiled when possible, in *ret_re.
+ * *ret_sensitive (may be NULL) is as regex_to_pcre() says, *ret_src (may be
+ * NULL) the PCRE2 source, a new string. -EINVAL with err holding "invalid
+ * regex '...': why at offset N", or -ENOMEM. */
+int regex_compile(pcre2_compile_context *cctx, const char *go_src, uint32_t extra,
+		  pcre2_code **ret_re, bool *ret_sensitive, char **ret_src, struct error *err);
 
 /* ---- dbcache.c ---- */
 

@@ -33,14 +33,13 @@ static int collect(const struct scan_finding *f, void *ud)
 static struct scan_rules *rules_from(const char *toml)
 {
 	struct scan_rules *rs = NULL;
-	struct gitleaks_error ge;
-	char err[256];
+	struct error ge, err;
 	CHECK_INT(scan_rules_new(&rs), 0);
 	int r = gitleaks_load(rs, "test.toml", toml, strlen(toml), &ge);
 	if (r < 0)
-		fprintf(stderr, "%s:%u: %s\n", ge.file, ge.line, ge.msg);
+		fprintf(stderr, "%s:%u: %s\n", ge.where, ge.line, ge.message);
 	CHECK_INT(r, 0);
-	CHECK_INT(scan_rules_compile(rs, err, sizeof(err)), 0);
+	CHECK_INT(scan_rules_compile(rs, &err), 0);
 	return rs;
 }
 
@@ -128,13 +127,12 @@ TEST(scan_go_syntax_and_path_rules)
 TEST(scan_ignore_fingerprints)
 {
 	struct scan_rules *rs = NULL;
-	struct gitleaks_error ge;
-	char err[256];
+	struct error ge, err;
 	CHECK_INT(scan_rules_new(&rs), 0);
 	CHECK_INT(gitleaks_load(rs, "t", RULE, strlen(RULE), &ge), 0);
 	const char ign[] = "# comment\nf.txt:tok:2\n";
 	CHECK_INT(scan_rules_add_ignore_text(rs, ign, strlen(ign)), 0);
-	CHECK_INT(scan_rules_compile(rs, err, sizeof(err)), 0);
+	CHECK_INT(scan_rules_compile(rs, &err), 0);
 	CHECK_INT(scan(rs, "f.txt", "tok_abcdef1234\n").n, 1);
 	CHECK_INT(scan(rs, "f.txt", "\ntok_abcdef1234\n").n, 0);
 	CHECK_INT(scan(rs, "g.txt", "\ntok_abcdef1234\n").n, 1);
@@ -144,13 +142,13 @@ TEST(scan_ignore_fingerprints)
 TEST(scan_known_secrets_all_encodings)
 {
 	struct scan_rules *rs = NULL;
-	char err[256];
+	struct error err;
 	const char *v = "s3cr3t/V@lue+42!";
 	CHECK_INT(scan_rules_new(&rs), 0);
 	CHECK_INT(scan_rules_add_known_secret(rs, "MY_KEY", v, strlen(v)), 0);
 	CHECK_INT(scan_rules_add_known_secret(rs, "bad name", v, strlen(v)), -EINVAL);
 	CHECK_INT(scan_rules_add_known_secret(rs, "SHORT", "abc", 3), -EINVAL);
-	CHECK_INT(scan_rules_compile(rs, err, sizeof(err)), 0);
+	CHECK_INT(scan_rules_compile(rs, &err), 0);
 	const char *texts[] = {
 		"raw: s3cr3t/V@lue+42! end",
 		"b64: czNjcjN0L1ZAbHVlKzQyIQ==",        /* base64 at offset 0 */
@@ -220,11 +218,10 @@ TEST(scan_threads_share_rules)
 TEST(scan_bad_input_never_crashes)
 {
 	struct scan_rules *rs = NULL;
-	struct gitleaks_error ge;
-	char err[256];
+	struct error ge, err;
 	CHECK_INT(scan_rules_new(&rs), 0);
 	CHECK_INT(gitleaks_load_default(rs, &ge), 0);
-	CHECK_INT(scan_rules_compile(rs, err, sizeof(err)), 0);
+	CHECK_INT(scan_rules_compile(rs, &err), 0);
 	size_t n = 4u << 20;
 	char *big = malloc(n);
 	CHECK(big);
@@ -261,15 +258,16 @@ TEST(scan_config_errors_name_line)
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		struct scan_rules *rs = NULL;
-		struct gitleaks_error ge;
+		struct error ge;
 		CHECK_INT(scan_rules_new(&rs), 0);
 		int r = gitleaks_load(rs, "c.toml", cases[i].toml, strlen(cases[i].toml), &ge);
-		if (r != -EINVAL || ge.line != cases[i].line || !strstr(ge.msg, cases[i].needle))
-			fprintf(stderr, "case %zu: r=%d line %u: %s\n", i, r, ge.line, ge.msg);
+		if (r != -EINVAL || ge.line != cases[i].line ||
+		    !strstr(ge.message, cases[i].needle))
+			fprintf(stderr, "case %zu: r=%d line %u: %s\n", i, r, ge.line, ge.message);
 		CHECK_INT(r, -EINVAL);
 		CHECK_INT(ge.line, cases[i].line);
-		CHECK(strstr(ge.msg, cases[i].needle));
-		CHECK_STREQ(ge.file, "c.toml");
+		CHECK(strstr(ge.message, cases[i].needle));
+		CHECK_STREQ(ge.where, "c.toml");
 		scan_rules_free(rs);
 	}
 }
