@@ -97,6 +97,28 @@ static int get_number(struct loader *ld, const struct toml_value *t, const char 
 	return 0;
 }
 
+/* The line to blame for msg, an error of allowlist t: the pattern that
+ * msg quotes when it is an invalid regex, else the table. */
+static unsigned allowlist_error_line(const struct toml_value *t, const char *msg)
+{
+	const struct toml_value *v = toml_get(t, "regexes");
+	if (!v || !strstr(msg, "invalid regex"))
+		v = t;
+	if (strstr(msg, "invalid regex") && toml_get(t, "paths")) {
+		const struct toml_value *pv = toml_get(t, "paths");
+		for (size_t i = 0; i < pv->arr.n; i++)
+			if (strstr(msg, pv->arr.items[i]->str.s))
+				v = pv->arr.items[i];
+	}
+	if (strstr(msg, "invalid regex") && toml_get(t, "regexes")) {
+		const struct toml_value *rv = toml_get(t, "regexes");
+		for (size_t i = 0; i < rv->arr.n; i++)
+			if (strstr(msg, rv->arr.items[i]->str.s))
+				v = rv->arr.items[i];
+	}
+	return v->line;
+}
+
 static int load_allowlist(struct loader *ld, const char *rule_id, const struct toml_value *t)
 {
 	static const char *const keys[] = { "description", "condition", "regexTarget", "regexes",
@@ -148,26 +170,9 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 	spec.paths = paths;
 	spec.stopwords = stopwords;
 	r = scan_rules_add_allowlist(ld->rs, rule_id, &spec, &ae);
-	if (r == -EINVAL || r == -ENOENT) {
-		const char *msg = ae.message;
-		/* name the line of the offending array */
-		const struct toml_value *v = toml_get(t, "regexes");
-		if (!v || !strstr(msg, "invalid regex"))
-			v = t;
-		if (strstr(msg, "invalid regex") && toml_get(t, "paths")) {
-			const struct toml_value *pv = toml_get(t, "paths");
-			for (size_t i = 0; i < pv->arr.n; i++)
-				if (strstr(msg, pv->arr.items[i]->str.s))
-					v = pv->arr.items[i];
-		}
-		if (strstr(msg, "invalid regex") && toml_get(t, "regexes")) {
-			const struct toml_value *rv = toml_get(t, "regexes");
-			for (size_t i = 0; i < rv->arr.n; i++)
-				if (strstr(msg, rv->arr.items[i]->str.s))
-					v = rv->arr.items[i];
-		}
-		return gl_fail(ld->err, ld->file, v->line, "%s", msg);
-	}
+	if (r == -EINVAL || r == -ENOENT)
+		return gl_fail(ld->err, ld->file, allowlist_error_line(t, ae.message), "%s",
+			       ae.message);
 	return r;
 }
 
@@ -287,6 +292,54 @@ static int load_extend(struct loader *ld, const struct toml_value *ext, const ch
 	return 0;
 }
 
+/* Whether rule i of rules has the id of an earlier one; then -EINVAL. */
+static int check_duplicate_id(struct loader *ld, const struct toml_value *rules, size_t i)
+{
+	const struct toml_value *idv = toml_get(rules->arr.items[i], "id");
+	if (!idv || idv->type != TOML_STRING)
+		return 0;
+	for (size_t j = 0; j < i; j++) {
+		const struct toml_value *o = toml_get(rules->arr.items[j], "id");
+		if (o && o->type == TOML_STRING && STREQ(o->str.s, idv->str.s))
+			return gl_fail(ld->err, ld->file, idv->line, "duplicate rule id '%s'",
+				       idv->str.s);
+	}
+	return 0;
+}
+
+/* The [[rules]] array (may be NULL). */
+static int load_rules(struct loader *ld, const struct toml_value *rules)
+{
+	int r;
+	if (!rules)
+		return 0;
+	if (rules->type != TOML_ARRAY)
+		return gl_fail(ld->err, ld->file, rules->line,
+			       "'rules' must be an array of tables ([[rules]])");
+	for (size_t i = 0; i < rules->arr.n; i++)
+		if ((r = check_duplicate_id(ld, rules, i)) < 0 ||
+		    (r = load_rule(ld, rules->arr.items[i])) < 0)
+			return r;
+	return 0;
+}
+
+/* A parsed configuration: [extend] first (its disabledRules into
+ * *disabled, borrowed from root), then the rules and the global
+ * allowlists, then the disabled rules removed. */
+static int load_root(struct loader *ld, const struct toml_value *root, const char ***disabled,
+		     size_t *n_disabled)
+{
+	const struct toml_value *ext = toml_get(root, "extend");
+	int r;
+	if ((ext && (r = load_extend(ld, ext, disabled, n_disabled)) < 0) ||
+	    (r = load_rules(ld, toml_get(root, "rules"))) < 0 ||
+	    (r = load_allowlists(ld, NULL, root)) < 0)
+		return r;
+	for (size_t i = 0; i < *n_disabled; i++)
+		(void)scan_rules_disable(ld->rs, (*disabled)[i]); /* absent ones: nothing to do */
+	return 0;
+}
+
 static int load_text(struct loader *ld, const char *text, size_t len)
 {
 	static const char *const keys[] = { "title",      "description", "minVersion", "allowlist",
@@ -303,46 +356,8 @@ static int load_text(struct loader *ld, const char *text, size_t len)
 	if (r < 0)
 		return r;
 	r = check_keys(ld, root, "the configuration", keys);
-	if (r < 0)
-		goto out;
-	const struct toml_value *ext = toml_get(root, "extend");
-	if (ext) {
-		r = load_extend(ld, ext, &disabled, &n_disabled);
-		if (r < 0)
-			goto out;
-	}
-	const struct toml_value *rules = toml_get(root, "rules");
-	if (rules) {
-		if (rules->type != TOML_ARRAY) {
-			r = gl_fail(ld->err, ld->file, rules->line,
-				    "'rules' must be an array of tables ([[rules]])");
-			goto out;
-		}
-		for (size_t i = 0; i < rules->arr.n; i++) {
-			const char *id = NULL;
-			const struct toml_value *idv = toml_get(rules->arr.items[i], "id");
-			if (idv && idv->type == TOML_STRING)
-				id = idv->str.s;
-			for (size_t j = 0; id && j < i; j++) {
-				const struct toml_value *o = toml_get(rules->arr.items[j], "id");
-				if (o && o->type == TOML_STRING && STREQ(o->str.s, id)) {
-					r = gl_fail(ld->err, ld->file, idv->line,
-						    "duplicate rule id '%s'", id);
-					goto out;
-				}
-			}
-			r = load_rule(ld, rules->arr.items[i]);
-			if (r < 0)
-				goto out;
-		}
-	}
-	r = load_allowlists(ld, NULL, root);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < n_disabled; i++)
-		(void)scan_rules_disable(ld->rs, disabled[i]); /* absent ones: nothing to do */
-	r = 0;
-out:
+	if (r == 0)
+		r = load_root(ld, root, &disabled, &n_disabled);
 	toml_free(root);
 	return r;
 }

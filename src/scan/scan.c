@@ -55,32 +55,33 @@ struct scan_ctx {
 	size_t len;
 };
 
+static void scan_ctx_freep(struct scan_ctx **c)
+{
+	scan_ctx_free(*c);
+}
+
 int scan_ctx_new(const struct scan_rules *rs, struct scan_ctx **ret)
 {
-	struct scan_ctx *c;
 	if (!rs->compiled)
 		return -EINVAL;
-	c = calloc(1, sizeof(*c));
+	_cleanup_(scan_ctx_freep) struct scan_ctx *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->rs = rs;
 	if (rs->scratch && hs_clone_scratch(rs->scratch, &c->scratch) != HS_SUCCESS)
-		goto fail;
+		return -ENOMEM;
 	c->md = pcre2_match_data_create(64, NULL);
 	c->mctx = pcre2_match_context_create(NULL);
 	c->jit = pcre2_jit_stack_create(32 * 1024, 2 * 1024 * 1024, NULL);
 	c->hit_count = calloc(rs->n + 1, sizeof(uint32_t));
 	c->kw_present = calloc(rs->n_kw + 1, sizeof(bool));
 	if (!c->md || !c->mctx || !c->jit || !c->hit_count || !c->kw_present)
-		goto fail;
+		return -ENOMEM;
 	pcre2_set_match_limit(c->mctx, MATCH_LIMIT);
 	pcre2_set_depth_limit(c->mctx, DEPTH_LIMIT);
 	pcre2_jit_stack_assign(c->mctx, NULL, c->jit);
-	*ret = c;
+	*ret = TAKE_PTR(c);
 	return 0;
-fail:
-	scan_ctx_free(c);
-	return -ENOMEM;
 }
 
 struct scan_ctx *scan_ctx_free(struct scan_ctx *c)
@@ -105,68 +106,81 @@ unsigned scan_ctx_limit_hits(const struct scan_ctx *ctx)
 	return ctx->limit_hits;
 }
 
-double scan_entropy(const char *s, size_t len)
+/* The non-ASCII rune at s[0..len) (len >= 1, s[0] >= 0x80), as Go's
+ * decoder sees it: U+FFFD for one byte of an invalid sequence. *ret_n is
+ * the number of bytes it takes. */
+static uint32_t decode_rune(const unsigned char *s, size_t len, size_t *ret_n)
 {
-	uint32_t ascii[128] = { 0 };
+	unsigned char c = s[0];
+	size_t need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : 0;
+	*ret_n = 1;
+	if (!need || c > 0xf4 || need >= len)
+		return 0xfffd;
+	uint32_t v = c & (0x3f >> need);
+	for (size_t k = 1; k <= need; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0xfffd;
+		v = v << 6 | (s[k] & 0x3f);
+	}
+	if ((need == 2 && v < 0x800) || (need == 3 && (v < 0x10000 || v > 0x10ffff)) ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0xfffd;
+	*ret_n = need + 1;
+	return v;
+}
+
+/* Rune counts: ASCII directly, up to 64 distinct others by value, the rest
+ * each counted as distinct. */
+struct rune_counts {
+	uint32_t ascii[128];
 	struct {
 		uint32_t cp, n;
 	} other[64];
-	size_t n_other = 0, overflow = 0;
+	size_t n_other, overflow;
+};
+
+static void count_rune(struct rune_counts *t, uint32_t cp)
+{
+	size_t j;
+	for (j = 0; j < t->n_other; j++)
+		if (t->other[j].cp == cp)
+			break;
+	if (j < t->n_other)
+		t->other[j].n++;
+	else if (t->n_other < ELEMENTSOF(t->other))
+		t->other[t->n_other++] = (typeof(t->other[0])){ cp, 1 };
+	else
+		t->overflow++; /* >64 distinct non-ASCII runes: count each as distinct */
+}
+
+double scan_entropy(const char *s, size_t len)
+{
+	struct rune_counts t = { .n_other = 0 };
 	double h = 0;
 	if (len == 0)
 		return 0;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)s[i];
-		if (c < 0x80) {
-			ascii[c]++;
-			i++;
-			continue;
-		}
-		uint32_t cp = 0xfffd;
 		size_t n = 1;
-		size_t need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : 0;
-		if (need && c <= 0xf4 && i + need < len + 0) {
-			uint32_t v = c & (0x3f >> need);
-			bool ok = true;
-			for (size_t k = 1; k <= need; k++) {
-				if (i + k >= len || ((unsigned char)s[i + k] & 0xc0) != 0x80) {
-					ok = false;
-					break;
-				}
-				v = v << 6 | ((unsigned char)s[i + k] & 0x3f);
-			}
-			if (ok && !((need == 2 && v < 0x800) ||
-				    (need == 3 && (v < 0x10000 || v > 0x10ffff)) ||
-				    (v >= 0xd800 && v <= 0xdfff))) {
-				cp = v;
-				n = need + 1;
-			}
-		}
-		i += n;
-		size_t j;
-		for (j = 0; j < n_other; j++)
-			if (other[j].cp == cp)
-				break;
-		if (j < n_other)
-			other[j].n++;
-		else if (n_other < ELEMENTSOF(other))
-			other[n_other++] = (typeof(other[0])){ cp, 1 };
+		if (c < 0x80)
+			t.ascii[c]++;
 		else
-			overflow++; /* >64 distinct non-ASCII runes: count each as distinct */
+			count_rune(&t, decode_rune((const unsigned char *)s + i, len - i, &n));
+		i += n;
 	}
 	double inv = 1.0 / (double)len;
 	for (size_t i = 0; i < 128; i++)
-		if (ascii[i]) {
-			double f = ascii[i] * inv;
+		if (t.ascii[i]) {
+			double f = t.ascii[i] * inv;
 			h -= f * log2(f);
 		}
-	for (size_t i = 0; i < n_other; i++) {
-		double f = other[i].n * inv;
+	for (size_t i = 0; i < t.n_other; i++) {
+		double f = t.other[i].n * inv;
 		h -= f * log2(f);
 	}
-	if (overflow) {
+	if (t.overflow) {
 		double f = inv;
-		h -= (double)overflow * f * log2(f);
+		h -= (double)t.overflow * f * log2(f);
 	}
 	return h;
 }
@@ -401,6 +415,53 @@ static bool ignored(const struct scan_rules *rs, const struct scan_finding *f)
 	return false;
 }
 
+/* The secret of finding f of rule r: its secretGroup, else its first
+ * non-empty group, else the whole match (f->secret as it stands). */
+static void pick_secret(struct scan_ctx *c, const struct rule *r, struct scan_finding *f)
+{
+	if (r->ncaptures == 0)
+		return;
+	int rc = pcre2_match(r->re, (PCRE2_SPTR)f->match, f->match_len, 0, 0, c->md, c->mctx);
+	if (rc < 0) {
+		if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+		    rc == PCRE2_ERROR_JIT_STACKLIMIT)
+			c->limit_hits++;
+		return;
+	}
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
+	uint32_t np = pcre2_get_ovector_count(c->md);
+	if (r->secret_group > 0) {
+		uint32_t g = (uint32_t)r->secret_group;
+		if (g < np && ov[2 * g] != PCRE2_UNSET) {
+			f->secret = f->match + ov[2 * g];
+			f->secret_len = ov[2 * g + 1] - ov[2 * g];
+		} else {
+			f->secret_len = 0; /* unset group: empty secret */
+		}
+		return;
+	}
+	for (uint32_t g = 1; g <= r->ncaptures && g < np; g++) {
+		if (ov[2 * g] != PCRE2_UNSET && ov[2 * g + 1] > ov[2 * g]) {
+			f->secret = f->match + ov[2 * g];
+			f->secret_len = ov[2 * g + 1] - ov[2 * g];
+			return;
+		}
+	}
+}
+
+/* The lines of the match [s,e), from the newline before it (gitleaks'
+ * Line), as [*ret_start, *ret_end). */
+static void match_lines(const struct scan_ctx *c, size_t s, size_t e, size_t *ret_start,
+			size_t *ret_end)
+{
+	size_t a = nl_before(c, s);
+	size_t line_start = a ? c->nl[a - 1] : 0;
+	const char *nl = memchr(c->data + e, '\n', c->len - e);
+	size_t line_end = nl ? (size_t)(nl - c->data) : c->len;
+	*ret_start = line_start;
+	*ret_end = line_end < line_start ? line_start : line_end;
+}
+
 /* Reports one regex match [s,e) of rule r after gitleaks' checks.
  * Returns 1 reported, 0 dropped, < 0 error or callback stop. */
 static int report_match(struct scan_ctx *c, const struct rule *r, const char *path, size_t s,
@@ -417,66 +478,27 @@ static int report_match(struct scan_ctx *c, const struct rule *r, const char *pa
 		.start = s,
 		.end = e,
 	};
-	int rc;
+	size_t ms = s, me = e, ls, le;
 	/* the match with newlines trimmed at both ends, as gitleaks */
-	size_t ms = s, me = e;
 	while (ms < me && d[ms] == '\n')
 		ms++;
 	while (me > ms && d[me - 1] == '\n')
 		me--;
-	f.match = d + ms;
-	f.match_len = me - ms;
-	f.secret = f.match;
-	f.secret_len = f.match_len;
-	rc = build_newlines(c);
+	f.match = f.secret = d + ms;
+	f.match_len = f.secret_len = me - ms;
+	int rc = build_newlines(c);
 	if (rc < 0)
 		return rc;
 	locate(c, &f);
-	/* the lines of the match, from the newline before it (gitleaks' Line) */
-	size_t a = nl_before(c, s);
-	size_t line_start = a ? c->nl[a - 1] : 0;
-	const char *nl = memchr(d + e, '\n', c->len - e);
-	size_t line_end = nl ? (size_t)(nl - d) : c->len;
-	if (line_end < line_start)
-		line_end = line_start;
-	if (memmem(d + line_start, line_end - line_start, "gitleaks:allow", 14))
+	match_lines(c, s, e, &ls, &le);
+	if (memmem(d + ls, le - ls, "gitleaks:allow", 14))
 		return 0;
-	if (r->ncaptures > 0) {
-		rc = pcre2_match(r->re, (PCRE2_SPTR)f.match, f.match_len, 0, 0, c->md, c->mctx);
-		if (rc > 0 || rc == 0) {
-			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
-			uint32_t np = pcre2_get_ovector_count(c->md);
-			if (r->secret_group > 0) {
-				uint32_t g = (uint32_t)r->secret_group;
-				if (g < np && ov[2 * g] != PCRE2_UNSET) {
-					f.secret = f.match + ov[2 * g];
-					f.secret_len = ov[2 * g + 1] - ov[2 * g];
-				} else {
-					f.secret_len = 0; /* unset group: empty secret */
-				}
-			} else {
-				for (uint32_t g = 1; g <= r->ncaptures && g < np; g++) {
-					if (ov[2 * g] != PCRE2_UNSET && ov[2 * g + 1] > ov[2 * g]) {
-						f.secret = f.match + ov[2 * g];
-						f.secret_len = ov[2 * g + 1] - ov[2 * g];
-						break;
-					}
-				}
-			}
-		} else if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-			   rc == PCRE2_ERROR_JIT_STACKLIMIT) {
-			c->limit_hits++;
-		}
-	}
+	pick_secret(c, r, &f);
 	f.entropy = scan_entropy(f.secret, f.secret_len);
-	if (r->entropy != 0 && f.entropy <= r->entropy)
-		return 0;
-	if (finding_allowed(c, rs->global, rs->n_global, &f, d + line_start, line_end - line_start))
-		return 0;
-	if (finding_allowed(c, r->allowlists, r->n_allowlists, &f, d + line_start,
-			    line_end - line_start))
-		return 0;
-	if (ignored(rs, &f))
+	if ((r->entropy != 0 && f.entropy <= r->entropy) ||
+	    finding_allowed(c, rs->global, rs->n_global, &f, d + ls, le - ls) ||
+	    finding_allowed(c, r->allowlists, r->n_allowlists, &f, d + ls, le - ls) ||
+	    ignored(rs, &f))
 		return 0;
 	rc = cb(&f, ud);
 	return rc < 0 ? rc : 1;
@@ -619,6 +641,121 @@ static int run_known(struct scan_ctx *c, scan_callback cb, void *ud, const char 
 	return 0;
 }
 
+/* The Hyperscan passes over the buffer: keywords, rule prefilters, anchors;
+ * then the hits sorted by rule and end. */
+static int run_prefilters(struct scan_ctx *c)
+{
+	const struct scan_rules *rs = c->rs;
+	unsigned len = (unsigned)c->len;
+	if (rs->db_kw && hs_scan(rs->db_kw, c->data, len, 0, c->scratch, on_kw, c) != HS_SUCCESS)
+		return -EIO;
+	if (rs->db_rules &&
+	    hs_scan(rs->db_rules, c->data, len, 0, c->scratch, on_rule_hit, c) != HS_SUCCESS)
+		return -EIO;
+	if (rs->db_anchor &&
+	    hs_scan(rs->db_anchor, c->data, len, 0, c->scratch, on_anchor_hit, c) != HS_SUCCESS)
+		return -EIO;
+	if (c->n_hits > 1)
+		qsort(c->hits, c->n_hits, sizeof(struct hit), hit_cmp);
+	return 0;
+}
+
+/* Whether rule ru is to run on this buffer: one of its keywords (if it has
+ * any) occurs and no path-only allowlist of its allows path. */
+static bool rule_wanted(struct scan_ctx *c, const struct rule *ru, const char *path)
+{
+	if (ru->n_keywords) {
+		bool ok = false;
+		for (size_t k = 0; k < ru->n_keywords && !ok; k++)
+			ok = c->kw_present[ru->kw_ids[k]] || !ru->keywords[k][0];
+		if (!ok)
+			return false;
+	}
+	return !(path && path_allows_all(c, ru->allowlists, ru->n_allowlists, path));
+}
+
+/* A path-only rule's finding for path (the caller checked it matches).
+ * Returns 1 reported, 0 ignored, < 0 the callback's stop. */
+static int report_path(const struct scan_rules *rs, const struct rule *ru, const char *path,
+		       scan_callback cb, void *ud)
+{
+	struct scan_finding f = {
+		.rule_id = ru->id,
+		.description = ru->description,
+		.tags = (const char *const *)ru->tags,
+		.n_tags = ru->n_tags,
+		.path = path,
+		.match = path,
+		.match_len = strlen(path),
+		.secret = path,
+		.secret_len = strlen(path),
+	};
+	if (ignored(rs, &f))
+		return 0;
+	int r = cb(&f, ud);
+	return r < 0 ? r : 1;
+}
+
+/* What the whole buffer's bytes say about case folding (see run_rules()). */
+struct buffer_kind {
+	bool ascii;          /* only ASCII bytes */
+	bool folds_to_ascii; /* holds a KELVIN SIGN or a LONG S */
+};
+
+static struct buffer_kind buffer_kind(const char *d, size_t len)
+{
+	struct buffer_kind k = { .ascii = true };
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)d[i] >= 0x80) {
+			k.ascii = false;
+			break;
+		}
+	k.folds_to_ascii =
+	    !k.ascii && (memmem(d, len, "\xe2\x84\xaa", 3) || memmem(d, len, "\xc5\xbf", 2));
+	return k;
+}
+
+/* Every rule over the buffer, in order, with its share of the sorted hits. */
+static int run_rules(struct scan_ctx *c, const char *path, scan_callback cb, void *ud, int *found)
+{
+	const struct scan_rules *rs = c->rs;
+	struct buffer_kind kind = buffer_kind(c->data, c->len);
+	size_t h = 0;
+	int r;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule *ru = &rs->rules[i];
+		size_t h0 = h;
+		while (h < c->n_hits && c->hits[h].rule == i)
+			h++;
+		if (ru->disabled || !rule_wanted(c, ru, path))
+			continue;
+		if (ru->path_re) {
+			if (!path || !re_matches(c, ru->path_re, path, strlen(path)))
+				continue;
+			if (!ru->re) {
+				if ((r = report_path(rs, ru, path, cb, ud)) < 0)
+					return r;
+				*found += r;
+				continue;
+			}
+		}
+		if (!ru->re)
+			continue;
+		/* Hyperscan folds case in ASCII only; PCRE2 and Go also fold the
+		 * KELVIN SIGN to k and the LONG S to s. */
+		bool dense = !(ru->in_hs || ru->anchored) || c->hit_count[i] > DENSE_HITS ||
+			     (ru->anchored ? ru->anchor_caseless && kind.folds_to_ascii
+					   : !kind.ascii && ru->byte_sensitive);
+		if (!dense && h == h0)
+			continue;
+		/* No hits at all (dense rules only): c->hits may still be NULL. */
+		const struct hit *hs = c->hits ? c->hits + h0 : NULL;
+		if ((r = run_rule(c, ru, path, hs, h - h0, dense, cb, ud, found)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size_t len,
 		    scan_callback cb, void *ud)
 {
@@ -635,98 +772,21 @@ int scan_ctx_buffer(struct scan_ctx *c, const char *path, const void *data, size
 	memset(c->hit_count, 0, (rs->n + 1) * sizeof(uint32_t));
 	memset(c->kw_present, 0, (rs->n_kw + 1) * sizeof(bool));
 
-	r = run_known(c, cb, ud, path, &found);
-	if (r < 0)
+	if ((r = run_known(c, cb, ud, path, &found)) < 0)
 		return r;
 	if (path && path_allows_all(c, rs->global, rs->n_global, path))
 		return found;
-	if (rs->db_kw &&
-	    hs_scan(rs->db_kw, c->data, (unsigned)len, 0, c->scratch, on_kw, c) != HS_SUCCESS)
-		return -EIO;
-	if (rs->db_rules && hs_scan(rs->db_rules, c->data, (unsigned)len, 0, c->scratch,
-				    on_rule_hit, c) != HS_SUCCESS)
-		return -EIO;
-	if (rs->db_anchor && hs_scan(rs->db_anchor, c->data, (unsigned)len, 0, c->scratch,
-				     on_anchor_hit, c) != HS_SUCCESS)
-		return -EIO;
-	if (c->n_hits > 1)
-		qsort(c->hits, c->n_hits, sizeof(struct hit), hit_cmp);
-	bool ascii = true;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)c->data[i] >= 0x80) {
-			ascii = false;
-			break;
-		}
-	bool folds_to_ascii = !ascii && (memmem(c->data, len, "\xe2\x84\xaa", 3) ||
-					 memmem(c->data, len, "\xc5\xbf", 2));
-	size_t h = 0;
-	for (size_t i = 0; i < rs->n; i++) {
-		const struct rule *ru = &rs->rules[i];
-		size_t h0 = h;
-		while (h < c->n_hits && c->hits[h].rule == i)
-			h++;
-		if (ru->disabled)
-			continue;
-		if (ru->n_keywords) {
-			bool ok = false;
-			for (size_t k = 0; k < ru->n_keywords && !ok; k++)
-				ok = c->kw_present[ru->kw_ids[k]] || !ru->keywords[k][0];
-			if (!ok)
-				continue;
-		}
-		if (path && path_allows_all(c, ru->allowlists, ru->n_allowlists, path))
-			continue;
-		if (ru->path_re) {
-			bool pm = path && re_matches(c, ru->path_re, path, strlen(path));
-			if (!pm)
-				continue;
-			if (!ru->re) {
-				struct scan_finding f = {
-					.rule_id = ru->id,
-					.description = ru->description,
-					.tags = (const char *const *)ru->tags,
-					.n_tags = ru->n_tags,
-					.path = path,
-					.match = path,
-					.match_len = strlen(path),
-					.secret = path,
-					.secret_len = strlen(path),
-				};
-				if (ignored(rs, &f))
-					continue;
-				r = cb(&f, ud);
-				if (r < 0)
-					return r;
-				found++;
-				continue;
-			}
-		}
-		if (!ru->re)
-			continue;
-		/* Hyperscan folds case in ASCII only; PCRE2 and Go also fold the
-		 * KELVIN SIGN to k and the LONG S to s. */
-		bool dense = !(ru->in_hs || ru->anchored) || c->hit_count[i] > DENSE_HITS ||
-			     (ru->anchored ? ru->anchor_caseless && folds_to_ascii
-					   : !ascii && ru->byte_sensitive);
-		if (!dense && h == h0)
-			continue;
-		/* No hits at all (dense rules only): c->hits may still be NULL. */
-		const struct hit *hs = c->hits ? c->hits + h0 : NULL;
-		r = run_rule(c, ru, path, hs, h - h0, dense, cb, ud, &found);
-		if (r < 0)
-			return r;
-	}
+	if ((r = run_prefilters(c)) < 0 || (r = run_rules(c, path, cb, ud, &found)) < 0)
+		return r;
 	return found;
 }
 
 int scan_buffer(const struct scan_rules *rs, const char *path, const void *data, size_t len,
 		scan_callback cb, void *userdata)
 {
-	struct scan_ctx *c = NULL;
+	_cleanup_(scan_ctx_freep) struct scan_ctx *c = NULL;
 	int r = scan_ctx_new(rs, &c);
 	if (r < 0)
 		return r;
-	r = scan_ctx_buffer(c, path, data, len, cb, userdata);
-	scan_ctx_free(c);
-	return r;
+	return scan_ctx_buffer(c, path, data, len, cb, userdata);
 }

@@ -114,6 +114,9 @@ int regex_compile(pcre2_compile_context *cctx, const char *go_src, uint32_t extr
  * of an entry, which the caller frees. */
 int dbcache_load(struct scan_rules *rs);
 
+/* The cache entry's path for rs (whether or not it exists). */
+int dbcache_path(const struct scan_rules *rs, char *out, size_t n);
+
 /* Stores what dbcache_load() reads. Failing changes nothing. */
 void dbcache_store(const struct scan_rules *rs);
 
