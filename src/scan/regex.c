@@ -6,6 +6,89 @@
 
 #include "scan/scan_int.h"
 
+/* The state of one translation: src[i] is the byte at hand; each step
+ * leaves i on the last byte it consumed. out has room for 16 bytes per
+ * source byte (the longest replacement is 12). */
+struct xlat {
+	const char *src;
+	size_t n, i;
+	char *o;
+	bool in_class, sensitive;
+};
+
+static void put(struct xlat *x, const char *s, size_t l)
+{
+	memcpy(x->o, s, l);
+	x->o += l;
+}
+
+/* \Q...\E: copied verbatim up to and including \E (or the end). */
+static void xlat_quote(struct xlat *x)
+{
+	const char *from = x->src + x->i + 1;
+	const char *endq = strstr(from, "\\E");
+	size_t l = endq ? (size_t)(endq - from) + 2 : x->n - x->i - 1;
+	put(x, "\\Q", 2);
+	put(x, from, l);
+	x->i += l;
+}
+
+/* The escape at src[i] == '\\' (with a byte after it). */
+static void xlat_escape(struct xlat *x)
+{
+	char e = x->src[++x->i];
+	if (e == 'Q') {
+		xlat_quote(x);
+	} else if (e == 's') {
+		const char *cls = x->in_class ? "\\t\\n\\f\\r " : "[\\t\\n\\f\\r ]";
+		put(x, cls, strlen(cls));
+	} else if (e == 'S' && !x->in_class) {
+		put(x, "[^\\t\\n\\f\\r ]", 12);
+		x->sensitive = true;
+	} else if (e == 'v') {
+		put(x, "\\x0b", 4);
+	} else {
+		if (strchr("SWDpPCX", e))
+			x->sensitive = true;
+		*x->o++ = '\\';
+		*x->o++ = e;
+	}
+}
+
+/* A byte inside a class: [:name:] whole, ']' closes it. */
+static void xlat_class_byte(struct xlat *x)
+{
+	const char *at = x->src + x->i;
+	if (at[0] == '[' && x->i + 1 < x->n && at[1] == ':') {
+		const char *endc = strstr(at + 2, ":]");
+		if (endc) {
+			size_t l = (size_t)(endc - at) + 2;
+			put(x, at, l);
+			x->i += l - 1;
+			return;
+		}
+	}
+	if (at[0] == ']')
+		x->in_class = false;
+	*x->o++ = at[0];
+}
+
+/* '[' opens a class; a '^' after it negates it, a ']' after that is literal. */
+static void xlat_open_class(struct xlat *x)
+{
+	x->in_class = true;
+	*x->o++ = '[';
+	if (x->i + 1 < x->n && x->src[x->i + 1] == '^') {
+		x->sensitive = true;
+		*x->o++ = '^';
+		x->i++;
+	}
+	if (x->i + 1 < x->n && x->src[x->i + 1] == ']') {
+		*x->o++ = ']';
+		x->i++;
+	}
+}
+
 /* Rewrites the few constructs whose meaning differs between Go and PCRE2:
  * \s (Go: [\t\n\f\r ], PCRE2 adds \v), \S outside classes, \v (Go: the
  * vertical tab, PCRE2: a class). Everything else in Go's syntax means the
@@ -18,86 +101,26 @@ char *regex_to_pcre(const char *src, bool *ret_byte_sensitive)
 	size_t n = strlen(src);
 	if (n > SIZE_MAX / 16 - 1)
 		return NULL;
-	char *out = malloc(n * 16 + 1), *o = out;
-	bool in_class = false, sensitive = false;
+	char *out = malloc(n * 16 + 1);
 	if (!out)
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		char c = src[i];
-		if (c == '\\' && i + 1 < n) {
-			char e = src[i + 1];
-			i++;
-			if (e == 'Q') { /* \Q...\E literal: copy verbatim */
-				const char *endq = strstr(src + i + 1, "\\E");
-				size_t l = endq ? (size_t)(endq - (src + i + 1)) + 2 : n - i - 1;
-				memcpy(o, "\\Q", 2);
-				o += 2;
-				memcpy(o, src + i + 1, l);
-				o += l;
-				i += l;
-				continue;
-			}
-			if (e == 's') {
-				const char *cls = in_class ? "\\t\\n\\f\\r " : "[\\t\\n\\f\\r ]";
-				size_t l = strlen(cls);
-				memcpy(o, cls, l);
-				o += l;
-				continue;
-			}
-			if (e == 'S' && !in_class) {
-				memcpy(o, "[^\\t\\n\\f\\r ]", 12);
-				o += 12;
-				sensitive = true;
-				continue;
-			}
-			if (e == 'v') {
-				memcpy(o, "\\x0b", 4);
-				o += 4;
-				continue;
-			}
-			if (e == 'S' || e == 'W' || e == 'D' || e == 'p' || e == 'P' || e == 'C' ||
-			    e == 'X')
-				sensitive = true;
-			*o++ = '\\';
-			*o++ = e;
-			continue;
+	struct xlat x = { .src = src, .n = n, .o = out };
+	for (x.i = 0; x.i < n; x.i++) {
+		char c = src[x.i];
+		if (c == '\\' && x.i + 1 < n)
+			xlat_escape(&x);
+		else if (x.in_class)
+			xlat_class_byte(&x);
+		else if (c == '[')
+			xlat_open_class(&x);
+		else {
+			if (c == '.')
+				x.sensitive = true;
+			*x.o++ = c;
 		}
-		if (in_class) {
-			if (c == '[' && i + 1 < n && src[i + 1] == ':') { /* [:alpha:] */
-				const char *endc = strstr(src + i + 2, ":]");
-				if (endc) {
-					size_t l = (size_t)(endc - (src + i)) + 2;
-					memcpy(o, src + i, l);
-					o += l;
-					i += l - 1;
-					continue;
-				}
-			}
-			if (c == ']')
-				in_class = false;
-			*o++ = c;
-			continue;
-		}
-		if (c == '[') {
-			in_class = true;
-			*o++ = c;
-			if (i + 1 < n && src[i + 1] == '^') {
-				sensitive = true;
-				*o++ = '^';
-				i++;
-			}
-			if (i + 1 < n && src[i + 1] == ']') { /* leading ] is literal */
-				*o++ = ']';
-				i++;
-			}
-			continue;
-		}
-		if (c == '.')
-			sensitive = true;
-		*o++ = c;
 	}
-	*o = '\0';
-	*ret_byte_sensitive = sensitive;
+	*x.o = '\0';
+	*ret_byte_sensitive = x.sensitive;
 	return out;
 }
 

@@ -499,6 +499,22 @@ static int intern_keywords(struct scan_rules *rs)
 	return 0;
 }
 
+/* Whether Hyperscan accepts expr with flags; then its minimum and maximum
+ * match widths (UINT_MAX: unbounded). */
+static bool hs_widths(const char *expr, unsigned flags, unsigned *ret_min, unsigned *ret_max)
+{
+	hs_expr_info_t *info = NULL;
+	hs_compile_error_t *cerr = NULL;
+	if (hs_expression_info(expr, flags, &info, &cerr) != HS_SUCCESS) {
+		hs_free_compile_error(cerr);
+		return false;
+	}
+	*ret_min = info->min_width;
+	*ret_max = info->max_width;
+	free(info);
+	return true;
+}
+
 /* The anchors of template rules (see regex_template_anchor()) in one database;
  * a rule whose anchor Hyperscan refuses or cannot bound keeps the prefilter
  * path. Sets r->anchored. */
@@ -513,20 +529,12 @@ static int compile_anchor_db(struct scan_rules *rs)
 		return -ENOMEM;
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = &rs->rules[i];
-		hs_expr_info_t *info = NULL;
-		hs_compile_error_t *cerr = NULL;
-		unsigned f = r->anchor_caseless ? HS_FLAG_CASELESS : 0;
-		if (r->disabled || !r->re || !r->anchor)
+		unsigned f = r->anchor_caseless ? HS_FLAG_CASELESS : 0, minw, maxw;
+		if (r->disabled || !r->re || !r->anchor || !hs_widths(r->anchor, f, &minw, &maxw))
 			continue;
-		if (hs_expression_info(r->anchor, f, &info, &cerr) != HS_SUCCESS) {
-			hs_free_compile_error(cerr);
-			continue;
-		}
-		bool bounded = info->max_width != UINT_MAX && info->min_width > 0;
-		r->anchor_minw = info->min_width;
-		r->anchor_maxw = info->max_width;
-		free(info);
-		if (!bounded)
+		r->anchor_minw = minw;
+		r->anchor_maxw = maxw;
+		if (maxw == UINT_MAX || minw == 0)
 			continue;
 		exprs[n] = r->anchor;
 		flags[n] = f;
@@ -569,24 +577,12 @@ static int compile_rule_db(struct scan_rules *rs, struct error *err)
 		if (r->disabled || !r->re || r->anchored)
 			continue;
 		/* Patterns Hyperscan rejects even as prefilters run without one. */
-		hs_expr_info_t *info = NULL;
-		hs_compile_error_t *cerr = NULL;
-		unsigned f = HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY;
-		if (hs_expression_info(r->regex_src, f, &info, &cerr) != HS_SUCCESS) {
-			hs_free_compile_error(cerr);
+		unsigned f = HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY, minw, maxw;
+		if (!hs_widths(r->regex_src, f, &minw, &maxw))
 			continue;
-		}
-		free(info);
-		info = NULL;
 		/* The width bound must hold for the real pattern, not the approximation. */
-		if (hs_expression_info(r->regex_src, HS_FLAG_ALLOWEMPTY, &info, &cerr) ==
-		    HS_SUCCESS) {
-			if (info->max_width != UINT_MAX)
-				r->width = info->max_width;
-			free(info);
-		} else {
-			hs_free_compile_error(cerr);
-		}
+		if (hs_widths(r->regex_src, HS_FLAG_ALLOWEMPTY, &minw, &maxw) && maxw != UINT_MAX)
+			r->width = maxw;
 		exprs[n] = r->regex_src;
 		flags[n] = f;
 		ids[n] = (unsigned)n;
