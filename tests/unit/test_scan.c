@@ -237,53 +237,6 @@ TEST(scan_bad_input_never_crashes)
 	scan_rules_free(rs);
 }
 
-TEST(scan_config_errors_name_line)
-{
-	struct {
-		const char *toml;
-		unsigned line;
-		const char *needle;
-	} cases[] = {
-		{ "[[rules]]\nid = 'x'\nregex = '''(a'''\n", 3, "invalid regex" },
-		{ "[[rules]]\nid = 'x'\nregex = 'a'\nbogus = 1\n", 4, "unknown key 'bogus'" },
-		{ "[[rules]]\nid = 'x'\nregex = 'a'\nsecretGroup = 2\n", 4, "secretGroup" },
-		{ "[[rules]]\nid = 'x'\nregex = 'a'\n[[rules.allowlists]]\nregexTarget = "
-		  "'all'\nregexes=['a']\n",
-		  5, "regexTarget" },
-		{ "[[rules]]\nid = 'x'\nregex = 'a'\n[[rules]]\nid = 'x'\nregex = 'b'\n", 5,
-		  "duplicate rule id" },
-		{ "[extend]\nuseDefault = 'yes'\n", 2, "useDefault" },
-		{ "title = 1\nx = \n", 2, "missing value" },
-		{ "[[rules]]\nid = 'x'\nkeywords = 'a'\nregex = 'a'\n", 3, "array" },
-	};
-	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-		struct scan_rules *rs = NULL;
-		struct error ge;
-		CHECK_INT(scan_rules_new(&rs), 0);
-		int r = gitleaks_load(rs, "c.toml", cases[i].toml, strlen(cases[i].toml), &ge);
-		if (r != -EINVAL || ge.line != cases[i].line ||
-		    !strstr(ge.message, cases[i].needle))
-			fprintf(stderr, "case %zu: r=%d line %u: %s\n", i, r, ge.line, ge.message);
-		CHECK_INT(r, -EINVAL);
-		CHECK_INT(ge.line, cases[i].line);
-		CHECK(strstr(ge.message, cases[i].needle));
-		CHECK_STREQ(ge.where, "c.toml");
-		scan_rules_free(rs);
-	}
-}
-
-TEST(scan_extend_default_and_disable)
-{
-	struct scan_rules *rs =
-	    rules_from("[extend]\nuseDefault = true\ndisabledRules = ['github-token']\n"
-		       "[[rules]]\nid = 'mine'\nregex = '''mine_[0-9]{6}'''\n");
-	CHECK(scan_rules_has_rule(rs, "aws-access-token"));
-	CHECK(!scan_rules_has_rule(rs, "github-token"));
-	CHECK_INT(scan(rs, "a", "mine_123456").n, 1);
-	CHECK_INT(scan(rs, "a", "ghp_0123456789abcdefghijABCDEFGHIJ123456").n, 0);
-	scan_rules_free(rs);
-}
-
 /* Rules of gitleaks' template are confirmed only in windows before their
  * anchor's occurrences: the results must equal a plain search's, at the
  * window's edges, for overlapping windows, and for the Unicode case folds
