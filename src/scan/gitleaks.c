@@ -97,6 +97,37 @@ static int get_number(struct loader *ld, const struct toml_value *t, const char 
 	return 0;
 }
 
+/* An allowlist's condition (NULL: OR) as *ret_and. */
+static int parse_condition(struct loader *ld, const struct toml_value *t, const char *cond,
+			   bool *ret_and)
+{
+	if (!cond || strcasecmp(cond, "OR") == 0 || strcmp(cond, "||") == 0)
+		*ret_and = false;
+	else if (strcasecmp(cond, "AND") == 0 || strcmp(cond, "&&") == 0)
+		*ret_and = true;
+	else
+		return gl_fail(ld->err, ld->file, toml_get(t, "condition")->line,
+			       "condition must be \"AND\" or \"OR\", not '%s'", cond);
+	return 0;
+}
+
+/* An allowlist's regexTarget (NULL or "": the secret) as *ret. */
+static int parse_target(struct loader *ld, const struct toml_value *t, const char *target,
+			enum scan_target *ret)
+{
+	if (!target || !*target || STREQ(target, "secret"))
+		*ret = SCAN_TARGET_SECRET;
+	else if (STREQ(target, "match"))
+		*ret = SCAN_TARGET_MATCH;
+	else if (STREQ(target, "line"))
+		*ret = SCAN_TARGET_LINE;
+	else
+		return gl_fail(ld->err, ld->file, toml_get(t, "regexTarget")->line,
+			       "regexTarget must be \"secret\", \"match\" or \"line\", not '%s'",
+			       target);
+	return 0;
+}
+
 /* The line to blame for msg, an error of allowlist t: the pattern that
  * msg quotes when it is an invalid regex, else the table. */
 static unsigned allowlist_error_line(const struct toml_value *t, const char *msg)
@@ -141,26 +172,9 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 	    (r = get_strings(ld, t, "stopwords", &stopwords, &spec.n_stopwords)) < 0 ||
 	    (r = get_strings(ld, t, "commits", &commits, &n_commits)) < 0)
 		return r;
-	if (cond) {
-		if (strcasecmp(cond, "AND") == 0 || strcmp(cond, "&&") == 0)
-			spec.cond_and = true;
-		else if (strcasecmp(cond, "OR") != 0 && strcmp(cond, "||") != 0)
-			return gl_fail(ld->err, ld->file, toml_get(t, "condition")->line,
-				       "condition must be \"AND\" or \"OR\", not '%s'", cond);
-	}
-	if (target) {
-		if (STREQ(target, "match"))
-			spec.target = SCAN_TARGET_MATCH;
-		else if (STREQ(target, "line"))
-			spec.target = SCAN_TARGET_LINE;
-		else if (STREQ(target, "secret") || !*target)
-			spec.target = SCAN_TARGET_SECRET;
-		else
-			return gl_fail(
-			    ld->err, ld->file, toml_get(t, "regexTarget")->line,
-			    "regexTarget must be \"secret\", \"match\" or \"line\", not '%s'",
-			    target);
-	}
+	if ((r = parse_condition(ld, t, cond, &spec.cond_and)) < 0 ||
+	    (r = parse_target(ld, t, target, &spec.target)) < 0)
+		return r;
 	spec.has_commits = n_commits > 0;
 	if (!spec.n_regexes && !spec.n_paths && !spec.n_stopwords && !spec.has_commits)
 		return gl_fail(
