@@ -29,12 +29,11 @@ static int check(const struct scan_finding *f, void *ud)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!rules) {
-		struct gitleaks_error ge;
-		char err[256];
+		struct error ge, err;
 		if (scan_rules_new(&rules) < 0 ||
 		    gitleaks_load(rules, "fuzz", extra, strlen(extra), &ge) < 0 ||
 		    scan_rules_add_known_secret(rules, "FUZZ", "hunter22", 8) < 0 ||
-		    scan_rules_compile(rules, err, sizeof(err)) < 0)
+		    scan_rules_compile(rules, &err) < 0)
 			abort();
 	}
 	char path[64] = "";

@@ -13,6 +13,7 @@
 #include "scan/gitleaks.h"
 #include "scan/scan.h"
 #include "util/buf.h"
+#include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "cli/version.h"
@@ -616,8 +617,8 @@ int cmd_scan(int argc, char **argv)
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
 	struct scan_state st = { .max_size = DEFAULT_MAX_SIZE, .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct scan_rules *rs = NULL;
-	struct gitleaks_error gerr;
-	char err[512];
+	struct error err = { 0 };
+	char msg[ERROR_FORMAT_MAX];
 	int c, r, ret = EXIT_ERROR;
 
 	optind = 1;
@@ -678,12 +679,10 @@ int cmd_scan(int argc, char **argv)
 		log_error("cannot set the scanner up: %s", strerror(-r));
 		return EXIT_ERROR;
 	}
-	r = config ? gitleaks_load_file(rs, config, &gerr) : gitleaks_load_default(rs, &gerr);
+	r = config ? gitleaks_load_file(rs, config, &err) : gitleaks_load_default(rs, &err);
 	if (r < 0) {
-		if (r == -EINVAL && gerr.line)
-			log_error("%s:%u: %s", gerr.file, gerr.line, gerr.msg);
-		else if (r == -EINVAL)
-			log_error("'%s': %s", gerr.file, gerr.msg);
+		if (error_isset(&err))
+			log_error("%s", error_format(&err, msg, sizeof(msg)));
 		else
 			log_error("cannot load the rules from '%s': %s",
 				  config ? config : "(default)", strerror(-r));
@@ -721,9 +720,10 @@ int cmd_scan(int argc, char **argv)
 		if (load_ignore_file(rs, ".gitleaksignore", false) < 0)
 			goto out;
 	}
-	r = scan_rules_compile(rs, err, sizeof(err));
+	r = scan_rules_compile(rs, &err);
 	if (r < 0) {
-		log_error("cannot compile the rules: %s", r == -EINVAL ? err : strerror(-r));
+		log_error("cannot compile the rules: %s",
+			  error_isset(&err) ? error_format(&err, msg, sizeof(msg)) : strerror(-r));
 		goto out;
 	}
 	st.rs = rs;

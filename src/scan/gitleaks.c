@@ -9,26 +9,23 @@
 
 #define MAX_EXTEND_DEPTH 4
 
-static int gl_fail(struct gitleaks_error *err, const char *file, unsigned line, const char *fmt,
-		   ...) _printf_(4, 5);
-static int gl_fail(struct gitleaks_error *err, const char *file, unsigned line, const char *fmt,
-		   ...)
+/* A configuration error at file:line (line 0: the whole file): -EINVAL. */
+static int gl_fail(struct error *err, const char *file, unsigned line, const char *fmt, ...)
+    _printf_(4, 5);
+static int gl_fail(struct error *err, const char *file, unsigned line, const char *fmt, ...)
 {
+	char msg[ERROR_MESSAGE_MAX];
 	va_list ap;
-	if (err) {
-		snprintf(err->file, sizeof(err->file), "%s", file);
-		err->line = line;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return error_set(err, -EINVAL, file, line, "%s", msg);
 }
 
 struct loader {
 	struct scan_rules *rs;
 	const char *file;
-	struct gitleaks_error *err;
+	struct error *err;
 	int depth;
 };
 
@@ -72,18 +69,16 @@ static int get_strings(struct loader *ld, const struct toml_value *t, const char
 		return 0;
 	if (v->type != TOML_ARRAY)
 		return gl_fail(ld->err, ld->file, v->line, "'%s' must be an array of strings", key);
-	const char **out = calloc(v->arr.n + 1, sizeof(char *));
+	_cleanup_free_ const char **out = calloc(v->arr.n + 1, sizeof(char *));
 	if (!out)
 		return -ENOMEM;
 	for (size_t i = 0; i < v->arr.n; i++) {
-		if (v->arr.items[i]->type != TOML_STRING) {
-			free(out);
+		if (v->arr.items[i]->type != TOML_STRING)
 			return gl_fail(ld->err, ld->file, v->arr.items[i]->line,
 				       "'%s' must hold only strings", key);
-		}
 		out[i] = v->arr.items[i]->str.s;
 	}
-	*ret = out;
+	*ret = TAKE_PTR(out);
 	*ret_n = v->arr.n;
 	return 0;
 }
@@ -102,6 +97,59 @@ static int get_number(struct loader *ld, const struct toml_value *t, const char 
 	return 0;
 }
 
+/* An allowlist's condition (NULL: OR) as *ret_and. */
+static int parse_condition(struct loader *ld, const struct toml_value *t, const char *cond,
+			   bool *ret_and)
+{
+	if (!cond || strcasecmp(cond, "OR") == 0 || strcmp(cond, "||") == 0)
+		*ret_and = false;
+	else if (strcasecmp(cond, "AND") == 0 || strcmp(cond, "&&") == 0)
+		*ret_and = true;
+	else
+		return gl_fail(ld->err, ld->file, toml_get(t, "condition")->line,
+			       "condition must be \"AND\" or \"OR\", not '%s'", cond);
+	return 0;
+}
+
+/* An allowlist's regexTarget (NULL or "": the secret) as *ret. */
+static int parse_target(struct loader *ld, const struct toml_value *t, const char *target,
+			enum scan_target *ret)
+{
+	if (!target || !*target || STREQ(target, "secret"))
+		*ret = SCAN_TARGET_SECRET;
+	else if (STREQ(target, "match"))
+		*ret = SCAN_TARGET_MATCH;
+	else if (STREQ(target, "line"))
+		*ret = SCAN_TARGET_LINE;
+	else
+		return gl_fail(ld->err, ld->file, toml_get(t, "regexTarget")->line,
+			       "regexTarget must be \"secret\", \"match\" or \"line\", not '%s'",
+			       target);
+	return 0;
+}
+
+/* The line to blame for msg, an error of allowlist t: the pattern that
+ * msg quotes when it is an invalid regex, else the table. */
+static unsigned allowlist_error_line(const struct toml_value *t, const char *msg)
+{
+	const struct toml_value *v = toml_get(t, "regexes");
+	if (!v || !strstr(msg, "invalid regex"))
+		v = t;
+	if (strstr(msg, "invalid regex") && toml_get(t, "paths")) {
+		const struct toml_value *pv = toml_get(t, "paths");
+		for (size_t i = 0; i < pv->arr.n; i++)
+			if (strstr(msg, pv->arr.items[i]->str.s))
+				v = pv->arr.items[i];
+	}
+	if (strstr(msg, "invalid regex") && toml_get(t, "regexes")) {
+		const struct toml_value *rv = toml_get(t, "regexes");
+		for (size_t i = 0; i < rv->arr.n; i++)
+			if (strstr(msg, rv->arr.items[i]->str.s))
+				v = rv->arr.items[i];
+	}
+	return v->line;
+}
+
 static int load_allowlist(struct loader *ld, const char *rule_id, const struct toml_value *t)
 {
 	static const char *const keys[] = { "description", "condition", "regexTarget", "regexes",
@@ -111,7 +159,7 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 	struct scan_allowlist_spec spec = { 0 };
 	const char *cond, *target;
 	size_t n_commits;
-	char msg[400];
+	struct error ae = { 0 };
 	int r;
 
 	if (t->type != TOML_TABLE)
@@ -124,26 +172,9 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 	    (r = get_strings(ld, t, "stopwords", &stopwords, &spec.n_stopwords)) < 0 ||
 	    (r = get_strings(ld, t, "commits", &commits, &n_commits)) < 0)
 		return r;
-	if (cond) {
-		if (strcasecmp(cond, "AND") == 0 || strcmp(cond, "&&") == 0)
-			spec.cond_and = true;
-		else if (strcasecmp(cond, "OR") != 0 && strcmp(cond, "||") != 0)
-			return gl_fail(ld->err, ld->file, toml_get(t, "condition")->line,
-				       "condition must be \"AND\" or \"OR\", not '%s'", cond);
-	}
-	if (target) {
-		if (STREQ(target, "match"))
-			spec.target = SCAN_TARGET_MATCH;
-		else if (STREQ(target, "line"))
-			spec.target = SCAN_TARGET_LINE;
-		else if (STREQ(target, "secret") || !*target)
-			spec.target = SCAN_TARGET_SECRET;
-		else
-			return gl_fail(
-			    ld->err, ld->file, toml_get(t, "regexTarget")->line,
-			    "regexTarget must be \"secret\", \"match\" or \"line\", not '%s'",
-			    target);
-	}
+	if ((r = parse_condition(ld, t, cond, &spec.cond_and)) < 0 ||
+	    (r = parse_target(ld, t, target, &spec.target)) < 0)
+		return r;
 	spec.has_commits = n_commits > 0;
 	if (!spec.n_regexes && !spec.n_paths && !spec.n_stopwords && !spec.has_commits)
 		return gl_fail(
@@ -152,26 +183,10 @@ static int load_allowlist(struct loader *ld, const char *rule_id, const struct t
 	spec.regexes = regexes;
 	spec.paths = paths;
 	spec.stopwords = stopwords;
-	r = scan_rules_add_allowlist(ld->rs, rule_id, &spec, msg, sizeof(msg));
-	if (r == -EINVAL || r == -ENOENT) {
-		/* name the line of the offending array */
-		const struct toml_value *v = toml_get(t, "regexes");
-		if (!v || !strstr(msg, "invalid regex"))
-			v = t;
-		if (strstr(msg, "invalid regex") && toml_get(t, "paths")) {
-			const struct toml_value *pv = toml_get(t, "paths");
-			for (size_t i = 0; i < pv->arr.n; i++)
-				if (strstr(msg, pv->arr.items[i]->str.s))
-					v = pv->arr.items[i];
-		}
-		if (strstr(msg, "invalid regex") && toml_get(t, "regexes")) {
-			const struct toml_value *rv = toml_get(t, "regexes");
-			for (size_t i = 0; i < rv->arr.n; i++)
-				if (strstr(msg, rv->arr.items[i]->str.s))
-					v = rv->arr.items[i];
-		}
-		return gl_fail(ld->err, ld->file, v->line, "%s", msg);
-	}
+	r = scan_rules_add_allowlist(ld->rs, rule_id, &spec, &ae);
+	if (r == -EINVAL || r == -ENOENT)
+		return gl_fail(ld->err, ld->file, allowlist_error_line(t, ae.message), "%s",
+			       ae.message);
 	return r;
 }
 
@@ -205,7 +220,7 @@ static int load_rule(struct loader *ld, const struct toml_value *t)
 					    "allowlist", "allowlists",  "skipReport", NULL };
 	_cleanup_free_ const char **keywords = NULL, **tags = NULL;
 	struct scan_rule_spec spec = { 0 };
-	char msg[400];
+	struct error re = { 0 };
 	double group = 0;
 	int r;
 
@@ -229,8 +244,9 @@ static int load_rule(struct loader *ld, const struct toml_value *t)
 	spec.secret_group = (int)group;
 	spec.keywords = keywords;
 	spec.tags = tags;
-	r = scan_rules_add_rule(ld->rs, &spec, msg, sizeof(msg));
+	r = scan_rules_add_rule(ld->rs, &spec, &re);
 	if (r == -EINVAL) {
+		const char *msg = re.message;
 		const struct toml_value *v = t;
 		if (strstr(msg, "invalid regex") && spec.path && strstr(msg, spec.path))
 			v = toml_get(t, "path");
@@ -290,6 +306,54 @@ static int load_extend(struct loader *ld, const struct toml_value *ext, const ch
 	return 0;
 }
 
+/* Whether rule i of rules has the id of an earlier one; then -EINVAL. */
+static int check_duplicate_id(struct loader *ld, const struct toml_value *rules, size_t i)
+{
+	const struct toml_value *idv = toml_get(rules->arr.items[i], "id");
+	if (!idv || idv->type != TOML_STRING)
+		return 0;
+	for (size_t j = 0; j < i; j++) {
+		const struct toml_value *o = toml_get(rules->arr.items[j], "id");
+		if (o && o->type == TOML_STRING && STREQ(o->str.s, idv->str.s))
+			return gl_fail(ld->err, ld->file, idv->line, "duplicate rule id '%s'",
+				       idv->str.s);
+	}
+	return 0;
+}
+
+/* The [[rules]] array (may be NULL). */
+static int load_rules(struct loader *ld, const struct toml_value *rules)
+{
+	int r;
+	if (!rules)
+		return 0;
+	if (rules->type != TOML_ARRAY)
+		return gl_fail(ld->err, ld->file, rules->line,
+			       "'rules' must be an array of tables ([[rules]])");
+	for (size_t i = 0; i < rules->arr.n; i++)
+		if ((r = check_duplicate_id(ld, rules, i)) < 0 ||
+		    (r = load_rule(ld, rules->arr.items[i])) < 0)
+			return r;
+	return 0;
+}
+
+/* A parsed configuration: [extend] first (its disabledRules into
+ * *disabled, borrowed from root), then the rules and the global
+ * allowlists, then the disabled rules removed. */
+static int load_root(struct loader *ld, const struct toml_value *root, const char ***disabled,
+		     size_t *n_disabled)
+{
+	const struct toml_value *ext = toml_get(root, "extend");
+	int r;
+	if ((ext && (r = load_extend(ld, ext, disabled, n_disabled)) < 0) ||
+	    (r = load_rules(ld, toml_get(root, "rules"))) < 0 ||
+	    (r = load_allowlists(ld, NULL, root)) < 0)
+		return r;
+	for (size_t i = 0; i < *n_disabled; i++)
+		(void)scan_rules_disable(ld->rs, (*disabled)[i]); /* absent ones: nothing to do */
+	return 0;
+}
+
 static int load_text(struct loader *ld, const char *text, size_t len)
 {
 	static const char *const keys[] = { "title",      "description", "minVersion", "allowlist",
@@ -306,60 +370,21 @@ static int load_text(struct loader *ld, const char *text, size_t len)
 	if (r < 0)
 		return r;
 	r = check_keys(ld, root, "the configuration", keys);
-	if (r < 0)
-		goto out;
-	const struct toml_value *ext = toml_get(root, "extend");
-	if (ext) {
-		r = load_extend(ld, ext, &disabled, &n_disabled);
-		if (r < 0)
-			goto out;
-	}
-	const struct toml_value *rules = toml_get(root, "rules");
-	if (rules) {
-		if (rules->type != TOML_ARRAY) {
-			r = gl_fail(ld->err, ld->file, rules->line,
-				    "'rules' must be an array of tables ([[rules]])");
-			goto out;
-		}
-		for (size_t i = 0; i < rules->arr.n; i++) {
-			const char *id = NULL;
-			const struct toml_value *idv = toml_get(rules->arr.items[i], "id");
-			if (idv && idv->type == TOML_STRING)
-				id = idv->str.s;
-			for (size_t j = 0; id && j < i; j++) {
-				const struct toml_value *o = toml_get(rules->arr.items[j], "id");
-				if (o && o->type == TOML_STRING && STREQ(o->str.s, id)) {
-					r = gl_fail(ld->err, ld->file, idv->line,
-						    "duplicate rule id '%s'", id);
-					goto out;
-				}
-			}
-			r = load_rule(ld, rules->arr.items[i]);
-			if (r < 0)
-				goto out;
-		}
-	}
-	r = load_allowlists(ld, NULL, root);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < n_disabled; i++)
-		(void)scan_rules_disable(ld->rs, disabled[i]); /* absent ones: nothing to do */
-	r = 0;
-out:
+	if (r == 0)
+		r = load_root(ld, root, &disabled, &n_disabled);
 	toml_free(root);
 	return r;
 }
 
 int gitleaks_load(struct scan_rules *rs, const char *file, const char *text, size_t len,
-		  struct gitleaks_error *err)
+		  struct error *err)
 {
 	struct loader ld = { rs, file, err, 0 };
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 	return load_text(&ld, text, len);
 }
 
-int gitleaks_load_file(struct scan_rules *rs, const char *file, struct gitleaks_error *err)
+int gitleaks_load_file(struct scan_rules *rs, const char *file, struct error *err)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len;
@@ -369,7 +394,7 @@ int gitleaks_load_file(struct scan_rules *rs, const char *file, struct gitleaks_
 	return gitleaks_load(rs, file, data, len, err);
 }
 
-int gitleaks_load_default(struct scan_rules *rs, struct gitleaks_error *err)
+int gitleaks_load_default(struct scan_rules *rs, struct error *err)
 {
 	return gitleaks_load(rs, "(default rules)", scan_default_rules_toml,
 			     strlen(scan_default_rules_toml), err);

@@ -5,7 +5,7 @@
  * rule exists there, so allowlists and .gitleaksignore entries carry over. */
 #include "util/common.h"
 
-#include "scan/scan.h"
+#include "scan/gitleaks.h"
 
 const char scan_default_rules_toml[] =
     "title = \"clawbox default rules\"\n"

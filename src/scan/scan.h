@@ -28,6 +28,7 @@
 #ifndef CLAWBOX_SCAN_H
 #define CLAWBOX_SCAN_H
 #include "util/common.h"
+#include "util/error.h"
 
 struct scan_rules;
 struct scan_ctx;
@@ -93,14 +94,16 @@ int scan_rules_new(struct scan_rules **ret);
 /* Accepts NULL; returns NULL. */
 struct scan_rules *scan_rules_free(struct scan_rules *rs);
 
-/* Adds (or, when the id exists, replaces) a rule. On -EINVAL err holds a
- * message such as "invalid regex: missing ) at offset 4". */
-int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec, char *err,
-			size_t errlen);
+/* Adds (or, when the id exists, replaces) a rule. On -EINVAL err (may be
+ * NULL) holds a message such as "invalid regex '(a': missing closing
+ * parenthesis at offset 2"; err names no file (the caller knows it). */
+int scan_rules_add_rule(struct scan_rules *rs, const struct scan_rule_spec *spec,
+			struct error *err);
 /* Adds an allowlist to rule rule_id, or the global one when rule_id is NULL.
- * -ENOENT when the rule does not exist. */
+ * -ENOENT when the rule does not exist, -EINVAL for an invalid regex; err
+ * says which. */
 int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id,
-			     const struct scan_allowlist_spec *spec, char *err, size_t errlen);
+			     const struct scan_allowlist_spec *spec, struct error *err);
 /* Removes a rule from the set; -ENOENT when absent. */
 int scan_rules_disable(struct scan_rules *rs, const char *rule_id);
 bool scan_rules_has_rule(const struct scan_rules *rs, const char *rule_id);
@@ -116,8 +119,9 @@ int scan_rules_add_ignore_text(struct scan_rules *rs, const char *text, size_t l
 int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const void *value,
 				size_t len);
 
-/* Builds the prefilters; afterwards the set may no longer be changed. */
-int scan_rules_compile(struct scan_rules *rs, char *err, size_t errlen);
+/* Builds the prefilters; afterwards the set may no longer be changed. When a
+ * database cannot be built, err (may be NULL) says which. */
+int scan_rules_compile(struct scan_rules *rs, struct error *err);
 
 /* Per-thread scanning state. */
 int scan_ctx_new(const struct scan_rules *rs, struct scan_ctx **ret);
@@ -141,8 +145,5 @@ double scan_entropy(const char *s, size_t len);
 
 /* True when the first 8000 bytes hold a NUL byte (git's heuristic). */
 bool scan_looks_binary(const void *data, size_t len);
-
-/* The project's default rules as gitleaks TOML (src/scan/rules_default.c). */
-extern const char scan_default_rules_toml[];
 
 #endif

@@ -4,6 +4,8 @@
 #include <gnu/lib-names.h>
 #include <pthread.h>
 
+#include "util/error.h"
+
 #define SCANLIB_NO_REDIRECT
 #include "scan/scanlib.h"
 
@@ -53,10 +55,11 @@ static void load(void)
 	load_result = 0;
 }
 
-int scanlib_load(const char **ret_what)
+int scanlib_load(struct error *err)
 {
 	pthread_once(&once, load);
-	if (load_result < 0 && ret_what)
-		*ret_what = load_what;
-	return load_result;
+	if (load_result < 0)
+		return error_set(err, load_result, load_what, 0,
+				 "cannot load it (the scanner needs Hyperscan, PCRE2 and libm)");
+	return 0;
 }

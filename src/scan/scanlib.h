@@ -60,9 +60,11 @@ struct scanlib {
 
 extern struct scanlib scanlib;
 
+struct error;
+
 /* Load the libraries once (thread-safe). 0, or -ELIBACC when one is
- * missing or lacks a function (*ret_what names it). */
-int scanlib_load(const char **ret_what);
+ * missing or lacks a function; err (may be NULL) then names it (where). */
+int scanlib_load(struct error *err);
 
 /* From here on, the library's names call through the table (not in
  * scanlib.c itself, which fills it). */

@@ -424,33 +424,32 @@ static int compute_rules_key(struct gate *g, struct gate_error *err)
 
 static int ensure_rules(struct gate *g, struct gate_error *err)
 {
-	struct gitleaks_error ge = { 0 };
-	char msg[256] = "";
+	struct error e = { 0 };
 	if (g->rules)
 		return 0;
 	struct scan_rules *rs;
 	int r = scan_rules_new(&rs);
 	if (r < 0)
 		return r;
-	r = g->pol.gitleaks_config ? gitleaks_load_file(rs, g->pol.gitleaks_config, &ge)
-				   : gitleaks_load_default(rs, &ge);
+	r = g->pol.gitleaks_config ? gitleaks_load_file(rs, g->pol.gitleaks_config, &e)
+				   : gitleaks_load_default(rs, &e);
 	if (r < 0) {
 		scan_rules_free(rs);
-		gate_subject(err, ge.file[0] ? ge.file : "gitleaks");
+		gate_subject(err, e.where[0] ? e.where : "gitleaks");
 		if (err)
-			err->line = ge.line;
-		return gate_fail(err, r, "%s", ge.msg[0] ? ge.msg : strerror(-r));
+			err->line = e.line;
+		return gate_fail(err, r, "%s", e.message[0] ? e.message : strerror(-r));
 	}
 	for (size_t i = 0; r == 0 && i < g->nsecrets; i++)
 		r = scan_rules_add_known_secret(rs, g->secrets[i].name, g->secrets[i].value,
 						g->secrets[i].len);
 	if (r == 0)
-		r = scan_rules_compile(rs, msg, sizeof(msg));
+		r = scan_rules_compile(rs, &e);
 	if (r < 0) {
 		scan_rules_free(rs);
 		gate_subject(err, "scanner");
 		return gate_fail(err, r, "cannot compile the secret rules: %s",
-				 msg[0] ? msg : strerror(-r));
+				 e.message[0] ? e.message : strerror(-r));
 	}
 	g->rules = rs;
 	return 0;

@@ -54,8 +54,7 @@ TEST(scan_gitleaks_vectors)
 	char path[PATH_MAX];
 	struct scan_rules *rs = NULL;
 	struct scan_ctx *ctx = NULL;
-	struct gitleaks_error ge;
-	char err[256];
+	struct error ge, err;
 	size_t i, tp = 0, tp_found = 0, fp = 0, fp_found = 0;
 	json_t *rule;
 
@@ -63,10 +62,10 @@ TEST(scan_gitleaks_vectors)
 	CHECK_INT(scan_rules_new(&rs), 0);
 	int r = gitleaks_load_file(rs, path, &ge);
 	if (r < 0)
-		fprintf(stderr, "%s:%u: %s\n", ge.file, ge.line, ge.msg);
+		fprintf(stderr, "%s:%u: %s\n", ge.where, ge.line, ge.message);
 	CHECK_INT(r, 0);
 	CHECK_INT(scan_rules_count(rs), 222);
-	CHECK_INT(scan_rules_compile(rs, err, sizeof(err)), 0);
+	CHECK_INT(scan_rules_compile(rs, &err), 0);
 	CHECK_INT(scan_ctx_new(rs, &ctx), 0);
 	json_array_foreach(v, i, rule)
 	{
@@ -142,14 +141,13 @@ TEST(scan_default_rules_cover_providers)
 	json_t *v = load_vectors();
 	struct scan_rules *rs = NULL;
 	struct scan_ctx *ctx = NULL;
-	struct gitleaks_error ge;
-	char err[256];
+	struct error ge, err;
 	size_t i, n = 0, found = 0;
 	json_t *rule;
 
 	CHECK_INT(scan_rules_new(&rs), 0);
 	CHECK_INT(gitleaks_load_default(rs, &ge), 0);
-	CHECK_INT(scan_rules_compile(rs, err, sizeof(err)), 0);
+	CHECK_INT(scan_rules_compile(rs, &err), 0);
 	CHECK_INT(scan_ctx_new(rs, &ctx), 0);
 	json_array_foreach(v, i, rule)
 	{
