@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The include graph of src/ (or of the tree given as $1) against its layers
-# (run by make lint; tests/integration/t-layers.sh shows that it fails).
+# (run by make lint; tests/integration/t-lint.sh shows that it fails).
 #
 # Each folder of src/ is a layer; a file may include headers of its own
 # folder and of the layers this table allows, nothing else (nothing

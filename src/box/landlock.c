@@ -32,14 +32,13 @@ struct ll_ruleset_attr {
 
 static int add_rule(int rfd, const char *path, uint64_t access)
 {
-	struct landlock_path_beneath_attr pb = { .allowed_access = access };
-	pb.parent_fd = open(path, O_PATH | O_CLOEXEC);
-	if (pb.parent_fd < 0)
+	_cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	int r = (int)syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
-	r = r < 0 ? -errno : 0;
-	close(pb.parent_fd);
-	return r;
+	struct landlock_path_beneath_attr pb = { .allowed_access = access, .parent_fd = fd };
+	if (syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 int landlock_restrict_writes(const char *const *dirs, size_t ndirs, const char *const *files,

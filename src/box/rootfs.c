@@ -111,7 +111,9 @@ static int clone_tree(int dirfd, const char *path, bool recursive, uint64_t attr
 static int open_dir(const char *path, struct error *err)
 {
 	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? fail(err, "open the overlay layer", path) : fd;
+	if (fd < 0)
+		return fail(err, "open the overlay layer", path);
+	return fd;
 }
 
 int rootfs_layers_open(const struct rootfs_spec *s, struct rootfs_layers *ret, struct error *err)

@@ -23,32 +23,40 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int load_result;
 static const char *load_what;
 
+/* The three libraries: kept loaded for the process's life once every
+ * function is found (scanlib's pointers point into them); after a failure
+ * none stays loaded. */
+static void *libs[3];
+
+static void unload(void)
+{
+	for (size_t i = 0; i < ELEMENTSOF(libs); i++)
+		if (libs[i]) {
+			dlclose(libs[i]);
+			libs[i] = NULL;
+		}
+	memset(&scanlib, 0, sizeof(scanlib));
+}
+
 static void load(void)
 {
-	void *hs = dlopen(SCANLIB_HS_SONAME, RTLD_NOW | RTLD_LOCAL);
-	void *pc = dlopen(SCANLIB_PCRE2_SONAME, RTLD_NOW | RTLD_LOCAL);
-	void *m = dlopen(LIBM_SO, RTLD_NOW | RTLD_LOCAL);
+	static const char *const names[] = { SCANLIB_HS_SONAME, SCANLIB_PCRE2_SONAME, LIBM_SO };
 	load_result = -ELIBACC;
-	if (!hs) {
-		load_what = SCANLIB_HS_SONAME;
-		return;
-	}
-	if (!pc) {
-		load_what = SCANLIB_PCRE2_SONAME;
-		return;
-	}
-	if (!m) {
-		load_what = LIBM_SO;
-		return;
-	}
-#define SCANLIB_LOAD(f)                                                          \
-	scanlib.f = (__typeof__(&(f)))dlsym(strncmp(#f, "hs_", 3) == 0      ? hs \
-					    : strncmp(#f, "pcre2_", 6) == 0 ? pc \
-									    : m, \
-					    #f);                                 \
-	if (!scanlib.f) {                                                        \
-		load_what = #f;                                                  \
-		return;                                                          \
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (!(libs[i] = dlopen(names[i], RTLD_NOW | RTLD_LOCAL))) {
+			load_what = names[i];
+			unload();
+			return;
+		}
+#define SCANLIB_LOAD(f)                                                                \
+	scanlib.f = (__typeof__(&(f)))dlsym(strncmp(#f, "hs_", 3) == 0      ? libs[0]  \
+					    : strncmp(#f, "pcre2_", 6) == 0 ? libs[1]  \
+									    : libs[2], \
+					    #f);                                       \
+	if (!scanlib.f) {                                                              \
+		load_what = #f;                                                        \
+		unload();                                                              \
+		return;                                                                \
 	}
 	SCANLIB_FUNCS(SCANLIB_LOAD)
 #undef SCANLIB_LOAD

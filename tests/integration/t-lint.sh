@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The layering of src/ (scripts/layers.sh, run by make lint): the tree as it
-# is passes, and each kind of wrong include is caught.
+# The checks make lint runs that are clawbox's own: the layering of src/
+# (scripts/layers.sh: the tree as it is passes, each kind of wrong include
+# is caught) and the leak filter (scripts/leaks.py: only reports about a
+# variable with a cleanup attribute are dropped).
 . "$(dirname "$0")/lib.sh"
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -48,3 +50,35 @@ case_run "an upward include (net -> sync) is caught" t_upward_include_fails
 case_run "an include between peers (sync -> box) is caught" t_peer_include_fails
 case_run "a bare include and a file outside the layers are caught" t_bare_name_and_flat_file_fail
 case_run "a module that includes the logger is caught" t_printing_outside_cli_fails
+
+# A source with one leak the compiler closes (a _cleanup_ variable) and one
+# real leak, and the reports cppcheck gives for it (canned: the filter is
+# what is tested here, cppcheck may not be installed).
+t_leak_filter() {
+	mkdir -p "$C/src"
+	cat >"$C/src/f.c" <<'SRC'
+int f(const char *p)
+{
+	_cleanup_close_ int fd = open(p, O_RDONLY);
+	char *buf = malloc(10);
+	if (fd < 0)
+		return -1;
+	_cleanup_free_ char *name = strdup(p);
+	if (!name)
+		return -2;
+	free(buf);
+	return 0;
+}
+SRC
+	cd "$C"
+	out=$(printf '%s\n' \
+		"src/f.c:6:3: resourceLeak: Resource leak: fd" \
+		"src/f.c:6:3: memleak: Memory leak: buf" \
+		"src/f.c:9:3: memleak: Memory leak: name" \
+		"src/f.c:6:3: nullPointer: unrelated" | python3 "$TOP/scripts/leaks.py") &&
+		fail "a real leak passed: $out"
+	[ "$out" = "src/f.c:6:3: memleak: Memory leak: buf" ] || fail "kept: $out"
+	out=$(echo "src/f.c:9:3: memleak: Memory leak: name" | python3 "$TOP/scripts/leaks.py") ||
+		fail "a cleanup variable failed the check: $out"
+}
+case_run "the leak filter drops only reports about cleanup variables" t_leak_filter
