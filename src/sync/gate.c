@@ -1206,128 +1206,192 @@ static int check_subtree(struct gate *g, struct gate_entry *e, bool *ret_changed
 	return 0;
 }
 
-static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan_opts *o,
-		    uint32_t idx, bool under_replace, struct gate_error *err)
+/* classify, stage 1: what is decided before anything is read. SETTLED when
+ * the baseline says e was applied while the box ran and is unchanged since;
+ * GITDATA beneath a git directory; BLOCKED for a path too long or nested
+ * too deep to be walked. Returns 1 when e is decided, 0 to go on, -ENOMEM. */
+static int classify_early(struct gate *g, struct gate_entry *e, const struct baseline_rec *rec)
 {
-	const struct baseline_rec *rec = baseline_get(&g->base, e->path);
+	char root[PATH_MAX];
 	int r;
 	if (rec && gate_fp_equal(&rec->upper, &e->upper)) {
-		e->verdict = GATE_SETTLED; /* applied while the box ran, unchanged since */
+		e->verdict = GATE_SETTLED;
+		return 1;
+	}
+	if (gate_git_root(g, e->path, root, sizeof(root))) {
+		r = set_gitdata(e, root);
+		return r < 0 ? r : 1;
+	}
+	if (!e->truncated && strlen(e->path) < PATH_MAX)
 		return 0;
+	e->verdict = GATE_BLOCKED;
+	r = add_finding(e, GATE_SEV_BLOCK, "path-too-long", 0, "%s",
+			strlen(e->path) >= PATH_MAX
+			    ? "the path is longer than PATH_MAX (4096 bytes): never synced"
+			    : "nested more than 512 directories deep: what it holds is "
+			      "never synced");
+	return r < 0 ? r : 1;
+}
+
+/* What applying e does on the host, from its type and kind (and whether
+ * the host has something there). */
+static enum gate_action entry_action(const struct gate_entry *e)
+{
+	switch (e->type) {
+	case GATE_WHITEOUT: return GATE_ACT_DELETE;
+	case GATE_FILE: return GATE_ACT_WRITE;
+	case GATE_SYMLINK: return GATE_ACT_SYMLINK;
+	case GATE_SPECIAL: return GATE_ACT_NONE;
+	case GATE_DIR: break;
 	}
-	char root[PATH_MAX];
-	if (gate_git_root(g, e->path, root, sizeof(root)))
-		return set_gitdata(e, root);
-	if (e->truncated || strlen(e->path) >= PATH_MAX) {
-		e->verdict = GATE_BLOCKED;
-		return add_finding(
-		    e, GATE_SEV_BLOCK, "path-too-long", 0, "%s",
-		    strlen(e->path) >= PATH_MAX
-			? "the path is longer than PATH_MAX (4096 bytes): never synced"
-			: "nested more than 512 directories deep: what it holds is "
-			  "never synced");
-	}
-	/* Beneath a directory being replaced, the host has nothing yet. */
+	if (e->kind == CHANGE_META)
+		return GATE_ACT_CHMOD;
+	return e->kind == CHANGE_REPLACED && e->host_type ? GATE_ACT_REPLACE : GATE_ACT_MKDIR;
+}
+
+/* classify, stage 2: the host side and the path. Probes the host (not
+ * beneath a directory being replaced: the host has nothing there yet), sets
+ * e->action, runs the path checks and, when e removes a host directory,
+ * the checks of the tree beneath it (*ret_subtree_changed: a conflict
+ * there). May decide GATE_GITDATA. 0 or -errno. */
+static int classify_host(struct gate *g, struct gate_entry *e, bool under_replace,
+			 bool *ret_subtree_changed)
+{
+	bool changed = false;
+	int r;
 	if (!under_replace && (r = probe_host(g, e)) < 0)
 		return r;
-	switch (e->type) {
-	case GATE_WHITEOUT: e->action = GATE_ACT_DELETE; break;
-	case GATE_FILE: e->action = GATE_ACT_WRITE; break;
-	case GATE_SYMLINK: e->action = GATE_ACT_SYMLINK; break;
-	case GATE_SPECIAL: e->action = GATE_ACT_NONE; break;
-	case GATE_DIR:
-		e->action = e->kind == CHANGE_META       ? GATE_ACT_CHMOD
-			    : e->kind == CHANGE_REPLACED ? GATE_ACT_REPLACE
-							 : GATE_ACT_MKDIR;
-		break;
-	}
-	if (e->action == GATE_ACT_REPLACE && !e->host_type)
-		e->action = GATE_ACT_MKDIR;
+	e->action = entry_action(e);
 	if ((r = check_path(g, e)) < 0)
 		return r;
-	bool subtree_changed = false;
 	if (e->host_type == S_IFDIR &&
 	    (e->action == GATE_ACT_DELETE || e->action == GATE_ACT_REPLACE ||
 	     e->action == GATE_ACT_WRITE || e->action == GATE_ACT_SYMLINK) &&
-	    (r = check_subtree(g, e, &subtree_changed)) < 0)
+	    (r = check_subtree(g, e, &changed)) < 0)
 		return r;
-	if (e->verdict == GATE_GITDATA)
-		return 0;
+	*ret_subtree_changed = changed;
+	return 0;
+}
 
-	/* Content: read, check, stage. */
+/* The box's file of e, read and checked: over the size limit it is
+ * blocked unread; else its bytes go to *ret_data (the caller frees them),
+ * hashed, checked for an executable format and for secrets. Returns 1 when
+ * e is decided (GATE_UNSTABLE: it changed while read), 0, or -errno (err
+ * set when there is more to say). */
+static int classify_file(struct gate *g, struct gate_entry *e, char **ret_data, size_t *ret_len,
+			 struct gate_error *err)
+{
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
-	if (e->type == GATE_FILE && e->size > g->pol.max_size) {
-		char lim[32];
-		snprintf(lim, sizeof(lim), "%llu", (unsigned long long)g->pol.max_size);
-		r = add_finding(e, GATE_SEV_BLOCK, "size-limit", 0,
-				"%llu bytes, over the limit of %s bytes",
-				(unsigned long long)e->size, lim);
-	} else if (e->type == GATE_FILE) {
-		r = read_upper(g, e, &data, &len);
-		if (r == -ESTALE || r == -ENOENT || r == -ELOOP || r == -ENOTDIR) {
-			e->verdict = GATE_UNSTABLE;
-			return 0;
-		}
-		if (r < 0) {
-			gate_subject(err, e->path);
-			return gate_fail(err, r, "cannot read the box's file: %s", strerror(-r));
-		}
-		hash_sha256_hex(data, len, e->new_hash);
-		e->binary = memchr(data, '\0', len < 8000 ? len : 8000) != NULL;
-		if (is_executable_format((const unsigned char *)data, len))
-			r = add_finding(e, GATE_SEV_APPROVE, "executable", 0,
-					"an executable or shared object (ELF, PE or Mach-O): "
-					"needs explicit approval");
-		if (r == 0)
-			r = check_secrets(g, e, data, len, err);
-	} else if (e->type == GATE_SYMLINK) {
-		char t[PATH_MAX];
-		int dfd = -1;
-		const char *base = NULL;
-		ssize_t n = -1;
-		if (gate_parent(g->upper_fd, e->path, &dfd, &base) == 0) {
-			n = readlinkat(dfd, base, t, sizeof(t) - 1);
-			close(dfd);
-		}
-		if (n < 0) {
-			e->verdict = GATE_UNSTABLE;
-			return 0;
-		}
-		t[n] = '\0';
-		if (!(e->target = strdup(t)))
-			return -ENOMEM;
-		hash_sha256_hex(t, (size_t)n, e->new_hash);
-		r = check_link(g, e, t, (size_t)n);
+	int r = 0;
+	if (e->size > g->pol.max_size)
+		return add_finding(
+		    e, GATE_SEV_BLOCK, "size-limit", 0, "%llu bytes, over the limit of %llu bytes",
+		    (unsigned long long)e->size, (unsigned long long)g->pol.max_size);
+	r = read_upper(g, e, &data, &len);
+	if (r == -ESTALE || r == -ENOENT || r == -ELOOP || r == -ENOTDIR) {
+		e->verdict = GATE_UNSTABLE;
+		return 1;
 	}
+	if (r < 0) {
+		gate_subject(err, e->path);
+		return gate_fail(err, r, "cannot read the box's file: %s", strerror(-r));
+	}
+	hash_sha256_hex(data, len, e->new_hash);
+	e->binary = memchr(data, '\0', len < 8000 ? len : 8000) != NULL;
+	if (is_executable_format((const unsigned char *)data, len))
+		r = add_finding(e, GATE_SEV_APPROVE, "executable", 0,
+				"an executable or shared object (ELF, PE or Mach-O): "
+				"needs explicit approval");
 	if (r == 0)
-		r = check_name(g, e, err); /* and the link's target */
+		r = check_secrets(g, e, data, len, err);
 	if (r < 0)
 		return r;
+	*ret_data = TAKE_PTR(data);
+	*ret_len = len;
+	return 0;
+}
 
-	/* Nothing to do: the host already has it. */
-	bool same = false;
+/* The box's link of e: its target read into e->target, hashed and judged
+ * (check_link). Returns 1 when e is decided (GATE_UNSTABLE: gone while
+ * read), 0, or -errno. */
+static int classify_link(struct gate *g, struct gate_entry *e)
+{
+	char t[PATH_MAX];
+	int dfd = -1;
+	const char *base = NULL;
+	ssize_t n = -1;
+	if (gate_parent(g->upper_fd, e->path, &dfd, &base) == 0) {
+		n = readlinkat(dfd, base, t, sizeof(t) - 1);
+		close(dfd);
+	}
+	if (n < 0) {
+		e->verdict = GATE_UNSTABLE;
+		return 1;
+	}
+	t[n] = '\0';
+	if (!(e->target = strdup(t)))
+		return -ENOMEM;
+	hash_sha256_hex(t, (size_t)n, e->new_hash);
+	return check_link(g, e, t, (size_t)n);
+}
+
+/* classify, stage 3: the content (a file's bytes, a link's target) and
+ * the name. A file's checked bytes go to *ret_data (the caller frees them;
+ * NULL for everything else). Returns 1 when e is decided, 0, or -errno. */
+static int classify_content(struct gate *g, struct gate_entry *e, char **ret_data, size_t *ret_len,
+			    struct gate_error *err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = 0;
+	if (e->type == GATE_FILE)
+		r = classify_file(g, e, &data, &len, err);
+	else if (e->type == GATE_SYMLINK)
+		r = classify_link(g, e);
+	if (r == 0)
+		r = check_name(g, e, err); /* and the link's target */
+	if (r != 0)
+		return r;
+	*ret_data = TAKE_PTR(data);
+	*ret_len = len;
+	return 0;
+}
+
+/* Whether the host already has what applying e would make. */
+static bool host_has_it(const struct gate_entry *e)
+{
 	if (e->type == GATE_FILE && e->host_type == S_IFREG && e->host_hash[0])
-		same = STREQ(e->host_hash, e->new_hash) && (e->host.mode & 0777) == e->mode;
-	else if (e->type == GATE_SYMLINK && e->host_type == S_IFLNK && e->host_hash[0])
-		same = STREQ(e->host_hash, e->new_hash);
-	else if (e->action == GATE_ACT_MKDIR && e->host_type == S_IFDIR)
-		same = true;
-	else if (e->action == GATE_ACT_CHMOD && e->host_type == S_IFDIR)
-		same = (e->host.mode & 01777) == e->mode;
-	else if (e->action == GATE_ACT_DELETE && !e->host_type)
-		same = true;
-	if (same && !has_sev(e, GATE_SEV_BLOCK)) {
+		return STREQ(e->host_hash, e->new_hash) && (e->host.mode & 0777) == e->mode;
+	if (e->type == GATE_SYMLINK && e->host_type == S_IFLNK && e->host_hash[0])
+		return STREQ(e->host_hash, e->new_hash);
+	if (e->action == GATE_ACT_MKDIR && e->host_type == S_IFDIR)
+		return true;
+	if (e->action == GATE_ACT_CHMOD && e->host_type == S_IFDIR)
+		return (e->host.mode & 01777) == e->mode;
+	return e->action == GATE_ACT_DELETE && !e->host_type;
+}
+
+/* classify, stage 4: the verdict. SETTLED when the host already has it
+ * and nothing blocks; else a conflict when the host changed since the box
+ * saw it (rec: its baseline record, or NULL) or beneath it
+ * (subtree_changed), then BLOCKED, CONFLICT, NEEDS_APPROVAL or OK from the
+ * findings. 0 or -ENOMEM. */
+static int classify_verdict(struct gate *g, struct gate_entry *e, const struct baseline_rec *rec,
+			    bool subtree_changed)
+{
+	if (host_has_it(e) && !has_sev(e, GATE_SEV_BLOCK)) {
 		e->verdict = GATE_SETTLED;
 		return 0;
 	}
 	bool changed = host_changed(g, e, rec);
-	if (changed)
-		r = add_finding(e, GATE_SEV_NOTE, "conflict", 0,
-				!e->host_type ? "deleted on the host after the box saw it"
-					      : "changed on the host after the box saw it");
-	if (r < 0)
-		return r;
+	if (changed) {
+		int r = add_finding(e, GATE_SEV_NOTE, "conflict", 0,
+				    !e->host_type ? "deleted on the host after the box saw it"
+						  : "changed on the host after the box saw it");
+		if (r < 0)
+			return r;
+	}
 	changed |= subtree_changed; /* with its own finding */
 	if (has_sev(e, GATE_SEV_BLOCK))
 		e->verdict = GATE_BLOCKED;
@@ -1337,14 +1401,49 @@ static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan
 		e->verdict = GATE_NEEDS_APPROVAL;
 	else
 		e->verdict = GATE_OK;
-	if (o->stage && e->type == GATE_FILE && e->verdict != GATE_BLOCKED) {
-		if ((r = write_stage(g, idx, data, len)) < 0) {
-			gate_subject(err, "staging area");
-			return gate_fail(err, r, "cannot stage '%s': %s", e->path, strerror(-r));
-		}
-		e->staged = true;
-	}
 	return 0;
+}
+
+/* The checked bytes of file e (data, len) into the staging area as entry
+ * idx, unless it is blocked or settled. 0 or -errno with err set. */
+static int stage_entry(struct gate *g, struct gate_entry *e, uint32_t idx, const char *data,
+		       size_t len, struct gate_error *err)
+{
+	if (e->type != GATE_FILE || e->verdict == GATE_BLOCKED || e->verdict == GATE_SETTLED)
+		return 0;
+	int r = write_stage(g, idx, data, len);
+	if (r < 0) {
+		gate_subject(err, "staging area");
+		return gate_fail(err, r, "cannot stage '%s': %s", e->path, strerror(-r));
+	}
+	e->staged = true;
+	return 0;
+}
+
+/* The checks and the verdict of entry e (index idx of the plan), in four
+ * stages: decided early, host and path, content and name, verdict; then
+ * with o->stage its bytes are staged. under_replace: e is beneath a
+ * directory the plan replaces. 0 or -errno (err set when there is more to
+ * say); a check that fails on e's own data is a finding, not an error. */
+static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan_opts *o,
+		    uint32_t idx, bool under_replace, struct gate_error *err)
+{
+	const struct baseline_rec *rec = baseline_get(&g->base, e->path);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	bool subtree_changed = false;
+	int r = classify_early(g, e, rec);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if ((r = classify_host(g, e, under_replace, &subtree_changed)) < 0)
+		return r;
+	if (e->verdict == GATE_GITDATA)
+		return 0;
+	if ((r = classify_content(g, e, &data, &len, err)) != 0)
+		return r < 0 ? r : 0;
+	if ((r = classify_verdict(g, e, rec, subtree_changed)) < 0)
+		return r;
+	return o->stage ? stage_entry(g, e, idx, data, len, err) : 0;
 }
 
 static int clear_stage(struct gate *g)
