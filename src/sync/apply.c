@@ -464,7 +464,7 @@ static void audit_op(struct gate *g, const struct journal_op *op, const char *ev
 
 /* Run (or resume) journal j from its first op not done. */
 static int run_journal(struct gate *g, const struct journal *j, bool recovering,
-		       struct gate_apply_result *res, size_t *ret_conflicts, struct gate_error *err)
+		       struct gate_apply_result *res, size_t *ret_conflicts, struct error *err)
 {
 	_cleanup_free_ bool *done = calloc(j->n + 1, sizeof(bool));
 	_cleanup_free_ bool *settled = calloc(j->n + 1, sizeof(bool));
@@ -501,8 +501,7 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 			continue;
 		r = run_op(g, j, i);
 		if (r < 0) {
-			gate_subject(err, j->ops[i].host);
-			return gate_fail(err, r, "cannot apply: %s", strerror(-r));
+			return gate_fail(err, r, j->ops[i].host, "cannot apply: %s", strerror(-r));
 		}
 		if (r == 0) {
 			(*ret_conflicts)++;
@@ -512,9 +511,8 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 			continue;
 		}
 		if ((r = mark_done(donefd, i)) < 0) {
-			gate_subject(err, DONE_NAME);
-			return gate_fail(err, r, "cannot record the apply's progress: %s",
-					 strerror(-r));
+			return gate_fail(err, r, DONE_NAME,
+					 "cannot record the apply's progress: %s", strerror(-r));
 		}
 		settled[i] = true;
 		audit_op(g, &j->ops[i],
@@ -530,41 +528,40 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 	pid_t holder;
 	_cleanup_close_ int boxlock = box_lock(&g->box, &holder);
 	if (boxlock < 0 && boxlock != -EBUSY && boxlock != -ETIMEDOUT) {
-		gate_subject(err, g->box.name);
-		return gate_fail(err, boxlock, "cannot lock the box: %s", strerror(-boxlock));
+		return gate_fail(err, boxlock, g->box.name, "cannot lock the box: %s",
+				 strerror(-boxlock));
 	}
 	if ((r = settle(g, j, settled, boxlock >= 0)) < 0) {
-		gate_subject(err, GATE_BASELINE_NAME);
-		return gate_fail(err, r, "cannot record the sync baseline: %s", strerror(-r));
+		return gate_fail(err, r, GATE_BASELINE_NAME, "cannot record the sync baseline: %s",
+				 strerror(-r));
 	}
 	if ((r = finish_journal(g)) < 0) {
-		gate_subject(err, GATE_JOURNAL_NAME);
-		return gate_fail(err, r, "cannot remove the journal: %s", strerror(-r));
+		return gate_fail(err, r, GATE_JOURNAL_NAME, "cannot remove the journal: %s",
+				 strerror(-r));
 	}
 	return 0;
 }
 
-int gate_recover(struct gate *g, struct gate_recover_result *ret, struct gate_error *err)
+int gate_recover(struct gate *g, struct gate_recover_result *ret, struct error *err)
 {
 	struct gate_recover_result res = { 0 };
 	char path[64];
 	char *text = NULL;
 	size_t len = 0;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 	if (!g->interrupted) {
 		*ret = res;
 		return 0;
 	}
 	int fd = openat(g->sync_fd, GATE_JOURNAL_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return gate_fail(err, -errno, "cannot open the journal: %s", strerror(errno));
+		return gate_fail(err, -errno, NULL, "cannot open the journal: %s", strerror(errno));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int r = fs_read_file(path, JOURNAL_MAX_BYTES, &text, &len);
 	close(fd);
 	if (r < 0) {
-		gate_subject(err, GATE_JOURNAL_NAME);
-		return gate_fail(err, r, "cannot read the journal: %s", strerror(-r));
+		return gate_fail(err, r, GATE_JOURNAL_NAME, "cannot read the journal: %s",
+				 strerror(-r));
 	}
 	struct journal j = { 0 };
 	r = journal_parse(text, len, &j);
@@ -692,20 +689,19 @@ static int plan_op(struct gate *g, const struct gate_plan *p, const struct gate_
 }
 
 int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *ret,
-	       struct gate_error *err)
+	       struct error *err)
 {
 	struct gate_apply_result res = { 0 };
 	struct journal j = { 0 };
 	uint8_t rnd[8];
 	int r = 0;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 	if (g->interrupted) {
-		gate_subject(err, g->box.name);
-		return gate_fail(err, -EAGAIN, "an interrupted apply must be finished first");
+		return gate_fail(err, -EAGAIN, g->box.name,
+				 "an interrupted apply must be finished first");
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return gate_fail(err, -EIO, "no random bytes for the journal id");
+		return gate_fail(err, -EIO, NULL, "no random bytes for the journal id");
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(j.id + 2 * i, 3, "%02x", rnd[i]);
 
@@ -753,8 +749,8 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 			continue;
 		}
 		if (r < 0) {
-			gate_subject(err, e->path);
-			gate_fail(err, r, "cannot read the host's version: %s", strerror(-r));
+			gate_fail(err, r, e->path, "cannot read the host's version: %s",
+				  strerror(-r));
 			break;
 		}
 		r = journal_add(&j, &op);
@@ -768,8 +764,8 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 			r = fs_write_atomic_at(g->sync_fd, GATE_JOURNAL_NAME, b.data, b.len, 0600);
 		buf_free(&b);
 		if (r < 0) {
-			gate_subject(err, GATE_JOURNAL_NAME);
-			gate_fail(err, r, "cannot write the journal: %s", strerror(-r));
+			gate_fail(err, r, GATE_JOURNAL_NAME, "cannot write the journal: %s",
+				  strerror(-r));
 		} else {
 			g->interrupted = true;
 			size_t held = 0;

@@ -137,9 +137,21 @@ static int load_baseline(struct gate *g)
 	return 0;
 }
 
-int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gate_error *err)
+/* The box's sync policy (config.toml) into g->pol; on failure err names
+ * the file (made printable) and, for a mistake in it, its line. */
+static int load_policy(struct gate *g, struct error *err)
 {
-	struct syncpolicy_error pe;
+	char where[ERROR_WHERE_MAX];
+	int r = syncpolicy_load(g->box.dir, &g->pol, err);
+	if (r < 0 && err) {
+		gate_path_display(err->where, where, sizeof(where));
+		memcpy(err->where, where, sizeof(where));
+	}
+	return r;
+}
+
+int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct error *err)
+{
 	char path[PATH_MAX];
 	int r;
 	struct gate *g = calloc(1, sizeof(*g));
@@ -147,14 +159,12 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 		return -ENOMEM;
 	g->box = *b;
 	g->root_fd = g->upper_fd = g->sync_fd = g->lock_fd = -1;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 
 	g->root_fd = openat2_nosym(AT_FDCWD, b->project, O_RDONLY | O_DIRECTORY, 0, false);
 	if (g->root_fd < 0) {
 		r = g->root_fd;
-		gate_subject(err, b->project);
-		gate_fail(err, r,
+		gate_fail(err, r, b->project,
 			  r == -ELOOP     ? "the project is (or is reached through) a symlink now"
 			  : r == -ENOENT  ? "the project no longer exists"
 			  : r == -ENOTDIR ? "the project is no longer a directory"
@@ -165,8 +175,7 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 	if ((r = path_join(path, sizeof(path), b->data, "upper")) < 0 ||
 	    (g->upper_fd = r = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		r = r < 0 && errno ? -errno : r;
-		gate_subject(err, path);
-		gate_fail(err, r, "cannot open the overlay: %s", strerror(-r));
+		gate_fail(err, r, path, "cannot open the overlay: %s", strerror(-r));
 		goto fail;
 	}
 	if ((r = path_join(path, sizeof(path), b->data, GATE_DIR_NAME)) < 0 ||
@@ -176,8 +185,7 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 	    (g->lock_fd =
 		 openat(g->sync_fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		r = r < 0 ? r : -errno;
-		gate_subject(err, path);
-		gate_fail(err, r, "cannot open the sync state: %s", strerror(-r));
+		gate_fail(err, r, path, "cannot open the sync state: %s", strerror(-r));
 		goto fail;
 	}
 	while ((r = flock(g->lock_fd, LOCK_EX | (flags & GATE_OPEN_WAIT ? 0 : LOCK_NB))) < 0 &&
@@ -185,26 +193,18 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 		;
 	if (r < 0) {
 		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		gate_subject(err, b->name);
-		gate_fail(err, r, "another sync of the box is running");
+		gate_fail(err, r, b->name, "another sync of the box is running");
 		goto fail;
 	}
-	if ((r = syncpolicy_load(b->dir, &g->pol, &pe)) < 0) {
-		snprintf(path, sizeof(path), "%s/config.toml", b->dir);
-		gate_subject(err, path);
-		if (err)
-			err->line = pe.line;
-		gate_fail(err, r, "%s", r == -EINVAL ? pe.msg : strerror(-r));
+	if ((r = load_policy(g, err)) < 0)
 		goto fail;
-	}
 	if ((r = audit_open(b->dir, b->name, &g->audit)) < 0) {
-		gate_subject(err, b->name);
-		gate_fail(err, r, "cannot open the audit log: %s", strerror(-r));
+		gate_fail(err, r, b->name, "cannot open the audit log: %s", strerror(-r));
 		goto fail;
 	}
 	if ((r = load_baseline(g)) < 0) {
-		gate_subject(err, GATE_BASELINE_NAME);
-		gate_fail(err, r, "cannot read the sync baseline: %s", strerror(-r));
+		gate_fail(err, r, GATE_BASELINE_NAME, "cannot read the sync baseline: %s",
+			  strerror(-r));
 		goto fail;
 	}
 	g->interrupted = faccessat(g->sync_fd, GATE_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
@@ -534,7 +534,7 @@ static int classify_host(struct gate *g, struct gate_entry *e, bool under_replac
  * e is decided (GATE_UNSTABLE: it changed while read), 0, or -errno (err
  * set when there is more to say). */
 static int classify_file(struct gate *g, struct gate_entry *e, char **ret_data, size_t *ret_len,
-			 struct gate_error *err)
+			 struct error *err)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
@@ -549,8 +549,7 @@ static int classify_file(struct gate *g, struct gate_entry *e, char **ret_data, 
 		return 1;
 	}
 	if (r < 0) {
-		gate_subject(err, e->path);
-		return gate_fail(err, r, "cannot read the box's file: %s", strerror(-r));
+		return gate_fail(err, r, e->path, "cannot read the box's file: %s", strerror(-r));
 	}
 	hash_sha256_hex(data, len, e->new_hash);
 	e->binary = memchr(data, '\0', len < 8000 ? len : 8000) != NULL;
@@ -595,7 +594,7 @@ static int classify_link(struct gate *g, struct gate_entry *e)
  * the name. A file's checked bytes go to *ret_data (the caller frees them;
  * NULL for everything else). Returns 1 when e is decided, 0, or -errno. */
 static int classify_content(struct gate *g, struct gate_entry *e, char **ret_data, size_t *ret_len,
-			    struct gate_error *err)
+			    struct error *err)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
@@ -663,14 +662,14 @@ static int classify_verdict(struct gate *g, struct gate_entry *e, const struct b
 /* The checked bytes of file e (data, len) into the staging area as entry
  * idx, unless it is blocked or settled. 0 or -errno with err set. */
 static int stage_entry(struct gate *g, struct gate_entry *e, uint32_t idx, const char *data,
-		       size_t len, struct gate_error *err)
+		       size_t len, struct error *err)
 {
 	if (e->type != GATE_FILE || e->verdict == GATE_BLOCKED || e->verdict == GATE_SETTLED)
 		return 0;
 	int r = write_stage(g, idx, data, len);
 	if (r < 0) {
-		gate_subject(err, "staging area");
-		return gate_fail(err, r, "cannot stage '%s': %s", e->path, strerror(-r));
+		return gate_fail(err, r, "staging area", "cannot stage '%s': %s", e->path,
+				 strerror(-r));
 	}
 	e->staged = true;
 	return 0;
@@ -682,7 +681,7 @@ static int stage_entry(struct gate *g, struct gate_entry *e, uint32_t idx, const
  * directory the plan replaces. 0 or -errno (err set when there is more to
  * say); a check that fails on e's own data is a finding, not an error. */
 static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan_opts *o,
-		    uint32_t idx, bool under_replace, struct gate_error *err)
+		    uint32_t idx, bool under_replace, struct error *err)
 {
 	const struct baseline_rec *rec = baseline_get(&g->base, e->path);
 	_cleanup_free_ char *data = NULL;
@@ -713,27 +712,26 @@ static int clear_stage(struct gate *g)
 }
 
 int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *ret,
-	      struct gate_error *err)
+	      struct error *err)
 {
 	struct gate_plan p = { 0 };
 	struct collect cl = { &p, o, 0 };
 	int r;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 	if (g->interrupted) {
-		gate_subject(err, g->box.name);
-		return gate_fail(err, -EAGAIN, "an interrupted apply must be finished first");
+		return gate_fail(err, -EAGAIN, g->box.name,
+				 "an interrupted apply must be finished first");
 	}
 	if (o->stage && (r = clear_stage(g)) < 0) {
-		gate_subject(err, "staging area");
-		return gate_fail(err, r, "cannot clear the staging area: %s", strerror(-r));
+		return gate_fail(err, r, "staging area", "cannot clear the staging area: %s",
+				 strerror(-r));
 	}
 	p.running = box_in_use(&g->box, NULL);
 	r = changes_walk(g->upper_fd, g->root_fd, collect_change, &cl);
 	if (r < 0) {
 		gate_plan_free(&p);
-		gate_subject(err, "upper");
-		return gate_fail(err, r, "cannot read the box's overlay: %s", strerror(-r));
+		return gate_fail(err, r, "upper", "cannot read the box's overlay: %s",
+				 strerror(-r));
 	}
 	if ((r = gate_rules_key(g, err)) < 0) {
 		gate_plan_free(&p);
@@ -753,8 +751,7 @@ int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *
 		if (p.v != all.v)
 			gate_plan_free(&p);
 		gate_plan_free(&all);
-		gate_subject(err, "upper");
-		return gate_fail(err, r, "cannot read the project's git directories: %s",
+		return gate_fail(err, r, "upper", "cannot read the project's git directories: %s",
 				 strerror(-r));
 	}
 	/* Parents: a stack of the dirs above the current path. */

@@ -69,8 +69,10 @@ int gate_hash_fd(int fd, uint64_t max, char out[65]);
 _printf_(5, 6) int gate_add_finding(struct gate_entry *e, enum gate_severity sev, const char *rule,
 				    unsigned line, const char *fmt, ...);
 
-_printf_(3, 4) int gate_fail(struct gate_error *err, int r, const char *fmt, ...);
-void gate_subject(struct gate_error *err, const char *subject);
+/* Record an error for the command layer in err (may be NULL): code r,
+ * where subject (a path or name, made printable by gate_path_display;
+ * NULL: none) and the formatted message. Returns r. */
+_printf_(4, 5) int gate_fail(struct error *err, int r, const char *subject, const char *fmt, ...);
 
 /* gatetree.c: the tree as it is (host) and as it will be after the apply
  * (after: host plus every pending change in g->allv).
@@ -157,7 +159,7 @@ int gate_check_subtree(struct gate *g, struct gate_entry *e, bool *ret_changed);
 
 /* g->rules_key from the rules' text and the known secrets. 0 or -errno
  * (err set when the gitleaks configuration cannot be read). */
-int gate_rules_key(struct gate *g, struct gate_error *err);
+int gate_rules_key(struct gate *g, struct error *err);
 
 /* Load the cache of the last scans made with the same rules (none when
  * absent or damaged), and save the one made now (when it changed; a cache
@@ -167,10 +169,10 @@ void gate_cache_save(struct gate *g);
 
 /* Secret findings of e's content data (len bytes), cached. */
 int gate_check_secrets(struct gate *g, struct gate_entry *e, const void *data, size_t len,
-		       struct gate_error *err);
+		       struct error *err);
 
 /* Secret findings of e's name (and link target), cached; e->shown gets
  * the name with what was found redacted. */
-int gate_check_name(struct gate *g, struct gate_entry *e, struct gate_error *err);
+int gate_check_name(struct gate *g, struct gate_entry *e, struct error *err);
 
 #endif

@@ -13,7 +13,7 @@
 #define CACHE_MAX  (64u << 20)
 
 /* The key of the rules: their text and the known secrets (hashed). */
-int gate_rules_key(struct gate *g, struct gate_error *err)
+int gate_rules_key(struct gate *g, struct error *err)
 {
 	struct buf b = BUF_INIT((17u << 20));
 	char *text = NULL;
@@ -22,8 +22,8 @@ int gate_rules_key(struct gate *g, struct gate_error *err)
 	if (g->pol.gitleaks_config) {
 		r = fs_read_file(g->pol.gitleaks_config, 16u << 20, &text, &len);
 		if (r < 0) {
-			gate_subject(err, g->pol.gitleaks_config);
-			return gate_fail(err, r, "cannot read the gitleaks configuration: %s",
+			return gate_fail(err, r, g->pol.gitleaks_config,
+					 "cannot read the gitleaks configuration: %s",
 					 strerror(-r));
 		}
 		r = buf_printf(&b, "file:%s\n", g->pol.gitleaks_config);
@@ -46,7 +46,7 @@ int gate_rules_key(struct gate *g, struct gate_error *err)
 	return r;
 }
 
-static int ensure_rules(struct gate *g, struct gate_error *err)
+static int ensure_rules(struct gate *g, struct error *err)
 {
 	struct gitleaks_error ge = { 0 };
 	char msg[256] = "";
@@ -60,10 +60,11 @@ static int ensure_rules(struct gate *g, struct gate_error *err)
 				   : gitleaks_load_default(rs, &ge);
 	if (r < 0) {
 		scan_rules_free(rs);
-		gate_subject(err, ge.file[0] ? ge.file : "gitleaks");
+		r = gate_fail(err, r, ge.file[0] ? ge.file : "gitleaks", "%s",
+			      ge.msg[0] ? ge.msg : strerror(-r));
 		if (err)
 			err->line = ge.line;
-		return gate_fail(err, r, "%s", ge.msg[0] ? ge.msg : strerror(-r));
+		return r;
 	}
 	for (size_t i = 0; r == 0 && i < g->nsecrets; i++)
 		r = scan_rules_add_known_secret(rs, g->secrets[i].name, g->secrets[i].value,
@@ -72,8 +73,7 @@ static int ensure_rules(struct gate *g, struct gate_error *err)
 		r = scan_rules_compile(rs, msg, sizeof(msg));
 	if (r < 0) {
 		scan_rules_free(rs);
-		gate_subject(err, "scanner");
-		return gate_fail(err, r, "cannot compile the secret rules: %s",
+		return gate_fail(err, r, "scanner", "cannot compile the secret rules: %s",
 				 msg[0] ? msg : strerror(-r));
 	}
 	g->rules = rs;
@@ -140,7 +140,7 @@ static int on_finding(const struct scan_finding *f, void *p)
 /* Secret findings of data as path: from the cache when the same bytes at
  * the same path were scanned with the same rules, else scanned now. */
 int gate_check_secrets(struct gate *g, struct gate_entry *e, const void *data, size_t len,
-		       struct gate_error *err)
+		       struct error *err)
 {
 	char key[65];
 	struct buf kb = BUF_INIT(PATH_MAX + 128);
@@ -167,8 +167,7 @@ int gate_check_secrets(struct gate *g, struct gate_entry *e, const void *data, s
 		r = scan_buffer(g->rules, e->path, data, len, on_finding, &c);
 		if (r < 0) {
 			json_decref(c.arr);
-			gate_subject(err, e->path);
-			return gate_fail(err, c.err ? c.err : r, "cannot scan: %s",
+			return gate_fail(err, c.err ? c.err : r, e->path, "cannot scan: %s",
 					 strerror(-(c.err ? c.err : r)));
 		}
 		hit = c.arr;
@@ -256,7 +255,7 @@ static int redact_name(struct gate_entry *e, json_t *hit)
  * listing); so is a link target holding one. The whole path is scanned,
  * then "\n" and the target. Cached like contents (key: "name", path,
  * target). A deletion names what the host has already: not scanned. */
-int gate_check_name(struct gate *g, struct gate_entry *e, struct gate_error *err)
+int gate_check_name(struct gate *g, struct gate_entry *e, struct error *err)
 {
 	char key[65];
 	if (e->type == GATE_WHITEOUT)
@@ -285,8 +284,7 @@ int gate_check_name(struct gate *g, struct gate_entry *e, struct gate_error *err
 		else if ((r = scan_buffer(g->rules, e->path, nb.data, nb.len, on_name_finding,
 					  &c)) < 0) {
 			json_decref(c.arr);
-			gate_subject(err, e->path);
-			r = gate_fail(err, c.err ? c.err : r, "cannot scan the name: %s",
+			r = gate_fail(err, c.err ? c.err : r, e->path, "cannot scan the name: %s",
 				      strerror(-(c.err ? c.err : r)));
 		} else {
 			hit = c.arr;
@@ -316,8 +314,7 @@ int gate_check_name(struct gate *g, struct gate_entry *e, struct gate_error *err
 }
 
 int gate_scan_data(struct gate *g, const char *path, const void *data, size_t len,
-		   int (*fn)(const struct scan_finding *f, void *ctx), void *ctx,
-		   struct gate_error *err)
+		   int (*fn)(const struct scan_finding *f, void *ctx), void *ctx, struct error *err)
 {
 	int r = ensure_rules(g, err);
 	return r < 0 ? r : scan_buffer(g->rules, path, data, len, fn, ctx);

@@ -56,21 +56,18 @@ const char *gate_choice_name(enum gate_choice c)
 	return choice_names[c];
 }
 
-int gate_fail(struct gate_error *err, int r, const char *fmt, ...)
+int gate_fail(struct error *err, int r, const char *subject, const char *fmt, ...)
 {
+	char where[ERROR_WHERE_MAX] = "", msg[ERROR_MESSAGE_MAX];
 	va_list ap;
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->what, sizeof(err->what), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
-void gate_subject(struct gate_error *err, const char *subject)
-{
-	if (err)
-		gate_path_display(subject, err->subject, sizeof(err->subject));
+	if (!err)
+		return r;
+	if (subject)
+		gate_path_display(subject, where, sizeof(where));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return error_set(err, r, where, 0, "%s", msg);
 }
 
 void gate_path_display(const char *path, char *out, size_t n)

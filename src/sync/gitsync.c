@@ -8,13 +8,11 @@
 #include <stdarg.h>
 
 /* The error of a failed call, for the command layer. */
-int gitsync_fail(struct gate_error *err, int r, const char *subject, const char *what)
+int gitsync_fail(struct error *err, int r, const char *subject, const char *what)
 {
-	if (err) {
-		gate_path_display(subject, err->subject, sizeof(err->subject));
-		snprintf(err->what, sizeof(err->what), "%s: %s", what, strerror(-r));
-	}
-	return r;
+	char where[ERROR_WHERE_MAX];
+	gate_path_display(subject, where, sizeof(where));
+	return error_set(err, r, where, 0, "%s: %s", what, strerror(-r));
 }
 
 _printf_(2, 3) int gitsync_note(struct gitsync_plan *p, const char *fmt, ...)
@@ -137,7 +135,7 @@ static int open_repos(struct gs *s, const struct gate_plan *files, bool *ret_go)
 }
 
 int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *files,
-		 struct gitsync_plan *ret, struct gate_error *err)
+		 struct gitsync_plan *ret, struct error *err)
 {
 	struct gitsync_plan p = { 0 };
 	struct gs s = { .g = g, .b = b, .pol = gate_policy(g), .p = &p };
@@ -145,8 +143,7 @@ int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *fi
 	bool go = false;
 	char fmt[16];
 	int r;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 	s.host_loose.max = s.host_packed.max = HOST_REFS_MAX;
 	r = open_repos(&s, files, &go);
 	if (r < 0 || !go)
@@ -239,7 +236,7 @@ int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *fi
 		r = gitsync_check_contents(&s);
 	for (size_t i = 0; r == 0 && i < p.nrefs; i++)
 		r = gitsync_judge(&s, i);
-	if (r < 0 && err && !err->what[0])
+	if (r < 0 && !error_isset(err))
 		gitsync_fail(err, r, "git", "cannot check the box's commits");
 	goto done;
 drop:
@@ -253,7 +250,7 @@ drop:
 done:
 	gitsync_state_free(&s);
 	if (r < 0) {
-		if (err && !err->what[0])
+		if (!error_isset(err))
 			gitsync_fail(err, r, "git", "cannot read the box's repository");
 		gitsync_plan_free(&p);
 		return r;

@@ -93,15 +93,14 @@ static int fetch(struct gs *s, struct gitsync_plan *p, const size_t *idx, size_t
 
 int gitsync_apply(struct gate *g, const struct box *b, struct gitsync_plan *p,
 		  bool (*log_held)(const struct gitsync_ref *r, void *ctx), void *ctx,
-		  struct gate_error *err)
+		  struct error *err)
 {
 	struct gs s = { .g = g, .b = b, .pol = gate_policy(g), .p = p };
 	s.root_fd = s.upper_git = s.host_git = s.sync_fd = s.q_fd = -1;
 	size_t idx[32], n = 0;
 	struct audit *a = NULL;
 	int r = 0;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 	for (size_t i = 0; i < p->nrefs; i++)
 		if (p->refs[i].verdict == GITSYNC_FETCH)
 			n++;

@@ -87,7 +87,7 @@ struct run {
 
 /* Record r as the error of a failed step for the command layer: subject
  * (made printable) and "what: strerror". Returns r. */
-int gitsync_fail(struct gate_error *err, int r, const char *subject, const char *what);
+int gitsync_fail(struct error *err, int r, const char *subject, const char *what);
 
 /* Add a note (made printable; a note already there is not repeated, at
  * most 256) to p: what is not brought home and why. 0 or -ENOMEM. */

@@ -475,14 +475,13 @@ static bool link_inside(const char *path, const char *t, size_t n)
 static int check_content(struct gs *s, struct obj *o, const char *data, size_t len)
 {
 	struct scanctx c = { s, o };
-	struct gate_error ge;
 	int r = 0;
 	if (o->type == 'b' && o->symlink && !link_inside(o->path ? o->path : "", data, len))
 		r = gitsync_add_finding(&o->f, &o->nf, "symlink-escape", NULL, 0,
 					"a symlink whose target leaves the project");
 	if (r == 0)
 		r = gate_scan_data(s->g, o->type == 'b' ? o->path : NULL, data, len, on_secret, &c,
-				   &ge);
+				   NULL);
 	o->checked = true;
 	return r;
 }

@@ -71,18 +71,20 @@ TEST(pathglob_validates)
 
 static const char *policy_err(const char *text, unsigned *line)
 {
-	static struct syncpolicy_error err;
+	static struct error err;
 	struct sync_policy p;
 	int r = syncpolicy_parse(text, strlen(text), "/box", &p, &err);
 	CHECK_INT(r, -EINVAL);
+	CHECK_INT(err.code, -EINVAL);
+	CHECK_STREQ(err.where, ""); /* a text has no name: syncpolicy_load gives it */
 	*line = err.line;
-	return err.msg;
+	return err.message;
 }
 
 TEST(syncpolicy_defaults_and_keys)
 {
 	struct sync_policy p;
-	struct syncpolicy_error err;
+	struct error err;
 	const char *why = NULL;
 	CHECK_INT(syncpolicy_parse("", 0, "/box", &p, &err), 0);
 	CHECK_INT(p.max_size, 10 << 20);
@@ -128,7 +130,7 @@ TEST(syncpolicy_defaults_and_keys)
 TEST(syncpolicy_exec_on_host)
 {
 	struct sync_policy p;
-	struct syncpolicy_error err;
+	struct error err;
 	const char *why = NULL;
 	CHECK_INT(syncpolicy_parse("", 0, "/box", &p, &err), 0);
 	static const char *const need[] = {
