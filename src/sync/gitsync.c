@@ -134,120 +134,170 @@ static int open_repos(struct gs *s, const struct gate_plan *files, bool *ret_go)
 	return 0;
 }
 
+/* The refs of both repositories (the box's beneath the upper dir, the
+ * host's), the host's HEAD, then the candidates. */
+static int plan_refs(struct gs *s)
+{
+	int r;
+	if ((r = gitsync_read_loose_refs(s, s->upper_git, "refs/heads", &s->box_loose, true)) < 0 ||
+	    (r = gitsync_read_loose_refs(s, s->upper_git, "refs/tags", &s->box_loose, true)) < 0 ||
+	    (r = gitsync_read_packed(s, s->upper_git, &s->box_packed, true, &s->box_has_packed)) <
+		0 ||
+	    (r = gitsync_read_loose_refs(s, s->host_git, "refs", &s->host_loose, false)) < 0 ||
+	    (r = gitsync_read_packed(s, s->host_git, &s->host_packed, false, NULL)) < 0)
+		return r;
+	gitsync_host_head(s);
+	return gitsync_find_candidates(s);
+}
+
+/* The places every git of this plan needs: git itself, the quarantine's
+ * path, $BOX/sync opened and the empty HOME made in it. Returns 1 when git
+ * is not installed (a note says so), 0, or -errno. */
+static int plan_places(struct gs *s)
+{
+	int r;
+	if (gitsync_find_git(s) < 0) {
+		r = gitsync_note(s->p, "git is not installed: the box's commits are not brought "
+				       "home");
+		return r < 0 ? r : 1;
+	}
+	if ((r = path_join(s->qpath, sizeof(s->qpath), s->b->data, GATE_DIR_NAME "/" QDIR)) < 0 ||
+	    (r = path_join(s->home, sizeof(s->home), s->b->data, GATE_DIR_NAME "/" QHOME)) < 0)
+		return r;
+	_cleanup_close_ int data =
+	    open(s->b->data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (data < 0)
+		return -errno;
+	s->sync_fd = gate_openat(data, GATE_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (s->sync_fd < 0)
+		return s->sync_fd;
+	if (mkdirat(s->sync_fd, QHOME, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The project's object format into fmt (s->hexlen set); the candidates
+ * whose value is not an id of that format are dropped with a note.
+ * Returns 1 when the project's repository cannot be read (a note says so),
+ * 0, or -errno. */
+static int plan_format(struct gs *s, char *fmt, size_t n)
+{
+	struct gitsync_plan *p = s->p;
+	int r = gitsync_object_format(s, fmt, n);
+	if (r < 0) {
+		r = gitsync_note(p,
+				 "the project's repository cannot be read by git (%s): the box's "
+				 "commits are not brought home",
+				 strerror(-r));
+		return r < 0 ? r : 1;
+	}
+	s->hexlen = STREQ(fmt, "sha1") ? 40 : 64;
+	for (size_t i = 0; i < p->nrefs && r == 0;) {
+		if (strlen(p->refs[i].oid) == s->hexlen) {
+			i++;
+			continue;
+		}
+		r = gitsync_note(p, "ref '%s' refused: its value is not a %s object id",
+				 p->refs[i].name, fmt);
+		free(p->refs[i].name);
+		free(p->refs[i].dest);
+		memmove(&p->refs[i], &p->refs[i + 1], (p->nrefs - i - 1) * sizeof(p->refs[0]));
+		p->nrefs--;
+	}
+	return r;
+}
+
+/* The quarantine made and the box's objects imported into it. Returns 1
+ * when the project's path cannot be named in an alternates file (a note
+ * says so), 0, or -errno (err set for the quarantine). */
+static int plan_import(struct gs *s, const char *fmt, struct error *err)
+{
+	int r = gitsync_q_setup(s, fmt);
+	if (r == -EINVAL) {
+		r = gitsync_note(s->p, "the project's path cannot be named in an alternates file "
+				       "(a newline or a quote): the box's commits are not brought "
+				       "home");
+		return r < 0 ? r : 1;
+	}
+	if (r < 0)
+		return gitsync_fail(err, r, s->qpath, "cannot prepare the quarantine repository");
+	_cleanup_close_ int objdir =
+	    gate_openat(s->upper_git, "objects", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (objdir < 0)
+		return 0;
+	r = gitsync_import_loose(s, objdir);
+	return r < 0 ? r : gitsync_import_packs(s, objdir);
+}
+
+/* Every candidate's new objects listed and checked, then judged. */
+static int plan_check(struct gs *s)
+{
+	struct gitsync_plan *p = s->p;
+	struct refmap tips = { 0 };
+	s->ref_objs = calloc(p->nrefs, sizeof(*s->ref_objs));
+	s->ref_nobjs = calloc(p->nrefs, sizeof(*s->ref_nobjs));
+	int r = s->ref_objs && s->ref_nobjs ? gitsync_host_tips(s, &tips) : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < p->nrefs; i++)
+		r = gitsync_list_ref(s, i, &tips);
+	gitsync_refmap_free(&tips);
+	if (r == 0)
+		r = gitsync_check_types(s);
+	if (r == 0)
+		r = gitsync_check_contents(s);
+	for (size_t i = 0; r == 0 && i < p->nrefs; i++)
+		r = gitsync_judge(s, i);
+	return r;
+}
+
+/* Nothing comes home: the candidates are dropped (the notes say why). */
+static void drop_refs(struct gitsync_plan *p)
+{
+	for (size_t i = 0; i < p->nrefs; i++) {
+		free(p->refs[i].name);
+		free(p->refs[i].dest);
+	}
+	free(p->refs);
+	p->refs = NULL;
+	p->nrefs = 0;
+}
+
+/* The steps of a plan into s->p: each returns 1 when the plan ends with a
+ * note and nothing comes home, 0 to go on, or -errno. */
+static int plan_steps(struct gs *s, const struct gate_plan *files, struct error *err)
+{
+	char fmt[16];
+	bool go = false;
+	int r = open_repos(s, files, &go);
+	if (r < 0 || !go)
+		return r;
+	if ((r = plan_refs(s)) < 0 || s->p->nrefs == 0)
+		return r;
+	/* Work to do: git from here on. */
+	if ((r = plan_places(s)) != 0 || (r = plan_format(s, fmt, sizeof(fmt))) != 0)
+		return r;
+	if (s->p->nrefs == 0)
+		return 0;
+	if ((r = plan_import(s, fmt, err)) != 0)
+		return r;
+	r = plan_check(s);
+	if (r < 0 && !error_isset(err))
+		gitsync_fail(err, r, "git", "cannot check the box's commits");
+	return r;
+}
+
 int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *files,
 		 struct gitsync_plan *ret, struct error *err)
 {
 	struct gitsync_plan p = { 0 };
 	struct gs s = { .g = g, .b = b, .pol = gate_policy(g), .p = &p };
 	s.root_fd = s.upper_git = s.host_git = s.sync_fd = s.q_fd = -1;
-	bool go = false;
-	char fmt[16];
-	int r;
-	error_clear(err);
 	s.host_loose.max = s.host_packed.max = HOST_REFS_MAX;
-	r = open_repos(&s, files, &go);
-	if (r < 0 || !go)
-		goto done;
-	if ((r = gitsync_read_loose_refs(&s, s.upper_git, "refs/heads", &s.box_loose, true)) < 0 ||
-	    (r = gitsync_read_loose_refs(&s, s.upper_git, "refs/tags", &s.box_loose, true)) < 0 ||
-	    (r = gitsync_read_packed(&s, s.upper_git, &s.box_packed, true, &s.box_has_packed)) <
-		0 ||
-	    (r = gitsync_read_loose_refs(&s, s.host_git, "refs", &s.host_loose, false)) < 0 ||
-	    (r = gitsync_read_packed(&s, s.host_git, &s.host_packed, false, NULL)) < 0)
-		goto done;
-	gitsync_host_head(&s);
-	if ((r = gitsync_find_candidates(&s)) < 0 || p.nrefs == 0)
-		goto done;
-
-	/* Work to do: git from here on. */
-	if (gitsync_find_git(&s) < 0) {
-		r = gitsync_note(&p,
-				 "git is not installed: the box's commits are not brought home");
-		goto drop;
+	error_clear(err);
+	int r = plan_steps(&s, files, err);
+	if (r == 1) {
+		drop_refs(&p);
+		r = 0;
 	}
-	if ((r = path_join(s.qpath, sizeof(s.qpath), b->data, GATE_DIR_NAME "/" QDIR)) < 0 ||
-	    (r = path_join(s.home, sizeof(s.home), b->data, GATE_DIR_NAME "/" QHOME)) < 0)
-		goto done;
-	s.sync_fd = open(b->data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (s.sync_fd >= 0) {
-		int sfd =
-		    gate_openat(s.sync_fd, GATE_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-		close(s.sync_fd);
-		s.sync_fd = sfd;
-	}
-	if (s.sync_fd < 0) {
-		r = s.sync_fd;
-		goto done;
-	}
-	if (mkdirat(s.sync_fd, QHOME, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		goto done;
-	}
-	if ((r = gitsync_object_format(&s, fmt, sizeof(fmt))) < 0) {
-		r = gitsync_note(&p,
-				 "the project's repository cannot be read by git (%s): the box's "
-				 "commits are not brought home",
-				 strerror(-r));
-		goto drop;
-	}
-	s.hexlen = STREQ(fmt, "sha1") ? 40 : 64;
-	for (size_t i = 0; i < p.nrefs;) {
-		if (strlen(p.refs[i].oid) != s.hexlen) {
-			r = gitsync_note(&p, "ref '%s' refused: its value is not a %s object id",
-					 p.refs[i].name, fmt);
-			free(p.refs[i].name);
-			free(p.refs[i].dest);
-			memmove(&p.refs[i], &p.refs[i + 1], (p.nrefs - i - 1) * sizeof(p.refs[0]));
-			p.nrefs--;
-		} else
-			i++;
-	}
-	if (p.nrefs == 0)
-		goto done;
-	if ((r = gitsync_q_setup(&s, fmt)) == -EINVAL) {
-		r = gitsync_note(
-		    &p, "the project's path cannot be named in an alternates file (a newline "
-			"or a quote): the box's commits are not brought home");
-		goto drop;
-	}
-	if (r < 0) {
-		gitsync_fail(err, r, s.qpath, "cannot prepare the quarantine repository");
-		goto done;
-	}
-	int objdir = gate_openat(s.upper_git, "objects", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-	if (objdir >= 0) {
-		r = gitsync_import_loose(&s, objdir);
-		if (r == 0)
-			r = gitsync_import_packs(&s, objdir);
-		close(objdir);
-		if (r < 0)
-			goto done;
-	}
-	struct refmap tips = { 0 };
-	s.ref_objs = calloc(p.nrefs, sizeof(*s.ref_objs));
-	s.ref_nobjs = calloc(p.nrefs, sizeof(*s.ref_nobjs));
-	r = s.ref_objs && s.ref_nobjs ? gitsync_host_tips(&s, &tips) : -ENOMEM;
-	for (size_t i = 0; r == 0 && i < p.nrefs; i++)
-		r = gitsync_list_ref(&s, i, &tips);
-	gitsync_refmap_free(&tips);
-	if (r == 0)
-		r = gitsync_check_types(&s);
-	if (r == 0)
-		r = gitsync_check_contents(&s);
-	for (size_t i = 0; r == 0 && i < p.nrefs; i++)
-		r = gitsync_judge(&s, i);
-	if (r < 0 && !error_isset(err))
-		gitsync_fail(err, r, "git", "cannot check the box's commits");
-	goto done;
-drop:
-	for (size_t i = 0; i < p.nrefs; i++) {
-		free(p.refs[i].name);
-		free(p.refs[i].dest);
-	}
-	free(p.refs);
-	p.refs = NULL;
-	p.nrefs = 0;
-done:
 	gitsync_state_free(&s);
 	if (r < 0) {
 		if (!error_isset(err))

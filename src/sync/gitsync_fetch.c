@@ -91,77 +91,94 @@ static int fetch(struct gs *s, struct gitsync_plan *p, const size_t *idx, size_t
 	return gitsync_git_run(s, args, rn);
 }
 
+/* The quarantine opened for a fetch, with an empty refs/clawbox-q. */
+static int apply_open(struct gs *s)
+{
+	int r;
+	if ((r = gitsync_find_git(s)) < 0 ||
+	    (r = path_join(s->qpath, sizeof(s->qpath), s->b->data, GATE_DIR_NAME "/" QDIR)) < 0 ||
+	    (r = path_join(s->home, sizeof(s->home), s->b->data, GATE_DIR_NAME "/" QHOME)) < 0)
+		return r;
+	s->q_fd = open(s->qpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->q_fd < 0)
+		return -errno;
+	(void)fs_remove_tree_at(s->q_fd, "refs/clawbox-q");
+	if (mkdirat(s->q_fd, "refs/clawbox-q", 0755) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ref after its fetch ended as rn says: FETCHED and logged, or FAILED
+ * with a finding that says why. */
+static int fetched(struct audit *a, struct gitsync_ref *ref, const struct run *rn)
+{
+	char name[GITSYNC_REF_MAX * 4 + 8], dest[GITSYNC_REF_MAX * 4 + 8];
+	if (rn->status != 0) {
+		ref->verdict = GITSYNC_FAILED;
+		return gitsync_add_finding(&ref->findings, &ref->nfindings, "git-fetch", NULL, 0,
+					   "the fetch into the project failed: %s", rn->err);
+	}
+	ref->verdict = GITSYNC_FETCHED;
+	gate_path_display(ref->name, name, sizeof(name));
+	gate_path_display(ref->dest, dest, sizeof(dest));
+	return audit_append(a, "sync.git.fetch",
+			    json_pack("{s:s, s:s, s:s, s:I}", "ref", name, "to", dest, "oid",
+				      ref->oid, "commits", (json_int_t)ref->commits));
+}
+
+/* The n refs idx[] fetched in one git; when that fails, one ref at a time,
+ * so one bad ref does not hold the others. */
+static int fetch_group(struct gs *s, struct audit *a, const size_t *idx, size_t n)
+{
+	struct run rn;
+	int r = fetch(s, s->p, idx, n, &rn);
+	if (r < 0)
+		return r;
+	int group = rn.status;
+	for (size_t k = 0; k < n && r == 0; k++) {
+		if (group != 0 && n > 1 && (r = fetch(s, s->p, &idx[k], 1, &rn)) < 0)
+			break;
+		r = fetched(a, &s->p->refs[idx[k]], &rn);
+	}
+	return r;
+}
+
+/* Every ref with verdict GITSYNC_FETCH fetched, in groups of 32. */
+static int apply_fetch(struct gs *s, struct audit *a)
+{
+	struct gitsync_plan *p = s->p;
+	size_t idx[32];
+	int r = 0;
+	for (size_t i = 0; i < p->nrefs && r == 0;) {
+		size_t n = 0;
+		for (; i < p->nrefs && n < ELEMENTSOF(idx) && r == 0; i++)
+			if (p->refs[i].verdict == GITSYNC_FETCH &&
+			    (r = write_qref(s, i, p->refs[i].oid)) == 0)
+				idx[n++] = i;
+		if (r < 0 || n == 0)
+			break;
+		r = fetch_group(s, a, idx, n);
+	}
+	(void)fs_remove_tree_at(s->q_fd, "refs/clawbox-q");
+	return r;
+}
+
 int gitsync_apply(struct gate *g, const struct box *b, struct gitsync_plan *p,
 		  bool (*log_held)(const struct gitsync_ref *r, void *ctx), void *ctx,
 		  struct error *err)
 {
 	struct gs s = { .g = g, .b = b, .pol = gate_policy(g), .p = p };
 	s.root_fd = s.upper_git = s.host_git = s.sync_fd = s.q_fd = -1;
-	size_t idx[32], n = 0;
 	struct audit *a = NULL;
+	size_t n = 0;
 	int r = 0;
 	error_clear(err);
 	for (size_t i = 0; i < p->nrefs; i++)
-		if (p->refs[i].verdict == GITSYNC_FETCH)
-			n++;
-	if (n == 0)
-		goto logheld;
-	if ((r = gitsync_find_git(&s)) < 0 ||
-	    (r = path_join(s.qpath, sizeof(s.qpath), b->data, GATE_DIR_NAME "/" QDIR)) < 0 ||
-	    (r = path_join(s.home, sizeof(s.home), b->data, GATE_DIR_NAME "/" QHOME)) < 0)
-		goto out;
-	s.q_fd = open(s.qpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (s.q_fd < 0) {
-		r = s.q_fd;
-		goto out;
-	}
-	(void)fs_remove_tree_at(s.q_fd, "refs/clawbox-q");
-	if (mkdirat(s.q_fd, "refs/clawbox-q", 0755) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if ((r = audit_open(b->dir, b->name, &a)) < 0)
-		goto out;
-	/* In groups of 32 refs; a group that fails is fetched one ref at a
-	 * time, so one bad ref does not hold the others. */
-	for (size_t i = 0; i < p->nrefs && r == 0;) {
-		n = 0;
-		for (; i < p->nrefs && n < ELEMENTSOF(idx); i++)
-			if (p->refs[i].verdict == GITSYNC_FETCH) {
-				if ((r = write_qref(&s, i, p->refs[i].oid)) < 0)
-					break;
-				idx[n++] = i;
-			}
-		struct run rn;
-		if (r < 0 || n == 0 || (r = fetch(&s, p, idx, n, &rn)) < 0)
-			break;
-		int group = rn.status;
-		for (size_t k = 0; k < n && r == 0; k++) {
-			struct gitsync_ref *ref = &p->refs[idx[k]];
-			if (group != 0 && n > 1 && (r = fetch(&s, p, &idx[k], 1, &rn)) < 0)
-				break;
-			if (rn.status != 0) {
-				ref->verdict = GITSYNC_FAILED;
-				r = gitsync_add_finding(
-				    &ref->findings, &ref->nfindings, "git-fetch", NULL, 0,
-				    "the fetch into the project failed: %s", rn.err);
-				continue;
-			}
-			ref->verdict = GITSYNC_FETCHED;
-			char name[GITSYNC_REF_MAX * 4 + 8], dest[GITSYNC_REF_MAX * 4 + 8];
-			gate_path_display(ref->name, name, sizeof(name));
-			gate_path_display(ref->dest, dest, sizeof(dest));
-			r = audit_append(a, "sync.git.fetch",
-					 json_pack("{s:s, s:s, s:s, s:I}", "ref", name, "to", dest,
-						   "oid", ref->oid, "commits",
-						   (json_int_t)ref->commits));
-		}
-	}
-	(void)fs_remove_tree_at(s.q_fd, "refs/clawbox-q");
-logheld:
+		n += p->refs[i].verdict == GITSYNC_FETCH;
+	if (n && (r = apply_open(&s)) == 0 && (r = audit_open(b->dir, b->name, &a)) == 0)
+		r = apply_fetch(&s, a);
 	if (r == 0)
 		r = gitsync_audit_held(b, p, log_held, ctx);
-out:
 	audit_close(a);
 	gitsync_state_free(&s);
 	if (r < 0)
