@@ -117,23 +117,23 @@ void gate_stage_name(uint32_t i, char out[32])
 
 /* ---- opening ---------------------------------------------------------- */
 
+/* $BOX/sync/baseline into g->base (none: empty). */
 static int load_baseline(struct gate *g)
 {
-	char *text = NULL;
+	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	int fd = openat(g->sync_fd, GATE_BASELINE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char path[64];
+	_cleanup_close_ int fd =
+	    openat(g->sync_fd, GATE_BASELINE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int r = fs_read_file(path, JOURNAL_MAX_BYTES, &text, &len);
-	close(fd);
 	if (r < 0)
 		return r;
 	/* A damaged baseline only makes synced entries pending again. */
 	if (baseline_parse(text, len, &g->base) < 0)
 		memset(&g->base, 0, sizeof(g->base));
-	free(text);
 	return 0;
 }
 
@@ -277,53 +277,41 @@ int gate_add_known_secret(struct gate *g, const char *name, const void *value, s
  * is still the file the walk saw. */
 static int read_upper(struct gate *g, struct gate_entry *e, char **ret, size_t *ret_len)
 {
-	int dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	const char *base = NULL;
+	struct stat st;
+	struct gate_fp after;
 	int r = gate_parent(g->upper_fd, e->path, &dfd, &base);
 	if (r < 0)
 		return r;
-	int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	r = fd < 0 ? -errno : 0;
-	close(dfd);
-	if (r < 0)
-		return r;
-	struct stat st;
+	_cleanup_close_ int fd =
+	    openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != e->upper.ino)
+		return -ESTALE;
 	size_t cap = (size_t)e->size + 1, len = 0;
-	char *data = NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != e->upper.ino ||
-	    !(data = malloc(cap))) {
-		r = data || !S_ISREG(st.st_mode) || st.st_ino != e->upper.ino ? -ESTALE : -ENOMEM;
-		close(fd);
-		return r;
-	}
+	_cleanup_free_ char *data = malloc(cap);
+	if (!data)
+		return -ENOMEM;
 	for (;;) {
 		ssize_t k = read(fd, data + len, cap - len);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0) {
-			r = -errno;
-			break;
-		}
+		if (k < 0)
+			return -errno;
 		if (k == 0)
 			break;
 		len += (size_t)k;
-		if (len == cap) {
-			r = -ESTALE; /* grew */
-			break;
-		}
+		if (len == cap)
+			return -ESTALE; /* grew */
 	}
-	struct gate_fp after;
-	if (r == 0 && fstat(fd, &st) == 0) {
+	if (fstat(fd, &st) == 0) {
 		gate_fp_from_stat(&st, &after);
 		if (!gate_fp_equal(&after, &e->upper) || len != e->size)
-			r = -ESTALE;
+			return -ESTALE;
 	}
-	close(fd);
-	if (r < 0) {
-		free(data);
-		return r;
-	}
-	*ret = data;
+	*ret = TAKE_PTR(data);
 	*ret_len = len;
 	return 0;
 }

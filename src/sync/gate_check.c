@@ -106,7 +106,7 @@ bool gate_is_executable(const unsigned char *d, size_t n)
  * size as the box's) its hash. A host path through a symlink blocks. */
 int gate_probe_host(struct gate *g, struct gate_entry *e)
 {
-	int dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	const char *base = NULL;
 	struct stat st;
 	int r = gate_parent(g->root_fd, e->path, &dfd, &base);
@@ -117,21 +117,16 @@ int gate_probe_host(struct gate *g, struct gate_entry *e)
 					"the path on the host passes through a symlink");
 	if (r < 0)
 		return r;
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = errno == ENOENT ? 0 : -errno;
-		close(dfd);
-		return r;
-	}
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
 	e->host_type = (int)(st.st_mode & S_IFMT);
 	gate_fp_from_stat(&st, &e->host);
 	e->host_ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	if (S_ISREG(st.st_mode) && e->type == GATE_FILE && (uint64_t)st.st_size == e->size) {
-		int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0) {
-			if (gate_hash_fd(fd, g->pol.max_size, e->host_hash) < 0)
-				e->host_hash[0] = '\0';
-			close(fd);
-		}
+		_cleanup_close_ int fd =
+		    openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 && gate_hash_fd(fd, g->pol.max_size, e->host_hash) < 0)
+			e->host_hash[0] = '\0';
 	} else if (S_ISLNK(st.st_mode) && e->type == GATE_SYMLINK) {
 		char t[PATH_MAX];
 		ssize_t n = readlinkat(dfd, base, t, sizeof(t) - 1);
@@ -140,7 +135,6 @@ int gate_probe_host(struct gate *g, struct gate_entry *e)
 			hash_sha256_hex(t, (size_t)n, e->host_hash);
 		}
 	}
-	close(dfd);
 	return 0;
 }
 

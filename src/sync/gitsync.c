@@ -91,14 +91,13 @@ static int open_repos(struct gs *s, const struct gate_plan *files, bool *ret_go)
 	*ret_go = false;
 	if ((r = path_join(path, sizeof(path), s->b->data, "upper")) < 0)
 		return r;
-	int upper = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int upper = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upper < 0)
 		return -errno;
 	s->upper_git = gate_openat(upper, ".git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	struct stat st;
 	bool upper_has = fstatat(upper, ".git", &st, AT_SYMLINK_NOFOLLOW) == 0;
 	bool upper_whiteout = upper_has && gitsync_is_whiteout(&st);
-	close(upper);
 	s->root_fd = open(s->b->project, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s->root_fd < 0)
 		return -errno;

@@ -337,24 +337,44 @@ _printf_(3, 4) static int held(struct gitsync_ref *ref, const char *rule, const 
 	return gitsync_add_finding(&ref->findings, &ref->nfindings, rule, NULL, 0, "%s", reason);
 }
 
-/* The objects of ref new to the host, and the paths its commits add. */
-int gitsync_list_ref(struct gs *s, size_t idx, const struct refmap *tips)
+/* Object oi listed for ref idx (its array grows to twice as many at each
+ * power of two). */
+static int ref_add_obj(struct gs *s, size_t idx, uint32_t oi)
+{
+	size_t n = s->ref_nobjs[idx];
+	if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow to twice as many */
+		uint32_t *nv = reallocarray(s->ref_objs[idx], n ? n * 2 : 1, sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		s->ref_objs[idx] = nv;
+	}
+	s->ref_objs[idx][s->ref_nobjs[idx]++] = oi;
+	return 0;
+}
+
+/* A step that held its ref stops the listing: 1, or held()'s -ENOMEM. */
+static int stop(int held_r)
+{
+	return held_r < 0 ? held_r : 1;
+}
+
+/* The objects of ref idx new to the host: 'git rev-list --objects' with
+ * in (the ref's value, ^ each tip) on stdin. Returns 1 when the ref is
+ * held (its history cannot be read in full, too many objects), 0, or
+ * -errno. */
+static int list_objects(struct gs *s, size_t idx, const struct buf *in)
 {
 	struct gitsync_ref *ref = &s->p->refs[idx];
-	struct buf in = BUF_INIT(64u << 20), out = BUF_INIT(OUT_MAX);
-	int r = ref_stdin(s, ref, tips, &in);
-	struct run rn = { .in_fd = -1, .in = in.data, .inlen = in.len, .out = &out };
-	if (r == 0)
-		r = GIT(s, &rn, "-C", s->qpath, "rev-list", "--objects", "--stdin");
-	if (r == -E2BIG || (r == 0 && rn.status != 0)) {
-		r = r == -E2BIG
-			? held(ref, "git-cap", "%s", "too many new objects to check")
-			: held(ref, "git-history",
-			       "its history cannot be read in full from the box (missing or "
-			       "broken objects): %s",
-			       rn.err);
-		goto out;
-	}
+	_cleanup_buf_ struct buf out = BUF_INIT(OUT_MAX);
+	struct run rn = { .in_fd = -1, .in = in->data, .inlen = in->len, .out = &out };
+	int r = GIT(s, &rn, "-C", s->qpath, "rev-list", "--objects", "--stdin");
+	if (r == -E2BIG)
+		return stop(held(ref, "git-cap", "%s", "too many new objects to check"));
+	if (r == 0 && rn.status != 0)
+		return stop(held(ref, "git-history",
+				 "its history cannot be read in full from the box (missing or "
+				 "broken objects): %s",
+				 rn.err));
 	for (char *l = out.data, *e; r == 0 && l && (e = strchr(l, '\n')); l = e + 1) {
 		*e = '\0';
 		char *sp = strchr(l, ' ');
@@ -363,45 +383,46 @@ int gitsync_list_ref(struct gs *s, size_t idx, const struct refmap *tips)
 		uint32_t oi;
 		if (strlen(l) != s->hexlen)
 			continue;
-		if (s->ref_nobjs[idx] >= REF_OBJECTS_MAX) {
-			r = held(ref, "git-cap", "more than %s new objects: too many to check",
-				 "200000");
-			goto out;
-		}
-		if ((r = obj_get(s, l, &oi)) < 0)
+		if (s->ref_nobjs[idx] >= REF_OBJECTS_MAX)
+			return stop(held(ref, "git-cap",
+					 "more than %s new objects: too many to check", "200000"));
+		if ((r = obj_get(s, l, &oi)) < 0 || (r = ref_add_obj(s, idx, oi)) < 0)
 			break;
-		size_t n = s->ref_nobjs[idx];
-		if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow to twice as many */
-			uint32_t *nv = reallocarray(s->ref_objs[idx], n ? n * 2 : 1, sizeof(*nv));
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			s->ref_objs[idx] = nv;
-		}
-		s->ref_objs[idx][s->ref_nobjs[idx]++] = oi;
 		if (sp && sp[1] && !s->objs[oi].path && !(s->objs[oi].path = strdup(sp + 1)))
 			r = -ENOMEM;
 	}
 	ref->objects = s->ref_nobjs[idx];
-	buf_reset(&out);
-	rn = (struct run){ .in_fd = -1, .in = in.data, .inlen = in.len, .out = &out };
-	if (r == 0)
-		r = GIT(s, &rn, "-C", s->qpath, "log", "-z", "--raw", "--no-renames", "--no-abbrev",
-			"-m", "--root", "--no-color", "--no-ext-diff", "--no-textconv",
-			"--format=tformat:%x01%H", "--stdin");
-	if (r == -E2BIG || (r == 0 && rn.status != 0)) {
-		r = held(ref, "git-history", "its history cannot be read in full: %s",
-			 r == -E2BIG ? "too many changes" : rn.err);
-		goto out;
-	}
-	struct rawctx rc = { s, ref };
-	if (r == 0 && out.len && gitsync_parse_raw(out.data, out.len, on_raw, &rc) == -EBADMSG)
-		r = held(ref, "git-history", "%s", "git log's output could not be read");
-out:
-	buf_free(&in);
-	buf_free(&out);
 	return r;
+}
+
+/* The paths the new commits of ref idx add, each checked ('git log --raw'
+ * with in on stdin); a history that cannot be read holds the ref. */
+static int list_paths(struct gs *s, size_t idx, const struct buf *in)
+{
+	struct gitsync_ref *ref = &s->p->refs[idx];
+	_cleanup_buf_ struct buf out = BUF_INIT(OUT_MAX);
+	struct run rn = { .in_fd = -1, .in = in->data, .inlen = in->len, .out = &out };
+	struct rawctx rc = { s, ref };
+	int r = GIT(s, &rn, "-C", s->qpath, "log", "-z", "--raw", "--no-renames", "--no-abbrev",
+		    "-m", "--root", "--no-color", "--no-ext-diff", "--no-textconv",
+		    "--format=tformat:%x01%H", "--stdin");
+	if (r == -E2BIG || (r == 0 && rn.status != 0))
+		return held(ref, "git-history", "its history cannot be read in full: %s",
+			    r == -E2BIG ? "too many changes" : rn.err);
+	if (r == 0 && out.len && gitsync_parse_raw(out.data, out.len, on_raw, &rc) == -EBADMSG)
+		return held(ref, "git-history", "%s", "git log's output could not be read");
+	return r;
+}
+
+int gitsync_list_ref(struct gs *s, size_t idx, const struct refmap *tips)
+{
+	_cleanup_buf_ struct buf in = BUF_INIT(64u << 20);
+	int r = ref_stdin(s, &s->p->refs[idx], tips, &in);
+	if (r == 0)
+		r = list_objects(s, idx, &in);
+	if (r == 0)
+		r = list_paths(s, idx, &in);
+	return r < 0 ? r : 0;
 }
 
 /* Types and sizes of every object listed. */
@@ -524,73 +545,89 @@ static int batch_sink(void *ctx, const char *data, size_t len)
 	}
 }
 
+/* The objects whose contents are read, into todo (*ret_n of them): every
+ * commit, tag and blob under the size limit and within the cap of what
+ * one sync reads; a finding for each of the others (trees are not read). */
+static int pick_contents(struct gs *s, uint32_t *todo, size_t *ret_n)
+{
+	size_t n = 0;
+	int r = 0;
+	for (size_t i = 0; i < s->nobjs && r == 0; i++) {
+		struct obj *o = &s->objs[i];
+		if (o->type == 't')
+			continue;
+		if (o->type == '?')
+			r = gitsync_add_finding(&o->f, &o->nf, "git-object", NULL, 0,
+						"an object that cannot be read");
+		else if (o->size > s->pol->max_size)
+			r = gitsync_add_finding(&o->f, &o->nf, "size-limit", NULL, 0,
+						"%llu bytes, over the limit of %llu bytes",
+						(unsigned long long)o->size,
+						(unsigned long long)s->pol->max_size);
+		else if (s->scanned + o->size > SCAN_TOTAL_MAX)
+			r = gitsync_add_finding(&o->f, &o->nf, "git-cap", NULL, 0,
+						"over the cap of what one sync checks (512 MiB): "
+						"next time");
+		else {
+			s->scanned += o->size;
+			todo[n++] = (uint32_t)i;
+		}
+	}
+	*ret_n = n;
+	return r;
+}
+
+/* One 'git cat-file --batch' over the n objects of todo, each checked as
+ * it comes; *ret_done: how many came before git stopped (n: all). */
+static int read_contents(struct gs *s, const uint32_t *todo, size_t n, size_t *ret_done)
+{
+	_cleanup_buf_ struct buf in = BUF_INIT(256u << 20);
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = buf_printf(&in, "%s\n", s->objs[todo[i]].oid);
+	struct batch bt = { s, BUF_INIT(s->pol->max_size + 4096), 0, 0 };
+	struct run rn = {
+		.in_fd = -1, .in = in.data, .inlen = in.len, .sink = batch_sink, .ctx = &bt
+	};
+	if (r == 0)
+		r = GIT(s, &rn, "-C", s->qpath, "cat-file", "--batch");
+	buf_free(&bt.b);
+	if (r == -EBADMSG || r == -E2BIG)
+		r = 0; /* output git should not give: the object is held by the caller */
+	if (r < 0)
+		return r;
+	*ret_done = bt.done;
+	return 0;
+}
+
 /* Contents of every commit, tag and blob (under the size limit), scanned
  * once each. A git that dies on a broken object is started again after it
  * (at most 8 times); what stays unread is held. */
 int gitsync_check_contents(struct gs *s)
 {
-	struct buf in = BUF_INIT(256u << 20);
-	uint32_t *todo = calloc(s->nobjs + 1, sizeof(*todo));
-	size_t n = 0;
-	int r = 0;
+	_cleanup_free_ uint32_t *todo = calloc(s->nobjs + 1, sizeof(*todo));
+	size_t n = 0, done = 0;
 	if (!todo)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->nobjs; i++) {
-		struct obj *o = &s->objs[i];
-		if (o->type == 't')
-			continue;
-		if (o->type == '?') {
-			r = gitsync_add_finding(&o->f, &o->nf, "git-object", NULL, 0,
-						"an object that cannot be read");
-		} else if (o->size > s->pol->max_size) {
-			r = gitsync_add_finding(&o->f, &o->nf, "size-limit", NULL, 0,
-						"%llu bytes, over the limit of %llu bytes",
-						(unsigned long long)o->size,
-						(unsigned long long)s->pol->max_size);
-		} else if (s->scanned + o->size > SCAN_TOTAL_MAX) {
-			r = gitsync_add_finding(
-			    &o->f, &o->nf, "git-cap", NULL, 0,
-			    "over the cap of what one sync checks (512 MiB): next "
-			    "time");
-		} else {
-			s->scanned += o->size;
-			todo[n++] = (uint32_t)i;
-		}
-		if (r < 0)
-			break;
-	}
+	int r = pick_contents(s, todo, &n);
 	for (int round = 0; r == 0 && n && round < 8; round++) {
-		buf_reset(&in);
-		for (size_t i = 0; i < n && r == 0; i++)
-			r = buf_printf(&in, "%s\n", s->objs[todo[i]].oid);
-		struct batch bt = { s, BUF_INIT(s->pol->max_size + 4096), 0, 0 };
-		struct run rn = {
-			.in_fd = -1, .in = in.data, .inlen = in.len, .sink = batch_sink, .ctx = &bt
-		};
-		if (r == 0)
-			r = GIT(s, &rn, "-C", s->qpath, "cat-file", "--batch");
-		buf_free(&bt.b);
-		if (r == -EBADMSG || r == -E2BIG)
-			r = 0; /* output git should not give: the object is held below */
-		if (r < 0)
+		if ((r = read_contents(s, todo, n, &done)) < 0)
 			break;
-		if (bt.done >= n)
+		if (done >= n) {
 			n = 0;
-		else {
-			struct obj *o = &s->objs[todo[bt.done]];
-			r = gitsync_add_finding(&o->f, &o->nf, "git-object", NULL, 0,
-						"an object that cannot be read");
-			memmove(todo, todo + bt.done + 1, (n - bt.done - 1) * sizeof(*todo));
-			n -= bt.done + 1;
+			break;
 		}
+		struct obj *o = &s->objs[todo[done]];
+		r = gitsync_add_finding(&o->f, &o->nf, "git-object", NULL, 0,
+					"an object that cannot be read");
+		memmove(todo, todo + done + 1, (n - done - 1) * sizeof(*todo));
+		n -= done + 1;
 	}
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct obj *o = &s->objs[todo[i]];
 		r = gitsync_add_finding(&o->f, &o->nf, "git-object", NULL, 0,
 					"an object that cannot be read");
 	}
-	free(todo);
-	buf_free(&in);
 	return r;
 }
 

@@ -46,18 +46,26 @@ static int memfd_with(const char *data, size_t len)
 	return fd;
 }
 
-/* Run git with args (after our fixed options) in a clean environment. */
-int gitsync_git_run(struct gs *s, const char *const *args, struct run *rn)
-{
-	char home[PATH_MAX + 8], sd1[PATH_MAX + 32], sd2[PATH_MAX + 32], sd3[PATH_MAX + 32];
+/* The argv and environment of one git run. */
+struct git_cmd {
+	char home[PATH_MAX + 8], sd[3][PATH_MAX + 32];
 	const char *argv[64];
+	const char *envp[10];
+};
+
+/* c for args: our fixed options first (no hooks, no fsmonitor, the
+ * quarantine and the project as safe directories), then args (cut at 63
+ * words); the environment from scratch (no GIT_* of ours, no system or
+ * global config, HOME ours). */
+static void git_cmd(const struct gs *s, const char *const *args, struct git_cmd *c)
+{
 	size_t n = 0;
-	snprintf(home, sizeof(home), "HOME=%s", s->home);
-	snprintf(sd1, sizeof(sd1), "safe.directory=%s", s->qpath);
-	snprintf(sd2, sizeof(sd2), "safe.directory=%s", s->b->project);
-	snprintf(sd3, sizeof(sd3), "safe.directory=%s/.git", s->b->project);
+	snprintf(c->home, sizeof(c->home), "HOME=%s", s->home);
+	snprintf(c->sd[0], sizeof(c->sd[0]), "safe.directory=%s", s->qpath);
+	snprintf(c->sd[1], sizeof(c->sd[1]), "safe.directory=%s", s->b->project);
+	snprintf(c->sd[2], sizeof(c->sd[2]), "safe.directory=%s/.git", s->b->project);
 	const char *const envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin",
-				     home,
+				     c->home,
 				     "GIT_CONFIG_NOSYSTEM=1",
 				     "GIT_CONFIG_GLOBAL=/dev/null",
 				     "GIT_TERMINAL_PROMPT=0",
@@ -66,53 +74,48 @@ int gitsync_git_run(struct gs *s, const char *const *args, struct run *rn)
 				     "GIT_NO_LAZY_FETCH=1",
 				     "LC_ALL=C",
 				     NULL };
-	const char *fixed[] = { "git",
-				"-c",
-				"core.hooksPath=/dev/null",
-				"-c",
-				"core.fsmonitor=false",
-				"-c",
-				sd1,
-				"-c",
-				sd2,
-				"-c",
-				sd3 };
+	_Static_assert(sizeof(envp) == sizeof(c->envp), "git_cmd: envp");
+	memcpy(c->envp, envp, sizeof(envp));
+	const char *const fixed[] = { "git",
+				      "-c",
+				      "core.hooksPath=/dev/null",
+				      "-c",
+				      "core.fsmonitor=false",
+				      "-c",
+				      c->sd[0],
+				      "-c",
+				      c->sd[1],
+				      "-c",
+				      c->sd[2] };
 	for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
-		argv[n++] = fixed[i];
-	for (; *args && n < ELEMENTSOF(argv) - 1; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
+		c->argv[n++] = fixed[i];
+	for (; *args && n < ELEMENTSOF(c->argv) - 1; args++)
+		c->argv[n++] = *args;
+	c->argv[n] = NULL;
+}
 
-	int in = rn->in_fd >= 0 ? fcntl(rn->in_fd, F_DUPFD_CLOEXEC, 3)
-		 : rn->in       ? memfd_with(rn->in, rn->inlen)
-				: open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return in == -1 ? -errno : in;
-	int errfd = memfd_create("clawbox-git-err", MFD_CLOEXEC), pfd[2] = { -1, -1 };
-	if (errfd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
-		int e = -errno;
-		close(in);
-		if (errfd >= 0)
-			close(errfd);
-		return e;
-	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (dup2(in, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(errfd, 2) < 0)
-			_exit(127);
-		execve(s->gitbin, (char *const *)argv, (char *const *)envp);
-		_exit(127);
-	}
-	int e = pid < 0 ? -errno : 0;
-	close(in);
-	close(pfd[1]);
+/* git's stdin as rn says: a duplicate of rn->in_fd, a memfd holding
+ * rn->in, or /dev/null. fd or -errno. */
+static int git_stdin(const struct run *rn)
+{
+	int fd;
+	if (rn->in_fd >= 0)
+		fd = fcntl(rn->in_fd, F_DUPFD_CLOEXEC, 3);
+	else if (rn->in)
+		return memfd_with(rn->in, rn->inlen);
+	else
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* git's stdout (fd) into rn's sink or buffer until it ends; after the
+ * first error (then returned) git is killed and the rest drained. */
+static int git_output(int fd, pid_t pid, struct run *rn)
+{
 	char buf[65536];
 	int r = 0;
 	for (;;) {
-		if (pid < 0)
-			break;
-		ssize_t k = read(pfd[0], buf, sizeof(buf));
+		ssize_t k = read(fd, buf, sizeof(buf));
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
@@ -126,7 +129,13 @@ int gitsync_git_run(struct gs *s, const char *const *args, struct run *rn)
 		if (r < 0)
 			kill(pid, SIGKILL);
 	}
-	close(pfd[0]);
+	return r;
+}
+
+/* git's exit status (128 + signal; 0 when it never started: pid < 0) and
+ * the first line of its stderr (errfd) into rn. */
+static void git_wait(pid_t pid, int errfd, struct run *rn)
+{
 	int st = 0;
 	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
@@ -134,7 +143,33 @@ int gitsync_git_run(struct gs *s, const char *const *args, struct run *rn)
 	ssize_t k = pread(errfd, rn->err, sizeof(rn->err) - 1, 0);
 	rn->err[k > 0 ? k : 0] = '\0';
 	rn->err[strcspn(rn->err, "\n")] = '\0';
-	close(errfd);
+}
+
+int gitsync_git_run(struct gs *s, const char *const *args, struct run *rn)
+{
+	struct git_cmd c;
+	int pfd[2] = { -1, -1 };
+	git_cmd(s, args, &c);
+	_cleanup_close_ int in = git_stdin(rn);
+	if (in < 0)
+		return in;
+	_cleanup_close_ int errfd = memfd_create("clawbox-git-err", MFD_CLOEXEC);
+	if (errfd < 0 || pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (dup2(in, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(errfd, 2) < 0)
+			_exit(127);
+		execve(s->gitbin, (char *const *)c.argv, (char *const *)c.envp);
+		_exit(127);
+	}
+	int e = pid < 0 ? -errno : 0;
+	close(TAKE_FD(in));
+	close(pfd[1]);
+	int r = pid < 0 ? 0 : git_output(pfd[0], pid, rn);
+	close(pfd[0]);
+	git_wait(pid, errfd, rn);
 	return e < 0 ? e : r;
 }
 
@@ -222,6 +257,36 @@ static int copy_loose(struct gs *s, int src_dir, int dst_dir, const char *name, 
 }
 
 /* The box's loose objects (objects/xx/yyyy, regular files) into Q. */
+/* The loose objects of the box's objects/xx (xx: name) the quarantine
+ * lacks, copied; *total bytes and *count objects so far, -EFBIG over the
+ * caps. A directory that cannot be read is skipped. */
+static int import_loose_dir(struct gs *s, int objdir, const char *name, uint64_t *total,
+			    uint64_t *count)
+{
+	char qsub[16];
+	_cleanup_close_ int sub = gate_openat(objdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (sub < 0)
+		return 0;
+	snprintf(qsub, sizeof(qsub), "objects/%s", name);
+	(void)mkdirat(s->q_fd, qsub, 0755);
+	_cleanup_close_ int dst =
+	    gate_openat(s->q_fd, qsub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	DIR *d = dst >= 0 ? fs_opendir_dup(sub) : NULL;
+	struct dirent *de;
+	int r = 0;
+	while (r == 0 && d && (de = readdir(d))) {
+		if (!hex_name(de->d_name, s->hexlen - 2))
+			continue;
+		if (++*count > LOOSE_COUNT_MAX)
+			r = -EFBIG;
+		else if (faccessat(dst, de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+			r = copy_loose(s, sub, dst, de->d_name, total);
+	}
+	if (d)
+		closedir(d);
+	return r;
+}
+
 int gitsync_import_loose(struct gs *s, int objdir)
 {
 	DIR *d = fs_opendir_dup(objdir);
@@ -230,32 +295,9 @@ int gitsync_import_loose(struct gs *s, int objdir)
 	int r = 0;
 	if (!d)
 		return -errno;
-	while (r == 0 && (de = readdir(d))) {
-		if (!hex_name(de->d_name, 2))
-			continue;
-		int sub = gate_openat(objdir, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-		if (sub < 0)
-			continue;
-		char qsub[16];
-		snprintf(qsub, sizeof(qsub), "objects/%s", de->d_name);
-		(void)mkdirat(s->q_fd, qsub, 0755);
-		int dst = gate_openat(s->q_fd, qsub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-		DIR *d2 = dst >= 0 ? fs_opendir_dup(sub) : NULL;
-		struct dirent *e2;
-		while (r == 0 && d2 && (e2 = readdir(d2))) {
-			if (!hex_name(e2->d_name, s->hexlen - 2))
-				continue;
-			if (++count > LOOSE_COUNT_MAX)
-				r = -EFBIG;
-			else if (faccessat(dst, e2->d_name, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
-				r = copy_loose(s, sub, dst, e2->d_name, &total);
-		}
-		if (d2)
-			closedir(d2);
-		if (dst >= 0)
-			close(dst);
-		close(sub);
-	}
+	while (r == 0 && (de = readdir(d)))
+		if (hex_name(de->d_name, 2))
+			r = import_loose_dir(s, objdir, de->d_name, &total, &count);
 	closedir(d);
 	if (r == -EFBIG)
 		r = gitsync_note(s->p, "the box's loose objects are over the cap (1 GiB or 500 000 "
@@ -267,7 +309,8 @@ int gitsync_import_loose(struct gs *s, int objdir)
  * 'git index-pack --strict', which checks every object. */
 int gitsync_import_packs(struct gs *s, int objdir)
 {
-	int pd = gate_openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	_cleanup_close_ int pd =
+	    gate_openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (pd < 0)
 		return 0;
 	DIR *d = fs_opendir_dup(pd);
@@ -317,7 +360,6 @@ int gitsync_import_packs(struct gs *s, int objdir)
 	}
 	if (d)
 		closedir(d);
-	close(pd);
 	return r;
 }
 

@@ -231,20 +231,15 @@ static bool upper_covers(struct gs *s, const char *name)
 		memcpy(part, name, n);
 		part[n] = '\0';
 		struct stat st;
-		int fd = gate_openat(s->upper_git, part, O_PATH | O_NOFOLLOW, 0);
+		_cleanup_close_ int fd = gate_openat(s->upper_git, part, O_PATH | O_NOFOLLOW, 0);
 		if (fd < 0)
 			return false;
-		bool cov = fstat(fd, &st) == 0 && gitsync_is_whiteout(&st);
-		close(fd);
-		if (cov)
+		if (fstat(fd, &st) == 0 && gitsync_is_whiteout(&st))
 			return true;
-		fd = gate_openat(s->upper_git, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-		if (fd >= 0) {
-			cov = gitsync_ovl_xattr(fd, "opaque");
-			close(fd);
-			if (cov)
-				return true;
-		}
+		_cleanup_close_ int dfd =
+		    gate_openat(s->upper_git, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+		if (dfd >= 0 && gitsync_ovl_xattr(dfd, "opaque"))
+			return true;
 	}
 	struct stat st;
 	return fstatat(s->upper_git, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
