@@ -143,7 +143,7 @@ int gate_add_known_secret(struct gate *g, const char *name, const void *value, s
 
 struct scan_finding;
 /* The gate's secret scanner (its rules and the box's known secrets, as for
- * files) on data named path (src/sync/gitsync.c scans git objects with it): fn
+ * files) on data named path (src/sync/gitsync_objects.c scans git objects with it): fn
  * gets every finding. Compiles the rules on first use. */
 int gate_scan_data(struct gate *g, const char *path, const void *data, size_t len,
 		   int (*fn)(const struct scan_finding *f, void *ctx), void *ctx,
