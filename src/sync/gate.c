@@ -699,56 +699,59 @@ static int clear_stage(struct gate *g)
 	return r;
 }
 
-int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *ret,
-	      struct error *err)
+/* Every pending change of the box into *p (sorted as the plan), with the
+ * staging area cleared (o->stage), the rules' key and the scan cache
+ * loaded. 0, or -errno with err set; p is freed on failure. */
+static int plan_collect(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *p,
+			struct error *err)
 {
-	struct gate_plan p = { 0 };
-	struct collect cl = { &p, o, 0 };
+	struct collect cl = { p, o, 0 };
 	int r;
-	error_clear(err);
-	if (g->interrupted) {
-		return gate_fail(err, -EAGAIN, g->box.name,
-				 "an interrupted apply must be finished first");
-	}
-	if (o->stage && (r = clear_stage(g)) < 0) {
+	if (o->stage && (r = clear_stage(g)) < 0)
 		return gate_fail(err, r, "staging area", "cannot clear the staging area: %s",
 				 strerror(-r));
-	}
-	p.running = box_in_use(&g->box, NULL);
+	p->running = box_in_use(&g->box, NULL);
 	r = changes_walk(g->upper_fd, g->root_fd, collect_change, &cl);
 	if (r < 0) {
-		gate_plan_free(&p);
+		gate_plan_free(p);
 		return gate_fail(err, r, "upper", "cannot read the box's overlay: %s",
 				 strerror(-r));
 	}
 	if ((r = gate_rules_key(g, err)) < 0) {
-		gate_plan_free(&p);
+		gate_plan_free(p);
 		return r;
 	}
 	gate_cache_load(g);
-	if (p.n)
-		qsort(p.v, p.n, sizeof(p.v[0]), path_cmp);
-	/* Every pending change makes the view after the apply, whatever
-	 * --only keeps in the plan. */
-	struct gate_plan all = p;
-	g->allv = all.v;
-	g->alln = all.n;
-	if ((r = gate_find_gitdirs(g)) < 0 || (r = only_filter(&all, o, &p)) < 0) {
-		g->allv = NULL;
-		g->alln = 0;
-		if (p.v != all.v)
-			gate_plan_free(&p);
-		gate_plan_free(&all);
-		return gate_fail(err, r, "upper", "cannot read the project's git directories: %s",
-				 strerror(-r));
-	}
-	/* Parents: a stack of the dirs above the current path. */
+	if (p->n)
+		qsort(p->v, p->n, sizeof(p->v[0]), path_cmp);
+	return 0;
+}
+
+/* e waits when its parent directory is not applied (blocked, waiting,
+ * changing or git data), unless e is settled or decided on its own. */
+static void wait_for_parent(const struct gate_plan *p, struct gate_entry *e)
+{
+	if (e->parent < 0)
+		return;
+	enum gate_verdict pv = p->v[e->parent].verdict;
+	if ((pv == GATE_BLOCKED || pv == GATE_WAITING || pv == GATE_UNSTABLE ||
+	     pv == GATE_GITDATA) &&
+	    e->verdict != GATE_SETTLED && e->verdict != GATE_BLOCKED && e->verdict != GATE_GITDATA)
+		e->verdict = GATE_WAITING;
+}
+
+/* Every entry of p classified in order, each with its parent (the nearest
+ * directory above it that the plan makes: a stack of them). */
+static int classify_all(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *p,
+			struct error *err)
+{
 	ssize_t stack[512];
 	size_t depth = 0;
-	for (size_t i = 0; i < p.n && r == 0; i++) {
-		struct gate_entry *e = &p.v[i];
+	int r = 0;
+	for (size_t i = 0; i < p->n && r == 0; i++) {
+		struct gate_entry *e = &p->v[i];
 		while (depth) {
-			const char *d = p.v[stack[depth - 1]].path;
+			const char *d = p->v[stack[depth - 1]].path;
 			size_t dn = strlen(d);
 			if (strncmp(e->path, d, dn) == 0 && e->path[dn] == '/')
 				break;
@@ -757,30 +760,46 @@ int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *
 		e->parent = depth ? stack[depth - 1] : -1;
 		bool under_replace = false;
 		for (size_t k = 0; k < depth; k++)
-			under_replace |= p.v[stack[k]].action == GATE_ACT_REPLACE;
+			under_replace |= p->v[stack[k]].action == GATE_ACT_REPLACE;
 		r = classify(g, e, o, (uint32_t)i, under_replace, err);
-		if (e->parent >= 0) {
-			enum gate_verdict pv = p.v[e->parent].verdict;
-			if ((pv == GATE_BLOCKED || pv == GATE_WAITING || pv == GATE_UNSTABLE ||
-			     pv == GATE_GITDATA) &&
-			    e->verdict != GATE_SETTLED && e->verdict != GATE_BLOCKED &&
-			    e->verdict != GATE_GITDATA)
-				e->verdict = GATE_WAITING;
-		}
+		wait_for_parent(p, e);
 		if ((e->action == GATE_ACT_MKDIR || e->action == GATE_ACT_REPLACE) &&
 		    depth < ELEMENTSOF(stack))
 			stack[depth++] = (ssize_t)i;
 	}
+	return r;
+}
+
+int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *ret,
+	      struct error *err)
+{
+	struct gate_plan p = { 0 };
+	error_clear(err);
+	if (g->interrupted)
+		return gate_fail(err, -EAGAIN, g->box.name,
+				 "an interrupted apply must be finished first");
+	int r = plan_collect(g, o, &p, err);
+	if (r < 0)
+		return r;
+	/* Every pending change makes the view after the apply, whatever
+	 * --only keeps in the plan. */
+	struct gate_plan all = p;
+	g->allv = all.v;
+	g->alln = all.n;
+	if ((r = gate_find_gitdirs(g)) < 0 || (r = only_filter(&all, o, &p)) < 0)
+		gate_fail(err, r, "upper", "cannot read the project's git directories: %s",
+			  strerror(-r));
+	else
+		r = classify_all(g, o, &p, err);
 	g->allv = NULL;
 	g->alln = 0;
 	if (p.v != all.v)
 		gate_plan_free(&all);
-	if (r == 0)
-		gate_cache_save(g);
 	if (r < 0) {
 		gate_plan_free(&p);
 		return r;
 	}
+	gate_cache_save(g);
 	*ret = p;
 	return 0;
 }

@@ -305,6 +305,38 @@ int gitsync_import_loose(struct gs *s, int objdir)
 	return r;
 }
 
+/* Pack name (beneath pd) through 'git index-pack --strict', unless the
+ * list of imported packs (done, *dlen bytes of done_n) has it by name and
+ * size; then added to the list. Refusals are notes. */
+static int import_pack(struct gs *s, int pd, const char *name, char *done, size_t *dlen,
+		       size_t done_n)
+{
+	char key[PATH_MAX], max[48];
+	struct stat st;
+	_cleanup_close_ int fd = gate_openat(pd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	snprintf(key, sizeof(key), "%s %lld\n", name, (long long)st.st_size);
+	if (strstr(done, key))
+		return 0;
+	if ((uint64_t)st.st_size > PACK_MAX)
+		return gitsync_note(s->p, "the box's pack '%s' is larger than 2 GiB: not imported",
+				    name);
+	snprintf(max, sizeof(max), "--max-input-size=%llu", (unsigned long long)PACK_MAX);
+	struct run rn = { .in_fd = fd };
+	int r = GIT(s, &rn, "-C", s->qpath, "index-pack", "--stdin", "--strict", max);
+	if (r < 0)
+		return r;
+	if (rn.status != 0)
+		return gitsync_note(s->p, "the box's pack '%s' was refused by git index-pack: %s",
+				    name, rn.err);
+	if (*dlen + strlen(key) >= done_n)
+		return 0;
+	memcpy(done + *dlen, key, strlen(key) + 1);
+	*dlen += strlen(key);
+	return fs_write_atomic_at(s->q_fd, QIMPORTED, done, *dlen, 0600);
+}
+
 /* The box's packs (objects/pack/pack-*.pack only: never its .idx) through
  * 'git index-pack --strict', which checks every object. */
 int gitsync_import_packs(struct gs *s, int objdir)
@@ -322,41 +354,9 @@ int gitsync_import_packs(struct gs *s, int objdir)
 		done[0] = '\0', dlen = 0;
 	while (d && r == 0 && (de = readdir(d))) {
 		size_t nl = strlen(de->d_name);
-		if (nl < 10 || strncmp(de->d_name, "pack-", 5) != 0 ||
-		    strcmp(de->d_name + nl - 5, ".pack") != 0)
-			continue;
-		_cleanup_close_ int fd =
-		    gate_openat(pd, de->d_name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0);
-		struct stat st;
-		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		char key[PATH_MAX];
-		snprintf(key, sizeof(key), "%s %lld\n", de->d_name, (long long)st.st_size);
-		if (strstr(done, key))
-			continue;
-		if ((uint64_t)st.st_size > PACK_MAX) {
-			r = gitsync_note(s->p,
-					 "the box's pack '%s' is larger than 2 GiB: not imported",
-					 de->d_name);
-			continue;
-		}
-		char max[48];
-		snprintf(max, sizeof(max), "--max-input-size=%llu", (unsigned long long)PACK_MAX);
-		struct run rn = { .in_fd = fd };
-		r = GIT(s, &rn, "-C", s->qpath, "index-pack", "--stdin", "--strict", max);
-		if (r < 0)
-			break;
-		if (rn.status != 0) {
-			r = gitsync_note(s->p,
-					 "the box's pack '%s' was refused by git index-pack: %s",
-					 de->d_name, rn.err);
-			continue;
-		}
-		if (dlen + strlen(key) < sizeof(done)) {
-			memcpy(done + dlen, key, strlen(key) + 1);
-			dlen += strlen(key);
-			r = fs_write_atomic_at(s->q_fd, QIMPORTED, done, dlen, 0600);
-		}
+		if (nl >= 10 && strncmp(de->d_name, "pack-", 5) == 0 &&
+		    strcmp(de->d_name + nl - 5, ".pack") == 0)
+			r = import_pack(s, pd, de->d_name, done, &dlen, sizeof(done));
 	}
 	if (d)
 		closedir(d);

@@ -252,6 +252,54 @@ struct walkctx {
 	bool box;
 };
 
+/* The loose ref file name (beneath dirfd) whose ref name is path, into
+ * w->m; on the box's side what is refused is a note. */
+static int walk_ref_file(struct walkctx *w, int dirfd, const char *name, const char *path)
+{
+	char buf[GITSYNC_LOOSE_REF_MAX + 1], val[GITSYNC_REF_MAX + 1];
+	size_t len = 0;
+	int k = gitsync_read_small(dirfd, name, GITSYNC_LOOSE_REF_MAX, buf, &len);
+	if (!gitsync_refname_valid(path))
+		return w->box ? gitsync_note(w->s->p, "ref '%s' refused: an invalid ref name", path)
+			      : 0;
+	if (k == -EFBIG)
+		return w->box
+			   ? gitsync_note(w->s->p, "ref '%s' refused: its file is too large", path)
+			   : 0;
+	if (k == 0 && (k = gitsync_parse_loose(buf, len, val)) == GITSYNC_LOOSE_OID)
+		return gitsync_refmap_add(w->m, path, val);
+	if (!w->box)
+		return 0;
+	if (k == GITSYNC_LOOSE_SYMREF)
+		return gitsync_note(w->s->p, "ref '%s' not brought home: a symbolic ref", path);
+	return gitsync_note(w->s->p, "ref '%s' refused: not an object id", path);
+}
+
+static int walk_refs(struct walkctx *w, int dirfd, char *path, size_t plen, int depth);
+
+/* One entry name of dirfd, whose ref name is path: a directory walked (at
+ * most 16 deep), a whiteout (the box deleted the ref), a ref file. */
+static int walk_ref_entry(struct walkctx *w, int dirfd, const char *name, char *path, size_t plen,
+			  int depth)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (S_ISDIR(st.st_mode)) {
+		_cleanup_close_ int fd =
+		    depth < 16 ? gate_openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0)
+			       : -ELOOP;
+		return fd >= 0 ? walk_refs(w, fd, path, plen, depth + 1) : 0;
+	}
+	if (w->box && gitsync_is_whiteout(&st))
+		return gitsync_refname_valid(path) ? gitsync_refmap_add(w->m, path, "") : 0;
+	if (S_ISREG(st.st_mode))
+		return walk_ref_file(w, dirfd, name, path);
+	return w->box ? gitsync_note(w->s->p, "ref '%s' refused: not a regular file", path) : 0;
+}
+
+/* The refs beneath dirfd, whose ref name prefix is path (plen bytes; the
+ * buffer holds GITSYNC_REF_MAX + 2), into w->m until it is full. */
 static int walk_refs(struct walkctx *w, int dirfd, char *path, size_t plen, int depth)
 {
 	DIR *d = fs_opendir_dup(dirfd);
@@ -267,49 +315,7 @@ static int walk_refs(struct walkctx *w, int dirfd, char *path, size_t plen, int 
 			continue;
 		path[plen] = '/';
 		memcpy(path + plen + 1, de->d_name, nl + 1);
-		struct stat st;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			int fd = depth < 16 ? gate_openat(dirfd, de->d_name,
-							  O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0)
-					    : -ELOOP;
-			if (fd >= 0) {
-				r = walk_refs(w, fd, path, plen + 1 + nl, depth + 1);
-				close(fd);
-			}
-		} else if (w->box && gitsync_is_whiteout(&st)) {
-			if (gitsync_refname_valid(path))
-				r = gitsync_refmap_add(w->m, path, "");
-		} else if (S_ISREG(st.st_mode)) {
-			char buf[GITSYNC_LOOSE_REF_MAX + 1], val[GITSYNC_REF_MAX + 1];
-			size_t len = 0;
-			int k =
-			    gitsync_read_small(dirfd, de->d_name, GITSYNC_LOOSE_REF_MAX, buf, &len);
-			if (!gitsync_refname_valid(path)) {
-				if (w->box)
-					r = gitsync_note(
-					    w->s->p, "ref '%s' refused: an invalid ref name", path);
-			} else if (k == -EFBIG) {
-				if (w->box)
-					r = gitsync_note(w->s->p,
-							 "ref '%s' refused: its file is too large",
-							 path);
-			} else if (k == 0 &&
-				   (k = gitsync_parse_loose(buf, len, val)) == GITSYNC_LOOSE_OID) {
-				r = gitsync_refmap_add(w->m, path, val);
-			} else if (k == GITSYNC_LOOSE_SYMREF) {
-				if (w->box)
-					r = gitsync_note(
-					    w->s->p, "ref '%s' not brought home: a symbolic ref",
-					    path);
-			} else if (w->box) {
-				r = gitsync_note(w->s->p, "ref '%s' refused: not an object id",
-						 path);
-			}
-		} else if (w->box) {
-			r = gitsync_note(w->s->p, "ref '%s' refused: not a regular file", path);
-		}
+		r = walk_ref_entry(w, dirfd, de->d_name, path, plen + 1 + nl, depth);
 		path[plen] = '\0';
 	}
 	closedir(d);
