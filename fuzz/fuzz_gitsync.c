@@ -1,5 +1,6 @@
-/* libFuzzer harness for the git part's parsers (src/sync/gitsync.c): a ref name,
- * a loose ref, packed-refs and git log's raw output, all from one input
+/* libFuzzer harness for the git part's parsers (src/sync/gitsync_refs.c,
+ * gitsync_objects.c): a ref name, a loose ref, packed-refs and git log's
+ * raw output, all from one input
  * (box-controlled in real use, except the log, which holds box-controlled
  * paths). Every ref name a parser hands out must pass the strict check. */
 #include "util/common.h"

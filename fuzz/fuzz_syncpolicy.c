@@ -11,9 +11,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sync_policy p;
-	struct syncpolicy_error err;
+	struct error err;
 	int r = syncpolicy_parse((const char *)data, size, "/box", &p, &err);
-	if (r == -EINVAL && !err.msg[0])
+	if (r == -EINVAL && (!err.message[0] || err.code != r))
 		abort();
 	if (r == 0) {
 		static const char *const paths[] = { "a", ".git/hooks/x", "a/b/c.pem", "x/.env.y",

@@ -65,14 +65,12 @@ struct opts {
 	size_t napprove;
 };
 
-static void report(const struct gate_error *e, int r)
+/* The gate's error e (or, when it holds none, r's strerror), once. */
+static void report(const struct error *e, int r)
 {
-	if (e->line)
-		log_error("%s:%u: %s", e->subject, e->line, e->what[0] ? e->what : strerror(-r));
-	else if (e->subject[0])
-		log_error("'%s': %s", e->subject, e->what[0] ? e->what : strerror(-r));
-	else
-		log_error("%s", e->what[0] ? e->what : strerror(-r));
+	char buf[ERROR_FORMAT_MAX];
+	struct error bare = { .code = r };
+	log_error("%s", error_format(error_isset(e) ? e : &bare, buf, sizeof(buf)));
 	if (r == -ENOSPC)
 		log_error("the box's disk is full: its files are staged within its disk cap; make "
 			  "room in the box, or grow the cap with 'clawbox run --disk SIZE'");
@@ -352,7 +350,7 @@ static json_t *git_json(const struct gitsync_plan *gp)
 static int git_plan(struct gate *g, const struct box *b, const struct gate_plan *p,
 		    struct gitsync_plan *gp)
 {
-	struct gate_error err;
+	struct error err;
 	int r = gitsync_plan(g, b, p, gp, &err);
 	if (r < 0)
 		report(&err, r);
@@ -371,7 +369,7 @@ static bool git_held_fresh(const struct gitsync_ref *r, void *ctx)
 static int git_apply(struct gate *g, const struct box *b, const struct opts *o,
 		     struct gitsync_plan *gp)
 {
-	struct gate_error err;
+	struct error err;
 	int r = gitsync_apply(g, b, gp, o->yolo ? git_held_fresh : NULL, NULL, &err);
 	if (r < 0) {
 		report(&err, r);
@@ -383,7 +381,7 @@ static int git_apply(struct gate *g, const struct box *b, const struct opts *o,
 static int recover(struct gate *g, const struct opts *o)
 {
 	struct gate_recover_result rr;
-	struct gate_error err;
+	struct error err;
 	if (!gate_interrupted(g))
 		return 0;
 	int r = gate_recover(g, &rr, &err);
@@ -482,7 +480,7 @@ static int make_plan(struct gate *g, const struct box *b, const struct opts *o, 
 {
 	static char only_buf[64][PATH_MAX];
 	const char *only[64];
-	struct gate_error err;
+	struct error err;
 	for (size_t i = 0; i < o->nonly; i++) {
 		if (only_rel(b, o->only[i], only_buf[i], sizeof(only_buf[i])) < 0) {
 			log_error("'%s' is not in the project '%s'", o->only[i], b->project);
@@ -516,7 +514,7 @@ static int do_apply(struct gate *g, const struct box *b, const struct opts *o, s
 		    struct gitsync_plan *gp)
 {
 	struct gate_apply_result res = { 0 };
-	struct gate_error err;
+	struct error err;
 	int r = gate_apply(g, p, &res, &err);
 	if (r < 0) {
 		report(&err, r);
@@ -812,7 +810,7 @@ static void on_term(int sig)
 static int auto_round(const struct box *b, const struct opts *o, unsigned *ret_interval)
 {
 	struct gate *g;
-	struct gate_error err;
+	struct error err;
 	struct gate_plan p = { 0 };
 	if (load_known(b) < 0)
 		return -EINVAL;
@@ -944,7 +942,7 @@ int cmd_sync(int argc, char **argv)
 		return yolo_loop(&b, &o);
 
 	struct gate *g;
-	struct gate_error err;
+	struct error err;
 	if (load_known(&b) < 0) /* nothing printed shows a value */
 		return CLI_EXIT_ERROR;
 	int r = gate_open(&b, GATE_OPEN_WAIT, &g, &err);

@@ -62,10 +62,9 @@ static int host_state(int dfd, const char *base, char out[72], struct stat *ret_
 	if (S_ISDIR(st.st_mode)) {
 		snprintf(out, 72, "d");
 	} else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size <= HASH_BOUND) {
-		int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		_cleanup_close_ int fd =
+		    openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		int r = fd < 0 ? -errno : gate_hash_fd(fd, HASH_BOUND, h);
-		if (fd >= 0)
-			close(fd);
 		if (r < 0)
 			return r;
 		snprintf(out, 72, "f:%s", h);
@@ -290,13 +289,12 @@ static int run_op(struct gate *g, const struct journal *j, size_t i)
 	case GATE_ACT_CHMOD: {
 		if (cur[0] != 'd')
 			return 0;
-		int fd = gate_openat(g->root_fd, op->host, O_RDONLY | O_DIRECTORY, 0);
+		_cleanup_close_ int fd =
+		    gate_openat(g->root_fd, op->host, O_RDONLY | O_DIRECTORY, 0);
 		if (fd < 0)
 			return fd;
-		r = fchmod(fd, op->mode & 01777) < 0 ? -errno : 0;
-		close(fd);
-		if (r < 0)
-			return r;
+		if (fchmod(fd, op->mode & 01777) < 0)
+			return -errno;
 		break;
 	}
 	case GATE_ACT_NONE: break;
@@ -323,7 +321,7 @@ static int mark_done(int fd, size_t i)
 static void prune_upper(struct gate *g, const struct journal_op *op)
 {
 	const char *base = NULL;
-	int dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	struct stat st;
 	struct gate_fp now;
 	if (gate_parent(g->upper_fd, op->uppath, &dfd, &base) < 0)
@@ -333,21 +331,19 @@ static void prune_upper(struct gate *g, const struct journal_op *op)
 		if (gate_fp_equal(&now, &op->upper)) {
 			if (S_ISDIR(st.st_mode)) {
 				char proc[64];
-				int fd = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+				_cleanup_close_ int fd =
+				    openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 				if (fd >= 0 && op->action == GATE_ACT_REPLACE) {
 					snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 					(void)removexattr(proc, "user.overlay.opaque");
 					(void)removexattr(proc, "trusted.overlay.opaque");
 				}
-				if (fd >= 0)
-					close(fd);
 				(void)unlinkat(dfd, base, AT_REMOVEDIR);
 			} else {
 				(void)unlinkat(dfd, base, 0);
 			}
 		}
 	}
-	close(dfd);
 	/* Directories left empty that only held changes go too, when the host
 	 * has the same directory (same mode and owner). */
 	char path[PATH_MAX];
@@ -359,18 +355,15 @@ static void prune_upper(struct gate *g, const struct journal_op *op)
 		if (fstatat(g->upper_fd, path, &us, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(us.st_mode))
 			break;
-		int fd = gate_openat(g->upper_fd, path, O_RDONLY | O_DIRECTORY, 0);
+		_cleanup_close_ int fd = gate_openat(g->upper_fd, path, O_RDONLY | O_DIRECTORY, 0);
 		if (fd < 0)
 			break;
 		bool opaque = fgetxattr(fd, "user.overlay.opaque", val, sizeof(val)) >= 0 ||
 			      fgetxattr(fd, "trusted.overlay.opaque", val, sizeof(val)) >= 0;
-		close(fd);
-		int hfd = gate_openat(g->root_fd, path, O_PATH | O_DIRECTORY, 0);
+		_cleanup_close_ int hfd = gate_openat(g->root_fd, path, O_PATH | O_DIRECTORY, 0);
 		bool same = hfd >= 0 && fstat(hfd, &hs) == 0 &&
 			    (hs.st_mode & 07777) == (us.st_mode & 07777) &&
 			    hs.st_uid == us.st_uid && hs.st_gid == us.st_gid;
-		if (hfd >= 0)
-			close(hfd);
 		if (opaque || !same || unlinkat(g->upper_fd, path, AT_REMOVEDIR) < 0)
 			break;
 	}
@@ -380,14 +373,12 @@ static void prune_upper(struct gate *g, const struct journal_op *op)
 static void host_fp(struct gate *g, const char *rel, struct gate_fp *ret)
 {
 	const char *base = NULL;
-	int dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	struct stat st;
 	memset(ret, 0, sizeof(*ret));
-	if (gate_parent(g->root_fd, rel, &dfd, &base) < 0)
-		return;
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (gate_parent(g->root_fd, rel, &dfd, &base) == 0 &&
+	    fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		gate_fp_from_stat(&st, ret);
-	close(dfd);
 }
 
 /* Settle the ops marked settled[i]: prune (idle box) or baseline (running). */
@@ -417,14 +408,12 @@ static int settle(struct gate *g, const struct journal *j, const bool *settled, 
 			struct stat st;
 			struct gate_fp now;
 			const char *base = NULL;
-			int dfd = -1;
+			_cleanup_close_ int dfd = -1;
 			bool same = false;
-			if (gate_parent(g->upper_fd, op.uppath, &dfd, &base) == 0) {
-				if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-					gate_fp_from_stat(&st, &now);
-					same = gate_fp_equal(&now, &op.upper);
-				}
-				close(dfd);
+			if (gate_parent(g->upper_fd, op.uppath, &dfd, &base) == 0 &&
+			    fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+				gate_fp_from_stat(&st, &now);
+				same = gate_fp_equal(&now, &op.upper);
 			}
 			if (!same)
 				continue;
@@ -464,7 +453,7 @@ static void audit_op(struct gate *g, const struct journal_op *op, const char *ev
 
 /* Run (or resume) journal j from its first op not done. */
 static int run_journal(struct gate *g, const struct journal *j, bool recovering,
-		       struct gate_apply_result *res, size_t *ret_conflicts, struct gate_error *err)
+		       struct gate_apply_result *res, size_t *ret_conflicts, struct error *err)
 {
 	_cleanup_free_ bool *done = calloc(j->n + 1, sizeof(bool));
 	_cleanup_free_ bool *settled = calloc(j->n + 1, sizeof(bool));
@@ -501,8 +490,7 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 			continue;
 		r = run_op(g, j, i);
 		if (r < 0) {
-			gate_subject(err, j->ops[i].host);
-			return gate_fail(err, r, "cannot apply: %s", strerror(-r));
+			return gate_fail(err, r, j->ops[i].host, "cannot apply: %s", strerror(-r));
 		}
 		if (r == 0) {
 			(*ret_conflicts)++;
@@ -512,9 +500,8 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 			continue;
 		}
 		if ((r = mark_done(donefd, i)) < 0) {
-			gate_subject(err, DONE_NAME);
-			return gate_fail(err, r, "cannot record the apply's progress: %s",
-					 strerror(-r));
+			return gate_fail(err, r, DONE_NAME,
+					 "cannot record the apply's progress: %s", strerror(-r));
 		}
 		settled[i] = true;
 		audit_op(g, &j->ops[i],
@@ -530,45 +517,42 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 	pid_t holder;
 	_cleanup_close_ int boxlock = box_lock(&g->box, &holder);
 	if (boxlock < 0 && boxlock != -EBUSY && boxlock != -ETIMEDOUT) {
-		gate_subject(err, g->box.name);
-		return gate_fail(err, boxlock, "cannot lock the box: %s", strerror(-boxlock));
+		return gate_fail(err, boxlock, g->box.name, "cannot lock the box: %s",
+				 strerror(-boxlock));
 	}
 	if ((r = settle(g, j, settled, boxlock >= 0)) < 0) {
-		gate_subject(err, GATE_BASELINE_NAME);
-		return gate_fail(err, r, "cannot record the sync baseline: %s", strerror(-r));
+		return gate_fail(err, r, GATE_BASELINE_NAME, "cannot record the sync baseline: %s",
+				 strerror(-r));
 	}
 	if ((r = finish_journal(g)) < 0) {
-		gate_subject(err, GATE_JOURNAL_NAME);
-		return gate_fail(err, r, "cannot remove the journal: %s", strerror(-r));
+		return gate_fail(err, r, GATE_JOURNAL_NAME, "cannot remove the journal: %s",
+				 strerror(-r));
 	}
 	return 0;
 }
 
-int gate_recover(struct gate *g, struct gate_recover_result *ret, struct gate_error *err)
+int gate_recover(struct gate *g, struct gate_recover_result *ret, struct error *err)
 {
 	struct gate_recover_result res = { 0 };
 	char path[64];
-	char *text = NULL;
+	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 	if (!g->interrupted) {
 		*ret = res;
 		return 0;
 	}
-	int fd = openat(g->sync_fd, GATE_JOURNAL_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    openat(g->sync_fd, GATE_JOURNAL_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return gate_fail(err, -errno, "cannot open the journal: %s", strerror(errno));
+		return gate_fail(err, -errno, NULL, "cannot open the journal: %s", strerror(errno));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int r = fs_read_file(path, JOURNAL_MAX_BYTES, &text, &len);
-	close(fd);
-	if (r < 0) {
-		gate_subject(err, GATE_JOURNAL_NAME);
-		return gate_fail(err, r, "cannot read the journal: %s", strerror(-r));
-	}
+	if (r < 0)
+		return gate_fail(err, r, GATE_JOURNAL_NAME, "cannot read the journal: %s",
+				 strerror(-r));
 	struct journal j = { 0 };
 	r = journal_parse(text, len, &j);
-	free(text);
 	if (r < 0) {
 		/* Written whole before any host change: a torn journal means the
 		 * apply never started. */
@@ -596,16 +580,15 @@ int gate_recover(struct gate *g, struct gate_recover_result *ret, struct gate_er
 static int upper_fp(struct gate *g, const char *rel, struct gate_fp *ret)
 {
 	const char *base = NULL;
-	int dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	struct stat st;
 	int r = gate_parent(g->upper_fd, rel, &dfd, &base);
 	if (r < 0)
 		return r;
-	r = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	close(dfd);
-	if (r == 0)
-		gate_fp_from_stat(&st, ret);
-	return r;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	gate_fp_from_stat(&st, ret);
+	return 0;
 }
 
 /* Whether e is beneath a directory the apply replaces (the host's old
@@ -631,13 +614,12 @@ static int host_as_planned(struct gate *g, const struct gate_entry *e)
 	if (!e->host_tree[0])
 		return 1;
 	char h[65];
-	int dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	const char *base = NULL;
 	int r = gate_parent(g->root_fd, e->path, &dfd, &base);
 	if (r < 0)
 		return 0;
 	r = gate_tree_walk(dfd, base, GATE_TREE_MAX, NULL, NULL, h);
-	close(dfd);
 	if (r == -ENOMEM)
 		return r;
 	return r == 0 && STREQ(h, e->host_tree);
@@ -647,7 +629,7 @@ static int plan_op(struct gate *g, const struct gate_plan *p, const struct gate_
 		   uint32_t idx, struct journal_op *op, char *beside, size_t bn)
 {
 	const char *base = NULL;
-	int dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	struct stat st;
 	*op = (struct journal_op){ .action = e->action,
 				   .choice = e->choice,
@@ -674,8 +656,6 @@ static int plan_op(struct gate *g, const struct gate_plan *p, const struct gate_
 	}
 	int r = gate_parent(g->root_fd, op->host, &dfd, &base);
 	if (r == -ENOENT || (e->choice != GATE_CHOICE_BESIDE && under_replace(p, e))) {
-		if (dfd >= 0)
-			close(dfd);
 		snprintf(op->old, sizeof(op->old), "-"); /* made by an earlier op */
 		return 0;
 	}
@@ -684,7 +664,6 @@ static int plan_op(struct gate *g, const struct gate_plan *p, const struct gate_
 	if (r < 0)
 		return r;
 	r = host_state(dfd, base, op->old, &st);
-	close(dfd);
 	/* A directory it removes: expected with every entry beneath. */
 	if (r == 0 && op->old[0] == 'd' && e->choice != GATE_CHOICE_BESIDE && e->host_tree[0])
 		snprintf(op->old, sizeof(op->old), "t:%s", e->host_tree);
@@ -692,20 +671,19 @@ static int plan_op(struct gate *g, const struct gate_plan *p, const struct gate_
 }
 
 int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *ret,
-	       struct gate_error *err)
+	       struct error *err)
 {
 	struct gate_apply_result res = { 0 };
 	struct journal j = { 0 };
 	uint8_t rnd[8];
 	int r = 0;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 	if (g->interrupted) {
-		gate_subject(err, g->box.name);
-		return gate_fail(err, -EAGAIN, "an interrupted apply must be finished first");
+		return gate_fail(err, -EAGAIN, g->box.name,
+				 "an interrupted apply must be finished first");
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return gate_fail(err, -EIO, "no random bytes for the journal id");
+		return gate_fail(err, -EIO, NULL, "no random bytes for the journal id");
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(j.id + 2 * i, 3, "%02x", rnd[i]);
 
@@ -753,8 +731,8 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 			continue;
 		}
 		if (r < 0) {
-			gate_subject(err, e->path);
-			gate_fail(err, r, "cannot read the host's version: %s", strerror(-r));
+			gate_fail(err, r, e->path, "cannot read the host's version: %s",
+				  strerror(-r));
 			break;
 		}
 		r = journal_add(&j, &op);
@@ -768,8 +746,8 @@ int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *re
 			r = fs_write_atomic_at(g->sync_fd, GATE_JOURNAL_NAME, b.data, b.len, 0600);
 		buf_free(&b);
 		if (r < 0) {
-			gate_subject(err, GATE_JOURNAL_NAME);
-			gate_fail(err, r, "cannot write the journal: %s", strerror(-r));
+			gate_fail(err, r, GATE_JOURNAL_NAME, "cannot write the journal: %s",
+				  strerror(-r));
 		} else {
 			g->interrupted = true;
 			size_t held = 0;

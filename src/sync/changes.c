@@ -32,7 +32,7 @@ struct walk {
 static bool has_ovl_xattr(int dirfd, const char *name, const char *attr, bool want_y)
 {
 	char proc[64], val[8];
-	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -44,7 +44,6 @@ static bool has_ovl_xattr(int dirfd, const char *name, const char *attr, bool wa
 		ssize_t n = getxattr(proc, key, val, sizeof(val));
 		found = n >= 0 && (!want_y || (n >= 1 && val[0] == 'y'));
 	}
-	close(fd);
 	return found;
 }
 
@@ -116,17 +115,14 @@ static int walk_entry(struct walk *w, int upper, int lower, const char *name, si
 	if (r < 0)
 		return r;
 
-	int ufd = openat(upper, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int ufd =
+	    openat(upper, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (ufd < 0)
 		return -errno;
-	int lfd = -1;
+	_cleanup_close_ int lfd = -1;
 	if (lower_dir && !opaque)
 		lfd = openat(lower, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	r = walk_dir(w, ufd, lfd, len, depth + 1);
-	close(ufd);
-	if (lfd >= 0)
-		close(lfd);
-	return r;
+	return walk_dir(w, ufd, lfd, len, depth + 1);
 }
 
 static int walk_dir(struct walk *w, int upper, int lower, size_t plen, int depth)
@@ -149,14 +145,12 @@ static int walk_dir(struct walk *w, int upper, int lower, size_t plen, int depth
 int changes_walk(int upper_fd, int lower_fd, int (*fn)(const struct change *c, void *ctx),
 		 void *ctx)
 {
-	struct walk *w = calloc(1, sizeof(*w));
+	_cleanup_free_ struct walk *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	w->fn = fn;
 	w->ctx = ctx;
-	int r = walk_dir(w, upper_fd, lower_fd, 0, 0);
-	free(w);
-	return r;
+	return walk_dir(w, upper_fd, lower_fd, 0, 0);
 }
 
 static int count(const struct change *c, void *p)

@@ -1,87 +1,19 @@
 /* The sync gate: opening a box's gate, building the plan of its pending
- * changes, the checks and the staging area. The apply is in apply.c. */
+ * changes (classify: the four stages that decide each entry's verdict) and
+ * the staging area. The checks are in gate_check.c, the scanner in
+ * gate_scan.c, the apply in apply.c (gate_int.h lists them all). */
 #include "util/common.h"
 
 #include "sync/gate_int.h"
-#include "scan/gitleaks.h"
 #include "util/pathglob.h"
 #include "util/fs.h"
 #include "util/hash.h"
-#include "util/utf8.h"
 
 #include <linux/openat2.h>
-#include <stdarg.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
 
-#define STAGE_DIR  "stage"
-#define CACHE_FILE "scancache.json"
-#define CACHE_MAX  (64u << 20)
-
-static const char *const verdict_names[] = {
-	[GATE_OK] = "apply",        [GATE_NEEDS_APPROVAL] = "needs-approval",
-	[GATE_BLOCKED] = "blocked", [GATE_CONFLICT] = "conflict",
-	[GATE_WAITING] = "waiting", [GATE_UNSTABLE] = "changing",
-	[GATE_SETTLED] = "settled", [GATE_GITDATA] = "git-data",
-};
-static const char *const action_names[] = {
-	[GATE_ACT_NONE] = "none",   [GATE_ACT_WRITE] = "write",   [GATE_ACT_SYMLINK] = "symlink",
-	[GATE_ACT_MKDIR] = "mkdir", [GATE_ACT_DELETE] = "delete", [GATE_ACT_REPLACE] = "replace",
-	[GATE_ACT_CHMOD] = "chmod",
-};
-static const char *const type_names[] = {
-	[GATE_FILE] = "file",       [GATE_DIR] = "dir",           [GATE_SYMLINK] = "symlink",
-	[GATE_SPECIAL] = "special", [GATE_WHITEOUT] = "whiteout",
-};
-static const char *const sev_names[] = {
-	[GATE_SEV_NOTE] = "note",
-	[GATE_SEV_APPROVE] = "needs-approval",
-	[GATE_SEV_BLOCK] = "block",
-};
-static const char *const choice_names[] = {
-	[GATE_CHOICE_NONE] = "none",
-	[GATE_CHOICE_APPLY] = "apply",
-	[GATE_CHOICE_KEEP_HOST] = "keep-host",
-	[GATE_CHOICE_BESIDE] = "beside",
-};
-
-const char *gate_verdict_name(enum gate_verdict v)
-{
-	return verdict_names[v];
-}
-const char *gate_action_name(enum gate_action a)
-{
-	return action_names[a];
-}
-const char *gate_type_name(enum gate_type t)
-{
-	return type_names[t];
-}
-const char *gate_severity_name(enum gate_severity s)
-{
-	return sev_names[s];
-}
-const char *gate_choice_name(enum gate_choice c)
-{
-	return choice_names[c];
-}
-
-int gate_fail(struct gate_error *err, int r, const char *fmt, ...)
-{
-	va_list ap;
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->what, sizeof(err->what), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
-void gate_subject(struct gate_error *err, const char *subject)
-{
-	if (err)
-		gate_path_display(subject, err->subject, sizeof(err->subject));
-}
+#define STAGE_DIR "stage"
 
 static int openat2_nosym(int dirfd, const char *path, int flags, mode_t mode, bool beneath)
 {
@@ -183,76 +115,43 @@ void gate_stage_name(uint32_t i, char out[32])
 	snprintf(out, 32, STAGE_DIR "/%u", (unsigned)i);
 }
 
-void gate_path_display(const char *path, char *out, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0, left = strlen(path);
-	const unsigned char *s = (const unsigned char *)path;
-	if (n < 8) {
-		if (n)
-			out[0] = '\0';
-		return;
-	}
-	while (*s) {
-		unsigned char c = *s;
-		uint32_t cp = 0;
-		/* a valid UTF-8 sequence is copied as is, unless it is a C1 or
-		 * bidi control (shown as \uXXXX) */
-		size_t seq = c >= 0x80 ? utf8_decode(s, left, &cp) : 0;
-		if (o + 8 >= n) {
-			memcpy(out + (o + 4 <= n ? o : n - 4), "...", 4);
-			return;
-		}
-		if (seq && utf8_is_control(cp)) {
-			o += (size_t)snprintf(out + o, n - o, "\\u%04x", (unsigned)cp);
-			s += seq;
-			left -= seq;
-		} else if (seq) {
-			memcpy(out + o, s, seq);
-			o += seq;
-			s += seq;
-			left -= seq;
-		} else if (c < 0x20 || c == 0x7f || c >= 0x80 || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-			s++;
-			left--;
-		} else {
-			out[o++] = (char)c;
-			s++;
-			left--;
-		}
-	}
-	out[o] = '\0';
-}
-
 /* ---- opening ---------------------------------------------------------- */
 
+/* $BOX/sync/baseline into g->base (none: empty). */
 static int load_baseline(struct gate *g)
 {
-	char *text = NULL;
+	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	int fd = openat(g->sync_fd, GATE_BASELINE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char path[64];
+	_cleanup_close_ int fd =
+	    openat(g->sync_fd, GATE_BASELINE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int r = fs_read_file(path, JOURNAL_MAX_BYTES, &text, &len);
-	close(fd);
 	if (r < 0)
 		return r;
 	/* A damaged baseline only makes synced entries pending again. */
 	if (baseline_parse(text, len, &g->base) < 0)
 		memset(&g->base, 0, sizeof(g->base));
-	free(text);
 	return 0;
 }
 
-int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gate_error *err)
+/* The box's sync policy (config.toml) into g->pol; on failure err names
+ * the file (made printable) and, for a mistake in it, its line. */
+static int load_policy(struct gate *g, struct error *err)
 {
-	struct syncpolicy_error pe;
+	char where[ERROR_WHERE_MAX];
+	int r = syncpolicy_load(g->box.dir, &g->pol, err);
+	if (r < 0 && err) {
+		gate_path_display(err->where, where, sizeof(where));
+		memcpy(err->where, where, sizeof(where));
+	}
+	return r;
+}
+
+int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct error *err)
+{
 	char path[PATH_MAX];
 	int r;
 	struct gate *g = calloc(1, sizeof(*g));
@@ -260,14 +159,12 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 		return -ENOMEM;
 	g->box = *b;
 	g->root_fd = g->upper_fd = g->sync_fd = g->lock_fd = -1;
-	if (err)
-		memset(err, 0, sizeof(*err));
+	error_clear(err);
 
 	g->root_fd = openat2_nosym(AT_FDCWD, b->project, O_RDONLY | O_DIRECTORY, 0, false);
 	if (g->root_fd < 0) {
 		r = g->root_fd;
-		gate_subject(err, b->project);
-		gate_fail(err, r,
+		gate_fail(err, r, b->project,
 			  r == -ELOOP     ? "the project is (or is reached through) a symlink now"
 			  : r == -ENOENT  ? "the project no longer exists"
 			  : r == -ENOTDIR ? "the project is no longer a directory"
@@ -278,8 +175,7 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 	if ((r = path_join(path, sizeof(path), b->data, "upper")) < 0 ||
 	    (g->upper_fd = r = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		r = r < 0 && errno ? -errno : r;
-		gate_subject(err, path);
-		gate_fail(err, r, "cannot open the overlay: %s", strerror(-r));
+		gate_fail(err, r, path, "cannot open the overlay: %s", strerror(-r));
 		goto fail;
 	}
 	if ((r = path_join(path, sizeof(path), b->data, GATE_DIR_NAME)) < 0 ||
@@ -289,8 +185,7 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 	    (g->lock_fd =
 		 openat(g->sync_fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		r = r < 0 ? r : -errno;
-		gate_subject(err, path);
-		gate_fail(err, r, "cannot open the sync state: %s", strerror(-r));
+		gate_fail(err, r, path, "cannot open the sync state: %s", strerror(-r));
 		goto fail;
 	}
 	while ((r = flock(g->lock_fd, LOCK_EX | (flags & GATE_OPEN_WAIT ? 0 : LOCK_NB))) < 0 &&
@@ -298,26 +193,18 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gat
 		;
 	if (r < 0) {
 		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		gate_subject(err, b->name);
-		gate_fail(err, r, "another sync of the box is running");
+		gate_fail(err, r, b->name, "another sync of the box is running");
 		goto fail;
 	}
-	if ((r = syncpolicy_load(b->dir, &g->pol, &pe)) < 0) {
-		snprintf(path, sizeof(path), "%s/config.toml", b->dir);
-		gate_subject(err, path);
-		if (err)
-			err->line = pe.line;
-		gate_fail(err, r, "%s", r == -EINVAL ? pe.msg : strerror(-r));
+	if ((r = load_policy(g, err)) < 0)
 		goto fail;
-	}
 	if ((r = audit_open(b->dir, b->name, &g->audit)) < 0) {
-		gate_subject(err, b->name);
-		gate_fail(err, r, "cannot open the audit log: %s", strerror(-r));
+		gate_fail(err, r, b->name, "cannot open the audit log: %s", strerror(-r));
 		goto fail;
 	}
 	if ((r = load_baseline(g)) < 0) {
-		gate_subject(err, GATE_BASELINE_NAME);
-		gate_fail(err, r, "cannot read the sync baseline: %s", strerror(-r));
+		gate_fail(err, r, GATE_BASELINE_NAME, "cannot read the sync baseline: %s",
+			  strerror(-r));
 		goto fail;
 	}
 	g->interrupted = faccessat(g->sync_fd, GATE_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
@@ -386,463 +273,45 @@ int gate_add_known_secret(struct gate *g, const char *name, const void *value, s
 	return 0;
 }
 
-/* ---- scanner and its cache --------------------------------------------- */
-
-/* The key of the rules: their text and the known secrets (hashed). */
-static int compute_rules_key(struct gate *g, struct gate_error *err)
-{
-	struct buf b = BUF_INIT((17u << 20));
-	char *text = NULL;
-	size_t len = 0;
-	int r = 0;
-	if (g->pol.gitleaks_config) {
-		r = fs_read_file(g->pol.gitleaks_config, 16u << 20, &text, &len);
-		if (r < 0) {
-			gate_subject(err, g->pol.gitleaks_config);
-			return gate_fail(err, r, "cannot read the gitleaks configuration: %s",
-					 strerror(-r));
-		}
-		r = buf_printf(&b, "file:%s\n", g->pol.gitleaks_config);
-		if (r == 0)
-			r = buf_append(&b, text, len);
-		free(text);
-	} else {
-		r = buf_puts(&b, "default\n");
-		if (r == 0)
-			r = buf_puts(&b, scan_default_rules_toml);
-	}
-	for (size_t i = 0; r == 0 && i < g->nsecrets; i++) {
-		char h[65];
-		hash_sha256_hex(g->secrets[i].value, g->secrets[i].len, h);
-		r = buf_printf(&b, "\nsecret:%s:%s", g->secrets[i].name, h);
-	}
-	if (r == 0)
-		hash_sha256_hex(b.data, b.len, g->rules_key);
-	buf_free(&b);
-	return r;
-}
-
-static int ensure_rules(struct gate *g, struct gate_error *err)
-{
-	struct error e = { 0 };
-	if (g->rules)
-		return 0;
-	struct scan_rules *rs;
-	int r = scan_rules_new(&rs);
-	if (r < 0)
-		return r;
-	r = g->pol.gitleaks_config ? gitleaks_load_file(rs, g->pol.gitleaks_config, &e)
-				   : gitleaks_load_default(rs, &e);
-	if (r < 0) {
-		scan_rules_free(rs);
-		gate_subject(err, e.where[0] ? e.where : "gitleaks");
-		if (err)
-			err->line = e.line;
-		return gate_fail(err, r, "%s", e.message[0] ? e.message : strerror(-r));
-	}
-	for (size_t i = 0; r == 0 && i < g->nsecrets; i++)
-		r = scan_rules_add_known_secret(rs, g->secrets[i].name, g->secrets[i].value,
-						g->secrets[i].len);
-	if (r == 0)
-		r = scan_rules_compile(rs, &e);
-	if (r < 0) {
-		scan_rules_free(rs);
-		gate_subject(err, "scanner");
-		return gate_fail(err, r, "cannot compile the secret rules: %s",
-				 e.message[0] ? e.message : strerror(-r));
-	}
-	g->rules = rs;
-	return 0;
-}
-
-static void load_cache(struct gate *g)
-{
-	char path[64];
-	int fd = openat(g->sync_fd, CACHE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	g->cache_new = json_object();
-	if (fd < 0)
-		return;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	char *text = NULL;
-	size_t len = 0;
-	if (fs_read_file(path, CACHE_MAX, &text, &len) == 0) {
-		json_t *j = json_loadb(text, len, 0, NULL);
-		const char *key = json_string_value(json_object_get(j, "rules"));
-		if (key && STREQ(key, g->rules_key) && json_is_object(json_object_get(j, "scans")))
-			g->cache_old = json_incref(json_object_get(j, "scans"));
-		json_decref(j);
-	}
-	free(text);
-	close(fd);
-}
-
-static void save_cache(struct gate *g)
-{
-	if (!g->cache_dirty && g->cache_old &&
-	    json_object_size(g->cache_old) == json_object_size(g->cache_new))
-		return;
-	json_t *j = json_pack("{s:s, s:O}", "rules", g->rules_key, "scans", g->cache_new);
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	/* A cache that cannot be written only costs time next run. */
-	if (text)
-		(void)fs_write_atomic_at(g->sync_fd, CACHE_FILE, text, strlen(text), 0600);
-	free(text);
-	json_decref(j);
-}
-
-/* ---- entries and findings ---------------------------------------------- */
-
-/* The name the checks below use. */
-#define add_finding gate_add_finding
-
-int gate_add_finding(struct gate_entry *e, enum gate_severity sev, const char *rule, unsigned line,
-		     const char *fmt, ...)
-{
-	if (e->nfindings >= 64)
-		return 0; /* enough to decide; the rest would be noise */
-	struct gate_finding *nv = reallocarray(e->findings, e->nfindings + 1, sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	e->findings = nv;
-	struct gate_finding *f = &nv[e->nfindings++];
-	memset(f, 0, sizeof(*f));
-	snprintf(f->rule, sizeof(f->rule), "%s", rule);
-	f->line = line;
-	f->sev = sev;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
-static bool has_sev(const struct gate_entry *e, enum gate_severity sev)
-{
-	for (size_t i = 0; i < e->nfindings; i++)
-		if (e->findings[i].sev == sev)
-			return true;
-	return false;
-}
-
-static int check_path(struct gate *g, struct gate_entry *e)
-{
-	const struct sync_policy *p = &g->pol;
-	const char *m;
-	int r = 0;
-	for (const unsigned char *s = (const unsigned char *)e->path; *s && r == 0; s++)
-		if (*s < 0x20 || *s == 0x7f)
-			r = add_finding(e, GATE_SEV_BLOCK, "name-control", 0,
-					"the file name holds a control character (0x%02x)", *s);
-	if (r == 0 && !utf8_valid(e->path))
-		r = add_finding(e, GATE_SEV_BLOCK, "name-encoding", 0,
-				"the file name is not valid UTF-8");
-	if (r == 0 && (m = syncpolicy_denied(p, e->path)))
-		r = add_finding(e, GATE_SEV_BLOCK, "path-deny", 0, "denied by the pattern '%s'", m);
-	if (r == 0 && !syncpolicy_allowed(p, e->path))
-		r = add_finding(e, GATE_SEV_BLOCK, "path-not-allowed", 0,
-				"not matched by any allow pattern");
-	const char *why = NULL;
-	if (r == 0 && (m = syncpolicy_needs_approval(p, e->path, &why)))
-		r = add_finding(e, GATE_SEV_APPROVE, "path-approval", 0,
-				"'%s': %s; needs explicit approval", m, why);
-	if (r == 0 && e->type != GATE_DIR && e->type != GATE_WHITEOUT &&
-	    (m = syncpolicy_blocked_ext(p, e->path)))
-		r = add_finding(e, GATE_SEV_BLOCK, "credential-file", 0,
-				"credential file type '%s' is never synced", m);
-	if (r == 0 && e->type == GATE_SPECIAL)
-		r = add_finding(e, GATE_SEV_BLOCK, "special-file", 0,
-				"devices, fifos and sockets are never synced");
-	if (r == 0 && (e->upper.mode & (S_ISUID | S_ISGID)) && e->type != GATE_WHITEOUT)
-		r = add_finding(e, GATE_SEV_NOTE, "setuid", 0,
-				"setuid/setgid bits are not synced (mode %04o applied)",
-				(unsigned)e->mode);
-	if (r == 0 && (e->upper.mode & S_IWOTH) && e->type != GATE_WHITEOUT &&
-	    e->type != GATE_SYMLINK)
-		r = add_finding(e, GATE_SEV_NOTE, "world-writable", 0,
-				"the world-writable bit is not synced (mode %04o applied)",
-				(unsigned)e->mode);
-	return r;
-}
-
-static bool is_executable_format(const unsigned char *d, size_t n)
-{
-	if (n >= 4 && d[0] == 0x7f && d[1] == 'E' && d[2] == 'L' && d[3] == 'F')
-		return true;
-	if (n >= 0x40 && d[0] == 'M' && d[1] == 'Z') {
-		uint32_t off = d[0x3c] | d[0x3d] << 8 | d[0x3e] << 16 | (uint32_t)d[0x3f] << 24;
-		if (off <= n - 4 && memcmp(d + off, "PE\0\0", 4) == 0)
-			return true;
-	}
-	if (n >= 4) {
-		uint32_t be = (uint32_t)d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3];
-		if (be == 0xfeedface || be == 0xfeedfacf || be == 0xcefaedfe || be == 0xcffaedfe)
-			return true;
-		if (be == 0xcafebabe && n >= 8) {
-			uint32_t nfat = (uint32_t)d[4] << 24 | d[5] << 16 | d[6] << 8 | d[7];
-			return nfat > 0 && nfat < 32; /* not a Java class (version >= 45) */
-		}
-	}
-	return false;
-}
-
-struct scan_collect {
-	struct gate_entry *e;
-	json_t *arr;
-	int err;
-};
-
-static int on_finding(const struct scan_finding *f, void *p)
-{
-	struct scan_collect *c = p;
-	char reason[200];
-	if (f->known_secret)
-		snprintf(reason, sizeof(reason), "holds the box's secret %s", f->known_name);
-	else
-		snprintf(reason, sizeof(reason), "%s", f->description ? f->description : "secret");
-	json_t *t = json_pack("[s, i, s]", f->rule_id, (int)f->start_line, reason);
-	if (!t || json_array_append_new(c->arr, t) < 0) {
-		c->err = -ENOMEM;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Secret findings of data as path: from the cache when the same bytes at
- * the same path were scanned with the same rules, else scanned now. */
-static int check_secrets(struct gate *g, struct gate_entry *e, const void *data, size_t len,
-			 struct gate_error *err)
-{
-	char key[65];
-	struct buf kb = BUF_INIT(PATH_MAX + 128);
-	int r = buf_printf(&kb, "%s", e->path);
-	if (r == 0)
-		r = buf_append(&kb, "", 1);
-	if (r == 0)
-		r = buf_puts(&kb, e->new_hash);
-	if (r < 0) {
-		buf_free(&kb);
-		return r;
-	}
-	hash_sha256_hex(kb.data, kb.len, key);
-	buf_free(&kb);
-	json_t *hit = g->cache_old ? json_object_get(g->cache_old, key) : NULL;
-	if (hit)
-		json_incref(hit);
-	else {
-		if ((r = ensure_rules(g, err)) < 0)
-			return r;
-		struct scan_collect c = { e, json_array(), 0 };
-		if (!c.arr)
-			return -ENOMEM;
-		r = scan_buffer(g->rules, e->path, data, len, on_finding, &c);
-		if (r < 0) {
-			json_decref(c.arr);
-			gate_subject(err, e->path);
-			return gate_fail(err, c.err ? c.err : r, "cannot scan: %s",
-					 strerror(-(c.err ? c.err : r)));
-		}
-		hit = c.arr;
-		g->cache_dirty = true;
-	}
-	size_t i;
-	json_t *t;
-	json_array_foreach(hit, i, t)
-	{
-		const char *rule = json_string_value(json_array_get(t, 0));
-		const char *why = json_string_value(json_array_get(t, 1 + 1));
-		json_int_t line = json_integer_value(json_array_get(t, 1));
-		if (rule && why && r >= 0)
-			r = add_finding(e, GATE_SEV_BLOCK, rule, (unsigned)line, "secret: %s", why);
-	}
-	if (json_object_set_new(g->cache_new, key, hit) < 0)
-		r = -ENOMEM;
-	return r < 0 ? r : 0;
-}
-
-/* Findings of a name: [rule, line, reason, start, end] (the match's
- * bytes in the scanned name). */
-static int on_name_finding(const struct scan_finding *f, void *p)
-{
-	struct scan_collect *c = p;
-	int r = on_finding(f, p);
-	json_t *t = r < 0 ? NULL : json_array_get(c->arr, json_array_size(c->arr) - 1);
-	if (t && (json_array_append_new(t, json_integer((json_int_t)f->start)) < 0 ||
-		  json_array_append_new(t, json_integer((json_int_t)f->end)) < 0)) {
-		c->err = -ENOMEM;
-		return -ENOMEM;
-	}
-	return r;
-}
-
-/* e->shown: e's path with every span a finding of hit covers as
- * "[REDACTED:RULE]" (a cached finding without a span: the whole path). */
-static int redact_name(struct gate_entry *e, json_t *hit)
-{
-	size_t n = strlen(e->path), i;
-	_cleanup_free_ const char **cover = calloc(n + 1, sizeof(*cover));
-	json_t *t;
-	if (!cover)
-		return -ENOMEM;
-	json_array_foreach(hit, i, t)
-	{
-		const char *rule = json_string_value(json_array_get(t, 0));
-		json_int_t a =
-		    json_array_size(t) >= 5 ? json_integer_value(json_array_get(t, 3)) : 0;
-		json_int_t b = json_array_size(t) >= 5 ? json_integer_value(json_array_get(t, 4))
-						       : (json_int_t)n;
-		for (json_int_t k = a < 0 ? 0 : a; rule && k < b && k < (json_int_t)n; k++)
-			cover[k] = rule;
-	}
-	struct buf out = BUF_INIT(4 * PATH_MAX);
-	int r = 0;
-	for (size_t k = 0; k < n && r == 0;) {
-		if (!cover[k]) {
-			r = buf_append(&out, e->path + k, 1);
-			k++;
-			continue;
-		}
-		const char *rule = cover[k];
-		if (strncmp(rule, "known-secret:", 13) == 0)
-			rule += 13; /* as the redactor writes a known value */
-		r = buf_printf(&out, "[REDACTED:%s]", rule);
-		while (k < n && cover[k])
-			k++;
-	}
-	if (r == 0)
-		r = buf_append(&out, "", 1);
-	if (r < 0) {
-		buf_free(&out);
-		return r;
-	}
-	free(e->shown);
-	e->shown = buf_steal(&out);
-	return 0;
-}
-
-/* A file name holding a secret (a box's known value in any form the
- * scanner matches, or anything a rule finds in a bare name) is blocked:
- * applying it would put the secret in the host's tree (and in every
- * listing); so is a link target holding one. The whole path is scanned,
- * then "\n" and the target. Cached like contents (key: "name", path,
- * target). A deletion names what the host has already: not scanned. */
-static int check_name(struct gate *g, struct gate_entry *e, struct gate_error *err)
-{
-	char key[65];
-	if (e->type == GATE_WHITEOUT)
-		return 0;
-	struct buf nb = BUF_INIT(2 * PATH_MAX + 16);
-	int r = buf_puts(&nb, e->path);
-	if (r == 0 && e->target)
-		r = buf_printf(&nb, "\n%s", e->target);
-	if (r < 0) {
-		buf_free(&nb);
-		return r;
-	}
-	struct buf kb = BUF_INIT(2 * PATH_MAX + 16);
-	if ((r = buf_append(&kb, "name", 5)) == 0)
-		r = buf_append(&kb, nb.data, nb.len);
-	if (r == 0)
-		hash_sha256_hex(kb.data, kb.len, key);
-	buf_free(&kb);
-	json_t *hit = r == 0 && g->cache_old ? json_object_get(g->cache_old, key) : NULL;
-	if (hit)
-		json_incref(hit);
-	else if (r == 0 && (r = ensure_rules(g, err)) == 0) {
-		struct scan_collect c = { e, json_array(), 0 };
-		if (!c.arr)
-			r = -ENOMEM;
-		else if ((r = scan_buffer(g->rules, e->path, nb.data, nb.len, on_name_finding,
-					  &c)) < 0) {
-			json_decref(c.arr);
-			gate_subject(err, e->path);
-			r = gate_fail(err, c.err ? c.err : r, "cannot scan the name: %s",
-				      strerror(-(c.err ? c.err : r)));
-		} else {
-			hit = c.arr;
-			g->cache_dirty = true;
-		}
-	}
-	buf_free(&nb);
-	if (!hit)
-		return r;
-	size_t i;
-	json_t *t;
-	json_array_foreach(hit, i, t)
-	{
-		const char *rule = json_string_value(json_array_get(t, 0));
-		const char *why = json_string_value(json_array_get(t, 2));
-		if (rule && why && r >= 0)
-			r = add_finding(
-			    e, GATE_SEV_BLOCK, rule, 0, "the file name%s %s%s",
-			    e->target ? " or link target" : "",
-			    strncmp(why, "holds ", 6) == 0 ? "" : "holds a secret: ", why);
-	}
-	if (r >= 0 && json_array_size(hit))
-		r = redact_name(e, hit);
-	if (json_object_set_new(g->cache_new, key, hit) < 0)
-		r = -ENOMEM;
-	return r < 0 ? r : 0;
-}
-
-int gate_scan_data(struct gate *g, const char *path, const void *data, size_t len,
-		   int (*fn)(const struct scan_finding *f, void *ctx), void *ctx,
-		   struct gate_error *err)
-{
-	int r = ensure_rules(g, err);
-	return r < 0 ? r : scan_buffer(g->rules, path, data, len, fn, ctx);
-}
-
 /* Read the upper file of e into memory (at most the size limit), check it
  * is still the file the walk saw. */
 static int read_upper(struct gate *g, struct gate_entry *e, char **ret, size_t *ret_len)
 {
-	int dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	const char *base = NULL;
+	struct stat st;
+	struct gate_fp after;
 	int r = gate_parent(g->upper_fd, e->path, &dfd, &base);
 	if (r < 0)
 		return r;
-	int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	r = fd < 0 ? -errno : 0;
-	close(dfd);
-	if (r < 0)
-		return r;
-	struct stat st;
+	_cleanup_close_ int fd =
+	    openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != e->upper.ino)
+		return -ESTALE;
 	size_t cap = (size_t)e->size + 1, len = 0;
-	char *data = NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != e->upper.ino ||
-	    !(data = malloc(cap))) {
-		r = data || !S_ISREG(st.st_mode) || st.st_ino != e->upper.ino ? -ESTALE : -ENOMEM;
-		close(fd);
-		return r;
-	}
+	_cleanup_free_ char *data = malloc(cap);
+	if (!data)
+		return -ENOMEM;
 	for (;;) {
 		ssize_t k = read(fd, data + len, cap - len);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0) {
-			r = -errno;
-			break;
-		}
+		if (k < 0)
+			return -errno;
 		if (k == 0)
 			break;
 		len += (size_t)k;
-		if (len == cap) {
-			r = -ESTALE; /* grew */
-			break;
-		}
+		if (len == cap)
+			return -ESTALE; /* grew */
 	}
-	struct gate_fp after;
-	if (r == 0 && fstat(fd, &st) == 0) {
+	if (fstat(fd, &st) == 0) {
 		gate_fp_from_stat(&st, &after);
 		if (!gate_fp_equal(&after, &e->upper) || len != e->size)
-			r = -ESTALE;
+			return -ESTALE;
 	}
-	close(fd);
-	if (r < 0) {
-		free(data);
-		return r;
-	}
-	*ret = data;
+	*ret = TAKE_PTR(data);
 	*ret_len = len;
 	return 0;
 }
@@ -863,80 +332,6 @@ static int write_stage(struct gate *g, uint32_t idx, const void *data, size_t le
 	if (r < 0)
 		(void)unlinkat(g->sync_fd, name, 0);
 	return r;
-}
-
-/* Host side of e: its type, identity and (for a regular file of the same
- * size as the box's) its hash. A host path through a symlink blocks. */
-static int probe_host(struct gate *g, struct gate_entry *e)
-{
-	int dfd = -1;
-	const char *base = NULL;
-	struct stat st;
-	int r = gate_parent(g->root_fd, e->path, &dfd, &base);
-	if (r == -ENOENT || r == -ENOTDIR)
-		return 0;
-	if (r == -ELOOP || r == -EXDEV)
-		return add_finding(e, GATE_SEV_BLOCK, "host-symlink", 0,
-				   "the path on the host passes through a symlink");
-	if (r < 0)
-		return r;
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = errno == ENOENT ? 0 : -errno;
-		close(dfd);
-		return r;
-	}
-	e->host_type = (int)(st.st_mode & S_IFMT);
-	gate_fp_from_stat(&st, &e->host);
-	e->host_ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
-	if (S_ISREG(st.st_mode) && e->type == GATE_FILE && (uint64_t)st.st_size == e->size) {
-		int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0) {
-			if (gate_hash_fd(fd, g->pol.max_size, e->host_hash) < 0)
-				e->host_hash[0] = '\0';
-			close(fd);
-		}
-	} else if (S_ISLNK(st.st_mode) && e->type == GATE_SYMLINK) {
-		char t[PATH_MAX];
-		ssize_t n = readlinkat(dfd, base, t, sizeof(t) - 1);
-		if (n >= 0) {
-			t[n] = '\0';
-			hash_sha256_hex(t, (size_t)n, e->host_hash);
-		}
-	}
-	close(dfd);
-	return 0;
-}
-
-static int64_t upper_btime(struct gate *g, const struct gate_entry *e)
-{
-	int dfd = -1;
-	const char *base = NULL;
-	struct statx stx;
-	int64_t t = e->upper.ctime_ns ? e->upper.ctime_ns : INT64_MAX;
-	if (gate_parent(g->upper_fd, e->path, &dfd, &base) < 0)
-		return t;
-	if (statx(dfd, base, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) == 0 &&
-	    (stx.stx_mask & STATX_BTIME))
-		t = (int64_t)stx.stx_btime.tv_sec * 1000000000 + stx.stx_btime.tv_nsec;
-	close(dfd);
-	return t;
-}
-
-/* Whether the host changed e's path after the box last saw it. */
-static bool host_changed(struct gate *g, struct gate_entry *e, const struct baseline_rec *rec)
-{
-	if (rec) {
-		struct gate_fp none = { 0 };
-		return !gate_fp_equal(e->host_type ? &e->host : &none, &rec->host);
-	}
-	switch (e->kind) {
-	case CHANGE_ADDED: return e->host_type != 0;
-	case CHANGE_MODIFIED: return !e->host_type || e->host_ctime_ns > upper_btime(g, e);
-	case CHANGE_DELETED:
-	case CHANGE_REPLACED: return e->host_type && e->host_ctime_ns > upper_btime(g, e);
-	case CHANGE_META: return e->host_type != S_IFDIR;
-	}
-	return false;
 }
 
 struct collect {
@@ -1054,296 +449,244 @@ static int path_cmp(const void *a, const void *b)
 	return (int)cx - (int)cy;
 }
 
-/* A link is judged by where it resolves: in the tree as it will be after
- * the apply and in the host's tree as it is now (the other pending changes
- * may stay pending); its target's bytes as a name. */
-static int check_link(struct gate *g, struct gate_entry *e, const char *t, size_t n)
+/* classify, stage 1: what is decided before anything is read. SETTLED when
+ * the baseline says e was applied while the box ran and is unchanged since;
+ * GITDATA beneath a git directory; BLOCKED for a path too long or nested
+ * too deep to be walked. Returns 1 when e is decided, 0 to go on, -ENOMEM. */
+static int classify_early(struct gate *g, struct gate_entry *e, const struct baseline_rec *rec)
 {
-	int r = 0;
-	for (size_t k = 0; k < n && r == 0; k++)
-		if ((unsigned char)t[k] < 0x20 || t[k] == 0x7f)
-			r = add_finding(e, GATE_SEV_BLOCK, "name-control", 0,
-					"the link's target holds a control character (0x%02x)",
-					(unsigned char)t[k]);
-	if (r == 0 && !utf8_valid(t))
-		r = add_finding(e, GATE_SEV_BLOCK, "name-encoding", 0,
-				"the link's target is not valid UTF-8");
-	int link_depth = 1;
-	for (const char *s = e->path; (s = strchr(s, '/')); s++)
-		link_depth++;
-	for (int v = 0; v < 2 && r == 0; v++) {
-		int dir_depth = -1;
-		int k = gate_link_resolves(g, v == 0, e->path, t, &dir_depth);
-		if (k == -ENOMEM)
-			return k;
-		/* A link to a directory above its own place makes "LINK/.."
-		 * climb higher than its text says: a link on the host that
-		 * was judged inside could then resolve outside. */
-		if (k == GATE_LINK_INSIDE && v == 0 && dir_depth >= 0 && dir_depth < link_depth)
-			r = add_finding(e, GATE_SEV_APPROVE, "symlink-up", 0,
-					"a link to a directory above it: links on the host that "
-					"pass through it could resolve outside the project");
-		if (k == GATE_LINK_INSIDE)
-			continue;
-		r = add_finding(e, GATE_SEV_BLOCK, "symlink-escape", 0, "%s",
-				k < 0 ? "the link's target cannot be resolved on the host"
-				: k == GATE_LINK_LOOPS
-				    ? "the link's target does not resolve within 40 links (a loop)"
-				: v == 0
-				    ? "the link resolves outside the project after the apply"
-				    : "the link resolves outside the project on the host as it is "
-				      "now");
-		break;
-	}
-	return r;
-}
-
-static int set_gitdata(struct gate_entry *e, const char *root)
-{
-	e->verdict = GATE_GITDATA;
-	free(e->gitdir);
-	if (!(e->gitdir = strdup(root)))
-		return -ENOMEM;
-	return add_finding(
-	    e, GATE_SEV_BLOCK, "git-data", 0,
-	    "git data: comes home through git (refs/clawbox/BOX/...), never as files");
-}
-
-struct subtree {
-	struct gate *g;
-	struct gate_entry *e;
-	int64_t btime;
-	bool deny, allow, approve, changed, git;
-	char git_root[PATH_MAX];
-	int err;
-};
-
-/* One host entry beneath a directory that e removes. */
-static int subtree_entry(const char *rel, const struct stat *st, bool bare, void *ctx)
-{
-	struct subtree *t = ctx;
-	struct gate_entry *e = t->e;
-	char full[PATH_MAX];
-	const char *m, *why = NULL;
-	if (snprintf(full, sizeof(full), "%s%s%s", e->path, rel[0] ? "/" : "", rel) >=
-	    (int)sizeof(full))
-		return -ENAMETOOLONG;
-	const char *slash = strrchr(full, '/');
-	const char *name = slash ? slash + 1 : full;
-	if (bare || gate_name_is_dotgit(name, strlen(name))) {
-		if (!t->git)
-			snprintf(t->git_root, sizeof(t->git_root), "%s", full);
-		t->git = true;
-		return 0;
-	}
-	const struct sync_policy *p = &t->g->pol;
-	int r = 0;
-	if (!t->deny && (m = syncpolicy_denied(p, full))) {
-		t->deny = true;
-		r = add_finding(e, GATE_SEV_BLOCK, "path-deny", 0,
-				"removes '%s', denied by the pattern '%s'", rel, m);
-	}
-	if (r == 0 && !t->allow && !syncpolicy_allowed(p, full)) {
-		t->allow = true;
-		r = add_finding(e, GATE_SEV_BLOCK, "path-not-allowed", 0,
-				"removes '%s', not matched by any allow pattern", rel);
-	}
-	if (r == 0 && !t->approve && (m = syncpolicy_needs_approval(p, full, &why))) {
-		t->approve = true;
-		r = add_finding(e, GATE_SEV_APPROVE, "path-approval", 0,
-				"removes '%s' ('%s': %s); needs explicit approval", rel, m, why);
-	}
-	/* New or changed on the host since the box saw it: as host_changed()
-	 * does for one entry (a dir's ctime moves when an entry comes or goes). */
-	const struct baseline_rec *rec = baseline_get(&t->g->base, full);
-	bool changed;
-	if (rec) {
-		struct gate_fp now;
-		gate_fp_from_stat(st, &now);
-		changed = !gate_fp_equal(&now, &rec->host);
-	} else {
-		changed = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec > t->btime;
-	}
-	if (r == 0 && changed && !t->changed) {
-		t->changed = true;
-		r = add_finding(e, GATE_SEV_NOTE, "conflict", 0,
-				"removes '%s', new or changed on the host after the box saw it",
-				rel);
-	}
-	return r;
-}
-
-static int64_t upper_btime(struct gate *g, const struct gate_entry *e);
-
-/* e removes a host directory (delete, replace, a file or link in its
- * place): every host entry beneath it is checked as a path of its own, and
- * the tree's hash is kept for the apply to see it unchanged. Too big or
- * unreadable: held with a finding. Sets *ret_changed for a conflict. */
-static int check_subtree(struct gate *g, struct gate_entry *e, bool *ret_changed)
-{
-	struct subtree t = { .g = g, .e = e, .btime = upper_btime(g, e) };
-	int dfd = -1;
-	const char *base = NULL;
-	int r = gate_parent(g->root_fd, e->path, &dfd, &base);
-	if (r == 0) {
-		r = gate_tree_walk(dfd, base, GATE_TREE_MAX, subtree_entry, &t, e->host_tree);
-		close(dfd);
-	}
-	if (r == -ENOMEM)
-		return r;
-	if (t.git)
-		return set_gitdata(e, t.git_root);
-	if (r == -E2BIG)
-		return add_finding(e, GATE_SEV_BLOCK, "tree-too-large", 0,
-				   "removes more than %u host entries (or deeper than 256): held, "
-				   "remove it on the host",
-				   GATE_TREE_MAX);
-	if (r < 0)
-		return add_finding(e, GATE_SEV_BLOCK, "host-tree", 0,
-				   "cannot read the host tree it removes: %s", strerror(-r));
-	*ret_changed = t.changed;
-	return 0;
-}
-
-static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan_opts *o,
-		    uint32_t idx, bool under_replace, struct gate_error *err)
-{
-	const struct baseline_rec *rec = baseline_get(&g->base, e->path);
+	char root[PATH_MAX];
 	int r;
 	if (rec && gate_fp_equal(&rec->upper, &e->upper)) {
-		e->verdict = GATE_SETTLED; /* applied while the box ran, unchanged since */
+		e->verdict = GATE_SETTLED;
+		return 1;
+	}
+	if (gate_git_root(g, e->path, root, sizeof(root))) {
+		r = gate_set_gitdata(e, root);
+		return r < 0 ? r : 1;
+	}
+	if (!e->truncated && strlen(e->path) < PATH_MAX)
 		return 0;
-	}
-	char root[PATH_MAX];
-	if (gate_git_root(g, e->path, root, sizeof(root)))
-		return set_gitdata(e, root);
-	if (e->truncated || strlen(e->path) >= PATH_MAX) {
-		e->verdict = GATE_BLOCKED;
-		return add_finding(
-		    e, GATE_SEV_BLOCK, "path-too-long", 0, "%s",
-		    strlen(e->path) >= PATH_MAX
-			? "the path is longer than PATH_MAX (4096 bytes): never synced"
-			: "nested more than 512 directories deep: what it holds is "
-			  "never synced");
-	}
-	/* Beneath a directory being replaced, the host has nothing yet. */
-	if (!under_replace && (r = probe_host(g, e)) < 0)
-		return r;
+	e->verdict = GATE_BLOCKED;
+	r = gate_add_finding(e, GATE_SEV_BLOCK, "path-too-long", 0, "%s",
+			     strlen(e->path) >= PATH_MAX
+				 ? "the path is longer than PATH_MAX (4096 bytes): never synced"
+				 : "nested more than 512 directories deep: what it holds is "
+				   "never synced");
+	return r < 0 ? r : 1;
+}
+
+/* What applying e does on the host, from its type and kind (and whether
+ * the host has something there). */
+static enum gate_action entry_action(const struct gate_entry *e)
+{
 	switch (e->type) {
-	case GATE_WHITEOUT: e->action = GATE_ACT_DELETE; break;
-	case GATE_FILE: e->action = GATE_ACT_WRITE; break;
-	case GATE_SYMLINK: e->action = GATE_ACT_SYMLINK; break;
-	case GATE_SPECIAL: e->action = GATE_ACT_NONE; break;
-	case GATE_DIR:
-		e->action = e->kind == CHANGE_META       ? GATE_ACT_CHMOD
-			    : e->kind == CHANGE_REPLACED ? GATE_ACT_REPLACE
-							 : GATE_ACT_MKDIR;
-		break;
+	case GATE_WHITEOUT: return GATE_ACT_DELETE;
+	case GATE_FILE: return GATE_ACT_WRITE;
+	case GATE_SYMLINK: return GATE_ACT_SYMLINK;
+	case GATE_SPECIAL: return GATE_ACT_NONE;
+	case GATE_DIR: break;
 	}
-	if (e->action == GATE_ACT_REPLACE && !e->host_type)
-		e->action = GATE_ACT_MKDIR;
-	if ((r = check_path(g, e)) < 0)
+	if (e->kind == CHANGE_META)
+		return GATE_ACT_CHMOD;
+	return e->kind == CHANGE_REPLACED && e->host_type ? GATE_ACT_REPLACE : GATE_ACT_MKDIR;
+}
+
+/* classify, stage 2: the host side and the path. Probes the host (not
+ * beneath a directory being replaced: the host has nothing there yet), sets
+ * e->action, runs the path checks and, when e removes a host directory,
+ * the checks of the tree beneath it (*ret_subtree_changed: a conflict
+ * there). May decide GATE_GITDATA. 0 or -errno. */
+static int classify_host(struct gate *g, struct gate_entry *e, bool under_replace,
+			 bool *ret_subtree_changed)
+{
+	bool changed = false;
+	int r;
+	if (!under_replace && (r = gate_probe_host(g, e)) < 0)
 		return r;
-	bool subtree_changed = false;
+	e->action = entry_action(e);
+	if ((r = gate_check_path(g, e)) < 0)
+		return r;
 	if (e->host_type == S_IFDIR &&
 	    (e->action == GATE_ACT_DELETE || e->action == GATE_ACT_REPLACE ||
 	     e->action == GATE_ACT_WRITE || e->action == GATE_ACT_SYMLINK) &&
-	    (r = check_subtree(g, e, &subtree_changed)) < 0)
+	    (r = gate_check_subtree(g, e, &changed)) < 0)
 		return r;
-	if (e->verdict == GATE_GITDATA)
-		return 0;
+	*ret_subtree_changed = changed;
+	return 0;
+}
 
-	/* Content: read, check, stage. */
+/* The box's file of e, read and checked: over the size limit it is
+ * blocked unread; else its bytes go to *ret_data (the caller frees them),
+ * hashed, checked for an executable format and for secrets. Returns 1 when
+ * e is decided (GATE_UNSTABLE: it changed while read), 0, or -errno (err
+ * set when there is more to say). */
+static int classify_file(struct gate *g, struct gate_entry *e, char **ret_data, size_t *ret_len,
+			 struct error *err)
+{
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
-	if (e->type == GATE_FILE && e->size > g->pol.max_size) {
-		char lim[32];
-		snprintf(lim, sizeof(lim), "%llu", (unsigned long long)g->pol.max_size);
-		r = add_finding(e, GATE_SEV_BLOCK, "size-limit", 0,
-				"%llu bytes, over the limit of %s bytes",
-				(unsigned long long)e->size, lim);
-	} else if (e->type == GATE_FILE) {
-		r = read_upper(g, e, &data, &len);
-		if (r == -ESTALE || r == -ENOENT || r == -ELOOP || r == -ENOTDIR) {
-			e->verdict = GATE_UNSTABLE;
-			return 0;
-		}
-		if (r < 0) {
-			gate_subject(err, e->path);
-			return gate_fail(err, r, "cannot read the box's file: %s", strerror(-r));
-		}
-		hash_sha256_hex(data, len, e->new_hash);
-		e->binary = memchr(data, '\0', len < 8000 ? len : 8000) != NULL;
-		if (is_executable_format((const unsigned char *)data, len))
-			r = add_finding(e, GATE_SEV_APPROVE, "executable", 0,
-					"an executable or shared object (ELF, PE or Mach-O): "
-					"needs explicit approval");
-		if (r == 0)
-			r = check_secrets(g, e, data, len, err);
-	} else if (e->type == GATE_SYMLINK) {
-		char t[PATH_MAX];
-		int dfd = -1;
-		const char *base = NULL;
-		ssize_t n = -1;
-		if (gate_parent(g->upper_fd, e->path, &dfd, &base) == 0) {
-			n = readlinkat(dfd, base, t, sizeof(t) - 1);
-			close(dfd);
-		}
-		if (n < 0) {
-			e->verdict = GATE_UNSTABLE;
-			return 0;
-		}
-		t[n] = '\0';
-		if (!(e->target = strdup(t)))
-			return -ENOMEM;
-		hash_sha256_hex(t, (size_t)n, e->new_hash);
-		r = check_link(g, e, t, (size_t)n);
+	int r = 0;
+	if (e->size > g->pol.max_size)
+		return gate_add_finding(
+		    e, GATE_SEV_BLOCK, "size-limit", 0, "%llu bytes, over the limit of %llu bytes",
+		    (unsigned long long)e->size, (unsigned long long)g->pol.max_size);
+	r = read_upper(g, e, &data, &len);
+	if (r == -ESTALE || r == -ENOENT || r == -ELOOP || r == -ENOTDIR) {
+		e->verdict = GATE_UNSTABLE;
+		return 1;
 	}
+	if (r < 0) {
+		return gate_fail(err, r, e->path, "cannot read the box's file: %s", strerror(-r));
+	}
+	hash_sha256_hex(data, len, e->new_hash);
+	e->binary = memchr(data, '\0', len < 8000 ? len : 8000) != NULL;
+	if (gate_is_executable((const unsigned char *)data, len))
+		r = gate_add_finding(e, GATE_SEV_APPROVE, "executable", 0,
+				     "an executable or shared object (ELF, PE or Mach-O): "
+				     "needs explicit approval");
 	if (r == 0)
-		r = check_name(g, e, err); /* and the link's target */
+		r = gate_check_secrets(g, e, data, len, err);
 	if (r < 0)
 		return r;
+	*ret_data = TAKE_PTR(data);
+	*ret_len = len;
+	return 0;
+}
 
-	/* Nothing to do: the host already has it. */
-	bool same = false;
+/* The box's link of e: its target read into e->target, hashed and judged
+ * (gate_check_link). Returns 1 when e is decided (GATE_UNSTABLE: gone while
+ * read), 0, or -errno. */
+static int classify_link(struct gate *g, struct gate_entry *e)
+{
+	char t[PATH_MAX];
+	int dfd = -1;
+	const char *base = NULL;
+	ssize_t n = -1;
+	if (gate_parent(g->upper_fd, e->path, &dfd, &base) == 0) {
+		n = readlinkat(dfd, base, t, sizeof(t) - 1);
+		close(dfd);
+	}
+	if (n < 0) {
+		e->verdict = GATE_UNSTABLE;
+		return 1;
+	}
+	t[n] = '\0';
+	if (!(e->target = strdup(t)))
+		return -ENOMEM;
+	hash_sha256_hex(t, (size_t)n, e->new_hash);
+	return gate_check_link(g, e, t, (size_t)n);
+}
+
+/* classify, stage 3: the content (a file's bytes, a link's target) and
+ * the name. A file's checked bytes go to *ret_data (the caller frees them;
+ * NULL for everything else). Returns 1 when e is decided, 0, or -errno. */
+static int classify_content(struct gate *g, struct gate_entry *e, char **ret_data, size_t *ret_len,
+			    struct error *err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = 0;
+	if (e->type == GATE_FILE)
+		r = classify_file(g, e, &data, &len, err);
+	else if (e->type == GATE_SYMLINK)
+		r = classify_link(g, e);
+	if (r == 0)
+		r = gate_check_name(g, e, err); /* and the link's target */
+	if (r != 0)
+		return r;
+	*ret_data = TAKE_PTR(data);
+	*ret_len = len;
+	return 0;
+}
+
+/* Whether the host already has what applying e would make. */
+static bool host_has_it(const struct gate_entry *e)
+{
 	if (e->type == GATE_FILE && e->host_type == S_IFREG && e->host_hash[0])
-		same = STREQ(e->host_hash, e->new_hash) && (e->host.mode & 0777) == e->mode;
-	else if (e->type == GATE_SYMLINK && e->host_type == S_IFLNK && e->host_hash[0])
-		same = STREQ(e->host_hash, e->new_hash);
-	else if (e->action == GATE_ACT_MKDIR && e->host_type == S_IFDIR)
-		same = true;
-	else if (e->action == GATE_ACT_CHMOD && e->host_type == S_IFDIR)
-		same = (e->host.mode & 01777) == e->mode;
-	else if (e->action == GATE_ACT_DELETE && !e->host_type)
-		same = true;
-	if (same && !has_sev(e, GATE_SEV_BLOCK)) {
+		return STREQ(e->host_hash, e->new_hash) && (e->host.mode & 0777) == e->mode;
+	if (e->type == GATE_SYMLINK && e->host_type == S_IFLNK && e->host_hash[0])
+		return STREQ(e->host_hash, e->new_hash);
+	if (e->action == GATE_ACT_MKDIR && e->host_type == S_IFDIR)
+		return true;
+	if (e->action == GATE_ACT_CHMOD && e->host_type == S_IFDIR)
+		return (e->host.mode & 01777) == e->mode;
+	return e->action == GATE_ACT_DELETE && !e->host_type;
+}
+
+/* classify, stage 4: the verdict. SETTLED when the host already has it
+ * and nothing blocks; else a conflict when the host changed since the box
+ * saw it (rec: its baseline record, or NULL) or beneath it
+ * (subtree_changed), then BLOCKED, CONFLICT, NEEDS_APPROVAL or OK from the
+ * findings. 0 or -ENOMEM. */
+static int classify_verdict(struct gate *g, struct gate_entry *e, const struct baseline_rec *rec,
+			    bool subtree_changed)
+{
+	if (host_has_it(e) && !gate_has_sev(e, GATE_SEV_BLOCK)) {
 		e->verdict = GATE_SETTLED;
 		return 0;
 	}
-	bool changed = host_changed(g, e, rec);
-	if (changed)
-		r = add_finding(e, GATE_SEV_NOTE, "conflict", 0,
-				!e->host_type ? "deleted on the host after the box saw it"
-					      : "changed on the host after the box saw it");
-	if (r < 0)
-		return r;
+	bool changed = gate_host_changed(g, e, rec);
+	if (changed) {
+		int r =
+		    gate_add_finding(e, GATE_SEV_NOTE, "conflict", 0,
+				     !e->host_type ? "deleted on the host after the box saw it"
+						   : "changed on the host after the box saw it");
+		if (r < 0)
+			return r;
+	}
 	changed |= subtree_changed; /* with its own finding */
-	if (has_sev(e, GATE_SEV_BLOCK))
+	if (gate_has_sev(e, GATE_SEV_BLOCK))
 		e->verdict = GATE_BLOCKED;
 	else if (changed)
 		e->verdict = GATE_CONFLICT;
-	else if (has_sev(e, GATE_SEV_APPROVE))
+	else if (gate_has_sev(e, GATE_SEV_APPROVE))
 		e->verdict = GATE_NEEDS_APPROVAL;
 	else
 		e->verdict = GATE_OK;
-	if (o->stage && e->type == GATE_FILE && e->verdict != GATE_BLOCKED) {
-		if ((r = write_stage(g, idx, data, len)) < 0) {
-			gate_subject(err, "staging area");
-			return gate_fail(err, r, "cannot stage '%s': %s", e->path, strerror(-r));
-		}
-		e->staged = true;
-	}
 	return 0;
+}
+
+/* The checked bytes of file e (data, len) into the staging area as entry
+ * idx, unless it is blocked or settled. 0 or -errno with err set. */
+static int stage_entry(struct gate *g, struct gate_entry *e, uint32_t idx, const char *data,
+		       size_t len, struct error *err)
+{
+	if (e->type != GATE_FILE || e->verdict == GATE_BLOCKED || e->verdict == GATE_SETTLED)
+		return 0;
+	int r = write_stage(g, idx, data, len);
+	if (r < 0) {
+		return gate_fail(err, r, "staging area", "cannot stage '%s': %s", e->path,
+				 strerror(-r));
+	}
+	e->staged = true;
+	return 0;
+}
+
+/* The checks and the verdict of entry e (index idx of the plan), in four
+ * stages: decided early, host and path, content and name, verdict; then
+ * with o->stage its bytes are staged. under_replace: e is beneath a
+ * directory the plan replaces. 0 or -errno (err set when there is more to
+ * say); a check that fails on e's own data is a finding, not an error. */
+static int classify(struct gate *g, struct gate_entry *e, const struct gate_plan_opts *o,
+		    uint32_t idx, bool under_replace, struct error *err)
+{
+	const struct baseline_rec *rec = baseline_get(&g->base, e->path);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	bool subtree_changed = false;
+	int r = classify_early(g, e, rec);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if ((r = classify_host(g, e, under_replace, &subtree_changed)) < 0)
+		return r;
+	if (e->verdict == GATE_GITDATA)
+		return 0;
+	if ((r = classify_content(g, e, &data, &len, err)) != 0)
+		return r < 0 ? r : 0;
+	if ((r = classify_verdict(g, e, rec, subtree_changed)) < 0)
+		return r;
+	return o->stage ? stage_entry(g, e, idx, data, len, err) : 0;
 }
 
 static int clear_stage(struct gate *g)
@@ -1356,58 +699,59 @@ static int clear_stage(struct gate *g)
 	return r;
 }
 
-int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *ret,
-	      struct gate_error *err)
+/* Every pending change of the box into *p (sorted as the plan), with the
+ * staging area cleared (o->stage), the rules' key and the scan cache
+ * loaded. 0, or -errno with err set; p is freed on failure. */
+static int plan_collect(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *p,
+			struct error *err)
 {
-	struct gate_plan p = { 0 };
-	struct collect cl = { &p, o, 0 };
+	struct collect cl = { p, o, 0 };
 	int r;
-	if (err)
-		memset(err, 0, sizeof(*err));
-	if (g->interrupted) {
-		gate_subject(err, g->box.name);
-		return gate_fail(err, -EAGAIN, "an interrupted apply must be finished first");
-	}
-	if (o->stage && (r = clear_stage(g)) < 0) {
-		gate_subject(err, "staging area");
-		return gate_fail(err, r, "cannot clear the staging area: %s", strerror(-r));
-	}
-	p.running = box_in_use(&g->box, NULL);
+	if (o->stage && (r = clear_stage(g)) < 0)
+		return gate_fail(err, r, "staging area", "cannot clear the staging area: %s",
+				 strerror(-r));
+	p->running = box_in_use(&g->box, NULL);
 	r = changes_walk(g->upper_fd, g->root_fd, collect_change, &cl);
 	if (r < 0) {
-		gate_plan_free(&p);
-		gate_subject(err, "upper");
-		return gate_fail(err, r, "cannot read the box's overlay: %s", strerror(-r));
-	}
-	if ((r = compute_rules_key(g, err)) < 0) {
-		gate_plan_free(&p);
-		return r;
-	}
-	load_cache(g);
-	if (p.n)
-		qsort(p.v, p.n, sizeof(p.v[0]), path_cmp);
-	/* Every pending change makes the view after the apply, whatever
-	 * --only keeps in the plan. */
-	struct gate_plan all = p;
-	g->allv = all.v;
-	g->alln = all.n;
-	if ((r = gate_find_gitdirs(g)) < 0 || (r = only_filter(&all, o, &p)) < 0) {
-		g->allv = NULL;
-		g->alln = 0;
-		if (p.v != all.v)
-			gate_plan_free(&p);
-		gate_plan_free(&all);
-		gate_subject(err, "upper");
-		return gate_fail(err, r, "cannot read the project's git directories: %s",
+		gate_plan_free(p);
+		return gate_fail(err, r, "upper", "cannot read the box's overlay: %s",
 				 strerror(-r));
 	}
-	/* Parents: a stack of the dirs above the current path. */
+	if ((r = gate_rules_key(g, err)) < 0) {
+		gate_plan_free(p);
+		return r;
+	}
+	gate_cache_load(g);
+	if (p->n)
+		qsort(p->v, p->n, sizeof(p->v[0]), path_cmp);
+	return 0;
+}
+
+/* e waits when its parent directory is not applied (blocked, waiting,
+ * changing or git data), unless e is settled or decided on its own. */
+static void wait_for_parent(const struct gate_plan *p, struct gate_entry *e)
+{
+	if (e->parent < 0)
+		return;
+	enum gate_verdict pv = p->v[e->parent].verdict;
+	if ((pv == GATE_BLOCKED || pv == GATE_WAITING || pv == GATE_UNSTABLE ||
+	     pv == GATE_GITDATA) &&
+	    e->verdict != GATE_SETTLED && e->verdict != GATE_BLOCKED && e->verdict != GATE_GITDATA)
+		e->verdict = GATE_WAITING;
+}
+
+/* Every entry of p classified in order, each with its parent (the nearest
+ * directory above it that the plan makes: a stack of them). */
+static int classify_all(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *p,
+			struct error *err)
+{
 	ssize_t stack[512];
 	size_t depth = 0;
-	for (size_t i = 0; i < p.n && r == 0; i++) {
-		struct gate_entry *e = &p.v[i];
+	int r = 0;
+	for (size_t i = 0; i < p->n && r == 0; i++) {
+		struct gate_entry *e = &p->v[i];
 		while (depth) {
-			const char *d = p.v[stack[depth - 1]].path;
+			const char *d = p->v[stack[depth - 1]].path;
 			size_t dn = strlen(d);
 			if (strncmp(e->path, d, dn) == 0 && e->path[dn] == '/')
 				break;
@@ -1416,30 +760,46 @@ int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *
 		e->parent = depth ? stack[depth - 1] : -1;
 		bool under_replace = false;
 		for (size_t k = 0; k < depth; k++)
-			under_replace |= p.v[stack[k]].action == GATE_ACT_REPLACE;
+			under_replace |= p->v[stack[k]].action == GATE_ACT_REPLACE;
 		r = classify(g, e, o, (uint32_t)i, under_replace, err);
-		if (e->parent >= 0) {
-			enum gate_verdict pv = p.v[e->parent].verdict;
-			if ((pv == GATE_BLOCKED || pv == GATE_WAITING || pv == GATE_UNSTABLE ||
-			     pv == GATE_GITDATA) &&
-			    e->verdict != GATE_SETTLED && e->verdict != GATE_BLOCKED &&
-			    e->verdict != GATE_GITDATA)
-				e->verdict = GATE_WAITING;
-		}
+		wait_for_parent(p, e);
 		if ((e->action == GATE_ACT_MKDIR || e->action == GATE_ACT_REPLACE) &&
 		    depth < ELEMENTSOF(stack))
 			stack[depth++] = (ssize_t)i;
 	}
+	return r;
+}
+
+int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *ret,
+	      struct error *err)
+{
+	struct gate_plan p = { 0 };
+	error_clear(err);
+	if (g->interrupted)
+		return gate_fail(err, -EAGAIN, g->box.name,
+				 "an interrupted apply must be finished first");
+	int r = plan_collect(g, o, &p, err);
+	if (r < 0)
+		return r;
+	/* Every pending change makes the view after the apply, whatever
+	 * --only keeps in the plan. */
+	struct gate_plan all = p;
+	g->allv = all.v;
+	g->alln = all.n;
+	if ((r = gate_find_gitdirs(g)) < 0 || (r = only_filter(&all, o, &p)) < 0)
+		gate_fail(err, r, "upper", "cannot read the project's git directories: %s",
+			  strerror(-r));
+	else
+		r = classify_all(g, o, &p, err);
 	g->allv = NULL;
 	g->alln = 0;
 	if (p.v != all.v)
 		gate_plan_free(&all);
-	if (r == 0)
-		save_cache(g);
 	if (r < 0) {
 		gate_plan_free(&p);
 		return r;
 	}
+	gate_cache_save(g);
 	*ret = p;
 	return 0;
 }

@@ -21,6 +21,8 @@
 #define CLAWBOX_GATE_H
 #include "util/common.h"
 
+#include "util/error.h"
+
 #include "state/box.h"
 #include "sync/changes.h"
 #include "sync/syncpolicy.h"
@@ -121,12 +123,6 @@ static inline const char *gate_entry_shown(const struct gate_entry *e)
 	return e->shown ? e->shown : e->path;
 }
 
-struct gate_error {
-	char subject[PATH_MAX]; /* a path or file name, may be "" */
-	char what[256];
-	unsigned line; /* policy file line, 0 if none */
-};
-
 enum {
 	GATE_OPEN_WAIT = 1 << 0, /* wait for another sync of the box to end */
 };
@@ -135,7 +131,7 @@ enum {
  * directory, e.g. replaced by a symlink), the upper dir, $BOX/sync, the
  * policy (config.toml) and the audit log; takes the box's sync lock
  * (-EBUSY when another sync holds it and GATE_OPEN_WAIT is not set). */
-int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct gate_error *err);
+int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct error *err);
 struct gate *gate_close(struct gate *g);
 
 const struct sync_policy *gate_policy(const struct gate *g);
@@ -147,11 +143,11 @@ int gate_add_known_secret(struct gate *g, const char *name, const void *value, s
 
 struct scan_finding;
 /* The gate's secret scanner (its rules and the box's known secrets, as for
- * files) on data named path (src/sync/gitsync.c scans git objects with it): fn
+ * files) on data named path (src/sync/gitsync_objects.c scans git objects with it): fn
  * gets every finding. Compiles the rules on first use. */
 int gate_scan_data(struct gate *g, const char *path, const void *data, size_t len,
 		   int (*fn)(const struct scan_finding *f, void *ctx), void *ctx,
-		   struct gate_error *err);
+		   struct error *err);
 
 /* True when an interrupted apply waits in the journal. */
 bool gate_interrupted(const struct gate *g);
@@ -163,7 +159,7 @@ struct gate_recover_result {
  * the host first; a host file that is neither the old nor the new version
  * is left alone), then settle it and remove the journal. 0 when there was
  * nothing to recover. */
-int gate_recover(struct gate *g, struct gate_recover_result *ret, struct gate_error *err);
+int gate_recover(struct gate *g, struct gate_recover_result *ret, struct error *err);
 
 struct gate_plan_opts {
 	bool stage;              /* copy into the staging area (needed by gate_apply) */
@@ -174,7 +170,7 @@ struct gate_plan_opts {
 /* Build the plan of pending changes. Entries with verdict GATE_SETTLED are
  * kept (their count is part of the plan) but have nothing to show. */
 int gate_plan(struct gate *g, const struct gate_plan_opts *o, struct gate_plan *ret,
-	      struct gate_error *err);
+	      struct error *err);
 void gate_plan_free(struct gate_plan *p);
 
 /* Whether path (project-relative) is a git directory or beneath one: a
@@ -203,10 +199,10 @@ struct gate_apply_result {
 /* Apply the entries whose choice says so: journal, host ops, settle, audit.
  * Blocked entries are never applied whatever their choice. An entry whose
  * upper file changed since the plan is skipped (held). On a host error
- * (ENOSPC...) the apply stops with that error and err->subject naming the
+ * (ENOSPC...) the apply stops with that error and err->where naming the
  * path; the journal stays and the next gate_recover finishes it. */
 int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *ret,
-	       struct gate_error *err);
+	       struct error *err);
 
 /* For a box about to start, whose run lock the caller holds: prune from
  * the upper dir the entries synced while the box last ran (baseline) and

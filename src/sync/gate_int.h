@@ -1,6 +1,11 @@
-/* Internals shared by the gate's modules (gate.c: open, plan, checks,
- * staging; apply.c: journal, apply, recovery, settling). Not for other
- * modules. */
+/* Internals shared by the gate's modules. Not for other modules.
+ *
+ *   gate.c        open, plan (classify, in four stages), staging
+ *   gate_check.c  the checks of one entry: path, host side, link, subtree
+ *   gate_scan.c   the secret scanner and its cache (contents and names)
+ *   gate_show.c   names of verdicts etc., printable paths, error subjects
+ *   gatetree.c    the tree before and after the apply, git directories
+ *   apply.c       journal, apply, recovery, settling */
 #ifndef CLAWBOX_GATE_INT_H
 #define CLAWBOX_GATE_INT_H
 #include "util/common.h"
@@ -64,8 +69,10 @@ int gate_hash_fd(int fd, uint64_t max, char out[65]);
 _printf_(5, 6) int gate_add_finding(struct gate_entry *e, enum gate_severity sev, const char *rule,
 				    unsigned line, const char *fmt, ...);
 
-_printf_(3, 4) int gate_fail(struct gate_error *err, int r, const char *fmt, ...);
-void gate_subject(struct gate_error *err, const char *subject);
+/* Record an error for the command layer in err (may be NULL): code r,
+ * where subject (a path or name, made printable by gate_path_display;
+ * NULL: none) and the formatted message. Returns r. */
+_printf_(4, 5) int gate_fail(struct error *err, int r, const char *subject, const char *fmt, ...);
 
 /* gatetree.c: the tree as it is (host) and as it will be after the apply
  * (after: host plus every pending change in g->allv).
@@ -115,5 +122,57 @@ int gate_baseline_save(struct gate *g);
 
 /* Stage file name of entry i. */
 void gate_stage_name(uint32_t i, char out[32]);
+
+/* gate_check.c: the checks of one entry; each adds findings to e and
+ * returns 0, or -errno when it could not check (-ENOMEM...). */
+
+/* Whether e has a finding of severity sev. */
+bool gate_has_sev(const struct gate_entry *e, enum gate_severity sev);
+
+/* The path of e against the policy (deny, allow, approve, credential file
+ * types) and its name (control characters, UTF-8), its type and mode. */
+int gate_check_path(struct gate *g, struct gate_entry *e);
+
+/* Whether d (n bytes) starts as an ELF, PE or Mach-O executable. */
+bool gate_is_executable(const unsigned char *d, size_t n);
+
+/* Host side of e: its type, identity and (for a regular file of the same
+ * size as the box's) its hash. A host path through a symlink blocks. */
+int gate_probe_host(struct gate *g, struct gate_entry *e);
+
+/* Whether the host changed e's path after the box last saw it (rec: its
+ * baseline record, or NULL). */
+bool gate_host_changed(struct gate *g, struct gate_entry *e, const struct baseline_rec *rec);
+
+/* A link e with target t (n bytes): where it resolves, before and after
+ * the apply; its target's bytes as a name. */
+int gate_check_link(struct gate *g, struct gate_entry *e, const char *t, size_t n);
+
+/* Mark e as git data of the git directory root (verdict GATE_GITDATA). */
+int gate_set_gitdata(struct gate_entry *e, const char *root);
+
+/* e removes a host directory: every host entry beneath it checked as a
+ * path of its own; *ret_changed for a conflict beneath. */
+int gate_check_subtree(struct gate *g, struct gate_entry *e, bool *ret_changed);
+
+/* gate_scan.c: the secret scanner and its cache. */
+
+/* g->rules_key from the rules' text and the known secrets. 0 or -errno
+ * (err set when the gitleaks configuration cannot be read). */
+int gate_rules_key(struct gate *g, struct error *err);
+
+/* Load the cache of the last scans made with the same rules (none when
+ * absent or damaged), and save the one made now (when it changed; a cache
+ * that cannot be written only costs time next run). */
+void gate_cache_load(struct gate *g);
+void gate_cache_save(struct gate *g);
+
+/* Secret findings of e's content data (len bytes), cached. */
+int gate_check_secrets(struct gate *g, struct gate_entry *e, const void *data, size_t len,
+		       struct error *err);
+
+/* Secret findings of e's name (and link target), cached; e->shown gets
+ * the name with what was found redacted. */
+int gate_check_name(struct gate *g, struct gate_entry *e, struct error *err);
 
 #endif

@@ -140,16 +140,14 @@ static int host_type_at(int dfd, const char *name, char *tgt, size_t tn)
 
 static int tree_type(int treefd, const char *path, char *tgt, size_t tn)
 {
-	int dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	const char *base = NULL;
 	int r = gate_parent(treefd, path, &dfd, &base);
 	if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP || r == -EXDEV || r == -ENAMETOOLONG)
 		return 0;
 	if (r < 0)
 		return r;
-	r = host_type_at(dfd, base, tgt, tn);
-	close(dfd);
-	return r;
+	return host_type_at(dfd, base, tgt, tn);
 }
 
 int gate_view_type(const struct gate *g, bool after, const char *path, char *tgt, size_t tn)
@@ -184,12 +182,12 @@ static int view_read(const struct gate *g, bool after, const char *path, char *o
 		treefd = g->upper_fd;
 	else if (after && host_hidden(g, path, false))
 		return 0;
-	int fd = gate_openat(treefd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
+	_cleanup_close_ int fd =
+	    gate_openat(treefd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd < 0)
 		return 0;
 	struct stat st;
 	ssize_t k = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, out, n - 1) : 0;
-	close(fd);
 	out[k > 0 ? k : 0] = '\0';
 	return 0;
 }
@@ -679,17 +677,15 @@ int gate_tree_walk(int dirfd, const char *name, size_t max,
 		   void *ctx, char ret_hash[65])
 {
 	static const char hex[] = "0123456789abcdef";
-	struct tree_walk *w = calloc(1, sizeof(*w));
+	_cleanup_free_ struct tree_walk *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	w->max = max;
 	w->fn = fn;
 	w->ctx = ctx;
 	sha256_init(&w->sha);
-	int fd = gate_openat(dirfd, name, O_RDONLY | O_DIRECTORY, 0);
+	_cleanup_close_ int fd = gate_openat(dirfd, name, O_RDONLY | O_DIRECTORY, 0);
 	int r = fd < 0 ? fd : walk_tree(w, fd, 0, 0);
-	if (fd >= 0)
-		close(fd);
 	if (r == 0) {
 		uint8_t d[SHA256_DIGEST_SIZE];
 		sha256_digest(&w->sha, sizeof(d), d);
@@ -699,6 +695,5 @@ int gate_tree_walk(int dirfd, const char *name, size_t max,
 		}
 		ret_hash[64] = '\0';
 	}
-	free(w);
 	return r;
 }

@@ -75,14 +75,14 @@ struct gitsync_plan {
  * beneath $BOX/sync/git. Nothing to do (the box's upper dir holds no .git,
  * or no ref of it differs from the host's) costs no process. */
 int gitsync_plan(struct gate *g, const struct box *b, const struct gate_plan *files,
-		 struct gitsync_plan *ret, struct gate_error *err);
+		 struct gitsync_plan *ret, struct error *err);
 
 /* Fetch the refs with verdict GITSYNC_FETCH into the host; each becomes
  * FETCHED or FAILED. Logs sync.git.fetch / sync.git.held events (held ones
  * only when log_held says so, or always when it is NULL). */
 int gitsync_apply(struct gate *g, const struct box *b, struct gitsync_plan *p,
 		  bool (*log_held)(const struct gitsync_ref *r, void *ctx), void *ctx,
-		  struct gate_error *err);
+		  struct error *err);
 
 /* Log the held refs of p (dry runs do not; interactive and --auto do). */
 int gitsync_audit_held(const struct box *b, const struct gitsync_plan *p,

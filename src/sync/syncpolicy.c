@@ -160,18 +160,19 @@ int syncpolicy_defaults(struct sync_policy *p)
 	return 0;
 }
 
-_printf_(3, 4) static int fail(struct syncpolicy_error *err, unsigned line, const char *fmt, ...)
+/* A mistake at line of the text: -EINVAL with the formatted problem. */
+_printf_(3, 4) static int fail(struct error *err, unsigned line, const char *fmt, ...)
 {
+	char msg[ERROR_MESSAGE_MAX];
 	va_list ap;
-	err->line = line;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	return error_set(err, -EINVAL, NULL, line, "%s", msg);
 }
 
 static int get_list(const struct toml_value *v, const char *key, bool globs, char ***ret,
-		    size_t *ret_n, struct syncpolicy_error *err)
+		    size_t *ret_n, struct error *err)
 {
 	if (v->type != TOML_ARRAY)
 		return fail(err, v->line, "sync.%s must be an array of strings, not %s", key,
@@ -198,7 +199,7 @@ static int get_list(const struct toml_value *v, const char *key, bool globs, cha
 	return strv_dup(items, v->arr.n, ret, ret_n) < 0 ? -ENOMEM : 0;
 }
 
-static int parse_size(const struct toml_value *v, uint64_t *ret, struct syncpolicy_error *err)
+static int parse_size(const struct toml_value *v, uint64_t *ret, struct error *err)
 {
 	if (v->type == TOML_INT) {
 		if (v->i <= 0)
@@ -234,7 +235,7 @@ static int parse_size(const struct toml_value *v, uint64_t *ret, struct syncpoli
 }
 
 static int apply_key(struct sync_policy *p, const struct toml_kv *kv, const char *base_dir,
-		     struct syncpolicy_error *err)
+		     struct error *err)
 {
 	const struct toml_value *v = kv->val;
 	const char *k = kv->key;
@@ -291,12 +292,12 @@ static int apply_key(struct sync_policy *p, const struct toml_kv *kv, const char
 }
 
 int syncpolicy_parse(const char *text, size_t len, const char *base_dir, struct sync_policy *p,
-		     struct syncpolicy_error *err)
+		     struct error *err)
 {
 	struct toml_value *root = NULL;
 	struct toml_error te;
 	struct sync_policy np;
-	memset(err, 0, sizeof(*err));
+	error_clear(err);
 	int r = toml_parse(text, len, &root, &te);
 	if (r == -EINVAL)
 		return fail(err, te.line, "%s", te.msg);
@@ -320,22 +321,26 @@ int syncpolicy_parse(const char *text, size_t len, const char *base_dir, struct 
 	return 0;
 }
 
-int syncpolicy_load(const char *box_dir, struct sync_policy *p, struct syncpolicy_error *err)
+int syncpolicy_load(const char *box_dir, struct sync_policy *p, struct error *err)
 {
 	char path[PATH_MAX];
 	char *text = NULL;
 	size_t len = 0;
-	memset(err, 0, sizeof(*err));
+	error_clear(err);
 	int r = path_join(path, sizeof(path), box_dir, "config.toml");
 	if (r < 0)
-		return r;
+		return error_set(err, r, box_dir, 0, "%s", "");
 	r = fs_read_file(path, TOML_MAX_INPUT, &text, &len);
 	if (r == -ENOENT)
 		return syncpolicy_defaults(p);
 	if (r < 0)
-		return r;
+		return error_set(err, r, path, 0, "%s", "");
 	r = syncpolicy_parse(text, len, box_dir, p, err);
 	free(text);
+	if (r < 0 && !error_isset(err))
+		error_set(err, r, path, 0, "%s", "");
+	else if (r < 0)
+		snprintf(err->where, sizeof(err->where), "%s", path);
 	if (r == 0)
 		snprintf(p->source, sizeof(p->source), "%s", path);
 	return r;

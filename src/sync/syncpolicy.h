@@ -20,6 +20,8 @@
 #define CLAWBOX_SYNCPOLICY_H
 #include "util/common.h"
 
+#include "util/error.h"
+
 #define SYNCPOLICY_MAX_LIST 256
 
 struct sync_policy {
@@ -31,22 +33,20 @@ struct sync_policy {
 	char source[PATH_MAX];  /* the file read, "" for the defaults */
 };
 
-struct syncpolicy_error {
-	unsigned line; /* 0 when no line applies */
-	char msg[256];
-};
-
 /* Fill p with the defaults. */
 int syncpolicy_defaults(struct sync_policy *p);
 
 /* Parse a config.toml text: defaults, then the [sync] table's keys. On
- * -EINVAL, *err names the line and the problem. p is written on success
- * only. A relative gitleaks_config is taken relative to base_dir. */
+ * -EINVAL, err (may be NULL) gets the line and the problem (no where: the
+ * text has no name). p is written on success only. A relative
+ * gitleaks_config is taken relative to base_dir. */
 int syncpolicy_parse(const char *text, size_t len, const char *base_dir, struct sync_policy *p,
-		     struct syncpolicy_error *err);
+		     struct error *err);
 
-/* Read $box_dir/config.toml (a missing file means the defaults). */
-int syncpolicy_load(const char *box_dir, struct sync_policy *p, struct syncpolicy_error *err);
+/* Read $box_dir/config.toml (a missing file means the defaults). On
+ * failure err (may be NULL) has where = the file, and for a mistake in it
+ * (-EINVAL) its line and the problem. */
+int syncpolicy_load(const char *box_dir, struct sync_policy *p, struct error *err);
 
 /* Free the lists; p may be reused after syncpolicy_defaults. */
 void syncpolicy_free(struct sync_policy *p);

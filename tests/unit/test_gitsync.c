@@ -1,5 +1,5 @@
 /* The git part of the gate's parsers: ref names, loose refs, packed-refs,
- * and git log's raw output (src/sync/gitsync.c). */
+ * and git log's raw output (src/sync/gitsync_refs.c, gitsync_objects.c). */
 #include "unit.h"
 
 #include "sync/gitsync.h"
