@@ -267,6 +267,14 @@ void cli_human_size(uint64_t b, char *out, size_t n)
 		snprintf(out, n, "%.1f %s", v, units[u]);
 }
 
+const char *cli_error_text(const struct error *e, int r, char *buf, size_t size)
+{
+	if (error_isset(e))
+		return error_format(e, buf, size);
+	snprintf(buf, size, "%s", strerror(r < 0 ? -r : r));
+	return buf;
+}
+
 int cli_bad_option(const char *cmd, char **argv)
 {
 	if (optopt)

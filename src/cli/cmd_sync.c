@@ -453,13 +453,14 @@ static void show_path(const char *path, char *out, size_t n)
 static int load_known(const struct box *b)
 {
 	struct secrets *sec = NULL;
-	struct secrets_error serr = { 0 };
+	struct error serr = { 0 };
+	char why[ERROR_FORMAT_MAX];
 	int r = secrets_new_known(&sec);
 	if (r == 0)
 		r = secrets_known_load(b->dir, sec, &serr);
 	if (r < 0) {
 		log_error("cannot read what box '%s' knows: %s", b->name,
-			  serr.msg[0] ? serr.msg : strerror(-r));
+			  cli_error_text(&serr, r, why, sizeof(why)));
 		secrets_free(sec);
 		return r;
 	}

@@ -529,7 +529,8 @@ static void yolo_sync_stop(pid_t pid)
  * one error message. */
 static int load_secrets(const struct runbox_opts *o, const struct box *b)
 {
-	struct secrets_error err = { .msg = "" };
+	struct error err = { 0 };
+	char why[ERROR_FORMAT_MAX];
 	unsigned strict = o->strict ? SECRETS_STRICT : 0;
 	char env[PATH_MAX];
 	struct stat st;
@@ -541,10 +542,9 @@ static int load_secrets(const struct runbox_opts *o, const struct box *b)
 	if (r >= 0 && o->config_dir[0]) {
 		if ((r = path_join(env, sizeof(env), o->config_dir, SECRETS_CONFIG_ENV)) == 0 &&
 		    lstat(env, &st) == 0 && S_ISLNK(st.st_mode)) {
-			snprintf(err.msg, sizeof(err.msg),
-				 "refusing '%s': a symlink (the box would see what it points to)",
-				 env);
-			r = -ELOOP;
+			r = error_set(&err, -ELOOP, NULL, 0,
+				      "refusing '%s': a symlink (the box would see what it points to)",
+				      env);
 		}
 		if (r >= 0)
 			r = secrets_load_file(o->secrets, env, SECRET_SOURCE_CONFIG,
@@ -555,7 +555,7 @@ static int load_secrets(const struct runbox_opts *o, const struct box *b)
 	for (size_t i = 0; i < secrets_warning_count(o->secrets); i++)
 		log_warn("%s", secrets_warning(o->secrets, i));
 	if (r < 0) {
-		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
+		log_error("%s", cli_error_text(&err, r, why, sizeof(why)));
 		return r;
 	}
 	for (size_t i = 0; i < secrets_count(o->secrets); i++) {
@@ -577,10 +577,11 @@ static int load_secrets(const struct runbox_opts *o, const struct box *b)
  * now on. ctx->known gets the whole set. 0, or -errno after a message. */
 static int record_known(const struct runbox_opts *o, const struct box *b, struct run_ctx *ctx)
 {
-	struct secrets_error err;
+	struct error err = { 0 };
+	char why[ERROR_FORMAT_MAX];
 	int r = secrets_known_record(b->dir, o->secrets, &ctx->known, &err);
 	if (r < 0) {
-		log_error("%s", err.msg);
+		log_error("%s", cli_error_text(&err, r, why, sizeof(why)));
 		return r;
 	}
 	/* clawbox's own messages too, from here on. */

@@ -457,15 +457,6 @@ int secrets_foreach(const struct secrets *s, int (*fn)(const struct secret *sec,
 
 /* ---- files ---- */
 
-_printf_(2, 3) static int err_msg(struct secrets_error *err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
 /* Read the whole of fd (a regular file of st->st_size bytes, at most
  * SECRETS_FILE_MAX) into secret memory with a NUL slot at the end. */
 static int read_secret_fd(int fd, size_t max, char **ret, size_t *ret_len)
@@ -506,7 +497,7 @@ struct load_ctx {
 	struct secrets *s;
 	enum secret_source src;
 	const char *path;
-	struct secrets_error *err;
+	struct error *err;
 };
 
 static int load_one(const char *name, const char *value, size_t len, unsigned line, void *p)
@@ -514,10 +505,10 @@ static int load_one(const char *name, const char *value, size_t len, unsigned li
 	struct load_ctx *c = p;
 	int r = secrets_put(c->s, name, value, len, c->src, c->path, line);
 	if (r == -ENOSPC)
-		err_msg(c->err, "'%s' line %u: more than %d secrets", c->path, line, SECRETS_MAX);
-	else if (r < 0)
-		err_msg(c->err, "'%s' line %u: cannot add '%s': %s", c->path, line, name,
-			strerror(-r));
+		return error_set(c->err, r, c->path, line, "more than %d secrets", SECRETS_MAX);
+	if (r < 0)
+		return error_set(c->err, r, c->path, line, "cannot add '%s': %s", name,
+				 strerror(-r));
 	return r;
 }
 
@@ -532,7 +523,7 @@ static bool beneath_any(const char *path, const char *const *dirs)
 /* Open path for reading secrets, with the checks of secrets_load_file().
  * Returns the fd, 0 for "nothing to read" (optional), or -errno with err. */
 static int open_checked(struct secrets *s, const char *path, unsigned flags, bool allow_symlink,
-			struct secrets_error *err)
+			struct error *err)
 {
 	static const char *const odd[] = { "/proc", "/sys", "/dev", NULL };
 	bool strict = flags & SECRETS_STRICT, optional = flags & SECRETS_OPTIONAL;
@@ -544,25 +535,19 @@ static int open_checked(struct secrets *s, const char *path, unsigned flags, boo
 		int r = -errno;
 		if (r == -ENOENT && optional)
 			return 0;
-		err_msg(err, "cannot read secrets file '%s': %s", path, strerror(-r));
-		return r;
+		return error_errno(err, r, "cannot read secrets file '%s'", path);
 	}
 	if (S_ISLNK(st.st_mode)) {
-		if (!allow_symlink) {
-			err_msg(err, "refusing secrets file '%s': it is a symlink", path);
-			return -ELOOP;
-		}
-		if (!realpath(path, real)) {
-			int r = -errno;
-			err_msg(err, "secrets file '%s' is a symlink to nowhere: %s", path,
-				strerror(-r));
-			return r;
-		}
-		if (beneath_any(real, odd)) {
-			err_msg(err, "refusing secrets file '%s': it is a symlink to '%s'", path,
-				real);
-			return -EPERM;
-		}
+		if (!allow_symlink)
+			return error_set(err, -ELOOP, NULL, 0,
+					 "refusing secrets file '%s': it is a symlink", path);
+		if (!realpath(path, real))
+			return error_errno(err, -errno, "secrets file '%s' is a symlink to nowhere",
+					   path);
+		if (beneath_any(real, odd))
+			return error_set(err, -EPERM, NULL, 0,
+					 "refusing secrets file '%s': it is a symlink to '%s'",
+					 path, real);
 		open_path = real;
 	}
 	int fd = open(open_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -573,20 +558,19 @@ static int open_checked(struct secrets *s, const char *path, unsigned flags, boo
 				    strerror(-r));
 			return 0;
 		}
-		err_msg(err, "cannot read secrets file '%s': %s", path, strerror(-r));
-		return r;
+		return error_errno(err, r, "cannot read secrets file '%s'", path);
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		err_msg(err, "refusing secrets file '%s': not a regular file", path);
-		return -EINVAL;
+		return error_set(err, -EINVAL, NULL, 0,
+				 "refusing secrets file '%s': not a regular file", path);
 	}
 	bool foreign = st.st_uid != getuid() && st.st_uid != geteuid() && st.st_uid != 0;
 	if (foreign && open_path != path) {
 		close(fd);
-		err_msg(err, "refusing secrets file '%s': a symlink to '%s', owned by uid %u", path,
-			real, (unsigned)st.st_uid);
-		return -EPERM;
+		return error_set(err, -EPERM, NULL, 0,
+				 "refusing secrets file '%s': a symlink to '%s', owned by uid %u",
+				 path, real, (unsigned)st.st_uid);
 	}
 	const char *why = foreign                  ? "is owned by another user"
 			  : (st.st_mode & S_IWOTH) ? "is writable by others"
@@ -594,10 +578,10 @@ static int open_checked(struct secrets *s, const char *path, unsigned flags, boo
 						   : NULL;
 	if (why && strict) {
 		close(fd);
-		err_msg(err,
-			"refusing secrets file '%s': it %s (mode %04o); 'chmod 600' it (--strict)",
-			path, why, (unsigned)(st.st_mode & 07777));
-		return -EPERM;
+		return error_set(
+		    err, -EPERM, NULL, 0,
+		    "refusing secrets file '%s': it %s (mode %04o); 'chmod 600' it (--strict)",
+		    path, why, (unsigned)(st.st_mode & 07777));
 	}
 	if (why)
 		add_warning(s, "secrets file '%s' %s (mode %04o): 'chmod 600' it", path, why,
@@ -608,31 +592,28 @@ static int open_checked(struct secrets *s, const char *path, unsigned flags, boo
 /* Parse into a scratch set first, so that nothing is added unless the whole
  * file is good, then merge. */
 static int load_fd(struct secrets *s, int fd, const char *path, enum secret_source src,
-		   struct secrets_error *err)
+		   struct error *err)
 {
 	char *data = NULL;
 	size_t len = 0;
 	struct secrets *tmp = NULL;
-	struct dotenv_error derr;
 	int r = read_secret_fd(fd, SECRETS_FILE_MAX, &data, &len);
-	if (r < 0) {
-		err_msg(err, "cannot read secrets file '%s': %s", path,
-			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
-		return r;
-	}
+	if (r == -EFBIG)
+		return error_set(err, r, NULL, 0,
+				 "cannot read secrets file '%s': larger than 1 MiB", path);
+	if (r < 0)
+		return error_errno(err, r, "cannot read secrets file '%s'", path);
 	if ((r = secrets_new(&tmp)) < 0) {
 		secrets_mem_free(data);
 		return r;
 	}
 	struct load_ctx c = { .s = tmp, .src = src, .path = path, .err = err };
-	int n = dotenv_parse(data, len, load_one, &c, &derr);
-	if (n == -EINVAL && derr.line)
-		err_msg(err, "'%s' line %u: %s", path, derr.line, derr.msg);
+	int n = dotenv_parse(data, len, path, load_one, &c, err);
 	for (size_t i = 0; n >= 0 && i < tmp->n && r >= 0; i++) {
 		const struct secret *e = &tmp->e[i]->pub;
 		r = secrets_put(s, e->name, e->value, e->len, src, path, e->line);
 		if (r == -ENOSPC)
-			err_msg(err, "'%s': more than %d secrets in all", path, SECRETS_MAX);
+			error_set(err, r, path, 0, "more than %d secrets in all", SECRETS_MAX);
 	}
 	for (size_t i = 0; i < tmp->nwarn; i++)
 		add_warning(s, "%s", tmp->warn[i]);
@@ -642,9 +623,9 @@ static int load_fd(struct secrets *s, int fd, const char *path, enum secret_sour
 }
 
 int secrets_load_file(struct secrets *s, const char *path, enum secret_source src, unsigned flags,
-		      struct secrets_error *err)
+		      struct error *err)
 {
-	err->msg[0] = '\0';
+	error_clear(err);
 	int fd = open_checked(s, path, flags, true, err);
 	if (fd <= 0)
 		return fd;
@@ -653,14 +634,13 @@ int secrets_load_file(struct secrets *s, const char *path, enum secret_source sr
 	return r;
 }
 
-int secrets_store_load(const char *box_dir, struct secrets *s, unsigned flags,
-		       struct secrets_error *err)
+int secrets_store_load(const char *box_dir, struct secrets *s, unsigned flags, struct error *err)
 {
 	char path[PATH_MAX];
 	int r = path_join(path, sizeof(path), box_dir, SECRETS_STORE_FILE);
 	if (r < 0)
 		return r;
-	err->msg[0] = '\0';
+	error_clear(err);
 	int fd = open_checked(s, path, flags | SECRETS_OPTIONAL, false, err);
 	if (fd <= 0)
 		return fd;
@@ -788,18 +768,16 @@ int secrets_know_all(struct secrets *known, const struct secrets *from)
 }
 
 /* secrets.known only (with_store: the store too). */
-static int known_load(const char *box_dir, struct secrets *s, bool with_store,
-		      struct secrets_error *err)
+static int known_load(const char *box_dir, struct secrets *s, bool with_store, struct error *err)
 {
 	char path[PATH_MAX];
 	char *data = NULL;
 	size_t len = 0;
-	struct dotenv_error derr;
 	struct secrets *store = NULL;
 	int r = path_join(path, sizeof(path), box_dir, SECRETS_KNOWN_FILE);
 	if (r < 0)
 		return r;
-	err->msg[0] = '\0';
+	error_clear(err);
 	/* Strict: the file is clawbox's own, written 0600. */
 	int fd = open_checked(s, path, SECRETS_OPTIONAL | SECRETS_STRICT, false, err);
 	if (fd < 0)
@@ -807,16 +785,12 @@ static int known_load(const char *box_dir, struct secrets *s, bool with_store,
 	if (fd > 0) {
 		r = read_secret_fd(fd, SECRETS_KNOWN_FILE_MAX, &data, &len);
 		close(fd);
-		if (r < 0) {
-			err_msg(err, "cannot read '%s': %s", path, strerror(-r));
-			return r;
-		}
-		r = dotenv_parse(data, len, know_one, s, &derr);
+		if (r < 0)
+			return error_errno(err, r, "cannot read '%s'", path);
+		r = dotenv_parse(data, len, path, know_one, s, err);
 		secrets_mem_free(data);
-		if (r == -EINVAL && derr.line)
-			err_msg(err, "'%s' line %u: %s", path, derr.line, derr.msg);
-		else if (r < 0)
-			err_msg(err, "cannot read '%s': %s", path, strerror(-r));
+		if (r < 0 && !error_isset(err))
+			return error_errno(err, r, "cannot read '%s'", path);
 		if (r < 0)
 			return r;
 	}
@@ -828,12 +802,12 @@ static int known_load(const char *box_dir, struct secrets *s, bool with_store,
 		return r;
 	r = secrets_store_load(box_dir, store, 0, err);
 	if (r >= 0 && (r = secrets_know_all(s, store)) < 0)
-		err_msg(err, "box '%s' knows too many secret values", box_dir);
+		error_set(err, r, NULL, 0, "box '%s' knows too many secret values", box_dir);
 	secrets_free(store);
 	return r < 0 ? r : (int)s->n;
 }
 
-int secrets_known_load(const char *box_dir, struct secrets *s, struct secrets_error *err)
+int secrets_known_load(const char *box_dir, struct secrets *s, struct error *err)
 {
 	return known_load(box_dir, s, true, err);
 }
@@ -850,27 +824,28 @@ int secrets_known_save(const char *box_dir, const struct secrets *s)
 }
 
 int secrets_known_record(const char *box_dir, const struct secrets *given, struct secrets **ret,
-			 struct secrets_error *err)
+			 struct error *err)
 {
 	struct secrets *k = NULL;
 	_cleanup_close_ int lock = secrets_store_lock(box_dir);
 	int r = lock < 0 ? lock : secrets_new_known(&k);
-	err->msg[0] = '\0';
+	error_clear(err);
 	/* given holds what the caller wants known (a run's set holds the
 	 * store); without it, the store is what to learn. */
 	if (r == 0)
 		r = known_load(box_dir, k, !given, err);
 	if (r >= 0 && (r = secrets_know_all(k, given)) == -ENOSPC)
-		err_msg(err,
-			"the box already knows %zu secret values (%zu bytes): it keeps at most %d "
-			"(%d bytes) and never forgets one; 'clawbox delete' the box to start "
-			"afresh",
-			k->n, k->bytes, SECRETS_KNOWN_MAX, SECRETS_KNOWN_BYTES);
+		error_set(
+		    err, r, NULL, 0,
+		    "the box already knows %zu secret values (%zu bytes): it keeps at most %d "
+		    "(%d bytes) and never forgets one; 'clawbox delete' the box to start "
+		    "afresh",
+		    k->n, k->bytes, SECRETS_KNOWN_MAX, SECRETS_KNOWN_BYTES);
 	if (r >= 0 && k->n > k->nfile)
 		r = secrets_known_save(box_dir, k);
 	if (r < 0) {
-		if (!err->msg[0])
-			err_msg(err, "cannot record the box's secret values: %s", strerror(-r));
+		if (!error_isset(err))
+			error_errno(err, r, "cannot record the box's secret values");
 		secrets_free(k);
 		return r;
 	}

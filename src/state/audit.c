@@ -119,10 +119,9 @@ int audit_open_known(const char *box_dir, const char *box_name, const struct sec
 	snprintf(a->box, sizeof(a->box), "%s", box_name);
 	/* Every event of the box is redacted against every value it was ever
 	 * given: the one place every writer passes. Unreadable: no log. */
-	struct secrets_error err;
 	int r = known ? 0 : secrets_new_known(&a->own_known);
 	if (r == 0 && !known)
-		r = secrets_known_load(box_dir, a->own_known, &err);
+		r = secrets_known_load(box_dir, a->own_known, NULL);
 	if (r < 0) {
 		a->own_known = secrets_free(a->own_known);
 		close(a->logfd);

@@ -294,12 +294,12 @@ int syncpolicy_parse(const char *text, size_t len, const char *base_dir, struct 
 		     struct syncpolicy_error *err)
 {
 	struct toml_value *root = NULL;
-	struct toml_error te;
+	struct error te;
 	struct sync_policy np;
 	memset(err, 0, sizeof(*err));
-	int r = toml_parse(text, len, &root, &te);
+	int r = toml_parse(text, len, NULL, &root, &te);
 	if (r == -EINVAL)
-		return fail(err, te.line, "%s", te.msg);
+		return fail(err, te.line, "%s", te.message);
 	if (r < 0)
 		return r;
 	if ((r = syncpolicy_defaults(&np)) < 0) {
