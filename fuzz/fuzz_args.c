@@ -6,6 +6,7 @@
 #include "state/box.h"
 #include "cli/cli.h"
 #include "box/masks.h"
+#include "util/strv.h"
 #include "util/fs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

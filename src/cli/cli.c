@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "state/diskcap.h"
 #include "box/masks.h"
+#include "util/strv.h"
 #include "util/fs.h"
 #include "util/log.h"
 

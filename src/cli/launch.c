@@ -9,6 +9,7 @@
 #include "sync/gitsync.h"
 #include "cli/cli.h"
 #include "box/masks.h"
+#include "util/strv.h"
 #include "cli/launch.h"
 #include "box/supervisor.h"
 #include "secrets/secrets.h"

@@ -2,6 +2,7 @@
 #include "state/box.h"
 #include "cli/cli.h"
 #include "box/masks.h"
+#include "util/strv.h"
 
 TEST(box_names)
 {
