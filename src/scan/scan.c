@@ -12,6 +12,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/strv.h"
 
 #include <math.h>
 
@@ -123,29 +124,16 @@ struct scan_ctx {
 	size_t len;
 };
 
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static int strv_copy(const char *const *src, size_t n, bool lower, char ***ret)
 {
-	char **v = calloc(n ? n : 1, sizeof(char *));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		v[i] = strdup(src[i] ? src[i] : "");
-		if (!v[i]) {
-			strv_free(v, i);
-			return -ENOMEM;
-		}
-		if (lower)
-			for (char *c = v[i]; *c; c++)
-				if (*c >= 'A' && *c <= 'Z')
-					*c = (char)(*c - 'A' + 'a');
-	}
+	char **v;
+	int r = strv_dup_n(src, n, &v);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; lower && i < n; i++)
+		for (char *c = v[i]; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
 	*ret = v;
 	return 0;
 }
@@ -435,19 +423,19 @@ static void allowlist_clear(struct allowlist *a)
 	for (size_t i = 0; i < a->n_paths; i++)
 		pcre2_code_free(a->paths[i]);
 	free(a->paths);
-	strv_free(a->stopwords, a->n_stopwords);
+	strv_free_n(a->stopwords, a->n_stopwords);
 }
 
 static void rule_clear(struct rule *r)
 {
 	free(r->id);
 	free(r->description);
-	strv_free(r->tags, r->n_tags);
+	strv_free_n(r->tags, r->n_tags);
 	free(r->regex_src);
 	free(r->anchor);
 	pcre2_code_free(r->re);
 	pcre2_code_free(r->path_re);
-	strv_free(r->keywords, r->n_keywords);
+	strv_free_n(r->keywords, r->n_keywords);
 	free(r->kw_ids);
 	for (size_t i = 0; i < r->n_allowlists; i++)
 		allowlist_clear(&r->allowlists[i]);
@@ -465,14 +453,14 @@ struct scan_rules *scan_rules_free(struct scan_rules *rs)
 	for (size_t i = 0; i < rs->n_global; i++)
 		allowlist_clear(&rs->global[i]);
 	free(rs->global);
-	strv_free(rs->ignores, rs->n_ignores);
-	strv_free(rs->known_names, rs->n_known);
+	strv_free_n(rs->ignores, rs->n_ignores);
+	strv_free_n(rs->known_names, rs->n_known);
 	for (size_t i = 0; i < rs->n_variants; i++) {
 		explicit_bzero(rs->variants[i].bytes, rs->variants[i].len);
 		free(rs->variants[i].bytes);
 	}
 	free(rs->variants);
-	strv_free(rs->kw, rs->n_kw);
+	strv_free_n(rs->kw, rs->n_kw);
 	free(rs->hs_rule_of);
 	hs_free_database(rs->db_rules);
 	hs_free_database(rs->db_kw);

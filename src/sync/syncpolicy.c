@@ -4,6 +4,7 @@
 #include "sync/syncpolicy.h"
 #include "util/toml.h"
 #include "util/fs.h"
+#include "util/strv.h"
 
 #include <stdarg.h>
 #include <strings.h>
@@ -110,13 +111,6 @@ static const char *const default_blocked[] = {
 #define DEFAULT_MAX_SIZE      (10ULL << 20)
 #define DEFAULT_AUTO_INTERVAL 30
 
-static void strv_free_n(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void syncpolicy_free(struct sync_policy *p)
 {
 	strv_free_n(p->allow, p->nallow);
@@ -129,17 +123,10 @@ void syncpolicy_free(struct sync_policy *p)
 
 static int strv_dup(const char *const *src, size_t n, char ***ret, size_t *ret_n)
 {
-	char **v = calloc(n ? n : 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		if (!(v[i] = strdup(src[i]))) {
-			strv_free_n(v, i);
-			return -ENOMEM;
-		}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	int r = strv_dup_n(src, n, ret);
+	if (r == 0)
+		*ret_n = n;
+	return r;
 }
 
 int syncpolicy_defaults(struct sync_policy *p)

@@ -36,8 +36,27 @@ int strv_pushf(struct strv *s, const char *fmt, ...)
 
 void strv_free(struct strv *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
+	strv_free_n(s->v, s->n);
 	memset(s, 0, sizeof(*s));
+}
+
+int strv_dup_n(const char *const *src, size_t n, char ***ret)
+{
+	char **v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i] = strdup(src[i] ? src[i] : ""))) {
+			strv_free_n(v, i);
+			return -ENOMEM;
+		}
+	*ret = v;
+	return 0;
+}
+
+void strv_free_n(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
 }
