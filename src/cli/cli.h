@@ -57,8 +57,6 @@ int cli_check_project(const char *state, const char *project);
  * terminal, false. */
 bool cli_confirm(const char *question);
 
-/* Parse "512M", "2G", "1024" (bytes, K/M/G/T binary suffixes). */
-int cli_parse_size(const char *s, uint64_t *ret);
 /* Parse a positive decimal integer. */
 int cli_parse_uint(const char *s, uint64_t *ret);
 

@@ -13,6 +13,7 @@
 #include "scan/gitleaks.h"
 #include "scan/scan.h"
 #include "util/buf.h"
+#include "util/size.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "cli/version.h"
@@ -85,26 +86,6 @@ static void usage(FILE *out)
 		"(file:rule:line, listable in .gitleaksignore). 'gitleaks:allow' on a line\n"
 		"suppresses findings on it. Exit status: 0 no findings, 1 findings, 2 error.\n",
 		MAX_JOBS, DEFAULT_MAX_SIZE);
-}
-
-static int parse_size(const char *s, size_t *ret)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || s[0] == '-')
-		return -EINVAL;
-	unsigned long long mul = 1;
-	if (*end == 'K' || *end == 'k')
-		mul = 1ull << 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		mul = 1ull << 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		mul = 1ull << 30, end++;
-	if (*end || v > (unsigned long long)UINT32_MAX / mul)
-		return -EINVAL;
-	*ret = (size_t)(v * mul);
-	return 0;
 }
 
 static int add_file(struct scan_state *st, const char *path)
@@ -648,12 +629,15 @@ int cmd_scan(int argc, char **argv)
 			}
 			break;
 		}
-		case OPT_MAX_SIZE:
-			if (parse_size(optarg, &st.max_size) < 0 || st.max_size == 0) {
+		case OPT_MAX_SIZE: {
+			uint64_t max;
+			if (size_parse(optarg, UINT32_MAX, &max) < 0) {
 				log_error("invalid --max-size '%s'", optarg);
 				return EXIT_ERROR;
 			}
+			st.max_size = (size_t)max;
 			break;
+		}
 		case OPT_BINARY: st.scan_binary = true; break;
 		case OPT_IGNORE: ignore_file = optarg; break;
 		case OPT_KNOWN:

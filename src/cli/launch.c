@@ -15,6 +15,7 @@
 #include "secrets/secrets.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/size.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -217,7 +218,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 				return EXIT_SETUP;
 			break;
 		case OPT_MEMORY:
-			if (cli_parse_size(optarg, &o->memory) < 0)
+			if (size_parse(optarg, UINT64_MAX, &o->memory) < 0)
 				return usage_error("invalid size '%s' for --memory", optarg);
 			break;
 		case OPT_PIDS:
@@ -229,7 +230,7 @@ int runbox_parse(int argc, char **argv, bool shell, struct runbox_opts *o)
 				return usage_error("invalid number '%s' for --nofile", optarg);
 			break;
 		case OPT_TMP:
-			if (cli_parse_size(optarg, &o->tmp_size) < 0)
+			if (size_parse(optarg, UINT64_MAX, &o->tmp_size) < 0)
 				return usage_error("invalid size '%s' for --tmp-size", optarg);
 			break;
 		case OPT_DISK:

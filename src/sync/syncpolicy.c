@@ -4,6 +4,7 @@
 #include "sync/syncpolicy.h"
 #include "util/toml.h"
 #include "util/fs.h"
+#include "util/size.h"
 #include "util/strv.h"
 
 #include <stdarg.h>
@@ -196,27 +197,11 @@ static int parse_size(const struct toml_value *v, uint64_t *ret, struct syncpoli
 	if (v->type != TOML_STRING)
 		return fail(err, v->line, "sync.max_size must be a size such as \"10M\", not %s",
 			    toml_type_name(v->type));
-	const char *s = v->str.s;
-	char *end;
-	if (*s < '0' || *s > '9')
-		return fail(err, v->line, "sync.max_size: invalid size '%s'", s);
-	errno = 0;
-	unsigned long long n = strtoull(s, &end, 10);
-	unsigned shift = 0;
-	if (errno || n == 0)
-		return fail(err, v->line, "sync.max_size: invalid size '%s'", s);
-	if (*end) {
-		const char *const units[] = { "K", "M", "G" };
-		for (unsigned i = 0; i < ELEMENTSOF(units) && !shift; i++)
-			if (strncasecmp(end, units[i], 1) == 0 &&
-			    (!end[1] || STREQ(end + 1, "B") || STREQ(end + 1, "iB")))
-				shift = 10 * (i + 1);
-		if (!shift)
-			return fail(err, v->line, "sync.max_size: invalid size '%s'", s);
-	}
-	if (n > (UINT64_MAX >> 1 >> shift))
-		return fail(err, v->line, "sync.max_size: '%s' is too large", s);
-	*ret = (uint64_t)n << shift;
+	int r = size_parse(v->str.s, UINT64_MAX >> 1, ret);
+	if (r == -ERANGE)
+		return fail(err, v->line, "sync.max_size: '%s' is too large", v->str.s);
+	if (r < 0)
+		return fail(err, v->line, "sync.max_size: invalid size '%s'", v->str.s);
 	return 0;
 }
 
