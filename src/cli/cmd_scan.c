@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "scan/gitleaks.h"
 #include "scan/scan.h"
+#include "util/array.h"
 #include "util/buf.h"
 #include "util/size.h"
 #include "util/fs.h"
@@ -23,6 +24,7 @@
 #define DEFAULT_MAX_SIZE (10u << 20)
 #define MAX_JOBS         64
 #define MAX_FILES        (1u << 24)
+#define MAX_FINDINGS     (1u << 19) /* per file */
 
 enum format { FMT_TEXT, FMT_JSON, FMT_SARIF };
 
@@ -92,14 +94,8 @@ static int add_file(struct scan_state *st, const char *path)
 {
 	if (st->n_files >= MAX_FILES)
 		return -E2BIG;
-	if (st->n_files == st->cap_files) {
-		size_t cap = st->cap_files ? st->cap_files * 2 : 256;
-		void *p = realloc(st->files, cap * sizeof(struct file_job));
-		if (!p)
-			return -ENOMEM;
-		st->files = p;
-		st->cap_files = cap;
-	}
+	if (array_grow((void **)&st->files, &st->cap_files, st->n_files, sizeof(*st->files)) < 0)
+		return -ENOMEM;
 	char *dup = strdup(path);
 	if (!dup)
 		return -ENOMEM;
@@ -132,15 +128,9 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 	while ((errno = 0, de = readdir(d))) {
 		if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
 			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			void *p = realloc(names, nc * sizeof(char *));
-			if (!p) {
-				r = -ENOMEM;
-				goto out;
-			}
-			names = p;
-			cap = nc;
+		if (array_grow((void **)&names, &cap, n, sizeof(*names)) < 0) {
+			r = -ENOMEM;
+			goto out;
 		}
 		names[n] = strdup(de->d_name);
 		if (!names[n]) {
@@ -219,16 +209,10 @@ static int on_finding(const struct scan_finding *sf, void *ud)
 {
 	struct collect *c = ud;
 	struct file_job *j = c->job;
-	if (j->n == j->cap) {
-		size_t nc = j->cap ? j->cap * 2 : 8;
-		if (nc > 1000000)
-			return -E2BIG;
-		void *p = realloc(j->f, nc * sizeof(struct finding));
-		if (!p)
-			return -ENOMEM;
-		j->f = p;
-		j->cap = nc;
-	}
+	if (j->n >= MAX_FINDINGS)
+		return -E2BIG;
+	if (array_grow((void **)&j->f, &j->cap, j->n, sizeof(*j->f)) < 0)
+		return -ENOMEM;
 	struct finding f = {
 		.rule_id = sf->rule_id,
 		.description = sf->description,

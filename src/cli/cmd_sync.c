@@ -6,6 +6,7 @@
 #include "sync/gate.h"
 #include "sync/gitsync.h"
 #include "secrets/secrets.h"
+#include "util/array.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -256,10 +257,8 @@ static bool seen_once(const char *key)
 			return false;
 	if (nheld_seen >= 4096)
 		return true; /* stop remembering; logging again is harmless */
-	char **nv = reallocarray(held_seen, nheld_seen + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&held_seen, nheld_seen, sizeof(*held_seen)) < 0)
 		return true;
-	held_seen = nv;
 	if ((held_seen[nheld_seen] = strdup(key)))
 		nheld_seen++;
 	return true;

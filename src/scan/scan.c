@@ -605,11 +605,8 @@ int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id,
 		a.n_paths++;
 	}
 	ret = -ENOMEM;
-	size_t cap = *n; /* arrays grow one by one: allowlists are few */
-	void *p = realloc(*list, (cap + 1) * sizeof(struct allowlist));
-	if (!p)
+	if (array_grow_counted((void **)list, *n, sizeof(**list)) < 0)
 		goto fail;
-	*list = p;
 	(*list)[(*n)++] = a;
 	return 0;
 fail:
@@ -743,10 +740,8 @@ int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const v
 		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
 		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == '-'))
 			return -EINVAL;
-	char **names = realloc(rs->known_names, (rs->n_known + 1) * sizeof(char *));
-	if (!names)
+	if (array_grow_counted((void **)&rs->known_names, rs->n_known, sizeof(char *)) < 0)
 		return -ENOMEM;
-	rs->known_names = names;
 	if (asprintf(&rs->known_names[rs->n_known], "known-secret:%s", name) < 0)
 		return -ENOMEM;
 	unsigned k = (unsigned)rs->n_known++;

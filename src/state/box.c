@@ -2,6 +2,7 @@
 
 #include "state/box.h"
 #include "state/diskcap.h"
+#include "util/array.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -439,14 +440,9 @@ int box_foreach(const char *state, int (*fn)(const struct box *b, void *ctx), vo
 	while ((de = readdir(d))) {
 		if (!box_name_valid(de->d_name))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **p = reallocarray(names, cap, sizeof(*names));
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			names = p;
+		if (array_grow((void **)&names, &cap, n, sizeof(*names)) < 0) {
+			r = -ENOMEM;
+			break;
 		}
 		if (!(names[n] = strdup(de->d_name))) {
 			r = -ENOMEM;

@@ -8,6 +8,7 @@
 #include "util/common.h"
 
 #include "sync/gate_int.h"
+#include "util/array.h"
 #include "util/fs.h"
 
 #include <dirent.h>
@@ -203,11 +204,9 @@ static int add_gitdir(struct gate *g, const char *dir)
 			return 0;
 	if (g->ngitdirs >= 4096)
 		return -E2BIG;
-	char **nv = reallocarray(g->gitdirs, g->ngitdirs + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&g->gitdirs, g->ngitdirs, sizeof(*g->gitdirs)) < 0)
 		return -ENOMEM;
-	g->gitdirs = nv;
-	if (!(nv[g->ngitdirs] = strdup(dir)))
+	if (!(g->gitdirs[g->ngitdirs] = strdup(dir)))
 		return -ENOMEM;
 	g->ngitdirs++;
 	return 0;
@@ -386,12 +385,10 @@ static int find_bare_nocase(struct gate *g)
 		int m = marker_of(slash ? slash + 1 : path);
 		if (m < 0 || g->allv[i].type == GATE_WHITEOUT)
 			continue;
-		struct marker *nv = reallocarray(v, n + 1, sizeof(*v));
-		if (!nv) {
+		if (array_grow_counted((void **)&v, n, sizeof(*v)) < 0) {
 			free(v);
 			return -ENOMEM;
 		}
-		v = nv;
 		v[n++] = (struct marker){ path, slash ? (size_t)(slash - path) : 0, m };
 	}
 	if (n)
@@ -609,15 +606,9 @@ static int walk_tree(struct tree_walk *w, int dfd, size_t rl, int depth)
 			r = -E2BIG;
 			break;
 		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **nv = reallocarray(names, nc, sizeof(*nv));
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			names = nv;
-			cap = nc;
+		if (array_grow((void **)&names, &cap, n, sizeof(*names)) < 0) {
+			r = -ENOMEM;
+			break;
 		}
 		if (!(names[n] = strdup(de->d_name))) {
 			r = -ENOMEM;

@@ -5,6 +5,7 @@
 #include "sync/gitsync.h"
 #include "scan/scan.h"
 #include "sync/syncpolicy.h"
+#include "util/array.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/utf8.h"
@@ -266,14 +267,8 @@ static int refmap_add(struct refmap *m, const char *name, const char *oid)
 		m->full = true;
 		return 0;
 	}
-	if (m->n == m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 32;
-		struct refent *nv = reallocarray(m->v, nc, sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		m->v = nv;
-		m->cap = nc;
-	}
+	if (array_grow((void **)&m->v, &m->cap, m->n, sizeof(*m->v)) < 0)
+		return -ENOMEM;
 	struct refent *e = &m->v[m->n];
 	if (!(e->name = strdup(name)))
 		return -ENOMEM;
@@ -350,10 +345,8 @@ _printf_(2, 3) static int note(struct gitsync_plan *p, const char *fmt, ...)
 			return 0;
 	if (p->nnotes >= 256)
 		return 0;
-	char **nv = reallocarray(p->notes, p->nnotes + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&p->notes, p->nnotes, sizeof(*p->notes)) < 0)
 		return -ENOMEM;
-	p->notes = nv;
 	if (!(p->notes[p->nnotes] = strdup(disp)))
 		return -ENOMEM;
 	p->nnotes++;
@@ -614,10 +607,8 @@ static int add_candidate(struct gs *s, const char *name, const char *oid)
 	if (p->nrefs >= GITSYNC_SYNC_REFS_MAX)
 		return note(p, "more than %u refs changed: the others wait for the next sync",
 			    GITSYNC_SYNC_REFS_MAX);
-	struct gitsync_ref *nv = reallocarray(p->refs, p->nrefs + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&p->refs, p->nrefs, sizeof(*p->refs)) < 0)
 		return -ENOMEM;
-	p->refs = nv;
 	struct gitsync_ref *r = &p->refs[p->nrefs];
 	memset(r, 0, sizeof(*r));
 	r->name = strdup(name);
@@ -1037,14 +1028,8 @@ static int obj_get(struct gs *s, const char *oid, uint32_t *ret)
 			*ret = s->ht[k] - 1;
 			return 0;
 		}
-	if (s->nobjs == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 256;
-		struct obj *nv = reallocarray(s->objs, nc, sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		s->objs = nv;
-		s->cap = nc;
-	}
+	if (array_grow((void **)&s->objs, &s->cap, s->nobjs, sizeof(*s->objs)) < 0)
+		return -ENOMEM;
 	struct obj *o = &s->objs[s->nobjs];
 	memset(o, 0, sizeof(*o));
 	snprintf(o->oid, sizeof(o->oid), "%s", oid);
@@ -1059,11 +1044,9 @@ _printf_(6, 7) static int add_finding(struct gitsync_finding **v, size_t *n, con
 {
 	if (*n >= FINDINGS_MAX)
 		return 0;
-	struct gitsync_finding *nv = reallocarray(*v, *n + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)v, *n, sizeof(**v)) < 0)
 		return -ENOMEM;
-	*v = nv;
-	struct gitsync_finding *f = &nv[(*n)++];
+	struct gitsync_finding *f = &(*v)[(*n)++];
 	memset(f, 0, sizeof(*f));
 	snprintf(f->rule, sizeof(f->rule), "%s", rule);
 	f->line = line;
@@ -1263,14 +1246,10 @@ static int list_ref(struct gs *s, size_t idx, const struct refmap *tips)
 		}
 		if ((r = obj_get(s, l, &oi)) < 0)
 			break;
-		size_t n = s->ref_nobjs[idx];
-		if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow to twice as many */
-			uint32_t *nv = reallocarray(s->ref_objs[idx], n ? n * 2 : 1, sizeof(*nv));
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			s->ref_objs[idx] = nv;
+		if (array_grow_counted((void **)&s->ref_objs[idx], s->ref_nobjs[idx],
+				       sizeof(*s->ref_objs[idx])) < 0) {
+			r = -ENOMEM;
+			break;
 		}
 		s->ref_objs[idx][s->ref_nobjs[idx]++] = oi;
 		if (sp && sp[1] && !s->objs[oi].path && !(s->objs[oi].path = strdup(sp + 1)))

@@ -1,19 +1,15 @@
 #include "util/common.h"
 
+#include "util/array.h"
 #include "util/strv.h"
 
 #include <stdarg.h>
 
 int strv_push(struct strv *s, const char *str)
 {
-	if (s->n + 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		char **p = reallocarray(s->v, cap, sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		s->v = p;
-		s->cap = cap;
-	}
+	/* room for the string and the NULL after it */
+	if (array_grow((void **)&s->v, &s->cap, s->n + 1, sizeof(*s->v)) < 0)
+		return -ENOMEM;
 	if (!(s->v[s->n] = strdup(str)))
 		return -ENOMEM;
 	s->v[++s->n] = NULL;
