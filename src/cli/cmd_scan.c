@@ -15,6 +15,7 @@
 #include "util/array.h"
 #include "util/buf.h"
 #include "util/size.h"
+#include "util/strv.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "cli/version.h"
@@ -103,44 +104,18 @@ static int add_file(struct scan_state *st, const char *path)
 	return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Collects the regular files beneath dirfd (path names it), sorted by name,
  * never following symlinks. Unreadable directories become error entries. */
 static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 {
-	DIR *d;
-	struct dirent *de;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0;
+	size_t n = 0;
 
-	if (depth > 256)
-		return -ELOOP;
-	d = fdopendir(dfd);
-	if (!d) {
+	if (depth > 256) {
 		close(dfd);
-		return -errno;
+		return -ELOOP;
 	}
-	while ((errno = 0, de = readdir(d))) {
-		if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
-			continue;
-		if (array_grow((void **)&names, &cap, n, sizeof(*names)) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-		names[n] = strdup(de->d_name);
-		if (!names[n]) {
-			r = -ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	if (n > 1)
-		qsort(names, n, sizeof(char *), name_cmp);
+	int r = fs_dir_names(dfd, NULL, SIZE_MAX, &names, &n);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		char child[PATH_MAX];
 		struct stat sb;
@@ -155,7 +130,7 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 				st->files[st->n_files - 1].error = -ENAMETOOLONG;
 			continue;
 		}
-		if (fstatat(dirfd(d), names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = add_file(st, child);
 			if (r >= 0)
 				st->files[st->n_files - 1].error = -errno;
@@ -164,8 +139,8 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 		if (S_ISDIR(sb.st_mode)) {
 			if (STREQ(names[i], ".git"))
 				continue;
-			int fd = openat(dirfd(d), names[i],
-					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int fd =
+			    openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0) {
 				r = add_file(st, child);
 				if (r >= 0)
@@ -182,11 +157,8 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 			r = add_file(st, child);
 		}
 	}
-out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
+	strv_free_n(names, n);
+	close(dfd);
 	return r;
 }
 

@@ -2,7 +2,7 @@
 
 #include "state/box.h"
 #include "state/diskcap.h"
-#include "util/array.h"
+#include "util/strv.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -419,47 +419,24 @@ bool box_in_use(const struct box *b, pid_t *ret_holder)
 	return fd == -EBUSY;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int box_foreach(const char *state, int (*fn)(const struct box *b, void *ctx), void *ctx)
 {
 	char boxes[PATH_MAX];
 	int r = path_join(boxes, sizeof(boxes), state, "boxes");
 	if (r < 0)
 		return r;
-	DIR *d = opendir(boxes);
-	if (!d)
+	_cleanup_close_ int dfd = open(boxes, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	r = 0;
-	while ((de = readdir(d))) {
-		if (!box_name_valid(de->d_name))
-			continue;
-		if (array_grow((void **)&names, &cap, n, sizeof(*names)) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		if (!(names[n] = strdup(de->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (r == 0 && n)
-		qsort(names, n, sizeof(*names), name_cmp);
-	for (size_t i = 0; i < n; i++) {
+	size_t n = 0;
+	r = fs_dir_names(dfd, box_name_valid, SIZE_MAX, &names, &n);
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct box b;
-		if (r == 0 && box_load(state, names[i], &b) == 0)
+		if (box_load(state, names[i], &b) == 0)
 			r = fn(&b, ctx) < 0 ? -ECANCELED : 0;
-		free(names[i]);
 	}
-	free(names);
+	strv_free_n(names, n);
 	return r;
 }
 

@@ -10,6 +10,7 @@
 #include "sync/gate_int.h"
 #include "util/array.h"
 #include "util/fs.h"
+#include "util/strv.h"
 
 #include <dirent.h>
 #include <nettle/sha2.h>
@@ -570,11 +571,6 @@ struct tree_walk {
 	char rel[PATH_MAX];
 };
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void hash_entry(struct tree_walk *w, size_t rl, const struct stat *st)
 {
 	char rec[160];
@@ -592,33 +588,12 @@ static int walk_tree(struct tree_walk *w, int dfd, size_t rl, int depth)
 {
 	if (depth > 256)
 		return -E2BIG;
-	DIR *d = fs_opendir_dup(dfd);
-	if (!d)
-		return gate_errno();
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int r = 0;
-	while ((de = readdir(d))) {
-		if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
-			continue;
-		if (++w->entries > w->max) {
-			r = -E2BIG;
-			break;
-		}
-		if (array_grow((void **)&names, &cap, n, sizeof(*names)) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		if (!(names[n] = strdup(de->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (r == 0 && n)
-		qsort(names, n, sizeof(*names), name_cmp);
+	size_t n = 0;
+	int r = fs_dir_names(dfd, NULL, w->max - w->entries, &names, &n);
+	if (r < 0)
+		return r;
+	w->entries += n;
 	bool head = false, objects = false, refs = false, common = false;
 	for (size_t i = 0; i < n; i++) {
 		head |= STREQ(names[i], "HEAD");
@@ -659,9 +634,7 @@ static int walk_tree(struct tree_walk *w, int dfd, size_t rl, int depth)
 		}
 		w->rel[rl] = '\0';
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	strv_free_n(names, n);
 	return r;
 }
 
