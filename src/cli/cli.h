@@ -6,10 +6,6 @@
 #include "state/box.h"
 #include "util/error.h"
 
-/* Exit codes of the commands other than run/shell (which pass the box's
- * command through and use 125 for their own errors). */
-enum { CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
-
 /* --box NAME / --project DIR, as every box command takes them. */
 struct box_opts {
 	const char *box;

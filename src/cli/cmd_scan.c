@@ -20,8 +20,6 @@
 #include "util/log.h"
 #include "cli/version.h"
 
-#define EXIT_FINDINGS    1
-#define EXIT_ERROR       2
 #define DEFAULT_MAX_SIZE (10u << 20)
 #define MAX_JOBS         64
 #define MAX_FILES        (1u << 24)
@@ -555,7 +553,7 @@ int cmd_scan(int argc, char **argv)
 	struct scan_rules *rs = NULL;
 	struct gitleaks_error gerr;
 	char err[512];
-	int c, r, ret = EXIT_ERROR;
+	int c, r, ret = SCAN_EXIT_ERROR;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -570,7 +568,7 @@ int cmd_scan(int argc, char **argv)
 				fmt = FMT_SARIF;
 			else {
 				log_error("unknown format '%s' (text, json or sarif)", optarg);
-				return EXIT_ERROR;
+				return SCAN_EXIT_ERROR;
 			}
 			break;
 		case OPT_REDACT: redact = true; break;
@@ -581,7 +579,7 @@ int cmd_scan(int argc, char **argv)
 			jobs = strtol(optarg, &end, 10);
 			if (errno || *end || jobs < 1 || jobs > MAX_JOBS) {
 				log_error("invalid --jobs '%s' (1 to %d)", optarg, MAX_JOBS);
-				return EXIT_ERROR;
+				return SCAN_EXIT_ERROR;
 			}
 			break;
 		}
@@ -589,7 +587,7 @@ int cmd_scan(int argc, char **argv)
 			uint64_t max;
 			if (size_parse(optarg, UINT32_MAX, &max) < 0) {
 				log_error("invalid --max-size '%s'", optarg);
-				return EXIT_ERROR;
+				return SCAN_EXIT_ERROR;
 			}
 			st.max_size = (size_t)max;
 			break;
@@ -599,13 +597,13 @@ int cmd_scan(int argc, char **argv)
 		case OPT_KNOWN:
 			if (n_known >= ELEMENTSOF(known)) {
 				log_error("too many --known-secret-env options");
-				return EXIT_ERROR;
+				return SCAN_EXIT_ERROR;
 			}
 			known[n_known++] = optarg;
 			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_ERROR;
+		default: usage(stderr); return SCAN_EXIT_ERROR;
 		}
 	}
 	if (jobs < 1)
@@ -616,7 +614,7 @@ int cmd_scan(int argc, char **argv)
 	r = scan_rules_new(&rs);
 	if (r < 0) {
 		log_error("cannot set the scanner up: %s", strerror(-r));
-		return EXIT_ERROR;
+		return SCAN_EXIT_ERROR;
 	}
 	r = config ? gitleaks_load_file(rs, config, &gerr) : gitleaks_load_default(rs, &gerr);
 	if (r < 0) {
@@ -758,14 +756,14 @@ int cmd_scan(int argc, char **argv)
 		r = -errno;
 	if (r < 0) {
 		log_error("cannot write the report: %s", strerror(-r));
-		ret = EXIT_ERROR;
+		ret = SCAN_EXIT_ERROR;
 		goto out;
 	}
 	if (!quiet)
 		log_info("scanned %zu files (%.1f MB), %zu findings; skipped %zu binary, "
 			 "%zu too large, %zu unreadable",
 			 n_scanned, (double)bytes / 1e6, n_findings, n_binary, n_big, n_errors);
-	ret = n_findings ? EXIT_FINDINGS : n_errors ? EXIT_ERROR : 0;
+	ret = n_findings ? SCAN_EXIT_FINDINGS : n_errors ? SCAN_EXIT_ERROR : 0;
 out:
 	for (size_t i = 0; i < st.n_files; i++) {
 		for (size_t k = 0; k < st.files[i].n; k++) {
