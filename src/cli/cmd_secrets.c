@@ -178,7 +178,7 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s, 
 {
 	struct error err = { 0 };
 	char why[ERROR_FORMAT_MAX];
-	char *value = NULL;
+	_cleanup_secret_mem_ char *value = NULL;
 	size_t len = 0;
 	if (!dotenv_name_valid(name))
 		return put_error(name, -EINVAL);
@@ -186,37 +186,29 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s, 
 	if (r < 0)
 		return put_error(name, r);
 	if (len == 0) {
-		secrets_mem_free(value);
 		log_error("no value for '%s' on stdin; nothing stored", name);
 		return CLI_EXIT_ERROR;
 	}
 	/* Known to the gate and the redactors for good, before it is stored. */
-	struct secrets *one = NULL;
+	_cleanup_secrets_ struct secrets *one = NULL;
 	r = secrets_new(&one);
-	if (r == 0 && (r = secrets_put(one, name, value, len, SECRET_SOURCE_STORE, NULL, 0)) < 0) {
-		secrets_free(one);
-		secrets_mem_free(value);
+	if (r == 0 && (r = secrets_put(one, name, value, len, SECRET_SOURCE_STORE, NULL, 0)) < 0)
 		return put_error(name, r);
-	}
 	if (r == 0)
 		r = secrets_known_record(b->dir, one, NULL, &err);
-	secrets_free(one);
 	if (r < 0) {
-		secrets_mem_free(value);
 		log_error("%s; nothing stored", cli_error_text(&err, r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
 	if (lock < 0 ||
 	    (r = secrets_store_load(b->dir, s, o->strict ? SECRETS_STRICT : 0, &err)) < 0) {
-		secrets_mem_free(value);
 		log_error("%s", cli_error_text(&err, lock < 0 ? lock : r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	report_warnings(s);
 	bool existed = secrets_get(s, name) != NULL;
 	r = secrets_put(s, name, value, len, SECRET_SOURCE_STORE, NULL, 0);
-	secrets_mem_free(value);
 	if (r < 0)
 		return put_error(name, r);
 	if ((r = secrets_store_save(b->dir, s)) < 0) {
@@ -264,7 +256,7 @@ static int do_import(const struct opts *o, const struct box *b, struct secrets *
 {
 	struct error err = { 0 };
 	char why[ERROR_FORMAT_MAX];
-	struct secrets *in = NULL;
+	_cleanup_secrets_ struct secrets *in = NULL;
 	unsigned strict = o->strict ? SECRETS_STRICT : 0;
 	int r = secrets_new(&in);
 	if (r < 0)
@@ -274,12 +266,10 @@ static int do_import(const struct opts *o, const struct box *b, struct secrets *
 	report_warnings(in);
 	if (r < 0) {
 		log_error("%s; nothing stored", cli_error_text(&err, r, why, sizeof(why)));
-		secrets_free(in);
 		return CLI_EXIT_ERROR;
 	}
 	if ((r = secrets_known_record(b->dir, in, NULL, &err)) < 0) {
 		log_error("%s; nothing stored", cli_error_text(&err, r, why, sizeof(why)));
-		secrets_free(in);
 		return CLI_EXIT_ERROR;
 	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
@@ -294,7 +284,6 @@ static int do_import(const struct opts *o, const struct box *b, struct secrets *
 		r = secrets_store_save(b->dir, s);
 	if (r < 0) {
 		log_error("%s; nothing stored", cli_error_text(&err, r, why, sizeof(why)));
-		secrets_free(in);
 		return CLI_EXIT_ERROR;
 	}
 	json_t *names = json_array();
@@ -304,7 +293,6 @@ static int do_import(const struct opts *o, const struct box *b, struct secrets *
 	printf("box '%s': imported %zu secrets from '%s'\n", b->name, secrets_count(in), file);
 	for (size_t i = 0; i < secrets_count(in); i++)
 		printf("  %s\n", secrets_at(in, i)->name);
-	secrets_free(in);
 	return 0;
 }
 

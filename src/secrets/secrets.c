@@ -144,11 +144,9 @@ static int index_ready(const struct secrets *cs)
 		size_t total = 0;
 		for (size_t k = 0; k < s->n; k++)
 			total += s->e[k]->npat;
-		struct slot *idx = calloc(total ? total : 1, sizeof(*idx));
-		uint32_t *bucket = calloc(IDX_BUCKETS + 1, sizeof(*bucket));
+		_cleanup_free_ struct slot *idx = calloc(total ? total : 1, sizeof(*idx));
+		_cleanup_free_ uint32_t *bucket = calloc(IDX_BUCKETS + 1, sizeof(*bucket));
 		if (!idx || !bucket) {
-			free(idx);
-			free(bucket);
 			r = -ENOMEM;
 		} else {
 			for (size_t k = 0; k < s->n; k++)
@@ -165,8 +163,8 @@ static int index_ready(const struct secrets *cs)
 				}
 			free(s->idx);
 			free(s->bucket);
-			s->idx = idx;
-			s->bucket = bucket;
+			s->idx = TAKE_PTR(idx);
+			s->bucket = TAKE_PTR(bucket);
 			s->idx_dirty = false;
 		}
 	}
@@ -311,17 +309,15 @@ static int entry_new(const char *name, const void *value, size_t len, struct ent
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	static const char url[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	struct entry *e = calloc(1, sizeof(*e));
+	_cleanup_free_ struct entry *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	/* The value, NUL, six base64 forms of at most 4/3 len + 4 each, two
 	 * hex forms, two URL-encoded forms of at most 3 len each. */
 	size_t b64 = len / 3 * 4 + 8;
 	e->mem = secrets_mem_alloc(len + 1 + 6 * b64 + 4 * len + 6 * len);
-	if (!e->mem) {
-		free(e);
+	if (!e->mem)
 		return -ENOMEM;
-	}
 	memcpy(e->mem, value, len);
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->pub = (struct secret){ .name = e->name, .value = e->mem, .len = len };
@@ -361,7 +357,7 @@ static int entry_new(const char *name, const void *value, size_t len, struct ent
 			o += n;
 		}
 	}
-	*ret = e;
+	*ret = TAKE_PTR(e);
 	return 0;
 }
 
@@ -468,27 +464,22 @@ static int read_secret_fd(int fd, size_t max, char **ret, size_t *ret_len)
 	if ((uint64_t)st.st_size > max)
 		return -EFBIG;
 	cap = (size_t)st.st_size + 1;
-	char *buf = secrets_mem_alloc(cap + 1);
+	_cleanup_secret_mem_ char *buf = secrets_mem_alloc(cap + 1);
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
 		ssize_t n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			int r = -errno;
-			secrets_mem_free(buf);
-			return r;
-		}
+		if (n < 0)
+			return -errno;
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len == cap) { /* grew while we read */
-			secrets_mem_free(buf);
+		if (len == cap) /* grew while we read */
 			return -EFBIG;
-		}
 	}
-	*ret = buf;
+	*ret = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;
 }
@@ -550,7 +541,8 @@ static int open_checked(struct secrets *s, const char *path, unsigned flags, boo
 					 path, real);
 		open_path = real;
 	}
-	int fd = open(open_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    open(open_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		int r = -errno;
 		if ((r == -EACCES || r == -EPERM) && optional && !strict) {
@@ -560,33 +552,27 @@ static int open_checked(struct secrets *s, const char *path, unsigned flags, boo
 		}
 		return error_errno(err, r, "cannot read secrets file '%s'", path);
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return error_set(err, -EINVAL, NULL, 0,
 				 "refusing secrets file '%s': not a regular file", path);
-	}
 	bool foreign = st.st_uid != getuid() && st.st_uid != geteuid() && st.st_uid != 0;
-	if (foreign && open_path != path) {
-		close(fd);
+	if (foreign && open_path != path)
 		return error_set(err, -EPERM, NULL, 0,
 				 "refusing secrets file '%s': a symlink to '%s', owned by uid %u",
 				 path, real, (unsigned)st.st_uid);
-	}
 	const char *why = foreign                  ? "is owned by another user"
 			  : (st.st_mode & S_IWOTH) ? "is writable by others"
 			  : (st.st_mode & S_IROTH) ? "is readable by others"
 						   : NULL;
-	if (why && strict) {
-		close(fd);
+	if (why && strict)
 		return error_set(
 		    err, -EPERM, NULL, 0,
 		    "refusing secrets file '%s': it %s (mode %04o); 'chmod 600' it (--strict)",
 		    path, why, (unsigned)(st.st_mode & 07777));
-	}
 	if (why)
 		add_warning(s, "secrets file '%s' %s (mode %04o): 'chmod 600' it", path, why,
 			    (unsigned)(st.st_mode & 07777));
-	return fd;
+	return TAKE_FD(fd);
 }
 
 /* Parse into a scratch set first, so that nothing is added unless the whole
@@ -594,19 +580,17 @@ static int open_checked(struct secrets *s, const char *path, unsigned flags, boo
 static int load_fd(struct secrets *s, int fd, const char *path, enum secret_source src,
 		   struct error *err)
 {
-	char *data = NULL;
+	_cleanup_secret_mem_ char *data = NULL;
+	_cleanup_secrets_ struct secrets *tmp = NULL;
 	size_t len = 0;
-	struct secrets *tmp = NULL;
 	int r = read_secret_fd(fd, SECRETS_FILE_MAX, &data, &len);
 	if (r == -EFBIG)
 		return error_set(err, r, NULL, 0,
 				 "cannot read secrets file '%s': larger than 1 MiB", path);
 	if (r < 0)
 		return error_errno(err, r, "cannot read secrets file '%s'", path);
-	if ((r = secrets_new(&tmp)) < 0) {
-		secrets_mem_free(data);
+	if ((r = secrets_new(&tmp)) < 0)
 		return r;
-	}
 	struct load_ctx c = { .s = tmp, .src = src, .path = path, .err = err };
 	int n = dotenv_parse(data, len, path, load_one, &c, err);
 	for (size_t i = 0; n >= 0 && i < tmp->n && r >= 0; i++) {
@@ -617,8 +601,6 @@ static int load_fd(struct secrets *s, int fd, const char *path, enum secret_sour
 	}
 	for (size_t i = 0; i < tmp->nwarn; i++)
 		add_warning(s, "%s", tmp->warn[i]);
-	secrets_free(tmp);
-	secrets_mem_free(data);
 	return n < 0 ? n : r < 0 ? r : n;
 }
 
@@ -626,12 +608,11 @@ int secrets_load_file(struct secrets *s, const char *path, enum secret_source sr
 		      struct error *err)
 {
 	error_clear(err);
-	int fd = open_checked(s, path, flags, true, err);
-	if (fd <= 0)
-		return fd;
-	int r = load_fd(s, fd, path, src, err);
-	close(fd);
-	return r;
+	int r = open_checked(s, path, flags, true, err);
+	if (r <= 0) /* 0: nothing to read, not fd 0 */
+		return r;
+	_cleanup_close_ int fd = r;
+	return load_fd(s, fd, path, src, err);
 }
 
 int secrets_store_load(const char *box_dir, struct secrets *s, unsigned flags, struct error *err)
@@ -641,12 +622,11 @@ int secrets_store_load(const char *box_dir, struct secrets *s, unsigned flags, s
 	if (r < 0)
 		return r;
 	error_clear(err);
-	int fd = open_checked(s, path, flags | SECRETS_OPTIONAL, false, err);
-	if (fd <= 0)
-		return fd;
-	r = load_fd(s, fd, path, SECRET_SOURCE_STORE, err);
-	close(fd);
-	return r;
+	r = open_checked(s, path, flags | SECRETS_OPTIONAL, false, err);
+	if (r <= 0) /* 0: nothing to read, not fd 0 */
+		return r;
+	_cleanup_close_ int fd = r;
+	return load_fd(s, fd, path, SECRET_SOURCE_STORE, err);
 }
 
 /* NAME="value" with \\ \" \n \r \$ \` escaped: dotenv_parse reads it back
@@ -693,16 +673,12 @@ static size_t store_format(const struct secrets *s, const char *head, char *out)
 static int save_as(const char *box_dir, const char *file, const char *head, const struct secrets *s)
 {
 	size_t n = store_format(s, head, NULL);
-	char *buf = secrets_mem_alloc(n + 1);
+	_cleanup_secret_mem_ char *buf = secrets_mem_alloc(n + 1);
 	if (!buf)
 		return -ENOMEM;
 	store_format(s, head, buf);
-	int dfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int r = dfd < 0 ? -errno : fs_write_atomic_at(dfd, file, buf, n, 0600);
-	if (dfd >= 0)
-		close(dfd);
-	secrets_mem_free(buf);
-	return r;
+	_cleanup_close_ int dfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return dfd < 0 ? -errno : fs_write_atomic_at(dfd, file, buf, n, 0600);
 }
 
 int secrets_store_save(const char *box_dir, const struct secrets *s)
@@ -771,24 +747,23 @@ int secrets_know_all(struct secrets *known, const struct secrets *from)
 static int known_load(const char *box_dir, struct secrets *s, bool with_store, struct error *err)
 {
 	char path[PATH_MAX];
-	char *data = NULL;
+	_cleanup_secret_mem_ char *data = NULL;
+	_cleanup_secrets_ struct secrets *store = NULL;
 	size_t len = 0;
-	struct secrets *store = NULL;
 	int r = path_join(path, sizeof(path), box_dir, SECRETS_KNOWN_FILE);
 	if (r < 0)
 		return r;
 	error_clear(err);
 	/* Strict: the file is clawbox's own, written 0600. */
-	int fd = open_checked(s, path, SECRETS_OPTIONAL | SECRETS_STRICT, false, err);
-	if (fd < 0)
-		return fd;
-	if (fd > 0) {
+	r = open_checked(s, path, SECRETS_OPTIONAL | SECRETS_STRICT, false, err);
+	if (r < 0)
+		return r;
+	if (r > 0) { /* 0: nothing to read, not fd 0 */
+		_cleanup_close_ int fd = r;
 		r = read_secret_fd(fd, SECRETS_KNOWN_FILE_MAX, &data, &len);
-		close(fd);
 		if (r < 0)
 			return error_errno(err, r, "cannot read '%s'", path);
 		r = dotenv_parse(data, len, path, know_one, s, err);
-		secrets_mem_free(data);
 		if (r < 0 && !error_isset(err))
 			return error_errno(err, r, "cannot read '%s'", path);
 		if (r < 0)
@@ -803,7 +778,6 @@ static int known_load(const char *box_dir, struct secrets *s, bool with_store, s
 	r = secrets_store_load(box_dir, store, 0, err);
 	if (r >= 0 && (r = secrets_know_all(s, store)) < 0)
 		error_set(err, r, NULL, 0, "box '%s' knows too many secret values", box_dir);
-	secrets_free(store);
 	return r < 0 ? r : (int)s->n;
 }
 
@@ -826,7 +800,7 @@ int secrets_known_save(const char *box_dir, const struct secrets *s)
 int secrets_known_record(const char *box_dir, const struct secrets *given, struct secrets **ret,
 			 struct error *err)
 {
-	struct secrets *k = NULL;
+	_cleanup_secrets_ struct secrets *k = NULL;
 	_cleanup_close_ int lock = secrets_store_lock(box_dir);
 	int r = lock < 0 ? lock : secrets_new_known(&k);
 	error_clear(err);
@@ -846,29 +820,22 @@ int secrets_known_record(const char *box_dir, const struct secrets *given, struc
 	if (r < 0) {
 		if (!error_isset(err))
 			error_errno(err, r, "cannot record the box's secret values");
-		secrets_free(k);
 		return r;
 	}
 	if (ret)
-		*ret = k;
-	else
-		secrets_free(k);
+		*ret = TAKE_PTR(k);
 	return 0;
 }
 
 int secrets_store_lock(const char *box_dir)
 {
-	int fd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int r = -errno;
-			close(fd);
-			return r;
-		}
-	}
-	return fd;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return TAKE_FD(fd);
 }
 
 /* ---- environment ---- */
@@ -1013,7 +980,7 @@ int secrets_stream_new(const struct secrets *s, struct secrets_stream **ret)
 	*ret = NULL;
 	if (!s || s->n == 0)
 		return 0;
-	struct secrets_stream *st = calloc(1, sizeof(*st));
+	_cleanup_free_ struct secrets_stream *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	st->s = s;
@@ -1022,16 +989,12 @@ int secrets_stream_new(const struct secrets *s, struct secrets_stream **ret)
 			if (s->e[k]->pat[j].n > st->maxpat)
 				st->maxpat = s->e[k]->pat[j].n;
 	int r = index_ready(s);
-	if (r < 0) {
-		free(st);
+	if (r < 0)
 		return r;
-	}
 	st->out = (struct buf)BUF_INIT(32 * SECRETS_STREAM_CHUNK);
-	if (!(st->work = secrets_mem_alloc(st->maxpat + SECRETS_STREAM_CHUNK))) {
-		free(st);
+	if (!(st->work = secrets_mem_alloc(st->maxpat + SECRETS_STREAM_CHUNK)))
 		return -ENOMEM;
-	}
-	*ret = st;
+	*ret = TAKE_PTR(st);
 	return 0;
 }
 

@@ -82,6 +82,18 @@ int secrets_new(struct secrets **ret);
 /* Wipes every value; accepts NULL; returns NULL. */
 struct secrets *secrets_free(struct secrets *s);
 
+static inline void secrets_freep(struct secrets **s)
+{
+	secrets_free(*s);
+}
+/* For a pointer into secret memory (secrets_mem_alloc): wiped on scope exit. */
+static inline void secrets_mem_freep(void *p)
+{
+	secrets_mem_free(*(void **)p);
+}
+#define _cleanup_secrets_    _cleanup_(secrets_freep)
+#define _cleanup_secret_mem_ _cleanup_(secrets_mem_freep)
+
 /* Add (or replace, see the precedence above) one secret; value is copied.
  * -EINVAL for an invalid name, -E2BIG for a value over SECRETS_VALUE_MAX,
  * -EILSEQ for a NUL byte in the value, -ENOSPC past SECRETS_MAX names.

@@ -163,20 +163,17 @@ static int write_box_json(int dirfd, const struct box *b)
 			      (json_int_t)b->created);
 	if (!j || (b->disk && json_object_set_new(j, "disk", json_integer((json_int_t)b->disk))))
 		return j ? (json_decref(j), -ENOMEM) : -ENOMEM;
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	_cleanup_free_ char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (!s)
 		return -ENOMEM;
 	size_t len = strlen(s);
 	char *t = realloc(s, len + 2);
-	if (!t) {
-		free(s);
+	if (!t)
 		return -ENOMEM;
-	}
-	t[len] = '\n';
-	int r = fs_write_atomic_at(dirfd, "box.json", t, len + 1, 0600);
-	free(t);
-	return r;
+	s = t;
+	s[len] = '\n';
+	return fs_write_atomic_at(dirfd, "box.json", s, len + 1, 0600);
 }
 
 /* The box's data dirs in data (the box dir, or its image's root). */
@@ -219,10 +216,10 @@ static int create_in(int dirfd, const struct box *b)
 	} else if ((r = create_data(dirfd, &pst)) < 0) {
 		return r;
 	}
-	int fd = openat(dirfd, "lock", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd =
+	    openat(dirfd, "lock", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	close(fd);
 	return write_box_json(dirfd, b);
 }
 
@@ -377,7 +374,7 @@ int box_lock(const struct box *b, pid_t *ret_holder)
 	int r = lock_path(b, path, sizeof(path));
 	if (r < 0)
 		return r;
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -387,18 +384,15 @@ int box_lock(const struct box *b, pid_t *ret_holder)
 			ssize_t k = pread(fd, buf, sizeof(buf) - 1, 0);
 			*ret_holder = k > 0 ? (pid_t)strtol(buf, NULL, 10) : 0;
 		}
-		close(fd);
 		return r == -EWOULDBLOCK ? -EBUSY : r;
 	}
-	if ((r = wait_last_init(fd)) < 0) {
-		close(fd);
+	if ((r = wait_last_init(fd)) < 0)
 		return r;
-	}
 	char buf[64];
 	int w = snprintf(buf, sizeof(buf), LOCK_LINE, (int)getpid(), 0, 0ULL);
 	if (pwrite(fd, buf, (size_t)w, 0) != w)
 		errno = 0;
-	return fd;
+	return TAKE_FD(fd);
 }
 
 void box_lock_note_init(int fd, pid_t init)
@@ -411,11 +405,7 @@ void box_lock_note_init(int fd, pid_t init)
 
 bool box_in_use(const struct box *b, pid_t *ret_holder)
 {
-	int fd = box_lock(b, ret_holder);
-	if (fd >= 0) {
-		close(fd);
-		return false;
-	}
+	_cleanup_close_ int fd = box_lock(b, ret_holder);
 	return fd == -EBUSY;
 }
 
