@@ -104,15 +104,14 @@ static int add_file(struct scan_state *st, const char *path)
 
 /* Collects the regular files beneath dirfd (path names it), sorted by name,
  * never following symlinks. Unreadable directories become error entries. */
-static int walk(struct scan_state *st, int dfd, const char *path, int depth)
+static int walk(struct scan_state *st, int dirfd, const char *path, int depth)
 {
+	_cleanup_close_ int dfd = dirfd; /* ours */
 	char **names = NULL;
 	size_t n = 0;
 
-	if (depth > 256) {
-		close(dfd);
+	if (depth > 256)
 		return -ELOOP;
-	}
 	int r = fs_dir_names(dfd, NULL, SIZE_MAX, &names, &n);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		char child[PATH_MAX];
@@ -156,7 +155,6 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 		}
 	}
 	strv_free_n(names, n);
-	close(dfd);
 	return r;
 }
 
