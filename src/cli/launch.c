@@ -544,9 +544,9 @@ static int load_secrets(const struct runbox_opts *o, const struct box *b)
 	if (r >= 0 && o->config_dir[0]) {
 		if ((r = path_join(env, sizeof(env), o->config_dir, SECRETS_CONFIG_ENV)) == 0 &&
 		    lstat(env, &st) == 0 && S_ISLNK(st.st_mode)) {
-			r = error_set(&err, -ELOOP, NULL, 0,
-				      "refusing '%s': a symlink (the box would see what it points to)",
-				      env);
+			r = error_set(
+			    &err, -ELOOP, NULL, 0,
+			    "refusing '%s': a symlink (the box would see what it points to)", env);
 		}
 		if (r >= 0)
 			r = secrets_load_file(o->secrets, env, SECRET_SOURCE_CONFIG,
