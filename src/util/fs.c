@@ -100,9 +100,10 @@ static int walk_dir(const struct walk *w, int dirfd, int depth)
 static int walk_start(int dirfd, unsigned flags, fs_walk_fn fn, void *ctx, struct walk *ret)
 {
 	struct stat st;
+	*ret = (struct walk){ 0, flags, fn, ctx };
 	if (fstat(dirfd, &st) < 0)
 		return -errno;
-	*ret = (struct walk){ st.st_dev, flags, fn, ctx };
+	ret->dev = st.st_dev;
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
