@@ -5,6 +5,7 @@
 #include "sync/gate_int.h"
 #include "scan/gitleaks.h"
 #include "util/array.h"
+#include "util/strv.h"
 #include "util/pathglob.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -352,9 +353,7 @@ struct gate *gate_close(struct gate *g)
 	json_decref(g->cache_old);
 	json_decref(g->cache_new);
 	baseline_free(&g->base);
-	for (size_t i = 0; i < g->ngitdirs; i++)
-		free(g->gitdirs[i]);
-	free(g->gitdirs);
+	strv_free_n(g->gitdirs, g->ngitdirs);
 	free(g);
 	return NULL;
 }

@@ -6,6 +6,7 @@
 #include "scan/scan.h"
 #include "sync/syncpolicy.h"
 #include "util/array.h"
+#include "util/strv.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/utf8.h"
@@ -1753,9 +1754,7 @@ void gitsync_plan_free(struct gitsync_plan *p)
 		free(p->refs[i].findings);
 	}
 	free(p->refs);
-	for (size_t i = 0; i < p->nnotes; i++)
-		free(p->notes[i]);
-	free(p->notes);
+	strv_free_n(p->notes, p->nnotes);
 	memset(p, 0, sizeof(*p));
 }
 
