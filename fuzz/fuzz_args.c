@@ -6,6 +6,8 @@
 #include "state/box.h"
 #include "cli/cli.h"
 #include "box/masks.h"
+#include "util/size.h"
+#include "util/strv.h"
 #include "util/fs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t v;
 		int64_t t;
 		char name[80];
-		cli_parse_size(line, &v);
+		if (size_parse(line, UINT32_MAX, &v) == 0 && (v == 0 || v > UINT32_MAX))
+			abort();
 		cli_parse_uint(line, &v);
 		audit_parse_time(line, 1795854600000LL, &t);
 		if (box_name_valid(line) && strlen(line) > BOX_NAME_MAX)

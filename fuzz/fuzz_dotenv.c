@@ -48,14 +48,14 @@ static void stream_same(const struct secrets *s, const char *in, size_t size, co
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct dotenv_error err;
+	struct error err;
 	struct secrets *s = NULL;
 	char *copy = malloc(size + 1);
 	if (!copy || secrets_new(&s) < 0)
 		abort();
 	memcpy(copy, data, size);
-	int r = dotenv_parse(copy, size, check, s, &err);
-	if (r == -EINVAL && (err.line == 0 || !err.msg[0]))
+	int r = dotenv_parse(copy, size, NULL, check, s, &err);
+	if (r == -EINVAL && (err.code != r || err.line == 0 || !err.message[0]))
 		abort();
 	if (r < 0 && r != -EINVAL && r != -ENOSPC)
 		abort();

@@ -9,11 +9,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct toml_value *root = NULL;
-	struct toml_error err;
-	int r = toml_parse((const char *)data, size, &root, &err);
+	struct error err;
+	int r = toml_parse((const char *)data, size, NULL, &root, &err);
 	if (r == 0 && (!root || root->type != TOML_TABLE))
 		abort();
-	if (r == -EINVAL && (err.line == 0 || !err.msg[0]))
+	if (r == -EINVAL && (err.code != r || err.line == 0 || !err.message[0]))
 		abort();
 	toml_free(root);
 	return 0;

@@ -5,14 +5,7 @@
 #define CLAWBOX_MASKS_H
 #include "util/common.h"
 
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-int strv_push(struct strv *s, const char *str);
-int strv_pushf(struct strv *s, const char *fmt, ...) _printf_(2, 3);
-void strv_free(struct strv *s);
+#include "util/strv.h"
 
 /* The built-in masks for a caller, plus state_dir: canonical absolute paths
  * (symlinks resolved where the path exists), sorted, no duplicates. */

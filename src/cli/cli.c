@@ -4,8 +4,10 @@
 #include "cli/cli.h"
 #include "state/diskcap.h"
 #include "box/masks.h"
+#include "util/strv.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/size.h"
 
 #include <getopt.h>
 
@@ -220,37 +222,6 @@ int cli_parse_uint(const char *s, uint64_t *ret)
 	return 0;
 }
 
-int cli_parse_size(const char *s, uint64_t *ret)
-{
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || v == 0)
-		return -EINVAL;
-	unsigned shift = 0;
-	switch (*end) {
-	case '\0': break;
-	case 'k':
-	case 'K': shift = 10; break;
-	case 'm':
-	case 'M': shift = 20; break;
-	case 'g':
-	case 'G': shift = 30; break;
-	case 't':
-	case 'T': shift = 40; break;
-	default: return -EINVAL;
-	}
-	if (*end && end[1] && !(end[1] == 'B' && !end[2]) &&
-	    !(end[1] == 'i' && end[2] == 'B' && !end[3]))
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*ret = (uint64_t)v << shift;
-	return 0;
-}
-
 /* Human-readable byte size: "0 B", "12.3 KiB", ... */
 void cli_human_size(uint64_t b, char *out, size_t n)
 {
@@ -265,6 +236,14 @@ void cli_human_size(uint64_t b, char *out, size_t n)
 		snprintf(out, n, "%llu B", (unsigned long long)b);
 	else
 		snprintf(out, n, "%.1f %s", v, units[u]);
+}
+
+const char *cli_error_text(const struct error *e, int r, char *buf, size_t size)
+{
+	if (error_isset(e))
+		return error_format(e, buf, size);
+	snprintf(buf, size, "%s", strerror(r < 0 ? -r : r));
+	return buf;
 }
 
 int cli_bad_option(const char *cmd, char **argv)
@@ -345,7 +324,7 @@ int cli_lock_idle_box(const struct box_opts *o, const char *doing, struct box *r
 int cli_parse_disk(const char *s, uint64_t *ret)
 {
 	uint64_t v;
-	int r = cli_parse_size(s, &v);
+	int r = size_parse(s, UINT64_MAX, &v);
 	if (r < 0) {
 		log_error("invalid size '%s' for --disk: give a size such as 512M or 10G (at least "
 			  "32M)",

@@ -4,10 +4,7 @@
 #include "util/common.h"
 
 #include "state/box.h"
-
-/* Exit codes of the commands other than run/shell (which pass the box's
- * command through and use 125 for their own errors). */
-enum { CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
+#include "util/error.h"
 
 /* --box NAME / --project DIR, as every box command takes them. */
 struct box_opts {
@@ -56,13 +53,15 @@ int cli_check_project(const char *state, const char *project);
  * terminal, false. */
 bool cli_confirm(const char *question);
 
-/* Parse "512M", "2G", "1024" (bytes, K/M/G/T binary suffixes). */
-int cli_parse_size(const char *s, uint64_t *ret);
 /* Parse a positive decimal integer. */
 int cli_parse_uint(const char *s, uint64_t *ret);
 
 /* Human-readable byte size: "0 B", "12.3 KiB", ... */
 void cli_human_size(uint64_t b, char *out, size_t n);
+
+/* The text of a failure r that e may describe: error_format(e) when e holds
+ * an error, else strerror(-r). Returns buf (size > 0). */
+const char *cli_error_text(const struct error *e, int r, char *buf, size_t size);
 
 /* After getopt_long returned '?' or ':': report the bad option of
  * 'clawbox cmd'; returns CLI_EXIT_USAGE. */

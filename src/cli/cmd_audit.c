@@ -90,9 +90,9 @@ static int print_line(json_t *obj, const char *raw, void *p)
 		if (STREQ(key, "seq") || STREQ(key, "time") || STREQ(key, "box") ||
 		    STREQ(key, "event") || STREQ(key, "prev"))
 			continue;
-		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+		_cleanup_free_ char *s =
+		    json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
 		printf(" %s=%s", key, s ? s : "?");
-		free(s);
 	}
 	putchar('\n');
 	return 0;

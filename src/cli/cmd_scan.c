@@ -12,17 +12,19 @@
 #include "cli/commands.h"
 #include "scan/gitleaks.h"
 #include "scan/scan.h"
+#include "util/array.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/size.h"
+#include "util/strv.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "cli/version.h"
 
-#define EXIT_FINDINGS    1
-#define EXIT_ERROR       2
 #define DEFAULT_MAX_SIZE (10u << 20)
 #define MAX_JOBS         64
 #define MAX_FILES        (1u << 24)
+#define MAX_FINDINGS     (1u << 19) /* per file */
 
 enum format { FMT_TEXT, FMT_JSON, FMT_SARIF };
 
@@ -88,38 +90,12 @@ static void usage(FILE *out)
 		MAX_JOBS, DEFAULT_MAX_SIZE);
 }
 
-static int parse_size(const char *s, size_t *ret)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || s[0] == '-')
-		return -EINVAL;
-	unsigned long long mul = 1;
-	if (*end == 'K' || *end == 'k')
-		mul = 1ull << 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		mul = 1ull << 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		mul = 1ull << 30, end++;
-	if (*end || v > (unsigned long long)UINT32_MAX / mul)
-		return -EINVAL;
-	*ret = (size_t)(v * mul);
-	return 0;
-}
-
 static int add_file(struct scan_state *st, const char *path)
 {
 	if (st->n_files >= MAX_FILES)
 		return -E2BIG;
-	if (st->n_files == st->cap_files) {
-		size_t cap = st->cap_files ? st->cap_files * 2 : 256;
-		void *p = realloc(st->files, cap * sizeof(struct file_job));
-		if (!p)
-			return -ENOMEM;
-		st->files = p;
-		st->cap_files = cap;
-	}
+	if (array_grow((void **)&st->files, &st->cap_files, st->n_files, sizeof(*st->files)) < 0)
+		return -ENOMEM;
 	char *dup = strdup(path);
 	if (!dup)
 		return -ENOMEM;
@@ -127,50 +103,17 @@ static int add_file(struct scan_state *st, const char *path)
 	return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Collects the regular files beneath dirfd (path names it), sorted by name,
  * never following symlinks. Unreadable directories become error entries. */
-static int walk(struct scan_state *st, int dfd, const char *path, int depth)
+static int walk(struct scan_state *st, int dirfd, const char *path, int depth)
 {
-	DIR *d;
-	struct dirent *de;
+	_cleanup_close_ int dfd = dirfd; /* ours */
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0;
+	size_t n = 0;
 
 	if (depth > 256)
 		return -ELOOP;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			void *p = realloc(names, nc * sizeof(char *));
-			if (!p) {
-				r = -ENOMEM;
-				goto out;
-			}
-			names = p;
-			cap = nc;
-		}
-		names[n] = strdup(de->d_name);
-		if (!names[n]) {
-			r = -ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	if (n > 1)
-		qsort(names, n, sizeof(char *), name_cmp);
+	int r = fs_dir_names(dfd, NULL, SIZE_MAX, &names, &n);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		char child[PATH_MAX];
 		struct stat sb;
@@ -185,7 +128,7 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 				st->files[st->n_files - 1].error = -ENAMETOOLONG;
 			continue;
 		}
-		if (fstatat(dirfd(d), names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = add_file(st, child);
 			if (r >= 0)
 				st->files[st->n_files - 1].error = -errno;
@@ -194,8 +137,8 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 		if (S_ISDIR(sb.st_mode)) {
 			if (STREQ(names[i], ".git"))
 				continue;
-			int fd = openat(dirfd(d), names[i],
-					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int fd =
+			    openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0) {
 				r = add_file(st, child);
 				if (r >= 0)
@@ -212,11 +155,7 @@ static int walk(struct scan_state *st, int dfd, const char *path, int depth)
 			r = add_file(st, child);
 		}
 	}
-out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
+	strv_free_n(names, n);
 	return r;
 }
 
@@ -239,16 +178,10 @@ static int on_finding(const struct scan_finding *sf, void *ud)
 {
 	struct collect *c = ud;
 	struct file_job *j = c->job;
-	if (j->n == j->cap) {
-		size_t nc = j->cap ? j->cap * 2 : 8;
-		if (nc > 1000000)
-			return -E2BIG;
-		void *p = realloc(j->f, nc * sizeof(struct finding));
-		if (!p)
-			return -ENOMEM;
-		j->f = p;
-		j->cap = nc;
-	}
+	if (j->n >= MAX_FINDINGS)
+		return -E2BIG;
+	if (array_grow((void **)&j->f, &j->cap, j->n, sizeof(*j->f)) < 0)
+		return -ENOMEM;
 	struct finding f = {
 		.rule_id = sf->rule_id,
 		.description = sf->description,
@@ -619,7 +552,7 @@ int cmd_scan(int argc, char **argv)
 	struct scan_rules *rs = NULL;
 	struct error err = { 0 };
 	char msg[ERROR_FORMAT_MAX];
-	int c, r, ret = EXIT_ERROR;
+	int c, r, ret = SCAN_EXIT_ERROR;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -634,7 +567,7 @@ int cmd_scan(int argc, char **argv)
 				fmt = FMT_SARIF;
 			else {
 				log_error("unknown format '%s' (text, json or sarif)", optarg);
-				return EXIT_ERROR;
+				return SCAN_EXIT_ERROR;
 			}
 			break;
 		case OPT_REDACT: redact = true; break;
@@ -645,28 +578,31 @@ int cmd_scan(int argc, char **argv)
 			jobs = strtol(optarg, &end, 10);
 			if (errno || *end || jobs < 1 || jobs > MAX_JOBS) {
 				log_error("invalid --jobs '%s' (1 to %d)", optarg, MAX_JOBS);
-				return EXIT_ERROR;
+				return SCAN_EXIT_ERROR;
 			}
 			break;
 		}
-		case OPT_MAX_SIZE:
-			if (parse_size(optarg, &st.max_size) < 0 || st.max_size == 0) {
+		case OPT_MAX_SIZE: {
+			uint64_t max;
+			if (size_parse(optarg, UINT32_MAX, &max) < 0) {
 				log_error("invalid --max-size '%s'", optarg);
-				return EXIT_ERROR;
+				return SCAN_EXIT_ERROR;
 			}
+			st.max_size = (size_t)max;
 			break;
+		}
 		case OPT_BINARY: st.scan_binary = true; break;
 		case OPT_IGNORE: ignore_file = optarg; break;
 		case OPT_KNOWN:
 			if (n_known >= ELEMENTSOF(known)) {
 				log_error("too many --known-secret-env options");
-				return EXIT_ERROR;
+				return SCAN_EXIT_ERROR;
 			}
 			known[n_known++] = optarg;
 			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_ERROR;
+		default: usage(stderr); return SCAN_EXIT_ERROR;
 		}
 	}
 	if (jobs < 1)
@@ -677,7 +613,7 @@ int cmd_scan(int argc, char **argv)
 	r = scan_rules_new(&rs);
 	if (r < 0) {
 		log_error("cannot set the scanner up: %s", strerror(-r));
-		return EXIT_ERROR;
+		return SCAN_EXIT_ERROR;
 	}
 	r = config ? gitleaks_load_file(rs, config, &err) : gitleaks_load_default(rs, &err);
 	if (r < 0) {
@@ -818,14 +754,14 @@ int cmd_scan(int argc, char **argv)
 		r = -errno;
 	if (r < 0) {
 		log_error("cannot write the report: %s", strerror(-r));
-		ret = EXIT_ERROR;
+		ret = SCAN_EXIT_ERROR;
 		goto out;
 	}
 	if (!quiet)
 		log_info("scanned %zu files (%.1f MB), %zu findings; skipped %zu binary, "
 			 "%zu too large, %zu unreadable",
 			 n_scanned, (double)bytes / 1e6, n_findings, n_binary, n_big, n_errors);
-	ret = n_findings ? EXIT_FINDINGS : n_errors ? EXIT_ERROR : 0;
+	ret = n_findings ? SCAN_EXIT_FINDINGS : n_errors ? SCAN_EXIT_ERROR : 0;
 out:
 	for (size_t i = 0; i < st.n_files; i++) {
 		for (size_t k = 0; k < st.files[i].n; k++) {

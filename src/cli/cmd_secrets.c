@@ -69,9 +69,8 @@ static void audit_event(const struct box *b, struct secrets *s, const char *even
 static size_t remembered_only(const struct box *b, const struct secrets *s)
 {
 	struct secrets *k = NULL;
-	struct secrets_error err;
 	size_t n = 0;
-	if (secrets_new_known(&k) == 0 && secrets_known_load(b->dir, k, &err) >= 0)
+	if (secrets_new_known(&k) == 0 && secrets_known_load(b->dir, k, NULL) >= 0)
 		for (size_t i = 0; i < secrets_count(k); i++) {
 			const struct secret *e = secrets_at(k, i), *c = secrets_get(s, e->name);
 			n += !c || c->len != e->len || memcmp(c->value, e->value, e->len) != 0;
@@ -82,7 +81,8 @@ static size_t remembered_only(const struct box *b, const struct secrets *s)
 
 static int do_list(const struct opts *o, const struct box *b, struct secrets *s)
 {
-	struct secrets_error err = { .msg = "" };
+	struct error err = { 0 };
+	char why[ERROR_FORMAT_MAX];
 	unsigned strict = o->strict ? SECRETS_STRICT : 0;
 	char env[PATH_MAX];
 	int r = 0;
@@ -95,7 +95,7 @@ static int do_list(const struct opts *o, const struct box *b, struct secrets *s)
 		r = secrets_store_load(b->dir, s, strict, &err);
 	report_warnings(s);
 	if (r < 0) {
-		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
+		log_error("%s", cli_error_text(&err, r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	size_t earlier = remembered_only(b, s);
@@ -176,8 +176,9 @@ static int put_error(const char *name, int r)
 
 static int do_set(const struct opts *o, const struct box *b, struct secrets *s, const char *name)
 {
-	struct secrets_error err = { .msg = "" };
-	char *value = NULL;
+	struct error err = { 0 };
+	char why[ERROR_FORMAT_MAX];
+	_cleanup_secret_mem_ char *value = NULL;
 	size_t len = 0;
 	if (!dotenv_name_valid(name))
 		return put_error(name, -EINVAL);
@@ -185,37 +186,29 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s, 
 	if (r < 0)
 		return put_error(name, r);
 	if (len == 0) {
-		secrets_mem_free(value);
 		log_error("no value for '%s' on stdin; nothing stored", name);
 		return CLI_EXIT_ERROR;
 	}
 	/* Known to the gate and the redactors for good, before it is stored. */
-	struct secrets *one = NULL;
+	_cleanup_secrets_ struct secrets *one = NULL;
 	r = secrets_new(&one);
-	if (r == 0 && (r = secrets_put(one, name, value, len, SECRET_SOURCE_STORE, NULL, 0)) < 0) {
-		secrets_free(one);
-		secrets_mem_free(value);
+	if (r == 0 && (r = secrets_put(one, name, value, len, SECRET_SOURCE_STORE, NULL, 0)) < 0)
 		return put_error(name, r);
-	}
 	if (r == 0)
 		r = secrets_known_record(b->dir, one, NULL, &err);
-	secrets_free(one);
 	if (r < 0) {
-		secrets_mem_free(value);
-		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
+		log_error("%s; nothing stored", cli_error_text(&err, r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
 	if (lock < 0 ||
 	    (r = secrets_store_load(b->dir, s, o->strict ? SECRETS_STRICT : 0, &err)) < 0) {
-		secrets_mem_free(value);
-		log_error("%s", err.msg[0] ? err.msg : strerror(lock < 0 ? -lock : -r));
+		log_error("%s", cli_error_text(&err, lock < 0 ? lock : r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	report_warnings(s);
 	bool existed = secrets_get(s, name) != NULL;
 	r = secrets_put(s, name, value, len, SECRET_SOURCE_STORE, NULL, 0);
-	secrets_mem_free(value);
 	if (r < 0)
 		return put_error(name, r);
 	if ((r = secrets_store_save(b->dir, s)) < 0) {
@@ -231,18 +224,19 @@ static int do_set(const struct opts *o, const struct box *b, struct secrets *s, 
 
 static int do_unset(const struct opts *o, const struct box *b, struct secrets *s, const char *name)
 {
-	struct secrets_error err = { .msg = "" };
+	struct error err = { 0 };
+	char why[ERROR_FORMAT_MAX];
 	/* The value stays known (the box may hold a copy of it): a store
 	 * older than secrets.known is recorded there first. */
 	int r = secrets_known_record(b->dir, NULL, NULL, &err);
 	if (r < 0) {
-		log_error("%s; nothing removed", err.msg[0] ? err.msg : strerror(-r));
+		log_error("%s; nothing removed", cli_error_text(&err, r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
 	r = lock < 0 ? lock : secrets_store_load(b->dir, s, 0, &err);
 	if (r < 0) {
-		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
+		log_error("%s", cli_error_text(&err, r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	if (secrets_unset(s, name) < 0) {
@@ -260,8 +254,9 @@ static int do_unset(const struct opts *o, const struct box *b, struct secrets *s
 
 static int do_import(const struct opts *o, const struct box *b, struct secrets *s, const char *file)
 {
-	struct secrets_error err = { .msg = "" };
-	struct secrets *in = NULL;
+	struct error err = { 0 };
+	char why[ERROR_FORMAT_MAX];
+	_cleanup_secrets_ struct secrets *in = NULL;
 	unsigned strict = o->strict ? SECRETS_STRICT : 0;
 	int r = secrets_new(&in);
 	if (r < 0)
@@ -270,13 +265,11 @@ static int do_import(const struct opts *o, const struct box *b, struct secrets *
 	r = secrets_load_file(in, file, SECRET_SOURCE_FILE, strict, &err);
 	report_warnings(in);
 	if (r < 0) {
-		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
-		secrets_free(in);
+		log_error("%s; nothing stored", cli_error_text(&err, r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	if ((r = secrets_known_record(b->dir, in, NULL, &err)) < 0) {
-		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
-		secrets_free(in);
+		log_error("%s; nothing stored", cli_error_text(&err, r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	_cleanup_close_ int lock = secrets_store_lock(b->dir);
@@ -285,14 +278,12 @@ static int do_import(const struct opts *o, const struct box *b, struct secrets *
 		const struct secret *e = secrets_at(in, i);
 		r = secrets_put(s, e->name, e->value, e->len, SECRET_SOURCE_STORE, NULL, 0);
 		if (r == -ENOSPC)
-			snprintf(err.msg, sizeof(err.msg), "a box holds at most %d secrets",
-				 SECRETS_MAX);
+			error_set(&err, r, NULL, 0, "a box holds at most %d secrets", SECRETS_MAX);
 	}
 	if (r >= 0)
 		r = secrets_store_save(b->dir, s);
 	if (r < 0) {
-		log_error("%s; nothing stored", err.msg[0] ? err.msg : strerror(-r));
-		secrets_free(in);
+		log_error("%s; nothing stored", cli_error_text(&err, r, why, sizeof(why)));
 		return CLI_EXIT_ERROR;
 	}
 	json_t *names = json_array();
@@ -302,7 +293,6 @@ static int do_import(const struct opts *o, const struct box *b, struct secrets *
 	printf("box '%s': imported %zu secrets from '%s'\n", b->name, secrets_count(in), file);
 	for (size_t i = 0; i < secrets_count(in); i++)
 		printf("  %s\n", secrets_at(in, i)->name);
-	secrets_free(in);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "sync/gate.h"
 #include "sync/gitsync.h"
 #include "secrets/secrets.h"
+#include "util/array.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -254,10 +255,8 @@ static bool seen_once(const char *key)
 			return false;
 	if (nheld_seen >= 4096)
 		return true; /* stop remembering; logging again is harmless */
-	char **nv = reallocarray(held_seen, nheld_seen + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&held_seen, nheld_seen, sizeof(*held_seen)) < 0)
 		return true;
-	held_seen = nv;
 	if ((held_seen[nheld_seen] = strdup(key)))
 		nheld_seen++;
 	return true;
@@ -438,11 +437,10 @@ static struct secrets *known;
  * (gate_path_display). */
 static void show_path(const char *path, char *out, size_t n)
 {
-	char *red = NULL;
+	_cleanup_free_ char *red = NULL;
 	if (known && secrets_redact(known, path, strlen(path), &red) < 0)
 		red = strdup("[REDACTED]");
 	gate_path_display(red ? red : path, out, n);
-	free(red);
 }
 
 /* (Re)load what the box knows: a run or `secrets set` may have added
@@ -450,20 +448,20 @@ static void show_path(const char *path, char *out, size_t n)
  * -errno after a message. */
 static int load_known(const struct box *b)
 {
-	struct secrets *sec = NULL;
-	struct secrets_error serr = { 0 };
+	_cleanup_secrets_ struct secrets *sec = NULL;
+	struct error serr = { 0 };
+	char why[ERROR_FORMAT_MAX];
 	int r = secrets_new_known(&sec);
 	if (r == 0)
 		r = secrets_known_load(b->dir, sec, &serr);
 	if (r < 0) {
 		log_error("cannot read what box '%s' knows: %s", b->name,
-			  serr.msg[0] ? serr.msg : strerror(-r));
-		secrets_free(sec);
+			  cli_error_text(&serr, r, why, sizeof(why)));
 		return r;
 	}
 	log_set_filter(secrets_redact_message, sec);
 	secrets_free(known);
-	known = sec;
+	known = TAKE_PTR(sec);
 	return 0;
 }
 
@@ -580,11 +578,13 @@ static void show_diff(struct gate *g, const struct gate_plan *p, size_t i)
 		printf("(no diff: %s)\n", e->binary ? "binary file" : "not staged");
 		return;
 	}
-	int hfd, bfd, pfd[2];
+	_cleanup_close_ int hfd = -1, bfd = -1;
+	int pfd[2];
 	if (gate_entry_fds(g, p, i, &hfd, &bfd) < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
 		printf("(no diff: cannot open the versions)\n");
 		return;
 	}
+	_cleanup_close_ int out = pfd[0];
 	char la[PATH_MAX + 8], lb[PATH_MAX + 8];
 	snprintf(la, sizeof(la), "host/%s", disp);
 	snprintf(lb, sizeof(lb), "box/%s", disp);
@@ -598,16 +598,13 @@ static void show_diff(struct gate *g, const struct gate_plan *p, size_t i)
 		       (char *)NULL);
 		_exit(127);
 	}
-	close(pfd[1]);
-	if (hfd >= 0)
-		close(hfd);
-	close(bfd);
+	close(pfd[1]); /* the read below ends when diff does */
 	char buf[4096];
 	size_t have = 0, keep = 0;
 	ssize_t k;
 	/* Controls (C0, DEL, C1, bidi) and invalid UTF-8 are shown as '?'; a
 	 * sequence cut by the read waits for the rest. */
-	while ((k = read(pfd[0], buf + have, sizeof(buf) - have)) > 0) {
+	while ((k = read(out, buf + have, sizeof(buf) - have)) > 0) {
 		have += (size_t)k;
 		size_t shown = utf8_display_filter(buf, have, &keep);
 		fwrite(buf, 1, shown, stdout);
@@ -618,7 +615,6 @@ static void show_diff(struct gate *g, const struct gate_plan *p, size_t i)
 		memset(buf, '?', have);
 		fwrite(buf, 1, have, stdout);
 	}
-	close(pfd[0]);
 	int st;
 	if (pid > 0)
 		waitpid(pid, &st, 0);

@@ -10,11 +10,13 @@
 #include "cli/cli.h"
 #include "box/boxenv.h"
 #include "box/masks.h"
+#include "util/strv.h"
 #include "cli/launch.h"
 #include "box/supervisor.h"
 #include "secrets/secrets.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/size.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -217,7 +219,7 @@ int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 				return EXIT_SETUP;
 			break;
 		case OPT_MEMORY:
-			if (cli_parse_size(optarg, &o->memory) < 0)
+			if (size_parse(optarg, UINT64_MAX, &o->memory) < 0)
 				return usage_error("invalid size '%s' for --memory", optarg);
 			break;
 		case OPT_PIDS:
@@ -229,7 +231,7 @@ int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 				return usage_error("invalid number '%s' for --nofile", optarg);
 			break;
 		case OPT_TMP:
-			if (cli_parse_size(optarg, &o->tmp_size) < 0)
+			if (size_parse(optarg, UINT64_MAX, &o->tmp_size) < 0)
 				return usage_error("invalid size '%s' for --tmp-size", optarg);
 			break;
 		case OPT_DISK:
@@ -528,7 +530,8 @@ static void yolo_sync_stop(pid_t pid)
  * one error message. */
 static int load_secrets(const struct launch_opts *o, const struct box *b)
 {
-	struct secrets_error err = { .msg = "" };
+	struct error err = { 0 };
+	char why[ERROR_FORMAT_MAX];
 	unsigned strict = o->strict ? SECRETS_STRICT : 0;
 	char env[PATH_MAX];
 	struct stat st;
@@ -540,10 +543,9 @@ static int load_secrets(const struct launch_opts *o, const struct box *b)
 	if (r >= 0 && o->config_dir[0]) {
 		if ((r = path_join(env, sizeof(env), o->config_dir, SECRETS_CONFIG_ENV)) == 0 &&
 		    lstat(env, &st) == 0 && S_ISLNK(st.st_mode)) {
-			snprintf(err.msg, sizeof(err.msg),
-				 "refusing '%s': a symlink (the box would see what it points to)",
-				 env);
-			r = -ELOOP;
+			r = error_set(
+			    &err, -ELOOP, NULL, 0,
+			    "refusing '%s': a symlink (the box would see what it points to)", env);
 		}
 		if (r >= 0)
 			r = secrets_load_file(o->secrets, env, SECRET_SOURCE_CONFIG,
@@ -554,7 +556,7 @@ static int load_secrets(const struct launch_opts *o, const struct box *b)
 	for (size_t i = 0; i < secrets_warning_count(o->secrets); i++)
 		log_warn("%s", secrets_warning(o->secrets, i));
 	if (r < 0) {
-		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
+		log_error("%s", cli_error_text(&err, r, why, sizeof(why)));
 		return r;
 	}
 	for (size_t i = 0; i < secrets_count(o->secrets); i++) {
@@ -576,10 +578,11 @@ static int load_secrets(const struct launch_opts *o, const struct box *b)
  * now on. ctx->known gets the whole set. 0, or -errno after a message. */
 static int record_known(const struct launch_opts *o, const struct box *b, struct run_ctx *ctx)
 {
-	struct secrets_error err;
+	struct error err = { 0 };
+	char why[ERROR_FORMAT_MAX];
 	int r = secrets_known_record(b->dir, o->secrets, &ctx->known, &err);
 	if (r < 0) {
-		log_error("%s", err.msg);
+		log_error("%s", cli_error_text(&err, r, why, sizeof(why)));
 		return r;
 	}
 	/* clawbox's own messages too, from here on. */

@@ -1,6 +1,7 @@
 #include "util/common.h"
 
 #include "net/netpolicy.h"
+#include "util/array.h"
 #include "util/error.h"
 
 #include <arpa/inet.h>
@@ -90,10 +91,8 @@ int netpolicy_add_domain(struct netpolicy *p, const char *pattern, bool allow)
 	struct sockaddr_storage ss;
 	if (netpolicy_parse_ip(np.host, &ss))
 		return -EINVAL;
-	struct netpolicy_pattern *v = reallocarray(p->pat, p->npat + 1, sizeof(*v));
-	if (!v)
+	if (array_grow_counted((void **)&p->pat, p->npat, sizeof(*p->pat)) < 0)
 		return -ENOMEM;
-	p->pat = v;
 	p->pat[p->npat++] = np;
 	return 0;
 }
@@ -133,10 +132,8 @@ int netpolicy_add_ip(struct netpolicy *p, const char *cidr)
 		c.len = v;
 	}
 	snprintf(c.text, sizeof(c.text), "%s", cidr);
-	struct netpolicy_cidr *v = reallocarray(p->ip, p->nip + 1, sizeof(*v));
-	if (!v)
+	if (array_grow_counted((void **)&p->ip, p->nip, sizeof(*p->ip)) < 0)
 		return -ENOMEM;
-	p->ip = v;
 	p->ip[p->nip++] = c;
 	return 0;
 }

@@ -359,12 +359,12 @@ static int load_text(struct loader *ld, const char *text, size_t len)
 	static const char *const keys[] = { "title",      "description", "minVersion", "allowlist",
 					    "allowlists", "rules",       "extend",     NULL };
 	struct toml_value *root = NULL;
-	struct toml_error terr;
+	struct error terr;
 	_cleanup_free_ const char **disabled = NULL;
 	size_t n_disabled = 0;
-	int r = toml_parse(text, len, &root, &terr);
+	int r = toml_parse(text, len, ld->file, &root, &terr);
 	if (r == -EINVAL)
-		return gl_fail(ld->err, ld->file, terr.line, "%s", terr.msg);
+		return gl_fail(ld->err, ld->file, terr.line, "%s", terr.message);
 	if (r == -E2BIG)
 		return gl_fail(ld->err, ld->file, 0, "file too large");
 	if (r < 0)

@@ -5,32 +5,21 @@
 #include "util/common.h"
 
 #include "util/array.h"
+#include "util/strv.h"
 
 #include "scan/scan_int.h"
 
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
+/* A copy of src[0..n) (NULL entries as ""), lowercased when lower. */
 static int strv_copy(const char *const *src, size_t n, bool lower, char ***ret)
 {
-	char **v = calloc(n ? n : 1, sizeof(char *));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		v[i] = strdup(src[i] ? src[i] : "");
-		if (!v[i]) {
-			strv_free(v, i);
-			return -ENOMEM;
-		}
-		if (lower)
-			for (char *c = v[i]; *c; c++)
-				if (*c >= 'A' && *c <= 'Z')
-					*c = (char)(*c - 'A' + 'a');
-	}
+	char **v;
+	int r = strv_dup_n(src, n, &v);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; lower && i < n; i++)
+		for (char *c = v[i]; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
 	*ret = v;
 	return 0;
 }
@@ -62,19 +51,19 @@ static void allowlist_clear(struct allowlist *a)
 	for (size_t i = 0; i < a->n_paths; i++)
 		pcre2_code_free(a->paths[i]);
 	free(a->paths);
-	strv_free(a->stopwords, a->n_stopwords);
+	strv_free_n(a->stopwords, a->n_stopwords);
 }
 
 static void rule_clear(struct rule *r)
 {
 	free(r->id);
 	free(r->description);
-	strv_free(r->tags, r->n_tags);
+	strv_free_n(r->tags, r->n_tags);
 	free(r->regex_src);
 	free(r->anchor);
 	pcre2_code_free(r->re);
 	pcre2_code_free(r->path_re);
-	strv_free(r->keywords, r->n_keywords);
+	strv_free_n(r->keywords, r->n_keywords);
 	free(r->kw_ids);
 	for (size_t i = 0; i < r->n_allowlists; i++)
 		allowlist_clear(&r->allowlists[i]);
@@ -92,14 +81,14 @@ struct scan_rules *scan_rules_free(struct scan_rules *rs)
 	for (size_t i = 0; i < rs->n_global; i++)
 		allowlist_clear(&rs->global[i]);
 	free(rs->global);
-	strv_free(rs->ignores, rs->n_ignores);
-	strv_free(rs->known_names, rs->n_known);
+	strv_free_n(rs->ignores, rs->n_ignores);
+	strv_free_n(rs->known_names, rs->n_known);
 	for (size_t i = 0; i < rs->n_variants; i++) {
 		explicit_bzero(rs->variants[i].bytes, rs->variants[i].len);
 		free(rs->variants[i].bytes);
 	}
 	free(rs->variants);
-	strv_free(rs->kw, rs->n_kw);
+	strv_free_n(rs->kw, rs->n_kw);
 	free(rs->hs_rule_of);
 	hs_free_database(rs->db_rules);
 	hs_free_database(rs->db_kw);
@@ -246,10 +235,8 @@ int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id,
 	    (r = compile_all(rs, spec->paths, spec->n_paths, a.paths, &a.n_paths, err)) < 0)
 		return r;
 	/* arrays grow one by one: allowlists are few */
-	struct allowlist *p = realloc(*list, (*n + 1) * sizeof(struct allowlist));
-	if (!p)
+	if (array_grow_counted((void **)list, *n, sizeof(**list)) < 0)
 		return -ENOMEM;
-	*list = p;
 	(*list)[(*n)++] = a;
 	a = (struct allowlist){ 0 }; /* the set owns it now */
 	return 0;
@@ -448,10 +435,8 @@ int scan_rules_add_known_secret(struct scan_rules *rs, const char *name, const v
 		return -EBUSY;
 	if (!known_name_valid(name) || len < 4 || len > 65536 || rs->n_known >= MAX_KNOWN)
 		return -EINVAL;
-	char **names = realloc(rs->known_names, (rs->n_known + 1) * sizeof(char *));
-	if (!names)
+	if (array_grow_counted((void **)&rs->known_names, rs->n_known, sizeof(char *)) < 0)
 		return -ENOMEM;
-	rs->known_names = names;
 	if (asprintf(&rs->known_names[rs->n_known], "known-secret:%s", name) < 0)
 		return -ENOMEM;
 	unsigned k = (unsigned)rs->n_known++;

@@ -4,14 +4,21 @@
 
 #include <stdarg.h>
 
-_printf_(3, 4) static int fail(struct dotenv_error *err, unsigned line, const char *fmt, ...)
+/* Where errors go: the caller's err and the file it names. */
+struct sink {
+	struct error *err;
+	const char *file;
+};
+
+_printf_(3, 4) static int fail(const struct sink *to, unsigned line, const char *fmt, ...)
 {
+	char msg[ERROR_MESSAGE_MAX];
 	va_list ap;
-	err->line = line;
+
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	return error_set(to->err, -EINVAL, to->file, line, "%s", msg);
 }
 
 static bool blank(char c)
@@ -138,18 +145,20 @@ static size_t unquoted(struct cursor *c)
 	return end;
 }
 
-int dotenv_parse(char *data, size_t len, dotenv_cb cb, void *ctx, struct dotenv_error *err)
+int dotenv_parse(char *data, size_t len, const char *file, dotenv_cb cb, void *ctx,
+		 struct error *err)
 {
 	struct cursor c = { .d = data, .len = len, .i = 0, .line = 1 };
+	const struct sink to = { err, file };
 	int count = 0;
 
-	memset(err, 0, sizeof(*err));
+	error_clear(err);
 	const char *nul = memchr(data, '\0', len);
 	if (nul) {
 		unsigned line = 1;
 		for (const char *p = data; p < nul; p++)
 			line += *p == '\n';
-		return fail(err, line, "NUL byte (a text file was expected)");
+		return fail(&to, line, "NUL byte (a text file was expected)");
 	}
 	data[len] = '\0';
 	while (c.i < c.len) {
@@ -173,14 +182,14 @@ int dotenv_parse(char *data, size_t len, dotenv_cb cb, void *ctx, struct dotenv_
 		if (ne == ns || !name_start(data[ns]) ||
 		    (c.i < c.len && !blank(data[c.i]) && data[c.i] != '=' && data[c.i] != '\n' &&
 		     data[c.i] != '\r'))
-			return fail(err, line,
+			return fail(&to, line,
 				    "invalid name (letters, digits and '_', not starting with a "
 				    "digit; NAME=VALUE expected)");
 		if (ne - ns > DOTENV_NAME_MAX)
-			return fail(err, line, "name longer than %d bytes", DOTENV_NAME_MAX);
+			return fail(&to, line, "name longer than %d bytes", DOTENV_NAME_MAX);
 		skip_blanks(&c);
 		if (c.i == c.len || data[c.i] != '=')
-			return fail(err, line, "'=' expected after the name (NAME=VALUE)");
+			return fail(&to, line, "'=' expected after the name (NAME=VALUE)");
 		c.i++;
 		skip_blanks(&c);
 		size_t vs = c.i, ve;
@@ -189,19 +198,19 @@ int dotenv_parse(char *data, size_t len, dotenv_cb cb, void *ctx, struct dotenv_
 			vs = ++c.i;
 			ve = quoted(&c, q);
 			if (ve == (size_t)-1)
-				return fail(err, line, "unterminated %s quote",
+				return fail(&to, line, "unterminated %s quote",
 					    q == '"' ? "double" : "single");
 			skip_blanks(&c);
 			if (c.i < c.len && data[c.i] == '#')
 				skip_to_eol(&c);
 			else if (!eat_eol(&c))
-				return fail(err, c.line, "unexpected text after the closing quote");
+				return fail(&to, c.line, "unexpected text after the closing quote");
 		} else {
 			ve = unquoted(&c);
 			skip_to_eol(&c);
 		}
 		if (ve - vs > DOTENV_VALUE_MAX)
-			return fail(err, line, "value longer than %d bytes", DOTENV_VALUE_MAX);
+			return fail(&to, line, "value longer than %d bytes", DOTENV_VALUE_MAX);
 		/* Both terminators land on bytes already consumed: ne is at most
 		 * the '=', ve at most the closing quote or the line end. */
 		data[ne] = '\0';

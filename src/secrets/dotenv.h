@@ -27,14 +27,10 @@
 #define CLAWBOX_DOTENV_H
 #include "util/common.h"
 
+#include "util/error.h"
+
 #define DOTENV_NAME_MAX  64
 #define DOTENV_VALUE_MAX (32 * 1024)
-
-struct dotenv_error {
-	unsigned line; /* 1-based line of the error (where a quote was opened for an
-			* unterminated one) */
-	char msg[160];
-};
 
 /* Called once per assignment, in file order. name and value are
  * NUL-terminated and point into the parsed buffer; they stay valid until the
@@ -45,9 +41,12 @@ typedef int (*dotenv_cb)(const char *name, const char *value, size_t value_len, 
 
 /* Parse data[0..len). The buffer is modified (decoded in place), and
  * data[len] must be writable (a NUL terminator slot): allocate len + 1.
- * Returns the number of assignments, -EINVAL with *err filled for malformed
- * input, or what cb returned when < 0. */
-int dotenv_parse(char *data, size_t len, dotenv_cb cb, void *ctx, struct dotenv_error *err);
+ * Returns the number of assignments, -EINVAL with err (may be NULL) holding
+ * file (may be NULL) and the 1-based line for malformed input (where a quote
+ * was opened for an unterminated one), or what cb returned when < 0 (err is
+ * then left as cb left it). */
+int dotenv_parse(char *data, size_t len, const char *file, dotenv_cb cb, void *ctx,
+		 struct error *err);
 
 /* True when name is a valid variable name (the grammar's NAME). */
 bool dotenv_name_valid(const char *name);

@@ -1,21 +1,12 @@
 #include "util/common.h"
 
 #include "scan/scan.h"
-#include "secrets/secrets.h"
+#include "secrets/secrets_int.h"
 #include "util/array.h"
-#include "util/buf.h"
-#include "util/fs.h"
 
 #include <pthread.h>
 #include <stdarg.h>
-#include <sys/file.h>
 #include <sys/mman.h>
-
-#define MAX_WARNINGS 32
-/* The value, base64 in 2 alphabets x 3 alignments, hex in 2 cases,
- * URL-encoded in 2 cases. */
-#define MAX_PATTERNS 11
-#define B64_MIN      8 /* shorter base64 forms would redact ordinary text */
 
 const char *const secrets_known_names[] = {
 	"ANTHROPIC_API_KEY",
@@ -28,44 +19,6 @@ const char *const secrets_known_names[] = {
 	"DISCORD_BOT_TOKEN",
 	"TELEGRAM_BOT_TOKEN",
 	NULL,
-};
-
-struct pattern {
-	const char *p;
-	size_t n;
-};
-
-struct entry {
-	struct secret pub;
-	char name[DOTENV_NAME_MAX + 1];
-	char *mem; /* secret memory: the value, NUL, then its base64 forms */
-	struct pattern pat[MAX_PATTERNS];
-	size_t npat;
-};
-
-/* The redactors' index: every pattern by a hash of its first two bytes (a
- * pattern has at least 4), so a position costs the few patterns that begin
- * like it, not all of them (a box may know 1024 values, 9 patterns each). */
-#define IDX_BUCKETS 4096
-struct slot {
-	const struct entry *e;
-	const struct pattern *pt;
-};
-
-struct secrets {
-	pthread_mutex_t idx_lock;
-	bool idx_dirty;   /* the patterns changed since the index was built */
-	struct slot *idx; /* by bucket */
-	uint32_t *bucket; /* IDX_BUCKETS + 1 starts in idx */
-	struct entry **e; /* sorted by name (a known set: equal names in the
-			   * order they were learnt) */
-	size_t n, cap;
-	size_t max;   /* SECRETS_MAX, or SECRETS_KNOWN_MAX for a known set */
-	size_t bytes; /* of every value */
-	bool known;   /* a known set: one name may hold several values */
-	size_t nfile; /* a known set: how many its file held */
-	char *warn[MAX_WARNINGS];
-	size_t nwarn;
 };
 
 /* ---- secret memory ---- */
@@ -128,14 +81,9 @@ int secrets_new(struct secrets **ret)
 	return 0;
 }
 
-static unsigned idx_key(const char *b)
-{
-	return (((unsigned)(unsigned char)b[0] << 4) ^ (unsigned char)b[1]) & (IDX_BUCKETS - 1);
-}
-
 /* Build the index when the patterns changed (under its lock: the terminal
  * relay and clawbox's messages may redact against one set at once). */
-static int index_ready(const struct secrets *cs)
+int secrets_index_ready(const struct secrets *cs)
 {
 	struct secrets *s = (struct secrets *)cs; /* the index is a cache */
 	int r = 0;
@@ -144,11 +92,9 @@ static int index_ready(const struct secrets *cs)
 		size_t total = 0;
 		for (size_t k = 0; k < s->n; k++)
 			total += s->e[k]->npat;
-		struct slot *idx = calloc(total ? total : 1, sizeof(*idx));
-		uint32_t *bucket = calloc(IDX_BUCKETS + 1, sizeof(*bucket));
+		_cleanup_free_ struct slot *idx = calloc(total ? total : 1, sizeof(*idx));
+		_cleanup_free_ uint32_t *bucket = calloc(IDX_BUCKETS + 1, sizeof(*bucket));
 		if (!idx || !bucket) {
-			free(idx);
-			free(bucket);
 			r = -ENOMEM;
 		} else {
 			for (size_t k = 0; k < s->n; k++)
@@ -165,8 +111,8 @@ static int index_ready(const struct secrets *cs)
 				}
 			free(s->idx);
 			free(s->bucket);
-			s->idx = idx;
-			s->bucket = bucket;
+			s->idx = TAKE_PTR(idx);
+			s->bucket = TAKE_PTR(bucket);
 			s->idx_dirty = false;
 		}
 	}
@@ -184,8 +130,7 @@ int secrets_new_known(struct secrets **ret)
 	return r;
 }
 
-/* Room for one more entry pointer. */
-static int grow(struct secrets *s)
+int secrets_grow(struct secrets *s)
 {
 	void *v = s->e;
 	/* An array of pointers: sizeof a pointer is meant. */
@@ -195,7 +140,7 @@ static int grow(struct secrets *s)
 	return r;
 }
 
-static struct entry *entry_free(struct entry *e)
+struct entry *secrets_entry_free(struct entry *e)
 {
 	if (e) {
 		secrets_mem_free(e->mem);
@@ -209,7 +154,7 @@ struct secrets *secrets_free(struct secrets *s)
 	if (!s)
 		return NULL;
 	for (size_t i = 0; i < s->n; i++)
-		entry_free(s->e[i]);
+		secrets_entry_free(s->e[i]);
 	for (size_t i = 0; i < s->nwarn; i++)
 		free(s->warn[i]);
 	free(s->e);
@@ -220,7 +165,7 @@ struct secrets *secrets_free(struct secrets *s)
 	return NULL;
 }
 
-_printf_(2, 3) static void add_warning(struct secrets *s, const char *fmt, ...)
+void secrets_add_warning(struct secrets *s, const char *fmt, ...)
 {
 	va_list ap;
 	char *m = NULL;
@@ -305,23 +250,21 @@ static size_t url_encode(const unsigned char *v, size_t len, const char *digits,
 	return w;
 }
 
-static int entry_new(const char *name, const void *value, size_t len, struct entry **ret)
+int secrets_entry_new(const char *name, const void *value, size_t len, struct entry **ret)
 {
 	static const char std[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	static const char url[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	struct entry *e = calloc(1, sizeof(*e));
+	_cleanup_free_ struct entry *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	/* The value, NUL, six base64 forms of at most 4/3 len + 4 each, two
 	 * hex forms, two URL-encoded forms of at most 3 len each. */
 	size_t b64 = len / 3 * 4 + 8;
 	e->mem = secrets_mem_alloc(len + 1 + 6 * b64 + 4 * len + 6 * len);
-	if (!e->mem) {
-		free(e);
+	if (!e->mem)
 		return -ENOMEM;
-	}
 	memcpy(e->mem, value, len);
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->pub = (struct secret){ .name = e->name, .value = e->mem, .len = len };
@@ -361,7 +304,7 @@ static int entry_new(const char *name, const void *value, size_t len, struct ent
 			o += n;
 		}
 	}
-	*ret = e;
+	*ret = TAKE_PTR(e);
 	return 0;
 }
 
@@ -383,20 +326,21 @@ int secrets_put(struct secrets *s, const char *name, const void *value, size_t l
 			return 0; /* a higher source has it */
 		if (old->pub.source == src && origin) {
 			if (old->pub.line && line)
-				add_warning(s,
-					    "'%s' line %u: '%s' is set again (first on line %u); "
-					    "the last one wins",
-					    origin, line, name, old->pub.line);
+				secrets_add_warning(
+				    s,
+				    "'%s' line %u: '%s' is set again (first on line %u); "
+				    "the last one wins",
+				    origin, line, name, old->pub.line);
 			else
-				add_warning(s, "'%s': '%s' is set twice; the last one wins", origin,
-					    name);
+				secrets_add_warning(s, "'%s': '%s' is set twice; the last one wins",
+						    origin, name);
 		}
 	} else if (s->n == s->max) {
 		return -ENOSPC;
 	}
 	struct entry *e;
-	int r = grow(s);
-	if (r < 0 || (r = entry_new(name, value, len, &e)) < 0)
+	int r = secrets_grow(s);
+	if (r < 0 || (r = secrets_entry_new(name, value, len, &e)) < 0)
 		return r;
 	e->pub.source = src;
 	e->pub.line = line;
@@ -404,7 +348,7 @@ int secrets_put(struct secrets *s, const char *name, const void *value, size_t l
 	s->idx_dirty = true;
 	if (at >= 0) {
 		s->bytes -= s->e[at]->pub.len;
-		entry_free(s->e[at]);
+		secrets_entry_free(s->e[at]);
 		s->e[at] = e;
 		return 0;
 	}
@@ -422,7 +366,7 @@ int secrets_unset(struct secrets *s, const char *name)
 		return at < 0 ? -ENOENT : -EINVAL;
 	s->bytes -= s->e[at]->pub.len;
 	s->idx_dirty = true;
-	entry_free(s->e[at]);
+	secrets_entry_free(s->e[at]);
 	memmove(s->e + at, s->e + at + 1, (s->n - (size_t)at - 1) * sizeof(struct entry *));
 	s->n--;
 	return 0;
@@ -453,447 +397,6 @@ int secrets_foreach(const struct secrets *s, int (*fn)(const struct secret *sec,
 			return r;
 	}
 	return 0;
-}
-
-/* ---- files ---- */
-
-_printf_(2, 3) static int err_msg(struct secrets_error *err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
-/* Read the whole of fd (a regular file of st->st_size bytes, at most
- * SECRETS_FILE_MAX) into secret memory with a NUL slot at the end. */
-static int read_secret_fd(int fd, size_t max, char **ret, size_t *ret_len)
-{
-	size_t cap, len = 0;
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if ((uint64_t)st.st_size > max)
-		return -EFBIG;
-	cap = (size_t)st.st_size + 1;
-	char *buf = secrets_mem_alloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-			secrets_mem_free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == cap) { /* grew while we read */
-			secrets_mem_free(buf);
-			return -EFBIG;
-		}
-	}
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
-struct load_ctx {
-	struct secrets *s;
-	enum secret_source src;
-	const char *path;
-	struct secrets_error *err;
-};
-
-static int load_one(const char *name, const char *value, size_t len, unsigned line, void *p)
-{
-	struct load_ctx *c = p;
-	int r = secrets_put(c->s, name, value, len, c->src, c->path, line);
-	if (r == -ENOSPC)
-		err_msg(c->err, "'%s' line %u: more than %d secrets", c->path, line, SECRETS_MAX);
-	else if (r < 0)
-		err_msg(c->err, "'%s' line %u: cannot add '%s': %s", c->path, line, name,
-			strerror(-r));
-	return r;
-}
-
-static bool beneath_any(const char *path, const char *const *dirs)
-{
-	for (; *dirs; dirs++)
-		if (path_is_beneath(path, *dirs))
-			return true;
-	return false;
-}
-
-/* Open path for reading secrets, with the checks of secrets_load_file().
- * Returns the fd, 0 for "nothing to read" (optional), or -errno with err. */
-static int open_checked(struct secrets *s, const char *path, unsigned flags, bool allow_symlink,
-			struct secrets_error *err)
-{
-	static const char *const odd[] = { "/proc", "/sys", "/dev", NULL };
-	bool strict = flags & SECRETS_STRICT, optional = flags & SECRETS_OPTIONAL;
-	char real[PATH_MAX];
-	const char *open_path = path;
-	struct stat st;
-
-	if (lstat(path, &st) < 0) {
-		int r = -errno;
-		if (r == -ENOENT && optional)
-			return 0;
-		err_msg(err, "cannot read secrets file '%s': %s", path, strerror(-r));
-		return r;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		if (!allow_symlink) {
-			err_msg(err, "refusing secrets file '%s': it is a symlink", path);
-			return -ELOOP;
-		}
-		if (!realpath(path, real)) {
-			int r = -errno;
-			err_msg(err, "secrets file '%s' is a symlink to nowhere: %s", path,
-				strerror(-r));
-			return r;
-		}
-		if (beneath_any(real, odd)) {
-			err_msg(err, "refusing secrets file '%s': it is a symlink to '%s'", path,
-				real);
-			return -EPERM;
-		}
-		open_path = real;
-	}
-	int fd = open(open_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		int r = -errno;
-		if ((r == -EACCES || r == -EPERM) && optional && !strict) {
-			add_warning(s, "cannot read secrets file '%s': %s; skipped", path,
-				    strerror(-r));
-			return 0;
-		}
-		err_msg(err, "cannot read secrets file '%s': %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		err_msg(err, "refusing secrets file '%s': not a regular file", path);
-		return -EINVAL;
-	}
-	bool foreign = st.st_uid != getuid() && st.st_uid != geteuid() && st.st_uid != 0;
-	if (foreign && open_path != path) {
-		close(fd);
-		err_msg(err, "refusing secrets file '%s': a symlink to '%s', owned by uid %u", path,
-			real, (unsigned)st.st_uid);
-		return -EPERM;
-	}
-	const char *why = foreign                  ? "is owned by another user"
-			  : (st.st_mode & S_IWOTH) ? "is writable by others"
-			  : (st.st_mode & S_IROTH) ? "is readable by others"
-						   : NULL;
-	if (why && strict) {
-		close(fd);
-		err_msg(err,
-			"refusing secrets file '%s': it %s (mode %04o); 'chmod 600' it (--strict)",
-			path, why, (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	if (why)
-		add_warning(s, "secrets file '%s' %s (mode %04o): 'chmod 600' it", path, why,
-			    (unsigned)(st.st_mode & 07777));
-	return fd;
-}
-
-/* Parse into a scratch set first, so that nothing is added unless the whole
- * file is good, then merge. */
-static int load_fd(struct secrets *s, int fd, const char *path, enum secret_source src,
-		   struct secrets_error *err)
-{
-	char *data = NULL;
-	size_t len = 0;
-	struct secrets *tmp = NULL;
-	struct dotenv_error derr;
-	int r = read_secret_fd(fd, SECRETS_FILE_MAX, &data, &len);
-	if (r < 0) {
-		err_msg(err, "cannot read secrets file '%s': %s", path,
-			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
-		return r;
-	}
-	if ((r = secrets_new(&tmp)) < 0) {
-		secrets_mem_free(data);
-		return r;
-	}
-	struct load_ctx c = { .s = tmp, .src = src, .path = path, .err = err };
-	int n = dotenv_parse(data, len, load_one, &c, &derr);
-	if (n == -EINVAL && derr.line)
-		err_msg(err, "'%s' line %u: %s", path, derr.line, derr.msg);
-	for (size_t i = 0; n >= 0 && i < tmp->n && r >= 0; i++) {
-		const struct secret *e = &tmp->e[i]->pub;
-		r = secrets_put(s, e->name, e->value, e->len, src, path, e->line);
-		if (r == -ENOSPC)
-			err_msg(err, "'%s': more than %d secrets in all", path, SECRETS_MAX);
-	}
-	for (size_t i = 0; i < tmp->nwarn; i++)
-		add_warning(s, "%s", tmp->warn[i]);
-	secrets_free(tmp);
-	secrets_mem_free(data);
-	return n < 0 ? n : r < 0 ? r : n;
-}
-
-int secrets_load_file(struct secrets *s, const char *path, enum secret_source src, unsigned flags,
-		      struct secrets_error *err)
-{
-	err->msg[0] = '\0';
-	int fd = open_checked(s, path, flags, true, err);
-	if (fd <= 0)
-		return fd;
-	int r = load_fd(s, fd, path, src, err);
-	close(fd);
-	return r;
-}
-
-int secrets_store_load(const char *box_dir, struct secrets *s, unsigned flags,
-		       struct secrets_error *err)
-{
-	char path[PATH_MAX];
-	int r = path_join(path, sizeof(path), box_dir, SECRETS_STORE_FILE);
-	if (r < 0)
-		return r;
-	err->msg[0] = '\0';
-	int fd = open_checked(s, path, flags | SECRETS_OPTIONAL, false, err);
-	if (fd <= 0)
-		return fd;
-	r = load_fd(s, fd, path, SECRET_SOURCE_STORE, err);
-	close(fd);
-	return r;
-}
-
-/* NAME="value" with \\ \" \n \r \$ \` escaped: dotenv_parse reads it back
- * byte for byte. */
-static size_t store_format(const struct secrets *s, const char *head, char *out)
-{
-	size_t w = strlen(head);
-	if (out)
-		memcpy(out, head, w);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct secret *e = &s->e[i]->pub;
-		size_t nl = strlen(e->name);
-		if (out) {
-			memcpy(out + w, e->name, nl);
-			out[w + nl] = '=';
-			out[w + nl + 1] = '"';
-		}
-		w += nl + 2;
-		for (size_t k = 0; k < e->len; k++) {
-			char c = e->value[k], esc = c == '\n' ? 'n' : c == '\r' ? 'r' : 0;
-			if (c == '\\' || c == '"' || c == '$' || c == '`')
-				esc = c;
-			if (esc) {
-				if (out) {
-					out[w] = '\\';
-					out[w + 1] = esc;
-				}
-				w += 2;
-			} else {
-				if (out)
-					out[w] = c;
-				w++;
-			}
-		}
-		if (out) {
-			out[w] = '"';
-			out[w + 1] = '\n';
-		}
-		w += 2;
-	}
-	return w;
-}
-
-static int save_as(const char *box_dir, const char *file, const char *head, const struct secrets *s)
-{
-	size_t n = store_format(s, head, NULL);
-	char *buf = secrets_mem_alloc(n + 1);
-	if (!buf)
-		return -ENOMEM;
-	store_format(s, head, buf);
-	int dfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int r = dfd < 0 ? -errno : fs_write_atomic_at(dfd, file, buf, n, 0600);
-	if (dfd >= 0)
-		close(dfd);
-	secrets_mem_free(buf);
-	return r;
-}
-
-int secrets_store_save(const char *box_dir, const struct secrets *s)
-{
-	return save_as(box_dir, SECRETS_STORE_FILE,
-		       "# clawbox: this box's secrets (clawbox secrets set/unset/import). Mode "
-		       "0600; given to the box only through its environment.\n",
-		       s);
-}
-
-/* ---- the values a box was ever given ---- */
-
-int secrets_know(struct secrets *s, const char *name, const void *value, size_t len)
-{
-	if (!s->known || !dotenv_name_valid(name))
-		return -EINVAL;
-	if (len > SECRETS_VALUE_MAX)
-		return -E2BIG;
-	if (memchr(value, '\0', len))
-		return -EILSEQ;
-	if (len == 0)
-		return 0; /* nothing to know */
-	size_t pos = s->n;
-	for (size_t i = 0; i < s->n; i++) {
-		int c = strcmp(s->e[i]->name, name);
-		if (c == 0 && s->e[i]->pub.len == len && memcmp(s->e[i]->mem, value, len) == 0)
-			return 0;
-		if (c > 0 && pos == s->n)
-			pos = i;
-	}
-	if (s->n == s->max || len > SECRETS_KNOWN_BYTES - s->bytes)
-		return -ENOSPC;
-	struct entry *e;
-	int r = grow(s);
-	if (r < 0 || (r = entry_new(name, value, len, &e)) < 0)
-		return r;
-	e->pub.source = SECRET_SOURCE_STORE;
-	memmove(s->e + pos + 1, s->e + pos, (s->n - pos) * sizeof(struct entry *));
-	s->e[pos] = e;
-	s->n++;
-	s->bytes += len;
-	s->idx_dirty = true;
-	return 1;
-}
-
-static int know_one(const char *name, const char *value, size_t len, unsigned line, void *p)
-{
-	int r = secrets_know(p, name, value, len);
-	return r < 0 ? r : 0;
-}
-
-int secrets_know_all(struct secrets *known, const struct secrets *from)
-{
-	int added = 0;
-	for (size_t i = 0; from && i < from->n; i++) {
-		const struct secret *e = &from->e[i]->pub;
-		int r = secrets_know(known, e->name, e->value, e->len);
-		if (r < 0)
-			return r;
-		added += r;
-	}
-	return added;
-}
-
-/* secrets.known only (with_store: the store too). */
-static int known_load(const char *box_dir, struct secrets *s, bool with_store,
-		      struct secrets_error *err)
-{
-	char path[PATH_MAX];
-	char *data = NULL;
-	size_t len = 0;
-	struct dotenv_error derr;
-	struct secrets *store = NULL;
-	int r = path_join(path, sizeof(path), box_dir, SECRETS_KNOWN_FILE);
-	if (r < 0)
-		return r;
-	err->msg[0] = '\0';
-	/* Strict: the file is clawbox's own, written 0600. */
-	int fd = open_checked(s, path, SECRETS_OPTIONAL | SECRETS_STRICT, false, err);
-	if (fd < 0)
-		return fd;
-	if (fd > 0) {
-		r = read_secret_fd(fd, SECRETS_KNOWN_FILE_MAX, &data, &len);
-		close(fd);
-		if (r < 0) {
-			err_msg(err, "cannot read '%s': %s", path, strerror(-r));
-			return r;
-		}
-		r = dotenv_parse(data, len, know_one, s, &derr);
-		secrets_mem_free(data);
-		if (r == -EINVAL && derr.line)
-			err_msg(err, "'%s' line %u: %s", path, derr.line, derr.msg);
-		else if (r < 0)
-			err_msg(err, "cannot read '%s': %s", path, strerror(-r));
-		if (r < 0)
-			return r;
-	}
-	s->nfile = s->n;
-	if (!with_store)
-		return (int)s->n;
-	/* The store, for a box whose store predates this file. */
-	if ((r = secrets_new(&store)) < 0)
-		return r;
-	r = secrets_store_load(box_dir, store, 0, err);
-	if (r >= 0 && (r = secrets_know_all(s, store)) < 0)
-		err_msg(err, "box '%s' knows too many secret values", box_dir);
-	secrets_free(store);
-	return r < 0 ? r : (int)s->n;
-}
-
-int secrets_known_load(const char *box_dir, struct secrets *s, struct secrets_error *err)
-{
-	return known_load(box_dir, s, true, err);
-}
-
-int secrets_known_save(const char *box_dir, const struct secrets *s)
-{
-	if (!s->known)
-		return -EINVAL;
-	return save_as(box_dir, SECRETS_KNOWN_FILE,
-		       "# clawbox: every secret value this box was ever given (stored, unset, "
-		       "-e, --secrets, --config), kept so that the sync gate and the redactors "
-		       "know them all. Mode 0600; never shown to the box. Removed with the box.\n",
-		       s);
-}
-
-int secrets_known_record(const char *box_dir, const struct secrets *given, struct secrets **ret,
-			 struct secrets_error *err)
-{
-	struct secrets *k = NULL;
-	_cleanup_close_ int lock = secrets_store_lock(box_dir);
-	int r = lock < 0 ? lock : secrets_new_known(&k);
-	err->msg[0] = '\0';
-	/* given holds what the caller wants known (a run's set holds the
-	 * store); without it, the store is what to learn. */
-	if (r == 0)
-		r = known_load(box_dir, k, !given, err);
-	if (r >= 0 && (r = secrets_know_all(k, given)) == -ENOSPC)
-		err_msg(err,
-			"the box already knows %zu secret values (%zu bytes): it keeps at most %d "
-			"(%d bytes) and never forgets one; 'clawbox delete' the box to start "
-			"afresh",
-			k->n, k->bytes, SECRETS_KNOWN_MAX, SECRETS_KNOWN_BYTES);
-	if (r >= 0 && k->n > k->nfile)
-		r = secrets_known_save(box_dir, k);
-	if (r < 0) {
-		if (!err->msg[0])
-			err_msg(err, "cannot record the box's secret values: %s", strerror(-r));
-		secrets_free(k);
-		return r;
-	}
-	if (ret)
-		*ret = k;
-	else
-		secrets_free(k);
-	return 0;
-}
-
-int secrets_store_lock(const char *box_dir)
-{
-	int fd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int r = -errno;
-			close(fd);
-			return r;
-		}
-	}
-	return fd;
 }
 
 /* ---- environment ---- */
@@ -970,198 +473,6 @@ char *const *secrets_env_vector(const struct secrets_env *e)
 struct secrets_env *secrets_env_free(struct secrets_env *e)
 {
 	return secrets_mem_free(e);
-}
-
-/* ---- redaction ---- */
-
-int secrets_redact(const struct secrets *s, const char *in, size_t len, char **ret)
-{
-	struct buf out = BUF_INIT(64 * 1024 * 1024);
-	size_t copied = 0;
-	bool hit = false;
-	*ret = NULL;
-	if (!s || s->n == 0)
-		return 0;
-	int r0 = index_ready(s);
-	if (r0 < 0)
-		return r0;
-	for (size_t i = 0; i < len;) {
-		const struct entry *best = NULL;
-		size_t best_n = 0;
-		unsigned key = len - i >= 2 ? idx_key(in + i) : 0;
-		for (uint32_t x = s->bucket[key]; len - i >= 2 && x < s->bucket[key + 1]; x++) {
-			const struct pattern *pt = s->idx[x].pt;
-			if (pt->n > best_n && pt->n <= len - i &&
-			    memcmp(pt->p, in + i, pt->n) == 0) {
-				best = s->idx[x].e;
-				best_n = pt->n;
-			}
-		}
-		if (!best) {
-			i++;
-			continue;
-		}
-		int r = buf_append(&out, in + copied, i - copied);
-		if (r == 0)
-			r = buf_printf(&out, "[REDACTED:%s]", best->name);
-		if (r < 0) {
-			buf_free(&out);
-			return r;
-		}
-		hit = true;
-		i += best_n;
-		copied = i;
-	}
-	if (!hit)
-		return 0;
-	int r = buf_append(&out, in + copied, len - copied);
-	if (r < 0) {
-		buf_free(&out);
-		return r;
-	}
-	*ret = buf_steal(&out);
-	return 1;
-}
-
-/* ---- redaction of a stream ---- */
-
-struct secrets_stream {
-	const struct secrets *s;
-	size_t maxpat;  /* the longest pattern */
-	char *work;     /* secret memory: what waits, then the chunk */
-	size_t nwait;   /* work[0..nwait) waits: a proper prefix of a pattern */
-	struct buf out; /* what goes on: redacted, so plain memory */
-};
-
-int secrets_stream_new(const struct secrets *s, struct secrets_stream **ret)
-{
-	*ret = NULL;
-	if (!s || s->n == 0)
-		return 0;
-	struct secrets_stream *st = calloc(1, sizeof(*st));
-	if (!st)
-		return -ENOMEM;
-	st->s = s;
-	for (size_t k = 0; s && k < s->n; k++)
-		for (size_t j = 0; j < s->e[k]->npat; j++)
-			if (s->e[k]->pat[j].n > st->maxpat)
-				st->maxpat = s->e[k]->pat[j].n;
-	int r = index_ready(s);
-	if (r < 0) {
-		free(st);
-		return r;
-	}
-	st->out = (struct buf)BUF_INIT(32 * SECRETS_STREAM_CHUNK);
-	if (!(st->work = secrets_mem_alloc(st->maxpat + SECRETS_STREAM_CHUNK))) {
-		free(st);
-		return -ENOMEM;
-	}
-	*ret = st;
-	return 0;
-}
-
-struct secrets_stream *secrets_stream_free(struct secrets_stream *st)
-{
-	if (st) {
-		secrets_mem_free(st->work);
-		buf_free(&st->out);
-		free(st);
-	}
-	return NULL;
-}
-
-bool secrets_stream_waiting(const struct secrets_stream *st)
-{
-	return st->nwait > 0;
-}
-
-int secrets_stream_flush_in(const struct secrets_stream *st)
-{
-	return st->nwait > 0 && st->nwait < SECRETS_STREAM_HOLD ? SECRETS_STREAM_WAIT_MS : -1;
-}
-
-/* At b[0..n): the longest whole pattern (its entry, *ret_n its length),
- * and in *ret_prefix whether b is a proper prefix of some pattern (the
- * rest may come). */
-static const struct entry *match_at(const struct secrets *s, const char *b, size_t n, size_t *ret_n,
-				    bool *ret_prefix)
-{
-	const struct entry *best = NULL;
-	*ret_n = 0;
-	*ret_prefix = false;
-	if (n < 2) { /* one byte: no key; a prefix of a pattern or not */
-		for (size_t k = 0; k < s->n && !*ret_prefix; k++)
-			for (size_t j = 0; j < s->e[k]->npat; j++)
-				*ret_prefix |= s->e[k]->pat[j].p[0] == b[0];
-		return NULL;
-	}
-	unsigned key = idx_key(b);
-	for (uint32_t x = s->bucket[key]; x < s->bucket[key + 1]; x++) {
-		const struct pattern *pt = s->idx[x].pt;
-		if (pt->n <= n) {
-			if (pt->n > *ret_n && memcmp(pt->p, b, pt->n) == 0) {
-				best = s->idx[x].e;
-				*ret_n = pt->n;
-			}
-		} else if (memcmp(pt->p, b, n) == 0) {
-			*ret_prefix = true;
-		}
-	}
-	return best;
-}
-
-/* Redact work[0..n) into out; with wait, stop at the first position whose
- * rest begins a pattern and keep that rest waiting. */
-static int stream_run(struct secrets_stream *st, size_t n, bool wait)
-{
-	const char *b = st->work;
-	size_t i = 0, copied = 0;
-	buf_reset(&st->out);
-	while (i < n) {
-		size_t mn;
-		bool prefix;
-		const struct entry *e = match_at(st->s, b + i, n - i, &mn, &prefix);
-		if (wait && prefix)
-			break;
-		if (!e) {
-			i++;
-			continue;
-		}
-		int r = buf_append(&st->out, b + copied, i - copied);
-		if (r == 0)
-			r = buf_printf(&st->out, "[REDACTED:%s]", e->name);
-		if (r < 0)
-			return r;
-		i += mn;
-		copied = i;
-	}
-	int r = buf_append(&st->out, b + copied, i - copied);
-	if (r < 0)
-		return r;
-	memmove(st->work, b + i, n - i);
-	explicit_bzero(st->work + (n - i), i);
-	st->nwait = n - i;
-	return 0;
-}
-
-int secrets_stream_feed(struct secrets_stream *st, const char *in, size_t len, const char **out,
-			size_t *out_len)
-{
-	if (len > SECRETS_STREAM_CHUNK)
-		return -E2BIG;
-	memcpy(st->work + st->nwait, in, len);
-	int r = stream_run(st, st->nwait + len, true);
-	*out = st->out.data;
-	*out_len = st->out.len;
-	return r;
-}
-
-int secrets_stream_flush(struct secrets_stream *st, const char **out, size_t *out_len)
-{
-	int r = st->nwait ? stream_run(st, st->nwait, false) : (buf_reset(&st->out), 0);
-	*out = st->out.data;
-	*out_len = st->out.len;
-	return r;
 }
 
 /* ---- the scanner ---- */

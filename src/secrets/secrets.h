@@ -71,12 +71,6 @@ struct secret {
 	unsigned line; /* line in its file, 0 when not from a file */
 };
 
-/* An error worth a message: msg names the file (and line) in quotes and
- * never holds a value. */
-struct secrets_error {
-	char msg[320];
-};
-
 struct secrets;
 
 /* Secret memory: n bytes, zeroed; NULL when out of memory. */
@@ -87,6 +81,18 @@ void *secrets_mem_free(void *p);
 int secrets_new(struct secrets **ret);
 /* Wipes every value; accepts NULL; returns NULL. */
 struct secrets *secrets_free(struct secrets *s);
+
+static inline void secrets_freep(struct secrets **s)
+{
+	secrets_free(*s);
+}
+/* For a pointer into secret memory (secrets_mem_alloc): wiped on scope exit. */
+static inline void secrets_mem_freep(void *p)
+{
+	secrets_mem_free(*(void **)p);
+}
+#define _cleanup_secrets_    _cleanup_(secrets_freep)
+#define _cleanup_secret_mem_ _cleanup_(secrets_mem_freep)
 
 /* Add (or replace, see the precedence above) one secret; value is copied.
  * -EINVAL for an invalid name, -E2BIG for a value over SECRETS_VALUE_MAX,
@@ -126,12 +132,11 @@ enum {
  * (an error with SECRETS_STRICT). Nothing is added unless the whole file
  * parses. Returns the number of assignments read. */
 int secrets_load_file(struct secrets *s, const char *path, enum secret_source src, unsigned flags,
-		      struct secrets_error *err);
+		      struct error *err);
 
 /* The store: $box_dir/secrets.env, 0600, owned by the caller, never a
  * symlink. Missing: 0 added. */
-int secrets_store_load(const char *box_dir, struct secrets *s, unsigned flags,
-		       struct secrets_error *err);
+int secrets_store_load(const char *box_dir, struct secrets *s, unsigned flags, struct error *err);
 /* Replace the store with every secret of s (whatever its source), written
  * atomically with mode 0600. */
 int secrets_store_save(const char *box_dir, const struct secrets *s);
@@ -211,13 +216,13 @@ int secrets_know_all(struct secrets *known, const struct secrets *from);
  * known set. The file must be a regular file owned by the caller (or
  * root), not open to others (it is written 0600), never a symlink.
  * Missing: nothing added. Returns the number of values. */
-int secrets_known_load(const char *box_dir, struct secrets *known, struct secrets_error *err);
+int secrets_known_load(const char *box_dir, struct secrets *known, struct error *err);
 int secrets_known_save(const char *box_dir, const struct secrets *known);
 /* Under the store's lock (not to be held by the caller): load the known
  * set, learn given's values (given may be NULL: the store's only), save
  * when the file lacked one. *ret (may be NULL) gets the whole known set. */
 int secrets_known_record(const char *box_dir, const struct secrets *given, struct secrets **ret,
-			 struct secrets_error *err);
+			 struct error *err);
 
 /* Hand every value (of at least 4 bytes) to the scanner as a known secret
  * named NAME (raw, base64, hex and URL-encoded matching: src/scan/scan.h). Call

@@ -31,7 +31,8 @@ void audit_set_redactor(struct audit *a, audit_redact_fn fn, void *ctx)
  * becomes "[REDACTED]" whole. */
 static int redact_string(struct audit *a, json_t *v, json_t **ret)
 {
-	char *out = NULL, *out2 = NULL;
+	_cleanup_free_ char *out = NULL;
+	char *out2 = NULL;
 	const char *str = json_string_value(v);
 	size_t len = json_string_length(v);
 	int r = 0, hit = 0;
@@ -46,12 +47,9 @@ static int redact_string(struct audit *a, json_t *v, json_t **ret)
 		out = out2;
 		hit = 1;
 	}
-	if (r < 0 || !hit) {
-		free(out);
+	if (r < 0 || !hit)
 		return r < 0 ? r : 0;
-	}
 	*ret = json_string(out);
-	free(out);
 	if (!*ret)
 		*ret = json_string("[REDACTED]");
 	return *ret ? 0 : -ENOMEM;
@@ -106,29 +104,25 @@ int audit_open_known(const char *box_dir, const char *box_name, const struct sec
 	_cleanup_free_ struct audit *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->dirfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (a->dirfd < 0)
+	_cleanup_close_ int dirfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0)
 		return -errno;
-	a->logfd = openat(a->dirfd, "audit.jsonl",
-			  O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (a->logfd < 0) {
-		int r = -errno;
-		close(a->dirfd);
-		return r;
-	}
+	_cleanup_close_ int logfd = openat(
+	    dirfd, "audit.jsonl", O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (logfd < 0)
+		return -errno;
 	snprintf(a->box, sizeof(a->box), "%s", box_name);
 	/* Every event of the box is redacted against every value it was ever
 	 * given: the one place every writer passes. Unreadable: no log. */
-	struct secrets_error err;
-	int r = known ? 0 : secrets_new_known(&a->own_known);
+	_cleanup_secrets_ struct secrets *own = NULL;
+	int r = known ? 0 : secrets_new_known(&own);
 	if (r == 0 && !known)
-		r = secrets_known_load(box_dir, a->own_known, &err);
-	if (r < 0) {
-		a->own_known = secrets_free(a->own_known);
-		close(a->logfd);
-		close(a->dirfd);
+		r = secrets_known_load(box_dir, own, NULL);
+	if (r < 0)
 		return r;
-	}
+	a->dirfd = TAKE_FD(dirfd);
+	a->logfd = TAKE_FD(logfd);
+	a->own_known = TAKE_PTR(own);
 	a->known = known ? known : a->own_known;
 	if (secrets_count(a->known) == 0)
 		a->known = NULL;
@@ -216,11 +210,10 @@ int audit_parse_time(const char *s, int64_t now, int64_t *ret_ms)
 static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65], uint64_t *ret_len)
 {
 	char buf[160];
-	int fd = openat(dirfd, "audit.head", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd = openat(dirfd, "audit.head", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
 	if (n <= 0)
 		return -EBADMSG;
 	buf[n] = '\0';
@@ -256,13 +249,12 @@ static int write_head(int dirfd, uint64_t seq, const char hash[65], uint64_t len
 	char buf[160];
 	int n = snprintf(buf, sizeof(buf), "%llu %s %llu\n", (unsigned long long)seq, hash,
 			 (unsigned long long)len);
-	int fd = openat(dirfd, "audit.head", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd =
+	    openat(dirfd, "audit.head", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	ssize_t w = pwrite(fd, buf, (size_t)n, 0);
-	int r = w == n ? 0 : (w < 0 ? -errno : -EIO);
-	close(fd);
-	return r;
+	return w == n ? 0 : (w < 0 ? -errno : -EIO);
 }
 
 /* An append interrupted by a crash or SIGKILL leaves the log longer than its

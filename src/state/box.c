@@ -2,6 +2,7 @@
 
 #include "state/box.h"
 #include "state/diskcap.h"
+#include "util/strv.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -162,20 +163,17 @@ static int write_box_json(int dirfd, const struct box *b)
 			      (json_int_t)b->created);
 	if (!j || (b->disk && json_object_set_new(j, "disk", json_integer((json_int_t)b->disk))))
 		return j ? (json_decref(j), -ENOMEM) : -ENOMEM;
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	_cleanup_free_ char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (!s)
 		return -ENOMEM;
 	size_t len = strlen(s);
 	char *t = realloc(s, len + 2);
-	if (!t) {
-		free(s);
+	if (!t)
 		return -ENOMEM;
-	}
-	t[len] = '\n';
-	int r = fs_write_atomic_at(dirfd, "box.json", t, len + 1, 0600);
-	free(t);
-	return r;
+	s = t;
+	s[len] = '\n';
+	return fs_write_atomic_at(dirfd, "box.json", s, len + 1, 0600);
 }
 
 /* The box's data dirs in data (the box dir, or its image's root). */
@@ -218,10 +216,10 @@ static int create_in(int dirfd, const struct box *b)
 	} else if ((r = create_data(dirfd, &pst)) < 0) {
 		return r;
 	}
-	int fd = openat(dirfd, "lock", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd =
+	    openat(dirfd, "lock", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	close(fd);
 	return write_box_json(dirfd, b);
 }
 
@@ -376,7 +374,7 @@ int box_lock(const struct box *b, pid_t *ret_holder)
 	int r = lock_path(b, path, sizeof(path));
 	if (r < 0)
 		return r;
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -386,18 +384,15 @@ int box_lock(const struct box *b, pid_t *ret_holder)
 			ssize_t k = pread(fd, buf, sizeof(buf) - 1, 0);
 			*ret_holder = k > 0 ? (pid_t)strtol(buf, NULL, 10) : 0;
 		}
-		close(fd);
 		return r == -EWOULDBLOCK ? -EBUSY : r;
 	}
-	if ((r = wait_last_init(fd)) < 0) {
-		close(fd);
+	if ((r = wait_last_init(fd)) < 0)
 		return r;
-	}
 	char buf[64];
 	int w = snprintf(buf, sizeof(buf), LOCK_LINE, (int)getpid(), 0, 0ULL);
 	if (pwrite(fd, buf, (size_t)w, 0) != w)
 		errno = 0;
-	return fd;
+	return TAKE_FD(fd);
 }
 
 void box_lock_note_init(int fd, pid_t init)
@@ -410,17 +405,8 @@ void box_lock_note_init(int fd, pid_t init)
 
 bool box_in_use(const struct box *b, pid_t *ret_holder)
 {
-	int fd = box_lock(b, ret_holder);
-	if (fd >= 0) {
-		close(fd);
-		return false;
-	}
+	_cleanup_close_ int fd = box_lock(b, ret_holder);
 	return fd == -EBUSY;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int box_foreach(const char *state, int (*fn)(const struct box *b, void *ctx), void *ctx)
@@ -429,41 +415,18 @@ int box_foreach(const char *state, int (*fn)(const struct box *b, void *ctx), vo
 	int r = path_join(boxes, sizeof(boxes), state, "boxes");
 	if (r < 0)
 		return r;
-	DIR *d = opendir(boxes);
-	if (!d)
+	_cleanup_close_ int dfd = open(boxes, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	r = 0;
-	while ((de = readdir(d))) {
-		if (!box_name_valid(de->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **p = reallocarray(names, cap, sizeof(*names));
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			names = p;
-		}
-		if (!(names[n] = strdup(de->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (r == 0 && n)
-		qsort(names, n, sizeof(*names), name_cmp);
-	for (size_t i = 0; i < n; i++) {
+	size_t n = 0;
+	r = fs_dir_names(dfd, box_name_valid, SIZE_MAX, &names, &n);
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct box b;
-		if (r == 0 && box_load(state, names[i], &b) == 0)
+		if (box_load(state, names[i], &b) == 0)
 			r = fn(&b, ctx) < 0 ? -ECANCELED : 0;
-		free(names[i]);
 	}
-	free(names);
+	strv_free_n(names, n);
 	return r;
 }
 

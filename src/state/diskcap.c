@@ -200,18 +200,16 @@ static int loop_attach(int image)
 			return -errno;
 		char dev[32];
 		snprintf(dev, sizeof(dev), "/dev/loop%d", n);
-		int fd = open(dev, O_RDWR | O_CLOEXEC);
+		_cleanup_close_ int fd = open(dev, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
 		struct loop_config cfg = { .fd = (__u32)image,
 					   .info = { .lo_flags = LO_FLAGS_AUTOCLEAR } };
 		snprintf((char *)cfg.info.lo_file_name, sizeof(cfg.info.lo_file_name), "clawbox");
 		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
-			return fd;
-		int e = errno;
-		close(fd);
-		if (e != EBUSY) /* taken by someone else meanwhile: the next one */
-			return -e;
+			return TAKE_FD(fd);
+		if (errno != EBUSY) /* taken by someone else meanwhile: the next one */
+			return -errno;
 	}
 	return -EBUSY;
 }
@@ -241,11 +239,9 @@ static int loop_find(int image)
 		if (strncmp(de->d_name, "loop", 4) != 0)
 			continue;
 		snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
-		int fd = open(dev, O_RDWR | O_CLOEXEC);
+		_cleanup_close_ int fd = open(dev, O_RDWR | O_CLOEXEC);
 		if (fd >= 0 && loop_backs(fd, image))
-			found = fd;
-		else if (fd >= 0)
-			close(fd);
+			found = TAKE_FD(fd);
 	}
 	closedir(d);
 	return found;
@@ -327,14 +323,13 @@ int diskcap_unmount(int box)
  * there. */
 static int open_mounted(int box)
 {
-	int dir = openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dir =
+	    openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
 		return -errno;
-	if (!is_mounted(dir)) {
-		close(dir);
+	if (!is_mounted(dir))
 		return -ENOTCONN;
-	}
-	return dir;
+	return TAKE_FD(dir);
 }
 
 int diskcap_usage(int box, struct diskcap_usage *ret)
@@ -401,10 +396,9 @@ bool diskcap_full(const struct diskcap_usage *u)
 static bool loop_gone(int image)
 {
 	for (int i = 0; i < 1000; i++) {
-		int fd = loop_find(image);
+		_cleanup_close_ int fd = loop_find(image);
 		if (fd < 0)
 			return true;
-		close(fd);
 		usleep(10000);
 	}
 	return false;
@@ -432,9 +426,35 @@ static int grow_offline(int box, int image)
 	return 0;
 }
 
-int diskcap_grow(int box, uint64_t bytes)
+/* Grow the mounted image's file and its ext4 to bytes while mounted: 0, or
+ * -EPERM when the kernel does not let us resize online. The mount point and
+ * the loop device are closed on return: the offline way needs them gone. */
+static int grow_online(int box, int image, uint64_t bytes)
 {
 	struct statx stx;
+	_cleanup_close_ int dir =
+	    openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	if (!is_mounted(dir) || statx(dir, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0 ||
+	    stx.stx_dev_major != LOOP_MAJOR)
+		return -ENOTCONN;
+	char dev[32];
+	snprintf(dev, sizeof(dev), "/dev/loop%u", stx.stx_dev_minor);
+	_cleanup_close_ int loop = open(dev, O_RDONLY | O_CLOEXEC);
+	/* The loop device must be backed by this very image. */
+	int r = loop < 0 ? -errno : loop_backs(loop, image) ? 0 : -ENODEV;
+	__u64 blocks = bytes / IMAGE_BLOCK;
+	if (r == 0 && (ftruncate(image, (off_t)bytes) < 0 || ioctl(loop, LOOP_SET_CAPACITY, 0) < 0))
+		r = -errno;
+	/* Online, where the kernel lets us (CAP_SYS_RESOURCE). */
+	if (r == 0 && ioctl(dir, EXT4_IOC_RESIZE_FS, &blocks) < 0)
+		r = -errno;
+	return r;
+}
+
+int diskcap_grow(int box, uint64_t bytes)
+{
 	bytes &= ~(uint64_t)(IMAGE_BLOCK - 1);
 	if (bytes > DISKCAP_MAX)
 		return -EFBIG;
@@ -448,29 +468,8 @@ int diskcap_grow(int box, uint64_t bytes)
 		return -EINVAL;
 	if (bytes == (uint64_t)st.st_size)
 		return 0;
-	int dir = openat(box, DISKCAP_MOUNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir < 0)
-		return -errno;
-	if (!is_mounted(dir) || statx(dir, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0 ||
-	    stx.stx_dev_major != LOOP_MAJOR) {
-		close(dir);
-		return -ENOTCONN;
-	}
-	char dev[32];
-	snprintf(dev, sizeof(dev), "/dev/loop%u", stx.stx_dev_minor);
-	int loop = open(dev, O_RDONLY | O_CLOEXEC);
-	/* The loop device must be backed by this very image. */
-	int r = loop < 0 ? -errno : loop_backs(loop, image) ? 0 : -ENODEV;
-	__u64 blocks = bytes / IMAGE_BLOCK;
-	if (r == 0 && (ftruncate(image, (off_t)bytes) < 0 || ioctl(loop, LOOP_SET_CAPACITY, 0) < 0))
-		r = -errno;
-	/* Online, where the kernel lets us (CAP_SYS_RESOURCE); else offline,
-	 * unmounted, which the box's lock allows. */
-	if (r == 0 && ioctl(dir, EXT4_IOC_RESIZE_FS, &blocks) < 0)
-		r = -errno;
-	close(dir);
-	if (loop >= 0)
-		close(loop);
+	/* Online; else offline, unmounted, which the box's lock allows. */
+	int r = grow_online(box, image, bytes);
 	if (r != -EPERM)
 		return r;
 	r = grow_offline(box, image);

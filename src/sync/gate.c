@@ -5,6 +5,8 @@
 #include "util/common.h"
 
 #include "sync/gate_int.h"
+#include "util/strv.h"
+#include "util/array.h"
 #include "util/pathglob.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -238,9 +240,7 @@ struct gate *gate_close(struct gate *g)
 	json_decref(g->cache_old);
 	json_decref(g->cache_new);
 	baseline_free(&g->base);
-	for (size_t i = 0; i < g->ngitdirs; i++)
-		free(g->gitdirs[i]);
-	free(g->gitdirs);
+	strv_free_n(g->gitdirs, g->ngitdirs);
 	free(g);
 	return NULL;
 }
@@ -259,10 +259,8 @@ int gate_add_known_secret(struct gate *g, const char *name, const void *value, s
 {
 	if (g->rules || strlen(name) >= sizeof(g->secrets[0].name) || len < 4)
 		return -EINVAL;
-	struct known_secret *nv = reallocarray(g->secrets, g->nsecrets + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&g->secrets, g->nsecrets, sizeof(*g->secrets)) < 0)
 		return -ENOMEM;
-	g->secrets = nv;
 	struct known_secret *s = &g->secrets[g->nsecrets];
 	if (!(s->value = malloc(len)))
 		return -ENOMEM;
@@ -372,15 +370,9 @@ static int only_filter(const struct gate_plan *all, const struct gate_plan_opts 
 		const struct gate_entry *e = &all->v[i];
 		if (!only_covers(o, e->path, e->type == GATE_DIR))
 			continue;
-		if (q.n == q.cap) {
-			size_t nc = q.cap ? q.cap * 2 : 64;
-			struct gate_entry *nv = reallocarray(q.v, nc, sizeof(*nv));
-			if (!nv) {
-				gate_plan_free(&q);
-				return -ENOMEM;
-			}
-			q.v = nv;
-			q.cap = nc;
+		if (array_grow((void **)&q.v, &q.cap, q.n, sizeof(*q.v)) < 0) {
+			gate_plan_free(&q);
+			return -ENOMEM;
 		}
 		q.v[q.n] = *e;
 		if (!(q.v[q.n].path = strdup(e->path))) {
@@ -400,14 +392,8 @@ static int collect_change(const struct change *c, void *ctx)
 {
 	struct collect *cl = ctx;
 	struct gate_plan *p = cl->p;
-	if (p->n == p->cap) {
-		size_t nc = p->cap ? p->cap * 2 : 64;
-		struct gate_entry *nv = reallocarray(p->v, nc, sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		p->v = nv;
-		p->cap = nc;
-	}
+	if (array_grow((void **)&p->v, &p->cap, p->n, sizeof(*p->v)) < 0)
+		return -ENOMEM;
 	struct gate_entry *e = &p->v[p->n];
 	memset(e, 0, sizeof(*e));
 	if (!(e->path = strdup(c->path)))

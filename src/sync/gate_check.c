@@ -5,6 +5,7 @@
 #include "util/common.h"
 
 #include "sync/gate_int.h"
+#include "util/array.h"
 #include "util/hash.h"
 #include "util/utf8.h"
 
@@ -15,11 +16,9 @@ int gate_add_finding(struct gate_entry *e, enum gate_severity sev, const char *r
 {
 	if (e->nfindings >= 64)
 		return 0; /* enough to decide; the rest would be noise */
-	struct gate_finding *nv = reallocarray(e->findings, e->nfindings + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&e->findings, e->nfindings, sizeof(*e->findings)) < 0)
 		return -ENOMEM;
-	e->findings = nv;
-	struct gate_finding *f = &nv[e->nfindings++];
+	struct gate_finding *f = &e->findings[e->nfindings++];
 	memset(f, 0, sizeof(*f));
 	snprintf(f->rule, sizeof(f->rule), "%s", rule);
 	f->line = line;

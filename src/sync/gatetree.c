@@ -8,7 +8,9 @@
 #include "util/common.h"
 
 #include "sync/gate_int.h"
+#include "util/array.h"
 #include "util/fs.h"
+#include "util/strv.h"
 
 #include <dirent.h>
 #include <nettle/sha2.h>
@@ -201,11 +203,9 @@ static int add_gitdir(struct gate *g, const char *dir)
 			return 0;
 	if (g->ngitdirs >= 4096)
 		return -E2BIG;
-	char **nv = reallocarray(g->gitdirs, g->ngitdirs + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&g->gitdirs, g->ngitdirs, sizeof(*g->gitdirs)) < 0)
 		return -ENOMEM;
-	g->gitdirs = nv;
-	if (!(nv[g->ngitdirs] = strdup(dir)))
+	if (!(g->gitdirs[g->ngitdirs] = strdup(dir)))
 		return -ENOMEM;
 	g->ngitdirs++;
 	return 0;
@@ -384,12 +384,10 @@ static int find_bare_nocase(struct gate *g)
 		int m = marker_of(slash ? slash + 1 : path);
 		if (m < 0 || g->allv[i].type == GATE_WHITEOUT)
 			continue;
-		struct marker *nv = reallocarray(v, n + 1, sizeof(*v));
-		if (!nv) {
+		if (array_grow_counted((void **)&v, n, sizeof(*v)) < 0) {
 			free(v);
 			return -ENOMEM;
 		}
-		v = nv;
 		v[n++] = (struct marker){ path, slash ? (size_t)(slash - path) : 0, m };
 	}
 	if (n)
@@ -571,11 +569,6 @@ struct tree_walk {
 	char rel[PATH_MAX];
 };
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void hash_entry(struct tree_walk *w, size_t rl, const struct stat *st)
 {
 	char rec[160];
@@ -593,39 +586,12 @@ static int walk_tree(struct tree_walk *w, int dfd, size_t rl, int depth)
 {
 	if (depth > 256)
 		return -E2BIG;
-	DIR *d = fs_opendir_dup(dfd);
-	if (!d)
-		return gate_errno();
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int r = 0;
-	while ((de = readdir(d))) {
-		if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
-			continue;
-		if (++w->entries > w->max) {
-			r = -E2BIG;
-			break;
-		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **nv = reallocarray(names, nc, sizeof(*nv));
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			names = nv;
-			cap = nc;
-		}
-		if (!(names[n] = strdup(de->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (r == 0 && n)
-		qsort(names, n, sizeof(*names), name_cmp);
+	size_t n = 0;
+	int r = fs_dir_names(dfd, NULL, w->max - w->entries, &names, &n);
+	if (r < 0)
+		return r;
+	w->entries += n;
 	bool head = false, objects = false, refs = false, common = false;
 	for (size_t i = 0; i < n; i++) {
 		head |= STREQ(names[i], "HEAD");
@@ -666,9 +632,7 @@ static int walk_tree(struct tree_walk *w, int dfd, size_t rl, int depth)
 		}
 		w->rel[rl] = '\0';
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	strv_free_n(names, n);
 	return r;
 }
 

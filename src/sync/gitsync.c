@@ -3,6 +3,8 @@
 #include "util/common.h"
 
 #include "sync/gitsync_int.h"
+#include "util/strv.h"
+#include "util/array.h"
 #include "util/fs.h"
 
 #include <stdarg.h>
@@ -28,10 +30,8 @@ _printf_(2, 3) int gitsync_note(struct gitsync_plan *p, const char *fmt, ...)
 			return 0;
 	if (p->nnotes >= 256)
 		return 0;
-	char **nv = reallocarray(p->notes, p->nnotes + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&p->notes, p->nnotes, sizeof(*p->notes)) < 0)
 		return -ENOMEM;
-	p->notes = nv;
 	if (!(p->notes[p->nnotes] = strdup(disp)))
 		return -ENOMEM;
 	p->nnotes++;
@@ -320,9 +320,7 @@ void gitsync_plan_free(struct gitsync_plan *p)
 		free(p->refs[i].findings);
 	}
 	free(p->refs);
-	for (size_t i = 0; i < p->nnotes; i++)
-		free(p->notes[i]);
-	free(p->notes);
+	strv_free_n(p->notes, p->nnotes);
 	memset(p, 0, sizeof(*p));
 }
 

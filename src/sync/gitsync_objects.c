@@ -8,6 +8,7 @@
 #include "sync/gitsync_int.h"
 #include "scan/scan.h"
 #include "sync/syncpolicy.h"
+#include "util/array.h"
 #include "util/buf.h"
 #include "util/utf8.h"
 
@@ -141,14 +142,8 @@ static int obj_get(struct gs *s, const char *oid, uint32_t *ret)
 			*ret = s->ht[k] - 1;
 			return 0;
 		}
-	if (s->nobjs == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 256;
-		struct obj *nv = reallocarray(s->objs, nc, sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		s->objs = nv;
-		s->cap = nc;
-	}
+	if (array_grow((void **)&s->objs, &s->cap, s->nobjs, sizeof(*s->objs)) < 0)
+		return -ENOMEM;
 	struct obj *o = &s->objs[s->nobjs];
 	memset(o, 0, sizeof(*o));
 	snprintf(o->oid, sizeof(o->oid), "%s", oid);
@@ -163,11 +158,9 @@ _printf_(6, 7) int gitsync_add_finding(struct gitsync_finding **v, size_t *n, co
 {
 	if (*n >= FINDINGS_MAX)
 		return 0;
-	struct gitsync_finding *nv = reallocarray(*v, *n + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)v, *n, sizeof(**v)) < 0)
 		return -ENOMEM;
-	*v = nv;
-	struct gitsync_finding *f = &nv[(*n)++];
+	struct gitsync_finding *f = &(*v)[(*n)++];
 	memset(f, 0, sizeof(*f));
 	snprintf(f->rule, sizeof(f->rule), "%s", rule);
 	f->line = line;
@@ -337,17 +330,12 @@ _printf_(3, 4) static int held(struct gitsync_ref *ref, const char *rule, const 
 	return gitsync_add_finding(&ref->findings, &ref->nfindings, rule, NULL, 0, "%s", reason);
 }
 
-/* Object oi listed for ref idx (its array grows to twice as many at each
- * power of two). */
+/* Object oi listed for ref idx. */
 static int ref_add_obj(struct gs *s, size_t idx, uint32_t oi)
 {
-	size_t n = s->ref_nobjs[idx];
-	if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow to twice as many */
-		uint32_t *nv = reallocarray(s->ref_objs[idx], n ? n * 2 : 1, sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		s->ref_objs[idx] = nv;
-	}
+	if (array_grow_counted((void **)&s->ref_objs[idx], s->ref_nobjs[idx],
+			       sizeof(*s->ref_objs[idx])) < 0)
+		return -ENOMEM;
 	s->ref_objs[idx][s->ref_nobjs[idx]++] = oi;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include "util/common.h"
 
 #include "sync/gitsync_int.h"
+#include "util/array.h"
 #include "util/fs.h"
 #include "util/utf8.h"
 
@@ -133,14 +134,8 @@ int gitsync_refmap_add(struct refmap *m, const char *name, const char *oid)
 		m->full = true;
 		return 0;
 	}
-	if (m->n == m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 32;
-		struct refent *nv = reallocarray(m->v, nc, sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		m->v = nv;
-		m->cap = nc;
-	}
+	if (array_grow((void **)&m->v, &m->cap, m->n, sizeof(*m->v)) < 0)
+		return -ENOMEM;
 	struct refent *e = &m->v[m->n];
 	if (!(e->name = strdup(name)))
 		return -ENOMEM;
@@ -430,10 +425,8 @@ static int add_candidate(struct gs *s, const char *name, const char *oid)
 		return gitsync_note(p,
 				    "more than %u refs changed: the others wait for the next sync",
 				    GITSYNC_SYNC_REFS_MAX);
-	struct gitsync_ref *nv = reallocarray(p->refs, p->nrefs + 1, sizeof(*nv));
-	if (!nv)
+	if (array_grow_counted((void **)&p->refs, p->nrefs, sizeof(*p->refs)) < 0)
 		return -ENOMEM;
-	p->refs = nv;
 	struct gitsync_ref *r = &p->refs[p->nrefs];
 	memset(r, 0, sizeof(*r));
 	r->name = strdup(name);

@@ -1,6 +1,7 @@
 #include "util/common.h"
 
 #include "sync/journal.h"
+#include "util/array.h"
 #include "util/hash.h"
 
 #define JOURNAL_MAGIC  "clawbox-sync-journal 1"
@@ -49,14 +50,8 @@ int journal_add(struct journal *j, const struct journal_op *op)
 {
 	if (j->n >= JOURNAL_MAX_OPS)
 		return -E2BIG;
-	if (j->n == j->cap) {
-		size_t nc = j->cap ? j->cap * 2 : 16;
-		struct journal_op *nv = reallocarray(j->ops, nc, sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		j->ops = nv;
-		j->cap = nc;
-	}
+	if (array_grow((void **)&j->ops, &j->cap, j->n, sizeof(*j->ops)) < 0)
+		return -ENOMEM;
 	struct journal_op o = *op;
 	o.host = strdup(op->host);
 	o.uppath = strdup(op->uppath ? op->uppath : op->host);
@@ -381,14 +376,8 @@ int baseline_put(struct baseline *b, const struct baseline_rec *rec)
 		}
 	if (b->n >= JOURNAL_MAX_OPS)
 		return -E2BIG;
-	if (b->n == b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 16;
-		struct baseline_rec *nv = reallocarray(b->v, nc, sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		b->v = nv;
-		b->cap = nc;
-	}
+	if (array_grow((void **)&b->v, &b->cap, b->n, sizeof(*b->v)) < 0)
+		return -ENOMEM;
 	struct baseline_rec r = *rec;
 	if (!(r.path = strdup(rec->path)))
 		return -ENOMEM;

@@ -4,6 +4,8 @@
 #include "sync/syncpolicy.h"
 #include "util/toml.h"
 #include "util/fs.h"
+#include "util/size.h"
+#include "util/strv.h"
 
 #include <stdarg.h>
 #include <strings.h>
@@ -110,13 +112,6 @@ static const char *const default_blocked[] = {
 #define DEFAULT_MAX_SIZE      (10ULL << 20)
 #define DEFAULT_AUTO_INTERVAL 30
 
-static void strv_free_n(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void syncpolicy_free(struct sync_policy *p)
 {
 	strv_free_n(p->allow, p->nallow);
@@ -129,17 +124,10 @@ void syncpolicy_free(struct sync_policy *p)
 
 static int strv_dup(const char *const *src, size_t n, char ***ret, size_t *ret_n)
 {
-	char **v = calloc(n ? n : 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		if (!(v[i] = strdup(src[i]))) {
-			strv_free_n(v, i);
-			return -ENOMEM;
-		}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	int r = strv_dup_n(src, n, ret);
+	if (r == 0)
+		*ret_n = n;
+	return r;
 }
 
 int syncpolicy_defaults(struct sync_policy *p)
@@ -210,27 +198,11 @@ static int parse_size(const struct toml_value *v, uint64_t *ret, struct error *e
 	if (v->type != TOML_STRING)
 		return fail(err, v->line, "sync.max_size must be a size such as \"10M\", not %s",
 			    toml_type_name(v->type));
-	const char *s = v->str.s;
-	char *end;
-	if (*s < '0' || *s > '9')
-		return fail(err, v->line, "sync.max_size: invalid size '%s'", s);
-	errno = 0;
-	unsigned long long n = strtoull(s, &end, 10);
-	unsigned shift = 0;
-	if (errno || n == 0)
-		return fail(err, v->line, "sync.max_size: invalid size '%s'", s);
-	if (*end) {
-		const char *const units[] = { "K", "M", "G" };
-		for (unsigned i = 0; i < ELEMENTSOF(units) && !shift; i++)
-			if (strncasecmp(end, units[i], 1) == 0 &&
-			    (!end[1] || STREQ(end + 1, "B") || STREQ(end + 1, "iB")))
-				shift = 10 * (i + 1);
-		if (!shift)
-			return fail(err, v->line, "sync.max_size: invalid size '%s'", s);
-	}
-	if (n > (UINT64_MAX >> 1 >> shift))
-		return fail(err, v->line, "sync.max_size: '%s' is too large", s);
-	*ret = (uint64_t)n << shift;
+	int r = size_parse(v->str.s, UINT64_MAX >> 1, ret);
+	if (r == -ERANGE)
+		return fail(err, v->line, "sync.max_size: '%s' is too large", v->str.s);
+	if (r < 0)
+		return fail(err, v->line, "sync.max_size: invalid size '%s'", v->str.s);
 	return 0;
 }
 
@@ -295,12 +267,12 @@ int syncpolicy_parse(const char *text, size_t len, const char *base_dir, struct 
 		     struct error *err)
 {
 	struct toml_value *root = NULL;
-	struct toml_error te;
+	struct error te;
 	struct sync_policy np;
 	error_clear(err);
-	int r = toml_parse(text, len, &root, &te);
+	int r = toml_parse(text, len, NULL, &root, &te);
 	if (r == -EINVAL)
-		return fail(err, te.line, "%s", te.msg);
+		return fail(err, te.line, "%s", te.message);
 	if (r < 0)
 		return r;
 	if ((r = syncpolicy_defaults(&np)) < 0) {

@@ -14,3 +14,12 @@ int array_grow(void **items, size_t *cap, size_t n, size_t size)
 	*cap = ncap;
 	return 0;
 }
+
+int array_grow_counted(void **items, size_t n, size_t size)
+{
+	size_t cap = n ? 8 : 0;
+
+	while (cap < n && cap <= SIZE_MAX / 2)
+		cap *= 2;
+	return array_grow(items, &cap, n, size);
+}

@@ -8,4 +8,9 @@
  * failure, leaving *items and *cap as they were. */
 int array_grow(void **items, size_t *cap, size_t n, size_t size);
 
+/* array_grow for an array of n items that keeps no capacity: the capacity
+ * is implied by n (0, 8, then powers of two), so *items must only ever be
+ * allocated through this function (NULL while n is 0). */
+int array_grow_counted(void **items, size_t n, size_t size);
+
 #endif

@@ -62,8 +62,15 @@ static inline void fclosep(FILE **f)
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 #define STREQ(a, b)   (strcmp((a), (b)) == 0)
 
-/* Exit codes shared by every command (see docs/ARCHITECTURE.md). */
+/* Every exit code of clawbox, in this one place (see docs/ARCHITECTURE.md). */
 enum {
+	/* the commands other than run, shell and scan */
+	CLI_EXIT_ERROR = 1,
+	CLI_EXIT_USAGE = 2,
+	/* scan, as gitleaks: 0 no findings */
+	SCAN_EXIT_FINDINGS = 1,
+	SCAN_EXIT_ERROR = 2,
+	/* run and shell pass the box's command's status through, else: */
 	EXIT_SETUP = 125, /* clawbox could not set the sandbox up / usage */
 	EXIT_CANNOT_EXEC = 126,
 	EXIT_NOT_FOUND = 127,

@@ -1,4 +1,6 @@
 #include "util/fs.h"
+#include "util/array.h"
+#include "util/strv.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -38,71 +40,148 @@ DIR *fs_opendir_dup(int dirfd)
 		int saved = errno;
 		close(fd);
 		errno = saved;
+		return NULL;
 	}
+	rewinddir(d); /* the duplicate shares dirfd's offset: start from the top */
 	return d;
 }
 
-static int clear_dir_dev(int dirfd, dev_t dev, int depth);
+/* One walk: the directory fd's filesystem, the flags and the callback. */
+struct walk {
+	dev_t dev;
+	unsigned flags;
+	fs_walk_fn fn;
+	void *ctx;
+};
 
-static int remove_entry(int dirfd, const char *name, dev_t dev, int depth)
+static int walk_dir(const struct walk *w, int dirfd, int depth);
+
+/* name beneath dirfd: fn before, its contents when fn asks, fn after. */
+static int walk_entry(const struct walk *w, int dirfd, const char *name, int depth)
 {
+	bool best_effort = w->flags & FS_WALK_BEST_EFFORT;
 	struct stat st;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-	if (st.st_dev != dev)
-		return -EXDEV;
-	/* A failed chmod shows up as EACCES from the openat below. */
-	if ((st.st_mode & 0700) != 0700 && fchmodat(dirfd, name, st.st_mode | 0700, 0) < 0)
-		errno = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		return errno == ENOENT || best_effort ? 0 : -errno;
+	bool foreign = S_ISDIR(st.st_mode) && st.st_dev != w->dev;
+	if (foreign && !best_effort)
+		return -EXDEV; /* before fn: it must not touch another filesystem */
+	int r = w->fn(dirfd, name, &st, false, w->ctx);
+	if (r <= 0 || !S_ISDIR(st.st_mode) || foreign)
+		return r < 0 ? r : 0;
+	_cleanup_close_ int fd =
+	    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
-	int r = clear_dir_dev(fd, dev, depth + 1);
-	close(fd);
+		return best_effort ? 0 : -errno;
+	r = walk_dir(w, fd, depth + 1);
 	if (r < 0)
 		return r;
-	return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+	r = w->fn(dirfd, name, &st, true, w->ctx);
+	return r < 0 ? r : 0;
 }
 
-static int clear_dir_dev(int dirfd, dev_t dev, int depth)
+static int walk_dir(const struct walk *w, int dirfd, int depth)
 {
-	if (depth > 4096)
+	if (depth > FS_WALK_MAX_DEPTH)
 		return -ELOOP;
 	DIR *d = fs_opendir_dup(dirfd);
 	if (!d)
 		return -errno;
 	int r = 0;
 	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
-			continue;
-		r = remove_entry(dirfd, de->d_name, dev, depth);
-		if (r < 0)
-			break;
-	}
+	while (r >= 0 && (de = readdir(d)))
+		if (!STREQ(de->d_name, ".") && !STREQ(de->d_name, ".."))
+			r = walk_entry(w, dirfd, de->d_name, depth);
 	closedir(d);
 	return r;
 }
 
-int fs_clear_dir(int dirfd)
+static int walk_start(int dirfd, unsigned flags, fs_walk_fn fn, void *ctx, struct walk *ret)
 {
 	struct stat st;
+	*ret = (struct walk){ 0, flags, fn, ctx };
 	if (fstat(dirfd, &st) < 0)
 		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	return clear_dir_dev(dirfd, st.st_dev, 0);
+	ret->dev = st.st_dev;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int fs_walk(int dirfd, unsigned flags, fs_walk_fn fn, void *ctx)
+{
+	struct walk w;
+	int r = walk_start(dirfd, flags, fn, ctx, &w);
+	return r < 0 ? r : walk_dir(&w, dirfd, 0);
+}
+
+/* fs_walk callback of fs_clear_dir: files go at once, directories (made
+ * searchable first) once they are empty. */
+static int remove_one(int dirfd, const char *name, const struct stat *st, bool post, void *ctx)
+{
+	if (!S_ISDIR(st->st_mode))
+		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	if (post)
+		return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+	/* A failed chmod shows up as EACCES when the walk opens it. */
+	if ((st->st_mode & 0700) != 0700 && fchmodat(dirfd, name, st->st_mode | 0700, 0) < 0)
+		errno = 0;
+	return 1;
+}
+
+int fs_clear_dir(int dirfd)
+{
+	return fs_walk(dirfd, 0, remove_one, NULL);
 }
 
 int fs_remove_tree_at(int dirfd, const char *name)
 {
-	struct stat st;
-	if (fstat(dirfd, &st) < 0)
+	struct walk w;
+	int r = walk_start(dirfd, 0, remove_one, NULL, &w);
+	return r < 0 ? r : walk_entry(&w, dirfd, name, 0);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fs_dir_names(int dirfd, bool (*keep)(const char *name), size_t max, char ***ret, size_t *ret_n)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int r = 0;
+
+	DIR *d = fs_opendir_dup(dirfd);
+	if (!d)
 		return -errno;
-	return remove_entry(dirfd, name, st.st_dev, 0);
+	while ((errno = 0, de = readdir(d))) {
+		if (STREQ(de->d_name, ".") || STREQ(de->d_name, "..") ||
+		    (keep && !keep(de->d_name)))
+			continue;
+		if (n >= max) {
+			r = -E2BIG;
+			break;
+		}
+		if (array_grow((void **)&names, &cap, n, sizeof(*names)) < 0 ||
+		    !(names[n] = strdup(de->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	if (r == 0 && errno)
+		r = -errno;
+	closedir(d);
+	if (r < 0) {
+		strv_free_n(names, n);
+		return r;
+	}
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
+	*ret = names;
+	*ret_n = n;
+	return 0;
 }
 
 int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
@@ -217,49 +296,28 @@ bool path_is_beneath(const char *path, const char *dir)
 	return strncmp(path, dir, ld) == 0 && (path[ld] == '\0' || path[ld] == '/');
 }
 
-static int usage_rec(int dirfd, dev_t dev, int depth, uint64_t *bytes, uint64_t *entries)
+struct usage {
+	uint64_t bytes, entries;
+};
+
+static int count_one(int dirfd, const char *name, const struct stat *st, bool post, void *ctx)
 {
-	if (depth > 4096)
-		return -ELOOP;
-	DIR *d = fs_opendir_dup(dirfd);
-	if (!d)
-		return -errno;
-	int r = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		struct stat st;
-		if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
-			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		(*entries)++;
-		if (S_ISREG(st.st_mode))
-			*bytes += (uint64_t)st.st_size;
-		if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
-			int sub = openat(dirfd, de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0)
-				continue;
-			r = usage_rec(sub, dev, depth + 1, bytes, entries);
-			close(sub);
-			if (r < 0)
-				break;
-		}
-	}
-	closedir(d);
-	return r;
+	struct usage *u = ctx;
+	if (post)
+		return 0;
+	u->entries++;
+	if (S_ISREG(st->st_mode))
+		u->bytes += (uint64_t)st->st_size;
+	return 1;
 }
 
 int fs_tree_usage(int dirfd, uint64_t *ret_bytes, uint64_t *ret_entries)
 {
-	struct stat st;
-	uint64_t bytes = 0, entries = 0;
-	if (fstat(dirfd, &st) < 0)
-		return -errno;
-	int r = usage_rec(dirfd, st.st_dev, 0, &bytes, &entries);
+	struct usage u = { 0, 0 };
+	int r = fs_walk(dirfd, FS_WALK_BEST_EFFORT, count_one, &u);
 	if (r < 0)
 		return r;
-	*ret_bytes = bytes;
-	*ret_entries = entries;
+	*ret_bytes = u.bytes;
+	*ret_entries = u.entries;
 	return 0;
 }

@@ -9,14 +9,41 @@
 /* Create every missing directory of path with mode (existing ones are kept). */
 int fs_mkdir_p(const char *path, mode_t mode);
 
+/* fs_walk's callback: called for each entry name beneath dirfd with its
+ * lstat, before (post false) and, for a directory it entered, after (post
+ * true) its contents. Before: > 0 enters a directory, 0 goes on, < 0 stops
+ * the walk with that value. */
+typedef int (*fs_walk_fn)(int dirfd, const char *name, const struct stat *st, bool post, void *ctx);
+
+enum {
+	/* Skip what cannot be stat'ed or opened, and do not enter directories
+	 * on another filesystem (fn still sees them), instead of failing with
+	 * their -errno (-EXDEV, before fn sees such a directory). */
+	FS_WALK_BEST_EFFORT = 1 << 0,
+};
+
+#define FS_WALK_MAX_DEPTH 4096
+
+/* Visit every entry beneath the directory dirfd, depth first, in directory
+ * order. Never follows a symlink, never enters another filesystem; entries
+ * that vanish meanwhile are skipped. Returns 0, what fn stopped with, -ELOOP
+ * beyond FS_WALK_MAX_DEPTH levels or -errno. */
+int fs_walk(int dirfd, unsigned flags, fs_walk_fn fn, void *ctx);
+
 /* Remove every entry of the directory dirfd (dotfiles included), depth first.
  * Never follows symlinks and never crosses into another filesystem; directories
  * without write/search permission for us are chmod'ed first. */
 int fs_clear_dir(int dirfd);
 
-/* A DIR stream over a duplicate of dirfd (dirfd stays open and usable);
- * NULL with errno set on failure. */
+/* A DIR stream over a duplicate of dirfd (dirfd stays open and usable),
+ * from its first entry; NULL with errno set on failure. */
 DIR *fs_opendir_dup(int dirfd);
+
+/* The names in the directory dirfd ("." and ".." left out; dirfd stays
+ * usable), those keep (may be NULL: all) accepts, sorted by strcmp, as a new
+ * array (free with strv_free_n(*ret, *ret_n)). -E2BIG when more than max
+ * names are kept. */
+int fs_dir_names(int dirfd, bool (*keep)(const char *name), size_t max, char ***ret, size_t *ret_n);
 
 /* Remove name beneath dirfd: a file, or a directory tree (as fs_clear_dir). */
 int fs_remove_tree_at(int dirfd, const char *name);

@@ -23,9 +23,8 @@ static void vlog(const char *prefix, const char *fmt, va_list ap)
 	int n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
 		return;
-	char *f = filter ? filter(line, filter_ctx) : NULL;
+	_cleanup_free_ char *f = filter ? filter(line, filter_ctx) : NULL;
 	fprintf(stderr, "clawbox: %s%s\n", prefix, f ? f : line);
-	free(f);
 	explicit_bzero(line, sizeof(line)); /* it may have held a secret */
 }
 

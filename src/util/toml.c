@@ -13,20 +13,20 @@ struct parser {
 	const char *p, *end;
 	unsigned line;
 	int depth;
-	struct toml_error *err;
+	const char *file;
+	struct error *err;
 };
 
 static int fail(struct parser *ps, const char *fmt, ...) _printf_(2, 3);
 static int fail(struct parser *ps, const char *fmt, ...)
 {
+	char msg[ERROR_MESSAGE_MAX];
 	va_list ap;
-	if (ps->err) {
-		ps->err->line = ps->line;
-		va_start(ap, fmt);
-		vsnprintf(ps->err->msg, sizeof(ps->err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return error_set(ps->err, -EINVAL, ps->file, ps->line, "%s", msg);
 }
 
 const char *toml_type_name(enum toml_type t)
@@ -799,20 +799,17 @@ out:
 	return r;
 }
 
-int toml_parse(const char *data, size_t len, struct toml_value **ret_root,
-	       struct toml_error *ret_err)
+int toml_parse(const char *data, size_t len, const char *file, struct toml_value **ret_root,
+	       struct error *err)
 {
-	struct parser ps = { .p = data, .end = data + len, .line = 1, .err = ret_err };
+	struct parser ps = { .p = data, .end = data + len, .line = 1, .file = file, .err = err };
 	_cleanup_toml_ struct toml_value *root = NULL;
 	struct toml_value *cur;
 	int r;
 
-	if (ret_err) {
-		ret_err->line = 0;
-		ret_err->msg[0] = '\0';
-	}
+	error_clear(err);
 	if (len > TOML_MAX_INPUT)
-		return -E2BIG;
+		return error_set(err, -E2BIG, file, 0, "file too large");
 	if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3))
 		ps.p += 3;
 	r = check_text(&ps);

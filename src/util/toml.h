@@ -11,6 +11,8 @@
 #define CLAWBOX_TOML_H
 #include "util/common.h"
 
+#include "util/error.h"
+
 enum toml_type {
 	TOML_STRING,
 	TOML_INT,
@@ -53,20 +55,16 @@ struct toml_value {
 	};
 };
 
-struct toml_error {
-	unsigned line;
-	char msg[160];
-};
-
 /* Maximum input size and nesting the reader accepts (-E2BIG / error beyond). */
 #define TOML_MAX_INPUT (16u << 20)
 #define TOML_MAX_DEPTH 64
 
 /* Parse data[0..len) into a new root table (*ret_root, free with toml_free).
- * Returns 0, -EINVAL with *ret_err filled on a syntax or semantic error,
+ * file names the input in err (may be NULL). Returns 0, -EINVAL with err
+ * (may be NULL) holding file and the line on a syntax or semantic error,
  * -ENOMEM, or -E2BIG when the input exceeds TOML_MAX_INPUT. */
-int toml_parse(const char *data, size_t len, struct toml_value **ret_root,
-	       struct toml_error *ret_err);
+int toml_parse(const char *data, size_t len, const char *file, struct toml_value **ret_root,
+	       struct error *err);
 
 /* Frees a value tree; accepts NULL; returns NULL. */
 struct toml_value *toml_free(struct toml_value *v);

@@ -224,10 +224,10 @@ bad_input() {
 	# files
 	printf 'A=1\nB=x\0y\n' >"$C/nul.env"; chmod 600 "$C/nul.env"
 	run_err 125 run --project "$P" --secrets "$C/nul.env" -- true
-	echo "$err" | grep -q "nul.env' line 2: NUL byte" || fail "$err"
+	echo "$err" | grep -q "/nul.env:2: NUL byte" || fail "$err"
 	secfile "$C/q.env" "A=1\nB=\"$V_FILE\n"
 	run_err 125 run --project "$P" --secrets "$C/q.env" -- true
-	echo "$err" | grep -q "q.env' line 2: unterminated double quote" || fail "$err"
+	echo "$err" | grep -q "/q.env:2: unterminated double quote" || fail "$err"
 	no_value_in "error" "$err" "$V_FILE"
 	secfile "$C/open.env" "OPEN_KEY=$V_FILE\n"
 	chmod 644 "$C/open.env"
@@ -248,7 +248,7 @@ bad_input() {
 	before=$(sha256sum "$box/secrets.env")
 	secfile "$C/half.env" "GOOD=$V_FILE\nbad-name=x\n"
 	run_err 1 secrets import --project "$P" "$C/half.env"
-	echo "$err" | grep -q "half.env' line 2: invalid name.*nothing stored" || fail "$err"
+	echo "$err" | grep -q "/half.env:2: invalid name.*nothing stored" || fail "$err"
 	run_err 1 secrets import --project "$P" "$C/nul.env"
 	run_err 1 secrets set --project "$P" 'BAD-NAME'
 	run_err 1 secrets set --project "$P" EMPTY

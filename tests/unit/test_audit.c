@@ -156,7 +156,7 @@ TEST(audit_redacts_every_event_against_known_values)
 	char dir[64], path[128];
 	struct audit *a;
 	struct secrets *k, *given;
-	struct secrets_error err;
+	struct error err;
 	struct audit_verify_result v;
 	tmpdir(dir, sizeof(dir));
 	CHECK_INT(secrets_new(&given), 0);

@@ -27,13 +27,13 @@ static int collect(const char *name, const char *value, size_t len, unsigned lin
 }
 
 /* Parse a copy of text (with its NUL slot), as the callers do. */
-static int parse(const char *text, struct got *g, struct dotenv_error *err)
+static int parse(const char *text, struct got *g, struct error *err)
 {
 	size_t len = strlen(text);
 	char *copy = malloc(len + 1);
 	memcpy(copy, text, len + 1);
 	memset(g, 0, sizeof(*g));
-	int r = dotenv_parse(copy, len, collect, g, err);
+	int r = dotenv_parse(copy, len, "t.env", collect, g, err);
 	free(copy);
 	return r;
 }
@@ -41,7 +41,7 @@ static int parse(const char *text, struct got *g, struct dotenv_error *err)
 TEST(dotenv_basics)
 {
 	struct got g;
-	struct dotenv_error e;
+	struct error e;
 	CHECK_INT(parse("# comment\n\n  \nA=1\nexport B=two\n  C = spaced  \nD=\n", &g, &e), 4);
 	CHECK_STREQ(g.names[0], "A");
 	CHECK_STREQ(g.values[0], "1");
@@ -58,7 +58,7 @@ TEST(dotenv_basics)
 TEST(dotenv_exact_names)
 {
 	struct got g;
-	struct dotenv_error e;
+	struct error e;
 	CHECK_INT(parse("AZURE_OPENAI_API_KEY=azure\nOPENAI_API_KEY=openai\n#OPENAI_API_KEY=old\n",
 			&g, &e),
 		  2);
@@ -71,7 +71,7 @@ TEST(dotenv_exact_names)
 TEST(dotenv_hash_and_equals)
 {
 	struct got g;
-	struct dotenv_error e;
+	struct error e;
 	CHECK_INT(parse("A=x=y==z\nB=abc#def\nC=abc #comment\nD=#start\nE= #only comment\n"
 			"F=a\t# tab comment\n",
 			&g, &e),
@@ -87,7 +87,7 @@ TEST(dotenv_hash_and_equals)
 TEST(dotenv_quotes)
 {
 	struct got g;
-	struct dotenv_error e;
+	struct error e;
 	CHECK_INT(parse("A='single # not a comment \\n'\n"
 			"B=\"tab\\tnl\\nq\\\"bs\\\\dollar\\$x\\q\" # comment\n"
 			"C=\"multi\nline\"\n"
@@ -115,7 +115,7 @@ TEST(dotenv_quotes)
 TEST(dotenv_crlf)
 {
 	struct got g;
-	struct dotenv_error e;
+	struct error e;
 	CHECK_INT(parse("# c\r\nA=1\r\nB=\"two\"\r\nC='x\r\ny'\r\nD=last\r", &g, &e), 4);
 	CHECK_STREQ(g.values[0], "1");
 	CHECK_STREQ(g.values[1], "two");
@@ -143,13 +143,15 @@ TEST(dotenv_errors_have_lines_and_no_content)
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		struct got g;
-		struct dotenv_error e;
+		struct error e;
 		CHECK_INT(parse(cases[i].text, &g, &e), -EINVAL);
-		if (e.line != cases[i].line || !strstr(e.msg, cases[i].msg)) {
-			fprintf(stderr, "case %zu: line %u '%s'\n", i, e.line, e.msg);
+		if (e.line != cases[i].line || !strstr(e.message, cases[i].msg)) {
+			fprintf(stderr, "case %zu: line %u '%s'\n", i, e.line, e.message);
 			CHECK(0);
 		}
-		CHECK(!strstr(e.msg, "secretvalue") && !strstr(e.msg, "open"));
+		CHECK_INT(e.code, -EINVAL);
+		CHECK_STREQ(e.where, "t.env");
+		CHECK(!strstr(e.message, "secretvalue") && !strstr(e.message, "open"));
 	}
 }
 
@@ -157,10 +159,10 @@ TEST(dotenv_nul_and_caps)
 {
 	char buf[64] = "A=1\nB=x\0y\n";
 	struct got g = { .n = 0 };
-	struct dotenv_error e;
-	CHECK_INT(dotenv_parse(buf, 10, collect, &g, &e), -EINVAL);
+	struct error e;
+	CHECK_INT(dotenv_parse(buf, 10, NULL, collect, &g, &e), -EINVAL);
 	CHECK_INT(e.line, 2);
-	CHECK(strstr(e.msg, "NUL"));
+	CHECK(strstr(e.message, "NUL"));
 	CHECK_INT(g.n, 0); /* nothing handed out before the check */
 
 	size_t big = DOTENV_VALUE_MAX + 16;
@@ -168,15 +170,15 @@ TEST(dotenv_nul_and_caps)
 	memcpy(v, "A=", 2);
 	memset(v + 2, 'x', big);
 	v[big + 2] = '\0';
-	CHECK_INT(dotenv_parse(v, big + 2, collect, &g, &e), -EINVAL);
-	CHECK(strstr(e.msg, "longer than"));
+	CHECK_INT(dotenv_parse(v, big + 2, NULL, collect, &g, &e), -EINVAL);
+	CHECK(strstr(e.message, "longer than"));
 	free(v);
 
 	char name[DOTENV_NAME_MAX + 8];
 	memset(name, 'N', sizeof(name));
 	memcpy(name + DOTENV_NAME_MAX + 1, "=1\n", 4);
 	CHECK_INT(parse(name, &g, &e), -EINVAL);
-	CHECK(strstr(e.msg, "name longer"));
+	CHECK(strstr(e.message, "name longer"));
 	CHECK(dotenv_name_valid("_A1"));
 	CHECK(!dotenv_name_valid("1A"));
 	CHECK(!dotenv_name_valid(""));
@@ -199,7 +201,7 @@ static char *tmpfile_with(const char *text, mode_t mode)
 TEST(secrets_precedence_and_duplicates)
 {
 	struct secrets *s;
-	struct secrets_error err;
+	struct error err;
 	CHECK_INT(secrets_new(&s), 0);
 	CHECK_INT(secrets_put(s, "K", "from-cli", 8, SECRET_SOURCE_CLI, "-e", 0), 0);
 	char *f = tmpfile_with("K=from-file\nL=first\nL=second\nM=file\n", 0600);
@@ -227,18 +229,20 @@ TEST(secrets_precedence_and_duplicates)
 TEST(secrets_bad_files_add_nothing)
 {
 	struct secrets *s;
-	struct secrets_error err;
+	struct error err;
 	CHECK_INT(secrets_new(&s), 0);
 	char *f = tmpfile_with("A=1\nB=\"unterminated\n", 0600);
 	CHECK_INT(secrets_load_file(s, f, SECRET_SOURCE_FILE, 0, &err), -EINVAL);
-	CHECK(strstr(err.msg, "line 2: unterminated double quote"));
+	CHECK_STREQ(err.where, f);
+	CHECK_INT(err.line, 2);
+	CHECK_STREQ(err.message, "unterminated double quote");
 	CHECK_INT(secrets_count(s), 0);
 	unlink(f);
 	free(f);
 
 	f = tmpfile_with("A=1\n", 0644);
 	CHECK_INT(secrets_load_file(s, f, SECRET_SOURCE_FILE, SECRETS_STRICT, &err), -EPERM);
-	CHECK(strstr(err.msg, "readable by others"));
+	CHECK(strstr(err.message, "readable by others"));
 	CHECK_INT(secrets_count(s), 0);
 	CHECK_INT(secrets_load_file(s, f, SECRET_SOURCE_FILE, 0, &err), 1);
 	CHECK_INT(secrets_warning_count(s), 1);
@@ -256,7 +260,7 @@ TEST(secrets_bad_files_add_nothing)
 	snprintf(lp, sizeof(lp), "%s/env", link);
 	CHECK_INT(symlink("/proc/self/environ", lp), 0);
 	CHECK_INT(secrets_load_file(s, lp, SECRET_SOURCE_FILE, 0, &err), -EPERM);
-	CHECK(strstr(err.msg, "symlink"));
+	CHECK(strstr(err.message, "symlink"));
 	unlink(lp);
 	rmdir(link);
 	secrets_free(s);
@@ -267,7 +271,7 @@ TEST(secrets_store_roundtrip)
 	char dir[] = "/tmp/clawbox-unit.storeXXXXXX";
 	CHECK(mkdtemp(dir));
 	struct secrets *s, *t;
-	struct secrets_error err;
+	struct error err;
 	const char odd[] = "q\"b\\s$d`t\tn\nr\r#=' end ";
 	CHECK_INT(secrets_new(&s), 0);
 	CHECK_INT(secrets_put(s, "ODD", odd, sizeof(odd) - 1, SECRET_SOURCE_CLI, NULL, 0), 0);
@@ -290,7 +294,7 @@ TEST(secrets_store_roundtrip)
 	unlink(path);
 	CHECK_INT(symlink("/etc/passwd", path), 0);
 	CHECK(secrets_store_load(dir, t, 0, &err) < 0);
-	CHECK(strstr(err.msg, "symlink"));
+	CHECK(strstr(err.message, "symlink"));
 	unlink(path);
 	rmdir(dir);
 	secrets_free(s);
@@ -516,7 +520,7 @@ TEST(secrets_known_file_roundtrip)
 {
 	char dir[64] = "/tmp/clawbox-unit.XXXXXX", path[128];
 	struct secrets *s, *k;
-	struct secrets_error err;
+	struct error err;
 	struct stat st;
 	CHECK(mkdtemp(dir) != NULL);
 	CHECK_INT(secrets_new(&s), 0);

@@ -7,10 +7,10 @@
 static struct toml_value *parse_ok(const char *s)
 {
 	struct toml_value *root = NULL;
-	struct toml_error err;
-	int r = toml_parse(s, strlen(s), &root, &err);
+	struct error err;
+	int r = toml_parse(s, strlen(s), NULL, &root, &err);
 	if (r < 0)
-		fprintf(stderr, "line %u: %s\n", err.line, err.msg);
+		fprintf(stderr, "line %u: %s\n", err.line, err.message);
 	CHECK_INT(r, 0);
 	return root;
 }
@@ -18,14 +18,16 @@ static struct toml_value *parse_ok(const char *s)
 static void parse_err(const char *s, unsigned line, const char *needle)
 {
 	struct toml_value *root = NULL;
-	struct toml_error err;
-	int r = toml_parse(s, strlen(s), &root, &err);
+	struct error err;
+	int r = toml_parse(s, strlen(s), "t.toml", &root, &err);
 	CHECK_INT(r, -EINVAL);
 	CHECK(root == NULL);
-	if (!strstr(err.msg, needle))
-		fprintf(stderr, "message: %s\n", err.msg);
-	CHECK(strstr(err.msg, needle) != NULL);
+	if (!strstr(err.message, needle))
+		fprintf(stderr, "message: %s\n", err.message);
+	CHECK(strstr(err.message, needle) != NULL);
 	CHECK_INT(err.line, line);
+	CHECK_INT(err.code, -EINVAL);
+	CHECK_STREQ(err.where, "t.toml");
 }
 
 TEST(toml_scalars_and_strings)
@@ -94,7 +96,7 @@ TEST(toml_errors_name_the_line)
 	parse_err("= 1\n", 1, "key");
 	parse_err("x = 007\n", 1, "leading zero");
 	struct toml_value *root = NULL;
-	CHECK_INT(toml_parse("a\0b", 3, &root, NULL), -EINVAL);
+	CHECK_INT(toml_parse("a\0b", 3, NULL, &root, NULL), -EINVAL);
 }
 
 TEST(toml_reads_gitleaks_config)
