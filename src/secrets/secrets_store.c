@@ -15,6 +15,7 @@ static int read_secret_fd(int fd, size_t max, char **ret, size_t *ret_len)
 {
 	size_t cap, len = 0;
 	struct stat st;
+	int r;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if ((uint64_t)st.st_size > max)
@@ -23,18 +24,8 @@ static int read_secret_fd(int fd, size_t max, char **ret, size_t *ret_len)
 	_cleanup_secret_mem_ char *buf = secrets_mem_alloc(cap + 1);
 	if (!buf)
 		return -ENOMEM;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == cap) /* grew while we read */
-			return -EFBIG;
-	}
+	if ((r = fs_read_fd(fd, buf, cap, &len)) < 0)
+		return r; /* -EFBIG: grew while we read */
 	*ret = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;

@@ -292,18 +292,9 @@ static int read_upper(struct gate *g, struct gate_entry *e, char **ret, size_t *
 	_cleanup_free_ char *data = malloc(cap);
 	if (!data)
 		return -ENOMEM;
-	for (;;) {
-		ssize_t k = read(fd, data + len, cap - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			break;
-		len += (size_t)k;
-		if (len == cap)
-			return -ESTALE; /* grew */
-	}
+	r = fs_read_fd(fd, data, cap, &len);
+	if (r < 0)
+		return r == -EFBIG ? -ESTALE : r; /* grew */
 	if (fstat(fd, &st) == 0) {
 		gate_fp_from_stat(&st, &after);
 		if (!gate_fp_equal(&after, &e->upper) || len != e->size)

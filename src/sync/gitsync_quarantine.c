@@ -229,17 +229,11 @@ static int copy_loose(struct gs *s, int src_dir, int dst_dir, const char *name, 
 	_cleanup_free_ char *data = malloc(cap);
 	if (!data)
 		return -ENOMEM;
-	for (;;) {
-		ssize_t k = read(fd, data + len, cap - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0 || (len += (size_t)k) == cap)
-			break;
-	}
-	if (len == cap)
+	int r = fs_read_fd(fd, data, cap, &len);
+	if (r == -EFBIG)
 		return 0; /* grew while read: next time */
+	if (r < 0)
+		return r;
 	*total += len;
 	char tmp[96];
 	snprintf(tmp, sizeof(tmp), "tmp-clawbox-%s", name);
@@ -247,7 +241,7 @@ static int copy_loose(struct gs *s, int src_dir, int dst_dir, const char *name, 
 	int out = openat(dst_dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	if (out < 0)
 		return -errno;
-	int r = fs_write_all(out, data, len);
+	r = fs_write_all(out, data, len);
 	close(out);
 	if (r == 0 && renameat(dst_dir, tmp, dst_dir, name) < 0)
 		r = -errno;
@@ -256,7 +250,6 @@ static int copy_loose(struct gs *s, int src_dir, int dst_dir, const char *name, 
 	return r;
 }
 
-/* The box's loose objects (objects/xx/yyyy, regular files) into Q. */
 /* The loose objects of the box's objects/xx (xx: name) the quarantine
  * lacks, copied; *total bytes and *count objects so far, -EFBIG over the
  * caps. A directory that cannot be read is skipped. */

@@ -179,18 +179,9 @@ int gitsync_read_small(int dirfd, const char *name, size_t max, char *out, size_
 	if ((uint64_t)st.st_size > max)
 		return -EFBIG;
 	size_t len = 0;
-	for (;;) {
-		ssize_t k = read(fd, out + len, max - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			break;
-		len += (size_t)k;
-		if (len == max)
-			return -EFBIG;
-	}
+	int r = fs_read_fd(fd, out, max, &len);
+	if (r < 0)
+		return r;
 	out[len] = '\0';
 	*ret_len = len;
 	return 0;

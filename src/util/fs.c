@@ -228,6 +228,25 @@ int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 	return 0;
 }
 
+int fs_read_fd(int fd, void *buf, size_t cap, size_t *ret_len)
+{
+	size_t len = 0;
+	for (;;) {
+		ssize_t k = read(fd, (char *)buf + len, cap - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		len += (size_t)k;
+		if (len == cap)
+			return -EFBIG;
+	}
+	*ret_len = len;
+	return 0;
+}
+
 int fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

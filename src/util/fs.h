@@ -59,6 +59,12 @@ int fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len
 /* Write all of len bytes to fd, retrying on EINTR and short writes. */
 int fs_write_all(int fd, const void *data, size_t len);
 
+/* Read fd to its end into buf[0..cap), retrying on EINTR and short reads.
+ * 0 with *ret_len, -EFBIG when cap bytes were read before the end (a file
+ * larger than the caller expects, or one that grew while read), or -errno.
+ * Callers size cap one past what they accept, so a full buffer means more. */
+int fs_read_fd(int fd, void *buf, size_t cap, size_t *ret_len);
+
 /* out = a + "/" + b, lexically (no double slashes). -ENAMETOOLONG if it does
  * not fit in n bytes. */
 int path_join(char *out, size_t n, const char *a, const char *b);

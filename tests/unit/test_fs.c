@@ -160,3 +160,35 @@ TEST(fs_dir_names_sorted_filtered_bounded)
 	close(dfd);
 	CHECK_INT(rmdir(dir), 0);
 }
+
+TEST(fs_read_fd_reads_to_the_end_and_refuses_a_full_buffer)
+{
+	int p[2];
+	char buf[8];
+	size_t len = 99;
+
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK(write(p[1], "abc", 3) == 3);
+	CHECK(write(p[1], "de", 2) == 2);
+	close(p[1]);
+	CHECK_INT(fs_read_fd(p[0], buf, sizeof(buf), &len), 0);
+	CHECK_INT(len, 5);
+	CHECK(memcmp(buf, "abcde", 5) == 0);
+	close(p[0]);
+
+	/* Exactly cap bytes: more may follow, so it is too large. */
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK(write(p[1], "12345678", 8) == 8);
+	close(p[1]);
+	len = 99;
+	CHECK_INT(fs_read_fd(p[0], buf, sizeof(buf), &len), -EFBIG);
+	CHECK_INT(len, 99);
+	close(p[0]);
+
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	close(p[1]);
+	CHECK_INT(fs_read_fd(p[0], buf, sizeof(buf), &len), 0);
+	CHECK_INT(len, 0);
+	close(p[0]);
+	CHECK_INT(fs_read_fd(-1, buf, sizeof(buf), &len), -EBADF);
+}
