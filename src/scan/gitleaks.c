@@ -14,12 +14,11 @@ static int gl_fail(struct error *err, const char *file, unsigned line, const cha
     _printf_(4, 5);
 static int gl_fail(struct error *err, const char *file, unsigned line, const char *fmt, ...)
 {
-	char msg[ERROR_MESSAGE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int r = error_setv(err, -EINVAL, file, line, fmt, ap);
 	va_end(ap);
-	return error_set(err, -EINVAL, file, line, "%s", msg);
+	return r;
 }
 
 struct loader {

@@ -12,13 +12,11 @@ struct sink {
 
 _printf_(3, 4) static int fail(const struct sink *to, unsigned line, const char *fmt, ...)
 {
-	char msg[ERROR_MESSAGE_MAX];
 	va_list ap;
-
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int r = error_setv(to->err, -EINVAL, to->file, line, fmt, ap);
 	va_end(ap);
-	return error_set(to->err, -EINVAL, to->file, line, "%s", msg);
+	return r;
 }
 
 static bool blank(char c)

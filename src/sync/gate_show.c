@@ -58,16 +58,16 @@ const char *gate_choice_name(enum gate_choice c)
 
 int gate_fail(struct error *err, int r, const char *subject, const char *fmt, ...)
 {
-	char where[ERROR_WHERE_MAX] = "", msg[ERROR_MESSAGE_MAX];
+	char where[ERROR_WHERE_MAX] = "";
 	va_list ap;
 	if (!err)
 		return r;
 	if (subject)
 		gate_path_display(subject, where, sizeof(where));
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	error_setv(err, r, where, 0, fmt, ap);
 	va_end(ap);
-	return error_set(err, r, where, 0, "%s", msg);
+	return r;
 }
 
 void gate_path_display(const char *path, char *out, size_t n)

@@ -151,12 +151,11 @@ int syncpolicy_defaults(struct sync_policy *p)
 /* A mistake at line of the text: -EINVAL with the formatted problem. */
 _printf_(3, 4) static int fail(struct error *err, unsigned line, const char *fmt, ...)
 {
-	char msg[ERROR_MESSAGE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int r = error_setv(err, -EINVAL, NULL, line, fmt, ap);
 	va_end(ap);
-	return error_set(err, -EINVAL, NULL, line, "%s", msg);
+	return r;
 }
 
 static int get_list(const struct toml_value *v, const char *key, bool globs, char ***ret,

@@ -14,6 +14,14 @@ static void vset(struct error *e, int code, const char *where, unsigned line, co
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 }
 
+int error_setv(struct error *e, int code, const char *where, unsigned line, const char *fmt,
+	       va_list ap)
+{
+	if (e)
+		vset(e, code, where, line, fmt, ap);
+	return code;
+}
+
 int error_set(struct error *e, int code, const char *where, unsigned line, const char *fmt, ...)
 {
 	va_list ap;

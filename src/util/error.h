@@ -15,6 +15,8 @@
 #define CLAWBOX_ERROR_H
 #include "util/common.h"
 
+#include <stdarg.h>
+
 #define ERROR_WHERE_MAX   512
 #define ERROR_MESSAGE_MAX 512
 
@@ -30,6 +32,10 @@ struct error {
  * are cut. Returns code. */
 int error_set(struct error *e, int code, const char *where, unsigned line, const char *fmt, ...)
     _printf_(5, 6);
+
+/* error_set() with a va_list. */
+int error_setv(struct error *e, int code, const char *where, unsigned line, const char *fmt,
+	       va_list ap) _printf_(5, 0);
 
 /* Record a failed step: the message is the formatted step, ": ", and
  * strerror(-code) ("mount '/proc': Permission denied"). Returns code. */

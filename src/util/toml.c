@@ -20,13 +20,11 @@ struct parser {
 static int fail(struct parser *ps, const char *fmt, ...) _printf_(2, 3);
 static int fail(struct parser *ps, const char *fmt, ...)
 {
-	char msg[ERROR_MESSAGE_MAX];
 	va_list ap;
-
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int r = error_setv(ps->err, -EINVAL, ps->file, ps->line, fmt, ap);
 	va_end(ap);
-	return error_set(ps->err, -EINVAL, ps->file, ps->line, "%s", msg);
+	return r;
 }
 
 const char *toml_type_name(enum toml_type t)

@@ -45,3 +45,22 @@ TEST(error_null_and_clear_and_truncation)
 	CHECK(!error_isset(&e));
 	CHECK_STREQ(e.where, "");
 }
+
+_printf_(3, 4) static int wrapped(struct error *e, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = error_setv(e, -EINVAL, "f.toml", line, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+TEST(error_setv_for_a_module_own_wrapper)
+{
+	struct error e;
+	char buf[ERROR_FORMAT_MAX];
+
+	CHECK_INT(wrapped(&e, 7, "key '%s' twice", "k"), -EINVAL);
+	CHECK_STREQ(error_format(&e, buf, sizeof(buf)), "f.toml:7: key 'k' twice");
+	CHECK_INT(wrapped(NULL, 1, "x"), -EINVAL);
+}
