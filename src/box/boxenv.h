@@ -4,7 +4,7 @@
 #define CLAWBOX_BOXENV_H
 #include "util/common.h"
 
-#include "box/masks.h" /* struct strv */
+#include "util/strv.h"
 
 /* The environment of the box's command: a few variables of the caller's
  * (PATH, TERM, LANG, LC_*, TZ, COLORTERM, NO_COLOR) and clawbox's own (HOME,

@@ -593,10 +593,10 @@ static void show_diff(struct gate *g, const struct gate_plan *p, size_t i)
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (dup2(hfd >= 0 ? hfd : nul, 3) < 0 || dup2(bfd, 4) < 0 || dup2(pfd[1], 1) < 0)
-			_exit(127);
+			_exit(EXIT_NOT_FOUND);
 		execlp("diff", "diff", "-u", "--label", la, "--label", lb, "/dev/fd/3", "/dev/fd/4",
 		       (char *)NULL);
-		_exit(127);
+		_exit(EXIT_NOT_FOUND);
 	}
 	close(pfd[1]); /* the read below ends when diff does */
 	char buf[4096];

@@ -495,9 +495,9 @@ static pid_t yolo_sync_start(const struct box *b)
 				 NULL };
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
 		    dup2(out, 2) < 0)
-			_exit(127);
+			_exit(EXIT_NOT_FOUND);
 		execv("/proc/self/exe", argv);
-		_exit(127);
+		_exit(EXIT_NOT_FOUND);
 	}
 	if (pid < 0)
 		log_warn("cannot start the yolo auto-sync of box '%s': %s", b->name,

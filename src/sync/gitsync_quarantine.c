@@ -160,9 +160,9 @@ int gitsync_git_run(struct gs *s, const char *const *args, struct run *rn)
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (dup2(in, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(errfd, 2) < 0)
-			_exit(127);
+			_exit(EXIT_NOT_FOUND);
 		execve(s->gitbin, (char *const *)c.argv, (char *const *)c.envp);
-		_exit(127);
+		_exit(EXIT_NOT_FOUND);
 	}
 	int e = pid < 0 ? -errno : 0;
 	close(TAKE_FD(in));
