@@ -179,129 +179,199 @@ static int move_aside(int dfd, const char *base, const char *trash, const char *
 	return trash_is_planned(dfd, base, trash, gone, old);
 }
 
+/* One op being run: its names beside the target, the target's directory
+ * (beneath the project root) and the host entry found there. */
+struct op_run {
+	struct gate *g;
+	const struct journal_op *op;
+	int dfd;          /* the target's directory; owned by run_op() */
+	const char *base; /* the target's name in dfd */
+	char tmp[64], trash[64], gone[64], cur[72];
+	struct stat old; /* the host entry replaced (zero when none) */
+	bool moved;      /* the old entry went aside before a crash */
+	bool is_new;     /* the host already has the new state */
+	bool is_old;     /* the host still has the planned old state */
+};
+
+/* What is at the target now, in o->cur, o->old, o->moved, o->is_new and
+ * o->is_old; a trash left by a crash is checked first (and goes to gone).
+ * 1 to go on, 0 when held (the trash is not the planned tree), or -errno. */
+static int op_host_now(struct op_run *o)
+{
+	const struct journal_op *op = o->op;
+	int r;
+	/* A tree removed before a crash: what is still in the trash is checked
+	 * before it goes. */
+	bool trashed = faccessat(o->dfd, o->trash, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	if (trashed && (r = trash_is_planned(o->dfd, o->base, o->trash, o->gone, op->old)) <= 0)
+		return r;
+	/* The old entry went aside before a crash: what is at base is new. */
+	o->moved = trashed || faccessat(o->dfd, o->gone, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	if ((r = host_state(o->dfd, o->base, o->cur, &o->old)) < 0)
+		return r;
+	o->is_new = STREQ(o->cur, op->newv);
+	o->is_old =
+	    STREQ(o->cur, op->old) || (op->old[0] == 'o' && !o->is_new && o->cur[0] != '-') ||
+	    (op->old[0] == 't' && o->cur[0] == 'd' && !o->moved) || (o->moved && o->cur[0] == '-');
+	return 1;
+}
+
+/* Fill the temp file fd (taken: closed here, always) with op's staged
+ * bytes, its mode and the replaced file's owner, and fsync it. 0 or the
+ * first error (a failing close counts) as -errno. */
+static int fill_tmp(struct op_run *o, int fd)
+{
+	int r = copy_stage(o->g, o->op, fd);
+	if (r == 0 && fchmod(fd, o->op->mode & 0777) < 0)
+		r = -errno;
+	if (r == 0)
+		set_owner(fd, o->dfd, &o->old, false, -1, NULL);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+/* A file or a symlink: made as o->tmp beside the target, then renamed over
+ * it (a directory there is moved aside first). 1 when done (or already
+ * new), 0 when held (the temp file removed), or -errno (the same). */
+static int op_put(struct op_run *o)
+{
+	int r;
+	if (o->is_new)
+		return 1;
+	if (!o->is_old)
+		return 0;
+	if (o->op->action == GATE_ACT_WRITE) {
+		int fd = openat(o->dfd, o->tmp,
+				O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		r = fill_tmp(o, fd);
+	} else {
+		r = symlinkat(o->op->target, o->dfd, o->tmp) < 0 ? -errno : 0;
+		if (r == 0)
+			set_owner(-1, o->dfd, &o->old, true, o->dfd, o->tmp);
+	}
+	if (r == 0 && o->cur[0] == 'd') {
+		int m = move_aside(o->dfd, o->base, o->trash, o->gone, o->op->old);
+		r = m < 0 ? m : m == 0 ? 1 : 0; /* 1: the tree changed, held */
+	}
+	if (r == 0 && renameat(o->dfd, o->tmp, o->dfd, o->base) < 0)
+		r = -errno;
+	if (r != 0) {
+		(void)unlinkat(o->dfd, o->tmp, 0);
+		return r < 0 ? r : 0;
+	}
+	return 1;
+}
+
+/* A new directory where there is none. 1 when done (or already a
+ * directory), 0 when held (something else is there), or -errno. */
+static int op_mkdir(struct op_run *o)
+{
+	if (o->cur[0] == 'd')
+		return 1;
+	if (o->cur[0] != '-')
+		return 0;
+	if (mkdirat(o->dfd, o->base, 0700) < 0)
+		return -errno;
+	if (fchmodat(o->dfd, o->base, o->op->mode & 01777, 0) < 0)
+		return -errno;
+	return 1;
+}
+
+/* The old entry removed (a directory by way of the trash). 1 when done
+ * (or already absent), 0 when held, or -errno. */
+static int op_delete(struct op_run *o)
+{
+	int r;
+	if (o->cur[0] == '-')
+		return 1;
+	if (!o->is_old)
+		return 0;
+	if (o->cur[0] == 'd')
+		r = move_aside(o->dfd, o->base, o->trash, o->gone, o->op->old);
+	else
+		r = unlinkat(o->dfd, o->base, 0) < 0 && errno != ENOENT ? -errno : 1;
+	return r;
+}
+
+/* The old entry moved aside and a new, empty directory in its place. 1
+ * when done, 0 when held, or -errno. */
+static int op_replace(struct op_run *o)
+{
+	int r;
+	/* In flight after a crash it may be done already: redoing it only
+	 * replaces the new, still empty directory. */
+	if (!o->is_old && o->cur[0] != 'd' && o->cur[0] != '-')
+		return 0;
+	/* The old tree in the trash (a crash after the move): the dir at
+	 * base, if any, is the new one. */
+	if (!o->moved && (r = move_aside(o->dfd, o->base, o->trash, o->gone, o->op->old)) <= 0)
+		return r;
+	if (mkdirat(o->dfd, o->base, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (fchmodat(o->dfd, o->base, o->op->mode & 01777, 0) < 0)
+		return -errno;
+	return 1;
+}
+
+/* A directory's new mode. 1 when done, 0 when held (not a directory), or
+ * -errno. */
+static int op_chmod(struct op_run *o)
+{
+	if (o->cur[0] != 'd')
+		return 0;
+	_cleanup_close_ int fd = gate_openat(o->g->root_fd, o->op->host, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	if (fchmod(fd, o->op->mode & 01777) < 0)
+		return -errno;
+	return 1;
+}
+
+/* The host change of o->op, by its action. 1 when done (the directory is
+ * still to be fsynced), 0 when held, or -errno. */
+static int op_act(struct op_run *o)
+{
+	switch (o->op->action) {
+	case GATE_ACT_WRITE:
+	case GATE_ACT_SYMLINK: return op_put(o);
+	case GATE_ACT_MKDIR: return op_mkdir(o);
+	case GATE_ACT_DELETE: return op_delete(o);
+	case GATE_ACT_REPLACE: return op_replace(o);
+	case GATE_ACT_CHMOD: return op_chmod(o);
+	case GATE_ACT_NONE: break;
+	}
+	return 1;
+}
+
 /* One op. Returns 1 when done, 0 when held (the host is neither the
  * planned old state nor the new one: a conflict, left alone), or -errno. */
 static int run_op(struct gate *g, const struct journal *j, size_t i)
 {
-	const struct journal_op *op = &j->ops[i];
-	char tmp[64], trash[64], gone[64], cur[72] = "";
-	struct stat old = { 0 };
-	const char *base = NULL;
-	int dfd, r;
-	op_names(j, i, tmp, trash, gone);
-	if (op->action == GATE_ACT_NONE)
+	struct op_run o = { .g = g, .op = &j->ops[i], .cur = "" };
+	_cleanup_close_ int dfd = -1;
+	int r;
+	op_names(j, i, o.tmp, o.trash, o.gone);
+	if (o.op->action == GATE_ACT_NONE)
 		return 1;
-	r = gate_parent(g->root_fd, op->host, &dfd, &base);
+	r = gate_parent(g->root_fd, o.op->host, &dfd, &o.base);
 	/* Its directory is gone, or is a file or a symlink now: the host
 	 * changed, held (one bad entry never stops the apply). */
 	if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP || r == -EXDEV)
 		return 0;
 	if (r < 0)
 		return r;
-	_cleanup_close_ int dirfd = dfd;
-	(void)unlinkat(dfd, tmp, 0);
-	/* A tree removed before a crash: what is still in the trash is checked
-	 * before it goes. */
-	bool trashed = faccessat(dfd, trash, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	if (trashed && (r = trash_is_planned(dfd, base, trash, gone, op->old)) <= 0)
+	o.dfd = dfd;
+	(void)unlinkat(dfd, o.tmp, 0);
+	if ((r = op_host_now(&o)) <= 0 || (r = op_act(&o)) <= 0)
 		return r;
-	/* The old entry went aside before a crash: what is at base is new. */
-	bool moved = trashed || faccessat(dfd, gone, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	if ((r = host_state(dfd, base, cur, &old)) < 0)
-		return r;
-	bool is_new = STREQ(cur, op->newv);
-	bool is_old = STREQ(cur, op->old) || (op->old[0] == 'o' && !is_new && cur[0] != '-') ||
-		      (op->old[0] == 't' && cur[0] == 'd' && !moved) || (moved && cur[0] == '-');
-	switch (op->action) {
-	case GATE_ACT_WRITE:
-	case GATE_ACT_SYMLINK: {
-		if (is_new)
-			break;
-		if (!is_old)
-			return 0;
-		if (op->action == GATE_ACT_WRITE) {
-			int fd = openat(
-			    dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-			if (fd < 0)
-				return -errno;
-			r = copy_stage(g, op, fd);
-			if (r == 0 && fchmod(fd, op->mode & 0777) < 0)
-				r = -errno;
-			if (r == 0)
-				set_owner(fd, dfd, &old, false, -1, NULL);
-			if (r == 0 && fsync(fd) < 0)
-				r = -errno;
-			if (close(fd) < 0 && r == 0)
-				r = -errno;
-		} else {
-			r = symlinkat(op->target, dfd, tmp) < 0 ? -errno : 0;
-			if (r == 0)
-				set_owner(-1, dfd, &old, true, dfd, tmp);
-		}
-		if (r == 0 && cur[0] == 'd') {
-			int m = move_aside(dfd, base, trash, gone, op->old);
-			r = m < 0 ? m : m == 0 ? 1 : 0; /* 1: the tree changed, held */
-		}
-		if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)
-			r = -errno;
-		if (r != 0) {
-			(void)unlinkat(dfd, tmp, 0);
-			return r < 0 ? r : 0;
-		}
-		break;
-	}
-	case GATE_ACT_MKDIR:
-		if (cur[0] == 'd')
-			break;
-		if (cur[0] != '-')
-			return 0;
-		if (mkdirat(dfd, base, 0700) < 0)
-			return -errno;
-		if (fchmodat(dfd, base, op->mode & 01777, 0) < 0)
-			return -errno;
-		break;
-	case GATE_ACT_DELETE:
-		if (cur[0] == '-')
-			break;
-		if (!is_old)
-			return 0;
-		if (cur[0] == 'd')
-			r = move_aside(dfd, base, trash, gone, op->old);
-		else
-			r = unlinkat(dfd, base, 0) < 0 && errno != ENOENT ? -errno : 1;
-		if (r <= 0)
-			return r;
-		break;
-	case GATE_ACT_REPLACE:
-		/* In flight after a crash it may be done already: redoing it only
-		 * replaces the new, still empty directory. */
-		if (!is_old && cur[0] != 'd' && cur[0] != '-')
-			return 0;
-		/* The old tree in the trash (a crash after the move): the dir at
-		 * base, if any, is the new one. */
-		if (!moved && (r = move_aside(dfd, base, trash, gone, op->old)) <= 0)
-			return r;
-		if (mkdirat(dfd, base, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		if (fchmodat(dfd, base, op->mode & 01777, 0) < 0)
-			return -errno;
-		break;
-	case GATE_ACT_CHMOD: {
-		if (cur[0] != 'd')
-			return 0;
-		_cleanup_close_ int fd =
-		    gate_openat(g->root_fd, op->host, O_RDONLY | O_DIRECTORY, 0);
-		if (fd < 0)
-			return fd;
-		if (fchmod(fd, op->mode & 01777) < 0)
-			return -errno;
-		break;
-	}
-	case GATE_ACT_NONE: break;
-	}
 	if (fsync(dfd) < 0)
 		return -errno;
-	if ((r = remove_trash(dfd, gone)) < 0)
+	if ((r = remove_trash(dfd, o.gone)) < 0)
 		return r;
 	return 1;
 }
@@ -451,70 +521,74 @@ static void audit_op(struct gate *g, const struct journal_op *op, const char *ev
 	audit_append(g->audit, event, f);
 }
 
-/* Run (or resume) journal j from its first op not done. */
-static int run_journal(struct gate *g, const struct journal *j, bool recovering,
-		       struct gate_apply_result *res, size_t *ret_conflicts, struct error *err)
+/* The ops a cut apply marked done in its progress file donefd (one number
+ * a line; a torn last line does not count) into done[] and settled[]. A
+ * read error ends the reading: those ops are checked against the host. */
+static void read_done(int donefd, const struct journal *j, bool *done, bool *settled)
 {
-	_cleanup_free_ bool *done = calloc(j->n + 1, sizeof(bool));
-	_cleanup_free_ bool *settled = calloc(j->n + 1, sizeof(bool));
-	if (!done || !settled)
-		return -ENOMEM;
-	int dfd = openat(g->sync_fd, DONE_NAME,
-			 O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (dfd < 0)
-		return -errno;
-	_cleanup_close_ int donefd = dfd;
-	if (recovering) {
-		char buf[4096];
-		ssize_t k;
-		size_t cur = 0;
-		bool digits = false;
-		while ((k = read(donefd, buf, sizeof(buf))) > 0)
-			for (ssize_t x = 0; x < k; x++) {
-				if (buf[x] >= '0' && buf[x] <= '9' && cur < SIZE_MAX / 16) {
-					cur = cur * 10 + (size_t)(buf[x] - '0');
-					digits = true;
-				} else {
-					if (buf[x] == '\n' && digits && cur < j->n)
-						done[cur] = settled[cur] = true;
-					cur = 0;
-					digits = false;
-				}
+	char buf[4096];
+	ssize_t k;
+	size_t cur = 0;
+	bool digits = false;
+	while ((k = read(donefd, buf, sizeof(buf))) > 0)
+		for (ssize_t x = 0; x < k; x++) {
+			if (buf[x] >= '0' && buf[x] <= '9' && cur < SIZE_MAX / 16) {
+				cur = cur * 10 + (size_t)(buf[x] - '0');
+				digits = true;
+			} else {
+				if (buf[x] == '\n' && digits && cur < j->n)
+					done[cur] = settled[cur] = true;
+				cur = 0;
+				digits = false;
 			}
-	} else if (ftruncate(donefd, 0) < 0) {
-		return -errno;
+		}
+}
+
+/* Op i of j, not done yet: run, then marked done in donefd (fdatasync) and
+ * settled[i], or held; each audited and counted in res (may be NULL) and,
+ * when held, *conflicts. 0, or -errno with err naming the op's path (or
+ * the progress file). */
+static int run_one(struct gate *g, const struct journal *j, size_t i, bool recovering, int donefd,
+		   bool *settled, struct gate_apply_result *res, size_t *conflicts,
+		   struct error *err)
+{
+	const struct journal_op *op = &j->ops[i];
+	int r = run_op(g, j, i);
+	if (r < 0)
+		return gate_fail(err, r, op->host, "cannot apply: %s", strerror(-r));
+	if (r == 0) {
+		(*conflicts)++;
+		audit_op(g, op, recovering ? "sync.recover.held" : "sync.held", 0);
+		if (res)
+			res->held++;
+		return 0;
 	}
-	int r = 0;
-	for (size_t i = 0; i < j->n; i++) {
-		if (done[i])
-			continue;
-		r = run_op(g, j, i);
-		if (r < 0) {
-			return gate_fail(err, r, j->ops[i].host, "cannot apply: %s", strerror(-r));
-		}
-		if (r == 0) {
-			(*ret_conflicts)++;
-			audit_op(g, &j->ops[i], recovering ? "sync.recover.held" : "sync.held", 0);
-			if (res)
-				res->held++;
-			continue;
-		}
-		if ((r = mark_done(donefd, i)) < 0) {
-			return gate_fail(err, r, DONE_NAME,
-					 "cannot record the apply's progress: %s", strerror(-r));
-		}
-		settled[i] = true;
-		audit_op(g, &j->ops[i],
-			 j->ops[i].choice == GATE_CHOICE_KEEP_HOST ? "sync.kept"
-			 : recovering                              ? "sync.recovered"
-								   : "sync.applied",
-			 1);
-		if (res && j->ops[i].choice == GATE_CHOICE_KEEP_HOST)
-			res->settled++;
-		else if (res)
-			res->applied++;
+	if ((r = mark_done(donefd, i)) < 0) {
+		return gate_fail(err, r, DONE_NAME, "cannot record the apply's progress: %s",
+				 strerror(-r));
 	}
+	settled[i] = true;
+	audit_op(g, op,
+		 op->choice == GATE_CHOICE_KEEP_HOST ? "sync.kept"
+		 : recovering                        ? "sync.recovered"
+						     : "sync.applied",
+		 1);
+	if (res && op->choice == GATE_CHOICE_KEEP_HOST)
+		res->settled++;
+	else if (res)
+		res->applied++;
+	return 0;
+}
+
+/* After the ops: the settled ones settled (pruned when the box is idle,
+ * baselined while it runs, under the box lock when it can be had), then
+ * the journal, its progress and the staging area removed. 0, or -errno
+ * with err set (the journal is then kept: the next sync resumes). */
+static int end_journal(struct gate *g, const struct journal *j, const bool *settled,
+		       struct error *err)
+{
 	pid_t holder;
+	int r;
 	_cleanup_close_ int boxlock = box_lock(&g->box, &holder);
 	if (boxlock < 0 && boxlock != -EBUSY && boxlock != -ETIMEDOUT) {
 		return gate_fail(err, boxlock, g->box.name, "cannot lock the box: %s",
@@ -529,6 +603,32 @@ static int run_journal(struct gate *g, const struct journal *j, bool recovering,
 				 strerror(-r));
 	}
 	return 0;
+}
+
+/* Run (or resume) journal j from its first op not done. */
+static int run_journal(struct gate *g, const struct journal *j, bool recovering,
+		       struct gate_apply_result *res, size_t *ret_conflicts, struct error *err)
+{
+	_cleanup_free_ bool *done = calloc(j->n + 1, sizeof(bool));
+	_cleanup_free_ bool *settled = calloc(j->n + 1, sizeof(bool));
+	if (!done || !settled)
+		return -ENOMEM;
+	_cleanup_close_ int donefd = openat(
+	    g->sync_fd, DONE_NAME, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (donefd < 0)
+		return -errno;
+	if (recovering)
+		read_done(donefd, j, done, settled);
+	else if (ftruncate(donefd, 0) < 0)
+		return -errno;
+	for (size_t i = 0; i < j->n; i++) {
+		if (done[i])
+			continue;
+		int r = run_one(g, j, i, recovering, donefd, settled, res, ret_conflicts, err);
+		if (r < 0)
+			return r;
+	}
+	return end_journal(g, j, settled, err);
 }
 
 int gate_recover(struct gate *g, struct gate_recover_result *ret, struct error *err)
@@ -670,95 +770,120 @@ static int plan_op(struct gate *g, const struct gate_plan *p, const struct gate_
 	return r;
 }
 
+/* A fresh random id for journal j (it names the temp and trash files). 0,
+ * or -EIO with err set. */
+static int journal_new_id(struct journal *j, struct error *err)
+{
+	uint8_t rnd[8];
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return gate_fail(err, -EIO, NULL, "no random bytes for the journal id");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(j->id + 2 * i, 3, "%02x", rnd[i]);
+	return 0;
+}
+
+/* Entry e held until the next sync with verdict v (res->held counted). */
+static void hold_entry(struct gate_entry *e, enum gate_verdict v, struct gate_apply_result *res)
+{
+	e->apply_err = -ESTALE;
+	e->verdict = v;
+	res->held++;
+}
+
+/* Entry e held as a conflict, with a finding that says why. 0, or -errno
+ * when the finding cannot be added (e is then left as it was). */
+static int hold_conflict(struct gate_entry *e, const char *why, struct gate_apply_result *res)
+{
+	int r = gate_add_finding(e, GATE_SEV_NOTE, "conflict", 0, "%s", why);
+	if (r < 0)
+		return r;
+	hold_entry(e, GATE_CONFLICT, res);
+	return r;
+}
+
+/* Entry i of p into journal j (e->applied) when the box's and the host's
+ * entries are still the ones checked; else it is held (res->held,
+ * e->apply_err, and for the host a conflict). Not applicable: nothing.
+ * 0, or -errno (err set when the host's version cannot be read). */
+static int journal_entry(struct gate *g, struct gate_plan *p, size_t i, struct journal *j,
+			 struct gate_apply_result *res, struct error *err)
+{
+	struct gate_entry *e = &p->v[i];
+	struct gate_fp now;
+	struct journal_op op;
+	char beside[PATH_MAX];
+	int r;
+	if (!gate_entry_applicable(p, i))
+		return 0;
+	if (e->type == GATE_FILE && e->choice != GATE_CHOICE_KEEP_HOST && !e->staged) {
+		e->apply_err = -ENOENT; /* not staged: the plan was a dry run */
+		res->held++;
+		return 0;
+	}
+	/* The box may have changed it since it was checked: next time. */
+	if (upper_fp(g, e->path, &now) < 0 || !gate_fp_equal(&now, &e->upper)) {
+		hold_entry(e, GATE_UNSTABLE, res);
+		return 0;
+	}
+	/* The host changed after the plan (the user thought it over):
+	 * next time, as a conflict. */
+	if (e->choice == GATE_CHOICE_APPLY && !under_replace(p, e) &&
+	    (r = host_as_planned(g, e)) <= 0)
+		return r < 0 ? r : hold_conflict(e, "changed on the host after the plan", res);
+	r = plan_op(g, p, e, (uint32_t)i, &op, beside, sizeof(beside));
+	if (r == -ESTALE)
+		return hold_conflict(e, "a directory on its path is no longer one on the host",
+				     res);
+	if (r < 0)
+		return gate_fail(err, r, e->path, "cannot read the host's version: %s",
+				 strerror(-r));
+	r = journal_add(j, &op);
+	if (r == 0)
+		e->applied = true;
+	return r;
+}
+
+/* Journal j written whole (temp + fsync + rename + fsync of the dir), which
+ * makes the apply interrupted until it ends, then run. 0, or -errno with
+ * err set. */
+static int write_and_run(struct gate *g, const struct journal *j, struct gate_apply_result *res,
+			 struct error *err)
+{
+	struct buf b = BUF_INIT(JOURNAL_MAX_BYTES);
+	int r = journal_format(j, &b);
+	if (r == 0)
+		r = fs_write_atomic_at(g->sync_fd, GATE_JOURNAL_NAME, b.data, b.len, 0600);
+	buf_free(&b);
+	if (r < 0) {
+		return gate_fail(err, r, GATE_JOURNAL_NAME, "cannot write the journal: %s",
+				 strerror(-r));
+	}
+	g->interrupted = true;
+	size_t held = 0;
+	return run_journal(g, j, false, res, &held, err);
+}
+
 int gate_apply(struct gate *g, struct gate_plan *p, struct gate_apply_result *ret,
 	       struct error *err)
 {
 	struct gate_apply_result res = { 0 };
-	struct journal j = { 0 };
-	uint8_t rnd[8];
+	_cleanup_(journal_free) struct journal j = { 0 };
 	int r = 0;
 	error_clear(err);
 	if (g->interrupted) {
 		return gate_fail(err, -EAGAIN, g->box.name,
 				 "an interrupted apply must be finished first");
 	}
-	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return gate_fail(err, -EIO, NULL, "no random bytes for the journal id");
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(j.id + 2 * i, 3, "%02x", rnd[i]);
-
-	for (size_t i = 0; i < p->n && r == 0; i++) {
-		struct gate_entry *e = &p->v[i];
-		struct gate_fp now;
-		struct journal_op op;
-		char beside[PATH_MAX];
-		if (!gate_entry_applicable(p, i))
-			continue;
-		if (e->type == GATE_FILE && e->choice != GATE_CHOICE_KEEP_HOST && !e->staged) {
-			e->apply_err = -ENOENT; /* not staged: the plan was a dry run */
-			res.held++;
-			continue;
-		}
-		/* The box may have changed it since it was checked: next time. */
-		if (upper_fp(g, e->path, &now) < 0 || !gate_fp_equal(&now, &e->upper)) {
-			e->apply_err = -ESTALE;
-			e->verdict = GATE_UNSTABLE;
-			res.held++;
-			continue;
-		}
-		/* The host changed after the plan (the user thought it over):
-		 * next time, as a conflict. */
-		if (e->choice == GATE_CHOICE_APPLY && !under_replace(p, e) &&
-		    (r = host_as_planned(g, e)) <= 0) {
-			if (r < 0 ||
-			    (r = gate_add_finding(e, GATE_SEV_NOTE, "conflict", 0,
-						  "changed on the host after the plan")) < 0)
-				break;
-			e->apply_err = -ESTALE;
-			e->verdict = GATE_CONFLICT;
-			res.held++;
-			continue;
-		}
-		r = plan_op(g, p, e, (uint32_t)i, &op, beside, sizeof(beside));
-		if (r == -ESTALE) {
-			if ((r = gate_add_finding(e, GATE_SEV_NOTE, "conflict", 0,
-						  "a directory on its path is no longer one on the "
-						  "host")) < 0)
-				break;
-			e->apply_err = -ESTALE;
-			e->verdict = GATE_CONFLICT;
-			res.held++;
-			continue;
-		}
-		if (r < 0) {
-			gate_fail(err, r, e->path, "cannot read the host's version: %s",
-				  strerror(-r));
-			break;
-		}
-		r = journal_add(&j, &op);
-		if (r == 0)
-			e->applied = true;
-	}
-	if (r == 0 && j.n) {
-		struct buf b = BUF_INIT(JOURNAL_MAX_BYTES);
-		r = journal_format(&j, &b);
-		if (r == 0)
-			r = fs_write_atomic_at(g->sync_fd, GATE_JOURNAL_NAME, b.data, b.len, 0600);
-		buf_free(&b);
-		if (r < 0) {
-			gate_fail(err, r, GATE_JOURNAL_NAME, "cannot write the journal: %s",
-				  strerror(-r));
-		} else {
-			g->interrupted = true;
-			size_t held = 0;
-			r = run_journal(g, &j, false, &res, &held, err);
-		}
-	}
+	if ((r = journal_new_id(&j, err)) < 0)
+		return r;
+	for (size_t i = 0; i < p->n && r == 0; i++)
+		r = journal_entry(g, p, i, &j, &res, err);
+	if (r == 0 && j.n)
+		r = write_and_run(g, &j, &res, err);
 	if (r < 0) {
 		for (size_t i = 0; i < p->n; i++)
 			p->v[i].applied = false;
 	}
-	journal_free(&j);
 	if (r == 0)
 		*ret = res;
 	return r;

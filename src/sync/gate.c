@@ -152,34 +152,50 @@ static int load_policy(struct gate *g, struct error *err)
 	return r;
 }
 
-int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct error *err)
+static void gate_closep(struct gate **g)
+{
+	gate_close(*g);
+}
+
+/* The project root of b into g->root_fd, opened without following a
+ * symlink anywhere on its path. 0, or -errno with err saying what became
+ * of the project. */
+static int open_project(struct gate *g, const struct box *b, struct error *err)
+{
+	g->root_fd = openat2_nosym(AT_FDCWD, b->project, O_RDONLY | O_DIRECTORY, 0, false);
+	if (g->root_fd >= 0)
+		return 0;
+	int r = g->root_fd;
+	gate_fail(err, r, b->project,
+		  r == -ELOOP     ? "the project is (or is reached through) a symlink now"
+		  : r == -ENOENT  ? "the project no longer exists"
+		  : r == -ENOTDIR ? "the project is no longer a directory"
+				  : "cannot open the project: %s",
+		  strerror(-r));
+	return r;
+}
+
+/* The box's overlay upper directory into g->upper_fd. 0, or -errno with
+ * err set. */
+static int open_upper(struct gate *g, const struct box *b, struct error *err)
 {
 	char path[PATH_MAX];
 	int r;
-	struct gate *g = calloc(1, sizeof(*g));
-	if (!g)
-		return -ENOMEM;
-	g->box = *b;
-	g->root_fd = g->upper_fd = g->sync_fd = g->lock_fd = -1;
-	error_clear(err);
-
-	g->root_fd = openat2_nosym(AT_FDCWD, b->project, O_RDONLY | O_DIRECTORY, 0, false);
-	if (g->root_fd < 0) {
-		r = g->root_fd;
-		gate_fail(err, r, b->project,
-			  r == -ELOOP     ? "the project is (or is reached through) a symlink now"
-			  : r == -ENOENT  ? "the project no longer exists"
-			  : r == -ENOTDIR ? "the project is no longer a directory"
-					  : "cannot open the project: %s",
-			  strerror(-r));
-		goto fail;
-	}
 	if ((r = path_join(path, sizeof(path), b->data, "upper")) < 0 ||
 	    (g->upper_fd = r = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		r = r < 0 && errno ? -errno : r;
-		gate_fail(err, r, path, "cannot open the overlay: %s", strerror(-r));
-		goto fail;
+		return gate_fail(err, r, path, "cannot open the overlay: %s", strerror(-r));
 	}
+	return 0;
+}
+
+/* $BOX/sync (made when missing, with its staging directory) into
+ * g->sync_fd and its lock file into g->lock_fd. 0, or -errno with err
+ * set. */
+static int open_sync_state(struct gate *g, const struct box *b, struct error *err)
+{
+	char path[PATH_MAX];
+	int r;
 	if ((r = path_join(path, sizeof(path), b->data, GATE_DIR_NAME)) < 0 ||
 	    (mkdir(path, 0700) < 0 && errno != EEXIST) ||
 	    (g->sync_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
@@ -187,34 +203,59 @@ int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct err
 	    (g->lock_fd =
 		 openat(g->sync_fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		r = r < 0 ? r : -errno;
-		gate_fail(err, r, path, "cannot open the sync state: %s", strerror(-r));
-		goto fail;
+		return gate_fail(err, r, path, "cannot open the sync state: %s", strerror(-r));
 	}
+	return 0;
+}
+
+/* One sync of the box at a time: g->lock_fd locked, waiting for it with
+ * GATE_OPEN_WAIT in flags. 0, -EBUSY (another sync holds it) or -errno,
+ * with err set. */
+static int lock_sync(struct gate *g, const struct box *b, unsigned flags, struct error *err)
+{
+	int r;
 	while ((r = flock(g->lock_fd, LOCK_EX | (flags & GATE_OPEN_WAIT ? 0 : LOCK_NB))) < 0 &&
 	       errno == EINTR)
 		;
 	if (r < 0) {
 		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		gate_fail(err, r, b->name, "another sync of the box is running");
-		goto fail;
+		return gate_fail(err, r, b->name, "another sync of the box is running");
 	}
-	if ((r = load_policy(g, err)) < 0)
-		goto fail;
-	if ((r = audit_open(b->dir, b->name, &g->audit)) < 0) {
-		gate_fail(err, r, b->name, "cannot open the audit log: %s", strerror(-r));
-		goto fail;
-	}
-	if ((r = load_baseline(g)) < 0) {
-		gate_fail(err, r, GATE_BASELINE_NAME, "cannot read the sync baseline: %s",
-			  strerror(-r));
-		goto fail;
-	}
-	g->interrupted = faccessat(g->sync_fd, GATE_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	*ret = g;
 	return 0;
-fail:
-	gate_close(g);
-	return r;
+}
+
+/* The box's sync policy, audit log and baseline into g. 0, or -errno with
+ * err set. */
+static int load_state(struct gate *g, const struct box *b, struct error *err)
+{
+	int r;
+	if ((r = load_policy(g, err)) < 0)
+		return r;
+	if ((r = audit_open(b->dir, b->name, &g->audit)) < 0)
+		return gate_fail(err, r, b->name, "cannot open the audit log: %s", strerror(-r));
+	if ((r = load_baseline(g)) < 0) {
+		return gate_fail(err, r, GATE_BASELINE_NAME, "cannot read the sync baseline: %s",
+				 strerror(-r));
+	}
+	return 0;
+}
+
+int gate_open(const struct box *b, unsigned flags, struct gate **ret, struct error *err)
+{
+	int r;
+	_cleanup_(gate_closep) struct gate *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->box = *b;
+	g->root_fd = g->upper_fd = g->sync_fd = g->lock_fd = -1;
+	error_clear(err);
+	if ((r = open_project(g, b, err)) < 0 || (r = open_upper(g, b, err)) < 0 ||
+	    (r = open_sync_state(g, b, err)) < 0 || (r = lock_sync(g, b, flags, err)) < 0 ||
+	    (r = load_state(g, b, err)) < 0)
+		return r;
+	g->interrupted = faccessat(g->sync_fd, GATE_JOURNAL_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	*ret = TAKE_PTR(g);
+	return 0;
 }
 
 struct gate *gate_close(struct gate *g)

@@ -478,84 +478,120 @@ bool gate_is_git_path(const struct gate *g, const char *path)
 
 /* ---- symlinks ------------------------------------------------------------- */
 
+/* A symlink's resolution in progress (see gate_link_resolves()). */
+struct link_walk {
+	const struct gate *g;
+	bool after;
+	char cur[PATH_MAX]; /* the directory reached, "" for the root */
+	char *rest;         /* the components still to walk (owned) */
+	size_t pos;         /* where in rest the next one starts */
+	long depth;         /* >= 0: lexical from here on (a component is missing) */
+	unsigned hops;      /* symlinks followed */
+};
+
+static void link_walk_done(struct link_walk *w)
+{
+	free(w->rest);
+}
+
+/* The number of components of path ("" has none). */
+static int path_components(const char *path)
+{
+	int d = path[0] ? 1 : 0;
+	for (const char *s = path; (s = strchr(s, '/')); s++)
+		d++;
+	return d;
+}
+
+/* Follow a symlink met on the way (its target tgt): what is left to walk
+ * becomes tgt, then the rest. GATE_LINK_INSIDE to go on, GATE_LINK_LOOPS
+ * past LINK_HOPS links, GATE_LINK_ESCAPES for an absolute or empty target,
+ * or -ENOMEM. */
+static int link_follow(struct link_walk *w, const char *tgt)
+{
+	if (++w->hops > LINK_HOPS)
+		return GATE_LINK_LOOPS;
+	if (tgt[0] == '/' || !tgt[0])
+		return GATE_LINK_ESCAPES;
+	/* rest := tgt "/" what is left */
+	size_t tl = strlen(tgt), left = strlen(w->rest + w->pos);
+	char *nr = malloc(tl + left + 2);
+	if (!nr)
+		return -ENOMEM;
+	snprintf(nr, tl + left + 2, "%s/%s", tgt, w->rest + w->pos);
+	free(w->rest);
+	w->rest = nr;
+	w->pos = 0;
+	return GATE_LINK_INSIDE;
+}
+
+/* One component c (k bytes, neither "" nor ".") walked from w->cur: ".."
+ * goes up, a directory is entered, a symlink followed; past a missing or
+ * non-dir component only the text counts (w->depth). GATE_LINK_INSIDE to
+ * go on, another GATE_LINK_* verdict to stop, or -errno. c may point into
+ * w->rest: it is not used once a symlink is followed. */
+static int link_step(struct link_walk *w, const char *c, size_t k)
+{
+	char cand[PATH_MAX], tgt[PATH_MAX];
+	bool up = k == 2 && c[0] == '.' && c[1] == '.';
+	if (w->depth >= 0) {
+		w->depth += up ? -1 : 1;
+		return w->depth < 0 ? GATE_LINK_ESCAPES : GATE_LINK_INSIDE;
+	}
+	if (up) {
+		if (!w->cur[0])
+			return GATE_LINK_ESCAPES;
+		char *s = strrchr(w->cur, '/');
+		*(s ? s : w->cur) = '\0';
+		return GATE_LINK_INSIDE;
+	}
+	int n = w->cur[0] ? snprintf(cand, sizeof(cand), "%s/%.*s", w->cur, (int)k, c)
+			  : snprintf(cand, sizeof(cand), "%.*s", (int)k, c);
+	if (n < 0 || (size_t)n >= sizeof(cand))
+		return GATE_LINK_LOOPS; /* cannot be judged */
+	tgt[0] = '\0';
+	int t = gate_view_type(w->g, w->after, cand, tgt, sizeof(tgt));
+	if (t < 0)
+		return t;
+	if (t == S_IFLNK)
+		return link_follow(w, tgt);
+	if (t != S_IFDIR) {
+		/* Missing or not a dir: what a later change could make of it
+		 * is judged by the text from here on. */
+		w->depth = path_components(cand);
+		return GATE_LINK_INSIDE;
+	}
+	memcpy(w->cur, cand, (size_t)n + 1);
+	return GATE_LINK_INSIDE;
+}
+
 int gate_link_resolves(const struct gate *g, bool after, const char *linkpath, const char *target,
 		       int *ret_dir_depth)
 {
-	char cur[PATH_MAX], cand[PATH_MAX], tgt[PATH_MAX];
 	if (ret_dir_depth)
 		*ret_dir_depth = -1;
 	if (target[0] == '/' || !target[0])
 		return GATE_LINK_ESCAPES;
+	_cleanup_(link_walk_done) struct link_walk w = { .g = g, .after = after, .depth = -1 };
 	const char *slash = strrchr(linkpath, '/');
-	snprintf(cur, sizeof(cur), "%.*s", slash ? (int)(slash - linkpath) : 0, linkpath);
-	_cleanup_free_ char *rest = strdup(target);
-	if (!rest)
+	snprintf(w.cur, sizeof(w.cur), "%.*s", slash ? (int)(slash - linkpath) : 0, linkpath);
+	w.rest = strdup(target);
+	if (!w.rest)
 		return -ENOMEM;
-	size_t pos = 0;
-	long depth = -1; /* >= 0: lexical from here on (a component is missing) */
-	unsigned hops = 0;
-	while (rest[pos]) {
-		const char *c = rest + pos;
+	while (w.rest[w.pos]) {
+		const char *c = w.rest + w.pos;
 		size_t k = strcspn(c, "/");
-		pos += k;
-		while (rest[pos] == '/')
-			pos++;
+		w.pos += k;
+		while (w.rest[w.pos] == '/')
+			w.pos++;
 		if (!k || (k == 1 && c[0] == '.'))
 			continue;
-		bool up = k == 2 && c[0] == '.' && c[1] == '.';
-		if (depth >= 0) {
-			depth += up ? -1 : 1;
-			if (depth < 0)
-				return GATE_LINK_ESCAPES;
-			continue;
-		}
-		if (up) {
-			if (!cur[0])
-				return GATE_LINK_ESCAPES;
-			char *s = strrchr(cur, '/');
-			*(s ? s : cur) = '\0';
-			continue;
-		}
-		int n = cur[0] ? snprintf(cand, sizeof(cand), "%s/%.*s", cur, (int)k, c)
-			       : snprintf(cand, sizeof(cand), "%.*s", (int)k, c);
-		if (n < 0 || (size_t)n >= sizeof(cand))
-			return GATE_LINK_LOOPS; /* cannot be judged */
-		tgt[0] = '\0';
-		int t = gate_view_type(g, after, cand, tgt, sizeof(tgt));
-		if (t < 0)
-			return t;
-		if (t == S_IFLNK) {
-			if (++hops > LINK_HOPS)
-				return GATE_LINK_LOOPS;
-			if (tgt[0] == '/' || !tgt[0])
-				return GATE_LINK_ESCAPES;
-			/* rest := tgt "/" what is left */
-			size_t tl = strlen(tgt), left = strlen(rest + pos);
-			char *nr = malloc(tl + left + 2);
-			if (!nr)
-				return -ENOMEM;
-			snprintf(nr, tl + left + 2, "%s/%s", tgt, rest + pos);
-			free(rest);
-			rest = nr;
-			pos = 0;
-			continue;
-		}
-		if (t != S_IFDIR) {
-			/* Missing or not a dir: what a later change could make of it
-			 * is judged by the text from here on. */
-			depth = 1;
-			for (const char *s = cand; (s = strchr(s, '/')); s++)
-				depth++;
-			continue;
-		}
-		memcpy(cur, cand, (size_t)n + 1);
+		int r = link_step(&w, c, k);
+		if (r != GATE_LINK_INSIDE)
+			return r;
 	}
-	if (ret_dir_depth && depth < 0) {
-		int d = cur[0] ? 1 : 0;
-		for (const char *s = cur; (s = strchr(s, '/')); s++)
-			d++;
-		*ret_dir_depth = d;
-	}
+	if (ret_dir_depth && w.depth < 0)
+		*ret_dir_depth = path_components(w.cur);
 	return GATE_LINK_INSIDE;
 }
 
@@ -582,6 +618,65 @@ static void hash_entry(struct tree_walk *w, size_t rl, const struct stat *st)
 	sha256_update(&w->sha, (size_t)n, (const uint8_t *)rec);
 }
 
+/* Whether a directory with these entry names is a bare git directory:
+ * HEAD, and commondir or both objects and refs. */
+static bool names_bare(char *const *names, size_t n)
+{
+	bool head = false, objects = false, refs = false, common = false;
+	for (size_t i = 0; i < n; i++) {
+		head |= STREQ(names[i], "HEAD");
+		objects |= STREQ(names[i], "objects");
+		refs |= STREQ(names[i], "refs");
+		common |= STREQ(names[i], "commondir");
+	}
+	return head && (common || (objects && refs));
+}
+
+static int walk_tree(struct tree_walk *w, int dfd, size_t rl, int depth);
+
+/* The subdirectory name of dfd, at w->rel (l bytes), walked at depth + 1.
+ * 0, -ESTALE when it went away, or -errno. */
+static int walk_subdir(struct tree_walk *w, int dfd, const char *name, size_t l, int depth)
+{
+	int fd = gate_openat(dfd, name, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd == -ENOENT ? -ESTALE : fd;
+	int r = walk_tree(w, fd, l, depth + 1);
+	close(fd);
+	return r;
+}
+
+/* The entry name of dfd (whose path is w->rel, rl bytes): its path put in
+ * w->rel, hashed, given to w->fn, and walked when a directory; w->rel is
+ * cut back to rl after. 0, -ESTALE when it went away, fn's error, or
+ * -errno. */
+static int walk_entry(struct tree_walk *w, int dfd, const char *name, size_t rl, int depth)
+{
+	size_t nl = strlen(name);
+	if (rl + nl + 2 > sizeof(w->rel))
+		return -ENAMETOOLONG;
+	size_t l = rl;
+	if (rl)
+		w->rel[l++] = '/';
+	memcpy(w->rel + l, name, nl + 1);
+	l += nl;
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? -ESTALE : gate_errno();
+	hash_entry(w, l, &st);
+	int r = 0;
+	if (w->fn)
+		r = w->fn(w->rel, &st, false, w->ctx);
+	if (r == 0 && S_ISDIR(st.st_mode))
+		r = walk_subdir(w, dfd, name, l, depth);
+	w->rel[rl] = '\0';
+	return r;
+}
+
+/* The directory dfd (at w->rel, rl bytes; depth levels down), every entry
+ * beneath in name order: hashed and given to w->fn (a bare git directory
+ * first as itself, bare). At most w->max entries in all, 256 levels. 0 or
+ * -errno (-ESTALE: an entry went away while walked). */
 static int walk_tree(struct tree_walk *w, int dfd, size_t rl, int depth)
 {
 	if (depth > 256)
@@ -592,46 +687,10 @@ static int walk_tree(struct tree_walk *w, int dfd, size_t rl, int depth)
 	if (r < 0)
 		return r;
 	w->entries += n;
-	bool head = false, objects = false, refs = false, common = false;
-	for (size_t i = 0; i < n; i++) {
-		head |= STREQ(names[i], "HEAD");
-		objects |= STREQ(names[i], "objects");
-		refs |= STREQ(names[i], "refs");
-		common |= STREQ(names[i], "commondir");
-	}
-	bool bare = head && (common || (objects && refs));
-	if (r == 0 && bare && w->fn)
+	if (r == 0 && names_bare(names, n) && w->fn)
 		r = w->fn(w->rel, NULL, true, w->ctx);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		size_t nl = strlen(names[i]);
-		if (rl + nl + 2 > sizeof(w->rel)) {
-			r = -ENAMETOOLONG;
-			break;
-		}
-		size_t l = rl;
-		if (rl)
-			w->rel[l++] = '/';
-		memcpy(w->rel + l, names[i], nl + 1);
-		l += nl;
-		struct stat st;
-		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = errno == ENOENT ? -ESTALE : gate_errno();
-			break;
-		}
-		hash_entry(w, l, &st);
-		if (w->fn)
-			r = w->fn(w->rel, &st, false, w->ctx);
-		if (r == 0 && S_ISDIR(st.st_mode)) {
-			int fd = gate_openat(dfd, names[i], O_RDONLY | O_DIRECTORY, 0);
-			if (fd < 0)
-				r = fd == -ENOENT ? -ESTALE : fd;
-			else {
-				r = walk_tree(w, fd, l, depth + 1);
-				close(fd);
-			}
-		}
-		w->rel[rl] = '\0';
-	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = walk_entry(w, dfd, names[i], rl, depth);
 	strv_free_n(names, n);
 	return r;
 }
