@@ -28,7 +28,7 @@ echo "== cppcheck"
 # scripts/leaks.py, which drops only reports about a variable declared
 # with a cleanup attribute (cppcheck does not model those); every other
 # report fails lint.
-cppcheck --quiet --error-exitcode=1 --enable=warning,portability --library=posix --inline-suppr \
+cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	--suppress=missingIncludeSystem --suppress=memleak --suppress=resourceLeak -Isrc src || rc=1
 cppcheck --quiet --library=posix --inline-suppr --suppress=missingIncludeSystem \
 	--template='{file}:{line}:{column}: {id}: {message}' -Isrc src 2>&1 |

@@ -190,9 +190,8 @@ static void builder_send(struct builder *bd, const void *msg, size_t n)
 static void net_setup(const struct supervisor_spec *s, int *ret_nflog)
 {
 	struct error e = { 0 };
-	int r;
 	loopback_up();
-	if ((r = netbox_setup(&s->net, ret_nflog, &e)) < 0)
+	if (netbox_setup(&s->net, ret_nflog, &e) < 0)
 		die(&e);
 }
 

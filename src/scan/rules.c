@@ -238,7 +238,7 @@ int scan_rules_add_allowlist(struct scan_rules *rs, const char *rule_id,
 	if (array_grow_counted((void **)list, *n, sizeof(**list)) < 0)
 		return -ENOMEM;
 	(*list)[(*n)++] = a;
-	a = (struct allowlist){ 0 }; /* the set owns it now */
+	memset(&a, 0, sizeof(a)); /* the set owns it now: nothing left for the cleanup */
 	return 0;
 }
 

@@ -39,7 +39,7 @@ bool gate_name_is_dotgit(const char *name, size_t n)
 	/* What a case-insensitive filesystem takes for ".git": any letter
 	 * case, HFS+'s ignored code points, NTFS's trailing dots and spaces
 	 * and its short name GIT~1. */
-	char v[16];
+	char v[16] = "";
 	size_t k = 0;
 	const unsigned char *s = (const unsigned char *)name;
 	for (size_t i = 0; i < n;) {

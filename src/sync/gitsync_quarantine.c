@@ -147,7 +147,7 @@ static void git_wait(pid_t pid, int errfd, struct run *rn)
 
 int gitsync_git_run(struct gs *s, const char *const *args, struct run *rn)
 {
-	struct git_cmd c;
+	struct git_cmd c = { 0 };
 	int pfd[2] = { -1, -1 };
 	git_cmd(s, args, &c);
 	_cleanup_close_ int in = git_stdin(rn);
