@@ -113,8 +113,8 @@ fi
 printf '%-26s %8s %8s %10s %9s %9s\n' scanner "CPU s" "wall s" "MB/CPU-s" "RSS MiB" planted
 printf '%s\n' "${results[@]}"
 if [ -n "${BASELINE:-}" ]; then
-	# The CPU seconds column of the paired runs: median of three each.
-	printf '%s\n' "${results[@]}" | awk '$1 ~ /^clawbox-default-[0-9]$/ { c[++nc] = $2 }
-		$1 ~ /^baseline-default-[0-9]$/ { b[++nb] = $2 }
-		END { asort(c); asort(b); printf "clawbox/baseline CPU (median of %d pairs): %.3f\n", nc, c[2] / b[2] }'
+	# The CPU seconds column of the paired runs: the median of three each.
+	med3() { printf '%s\n' "${results[@]}" | awk -v p="^$1-[0-9]$" '$1 ~ p { print $2 }' | sort -n | sed -n 2p; }
+	awk -v c="$(med3 clawbox-default)" -v b="$(med3 baseline-default)" 'BEGIN {
+		printf "clawbox/baseline CPU (median of 3 paired warm runs): %.2f / %.2f = %.3f\n", c, b, c / b }'
 fi
