@@ -1,27 +1,10 @@
 #include "unit.h"
+#include "unit_addr.h"
 #include "net/dnsstub.h"
 #include "net/netpolicy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-
-static struct sockaddr_storage v4(const char *s)
-{
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-	a->sin_family = AF_INET;
-	CHECK(inet_pton(AF_INET, s, &a->sin_addr) == 1);
-	return ss;
-}
-
-static struct sockaddr_storage v6(const char *s)
-{
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-	a->sin6_family = AF_INET6;
-	CHECK(inet_pton(AF_INET6, s, &a->sin6_addr) == 1);
-	return ss;
-}
 
 TEST(dnsstub_query_and_reply)
 {

@@ -1,6 +1,7 @@
 /* box/rootfs.c: the box's view, built for real in namespaces of the test's
  * own (the runner forks per test, so nothing of it outlives the test). */
 #include "unit.h"
+#include "unit_box.h"
 
 #include "box/rootfs.h"
 #include "util/fs.h"
@@ -8,11 +9,6 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
-
-struct dirs {
-	char base[64];
-	char project[PATH_MAX], upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
-};
 
 static void put(const char *dir, const char *name, const char *text)
 {
@@ -24,21 +20,9 @@ static void put(const char *dir, const char *name, const char *text)
 }
 
 /* A project with "hello" and ".env", and a box dir (upper, work, home). */
-static void make_dirs(struct dirs *d)
+static void make_dirs(struct box_dirs *d)
 {
-	char real[PATH_MAX];
-	snprintf(d->base, sizeof(d->base), "/tmp/clawbox-unit.XXXXXX");
-	CHECK(mkdtemp(d->base) != NULL);
-	CHECK(realpath(d->base, real) != NULL);
-	snprintf(d->base, sizeof(d->base), "%s", real);
-	snprintf(d->project, sizeof(d->project), "%s/project", d->base);
-	snprintf(d->upper, sizeof(d->upper), "%s/box/upper", d->base);
-	snprintf(d->work, sizeof(d->work), "%s/box/work", d->base);
-	snprintf(d->home, sizeof(d->home), "%s/box/home", d->base);
-	CHECK_INT(fs_mkdir_p(d->project, 0755), 0);
-	CHECK_INT(fs_mkdir_p(d->upper, 0755), 0);
-	CHECK_INT(fs_mkdir_p(d->work, 0755), 0);
-	CHECK_INT(fs_mkdir_p(d->home, 0755), 0);
+	make_box(d);
 	put(d->project, "hello", "hi\n");
 	put(d->project, ".env", "TOKEN=x\n");
 }
@@ -83,7 +67,7 @@ static void need_overlay(void)
 		SKIP("no overlayfs in this kernel");
 }
 
-static struct rootfs_spec spec_for(const struct dirs *d)
+static struct rootfs_spec spec_for(const struct box_dirs *d)
 {
 	return (struct rootfs_spec){ .project = d->project,
 				     .upper = d->upper,
@@ -113,7 +97,7 @@ TEST(rootfs_layers_must_be_siblings)
  * last run's work dir goes to the trash, which rootfs_trash_empty empties. */
 TEST(rootfs_overlay_and_trash)
 {
-	struct dirs d;
+	struct box_dirs d;
 	struct rootfs_layers l;
 	struct error err = { 0 };
 	char path[PATH_MAX + 16], mnt[PATH_MAX];
@@ -155,7 +139,7 @@ TEST(rootfs_overlay_and_trash)
 /* A failed step names itself and its subject. */
 TEST(rootfs_build_names_what_failed)
 {
-	struct dirs d;
+	struct box_dirs d;
 	struct error err;
 	int keep[2];
 	char home[PATH_MAX + 16];
@@ -192,7 +176,7 @@ static bool put_ok(const char *path)
 	return fd >= 0;
 }
 
-_noreturn_ static void check_view(const struct dirs *d)
+_noreturn_ static void check_view(const struct box_dirs *d)
 {
 	char path[PATH_MAX + 16];
 	struct stat st;
@@ -224,7 +208,7 @@ _noreturn_ static void check_view(const struct dirs *d)
 
 TEST(rootfs_build_the_view)
 {
-	struct dirs d;
+	struct box_dirs d;
 	struct error err;
 	char mask[PATH_MAX + 16];
 	char *masks[] = { "/home", mask }; /* sorted, as the box's are */

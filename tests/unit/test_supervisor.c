@@ -1,6 +1,7 @@
 /* box/supervisor.c: what a box may be given as its standard fds, and whole
  * runs (supervisor and init) in namespaces of the test's own. */
 #include "unit.h"
+#include "unit_box.h"
 
 #include "box/supervisor.h"
 #include "util/fs.h"
@@ -63,28 +64,6 @@ TEST(supervisor_stdio_verdicts)
 		CHECK(slave >= 0);
 		CHECK_INT(verdict(slave, &why), SUPERVISOR_STDIO_TTY);
 	}
-}
-
-/* A box of the test's own: a project and a box dir under /tmp. */
-struct box_dirs {
-	char base[64];
-	char project[PATH_MAX], upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
-};
-
-static void make_box(struct box_dirs *d)
-{
-	char real[PATH_MAX];
-	snprintf(d->base, sizeof(d->base), "/tmp/clawbox-unit.XXXXXX");
-	CHECK(mkdtemp(d->base) && realpath(d->base, real));
-	snprintf(d->base, sizeof(d->base), "%s", real);
-	snprintf(d->project, sizeof(d->project), "%s/project", d->base);
-	snprintf(d->upper, sizeof(d->upper), "%s/box/upper", d->base);
-	snprintf(d->work, sizeof(d->work), "%s/box/work", d->base);
-	snprintf(d->home, sizeof(d->home), "%s/box/home", d->base);
-	CHECK_INT(fs_mkdir_p(d->project, 0755), 0);
-	CHECK_INT(fs_mkdir_p(d->upper, 0755), 0);
-	CHECK_INT(fs_mkdir_p(d->work, 0755), 0);
-	CHECK_INT(fs_mkdir_p(d->home, 0755), 0);
 }
 
 /* Whether this machine can run a box at all: user namespaces (as our
