@@ -252,133 +252,159 @@ static int put_utf8(struct parser *ps, struct buf *b, uint32_t cp)
 	return buf_append(b, o, n);
 }
 
+/* The opening delimiter at ps->p (a quote): *ret_ml for a multi-line
+ * string (allowed only when multi), whose newline right after the
+ * delimiter is trimmed. */
+static int string_open(struct parser *ps, bool multi, bool *ret_ml)
+{
+	char q = *ps->p;
+	bool ml = ps->end - ps->p >= 3 && ps->p[1] == q && ps->p[2] == q;
+
+	if (ml && !multi)
+		return fail(ps, "multi-line string not allowed here");
+	ps->p += ml ? 3 : 1;
+	if (ml) {
+		if (ps->p < ps->end && *ps->p == '\n')
+			ps->p++, ps->line++;
+		else if (ps->end - ps->p >= 2 && ps->p[0] == '\r' && ps->p[1] == '\n')
+			ps->p += 2, ps->line++;
+	}
+	*ret_ml = ml;
+	return 0;
+}
+
+/* The delimiter quote q at ps->p: 1 when it closes the string (in a
+ * multi-line one, three of them; up to two more belong to the content),
+ * 0 when it is content. */
+static int string_quote(struct parser *ps, struct buf *b, char q, bool ml)
+{
+	int r;
+
+	if (!ml) {
+		ps->p++;
+		return 1;
+	}
+	if (ps->end - ps->p >= 3 && ps->p[1] == q && ps->p[2] == q) {
+		size_t extra = 0;
+		while (extra < 2 && ps->end - ps->p >= (ptrdiff_t)(4 + extra) &&
+		       ps->p[3 + extra] == q)
+			extra++;
+		if ((r = buf_append(b, ps->p, extra)) < 0)
+			return r;
+		ps->p += 3 + extra;
+		return 1;
+	}
+	if ((r = buf_append(b, &q, 1)) < 0)
+		return r;
+	ps->p++;
+	return 0;
+}
+
+/* A newline (LF or CRLF) at ps->p: a multi-line string keeps it as LF. */
+static int string_newline(struct parser *ps, struct buf *b, bool ml)
+{
+	if (!ml)
+		return fail(ps, "newline in single-line string");
+	if (*ps->p == '\r')
+		ps->p++;
+	ps->p++;
+	ps->line++;
+	return buf_append(b, "\n", 1);
+}
+
+/* A \u or \U escape at ps->p (the backslash): 4 or 8 hex digits, the code
+ * point appended in UTF-8. */
+static int string_unicode(struct parser *ps, struct buf *b)
+{
+	int n = ps->p[1] == 'u' ? 4 : 8, r;
+	uint32_t cp = 0;
+
+	if (ps->end - ps->p < 2 + n)
+		return fail(ps, "short unicode escape");
+	for (int i = 0; i < n; i++) {
+		int h = hexval(ps->p[2 + i]);
+		if (h < 0)
+			return fail(ps, "bad unicode escape");
+		cp = cp << 4 | (uint32_t)h;
+	}
+	if ((r = put_utf8(ps, b, cp)) < 0)
+		return r;
+	ps->p += 2 + n;
+	return 0;
+}
+
+/* A line-ending backslash at ps->p of a multi-line string (only blanks
+ * up to the newline): 1 with the blanks and newlines after it trimmed, 0
+ * when it is not one. */
+static int string_line_end(struct parser *ps)
+{
+	const char *t = ps->p + 1;
+
+	while (t < ps->end && (*t == ' ' || *t == '\t'))
+		t++;
+	if (t >= ps->end || (*t != '\n' && *t != '\r'))
+		return 0;
+	ps->p = t;
+	while (ps->p < ps->end &&
+	       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')) {
+		if (*ps->p == '\n')
+			ps->line++;
+		ps->p++;
+	}
+	return 1;
+}
+
+/* An escape at ps->p (the backslash) of a basic string. */
+static int string_escape(struct parser *ps, struct buf *b, bool ml)
+{
+	static const char from[] = "btnfre\"\\", to[] = "\b\t\n\f\r\x1b\"\\";
+
+	if (ps->end - ps->p < 2)
+		return fail(ps, "unterminated string");
+	char e = ps->p[1];
+	const char *k = e ? strchr(from, e) : NULL;
+	if (k) {
+		ps->p += 2;
+		return buf_append(b, &to[k - from], 1);
+	}
+	if (e == 'u' || e == 'U')
+		return string_unicode(ps, b);
+	if (ml && string_line_end(ps))
+		return 0;
+	if ((unsigned char)e >= 0x20 && (unsigned char)e < 0x7f)
+		return fail(ps, "invalid escape '\\%c' in string", e);
+	return fail(ps, "invalid escape in string");
+}
+
 /* Parses a string starting at ps->p (a quote). *ret = new NUL-terminated
  * string; multi-line forms allowed only when multi is true. */
 static int parse_string(struct parser *ps, bool multi, char **ret, size_t *ret_len)
 {
 	_cleanup_buf_ struct buf b = BUF_INIT(TOML_MAX_INPUT);
 	char q = *ps->p;
-	bool ml = ps->end - ps->p >= 3 && ps->p[1] == q && ps->p[2] == q;
-	bool literal = q == '\'';
+	bool ml, literal = q == '\'';
 	int r;
 
-	if (ml && !multi)
-		return fail(ps, "multi-line string not allowed here");
-	ps->p += ml ? 3 : 1;
-	if (ml) { /* a newline right after the opening delimiter is trimmed */
-		if (ps->p < ps->end && *ps->p == '\n')
-			ps->p++, ps->line++;
-		else if (ps->end - ps->p >= 2 && ps->p[0] == '\r' && ps->p[1] == '\n')
-			ps->p += 2, ps->line++;
-	}
-	r = buf_append(&b, "", 0);
-	if (r < 0)
+	if ((r = string_open(ps, multi, &ml)) < 0 || (r = buf_append(&b, "", 0)) < 0)
 		return r;
 	for (;;) {
 		if (ps->p >= ps->end)
 			return fail(ps, "unterminated string");
 		char c = *ps->p;
-		if (c == q) {
-			if (!ml) {
-				ps->p++;
-				break;
-			}
-			if (ps->end - ps->p >= 3 && ps->p[1] == q && ps->p[2] == q) {
-				/* up to two extra quotes belong to the content */
-				size_t extra = 0;
-				while (extra < 2 && ps->end - ps->p >= (ptrdiff_t)(4 + extra) &&
-				       ps->p[3 + extra] == q)
-					extra++;
-				r = buf_append(&b, ps->p, extra);
-				if (r < 0)
-					return r;
-				ps->p += 3 + extra;
-				break;
-			}
-			r = buf_append(&b, &c, 1);
-			if (r < 0)
-				return r;
-			ps->p++;
-			continue;
-		}
-		if (c == '\n' || (c == '\r' && ps->end - ps->p >= 2 && ps->p[1] == '\n')) {
-			if (!ml)
-				return fail(ps, "newline in single-line string");
-			if (c == '\r')
-				ps->p++;
-			ps->p++;
-			ps->line++;
-			r = buf_append(&b, "\n", 1);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		if (c == '\r')
+		if (c == q)
+			r = string_quote(ps, &b, q, ml);
+		else if (c == '\n' || (c == '\r' && ps->end - ps->p >= 2 && ps->p[1] == '\n'))
+			r = string_newline(ps, &b, ml);
+		else if (c == '\r')
 			return fail(ps, "bare carriage return in string");
-		if (c == '\\' && !literal) {
-			if (ps->end - ps->p < 2)
-				return fail(ps, "unterminated string");
-			char e = ps->p[1];
-			const char *simple = NULL;
-			switch (e) {
-			case 'b': simple = "\b"; break;
-			case 't': simple = "\t"; break;
-			case 'n': simple = "\n"; break;
-			case 'f': simple = "\f"; break;
-			case 'r': simple = "\r"; break;
-			case 'e': simple = "\x1b"; break;
-			case '"': simple = "\""; break;
-			case '\\': simple = "\\"; break;
-			default: break;
-			}
-			if (simple) {
-				r = buf_append(&b, simple, 1);
-				if (r < 0)
-					return r;
-				ps->p += 2;
-				continue;
-			}
-			if (e == 'u' || e == 'U') {
-				int n = e == 'u' ? 4 : 8;
-				uint32_t cp = 0;
-				if (ps->end - ps->p < 2 + n)
-					return fail(ps, "short unicode escape");
-				for (int i = 0; i < n; i++) {
-					int h = hexval(ps->p[2 + i]);
-					if (h < 0)
-						return fail(ps, "bad unicode escape");
-					cp = cp << 4 | (uint32_t)h;
-				}
-				r = put_utf8(ps, &b, cp);
-				if (r < 0)
-					return r;
-				ps->p += 2 + n;
-				continue;
-			}
-			if (ml) { /* line-ending backslash: trim whitespace and newlines */
-				const char *t = ps->p + 1;
-				while (t < ps->end && (*t == ' ' || *t == '\t'))
-					t++;
-				if (t < ps->end && (*t == '\n' || *t == '\r')) {
-					ps->p = t;
-					while (ps->p < ps->end &&
-					       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' ||
-						*ps->p == '\r')) {
-						if (*ps->p == '\n')
-							ps->line++;
-						ps->p++;
-					}
-					continue;
-				}
-			}
-			if ((unsigned char)e >= 0x20 && (unsigned char)e < 0x7f)
-				return fail(ps, "invalid escape '\\%c' in string", e);
-			return fail(ps, "invalid escape in string");
-		}
-		r = buf_append(&b, &c, 1);
+		else if (c == '\\' && !literal)
+			r = string_escape(ps, &b, ml);
+		else if ((r = buf_append(&b, &c, 1)) == 0)
+			ps->p++;
 		if (r < 0)
 			return r;
-		ps->p++;
+		if (r == 1)
+			break;
 	}
 	*ret_len = b.len;
 	*ret = buf_steal(&b);
