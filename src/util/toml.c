@@ -612,36 +612,20 @@ static int parse_inline_table(struct parser *ps, struct toml_value **ret)
 	return 0;
 }
 
-/* Integers, floats, booleans, inf/nan. Dates are rejected explicitly. */
-static int parse_scalar(struct parser *ps, struct toml_value **ret)
+/* A new value of type t at the current line: 0 with *ret, or -ENOMEM. */
+static int scalar_new(struct parser *ps, enum toml_type t, struct toml_value **ret)
 {
-	const char *s = ps->p;
-	char tok[128];
-	size_t n = 0;
-	bool is_float = false;
+	*ret = value_new(t, ps->line);
+	return *ret ? 0 : -ENOMEM;
+}
 
-	while (ps->p < ps->end &&
-	       (is_bare(*ps->p) || *ps->p == '+' || *ps->p == '.' || *ps->p == ':'))
-		ps->p++;
-	size_t len = (size_t)(ps->p - s);
-	if (len == 0)
-		return fail(
-		    ps, ps->p < ps->end ? "invalid value starting with '%c'" : "missing value%c",
-		    ps->p < ps->end ? *ps->p : ' ');
-	if (len == 4 && !memcmp(s, "true", 4)) {
-		*ret = value_new(TOML_BOOL, ps->line);
-		if (!*ret)
-			return -ENOMEM;
-		(*ret)->b = true;
-		return 0;
-	}
-	if (len == 5 && !memcmp(s, "false", 5)) {
-		*ret = value_new(TOML_BOOL, ps->line);
-		return *ret ? 0 : -ENOMEM;
-	}
-	if (len >= sizeof(tok))
-		return fail(ps, "invalid value '%.20s...'", s);
-	/* strip '_' (only between digits) */
+/* s[0..len) without its '_' separators into tok (len < sizeof(tok) is the
+ * caller's): '_' only between (hex) digits; a ':', or a '-' that does not
+ * follow an exponent, makes it a date or time, which are refused. */
+static int scalar_token(struct parser *ps, const char *s, size_t len, char *tok)
+{
+	size_t n = 0;
+
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '_') {
 			if (i == 0 || i + 1 == len || hexval(s[i - 1]) < 0 || hexval(s[i + 1]) < 0)
@@ -653,60 +637,105 @@ static int parse_scalar(struct parser *ps, struct toml_value **ret)
 		tok[n++] = s[i];
 	}
 	tok[n] = '\0';
+	return 0;
+}
+
+/* The float tok (d: after its sign): a '.' must be followed by a digit. */
+static int scalar_float(struct parser *ps, const char *tok, const char *d, struct toml_value **ret)
+{
+	const char *dot = strchr(d, '.');
+	char *endp;
+
+	if (dot && !(dot[1] >= '0' && dot[1] <= '9'))
+		return fail(ps, "invalid float '%s'", tok);
+	errno = 0;
+	double f = strtod(tok, &endp);
+	if (*endp || errno)
+		return fail(ps, "invalid float '%s'", tok);
+	if (scalar_new(ps, TOML_FLOAT, ret) < 0)
+		return -ENOMEM;
+	(*ret)->f = f;
+	return 0;
+}
+
+/* The integer tok, digits d in base (10: tok with its sign). */
+static int scalar_int(struct parser *ps, const char *tok, const char *d, int base,
+		      struct toml_value **ret)
+{
+	char *endp;
+
+	for (const char *c = d; *c; c++)
+		if (hexval(*c) < 0 || hexval(*c) >= base)
+			return fail(ps, "invalid integer '%s'", tok);
+	errno = 0;
+	long long v = base == 10 ? strtoll(tok, &endp, 10) : strtoll(d, &endp, base);
+	if (*endp || errno)
+		return fail(ps, "invalid integer '%s'", tok);
+	if (scalar_new(ps, TOML_INT, ret) < 0)
+		return -ENOMEM;
+	(*ret)->i = v;
+	return 0;
+}
+
+/* The number tok (s[0..len): as written): inf and nan, 0x/0o/0b integers
+ * (no sign), decimal integers and floats (no leading zero). */
+static int scalar_number(struct parser *ps, const char *s, size_t len, const char *tok,
+			 struct toml_value **ret)
+{
 	const char *d = tok;
-	bool neg = false;
+	bool neg = false, is_float = false;
+	int base = 10;
+
 	if (*d == '+' || *d == '-')
 		neg = *d == '-', d++;
 	if (STREQ(d, "inf") || STREQ(d, "nan")) {
-		*ret = value_new(TOML_FLOAT, ps->line);
-		if (!*ret)
+		if (scalar_new(ps, TOML_FLOAT, ret) < 0)
 			return -ENOMEM;
 		(*ret)->f = d[0] == 'i' ? (neg ? -INFINITY : INFINITY) : NAN;
 		return 0;
 	}
-	int base = 10;
 	if (d[0] == '0' && (d[1] == 'x' || d[1] == 'o' || d[1] == 'b')) {
-		if (d != tok)
+		if (d != tok || !d[2])
 			return fail(ps, "invalid value '%s'", tok);
 		base = d[1] == 'x' ? 16 : d[1] == 'o' ? 8 : 2;
-		d += 2;
-		if (!*d)
-			return fail(ps, "invalid value '%s'", tok);
-	} else {
-		if (!(*d >= '0' && *d <= '9'))
-			return fail(ps, "invalid value '%.*s'", (int)len, s);
-		for (const char *c = d; *c; c++)
-			if (*c == '.' || *c == 'e' || *c == 'E')
-				is_float = true;
-		if (d[0] == '0' && d[1] >= '0' && d[1] <= '9')
-			return fail(ps, "leading zero in number '%s'", tok);
+		return scalar_int(ps, tok, d + 2, base, ret);
 	}
-	char *endp;
-	errno = 0;
-	if (is_float) {
-		const char *dot = strchr(d, '.');
-		if (dot && !(dot[1] >= '0' && dot[1] <= '9'))
-			return fail(ps, "invalid float '%s'", tok);
-		double f = strtod(tok, &endp);
-		if (*endp || errno)
-			return fail(ps, "invalid float '%s'", tok);
-		*ret = value_new(TOML_FLOAT, ps->line);
-		if (!*ret)
+	if (!(*d >= '0' && *d <= '9'))
+		return fail(ps, "invalid value '%.*s'", (int)len, s);
+	for (const char *c = d; *c; c++)
+		if (*c == '.' || *c == 'e' || *c == 'E')
+			is_float = true;
+	if (d[0] == '0' && d[1] >= '0' && d[1] <= '9')
+		return fail(ps, "leading zero in number '%s'", tok);
+	return is_float ? scalar_float(ps, tok, d, ret) : scalar_int(ps, tok, d, base, ret);
+}
+
+/* Integers, floats, booleans, inf/nan. Dates are rejected explicitly. */
+static int parse_scalar(struct parser *ps, struct toml_value **ret)
+{
+	const char *s = ps->p;
+	char tok[128];
+	int r;
+
+	while (ps->p < ps->end &&
+	       (is_bare(*ps->p) || *ps->p == '+' || *ps->p == '.' || *ps->p == ':'))
+		ps->p++;
+	size_t len = (size_t)(ps->p - s);
+	if (len == 0)
+		return fail(
+		    ps, ps->p < ps->end ? "invalid value starting with '%c'" : "missing value%c",
+		    ps->p < ps->end ? *ps->p : ' ');
+	if ((len == 4 && !memcmp(s, "true", 4)) || (len == 5 && !memcmp(s, "false", 5))) {
+		if (scalar_new(ps, TOML_BOOL, ret) < 0)
 			return -ENOMEM;
-		(*ret)->f = f;
+		(*ret)->b = len == 4;
 		return 0;
 	}
-	for (const char *c = d; *c; c++)
-		if (hexval(*c) < 0 || hexval(*c) >= base)
-			return fail(ps, "invalid integer '%s'", tok);
-	long long v = base == 10 ? strtoll(tok, &endp, 10) : strtoll(d, &endp, base);
-	if (*endp || errno)
-		return fail(ps, "invalid integer '%s'", tok);
-	*ret = value_new(TOML_INT, ps->line);
-	if (!*ret)
-		return -ENOMEM;
-	(*ret)->i = v;
-	return 0;
+	if (len >= sizeof(tok))
+		return fail(ps, "invalid value '%.20s...'", s);
+	if ((r = scalar_token(ps, s, len, tok)) < 0)
+		return r;
+	return scalar_number(ps, s, len, tok, ret);
 }
 
 static int parse_value(struct parser *ps, struct toml_value **ret)
