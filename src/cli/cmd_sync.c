@@ -941,18 +941,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return -1;
 }
 
-/* The box of o into *ret_b, its data ready; < 0 (reported) when there is
- * none or it is yolo-unsafe (nothing to sync). */
-static int open_box(const struct opts *o, struct box *ret_b)
+/* The box of o into *b (filled even on failure), its data ready; < 0
+ * (reported) when there is none or it is yolo-unsafe (nothing to sync). */
+static int open_box(const struct opts *o, struct box *b)
 {
 	bool created;
-	if (cli_box(&o->box, false, BOX_MODE_SECURE, false, ret_b, &created) < 0 ||
-	    cli_box_data(ret_b, 0, false, false) < 0)
+	if (cli_box(&o->box, false, BOX_MODE_SECURE, false, b, &created) < 0 ||
+	    cli_box_data(b, 0, false, false) < 0)
 		return -EINVAL;
-	if (ret_b->mode == BOX_MODE_YOLO_UNSAFE) {
+	if (b->mode == BOX_MODE_YOLO_UNSAFE) {
 		log_error("box '%s' is yolo-unsafe: its writes go straight to the project, there "
 			  "is nothing to sync",
-			  ret_b->name);
+			  b->name);
 		return -EINVAL;
 	}
 	return 0;
