@@ -515,267 +515,367 @@ static int load_ignore_file(struct scan_rules *rs, const char *path, bool must_e
 	return scan_rules_add_ignore_text(rs, data, len);
 }
 
-int cmd_scan(int argc, char **argv)
-{
-	enum {
-		OPT_CONFIG = 256,
-		OPT_FORMAT,
-		OPT_REDACT,
-		OPT_NO_REDACT,
-		OPT_JOBS,
-		OPT_MAX_SIZE,
-		OPT_BINARY,
-		OPT_IGNORE,
-		OPT_KNOWN
-	};
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, OPT_CONFIG },
-		{ "format", required_argument, NULL, OPT_FORMAT },
-		{ "redact", no_argument, NULL, OPT_REDACT },
-		{ "no-redact", no_argument, NULL, OPT_NO_REDACT },
-		{ "jobs", required_argument, NULL, OPT_JOBS },
-		{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
-		{ "binary", no_argument, NULL, OPT_BINARY },
-		{ "ignore-file", required_argument, NULL, OPT_IGNORE },
-		{ "known-secret-env", required_argument, NULL, OPT_KNOWN },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config = NULL, *ignore_file = NULL;
+enum {
+	OPT_CONFIG = 256,
+	OPT_FORMAT,
+	OPT_REDACT,
+	OPT_NO_REDACT,
+	OPT_JOBS,
+	OPT_MAX_SIZE,
+	OPT_BINARY,
+	OPT_IGNORE,
+	OPT_KNOWN
+};
+
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "redact", no_argument, NULL, OPT_REDACT },
+	{ "no-redact", no_argument, NULL, OPT_NO_REDACT },
+	{ "jobs", required_argument, NULL, OPT_JOBS },
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "binary", no_argument, NULL, OPT_BINARY },
+	{ "ignore-file", required_argument, NULL, OPT_IGNORE },
+	{ "known-secret-env", required_argument, NULL, OPT_KNOWN },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The command line of clawbox scan. */
+struct scan_opts {
+	const char *config, *ignore_file;
 	const char *known[64];
-	size_t n_known = 0;
-	enum format fmt = FMT_TEXT;
-	bool redact = false, text_redact = true, quiet = false;
-	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
-	struct scan_state st = { .max_size = DEFAULT_MAX_SIZE, .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct scan_rules *rs = NULL;
-	struct error err = { 0 };
-	char msg[ERROR_FORMAT_MAX];
-	int c, r, ret = SCAN_EXIT_ERROR;
+	size_t n_known;
+	enum format fmt;
+	bool redact, text_redact, quiet, scan_binary;
+	long jobs;
+	size_t max_size;
+	char *const *paths; /* "." when none was named */
+	int n_paths;
+};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_CONFIG: config = optarg; break;
-		case OPT_FORMAT:
-			if (STREQ(optarg, "text"))
-				fmt = FMT_TEXT;
-			else if (STREQ(optarg, "json"))
-				fmt = FMT_JSON;
-			else if (STREQ(optarg, "sarif"))
-				fmt = FMT_SARIF;
-			else {
-				log_error("unknown format '%s' (text, json or sarif)", optarg);
-				return SCAN_EXIT_ERROR;
-			}
-			break;
-		case OPT_REDACT: redact = true; break;
-		case OPT_NO_REDACT: text_redact = false; break;
-		case OPT_JOBS: {
-			char *end;
-			errno = 0;
-			jobs = strtol(optarg, &end, 10);
-			if (errno || *end || jobs < 1 || jobs > MAX_JOBS) {
-				log_error("invalid --jobs '%s' (1 to %d)", optarg, MAX_JOBS);
-				return SCAN_EXIT_ERROR;
-			}
-			break;
-		}
-		case OPT_MAX_SIZE: {
-			uint64_t max;
-			if (size_parse(optarg, UINT32_MAX, &max) < 0) {
-				log_error("invalid --max-size '%s'", optarg);
-				return SCAN_EXIT_ERROR;
-			}
-			st.max_size = (size_t)max;
-			break;
-		}
-		case OPT_BINARY: st.scan_binary = true; break;
-		case OPT_IGNORE: ignore_file = optarg; break;
-		case OPT_KNOWN:
-			if (n_known >= ELEMENTSOF(known)) {
-				log_error("too many --known-secret-env options");
-				return SCAN_EXIT_ERROR;
-			}
-			known[n_known++] = optarg;
-			break;
-		case 'q': quiet = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return SCAN_EXIT_ERROR;
-		}
-	}
-	if (jobs < 1)
-		jobs = 1;
-	if (jobs > MAX_JOBS)
-		jobs = MAX_JOBS;
-
-	r = scan_rules_new(&rs);
-	if (r < 0) {
-		log_error("cannot set the scanner up: %s", strerror(-r));
+/* --format arg into o->fmt. Returns -1 to go on, or SCAN_EXIT_ERROR
+ * (reported) for an unknown format. */
+static int parse_format(struct scan_opts *o, const char *arg)
+{
+	if (STREQ(arg, "text"))
+		o->fmt = FMT_TEXT;
+	else if (STREQ(arg, "json"))
+		o->fmt = FMT_JSON;
+	else if (STREQ(arg, "sarif"))
+		o->fmt = FMT_SARIF;
+	else {
+		log_error("unknown format '%s' (text, json or sarif)", arg);
 		return SCAN_EXIT_ERROR;
 	}
-	r = config ? gitleaks_load_file(rs, config, &err) : gitleaks_load_default(rs, &err);
+	return -1;
+}
+
+/* --jobs arg into o->jobs. Returns -1 to go on, or SCAN_EXIT_ERROR
+ * (reported) unless it is 1 to MAX_JOBS. */
+static int parse_jobs(struct scan_opts *o, const char *arg)
+{
+	char *end;
+	errno = 0;
+	o->jobs = strtol(arg, &end, 10);
+	if (errno || *end || o->jobs < 1 || o->jobs > MAX_JOBS) {
+		log_error("invalid --jobs '%s' (1 to %d)", arg, MAX_JOBS);
+		return SCAN_EXIT_ERROR;
+	}
+	return -1;
+}
+
+/* The option c (of getopt_long) into *o. Returns -1 to go on, or the exit
+ * status to end with (0 after --help; SCAN_EXIT_ERROR, reported). */
+static int parse_opt(int c, struct scan_opts *o)
+{
+	uint64_t max;
+	switch (c) {
+	case OPT_CONFIG: o->config = optarg; break;
+	case OPT_FORMAT: return parse_format(o, optarg);
+	case OPT_REDACT: o->redact = true; break;
+	case OPT_NO_REDACT: o->text_redact = false; break;
+	case OPT_JOBS: return parse_jobs(o, optarg);
+	case OPT_MAX_SIZE:
+		if (size_parse(optarg, UINT32_MAX, &max) < 0) {
+			log_error("invalid --max-size '%s'", optarg);
+			return SCAN_EXIT_ERROR;
+		}
+		o->max_size = (size_t)max;
+		break;
+	case OPT_BINARY: o->scan_binary = true; break;
+	case OPT_IGNORE: o->ignore_file = optarg; break;
+	case OPT_KNOWN:
+		if (o->n_known >= ELEMENTSOF(o->known)) {
+			log_error("too many --known-secret-env options");
+			return SCAN_EXIT_ERROR;
+		}
+		o->known[o->n_known++] = optarg;
+		break;
+	case 'q': o->quiet = true; break;
+	case 'h': usage(stdout); return 0;
+	default: usage(stderr); return SCAN_EXIT_ERROR;
+	}
+	return -1;
+}
+
+/* The command line into *o (defaults first). Returns -1 to go on, or the
+ * exit status to end with (0 after --help; SCAN_EXIT_ERROR, reported). */
+static int parse_opts(int argc, char **argv, struct scan_opts *o)
+{
+	static char *def_paths[] = { (char *)"." };
+	int c, code;
+	*o = (struct scan_opts){ .fmt = FMT_TEXT,
+				 .text_redact = true,
+				 .jobs = sysconf(_SC_NPROCESSORS_ONLN),
+				 .max_size = DEFAULT_MAX_SIZE };
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qh", long_opts, NULL)) != -1)
+		if ((code = parse_opt(c, o)) >= 0)
+			return code;
+	if (o->jobs < 1)
+		o->jobs = 1;
+	if (o->jobs > MAX_JOBS)
+		o->jobs = MAX_JOBS;
+	o->paths = optind < argc ? argv + optind : def_paths;
+	o->n_paths = optind < argc ? argc - optind : 1;
+	return -1;
+}
+
+static void scan_rules_freep(struct scan_rules **rs)
+{
+	scan_rules_free(*rs);
+}
+
+/* The rules of --config (or the default ones) into rs; < 0, reported. */
+static int load_config(struct scan_rules *rs, const char *config)
+{
+	struct error err = { 0 };
+	char msg[ERROR_FORMAT_MAX];
+	int r = config ? gitleaks_load_file(rs, config, &err) : gitleaks_load_default(rs, &err);
 	if (r < 0) {
 		if (error_isset(&err))
 			log_error("%s", error_format(&err, msg, sizeof(msg)));
 		else
 			log_error("cannot load the rules from '%s': %s",
 				  config ? config : "(default)", strerror(-r));
-		goto out;
 	}
-	for (size_t i = 0; i < n_known; i++) {
-		const char *v = secure_getenv(known[i]);
+	return r;
+}
+
+/* The values of the --known-secret-env variables into rs; < 0, reported. */
+static int add_known(struct scan_rules *rs, const struct scan_opts *o)
+{
+	for (size_t i = 0; i < o->n_known; i++) {
+		const char *v = secure_getenv(o->known[i]);
 		if (!v || strlen(v) < 4) {
 			log_error("environment variable '%s' is unset or shorter than 4 bytes",
-				  known[i]);
-			goto out;
+				  o->known[i]);
+			return -EINVAL;
 		}
-		r = scan_rules_add_known_secret(rs, known[i], v, strlen(v));
+		int r = scan_rules_add_known_secret(rs, o->known[i], v, strlen(v));
 		if (r < 0) {
-			log_error("cannot use known secret '%s': %s", known[i], strerror(-r));
-			goto out;
+			log_error("cannot use known secret '%s': %s", o->known[i], strerror(-r));
+			return r;
 		}
 	}
-	const char *def_args[] = { "." };
-	char **paths = optind < argc ? argv + optind : (char **)def_args;
-	int n_paths = optind < argc ? argc - optind : 1;
-	if (ignore_file) {
-		if (load_ignore_file(rs, ignore_file, true) < 0)
-			goto out;
-	} else {
-		for (int i = 0; i < n_paths; i++) {
-			struct stat sb;
-			char p[PATH_MAX];
-			if (STREQ(paths[i], "-") || stat(paths[i], &sb) < 0 || !S_ISDIR(sb.st_mode))
-				continue;
-			if (path_join(p, sizeof(p), paths[i], ".gitleaksignore") >= 0 &&
-			    load_ignore_file(rs, p, false) < 0)
-				goto out;
-		}
-		if (load_ignore_file(rs, ".gitleaksignore", false) < 0)
-			goto out;
+	return 0;
+}
+
+/* --ignore-file, or else the .gitleaksignore of each directory named and
+ * of the current one (when they exist), into rs; < 0, reported. */
+static int load_ignores(struct scan_rules *rs, const struct scan_opts *o)
+{
+	if (o->ignore_file)
+		return load_ignore_file(rs, o->ignore_file, true);
+	for (int i = 0; i < o->n_paths; i++) {
+		struct stat sb;
+		char p[PATH_MAX];
+		const char *path = o->paths[i];
+		if (STREQ(path, "-") || stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		if (path_join(p, sizeof(p), path, ".gitleaksignore") >= 0 &&
+		    load_ignore_file(rs, p, false) < 0)
+			return -EINVAL;
 	}
+	return load_ignore_file(rs, ".gitleaksignore", false);
+}
+
+/* The compiled rules of o (config, known secrets, ignore files) into
+ * *ret_rs; < 0, reported. */
+static int load_rules(const struct scan_opts *o, struct scan_rules **ret_rs)
+{
+	_cleanup_(scan_rules_freep) struct scan_rules *rs = NULL;
+	struct error err = { 0 };
+	char msg[ERROR_FORMAT_MAX];
+	int r = scan_rules_new(&rs);
+	if (r < 0) {
+		log_error("cannot set the scanner up: %s", strerror(-r));
+		return r;
+	}
+	if (load_config(rs, o->config) < 0 || add_known(rs, o) < 0 || load_ignores(rs, o) < 0)
+		return -EINVAL;
 	r = scan_rules_compile(rs, &err);
 	if (r < 0) {
 		log_error("cannot compile the rules: %s",
 			  error_isset(&err) ? error_format(&err, msg, sizeof(msg)) : strerror(-r));
-		goto out;
+		return r;
 	}
-	st.rs = rs;
+	*ret_rs = TAKE_PTR(rs);
+	return 0;
+}
 
-	for (int i = 0; i < n_paths; i++) {
-		struct stat sb;
-		const char *p = paths[i];
-		if (STREQ(p, "-")) {
-			r = add_file(&st, "-");
-		} else if (lstat(p, &sb) < 0) {
-			r = add_file(&st, p);
-			if (r >= 0)
-				st.files[st.n_files - 1].error = -errno;
-		} else if (S_ISDIR(sb.st_mode)) {
-			int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (fd < 0) {
-				r = add_file(&st, p);
-				if (r >= 0)
-					st.files[st.n_files - 1].error = -errno;
-			} else {
-				r = walk(&st, fd, p, 0);
-				if (r == -EACCES) {
-					r = add_file(&st, p);
-					if (r >= 0)
-						st.files[st.n_files - 1].error = -EACCES;
-				}
-			}
-		} else if (S_ISREG(sb.st_mode)) {
-			r = add_file(&st, p);
-		} else {
-			/* a symlink or special file named on the command line is skipped */
-			r = add_file(&st, p);
-			if (r >= 0)
-				st.files[st.n_files - 1].error =
-				    S_ISLNK(sb.st_mode) ? -ELOOP : -EINVAL;
-		}
-		if (r < 0) {
-			log_error("cannot list '%s': %s", p, strerror(-r));
-			goto out;
-		}
-	}
+/* Add path p to st as a file that could not be read (-error). */
+static int add_unreadable(struct scan_state *st, const char *p, int error)
+{
+	int r = add_file(st, p);
+	if (r >= 0)
+		st->files[st->n_files - 1].error = error;
+	return r;
+}
 
-	if ((size_t)jobs > st.n_files)
-		jobs = st.n_files ? (long)st.n_files : 1;
-	{
-		pthread_t th[MAX_JOBS];
-		long started = 0;
-		for (long i = 1; i < jobs; i++) {
-			if (pthread_create(&th[i], NULL, worker, &st) != 0)
-				break;
-			started = i;
-		}
-		worker(&st);
-		for (long i = 1; i <= started; i++)
-			pthread_join(th[i], NULL);
+/* Add the operand p (a file, a directory walked, "-" for stdin) to st;
+ * one that cannot be read is added with its error. < 0 on failure. */
+static int list_path(struct scan_state *st, const char *p)
+{
+	struct stat sb;
+	if (STREQ(p, "-"))
+		return add_file(st, "-");
+	if (lstat(p, &sb) < 0)
+		return add_unreadable(st, p, -errno);
+	if (S_ISDIR(sb.st_mode)) {
+		int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return add_unreadable(st, p, -errno);
+		int r = walk(st, fd, p, 0);
+		return r == -EACCES ? add_unreadable(st, p, -EACCES) : r;
 	}
-	if (st.fatal) {
-		log_error("scanning failed: %s", strerror(-st.fatal));
-		goto out;
-	}
+	if (S_ISREG(sb.st_mode))
+		return add_file(st, p);
+	/* a symlink or special file named on the command line is skipped */
+	return add_unreadable(st, p, S_ISLNK(sb.st_mode) ? -ELOOP : -EINVAL);
+}
 
-	size_t n_findings = 0, n_errors = 0, n_binary = 0, n_big = 0, n_scanned = 0;
-	uint64_t bytes = 0;
-	for (size_t i = 0; i < st.n_files; i++) {
-		struct file_job *j = &st.files[i];
+/* Scan st's files on up to jobs threads (this one included). */
+static void run_workers(struct scan_state *st, long jobs)
+{
+	pthread_t th[MAX_JOBS];
+	long started = 0;
+	if ((size_t)jobs > st->n_files)
+		jobs = st->n_files ? (long)st->n_files : 1;
+	for (long i = 1; i < jobs; i++) {
+		if (pthread_create(&th[i], NULL, worker, st) != 0)
+			break;
+		started = i;
+	}
+	worker(st);
+	for (long i = 1; i <= started; i++)
+		pthread_join(th[i], NULL);
+}
+
+struct totals {
+	size_t findings, errors, binary, big, scanned;
+	uint64_t bytes;
+};
+
+/* Count st's findings and files; warn about each file skipped. */
+static struct totals tally(const struct scan_state *st)
+{
+	struct totals t = { 0 };
+	for (size_t i = 0; i < st->n_files; i++) {
+		const struct file_job *j = &st->files[i];
 		const char *name = STREQ(j->path, "-") ? "standard input" : j->path;
-		n_findings += j->n;
+		t.findings += j->n;
 		if (j->error) {
-			n_errors++;
+			t.errors++;
 			log_warn("cannot read '%s': %s; skipped", name,
 				 j->error == -ELOOP    ? "it is a symbolic link"
 				 : j->error == -EINVAL ? "not a regular file"
 						       : strerror(-j->error));
 		} else if (j->too_big) {
-			n_big++;
+			t.big++;
 			log_warn("'%s' is larger than the size cap (%zu bytes); skipped", name,
-				 st.max_size);
+				 st->max_size);
 		} else if (j->binary) {
-			n_binary++;
+			t.binary++;
 		} else {
-			n_scanned++;
-			bytes += j->size;
+			t.scanned++;
+			t.bytes += j->size;
 		}
 	}
-	if (fmt == FMT_TEXT)
-		output_text(stdout, &st, text_redact);
-	else if (fmt == FMT_JSON)
-		r = output_json(stdout, &st, redact);
+	return t;
+}
+
+/* Warn about the skipped files, write the report in o's format and the
+ * summary. Returns the exit status: findings, else unreadable files. */
+static int report(struct scan_state *st, const struct scan_opts *o)
+{
+	struct totals t = tally(st);
+	int r = 0;
+	if (o->fmt == FMT_TEXT)
+		output_text(stdout, st, o->text_redact);
+	else if (o->fmt == FMT_JSON)
+		r = output_json(stdout, st, o->redact);
 	else
-		r = output_sarif(stdout, &st, redact);
+		r = output_sarif(stdout, st, o->redact);
 	if (fflush(stdout) != 0 && r >= 0)
 		r = -errno;
 	if (r < 0) {
 		log_error("cannot write the report: %s", strerror(-r));
-		ret = SCAN_EXIT_ERROR;
-		goto out;
+		return SCAN_EXIT_ERROR;
 	}
-	if (!quiet)
+	if (!o->quiet)
 		log_info("scanned %zu files (%.1f MB), %zu findings; skipped %zu binary, "
 			 "%zu too large, %zu unreadable",
-			 n_scanned, (double)bytes / 1e6, n_findings, n_binary, n_big, n_errors);
-	ret = n_findings ? SCAN_EXIT_FINDINGS : n_errors ? SCAN_EXIT_ERROR : 0;
-out:
-	for (size_t i = 0; i < st.n_files; i++) {
-		for (size_t k = 0; k < st.files[i].n; k++) {
-			free(st.files[i].f[k].match);
-			if (st.files[i].f[k].secret) {
-				explicit_bzero(st.files[i].f[k].secret,
-					       strlen(st.files[i].f[k].secret));
-				free(st.files[i].f[k].secret);
+			 t.scanned, (double)t.bytes / 1e6, t.findings, t.binary, t.big, t.errors);
+	return t.findings ? SCAN_EXIT_FINDINGS : t.errors ? SCAN_EXIT_ERROR : 0;
+}
+
+/* Free st's files and findings (the secrets wiped first). */
+static void scan_state_done(struct scan_state *st)
+{
+	for (size_t i = 0; i < st->n_files; i++) {
+		for (size_t k = 0; k < st->files[i].n; k++) {
+			free(st->files[i].f[k].match);
+			if (st->files[i].f[k].secret) {
+				explicit_bzero(st->files[i].f[k].secret,
+					       strlen(st->files[i].f[k].secret));
+				free(st->files[i].f[k].secret);
 			}
 		}
-		free(st.files[i].f);
-		free(st.files[i].path);
+		free(st->files[i].f);
+		free(st->files[i].path);
 	}
-	free(st.files);
-	scan_rules_free(rs);
-	return ret;
+	free(st->files);
+}
+
+int cmd_scan(int argc, char **argv)
+{
+	struct scan_opts o;
+	int code = parse_opts(argc, argv, &o);
+	if (code >= 0)
+		return code;
+	_cleanup_(scan_state_done) struct scan_state st = {
+		.max_size = o.max_size,
+		.scan_binary = o.scan_binary,
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+	};
+	_cleanup_(scan_rules_freep) struct scan_rules *rs = NULL;
+	if (load_rules(&o, &rs) < 0)
+		return SCAN_EXIT_ERROR;
+	st.rs = rs;
+	for (int i = 0; i < o.n_paths; i++) {
+		int r = list_path(&st, o.paths[i]);
+		if (r < 0) {
+			log_error("cannot list '%s': %s", o.paths[i], strerror(-r));
+			return SCAN_EXIT_ERROR;
+		}
+	}
+	run_workers(&st, o.jobs);
+	if (st.fatal) {
+		log_error("scanning failed: %s", strerror(-st.fatal));
+		return SCAN_EXIT_ERROR;
+	}
+	return report(&st, &o);
 }

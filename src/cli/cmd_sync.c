@@ -861,79 +861,160 @@ static int yolo_loop(const struct box *b, struct opts *o)
 	return 0;
 }
 
-int cmd_sync(int argc, char **argv)
+enum { OPT_ONLY = 256, OPT_APPROVE, OPT_STATUS, OPT_RESET, OPT_JSON, OPT_YOLO };
+
+static const struct option lopts[] = {
+	{ "box", required_argument, NULL, 'b' },
+	{ "project", required_argument, NULL, 'p' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "auto", no_argument, NULL, 'a' },
+	{ "approve", required_argument, NULL, OPT_APPROVE },
+	{ "only", required_argument, NULL, OPT_ONLY },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "status", no_argument, NULL, OPT_STATUS },
+	{ "reset", no_argument, NULL, OPT_RESET },
+	{ "yes", no_argument, NULL, 'y' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "yolo-loop", required_argument, NULL, OPT_YOLO },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/* Add arg to --only (only) or --approve. Returns -1 to go on, or
+ * CLI_EXIT_USAGE (reported) past 64 of them. */
+static int add_glob(struct opts *o, bool only, const char *arg)
 {
-	enum { OPT_ONLY = 256, OPT_APPROVE, OPT_STATUS, OPT_RESET, OPT_JSON, OPT_YOLO };
-	static const struct option lopts[] = {
-		{ "box", required_argument, NULL, 'b' },
-		{ "project", required_argument, NULL, 'p' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "auto", no_argument, NULL, 'a' },
-		{ "approve", required_argument, NULL, OPT_APPROVE },
-		{ "only", required_argument, NULL, OPT_ONLY },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "status", no_argument, NULL, OPT_STATUS },
-		{ "reset", no_argument, NULL, OPT_RESET },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "yolo-loop", required_argument, NULL, OPT_YOLO },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct opts o = { 0 };
-	uint64_t v;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "b:p:nayqh", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'b': o.box.box = optarg; break;
-		case 'p': o.box.project = optarg; break;
-		case 'n': o.dry = true; break;
-		case 'a': o.autom = true; break;
-		case 'y': o.yes = true; break;
-		case 'q': o.quiet = true; break;
-		case OPT_JSON: o.json = true; break;
-		case OPT_STATUS: o.status = true; break;
-		case OPT_RESET: o.reset = true; break;
-		case OPT_ONLY:
-		case OPT_APPROVE: {
-			bool only = c == OPT_ONLY;
-			size_t *n = only ? &o.nonly : &o.napprove;
-			if (*n == 64) {
-				log_error("too many --%s options (see 'clawbox sync --help')",
-					  only ? "only" : "approve");
-				return CLI_EXIT_USAGE;
-			}
-			(only ? o.only : o.approve)[(*n)++] = optarg;
-			break;
-		}
-		case OPT_YOLO:
-			if (cli_parse_uint(optarg, &v) < 0 || v > INT32_MAX)
-				return cli_bad_argument("sync", optarg);
-			o.yolo = (unsigned)v;
-			break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: return cli_bad_option("sync", argv);
-		}
+	size_t *n = only ? &o->nonly : &o->napprove;
+	if (*n == 64) {
+		log_error("too many --%s options (see 'clawbox sync --help')",
+			  only ? "only" : "approve");
+		return CLI_EXIT_USAGE;
 	}
+	(only ? o->only : o->approve)[(*n)++] = arg;
+	return -1;
+}
+
+/* The option c (of getopt_long) into *o. Returns -1 to go on, or the exit
+ * status to end with (0 after --help; CLI_EXIT_USAGE, reported). */
+static int parse_opt(int c, char **argv, struct opts *o)
+{
+	uint64_t v;
+	switch (c) {
+	case 'b': o->box.box = optarg; break;
+	case 'p': o->box.project = optarg; break;
+	case 'n': o->dry = true; break;
+	case 'a': o->autom = true; break;
+	case 'y': o->yes = true; break;
+	case 'q': o->quiet = true; break;
+	case OPT_JSON: o->json = true; break;
+	case OPT_STATUS: o->status = true; break;
+	case OPT_RESET: o->reset = true; break;
+	case OPT_ONLY:
+	case OPT_APPROVE: return add_glob(o, c == OPT_ONLY, optarg);
+	case OPT_YOLO:
+		if (cli_parse_uint(optarg, &v) < 0 || v > INT32_MAX)
+			return cli_bad_argument("sync", optarg);
+		o->yolo = (unsigned)v;
+		break;
+	case 'h': fputs(usage, stdout); return 0;
+	default: return cli_bad_option("sync", argv);
+	}
+	return -1;
+}
+
+/* The command line into *o. Returns -1 to go on, or the exit status to end
+ * with (0 after --help; CLI_EXIT_USAGE, reported). */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	int c, code;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "b:p:nayqh", lopts, NULL)) != -1)
+		if ((code = parse_opt(c, argv, o)) >= 0)
+			return code;
 	if (optind < argc)
 		return cli_bad_argument("sync", argv[optind]);
-	if (o.dry + o.autom + o.status + o.reset > 1) {
+	if (o->dry + o->autom + o->status + o->reset > 1) {
 		log_error("--dry-run, --auto, --status and --reset exclude each other (see "
 			  "'clawbox sync --help')");
 		return CLI_EXIT_USAGE;
 	}
-	struct box b;
+	return -1;
+}
+
+/* The box of o into *b (filled even on failure), its data ready; < 0
+ * (reported) when there is none or it is yolo-unsafe (nothing to sync). */
+static int open_box(const struct opts *o, struct box *b)
+{
 	bool created;
-	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0 ||
-	    cli_box_data(&b, 0, false, false) < 0)
-		return CLI_EXIT_ERROR;
-	if (b.mode == BOX_MODE_YOLO_UNSAFE) {
+	if (cli_box(&o->box, false, BOX_MODE_SECURE, false, b, &created) < 0 ||
+	    cli_box_data(b, 0, false, false) < 0)
+		return -EINVAL;
+	if (b->mode == BOX_MODE_YOLO_UNSAFE) {
 		log_error("box '%s' is yolo-unsafe: its writes go straight to the project, there "
 			  "is nothing to sync",
-			  b.name);
+			  b->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --dry-run: show the plan (p, gp: filled here); change nothing, an
+ * interrupted apply included. Returns the exit status. */
+static int do_dry(struct gate *g, const struct box *b, const struct opts *o, struct gate_plan *p,
+		  struct gitsync_plan *gp)
+{
+	if (gate_interrupted(g)) {
+		log_error("box '%s' has an interrupted apply: run 'clawbox sync' (or "
+			  "--auto) to finish it first",
+			  b->name);
 		return CLI_EXIT_ERROR;
 	}
+	if (make_plan(g, b, o, false, p, gp) < 0)
+		return CLI_EXIT_ERROR;
+	if (o->json) {
+		json_t *j = plan_json(b, p);
+		json_object_set_new(j, "git", git_json(gp));
+		print_json(j);
+	} else {
+		print_summary(b, p);
+		print_git(gp);
+	}
+	return 0;
+}
+
+/* The action o asks for, on the open gate g. Returns the exit status. */
+static int run_gate(struct gate *g, const struct box *b, const struct opts *o)
+{
+	int code;
+	struct gate_plan p = { 0 };
+	struct gitsync_plan gp = { 0 };
+	if (o->status)
+		code = do_status(g, b, o);
+	else if (o->reset)
+		code = do_reset(g, b, o);
+	else if (o->dry)
+		code = do_dry(g, b, o, &p, &gp);
+	else if (recover(g, o) < 0 || make_plan(g, b, o, true, &p, &gp) < 0)
+		code = CLI_EXIT_ERROR;
+	else if (o->autom) {
+		gate_plan_choose_auto(&p, o->approve, o->napprove);
+		code = do_apply(g, b, o, &p, &gp);
+	} else
+		code = interactive(g, b, o, &p, &gp);
+	gate_plan_free(&p);
+	gitsync_plan_free(&gp);
+	return code;
+}
+
+int cmd_sync(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	int code = parse_opts(argc, argv, &o);
+	if (code >= 0)
+		return code;
+	struct box b;
+	if (open_box(&o, &b) < 0)
+		return CLI_EXIT_ERROR;
 	if (o.yolo)
 		return yolo_loop(&b, &o);
 
@@ -946,43 +1027,7 @@ int cmd_sync(int argc, char **argv)
 		report(&err, r);
 		return CLI_EXIT_ERROR;
 	}
-	int code;
-	struct gate_plan p = { 0 };
-	struct gitsync_plan gp = { 0 };
-	if (o.status)
-		code = do_status(g, &b, &o);
-	else if (o.reset)
-		code = do_reset(g, &b, &o);
-	else if (o.dry) {
-		/* A dry run changes nothing, an interrupted apply included. */
-		if (gate_interrupted(g)) {
-			log_error("box '%s' has an interrupted apply: run 'clawbox sync' (or "
-				  "--auto) to finish it first",
-				  b.name);
-			code = CLI_EXIT_ERROR;
-		} else if (make_plan(g, &b, &o, false, &p, &gp) < 0) {
-			code = CLI_EXIT_ERROR;
-		} else {
-			if (o.json) {
-				json_t *j = plan_json(&b, &p);
-				json_object_set_new(j, "git", git_json(&gp));
-				print_json(j);
-			} else {
-				print_summary(&b, &p);
-				print_git(&gp);
-			}
-			code = 0;
-		}
-	} else if (recover(g, &o) < 0 || make_plan(g, &b, &o, true, &p, &gp) < 0) {
-		code = CLI_EXIT_ERROR;
-	} else if (o.autom) {
-		gate_plan_choose_auto(&p, o.approve, o.napprove);
-		code = do_apply(g, &b, &o, &p, &gp);
-	} else {
-		code = interactive(g, &b, &o, &p, &gp);
-	}
-	gate_plan_free(&p);
-	gitsync_plan_free(&gp);
+	code = run_gate(g, &b, &o);
 	gate_close(g);
 	return code;
 }

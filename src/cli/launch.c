@@ -161,37 +161,109 @@ void launch_opts_free(struct launch_opts *o)
 	o->secrets = secrets_free(o->secrets);
 }
 
+enum {
+	OPT_MEMORY = 256,
+	OPT_PIDS,
+	OPT_NOFILE,
+	OPT_TMP,
+	OPT_DISK,
+	OPT_DENY,
+	OPT_SECRETS,
+	OPT_CONFIG,
+	OPT_STRICT
+};
+
+static const struct option long_opts[] = {
+	{ "box", required_argument, NULL, 'b' },
+	{ "project", required_argument, NULL, 'p' },
+	{ "mode", required_argument, NULL, 'm' },
+	NET_LONG_OPTIONS,
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "pids", required_argument, NULL, OPT_PIDS },
+	{ "nofile", required_argument, NULL, OPT_NOFILE },
+	{ "tmp-size", required_argument, NULL, OPT_TMP },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "deny-read", required_argument, NULL, OPT_DENY },
+	{ "env", required_argument, NULL, 'e' },
+	{ "secrets", required_argument, NULL, OPT_SECRETS },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/* A limit option c (--memory, --pids, --nofile, --tmp-size, --disk) with
+ * argument arg into o. Returns -1 to go on, or the exit status (reported). */
+static int parse_limit_opt(struct launch_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_MEMORY:
+		if (size_parse(arg, UINT64_MAX, &o->memory) < 0)
+			return usage_error("invalid size '%s' for --memory", arg);
+		break;
+	case OPT_PIDS:
+		if (cli_parse_uint(arg, &o->pids) < 0)
+			return usage_error("invalid number '%s' for --pids", arg);
+		break;
+	case OPT_NOFILE:
+		if (cli_parse_uint(arg, &o->nofile) < 0)
+			return usage_error("invalid number '%s' for --nofile", arg);
+		break;
+	case OPT_TMP:
+		if (size_parse(arg, UINT64_MAX, &o->tmp_size) < 0)
+			return usage_error("invalid size '%s' for --tmp-size", arg);
+		break;
+	case OPT_DISK:
+		if (cli_parse_disk(arg, &o->box.disk) < 0)
+			return EXIT_SETUP;
+		break;
+	}
+	return -1;
+}
+
+/* The option c (of getopt_long) into o. Returns -1 to go on, or the exit
+ * status to end with (0 after --help, 125 after a usage error, reported). */
+static int parse_opt(struct launch_opts *o, int c, char **argv)
+{
+	switch (c) {
+	case 'b': o->box.box = optarg; break;
+	case 'p': o->box.project = optarg; break;
+	case 'm':
+		if (box_mode_parse(optarg, &o->mode) < 0)
+			return usage_error("unknown mode '%s' (secure, yolo or yolo-unsafe)",
+					   optarg);
+		o->mode_given = true;
+		break;
+	case NET_OPT_NET:
+	case NET_OPT_ALLOW_DOMAIN:
+	case NET_OPT_DENY_DOMAIN:
+	case NET_OPT_ALLOW_IP:
+	case NET_OPT_PUBLISH: return net_opts_parse(&o->net, c, optarg) < 0 ? EXIT_SETUP : -1;
+	case OPT_MEMORY:
+	case OPT_PIDS:
+	case OPT_NOFILE:
+	case OPT_TMP:
+	case OPT_DISK: return parse_limit_opt(o, c, optarg);
+	case OPT_DENY:
+		if (o->ndeny == ELEMENTSOF(o->deny))
+			return usage_error("too many --deny-read options");
+		o->deny[o->ndeny++] = optarg;
+		break;
+	case 'e': return parse_env_opt(o, optarg) ? EXIT_SETUP : -1;
+	case OPT_SECRETS: o->secrets_file = optarg; break;
+	case OPT_CONFIG: return parse_config_opt(o, optarg) ? EXIT_SETUP : -1;
+	case OPT_STRICT: o->strict = true; break;
+	case 'h': fputs(run_usage, stdout); return 0;
+	default:
+		if (optopt)
+			return usage_error("unknown option '-%c'", optopt);
+		return usage_error("unknown option '%s'", argv[optind - 1]);
+	}
+	return -1;
+}
+
 int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 {
-	enum {
-		OPT_MEMORY = 256,
-		OPT_PIDS,
-		OPT_NOFILE,
-		OPT_TMP,
-		OPT_DISK,
-		OPT_DENY,
-		OPT_SECRETS,
-		OPT_CONFIG,
-		OPT_STRICT
-	};
-	static const struct option opts[] = {
-		{ "box", required_argument, NULL, 'b' },
-		{ "project", required_argument, NULL, 'p' },
-		{ "mode", required_argument, NULL, 'm' },
-		NET_LONG_OPTIONS,
-		{ "memory", required_argument, NULL, OPT_MEMORY },
-		{ "pids", required_argument, NULL, OPT_PIDS },
-		{ "nofile", required_argument, NULL, OPT_NOFILE },
-		{ "tmp-size", required_argument, NULL, OPT_TMP },
-		{ "disk", required_argument, NULL, OPT_DISK },
-		{ "deny-read", required_argument, NULL, OPT_DENY },
-		{ "env", required_argument, NULL, 'e' },
-		{ "secrets", required_argument, NULL, OPT_SECRETS },
-		{ "config", required_argument, NULL, OPT_CONFIG },
-		{ "strict", no_argument, NULL, OPT_STRICT },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	int c, r;
 	/* Every message from here on is redacted against the run's secrets. */
 	if (!o->secrets) {
@@ -200,66 +272,9 @@ int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 		log_set_filter(secrets_redact_message, o->secrets);
 	}
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+b:p:m:e:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'b': o->box.box = optarg; break;
-		case 'p': o->box.project = optarg; break;
-		case 'm':
-			if (box_mode_parse(optarg, &o->mode) < 0)
-				return usage_error(
-				    "unknown mode '%s' (secure, yolo or yolo-unsafe)", optarg);
-			o->mode_given = true;
-			break;
-		case NET_OPT_NET:
-		case NET_OPT_ALLOW_DOMAIN:
-		case NET_OPT_DENY_DOMAIN:
-		case NET_OPT_ALLOW_IP:
-		case NET_OPT_PUBLISH:
-			if (net_opts_parse(&o->net, c, optarg) < 0)
-				return EXIT_SETUP;
-			break;
-		case OPT_MEMORY:
-			if (size_parse(optarg, UINT64_MAX, &o->memory) < 0)
-				return usage_error("invalid size '%s' for --memory", optarg);
-			break;
-		case OPT_PIDS:
-			if (cli_parse_uint(optarg, &o->pids) < 0)
-				return usage_error("invalid number '%s' for --pids", optarg);
-			break;
-		case OPT_NOFILE:
-			if (cli_parse_uint(optarg, &o->nofile) < 0)
-				return usage_error("invalid number '%s' for --nofile", optarg);
-			break;
-		case OPT_TMP:
-			if (size_parse(optarg, UINT64_MAX, &o->tmp_size) < 0)
-				return usage_error("invalid size '%s' for --tmp-size", optarg);
-			break;
-		case OPT_DISK:
-			if (cli_parse_disk(optarg, &o->box.disk) < 0)
-				return EXIT_SETUP;
-			break;
-		case OPT_DENY:
-			if (o->ndeny == ELEMENTSOF(o->deny))
-				return usage_error("too many --deny-read options");
-			o->deny[o->ndeny++] = optarg;
-			break;
-		case 'e':
-			if (parse_env_opt(o, optarg))
-				return EXIT_SETUP;
-			break;
-		case OPT_SECRETS: o->secrets_file = optarg; break;
-		case OPT_CONFIG:
-			if (parse_config_opt(o, optarg))
-				return EXIT_SETUP;
-			break;
-		case OPT_STRICT: o->strict = true; break;
-		case 'h': fputs(run_usage, stdout); return 0;
-		default:
-			if (optopt)
-				return usage_error("unknown option '-%c'", optopt);
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	while ((c = getopt_long(argc, argv, "+b:p:m:e:h", long_opts, NULL)) != -1)
+		if ((r = parse_opt(o, c, argv)) >= 0)
+			return r;
 	if (shell && optind < argc)
 		return usage_error("'clawbox shell' takes no command (got '%s'); use 'clawbox run'",
 				   argv[optind]);
