@@ -382,7 +382,7 @@ static int parse_string(struct parser *ps, bool multi, char **ret, size_t *ret_l
 {
 	_cleanup_buf_ struct buf b = BUF_INIT(TOML_MAX_INPUT);
 	char q = *ps->p;
-	bool ml, literal = q == '\'';
+	bool ml = false, literal = q == '\'';
 	int r;
 
 	if ((r = string_open(ps, multi, &ml)) < 0 || (r = buf_append(&b, "", 0)) < 0)
