@@ -748,8 +748,8 @@ static int parse_value(struct parser *ps, struct toml_value **ret)
 	char c = *ps->p;
 	if (c == '"' || c == '\'') {
 		unsigned line = ps->line;
-		char *s;
-		size_t len;
+		char *s = NULL;
+		size_t len = 0;
 		r = parse_string(ps, true, &s, &len);
 		if (r >= 0) {
 			*ret = value_new(TOML_STRING, line);
