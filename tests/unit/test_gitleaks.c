@@ -1,23 +1,10 @@
 /* scan/gitleaks.c: gitleaks TOML configurations into a rule set; every
  * error names the file and, where one applies, the line. */
 #include "unit.h"
+#include "unit_scan.h"
 
 #include "scan/gitleaks.h"
 #include "scan/scan.h"
-
-static int count(const struct scan_finding *f, void *ud)
-{
-	(void)f;
-	(*(int *)ud)++;
-	return 0;
-}
-
-static int findings(const struct scan_rules *rs, const char *text)
-{
-	int n = 0;
-	CHECK_INT(scan_buffer(rs, "a", text, strlen(text), count, &n), n);
-	return n;
-}
 
 TEST(gitleaks_errors_name_file_and_line)
 {

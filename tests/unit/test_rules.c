@@ -2,6 +2,7 @@
  * file), replacing and disabling rules, known secrets and their variants,
  * and the compile that freezes the set. */
 #include "unit.h"
+#include "unit_scan.h"
 
 #include "scan/scan_int.h"
 
@@ -66,20 +67,6 @@ TEST(rules_allowlist_errors)
 	CHECK_INT(scan_rules_add_allowlist(rs, NULL, &al, NULL), -EINVAL);
 	CHECK_INT(rs->n_global, 1); /* the failed ones left nothing behind */
 	scan_rules_free(rs);
-}
-
-static int count(const struct scan_finding *f, void *ud)
-{
-	(void)f;
-	(*(int *)ud)++;
-	return 0;
-}
-
-static int findings(const struct scan_rules *rs, const char *text)
-{
-	int n = 0;
-	CHECK_INT(scan_buffer(rs, "f", text, strlen(text), count, &n), n);
-	return n;
 }
 
 /* A rule added again under its id replaces the first; a disabled rule is
