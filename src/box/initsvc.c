@@ -150,9 +150,13 @@ static void new_session(struct svc *sv, struct ctlmsg *m)
 		error_to(m->h.id, -EINVAL, "invalid session name '%s'", name ? name : "");
 		return;
 	}
-	if (find_lead(sv, name) >= 0 || sv->nlead == MAX_LEADS || sv->down_at) {
-		error_to(m->h.id, find_lead(sv, name) >= 0 ? -EEXIST : -EAGAIN,
-			 "cannot create session '%s'", name);
+	if (find_lead(sv, name) >= 0) {
+		error_to(m->h.id, -EEXIST, "session '%s' exists already", name);
+		return;
+	}
+	if (sv->nlead == MAX_LEADS || sv->down_at) {
+		error_to(m->h.id, -EAGAIN, "cannot create session '%s': %s", name,
+			 sv->down_at ? "the box is going down" : "too many sessions");
 		return;
 	}
 	for (char **b = sv->base; *b && n < 256; b++)

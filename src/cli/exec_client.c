@@ -102,10 +102,13 @@ static void on_event(struct client *c, const struct box *b, const char *cmd)
 	if (ev.kind == CTL_EV_PTY)
 		pty_relay_start(&c->pr, ev.fd, c->tty);
 	if (ev.kind == CTL_EV_FAIL) {
-		if (ev.error.code == -ENOENT && STREQ(ev.error.where, cmd))
+		if (ev.exit_code == EXIT_NOT_FOUND)
 			log_error("command not found in the box: '%s'", cmd);
-		else
+		else if (ev.exit_code == EXIT_CANNOT_EXEC)
 			log_error("cannot execute the command in the box: %s",
+				  error_format(&ev.error, msg, sizeof(msg)));
+		else
+			log_error("box '%s': %s", b->name,
 				  error_format(&ev.error, msg, sizeof(msg)));
 	}
 	if (ev.kind == CTL_EV_EXIT || ev.kind == CTL_EV_FAIL) {

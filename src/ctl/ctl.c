@@ -209,9 +209,13 @@ static int exit_code(int st)
 }
 
 /* An exec's failure to start: 127 for a missing command, 126 for one that
- * cannot be executed, 125 for the rest (src/util/common.h). */
-static int fail_code(int code)
+ * cannot be executed (the error's where is the command then), 125 for the
+ * rest (src/util/common.h). */
+static int fail_code(const struct error *e)
 {
+	int code = e->code;
+	if (!e->where[0])
+		return EXIT_SETUP;
 	if (code == -ENOENT)
 		return EXIT_NOT_FOUND;
 	if (code == -EACCES || code == -ENOEXEC || code == -EPERM)
@@ -250,7 +254,7 @@ int ctl_exec_next(struct ctl_exec *x, struct ctl_event *ev, struct error *err)
 		if (ctlmsg_error(&m, &ev->error) < 0)
 			break;
 		ev->kind = CTL_EV_FAIL;
-		ev->exit_code = fail_code(ev->error.code);
+		ev->exit_code = fail_code(&ev->error);
 		if (err)
 			*err = ev->error;
 		return 1;
