@@ -128,6 +128,13 @@ static int push_tagged(char **v, size_t *n, size_t max, char tag, const char *s)
 	return 0;
 }
 
+static int push_number(char **v, size_t *n, size_t max, char tag, unsigned long long x)
+{
+	char num[32];
+	snprintf(num, sizeof(num), "%llu", x);
+	return push_tagged(v, n, max, tag, num);
+}
+
 static void free_strings(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -290,6 +297,12 @@ int ctl_session_create(const struct box *b, const struct ctl_session_spec *s, st
 	r = push_tagged(v, &n, MAX, 'n', s->name);
 	if (r == 0)
 		r = push_tagged(v, &n, MAX, 'i', idle);
+	if (r == 0 && s->time_ms > 0)
+		r = push_number(v, &n, MAX, 't', (unsigned long long)s->time_ms);
+	if (r == 0 && s->pids > 0)
+		r = push_number(v, &n, MAX, 'P', s->pids);
+	if (r == 0 && s->memory > 0)
+		r = push_number(v, &n, MAX, 'm', s->memory);
 	for (size_t i = 0; s->env && s->env[i] && r == 0; i++)
 		r = push_tagged(v, &n, MAX, 'e', s->env[i]);
 	_cleanup_free_ char *buf = r == 0 ? malloc(CTLMSG_MAX) : NULL;

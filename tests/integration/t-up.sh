@@ -259,6 +259,31 @@ sys.exit(0 if kind == 65 else 1)  # CTLMSG_ERR
 EOF
 }
 
+session_limits() {
+	need_root
+	[ -d /sys/fs/cgroup/pids ] && [ -d /sys/fs/cgroup/memory ] || skip "no cgroup v1 pids and memory controllers"
+	mkproj "$P"
+	up >/dev/null
+	$CLAWBOX session create p --project "$P" --pids 10
+	$CLAWBOX exec --project "$P" --session p -- sh -c 'for i in $(seq 30); do sleep 100 & done 2>/dev/null; exit 0' || true
+	cg=$(echo /sys/fs/cgroup/pids/clawbox-s-p-*)
+	[ -d "$cg" ] || fail "no pids cgroup for the session"
+	n=$(cat "$cg/pids.current")
+	[ "$n" -ge 5 ] && [ "$n" -le 10 ] || fail "pids in the session: $n"
+	$CLAWBOX session create m --project "$P" --memory 64M
+	set +e
+	$CLAWBOX exec --project "$P" --session m -- python3 -c 'x = bytearray(256 << 20); x[::4096] = b"1" * len(x[::4096])'
+	r=$?
+	set -e
+	[ $r -eq 137 ] || fail "256M in a 64M session: exit $r"
+	$CLAWBOX session create t --project "$P" --time 1
+	await sh -c "! $CLAWBOX session list --project '$P' | grep -q '^t '" || fail "--time 1 session stayed"
+	$CLAWBOX session delete p --project "$P"
+	await sh -c "[ ! -d '$cg' ]" || fail "the session's cgroup is left"
+	$CLAWBOX down --project "$P"
+	! ls -d /sys/fs/cgroup/memory/clawbox-s-m-* 2>/dev/null || fail "cgroups left after down"
+}
+
 case_run "exit statuses as run's" exit_statuses_as_run
 case_run "exec sees the overlay, gets stdin, env, workdir" exec_sees_the_overlay_and_stdin
 case_run "up twice refused; run joins an up box" up_twice_and_run_joins
@@ -271,3 +296,4 @@ case_run "the supervisor killed mid-exec: the box goes, up again works" supervis
 case_run "the box goes down under a running exec" box_down_under_exec
 case_run "the command's restart policy" restart_policy
 case_run "the control socket: private, garbage refused, no dir fds" control_socket_is_private
+case_run "sessions: pids, memory and time limits" session_limits

@@ -103,6 +103,11 @@ user_up_exec_sessions() {
 	echo "$out" | grep -q "CapEff:.*0000000000000000" || fail "capabilities left: $out"
 	[ "$(stat -c %a "$U"/state/boxes/proj-*/control.sock)" = 600 ] || fail "socket mode"
 	as_user "./clawbox session create s1 --project proj"
+	set +e
+	out=$(as_user "./clawbox session create s2 --project proj --pids 5" 2>&1)
+	r=$?
+	set -e
+	[ $r -eq 1 ] && echo "$out" | grep -q "need root" || fail "session limits as a user: $r $out"
 	out=$(as_user "./clawbox exec --project proj --session s1 -- ps -e -o args=")
 	! echo "$out" | grep -q "^sleep" || fail "the session sees the box's command: $out"
 	# root's clients are served; nobody else's
