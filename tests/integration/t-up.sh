@@ -180,6 +180,12 @@ supervisor_killed_mid_exec() {
 	tag=$((RANDOM + 40000))
 	up >/dev/null
 	sup=$(supervisor_pid)
+	cg=
+	if [ "$(id -u)" -eq 0 ] && [ -d /sys/fs/cgroup/pids ]; then
+		$CLAWBOX session create lim --project "$P" --pids 100
+		cg=$(echo /sys/fs/cgroup/pids/clawbox-s-lim-"$sup")
+		[ -d "$cg" ] || fail "no session cgroup"
+	fi
 	$CLAWBOX exec --project "$P" -- sleep "$tag" 2>"$C/err" &
 	client=$!
 	await pgrep -f "^sleep $tag\$" >/dev/null || fail "never started"
@@ -195,6 +201,7 @@ supervisor_killed_mid_exec() {
 	[ $r -eq 125 ] && grep -q "is not up" "$C/err" || fail "stale socket: $r $(cat "$C/err")"
 	$CLAWBOX up --project "$P" >/dev/null
 	$CLAWBOX exec --project "$P" -- true
+	[ -z "$cg" ] || [ ! -d "$cg" ] || fail "the dead supervisor's session cgroup is left"
 }
 
 box_down_under_exec() {
