@@ -145,11 +145,9 @@ void cgroup_sweep(void)
 		if (own_path(controllers[i], own, sizeof(own)) < 0)
 			continue;
 		snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", controllers[i], own);
-		_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *d = fd < 0 ? NULL : fdopendir(fd);
+		DIR *d = opendir(dir);
 		if (!d)
 			continue;
-		fd = -1;
 		for (struct dirent *e; (e = readdir(d));)
 			if (e->d_type == DT_DIR && dead_owner(e->d_name))
 				unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR); /* only when empty */

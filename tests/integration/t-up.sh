@@ -55,6 +55,11 @@ $P" ] || fail "exec output: $out"
 	[ ! -e "$P/made" ] && [ -e "$(box_dir)/upper/made" ] || fail "the write is not held in the overlay"
 	out=$($CLAWBOX exec --project "$P" --workdir /tmp -- pwd)
 	[ "$out" = /tmp ] || fail "workdir: $out"
+	set +e
+	$CLAWBOX exec --project "$P" --workdir /nonexistent -- true 2>"$C/err"; r=$?
+	set -e
+	[ $r -eq 125 ] && grep -q "no such working directory in the box '/nonexistent'" "$C/err" ||
+		fail "a missing workdir: $r $(cat "$C/err")"
 	out=$(FOO=bar $CLAWBOX exec --project "$P" --env FOO --env X=1 -- sh -c 'echo $FOO$X')
 	[ "$out" = bar1 ] || fail "env: $out"
 	$CLAWBOX status --project "$P" | grep -q "pending: *2 changes" || fail "status"
