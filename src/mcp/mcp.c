@@ -215,6 +215,9 @@ static int m_tools_call(struct mcp_ctx *c, json_t *params, bool stateless, struc
 	_cleanup_(json_decrefp) json_t *empty = json_object();
 	struct mcp_out o = { 0 };
 	int r = t->call(c, args ? args : empty, &o);
+	if (r == 0)
+		mcp_audit_call(c, t->name, &o);
+	json_decref(o.what);
 	if (r < 0) {
 		json_decref(o.structured);
 		free(o.text);

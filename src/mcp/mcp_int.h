@@ -35,6 +35,8 @@ struct mcp_out {
 	json_t *structured;
 	char *text; /* NULL: the serialized structured content */
 	bool is_error;
+	json_t *what;     /* for the audit log: what was asked (path, argv[0]), or NULL */
+	char outcome[64]; /* for the audit log: how it ended ("": done, or error) */
 };
 
 /* Set o to a tool error (isError) with the formatted message; returns 0 (a
@@ -110,8 +112,9 @@ int mcp_base64_decode(const char *s, size_t n, char **ret, size_t *ret_len);
  * secrets); 0 when there is none to make. */
 int mcp_session_ready(struct mcp_ctx *c, struct error *err);
 
-/* Append an mcp.call event to the box's audit log (best effort); what
- * (may be NULL) is consumed. */
-void mcp_audit_call(const struct mcp_ctx *c, const char *tool, json_t *what, const char *outcome);
+/* Append an mcp.call event for tool to the box's audit log (best effort):
+ * who called (the transport, the client's name, the session), o->what and
+ * how it ended. */
+void mcp_audit_call(const struct mcp_ctx *c, const char *tool, const struct mcp_out *o);
 
 #endif

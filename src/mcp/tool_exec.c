@@ -132,6 +132,18 @@ static json_t *output_json(const struct secrets *known, const struct ctl_output 
 	return o;
 }
 
+/* What the audit log keeps of a command: its line (argv joined with
+ * spaces), cut to AUDIT_CMD_MAX bytes. */
+#define AUDIT_CMD_MAX 1000
+static json_t *audit_what(const struct strv *argv)
+{
+	_cleanup_buf_ struct buf b = BUF_INIT(AUDIT_CMD_MAX);
+	for (size_t i = 0; i < argv->n; i++)
+		if ((i && buf_puts(&b, " ") < 0) || buf_puts(&b, argv->v[i]) < 0)
+			break;
+	return json_pack("{s:o}", "command", mcp_text(b.data ? b.data : "", b.len));
+}
+
 /* How a command ended, for the audit log. */
 static void outcome(const struct ctl_output *out, char *buf, size_t n)
 {
@@ -170,7 +182,7 @@ static int exec_args(struct mcp_ctx *c, json_t *args, struct strv *argv, struct 
 int mcp_tool_exec(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 {
 	_cleanup_(strv_free) struct strv argv = { 0 }, env = { 0 };
-	char cwd[PATH_MAX], end[64];
+	char cwd[PATH_MAX];
 	const char *in = NULL;
 	int64_t timeout;
 	struct mcp_why why;
@@ -181,18 +193,14 @@ int mcp_tool_exec(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 		return r;
 	struct ctl_exec_spec spec = { .argv = argv.v, .env = env.n ? env.v : NULL, .cwd = cwd };
 	struct ctl_output out = { 0 };
-	json_t *what =
-	    json_pack("{s:s}", "argv0", argv.v[argv.n > 2 && STREQ(argv.v[0], "/bin/sh") ? 2 : 0]);
+	o->what = audit_what(&argv);
 	r = run(c, &spec, in, timeout, &out, o);
-	if (r != 0) {
-		mcp_audit_call(c, "exec", what, "failed");
+	if (r != 0)
 		return r < 0 ? r : 0;
-	}
 	_cleanup_secrets_ struct secrets *known = NULL;
 	(void)mcp_known(c, &known, NULL); /* unreadable: the audit log refuses it too */
 	o->structured = output_json(known, &out);
-	outcome(&out, end, sizeof(end));
-	mcp_audit_call(c, "exec", what, end);
+	outcome(&out, o->outcome, sizeof(o->outcome));
 	ctl_output_free(&out);
 	return o->structured ? 0 : -ENOMEM;
 }
@@ -284,6 +292,7 @@ int mcp_tool_search(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 	box_path(NULL, cwd, sizeof(cwd));
 	struct ctl_exec_spec spec = { .argv = argv.v, .env = env, .cwd = cwd };
 	struct ctl_output out = { 0 };
+	o->what = json_pack("{s:O}", "pattern", json_object_get(args, "pattern"));
 	if ((r = run(c, &spec, NULL, SEARCH_TIMEOUT_MS, &out, o)) != 0)
 		return r < 0 ? r : 0;
 	/* grep: 0 found, 1 nothing found, 2 an error (and maybe matches). */
@@ -303,7 +312,6 @@ int mcp_tool_search(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 	json_t *m = search_json(c, &out, max, &truncated);
 	o->structured =
 	    json_pack("{s:o, s:b}", "matches", m, "truncated", truncated || out.timed_out);
-	mcp_audit_call(c, "search", NULL, "done");
 	ctl_output_free(&out);
 	return o->structured ? 0 : -ENOMEM;
 }

@@ -57,13 +57,13 @@ int mcp_tool_read_file(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 			&why) < 0)
 		return mcp_fail(o, "read_file: %s", why.text);
 	_cleanup_close_ int root = -1;
+	o->what = json_pack("{s:s}", "path", path);
 	int r = workspace(c, "read_file", &root, o);
 	if (r != 0)
 		return r < 0 ? r : 0;
 	struct files_data d = { 0 };
 	struct error err = { 0 };
 	r = files_read(root, path, (uint64_t)offset, (uint64_t)length, c->max_output, &d, &err);
-	mcp_audit_call(c, "read_file", json_pack("{s:s}", "path", path), r < 0 ? "failed" : "done");
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
@@ -131,13 +131,11 @@ int mcp_tool_write_file(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 	if (r < 0)
 		return r;
 	_cleanup_close_ int root = -1;
+	o->what = json_pack("{s:s, s:I}", "path", path, "bytes", (json_int_t)len);
 	if ((r = workspace(c, "write_file", &root, o)) != 0)
 		return r < 0 ? r : 0;
 	struct error err = { 0 };
 	r = files_write(root, path, data, len, mkdirs ? FILES_MKDIRS : 0, (int)mode, &err);
-	mcp_audit_call(c, "write_file",
-		       json_pack("{s:s, s:I}", "path", path, "bytes", (json_int_t)len),
-		       r < 0 ? "failed" : "done");
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
@@ -175,6 +173,7 @@ int mcp_tool_list_dir(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 	if (!path)
 		path = "";
 	_cleanup_close_ int root = -1;
+	o->what = json_pack("{s:s}", "path", path);
 	int r = workspace(c, "list_dir", &root, o);
 	if (r != 0)
 		return r < 0 ? r : 0;
@@ -182,7 +181,6 @@ int mcp_tool_list_dir(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 	size_t n = 0;
 	struct error err = { 0 };
 	r = files_list(root, path, LIST_MAX, &v, &n, &err);
-	mcp_audit_call(c, "list_dir", json_pack("{s:s}", "path", path), r < 0 ? "failed" : "done");
 	if (r == -ENOMEM)
 		return r;
 	if (r == -E2BIG)

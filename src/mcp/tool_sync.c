@@ -213,7 +213,6 @@ int mcp_tool_sync_apply(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 		r = sync_run(&s, o);
 	if (r == 0)
 		o->structured = plan_json(&s);
-	mcp_audit_call(c, "sync_apply", NULL, r == 0 ? "done" : "failed");
 	sync_call_done(&s);
 	if (r != 0)
 		return r < 0 ? r : 0;

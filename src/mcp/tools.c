@@ -316,16 +316,17 @@ int mcp_session_ready(struct mcp_ctx *c, struct error *err)
 	return 0;
 }
 
-void mcp_audit_call(const struct mcp_ctx *c, const char *tool, json_t *what, const char *outcome)
+void mcp_audit_call(const struct mcp_ctx *c, const char *tool, const struct mcp_out *o)
 {
 	struct audit *a = NULL;
+	const char *outcome = o->outcome[0] ? o->outcome : o->is_error ? "error" : "done";
 	json_t *f =
 	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "tool", tool, "via", c->client, "client",
 		      c->client_name, "session", c->session ? c->session : "", "outcome", outcome);
-	if (f && what)
-		json_object_set_new(f, "args", what);
-	else
-		json_decref(what);
+	if (f && o->what)
+		json_object_set(f, "args", o->what);
+	if (f && o->is_error && o->text)
+		json_object_set_new(f, "error", mcp_text(o->text, strnlen(o->text, 500)));
 	if (!f || audit_open(c->box.dir, c->box.name, &a) < 0) {
 		json_decref(f);
 		return;

@@ -6,6 +6,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp.h"
 #include "mcp/mcp_int.h"
+#include "state/audit.h"
 #include "state/box.h"
 #include "util/fs.h"
 
@@ -610,5 +611,42 @@ TEST(mcp_sync_apply_only_what_passes)
 	CHECK(access(p, F_OK) == 0);
 	snprintf(p, sizeof(p), "%s/leak.py", c->box.project);
 	CHECK(access(p, F_OK) < 0);
+	mcp_ctx_free(c);
+}
+
+static int count_calls(json_t *obj, const char *raw, void *ctx)
+{
+	if (STREQ(json_string_value(json_object_get(obj, "event")), "mcp.call"))
+		json_array_append(ctx, obj);
+	return 0;
+}
+
+/* Every tool call is an audit event: who (transport, client, session),
+ * what, how it ended. */
+TEST(mcp_calls_audited)
+{
+	struct mcp_config cfg = { .client = "unit-transport", .session = "s1" };
+	struct mcp_ctx *c = ctx_new_with(&cfg);
+	init(c);
+	tool_error(c, CALL("exec", "{\"command\":\"echo hi\"}"), "not up");
+	tool_error(c, CALL("read_file", "{\"path\":\"a/b\"}"), "not up");
+	bool is_error;
+	const char *text;
+	json_decref(tool(c, CALL("sync_status", "{}"), &is_error, &text));
+	json_t *ev = json_array();
+	CHECK_INT(audit_foreach(c->box.dir, 0, count_calls, ev), 0);
+	CHECK_INT(json_array_size(ev), 3);
+	json_t *e = json_array_get(ev, 0);
+	CHECK_STREQ(json_string_value(json_object_get(e, "tool")), "exec");
+	CHECK_STREQ(json_string_value(json_object_get(e, "via")), "unit-transport");
+	CHECK_STREQ(json_string_value(json_object_get(e, "client")), "unit");
+	CHECK_STREQ(json_string_value(json_object_get(e, "session")), "s1");
+	CHECK_STREQ(json_string_value(json_object_get(e, "outcome")), "error");
+	CHECK_STREQ(json_string_value(json_object_get(json_object_get(e, "args"), "command")),
+		    "/bin/sh -c echo hi");
+	e = json_array_get(ev, 1);
+	CHECK_STREQ(json_string_value(json_object_get(json_object_get(e, "args"), "path")), "a/b");
+	CHECK_STREQ(json_string_value(json_object_get(json_array_get(ev, 2), "outcome")), "done");
+	json_decref(ev);
 	mcp_ctx_free(c);
 }
