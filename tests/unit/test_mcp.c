@@ -167,6 +167,10 @@ TEST(mcp_invalid_requests)
 			exit(1);
 		}
 	}
+	json_t *b = rpc(c, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]");
+	CHECK(strstr(json_string_value(json_object_get(json_object_get(b, "error"), "message")),
+		     "batches are not supported"));
+	json_decref(b);
 	/* the id is answered when it could be read */
 	json_t *r = rpc(c, "{\"jsonrpc\":\"1.0\",\"id\":\"abc\",\"method\":\"ping\"}");
 	CHECK_STREQ(json_string_value(json_object_get(r, "id")), "abc");
