@@ -337,11 +337,30 @@ static int notify(struct mcp_ctx *c, const struct jsonrpc_msg *m)
 	return md->fn(c, m->params, false, &a);
 }
 
+/* The reply to the request m: its result, or its error (an internal error
+ * when the method failed). NULL when memory is short. */
+static char *answer_request(struct mcp_ctx *c, const struct jsonrpc_msg *m)
+{
+	struct answer a = { 0 };
+	int r = dispatch(c, m, &a);
+	if (r < 0) {
+		json_decref(a.result);
+		a.result = NULL;
+		answer_error(&a, MCP_ERR_INTERNAL, "Internal error: %s", strerror(-r));
+	}
+	if (a.result) {
+		json_decref(a.data);
+		return jsonrpc_result(m->id, a.result);
+	}
+	return jsonrpc_error(m->id, a.code, a.message, a.data);
+}
+
 int mcp_handle(struct mcp_ctx *c, const char *msg, size_t len, char **ret_reply)
 {
 	struct jsonrpc_msg m;
 	struct jsonrpc_refusal why = { 0 };
 	char *reply = NULL;
+	int r = 0;
 	if (jsonrpc_parse(msg, len, c->max_message, &m, &why) < 0) {
 		reply = jsonrpc_error(why.id, why.code, why.message, NULL);
 		json_decref(why.id);
@@ -350,29 +369,10 @@ int mcp_handle(struct mcp_ctx *c, const char *msg, size_t len, char **ret_reply)
 		*ret_reply = reply;
 		return 0;
 	}
-	int r = 0;
 	if (m.kind == JSONRPC_NOTIFICATION)
 		r = notify(c, &m);
-	else if (m.kind == JSONRPC_REQUEST) {
-		struct answer a = { 0 };
-		r = dispatch(c, &m, &a);
-		if (r < 0) {
-			json_decref(a.result);
-			a.result = NULL;
-			answer_error(&a, MCP_ERR_INTERNAL, "Internal error: %s", strerror(-r));
-			r = 0;
-		}
-		if (r == 0 && a.result)
-			reply = jsonrpc_result(m.id, a.result);
-		else if (r == 0) {
-			reply = jsonrpc_error(m.id, a.code, a.message, a.data);
-			a.data = NULL;
-		} else
-			json_decref(a.result);
-		json_decref(a.data);
-		if (r == 0 && !reply)
-			r = -ENOMEM;
-	}
+	else if (m.kind == JSONRPC_REQUEST && !(reply = answer_request(c, &m)))
+		r = -ENOMEM;
 	jsonrpc_msg_free(&m);
 	if (r < 0) {
 		free(reply);
