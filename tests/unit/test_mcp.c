@@ -6,6 +6,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp.h"
 #include "mcp/mcp_int.h"
+#include "secrets/secrets.h"
 #include "state/audit.h"
 #include "state/box.h"
 #include "util/fs.h"
@@ -652,5 +653,33 @@ TEST(mcp_calls_audited)
 	CHECK_STREQ(json_string_value(json_object_get(json_object_get(e, "args"), "path")), "a/b");
 	CHECK_STREQ(json_string_value(json_object_get(json_array_get(ev, 2), "outcome")), "done");
 	json_decref(ev);
+	mcp_ctx_free(c);
+}
+
+/* A value the box was given never shows: not in a path, not in a finding;
+ * a file holding it is blocked. */
+TEST(mcp_sync_status_redacts_known_values)
+{
+	struct mcp_ctx *c = ctx_new(false);
+	static const char value[] = "Zq8xV3rT6yKp2LmN";
+	struct secrets *k;
+	char up[PATH_MAX];
+	bool is_error;
+	const char *text;
+	CHECK_INT(secrets_new_known(&k), 0);
+	CHECK(secrets_know(k, "TOKEN", value, strlen(value)) == 1);
+	CHECK_INT(secrets_known_save(c->box.dir, k), 0);
+	secrets_free(k);
+	snprintf(up, sizeof(up), "%s/upper", c->box.data);
+	put(up, "Zq8xV3rT6yKp2LmN.txt", "nothing\n");
+	put(up, "conf.ini", "key = Zq8xV3rT6yKp2LmN\n");
+	init(c);
+	json_t *r = tool(c, CALL("sync_status", "{}"), &is_error, &text);
+	json_t *sc = json_object_get(json_object_get(r, "result"), "structuredContent");
+	CHECK(!is_error);
+	CHECK(!strstr(text, value));
+	CHECK_STREQ(verdict_of(sc, "conf.ini"), "blocked");
+	CHECK(verdict_of(sc, "[REDACTED:TOKEN].txt"));
+	json_decref(r);
 	mcp_ctx_free(c);
 }
