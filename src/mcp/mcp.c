@@ -183,12 +183,10 @@ static int m_tools_list(struct mcp_ctx *c, json_t *params, bool stateless, struc
 /* The CallToolResult of o (consumed). */
 static json_t *call_result(struct mcp_out *o)
 {
-	_cleanup_free_ char *dumped = NULL;
-	const char *text = o->text;
-	if (!text && o->structured)
-		text = dumped = json_dumps(o->structured, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!o->text && o->structured)
+		o->text = json_dumps(o->structured, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_t *r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
-			      text ? text : "", "isError", o->is_error);
+			      o->text ? o->text : "", "isError", o->is_error);
 	if (r && o->structured && !o->is_error)
 		json_object_set(r, "structuredContent", o->structured);
 	json_decref(o->structured);

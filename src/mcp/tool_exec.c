@@ -185,7 +185,7 @@ int mcp_tool_exec(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 	char cwd[PATH_MAX];
 	const char *in = NULL;
 	int64_t timeout;
-	struct mcp_why why;
+	struct mcp_why why = { 0 };
 	int r = exec_args(c, args, &argv, &env, cwd, &in, &timeout, &why);
 	if (r == -EINVAL)
 		return mcp_fail(o, "exec: %s", why.text);
@@ -283,7 +283,7 @@ int mcp_tool_search(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 	char cwd[PATH_MAX];
 	int64_t max;
 	bool truncated;
-	struct mcp_why why;
+	struct mcp_why why = { 0 };
 	int r = search_argv(args, &argv, &max, &why);
 	if (r == -EINVAL)
 		return mcp_fail(o, "search: %s", why.text);

@@ -49,7 +49,7 @@ int mcp_tool_read_file(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 	static const char *const names[] = { "path", "offset", "length", NULL };
 	const char *path;
 	int64_t offset, length;
-	struct mcp_why why;
+	struct mcp_why why = { 0 };
 	if (mcp_args_known(args, names, &why) < 0 ||
 	    mcp_arg_path(args, "path", true, &path, &why) < 0 ||
 	    mcp_arg_int(args, "offset", 0, INT64_MAX, 0, &offset, &why) < 0 ||
@@ -114,11 +114,11 @@ int mcp_tool_write_file(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 	static const char *const names[] = { "path", "content",     "encoding",
 					     "mode", "create_dirs", NULL };
 	_cleanup_free_ char *decoded = NULL;
-	const char *path, *data = NULL;
+	const char *path = NULL, *data = NULL;
 	size_t len = 0;
-	int64_t mode;
-	bool mkdirs;
-	struct mcp_why why;
+	int64_t mode = -1;
+	bool mkdirs = false;
+	struct mcp_why why = { 0 };
 	int r = mcp_args_known(args, names, &why);
 	if (r == 0 && (mcp_arg_path(args, "path", true, &path, &why) < 0 ||
 		       mcp_arg_int(args, "mode", 0, 0777, -1, &mode, &why) < 0 ||
@@ -166,7 +166,7 @@ int mcp_tool_list_dir(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 {
 	static const char *const names[] = { "path", NULL };
 	const char *path;
-	struct mcp_why why;
+	struct mcp_why why = { 0 };
 	if (mcp_args_known(args, names, &why) < 0 ||
 	    mcp_arg_path(args, "path", false, &path, &why) < 0)
 		return mcp_fail(o, "list_dir: %s", why.text);

@@ -159,7 +159,7 @@ static json_t *plan_json(const struct sync_call *s)
 int mcp_tool_sync_status(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 {
 	static const char *const names[] = { NULL };
-	struct mcp_why why;
+	struct mcp_why why = { 0 };
 	struct sync_call s;
 	if (mcp_args_known(args, names, &why) < 0)
 		return mcp_fail(o, "sync_status: %s", why.text);
@@ -202,7 +202,7 @@ static int sync_run(struct sync_call *s, struct mcp_out *o)
 int mcp_tool_sync_apply(struct mcp_ctx *c, json_t *args, struct mcp_out *o)
 {
 	static const char *const names[] = { NULL };
-	struct mcp_why why;
+	struct mcp_why why = { 0 };
 	struct sync_call s;
 	if (!c->allow_sync) /* not offered: never reached through tools/call */
 		return mcp_fail(o, "sync_apply: not allowed for this session");

@@ -283,7 +283,7 @@ int mcp_arg_bool(json_t *args, const char *name, bool def, bool *ret, struct mcp
 int mcp_arg_path(json_t *args, const char *name, bool required, const char **ret,
 		 struct mcp_why *why)
 {
-	const char *p;
+	const char *p = NULL;
 	int r = mcp_arg_string(args, name, required, PATH_MAX - 1, &p, why);
 	if (r < 0)
 		return r;
