@@ -112,6 +112,17 @@ t_stdio() {
 }
 case_run "stdio framing: one reply per line, CRLF and blank lines, a line over 8 MiB refused, a last line without newline" t_stdio
 
+t_usage() {
+	$CLAWBOX mcp --help | grep -q '^usage: clawbox mcp' || fail "no usage"
+	rc=0; $CLAWBOX mcp --bogus </dev/null >"$C/out" 2>"$C/err" || rc=$?
+	[ $rc -eq 2 ] || fail "bad option: rc $rc"
+	rc=0; $CLAWBOX mcp --box no-such-box </dev/null >"$C/out" 2>"$C/err" || rc=$?
+	[ $rc -eq 1 ] || fail "no such box: rc $rc"
+	[ ! -s "$C/out" ] || fail "stdout is for replies only: $(cat "$C/out")"
+	grep -q "no-such-box" "$C/err" || fail "$(cat "$C/err")"
+}
+case_run "clawbox mcp: --help, a bad option, a box that does not exist (stderr only)" t_usage
+
 # The box of $P up (clawbox up); taken down when the case ends, whatever
 # its end.
 box_up() {
