@@ -195,6 +195,11 @@ t_files_hostile() {
 X
 	has 2 '"exit_code":0'
 	for n in 3 4 5 6 7 8 9 10; do has $n '"isError":true'; done
+	for n in 3 4 6 7 10; do has $n 'symlinks are never followed'; done
+	has 5 "'..' is refused"
+	has 8 'only regular files'
+	has 9 'git directory'
+	[ ! -e "$P/.git" ] || fail ".git made"
 	grep -q root: "$C/out" && fail "a host file was read"
 	[ ! -e /tmp/x ] || [ "$(cat /tmp/x)" != x ] || fail "wrote through the box's symlink"
 	true
@@ -228,7 +233,24 @@ t_session() {
 X
 	has 2 '"stdout":"started\n"'
 	has 3 '"exit_code":0'
+	$CLAWBOX session list --project "$P" | grep -q '^agent1 ' || fail "no session agent1"
+	$CLAWBOX audit --project "$P" | grep 'mcp.call' | grep -q 'session="agent1"' || fail "audit"
 	$CLAWBOX mcp --session 'bad/name' --project "$P" </dev/null 2>"$C/err" && fail "a bad session name was taken"
 	grep -q "invalid session name" "$C/err" || fail "$(cat "$C/err")"
 }
 case_run "--session runs execs in a named session of the up box" t_session
+
+t_redact() {
+	MCP_TEST_TOKEN=Zq8xV3rT6yKp2LmNvalue box_up -e MCP_TEST_TOKEN
+	mcp <<'X'
+{"name":"exec","arguments":{"command":"echo $MCP_TEST_TOKEN; echo $MCP_TEST_TOKEN >t.txt"}}
+{"name":"read_file","arguments":{"path":"t.txt"}}
+{"name":"search","arguments":{"pattern":"Zq8x"}}
+X
+	has 2 '"stdout":"[REDACTED:MCP_TEST_TOKEN]\n"'
+	has 3 '"content":"[REDACTED:MCP_TEST_TOKEN]\n"'
+	has 4 '"text":"[REDACTED:MCP_TEST_TOKEN]"'
+	grep -q Zq8xV3rT6yKp "$C/out" && fail "a value of the box was shown"
+	true
+}
+case_run "a secret given to the box never reaches the client: exec output, file reads, search" t_redact
