@@ -31,7 +31,8 @@ static const char usage[] =
     "for the client configuration and the security model.\n\n"
     "options:\n" BOX_OPTS_HELP
     "  -s, --session NAME   run execs in this session of the up box (created when\n"
-    "                       missing: no network, no secrets); default: the box's own\n"
+    "                       missing: no network, no secrets; once it ends, execs\n"
+    "                       fail); default: the box's own view\n"
     "      --allow-sync     offer sync_apply\n"
     "  -h, --help           show this help\n\n"
     "exit status: 0 when the client closed stdin, 1 on an error, 2 usage.\n";
