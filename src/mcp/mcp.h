@@ -35,7 +35,7 @@ struct mcp_config {
 #define MCP_MESSAGE_MAX        (8u << 20) /* one JSON-RPC message */
 #define MCP_OUTPUT_MAX         (1u << 20) /* stdout, stderr, a file read */
 #define MCP_WRITE_MAX          (4u << 20) /* a file written (decoded) */
-#define MCP_TIMEOUT_DEFAULT_MS 60000
+#define MCP_TIMEOUT_DEFAULT_MS 30000
 #define MCP_TIMEOUT_MAX_MS     (3600 * 1000)
 
 /* JSON-RPC 2.0 and MCP error codes. */

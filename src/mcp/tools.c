@@ -36,7 +36,7 @@ static const char exec_in[] = S_OBJ(
 	"\"env\":{\"type\":\"object\",\"additionalProperties\":" T_STR ","
 		"\"description\":\"environment variables set for the command\"},"
 	"\"timeout_ms\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"kill the command "
-		"after this many milliseconds (default 60000)\"}",
+		"after this many milliseconds (default 30000; a client gives up on a call after its own timeout, 60 s by default for many)\"}",
 	"");
 static const char exec_out[] = S_OUT(
 	"\"exit_code\":" S_INT("the exit status (128+N: killed by signal N; 125-127: could not "
