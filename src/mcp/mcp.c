@@ -154,7 +154,7 @@ static json_t *tool_json(const struct mcp_tool *t)
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:{s:b, s:b, s:b}}", "name", t->name, "title",
 			      t->title, "description", t->description, "inputSchema", in,
 			      "annotations", "readOnlyHint", t->read_only, "destructiveHint",
-			      !t->read_only, "openWorldHint", false);
+			      !t->read_only, "openWorldHint", STREQ(t->name, "exec"));
 	if (o && out)
 		json_object_set_new(o, "outputSchema", out);
 	else
