@@ -254,3 +254,24 @@ X
 	true
 }
 case_run "a secret given to the box never reaches the client: exec output, file reads, search" t_redact
+
+t_sync_up() {
+	box_up
+	mcp --allow-sync <<'X'
+{"name":"write_file","arguments":{"path":"docs/new.md","content":"# new\n","create_dirs":true}}
+{"name":"write_file","arguments":{"path":".envrc","content":"export X=1\n"}}
+{"name":"sync_apply","arguments":{}}
+{"name":"exec","arguments":{"argv":["cat","docs/new.md"]}}
+{"name":"sync_status","arguments":{}}
+X
+	has 4 '"running":true'
+	has 4 '"path":"docs/new.md"'
+	has 4 '"applied":true'
+	has 4 '"path":".envrc"'
+	has 4 '"verdict":"needs-approval"'
+	has 5 '"stdout":"# new\n"'
+	has 6 '"pending":1'
+	[ "$(cat "$P/docs/new.md")" = "# new" ] || fail "docs/new.md not applied"
+	[ ! -e "$P/.envrc" ] || fail ".envrc applied without approval"
+}
+case_run "sync_apply on an up box: what passes comes home, what needs approval stays" t_sync_up
