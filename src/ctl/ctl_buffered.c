@@ -178,9 +178,10 @@ static int redact(const struct secrets *known, struct sink *sk, size_t cap, bool
 static int redact_outputs(const struct box *b, struct buffered *bf, struct error *err)
 {
 	_cleanup_secrets_ struct secrets *known = NULL;
+	struct error e = { 0 };
 	int r = secrets_new_known(&known);
-	if (r == 0)
-		r = secrets_known_load(b->dir, known, err);
+	if (r == 0 && (r = secrets_known_load(b->dir, known, &e)) < 0 && err)
+		*err = e; /* else *err keeps what the command's end said */
 	if (r == 0)
 		r = redact(known, &bf->out, bf->cap, &bf->truncated);
 	if (r == 0)
