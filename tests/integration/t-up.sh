@@ -296,6 +296,26 @@ session_limits() {
 	! ls -d /sys/fs/cgroup/memory/clawbox-s-m-* 2>/dev/null || fail "cgroups left after down"
 }
 
+hostile_command_cannot_reach_the_control() {
+	mkproj "$P"
+	up -- sleep 1000 >/dev/null
+	d=$(box_dir)
+	# The control socket and the box's state are not in the box's view.
+	out=$($CLAWBOX exec --project "$P" -- sh -c "ls -A '$d' 2>&1; ls -A '$CLAWBOX_STATE_DIR' 2>&1; test -S '$d/control.sock' && echo SOCKET-VISIBLE" || true)
+	! echo "$out" | grep -q SOCKET-VISIBLE || fail "the control socket is visible in the box: $out"
+	# Its leader (pid 1 of the box's view): no signal, no fds, no memory.
+	out=$($CLAWBOX exec --project "$P" -- sh -c 'kill -9 1; kill -STOP 1; ls /proc/1/fd 2>&1 | head -1; cat /proc/1/environ 2>&1 | head -c 100; echo; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/1/status' 2>&1 || true)
+	echo "$out" | grep -q "Permission denied" || fail "/proc/1 of the leader is readable: $out"
+	! echo "$out" | grep -q "PATH=" || fail "the leader's environment is readable: $out"
+	echo "$out" | grep -q "NoNewPrivs:.*1" && echo "$out" | grep -q "Seccomp:.*2" || fail "the leader is not confined: $out"
+	$CLAWBOX exec --project "$P" -- true || fail "the box stopped serving after the attempts"
+	out=$($CLAWBOX exec --project "$P" -- ps -e -o args=)
+	echo "$out" | grep -q "^sleep 1000" || fail "the box's command is gone: $out"
+	# Nothing in the box holds a socket to the init or the supervisor.
+	out=$($CLAWBOX exec --project "$P" -- sh -c 'for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null; done | grep -c socket: || true')
+	[ "$out" = 0 ] || fail "box processes hold $out sockets"
+}
+
 case_run "exit statuses as run's" exit_statuses_as_run
 case_run "exec sees the overlay, gets stdin, env, workdir" exec_sees_the_overlay_and_stdin
 case_run "up twice refused; run joins an up box" up_twice_and_run_joins
@@ -309,3 +329,4 @@ case_run "the box goes down under a running exec" box_down_under_exec
 case_run "the command's restart policy" restart_policy
 case_run "the control socket: private, garbage refused, no dir fds" control_socket_is_private
 case_run "sessions: pids, memory and time limits" session_limits
+case_run "a hostile command cannot reach the control, its leader or the init" hostile_command_cannot_reach_the_control
