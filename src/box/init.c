@@ -175,6 +175,7 @@ static int open_diag(const struct supervisor_spec *s)
 
 struct builder {
 	const struct supervisor_spec *spec;
+	pthread_t thread;
 	int out[2]; /* builder to init; all ends stay open here: one fd table */
 	int in[2];  /* init to builder: the old root may go */
 	struct rootfs_layers layers;
@@ -291,13 +292,9 @@ static void builder_start(const struct supervisor_spec *s, struct builder *bd)
 	if (pipe2(bd->out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(bd->in, O_CLOEXEC) < 0)
 		die_errno(-errno, "create a pipe");
 	sigset_t all, old;
-	pthread_attr_t at;
-	pthread_t t;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int e = pthread_attr_init(&at);
-	if (e == 0 && (e = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED)) == 0)
-		e = pthread_create(&t, &at, builder_main, bd);
+	int e = pthread_create(&bd->thread, NULL, builder_main, bd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0)
 		die_errno(-e, "start the builder");
@@ -719,8 +716,13 @@ void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pt
 	struct pollfd orphan = { .fd = FD_REPORT };
 	if (poll(&orphan, 1, 0) < 0 || (orphan.revents & POLLERR))
 		_exit(EXIT_SETUP);
-	if (s->service)
+	/* A service clones its sessions' leaders with clone3, which, unlike
+	 * fork(), does not make libc's locks safe for the child: no other
+	 * thread may be running then (the builder empties the trash last). */
+	if (s->service) {
+		pthread_join(bd.thread, NULL);
 		initsvc_main(s, envp, base);
+	}
 	confine(s);
 	trace_point("init.confined");
 	start_command(s, envp, pts, keep);
