@@ -194,13 +194,14 @@ static void session_gone(struct control *c, const char *name)
  * here. */
 static void from_client_msg(struct control *c, struct client *cl, struct ctlmsg *m)
 {
-	int r = 0;
 	m->h.id = cl->id;
 	if (m->h.type == CTLMSG_WORKSPACE) {
 		pthread_mutex_lock(&c->lock);
 		int fd = c->workspace;
-		r = fd >= 0 ? ctlmsg_send(cl->fd, CTLMSG_OK, cl->id, 0, NULL, 0, &fd, 1)
-			    : client_error(cl, -EAGAIN, "the box's workspace is not ready", NULL);
+		if (fd >= 0)
+			ctlmsg_send(cl->fd, CTLMSG_OK, cl->id, 0, NULL, 0, &fd, 1);
+		else
+			client_error(cl, -EAGAIN, "the box's workspace is not ready", NULL);
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
@@ -213,9 +214,9 @@ static void from_client_msg(struct control *c, struct client *cl, struct ctlmsg 
 		client_error(cl, -EBUSY, "one request at a time on a connection", NULL);
 		return;
 	}
-	if (m->h.type == CTLMSG_EXEC && (r = check_fds(cl, m)) < 0)
+	if (m->h.type == CTLMSG_EXEC && check_fds(cl, m) < 0)
 		return;
-	if (m->h.type == CTLMSG_SESSION_NEW && (r = session_cgroups(c, cl, m)) < 0)
+	if (m->h.type == CTLMSG_SESSION_NEW && session_cgroups(c, cl, m) < 0)
 		return;
 	if (ctlmsg_forward(c->spec.init_sock, m) < 0) {
 		client_error(cl, -ECONNRESET, "the box is going down", NULL);

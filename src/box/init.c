@@ -399,7 +399,7 @@ int init_open_pty(int *ret_master, struct error *err)
 static int open_pty(void)
 {
 	struct error err;
-	int master, r;
+	int master = -1, r;
 	int n = init_open_pty(&master, &err);
 	if (n < 0)
 		die(&err);

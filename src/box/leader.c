@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -138,6 +139,15 @@ static void do_exec(struct leader *l, struct ctlmsg *m)
 		return;
 	}
 	exec_fds(m, fds);
+	const char *cwd = ctlmsg_get(m, 'c');
+	struct stat st;
+	if (cwd && (stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		/* Not the command's failure (no 127): the directory's. */
+		char msg[ERROR_MESSAGE_MAX];
+		snprintf(msg, sizeof(msg), "no such working directory in the box '%s'", cwd);
+		reply_error(m->h.id, -ENOENT, NULL, msg);
+		return;
+	}
 	struct init_stdio io = {
 		.fds = fds, .pts = -1, .pty_fds = pty_fds, .cwd = ctlmsg_get(m, 'c')
 	};

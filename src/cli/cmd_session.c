@@ -212,8 +212,8 @@ int cmd_session(int argc, char **argv)
 	struct error err = { 0 };
 	char msg[ERROR_FORMAT_MAX];
 	int r = parse(argc, argv, &a);
-	if (r >= 0)
-		return r;
+	if (r >= 0 || !a.verb)
+		return r >= 0 ? r : CLI_EXIT_USAGE;
 	if (cli_box(&a.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
 		return CLI_EXIT_ERROR;
 	if (STREQ(a.verb, "list"))

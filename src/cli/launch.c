@@ -486,6 +486,9 @@ static int setup_limits(const struct launch_opts *o, const struct box *b, struct
 	char msg[ERROR_FORMAT_MAX];
 	s->cg.memory = o->memory;
 	s->cg.pids = o->pids;
+	/* What a clawbox killed with SIGKILL left (a run's, a session's). */
+	if (geteuid() == 0 && (o->up || o->memory || o->pids))
+		cgroup_sweep();
 	if (!o->memory && !o->pids)
 		return 0;
 	int r = geteuid() == 0 ? cgroup_create(&s->cg, b->name, &err) : -EPERM;

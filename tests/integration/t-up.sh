@@ -55,6 +55,11 @@ $P" ] || fail "exec output: $out"
 	[ ! -e "$P/made" ] && [ -e "$(box_dir)/upper/made" ] || fail "the write is not held in the overlay"
 	out=$($CLAWBOX exec --project "$P" --workdir /tmp -- pwd)
 	[ "$out" = /tmp ] || fail "workdir: $out"
+	set +e
+	$CLAWBOX exec --project "$P" --workdir /nonexistent -- true 2>"$C/err"; r=$?
+	set -e
+	[ $r -eq 125 ] && grep -q "no such working directory in the box '/nonexistent'" "$C/err" ||
+		fail "a missing workdir: $r $(cat "$C/err")"
 	out=$(FOO=bar $CLAWBOX exec --project "$P" --env FOO --env X=1 -- sh -c 'echo $FOO$X')
 	[ "$out" = bar1 ] || fail "env: $out"
 	$CLAWBOX status --project "$P" | grep -q "pending: *2 changes" || fail "status"
@@ -180,6 +185,12 @@ supervisor_killed_mid_exec() {
 	tag=$((RANDOM + 40000))
 	up >/dev/null
 	sup=$(supervisor_pid)
+	cg=
+	if [ "$(id -u)" -eq 0 ] && [ -d /sys/fs/cgroup/pids ]; then
+		$CLAWBOX session create lim --project "$P" --pids 100
+		cg=$(echo /sys/fs/cgroup/pids/clawbox-s-lim-"$sup")
+		[ -d "$cg" ] || fail "no session cgroup"
+	fi
 	$CLAWBOX exec --project "$P" -- sleep "$tag" 2>"$C/err" &
 	client=$!
 	await pgrep -f "^sleep $tag\$" >/dev/null || fail "never started"
@@ -195,6 +206,7 @@ supervisor_killed_mid_exec() {
 	[ $r -eq 125 ] && grep -q "is not up" "$C/err" || fail "stale socket: $r $(cat "$C/err")"
 	$CLAWBOX up --project "$P" >/dev/null
 	$CLAWBOX exec --project "$P" -- true
+	[ -z "$cg" ] || [ ! -d "$cg" ] || fail "the dead supervisor's session cgroup is left"
 }
 
 box_down_under_exec() {
