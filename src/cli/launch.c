@@ -12,6 +12,7 @@
 #include "box/masks.h"
 #include "util/strv.h"
 #include "cli/launch.h"
+#include "cli/launch_watch.h" /* writewatch */
 #include "box/supervisor.h"
 #include "secrets/secrets.h"
 #include "util/fs.h"
@@ -68,6 +69,7 @@ static const char run_usage[] =
     "                       then the box's stored secrets ('clawbox secrets')\n"
     "      --strict         refuse, instead of warning about, a secrets file that\n"
     "                       others can read or write, or that cannot be read\n"
+    "      --no-watch       do not audit the box's writes as they happen (fs.* events)\n"
     "  -h, --help           show this help\n\n"
     "exit status: CMD's own; 128+N when killed by signal N; 125 when clawbox\n"
     "could not set the box up; 126 when CMD cannot be executed; 127 when CMD is\n"
@@ -170,7 +172,8 @@ enum {
 	OPT_DENY,
 	OPT_SECRETS,
 	OPT_CONFIG,
-	OPT_STRICT
+	OPT_STRICT,
+	OPT_NO_WATCH /* writewatch */
 };
 
 static const struct option long_opts[] = {
@@ -188,6 +191,7 @@ static const struct option long_opts[] = {
 	{ "secrets", required_argument, NULL, OPT_SECRETS },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "no-watch", no_argument, NULL, OPT_NO_WATCH }, /* writewatch */
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -253,6 +257,7 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 	case OPT_SECRETS: o->secrets_file = optarg; break;
 	case OPT_CONFIG: return parse_config_opt(o, optarg) ? EXIT_SETUP : -1;
 	case OPT_STRICT: o->strict = true; break;
+	case OPT_NO_WATCH: o->no_watch = true; break; /* writewatch */
 	case 'h': fputs(run_usage, stdout); return 0;
 	default:
 		if (optopt)
@@ -291,7 +296,8 @@ struct run_ctx {
 	struct secrets *known; /* every value the box was given, this run's too */
 	pid_t pid;
 	struct net_run *net;
-	char cwd[PATH_MAX]; /* the command's, inside the box */
+	struct launch_watch *watch; /* writewatch: the box's writes audited */
+	char cwd[PATH_MAX];         /* the command's, inside the box */
 	char upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 };
 
@@ -329,6 +335,7 @@ static void on_ended(const struct supervisor_result *res, void *p)
 {
 	struct run_ctx *c = p;
 	net_finish(&c->net);
+	c->watch = launch_watch_stop(c->watch); /* writewatch: fs.* before run.exit */
 	json_t *f =
 	    json_pack("{s:I, s:i, s:I, s:b}", "pid", (json_int_t)c->pid, "exit", res->exit_code,
 		      "duration_ms", (json_int_t)res->duration_ms, "ran", res->ran);
@@ -719,6 +726,8 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 		goto out;
 	}
 	trace_point("env");
+	if (!o->no_watch && b->mode != BOX_MODE_YOLO_UNSAFE) /* writewatch */
+		ctx->watch = launch_watch_start(b, ctx->upper, ctx->known);
 	pid_t yolo = yolo_sync_start(b);
 	r = supervisor_finish(sb, secrets_env_vector(env), ctx->known, &res, &err);
 	sb = NULL;
@@ -730,6 +739,7 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 	code = report_outcome(&res);
 out:
 	supervisor_abort(sb);
+	ctx->watch = launch_watch_stop(ctx->watch); /* writewatch */
 	net_finish(&ctx->net);
 	cgroup_destroy(&s.cg);
 	strv_free(&masks);

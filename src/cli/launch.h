@@ -26,6 +26,7 @@ struct launch_opts {
 	char config_dir[PATH_MAX];  /* --config DIR, canonical; "" when not given */
 	char config_path[PATH_MAX]; /* where the box sees it */
 	bool strict;                /* --strict */
+	bool no_watch;              /* --no-watch: no fs.* events (writewatch) */
 };
 
 #define LAUNCH_OPTS_INIT                                                           \

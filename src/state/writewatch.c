@@ -1,0 +1,664 @@
+/* The overlay's upper dir watched with inotify (src/state/writewatch.h).
+ *
+ * Why inotify, not fanotify: the watcher must work for ordinary users,
+ * and unprivileged fanotify (Linux 5.13+) has inode marks only, which is
+ * what inotify gives with less code; a filesystem mark (one mark for the
+ * whole tree, no race with new directories) needs CAP_SYS_ADMIN in the
+ * host's user namespace and resolving its file handles CAP_DAC_READ_SEARCH.
+ *
+ * The model: every watched directory is a node, indexed by its watch
+ * descriptor, holding its parent's descriptor and its name, so a
+ * directory's path is its chain of names and a rename moves one node. A
+ * directory that leaves its place without a rename both of whose names we
+ * saw (overlayfs moving it to its work dir) loses its watch and its
+ * subtree's: its later events are not the agent's view any more. */
+#include "util/common.h"
+
+#include "state/audit.h"
+#include "state/writewatch.h"
+#include "util/utf8.h"
+
+#include <dirent.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#define WW_MASK                                                                           \
+	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
+	 IN_DELETE_SELF | IN_ONLYDIR)
+#define WW_MOD_SLOTS  4096 /* files whose last fs.modify is remembered */
+#define WW_SCAN_DEPTH 1024 /* directories entered by one scan, deepest */
+#define WW_ORIGIN     "user.overlay.origin"
+#define WW_READ_BUF   (64 * 1024)
+#define WW_SHOWN_MAX  (PATH_MAX * 4 + 64)
+
+struct ww_dir {
+	int parent; /* its parent's watch descriptor; -1 for the upper dir */
+	bool dead;  /* left its place: its events are ignored until IN_IGNORED */
+	bool moved; /* renamed by an event pair: its IN_MOVE_SELF is expected */
+	char name[];
+};
+
+struct ww_mod {
+	char *rel;    /* the file, NULL: a free slot */
+	int64_t last; /* when its last fs.modify was written (ms, monotonic) */
+	bool pending; /* written to since */
+};
+
+struct ww_move {
+	bool has;
+	bool isdir;
+	int wd;
+	uint32_t cookie;
+	char name[NAME_MAX + 1];
+};
+
+struct writewatch {
+	int ifd, stopfd, upper;
+	pthread_t thread;
+	struct audit *audit;
+	char prefix[PATH_MAX];
+	struct ww_dir **dirs; /* by watch descriptor */
+	size_t cap;
+	int root;
+	struct ww_move move;     /* an IN_MOVED_FROM waiting for its IN_MOVED_TO */
+	struct ww_mod *mods;     /* WW_MOD_SLOTS, by the hash of the path */
+	int64_t due;             /* the earliest pending modify's time, or 0 */
+	bool lost_watch;         /* fs.lost said that a directory went unwatched */
+	char last[WW_SHOWN_MAX]; /* the last event and path written (no repeats) */
+	uint64_t events;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void writewatch_escape(const char *s, char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0, left = strlen(s);
+	while (*p) {
+		uint32_t cp = 0;
+		size_t seq = *p >= 0x80 ? utf8_decode(p, left, &cp) : 0;
+		if (o + 8 >= n) {
+			memcpy(out + (o + 4 <= n ? o : n - 4), "...", 4);
+			return;
+		}
+		if (seq && utf8_is_control(cp)) {
+			o += (size_t)snprintf(out + o, n - o, "\\u%04x", (unsigned)cp);
+		} else if (seq) {
+			memcpy(out + o, p, seq);
+			o += seq;
+		} else if (*p < 0x20 || *p >= 0x7f || *p == '\\') {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		} else {
+			out[o++] = (char)*p;
+		}
+		seq = seq ? seq : 1;
+		p += seq;
+		left -= seq;
+	}
+	out[o] = '\0';
+}
+
+static struct ww_dir *dir_get(const struct writewatch *w, int wd)
+{
+	return wd >= 0 && (size_t)wd < w->cap ? w->dirs[wd] : NULL;
+}
+
+/* The path of directory wd relative to the upper dir ("" for itself). */
+static int dir_rel(const struct writewatch *w, int wd, char *out, size_t n)
+{
+	int chain[PATH_MAX / 2];
+	size_t depth = 0, o = 0;
+	for (int d = wd; d != w->root; d = dir_get(w, d)->parent) {
+		if (!dir_get(w, d) || depth == ELEMENTSOF(chain))
+			return -ENOENT;
+		chain[depth++] = d;
+	}
+	out[0] = '\0';
+	while (depth--) {
+		int m =
+		    snprintf(out + o, n - o, "%s%s", o ? "/" : "", dir_get(w, chain[depth])->name);
+		if (m < 0 || (size_t)m >= n - o)
+			return -ENAMETOOLONG;
+		o += (size_t)m;
+	}
+	return 0;
+}
+
+/* The path of name in directory wd, relative to the upper dir. */
+static int child_rel(const struct writewatch *w, int wd, const char *name, char *out, size_t n)
+{
+	int r = dir_rel(w, wd, out, n);
+	size_t o = strlen(out);
+	if (r < 0)
+		return r;
+	r = snprintf(out + o, n - o, "%s%s", o ? "/" : "", name);
+	return r < 0 || (size_t)r >= n - o ? -ENAMETOOLONG : 0;
+}
+
+/* Open rel ("" for the upper dir itself) beneath the upper dir, never
+ * through a symlink or out of its filesystem. */
+static int open_beneath(const struct writewatch *w, const char *rel, uint64_t flags)
+{
+	struct open_how how = { .flags = flags | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+					   RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
+	long fd = syscall(SYS_openat2, w->upper, rel[0] ? rel : ".", &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static const char *type_name(mode_t m)
+{
+	return S_ISDIR(m) ? "dir" : S_ISLNK(m) ? "link" : S_ISREG(m) ? "file" : "other";
+}
+
+/* Write one event: path (and from) relative to the upper dir, shown as
+ * prefix/REL, escaped. The same event on the same path twice in a row is
+ * written once (overlayfs's exchanges can show one change twice). */
+static void emit(struct writewatch *w, const char *event, const char *rel, const char *from,
+		 const char *type)
+{
+	char esc[WW_SHOWN_MAX], path[WW_SHOWN_MAX + PATH_MAX], key[sizeof(w->last)];
+	writewatch_escape(rel, esc, sizeof(esc));
+	snprintf(path, sizeof(path), "%s%s%s", w->prefix, rel[0] ? "/" : "", esc);
+	snprintf(key, sizeof(key), "%s %s", event, path);
+	if (!from && !STREQ(event, "fs.modify") && STREQ(key, w->last))
+		return;
+	snprintf(w->last, sizeof(w->last), "%s", key);
+	json_t *f = json_pack("{s:s}", "path", path);
+	if (f && from) {
+		writewatch_escape(from, esc, sizeof(esc));
+		snprintf(path, sizeof(path), "%s%s%s", w->prefix, from[0] ? "/" : "", esc);
+		json_object_set_new(f, "from", json_string(path));
+	}
+	if (f && type)
+		json_object_set_new(f, "type", json_string(type));
+	if (audit_append(w->audit, event, f) == 0)
+		__atomic_add_fetch(&w->events, 1, __ATOMIC_RELAXED);
+}
+
+static void lost(struct writewatch *w, const char *reason)
+{
+	json_t *f = json_pack("{s:s}", "reason", reason);
+	w->last[0] = '\0';
+	if (audit_append(w->audit, "fs.lost", f) == 0)
+		__atomic_add_fetch(&w->events, 1, __ATOMIC_RELAXED);
+}
+
+static struct ww_mod *mod_slot(struct writewatch *w, const char *rel)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)rel; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &w->mods[h & (WW_MOD_SLOTS - 1)];
+}
+
+/* Write the modify that waits for rel, if one does; forget rel (gone:
+ * its next write is reported at once) when drop. */
+static void mod_flush(struct writewatch *w, const char *rel, bool drop)
+{
+	struct ww_mod *s = mod_slot(w, rel);
+	if (!s->rel || !STREQ(s->rel, rel))
+		return;
+	if (s->pending)
+		emit(w, "fs.modify", s->rel, NULL, NULL);
+	s->pending = false;
+	if (drop)
+		s->rel = (free(s->rel), NULL);
+}
+
+/* A write to rel: fs.modify now, unless one was written less than
+ * WRITEWATCH_MODIFY_MS ago; then it waits (mod_tick). A slot taken by
+ * another file gives that file's waiting modify first. */
+static void mod_note(struct writewatch *w, const char *rel, int64_t now)
+{
+	struct ww_mod *s = mod_slot(w, rel);
+	if (s->rel && !STREQ(s->rel, rel)) {
+		mod_flush(w, s->rel, true);
+	}
+	if (!s->rel) {
+		if (!(s->rel = strdup(rel)))
+			return;
+		s->last = now - WRITEWATCH_MODIFY_MS;
+	}
+	if (now - s->last >= WRITEWATCH_MODIFY_MS) {
+		emit(w, "fs.modify", rel, NULL, NULL);
+		s->last = now;
+		s->pending = false;
+		return;
+	}
+	s->pending = true;
+	if (!w->due || s->last + WRITEWATCH_MODIFY_MS < w->due)
+		w->due = s->last + WRITEWATCH_MODIFY_MS;
+}
+
+/* Write the modifies that are due (all of them when all). */
+static void mod_tick(struct writewatch *w, int64_t now, bool all)
+{
+	w->due = 0;
+	for (size_t i = 0; i < WW_MOD_SLOTS; i++) {
+		struct ww_mod *s = &w->mods[i];
+		if (!s->pending)
+			continue;
+		if (all || s->last + WRITEWATCH_MODIFY_MS <= now) {
+			emit(w, "fs.modify", s->rel, NULL, NULL);
+			s->last = now;
+			s->pending = false;
+		} else if (!w->due || s->last + WRITEWATCH_MODIFY_MS < w->due) {
+			w->due = s->last + WRITEWATCH_MODIFY_MS;
+		}
+	}
+}
+
+/* Record directory wd as name in parent (a watch on an inode we know
+ * already gives its descriptor again: the node is moved). */
+static int dir_put(struct writewatch *w, int wd, int parent, const char *name)
+{
+	if ((size_t)wd >= w->cap) {
+		size_t cap = w->cap ? w->cap : 64;
+		while (cap <= (size_t)wd)
+			cap *= 2;
+		if (cap > WRITEWATCH_DIRS_MAX)
+			return -ENOSPC;
+		struct ww_dir **d = realloc(w->dirs, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		memset(d + w->cap, 0, (cap - w->cap) * sizeof(*d));
+		w->dirs = d;
+		w->cap = cap;
+	}
+	struct ww_dir *d = malloc(sizeof(*d) + strlen(name) + 1);
+	if (!d)
+		return -ENOMEM;
+	*d = (struct ww_dir){ .parent = parent };
+	memcpy(d->name, name, strlen(name) + 1);
+	free(w->dirs[wd]);
+	w->dirs[wd] = d;
+	return 0;
+}
+
+/* The live node named name in parent, or -1. */
+static int dir_find(const struct writewatch *w, int parent, const char *name)
+{
+	for (size_t i = 0; i < w->cap; i++)
+		if (w->dirs[i] && !w->dirs[i]->dead && w->dirs[i]->parent == parent &&
+		    STREQ(w->dirs[i]->name, name) && (int)i != w->root)
+			return (int)i;
+	return -1;
+}
+
+static bool dir_beneath(const struct writewatch *w, int wd, int top)
+{
+	for (size_t hops = 0; wd >= 0 && hops < PATH_MAX; hops++) {
+		if (wd == top)
+			return true;
+		const struct ww_dir *d = dir_get(w, wd);
+		if (!d || d->dead)
+			return false;
+		wd = d->parent;
+	}
+	return false;
+}
+
+/* Directory top left the agent's view: drop its watch and its subtree's. */
+static void dir_kill(struct writewatch *w, int top)
+{
+	for (size_t i = 0; i < w->cap; i++)
+		if ((int)i != top && w->dirs[i] && !w->dirs[i]->dead &&
+		    dir_beneath(w, (int)i, top)) {
+			w->dirs[i]->dead = true;
+			inotify_rm_watch(w->ifd, (int)i);
+		}
+	if (dir_get(w, top) && !w->dirs[top]->dead) {
+		w->dirs[top]->dead = true;
+		inotify_rm_watch(w->ifd, top);
+	}
+}
+
+static void scan(struct writewatch *w, int dfd, int wd, const char *rel, bool report, int depth);
+
+/* Watch the directory name in parent (its fd pfd, its path prel) and,
+ * with scan, the directories beneath it; report: each entry found is an
+ * fs.create (they appeared before the watch). */
+static int watch_add(struct writewatch *w, int pfd, int parent, const char *prel, const char *name,
+		     bool report, int depth)
+{
+	char rel[PATH_MAX], self[64];
+	_cleanup_close_ int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	int wd = inotify_add_watch(w->ifd, self, WW_MASK);
+	int r = wd < 0 ? -errno : dir_put(w, wd, parent, name);
+	if (r < 0) {
+		if (wd >= 0)
+			inotify_rm_watch(w->ifd, wd);
+		if (!w->lost_watch)
+			lost(w, "a directory could not be watched (too many directories): "
+				"writes beneath it are not reported");
+		w->lost_watch = true;
+		return r;
+	}
+	if (snprintf(rel, sizeof(rel), "%s%s%s", prel, prel[0] ? "/" : "", name) < (int)sizeof(rel))
+		scan(w, fd, wd, rel, report, depth + 1);
+	return 0;
+}
+
+/* An entry found by a scan of a new or copied-up directory: made since
+ * (a copied-up directory starts empty), so reported as its event would
+ * be: a whiteout is a delete, a copy-up nothing, the rest a create. */
+static void scan_report(struct writewatch *w, const char *rel, const char *name,
+			const struct stat *st, int dfd)
+{
+	char crel[PATH_MAX], self[64 + NAME_MAX];
+	if (snprintf(crel, sizeof(crel), "%s%s%s", rel, rel[0] ? "/" : "", name) >=
+	    (int)sizeof(crel))
+		return;
+	if (S_ISCHR(st->st_mode) && st->st_rdev == 0) {
+		emit(w, "fs.delete", crel, NULL, NULL);
+		return;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d/%s", dfd, name);
+	if (lgetxattr(self, WW_ORIGIN, NULL, 0) < 0)
+		emit(w, "fs.create", crel, NULL, type_name(st->st_mode));
+}
+
+/* Watch every directory beneath dfd (directory wd, path rel); report:
+ * each entry is new (scan_report). */
+static void scan(struct writewatch *w, int dfd, int wd, const char *rel, bool report, int depth)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (depth < WW_SCAN_DEPTH && (e = readdir(d))) {
+		struct stat st;
+		if (STREQ(e->d_name, ".") || STREQ(e->d_name, "..") ||
+		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (report)
+			scan_report(w, rel, e->d_name, &st, dfd);
+		if (S_ISDIR(st.st_mode))
+			watch_add(w, dfd, wd, rel, e->d_name, report, depth);
+	}
+	closedir(d);
+}
+
+struct ww_entry {
+	bool gone, whiteout, origin;
+	mode_t mode;
+};
+
+/* What is at name in directory wd now. */
+static void classify(const struct writewatch *w, int wd, const char *name, struct ww_entry *ret)
+{
+	char rel[PATH_MAX], self[PATH_MAX + 64];
+	struct stat st;
+	*ret = (struct ww_entry){ .gone = true };
+	if (dir_rel(w, wd, rel, sizeof(rel)) < 0)
+		return;
+	_cleanup_close_ int pfd = open_beneath(w, rel, O_PATH);
+	if (pfd < 0 || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	ret->gone = false;
+	ret->mode = st.st_mode;
+	ret->whiteout = S_ISCHR(st.st_mode) && st.st_rdev == 0;
+	/* lgetxattr: name itself is never followed, nor are its parents
+	 * (the fd was opened without symlinks). */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d/%s", pfd, name);
+	ret->origin = lgetxattr(self, WW_ORIGIN, NULL, 0) >= 0;
+}
+
+/* Watch the new directory name of wd (report: what is in it already is
+ * new too). */
+static void watch_new(struct writewatch *w, int wd, const char *name, bool report)
+{
+	char rel[PATH_MAX];
+	if (dir_rel(w, wd, rel, sizeof(rel)) < 0)
+		return;
+	_cleanup_close_ int pfd = open_beneath(w, rel, O_PATH);
+	if (pfd >= 0)
+		watch_add(w, pfd, wd, rel, name, report, 0);
+}
+
+/* IN_CREATE, or an IN_MOVED_TO whose IN_MOVED_FROM was not in the upper
+ * dir (overlayfs's work dir): a copy-up is not the agent's (the writes
+ * that follow are); a whiteout is a delete; a directory put in place of
+ * a directory we watch is the exchange of a removal. */
+static void on_new(struct writewatch *w, int wd, const char *name, bool moved_in, bool isdir)
+{
+	char rel[PATH_MAX];
+	struct ww_entry e;
+	if (child_rel(w, wd, name, rel, sizeof(rel)) < 0)
+		return;
+	if (moved_in && isdir && dir_find(w, wd, name) >= 0)
+		return;
+	classify(w, wd, name, &e);
+	/* Gone already: a file moved in from the work dir was a whiteout
+	 * (its parent went since) or a file created over one and removed;
+	 * a directory moved in is a copy-up or an exchange. */
+	if (e.gone && !(moved_in && isdir))
+		emit(w, moved_in ? "fs.delete" : "fs.create", rel, NULL, NULL);
+	if (e.gone)
+		return;
+	if (e.whiteout) {
+		mod_flush(w, rel, true);
+		emit(w, "fs.delete", rel, NULL, NULL);
+		return;
+	}
+	if (!e.origin)
+		emit(w, "fs.create", rel, NULL, type_name(e.mode));
+	if (S_ISDIR(e.mode))
+		watch_new(w, wd, name, true);
+}
+
+/* A rename both of whose names are in the upper dir. */
+static void on_rename(struct writewatch *w, const struct ww_move *m, int wd, const char *name)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	if (child_rel(w, m->wd, m->name, from, sizeof(from)) < 0 ||
+	    child_rel(w, wd, name, to, sizeof(to)) < 0)
+		return;
+	mod_flush(w, from, true);
+	mod_flush(w, to, true);
+	emit(w, "fs.rename", to, from, m->isdir ? "dir" : NULL);
+	if (!m->isdir)
+		return;
+	int d = dir_find(w, m->wd, m->name);
+	if (d < 0) {
+		watch_new(w, wd, name, false);
+		return;
+	}
+	w->dirs[d]->parent = wd;
+	w->dirs[d]->moved = true;
+	struct ww_dir *nd = realloc(w->dirs[d], sizeof(*nd) + strlen(name) + 1);
+	if (nd) {
+		memcpy(nd->name, name, strlen(name) + 1);
+		w->dirs[d] = nd;
+	}
+}
+
+/* The events of a directory itself; true when ev is done with. */
+static bool on_self(struct writewatch *w, const struct inotify_event *ev, struct ww_dir *d)
+{
+	if (ev->mask & IN_IGNORED) {
+		w->dirs[ev->wd] = (free(d), NULL);
+		return true;
+	}
+	if (d->dead)
+		return true;
+	if (ev->mask & IN_MOVE_SELF) {
+		if (!d->moved && ev->wd != w->root)
+			dir_kill(w, ev->wd);
+		d->moved = false;
+		return true;
+	}
+	if (ev->mask & IN_DELETE_SELF) {
+		d->dead = true;
+		return true;
+	}
+	return ev->len == 0;
+}
+
+static void handle(struct writewatch *w, const struct inotify_event *ev, int64_t now)
+{
+	char rel[PATH_MAX];
+	struct ww_dir *d = dir_get(w, ev->wd);
+	if (ev->mask & IN_Q_OVERFLOW) {
+		w->move.has = false;
+		lost(w, "the kernel's event queue overflowed: writes were not reported");
+		scan(w, w->upper, w->root, "", false, 0);
+		return;
+	}
+	if (!d || on_self(w, ev, d))
+		return;
+	/* An IN_MOVED_FROM not followed by its IN_MOVED_TO: the entry left
+	 * for overlayfs's work dir (a directory's watch goes on its
+	 * IN_MOVE_SELF). */
+	struct ww_move m = w->move;
+	w->move.has = false;
+	if (ev->mask & IN_MOVED_FROM) {
+		w->move = (struct ww_move){ .has = true,
+					    .isdir = ev->mask & IN_ISDIR,
+					    .wd = ev->wd,
+					    .cookie = ev->cookie };
+		snprintf(w->move.name, sizeof(w->move.name), "%s", ev->name);
+	} else if (ev->mask & IN_MOVED_TO && m.has && m.cookie == ev->cookie) {
+		on_rename(w, &m, ev->wd, ev->name);
+	} else if (ev->mask & (IN_MOVED_TO | IN_CREATE)) {
+		on_new(w, ev->wd, ev->name, ev->mask & IN_MOVED_TO, ev->mask & IN_ISDIR);
+	} else if (child_rel(w, ev->wd, ev->name, rel, sizeof(rel)) < 0) {
+		return;
+	} else if (ev->mask & IN_DELETE) {
+		mod_flush(w, rel, true);
+		emit(w, "fs.delete", rel, NULL, NULL);
+	} else if (ev->mask & IN_MODIFY) {
+		mod_note(w, rel, now);
+	}
+}
+
+/* Read what is queued (never blocks). 0 when the queue is empty. */
+static int drain_once(struct writewatch *w)
+{
+	_Alignas(struct inotify_event) char buf[WW_READ_BUF];
+	ssize_t n = read(w->ifd, buf, sizeof(buf));
+	if (n <= 0)
+		return 0;
+	int64_t now = now_ms();
+	for (char *p = buf; p < buf + n;) {
+		const struct inotify_event *ev = (const struct inotify_event *)p;
+		handle(w, ev, now);
+		p += sizeof(*ev) + ev->len;
+	}
+	if (w->due && w->due <= now)
+		mod_tick(w, now, false);
+	return 1;
+}
+
+static void *thread_main(void *p)
+{
+	struct writewatch *w = p;
+	for (;;) {
+		struct pollfd pf[2] = { { .fd = w->ifd, .events = POLLIN },
+					{ .fd = w->stopfd, .events = POLLIN } };
+		int64_t now = now_ms();
+		int timeout = w->due ? (int)(w->due > now ? w->due - now : 0) : -1;
+		int r = poll(pf, 2, timeout);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents)
+			break;
+		if (pf[0].revents)
+			drain_once(w);
+		else if (r == 0)
+			mod_tick(w, now_ms(), false);
+	}
+	while (drain_once(w))
+		;
+	mod_tick(w, now_ms(), true);
+	return NULL;
+}
+
+static struct writewatch *ww_free(struct writewatch *w)
+{
+	if (!w)
+		return NULL;
+	for (size_t i = 0; i < w->cap; i++)
+		free(w->dirs[i]);
+	for (size_t i = 0; w->mods && i < WW_MOD_SLOTS; i++)
+		free(w->mods[i].rel);
+	free(w->dirs);
+	free(w->mods);
+	if (w->ifd >= 0)
+		close(w->ifd);
+	if (w->stopfd >= 0)
+		close(w->stopfd);
+	free(w);
+	return NULL;
+}
+
+static void ww_freep(struct writewatch **w)
+{
+	ww_free(*w);
+}
+
+int writewatch_start(int upper_dirfd, const char *prefix, struct audit *a, struct writewatch **ret,
+		     struct error *err)
+{
+	_cleanup_(ww_freep) struct writewatch *w = calloc(1, sizeof(*w));
+	char self[64];
+	if (!w || !(w->mods = calloc(WW_MOD_SLOTS, sizeof(*w->mods))))
+		return error_errno(err, -ENOMEM, "watch the box's writes");
+	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	w->stopfd = eventfd(0, EFD_CLOEXEC);
+	w->upper = upper_dirfd;
+	w->audit = a;
+	snprintf(w->prefix, sizeof(w->prefix), "%s", prefix);
+	if (w->ifd < 0 || w->stopfd < 0)
+		return error_errno(err, -errno, "watch the box's writes: inotify");
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", upper_dirfd);
+	w->root = inotify_add_watch(w->ifd, self, WW_MASK);
+	if (w->root < 0)
+		return error_errno(err, -errno, "watch the box's upper dir");
+	int r = dir_put(w, w->root, -1, "");
+	if (r < 0)
+		return error_errno(err, r, "watch the box's upper dir");
+	scan(w, upper_dirfd, w->root, "", false, 0);
+	if ((r = -pthread_create(&w->thread, NULL, thread_main, w)) < 0)
+		return error_errno(err, r, "start the box's write watcher");
+	*ret = TAKE_PTR(w);
+	return 0;
+}
+
+struct writewatch *writewatch_stop(struct writewatch *w)
+{
+	uint64_t one = 1;
+	if (!w)
+		return NULL;
+	if (write(w->stopfd, &one, sizeof(one)) == sizeof(one))
+		pthread_join(w->thread, NULL);
+	return ww_free(w);
+}
+
+uint64_t writewatch_events(const struct writewatch *w)
+{
+	return w ? __atomic_load_n(&w->events, __ATOMIC_RELAXED) : 0;
+}
