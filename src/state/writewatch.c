@@ -32,9 +32,10 @@
 	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
 	 IN_DELETE_SELF | IN_ONLYDIR)
 #define WW_MOD_SLOTS  4096 /* files whose last fs.modify is remembered */
-#define WW_SCAN_DEPTH 1024 /* directories entered by one scan, deepest */
+#define WW_SCAN_DEPTH 256  /* directories deep a scan goes (its stack) */
 #define WW_ORIGIN     "user.overlay.origin"
 #define WW_READ_BUF   (64 * 1024)
+#define WW_BATCH_MS   10 /* the least time between two reads */
 #define WW_SHOWN_MAX  (PATH_MAX * 4 + 64)
 
 struct ww_dir {
@@ -329,11 +330,10 @@ static void dir_kill(struct writewatch *w, int top)
 	}
 }
 
-static void scan(struct writewatch *w, int dfd, int wd, const char *rel, bool report, int depth);
+static void scan(struct writewatch *w, int fd, int wd, const char *rel, bool report, int depth);
 
-/* Watch the directory name in parent (its fd pfd, its path prel) and,
- * with scan, the directories beneath it; report: each entry found is an
- * fs.create (they appeared before the watch). */
+/* Watch the directory name in parent (its fd pfd, its path prel) and the
+ * directories beneath it; report: each entry found is new (scan_report). */
 static int watch_add(struct writewatch *w, int pfd, int parent, const char *prel, const char *name,
 		     bool report, int depth)
 {
@@ -342,19 +342,19 @@ static int watch_add(struct writewatch *w, int pfd, int parent, const char *prel
 	if (fd < 0)
 		return -errno;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	int wd = inotify_add_watch(w->ifd, self, WW_MASK);
-	int r = wd < 0 ? -errno : dir_put(w, wd, parent, name);
+	int wd = depth < WW_SCAN_DEPTH ? inotify_add_watch(w->ifd, self, WW_MASK) : -ELOOP;
+	int r = wd < 0 ? (wd == -ELOOP ? wd : -errno) : dir_put(w, wd, parent, name);
 	if (r < 0) {
 		if (wd >= 0)
 			inotify_rm_watch(w->ifd, wd);
 		if (!w->lost_watch)
-			lost(w, "a directory could not be watched (too many directories): "
-				"writes beneath it are not reported");
+			lost(w, "a directory could not be watched (too many directories, or too "
+				"deep): writes beneath it are not reported");
 		w->lost_watch = true;
 		return r;
 	}
 	if (snprintf(rel, sizeof(rel), "%s%s%s", prel, prel[0] ? "/" : "", name) < (int)sizeof(rel))
-		scan(w, fd, wd, rel, report, depth + 1);
+		scan(w, TAKE_FD(fd), wd, rel, report, depth + 1);
 	return 0;
 }
 
@@ -377,29 +377,35 @@ static void scan_report(struct writewatch *w, const char *rel, const char *name,
 		emit(w, "fs.create", crel, NULL, type_name(st->st_mode));
 }
 
-/* Watch every directory beneath dfd (directory wd, path rel); report:
- * each entry is new (scan_report). */
-static void scan(struct writewatch *w, int dfd, int wd, const char *rel, bool report, int depth)
+/* One entry of a scan; its d_type spares a stat unless it reports. */
+static void scan_entry(struct writewatch *w, int fd, int wd, const char *rel, bool report,
+		       int depth, const struct dirent64 *e)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *e;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	struct stat st = { .st_mode = e->d_type == DT_DIR ? S_IFDIR : 0 };
+	if (STREQ(e->d_name, ".") || STREQ(e->d_name, ".."))
 		return;
-	}
-	while (depth < WW_SCAN_DEPTH && (e = readdir(d))) {
-		struct stat st;
-		if (STREQ(e->d_name, ".") || STREQ(e->d_name, "..") ||
-		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (report)
-			scan_report(w, rel, e->d_name, &st, dfd);
-		if (S_ISDIR(st.st_mode))
-			watch_add(w, dfd, wd, rel, e->d_name, report, depth);
-	}
-	closedir(d);
+	if ((report || e->d_type == DT_UNKNOWN) &&
+	    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	if (report)
+		scan_report(w, rel, e->d_name, &st, fd);
+	if (S_ISDIR(st.st_mode))
+		watch_add(w, fd, wd, rel, e->d_name, report, depth);
+}
+
+/* Watch every directory beneath fd (owned: closed here; directory wd,
+ * path rel). */
+static void scan(struct writewatch *w, int fd, int wd, const char *rel, bool report, int depth)
+{
+	_cleanup_close_ int dfd = fd;
+	_Alignas(struct dirent64) char buf[2048];
+	long n;
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < n;) {
+			const struct dirent64 *e = (const struct dirent64 *)(buf + off);
+			scan_entry(w, dfd, wd, rel, report, depth, e);
+			off += e->d_reclen;
+		}
 }
 
 struct ww_entry {
@@ -518,6 +524,14 @@ static bool on_self(struct writewatch *w, const struct inotify_event *ev, struct
 	return ev->len == 0;
 }
 
+/* Watch every directory of the upper dir (a watched one keeps its node). */
+static void rescan(struct writewatch *w)
+{
+	int fd = openat(w->upper, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		scan(w, fd, w->root, "", false, 0);
+}
+
 static void handle(struct writewatch *w, const struct inotify_event *ev, int64_t now)
 {
 	char rel[PATH_MAX];
@@ -525,7 +539,7 @@ static void handle(struct writewatch *w, const struct inotify_event *ev, int64_t
 	if (ev->mask & IN_Q_OVERFLOW) {
 		w->move.has = false;
 		lost(w, "the kernel's event queue overflowed: writes were not reported");
-		scan(w, w->upper, w->root, "", false, 0);
+		rescan(w);
 		return;
 	}
 	if (!d || on_self(w, ev, d))
@@ -586,10 +600,12 @@ static void *thread_main(void *p)
 			break;
 		if (pf[1].revents)
 			break;
-		if (pf[0].revents)
-			drain_once(w);
-		else if (r == 0)
+		if (r == 0)
 			mod_tick(w, now_ms(), false);
+		/* Read, then let events gather: a reader woken at every event
+		 * costs the writer (and the CPU) a wake-up per write. */
+		if (pf[0].revents && (drain_once(w), poll(&pf[1], 1, WW_BATCH_MS) != 0))
+			break;
 	}
 	while (drain_once(w))
 		;
@@ -641,7 +657,7 @@ int writewatch_start(int upper_dirfd, const char *prefix, struct audit *a, struc
 	int r = dir_put(w, w->root, -1, "");
 	if (r < 0)
 		return error_errno(err, r, "watch the box's upper dir");
-	scan(w, upper_dirfd, w->root, "", false, 0);
+	rescan(w);
 	if ((r = -pthread_create(&w->thread, NULL, thread_main, w)) < 0)
 		return error_errno(err, r, "start the box's write watcher");
 	*ret = TAKE_PTR(w);
