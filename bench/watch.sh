@@ -2,7 +2,8 @@
 # The write watcher's cost (src/state/writewatch.c; not part of make test):
 # the same runs with the watcher (the default) and with --no-watch,
 # alternated, medians of RUNS (default 11) in ms and the ratio:
-#   flood    dd of 200 000 one-byte writes to one file (a few fs.modify)
+#   flood20k dd of 20 000 one-byte writes to one file (a few fs.modify)
+#   flood    the same with 200 000
 #   creates  2 000 new files (one fs.create each, written by the watcher's
 #            thread while the box goes on)
 #   start    `true` in a box whose upper dir holds 1 000 directories (each
@@ -47,6 +48,7 @@ case_() {
 }
 
 "$clawbox" run --project "$bench/proj" -- true >/dev/null 2>&1
+case_ flood20k 'dd if=/dev/zero of=flood bs=1 count=20000 2>/dev/null'
 case_ flood 'dd if=/dev/zero of=flood bs=1 count=200000 2>/dev/null'
 case_ creates 'mkdir c && cd c && seq 2000 | xargs touch'
 # start: the upper dir keeps its 1 000 dirs (no reset between runs)

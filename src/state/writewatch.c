@@ -35,7 +35,8 @@
 #define WW_SCAN_DEPTH 256  /* directories deep a scan goes (its stack) */
 #define WW_ORIGIN     "user.overlay.origin"
 #define WW_READ_BUF   (64 * 1024)
-#define WW_BATCH_MS   10 /* the least time between two reads */
+#define WW_BATCH_MS   10  /* the least time between two reads */
+#define WW_START_DIRS 256 /* directories watched before start returns */
 #define WW_SHOWN_MAX  (PATH_MAX * 4 + 64)
 
 struct ww_dir {
@@ -59,6 +60,11 @@ struct ww_move {
 	char name[NAME_MAX + 1];
 };
 
+struct ww_later {
+	int parent;
+	char *name;
+};
+
 struct writewatch {
 	int ifd, stopfd, upper;
 	pthread_t thread;
@@ -67,10 +73,13 @@ struct writewatch {
 	struct ww_dir **dirs; /* by watch descriptor */
 	size_t cap;
 	int root;
-	struct ww_move move;     /* an IN_MOVED_FROM waiting for its IN_MOVED_TO */
-	struct ww_mod *mods;     /* WW_MOD_SLOTS, by the hash of the path */
-	int64_t due;             /* the earliest pending modify's time, or 0 */
-	bool lost_watch;         /* fs.lost said that a directory went unwatched */
+	struct ww_move move;    /* an IN_MOVED_FROM waiting for its IN_MOVED_TO */
+	struct ww_mod *mods;    /* WW_MOD_SLOTS, by the hash of the path */
+	int64_t due;            /* the earliest pending modify's time, or 0 */
+	bool lost_watch;        /* fs.lost said that a directory went unwatched */
+	int budget;             /* directories start may still watch; -1: any */
+	struct ww_later *later; /* directories left to the thread by start */
+	size_t nlater;
 	char last[WW_SHOWN_MAX]; /* the last event and path written (no repeats) */
 	uint64_t events;
 };
@@ -333,16 +342,23 @@ static void dir_kill(struct writewatch *w, int top)
 static void scan(struct writewatch *w, int fd, int wd, const char *rel, bool report, int depth);
 
 /* Watch the directory name in parent (its fd pfd, its path prel) and the
- * directories beneath it; report: each entry found is new (scan_report). */
+ * directories beneath it; report: each entry found is new (scan_report).
+ * The watch is added through the parent's fd without following name; a
+ * directory whose link count says it has no subdirectory (2, where the
+ * filesystem counts them) is not read unless it reports: syscalls are
+ * what a large upper dir costs. */
 static int watch_add(struct writewatch *w, int pfd, int parent, const char *prel, const char *name,
 		     bool report, int depth)
 {
-	char rel[PATH_MAX], self[64];
-	_cleanup_close_ int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	char rel[PATH_MAX], self[64 + NAME_MAX];
+	struct stat st;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	int wd = depth < WW_SCAN_DEPTH ? inotify_add_watch(w->ifd, self, WW_MASK) : -ELOOP;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d/%s", pfd, name);
+	int wd = depth < WW_SCAN_DEPTH ? inotify_add_watch(w->ifd, self, WW_MASK | IN_DONT_FOLLOW)
+				       : -ELOOP;
 	int r = wd < 0 ? (wd == -ELOOP ? wd : -errno) : dir_put(w, wd, parent, name);
 	if (r < 0) {
 		if (wd >= 0)
@@ -353,8 +369,14 @@ static int watch_add(struct writewatch *w, int pfd, int parent, const char *prel
 		w->lost_watch = true;
 		return r;
 	}
-	if (snprintf(rel, sizeof(rel), "%s%s%s", prel, prel[0] ? "/" : "", name) < (int)sizeof(rel))
+	if (st.st_nlink == 2 && !report)
+		return 0;
+	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 &&
+	    snprintf(rel, sizeof(rel), "%s%s%s", prel, prel[0] ? "/" : "", name) < (int)sizeof(rel))
 		scan(w, TAKE_FD(fd), wd, rel, report, depth + 1);
+	if (fd >= 0)
+		close(fd);
 	return 0;
 }
 
@@ -377,6 +399,18 @@ static void scan_report(struct writewatch *w, const char *rel, const char *name,
 		emit(w, "fs.create", crel, NULL, type_name(st->st_mode));
 }
 
+/* Leave the directory name of parent to the thread (start's budget is
+ * spent: a large upper dir must not delay the box). */
+static void later(struct writewatch *w, int parent, const char *name)
+{
+	struct ww_later *l = realloc(w->later, (w->nlater + 1) * sizeof(*l));
+	if (!l)
+		return;
+	w->later = l;
+	if ((l[w->nlater].name = strdup(name)))
+		l[w->nlater++].parent = parent;
+}
+
 /* One entry of a scan; its d_type spares a stat unless it reports. */
 static void scan_entry(struct writewatch *w, int fd, int wd, const char *rel, bool report,
 		       int depth, const struct dirent64 *e)
@@ -389,8 +423,15 @@ static void scan_entry(struct writewatch *w, int fd, int wd, const char *rel, bo
 		return;
 	if (report)
 		scan_report(w, rel, e->d_name, &st, fd);
-	if (S_ISDIR(st.st_mode))
-		watch_add(w, fd, wd, rel, e->d_name, report, depth);
+	if (!S_ISDIR(st.st_mode))
+		return;
+	if (w->budget == 0) {
+		later(w, wd, e->d_name);
+		return;
+	}
+	if (w->budget > 0)
+		w->budget--;
+	watch_add(w, fd, wd, rel, e->d_name, report, depth);
 }
 
 /* Watch every directory beneath fd (owned: closed here; directory wd,
@@ -590,6 +631,13 @@ static int drain_once(struct writewatch *w)
 static void *thread_main(void *p)
 {
 	struct writewatch *w = p;
+	/* What start left, unless the box ends first (its writes are done). */
+	for (size_t i = 0; i < w->nlater; i++) {
+		struct pollfd stop = { .fd = w->stopfd, .events = POLLIN };
+		if (poll(&stop, 1, 0) > 0)
+			break;
+		watch_new(w, w->later[i].parent, w->later[i].name, false);
+	}
 	for (;;) {
 		struct pollfd pf[2] = { { .fd = w->ifd, .events = POLLIN },
 					{ .fd = w->stopfd, .events = POLLIN } };
@@ -621,6 +669,9 @@ static struct writewatch *ww_free(struct writewatch *w)
 		free(w->dirs[i]);
 	for (size_t i = 0; w->mods && i < WW_MOD_SLOTS; i++)
 		free(w->mods[i].rel);
+	for (size_t i = 0; i < w->nlater; i++)
+		free(w->later[i].name);
+	free(w->later);
 	free(w->dirs);
 	free(w->mods);
 	if (w->ifd >= 0)
@@ -657,7 +708,9 @@ int writewatch_start(int upper_dirfd, const char *prefix, struct audit *a, struc
 	int r = dir_put(w, w->root, -1, "");
 	if (r < 0)
 		return error_errno(err, r, "watch the box's upper dir");
+	w->budget = WW_START_DIRS;
 	rescan(w);
+	w->budget = -1;
 	if ((r = -pthread_create(&w->thread, NULL, thread_main, w)) < 0)
 		return error_errno(err, r, "start the box's write watcher");
 	*ret = TAKE_PTR(w);

@@ -33,8 +33,11 @@ struct writewatch;
 struct audit;
 
 /* Watch the directory upper_dirfd (borrowed: kept open by the caller until
- * writewatch_stop) and every directory beneath it: the existing ones are
- * watched before this returns, so no write made after it is missed. prefix
+ * writewatch_stop) and every directory beneath it. The upper dir and its
+ * first WW_START_DIRS directories (writewatch.c: 256) are watched before
+ * this returns, so no write there made after it is missed; the rest of a
+ * larger upper dir is watched by the thread (~70 000 directories a
+ * second), and a write in one of those before its watch is not seen. prefix
  * ("/workspace") is what the agent sees upper as. a is used by the
  * watcher's thread alone until writewatch_stop returns: give it a handle of
  * its own (audit_open_known), not one another thread appends through. */
