@@ -297,6 +297,8 @@ struct run_ctx {
 	pid_t pid;
 	struct net_run *net;
 	struct launch_watch *watch; /* writewatch: the box's writes audited */
+	struct pollfd *watch_pf;    /* writewatch: the watch hook's fds, */
+	size_t watch_nnet;          /* the proxy's first */
 	char cwd[PATH_MAX];         /* the command's, inside the box */
 	char upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 };
@@ -320,13 +322,21 @@ static void on_net(int netns, int diag, int *fds, size_t n, void *p)
 static size_t on_watch(struct pollfd *pf, void *p)
 {
 	struct run_ctx *c = p;
-	return net_watch(c->net, pf);
+	size_t n = net_watch(c->net, pf);
+	c->watch_pf = pf;  /* writewatch: which of the fds are the proxy's */
+	c->watch_nnet = n; /* writewatch */
+	return n + launch_watch_pollfd(c->watch, pf + n); /* writewatch */
 }
 
 static void on_watch_ready(void *p)
 {
 	struct run_ctx *c = p;
-	net_watch_ready(c->net);
+	bool net = false; /* writewatch: the proxy for its own fds only */
+	for (size_t i = 0; i < c->watch_nnet; i++)
+		net |= c->watch_pf[i].revents != 0;
+	if (net)
+		net_watch_ready(c->net);
+	launch_watch_ready(c->watch); /* writewatch */
 }
 
 /* The command ended: stop the proxy and write the run's end to the audit

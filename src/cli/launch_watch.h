@@ -18,6 +18,14 @@ struct secrets;
 struct launch_watch *launch_watch_start(const struct box *b, const char *upper,
 					const struct secrets *known);
 
+/* The relay loop's watch hook (src/box/supervisor.h): until the box's
+ * first write no thread runs; the loop polls the watcher's fd (into pf:
+ * 0 or 1 entries) and launch_watch_ready starts the thread when that fd
+ * was ready (a box that writes nothing costs no thread). */
+struct pollfd;
+size_t launch_watch_pollfd(struct launch_watch *w, struct pollfd *pf);
+void launch_watch_ready(struct launch_watch *w);
+
 /* Write what is queued and stop. Accepts NULL; returns NULL. */
 struct launch_watch *launch_watch_stop(struct launch_watch *w);
 

@@ -22,8 +22,10 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -37,6 +39,7 @@
 #define WW_READ_BUF   (64 * 1024)
 #define WW_BATCH_MS   10  /* the least time between two reads */
 #define WW_START_DIRS 256 /* directories watched before start returns */
+#define WW_NICE       0   /* the thread's nice value above the supervisor's */
 #define WW_SHOWN_MAX  (PATH_MAX * 4 + 64)
 
 struct ww_dir {
@@ -67,7 +70,9 @@ struct ww_later {
 
 struct writewatch {
 	int ifd, stopfd, upper;
+	int done[2]; /* a pipe: the thread says all is written (then frees w) */
 	pthread_t thread;
+	bool running; /* the thread was started */
 	struct audit *audit;
 	char prefix[PATH_MAX];
 	struct ww_dir **dirs; /* by watch descriptor */
@@ -209,9 +214,13 @@ static void lost(struct writewatch *w, const char *reason)
 		__atomic_add_fetch(&w->events, 1, __ATOMIC_RELAXED);
 }
 
+/* rel's slot; NULL before the first modify (the table is made then: a
+ * box that writes nothing does not pay for it). */
 static struct ww_mod *mod_slot(struct writewatch *w, const char *rel)
 {
 	uint32_t h = 2166136261u;
+	if (!w->mods)
+		return NULL;
 	for (const unsigned char *p = (const unsigned char *)rel; *p; p++)
 		h = (h ^ *p) * 16777619u;
 	return &w->mods[h & (WW_MOD_SLOTS - 1)];
@@ -222,7 +231,7 @@ static struct ww_mod *mod_slot(struct writewatch *w, const char *rel)
 static void mod_flush(struct writewatch *w, const char *rel, bool drop)
 {
 	struct ww_mod *s = mod_slot(w, rel);
-	if (!s->rel || !STREQ(s->rel, rel))
+	if (!s || !s->rel || !STREQ(s->rel, rel))
 		return;
 	if (s->pending)
 		emit(w, "fs.modify", s->rel, NULL, NULL);
@@ -236,10 +245,11 @@ static void mod_flush(struct writewatch *w, const char *rel, bool drop)
  * another file gives that file's waiting modify first. */
 static void mod_note(struct writewatch *w, const char *rel, int64_t now)
 {
+	if (!w->mods && !(w->mods = calloc(WW_MOD_SLOTS, sizeof(*w->mods))))
+		return;
 	struct ww_mod *s = mod_slot(w, rel);
-	if (s->rel && !STREQ(s->rel, rel)) {
+	if (s->rel && !STREQ(s->rel, rel))
 		mod_flush(w, s->rel, true);
-	}
 	if (!s->rel) {
 		if (!(s->rel = strdup(rel)))
 			return;
@@ -260,7 +270,7 @@ static void mod_note(struct writewatch *w, const char *rel, int64_t now)
 static void mod_tick(struct writewatch *w, int64_t now, bool all)
 {
 	w->due = 0;
-	for (size_t i = 0; i < WW_MOD_SLOTS; i++) {
+	for (size_t i = 0; w->mods && i < WW_MOD_SLOTS; i++) {
 		struct ww_mod *s = &w->mods[i];
 		if (!s->pending)
 			continue;
@@ -628,9 +638,15 @@ static int drain_once(struct writewatch *w)
 	return 1;
 }
 
+static struct writewatch *ww_free(struct writewatch *w);
+
 static void *thread_main(void *p)
 {
 	struct writewatch *w = p;
+	/* Behind the box for the CPU: its events wait in the kernel's queue
+	 * meanwhile (Linux: a thread's own nice value). */
+	setpriority(PRIO_PROCESS, (id_t)gettid(),
+		    getpriority(PRIO_PROCESS, (id_t)gettid()) + WW_NICE);
 	/* What start left, unless the box ends first (its writes are done). */
 	for (size_t i = 0; i < w->nlater; i++) {
 		struct pollfd stop = { .fd = w->stopfd, .events = POLLIN };
@@ -658,6 +674,11 @@ static void *thread_main(void *p)
 	while (drain_once(w))
 		;
 	mod_tick(w, now_ms(), true);
+	/* Everything is written: writewatch_stop returns. Closing the inotify
+	 * fd waits for an RCU grace period (the marks' end): here, beside
+	 * what the supervisor does next, not before it. */
+	(void)!write(w->done[1], "", 1);
+	ww_free(w);
 	return NULL;
 }
 
@@ -674,10 +695,10 @@ static struct writewatch *ww_free(struct writewatch *w)
 	free(w->later);
 	free(w->dirs);
 	free(w->mods);
-	if (w->ifd >= 0)
-		close(w->ifd);
-	if (w->stopfd >= 0)
-		close(w->stopfd);
+	int fds[] = { w->ifd, w->stopfd, w->done[0], w->done[1] };
+	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	free(w);
 	return NULL;
 }
@@ -687,19 +708,22 @@ static void ww_freep(struct writewatch **w)
 	ww_free(*w);
 }
 
-int writewatch_start(int upper_dirfd, const char *prefix, struct audit *a, struct writewatch **ret,
-		     struct error *err)
+static int ww_start(int upper_dirfd, const char *prefix, struct audit *a, bool lazy,
+		    struct writewatch **ret, struct error *err)
 {
 	_cleanup_(ww_freep) struct writewatch *w = calloc(1, sizeof(*w));
 	char self[64];
-	if (!w || !(w->mods = calloc(WW_MOD_SLOTS, sizeof(*w->mods))))
+	if (!w)
 		return error_errno(err, -ENOMEM, "watch the box's writes");
+	w->done[0] = w->done[1] = -1;
 	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	w->stopfd = eventfd(0, EFD_CLOEXEC);
+	if (pipe2(w->done, O_CLOEXEC) < 0)
+		w->done[0] = w->done[1] = -1;
 	w->upper = upper_dirfd;
 	w->audit = a;
 	snprintf(w->prefix, sizeof(w->prefix), "%s", prefix);
-	if (w->ifd < 0 || w->stopfd < 0)
+	if (w->ifd < 0 || w->stopfd < 0 || w->done[0] < 0)
 		return error_errno(err, -errno, "watch the box's writes: inotify");
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", upper_dirfd);
 	w->root = inotify_add_watch(w->ifd, self, WW_MASK);
@@ -711,20 +735,67 @@ int writewatch_start(int upper_dirfd, const char *prefix, struct audit *a, struc
 	w->budget = WW_START_DIRS;
 	rescan(w);
 	w->budget = -1;
-	if ((r = -pthread_create(&w->thread, NULL, thread_main, w)) < 0)
+	/* What start left needs the thread now. */
+	if ((!lazy || w->nlater) && (r = writewatch_wake(w)) < 0)
 		return error_errno(err, r, "start the box's write watcher");
 	*ret = TAKE_PTR(w);
+	return 0;
+}
+
+int writewatch_start(int upper_dirfd, const char *prefix, struct audit *a, struct writewatch **ret,
+		     struct error *err)
+{
+	return ww_start(upper_dirfd, prefix, a, false, ret, err);
+}
+
+int writewatch_start_lazy(int upper_dirfd, const char *prefix, struct audit *a,
+			  struct writewatch **ret, struct error *err)
+{
+	return ww_start(upper_dirfd, prefix, a, true, ret, err);
+}
+
+int writewatch_fd(const struct writewatch *w)
+{
+	return w && !w->running ? w->ifd : -1;
+}
+
+int writewatch_wake(struct writewatch *w)
+{
+	sigset_t all, old;
+	if (!w || w->running)
+		return 0;
+	/* Signals are the supervisor's main thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = -pthread_create(&w->thread, NULL, thread_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		return r;
+	pthread_detach(w->thread);
+	w->running = true;
 	return 0;
 }
 
 struct writewatch *writewatch_stop(struct writewatch *w)
 {
 	uint64_t one = 1;
+	char c;
 	if (!w)
 		return NULL;
-	if (write(w->stopfd, &one, sizeof(one)) == sizeof(one))
-		pthread_join(w->thread, NULL);
-	return ww_free(w);
+	if (!w->running) {
+		while (drain_once(w))
+			;
+		mod_tick(w, now_ms(), true);
+		return ww_free(w);
+	}
+	/* Once told to stop, the thread owns w (and frees it): only the
+	 * read end of done, taken before, is ours. */
+	_cleanup_close_ int done = TAKE_FD(w->done[0]);
+	if (write(w->stopfd, &one, sizeof(one)) != sizeof(one))
+		abort(); /* an eventfd write of 1 cannot fail: never leave a thread behind */
+	while (read(done, &c, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
 }
 
 uint64_t writewatch_events(const struct writewatch *w)

@@ -44,12 +44,26 @@ struct audit;
 int writewatch_start(int upper_dirfd, const char *prefix, struct audit *a, struct writewatch **ret,
 		     struct error *err);
 
+/* The same, but no thread until writewatch_wake (when the upper dir is
+ * larger than start watches, at once): for a caller with a poll loop of
+ * its own that watches writewatch_fd and wakes the watcher when it is
+ * readable, so that a box that writes nothing costs no thread. */
+int writewatch_start_lazy(int upper_dirfd, const char *prefix, struct audit *a,
+			  struct writewatch **ret, struct error *err);
+/* The fd to poll for the first event (POLLIN), or -1 once the thread runs. */
+int writewatch_fd(const struct writewatch *w);
+/* Start the thread, if it is not running. 0 or -errno. */
+int writewatch_wake(struct writewatch *w);
+
 /* Read every event queued so far (all the box's writes, once its
- * processes are gone), write what waits (coalesced modifies), stop the
- * thread and free w. Accepts NULL; returns NULL. */
+ * processes are gone) and write what waits (coalesced modifies); a and
+ * upper_dirfd are not used after this returns. The thread then frees w
+ * and ends on its own (closing the inotify fd waits for an RCU grace
+ * period, which the caller need not wait for). Accepts NULL; returns
+ * NULL. */
 struct writewatch *writewatch_stop(struct writewatch *w);
 
-/* Events written so far (for tests and the bench). */
+/* Events written so far (for tests and the bench; before writewatch_stop). */
 uint64_t writewatch_events(const struct writewatch *w);
 
 /* s as the watcher records it into out (n >= 8): valid UTF-8 as is but
