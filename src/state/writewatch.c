@@ -36,7 +36,7 @@
 #define WW_MOD_SLOTS  4096 /* files whose last fs.modify is remembered */
 #define WW_SCAN_DEPTH 256  /* directories deep a scan goes (its stack) */
 #define WW_ORIGIN     "user.overlay.origin"
-#define WW_READ_BUF   (64 * 1024)
+#define WW_READ_BUF   (8 * 1024)
 #define WW_BATCH_MS   10  /* the least time between two reads */
 #define WW_START_DIRS 256 /* directories watched before start returns */
 #define WW_NICE       0   /* the thread's nice value above the supervisor's */
