@@ -43,9 +43,10 @@
 #define WW_SHOWN_MAX  (PATH_MAX * 4 + 64)
 
 struct ww_dir {
-	int parent; /* its parent's watch descriptor; -1 for the upper dir */
-	bool dead;  /* left its place: its events are ignored until IN_IGNORED */
-	bool moved; /* renamed by an event pair: its IN_MOVE_SELF is expected */
+	int64_t quiet; /* until when its files' writes are not events (ms), or 0 */
+	int parent;    /* its parent's watch descriptor; -1 for the upper dir */
+	bool dead;     /* left its place: its events are ignored until IN_IGNORED */
+	bool moved;    /* renamed by an event pair: its IN_MOVE_SELF is expected */
 	char name[];
 };
 
@@ -78,11 +79,13 @@ struct writewatch {
 	struct ww_dir **dirs; /* by watch descriptor */
 	size_t cap;
 	int root;
-	struct ww_move move;    /* an IN_MOVED_FROM waiting for its IN_MOVED_TO */
-	struct ww_mod *mods;    /* WW_MOD_SLOTS, by the hash of the path */
-	int64_t due;            /* the earliest pending modify's time, or 0 */
-	bool lost_watch;        /* fs.lost said that a directory went unwatched */
-	int budget;             /* directories start may still watch; -1: any */
+	struct ww_move move; /* an IN_MOVED_FROM waiting for its IN_MOVED_TO */
+	struct ww_mod *mods; /* WW_MOD_SLOTS, by the hash of the path */
+	int64_t due;         /* the earliest pending modify's time, or 0 */
+	bool lost_watch;     /* fs.lost said that a directory went unwatched */
+	int budget;          /* directories start may still watch; -1: any */
+	int *quiet;          /* directories whose IN_MODIFY is off for now */
+	size_t nquiet, capquiet;
 	struct ww_later *later; /* directories left to the thread by start */
 	size_t nlater;
 	char last[WW_SHOWN_MAX]; /* the last event and path written (no repeats) */
@@ -214,6 +217,12 @@ static void lost(struct writewatch *w, const char *reason)
 		__atomic_add_fetch(&w->events, 1, __ATOMIC_RELAXED);
 }
 
+static void due_at(struct writewatch *w, int64_t t)
+{
+	if (!w->due || t < w->due)
+		w->due = t;
+}
+
 /* rel's slot; NULL before the first modify (the table is made then: a
  * box that writes nothing does not pay for it). */
 static struct ww_mod *mod_slot(struct writewatch *w, const char *rel)
@@ -262,11 +271,13 @@ static void mod_note(struct writewatch *w, const char *rel, int64_t now)
 		return;
 	}
 	s->pending = true;
-	if (!w->due || s->last + WRITEWATCH_MODIFY_MS < w->due)
-		w->due = s->last + WRITEWATCH_MODIFY_MS;
+	due_at(w, s->last + WRITEWATCH_MODIFY_MS);
 }
 
-/* Write the modifies that are due (all of them when all). */
+static void quiet_tick(struct writewatch *w, int64_t now);
+
+/* Write the modifies that are due (all of them when all), and turn
+ * IN_MODIFY on again where its second is over. */
 static void mod_tick(struct writewatch *w, int64_t now, bool all)
 {
 	w->due = 0;
@@ -278,10 +289,11 @@ static void mod_tick(struct writewatch *w, int64_t now, bool all)
 			emit(w, "fs.modify", s->rel, NULL, NULL);
 			s->last = now;
 			s->pending = false;
-		} else if (!w->due || s->last + WRITEWATCH_MODIFY_MS < w->due) {
-			w->due = s->last + WRITEWATCH_MODIFY_MS;
+		} else {
+			due_at(w, s->last + WRITEWATCH_MODIFY_MS);
 		}
 	}
+	quiet_tick(w, now);
 }
 
 /* Record directory wd as name in parent (a watch on an inode we know
@@ -553,6 +565,69 @@ static void on_rename(struct writewatch *w, const struct ww_move *m, int wd, con
 	}
 }
 
+#define WW_QUIET_MASK ((WW_MASK & ~IN_MODIFY) | IN_CLOSE_WRITE)
+
+/* Set the events directory wd reports, its watch found again by its path
+ * beneath the upper dir. A path that leads to another directory now (the
+ * box renamed things meanwhile) gets its own mask back. */
+static void watch_mask(struct writewatch *w, int wd, uint32_t mask)
+{
+	char rel[PATH_MAX], self[64];
+	if (dir_rel(w, wd, rel, sizeof(rel)) < 0)
+		return;
+	_cleanup_close_ int fd = open_beneath(w, rel, O_PATH);
+	if (fd < 0)
+		return;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	int got = inotify_add_watch(w->ifd, self, mask);
+	const struct ww_dir *o = got >= 0 && got != wd ? dir_get(w, got) : NULL;
+	if (got >= 0 && got != wd && !o)
+		inotify_rm_watch(w->ifd, got);
+	else if (o)
+		inotify_add_watch(w->ifd, self, o->quiet ? WW_QUIET_MASK : WW_MASK);
+}
+
+/* A write in directory wd was seen: for WRITEWATCH_MODIFY_MS its files'
+ * writes are no events (a flood of writes costs the writer no event
+ * each); a file written meanwhile is told at its close (IN_CLOSE_WRITE)
+ * or at its next write after. */
+static void quiet_start(struct writewatch *w, int wd, int64_t now)
+{
+	struct ww_dir *d = dir_get(w, wd);
+	if (!d || d->quiet)
+		return;
+	if (w->nquiet == w->capquiet) {
+		size_t cap = w->capquiet ? 2 * w->capquiet : 16;
+		int *q = realloc(w->quiet, cap * sizeof(*q));
+		if (!q)
+			return;
+		w->quiet = q;
+		w->capquiet = cap;
+	}
+	w->quiet[w->nquiet++] = wd;
+	d->quiet = now + WRITEWATCH_MODIFY_MS;
+	due_at(w, d->quiet);
+	watch_mask(w, wd, WW_QUIET_MASK);
+}
+
+static void quiet_tick(struct writewatch *w, int64_t now)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < w->nquiet; i++) {
+		struct ww_dir *d = dir_get(w, w->quiet[i]);
+		if (d && d->quiet > now) {
+			due_at(w, d->quiet);
+			w->quiet[k++] = w->quiet[i];
+			continue;
+		}
+		if (d && !d->dead) {
+			d->quiet = 0;
+			watch_mask(w, w->quiet[i], WW_MASK);
+		}
+	}
+	w->nquiet = k;
+}
+
 /* The events of a directory itself; true when ev is done with. */
 static bool on_self(struct writewatch *w, const struct inotify_event *ev, struct ww_dir *d)
 {
@@ -615,8 +690,10 @@ static void handle(struct writewatch *w, const struct inotify_event *ev, int64_t
 	} else if (ev->mask & IN_DELETE) {
 		mod_flush(w, rel, true);
 		emit(w, "fs.delete", rel, NULL, NULL);
-	} else if (ev->mask & IN_MODIFY) {
+	} else if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) {
 		mod_note(w, rel, now);
+		if (ev->mask & IN_MODIFY)
+			quiet_start(w, ev->wd, now);
 	}
 }
 
@@ -693,6 +770,7 @@ static struct writewatch *ww_free(struct writewatch *w)
 	for (size_t i = 0; i < w->nlater; i++)
 		free(w->later[i].name);
 	free(w->later);
+	free(w->quiet);
 	free(w->dirs);
 	free(w->mods);
 	int fds[] = { w->ifd, w->stopfd, w->done[0], w->done[1] };

@@ -18,15 +18,15 @@ events_in_order() {
 	# A pause between steps: the watcher reads events after the fact, and
 	# a few are told by what it finds then (docs/ARCHITECTURE.md).
 	"$CLAWBOX" run --project "$P" -- sh -c '
-		echo new >new.txt; sleep 0.05
-		echo more >>README; sleep 0.05
-		rm gone.txt; sleep 0.05
-		echo edit >>src/main.c; sleep 0.05
-		mv new.txt renamed.txt; sleep 0.05
-		mkdir dir; sleep 0.05
-		echo in >dir/file; sleep 0.05
-		rm renamed.txt; sleep 0.05
-		mv README README.md; sleep 0.05
+		echo new >new.txt; sleep 0.2
+		echo more >>README; sleep 0.2
+		rm gone.txt; sleep 0.2
+		echo edit >>src/main.c; sleep 0.2
+		mv new.txt renamed.txt; sleep 0.2
+		mkdir dir; sleep 0.2
+		echo in >dir/file; sleep 0.2
+		rm renamed.txt; sleep 0.2
+		mv README README.md; sleep 0.2
 		echo again >gone.txt'
 	got=$(fs_events --project "$P")
 	want="fs.create /workspace/new.txt
@@ -124,7 +124,7 @@ flood_is_coalesced() {
 
 no_watch_flag() {
 	mkproj "$P"
-	"$CLAWBOX" run --no-watch --project "$P" -- sh -c 'echo new >new.txt; rm README'
+	"$CLAWBOX" run --no-watch --project "$P" -- sh -c 'echo new >new.txt; sleep 0.2; rm README'
 	[ -z "$(fs_events --project "$P")" ] || fail "--no-watch wrote fs events"
 	"$CLAWBOX" run --help | grep -q -- "--no-watch" || fail "--help says nothing of --no-watch"
 }
@@ -142,7 +142,7 @@ user_box_watched() {
 	chown "$TUSER": "$U"
 	runuser -u "$TUSER" -- env -i PATH=/usr/bin:/bin HOME="/home/$TUSER" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
 		CLAWBOX_STATE_DIR="$U/state" bash -c "cd '$U' && mkdir -p proj && echo a >proj/README &&
-		./clawbox run --project proj -- sh -c 'echo n >new; sleep 0.05; rm README' &&
+		./clawbox run --project proj -- sh -c 'echo n >new; sleep 0.2; rm README' &&
 		./clawbox audit --json --project proj" >"$C/out"
 	got=$(jq -r 'select(.event | startswith("fs.")) | "\(.event) \(.path)"' "$C/out")
 	[ "$got" = "fs.create /workspace/new

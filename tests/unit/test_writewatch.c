@@ -67,10 +67,13 @@ static void put(const char *dir, const char *name, const char *data)
 }
 
 /* Let the watcher see one step before the next (its events are read after
- * the fact: what it finds decides a few of them). */
-static void settle(void)
+ * the fact: what it finds decides a few of them): wait until it wrote n
+ * events (at most 10 s, for a loaded machine). */
+static void settle(struct ww_fix *f, uint64_t n)
 {
-	usleep(30 * 1000);
+	for (int i = 0; i < 2000 && writewatch_events(f->w) < n; i++)
+		usleep(5 * 1000);
+	CHECK(writewatch_events(f->w) >= n);
 }
 
 static size_t count(const char *text, const char *line)
@@ -105,7 +108,7 @@ TEST(writewatch_reports_in_order)
 	put(f.upper, "new.txt", "x");
 	snprintf(p, sizeof(p), "%s/d", f.upper);
 	CHECK(mkdir(p, 0755) == 0);
-	settle();
+	settle(&f, 3);
 	put(p, "in", "y");
 	snprintf(p, sizeof(p), "%s/new.txt", f.upper);
 	snprintf(q, sizeof(q), "%s/d/moved.txt", f.upper);
@@ -114,11 +117,11 @@ TEST(writewatch_reports_in_order)
 	/* a whiteout appearing: the agent deleted a project file */
 	snprintf(p, sizeof(p), "%s/d/gone", f.upper);
 	CHECK(mknod(p, S_IFCHR | 0600, makedev(0, 0)) == 0);
-	settle();
+	settle(&f, 8);
 	snprintf(p, sizeof(p), "%s/d", f.upper);
 	snprintf(q, sizeof(q), "%s/e", f.upper);
 	CHECK(rename(p, q) == 0);
-	settle();
+	settle(&f, 9);
 	put(q, "after", "z");
 	fix_stop(&f, &l);
 	CHECK_STREQ(l.text, "fs.create /workspace/new.txt\n"
@@ -147,10 +150,12 @@ TEST(writewatch_copy_up_is_no_create)
 	CHECK(mkdir(p, 0755) == 0 && setxattr(p, "user.overlay.origin", "o", 1, 0) == 0);
 	snprintf(q, sizeof(q), "%s/src", f.upper);
 	CHECK(rename(p, q) == 0);
-	usleep(100 * 1000);
+	put(f.upper, "mark", ""); /* its event comes after the copy-up's */
+	settle(&f, 1);
 	put(q, "f.c", "more");
 	fix_stop(&f, &l);
-	CHECK_STREQ(l.text, "fs.create /workspace/src/f.c\nfs.modify /workspace/src/f.c\n");
+	CHECK_STREQ(l.text, "fs.create /workspace/mark\n"
+			    "fs.create /workspace/src/f.c\nfs.modify /workspace/src/f.c\n");
 }
 
 TEST(writewatch_coalesces_modifies)
@@ -181,7 +186,7 @@ TEST(writewatch_symlinks_not_followed)
 	CHECK(mkdir(host, 0755) == 0);
 	snprintf(p, sizeof(p), "%s/link", f.upper);
 	CHECK(symlink(host, p) == 0);
-	usleep(100 * 1000);
+	settle(&f, 1);
 	put(host, "secret", "s");
 	fix_stop(&f, &l);
 	CHECK_STREQ(l.text, "fs.create /workspace/link\n");
@@ -221,4 +226,33 @@ TEST(writewatch_overflow_is_one_event)
 	close(lk);
 	fix_stop(&f, &l);
 	CHECK_INT(count(l.text, "fs.lost"), 1);
+}
+
+TEST(writewatch_quiet_directory_misses_no_file)
+{
+	struct ww_fix f;
+	struct ww_log l;
+	char p[256];
+	int fd[2];
+	fix_start(&f);
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/f%d", f.upper, i);
+		fd[i] = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		CHECK(fd[i] >= 0);
+	}
+	/* two files of one directory written in turn: their writes are no
+	 * events after the first one; each is told at most once a second */
+	for (int i = 0; i < 20000; i++)
+		CHECK(write(fd[i & 1], "x", 1) == 1);
+	settle(&f, 3);
+	/* a third file written while the directory is quiet: told at its close */
+	put(f.upper, "late", "z");
+	settle(&f, 5);
+	close(fd[0]);
+	close(fd[1]);
+	fix_stop(&f, &l);
+	CHECK(count(l.text, "fs.modify /workspace/f0\n") <= 3);
+	CHECK(count(l.text, "fs.modify /workspace/f1\n") >= 1);
+	CHECK(count(l.text, "fs.modify /workspace/f1\n") <= 3);
+	CHECK_INT(count(l.text, "fs.create /workspace/late\nfs.modify /workspace/late\n"), 1);
 }
