@@ -25,7 +25,6 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -39,7 +38,6 @@
 #define WW_READ_BUF   (8 * 1024)
 #define WW_BATCH_MS   10  /* the least time between two reads */
 #define WW_START_DIRS 256 /* directories watched before start returns */
-#define WW_NICE       0   /* the thread's nice value above the supervisor's */
 #define WW_SHOWN_MAX  (PATH_MAX * 4 + 64)
 
 struct ww_dir {
@@ -720,10 +718,6 @@ static struct writewatch *ww_free(struct writewatch *w);
 static void *thread_main(void *p)
 {
 	struct writewatch *w = p;
-	/* Behind the box for the CPU: its events wait in the kernel's queue
-	 * meanwhile (Linux: a thread's own nice value). */
-	setpriority(PRIO_PROCESS, (id_t)gettid(),
-		    getpriority(PRIO_PROCESS, (id_t)gettid()) + WW_NICE);
 	/* What start left, unless the box ends first (its writes are done). */
 	for (size_t i = 0; i < w->nlater; i++) {
 		struct pollfd stop = { .fd = w->stopfd, .events = POLLIN };
