@@ -64,7 +64,8 @@ struct launch_watch *launch_watch_start(const struct box *b, const char *upper,
 	if (r == 0 && (r = audit_open_known(b->dir, b->name, known, &w->audit)) < 0)
 		error_errno(&err, r, "open the audit log");
 	if (r == 0)
-		r = writewatch_start_lazy(w->upper, LAUNCH_WATCH_PREFIX, w->audit, &w->ww, &err);
+		r = writewatch_start_opts(w->upper, LAUNCH_WATCH_PREFIX, w->audit,
+					  &(struct writewatch_opts){ .lazy = true }, &w->ww, &err);
 	if (r < 0) {
 		log_warn("the box's writes are not audited: cannot %s",
 			 err.code ? error_format(&err, msg, sizeof(msg)) : strerror(-r));

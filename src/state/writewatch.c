@@ -19,6 +19,7 @@
 #include "util/utf8.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <pthread.h>
@@ -41,6 +42,7 @@
 #define WW_SHOWN_MAX  (PATH_MAX * 4 + 64)
 
 struct ww_dir {
+	int wd;
 	int64_t quiet; /* until when its files' writes are not events (ms), or 0 */
 	int parent;    /* its parent's watch descriptor; -1 for the upper dir */
 	bool dead;     /* left its place: its events are ignored until IN_IGNORED */
@@ -49,9 +51,10 @@ struct ww_dir {
 };
 
 struct ww_mod {
-	char *rel;    /* the file, NULL: a free slot */
-	int64_t last; /* when its last fs.modify was written (ms, monotonic) */
-	bool pending; /* written to since */
+	char *rel;            /* the file, NULL: a free slot */
+	int64_t last;         /* when its last fs.modify was written (ms, monotonic) */
+	struct timespec seen; /* when its last write was noted (wall clock) */
+	bool pending;         /* written to since */
 };
 
 struct ww_move {
@@ -74,8 +77,8 @@ struct writewatch {
 	bool running; /* the thread was started */
 	struct audit *audit;
 	char prefix[PATH_MAX];
-	struct ww_dir **dirs; /* by watch descriptor */
-	size_t cap;
+	struct ww_dir **dirs; /* by watch descriptor: a hash table */
+	size_t cap, n, max_dirs;
 	int root;
 	struct ww_move move; /* an IN_MOVED_FROM waiting for its IN_MOVED_TO */
 	struct ww_mod *mods; /* WW_MOD_SLOTS, by the hash of the path */
@@ -88,6 +91,10 @@ struct writewatch {
 	size_t nlater;
 	char last[WW_SHOWN_MAX]; /* the last event and path written (no repeats) */
 	uint64_t events;
+	struct writewatch_opts lim;
+	uint64_t tokens, dropped; /* rate_ok: thousandths of an event; not written */
+	struct timespec started;  /* wall clock */
+	int64_t refilled;
 };
 
 static int64_t now_ms(void)
@@ -129,9 +136,75 @@ void writewatch_escape(const char *s, char *out, size_t n)
 	out[o] = '\0';
 }
 
+/* The nodes: a hash table by watch descriptor, open addressing, at most
+ * half full (descriptors only grow, so an array indexed by them would grow
+ * with every directory the box ever made). */
+static size_t wd_slot(const struct writewatch *w, int wd)
+{
+	return ((uint32_t)wd * 2654435761u) & (w->cap - 1);
+}
+
+/* The slot of wd, or w->cap when it has none. */
+static size_t dir_index(const struct writewatch *w, int wd)
+{
+	for (size_t i = w->cap ? wd_slot(w, wd) : 0; w->cap && w->dirs[i];
+	     i = (i + 1) & (w->cap - 1))
+		if (w->dirs[i]->wd == wd)
+			return i;
+	return w->cap;
+}
+
 static struct ww_dir *dir_get(const struct writewatch *w, int wd)
 {
-	return wd >= 0 && (size_t)wd < w->cap ? w->dirs[wd] : NULL;
+	size_t i = dir_index(w, wd);
+	return i < w->cap ? w->dirs[i] : NULL;
+}
+
+/* Put d in the table (replacing, and freeing, the node of its wd). */
+static void dir_insert(struct writewatch *w, struct ww_dir *d)
+{
+	size_t i = wd_slot(w, d->wd);
+	for (; w->dirs[i] && w->dirs[i]->wd != d->wd; i = (i + 1) & (w->cap - 1))
+		;
+	if (w->dirs[i])
+		free(w->dirs[i]);
+	else
+		w->n++;
+	w->dirs[i] = d;
+}
+
+static int dir_grow(struct writewatch *w)
+{
+	size_t cap = w->cap ? 2 * w->cap : 64, old = w->cap;
+	struct ww_dir **t = calloc(cap, sizeof(*t)), **prev = w->dirs;
+	if (!t)
+		return -ENOMEM;
+	w->dirs = t;
+	w->cap = cap;
+	w->n = 0;
+	for (size_t i = 0; i < old; i++)
+		if (prev[i])
+			dir_insert(w, prev[i]);
+	free(prev);
+	return 0;
+}
+
+/* Free the node of wd; the entries after it move back (no tombstones). */
+static void dir_remove(struct writewatch *w, int wd)
+{
+	size_t i = dir_index(w, wd), mask = w->cap - 1;
+	if (i == w->cap)
+		return;
+	w->dirs[i] = (free(w->dirs[i]), NULL);
+	w->n--;
+	for (size_t j = (i + 1) & mask; w->dirs[j]; j = (j + 1) & mask) {
+		size_t k = wd_slot(w, w->dirs[j]->wd);
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			w->dirs[i] = w->dirs[j];
+			w->dirs[j] = NULL;
+			i = j;
+		}
+	}
 }
 
 /* The path of directory wd relative to the upper dir ("" for itself). */
@@ -185,10 +258,48 @@ static const char *type_name(mode_t m)
 /* Write one event: path (and from) relative to the upper dir, shown as
  * prefix/REL, escaped. The same event on the same path twice in a row is
  * written once (overlayfs's exchanges can show one change twice). */
+static void lost(struct writewatch *w, const char *reason);
+
+/* May one more event be written? A token bucket (burst, then per_sec a
+ * second), so that a box making files without end cannot fill the host's
+ * disk with its audit log. The first event after a gap says how many
+ * were not written. */
+static bool rate_ok(struct writewatch *w)
+{
+	int64_t now = now_ms();
+	uint64_t cap = (uint64_t)w->lim.burst * 1000;
+	w->tokens += (uint64_t)(now - w->refilled) * w->lim.per_sec;
+	w->refilled = now;
+	if (w->tokens > cap)
+		w->tokens = cap;
+	if (w->tokens < 1000) {
+		w->dropped++;
+		return false;
+	}
+	w->tokens -= 1000;
+	return true;
+}
+
+/* Say how many events were not written (rate_ok), if any. */
+static void rate_report(struct writewatch *w)
+{
+	char reason[160];
+	if (!w->dropped)
+		return;
+	snprintf(reason, sizeof(reason),
+		 "%" PRIu64 " changes were not recorded (more than %u a second after %u)",
+		 w->dropped, w->lim.per_sec, w->lim.burst);
+	w->dropped = 0;
+	lost(w, reason);
+}
+
 static void emit(struct writewatch *w, const char *event, const char *rel, const char *from,
 		 const char *type)
 {
 	char esc[WW_SHOWN_MAX], path[WW_SHOWN_MAX + PATH_MAX], key[sizeof(w->last)];
+	if (!rate_ok(w))
+		return;
+	rate_report(w);
 	writewatch_escape(rel, esc, sizeof(esc));
 	snprintf(path, sizeof(path), "%s%s%s", w->prefix, rel[0] ? "/" : "", esc);
 	snprintf(key, sizeof(key), "%s %s", event, path);
@@ -262,6 +373,7 @@ static void mod_note(struct writewatch *w, const char *rel, int64_t now)
 			return;
 		s->last = now - WRITEWATCH_MODIFY_MS;
 	}
+	clock_gettime(CLOCK_REALTIME, &s->seen);
 	if (now - s->last >= WRITEWATCH_MODIFY_MS) {
 		emit(w, "fs.modify", rel, NULL, NULL);
 		s->last = now;
@@ -298,26 +410,17 @@ static void mod_tick(struct writewatch *w, int64_t now, bool all)
  * already gives its descriptor again: the node is moved). */
 static int dir_put(struct writewatch *w, int wd, int parent, const char *name)
 {
-	if ((size_t)wd >= w->cap) {
-		size_t cap = w->cap ? w->cap : 64;
-		while (cap <= (size_t)wd)
-			cap *= 2;
-		if (cap > WRITEWATCH_DIRS_MAX)
-			return -ENOSPC;
-		struct ww_dir **d = realloc(w->dirs, cap * sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		memset(d + w->cap, 0, (cap - w->cap) * sizeof(*d));
-		w->dirs = d;
-		w->cap = cap;
-	}
+	int r;
+	if (!dir_get(w, wd) && w->n >= w->max_dirs)
+		return -ENOSPC;
+	if ((w->n + 1) * 2 > w->cap && (r = dir_grow(w)) < 0)
+		return r;
 	struct ww_dir *d = malloc(sizeof(*d) + strlen(name) + 1);
 	if (!d)
 		return -ENOMEM;
-	*d = (struct ww_dir){ .parent = parent };
+	*d = (struct ww_dir){ .wd = wd, .parent = parent };
 	memcpy(d->name, name, strlen(name) + 1);
-	free(w->dirs[wd]);
-	w->dirs[wd] = d;
+	dir_insert(w, d);
 	return 0;
 }
 
@@ -326,8 +429,8 @@ static int dir_find(const struct writewatch *w, int parent, const char *name)
 {
 	for (size_t i = 0; i < w->cap; i++)
 		if (w->dirs[i] && !w->dirs[i]->dead && w->dirs[i]->parent == parent &&
-		    STREQ(w->dirs[i]->name, name) && (int)i != w->root)
-			return (int)i;
+		    STREQ(w->dirs[i]->name, name) && w->dirs[i]->wd != w->root)
+			return w->dirs[i]->wd;
 	return -1;
 }
 
@@ -348,13 +451,14 @@ static bool dir_beneath(const struct writewatch *w, int wd, int top)
 static void dir_kill(struct writewatch *w, int top)
 {
 	for (size_t i = 0; i < w->cap; i++)
-		if ((int)i != top && w->dirs[i] && !w->dirs[i]->dead &&
-		    dir_beneath(w, (int)i, top)) {
+		if (w->dirs[i] && w->dirs[i]->wd != top && !w->dirs[i]->dead &&
+		    dir_beneath(w, w->dirs[i]->wd, top)) {
 			w->dirs[i]->dead = true;
-			inotify_rm_watch(w->ifd, (int)i);
+			inotify_rm_watch(w->ifd, w->dirs[i]->wd);
 		}
-	if (dir_get(w, top) && !w->dirs[top]->dead) {
-		w->dirs[top]->dead = true;
+	struct ww_dir *d = dir_get(w, top);
+	if (d && !d->dead) {
+		d->dead = true;
 		inotify_rm_watch(w->ifd, top);
 	}
 }
@@ -550,17 +654,13 @@ static void on_rename(struct writewatch *w, const struct ww_move *m, int wd, con
 	if (!m->isdir)
 		return;
 	int d = dir_find(w, m->wd, m->name);
-	if (d < 0) {
+	int64_t quiet = d >= 0 ? dir_get(w, d)->quiet : 0;
+	if (d < 0 || dir_put(w, d, wd, name) < 0) {
 		watch_new(w, wd, name, false);
 		return;
 	}
-	w->dirs[d]->parent = wd;
-	w->dirs[d]->moved = true;
-	struct ww_dir *nd = realloc(w->dirs[d], sizeof(*nd) + strlen(name) + 1);
-	if (nd) {
-		memcpy(nd->name, name, strlen(name) + 1);
-		w->dirs[d] = nd;
-	}
+	dir_get(w, d)->moved = true;
+	dir_get(w, d)->quiet = quiet;
 }
 
 #define WW_QUIET_MASK ((WW_MASK & ~IN_MODIFY) | IN_CLOSE_WRITE)
@@ -626,11 +726,29 @@ static void quiet_tick(struct writewatch *w, int64_t now)
 	w->nquiet = k;
 }
 
+/* A file closed after writing (its directory quiet, its writes no
+ * events): was it written since its last write we noted (or since the
+ * start)? Its mtime says (a copy-up keeps the project file's). */
+static bool written_since(struct writewatch *w, int wd, const char *name, const char *rel)
+{
+	char drel[PATH_MAX];
+	struct stat st;
+	const struct ww_mod *s = mod_slot(w, rel);
+	struct timespec since = s && s->rel && STREQ(s->rel, rel) ? s->seen : w->started;
+	if (dir_rel(w, wd, drel, sizeof(drel)) < 0)
+		return false;
+	_cleanup_close_ int pfd = open_beneath(w, drel, O_PATH);
+	if (pfd < 0 || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return st.st_mtim.tv_sec > since.tv_sec ||
+	       (st.st_mtim.tv_sec == since.tv_sec && st.st_mtim.tv_nsec > since.tv_nsec);
+}
+
 /* The events of a directory itself; true when ev is done with. */
 static bool on_self(struct writewatch *w, const struct inotify_event *ev, struct ww_dir *d)
 {
 	if (ev->mask & IN_IGNORED) {
-		w->dirs[ev->wd] = (free(d), NULL);
+		dir_remove(w, ev->wd);
 		return true;
 	}
 	if (d->dead)
@@ -688,10 +806,11 @@ static void handle(struct writewatch *w, const struct inotify_event *ev, int64_t
 	} else if (ev->mask & IN_DELETE) {
 		mod_flush(w, rel, true);
 		emit(w, "fs.delete", rel, NULL, NULL);
-	} else if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) {
+	} else if (ev->mask & IN_MODIFY) {
 		mod_note(w, rel, now);
-		if (ev->mask & IN_MODIFY)
-			quiet_start(w, ev->wd, now);
+		quiet_start(w, ev->wd, now);
+	} else if (ev->mask & IN_CLOSE_WRITE && written_since(w, ev->wd, ev->name, rel)) {
+		mod_note(w, rel, now);
 	}
 }
 
@@ -745,6 +864,7 @@ static void *thread_main(void *p)
 	while (drain_once(w))
 		;
 	mod_tick(w, now_ms(), true);
+	rate_report(w);
 	/* Everything is written: writewatch_stop returns. Closing the inotify
 	 * fd waits for an RCU grace period (the marks' end): here, beside
 	 * what the supervisor does next, not before it. */
@@ -780,9 +900,24 @@ static void ww_freep(struct writewatch **w)
 	ww_free(*w);
 }
 
-static int ww_start(int upper_dirfd, const char *prefix, struct audit *a, bool lazy,
-		    struct writewatch **ret, struct error *err)
+/* Half the user's inotify watches at most: the box must not take them
+ * all from the user's other programs. */
+static size_t max_dirs(void)
 {
+	unsigned long long n = 0;
+	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
+	if (!f || fscanf(f, "%llu", &n) != 1)
+		n = 8192;
+	if (f)
+		fclose(f);
+	return n / 2 < WRITEWATCH_DIRS_MAX ? (size_t)(n / 2) : WRITEWATCH_DIRS_MAX;
+}
+
+int writewatch_start_opts(int upper_dirfd, const char *prefix, struct audit *a,
+			  const struct writewatch_opts *opts, struct writewatch **ret,
+			  struct error *err)
+{
+	bool lazy = opts && opts->lazy;
 	_cleanup_(ww_freep) struct writewatch *w = calloc(1, sizeof(*w));
 	char self[64];
 	if (!w)
@@ -794,6 +929,12 @@ static int ww_start(int upper_dirfd, const char *prefix, struct audit *a, bool l
 		w->done[0] = w->done[1] = -1;
 	w->upper = upper_dirfd;
 	w->audit = a;
+	w->lim.burst = opts && opts->burst ? opts->burst : WRITEWATCH_BURST;
+	w->lim.per_sec = opts && opts->per_sec ? opts->per_sec : WRITEWATCH_RATE;
+	w->tokens = (uint64_t)w->lim.burst * 1000;
+	w->refilled = now_ms();
+	clock_gettime(CLOCK_REALTIME, &w->started);
+	w->max_dirs = max_dirs();
 	snprintf(w->prefix, sizeof(w->prefix), "%s", prefix);
 	if (w->ifd < 0 || w->stopfd < 0 || w->done[0] < 0)
 		return error_errno(err, -errno, "watch the box's writes: inotify");
@@ -817,13 +958,7 @@ static int ww_start(int upper_dirfd, const char *prefix, struct audit *a, bool l
 int writewatch_start(int upper_dirfd, const char *prefix, struct audit *a, struct writewatch **ret,
 		     struct error *err)
 {
-	return ww_start(upper_dirfd, prefix, a, false, ret, err);
-}
-
-int writewatch_start_lazy(int upper_dirfd, const char *prefix, struct audit *a,
-			  struct writewatch **ret, struct error *err)
-{
-	return ww_start(upper_dirfd, prefix, a, true, ret, err);
+	return writewatch_start_opts(upper_dirfd, prefix, a, NULL, ret, err);
 }
 
 int writewatch_fd(const struct writewatch *w)
@@ -858,6 +993,7 @@ struct writewatch *writewatch_stop(struct writewatch *w)
 		while (drain_once(w))
 			;
 		mod_tick(w, now_ms(), true);
+		rate_report(w);
 		return ww_free(w);
 	}
 	/* Once told to stop, the thread owns w (and frees it): only the

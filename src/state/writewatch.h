@@ -26,8 +26,12 @@
 #include "util/common.h"
 #include "util/error.h"
 
-#define WRITEWATCH_MODIFY_MS 1000    /* at most one fs.modify a file per this */
-#define WRITEWATCH_DIRS_MAX  1000000 /* directories watched at most */
+#define WRITEWATCH_MODIFY_MS 1000 /* at most one fs.modify a file per this */
+#define WRITEWATCH_DIRS_MAX \
+	32768                  /* directories watched at most (and half the
+				    * user's max_user_watches): each pins an inode */
+#define WRITEWATCH_BURST 20000 /* events written at once at most, then */
+#define WRITEWATCH_RATE  1000  /* this many a second (fs.lost counts the rest) */
 
 struct writewatch;
 struct audit;
@@ -44,12 +48,18 @@ struct audit;
 int writewatch_start(int upper_dirfd, const char *prefix, struct audit *a, struct writewatch **ret,
 		     struct error *err);
 
-/* The same, but no thread until writewatch_wake (when the upper dir is
- * larger than start watches, at once): for a caller with a poll loop of
- * its own that watches writewatch_fd and wakes the watcher when it is
- * readable, so that a box that writes nothing costs no thread. */
-int writewatch_start_lazy(int upper_dirfd, const char *prefix, struct audit *a,
-			  struct writewatch **ret, struct error *err);
+struct writewatch_opts {
+	/* No thread until writewatch_wake (when the upper dir is larger than
+	 * start watches, at once): for a caller with a poll loop of its own
+	 * that watches writewatch_fd and wakes the watcher when it is
+	 * readable, so that a box that writes nothing costs no thread. */
+	bool lazy;
+	unsigned burst, per_sec; /* 0: WRITEWATCH_BURST, WRITEWATCH_RATE */
+};
+/* writewatch_start with opts (NULL: the defaults). */
+int writewatch_start_opts(int upper_dirfd, const char *prefix, struct audit *a,
+			  const struct writewatch_opts *opts, struct writewatch **ret,
+			  struct error *err);
 /* The fd to poll for the first event (POLLIN), or -1 once the thread runs. */
 int writewatch_fd(const struct writewatch *w);
 /* Start the thread, if it is not running. 0 or -errno. */

@@ -14,7 +14,7 @@ struct ww_fix {
 	struct writewatch *w;
 };
 
-static void fix_start(struct ww_fix *f)
+static void fix_start_opts(struct ww_fix *f, const struct writewatch_opts *o)
 {
 	snprintf(f->dir, sizeof(f->dir), "/tmp/clawbox-unit.XXXXXX");
 	CHECK(mkdtemp(f->dir) != NULL);
@@ -23,11 +23,16 @@ static void fix_start(struct ww_fix *f)
 	f->ufd = open(f->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	CHECK(f->ufd >= 0);
 	CHECK_INT(audit_open(f->dir, "b", &f->a), 0);
-	CHECK_INT(writewatch_start(f->ufd, "/workspace", f->a, &f->w, NULL), 0);
+	CHECK_INT(writewatch_start_opts(f->ufd, "/workspace", f->a, o, &f->w, NULL), 0);
+}
+
+static void fix_start(struct ww_fix *f)
+{
+	fix_start_opts(f, NULL);
 }
 
 struct ww_log {
-	char text[1 << 16];
+	char text[1 << 19];
 	size_t n;
 };
 
@@ -73,6 +78,9 @@ static void settle(struct ww_fix *f, uint64_t n)
 {
 	for (int i = 0; i < 2000 && writewatch_events(f->w) < n; i++)
 		usleep(5 * 1000);
+	if (writewatch_events(f->w) < n)
+		fprintf(stderr, "%llu events, not %llu\n",
+			(unsigned long long)writewatch_events(f->w), (unsigned long long)n);
 	CHECK(writewatch_events(f->w) >= n);
 }
 
@@ -255,4 +263,69 @@ TEST(writewatch_quiet_directory_misses_no_file)
 	CHECK(count(l.text, "fs.modify /workspace/f1\n") >= 1);
 	CHECK(count(l.text, "fs.modify /workspace/f1\n") <= 3);
 	CHECK_INT(count(l.text, "fs.create /workspace/late\nfs.modify /workspace/late\n"), 1);
+}
+
+TEST(writewatch_rate_limited)
+{
+	struct ww_fix f;
+	struct ww_log l;
+	char p[256];
+	fix_start_opts(&f, &(struct writewatch_opts){ .burst = 50, .per_sec = 10 });
+	for (int i = 0; i < 300; i++) {
+		snprintf(p, sizeof(p), "%s/f%03d", f.upper, i);
+		CHECK(mknod(p, S_IFREG | 0644, 0) == 0);
+	}
+	fix_stop(&f, &l);
+	size_t n = count(l.text, "fs.create");
+	CHECK(n >= 50 && n < 150);
+	CHECK(count(l.text, "fs.lost") >= 1);
+	CHECK(strstr(l.text, "fs.lost") > strstr(l.text, "fs.create /workspace/f049"));
+}
+
+TEST(writewatch_many_directories_come_and_go)
+{
+	struct ww_fix f;
+	struct ww_log l;
+	char p[256];
+	fix_start(&f);
+	/* descriptors only grow: the table must stay as small as what lives */
+	for (int i = 0; i < 3000; i++) {
+		snprintf(p, sizeof(p), "%s/d%d", f.upper, i % 7);
+		CHECK(mkdir(p, 0755) == 0);
+		if (i % 500 == 0)
+			settle(&f, writewatch_events(f.w) + 1);
+		CHECK(rmdir(p) == 0);
+	}
+	snprintf(p, sizeof(p), "%s/last", f.upper);
+	CHECK(mkdir(p, 0755) == 0);
+	settle(&f, 6000);
+	put(p, "file", "x");
+	fix_stop(&f, &l);
+	CHECK_INT(count(l.text, "fs.create /workspace/last/file\n"), 1);
+	CHECK_INT(count(l.text, "fs.modify /workspace/last/file\n"), 1);
+}
+
+TEST(writewatch_directories_after_removals_still_watched)
+{
+	struct ww_fix f;
+	struct ww_log l;
+	char p[256], name[32];
+	fix_start(&f);
+	for (int i = 0; i < 300; i++) {
+		snprintf(p, sizeof(p), "%s/d%03d", f.upper, i);
+		CHECK(mkdir(p, 0755) == 0);
+	}
+	settle(&f, 300);
+	for (int i = 0; i < 300; i += 2) {
+		snprintf(p, sizeof(p), "%s/d%03d", f.upper, i);
+		CHECK(rmdir(p) == 0);
+	}
+	settle(&f, 450);
+	for (int i = 1; i < 300; i += 2) {
+		snprintf(p, sizeof(p), "%s/d%03d", f.upper, i);
+		snprintf(name, sizeof(name), "f%03d", i);
+		put(p, name, "");
+	}
+	fix_stop(&f, &l);
+	CHECK_INT(count(l.text, "/f"), 150);
 }
