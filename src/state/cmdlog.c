@@ -6,6 +6,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 
 struct cmdlog {
@@ -211,7 +212,13 @@ int cmdlog_start_opts(int read_fd, const char *box_dir, const struct secrets *re
 		return r;
 	if (redact && (r = secrets_stream_new(redact, &c->redact)) < 0)
 		return error_errno(err, r, "start the command log's redactor");
-	if ((r = -pthread_create(&c->thread, NULL, thread_main, c)) < 0)
+	/* Signals are the supervisor's main thread's business. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = -pthread_create(&c->thread, NULL, thread_main, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
 		return error_errno(err, r, "start the command log");
 	*ret = TAKE_PTR(c);
 	return 0;
