@@ -38,6 +38,7 @@
 #define WW_ORIGIN     "user.overlay.origin"
 #define WW_READ_BUF   (8 * 1024)
 #define WW_BATCH_MS   10  /* the least time between two reads */
+#define WW_BATCH      256 /* events written under one lock at most */
 #define WW_START_DIRS 256 /* directories watched before start returns */
 #define WW_SHOWN_MAX  (PATH_MAX * 4 + 64)
 
@@ -91,6 +92,9 @@ struct writewatch {
 	size_t nlater;
 	char last[WW_SHOWN_MAX]; /* the last event and path written (no repeats) */
 	uint64_t events;
+	const char *batch_ev[WW_BATCH]; /* events queued for one append */
+	json_t *batch_f[WW_BATCH];
+	size_t nbatch;
 	struct writewatch_opts lim;
 	uint64_t tokens, dropped; /* rate_ok: thousandths of an event; not written */
 	struct timespec started;  /* wall clock */
@@ -260,6 +264,28 @@ static const char *type_name(mode_t m)
  * written once (overlayfs's exchanges can show one change twice). */
 static void lost(struct writewatch *w, const char *reason);
 
+/* Write the events queued (one lock and head read for all of them). */
+static void flush_events(struct writewatch *w)
+{
+	if (!w->nbatch)
+		return;
+	if (audit_append_many(w->audit, w->nbatch, w->batch_ev, w->batch_f) == 0)
+		__atomic_add_fetch(&w->events, w->nbatch, __ATOMIC_RELAXED);
+	w->nbatch = 0;
+}
+
+/* Queue one event (fields consumed); written by flush_events, at the end
+ * of each read of the kernel's events at the latest. */
+static void queue(struct writewatch *w, const char *event, json_t *fields)
+{
+	if (!fields)
+		return;
+	if (w->nbatch == WW_BATCH)
+		flush_events(w);
+	w->batch_ev[w->nbatch] = event;
+	w->batch_f[w->nbatch++] = fields;
+}
+
 /* May one more event be written? A token bucket (burst, then per_sec a
  * second), so that a box making files without end cannot fill the host's
  * disk with its audit log. The first event after a gap says how many
@@ -314,16 +340,13 @@ static void emit(struct writewatch *w, const char *event, const char *rel, const
 	}
 	if (f && type)
 		json_object_set_new(f, "type", json_string(type));
-	if (audit_append(w->audit, event, f) == 0)
-		__atomic_add_fetch(&w->events, 1, __ATOMIC_RELAXED);
+	queue(w, event, f);
 }
 
 static void lost(struct writewatch *w, const char *reason)
 {
-	json_t *f = json_pack("{s:s}", "reason", reason);
 	w->last[0] = '\0';
-	if (audit_append(w->audit, "fs.lost", f) == 0)
-		__atomic_add_fetch(&w->events, 1, __ATOMIC_RELAXED);
+	queue(w, "fs.lost", json_pack("{s:s}", "reason", reason));
 }
 
 static void due_at(struct writewatch *w, int64_t t)
@@ -404,6 +427,7 @@ static void mod_tick(struct writewatch *w, int64_t now, bool all)
 		}
 	}
 	quiet_tick(w, now);
+	flush_events(w);
 }
 
 /* Record directory wd as name in parent (a watch on an inode we know
@@ -744,6 +768,19 @@ static bool written_since(struct writewatch *w, int wd, const char *name, const 
 	       (st.st_mtim.tv_sec == since.tv_sec && st.st_mtim.tv_nsec > since.tv_nsec);
 }
 
+/* An IN_MOVED_FROM not followed by its IN_MOVED_TO. A directory left for
+ * overlayfs's work dir (its removal's exchanges; its watch goes on its
+ * IN_MOVE_SELF): nothing of the agent's. A file moved into a directory
+ * not watched yet (its scan will tell it there): gone from here. */
+static void moved_away(struct writewatch *w, const struct ww_move *m)
+{
+	char rel[PATH_MAX];
+	if (m->isdir || child_rel(w, m->wd, m->name, rel, sizeof(rel)) < 0)
+		return;
+	mod_flush(w, rel, true);
+	emit(w, "fs.delete", rel, NULL, NULL);
+}
+
 /* The events of a directory itself; true when ev is done with. */
 static bool on_self(struct writewatch *w, const struct inotify_event *ev, struct ww_dir *d)
 {
@@ -786,11 +823,10 @@ static void handle(struct writewatch *w, const struct inotify_event *ev, int64_t
 	}
 	if (!d || on_self(w, ev, d))
 		return;
-	/* An IN_MOVED_FROM not followed by its IN_MOVED_TO: the entry left
-	 * for overlayfs's work dir (a directory's watch goes on its
-	 * IN_MOVE_SELF). */
 	struct ww_move m = w->move;
 	w->move.has = false;
+	if (m.has && !(ev->mask & IN_MOVED_TO && m.cookie == ev->cookie))
+		moved_away(w, &m);
 	if (ev->mask & IN_MOVED_FROM) {
 		w->move = (struct ww_move){ .has = true,
 					    .isdir = ev->mask & IN_ISDIR,
@@ -829,6 +865,7 @@ static int drain_once(struct writewatch *w)
 	}
 	if (w->due && w->due <= now)
 		mod_tick(w, now, false);
+	flush_events(w);
 	return 1;
 }
 
@@ -863,8 +900,11 @@ static void *thread_main(void *p)
 	}
 	while (drain_once(w))
 		;
+	if (w->move.has)
+		moved_away(w, &w->move);
 	mod_tick(w, now_ms(), true);
 	rate_report(w);
+	flush_events(w);
 	/* Everything is written: writewatch_stop returns. Closing the inotify
 	 * fd waits for an RCU grace period (the marks' end): here, beside
 	 * what the supervisor does next, not before it. */
@@ -885,6 +925,8 @@ static struct writewatch *ww_free(struct writewatch *w)
 		free(w->later[i].name);
 	free(w->later);
 	free(w->quiet);
+	for (size_t i = 0; i < w->nbatch; i++)
+		json_decref(w->batch_f[i]);
 	free(w->dirs);
 	free(w->mods);
 	int fds[] = { w->ifd, w->stopfd, w->done[0], w->done[1] };
@@ -992,8 +1034,11 @@ struct writewatch *writewatch_stop(struct writewatch *w)
 	if (!w->running) {
 		while (drain_once(w))
 			;
+		if (w->move.has)
+			moved_away(w, &w->move);
 		mod_tick(w, now_ms(), true);
 		rate_report(w);
+		flush_events(w);
 		return ww_free(w);
 	}
 	/* Once told to stop, the thread owns w (and frees it): only the

@@ -46,7 +46,8 @@ static int collect(json_t *obj, const char *raw, void *ctx)
 		return 0;
 	l->n += (size_t)snprintf(l->text + l->n, sizeof(l->text) - l->n, "%s %s%s%s\n", ev,
 				 from ? from : "", from ? " -> " : "",
-				 json_string_value(json_object_get(obj, "path")) ?: "");
+				 json_string_value(json_object_get(obj, "path"))
+				     ?: json_string_value(json_object_get(obj, "reason")));
 	return 0;
 }
 
@@ -219,21 +220,14 @@ TEST(writewatch_overflow_is_one_event)
 		fclose(m);
 	if (max > 200000)
 		SKIP("max_queued_events is %d", max);
-	/* Two files in turn: the kernel merges an event only with the one
-	 * before it. */
-	int fd[2];
-	for (int i = 0; i < 2; i++) {
-		snprintf(p, sizeof(p), "%s/f%d", f.upper, i);
-		fd[i] = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		CHECK(fd[i] >= 0);
-	}
-	for (int i = 0; i < 4 * max; i++)
-		CHECK(pwrite(fd[i & 1], "x", 1, 0) == 1);
-	close(fd[0]);
-	close(fd[1]);
+	/* A file made and removed in turn: the kernel merges an event only
+	 * with the one before it (and writes would quiet the directory). */
+	snprintf(p, sizeof(p), "%s/f", f.upper);
+	for (int i = 0; i < max; i++)
+		CHECK(mknod(p, S_IFREG | 0644, 0) == 0 && unlink(p) == 0);
 	close(lk);
 	fix_stop(&f, &l);
-	CHECK_INT(count(l.text, "fs.lost"), 1);
+	CHECK_INT(count(l.text, "event queue overflowed"), 1);
 }
 
 TEST(writewatch_quiet_directory_misses_no_file)
