@@ -292,7 +292,7 @@ TEST(writewatch_many_directories_come_and_go)
 	}
 	snprintf(p, sizeof(p), "%s/last", f.upper);
 	CHECK(mkdir(p, 0755) == 0);
-	settle(&f, 6000);
+	settle(&f, 6001); /* every mkdir and rmdir, and last */
 	put(p, "file", "x");
 	fix_stop(&f, &l);
 	CHECK_INT(count(l.text, "fs.create /workspace/last/file\n"), 1);
