@@ -21,6 +21,10 @@ struct command {
 static const struct command commands[] = {
 	{ "run", cmd_run, "run a command inside a project's box" },
 	{ "shell", cmd_shell, "open an interactive shell inside a box" },
+	{ "up", cmd_up, "start a box as a service (its command, execs, sessions)" },
+	{ "exec", cmd_exec, "run a command in a box that is up" },
+	{ "session", cmd_session, "create, list or delete the sessions of an up box" },
+	{ "down", cmd_down, "stop a box that is up" },
 	{ "status", cmd_status, "show a box: mode, project, pending changes" },
 	{ "reset", cmd_reset, "discard every write held in a box's overlay" },
 	{ "delete", cmd_delete, "delete a box and all of its state" },
@@ -30,6 +34,7 @@ static const struct command commands[] = {
 	{ "secrets", cmd_secrets, "list, set, unset or import a box's secrets" },
 	{ "scan", cmd_scan, "scan files or stdin for secrets (gitleaks-compatible)" },
 	{ "sync", cmd_sync, "bring a box's changes to the project, checked and atomic" },
+	{ "mcp", cmd_mcp, "serve a box's tools to an MCP client on stdio" },
 	{ "version", cmd_version, "print the version" },
 };
 
