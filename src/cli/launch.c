@@ -13,7 +13,9 @@
 #include "util/strv.h"
 #include "cli/exec_client.h"
 #include "cli/launch.h"
+#include "cli/launch_log.h"   /* cmdlog */
 #include "cli/launch_watch.h" /* writewatch */
+#include "state/cmdlog.h"     /* cmdlog */
 #include "ctl/ctl.h"
 #include "box/supervisor.h"
 #include "secrets/secrets.h"
@@ -333,6 +335,7 @@ struct run_ctx {
 	pid_t pid;
 	struct net_run *net;
 	struct launch_watch *watch; /* writewatch: the box's writes audited */
+	struct cmdlog *cmdlog;      /* cmdlog: an up box's command output */
 	struct pollfd *watch_pf;    /* writewatch: the watch hook's fds, */
 	size_t watch_nnet;          /* the proxy's first */
 	char cwd[PATH_MAX];         /* the command's, inside the box */
@@ -813,6 +816,8 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 		s.control_audit = ctx->control_audit;
 	}
 	trace_point("env");
+	if (o->up && o->log_fd >= 0) /* cmdlog: redacted with every value the box knows */
+		ctx->cmdlog = launch_cmdlog_start(o->log_fd, b, ctx->known);
 	if (!o->no_watch && b->mode != BOX_MODE_YOLO_UNSAFE) /* writewatch */
 		ctx->watch = launch_watch_start(b, ctx->upper, ctx->known);
 	pid_t yolo = yolo_sync_start(b);
@@ -827,6 +832,7 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 out:
 	supervisor_abort(sb);
 	ctx->watch = launch_watch_stop(ctx->watch); /* writewatch */
+	ctx->cmdlog = cmdlog_stop(ctx->cmdlog);     /* cmdlog: what the box wrote last */
 	net_finish(&ctx->net);
 	cgroup_destroy(&s.cg);
 	strv_free(&masks);

@@ -34,12 +34,13 @@ struct launch_opts {
 	bool up;
 	enum supervisor_restart restart;
 	int ready_fd, msg_fd;
+	int log_fd; /* clawbox up: the read end of its stdout+stderr (cmdlog), or -1 */
 };
 
 #define LAUNCH_OPTS_INIT                                                            \
 	{                                                                           \
 		.mode = BOX_MODE_SECURE, .nofile = 65536, .tmp_size = 512ULL << 20, \
-		.ready_fd = -1, .msg_fd = -1                                        \
+		.ready_fd = -1, .msg_fd = -1, .log_fd = -1                          \
 	}
 
 /* Parse run/shell options into o. Returns -1 to go on, or the exit status

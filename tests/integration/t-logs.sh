@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# clawbox logs: an up box's command log (src/state/cmdlog.c) as its writer
-# leaves it (build/helpers/cmdlog_writer, the writer alone, until 'clawbox
-# up' runs it): all of it, -n, -f across rotations, redaction, a box with
-# no log, planted links, control characters on a terminal.
+# clawbox logs: an up box's command log (src/state/cmdlog.c), through
+# 'clawbox up -- CMD', and as its writer alone leaves it
+# (build/helpers/cmdlog_writer: sizes small enough to rotate): all of it,
+# -n, -f across rotations, redaction, a box with no log, planted links,
+# control characters on a terminal.
 . "$(dirname "$0")/lib.sh"
 
 WRITER="$HELPERS/cmdlog_writer"
@@ -102,7 +103,45 @@ controls_on_a_terminal() {
 	"$CLAWBOX" logs --project "$P" | grep -q $'\033\[31m' || fail "a pipe does not get the bytes"
 }
 
+# Every box a case brought up goes down when the case ends, pass or fail.
+down_all() {
+	local d
+	for d in "$CLAWBOX_STATE_DIR"/boxes/*/; do
+		[ -S "$d/control.sock" ] && "$CLAWBOX" down --grace 0 --box "$(basename "$d")" >/dev/null 2>&1
+	done
+	return 0
+}
+
+# await CMD...: until CMD succeeds, at most 10 s.
+await() {
+	for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+
+up_box_log() {
+	mkproj "$P"
+	V=sk-Up-Logged-Value-9a9a9a
+	echo "$V" | "$CLAWBOX" secrets set --project "$P" UP_TOKEN >/dev/null
+	trap down_all EXIT
+	"$CLAWBOX" up --project "$P" -- sh -c 'echo "start $UP_TOKEN"; echo err >&2
+		i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo "tick $i"; sleep 0.1; done; exec sleep 1000' >/dev/null
+	await sh -c "'$CLAWBOX' logs --project '$P' | grep -q 'tick 3'" || fail "no ticks: $("$CLAWBOX" logs --project "$P" 2>&1)"
+	out=$("$CLAWBOX" logs --project "$P")
+	echo "$out" | grep -qx "start \[REDACTED:UP_TOKEN\]" || fail "not redacted: $out"
+	echo "$out" | grep -qx "err" || fail "no stderr: $out"
+	grep -rq "$V" "$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*)/logs" && fail "the value is in the log files"
+	"$CLAWBOX" logs --project "$P" -f >"$C/follow" 2>&1 &
+	pid=$!
+	await grep -q "tick 30" "$C/follow" || fail "-f: $(tail -3 "$C/follow")"
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	"$CLAWBOX" down --project "$P" >/dev/null
+	n=$("$CLAWBOX" logs --project "$P" -n 1)
+	echo "$n" | grep -q "^tick \|clawbox" || fail "-n 1 after down: $n"
+}
+
 case_run "a box with no command log: a clear message" no_log_is_clear
+case_run "clawbox up -- CMD: its stdout and stderr, redacted, -f" up_box_log
 case_run "all that is kept, in order, and -n" all_and_tail
 case_run "-f follows across rotations" follow_across_rotation
 case_run "values redacted by the writer and on show" redacted

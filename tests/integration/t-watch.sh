@@ -135,6 +135,23 @@ no_watch_flag() {
 	"$CLAWBOX" run --help | grep -q -- "--no-watch" || fail "--help says nothing of --no-watch"
 }
 
+up_box_watched() {
+	mkproj "$P"
+	trap '"$CLAWBOX" down --grace 0 --project "$P" >/dev/null 2>&1 || true' EXIT
+	"$CLAWBOX" up --project "$P" -- sh -c 'echo c >from-cmd; exec sleep 1000' >/dev/null
+	"$CLAWBOX" exec --project "$P" -- sh -c 'sleep 0.2; echo e >from-exec; rm README'
+	"$CLAWBOX" down --project "$P" >/dev/null
+	got=$(fs_events --project "$P")
+	for l in "fs.create /workspace/from-cmd" "fs.create /workspace/from-exec" "fs.delete /workspace/README"; do
+		echo "$got" | grep -qxF "$l" || fail "no '$l' in: $got"
+	done
+	# all of them before the box's end
+	"$CLAWBOX" audit --json --project "$P" | jq -r .event | grep -v '^fs\.' | tail -1 | grep -qx run.exit ||
+		fail "events after the end: $("$CLAWBOX" audit --project "$P" | tail -4)"
+	"$CLAWBOX" audit --json --project "$P" | jq -r .event | tail -1 | grep -qx run.exit ||
+		fail "an event after run.exit"
+}
+
 TUSER=clawbox-t
 user_box_watched() {
 	need_userns
@@ -163,3 +180,4 @@ case_run "a planted link is never followed by the watcher" links_never_followed_
 case_run "20000 writes to one file: a few fs.modify" flood_is_coalesced
 case_run "--no-watch: no fs events" no_watch_flag
 case_run "an ordinary user's box is watched too" user_box_watched
+case_run "an up box: its command's and its execs' writes" up_box_watched
