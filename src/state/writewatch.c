@@ -180,7 +180,7 @@ static void dir_insert(struct writewatch *w, struct ww_dir *d)
 static int dir_grow(struct writewatch *w)
 {
 	size_t cap = w->cap ? 2 * w->cap : 64, old = w->cap;
-	struct ww_dir **t = calloc(cap, sizeof(*t)), **prev = w->dirs;
+	struct ww_dir **t = calloc(cap, sizeof(struct ww_dir *)), **prev = w->dirs;
 	if (!t)
 		return -ENOMEM;
 	w->dirs = t;
@@ -946,12 +946,15 @@ static void ww_freep(struct writewatch **w)
  * all from the user's other programs. */
 static size_t max_dirs(void)
 {
-	unsigned long long n = 0;
-	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
-	if (!f || fscanf(f, "%llu", &n) != 1)
-		n = 8192;
-	if (f)
-		fclose(f);
+	char buf[32] = "";
+	unsigned long long n = 8192;
+	_cleanup_close_ int fd =
+	    open("/proc/sys/fs/inotify/max_user_watches", O_RDONLY | O_CLOEXEC);
+	ssize_t k = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (k > 0) {
+		buf[k] = '\0';
+		n = strtoull(buf, NULL, 10);
+	}
 	return n / 2 < WRITEWATCH_DIRS_MAX ? (size_t)(n / 2) : WRITEWATCH_DIRS_MAX;
 }
 
