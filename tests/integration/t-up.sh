@@ -77,6 +77,11 @@ up_twice_and_run_joins() {
 	out=$($CLAWBOX run --project "$P" -- sh -c 'echo joined; ps -e -o comm= | grep -c sh')
 	echo "$out" | grep -q joined || fail "run did not join: $out"
 	$CLAWBOX list | grep -q "up" || fail "list: $($CLAWBOX list)"
+	set +e
+	$CLAWBOX reset --yes --project "$P" 2>"$C/err"; r=$?
+	set -e
+	[ $r -eq 1 ] && grep -q "is up (clawbox pid [0-9]*): 'clawbox down --box" "$C/err" ||
+		fail "reset of an up box: $r $(cat "$C/err")"
 }
 
 down_ends_everything() {
