@@ -160,17 +160,51 @@ static void drain(struct logs_out *o, int fd)
 		out_feed(o, chunk, (size_t)n);
 }
 
-/* A rotation made a new cmd.log: finish the old one, go on with the new. */
-static void follow_event(struct logs_out *o, int dirfd, int *fd, const struct inotify_event *ev)
+static bool same_file(int dirfd, const char *name, const struct stat *st)
 {
+	struct stat o;
+	return fstatat(dirfd, name, &o, AT_SYMLINK_NOFOLLOW) == 0 && o.st_ino == st->st_ino &&
+	       o.st_dev == st->st_dev;
+}
+
+/* Show the whole of name (a file rotated before we got to it). */
+static void show_file(struct logs_out *o, int dirfd, const char *name)
+{
+	int fd = open_log(dirfd, name);
+	if (fd >= 0) {
+		drain(o, fd);
+		close(fd);
+	}
+}
+
+/* Something happened in the logs dir. When cmd.log is no longer the file
+ * we follow, rotations made it cmd.log.N: finish it, show the files
+ * rotated after it (more than one rotation may have come between two
+ * looks), then go on with the new cmd.log. */
+static void follow_event(struct logs_out *o, int dirfd, int *fd)
+{
+	char name[32];
+	struct stat cur;
 	drain(o, *fd);
-	if (ev->len && STREQ(ev->name, CMDLOG_FILE) && ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-		int nfd = open_log(dirfd, CMDLOG_FILE);
-		if (nfd >= 0) {
-			close(*fd);
-			*fd = nfd;
-			drain(o, *fd);
+	if (fstat(*fd, &cur) < 0 || same_file(dirfd, CMDLOG_FILE, &cur))
+		return;
+	int idx = CMDLOG_KEEP_MAX + 1; /* not found: every kept one is newer */
+	for (int i = 1; i <= CMDLOG_KEEP_MAX; i++) {
+		snprintf(name, sizeof(name), "%s.%d", CMDLOG_FILE, i);
+		if (same_file(dirfd, name, &cur)) {
+			idx = i;
+			break;
 		}
+	}
+	for (int i = idx - 1; i >= 1; i--) {
+		snprintf(name, sizeof(name), "%s.%d", CMDLOG_FILE, i);
+		show_file(o, dirfd, name);
+	}
+	int nfd = open_log(dirfd, CMDLOG_FILE);
+	if (nfd >= 0) {
+		close(*fd);
+		*fd = nfd;
+		drain(o, *fd);
 	}
 }
 
@@ -192,7 +226,7 @@ static int follow(struct logs_out *o, int dirfd, int fd)
 		ssize_t n = r > 0 ? read(in, buf, sizeof(buf)) : 0;
 		for (char *p = buf; p < buf + (n > 0 ? n : 0);) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
-			follow_event(o, dirfd, &fd, ev);
+			follow_event(o, dirfd, &fd);
 			p += sizeof(*ev) + ev->len;
 		}
 		out_flush(o);

@@ -43,16 +43,20 @@ all_and_tail() {
 }
 
 follow_across_rotation() {
+	await() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
 	box_with_log
 	seq 1 10 | "$WRITER" "$BOX" 300 3
 	"$CLAWBOX" logs --project "$P" -f >"$C/follow" 2>&1 &
 	pid=$!
 	sleep 0.5
-	for part in 1 2 3; do
-		seq "${part}001" "${part}100" | "$WRITER" "$BOX" 300 3
-		sleep 0.2
-	done
-	sleep 0.5
+	seq 1001 1100 | "$WRITER" "$BOX" 300 3
+	sleep 0.3
+	# stopped while the log rotates more than once: it catches up
+	kill -STOP "$pid"
+	seq 2001 2100 | "$WRITER" "$BOX" 300 3
+	seq 3001 3100 | "$WRITER" "$BOX" 300 3
+	kill -CONT "$pid"
+	await sh -c "grep -qx 3100 '$C/follow'" || true
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	want="$(seq 1 10; seq 1001 1100; seq 2001 2100; seq 3001 3100)"
