@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <linux/netlink.h>
 #include <linux/sched.h>
@@ -173,6 +174,8 @@ static int open_diag(const struct supervisor_spec *s)
 	return s->net_proxy ? socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG) : -1;
 }
 
+#define BUILDER_STACK (256u << 10)
+
 struct builder {
 	const struct supervisor_spec *spec;
 	pthread_t thread;
@@ -291,11 +294,19 @@ static void builder_start(const struct supervisor_spec *s, struct builder *bd)
 		die(&err);
 	if (pipe2(bd->out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(bd->in, O_CLOEXEC) < 0)
 		die_errno(-errno, "create a pipe");
+	/* The thread's stack and heap are the init's address space, which a
+	 * command's RLIMIT_AS (--memory without root) bounds too: a small
+	 * stack, and no malloc arena of its own (64 MiB reserved each). */
+	pthread_attr_t attr;
+	mallopt(M_ARENA_MAX, 1);
+	if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, BUILDER_STACK) != 0)
+		die_errno(-ENOMEM, "start the builder");
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int e = pthread_create(&bd->thread, NULL, builder_main, bd);
+	int e = pthread_create(&bd->thread, &attr, builder_main, bd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (e != 0)
 		die_errno(-e, "start the builder");
 }
@@ -531,7 +542,10 @@ int init_spawn(char *const *argv, char *const *envp, const struct init_stdio *io
 			e = posix_spawn(ret, full, &fa, &at, argv, envp);
 			if (e == 0)
 				return 0;
-			if (e == EACCES || e == ENOEXEC || e == EPERM)
+			/* Out of processes or memory: no other file would do. */
+			if (e == EAGAIN || e == ENOMEM)
+				return e;
+			if (e != ENOENT && e != ENOTDIR)
 				r = e;
 		}
 		if (*end == '\0')

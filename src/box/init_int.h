@@ -38,8 +38,9 @@ struct init_stdio {
 };
 
 /* Spawn argv[0] (searched in envp's PATH when it has no '/') in a session
- * of its own, with io. 0 with *ret, or the errno of the last attempt
- * (ENOENT when nothing was found). */
+ * of its own, with io. 0 with *ret, or an errno: EAGAIN or ENOMEM at once
+ * (out of processes or memory), else that of the last file found that
+ * could not be run (ENOENT when none was found). */
 int init_spawn(char *const *argv, char *const *envp, const struct init_stdio *io, pid_t *ret);
 
 /* Kill and reap whatever is left in the box (as its pid 1: kill(-1)
