@@ -43,11 +43,10 @@ int gate_check_path(struct gate *g, struct gate_entry *e)
 	const struct sync_policy *p = &g->pol;
 	const char *m;
 	int r = 0;
-	for (const unsigned char *s = (const unsigned char *)e->path; *s && r == 0; s++)
-		if (*s < 0x20 || *s == 0x7f)
-			r = gate_add_finding(e, GATE_SEV_BLOCK, "name-control", 0,
-					     "the file name holds a control character (0x%02x)",
-					     *s);
+	unsigned char c = utf8_ascii_control(e->path);
+	if (c)
+		r = gate_add_finding(e, GATE_SEV_BLOCK, "name-control", 0,
+				     "the file name holds a control character (0x%02x)", c);
 	if (r == 0 && !utf8_valid(e->path))
 		r = gate_add_finding(e, GATE_SEV_BLOCK, "name-encoding", 0,
 				     "the file name is not valid UTF-8");

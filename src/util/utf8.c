@@ -25,6 +25,14 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
 	return len;
 }
 
+unsigned char utf8_ascii_control(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return *p;
+	return 0;
+}
+
 bool utf8_is_control(uint32_t cp)
 {
 	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||

@@ -16,6 +16,11 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp);
  * surrogate or truncated sequence). */
 bool utf8_valid(const char *s);
 
+/* The first byte of the NUL-terminated s that no file name may hold for
+ * the sync gate and the file calls (a C0 control, below 0x20, or DEL), or
+ * 0 when there is none. */
+unsigned char utf8_ascii_control(const char *s);
+
 /* Is cp a control a terminal acts on, or a character that reorders or
  * hides text: C0, DEL, C1 (U+0080..U+009F), U+061C, U+200E,
  * U+200F, U+202A..U+202E, U+2066..U+2069, U+2028, U+2029? */

@@ -34,3 +34,12 @@ TEST(path_display_escapes_c1_and_bidi)
 	CHECK_STREQ(out, "a\\u202e"
 			 "b\\u0085\\x1b\xc3\xa9");
 }
+
+TEST(utf8_ascii_control_first_byte)
+{
+	CHECK_INT(utf8_ascii_control("plain/\xc3\xa9.txt"), 0);
+	CHECK_INT(utf8_ascii_control("a\tb\nc"), '\t');
+	CHECK_INT(utf8_ascii_control("x\x7f"), 0x7f);
+	CHECK_INT(utf8_ascii_control("\x1b[31m"), 0x1b);
+	CHECK_INT(utf8_ascii_control(""), 0);
+}
