@@ -14,5 +14,6 @@ int cmd_audit(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_secrets(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif
