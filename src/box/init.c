@@ -10,6 +10,7 @@
 #include "box/landlock.h"
 #include "net/proxy.h"
 #include "box/init.h"
+#include "box/init_int.h"
 #include "box/supervisor.h"
 #include "box/sysfilter.h"
 
@@ -28,8 +29,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
-
-enum { FD_REPORT = 3, FD_GO = 4, FD_PTY = 5 };
 
 static volatile pid_t command_pid;
 
@@ -54,9 +53,7 @@ _noreturn_ _printf_(2, 3) static void die_errno(int code, const char *fmt, ...)
 	die(&e);
 }
 
-/* Report that step failed with code (-errno), and go on; detail (may be
- * NULL) says what that means for the box. */
-static void warn(int code, const char *step, const char *detail)
+void init_warn(int code, const char *step, const char *detail)
 {
 	struct error e;
 	size_t n;
@@ -68,11 +65,11 @@ static void warn(int code, const char *step, const char *detail)
 	report_send(FD_REPORT, REPORT_WARN, 0, &e);
 }
 
-/* Keep exactly stdin/out/err and our three channels, at known numbers.
- * The caller's terminal (tty_fds: the standard fds that are one) is never
- * held in the box: /dev/null in its place (the command gets the box's own
- * terminal there). */
-static void settle_fds(int report_fd, int go_fd, int pty_fd, unsigned tty_fds)
+/* Keep exactly stdin/out/err and our channels, at known numbers (FD_*;
+ * ctl_fd is -1 but for a service). The caller's terminal (tty_fds: the
+ * standard fds that are one) is never held in the box: /dev/null in its
+ * place (the command gets the box's own terminal there). */
+static void settle_fds(int report_fd, int go_fd, int pty_fd, int ctl_fd, unsigned tty_fds)
 {
 	for (int fd = 0; fd < 3; fd++) {
 		if (!(tty_fds & (1u << fd)))
@@ -82,36 +79,39 @@ static void settle_fds(int report_fd, int go_fd, int pty_fd, unsigned tty_fds)
 			_exit(EXIT_SETUP);
 		close(n);
 	}
-	int tmp[3] = { report_fd, go_fd, pty_fd };
-	for (int i = 0; i < 3; i++)
+	int tmp[4] = { report_fd, go_fd, pty_fd, ctl_fd };
+	for (int i = 0; i < 4; i++)
 		if (tmp[i] >= 0 && (tmp[i] = fcntl(tmp[i], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(EXIT_SETUP);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (tmp[i] < 0)
 			continue;
 		if (dup3(tmp[i], FD_REPORT + i, O_CLOEXEC) < 0)
 			_exit(EXIT_SETUP);
 	}
 #ifdef CLAWBOX_TRACE_STARTUP
-	close_range(FD_PTY + 1, TRACE_FD - 1, 0);
+	close_range(FD_CTL + 1, TRACE_FD - 1, 0);
 	close_range(TRACE_FD + 1, ~0U, 0);
 #else
-	close_range(FD_PTY + 1, ~0U, 0);
+	close_range(FD_CTL + 1, ~0U, 0);
 #endif
 	if (pty_fd < 0)
 		close(FD_PTY);
+	if (ctl_fd < 0)
+		close(FD_CTL);
 }
 
-static void loopback_up(void)
+int init_loopback_up(struct error *err)
 {
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct ifreq ifr = { 0 };
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
 	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		die_errno(-errno, "configure the loopback interface 'lo'");
+		return error_errno(err, -errno, "configure the loopback interface 'lo'");
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		die_errno(-errno, "bring the loopback interface 'lo' up");
+		return error_errno(err, -errno, "bring the loopback interface 'lo' up");
+	return 0;
 }
 
 /* Pass fds to the supervisor as one message tagged with tag. */
@@ -190,8 +190,7 @@ static void builder_send(struct builder *bd, const void *msg, size_t n)
 static void net_setup(const struct supervisor_spec *s, int *ret_nflog)
 {
 	struct error e = { 0 };
-	loopback_up();
-	if (netbox_setup(&s->net, ret_nflog, &e) < 0)
+	if (init_loopback_up(&e) < 0 || netbox_setup(&s->net, ret_nflog, &e) < 0)
 		die(&e);
 }
 
@@ -374,46 +373,69 @@ static void builder_finish(const struct supervisor_spec *s, struct builder *bd, 
 		close(fds[i]);
 }
 
+int init_open_pty(int *ret_master, struct error *err)
+{
+	_cleanup_close_ int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int unlock = 0, n = -1;
+	if (master < 0)
+		return error_errno(err, -errno, "open a terminal '/dev/pts/ptmx'");
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+		return error_errno(err, -errno, "unlock the terminal '/dev/pts/ptmx'");
+	*ret_master = TAKE_FD(master);
+	return n;
+}
+
 /* Open a terminal in the box's own devpts and hand the master to the
  * supervisor. Returns the pts number for the command's side. */
 static int open_pty(void)
 {
-	int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	int unlock = 0, n = -1, r;
-	if (master < 0)
-		die_errno(-errno, "open a terminal '/dev/pts/ptmx'");
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
-		die_errno(-errno, "unlock the terminal '/dev/pts/ptmx'");
+	struct error err;
+	int master, r;
+	int n = init_open_pty(&master, &err);
+	if (n < 0)
+		die(&err);
 	if ((r = send_fds('T', &master, 1)) < 0)
 		die_errno(r, "pass the terminal to clawbox");
 	close(master);
 	return n;
 }
 
-static void confine(const struct supervisor_spec *s)
+int init_confine(const struct supervisor_spec *s, struct error *err)
 {
-	struct error err;
 	const char *dirs[] = { ROOTFS_WORKSPACE, s->fs.project, "/tmp",
 			       "/dev/shm",       "/dev/pts",    ROOTFS_HOME };
 	static const char *const files[] = { "/dev/null",   "/dev/zero",    "/dev/full",
 					     "/dev/random", "/dev/urandom", "/dev/tty" };
 	int r;
 
-	if (confine_rlimits(&s->limits, &err) < 0)
-		die(&err);
+	bool no_landlock = false;
+	if ((r = confine_rlimits(&s->limits, err)) < 0)
+		return r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		die_errno(-errno, "set no_new_privs");
+		return error_errno(err, -errno, "set no_new_privs");
 	/* Our fds and memory are not for the box's processes: no /proc/1/fd. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		die_errno(-errno, "make the box init non-dumpable");
-	r = landlock_restrict_writes(dirs, ELEMENTSOF(dirs), files, ELEMENTSOF(files), &err);
+		return error_errno(err, -errno, "make the box init non-dumpable");
+	r = landlock_restrict_writes(dirs, ELEMENTSOF(dirs), files, ELEMENTSOF(files), err);
 	if (r == -EOPNOTSUPP)
-		warn(r, "apply the Landlock write rules",
-		     "the kernel has no Landlock; the read-only mounts still apply");
+		no_landlock = true;
 	else if (r < 0)
+		return r;
+	if ((r = confine_drop_caps(err)) < 0 || (r = sysfilter_load(err)) < 0)
+		return r;
+	return no_landlock ? 1 : 0;
+}
+
+/* Confine the init itself, or die. */
+static void confine(const struct supervisor_spec *s)
+{
+	struct error err;
+	int r = init_confine(s, &err);
+	if (r < 0)
 		die(&err);
-	if (confine_drop_caps(&err) < 0 || sysfilter_load(&err) < 0)
-		die(&err);
+	if (r > 0)
+		init_warn(-EOPNOTSUPP, "apply the Landlock write rules",
+			  "the kernel has no Landlock; the read-only mounts still apply");
 }
 
 static void forward(int sig)
@@ -429,10 +451,11 @@ static const int forwarded[] = { SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
 /* The command's process: a session of its own (no way back to the host
  * terminal; the session comes before the file actions, so opening the box
  * terminal makes it the controlling one), default dispositions for the
- * signals we forward, nothing blocked. posix_spawn shares our memory until
- * the exec: no copy of our page tables for a process that execs at once. */
-static void spawn_attrs(int pts, unsigned pty_fds, posix_spawnattr_t *at,
-			posix_spawn_file_actions_t *fa)
+ * signals we forward, nothing blocked, io's standard fds and directory.
+ * posix_spawn shares our memory until the exec: no copy of our page tables
+ * for a process that execs at once. 0 or an errno (ENOMEM). */
+static int spawn_attrs(const struct init_stdio *io, posix_spawnattr_t *at,
+		       posix_spawn_file_actions_t *fa)
 {
 	sigset_t none, def;
 	sigemptyset(&none);
@@ -444,52 +467,59 @@ static void spawn_attrs(int pts, unsigned pty_fds, posix_spawnattr_t *at,
 					     POSIX_SPAWN_SETSIGDEF) != 0 ||
 	    posix_spawnattr_setsigmask(at, &none) != 0 ||
 	    posix_spawnattr_setsigdefault(at, &def) != 0)
-		die_errno(-ENOMEM, "prepare the command's process");
-	if (pts < 0)
-		return;
+		return ENOMEM;
+	for (int fd = 0; io->fds && fd < 3; fd++) {
+		int e = io->fds[fd] >= 0
+			    ? posix_spawn_file_actions_adddup2(fa, io->fds[fd], fd)
+			    : posix_spawn_file_actions_addopen(fa, fd, "/dev/null", O_RDWR, 0);
+		if (e != 0)
+			return e;
+	}
+	if (io->cwd && posix_spawn_file_actions_addchdir_np(fa, io->cwd) != 0)
+		return ENOMEM;
+	if (io->pts < 0)
+		return 0;
 	char path[64];
 	int first = -1;
-	snprintf(path, sizeof(path), "/dev/pts/%d", pts);
+	snprintf(path, sizeof(path), "/dev/pts/%d", io->pts);
 	/* The standard fds that were the caller's terminal get the box's; the
 	 * first one opened makes it the controlling terminal. */
 	for (int fd = 0; fd < 3; fd++) {
-		if (!(pty_fds & (1u << fd)))
+		if (!(io->pty_fds & (1u << fd)))
 			continue;
 		int e = first < 0 ? posix_spawn_file_actions_addopen(fa, fd, path, O_RDWR, 0)
 				  : posix_spawn_file_actions_adddup2(fa, first, fd);
 		if (e != 0)
-			die_errno(-ENOMEM, "prepare the command's terminal '%s'", path);
+			return e;
 		if (first < 0)
 			first = fd;
 	}
+	return 0;
 }
 
-/* Spawn argv[0], searched in the PATH of envp when it has no '/'. Only
- * existing files are tried (a failed exec costs a new mm; a lookup is
- * cheap), so PATH entries hidden in the box cost nothing. 0 with *ret, or
- * the errno of the last attempt (ENOENT when nothing was found). */
-static int spawn_command(char *const *argv, char *const *envp, int pts, unsigned pty_fds,
-			 pid_t *ret)
+int init_spawn(char *const *argv, char *const *envp, const struct init_stdio *io, pid_t *ret)
 {
 	posix_spawnattr_t at;
 	posix_spawn_file_actions_t fa;
 	const char *cmd = argv[0];
 	int r = ENOENT;
 
-	spawn_attrs(pts, pty_fds, &at, &fa);
+	int e = spawn_attrs(io, &at, &fa);
+	if (e != 0)
+		return e;
 	if (strchr(cmd, '/'))
 		return posix_spawn(ret, cmd, &fa, &at, argv, envp);
 	const char *path = "/usr/local/bin:/usr/bin:/bin";
-	for (char *const *e = envp; *e; e++)
-		if (strncmp(*e, "PATH=", 5) == 0)
-			path = *e + 5;
+	for (char *const *v = envp; *v; v++)
+		if (strncmp(*v, "PATH=", 5) == 0)
+			path = *v + 5;
 	for (const char *p = path;; p++) {
 		const char *end = strchrnul(p, ':');
 		char full[PATH_MAX];
 		int len = (int)(end - p);
 		int w = snprintf(full, sizeof(full), "%.*s/%s", len ? len : 1, len ? p : ".", cmd);
 		if (w > 0 && (size_t)w < sizeof(full) && access(full, F_OK) == 0) {
-			int e = posix_spawn(ret, full, &fa, &at, argv, envp);
+			e = posix_spawn(ret, full, &fa, &at, argv, envp);
 			if (e == 0)
 				return 0;
 			if (e == EACCES || e == ENOEXEC || e == EPERM)
@@ -504,7 +534,7 @@ static int spawn_command(char *const *argv, char *const *envp, int pts, unsigned
 /* Kill and reap whatever is left in the box (we are its pid 1: kill(-1)
  * reaches every other process of our pid namespace, and orphans are ours
  * to reap), so that nothing of the box runs once the end is reported. */
-static void empty_the_box(void)
+void init_empty_box(void)
 {
 	kill(-1, SIGKILL);
 	for (;;) {
@@ -523,7 +553,7 @@ _noreturn_ static void reap_until_done(pid_t cmd)
 			continue;
 		if (p < 0 || p == cmd) {
 			trace_point("init.reaped");
-			empty_the_box();
+			init_empty_box();
 			if (p < 0)
 				report_send(FD_REPORT, REPORT_EXIT, 0,
 					    &(struct error){ .code = -ECHILD });
@@ -550,7 +580,8 @@ static void start_command(const struct supervisor_spec *s, char *const *envp, in
 	/* Signals wait until command_pid says where to forward them. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	int e = spawn_command(s->argv, envp, pts, s->pty_fds, &pid);
+	struct init_stdio io = { .pts = pts, .pty_fds = s->pty_fds };
+	int e = init_spawn(s->argv, envp, &io, &pid);
 	if (e != 0) {
 		struct error err;
 		/* where: the command; the message: strerror(e) */
@@ -615,7 +646,19 @@ static char **receive_block(const char *what, size_t *ret_n)
 	return v;
 }
 
-void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pty_fd)
+/* An up box: an O_PATH fd of the workspace as the box sees it, for the
+ * supervisor's file calls (src/ctl/ctl.h: ctl_workspace). */
+static void send_workspace(const struct supervisor_spec *s)
+{
+	int fd =
+	    open(s->fs.unsafe ? s->fs.project : ROOTFS_WORKSPACE, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int r = fd < 0 ? -errno : send_fds('W', &fd, 1);
+	if (r < 0)
+		die_errno(r, "pass the workspace to clawbox");
+	close(fd);
+}
+
+void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pty_fd, int ctl_fd)
 {
 	struct error err;
 	struct supervisor_spec spec = *s;
@@ -623,7 +666,7 @@ void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pt
 	int nflog = -1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	settle_fds(report_fd, go_fd, pty_fd, s->pty ? s->pty_fds : 0);
+	settle_fds(report_fd, go_fd, pty_fd, ctl_fd, s->pty ? s->pty_fds : 0);
 	/* The supervisor writes our id maps and joins us to our cgroups first;
 	 * EOF means it died before that. */
 	char go;
@@ -631,7 +674,7 @@ void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pt
 		_exit(EXIT_SETUP);
 	trace_point("init.go");
 	if (unshare(CLONE_NEWCGROUP) < 0)
-		warn(-errno, "create a cgroup namespace", NULL);
+		init_warn(-errno, "create a cgroup namespace", NULL);
 	if (sethostname("clawbox", 7) < 0)
 		die_errno(-errno, "set the hostname");
 	/* --net filtered: the supervisor made our eth0 before it said go. */
@@ -647,12 +690,15 @@ void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pt
 		die(&err);
 	builder_finish(s, &bd, nflog);
 	int pts = s->pty ? open_pty() : -1;
+	if (s->service)
+		send_workspace(s);
 	close(FD_PTY);
 	trace_point("init.view");
 	if (chdir(s->cwd) < 0 && chdir(s->fs.project) < 0)
 		die_errno(-errno, "enter the working directory '%s'", s->cwd);
 	size_t nenv;
 	char **envp = receive_block("the command's environment", &nenv);
+	char **base = s->service ? receive_block("the box's environment", &nenv) : NULL;
 	close(FD_GO);
 	/* A supervisor killed before our PR_SET_PDEATHSIG above took effect
 	 * sent no signal, and may have sent everything we needed: its end of
@@ -661,6 +707,8 @@ void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pt
 	struct pollfd orphan = { .fd = FD_REPORT };
 	if (poll(&orphan, 1, 0) < 0 || (orphan.revents & POLLERR))
 		_exit(EXIT_SETUP);
+	if (s->service)
+		initsvc_main(s, envp, base);
 	confine(s);
 	trace_point("init.confined");
 	start_command(s, envp, pts, keep);

@@ -535,6 +535,15 @@ static int protect_proc(struct error *err)
 	return 0;
 }
 
+int rootfs_proc_remount(struct error *err)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail(err, "make private the mounts of", "/");
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return fail(err, "mount the box's /proc", "/proc");
+	return protect_proc(err);
+}
+
 /* Hide one path: an empty read-only dir over a directory, the empty file
  * over anything else (clones from the scratch tmpfs). A masked dir that must
  * hold a mount point (the project, the box home) gets a tmpfs of its own,

@@ -109,4 +109,9 @@ int rootfs_detach_old_root(void);
  * argument — overlayfs: ..."). */
 int rootfs_build(const struct rootfs_spec *spec, int ret_keep[2], struct error *err);
 
+/* In a new pid and mount namespace of the box (a session's, src/box/leader.c):
+ * the mounts made private, a /proc of the new pid namespace over the box's,
+ * protected as the box's is. 0, or -errno with *err. */
+int rootfs_proc_remount(struct error *err);
+
 #endif

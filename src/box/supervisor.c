@@ -3,6 +3,7 @@
 #include "util/common.h"
 #include "util/trace.h"
 
+#include "box/control.h"
 #include "box/pty.h"
 #include "box/init.h"
 #include "box/supervisor.h"
@@ -192,13 +193,14 @@ struct run {
 	const struct supervisor_spec *spec;
 	const struct supervisor_hooks *hooks;
 	struct supervisor_result *res;
-	int report_fd; /* read end */
-	int diag;      /* the box's NETLINK_SOCK_DIAG socket until 'N', or -1 */
-	int pty_sock;  /* our end of the fd channel */
-	int pending;   /* messages still expected on it: pty, network */
-	int master;    /* the box terminal's master, -1 until received */
-	int sig_r;     /* self-pipe of relayed signals */
-	bool exited;   /* REPORT_EXIT seen */
+	int report_fd;           /* read end */
+	int diag;                /* the box's NETLINK_SOCK_DIAG socket until 'N', or -1 */
+	int pty_sock;            /* our end of the fd channel */
+	int pending;             /* messages still expected on it: pty, network */
+	int master;              /* the box terminal's master, -1 until received */
+	int sig_r;               /* self-pipe of relayed signals */
+	bool exited;             /* REPORT_EXIT seen */
+	struct control *control; /* an up box's, else NULL */
 };
 
 static void handle_report(struct run *run, const struct report *r)
@@ -232,7 +234,9 @@ static void channel_message(struct run *run, struct pty_relay *pr)
 		run->diag = fds[0];
 		return;
 	}
-	if (k == 1 && tag == 'T') {
+	if (k == 1 && tag == 'W' && run->control) {
+		control_set_workspace(run->control, fds[0]);
+	} else if (k == 1 && tag == 'T') {
 		pty_relay_start(pr, fds[0], run->spec->pty_fds);
 	} else if (k > 0 && tag == 'N' && run->hooks->net) {
 		run->hooks->net(fds[0], run->diag, fds + 1, (size_t)k - 1, run->hooks->ctx);
@@ -298,7 +302,10 @@ static void relay(struct run *run, const struct secrets *redact)
 			unsigned char sig[16];
 			ssize_t k = read(run->sig_r, sig, sizeof(sig));
 			for (ssize_t i = 0; i < k; i++)
-				if (sig[i] == SIGWINCH)
+				if (run->control &&
+				    (sig[i] == SIGTERM || sig[i] == SIGINT || sig[i] == SIGHUP))
+					control_down(run->control, SUPERVISOR_DOWN_GRACE_MS);
+				else if (sig[i] == SIGWINCH)
 					pty_relay_resize(&pr);
 				else if (sig[i] == SIGCONT)
 					pty_relay_resume(&pr);
@@ -355,6 +362,7 @@ struct supervisor {
 	const struct supervisor_hooks *hooks;
 	pid_t pid;
 	int pidfd, rep, go, ps, sig_r, sig_w; /* our ends; -1 when closed */
+	int ctl;                              /* an up box's control channel, or -1 */
 	int64_t t0;
 };
 
@@ -363,7 +371,7 @@ static void supervisor_free(struct supervisor *sb)
 	install_handlers(false);
 	target_pidfd = -1;
 	sigpipe_w = -1;
-	int all[] = { sb->rep, sb->go, sb->ps, sb->sig_r, sb->sig_w, sb->pidfd };
+	int all[] = { sb->rep, sb->go, sb->ps, sb->sig_r, sb->sig_w, sb->pidfd, sb->ctl };
 	close_all(all, ELEMENTSOF(all));
 	free(sb);
 }
@@ -418,7 +426,7 @@ int supervisor_start(const struct supervisor_spec *s, const struct supervisor_ho
 		     struct supervisor **ret, struct error *err)
 {
 	int rep[2] = { -1, -1 }, go[2] = { -1, -1 }, ps[2] = { -1, -1 }, sp[2] = { -1, -1 };
-	int pidfd = -1, r;
+	int ctl[2] = { -1, -1 }, pidfd = -1, r;
 	int64_t t0 = mono_ms();
 
 	*ret = NULL;
@@ -426,6 +434,12 @@ int supervisor_start(const struct supervisor_spec *s, const struct supervisor_ho
 	if (!sb)
 		return error_errno(err, -ENOMEM, "create the channels to the box");
 	if ((r = open_channels(rep, go, ps, sp)) < 0) {
+		free(sb);
+		return error_errno(err, r, "create the channels to the box");
+	}
+	if (s->service && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+		r = -errno;
+		close_all((int[]){ rep[0], rep[1], go[0], go[1], ps[0], ps[1], sp[0], sp[1] }, 8);
 		free(sb);
 		return error_errno(err, r, "create the channels to the box");
 	}
@@ -437,10 +451,10 @@ int supervisor_start(const struct supervisor_spec *s, const struct supervisor_ho
 		trace_point("cloned");
 	if (pid == 0) {
 		install_handlers(false);
-		init_main(s, rep[1], go[0], ps[1]);
+		init_main(s, rep[1], go[0], ps[1], ctl[1]);
 	}
 	r = pid < 0 ? -errno : 0;
-	close_all((int[]){ rep[1], go[0], ps[1] }, 3);
+	close_all((int[]){ rep[1], go[0], ps[1], ctl[1] }, 4);
 	*sb = (struct supervisor){ .spec = s,
 				   .hooks = h,
 				   .t0 = t0,
@@ -450,7 +464,8 @@ int supervisor_start(const struct supervisor_spec *s, const struct supervisor_ho
 				   .go = go[1],
 				   .ps = ps[0],
 				   .sig_r = sp[0],
-				   .sig_w = sp[1] };
+				   .sig_w = sp[1],
+				   .ctl = ctl[0] };
 	if (pid < 0) {
 		supervisor_free(sb);
 		return error_errno(err, r, "create the box's namespaces");
@@ -521,6 +536,31 @@ int supervisor_set_masks(struct supervisor *sb, char *const *masks, size_t n)
 	return init_gone(r) ? 0 : r;
 }
 
+/* An up box's second block: the sessions' environment. */
+static int send_base_env(struct supervisor *sb)
+{
+	char *const *v = sb->spec->base_env;
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return send_block(sb->go, v ? v : (char *const[]){ NULL }, n);
+}
+
+/* An up box's control socket, served from now on. */
+static int start_control(struct supervisor *sb, struct control **ret, struct error *err)
+{
+	const struct supervisor_spec *s = sb->spec;
+	struct control_spec cs = { .dirfd = s->control_dir,
+				   .init_sock = sb->ctl,
+				   .audit = s->control_audit,
+				   .ready = sb->hooks->ready,
+				   .ctx = sb->hooks->ctx };
+	int r = control_start(&cs, ret, err);
+	if (r == 0)
+		sb->ctl = -1; /* the control's */
+	return r;
+}
+
 int supervisor_finish(struct supervisor *sb, char *const *envp, const struct secrets *redact,
 		      struct supervisor_result *ret, struct error *err)
 {
@@ -530,24 +570,33 @@ int supervisor_finish(struct supervisor *sb, char *const *envp, const struct sec
 	while (envp[n])
 		n++;
 	int r = send_block(sb->go, envp, n);
+	if (r >= 0 && sb->spec->service)
+		r = send_base_env(sb);
 	if (r < 0 && !init_gone(r)) {
 		supervisor_abort(sb);
 		return error_errno(err, r, "pass the environment to the box");
 	}
 	close(sb->go);
 	sb->go = -1;
+	struct control *control = NULL;
+	if (sb->spec->service && (r = start_control(sb, &control, err)) < 0) {
+		supervisor_abort(sb);
+		return r;
+	}
 
 	struct run run = { .spec = sb->spec,
 			   .hooks = h,
 			   .res = ret,
 			   .report_fd = sb->rep,
 			   .pty_sock = sb->ps,
-			   .pending = (int)sb->spec->pty + 1,
+			   .pending = (int)sb->spec->pty + (int)sb->spec->service + 1,
+			   .control = control,
 			   .master = -1,
 			   .diag = -1,
 			   .sig_r = sb->sig_r };
 	sb->ps = -1;
 	relay(&run, redact);
+	control_stop(control);
 	if (run.pty_sock >= 0)
 		close(run.pty_sock);
 	if (run.diag >= 0)

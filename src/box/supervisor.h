@@ -17,6 +17,15 @@
 #include "box/report.h"
 #include "box/rootfs.h"
 
+/* What becomes of an up box's long-lived command when it ends. */
+enum supervisor_restart {
+	SUPERVISOR_RESTART_NO,
+	SUPERVISOR_RESTART_ON_FAILURE, /* a non-zero exit or a signal */
+	SUPERVISOR_RESTART_ALWAYS,
+};
+
+struct audit;
+
 struct supervisor_spec {
 	struct rootfs_spec fs;
 	char *const *argv; /* the command; argv[0] searched in the box's PATH */
@@ -34,6 +43,17 @@ struct supervisor_spec {
 	 * return once the command's end is reported, when no process of the
 	 * box is left (the next box_lock() waits for the teardown). */
 	bool wait_teardown;
+	/* An up box (clawbox up): the init serves execs and sessions
+	 * (src/box/initsvc.c), the supervisor a control socket in the dir
+	 * control_dir (src/box/control.h) with its own handle of the audit log
+	 * (control_audit, may be NULL); argv (may be empty) is the long-lived
+	 * command, under restart; base_env is the environment of the sessions
+	 * (the box's without the secrets). */
+	bool service;
+	enum supervisor_restart restart;
+	int control_dir;
+	struct audit *control_audit;
+	char *const *base_env;
 };
 
 struct supervisor_result;
@@ -64,6 +84,9 @@ struct supervisor_hooks {
 	 * caller's bookkeeping overlaps with it. Called once, unless
 	 * supervisor_finish fails. */
 	void (*ended)(const struct supervisor_result *res, void *ctx);
+	/* An up box serves (its control socket answers). Called once, from
+	 * another thread of the supervisor's. */
+	void (*ready)(void *ctx);
 	void *ctx;
 };
 
@@ -81,6 +104,9 @@ struct supervisor;
 
 /* Most fds of the caller's watch hook. */
 #define SUPERVISOR_WATCH_MAX 4
+
+/* How long an up box's processes have to end after a SIGTERM to clawbox. */
+#define SUPERVISOR_DOWN_GRACE_MS 5000
 
 /* Most bytes of masks or environment sent to a box's init. */
 #define SUPERVISOR_BLOCK_MAX (4u << 20)

@@ -4,12 +4,14 @@
 #include "state/box.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "ctl/ctl.h"
 #include "util/log.h"
 
 #include <jansson.h>
 
 static const char usage[] = "usage: clawbox list [--json]\n\n"
-			    "List the boxes: name, mode, state, disk cap and project.\n\n"
+			    "List the boxes: name, mode, state (idle, running, or up: a service,\n"
+			    "'clawbox up'), disk cap and project.\n\n"
 			    "options:\n"
 			    "      --json           a JSON array\n"
 			    "  -h, --help           show this help\n";
@@ -19,17 +21,22 @@ static int print_one(const struct box *b, void *p)
 	json_t *arr = p;
 	pid_t holder = 0;
 	bool running = box_in_use(b, &holder);
+	struct ctl_status st;
+	bool up = running && ctl_status(b, &st, NULL) == 0;
 	if (arr)
 		return json_array_append_new(
-		    arr,
-		    json_pack("{s:s, s:s, s:s, s:b, s:o}", "box", b->name, "project", b->project,
-			      "mode", box_mode_name(b->mode), "running", running, "disk",
-			      b->disk ? json_integer((json_int_t)b->disk) : json_null()));
+		    arr, json_pack("{s:s, s:s, s:s, s:b, s:b, s:o}", "box", b->name, "project",
+				   b->project, "mode", box_mode_name(b->mode), "running", running,
+				   "up", up, "disk",
+				   b->disk ? json_integer((json_int_t)b->disk) : json_null()));
 	char disk[32] = "-";
 	if (b->disk)
 		cli_human_size(b->disk, disk, sizeof(disk));
 	printf("%-32s %-12s %-8s %-10s %s\n", b->name, box_mode_name(b->mode),
-	       running ? "running" : "idle", disk, b->project);
+	       up        ? "up"
+	       : running ? "running"
+			 : "idle",
+	       disk, b->project);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "sync/changes.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "ctl/ctl.h"
 #include "state/diskcap.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -12,7 +13,7 @@
 
 static const char usage[] =
     "usage: clawbox status [--box NAME | --project DIR] [--json]\n\n"
-    "Show a box: its name, project, mode, whether it is running, the changes\n"
+    "Show a box: its name, project, mode, whether it is running or up, the changes\n"
     "pending in its overlay (not yet on the host), and its disk use and cap.\n\n"
     "options:\n" BOX_OPTS_HELP "      --json           one JSON object\n"
     "  -h, --help           show this help\n";
@@ -55,6 +56,8 @@ int cmd_status(int argc, char **argv)
 	pid_t holder = 0;
 	bool running = box_in_use(&b, &holder);
 	bool project_ok = lfd >= 0;
+	struct ctl_status up = { 0 };
+	bool is_up = running && ctl_status(&b, &up, NULL) == 0;
 
 	if (o.json) {
 		json_t *j =
@@ -67,6 +70,13 @@ int cmd_status(int argc, char **argv)
 			      (json_int_t)s.meta, "bytes", (json_int_t)s.bytes);
 		if (running && holder)
 			json_object_set_new(j, "pid", json_integer(holder));
+		if (is_up)
+			json_object_set_new(
+			    j, "up",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "since", (json_int_t)up.since,
+				      "command_pid", (json_int_t)up.cmd, "restarts",
+				      (json_int_t)up.restarts, "sessions", (json_int_t)up.sessions,
+				      "running", (json_int_t)up.execs));
 		json_object_set_new(j, "disk", disk_json(&b));
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -78,7 +88,12 @@ int cmd_status(int argc, char **argv)
 	printf("box:      %s\n", b.name);
 	printf("project:  %s%s\n", b.project, project_ok ? "" : " (missing!)");
 	printf("mode:     %s\n", box_mode_name(b.mode));
-	if (running)
+	if (is_up)
+		printf("state:    up (clawbox pid %d; command %s, %u restarts; %u sessions, %u "
+		       "commands running)\n",
+		       (int)holder, up.cmd ? "running" : "not running", up.restarts, up.sessions,
+		       up.execs);
+	else if (running)
 		printf("state:    running (clawbox pid %d)\n", (int)holder);
 	else
 		printf("state:    idle\n");

@@ -14,6 +14,10 @@ int cmd_audit(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_secrets(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_session(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #endif

@@ -11,7 +11,9 @@
 #include "box/boxenv.h"
 #include "box/masks.h"
 #include "util/strv.h"
+#include "cli/exec_client.h"
 #include "cli/launch.h"
+#include "ctl/ctl.h"
 #include "box/supervisor.h"
 #include "secrets/secrets.h"
 #include "util/fs.h"
@@ -170,7 +172,8 @@ enum {
 	OPT_DENY,
 	OPT_SECRETS,
 	OPT_CONFIG,
-	OPT_STRICT
+	OPT_STRICT,
+	OPT_RESTART
 };
 
 static const struct option long_opts[] = {
@@ -188,6 +191,7 @@ static const struct option long_opts[] = {
 	{ "secrets", required_argument, NULL, OPT_SECRETS },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "restart", required_argument, NULL, OPT_RESTART },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -253,6 +257,19 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 	case OPT_SECRETS: o->secrets_file = optarg; break;
 	case OPT_CONFIG: return parse_config_opt(o, optarg) ? EXIT_SETUP : -1;
 	case OPT_STRICT: o->strict = true; break;
+	case OPT_RESTART:
+		if (!o->up)
+			return usage_error("unknown option '--restart' (it is for 'clawbox up')");
+		if (STREQ(optarg, "no"))
+			o->restart = SUPERVISOR_RESTART_NO;
+		else if (STREQ(optarg, "on-failure"))
+			o->restart = SUPERVISOR_RESTART_ON_FAILURE;
+		else if (STREQ(optarg, "always"))
+			o->restart = SUPERVISOR_RESTART_ALWAYS;
+		else
+			return usage_error("unknown restart policy '%s' (no, on-failure or always)",
+					   optarg);
+		break;
 	case 'h': fputs(run_usage, stdout); return 0;
 	default:
 		if (optopt)
@@ -278,7 +295,7 @@ int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 	if (shell && optind < argc)
 		return usage_error("'clawbox shell' takes no command (got '%s'); use 'clawbox run'",
 				   argv[optind]);
-	if (!shell && optind >= argc)
+	if (!shell && !o->up && optind >= argc)
 		return usage_error("no command given");
 	o->argv = argv + optind;
 	return -1;
@@ -293,6 +310,8 @@ struct run_ctx {
 	struct net_run *net;
 	char cwd[PATH_MAX]; /* the command's, inside the box */
 	char upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
+	int ready_fd, msg_fd;        /* clawbox up: see struct launch_opts */
+	struct audit *control_audit; /* clawbox up: the control thread's */
 };
 
 static void on_started(pid_t pid, void *p)
@@ -337,6 +356,23 @@ static void on_ended(const struct supervisor_result *res, void *p)
 	if (f && res->failure.kind)
 		json_object_set_new(f, "error", json_string(strerror(-res->failure.error.code)));
 	audit_append(c->audit, "run.exit", f);
+}
+
+/* clawbox up: the box serves; the caller of up is told, and our messages
+ * go to the box's log from now on. Called from the control thread. */
+static void on_ready(void *p)
+{
+	struct run_ctx *c = p;
+	if (c->msg_fd >= 0) {
+		log_set_fd(-1);
+		close(c->msg_fd);
+		c->msg_fd = -1;
+	}
+	if (c->ready_fd >= 0) {
+		(void)!write(c->ready_fd, "R", 1);
+		close(c->ready_fd);
+		c->ready_fd = -1;
+	}
 }
 
 static void on_warn(const struct error *e, void *p)
@@ -674,7 +710,8 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 		      bool created, struct run_ctx *ctx)
 {
 	struct strv masks = { 0 }, netenv = { 0 };
-	struct secrets_env *env = NULL;
+	struct secrets_env *env = NULL, *base = NULL;
+	_cleanup_close_ int boxdir = -1;
 	const char *shell = pick_shell();
 	char *shell_argv[] = { (char *)shell, NULL };
 	struct supervisor_spec s = { .argv = o->shell ? shell_argv : o->argv };
@@ -687,8 +724,15 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 	inside_cwd(b, ctx->cwd, sizeof(ctx->cwd));
 	if (box_spec(o, b, ctx, &s) < 0)
 		goto out;
-	/* Removing the box's cgroups needs its init gone. */
-	s.wait_teardown = s.cg.memory_dir[0] || s.cg.pids_dir[0];
+	/* Removing the box's cgroups needs its init gone; so does an up box's
+	 * end ('clawbox down' returns when it is gone). */
+	s.wait_teardown = s.cg.memory_dir[0] || s.cg.pids_dir[0] || o->up;
+	if (o->up) {
+		boxdir = open(b->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		s.service = true;
+		s.restart = o->restart;
+		s.control_dir = boxdir;
+	}
 	struct supervisor_hooks hooks = {
 		.started = on_started,
 		.warn = on_warn,
@@ -696,6 +740,7 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 		.watch = on_watch,
 		.watch_ready = on_watch_ready,
 		.ended = on_ended,
+		.ready = on_ready,
 		.ctx = ctx,
 	};
 	sync_settle_before_start(b);
@@ -714,9 +759,19 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 	    audit_start(o, b, created, ctx->cwd, ctx) < 0)
 		goto out;
 	if ((r = net_environment(ctx->net, &netenv)) < 0 ||
-	    (r = boxenv_build(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) < 0) {
+	    (r = boxenv_build(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) < 0 ||
+	    (o->up && (r = boxenv_build(b->name, ctx->cwd, shell, netenv.v, NULL, &base)) < 0)) {
 		log_error("cannot build the box's environment: %s", strerror(-r));
 		goto out;
+	}
+	if (o->up) {
+		s.base_env = secrets_env_vector(base);
+		if ((r = audit_open_known(b->dir, b->name, ctx->known, &ctx->control_audit)) < 0) {
+			log_error("cannot open the audit log of box '%s': %s", b->name,
+				  strerror(-r));
+			goto out;
+		}
+		s.control_audit = ctx->control_audit;
 	}
 	trace_point("env");
 	pid_t yolo = yolo_sync_start(b);
@@ -735,6 +790,7 @@ out:
 	strv_free(&masks);
 	strv_free(&netenv);
 	secrets_env_free(env);
+	secrets_env_free(base);
 	return code;
 }
 
@@ -763,6 +819,38 @@ static int check_stdio(unsigned *ret_pty_fds)
 	return 0;
 }
 
+/* Options that shape a box, which a box that is up already has. */
+static const char *shaping_option(const struct launch_opts *o)
+{
+	if (secrets_count(o->secrets) || o->secrets_file || o->config_dir[0])
+		return "secrets (-e, --secrets, --config)";
+	if (o->mode_given)
+		return "--mode";
+	if (o->memory || o->pids || o->ndeny)
+		return "--memory, --pids, --deny-read";
+	if (o->net.mode || o->net.nallow || o->net.ndeny || o->net.nip || o->net.npublish)
+		return "the network options";
+	return NULL;
+}
+
+/* run or shell on a box that is up: the command joins it (as clawbox
+ * exec), in the caller's directory when it is in the project. */
+static int join(const struct launch_opts *o, const struct box *b)
+{
+	const char *shaping = shaping_option(o);
+	char cwd[PATH_MAX];
+	if (shaping) {
+		log_error("box '%s' is up: a command joins it as it is, so %s apply to "
+			  "'clawbox up' only",
+			  b->name, shaping);
+		return EXIT_SETUP;
+	}
+	inside_cwd(b, cwd, sizeof(cwd));
+	char *shell_argv[] = { (char *)pick_shell(), NULL };
+	struct exec_client_opts x = { .argv = o->shell ? shell_argv : o->argv, .cwd = cwd };
+	return exec_client_run(b, &x);
+}
+
 int launch_run(const struct launch_opts *o)
 {
 	struct box b;
@@ -778,6 +866,9 @@ int launch_run(const struct launch_opts *o)
 	if (box_state_dir(state, sizeof(state)) < 0)
 		return EXIT_SETUP;
 	_cleanup_close_ int lock = box_lock(&b, &holder);
+	struct ctl_status up;
+	if (lock == -EBUSY && !o->up && ctl_status(&b, &up, NULL) == 0)
+		return join(o, &b);
 	if (lock == -EBUSY) {
 		log_error(
 		    "box '%s' is in use by another clawbox (pid %d); one box runs once at a time, "
@@ -800,8 +891,11 @@ int launch_run(const struct launch_opts *o)
 	if (net_prepare(&o->net, b.dir, b.name, &ctx.net) < 0)
 		return EXIT_SETUP;
 	ctx.lock = lock;
+	ctx.ready_fd = o->ready_fd;
+	ctx.msg_fd = o->msg_fd;
 	int code = run_locked(o, &b, state, created, &ctx);
 	audit_close(ctx.audit);
+	audit_close(ctx.control_audit);
 	if (ctx.known) {
 		log_set_filter(secrets_redact_message, o->secrets);
 		ctx.known = secrets_free(ctx.known);

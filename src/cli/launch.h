@@ -5,6 +5,7 @@
 #define CLAWBOX_LAUNCH_H
 #include "util/common.h"
 
+#include "box/supervisor.h"
 #include "state/box.h"
 #include "cli/cli.h"
 #include "cli/launch_net.h"
@@ -26,11 +27,18 @@ struct launch_opts {
 	char config_dir[PATH_MAX];  /* --config DIR, canonical; "" when not given */
 	char config_path[PATH_MAX]; /* where the box sees it */
 	bool strict;                /* --strict */
+	/* clawbox up (src/cli/cmd_up.c): the box as a service; argv may be
+	 * empty. Once it serves, ready_fd gets 'R', and msg_fd (where
+	 * clawbox's messages went until then) stderr again; both are closed. */
+	bool up;
+	enum supervisor_restart restart;
+	int ready_fd, msg_fd;
 };
 
-#define LAUNCH_OPTS_INIT                                                           \
-	{                                                                          \
-		.mode = BOX_MODE_SECURE, .nofile = 65536, .tmp_size = 512ULL << 20 \
+#define LAUNCH_OPTS_INIT                                                            \
+	{                                                                           \
+		.mode = BOX_MODE_SECURE, .nofile = 65536, .tmp_size = 512ULL << 20, \
+		.ready_fd = -1, .msg_fd = -1                                        \
 	}
 
 /* Parse run/shell options into o. Returns -1 to go on, or the exit status

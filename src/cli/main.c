@@ -21,6 +21,10 @@ struct command {
 static const struct command commands[] = {
 	{ "run", cmd_run, "run a command inside a project's box" },
 	{ "shell", cmd_shell, "open an interactive shell inside a box" },
+	{ "up", cmd_up, "start a box as a service (its command, execs, sessions)" },
+	{ "exec", cmd_exec, "run a command in a box that is up" },
+	{ "session", cmd_session, "create, list or delete the sessions of an up box" },
+	{ "down", cmd_down, "stop a box that is up" },
 	{ "status", cmd_status, "show a box: mode, project, pending changes" },
 	{ "reset", cmd_reset, "discard every write held in a box's overlay" },
 	{ "delete", cmd_delete, "delete a box and all of its state" },

@@ -34,8 +34,8 @@ int ctl_status(const struct box *b, struct ctl_status *ret, struct error *err);
 
 /* A command to run in the up box. */
 struct ctl_exec_spec {
-	char *const *argv; /* argv[0]: searched in the box's PATH when it has no '/' */
-	char *const *env;  /* NAME=VALUE set over the box's environment (may be NULL) */
+	char *const *argv;   /* argv[0]: searched in the box's PATH when it has no '/' */
+	char *const *env;    /* NAME=VALUE set over the box's environment (may be NULL) */
 	const char *session; /* NULL: the box's own pid, mount and network view */
 	const char *cwd;     /* NULL: the workspace; else a path in the box */
 	/* The command's stdin, stdout, stderr (-1: /dev/null). Each must be
@@ -121,7 +121,6 @@ struct ctl_session_spec {
 	char *const *env; /* NAME=VALUE for every exec of the session (may be NULL) */
 	bool net;         /* the box's network (its proxy, its allowlist) */
 	int64_t idle_ms;
-	unsigned pids; /* most processes at once (0: the box's limit) */
 };
 
 /* -EEXIST when a session of that name is there, -EINVAL for a bad name. */

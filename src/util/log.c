@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 static bool quiet;
+static _Atomic int out_fd = -1;
 static char *(*filter)(const char *msg, void *ctx);
 static void *filter_ctx;
 
@@ -10,6 +11,11 @@ void log_set_filter(char *(*fn)(const char *msg, void *ctx), void *ctx)
 {
 	filter = fn;
 	filter_ctx = ctx;
+}
+
+void log_set_fd(int fd)
+{
+	out_fd = fd;
 }
 
 void log_set_quiet(bool q)
@@ -24,7 +30,11 @@ static void vlog(const char *prefix, const char *fmt, va_list ap)
 	if (n < 0)
 		return;
 	_cleanup_free_ char *f = filter ? filter(line, filter_ctx) : NULL;
-	fprintf(stderr, "clawbox: %s%s\n", prefix, f ? f : line);
+	int fd = out_fd;
+	if (fd >= 0)
+		dprintf(fd, "clawbox: %s%s\n", prefix, f ? f : line);
+	else
+		fprintf(stderr, "clawbox: %s%s\n", prefix, f ? f : line);
 	explicit_bzero(line, sizeof(line)); /* it may have held a secret */
 }
 

@@ -12,6 +12,9 @@ void log_info(const char *fmt, ...) _printf_(1, 2);
  * redaction of the box's secrets): fn returns a new heap string to print
  * instead, or NULL to print the message as it is. fn NULL removes it. */
 void log_set_filter(char *(*fn)(const char *msg, void *ctx), void *ctx);
+/* Print to fd instead of stderr (-1: stderr again); e.g. clawbox up's
+ * caller until the box serves. Any thread. */
+void log_set_fd(int fd);
 /* Quiet mode silences log_info only. */
 void log_set_quiet(bool quiet);
 

@@ -1,0 +1,212 @@
+/* clawbox session: the sessions of an up box. */
+#include "util/common.h"
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "ctl/ctl.h"
+#include "secrets/secrets.h"
+#include "util/log.h"
+#include "util/strv.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <time.h>
+
+static const char usage[] =
+    "usage: clawbox session create NAME [--box NAME | --project DIR] [--net]\n"
+    "                              [--idle SECS] [--secret NAME]...\n"
+    "       clawbox session list [--box NAME | --project DIR] [--json]\n"
+    "       clawbox session delete NAME [--box NAME | --project DIR]\n\n"
+    "A session is a set of processes in a box that is up ('clawbox up'): what\n"
+    "'clawbox exec --session NAME' starts there persists between execs (a\n"
+    "background job runs on) until the session is deleted, is idle for --idle\n"
+    "seconds, or the box goes down. Its processes are in a pid namespace of\n"
+    "their own: they see and signal only each other. A session has no network\n"
+    "unless --net (then the box's: its proxy and allowlist), and none of the\n"
+    "box's secrets unless named with --secret (from 'clawbox secrets').\n\n"
+    "options:\n" BOX_OPTS_HELP "      --net            the box's network\n"
+    "      --idle SECS      end after SECS seconds with no command running\n"
+    "      --secret NAME    give the session the box's stored secret NAME\n"
+    "      --json           (list) one JSON array\n"
+    "  -h, --help           show this help\n";
+
+struct session_args {
+	struct box_opts box;
+	const char *verb, *name;
+	struct ctl_session_spec spec;
+	const char *secrets[64];
+	size_t nsecrets;
+	bool json;
+};
+
+static int parse(int argc, char **argv, struct session_args *a)
+{
+	enum { OPT_NET = 256, OPT_IDLE, OPT_SECRET, OPT_JSON };
+	static const struct option opts[] = {
+		{ "box", required_argument, NULL, 'b' },
+		{ "project", required_argument, NULL, 'p' },
+		{ "net", no_argument, NULL, OPT_NET },
+		{ "idle", required_argument, NULL, OPT_IDLE },
+		{ "secret", required_argument, NULL, OPT_SECRET },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint64_t secs;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "b:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': a->box.box = optarg; break;
+		case 'p': a->box.project = optarg; break;
+		case OPT_NET: a->spec.net = true; break;
+		case OPT_IDLE:
+			if (cli_parse_uint(optarg, &secs) < 0 || secs > 86400 * 365) {
+				log_error("invalid --idle '%s': seconds", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			a->spec.idle_ms = (int64_t)secs * 1000;
+			break;
+		case OPT_SECRET:
+			if (a->nsecrets == ELEMENTSOF(a->secrets)) {
+				log_error("too many --secret options");
+				return CLI_EXIT_USAGE;
+			}
+			a->secrets[a->nsecrets++] = optarg;
+			break;
+		case OPT_JSON: a->json = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: return cli_bad_option("session", argv);
+		}
+	}
+	a->verb = optind < argc ? argv[optind++] : NULL;
+	a->name = optind < argc ? argv[optind++] : NULL;
+	if (!a->verb || (!STREQ(a->verb, "list") && !a->name)) {
+		log_error("usage: clawbox session create|list|delete [NAME] (see --help)");
+		return CLI_EXIT_USAGE;
+	}
+	if (optind < argc || (STREQ(a->verb, "list") && a->name))
+		return cli_bad_argument("session", optind < argc ? argv[optind] : a->name);
+	if (a->name && !ctl_session_name_valid(a->name)) {
+		log_error("invalid session name '%s': 1 to 64 of A-Z a-z 0-9 . _ -, not "
+			  "starting with . or -",
+			  a->name);
+		return CLI_EXIT_USAGE;
+	}
+	return -1;
+}
+
+struct grant_ctx {
+	const struct session_args *a;
+	struct strv *env;
+	int r;
+};
+
+static int grant_one(const struct secret *s, void *p)
+{
+	struct grant_ctx *g = p;
+	for (size_t i = 0; i < g->a->nsecrets; i++)
+		if (STREQ(s->name, g->a->secrets[i]))
+			g->r = strv_pushf(g->env, "%s=%.*s", s->name, (int)s->len,
+					  (const char *)s->value);
+	return g->r;
+}
+
+/* The named secrets of b's store as NAME=VALUE: 0, or -errno (reported). */
+static int grants(const struct box *b, const struct session_args *a, struct strv *env)
+{
+	_cleanup_secrets_ struct secrets *s = NULL;
+	struct error err = { 0 };
+	char msg[ERROR_FORMAT_MAX];
+	if (a->nsecrets == 0)
+		return 0;
+	int r = secrets_new(&s);
+	if (r == 0)
+		r = secrets_store_load(b->dir, s, 0, &err);
+	if (r < 0) {
+		log_error("cannot read the secrets of box '%s': %s", b->name,
+			  cli_error_text(&err, r, msg, sizeof(msg)));
+		return r;
+	}
+	struct grant_ctx g = { .a = a, .env = env };
+	secrets_foreach(s, grant_one, &g);
+	if (g.r < 0)
+		return g.r;
+	if (env->n != a->nsecrets) {
+		log_error("box '%s' has not every secret named with --secret ('clawbox secrets "
+			  "list')",
+			  b->name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int list(const struct box *b, bool json)
+{
+	struct ctl_session_info *v = NULL;
+	size_t n = 0;
+	struct error err = { 0 };
+	char msg[ERROR_FORMAT_MAX];
+	int r = ctl_session_list(b, &v, &n, &err);
+	if (r < 0) {
+		log_error("%s", cli_error_text(&err, r, msg, sizeof(msg)));
+		return CLI_EXIT_ERROR;
+	}
+	json_t *a = json ? json_array() : NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (a)
+			json_array_append_new(
+			    a,
+			    json_pack("{s:s, s:I, s:I, s:I, s:b}", "name", v[i].name, "created",
+				      (json_int_t)v[i].created, "idle_ms", (json_int_t)v[i].idle_ms,
+				      "running", (json_int_t)v[i].execs, "net", v[i].net));
+		else
+			printf("%-24s %u running%s\n", v[i].name, v[i].execs,
+			       v[i].net ? ", network" : "");
+	}
+	if (a) {
+		json_dumpf(a, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(a);
+	}
+	free(v);
+	return 0;
+}
+
+int cmd_session(int argc, char **argv)
+{
+	struct session_args a = { 0 };
+	struct strv env = { 0 };
+	struct box b;
+	bool created;
+	struct error err = { 0 };
+	char msg[ERROR_FORMAT_MAX];
+	int r = parse(argc, argv, &a);
+	if (r >= 0)
+		return r;
+	if (cli_box(&a.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
+		return CLI_EXIT_ERROR;
+	if (STREQ(a.verb, "list"))
+		return list(&b, a.json);
+	if (STREQ(a.verb, "create")) {
+		a.spec.name = a.name;
+		if (grants(&b, &a, &env) < 0) {
+			strv_free(&env);
+			return CLI_EXIT_ERROR;
+		}
+		a.spec.env = env.v;
+		r = ctl_session_create(&b, &a.spec, &err);
+		strv_free(&env);
+	} else if (STREQ(a.verb, "delete")) {
+		r = ctl_session_delete(&b, a.name, &err);
+	} else {
+		log_error("unknown verb '%s': create, list or delete", a.verb);
+		return CLI_EXIT_USAGE;
+	}
+	if (r < 0) {
+		log_error("%s", cli_error_text(&err, r, msg, sizeof(msg)));
+		return CLI_EXIT_ERROR;
+	}
+	return 0;
+}

@@ -1,0 +1,200 @@
+/* ctl_exec_buffered(): a command of an up box run to its end with its
+ * output collected (src/ctl/ctl.h), for the API and MCP. */
+#include "ctl/ctl.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+
+struct sink {
+	int fd;    /* our read end, -1 once closed */
+	char *buf; /* cap + 1 bytes */
+	size_t len;
+};
+
+struct buffered {
+	struct sink out, err;
+	int in;           /* our write end of its stdin, -1 once closed */
+	const char *data; /* stdin still to write */
+	size_t left, cap;
+	bool truncated;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read what sk has: kept up to cap, the rest read and dropped. */
+static void drain(struct buffered *b, struct sink *sk)
+{
+	char tmp[16384];
+	ssize_t k = read(sk->fd, tmp, sizeof(tmp));
+	if (k < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (k <= 0) {
+		close(sk->fd);
+		sk->fd = -1;
+		return;
+	}
+	size_t keep = b->cap - sk->len < (size_t)k ? b->cap - sk->len : (size_t)k;
+	memcpy(sk->buf + sk->len, tmp, keep);
+	sk->len += keep;
+	b->truncated |= keep < (size_t)k;
+}
+
+static void feed(struct buffered *b)
+{
+	ssize_t k = write(b->in, b->data, b->left);
+	if (k < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (k > 0) {
+		b->data += k;
+		b->left -= (size_t)k;
+	}
+	if (k <= 0 || b->left == 0) {
+		close(b->in);
+		b->in = -1;
+	}
+}
+
+/* Pipes for the command's three standard fds: theirs in fds[], ours in b. */
+static int make_pipes(struct buffered *b, int fds[3])
+{
+	int p[3][2];
+	for (int i = 0; i < 3; i++)
+		if (pipe2(p[i], O_CLOEXEC) < 0) {
+			int r = -errno;
+			for (int k = 0; k < i; k++) {
+				close(p[k][0]);
+				close(p[k][1]);
+			}
+			return r;
+		}
+	fds[0] = p[0][0];
+	fds[1] = p[1][1];
+	fds[2] = p[2][1];
+	b->in = p[0][1];
+	b->out.fd = p[1][0];
+	b->err.fd = p[2][0];
+	int nb[] = { b->in, b->out.fd, b->err.fd };
+	for (size_t i = 0; i < ELEMENTSOF(nb); i++)
+		fcntl(nb[i], F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+/* Until the command's end event: feed stdin, collect the output, kill it
+ * at the deadline. */
+static int pump(struct ctl_exec *x, struct buffered *b, int64_t deadline, struct ctl_output *o,
+		struct error *err)
+{
+	bool killed = false;
+	for (;;) {
+		struct pollfd p[4] = { { .fd = ctl_exec_fd(x), .events = POLLIN },
+				       { .fd = b->out.fd, .events = POLLIN },
+				       { .fd = b->err.fd, .events = POLLIN },
+				       { .fd = b->left ? b->in : -1, .events = POLLOUT } };
+		int64_t wait = deadline && !killed ? deadline - mono_ms() : -1;
+		if (deadline && !killed && wait <= 0) {
+			ctl_exec_signal(x, SIGKILL);
+			killed = o->timed_out = true;
+			continue;
+		}
+		/* Output first; what is left at the end is read after it. */
+		if (poll(p, 4, wait > INT32_MAX ? -1 : (int)wait) > 0) {
+			if (p[1].revents)
+				drain(b, &b->out);
+			if (p[2].revents)
+				drain(b, &b->err);
+			if (p[3].revents)
+				feed(b);
+		}
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		struct ctl_event ev;
+		int r = ctl_exec_next(x, &ev, err);
+		if (r < 0)
+			return r;
+		if (ev.kind == CTL_EV_EXIT || ev.kind == CTL_EV_FAIL) {
+			o->wstatus = ev.wstatus;
+			o->exit_code = ev.exit_code;
+			o->duration_ms = ev.duration_ms;
+			return 0;
+		}
+	}
+}
+
+/* What is left in the pipes once the command ended (its background
+ * children may still hold them: read what is there, no more). */
+static void drain_rest(struct buffered *b)
+{
+	for (struct sink *sk = &b->out; sk <= &b->err; sk++)
+		while (sk->fd >= 0) {
+			struct pollfd p = { .fd = sk->fd, .events = POLLIN };
+			if (poll(&p, 1, 0) <= 0)
+				break;
+			drain(b, sk);
+		}
+}
+
+int ctl_exec_buffered(const struct box *b, const struct ctl_exec_spec *s, const void *in,
+		      size_t in_len, size_t cap, int64_t timeout_ms, struct ctl_output *ret,
+		      struct error *err)
+{
+	struct buffered bf = { .out.fd = -1,
+			       .err.fd = -1,
+			       .in = -1,
+			       .data = in,
+			       .left = in ? in_len : 0,
+			       .cap = cap };
+	struct ctl_exec_spec spec = *s;
+	struct ctl_exec *x = NULL;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	bf.out.buf = malloc(cap + 1);
+	bf.err.buf = malloc(cap + 1);
+	if (!bf.out.buf || !bf.err.buf)
+		r = error_errno(err, -ENOMEM, "run a command");
+	else if ((r = make_pipes(&bf, spec.fds)) < 0)
+		error_errno(err, r, "create pipes");
+	if (r == 0) {
+		spec.pty_fds = 0;
+		r = ctl_exec_start(b, &spec, &x, err);
+		for (int i = 0; i < 3; i++)
+			close(spec.fds[i]);
+	}
+	if (r == 0 && bf.left == 0) {
+		close(bf.in);
+		bf.in = -1;
+	}
+	int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
+	if (r == 0 && (r = pump(x, &bf, deadline, ret, err)) == 0)
+		drain_rest(&bf);
+	ctl_exec_free(x);
+	int fds[] = { bf.in, bf.out.fd, bf.err.fd };
+	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (r < 0) {
+		free(bf.out.buf);
+		free(bf.err.buf);
+		return r;
+	}
+	bf.out.buf[bf.out.len] = bf.err.buf[bf.err.len] = '\0';
+	ret->out = bf.out.buf;
+	ret->err = bf.err.buf;
+	ret->out_len = bf.out.len;
+	ret->err_len = bf.err.len;
+	ret->truncated = bf.truncated;
+	return 0;
+}
+
+void ctl_output_free(struct ctl_output *o)
+{
+	free(o->out);
+	free(o->err);
+	o->out = o->err = NULL;
+}
