@@ -78,6 +78,7 @@ struct api_req {
 	char *params[API_PARAMS_MAX];
 	size_t nparams;
 	char client[96]; /* who: "unix uid 1000", "tcp 127.0.0.1:5555" */
+	char allow[64];  /* the methods of the path, after a 405 of api_route */
 	char *body;      /* the body (not for streamed ones), NUL-terminated */
 	size_t body_len;
 	bool body_too_big;

@@ -355,7 +355,6 @@ int api_h_session_new(struct api_req *rq, struct api_resp *rs)
 		.env = env,
 		.net = json_is_true(json_object_get(body, "net")),
 		.idle_ms = json_integer_value(json_object_get(body, "idle_ms")),
-		.pids = (unsigned)json_integer_value(json_object_get(body, "pids")),
 	};
 	int r = ctl_session_create(&b, &s, &err);
 	api_audit(rq, &b, "api-session",

@@ -191,6 +191,7 @@ struct proc {
 	char *in;
 	size_t in_len, in_off;
 	bool k8s, b64, exited, done, timed_out, in_close;
+	unsigned short cols, rows; /* the terminal's first size */
 	int64_t deadline_ms;
 	struct ctl_event exit;
 	char carry[2][4];
@@ -374,6 +375,9 @@ static void on_event(struct proc *p)
 	}
 	if (ev.kind == CTL_EV_PTY) {
 		p->pty = ev.fd;
+		if (p->cols && p->rows)
+			(void)ioctl(ev.fd, TIOCSWINSZ,
+				    &(struct winsize){ .ws_row = p->rows, .ws_col = p->cols });
 		p->out_r = fcntl(ev.fd, F_DUPFD_CLOEXEC, 3);
 		pthread_mutex_lock(&p->in_lock);
 		if (p->in_w < 0 && !p->in_close)
@@ -439,12 +443,12 @@ static void step(struct proc *p)
 	feed_stdin(p);
 	if (poll(f, 4, 250) < 0 && errno != EINTR)
 		return end_with_error(p, "poll failed", 125);
+	if (f[2].revents) /* first: "started" comes before any output */
+		return on_event(p);
 	if (f[0].revents)
 		return read_output(p, 0);
 	if (f[1].revents)
 		return read_output(p, 1);
-	if (f[2].revents)
-		return on_event(p);
 	int sig;
 	if (f[3].revents && read(p->sig_r, &sig, sizeof(sig)) == sizeof(sig) && !p->exited)
 		ctl_exec_signal(p->x, sig);
@@ -520,6 +524,8 @@ static struct proc *proc_new(struct api *a, const struct box *b, struct exec_req
 	pthread_mutex_init(&p->in_lock, NULL);
 	p->in = TAKE_PTR(e->in);
 	p->in_len = e->in_len;
+	p->cols = (unsigned short)(e->cols < 10000 ? e->cols : 0);
+	p->rows = (unsigned short)(e->rows < 10000 ? e->rows : 0);
 	return p;
 }
 

@@ -110,6 +110,7 @@ int api_route(struct api_req *rq, const char *method, const char *path,
 {
 	const char *m = STREQ(method, "HEAD") ? "GET" : method;
 	bool other_method = false, slash = false;
+	rq->allow[0] = '\0';
 	for (const struct api_route *rt = api_routes; rt->pattern; rt++) {
 		int r = match_route(rq, rt, path);
 		if (r == -ENOMEM)
@@ -124,6 +125,8 @@ int api_route(struct api_req *rq, const char *method, const char *path,
 		}
 		other_method = true;
 		api_req_params_free(rq);
+		size_t k = strlen(rq->allow);
+		snprintf(rq->allow + k, sizeof(rq->allow) - k, "%s%s", k ? ", " : "", rt->method);
 	}
 	return other_method ? -EPERM : slash ? -EINVAL : -ENOENT;
 }

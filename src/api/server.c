@@ -38,6 +38,8 @@ struct sreq {
 	struct listener *l;
 	bool nul_in_url;
 	bool begun, queued;
+	bool failed;    /* the body failed: its answer waits for its end */
+	size_t dropped; /* bytes of body dropped since */
 };
 
 static int64_t mono_ms(void)
@@ -249,7 +251,7 @@ static int begin(struct sreq *s, const char *url, const char *method)
 	if (api_authorize(rq, rs) < 0)
 		return -EPERM;
 	if (r == -EPERM) {
-		api_header_add(rs, "Allow", "see docs/API.md");
+		api_header_add(rs, "Allow", rq->allow);
 		return api_errorf(rs, 405, "method %s is not allowed on '%.200s'", method, url);
 	}
 	if (r == -EINVAL)
@@ -290,6 +292,20 @@ static int body_piece(struct sreq *s, const char *data, size_t n)
 	return 0;
 }
 
+/* After an error in the body (its answer ready): the rest is read and
+ * dropped (the library answers only once the body is in), up to the
+ * body's cap and time; past them the connection is cut (-E2BIG). */
+static int drop_piece(struct sreq *s, size_t n)
+{
+	const struct api_config *cfg = &s->rq.api->cfg;
+	size_t max = cfg->max_body ? cfg->max_body : API_BODY_MAX;
+	unsigned bt = cfg->body_timeout_s ? cfg->body_timeout_s : API_BODY_TIMEOUT_S;
+	if (mono_ms() - s->rq.started_ms > (int64_t)bt * 1000)
+		return -ETIMEDOUT;
+	s->dropped += n;
+	return s->dropped > max ? -E2BIG : 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **req_cls)
@@ -304,12 +320,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return begin(s, url, method) < 0 ? queue(s) : MHD_YES;
 	}
 	if (*upload_size) {
-		int r = body_piece(s, upload, *upload_size);
+		int r =
+		    s->failed ? drop_piece(s, *upload_size) : body_piece(s, upload, *upload_size);
 		*upload_size = 0;
-		if (r == -ETIMEDOUT || r == -ENOMEM)
-			return MHD_NO; /* a client too slow: cut off */
-		return r < 0 ? queue(s) : MHD_YES;
+		if (r == -ETIMEDOUT || r == -ENOMEM || r == -E2BIG)
+			return MHD_NO; /* a client too slow, or too much: cut off */
+		s->failed = s->failed || r < 0;
+		return MHD_YES;
 	}
+	if (s->failed)
+		return queue(s);
 	if (!s->rq.body)
 		s->rq.body = strdup("");
 	if (s->rq.route->flags & API_ROUTE_STREAM_BODY &&

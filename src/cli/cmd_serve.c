@@ -138,12 +138,18 @@ static int parse_opt(int c, char **argv, struct opts *o)
  * daemon starts never see it. */
 static char *take_secret(const char *a, const char *b)
 {
-	const char *v = secure_getenv(a);
-	if (!v || !*v)
-		v = secure_getenv(b);
-	char *s = v && *v ? strdup(v) : NULL;
-	unsetenv(a);
-	unsetenv(b);
+	const char *names[] = { a, b };
+	char *s = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		char *v = secure_getenv(names[i]);
+		if (v && *v && !s)
+			s = strdup(v);
+		/* Wiped where it lies too: /proc/PID/environ shows the
+		 * environment the process started with, not environ. */
+		if (v)
+			explicit_bzero(v, strlen(v));
+		unsetenv(names[i]);
+	}
 	return s;
 }
 

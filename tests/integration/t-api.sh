@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# clawbox serve: the HTTP/JSON API over its unix socket and TCP loopback:
+# every endpoint, auth, caps (body, headers, slow clients, connections per
+# client), hostile paths, malformed requests, the graceful stop.
+. "$(dirname "$0")/lib.sh"
+
+command -v curl >/dev/null || { echo "ok - t-api: all # SKIP curl missing"; exit 0; }
+
+# await CMD...: until CMD succeeds, at most 10 s.
+await() {
+	for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+
+# serve [OPTIONS]: start the daemon (its pid in $SERVE, log in $C/serve.log),
+# on $C/api.sock; stopped when the case ends.
+serve() {
+	trap stop_all EXIT
+	$CLAWBOX serve --socket "$C/api.sock" "$@" 2>"$C/serve.log" &
+	SERVE=$!
+	await grep -q "serving the API" "$C/serve.log" || fail "serve did not start: $(cat "$C/serve.log")"
+	PORT=$(sed -n 's/^tcp:.*:\([0-9]*\)$/\1/p' "$C/serve.log")
+}
+
+stop_all() {
+	[ -n "${SERVE:-}" ] && kill "$SERVE" 2>/dev/null && wait "$SERVE" 2>/dev/null
+	local d
+	for d in "$CLAWBOX_STATE_DIR"/boxes/*/; do
+		[ -S "$d/control.sock" ] && $CLAWBOX down --grace 0 --box "$(basename "$d")" >/dev/null 2>&1
+	done
+	return 0
+}
+
+# api METHOD PATH [CURL ARGS...]: the body in $C/out, the status printed.
+api() {
+	local m=$1 p=$2
+	shift 2
+	curl -s --path-as-is -o "$C/out" -w '%{http_code}' --unix-socket "$C/api.sock" -X "$m" "$@" "http://clawbox$p"
+}
+
+# expect STATUS METHOD PATH [ARGS...]: the status must be STATUS.
+expect() {
+	local want=$1 got
+	shift
+	got=$(api "$@") || true
+	[ "$got" = "$want" ] || fail "$*: status $got, not $want: $(head -c 400 "$C/out")"
+}
+
+has() { grep -q -- "$1" "$C/out" || fail "no '$1' in: $(head -c 600 "$C/out")"; }
+
+box_name() { basename "$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*)"; }
+
+socket_and_basics() {
+	serve
+	[ "$(stat -c %a "$C/api.sock")" = 600 ] || fail "socket mode $(stat -c %a "$C/api.sock")"
+	expect 200 GET /v1/health && has '"status":"ok"'
+	expect 200 GET /v1/version && has '"api":"v1"'
+	expect 200 GET /v1/metadata && has '"workspace"'
+	expect 200 GET /v1/boxes && has '"boxes":\[\]'
+	expect 404 GET /v1/nope && has '"error":'
+	expect 405 PUT /v1/health
+	curl -s -D "$C/h" -o /dev/null --unix-socket "$C/api.sock" -X PUT http://x/v1/boxes
+	grep -qi '^Allow: GET' "$C/h" || fail "no Allow header: $(cat "$C/h")"
+	expect 404 GET /v1/boxes/nosuchbox && has "no box 'nosuchbox'"
+	expect 400 GET /v1/boxes/.bad
+	expect 409 GET /v1/files/x && has "no default box"
+	# another daemon on the same socket is refused
+	$CLAWBOX serve --socket "$C/api.sock" 2>"$C/err2" && fail "a second daemon started"
+	grep -q "another clawbox serve" "$C/err2" || fail "$(cat "$C/err2")"
+}
+
+bad_requests() {
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- true
+	b=$(box_name)
+	serve --max-body 1k --box "$b"
+	expect 409 POST "/v1/boxes/$b/exec" -d '{"argv":["true"]}' && has "box '$b' is not up"
+	expect 409 GET "/v1/boxes/$b/sessions" && has "is not up"
+	expect 400 POST "/v1/boxes/$b/exec" -d '{"argv": ["true"' && has "malformed JSON"
+	expect 400 POST "/v1/boxes/$b/exec" -d '[1]'
+	expect 400 POST "/v1/boxes/$b/exec" -d '{"argv":[]}'
+	expect 400 POST "/v1/boxes/$b/exec" -d '{"argv":["a"],"x":1,"x":2}'
+	expect 400 POST "/v1/boxes/$b/sessions" -d '{"name":"a/b"}'
+	expect 400 DELETE "/v1/boxes/$b/sessions/a%2Fb" && has "holds a '/'"
+	expect 400 DELETE "/v1/boxes/$b/sessions/.."
+	expect 400 GET "/v1/files/a%00b" && has "NUL"
+	head -c 2000 /dev/zero >"$C/big"
+	expect 413 PUT /v1/files/big --data-binary @"$C/big"
+	expect 413 POST "/v1/boxes/$b/exec" -H 'Transfer-Encoding: chunked' --data-binary @"$C/big"
+	hdrs=()
+	for i in $(seq 80); do hdrs+=(-H "X-H$i: $i"); done
+	expect 431 GET /v1/health "${hdrs[@]}"
+	expect 403 GET /v1/health -H 'Origin: http://evil.example'
+	expect 200 GET /v1/health -H 'Origin: http://127.0.0.1:3000'
+	kill -0 "$SERVE" || fail "the daemon died"
+}
+
+endpoints_on_an_up_box() {
+	mkproj "$P"
+	serve
+	expect 200 POST /v1/boxes/proj-x/up -d "{\"project\": \"$P\", \"cmd\": [\"sleep\", \"1000\"]}" && has '"up":true'
+	b=proj-x
+	expect 200 GET /v1/boxes && has '"up":true'
+	expect 200 GET "/v1/boxes/$b" && has '"supervisor":'
+	expect 200 POST "/v1/boxes/$b/exec" -d '{"argv":["sh","-c","echo out; echo err >&2; cat; exit 3"],"stdin":"in\n"}'
+	has '"stdout":"out\\nin\\n"' && has '"stderr":"err\\n"' && has '"exit_code":3' && has '"duration_ms":'
+	expect 200 POST "/v1/boxes/$b/exec" -d '{"argv":["nosuchcmd"]}' && has '"exit_code":127'
+	expect 200 POST "/v1/boxes/$b/exec" -d '{"argv":["sleep","5"],"timeout_ms":300}' && has '"timed_out":true'
+	expect 200 POST "/v1/boxes/$b/exec" -d '{"argv":["head","-c","5000","/dev/zero"],"max_output":100}'
+	has '"truncated":true'
+	expect 200 POST "/v1/boxes/$b/exec" -d '{"argv":["printf","\\377ok"],"encoding":"base64"}' && has '"stdout":"/29r"'
+	expect 200 POST "/v1/boxes/$b/exec/stream" -d '{"argv":["sh","-c","echo 1; sleep 0.2; echo 2 >&2"]}'
+	head -1 "$C/out" | grep -q '"event":"started"' || fail "stream: $(cat "$C/out")"
+	has '"event":"stdout","data":"1\\n"' && has '"event":"stderr"' && has '"event":"exit","exit_code":0'
+	# sessions
+	expect 201 POST "/v1/boxes/$b/sessions" -d '{"name":"s1","env":{"GREETING":"hi"}}'
+	expect 409 POST "/v1/boxes/$b/sessions" -d '{"name":"s1"}'
+	expect 200 GET "/v1/boxes/$b/sessions" && has '"name":"s1"'
+	expect 200 POST "/v1/boxes/$b/exec" -d '{"argv":["sh","-c","echo $GREETING"],"session":"s1"}' && has '"stdout":"hi\\n"'
+	expect 200 DELETE "/v1/boxes/$b/sessions/s1"
+	expect 404 DELETE "/v1/boxes/$b/sessions/s1"
+	# files
+	expect 200 GET "/v1/boxes/$b/files/README" && [ "$(cat "$C/out")" = hello ] || fail "read: $(cat "$C/out")"
+	expect 200 PUT "/v1/boxes/$b/files/new/dir/f.txt?mode=0640" --data-binary 'made by the api'
+	expect 200 GET "/v1/boxes/$b/files/new/dir/f.txt?offset=8&limit=3" && [ "$(cat "$C/out")" = the ] || fail "range: $(cat "$C/out")"
+	expect 200 GET "/v1/boxes/$b/files/new/dir/f.txt?stat=true" && has '"mode":"0640"' && has '"size":15'
+	expect 200 GET "/v1/boxes/$b/files/new/dir" && has '"name":"f.txt"'
+	expect 200 GET "/v1/boxes/$b/files/" && has '"name":"README"'
+	expect 200 POST "/v1/boxes/$b/exec" -d '{"argv":["cat","new/dir/f.txt"]}' && has '"stdout":"made by the api"'
+	[ ! -e "$P/new" ] || fail "a file write reached the project"
+	expect 409 DELETE "/v1/boxes/$b/files/new" && has "not empty"
+	expect 200 DELETE "/v1/boxes/$b/files/new?recursive=true"
+	expect 404 GET "/v1/boxes/$b/files/new"
+	# sync: plan, apply; audit
+	expect 200 PUT "/v1/boxes/$b/files/synced.txt" --data-binary 'home'
+	expect 200 GET "/v1/boxes/$b/sync" && has '"path":"synced.txt"' && has '"verdict":"apply"'
+	[ ! -e "$P/synced.txt" ] || fail "the plan applied"
+	expect 200 POST "/v1/boxes/$b/sync" -d '{}' && has '"applied":1'
+	[ "$(cat "$P/synced.txt")" = home ] || fail "not applied"
+	expect 200 GET "/v1/boxes/$b/audit?tail=5" && has '"event":"api-sync"'
+	expect 200 GET "/v1/boxes/$b/audit?tail=1000" && has '"event":"api-file"' && has '"event":"api-exec"'
+	has '"client":"unix uid 0'
+	# down
+	expect 200 POST "/v1/boxes/$b/down" -d '{"grace_ms":0}'
+	expect 409 POST "/v1/boxes/$b/exec" -d '{"argv":["true"]}' && has "is not up"
+}
+
+hostile_paths() {
+	mkproj "$P"
+	serve --box proj-x
+	expect 200 POST /v1/boxes/proj-x/up -d "{\"project\": \"$P\", \"cmd\": [\"sleep\", \"1000\"]}"
+	mkdir -p "$C/outside" && echo secret >"$C/outside/s"
+	expect 200 POST /v1/process/execute -d "{\"config\":{\"command\":[\"sh\",\"-c\",
+		\"ln -s / root; ln -s $C/outside out; mkdir -p d; ln -s /etc d/etc; ln -s ../../.. d/up; mkfifo fifo\"]}}"
+	for p in root/etc/passwd out/s d/etc/passwd d/up/etc/passwd; do
+		expect 403 GET "/v1/files/$p" && has symlink
+		expect 403 PUT "/v1/files/$p" --data-binary x && has symlink
+		expect 403 DELETE "/v1/files/$p"
+	done
+	expect 403 PUT /v1/files/out/new --data-binary x
+	expect 403 GET /v1/files/fifo && has fifo
+	expect 400 GET /v1/files/../etc/passwd
+	expect 400 GET /v1/files/%2E%2E/%2E%2E/etc/passwd && has "'..'"
+	expect 400 GET /v1/files/d/..%2F..%2Fx
+	expect 400 PUT /v1/files//etc/x --data-binary x
+	expect 400 GET "/v1/files/a%0Ab" && has control
+	expect 403 PUT /v1/files/.git/hooks/pre-commit --data-binary x && has "git directory"
+	expect 400 DELETE /v1/files/
+	[ "$(cat "$C/outside/s")" = secret ] && [ "$(ls "$C/outside")" = s ] || fail "the outside changed"
+	[ ! -e /etc/x ] || fail "wrote /etc/x"
+	# the k8s shapes
+	expect 200 PUT "/v1/files/k/f?mode=0600" --data-binary 'k8s' && expect 200 GET /v1/files/k && has '"type":"file"'
+	curl -sf -I --unix-socket "$C/api.sock" http://x/v1/files/k/f >"$C/h" || fail "HEAD"
+	grep -qi '^X-File-Size: 3' "$C/h" || fail "HEAD: $(cat "$C/h")"
+	expect 404 HEAD /v1/files/k/none
+	expect 200 GET /v1/metadata && has '"box":"proj-x"'
+}
+
+processes() {
+	mkproj "$P"
+	serve --box proj-x
+	expect 200 POST /v1/boxes/proj-x/up -d "{\"project\": \"$P\", \"cmd\": [\"sleep\", \"1000\"]}"
+	expect 200 POST /v1/process/execute -d '{"config":{"command":["sh","-c","echo $X"],"env_vars":{"X":"v"}}}'
+	has '"stdout":"dgo="' && has '"exit_code":0'
+	# start: a stream; stdin and a signal from other requests
+	curl -sN --unix-socket "$C/api.sock" -d '{"config":{"command":["sh","-c","read l; echo got $l; sleep 100"]}}' \
+		http://x/v1/process/start >"$C/stream" &
+	await grep -q '"init"' "$C/stream" || fail "no init: $(cat "$C/stream")"
+	id=$(sed -n 's/.*"process_id":\([0-9]*\).*/\1/p' "$C/stream" | head -1)
+	expect 200 POST /v1/process/stdin -d "{\"process_id\":$id,\"input\":\"aGkK\"}"
+	await grep -q '"stdout":"Z290IGhpCg=="' "$C/stream" || fail "stdin: $(cat "$C/stream")"
+	expect 409 POST /v1/process/resize -d "{\"process_id\":$id,\"cols\":80,\"rows\":24}"
+	expect 400 POST /v1/process/signal -d "{\"process_id\":$id,\"signal\":\"SIGBOGUS\"}"
+	expect 200 POST /v1/process/signal -d "{\"process_id\":$id,\"signal\":\"SIGNAL_SIGTERM\"}"
+	await grep -q '"exit":{"exit_code":143}' "$C/stream" || fail "signal: $(cat "$C/stream")"
+	expect 404 POST /v1/process/signal -d '{"process_id":99999,"signal":"SIGKILL"}' && has NOT_FOUND
+	# a terminal
+	expect 200 POST /v1/process/start -d '{"config":{"command":["sh","-c","stty size; tty"]},"pty":{"cols":80,"rows":24}}'
+	has '"init"' && has '"exit":{"exit_code":0}'
+	python3 -c 'import sys, json, base64
+out = b"".join(base64.b64decode(e["stdout"]) for e in map(json.loads, open(sys.argv[1])) if "stdout" in e)
+sys.exit(0 if b"24 80" in out and b"/dev/pts/" in out else out)' "$C/out" || fail "no terminal of 24x80"
+}
+
+tcp_auth() {
+	$CLAWBOX serve --listen 127.0.0.1:0 2>"$C/err" && fail "TCP without auth served"
+	grep -q "TCP needs auth" "$C/err" || fail "$(cat "$C/err")"
+	$CLAWBOX serve --listen 0.0.0.0:0 --no-auth 2>"$C/err" && fail "non-loopback without auth served"
+	grep -q "non-loopback" "$C/err" || fail "$(cat "$C/err")"
+	CLAWBOX_API_TOKEN=tok $CLAWBOX serve --listen 127.0.0.1:0 --no-auth 2>"$C/err" && fail "--no-auth with a token"
+	$CLAWBOX serve --listen 127.0.0.1:0 --token x 2>/dev/null && fail "a secret taken from argv"
+	export CLAWBOX_API_TOKEN=s3cret-token-value
+	serve --listen 127.0.0.1:0 --max-per-client 3
+	unset CLAWBOX_API_TOKEN
+	[ -n "$PORT" ] || fail "no port: $(cat "$C/serve.log")"
+	! grep -qa s3cret "/proc/$SERVE/cmdline" "/proc/$SERVE/environ" || fail "the token is readable in /proc"
+	u="http://127.0.0.1:$PORT"
+	[ "$(curl -s -o "$C/out" -w '%{http_code}' "$u/v1/boxes")" = 401 ] || fail "no token served"
+	has "authentication required"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$u/v1/boxes")" = 401 ] || fail "wrong token"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-token-valu' "$u/v1/boxes")" = 401 ] || fail "prefix"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-token-value' "$u/v1/boxes")" = 200 ] || fail "right token"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$u/v1/health")" = 200 ] || fail "health needs no token"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-token-value' -H 'Origin: https://evil.example' "$u/v1/boxes")" = 403 ] || fail "origin"
+	# connections per client: the 4th of 4 idle ones is closed at once
+	python3 - "$PORT" <<'EOF' || fail "per-client limit"
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(3)
+s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+try:
+    data = s.recv(100)
+except ConnectionResetError:
+    data = b""
+sys.exit(0 if data == b"" else 1)
+EOF
+	kill "$SERVE" && wait "$SERVE" || true
+	CLAWBOX_API_PASSWORD=pw-123456 OPENCLAW_GATEWAY_TOKEN= serve --listen 127.0.0.1:0
+	u="http://127.0.0.1:$PORT"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -u any:pw-123456 "$u/v1/boxes")" = 200 ] || fail "password"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -u any:pw-12345 "$u/v1/boxes")" = 401 ] || fail "wrong password"
+	kill "$SERVE" && wait "$SERVE" || true
+	OPENCLAW_GATEWAY_TOKEN=oc-token serve --listen 127.0.0.1:0
+	u="http://127.0.0.1:$PORT"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer oc-token' "$u/v1/boxes")" = 200 ] || fail "OPENCLAW_GATEWAY_TOKEN"
+	kill "$SERVE" && wait "$SERVE" || true
+	serve --listen 127.0.0.1:0 --no-auth
+	u="http://127.0.0.1:$PORT"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$u/v1/boxes")" = 200 ] || fail "--no-auth"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "$u/v1/boxes")" = 403 ] || fail "DNS rebinding"
+}
+
+slow_client_cut_off() {
+	serve --timeout 1 --body-timeout 2
+	python3 - "$C/api.sock" <<'EOF' || fail "a slow client was not cut off"
+import socket, sys, time
+def closed_within(s, secs):
+    s.settimeout(secs)
+    t = time.time()
+    try:
+        while s.recv(4096):
+            pass
+    except (socket.timeout, ConnectionResetError):
+        return time.time() - t < secs
+    return True
+# a head that never ends
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+assert closed_within(s, 5), "idle head"
+# a body dribbled a byte at a time, under the idle timeout each
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"POST /v1/boxes/b/exec HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+t = time.time()
+try:
+    while time.time() - t < 8:
+        s.sendall(b"x"); time.sleep(0.5)
+    sys.exit("a dribbling body was served for 8 s")
+except (BrokenPipeError, ConnectionResetError):
+    pass
+EOF
+	kill -0 "$SERVE" || fail "the daemon died"
+}
+
+graceful_stop() {
+	mkproj "$P"
+	serve --grace 5
+	expect 200 POST /v1/boxes/proj-x/up -d "{\"project\": \"$P\", \"cmd\": [\"sleep\", \"1000\"]}"
+	curl -s --unix-socket "$C/api.sock" -d '{"argv":["sh","-c","sleep 1; echo finished"]}' \
+		http://x/v1/boxes/proj-x/exec >"$C/inflight" &
+	cpid=$!
+	curl -sN --unix-socket "$C/api.sock" -d '{"argv":["sleep","100"]}' \
+		http://x/v1/boxes/proj-x/exec/stream >"$C/stream" &
+	await grep -q started "$C/stream" || fail "no stream"
+	sleep 0.2
+	start=$(date +%s%N)
+	kill -TERM "$SERVE"
+	wait "$SERVE" || fail "serve exited $?"
+	ms=$((($(date +%s%N) - start) / 1000000))
+	SERVE=
+	wait "$cpid"
+	grep -q '"stdout":"finished\\n"' "$C/inflight" || fail "in-flight request: $(cat "$C/inflight")"
+	grep -q '"error":"the daemon is stopping"' "$C/stream" || fail "stream: $(cat "$C/stream")"
+	[ "$ms" -lt 4000 ] || fail "the stop took $ms ms"
+	[ ! -e "$C/api.sock" ] || fail "the socket is left"
+	grep -q "stopping" "$C/serve.log" || fail "$(cat "$C/serve.log")"
+}
+
+mcp_transport() {
+	serve --box nosuchbox
+	expect 405 GET /mcp
+	expect 400 POST /mcp -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' && has "initialize first"
+	expect 404 POST /mcp -H 'Mcp-Session-Id: 0123456789abcdef0123456789abcdef' \
+		-d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+	expect 403 POST /mcp -H 'Origin: https://evil.example' -d '{}'
+	expect 404 DELETE /mcp
+	code=$(api POST /mcp -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}')
+	[ "$code" = 404 ] || [ "$code" = 501 ] || fail "initialize on a missing box: $code $(cat "$C/out")"
+}
+
+case_run "the socket, health, version, metadata, errors" socket_and_basics
+case_run "bad requests: JSON, names, NUL, sizes, headers, origin" bad_requests
+case_run "every endpoint on an up box (root)" endpoints_on_an_up_box
+case_run "files: symlinks, '..', absolute paths, FIFOs refused" hostile_paths
+case_run "agent-sandbox processes: execute, start, stdin, signal, pty" processes
+case_run "TCP: auth required, token, password, origin, per-client cap" tcp_auth
+case_run "slow clients are cut off" slow_client_cut_off
+case_run "SIGTERM: in-flight requests finish, streams end, socket gone" graceful_stop
+case_run "/mcp: sessions, methods, origin" mcp_transport
