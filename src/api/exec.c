@@ -597,7 +597,6 @@ static struct proc *body_proc(struct api_req *rq, struct api_resp *rs, json_t **
 	    json_is_integer(id) ? proc_get(rq->api->procs, (unsigned)json_integer_value(id)) : NULL;
 	if (!p) {
 		api_errorf(rs, 404, "no such process");
-		json_object_set_new(rs->json, "code", json_string("NOT_FOUND"));
 		json_decref(*ret_body);
 	}
 	return p;

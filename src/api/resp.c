@@ -23,6 +23,25 @@ int api_json(struct api_resp *rs, unsigned status, json_t *j)
 	return rs->json ? 0 : -ENOMEM;
 }
 
+/* agent-sandbox's (gRPC's) name of an HTTP status, for its clients. */
+static const char *code_of(unsigned status)
+{
+	switch (status) {
+	case 400: return "INVALID_ARGUMENT";
+	case 401: return "UNAUTHENTICATED";
+	case 403: return "PERMISSION_DENIED";
+	case 404: return "NOT_FOUND";
+	case 409: return "FAILED_PRECONDITION";
+	case 413:
+	case 431:
+	case 503:
+	case 507: return "RESOURCE_EXHAUSTED";
+	case 501: return "UNIMPLEMENTED";
+	case 504: return "DEADLINE_EXCEEDED";
+	default: return status >= 500 ? "INTERNAL" : "INVALID_ARGUMENT";
+	}
+}
+
 int api_errorf(struct api_resp *rs, unsigned status, const char *fmt, ...)
 {
 	char msg[1024];
@@ -30,7 +49,9 @@ int api_errorf(struct api_resp *rs, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	api_json(rs, status, json_pack("{s:o}", "error", api_text(msg, strlen(msg))));
+	api_json(
+	    rs, status,
+	    json_pack("{s:o, s:s}", "error", api_text(msg, strlen(msg)), "code", code_of(status)));
 	return -EINVAL;
 }
 
