@@ -154,6 +154,23 @@ static void stream_done(void *cls)
 	free(st);
 }
 
+/* rs's JSON as a response: compact, one line. */
+static struct MHD_Response *json_response(struct api_resp *rs)
+{
+	struct MHD_Response *r = NULL;
+	char *text = json_dumps(rs->json, JSON_COMPACT);
+	size_t n = text ? strlen(text) : 0;
+	if (text && (text = realloc(text, n + 2))) {
+		text[n] = '\n';
+		text[n + 1] = '\0';
+		r = MHD_create_response_from_buffer(n + 1, text, MHD_RESPMEM_MUST_FREE);
+	}
+	if (!r)
+		free(text);
+	rs->ctype = "application/json";
+	return r;
+}
+
 /* The library's response for rs (whose stream or fd it takes over). */
 static struct MHD_Response *make_response(struct api_resp *rs)
 {
@@ -178,16 +195,7 @@ static struct MHD_Response *make_response(struct api_resp *rs)
 		if (r)
 			rs->fd = -1;
 	} else if (rs->json) {
-		char *text = json_dumps(rs->json, JSON_COMPACT);
-		size_t n = text ? strlen(text) : 0;
-		if (text && (text = realloc(text, n + 2))) {
-			text[n] = '\n';
-			text[n + 1] = '\0';
-			r = MHD_create_response_from_buffer(n + 1, text, MHD_RESPMEM_MUST_FREE);
-		}
-		if (!r)
-			free(text);
-		rs->ctype = "application/json";
+		r = json_response(rs);
 	} else {
 		r = MHD_create_response_from_buffer(rs->len, rs->data ? rs->data : (char *)"",
 						    rs->data ? MHD_RESPMEM_MUST_FREE
