@@ -64,6 +64,15 @@ socket_and_basics() {
 	expect 404 GET /v1/boxes/nosuchbox && has "no box 'nosuchbox'"
 	expect 400 GET /v1/boxes/.bad
 	expect 409 GET /v1/files/x && has "no default box"
+	# another user is refused by the peer check too, even through a
+	# socket whose mode was opened up
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+		chmod 666 "$C/api.sock"
+		out=$(setpriv --reuid=65534 --regid=65534 --clear-groups curl -s -w ' %{http_code}' \
+			--unix-socket "$C/api.sock" http://x/v1/boxes) || true
+		case "$out" in *"owner only"*" 403") ;; *) fail "another uid: $out" ;; esac
+		chmod 600 "$C/api.sock"
+	fi
 	# another daemon on the same socket is refused
 	$CLAWBOX serve --socket "$C/api.sock" 2>"$C/err2" && fail "a second daemon started"
 	grep -q "another clawbox serve" "$C/err2" || fail "$(cat "$C/err2")"
