@@ -329,6 +329,41 @@ mcp_transport() {
 	[ "$code" = 404 ] || [ "$code" = 501 ] || fail "initialize on a missing box: $code $(cat "$C/out")"
 }
 
+# The script user nobody runs in as_ordinary_user (its dir in $U).
+user_script() {
+	cat <<'EOS'
+set -eu
+export CLAWBOX_STATE_DIR=$U/state HOME=$U
+$CLAWBOX serve --socket "$U/api.sock" 2>"$U/serve.log" &
+sp=$!
+for _ in $(seq 100); do [ -S "$U/api.sock" ] && break; sleep 0.05; done
+s() { curl -s --unix-socket "$U/api.sock" "$@"; }
+s "http://x/v1/boxes/p1/up" -d "{\"project\":\"$U/proj\",\"cmd\":[\"sleep\",\"1000\"]}" >"$U/up"
+s -X PUT --data-binary data "http://x/v1/boxes/p1/files/d/f" >"$U/put"
+s "http://x/v1/boxes/p1/exec" -d '{"argv":["sh","-c","id -u; cat README d/f"]}' >"$U/exec"
+s "http://x/v1/boxes/p1/down" -d '{}' >"$U/down"
+kill $sp
+wait $sp
+EOS
+}
+
+as_ordinary_user() {
+	[ "$(id -u)" = 0 ] && command -v setpriv >/dev/null || skip "needs root and setpriv to become nobody"
+	U="$C/u"
+	mkdir -p "$U/proj" && echo hi >"$U/proj/README"
+	user_script >"$U/run.sh"
+	chown -R 65534:65534 "$U"
+	setpriv --reuid=65534 --regid=65534 --clear-groups env U="$U" CLAWBOX="$CLAWBOX" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:-}" bash "$U/run.sh" || fail "$(cat "$U/serve.log")"
+	if ! grep -q '"up":true' "$U/up"; then
+		grep -qi "namespace" "$U/up" && skip "no user namespaces for nobody"
+		fail "up: $(cat "$U/up")"
+	fi
+	grep -q '"stdout":"65534\\nhi\\ndata"' "$U/exec" || fail "exec: $(cat "$U/exec")"
+	grep -q '"up":false' "$U/down" || fail "down: $(cat "$U/down")"
+	[ ! -e "$U/proj/d" ] || fail "the write reached the project"
+}
+
 case_run "the socket, health, version, metadata, errors" socket_and_basics
 case_run "bad requests: JSON, names, NUL, sizes, headers, origin" bad_requests
 case_run "every endpoint on an up box (root)" endpoints_on_an_up_box
@@ -338,3 +373,4 @@ case_run "TCP: auth required, token, password, origin, per-client cap" tcp_auth
 case_run "slow clients are cut off" slow_client_cut_off
 case_run "SIGTERM: in-flight requests finish, streams end, socket gone" graceful_stop
 case_run "/mcp: sessions, methods, origin" mcp_transport
+case_run "as an ordinary user: up, files, exec, down" as_ordinary_user
