@@ -38,6 +38,7 @@ struct api_config {
 	unsigned max_conns, max_per_client, timeout_s, body_timeout_s;
 	const char *exe;     /* the clawbox binary for `up` (NULL: /proc/self/exe) */
 	const char *version; /* clawbox's, for /v1/version */
+	bool mcp_allow_sync; /* /mcp offers sync_apply */
 	bool fuzz;           /* no listener at all: api_add_connection only */
 };
 

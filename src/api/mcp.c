@@ -3,7 +3,9 @@
  * and no body for a notification); "initialize" makes a session, named by
  * the Mcp-Session-Id header of the answer, which every later request must
  * carry (404 once it expired: the client initializes again); DELETE ends
- * it; GET (a server-sent event stream) is not offered: 405. The stateless
+ * it; GET (a server-sent event stream) is not offered: 405. The box is
+ * the daemon's --box or ?box=NAME, its execs run in ?session=NAME (as
+ * `clawbox mcp --session`), sync_apply only with --mcp-allow-sync. The stateless
  * "server/discover" of 2026-07-28 needs no session. Origin and auth are
  * checked for every request as for the rest of the API (auth.c). */
 #include "util/common.h"
@@ -12,6 +14,7 @@
 
 #include "api/api_int.h"
 #include "api/mcp_iface.h"
+#include "ctl/ctl.h"
 
 #define MCP_SESSIONS_MAX 64
 #define MCP_IDLE_MS      (30 * 60 * 1000)
@@ -152,7 +155,14 @@ static struct mcp_ctx *new_ctx(struct api_req *rq, struct api_resp *rs)
 		api_errorf(rs, 409, "no box: add ?box=NAME or start clawbox serve with --box NAME");
 		return NULL;
 	}
+	const char *session = rq->query(rq, "session");
+	if (session && !ctl_session_name_valid(session)) {
+		api_errorf(rs, 400, "'session': not a session name");
+		return NULL;
+	}
 	struct mcp_config cfg = { .box = box,
+				  .session = session,
+				  .allow_sync = rq->api->cfg.mcp_allow_sync,
 				  .server_version = rq->api->cfg.version,
 				  .client = rq->client };
 	struct mcp_ctx *c = mcp_ctx_new(&cfg);

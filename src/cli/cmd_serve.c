@@ -31,6 +31,7 @@ static const char usage[] =
     "      --no-auth         TCP without auth: loopback addresses only (any local user\n"
     "                        can connect; Host must be a loopback name)\n"
     "      --box NAME        the box of /v1/files, /v1/process, /v1/metadata and /mcp\n"
+    "      --mcp-allow-sync  /mcp offers sync_apply (as clawbox mcp --allow-sync)\n"
     "      --origin ORIGIN   also allow this Origin header (default: loopback origins\n"
     "                        only; others get 403); repeatable\n"
     "      --max-body SIZE   largest request body, a file written included (16M)\n"
@@ -61,7 +62,8 @@ enum {
 	OPT_PER_CLIENT,
 	OPT_TIMEOUT,
 	OPT_BODY_TIMEOUT,
-	OPT_GRACE
+	OPT_GRACE,
+	OPT_MCP_SYNC
 };
 
 static const struct option lopts[] = {
@@ -77,6 +79,7 @@ static const struct option lopts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT },
 	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "mcp-allow-sync", no_argument, NULL, OPT_MCP_SYNC },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -101,6 +104,7 @@ static int parse_opt(int c, char **argv, struct opts *o)
 	case OPT_NO_SOCKET: o->no_socket = true; break;
 	case OPT_LISTEN: o->cfg.listen = optarg; break;
 	case OPT_NO_AUTH: o->cfg.no_auth = true; break;
+	case OPT_MCP_SYNC: o->cfg.mcp_allow_sync = true; break;
 	case OPT_BOX:
 		if (!box_name_valid(optarg))
 			return cli_bad_argument("serve", optarg);

@@ -325,6 +325,7 @@ mcp_transport() {
 		-d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 	expect 403 POST /mcp -H 'Origin: https://evil.example' -d '{}'
 	expect 404 DELETE /mcp
+	expect 400 POST '/mcp?session=a%2Fb' -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}'
 	code=$(api POST /mcp -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}')
 	[ "$code" = 404 ] || [ "$code" = 501 ] || fail "initialize on a missing box: $code $(cat "$C/out")"
 }
