@@ -328,6 +328,23 @@ mcp_transport() {
 	expect 400 POST '/mcp?session=a%2Fb' -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}'
 	code=$(api POST /mcp -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}')
 	[ "$code" = 404 ] || [ "$code" = 501 ] || fail "initialize on a missing box: $code $(cat "$C/out")"
+	[ "$code" = 501 ] && skip "src/mcp/ is not built in: the HTTP side only"
+	# a session's life: initialize, a request with its id, DELETE, gone
+	mkproj "$P"
+	$CLAWBOX run --project "$P" -- true
+	b=$(box_name)
+	init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t-api","version":"1"}}}'
+	curl -s -D "$C/h" -o "$C/out" --unix-socket "$C/api.sock" "http://x/mcp?box=$b" -d "$init"
+	has '"protocolVersion":"2025-11-25"'
+	id=$(sed -n 's/^Mcp-Session-Id: \([0-9a-f]*\).*/\1/ip' "$C/h")
+	[ ${#id} = 32 ] || fail "no session id: $(cat "$C/h")"
+	expect 202 POST /mcp -H "Mcp-Session-Id: $id" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	expect 200 POST /mcp -H "Mcp-Session-Id: $id" -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
+	has '"name":"exec"'
+	expect 200 POST /mcp -H "Mcp-Session-Id: $id" -d '{"jsonrpc":"2.0","id":3,"method":"nope"}'
+	has '"code":-32601'
+	expect 200 DELETE /mcp -H "Mcp-Session-Id: $id"
+	expect 404 POST /mcp -H "Mcp-Session-Id: $id" -d '{"jsonrpc":"2.0","id":4,"method":"tools/list"}'
 }
 
 # The script user nobody runs in as_ordinary_user (its dir in $U).
