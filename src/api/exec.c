@@ -488,19 +488,23 @@ static void proc_stream_free(void *ctx)
 /* Pipes for the command's stdin, stdout and stderr; fds[] the box's ends. */
 static int proc_pipes(struct proc *p, const struct exec_req *e, int fds[3])
 {
-	int in[2], out[2], err[2], sig[2];
-	if (pipe2(sig, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
-	p->sig_r = sig[0], p->sig_w = sig[1];
+	int pp[4][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } }; /* sig, in, out, err */
+	for (int i = 0; i < (e->tty ? 1 : 4); i++)
+		if (pipe2(pp[i], O_CLOEXEC | (i == 0 ? O_NONBLOCK : 0)) < 0) {
+			int r = -errno;
+			for (int k = 0; k < i; k++)
+				close(pp[k][0]), close(pp[k][1]);
+			return r;
+		}
+	p->sig_r = pp[0][0], p->sig_w = pp[0][1];
 	if (e->tty)
 		return 0;
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
-		return -errno; /* the leak of a few fds on EMFILE: not worth the lines */
-	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
-	p->in_w = in[1], p->out_r = out[0], p->err_r = err[0];
-	fds[0] = in[0], fds[1] = out[1], fds[2] = err[1];
+	/* our ends nonblocking, the box's as they are */
+	fcntl(pp[1][1], F_SETFL, O_NONBLOCK);
+	fcntl(pp[2][0], F_SETFL, O_NONBLOCK);
+	fcntl(pp[3][0], F_SETFL, O_NONBLOCK);
+	p->in_w = pp[1][1], p->out_r = pp[2][0], p->err_r = pp[3][0];
+	fds[0] = pp[1][0], fds[1] = pp[2][1], fds[2] = pp[3][1];
 	return 0;
 }
 

@@ -149,8 +149,13 @@ endpoints_on_an_up_box() {
 	expect 200 GET "/v1/boxes/$b/audit?tail=5" && has '"event":"api-sync"'
 	expect 200 GET "/v1/boxes/$b/audit?tail=1000" && has '"event":"api-file"' && has '"event":"api-exec"'
 	has '"client":"unix uid 0'
-	# down
+	# down, under a streamed exec: the stream ends with what happened
+	curl -sN --unix-socket "$C/api.sock" -d '{"argv":["sleep","100"]}' \
+		"http://x/v1/boxes/$b/exec/stream" >"$C/stream" &
+	await grep -q started "$C/stream" || fail "no stream"
 	expect 200 POST "/v1/boxes/$b/down" -d '{"grace_ms":0}'
+	await grep -q '"event":"\(error\|exit\)"' "$C/stream" || fail "the stream did not end: $(cat "$C/stream")"
+	grep -q '"exit_code":0' "$C/stream" && fail "a killed command exited 0: $(cat "$C/stream")"
 	expect 409 POST "/v1/boxes/$b/exec" -d '{"argv":["true"]}' && has "is not up"
 }
 
