@@ -39,7 +39,6 @@ struct api_config {
 	const char *exe;     /* the clawbox binary for `up` (NULL: /proc/self/exe) */
 	const char *version; /* clawbox's, for /v1/version */
 	bool mcp_allow_sync; /* /mcp offers sync_apply */
-	bool fuzz;           /* no listener at all: api_add_connection only */
 };
 
 /* Whether cfg's TCP side is allowed: --listen needs a token or password,
@@ -61,9 +60,5 @@ const char *api_listening(const struct api_server *s);
  * streams among them are told to end at once), then close everything.
  * Returns how many were cut off. NULL is a no-op. */
 unsigned api_stop(struct api_server *s, int64_t grace_ms);
-
-/* Serve one connection fd (owned from here on) as if accepted: the fuzz
- * harness's entry. */
-int api_add_connection(struct api_server *s, int fd);
 
 #endif

@@ -17,7 +17,7 @@
 #define API_PARAMS_MAX 3
 #define API_HDRS_OUT   4
 
-enum api_transport { API_UNIX, API_TCP, API_FUZZ };
+enum api_transport { API_UNIX, API_TCP };
 
 /* What one daemon holds, across listeners and requests. */
 struct api {

@@ -14,7 +14,6 @@
 	X(MHD_start_daemon)                        \
 	X(MHD_stop_daemon)                         \
 	X(MHD_quiesce_daemon)                      \
-	X(MHD_add_connection)                      \
 	X(MHD_get_daemon_info)                     \
 	X(MHD_get_connection_info)                 \
 	X(MHD_set_connection_option)               \
@@ -46,7 +45,6 @@ int httplib_load(struct error *err);
 #define MHD_start_daemon                        (httplib.MHD_start_daemon)
 #define MHD_stop_daemon                         (httplib.MHD_stop_daemon)
 #define MHD_quiesce_daemon                      (httplib.MHD_quiesce_daemon)
-#define MHD_add_connection                      (httplib.MHD_add_connection)
 #define MHD_get_daemon_info                     (httplib.MHD_get_daemon_info)
 #define MHD_get_connection_info                 (httplib.MHD_get_connection_info)
 #define MHD_set_connection_option               (httplib.MHD_set_connection_option)

@@ -23,7 +23,7 @@ struct listener {
 
 struct api_server {
 	struct api a;
-	struct listener unix_l, tcp_l, fuzz_l;
+	struct listener unix_l, tcp_l;
 	int lock_fd;
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char listening[256];
@@ -65,10 +65,6 @@ static int describe_peer(struct listener *l, struct MHD_Connection *c, char *out
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (l->transport == API_FUZZ) {
-		snprintf(out, n, "fuzz");
-		return 0;
-	}
 	if (l->transport == API_UNIX) {
 		struct ucred cr;
 		socklen_t cl = sizeof(cr);
@@ -434,10 +430,7 @@ static int start_daemon(struct api_server *srv, struct listener *l, struct error
 	struct MHD_OptionItem o[12];
 	size_t n = 0;
 	l->srv = srv;
-	if (l->transport == API_FUZZ)
-		flags |= MHD_USE_NO_LISTEN_SOCKET;
-	else
-		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, l->fd, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, l->fd, NULL };
 	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
 					  cfg->max_conns ? cfg->max_conns : API_CONNS_MAX, NULL };
 	if (l->transport == API_TCP)
@@ -477,10 +470,6 @@ static int setup(struct api_server *srv, const struct api_config *cfg, struct er
 		return r;
 	if ((r = api_procs_new(a)) < 0 || (r = api_mcp_new(a)) < 0)
 		return error_set(err, r, NULL, 0, "out of memory");
-	if (cfg->fuzz) {
-		srv->fuzz_l.transport = API_FUZZ;
-		return start_daemon(srv, &srv->fuzz_l, err);
-	}
 	if (cfg->socket && (r = bind_unix(srv, cfg->socket, err)) < 0)
 		return r;
 	if (cfg->listen && (r = bind_tcp(srv, cfg->listen, err)) < 0)
@@ -501,7 +490,7 @@ int api_start(const struct api_config *cfg, struct api_server **ret, struct erro
 	struct api_server *srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return error_set(err, -ENOMEM, NULL, 0, "out of memory");
-	srv->lock_fd = srv->unix_l.fd = srv->tcp_l.fd = srv->fuzz_l.fd = -1;
+	srv->lock_fd = srv->unix_l.fd = srv->tcp_l.fd = -1;
 	pthread_mutex_init(&srv->lock, NULL);
 	int r = setup(srv, cfg, err);
 	if (r < 0) {
@@ -515,18 +504,6 @@ int api_start(const struct api_config *cfg, struct api_server **ret, struct erro
 const char *api_listening(const struct api_server *s)
 {
 	return s->listening;
-}
-
-int api_add_connection(struct api_server *s, int fd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (!s->fuzz_l.d) {
-		close(fd);
-		return -EINVAL;
-	}
-	return MHD_add_connection(s->fuzz_l.d, fd, (struct sockaddr *)&sa, sizeof(sa)) == MHD_YES
-		   ? 0
-		   : -EIO;
 }
 
 static unsigned inflight(struct api_server *s)
@@ -550,7 +527,7 @@ unsigned api_stop(struct api_server *s, int64_t grace_ms)
 {
 	if (!s)
 		return 0;
-	struct listener *ls[] = { &s->unix_l, &s->tcp_l, &s->fuzz_l };
+	struct listener *ls[] = { &s->unix_l, &s->tcp_l };
 	s->a.stopping = 1;
 	for (size_t i = 0; i < ELEMENTSOF(ls); i++)
 		quiesce(ls[i]);
