@@ -3,7 +3,9 @@
 # all namespaces, seccomp, Landlock) against Debian's bubblewrap with
 # `--ro-bind / / --dev /dev --proc /proc --unshare-all --die-with-parent` and
 # plain `true`, in one run, many iterations each. Prints medians, the ratio
-# clawbox/bwrap (target <= 1.0) and clawbox's peak RSS (target <= 4 MiB).
+# clawbox/bwrap (target <= 1.0) beside the machine's cost of a plain `true`
+# (posix_spawn, exec, exit, wait: what a process costs here; the ratio moves
+# with it, see bench/README.md) and clawbox's peak RSS (target <= 4 MiB).
 # As root the box has its disk cap (its image mounted at $BOX/disk, as every
 # box made as root); the same rounds also run a box without one (as made
 # before disk caps), and with EXTRA=N, N more capped boxes are mounted in
@@ -77,13 +79,13 @@ awk -v n="$n" -v t="$t_true" -v b="$t_bwrap" -v b10="$b10" -v b90="$b90" \
 	-v c="$t_cb" -v c10="$c10" -v c90="$c90" -v rss="$rss" -v nc="$t_nc" -v n10="$n10" \
 	-v n90="$n90" -v disk="$capped" -v extra="${EXTRA:-0}" 'BEGIN {
 	printf "startup, %d runs each (median, p10-p90):\n", n
-	printf "  true                 %7.2f ms\n", t / 1000
+	printf "  true                 %7.2f ms  (a process here: spawn, exec, exit, wait)\n", t / 1000
 	printf "  bwrap --unshare-all  %7.2f ms  (%.2f-%.2f)\n", b / 1000, b10 / 1000, b90 / 1000
 	printf "  clawbox run (full)   %7.2f ms  (%.2f-%.2f)  disk: %s\n", c / 1000, c10 / 1000, c90 / 1000, disk
 	printf "  clawbox run, no cap  %7.2f ms  (%.2f-%.2f)\n", nc / 1000, n10 / 1000, n90 / 1000
 	if (extra > 0)
 		printf "  (%d more capped boxes mounted in the state dir)\n", extra
-	printf "  ratio clawbox/bwrap  %7.2f   (target <= 1.0)\n", c / b
+	printf "  ratio clawbox/bwrap  %7.2f   (target <= 1.0) on a machine where true costs %.2f ms\n", c / b, t / 1000
 	printf "  ratio no cap/bwrap   %7.2f\n", nc / b
 	printf "  ratio cap/no cap     %7.2f\n", c / nc
 	printf "  ratio clawbox/true   %7.1f\n", c / t

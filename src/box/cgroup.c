@@ -3,6 +3,9 @@
 #include "box/cgroup.h"
 #include "util/fs.h"
 
+#include <dirent.h>
+#include <signal.h>
+
 /* The caller's path within one v1 controller, from /proc/self/cgroup. */
 static int own_path(const char *controller, char *out, size_t n)
 {
@@ -107,5 +110,47 @@ void cgroup_destroy(struct cgroup_limits *c)
 		for (int tries = 0; tries < 100 && rmdir(dirs[i]) < 0 && errno == EBUSY; tries++)
 			usleep(2000);
 		dirs[i][0] = '\0';
+	}
+}
+
+/* "clawbox-...-PID" of a clawbox that is gone: its pid, else 0. */
+static pid_t dead_owner(const char *name)
+{
+	const char *dash = strrchr(name, '-');
+	char *end;
+	if (strncmp(name, "clawbox-", 8) != 0 || !dash || !dash[1])
+		return 0;
+	long pid = strtol(dash + 1, &end, 10);
+	if (*end || pid <= 0 || pid > INT_MAX)
+		return 0;
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return (pid_t)pid;
+	/* A zombie is gone too (its parent may be slow to reap it). */
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t k = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (k <= 0)
+		return 0;
+	buf[k] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'Z' ? (pid_t)pid : 0;
+}
+
+void cgroup_sweep(void)
+{
+	static const char *const controllers[] = { "memory", "pids" };
+	for (size_t i = 0; i < ELEMENTSOF(controllers); i++) {
+		char own[PATH_MAX], dir[PATH_MAX];
+		if (own_path(controllers[i], own, sizeof(own)) < 0)
+			continue;
+		snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", controllers[i], own);
+		DIR *d = opendir(dir);
+		if (!d)
+			continue;
+		for (struct dirent *e; (e = readdir(d));)
+			if (e->d_type == DT_DIR && dead_owner(e->d_name))
+				unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR); /* only when empty */
+		closedir(d);
 	}
 }

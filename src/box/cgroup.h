@@ -22,4 +22,8 @@ int cgroup_attach(const struct cgroup_limits *c, pid_t pid);
 /* Remove the cgroups (after every task in them has exited). */
 void cgroup_destroy(struct cgroup_limits *c);
 
+/* Remove the empty cgroups that a clawbox killed before it could (SIGKILL)
+ * left beside ours: "clawbox-...-PID" of a PID that is gone. Best effort. */
+void cgroup_sweep(void);
+
 #endif

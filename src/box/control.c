@@ -2,10 +2,12 @@
 #include "util/common.h"
 #include "util/error.h"
 
+#include "box/cgroup.h"
 #include "box/control.h"
 #include "box/ctlmsg.h"
 #include "box/supervisor.h"
 #include "state/audit.h"
+#include "state/box.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -16,6 +18,7 @@
 #include <time.h>
 
 #define MAX_CLIENTS 2048
+#define MAX_LIMITED 1024 /* sessions with cgroups of their own */
 
 struct client {
 	int fd;
@@ -26,6 +29,14 @@ struct client {
 	bool running;     /* its exec was forwarded and has not ended */
 	bool down;        /* it asked the box to go down: open until we exit */
 	int64_t t0;
+	char session[BOX_NAME_MAX + 1]; /* the session it asked for */
+	struct cgroup_limits *cg;       /* that session's cgroups, until it is made */
+};
+
+/* A session with limits: its cgroups, removed when it ends. */
+struct limited {
+	char name[BOX_NAME_MAX + 1];
+	struct cgroup_limits *cg;
 };
 
 struct control {
@@ -35,6 +46,8 @@ struct control {
 	pthread_t thread;
 	struct client *cl;
 	size_t n;
+	struct limited lim[MAX_LIMITED];
+	size_t nlim;
 	uint32_t next_id;
 	int64_t since;
 	bool ready;
@@ -93,17 +106,102 @@ static json_t *exec_json(const struct client *cl, const struct ctlmsg *m)
 			 (json_int_t)cl->uid);
 }
 
+static uint64_t number(const struct ctlmsg *m, char tag)
+{
+	const char *s = ctlmsg_get(m, tag);
+	return s ? strtoull(s, NULL, 10) : 0;
+}
+
+/* A session asked with pids or memory limits: its cgroups, made now (the
+ * leader joins them when it is there). 0, or -errno after answering cl. */
+static int session_cgroups(struct control *c, struct client *cl, const struct ctlmsg *m)
+{
+	const char *name = ctlmsg_get(m, 'n');
+	uint64_t pids = number(m, 'P'), memory = number(m, 'm');
+	struct error e;
+	char what[64];
+	snprintf(cl->session, sizeof(cl->session), "%s", name && box_name_valid(name) ? name : "");
+	if (!pids && !memory)
+		return 0;
+	if (!cl->session[0] || c->nlim == MAX_LIMITED)
+		return client_error(cl, -EINVAL, "cannot limit this session", NULL);
+	if (!(cl->cg = calloc(1, sizeof(*cl->cg))))
+		return client_error(cl, -ENOMEM, "cannot limit the session", NULL);
+	*cl->cg = (struct cgroup_limits){ .pids = pids, .memory = memory };
+	snprintf(what, sizeof(what), "s-%s", cl->session);
+	int r = cgroup_create(cl->cg, what, &e);
+	if (r < 0) {
+		free(cl->cg);
+		cl->cg = NULL;
+		char msg[ERROR_FORMAT_MAX];
+		snprintf(msg, sizeof(msg), "%s: %s", e.message, strerror(-r));
+		return client_error(cl, r, msg,
+				    " (a session's pids and memory limits need root and the "
+				    "cgroup v1 controllers)");
+	}
+	return 0;
+}
+
+/* The host pid of a pidfd, from its fdinfo; 0 if unknown. */
+static pid_t pidfd_pid(int pidfd)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t k = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (k <= 0)
+		return 0;
+	buf[k] = '\0';
+	const char *p = strstr(buf, "\nPid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
+}
+
+/* The session of cl was made (m: the init's OK, with its leader's pidfd):
+ * into its cgroups. 0, or -errno (the session is deleted again). */
+static int session_made(struct control *c, struct client *cl, const struct ctlmsg *m)
+{
+	struct cgroup_limits *cg = TAKE_PTR(cl->cg);
+	pid_t pid = m->nfds == 1 ? pidfd_pid(m->fds[0]) : 0;
+	int r = pid > 0 ? cgroup_attach(cg, pid) : -ESRCH;
+	if (r < 0) {
+		char n[BOX_NAME_MAX + 2];
+		snprintf(n, sizeof(n), "n%s", cl->session);
+		ctlmsg_send(c->spec.init_sock, CTLMSG_SESSION_DEL, 0, 0, (char *[]){ n }, 1, NULL,
+			    0);
+		cgroup_destroy(cg);
+		free(cg);
+		return client_error(cl, r, "cannot put the session in its cgroups", NULL);
+	}
+	c->lim[c->nlim++] = (struct limited){ .cg = cg };
+	snprintf(c->lim[c->nlim - 1].name, sizeof(c->lim[0].name), "%s", cl->session);
+	return 0;
+}
+
+/* Session name ended: its cgroups go. */
+static void session_gone(struct control *c, const char *name)
+{
+	for (size_t i = 0; name && i < c->nlim; i++)
+		if (STREQ(c->lim[i].name, name)) {
+			cgroup_destroy(c->lim[i].cg);
+			free(c->lim[i].cg);
+			c->lim[i] = c->lim[--c->nlim];
+			break;
+		}
+	audit_event(c, "session.end", json_pack("{s:s?}", "session", name));
+}
+
 /* A request of client cl: to the init with the client's id, or answered
  * here. */
 static void from_client_msg(struct control *c, struct client *cl, struct ctlmsg *m)
 {
-	int r = 0;
 	m->h.id = cl->id;
 	if (m->h.type == CTLMSG_WORKSPACE) {
 		pthread_mutex_lock(&c->lock);
 		int fd = c->workspace;
-		r = fd >= 0 ? ctlmsg_send(cl->fd, CTLMSG_OK, cl->id, 0, NULL, 0, &fd, 1)
-			    : client_error(cl, -EAGAIN, "the box's workspace is not ready", NULL);
+		if (fd >= 0)
+			ctlmsg_send(cl->fd, CTLMSG_OK, cl->id, 0, NULL, 0, &fd, 1);
+		else
+			client_error(cl, -EAGAIN, "the box's workspace is not ready", NULL);
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
@@ -116,7 +214,9 @@ static void from_client_msg(struct control *c, struct client *cl, struct ctlmsg 
 		client_error(cl, -EBUSY, "one request at a time on a connection", NULL);
 		return;
 	}
-	if (m->h.type == CTLMSG_EXEC && (r = check_fds(cl, m)) < 0)
+	if (m->h.type == CTLMSG_EXEC && check_fds(cl, m) < 0)
+		return;
+	if (m->h.type == CTLMSG_SESSION_NEW && session_cgroups(c, cl, m) < 0)
 		return;
 	if (ctlmsg_forward(c->spec.init_sock, m) < 0) {
 		client_error(cl, -ECONNRESET, "the box is going down", NULL);
@@ -127,6 +227,11 @@ static void from_client_msg(struct control *c, struct client *cl, struct ctlmsg 
 	if (m->h.type == CTLMSG_EXEC) {
 		cl->running = true;
 		audit_event(c, "exec.start", exec_json(cl, m));
+	} else if (m->h.type == CTLMSG_SESSION_NEW || m->h.type == CTLMSG_SESSION_DEL) {
+		audit_event(
+		    c, m->h.type == CTLMSG_SESSION_NEW ? "session.create" : "session.delete",
+		    json_pack("{s:s?, s:I, s:b}", "session", ctlmsg_get(m, 'n'), "client_pid",
+			      (json_int_t)cl->pid, "net", (m->h.value & CTLMSG_NET) != 0));
 	} else if (m->h.type == CTLMSG_DOWN) {
 		cl->down = true;
 		audit_event(c, "box.down", json_pack("{s:I}", "client_pid", (json_int_t)cl->pid));
@@ -149,6 +254,10 @@ static void drop_client(struct control *c, size_t i)
 		ctlmsg_send(c->spec.init_sock, CTLMSG_HANGUP, cl->id, 0, NULL, 0, NULL, 0);
 	if (!cl->down)
 		close(cl->fd);
+	if (cl->cg) {
+		cgroup_destroy(cl->cg);
+		free(cl->cg);
+	}
 	c->cl[i] = c->cl[--c->n];
 }
 
@@ -220,6 +329,20 @@ static int from_init(struct control *c)
 			c->spec.ready(c->spec.ctx);
 	} else if (m.h.type == CTLMSG_CMD) {
 		cmd_event(c, &m);
+	} else if (m.h.type == CTLMSG_GONE) {
+		session_gone(c, ctlmsg_get(&m, 'n'));
+	} else if (cl && cl->pending == CTLMSG_SESSION_NEW) {
+		cl->pending = 0;
+		bool made = m.h.type == CTLMSG_OK;
+		if (made && cl->cg && session_made(c, cl, &m) < 0)
+			made = false;
+		else if (!made && cl->cg) {
+			cgroup_destroy(cl->cg);
+			free(TAKE_PTR(cl->cg));
+		}
+		ctlmsg_close_fds(&m);
+		if (made || m.h.type == CTLMSG_ERR)
+			ctlmsg_forward(cl->fd, &m);
 	} else if (cl && cl->pending == CTLMSG_STATUS && m.h.type == CTLMSG_OK) {
 		send_status(c, cl, &m);
 		cl->pending = 0;
@@ -366,6 +489,11 @@ void control_stop(struct control *c)
 	while (c->n > 0) {
 		c->cl[c->n - 1].running = false;
 		drop_client(c, c->n - 1);
+	}
+	while (c->nlim > 0) {
+		c->nlim--;
+		cgroup_destroy(c->lim[c->nlim].cg);
+		free(c->lim[c->nlim].cg);
 	}
 	close(c->listener);
 	close(c->stop);

@@ -20,7 +20,7 @@ int ctlmsg_send(int sock, uint32_t type, uint32_t id, int64_t value, char *const
 	_cleanup_free_ char *payload = total ? malloc(total) : NULL;
 	if (total && !payload)
 		return -ENOMEM;
-	for (size_t i = 0, at = 0; i < n; i++) {
+	for (size_t i = 0, at = 0; payload && i < n; i++) {
 		size_t l = strlen(v[i]) + 1;
 		memcpy(payload + at, v[i], l);
 		at += l;

@@ -19,7 +19,8 @@ enum ctlmsg_type {
 	CTLMSG_EXEC = 1,    /* value: pty_fds; 'a' argv..., 'e' env..., 's' session, 'c' cwd;
 			     * fds: the standard fds not in pty_fds, in order */
 	CTLMSG_SIGNAL,      /* value: the signal for this connection's exec */
-	CTLMSG_SESSION_NEW, /* value: CTLMSG_NET; 'n' name, 'e' env..., 'i' idle ms, 'p' pids */
+	CTLMSG_SESSION_NEW, /* value: CTLMSG_NET; 'n' name, 'e' env..., 'i' idle ms, 't' time
+			     * ms, 'P' pids, 'm' memory bytes (the last two: the supervisor's) */
 	CTLMSG_SESSION_DEL, /* 'n' name */
 	CTLMSG_SESSION_LIST,
 	CTLMSG_STATUS,
@@ -36,6 +37,7 @@ enum ctlmsg_type {
 	CTLMSG_READY,   /* the init to the supervisor: the box serves */
 	CTLMSG_CMD,     /* the init to the supervisor: value: the long-lived command's
 			  * wait status, or -pid when it (re)started */
+	CTLMSG_GONE,    /* the init to the supervisor: session 'n' ended */
 };
 
 #define CTLMSG_NET 1 /* CTLMSG_SESSION_NEW: the session has the box's network */

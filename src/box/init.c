@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <linux/netlink.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -146,11 +147,16 @@ static void open_proxy_listeners(int fds[PROXY_NFDS])
 /* Three things of a start cost the most kernel time and need nothing of
  * the view: the workspace's overlay, the box's network namespace, and
  * detaching the host's old root after pivot_root (an RCU grace period). A
- * builder process does them, in that order, while the init builds the view.
- * It shares the init's fd table (CLONE_FILES), so what it opens stays open
- * for the init, and it hands over a message for each through a pipe; the
- * init tells it through another when the old root may go. It runs nothing
- * but this code. With --net filtered the namespace comes with the init
+ * builder thread does them, in that order, while the init builds the view.
+ * A thread, not a process: a process of its own would cost a copy of the
+ * init's page tables, a copy-on-write fault for each page either of them
+ * writes next, and the teardown of that copy, which on a machine with slow
+ * page faults cost more than the builder saved. It shares the init's fd
+ * table until it has detached the old root, so what it opens stays open for
+ * the init, and it hands over a message for each through a pipe; the init
+ * tells it through another when the old root may go. It runs nothing but
+ * this code, with every signal blocked (the init's handlers are the init's),
+ * and a failure of it ends the init (die() ends every thread). With --net filtered the namespace comes with the init
  * instead (clone3), so that the supervisor can put the veth's box side
  * into it before the init starts. */
 struct built_net {
@@ -168,7 +174,8 @@ static int open_diag(const struct supervisor_spec *s)
 }
 
 struct builder {
-	int pidfd;
+	const struct supervisor_spec *spec;
+	pthread_t thread;
 	int out[2]; /* builder to init; all ends stay open here: one fd table */
 	int in[2];  /* init to builder: the old root may go */
 	struct rootfs_layers layers;
@@ -230,14 +237,18 @@ static int keep_only(int a, int b)
 	return 0;
 }
 
-_noreturn_ static void builder_main(const struct supervisor_spec *s, struct builder *bd)
+/* The builder thread. Its end is the init's (PR_SET_PDEATHSIG included). */
+static void *builder_main(void *arg)
 {
+	struct builder *bd = arg;
+	const struct supervisor_spec *s = bd->spec;
 	struct error err;
 	int overlay = -1;
 	char go;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	/* We hold host fds: not for the box's processes (no /proc/2/fd). */
+	/* We hold host fds: not for the box's processes (no /proc/1/fd). The
+	 * memory is the init's: this makes the init non-dumpable from here on,
+	 * as confine() would. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	trace_point("b.start");
 	if (!s->fs.unsafe && (overlay = rootfs_overlay_mount(&s->fs, &bd->layers, &err)) < 0)
@@ -266,37 +277,35 @@ _noreturn_ static void builder_main(const struct supervisor_spec *s, struct buil
 	 * (what is left goes next time) whose errors are not the box's. */
 	if (box >= 0)
 		(void)rootfs_trash_empty(box);
-	_exit(0);
+	return NULL;
 }
 
 static void builder_start(const struct supervisor_spec *s, struct builder *bd)
 {
 	struct error err;
 
-	*bd = (struct builder){ .pidfd = -1, .out = { -1, -1 }, .in = { -1, -1 }, .overlay = -1 };
+	*bd = (struct builder){ .spec = s, .out = { -1, -1 }, .in = { -1, -1 }, .overlay = -1 };
 	bd->layers = (struct rootfs_layers){ .lower = -1, .box = -1 };
 	bd->net = !s->net.filtered;
 	if (!s->fs.unsafe && rootfs_layers_open(&s->fs, &bd->layers, &err) < 0)
 		die(&err);
 	if (pipe2(bd->out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(bd->in, O_CLOEXEC) < 0)
 		die_errno(-errno, "create a pipe");
-	struct clone_args args = { .flags = CLONE_FILES | CLONE_PIDFD,
-				   .pidfd = (uint64_t)(uintptr_t)&bd->pidfd,
-				   .exit_signal = SIGCHLD };
-	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-	if (pid < 0)
-		die_errno(-errno, "start the builder");
-	if (pid == 0)
-		builder_main(s, bd);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int e = pthread_create(&bd->thread, NULL, builder_main, bd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0)
+		die_errno(-e, "start the builder");
 }
 
-/* The builder's next message, of n bytes. When it ended without (it
- * reported why), leave quietly. reap_until_done() reaps it. */
+/* The builder's next message, of n bytes (a failure of the builder ends
+ * us before we would miss one). */
 static void builder_receive(struct builder *bd, void *msg, size_t n)
 {
-	struct pollfd p[2] = { { .fd = bd->out[0], .events = POLLIN },
-			       { .fd = bd->pidfd, .events = POLLIN } };
-	while (poll(p, 2, -1) < 0 && errno == EINTR)
+	struct pollfd p = { .fd = bd->out[0], .events = POLLIN };
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
 		;
 	if (read(bd->out[0], msg, n) != (ssize_t)n)
 		_exit(EXIT_SETUP);
@@ -351,7 +360,7 @@ static void builder_finish(const struct supervisor_spec *s, struct builder *bd, 
 		die_errno(-errno, "enter the box's network namespace");
 	/* The builder closed the project's fd (in our table: it was one) and
 	 * has a table of its own now: the box dir's is ours to close. */
-	int all[] = { bd->out[0], bd->out[1], bd->in[0], bd->in[1], bd->pidfd, bd->layers.box };
+	int all[] = { bd->out[0], bd->out[1], bd->in[0], bd->in[1], bd->layers.box };
 	for (size_t i = 0; i < ELEMENTSOF(all); i++)
 		close(all[i]);
 	if (b.diag >= 0) {
@@ -390,7 +399,7 @@ int init_open_pty(int *ret_master, struct error *err)
 static int open_pty(void)
 {
 	struct error err;
-	int master, r;
+	int master = -1, r;
 	int n = init_open_pty(&master, &err);
 	if (n < 0)
 		die(&err);
@@ -707,8 +716,13 @@ void init_main(const struct supervisor_spec *s, int report_fd, int go_fd, int pt
 	struct pollfd orphan = { .fd = FD_REPORT };
 	if (poll(&orphan, 1, 0) < 0 || (orphan.revents & POLLERR))
 		_exit(EXIT_SETUP);
-	if (s->service)
+	/* A service clones its sessions' leaders with clone3, which, unlike
+	 * fork(), does not make libc's locks safe for the child: no other
+	 * thread may be running then (the builder empties the trash last). */
+	if (s->service) {
+		pthread_join(bd.thread, NULL);
 		initsvc_main(s, envp, base);
+	}
 	confine(s);
 	trace_point("init.confined");
 	start_command(s, envp, pts, keep);

@@ -141,7 +141,7 @@ static void route_exec(struct svc *sv, struct ctlmsg *m)
 static void new_session(struct svc *sv, struct ctlmsg *m)
 {
 	enum { GRANTS_MAX = 1024 };
-	const char *name = ctlmsg_get(m, 'n'), *idle = ctlmsg_get(m, 'i');
+	const char *name = ctlmsg_get(m, 'n'), *idle = ctlmsg_get(m, 'i'), *t = ctlmsg_get(m, 't');
 	char *env[GRANTS_MAX + 256];
 	size_t n = 0, pos = 0;
 	struct error err;
@@ -168,7 +168,8 @@ static void new_session(struct svc *sv, struct ctlmsg *m)
 	struct leader_spec ls = { .box = sv->s,
 				  .env = env,
 				  .net = m->h.value & CTLMSG_NET,
-				  .idle_ms = idle ? strtoll(idle, NULL, 10) : 0 };
+				  .idle_ms = idle ? strtoll(idle, NULL, 10) : 0,
+				  .time_ms = t ? strtoll(t, NULL, 10) : 0 };
 	struct lead *l = &sv->lead[sv->nlead];
 	*l = (struct lead){ .net = ls.net, .created = time(NULL), .idle_ms = ls.idle_ms };
 	snprintf(l->name, sizeof(l->name), "%s", name);
@@ -178,7 +179,9 @@ static void new_session(struct svc *sv, struct ctlmsg *m)
 		return;
 	}
 	sv->nlead++;
-	ok_to(m->h.id, l->pid, NULL, 0);
+	/* Its pidfd: the supervisor puts it in the session's cgroups. */
+	if (ctlmsg_send(FD_CTL, CTLMSG_OK, m->h.id, l->pid, NULL, 0, &l->pidfd, 1) < 0)
+		finish();
 }
 
 static void delete_session(struct svc *sv, struct ctlmsg *m)
@@ -305,6 +308,9 @@ static void lead_gone(struct svc *sv, size_t i)
 			error_to(r->id, -ECONNRESET, "%s", "the session ended");
 		drop_route(sv, r);
 	}
+	char name[BOX_NAME_MAX + 2];
+	snprintf(name, sizeof(name), "n%s", sv->lead[i].name);
+	ctlmsg_send(FD_CTL, CTLMSG_GONE, 0, 0, (char *[]){ name }, 1, NULL, 0);
 	close(sv->lead[i].sock);
 	close(sv->lead[i].pidfd);
 	sv->lead[i] = sv->lead[--sv->nlead];

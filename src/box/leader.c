@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,7 +38,7 @@ struct leader {
 	pid_t cmd;          /* the long-lived command, 0 when none runs */
 	int64_t restart_at; /* when to start it again (ms), 0: not due */
 	int64_t backoff_ms, cmd_started;
-	int64_t idle_since;
+	int64_t idle_since, end_at; /* end_at: the time limit's end (ms), 0: none */
 	char buf[CTLMSG_MAX];
 };
 
@@ -138,6 +139,15 @@ static void do_exec(struct leader *l, struct ctlmsg *m)
 		return;
 	}
 	exec_fds(m, fds);
+	const char *cwd = ctlmsg_get(m, 'c');
+	struct stat st;
+	if (cwd && (stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		/* Not the command's failure (no 127): the directory's. */
+		char msg[ERROR_MESSAGE_MAX];
+		snprintf(msg, sizeof(msg), "no such working directory in the box '%s'", cwd);
+		reply_error(m->h.id, -ENOENT, NULL, msg);
+		return;
+	}
 	struct init_stdio io = {
 		.fds = fds, .pts = -1, .pty_fds = pty_fds, .cwd = ctlmsg_get(m, 'c')
 	};
@@ -269,6 +279,8 @@ static int next_wait(const struct leader *l)
 	int64_t now = now_ms(), until = -1;
 	if (l->restart_at)
 		until = l->restart_at;
+	if (l->end_at && (until < 0 || l->end_at < until))
+		until = l->end_at;
 	if (l->ls->idle_ms > 0 && l->n == 0) {
 		int64_t idle_end = l->idle_since + l->ls->idle_ms;
 		if (until < 0 || idle_end < until)
@@ -302,7 +314,8 @@ _noreturn_ static void serve(struct leader *l)
 		int64_t now = now_ms();
 		if (l->restart_at && now >= l->restart_at && !l->stopping)
 			start_cmd(l);
-		if (l->ls->idle_ms > 0 && l->n == 0 && now - l->idle_since >= l->ls->idle_ms)
+		if ((l->ls->idle_ms > 0 && l->n == 0 && now - l->idle_since >= l->ls->idle_ms) ||
+		    (l->end_at && now >= l->end_at))
 			leave();
 	}
 }
@@ -340,6 +353,7 @@ _noreturn_ static void leader_main(const struct leader_spec *ls, int sock)
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	l = (struct leader){ .ls = ls, .backoff_ms = 1000, .idle_since = now_ms() };
+	l.end_at = ls->time_ms > 0 ? l.idle_since + ls->time_ms : 0;
 	if ((l.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		error_errno(&err, -errno, "create a signalfd");
 	if (l.sigfd < 0 || set_up(ls, &err) < 0) {

@@ -20,6 +20,7 @@ struct leader_spec {
 	bool main;       /* the box's own: shares its network, runs box->argv */
 	bool net;        /* a session with the box's network */
 	int64_t idle_ms; /* end after this long with no command running (0: never) */
+	int64_t time_ms; /* end after this long in all (0: never) */
 };
 
 /* Start a leader from the init. 0 with its pid *ret_pid (in the init's namespace), a pidfd

@@ -2,6 +2,7 @@
 
 #include "state/audit.h"
 #include "cli/cli.h"
+#include "ctl/ctl.h"
 #include "state/diskcap.h"
 #include "box/masks.h"
 #include "util/strv.h"
@@ -310,7 +311,11 @@ int cli_lock_idle_box(const struct box_opts *o, const char *doing, struct box *r
 	if (cli_box(o, false, BOX_MODE_SECURE, false, ret, &created) < 0)
 		return -ENOENT;
 	int lock = box_lock(ret, &holder);
-	if (lock == -EBUSY)
+	struct ctl_status up;
+	if (lock == -EBUSY && ctl_status(ret, &up, NULL) == 0)
+		log_error("box '%s' is up (clawbox pid %d): 'clawbox down --box %s' before %s",
+			  ret->name, (int)holder, ret->name, doing);
+	else if (lock == -EBUSY)
 		log_error("box '%s' is running (clawbox pid %d): stop it before %s", ret->name,
 			  (int)holder, doing);
 	else if (lock == -ETIMEDOUT)

@@ -6,6 +6,7 @@
 #include "ctl/ctl.h"
 #include "secrets/secrets.h"
 #include "util/log.h"
+#include "util/size.h"
 #include "util/strv.h"
 
 #include <getopt.h>
@@ -14,18 +15,23 @@
 
 static const char usage[] =
     "usage: clawbox session create NAME [--box NAME | --project DIR] [--net]\n"
-    "                              [--idle SECS] [--secret NAME]...\n"
+    "                              [--idle SECS] [--time SECS] [--pids N]\n"
+    "                              [--memory SIZE] [--secret NAME]...\n"
     "       clawbox session list [--box NAME | --project DIR] [--json]\n"
     "       clawbox session delete NAME [--box NAME | --project DIR]\n\n"
     "A session is a set of processes in a box that is up ('clawbox up'): what\n"
     "'clawbox exec --session NAME' starts there persists between execs (a\n"
     "background job runs on) until the session is deleted, is idle for --idle\n"
-    "seconds, or the box goes down. Its processes are in a pid namespace of\n"
+    "seconds, has lived --time seconds, or the box goes down. Its processes are in a pid namespace "
+    "of\n"
     "their own: they see and signal only each other. A session has no network\n"
     "unless --net (then the box's: its proxy and allowlist), and none of the\n"
     "box's secrets unless named with --secret (from 'clawbox secrets').\n\n"
     "options:\n" BOX_OPTS_HELP "      --net            the box's network\n"
     "      --idle SECS      end after SECS seconds with no command running\n"
+    "      --time SECS      end after SECS seconds in all\n"
+    "      --pids N         at most N processes and threads at once (root: cgroup v1)\n"
+    "      --memory SIZE    at most SIZE of memory, e.g. 512M (root: cgroup v1)\n"
     "      --secret NAME    give the session the box's stored secret NAME\n"
     "      --json           (list) one JSON array\n"
     "  -h, --help           show this help\n";
@@ -41,7 +47,7 @@ struct session_args {
 
 static int parse(int argc, char **argv, struct session_args *a)
 {
-	enum { OPT_NET = 256, OPT_IDLE, OPT_SECRET, OPT_JSON };
+	enum { OPT_NET = 256, OPT_IDLE, OPT_SECRET, OPT_JSON, OPT_TIME, OPT_PIDS, OPT_MEMORY };
 	static const struct option opts[] = {
 		{ "box", required_argument, NULL, 'b' },
 		{ "project", required_argument, NULL, 'p' },
@@ -49,6 +55,9 @@ static int parse(int argc, char **argv, struct session_args *a)
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "secret", required_argument, NULL, OPT_SECRET },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "time", required_argument, NULL, OPT_TIME },
+		{ "pids", required_argument, NULL, OPT_PIDS },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -67,6 +76,26 @@ static int parse(int argc, char **argv, struct session_args *a)
 				return CLI_EXIT_USAGE;
 			}
 			a->spec.idle_ms = (int64_t)secs * 1000;
+			break;
+		case OPT_TIME:
+			if (cli_parse_uint(optarg, &secs) < 0 || secs > 86400 * 365) {
+				log_error("invalid --time '%s': seconds", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			a->spec.time_ms = (int64_t)secs * 1000;
+			break;
+		case OPT_PIDS:
+			if (cli_parse_uint(optarg, &a->spec.pids) < 0) {
+				log_error("invalid --pids '%s': a number", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case OPT_MEMORY:
+			if (size_parse(optarg, UINT64_MAX, &a->spec.memory) < 0 ||
+			    !a->spec.memory) {
+				log_error("invalid --memory '%s': a size, e.g. 512M", optarg);
+				return CLI_EXIT_USAGE;
+			}
 			break;
 		case OPT_SECRET:
 			if (a->nsecrets == ELEMENTSOF(a->secrets)) {
@@ -183,8 +212,8 @@ int cmd_session(int argc, char **argv)
 	struct error err = { 0 };
 	char msg[ERROR_FORMAT_MAX];
 	int r = parse(argc, argv, &a);
-	if (r >= 0)
-		return r;
+	if (r >= 0 || !a.verb)
+		return r >= 0 ? r : CLI_EXIT_USAGE;
 	if (cli_box(&a.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
 		return CLI_EXIT_ERROR;
 	if (STREQ(a.verb, "list"))

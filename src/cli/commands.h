@@ -18,6 +18,7 @@ int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_session(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #endif

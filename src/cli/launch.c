@@ -35,7 +35,8 @@ static const char run_usage[] =
     "and the project on the host never changes ('clawbox status' shows what is\n"
     "pending). The rest of the host is read-only; homes, /root, /run, credential\n"
     "files and clawbox's state are hidden; the network is clawbox's proxy, which\n"
-    "reaches only the allowed domains ('clawbox audit --net' shows its decisions).\n\n"
+    "reaches only the allowed domains ('clawbox audit --net' shows its decisions).\n"
+    "On a box that is up ('clawbox up'), CMD joins it as 'clawbox exec' would.\n\n"
     "options:\n" BOX_OPTS_HELP
     "  -m, --mode MODE      secure (default: writes held in the overlay), yolo\n"
     "                       (overlay, and the sync gate applies what passes every\n"
@@ -78,6 +79,24 @@ static const char run_usage[] =
     "which gets what you type only while clawbox is the foreground job; a\n"
     "directory, a device, a kernel object or a socket other than unix or TCP as\n"
     "stdin, stdout or stderr is refused (125).\n";
+
+static const char up_usage[] =
+    "usage: clawbox up [options] [--] [CMD [ARG...]]\n\n"
+    "Start the box of a project as a service and return once it serves: its\n"
+    "overlay is mounted once, its proxy runs (and in yolo mode its sync timer),\n"
+    "and CMD, when given (for example an agent's gateway), is its long-lived\n"
+    "command, its output in the box's log ($STATE/boxes/NAME/logs/cmd.log).\n"
+    "'clawbox exec' runs commands in it in milliseconds, 'clawbox session' gives\n"
+    "them sessions of their own, 'clawbox run' and 'clawbox shell' join it,\n"
+    "'clawbox down' stops it. The box confines everything in it as 'clawbox run'\n"
+    "does; its control socket ($STATE/boxes/NAME/control.sock) is yours only.\n\n"
+    "options: those of 'clawbox run' (see 'clawbox run --help'), and\n"
+    "      --restart POLICY what becomes of CMD when it ends: no (default),\n"
+    "                       on-failure (a non-zero exit or a signal) or always;\n"
+    "                       restarted after 1 s, doubling to 60 s\n"
+    "  -h, --help           show this help\n\n"
+    "exit status: 0 once the box serves; 125 when it could not be set up (the\n"
+    "reason is printed).\n";
 
 _printf_(1, 2) static int usage_error(const char *fmt, ...)
 {
@@ -270,7 +289,7 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 			return usage_error("unknown restart policy '%s' (no, on-failure or always)",
 					   optarg);
 		break;
-	case 'h': fputs(run_usage, stdout); return 0;
+	case 'h': fputs(o->up ? up_usage : run_usage, stdout); return 0;
 	default:
 		if (optopt)
 			return usage_error("unknown option '-%c'", optopt);
@@ -467,6 +486,9 @@ static int setup_limits(const struct launch_opts *o, const struct box *b, struct
 	char msg[ERROR_FORMAT_MAX];
 	s->cg.memory = o->memory;
 	s->cg.pids = o->pids;
+	/* What a clawbox killed with SIGKILL left (a run's, a session's). */
+	if (geteuid() == 0 && (o->up || o->memory || o->pids))
+		cgroup_sweep();
 	if (!o->memory && !o->pids)
 		return 0;
 	int r = geteuid() == 0 ? cgroup_create(&s->cg, b->name, &err) : -EPERM;

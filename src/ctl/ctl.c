@@ -102,7 +102,7 @@ static long long field(const struct ctlmsg *m, char tag)
 int ctl_status(const struct box *b, struct ctl_status *ret, struct error *err)
 {
 	_cleanup_free_ char *buf = malloc(CTLMSG_MAX);
-	struct ctlmsg m;
+	struct ctlmsg m = { 0 };
 	if (!buf)
 		return error_errno(err, -ENOMEM, "ask the box");
 	int r = request(b, CTLMSG_STATUS, 0, NULL, 0, buf, &m, err);
@@ -126,6 +126,13 @@ static int push_tagged(char **v, size_t *n, size_t max, char tag, const char *s)
 		return -ENOMEM;
 	(*n)++;
 	return 0;
+}
+
+static int push_number(char **v, size_t *n, size_t max, char tag, unsigned long long x)
+{
+	char num[32];
+	snprintf(num, sizeof(num), "%llu", x);
+	return push_tagged(v, n, max, tag, num);
 }
 
 static void free_strings(char **v, size_t n)
@@ -225,7 +232,7 @@ static int fail_code(const struct error *e)
 
 int ctl_exec_next(struct ctl_exec *x, struct ctl_event *ev, struct error *err)
 {
-	struct ctlmsg m;
+	struct ctlmsg m = { 0 };
 	*ev = (struct ctl_event){ .fd = -1 };
 	int r = receive(x->fd, x->buf, &m, err);
 	if (r < 0) {
@@ -290,10 +297,16 @@ int ctl_session_create(const struct box *b, const struct ctl_session_spec *s, st
 	r = push_tagged(v, &n, MAX, 'n', s->name);
 	if (r == 0)
 		r = push_tagged(v, &n, MAX, 'i', idle);
+	if (r == 0 && s->time_ms > 0)
+		r = push_number(v, &n, MAX, 't', (unsigned long long)s->time_ms);
+	if (r == 0 && s->pids > 0)
+		r = push_number(v, &n, MAX, 'P', s->pids);
+	if (r == 0 && s->memory > 0)
+		r = push_number(v, &n, MAX, 'm', s->memory);
 	for (size_t i = 0; s->env && s->env[i] && r == 0; i++)
 		r = push_tagged(v, &n, MAX, 'e', s->env[i]);
 	_cleanup_free_ char *buf = r == 0 ? malloc(CTLMSG_MAX) : NULL;
-	struct ctlmsg m;
+	struct ctlmsg m = { 0 };
 	if (r == 0 && !buf)
 		r = -ENOMEM;
 	if (r < 0)
@@ -311,7 +324,7 @@ int ctl_session_delete(const struct box *b, const char *name, struct error *err)
 		return error_set(err, -EINVAL, NULL, 0, "invalid session name '%s'", name);
 	snprintf(n, sizeof(n), "n%s", name);
 	_cleanup_free_ char *buf = malloc(CTLMSG_MAX);
-	struct ctlmsg m;
+	struct ctlmsg m = { 0 };
 	if (!buf)
 		return error_errno(err, -ENOMEM, "delete a session");
 	return request(b, CTLMSG_SESSION_DEL, 0, (char *[]){ n }, 1, buf, &m, err);
@@ -320,16 +333,24 @@ int ctl_session_delete(const struct box *b, const char *name, struct error *err)
 /* "s<name>\t<created>\t<idle_ms>\t<execs>\t<net>" */
 static int parse_session(const char *s, struct ctl_session_info *ret)
 {
-	long long created, idle;
-	unsigned execs;
-	int net, len = 0;
-	const char *tab = strchr(s, '\t');
-	if (s[0] != 's' || !tab || (size_t)(tab - s - 1) > CTL_SESSION_NAME_MAX ||
-	    sscanf(tab, "\t%lld\t%lld\t%u\t%d%n", &created, &idle, &execs, &net, &len) != 4 ||
-	    tab[len] != '\0')
+	long long f[4];
+	const char *tab = strchr(s, '\t'), *p = tab;
+	if (s[0] != 's' || !tab || (size_t)(tab - s - 1) > CTL_SESSION_NAME_MAX)
+		return -EBADMSG;
+	for (size_t i = 0; i < ELEMENTSOF(f); i++) {
+		char *end;
+		if (*p != '\t')
+			return -EBADMSG;
+		errno = 0;
+		f[i] = strtoll(p + 1, &end, 10);
+		if (errno || end == p + 1)
+			return -EBADMSG;
+		p = end;
+	}
+	if (*p)
 		return -EBADMSG;
 	*ret = (struct ctl_session_info){
-		.created = created, .idle_ms = idle, .execs = execs, .net = net != 0
+		.created = f[0], .idle_ms = f[1], .execs = (unsigned)f[2], .net = f[3] != 0
 	};
 	memcpy(ret->name, s + 1, (size_t)(tab - s - 1));
 	return 0;
@@ -345,7 +366,7 @@ int ctl_session_list(const struct box *b, struct ctl_session_info **ret, size_t 
 		     struct error *err)
 {
 	_cleanup_free_ char *buf = malloc(CTLMSG_MAX);
-	struct ctlmsg m;
+	struct ctlmsg m = { 0 };
 	if (!buf)
 		return error_errno(err, -ENOMEM, "list the sessions");
 	int r = request(b, CTLMSG_SESSION_LIST, 0, NULL, 0, buf, &m, err);
@@ -379,7 +400,7 @@ static int wait_gone(int pidfd, int64_t ms)
 
 int ctl_down(const struct box *b, int64_t grace_ms, struct error *err)
 {
-	struct ctl_status st;
+	struct ctl_status st = { 0 };
 	int r = ctl_status(b, &st, err);
 	if (r < 0)
 		return r;
@@ -401,7 +422,7 @@ int ctl_down(const struct box *b, int64_t grace_ms, struct error *err)
 int ctl_workspace(const struct box *b, int *ret_fd, struct error *err)
 {
 	_cleanup_free_ char *buf = malloc(CTLMSG_MAX);
-	struct ctlmsg m;
+	struct ctlmsg m = { 0 };
 	if (!buf)
 		return error_errno(err, -ENOMEM, "open the box's workspace");
 	int r = request(b, CTLMSG_WORKSPACE, 0, NULL, 0, buf, &m, err);

@@ -101,13 +101,19 @@ struct ctl_output {
 };
 
 /* Run s (its fds and pty_fds are ignored) with in (in_len bytes, may be
- * NULL) as stdin; keep at most cap bytes of stdout and of stderr; kill it
- * after timeout_ms (0: never). 0 with *ret (free with ctl_output_free) when
+ * NULL) as stdin; keep at most cap bytes of stdout and of stderr, with
+ * every value the box was ever given redacted; kill it after timeout_ms
+ * (0: never). 0 with *ret (free with ctl_output_free) when
  * the command ran or could not start (exit_code 125-127, error in *err),
  * or -errno. */
 int ctl_exec_buffered(const struct box *b, const struct ctl_exec_spec *s, const void *in,
 		      size_t in_len, size_t cap, int64_t timeout_ms, struct ctl_output *ret,
 		      struct error *err);
+/* ctl_exec_buffered() that also ends (the command killed, *err and
+ * -ECANCELED) when cancel_fd becomes readable (-1: never). */
+int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s, const void *in,
+			     size_t in_len, size_t cap, int64_t timeout_ms, int cancel_fd,
+			     struct ctl_output *ret, struct error *err);
 void ctl_output_free(struct ctl_output *o);
 
 /* A session: processes of the up box that persist between execs, in a pid
@@ -115,12 +121,16 @@ void ctl_output_free(struct ctl_output *o);
  * network unless net, and only the environment given here on top of the
  * box's (the secrets granted to it). It ends (and every process of it) on
  * ctl_session_delete, after idle_ms without a command running (0: never),
- * or when the box goes down. */
+ * after time_ms in all, or when the box goes down. */
 struct ctl_session_spec {
 	const char *name;
 	char *const *env; /* NAME=VALUE for every exec of the session (may be NULL) */
 	bool net;         /* the box's network (its proxy, its allowlist) */
 	int64_t idle_ms;
+	int64_t time_ms; /* its whole life at most (0: no limit) */
+	uint64_t pids;   /* processes and threads at once (0: the box's limit) */
+	uint64_t memory; /* bytes (0: the box's limit); pids and memory need
+			   * root and the cgroup v1 controllers: -EPERM/-ENOENT */
 };
 
 /* -EEXIST when a session of that name is there, -EINVAL for a bad name. */

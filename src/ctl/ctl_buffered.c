@@ -1,6 +1,7 @@
 /* ctl_exec_buffered(): a command of an up box run to its end with its
  * output collected (src/ctl/ctl.h), for the API and MCP. */
 #include "ctl/ctl.h"
+#include "secrets/secrets.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +19,7 @@ struct buffered {
 	const char *data; /* stdin still to write */
 	size_t left, cap;
 	bool truncated;
+	int cancel; /* readable: kill the command; -1: none */
 };
 
 static int64_t mono_ms(void)
@@ -90,12 +92,13 @@ static int make_pipes(struct buffered *b, int fds[3])
 static int pump(struct ctl_exec *x, struct buffered *b, int64_t deadline, struct ctl_output *o,
 		struct error *err)
 {
-	bool killed = false;
+	bool killed = false, cancelled = false;
 	for (;;) {
-		struct pollfd p[4] = { { .fd = ctl_exec_fd(x), .events = POLLIN },
+		struct pollfd p[5] = { { .fd = ctl_exec_fd(x), .events = POLLIN },
 				       { .fd = b->out.fd, .events = POLLIN },
 				       { .fd = b->err.fd, .events = POLLIN },
-				       { .fd = b->left ? b->in : -1, .events = POLLOUT } };
+				       { .fd = b->left ? b->in : -1, .events = POLLOUT },
+				       { .fd = cancelled ? -1 : b->cancel, .events = POLLIN } };
 		int64_t wait = deadline && !killed ? deadline - mono_ms() : -1;
 		if (deadline && !killed && wait <= 0) {
 			ctl_exec_signal(x, SIGKILL);
@@ -103,13 +106,17 @@ static int pump(struct ctl_exec *x, struct buffered *b, int64_t deadline, struct
 			continue;
 		}
 		/* Output first; what is left at the end is read after it. */
-		if (poll(p, 4, wait > INT32_MAX ? -1 : (int)wait) > 0) {
+		if (poll(p, 5, wait > INT32_MAX ? -1 : (int)wait) > 0) {
 			if (p[1].revents)
 				drain(b, &b->out);
 			if (p[2].revents)
 				drain(b, &b->err);
 			if (p[3].revents)
 				feed(b);
+			if (p[4].revents && !cancelled) {
+				ctl_exec_signal(x, SIGKILL);
+				cancelled = true;
+			}
 		}
 		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
@@ -117,6 +124,8 @@ static int pump(struct ctl_exec *x, struct buffered *b, int64_t deadline, struct
 		int r = ctl_exec_next(x, &ev, err);
 		if (r < 0)
 			return r;
+		if (cancelled && (ev.kind == CTL_EV_EXIT || ev.kind == CTL_EV_FAIL))
+			return error_set(err, -ECANCELED, NULL, 0, "the command was cancelled");
 		if (ev.kind == CTL_EV_EXIT || ev.kind == CTL_EV_FAIL) {
 			o->wstatus = ev.wstatus;
 			o->exit_code = ev.exit_code;
@@ -139,16 +148,65 @@ static void drain_rest(struct buffered *b)
 		}
 }
 
+/* sk's bytes with every value the box was given redacted (a redacted
+ * output ends at its first NUL): 0, or -errno (then nothing of the output
+ * may be shown). */
+static int redact(const struct secrets *known, struct sink *sk, size_t cap, bool *truncated)
+{
+	char *red = NULL;
+	int r = secrets_redact(known, sk->buf, sk->len, &red);
+	if (r <= 0 || !red)
+		return r < 0 ? r : 0;
+	size_t n = strlen(red);
+	if (n > cap) {
+		n = cap;
+		*truncated = true;
+	}
+	char *buf = realloc(sk->buf, cap + 1);
+	if (!buf) {
+		free(red);
+		return -ENOMEM;
+	}
+	memcpy(buf, red, n);
+	free(red);
+	sk->buf = buf;
+	sk->len = n;
+	return 0;
+}
+
+/* Redact both outputs against b's known values. */
+static int redact_outputs(const struct box *b, struct buffered *bf, struct error *err)
+{
+	_cleanup_secrets_ struct secrets *known = NULL;
+	struct error e = { 0 };
+	int r = secrets_new_known(&known);
+	if (r == 0 && (r = secrets_known_load(b->dir, known, &e)) < 0 && err)
+		*err = e; /* else *err keeps what the command's end said */
+	if (r == 0)
+		r = redact(known, &bf->out, bf->cap, &bf->truncated);
+	if (r == 0)
+		r = redact(known, &bf->err, bf->cap, &bf->truncated);
+	return r < 0 ? error_errno(err, r, "redact the command's output") : 0;
+}
+
 int ctl_exec_buffered(const struct box *b, const struct ctl_exec_spec *s, const void *in,
 		      size_t in_len, size_t cap, int64_t timeout_ms, struct ctl_output *ret,
 		      struct error *err)
+{
+	return ctl_exec_buffered_cancel(b, s, in, in_len, cap, timeout_ms, -1, ret, err);
+}
+
+int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s, const void *in,
+			     size_t in_len, size_t cap, int64_t timeout_ms, int cancel_fd,
+			     struct ctl_output *ret, struct error *err)
 {
 	struct buffered bf = { .out.fd = -1,
 			       .err.fd = -1,
 			       .in = -1,
 			       .data = in,
 			       .left = in ? in_len : 0,
-			       .cap = cap };
+			       .cap = cap,
+			       .cancel = cancel_fd };
 	struct ctl_exec_spec spec = *s;
 	struct ctl_exec *x = NULL;
 	int r;
@@ -156,9 +214,12 @@ int ctl_exec_buffered(const struct box *b, const struct ctl_exec_spec *s, const 
 	memset(ret, 0, sizeof(*ret));
 	bf.out.buf = malloc(cap + 1);
 	bf.err.buf = malloc(cap + 1);
-	if (!bf.out.buf || !bf.err.buf)
-		r = error_errno(err, -ENOMEM, "run a command");
-	else if ((r = make_pipes(&bf, spec.fds)) < 0)
+	if (!bf.out.buf || !bf.err.buf) {
+		free(bf.out.buf);
+		free(bf.err.buf);
+		return error_errno(err, -ENOMEM, "run a command");
+	}
+	if ((r = make_pipes(&bf, spec.fds)) < 0)
 		error_errno(err, r, "create pipes");
 	if (r == 0) {
 		spec.pty_fds = 0;
@@ -173,6 +234,8 @@ int ctl_exec_buffered(const struct box *b, const struct ctl_exec_spec *s, const 
 	int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
 	if (r == 0 && (r = pump(x, &bf, deadline, ret, err)) == 0)
 		drain_rest(&bf);
+	if (r == 0)
+		r = redact_outputs(b, &bf, err);
 	ctl_exec_free(x);
 	int fds[] = { bf.in, bf.out.fd, bf.err.fd };
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++)

@@ -149,6 +149,25 @@ c_proc1_fds() {
 	check_host
 }
 
+# The init's builder thread keeps the box dir (a host fd) in an fd table of
+# its own while it empties the last runs' trash beside the command: a big
+# trash keeps it alive while the command looks.
+c_builder_fds() {
+	setup
+	box -- true
+	local b trash
+	b=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	trash=$b/trash/work.0
+	[ ! -d "$b/disk" ] || trash=$b/disk/trash/work.0 # the disk cap's image
+	mkdir -p "$trash"
+	(cd "$trash" && seq 30000 | xargs touch)
+	box -- /bin/sh -c 'n=0; for t in /proc/1/task/*; do n=$((n + 1))
+		/workspace/escape procfds "1/task/${t##*/}"; done; echo "tasks: $n"'
+	[[ "$OUT" != *ESCAPED* ]] || fail "the builder's fds were followed: $OUT"
+	[[ "$OUT" == *"tasks: 2"* ]] || fail "the builder was not running beside the command: $OUT"
+	check_host
+}
+
 c_symlink_planted() {
 	setup
 	ln -s "$O/target" "$P/link"          # a file outside, by absolute path
@@ -1047,6 +1066,7 @@ case_run "write the host project by its absolute path (lands in the overlay)" c_
 case_run "write the host project via /proc/self/root" c_proc_self_root
 case_run "write via /proc/1/cwd and /proc/1/root" c_proc1_cwd
 case_run "follow the init's fds via /proc/1/fd" c_proc1_fds
+case_run "follow the builder thread's fds via /proc/1/task/*/fd" c_builder_fds
 case_run "write through symlinks planted in the project" c_symlink_planted
 case_run "write a file hard-linked from outside (copy-up)" c_hardlink
 case_run ".. traversal out of /workspace" c_dotdot

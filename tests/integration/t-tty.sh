@@ -149,6 +149,31 @@ sync_shows_no_raw_controls() {
 	fi
 }
 
+exec_with_tty_gets_the_box_terminal() {
+	mkproj "$P"
+	$CLAWBOX up --project "$P" >/dev/null
+	trap '$CLAWBOX down --grace 0 --project "$P" >/dev/null 2>&1' EXIT
+	set +e
+	out=$(timeout 20 script -qefc "$CLAWBOX exec --project $P -- sh -c 'echo out-\$(tty); exit 3'" /dev/null </dev/null)
+	rc=$?
+	echo "$out" | grep -q 'out-/dev/pts/[0-9]' || fail "output: $out"
+	[ $rc -eq 3 ] || fail "exit status $rc"
+	out=$({
+		sleep 0.5
+		printf 'sleep 30; echo interrupted-$?\r'
+		sleep 0.5
+		printf '\003'
+		sleep 0.3
+		printf 'echo still-here\r'
+		sleep 0.3
+		printf 'exit 4\r'
+	} | timeout 20 script -qefc "$CLAWBOX exec --project $P -- sh" /dev/null)
+	rc=$?
+	set -e
+	[ $rc -eq 4 ] || fail "exec of a shell on a terminal: exit $rc: $out"
+	echo "$out" | grep -q 'still-here' || fail "the shell did not survive Ctrl-C: $out"
+}
+
 case_run "clawbox shell has a terminal of its own" shell_has_its_own_tty
 case_run "Ctrl-C reaches the foreground job in the box" ctrl_c_reaches_the_foreground_job
 case_run "clawbox run on a terminal" run_with_tty_passes_output
@@ -157,3 +182,4 @@ case_run "clawbox sync shows C1 and bidi controls escaped (names and diff)" sync
 case_run "a box started in the background reads nothing typed until fg" background_box_reads_no_input
 case_run "... nor through its stderr, which is the terminal" background_box_reads_no_input_on_fd2
 case_run "a box in the foreground with its output in a file reads the terminal" foreground_box_reads_input
+case_run "exec on a terminal: the box's own, Ctrl-C to its job" exec_with_tty_gets_the_box_terminal

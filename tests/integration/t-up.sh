@@ -55,6 +55,11 @@ $P" ] || fail "exec output: $out"
 	[ ! -e "$P/made" ] && [ -e "$(box_dir)/upper/made" ] || fail "the write is not held in the overlay"
 	out=$($CLAWBOX exec --project "$P" --workdir /tmp -- pwd)
 	[ "$out" = /tmp ] || fail "workdir: $out"
+	set +e
+	$CLAWBOX exec --project "$P" --workdir /nonexistent -- true 2>"$C/err"; r=$?
+	set -e
+	[ $r -eq 125 ] && grep -q "no such working directory in the box '/nonexistent'" "$C/err" ||
+		fail "a missing workdir: $r $(cat "$C/err")"
 	out=$(FOO=bar $CLAWBOX exec --project "$P" --env FOO --env X=1 -- sh -c 'echo $FOO$X')
 	[ "$out" = bar1 ] || fail "env: $out"
 	$CLAWBOX status --project "$P" | grep -q "pending: *2 changes" || fail "status"
@@ -72,6 +77,11 @@ up_twice_and_run_joins() {
 	out=$($CLAWBOX run --project "$P" -- sh -c 'echo joined; ps -e -o comm= | grep -c sh')
 	echo "$out" | grep -q joined || fail "run did not join: $out"
 	$CLAWBOX list | grep -q "up" || fail "list: $($CLAWBOX list)"
+	set +e
+	$CLAWBOX reset --yes --project "$P" 2>"$C/err"; r=$?
+	set -e
+	[ $r -eq 1 ] && grep -q "is up (clawbox pid [0-9]*): 'clawbox down --box" "$C/err" ||
+		fail "reset of an up box: $r $(cat "$C/err")"
 }
 
 down_ends_everything() {
@@ -180,6 +190,12 @@ supervisor_killed_mid_exec() {
 	tag=$((RANDOM + 40000))
 	up >/dev/null
 	sup=$(supervisor_pid)
+	cg=
+	if [ "$(id -u)" -eq 0 ] && [ -d /sys/fs/cgroup/pids ]; then
+		$CLAWBOX session create lim --project "$P" --pids 100
+		cg=$(echo /sys/fs/cgroup/pids/clawbox-s-lim-"$sup")
+		[ -d "$cg" ] || fail "no session cgroup"
+	fi
 	$CLAWBOX exec --project "$P" -- sleep "$tag" 2>"$C/err" &
 	client=$!
 	await pgrep -f "^sleep $tag\$" >/dev/null || fail "never started"
@@ -195,6 +211,7 @@ supervisor_killed_mid_exec() {
 	[ $r -eq 125 ] && grep -q "is not up" "$C/err" || fail "stale socket: $r $(cat "$C/err")"
 	$CLAWBOX up --project "$P" >/dev/null
 	$CLAWBOX exec --project "$P" -- true
+	[ -z "$cg" ] || [ ! -d "$cg" ] || fail "the dead supervisor's session cgroup is left"
 }
 
 box_down_under_exec() {
@@ -259,6 +276,51 @@ sys.exit(0 if kind == 65 else 1)  # CTLMSG_ERR
 EOF
 }
 
+session_limits() {
+	need_root
+	[ -d /sys/fs/cgroup/pids ] && [ -d /sys/fs/cgroup/memory ] || skip "no cgroup v1 pids and memory controllers"
+	mkproj "$P"
+	up >/dev/null
+	$CLAWBOX session create p --project "$P" --pids 10
+	$CLAWBOX exec --project "$P" --session p -- sh -c 'for i in $(seq 30); do sleep 100 & done 2>/dev/null; exit 0' || true
+	cg=$(echo /sys/fs/cgroup/pids/clawbox-s-p-*)
+	[ -d "$cg" ] || fail "no pids cgroup for the session"
+	n=$(cat "$cg/pids.current")
+	[ "$n" -ge 5 ] && [ "$n" -le 10 ] || fail "pids in the session: $n"
+	$CLAWBOX session create m --project "$P" --memory 64M
+	set +e
+	$CLAWBOX exec --project "$P" --session m -- python3 -c 'x = bytearray(256 << 20); x[::4096] = b"1" * len(x[::4096])'
+	r=$?
+	set -e
+	[ $r -eq 137 ] || fail "256M in a 64M session: exit $r"
+	$CLAWBOX session create t --project "$P" --time 1
+	await sh -c "! $CLAWBOX session list --project '$P' | grep -q '^t '" || fail "--time 1 session stayed"
+	$CLAWBOX session delete p --project "$P"
+	await sh -c "[ ! -d '$cg' ]" || fail "the session's cgroup is left"
+	$CLAWBOX down --project "$P"
+	! ls -d /sys/fs/cgroup/memory/clawbox-s-m-* 2>/dev/null || fail "cgroups left after down"
+}
+
+hostile_command_cannot_reach_the_control() {
+	mkproj "$P"
+	up -- sleep 1000 >/dev/null
+	d=$(box_dir)
+	# The control socket and the box's state are not in the box's view.
+	out=$($CLAWBOX exec --project "$P" -- sh -c "ls -A '$d' 2>&1; ls -A '$CLAWBOX_STATE_DIR' 2>&1; test -S '$d/control.sock' && echo SOCKET-VISIBLE" || true)
+	! echo "$out" | grep -q SOCKET-VISIBLE || fail "the control socket is visible in the box: $out"
+	# Its leader (pid 1 of the box's view): no signal, no fds, no memory.
+	out=$($CLAWBOX exec --project "$P" -- sh -c 'kill -9 1; kill -STOP 1; ls /proc/1/fd 2>&1 | head -1; cat /proc/1/environ 2>&1 | head -c 100; echo; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/1/status' 2>&1 || true)
+	echo "$out" | grep -q "Permission denied" || fail "/proc/1 of the leader is readable: $out"
+	! echo "$out" | grep -q "PATH=" || fail "the leader's environment is readable: $out"
+	echo "$out" | grep -q "NoNewPrivs:.*1" && echo "$out" | grep -q "Seccomp:.*2" || fail "the leader is not confined: $out"
+	$CLAWBOX exec --project "$P" -- true || fail "the box stopped serving after the attempts"
+	out=$($CLAWBOX exec --project "$P" -- ps -e -o args=)
+	echo "$out" | grep -q "^sleep 1000" || fail "the box's command is gone: $out"
+	# Nothing in the box holds a socket to the init or the supervisor.
+	out=$($CLAWBOX exec --project "$P" -- sh -c 'for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null; done | grep -c socket: || true')
+	[ "$out" = 0 ] || fail "box processes hold $out sockets"
+}
+
 case_run "exit statuses as run's" exit_statuses_as_run
 case_run "exec sees the overlay, gets stdin, env, workdir" exec_sees_the_overlay_and_stdin
 case_run "up twice refused; run joins an up box" up_twice_and_run_joins
@@ -271,3 +333,5 @@ case_run "the supervisor killed mid-exec: the box goes, up again works" supervis
 case_run "the box goes down under a running exec" box_down_under_exec
 case_run "the command's restart policy" restart_policy
 case_run "the control socket: private, garbage refused, no dir fds" control_socket_is_private
+case_run "sessions: pids, memory and time limits" session_limits
+case_run "a hostile command cannot reach the control, its leader or the init" hostile_command_cannot_reach_the_control

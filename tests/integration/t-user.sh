@@ -91,7 +91,37 @@ user_proxy_events_carry_pid() {
 		grep -q "\"pid\":$2," || fail "refused DNS question without pid $2: $log"
 }
 
+user_up_exec_sessions() {
+	setup_user
+	as_user "mkdir -p proj && echo hello > proj/README"
+	trap 'as_user "./clawbox down --grace 0 --project proj" >/dev/null 2>&1' EXIT
+	as_user "./clawbox up --project proj -- sleep 1000" >/dev/null
+	out=$(as_user "./clawbox exec --project proj -- sh -c 'id -u; cat README; echo x > made; grep CapEff /proc/self/status'")
+	uid=$(id -u "$TUSER")
+	echo "$out" | grep -qx "$uid" || fail "uid inside: $out"
+	echo "$out" | grep -q hello || fail "workspace: $out"
+	echo "$out" | grep -q "CapEff:.*0000000000000000" || fail "capabilities left: $out"
+	[ "$(stat -c %a "$U"/state/boxes/proj-*/control.sock)" = 600 ] || fail "socket mode"
+	as_user "./clawbox session create s1 --project proj"
+	set +e
+	out=$(as_user "./clawbox session create s2 --project proj --pids 5" 2>&1)
+	r=$?
+	set -e
+	[ $r -eq 1 ] && echo "$out" | grep -q "need root" || fail "session limits as a user: $r $out"
+	out=$(as_user "./clawbox exec --project proj --session s1 -- ps -e -o args=")
+	! echo "$out" | grep -q "^sleep" || fail "the session sees the box's command: $out"
+	# root's clients are served; nobody else's
+	set +e
+	out=$(runuser -u nobody -- env CLAWBOX_STATE_DIR="$U/state" "$U/clawbox" exec --box "$(basename "$U"/state/boxes/proj-*)" -- true 2>&1)
+	r=$?
+	set -e
+	[ $r -ne 0 ] || fail "another user ran a command in the box"
+	as_user "./clawbox down --project proj" >/dev/null
+	as_user "./clawbox status --project proj" | grep -q "state: *idle" || fail "not down"
+}
+
 case_run "an ordinary user's box: overlay, caps, state" user_box_works
 case_run "an ordinary user's box hides /root and /home" user_cannot_read_others
 case_run "root-only limits fall back with a warning" root_only_limits_degrade
 case_run "an ordinary user's proxy events name the asking process" user_proxy_events_carry_pid
+case_run "up, exec and sessions as an ordinary user" user_up_exec_sessions
