@@ -13,8 +13,8 @@
 #include <sys/random.h>
 
 #include "api/api_int.h"
-#include "api/mcp_iface.h"
 #include "ctl/ctl.h"
+#include "mcp/mcp.h"
 
 #define MCP_SESSIONS_MAX 64
 #define MCP_IDLE_MS      (30 * 60 * 1000)
