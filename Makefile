@@ -100,6 +100,12 @@ $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 -O1 -Wall -Werror -static -o $@ $<
 
+# The command log's writer alone (tests/integration/t-logs.sh): it needs the
+# library, so it is not one of the static helpers above.
+$(BUILD)/helpers/cmdlog_writer: tests/helpers/cmdlog_writer.c $(ASAN_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $< $(ASAN_LIB_OBJ) $(PKG_LIBS)
+
 asan: $(BUILD)/asan/clawbox $(BUILD)/asan/unit
 
 # A release build whose start-up phases write timestamps (src/util/trace.h),

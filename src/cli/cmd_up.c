@@ -30,10 +30,17 @@ static int open_log(const struct box *b)
 _noreturn_ static void serve(struct launch_opts *o, int log, int err_w, int ready_w)
 {
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (setsid() < 0 || null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
+	/* cmdlog: stdout and stderr a pipe, read by the log's writer (launch_run
+	 * starts it: redacted, rotated); the log file itself without a pipe */
+	int out[2] = { -1, -1 };
+	int dst = pipe2(out, O_CLOEXEC) == 0 ? out[1] : log;
+	if (setsid() < 0 || null < 0 || dup2(null, 0) < 0 || dup2(dst, 1) < 0 || dup2(dst, 2) < 0)
 		_exit(EXIT_SETUP);
 	close(null);
 	close(log);
+	if (out[1] >= 0) /* cmdlog */
+		close(out[1]);
+	o->log_fd = out[0]; /* cmdlog */
 	log_set_fd(err_w);
 	o->ready_fd = ready_w;
 	o->msg_fd = err_w;

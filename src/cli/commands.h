@@ -14,6 +14,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_secrets(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_exec(int argc, char **argv);

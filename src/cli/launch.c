@@ -13,6 +13,9 @@
 #include "util/strv.h"
 #include "cli/exec_client.h"
 #include "cli/launch.h"
+#include "cli/launch_log.h"   /* cmdlog */
+#include "cli/launch_watch.h" /* writewatch */
+#include "state/cmdlog.h"     /* cmdlog */
 #include "ctl/ctl.h"
 #include "box/supervisor.h"
 #include "secrets/secrets.h"
@@ -71,6 +74,7 @@ static const char run_usage[] =
     "                       then the box's stored secrets ('clawbox secrets')\n"
     "      --strict         refuse, instead of warning about, a secrets file that\n"
     "                       others can read or write, or that cannot be read\n"
+    "      --no-watch       do not audit the box's writes as they happen (fs.* events)\n"
     "  -h, --help           show this help\n\n"
     "exit status: CMD's own; 128+N when killed by signal N; 125 when clawbox\n"
     "could not set the box up; 126 when CMD cannot be executed; 127 when CMD is\n"
@@ -192,7 +196,8 @@ enum {
 	OPT_SECRETS,
 	OPT_CONFIG,
 	OPT_STRICT,
-	OPT_RESTART
+	OPT_RESTART,
+	OPT_NO_WATCH /* writewatch */
 };
 
 static const struct option long_opts[] = {
@@ -211,6 +216,7 @@ static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "restart", required_argument, NULL, OPT_RESTART },
+	{ "no-watch", no_argument, NULL, OPT_NO_WATCH }, /* writewatch */
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -276,6 +282,7 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 	case OPT_SECRETS: o->secrets_file = optarg; break;
 	case OPT_CONFIG: return parse_config_opt(o, optarg) ? EXIT_SETUP : -1;
 	case OPT_STRICT: o->strict = true; break;
+	case OPT_NO_WATCH: o->no_watch = true; break; /* writewatch */
 	case OPT_RESTART:
 		if (!o->up)
 			return usage_error("unknown option '--restart' (it is for 'clawbox up')");
@@ -327,7 +334,11 @@ struct run_ctx {
 	struct secrets *known; /* every value the box was given, this run's too */
 	pid_t pid;
 	struct net_run *net;
-	char cwd[PATH_MAX]; /* the command's, inside the box */
+	struct launch_watch *watch; /* writewatch: the box's writes audited */
+	struct cmdlog *cmdlog;      /* cmdlog: an up box's command output */
+	struct pollfd *watch_pf;    /* writewatch: the watch hook's fds, */
+	size_t watch_nnet;          /* the proxy's first */
+	char cwd[PATH_MAX];         /* the command's, inside the box */
 	char upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 	int ready_fd, msg_fd;        /* clawbox up: see struct launch_opts */
 	struct audit *control_audit; /* clawbox up: the control thread's */
@@ -352,13 +363,21 @@ static void on_net(int netns, int diag, int *fds, size_t n, void *p)
 static size_t on_watch(struct pollfd *pf, void *p)
 {
 	struct run_ctx *c = p;
-	return net_watch(c->net, pf);
+	size_t n = net_watch(c->net, pf);
+	c->watch_pf = pf;  /* writewatch: which of the fds are the proxy's */
+	c->watch_nnet = n; /* writewatch */
+	return n + launch_watch_pollfd(c->watch, pf + n); /* writewatch */
 }
 
 static void on_watch_ready(void *p)
 {
 	struct run_ctx *c = p;
-	net_watch_ready(c->net);
+	bool net = false; /* writewatch: the proxy for its own fds only */
+	for (size_t i = 0; i < c->watch_nnet; i++)
+		net |= c->watch_pf[i].revents != 0;
+	if (net)
+		net_watch_ready(c->net);
+	launch_watch_ready(c->watch); /* writewatch */
 }
 
 /* The command ended: stop the proxy and write the run's end to the audit
@@ -367,6 +386,7 @@ static void on_ended(const struct supervisor_result *res, void *p)
 {
 	struct run_ctx *c = p;
 	net_finish(&c->net);
+	c->watch = launch_watch_stop(c->watch); /* writewatch: fs.* before run.exit */
 	json_t *f =
 	    json_pack("{s:I, s:i, s:I, s:b}", "pid", (json_int_t)c->pid, "exit", res->exit_code,
 		      "duration_ms", (json_int_t)res->duration_ms, "ran", res->ran);
@@ -796,6 +816,10 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 		s.control_audit = ctx->control_audit;
 	}
 	trace_point("env");
+	if (o->up && o->log_fd >= 0) /* cmdlog: redacted with every value the box knows */
+		ctx->cmdlog = launch_cmdlog_start(o->log_fd, b, ctx->known);
+	if (!o->no_watch && b->mode != BOX_MODE_YOLO_UNSAFE) /* writewatch */
+		ctx->watch = launch_watch_start(b, ctx->upper, ctx->known);
 	pid_t yolo = yolo_sync_start(b);
 	r = supervisor_finish(sb, secrets_env_vector(env), ctx->known, &res, &err);
 	sb = NULL;
@@ -807,6 +831,8 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 	code = report_outcome(&res);
 out:
 	supervisor_abort(sb);
+	ctx->watch = launch_watch_stop(ctx->watch); /* writewatch */
+	ctx->cmdlog = cmdlog_stop(ctx->cmdlog);     /* cmdlog: what the box wrote last */
 	net_finish(&ctx->net);
 	cgroup_destroy(&s.cg);
 	strv_free(&masks);

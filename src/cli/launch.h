@@ -27,18 +27,20 @@ struct launch_opts {
 	char config_dir[PATH_MAX];  /* --config DIR, canonical; "" when not given */
 	char config_path[PATH_MAX]; /* where the box sees it */
 	bool strict;                /* --strict */
+	bool no_watch;              /* --no-watch: no fs.* events (writewatch) */
 	/* clawbox up (src/cli/cmd_up.c): the box as a service; argv may be
 	 * empty. Once it serves, ready_fd gets 'R', and msg_fd (where
 	 * clawbox's messages went until then) stderr again; both are closed. */
 	bool up;
 	enum supervisor_restart restart;
 	int ready_fd, msg_fd;
+	int log_fd; /* clawbox up: the read end of its stdout+stderr (cmdlog), or -1 */
 };
 
 #define LAUNCH_OPTS_INIT                                                            \
 	{                                                                           \
 		.mode = BOX_MODE_SECURE, .nofile = 65536, .tmp_size = 512ULL << 20, \
-		.ready_fd = -1, .msg_fd = -1                                        \
+		.ready_fd = -1, .msg_fd = -1, .log_fd = -1                          \
 	}
 
 /* Parse run/shell options into o. Returns -1 to go on, or the exit status

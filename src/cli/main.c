@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{ "delete", cmd_delete, "delete a box and all of its state" },
 	{ "list", cmd_list, "list boxes" },
 	{ "audit", cmd_audit, "show or verify a box's audit log" },
+	{ "logs", cmd_logs, "show (-f: follow) the command log of an up box" },
 	{ "secrets", cmd_secrets, "list, set, unset or import a box's secrets" },
 	{ "scan", cmd_scan, "scan files or stdin for secrets (gitleaks-compatible)" },
 	{ "sync", cmd_sync, "bring a box's changes to the project, checked and atomic" },

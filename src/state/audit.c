@@ -244,17 +244,22 @@ static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65], uint64_t *
 /* Overwrite audit.head in place: one small pwrite (its length only grows
  * with the sequence number). A rename would make ext4 flush the new file on
  * every event (auto_da_alloc), which a box start cannot afford. */
-static int write_head(int dirfd, uint64_t seq, const char hash[65], uint64_t len)
+static int write_head_fd(int fd, uint64_t seq, const char hash[65], uint64_t len)
 {
 	char buf[160];
 	int n = snprintf(buf, sizeof(buf), "%llu %s %llu\n", (unsigned long long)seq, hash,
 			 (unsigned long long)len);
+	ssize_t w = pwrite(fd, buf, (size_t)n, 0);
+	return w == n ? 0 : (w < 0 ? -errno : -EIO);
+}
+
+static int write_head(int dirfd, uint64_t seq, const char hash[65], uint64_t len)
+{
 	_cleanup_close_ int fd =
 	    openat(dirfd, "audit.head", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	ssize_t w = pwrite(fd, buf, (size_t)n, 0);
-	return w == n ? 0 : (w < 0 ? -errno : -EIO);
+	return write_head_fd(fd, seq, hash, len);
 }
 
 /* An append interrupted by a crash or SIGKILL leaves the log longer than its
@@ -297,25 +302,24 @@ static int recover_tail(struct audit *a, uint64_t *seq, char prev[65], uint64_t 
 	return write_head(a->dirfd, *seq, prev, *len);
 }
 
-int audit_append(struct audit *a, const char *event, json_t *fields)
-{
-	char ts[32], prev[65], hash[65];
-	uint64_t seq = 0, hlen = UINT64_MAX;
-	int r;
+/* An append in progress: the log locked, where its chain ends. */
+struct audit_tx {
+	uint64_t seq, hlen;
+	char prev[65];
+	int headfd; /* audit.head, open for the lines after the first, or -1 */
+};
 
-	json_t *line = json_object();
-	if (!line) {
-		json_decref(fields);
-		return -ENOMEM;
-	}
-	if (flock(a->logfd, LOCK_EX) < 0) {
-		json_decref(fields);
-		json_decref(line);
+/* Lock the log and find its end (repairing an interrupted append). */
+static int tx_begin(struct audit *a, struct audit_tx *t)
+{
+	int r;
+	t->seq = 0;
+	t->hlen = UINT64_MAX;
+	if (flock(a->logfd, LOCK_EX) < 0)
 		return -errno;
-	}
-	r = read_head(a->dirfd, &seq, prev, &hlen);
+	r = read_head(a->dirfd, &t->seq, t->prev, &t->hlen);
 	if (r == 0)
-		r = recover_tail(a, &seq, prev, &hlen);
+		r = recover_tail(a, &t->seq, t->prev, &t->hlen);
 	if (r == -ENOENT) {
 		struct stat st;
 		/* A log without a head was tampered with or is not ours: refuse to
@@ -323,48 +327,84 @@ int audit_append(struct audit *a, const char *event, json_t *fields)
 		if (fstat(a->logfd, &st) == 0 && st.st_size > 0)
 			r = -EBADMSG;
 		else {
-			seq = 0;
-			memcpy(prev, ZERO_HASH, 65);
-			hlen = 0;
+			t->seq = 0;
+			memcpy(t->prev, ZERO_HASH, 65);
+			t->hlen = 0;
 			r = 0;
 		}
 	}
-	if (r == 0) {
-		audit_format_time(now_ms(), ts);
-		json_object_set_new(line, "seq", json_integer((json_int_t)(seq + 1)));
-		json_object_set_new(line, "time", json_string(ts));
-		json_object_set_new(line, "box", json_string(a->box));
-		json_object_set_new(line, "event", json_string(event));
-		/* The event's fields only: seq, time, prev are the chain's own. */
-		if ((a->known || a->redact) && fields)
-			r = redact_json(a, fields);
-		if (r == 0 && fields)
-			json_object_update(line, fields);
-		if (r == 0)
-			json_object_set_new(line, "prev", json_string(prev));
-	}
-	if (r == 0) {
-		char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-		if (!s)
-			r = -ENOMEM;
-		else {
-			size_t len = strlen(s);
-			hash_sha256_hex(s, len, hash);
-			s[len] = '\n'; /* overwrite NUL: json_dumps allocates len + 1 */
-			r = fs_write_all(a->logfd, s, len + 1);
-			free(s);
-			struct stat st;
-			/* the length, when the old head had one; else from the file */
-			uint64_t end = hlen != UINT64_MAX          ? hlen + len + 1
-				       : fstat(a->logfd, &st) == 0 ? (uint64_t)st.st_size
-								   : 0;
-			if (r == 0)
-				r = write_head(a->dirfd, seq + 1, hash, end);
-		}
-	}
-	flock(a->logfd, LOCK_UN);
-	json_decref(fields);
+	if (r < 0)
+		flock(a->logfd, LOCK_UN);
+	return r;
+}
+
+/* Append one line to the locked log and record it in the head (each line
+ * its own head update: a crash leaves at most one line past the head). */
+static int tx_line(struct audit *a, struct audit_tx *t, const char *event, json_t *fields)
+{
+	char ts[32], hash[65];
+	int r = 0;
+	json_t *line = json_object();
+	if (!line)
+		return -ENOMEM;
+	audit_format_time(now_ms(), ts);
+	json_object_set_new(line, "seq", json_integer((json_int_t)(t->seq + 1)));
+	json_object_set_new(line, "time", json_string(ts));
+	json_object_set_new(line, "box", json_string(a->box));
+	json_object_set_new(line, "event", json_string(event));
+	/* The event's fields only: seq, time, prev are the chain's own. */
+	if ((a->known || a->redact) && fields)
+		r = redact_json(a, fields);
+	if (r == 0 && fields)
+		json_object_update(line, fields);
+	if (r == 0)
+		json_object_set_new(line, "prev", json_string(t->prev));
+	char *s = r == 0 ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)
+			 : NULL;
 	json_decref(line);
+	if (r < 0 || !s)
+		return r < 0 ? r : -ENOMEM;
+	size_t len = strlen(s);
+	hash_sha256_hex(s, len, hash);
+	s[len] = '\n'; /* overwrite NUL: json_dumps allocates len + 1 */
+	r = fs_write_all(a->logfd, s, len + 1);
+	free(s);
+	struct stat st;
+	/* the length, when the old head had one; else from the file */
+	uint64_t end = t->hlen != UINT64_MAX       ? t->hlen + len + 1
+		       : fstat(a->logfd, &st) == 0 ? (uint64_t)st.st_size
+						   : 0;
+	if (r == 0 && t->headfd < 0)
+		t->headfd = openat(a->dirfd, "audit.head",
+				   O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (r == 0)
+		r = t->headfd < 0 ? -errno : write_head_fd(t->headfd, t->seq + 1, hash, end);
+	if (r == 0) {
+		t->seq++;
+		t->hlen = end;
+		memcpy(t->prev, hash, 65);
+	}
+	return r;
+}
+
+int audit_append(struct audit *a, const char *event, json_t *fields)
+{
+	return audit_append_many(a, 1, &event, &fields);
+}
+
+int audit_append_many(struct audit *a, size_t n, const char *const *events, json_t **fields)
+{
+	struct audit_tx t = { .headfd = -1 };
+	int r = tx_begin(a, &t);
+	bool locked = r == 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = tx_line(a, &t, events[i], fields[i]);
+	if (t.headfd >= 0)
+		close(t.headfd);
+	if (locked)
+		flock(a->logfd, LOCK_UN);
+	for (size_t i = 0; i < n; i++)
+		json_decref(fields[i]);
 	return r;
 }
 

@@ -32,6 +32,11 @@ struct audit *audit_close(struct audit *a);
  * reference is stolen) whether or not the append succeeds. Its keys must not
  * be seq/time/box/event/prev. */
 int audit_append(struct audit *a, const char *event, json_t *fields);
+/* Append n events (events[i] with fields[i], each consumed) under one lock
+ * and one read of the head: for a writer with many at once (the write
+ * watcher). Stops at the first failure (the events before it are
+ * written). */
+int audit_append_many(struct audit *a, size_t n, const char *const *events, json_t **fields);
 
 /* A filter of the caller's own, applied after the known values to every
  * string of every line before the line is hashed and written: fn returns 0 when
