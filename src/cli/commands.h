@@ -20,5 +20,6 @@ int cmd_down(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{ "scan", cmd_scan, "scan files or stdin for secrets (gitleaks-compatible)" },
 	{ "sync", cmd_sync, "bring a box's changes to the project, checked and atomic" },
 	{ "mcp", cmd_mcp, "serve a box's tools to an MCP client on stdio" },
+	{ "serve", cmd_serve, "serve the HTTP/JSON API and MCP for the boxes (docs/API.md)" },
 	{ "version", cmd_version, "print the version" },
 };
 
