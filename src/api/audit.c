@@ -162,7 +162,7 @@ static int start_follow(struct api_req *rq, struct api_resp *rs, const struct bo
 
 int api_h_audit(struct api_req *rq, struct api_resp *rs)
 {
-	struct box b;
+	struct box b = { 0 };
 	uint64_t n;
 	int64_t since = 0;
 	if (api_req_box(rq, rs, &b) < 0 || api_query_u64(rq, rs, "tail", TAIL_DEFAULT, &n) < 0)

@@ -131,7 +131,7 @@ int api_h_boxes(struct api_req *rq, struct api_resp *rs)
 
 int api_h_box(struct api_req *rq, struct api_resp *rs)
 {
-	struct box b;
+	struct box b = { 0 };
 	if (api_req_box(rq, rs, &b) < 0)
 		return -EINVAL;
 	return api_json(rs, 200, box_json(&b));
@@ -139,7 +139,7 @@ int api_h_box(struct api_req *rq, struct api_resp *rs)
 
 int api_h_down(struct api_req *rq, struct api_resp *rs)
 {
-	struct box b;
+	struct box b = { 0 };
 	struct error err = { 0 };
 	json_t *body = NULL;
 	if (api_req_box(rq, rs, &b) < 0 || api_body_json(rq, rs, &body) < 0)
@@ -278,7 +278,7 @@ int api_h_up(struct api_req *rq, struct api_resp *rs)
 
 int api_h_sessions(struct api_req *rq, struct api_resp *rs)
 {
-	struct box b;
+	struct box b = { 0 };
 	struct error err = { 0 };
 	struct ctl_session_info *v = NULL;
 	size_t n = 0;
@@ -334,7 +334,7 @@ void api_env_free(char **env)
 
 int api_h_session_new(struct api_req *rq, struct api_resp *rs)
 {
-	struct box b;
+	struct box b = { 0 };
 	struct error err = { 0 };
 	json_t *body = NULL;
 	char **env = NULL;
@@ -370,7 +370,7 @@ int api_h_session_new(struct api_req *rq, struct api_resp *rs)
 
 int api_h_session_del(struct api_req *rq, struct api_resp *rs)
 {
-	struct box b;
+	struct box b = { 0 };
 	struct error err = { 0 };
 	const char *name = rq->params[1];
 	if (api_req_box(rq, rs, &b) < 0)

@@ -134,7 +134,7 @@ static void audit_exec(struct api_req *rq, const struct box *b, const struct exe
 /* Buffered exec of either shape. */
 static int exec_buffered(struct api_req *rq, struct api_resp *rs, bool k8s)
 {
-	struct box b;
+	struct box b = { 0 };
 	struct exec_req e;
 	struct ctl_output o = { 0 };
 	struct error err = { 0 };
@@ -299,7 +299,7 @@ static void emit(struct proc *p, json_t *j)
 		free(s);
 		return;
 	}
-	memcpy(l, s, n);
+	memcpy(l, s, n + 1); /* its NUL, overwritten: a line ends in a newline */
 	l[n] = '\n';
 	free(s);
 	p->line = l;
@@ -543,7 +543,7 @@ static int start_failed(struct api_resp *rs, struct proc *p, int r, const struct
 /* Start the command of e and answer with its event stream. */
 static int exec_stream(struct api_req *rq, struct api_resp *rs, bool k8s)
 {
-	struct box b;
+	struct box b = { 0 };
 	struct exec_req e;
 	struct error err = { 0 };
 	int fds[3] = { -1, -1, -1 };

@@ -108,7 +108,7 @@ static int read_file(struct api_req *rq, struct api_resp *rs, int ws)
 
 int api_h_file_get(struct api_req *rq, struct api_resp *rs)
 {
-	struct box b;
+	struct box b = { 0 };
 	struct files_entry e;
 	struct error err = { 0 };
 	_cleanup_close_ int ws = -1;
@@ -219,7 +219,7 @@ int api_h_file_put(struct api_req *rq, struct api_resp *rs)
 
 int api_h_file_delete(struct api_req *rq, struct api_resp *rs)
 {
-	struct box b;
+	struct box b = { 0 };
 	struct error err = { 0 };
 	_cleanup_close_ int ws = -1;
 	if (open_ws(rq, rs, &b, &ws) < 0)

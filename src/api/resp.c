@@ -149,8 +149,10 @@ json_t *api_text(const char *s, size_t n)
 			o += k;
 			i += k;
 		} else {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
+			/* U+FFFD */
+			out[o++] = (char)0xef;
+			out[o++] = (char)0xbf;
+			out[o++] = (char)0xbd;
 			i++;
 		}
 	}

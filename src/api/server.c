@@ -156,7 +156,9 @@ static struct MHD_Response *json_response(struct api_resp *rs)
 	struct MHD_Response *r = NULL;
 	char *text = json_dumps(rs->json, JSON_COMPACT);
 	size_t n = text ? strlen(text) : 0;
-	if (text && (text = realloc(text, n + 2))) {
+	char *line = text ? realloc(text, n + 2) : NULL;
+	if (line) {
+		text = line;
 		text[n] = '\n';
 		text[n + 1] = '\0';
 		r = MHD_create_response_from_buffer(n + 1, text, MHD_RESPMEM_MUST_FREE);
@@ -185,7 +187,9 @@ static struct MHD_Response *make_response(struct api_resp *rs)
 			free(st);
 			return NULL;
 		}
+		/* st is the response's now: stream_done() frees it. */
 		rs->stream = NULL, rs->stream_free = NULL, rs->stream_ctx = NULL;
+		// cppcheck-suppress memleak
 	} else if (rs->fd >= 0) {
 		r = MHD_create_response_from_fd_at_offset64(rs->size, rs->fd, rs->off);
 		if (r)

@@ -62,7 +62,7 @@ static int job_open(struct api_req *rq, struct api_resp *rs, struct job *j)
 					  j->b.name);
 		return api_fail(rs, r, &err);
 	}
-	if ((r = secrets_foreach(j->known, add_known, j->g)) < 0)
+	if (secrets_foreach(j->known, add_known, j->g) < 0)
 		return api_errorf(rs, 500, "cannot give the box's secrets to the gate");
 	return 0;
 }

@@ -21,7 +21,9 @@ static int open_log(const struct box *b)
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	return fd;
 }
 
 /* The service: a session of its own, stdin /dev/null, stdout and stderr

@@ -167,7 +167,8 @@ static int redact(const struct secrets *known, struct sink *sk, size_t cap, bool
 		free(red);
 		return -ENOMEM;
 	}
-	memcpy(buf, red, n);
+	memcpy(buf, red, n + 1 <= cap + 1 ? n + 1 : n);
+	buf[n] = '\0';
 	free(red);
 	sk->buf = buf;
 	sk->len = n;

@@ -226,7 +226,7 @@ int files_read(int root, const char *path, uint64_t offset, uint64_t limit, size
 	       struct files_data *ret, struct error *err)
 {
 	_cleanup_close_ int fd = -1;
-	struct stat st;
+	struct stat st = { 0 };
 	int r = files_open_read(root, path, &fd, &st, err);
 	if (r < 0)
 		return r;
@@ -404,8 +404,8 @@ int files_write(int root, const char *path, const void *data, size_t len, unsign
 {
 	struct files_writer *w = NULL;
 	int r = files_write_open(root, path, flags, mode, &w, err);
-	if (r < 0)
-		return r;
+	if (r < 0 || !w)
+		return r < 0 ? r : -EIO;
 	r = files_write_append(w, data, len, err);
 	if (r < 0) {
 		files_write_abort(w);
