@@ -1,6 +1,7 @@
 /* The HTTP side of the API daemon: libmicrohttpd (dlopen'ed), one thread
  * per connection, its caps, requests handed to the routes of router.c, and
  * the graceful stop. The only file of src/api/ that sees the library. */
+#include "util/clock.h"
 #include "util/common.h"
 
 #include <arpa/inet.h>
@@ -41,13 +42,6 @@ struct sreq {
 	bool failed;    /* the body failed: its answer waits for its end */
 	size_t dropped; /* bytes of body dropped since */
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *req_header(struct api_req *rq, const char *name)
 {
@@ -105,7 +99,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	s->rq.conn = c;
 	s->rq.header = req_header;
 	s->rq.query = req_query;
-	s->rq.started_ms = mono_ms();
+	s->rq.started_ms = clock_ms();
 	s->nul_in_url = strcasestr(uri, "%00") != NULL;
 	pthread_mutex_lock(&l->srv->lock);
 	l->srv->inflight++;
@@ -280,7 +274,7 @@ static int body_piece(struct sreq *s, const char *data, size_t n)
 	const struct api_config *cfg = &rq->api->cfg;
 	size_t max = cfg->max_body ? cfg->max_body : API_BODY_MAX;
 	unsigned bt = cfg->body_timeout_s ? cfg->body_timeout_s : API_BODY_TIMEOUT_S;
-	if (mono_ms() - rq->started_ms > (int64_t)bt * 1000)
+	if (clock_ms() - rq->started_ms > (int64_t)bt * 1000)
 		return -ETIMEDOUT;
 	if (n > max - rq->body_len) {
 		api_errorf(&s->rs, 413, "the body is larger than %zu bytes", max);
@@ -308,7 +302,7 @@ static int drop_piece(struct sreq *s, size_t n)
 	const struct api_config *cfg = &s->rq.api->cfg;
 	size_t max = cfg->max_body ? cfg->max_body : API_BODY_MAX;
 	unsigned bt = cfg->body_timeout_s ? cfg->body_timeout_s : API_BODY_TIMEOUT_S;
-	if (mono_ms() - s->rq.started_ms > (int64_t)bt * 1000)
+	if (clock_ms() - s->rq.started_ms > (int64_t)bt * 1000)
 		return -ETIMEDOUT;
 	s->dropped += n;
 	return s->dropped > max ? -E2BIG : 0;
@@ -537,8 +531,8 @@ unsigned api_stop(struct api_server *s, int64_t grace_ms)
 		quiesce(ls[i]);
 	if (s->sock_path[0])
 		unlink(s->sock_path);
-	int64_t end = mono_ms() + grace_ms;
-	while (inflight(s) && mono_ms() < end)
+	int64_t end = clock_ms() + grace_ms;
+	while (inflight(s) && clock_ms() < end)
 		poll(NULL, 0, 20);
 	unsigned cut = inflight(s);
 	if (cut)

@@ -128,11 +128,8 @@ static pid_t dead_owner(const char *name)
 	/* A zombie is gone too (its parent may be slow to reap it). */
 	char path[64], buf[256];
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t k = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (k <= 0)
+	if (fs_read_small(path, buf, sizeof(buf)) < 0)
 		return 0;
-	buf[k] = '\0';
 	const char *p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] == 'Z' ? (pid_t)pid : 0;
 }

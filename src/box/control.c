@@ -1,6 +1,8 @@
 /* The control socket of an up box: src/box/control.h. */
+#include "util/clock.h"
 #include "util/common.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 #include "box/cgroup.h"
 #include "box/control.h"
@@ -53,13 +55,6 @@ struct control {
 	bool ready;
 	char buf[CTLMSG_MAX];
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void audit_event(struct control *c, const char *event, json_t *fields)
 {
@@ -147,11 +142,8 @@ static pid_t pidfd_pid(int pidfd)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t k = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (k <= 0)
+	if (fs_read_small(path, buf, sizeof(buf)) < 0)
 		return 0;
-	buf[k] = '\0';
 	const char *p = strstr(buf, "\nPid:");
 	return p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
 }
@@ -223,7 +215,7 @@ static void from_client_msg(struct control *c, struct client *cl, struct ctlmsg 
 		return;
 	}
 	cl->pending = m->h.type;
-	cl->t0 = mono_ms();
+	cl->t0 = clock_ms();
 	if (m->h.type == CTLMSG_EXEC) {
 		cl->running = true;
 		audit_event(c, "exec.start", exec_json(cl, m));
@@ -298,7 +290,7 @@ static void exec_ended(struct control *c, struct client *cl, const struct ctlmsg
 	audit_event(c, "exec.end",
 		    json_pack("{s:I, s:I, s:I, s:s?}", "exec", (json_int_t)cl->id, "status",
 			      (json_int_t)(m->h.type == CTLMSG_EXIT ? m->h.value : -1),
-			      "duration_ms", (json_int_t)(mono_ms() - cl->t0), "error",
+			      "duration_ms", (json_int_t)(clock_ms() - cl->t0), "error",
 			      m->h.type != CTLMSG_ERR ? NULL
 			      : e.message[0]          ? e.message
 						      : strerror(-e.code)));

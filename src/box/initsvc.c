@@ -5,6 +5,7 @@
  * messages; it keeps the capabilities of the box's user namespace (a
  * session's namespaces need them), which is why it is non-dumpable and
  * never confined: the box's processes are, by their leaders. */
+#include "util/clock.h"
 #include "util/common.h"
 #include "util/error.h"
 
@@ -55,13 +56,6 @@ struct svc {
 	int64_t down_at; /* the end of the grace (ms), 0: not going down */
 	char buf[CTLMSG_MAX];
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The end of the box: nothing of it runs when it is reported. */
 _noreturn_ static void finish(void)
@@ -229,7 +223,7 @@ static void go_down(struct svc *sv, struct ctlmsg *m)
 	int64_t grace = m->h.value < 0 ? 0 : m->h.value > 600000 ? 600000 : m->h.value;
 	ctlmsg_send(sv->lead[0].sock, CTLMSG_DOWN, 0, 0, NULL, 0, NULL, 0);
 	kill(-1, SIGTERM);
-	sv->down_at = mono_ms() + grace;
+	sv->down_at = clock_ms() + grace;
 }
 
 static void from_supervisor(struct svc *sv)
@@ -341,7 +335,7 @@ _noreturn_ static void loop(struct svc *sv)
 		p[1] = (struct pollfd){ .fd = sv->sigfd, .events = POLLIN };
 		for (size_t i = 0; i < sv->nlead; i++)
 			p[2 + i] = (struct pollfd){ .fd = sv->lead[i].sock, .events = POLLIN };
-		int64_t left = sv->down_at ? sv->down_at - mono_ms() : -1;
+		int64_t left = sv->down_at ? sv->down_at - clock_ms() : -1;
 		if (sv->down_at && (left <= 0 || (sv->cmd == 0 && sv->nroute == 0)))
 			finish();
 		if (poll(p, 2 + sv->nlead, left < 0 ? -1 : (int)left) < 0 && errno != EINTR)

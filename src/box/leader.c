@@ -1,5 +1,6 @@
 /* A leader of an up box: src/box/leader.h. It never prints: it answers
  * the init over its socket (src/box/ctlmsg.h). */
+#include "util/clock.h"
 #include "util/common.h"
 #include "util/error.h"
 
@@ -41,13 +42,6 @@ struct leader {
 	int64_t idle_since, end_at; /* end_at: the time limit's end (ms), 0: none */
 	char buf[CTLMSG_MAX];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A leader's end: its pid namespace and everything in it go with it. */
 _noreturn_ static void leave(void)
@@ -220,11 +214,12 @@ static void start_cmd(struct leader *l)
 	if (e != 0) {
 		/* Reported as an exit of 127/126; the policy decides. */
 		send_or_leave(CTLMSG_CMD, 0, (e == ENOENT ? 127 : 126) << 8, NULL, 0);
-		l->restart_at = s->restart == SUPERVISOR_RESTART_NO ? 0 : now_ms() + l->backoff_ms;
+		l->restart_at =
+		    s->restart == SUPERVISOR_RESTART_NO ? 0 : clock_ms() + l->backoff_ms;
 		return;
 	}
 	l->cmd = pid;
-	l->cmd_started = now_ms();
+	l->cmd_started = clock_ms();
 	send_or_leave(CTLMSG_CMD, 0, -(int64_t)pid, NULL, 0);
 }
 
@@ -240,9 +235,9 @@ static void cmd_ended(struct leader *l, int st)
 	if (l->stopping || p == SUPERVISOR_RESTART_NO ||
 	    (p == SUPERVISOR_RESTART_ON_FAILURE && !failed))
 		return;
-	if (now_ms() - l->cmd_started > 60000)
+	if (clock_ms() - l->cmd_started > 60000)
 		l->backoff_ms = 1000;
-	l->restart_at = now_ms() + l->backoff_ms;
+	l->restart_at = clock_ms() + l->backoff_ms;
 	l->backoff_ms = l->backoff_ms * 2 > 60000 ? 60000 : l->backoff_ms * 2;
 }
 
@@ -267,7 +262,7 @@ static void reap(struct leader *l)
 				send_or_leave(CTLMSG_EXIT, l->run[i].id, st, NULL, 0);
 			forget(l, &l->run[i]);
 			if (l->n == 0)
-				l->idle_since = now_ms();
+				l->idle_since = clock_ms();
 			break;
 		}
 	}
@@ -276,7 +271,7 @@ static void reap(struct leader *l)
 /* How long poll may wait: until the next restart or the idle end. */
 static int next_wait(const struct leader *l)
 {
-	int64_t now = now_ms(), until = -1;
+	int64_t now = clock_ms(), until = -1;
 	if (l->restart_at)
 		until = l->restart_at;
 	if (l->end_at && (until < 0 || l->end_at < until))
@@ -311,7 +306,7 @@ _noreturn_ static void serve(struct leader *l)
 		}
 		if (p[1].revents)
 			reap(l);
-		int64_t now = now_ms();
+		int64_t now = clock_ms();
 		if (l->restart_at && now >= l->restart_at && !l->stopping)
 			start_cmd(l);
 		if ((l->ls->idle_ms > 0 && l->n == 0 && now - l->idle_since >= l->ls->idle_ms) ||
@@ -352,7 +347,7 @@ _noreturn_ static void leader_main(const struct leader_spec *ls, int sock)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	l = (struct leader){ .ls = ls, .backoff_ms = 1000, .idle_since = now_ms() };
+	l = (struct leader){ .ls = ls, .backoff_ms = 1000, .idle_since = clock_ms() };
 	l.end_at = ls->time_ms > 0 ? l.idle_since + ls->time_ms : 0;
 	if ((l.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		error_errno(&err, -errno, "create a signalfd");

@@ -1,5 +1,6 @@
 /* The supervisor's side of a run: clone the box init, write its id maps, join
  * its cgroups, then relay reports, signals and (with a pty) the terminal. */
+#include "util/clock.h"
 #include "util/common.h"
 #include "util/trace.h"
 
@@ -180,13 +181,6 @@ static void close_all(const int *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (v[i] >= 0)
 			close(v[i]);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct run {
@@ -427,7 +421,7 @@ int supervisor_start(const struct supervisor_spec *s, const struct supervisor_ho
 {
 	int rep[2] = { -1, -1 }, go[2] = { -1, -1 }, ps[2] = { -1, -1 }, sp[2] = { -1, -1 };
 	int ctl[2] = { -1, -1 }, pidfd = -1, r;
-	int64_t t0 = mono_ms();
+	int64_t t0 = clock_ms();
 
 	*ret = NULL;
 	struct supervisor *sb = calloc(1, sizeof(*sb));
@@ -606,7 +600,7 @@ int supervisor_finish(struct supervisor *sb, char *const *envp, const struct sec
 	 * the kernel tears the box's namespaces and mounts down. */
 	if (run.exited) {
 		ret->exit_code = exit_code(ret, true, 0);
-		ret->duration_ms = mono_ms() - sb->t0;
+		ret->duration_ms = clock_ms() - sb->t0;
 		if (h->ended)
 			h->ended(ret, h->ctx);
 	}
@@ -626,7 +620,7 @@ int supervisor_finish(struct supervisor *sb, char *const *envp, const struct sec
 		int init_status =
 		    si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
 		ret->exit_code = exit_code(ret, false, init_status);
-		ret->duration_ms = mono_ms() - sb->t0;
+		ret->duration_ms = clock_ms() - sb->t0;
 		if (h->ended)
 			h->ended(ret, h->ctx);
 	}

@@ -326,6 +326,17 @@ int cli_lock_idle_box(const struct box_opts *o, const char *doing, struct box *r
 	return lock;
 }
 
+int cli_parse_seconds(const char *opt, const char *arg, int64_t *ret_ms)
+{
+	uint64_t secs;
+	if (cli_parse_uint(arg, &secs) < 0 || secs > 86400 * 365) {
+		log_error("invalid %s '%s': a number of seconds (at most a year)", opt, arg);
+		return -EINVAL;
+	}
+	*ret_ms = (int64_t)secs * 1000;
+	return 0;
+}
+
 int cli_parse_disk(const char *s, uint64_t *ret)
 {
 	uint64_t v;

@@ -56,6 +56,10 @@ bool cli_confirm(const char *question);
 /* Parse a positive decimal integer. */
 int cli_parse_uint(const char *s, uint64_t *ret);
 
+/* A duration option (--timeout, --idle, ...): a positive number of seconds,
+ * at most a year, into *ret_ms; else a message naming opt and -EINVAL. */
+int cli_parse_seconds(const char *opt, const char *arg, int64_t *ret_ms);
+
 /* Human-readable byte size: "0 B", "12.3 KiB", ... */
 void cli_human_size(uint64_t b, char *out, size_t n);
 

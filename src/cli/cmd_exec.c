@@ -69,7 +69,6 @@ static int parse(int argc, char **argv, struct exec_args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	uint64_t secs;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -86,11 +85,8 @@ static int parse(int argc, char **argv, struct exec_args *a)
 			a->x.session = optarg;
 			break;
 		case 't':
-			if (cli_parse_uint(optarg, &secs) < 0 || secs > 86400 * 365) {
-				log_error("invalid --timeout '%s': seconds", optarg);
+			if (cli_parse_seconds("--timeout", optarg, &a->x.timeout_ms) < 0)
 				return EXIT_SETUP;
-			}
-			a->x.timeout_ms = (int64_t)secs * 1000;
 			break;
 		case 'e':
 			if (add_env(&a->env, optarg) < 0)

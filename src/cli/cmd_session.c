@@ -61,7 +61,6 @@ static int parse(int argc, char **argv, struct session_args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	uint64_t secs;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -71,18 +70,12 @@ static int parse(int argc, char **argv, struct session_args *a)
 		case 'p': a->box.project = optarg; break;
 		case OPT_NET: a->spec.net = true; break;
 		case OPT_IDLE:
-			if (cli_parse_uint(optarg, &secs) < 0 || secs > 86400 * 365) {
-				log_error("invalid --idle '%s': seconds", optarg);
+			if (cli_parse_seconds("--idle", optarg, &a->spec.idle_ms) < 0)
 				return CLI_EXIT_USAGE;
-			}
-			a->spec.idle_ms = (int64_t)secs * 1000;
 			break;
 		case OPT_TIME:
-			if (cli_parse_uint(optarg, &secs) < 0 || secs > 86400 * 365) {
-				log_error("invalid --time '%s': seconds", optarg);
+			if (cli_parse_seconds("--time", optarg, &a->spec.time_ms) < 0)
 				return CLI_EXIT_USAGE;
-			}
-			a->spec.time_ms = (int64_t)secs * 1000;
 			break;
 		case OPT_PIDS:
 			if (cli_parse_uint(optarg, &a->spec.pids) < 0) {

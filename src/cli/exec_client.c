@@ -1,4 +1,5 @@
 /* Running a command in an up box from the command line: src/cli/exec_client.h. */
+#include "util/clock.h"
 #include "util/common.h"
 
 #include "box/pty.h"
@@ -33,13 +34,6 @@ static void catch_signals(bool on)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ELEMENTSOF(caught); i++)
 		sigaction(caught[i], &sa, NULL);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The caller's standard fds: terminals (bits), or -EBADF after a message
@@ -123,7 +117,7 @@ static void relay(struct client *c, const struct box *b, const char *cmd)
 	while (!c->ended || pty_relay_active(&c->pr)) {
 		struct pollfd p[4];
 		nfds_t n = 0;
-		int64_t left = c->deadline && !c->timed_out ? c->deadline - mono_ms() : -1;
+		int64_t left = c->deadline && !c->timed_out ? c->deadline - clock_ms() : -1;
 		if (left == 0 || (c->deadline && !c->timed_out && left < 0)) {
 			ctl_exec_signal(c->x, SIGKILL);
 			c->timed_out = true;
@@ -193,7 +187,7 @@ int exec_client_run(const struct box *b, const struct exec_client_opts *o)
 	} else {
 		sig_w = sp[1];
 		c.sig_r = sp[0];
-		c.deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms : 0;
+		c.deadline = o->timeout_ms > 0 ? clock_ms() + o->timeout_ms : 0;
 		catch_signals(true);
 		relay(&c, b, o->argv[0]);
 		catch_signals(false);

@@ -1,6 +1,7 @@
 /* A client of an up box: src/ctl/ctl.h. One connection to the box's
  * control socket per call (src/box/control.h), messages of
  * src/box/ctlmsg.h. */
+#include "util/clock.h"
 #include "ctl/ctl.h"
 #include "util/fs.h"
 
@@ -25,13 +26,6 @@ struct ctl_exec {
 bool ctl_session_name_valid(const char *name)
 {
 	return box_name_valid(name);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A connection to b's control socket, or -ENOTCONN when nobody serves it. */
@@ -195,7 +189,7 @@ int ctl_exec_start(const struct box *b, const struct ctl_exec_spec *s, struct ct
 	struct ctl_exec *x = malloc(sizeof(*x));
 	if (!x)
 		return error_errno(err, -ENOMEM, "run a command");
-	*x = (struct ctl_exec){ .fd = TAKE_FD(fd), .t0 = mono_ms() };
+	*x = (struct ctl_exec){ .fd = TAKE_FD(fd), .t0 = clock_ms() };
 	*ret = x;
 	return 0;
 }
@@ -255,7 +249,7 @@ int ctl_exec_next(struct ctl_exec *x, struct ctl_event *ev, struct error *err)
 		ev->kind = CTL_EV_EXIT;
 		ev->wstatus = (int)m.h.value;
 		ev->exit_code = exit_code(ev->wstatus);
-		ev->duration_ms = mono_ms() - x->t0;
+		ev->duration_ms = clock_ms() - x->t0;
 		return 1;
 	case CTLMSG_ERR:
 		if (ctlmsg_error(&m, &ev->error) < 0)

@@ -1,5 +1,6 @@
 /* ctl_exec_buffered(): a command of an up box run to its end with its
  * output collected (src/ctl/ctl.h), for the API and MCP. */
+#include "util/clock.h"
 #include "ctl/ctl.h"
 #include "secrets/secrets.h"
 
@@ -21,13 +22,6 @@ struct buffered {
 	bool truncated;
 	int cancel; /* readable: kill the command; -1: none */
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Read what sk has: kept up to cap, the rest read and dropped. */
 static void drain(struct buffered *b, struct sink *sk)
@@ -99,7 +93,7 @@ static int pump(struct ctl_exec *x, struct buffered *b, int64_t deadline, struct
 				       { .fd = b->err.fd, .events = POLLIN },
 				       { .fd = b->left ? b->in : -1, .events = POLLOUT },
 				       { .fd = cancelled ? -1 : b->cancel, .events = POLLIN } };
-		int64_t wait = deadline && !killed ? deadline - mono_ms() : -1;
+		int64_t wait = deadline && !killed ? deadline - clock_ms() : -1;
 		if (deadline && !killed && wait <= 0) {
 			ctl_exec_signal(x, SIGKILL);
 			killed = o->timed_out = true;
@@ -232,7 +226,7 @@ int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s,
 		close(bf.in);
 		bf.in = -1;
 	}
-	int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
+	int64_t deadline = timeout_ms > 0 ? clock_ms() + timeout_ms : 0;
 	if (r == 0 && (r = pump(x, &bf, deadline, ret, err)) == 0)
 		drain_rest(&bf);
 	if (r == 0)

@@ -1,3 +1,4 @@
+#include "util/clock.h"
 #include "util/common.h"
 
 #include "state/audit.h"
@@ -69,13 +70,6 @@ struct conn {
 	bool owner_looked;          /* the lookup was done */
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void log_event(struct proxy *p, const char *event, json_t *f)
 {
 	pthread_mutex_lock(&p->lock);
@@ -112,7 +106,7 @@ static void log_suppressed(struct proxy *p, int kind)
  * kind that is (or when the proxy stops). */
 static bool deny_admit(struct proxy *p, int kind)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_ms();
 	pthread_mutex_lock(&p->lock);
 	if (p->deny_last_ms == 0)
 		p->deny_tokens = PROXY_DENY_BURST;
@@ -188,7 +182,7 @@ static void conn_log(struct conn *c, bool allow, const char *reason)
 	if (allow) {
 		json_object_set_new(f, "bytes_out", json_integer((json_int_t)c->bytes_out));
 		json_object_set_new(f, "bytes_in", json_integer((json_int_t)c->bytes_in));
-		json_object_set_new(f, "duration_ms", json_integer(now_ms() - c->t0));
+		json_object_set_new(f, "duration_ms", json_integer(clock_ms() - c->t0));
 	}
 	log_event(c->p, "net.connect", f);
 }
@@ -198,7 +192,7 @@ static void conn_log(struct conn *c, bool allow, const char *reason)
 static int wait_fd(struct conn *c, int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		struct pollfd pf[2] = { { .fd = fd, .events = events },
@@ -320,7 +314,7 @@ static enum outcome open_upstream(struct conn *c, const char **ret_reason)
 	}
 	enum outcome out = OUT_DENIED;
 	const char *addr_rule = NULL;
-	int64_t deadline = now_ms() + connect_timeout(c->p);
+	int64_t deadline = clock_ms() + connect_timeout(c->p);
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		const char *ar = NULL;
 		void *a = ai->ai_family == AF_INET
@@ -434,7 +428,7 @@ static void pipelined(struct conn *c, const struct httpreq *first, char *head, s
 static void http_session(struct conn *c)
 {
 	int tmo = c->p->cfg.request_timeout_ms > 0 ? c->p->cfg.request_timeout_ms : 10000;
-	int64_t deadline = now_ms() + tmo;
+	int64_t deadline = clock_ms() + tmo;
 	_cleanup_free_ char *head = malloc(HTTPREQ_HEAD_MAX);
 	_cleanup_buf_ struct buf fwd = BUF_INIT(HTTPREQ_HEAD_MAX + 64);
 	struct httpreq req;
@@ -475,7 +469,7 @@ static void http_session(struct conn *c)
 		if (r == -EPROTONOSUPPORT)
 			code = 400;
 		if (r != -EPIPE && r != -ECANCELED)
-			http_error(c, code, now_ms() + 1000);
+			http_error(c, code, clock_ms() + 1000);
 		/* An empty connection (a port probe) is not worth a line. */
 		if (r != -EPIPE || n > 0) {
 			c->rule = "protocol";
@@ -487,7 +481,7 @@ static void http_session(struct conn *c)
 	c->port = req.port;
 	c->proto = req.connect ? "http-connect" : "http";
 	if (!req.connect && req.chunked) {
-		http_error(c, 411, now_ms() + 1000);
+		http_error(c, 411, clock_ms() + 1000);
 		c->rule = "protocol";
 		conn_log(c, false, "chunked request body: plain HTTP needs a Content-Length");
 		return;
@@ -495,11 +489,11 @@ static void http_session(struct conn *c)
 	const char *reason = NULL;
 	enum outcome o = open_upstream(c, &reason);
 	if (o != OUT_OK) {
-		http_error(c, outcome_http(o), now_ms() + 1000);
+		http_error(c, outcome_http(o), clock_ms() + 1000);
 		conn_log(c, false, reason);
 		return;
 	}
-	int64_t far = now_ms() + connect_timeout(c->p);
+	int64_t far = clock_ms() + connect_timeout(c->p);
 	/* Nothing is relayed before the lookup, begun at accept, has ended:
 	 * the client is still there, so its pid is known. */
 	conn_owner(c);
@@ -547,13 +541,13 @@ static void socks_reply(struct conn *c, uint8_t code)
 {
 	conn_owner(c);
 	uint8_t rep[10] = { 5, code, 0, 1, 0, 0, 0, 0, 0, 0 };
-	(void)write_all(c, c->cfd, rep, sizeof(rep), now_ms() + 1000);
+	(void)write_all(c, c->cfd, rep, sizeof(rep), clock_ms() + 1000);
 }
 
 static void socks_session(struct conn *c)
 {
 	int tmo = c->p->cfg.request_timeout_ms > 0 ? c->p->cfg.request_timeout_ms : 10000;
-	int64_t deadline = now_ms() + tmo;
+	int64_t deadline = clock_ms() + tmo;
 	uint8_t b[1024];
 	size_t n = 0, used = 0;
 	bool greeted = false, noauth = false;
@@ -630,7 +624,7 @@ static void socks_session(struct conn *c)
 
 static void serve_conn(struct conn *c)
 {
-	c->t0 = now_ms();
+	c->t0 = clock_ms();
 	if (c->kind == PROXY_FD_HTTP)
 		http_session(c);
 	else

@@ -1,3 +1,4 @@
+#include "util/clock.h"
 #include "util/common.h"
 
 #include "state/audit.h"
@@ -68,13 +69,6 @@ int publish_listen(struct publish_port *port)
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void log_conn(struct publish *p, const struct pconn *c, const char *reason, uint64_t in,
 		     uint64_t out, int64_t t0)
 {
@@ -87,7 +81,7 @@ static void log_conn(struct publish *p, const struct pconn *c, const char *reaso
 	else {
 		json_object_set_new(f, "bytes_in", json_integer((json_int_t)in));
 		json_object_set_new(f, "bytes_out", json_integer((json_int_t)out));
-		json_object_set_new(f, "duration_ms", json_integer(now_ms() - t0));
+		json_object_set_new(f, "duration_ms", json_integer(clock_ms() - t0));
 	}
 	pthread_mutex_lock(&p->lock);
 	audit_append(p->audit, "net.publish", f);
@@ -136,7 +130,7 @@ static int connect_box(struct publish *p, const struct pconn *c, const char **re
 static void forward(struct publish *p, const struct pconn *c)
 {
 	_cleanup_close_ int cfd = c->cfd;
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_ms();
 	uint64_t in = 0, out = 0;
 	const char *reason = NULL;
 	_cleanup_close_ int bfd = connect_box(p, c, &reason);

@@ -326,11 +326,8 @@ static unsigned long long live_start_time(pid_t pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
+	if (fs_read_small(path, buf, sizeof(buf)) < 0)
 		return 0;
-	buf[n] = '\0';
 	/* After the ")" of the name: state, then 18 fields to the start time. */
 	const char *p = strrchr(buf, ')');
 	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')

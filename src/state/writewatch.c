@@ -12,6 +12,7 @@
  * directory that leaves its place without a rename both of whose names we
  * saw (overlayfs moving it to its work dir) loses its watch and its
  * subtree's: its later events are not the agent's view any more. */
+#include "util/clock.h"
 #include "util/common.h"
 
 #include "state/audit.h"
@@ -100,13 +101,6 @@ struct writewatch {
 	struct timespec started;  /* wall clock */
 	int64_t refilled;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void writewatch_escape(const char *s, char *out, size_t n)
 {
@@ -292,7 +286,7 @@ static void queue(struct writewatch *w, const char *event, json_t *fields)
  * were not written. */
 static bool rate_ok(struct writewatch *w)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_ms();
 	uint64_t cap = (uint64_t)w->lim.burst * 1000;
 	w->tokens += (uint64_t)(now - w->refilled) * w->lim.per_sec;
 	w->refilled = now;
@@ -857,7 +851,7 @@ static int drain_once(struct writewatch *w)
 	ssize_t n = read(w->ifd, buf, sizeof(buf));
 	if (n <= 0)
 		return 0;
-	int64_t now = now_ms();
+	int64_t now = clock_ms();
 	for (char *p = buf; p < buf + n;) {
 		const struct inotify_event *ev = (const struct inotify_event *)p;
 		handle(w, ev, now);
@@ -884,7 +878,7 @@ static void *thread_main(void *p)
 	for (;;) {
 		struct pollfd pf[2] = { { .fd = w->ifd, .events = POLLIN },
 					{ .fd = w->stopfd, .events = POLLIN } };
-		int64_t now = now_ms();
+		int64_t now = clock_ms();
 		int timeout = w->due ? (int)(w->due > now ? w->due - now : 0) : -1;
 		int r = poll(pf, 2, timeout);
 		if (r < 0 && errno != EINTR)
@@ -892,7 +886,7 @@ static void *thread_main(void *p)
 		if (pf[1].revents)
 			break;
 		if (r == 0)
-			mod_tick(w, now_ms(), false);
+			mod_tick(w, clock_ms(), false);
 		/* Read, then let events gather: a reader woken at every event
 		 * costs the writer (and the CPU) a wake-up per write. */
 		if (pf[0].revents && (drain_once(w), poll(&pf[1], 1, WW_BATCH_MS) != 0))
@@ -902,7 +896,7 @@ static void *thread_main(void *p)
 		;
 	if (w->move.has)
 		moved_away(w, &w->move);
-	mod_tick(w, now_ms(), true);
+	mod_tick(w, clock_ms(), true);
 	rate_report(w);
 	flush_events(w);
 	/* Everything is written: writewatch_stop returns. Closing the inotify
@@ -977,7 +971,7 @@ int writewatch_start_opts(int upper_dirfd, const char *prefix, struct audit *a,
 	w->lim.burst = opts && opts->burst ? opts->burst : WRITEWATCH_BURST;
 	w->lim.per_sec = opts && opts->per_sec ? opts->per_sec : WRITEWATCH_RATE;
 	w->tokens = (uint64_t)w->lim.burst * 1000;
-	w->refilled = now_ms();
+	w->refilled = clock_ms();
 	clock_gettime(CLOCK_REALTIME, &w->started);
 	w->max_dirs = max_dirs();
 	snprintf(w->prefix, sizeof(w->prefix), "%s", prefix);
@@ -1039,7 +1033,7 @@ struct writewatch *writewatch_stop(struct writewatch *w)
 			;
 		if (w->move.has)
 			moved_away(w, &w->move);
-		mod_tick(w, now_ms(), true);
+		mod_tick(w, clock_ms(), true);
 		rate_report(w);
 		flush_events(w);
 		return ww_free(w);

@@ -184,6 +184,18 @@ int fs_dir_names(int dirfd, bool (*keep)(const char *name), size_t max, char ***
 	return 0;
 }
 
+ssize_t fs_read_small(const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, size - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return n > 0 ? n : -ENODATA;
+}
+
 int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

@@ -52,6 +52,10 @@ int fs_remove_tree_at(int dirfd, const char *name);
  * buffer (*ret_data, caller frees). -EFBIG when larger than max. */
 int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
 
+/* One read() of a small file (those of /proc: their size says 0) into buf,
+ * NUL-terminated: the bytes read (> 0), or -errno (-ENODATA when empty). */
+ssize_t fs_read_small(const char *path, char *buf, size_t size);
+
 /* Replace dirfd/name atomically with data: write a temporary file beside it,
  * fsync it, rename it over name, fsync the directory. */
 int fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
