@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "ctl/ctl.h"
 #include "secrets/secrets.h"
 #include "state/cmdlog.h"
 #include "util/log.h"
@@ -12,6 +13,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/syscall.h>
 
 static const char usage[] =
     "usage: clawbox logs [--box NAME | --project DIR] [-f] [-n LINES]\n\n"
@@ -21,7 +23,7 @@ static const char usage[] =
     "redacted. On a terminal, control characters are shown as '?'.\n\n"
     "options:\n" BOX_OPTS_HELP
     "  -f, --follow         keep showing what is written, across rotations, until\n"
-    "                       interrupted\n"
+    "                       interrupted (or, on a box that is up, until it goes down)\n"
     "  -n, --lines LINES    only the last LINES lines (default: all that is kept)\n"
     "  -h, --help           show this help\n";
 
@@ -208,8 +210,10 @@ static void follow_event(struct logs_out *o, int dirfd, int *fd)
 	}
 }
 
-/* -f: show what is appended to cmd.log, across rotations, until killed. */
-static int follow(struct logs_out *o, int dirfd, int fd)
+/* -f: show what is appended to cmd.log, across rotations, until killed or
+ * the box's supervisor (up: its pidfd, or -1 when the box was not up) has
+ * ended. */
+static int follow(struct logs_out *o, int dirfd, int fd, int up)
 {
 	_cleanup_close_ int in = inotify_init1(IN_CLOEXEC);
 	_Alignas(struct inotify_event) char buf[4096];
@@ -218,12 +222,19 @@ static int follow(struct logs_out *o, int dirfd, int fd)
 	if (in < 0 || inotify_add_watch(in, self, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0)
 		return -errno;
 	for (;;) {
-		struct pollfd pf = { .fd = in, .events = POLLIN };
+		struct pollfd pf[2] = { { .fd = in, .events = POLLIN },
+					{ .fd = up, .events = POLLIN } };
 		int timeout = o->redact ? secrets_stream_flush_in(o->redact) : -1;
-		int r = poll(&pf, 1, timeout);
+		int r = poll(pf, 2, timeout);
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		ssize_t n = r > 0 ? read(in, buf, sizeof(buf)) : 0;
+		if (r > 0 && pf[1].revents) {
+			/* The box is down: what it wrote last, and the end. */
+			follow_event(o, dirfd, &fd);
+			out_flush(o);
+			return 0;
+		}
+		ssize_t n = r > 0 && pf[0].revents ? read(in, buf, sizeof(buf)) : 0;
 		for (char *p = buf; p < buf + (n > 0 ? n : 0);) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 			follow_event(o, dirfd, &fd);
@@ -231,6 +242,15 @@ static int follow(struct logs_out *o, int dirfd, int fd)
 		}
 		out_flush(o);
 	}
+}
+
+/* A pidfd of the up box's supervisor, or -1 when the box is not up. */
+static int supervisor_pidfd(const struct box *b)
+{
+	struct ctl_status st;
+	if (ctl_status(b, &st, NULL) < 0)
+		return -1;
+	return (int)syscall(SYS_pidfd_open, st.supervisor, 0);
 }
 
 static int show_logs(const struct box *b, bool do_follow, uint64_t lines, struct logs_out *o)
@@ -255,7 +275,8 @@ static int show_logs(const struct box *b, bool do_follow, uint64_t lines, struct
 	size_t start = lines ? tail_start(buf, len, lines) : 0;
 	out_feed(o, buf + start, len - start);
 	out_flush(o);
-	if (do_follow && fd >= 0 && (r = follow(o, dirfd, fd)) < 0) {
+	_cleanup_close_ int up = do_follow ? supervisor_pidfd(b) : -1;
+	if (do_follow && fd >= 0 && (r = follow(o, dirfd, fd, up)) < 0) {
 		log_error("cannot follow the command log of box '%s': %s", b->name, strerror(-r));
 		r = CLI_EXIT_ERROR;
 	}

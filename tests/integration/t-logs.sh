@@ -137,9 +137,10 @@ up_box_log() {
 	"$CLAWBOX" logs --project "$P" -f >"$C/follow" 2>&1 &
 	pid=$!
 	await grep -q "tick 30" "$C/follow" || fail "-f: $(tail -3 "$C/follow")"
-	kill "$pid"
-	wait "$pid" 2>/dev/null || true
 	"$CLAWBOX" down --project "$P" >/dev/null
+	# -f of an up box ends with it
+	await sh -c "! kill -0 $pid 2>/dev/null" || { kill "$pid"; fail "-f outlived the box"; }
+	wait "$pid" || fail "-f ended with $?"
 	n=$("$CLAWBOX" logs --project "$P" -n 1)
 	echo "$n" | grep -q "^tick \|clawbox" || fail "-n 1 after down: $n"
 }
