@@ -12,7 +12,10 @@
 #include "util/log.h"
 
 #include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 
 static const char usage[] =
     "usage: clawbox mcp [--box NAME | --project DIR] [--session NAME] [--allow-sync]\n\n"
@@ -105,14 +108,152 @@ static int send_line(char *reply)
 	return r;
 }
 
-/* The stdin reader: whole lines of at most max bytes; a longer one is
- * skipped to its end and answered with one error. */
-struct lines {
-	char *buf;
-	size_t len, max;
-	bool skipping; /* inside a line over max */
-	bool eof;
+/* Lines from stdin, read by a thread of their own so that a cancellation
+ * (notifications/cancelled) is seen while a call is being answered: the
+ * reader queues every line (at most QUEUE_MAX at once) and, when one
+ * cancels the request in flight, makes cancel_fd readable. A line over
+ * max bytes is skipped to its end and answered with one error. */
+#define QUEUE_MAX 256
+
+struct line {
+	char *text; /* NULL: a line that was too long */
+	size_t len;
 };
+
+struct reader {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct line q[QUEUE_MAX];
+	size_t head, n;
+	bool eof;
+	int err;        /* the read's -errno, at eof */
+	char *inflight; /* the id (compact JSON) of the call being answered, or NULL */
+	int cancel_fd;  /* an eventfd */
+	size_t max;
+};
+
+/* The id of a request line (compact JSON), or NULL. */
+static char *request_id(const char *s, size_t n)
+{
+	json_t *j = json_loadb(s, n, JSON_DECODE_ANY, NULL);
+	json_t *id =
+	    json_is_object(j) && json_object_get(j, "method") ? json_object_get(j, "id") : NULL;
+	char *r = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	json_decref(j);
+	return r;
+}
+
+/* A notifications/cancelled for the call in flight: say so. Called with
+ * the lock held. */
+static void check_cancel(struct reader *rd, const char *s, size_t n)
+{
+	if (!rd->inflight || !memmem(s, n, "notifications/cancelled", 23))
+		return;
+	json_t *j = json_loadb(s, n, 0, NULL);
+	const char *method = json_string_value(json_object_get(j, "method"));
+	json_t *id = json_object_get(json_object_get(j, "params"), "requestId");
+	char *want = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	if (method && STREQ(method, "notifications/cancelled") && want &&
+	    STREQ(want, rd->inflight)) {
+		uint64_t one = 1;
+		(void)!write(rd->cancel_fd, &one, sizeof(one));
+	}
+	free(want);
+	json_decref(j);
+}
+
+static void push(struct reader *rd, char *text, size_t len)
+{
+	pthread_mutex_lock(&rd->lock);
+	if (text)
+		check_cancel(rd, text, len);
+	while (rd->n == QUEUE_MAX)
+		pthread_cond_wait(&rd->changed, &rd->lock);
+	rd->q[(rd->head + rd->n++) % QUEUE_MAX] = (struct line){ .text = text, .len = len };
+	pthread_cond_broadcast(&rd->changed);
+	pthread_mutex_unlock(&rd->lock);
+}
+
+/* Queue every whole line of buf[0..*len); keep the partial rest. */
+static void split(struct reader *rd, char *buf, size_t *len, bool *skipping)
+{
+	size_t at = 0;
+	char *nl;
+	while ((nl = memchr(buf + at, '\n', *len - at))) {
+		size_t n = (size_t)(nl - (buf + at));
+		if (*skipping)
+			push(rd, NULL, 0);
+		else
+			push(rd, strndup(buf + at, n), n);
+		*skipping = false;
+		at += n + 1;
+	}
+	memmove(buf, buf + at, *len - at);
+	*len -= at;
+	if (*len > rd->max) { /* no newline within max: skip the line */
+		*skipping = true;
+		*len = 0;
+	}
+}
+
+static void *read_lines(void *p)
+{
+	struct reader *rd = p;
+	const size_t chunk = 64 * 1024;
+	size_t len = 0;
+	bool skipping = false, eof = false;
+	int err = 0;
+	char *buf = malloc(rd->max + chunk + 1);
+	while (buf && !eof) {
+		ssize_t k = read(STDIN_FILENO, buf + len, chunk);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			err = -errno;
+		eof = k <= 0;
+		len += k > 0 ? (size_t)k : 0;
+		if (eof && len && !skipping)
+			buf[len++] = '\n'; /* a last line without its newline */
+		split(rd, buf, &len, &skipping);
+	}
+	pthread_mutex_lock(&rd->lock);
+	rd->eof = true;
+	rd->err = buf ? err : -ENOMEM;
+	pthread_cond_broadcast(&rd->changed);
+	pthread_mutex_unlock(&rd->lock);
+	free(buf);
+	return NULL;
+}
+
+/* The next line (1), or 0 at the end of stdin. */
+static int next_line(struct reader *rd, struct line *ret)
+{
+	pthread_mutex_lock(&rd->lock);
+	while (rd->n == 0 && !rd->eof)
+		pthread_cond_wait(&rd->changed, &rd->lock);
+	int r = rd->n > 0;
+	if (r) {
+		*ret = rd->q[rd->head];
+		rd->head = (rd->head + 1) % QUEUE_MAX;
+		rd->n--;
+		pthread_cond_broadcast(&rd->changed);
+	}
+	pthread_mutex_unlock(&rd->lock);
+	return r;
+}
+
+/* The call in flight is id (NULL: none); a cancellation of the last one
+ * that came too late is dropped. */
+static void set_inflight(struct reader *rd, char *id)
+{
+	uint64_t v;
+	pthread_mutex_lock(&rd->lock);
+	free(rd->inflight);
+	rd->inflight = id;
+	while (read(rd->cancel_fd, &v, sizeof(v)) > 0)
+		;
+	pthread_mutex_unlock(&rd->lock);
+}
 
 /* Handle one line (no newline): blank lines are skipped. -errno when the
  * reply cannot be written (the client is gone) or memory is short. */
@@ -133,65 +274,43 @@ static int one_line(struct mcp_ctx *ctx, const char *s, size_t n)
 	return r;
 }
 
-static int too_long(const struct lines *l)
+static int too_long(size_t max)
 {
 	char msg[96];
 	snprintf(msg, sizeof(msg), "Invalid Request: a message is one line of at most %zu bytes",
-		 l->max);
+		 max);
 	char *reply = jsonrpc_error(NULL, MCP_ERR_INVALID, msg, NULL);
 	int r = reply ? send_line(reply) : -ENOMEM;
 	free(reply);
 	return r;
 }
 
-/* Handle every whole line in l->buf; keep the partial rest. */
-static int drain(struct mcp_ctx *ctx, struct lines *l)
-{
-	size_t at = 0;
-	char *nl;
-	int r = 0;
-	while (r == 0 && (nl = memchr(l->buf + at, '\n', l->len - at))) {
-		size_t n = (size_t)(nl - (l->buf + at));
-		if (l->skipping) {
-			l->skipping = false;
-			r = too_long(l);
-		} else
-			r = one_line(ctx, l->buf + at, n);
-		at += n + 1;
-	}
-	memmove(l->buf, l->buf + at, l->len - at);
-	l->len -= at;
-	if (r == 0 && l->len > l->max) { /* no newline within max: skip the line */
-		l->skipping = true;
-		l->len = 0;
-	}
-	return r;
-}
-
 /* Serve ctx on stdin/stdout until stdin ends. 0, or -errno. */
-static int serve(struct mcp_ctx *ctx, size_t max)
+static int serve(struct mcp_ctx *ctx, struct reader *rd)
 {
-	struct lines l = { .max = max };
-	const size_t chunk = 64 * 1024;
-	int r = 0;
-	if (!(l.buf = malloc(max + chunk + 1)))
-		return -ENOMEM;
-	while (r == 0 && !l.eof) {
-		ssize_t k = read(STDIN_FILENO, l.buf + l.len, chunk);
-		if (k < 0 && errno == EINTR)
+	pthread_t t;
+	struct line l;
+	int r = -pthread_create(&t, NULL, read_lines, rd);
+	if (r < 0)
+		return r;
+	while (r == 0 && next_line(rd, &l)) {
+		if (!l.text) {
+			r = too_long(rd->max);
 			continue;
-		if (k < 0) {
-			r = -errno;
-			break;
 		}
-		l.eof = k == 0;
-		l.len += (size_t)k;
-		if (l.eof && l.len && !l.skipping)
-			l.buf[l.len++] = '\n'; /* a last line without its newline */
-		r = drain(ctx, &l);
+		set_inflight(rd, request_id(l.text, l.len));
+		r = one_line(ctx, l.text, l.len);
+		set_inflight(rd, NULL);
+		free(l.text);
 	}
-	free(l.buf);
-	return r;
+	/* The client is gone (a write failed) or stdin ended: the reader ends
+	 * at stdin's end; a reader still blocked on it dies with us. */
+	if (r < 0) {
+		pthread_detach(t);
+		return r;
+	}
+	pthread_join(t, NULL);
+	return rd->err;
 }
 
 int cmd_mcp(int argc, char **argv)
@@ -204,7 +323,16 @@ int cmd_mcp(int argc, char **argv)
 	bool created;
 	if (cli_box(&o.box, false, BOX_MODE_SECURE, false, &b, &created) < 0)
 		return CLI_EXIT_ERROR;
-	struct mcp_config cfg = { .box = b.name,
+	static struct reader rd = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				    .changed = PTHREAD_COND_INITIALIZER,
+				    .max = MCP_MESSAGE_MAX };
+	rd.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rd.cancel_fd < 0) {
+		log_error("cannot serve box '%s': %s", b.name, strerror(errno));
+		return CLI_EXIT_ERROR;
+	}
+	struct mcp_config cfg = { .cancel_fd = &rd.cancel_fd,
+				  .box = b.name,
 				  .session = o.session,
 				  .allow_sync = o.allow_sync,
 				  .box_data = &b,
@@ -216,7 +344,7 @@ int cmd_mcp(int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	}
 	signal(SIGPIPE, SIG_IGN); /* a client gone is a write error, handled */
-	int r = serve(ctx, MCP_MESSAGE_MAX);
+	int r = serve(ctx, &rd);
 	mcp_ctx_free(ctx);
 	if (r < 0 && r != -EPIPE) {
 		log_error("mcp: %s", strerror(-r));

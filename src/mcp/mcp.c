@@ -42,6 +42,7 @@ struct mcp_ctx *mcp_ctx_new(const struct mcp_config *cfg)
 		return NULL;
 	}
 	c->allow_sync = cfg->allow_sync;
+	c->cancel_fd = cfg->cancel_fd ? *cfg->cancel_fd : -1;
 	c->max_message = cfg->max_message ? cfg->max_message : MCP_MESSAGE_MAX;
 	c->max_output = cfg->max_output ? cfg->max_output : MCP_OUTPUT_MAX;
 	c->max_timeout_ms = cfg->max_timeout_ms ? cfg->max_timeout_ms : MCP_TIMEOUT_MAX_MS;

@@ -28,6 +28,9 @@ struct mcp_config {
 	size_t max_message;         /* MCP_MESSAGE_MAX */
 	size_t max_output;          /* MCP_OUTPUT_MAX: of each of stdout, stderr, a read */
 	int64_t max_timeout_ms;     /* MCP_TIMEOUT_MAX_MS: the longest exec a call may ask */
+	/* Readable when the client cancelled the call in flight (its exec is
+	 * killed and the call answers a tool error); NULL: never. */
+	const int *cancel_fd;
 };
 
 #define MCP_PROTOCOL_VERSION   "2025-11-25"

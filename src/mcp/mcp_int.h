@@ -25,6 +25,7 @@ struct mcp_ctx {
 	bool session_made; /* the session was created (or found) once */
 	size_t max_message, max_output;
 	int64_t max_timeout_ms;
+	int cancel_fd; /* -1: none (struct mcp_config) */
 	enum mcp_state state;
 	char client_name[65]; /* initialize's clientInfo.name, for the audit log */
 };

@@ -107,10 +107,14 @@ static int run(struct mcp_ctx *c, struct ctl_exec_spec *spec, const char *in, in
 	spec->fds[0] = spec->fds[1] = spec->fds[2] = -1;
 	int r = mcp_session_ready(c, &err);
 	if (r == 0)
-		r = ctl_exec_buffered(&c->box, spec, in, in ? strlen(in) : 0, c->max_output,
-				      timeout_ms, ret, &err);
+		r = ctl_exec_buffered_cancel(&c->box, spec, in, in ? strlen(in) : 0, c->max_output,
+					     timeout_ms, c->cancel_fd, ret, &err);
 	if (r == -ENOMEM)
 		return r;
+	if (r == -ECANCELED) {
+		snprintf(o->outcome, sizeof(o->outcome), "cancelled");
+		return mcp_fail(o, "the call was cancelled: the command was killed") ?: 1;
+	}
 	if (r < 0)
 		return mcp_fail_error(o, "cannot run the command", &err, r) ?: 1;
 	if (ret->exit_code >= 125 && ret->exit_code <= 127 && error_isset(&err)) {

@@ -4,7 +4,8 @@
 // {server, protocol, tools}, then for each JSON line {name, arguments} on
 // its stdin prints the CallToolResult as one JSON line (the SDK checks
 // structuredContent against the tool's outputSchema), or
-// {protocolError: CODE, message} when the server answered an error.
+// {protocolError: CODE, message} when the server answered an error (or the
+// call was cancelled: {name, arguments, abortAfterMs}).
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { createInterface } from 'node:readline';
@@ -23,11 +24,17 @@ console.log(JSON.stringify({
 }));
 for await (const line of createInterface({ input: process.stdin })) {
 	if (!line.trim()) continue;
-	const call = JSON.parse(line);
+	const { abortAfterMs, ...call } = JSON.parse(line);
+	// abortAfterMs: cancel the call after that long (the SDK sends
+	// notifications/cancelled for it and rejects with an AbortError).
+	const ac = new AbortController();
+	const timer = abortAfterMs ? setTimeout(() => ac.abort('test'), abortAfterMs) : null;
 	try {
-		console.log(JSON.stringify(await client.callTool(call)));
+		console.log(JSON.stringify(await client.callTool(call, undefined, { signal: ac.signal })));
 	} catch (e) {
 		console.log(JSON.stringify({ protocolError: e.code ?? null, message: String(e.message) }));
+	} finally {
+		if (timer) clearTimeout(timer);
 	}
 }
 await client.close();

@@ -155,6 +155,26 @@ X
 }
 case_run "exec in the up box: argv, a shell line, cwd, env, stdin, exit status, timeout, a missing command, the output cap" t_exec
 
+t_cancel() {
+	box_up
+	t0=$(date +%s%N)
+	mcp <<'X'
+{"name":"exec","arguments":{"command":"sleep 20; touch /workspace/late","timeout_ms":60000},"abortAfterMs":500}
+{"name":"exec","arguments":{"argv":["echo","after"]}}
+X
+	t1=$(date +%s%N)
+	has 2 '"protocolError"'
+	has 3 '"stdout":"after\n"'
+	[ $(((t1 - t0) / 1000000)) -lt 15000 ] || fail "the cancelled call held the client $(((t1 - t0) / 1000000)) ms"
+	# The command was killed (SIGKILL), not left to its 20 s, and the call
+	# is in the audit log as cancelled.
+	audit="$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*/audit.jsonl)"
+	grep '"event":"exec.end"' "$audit" | grep -q '"status":9,' || fail "no exec killed: $(grep exec.end "$audit")"
+	grep '"event":"mcp.call"' "$audit" | grep -q '"outcome":"cancelled"' || fail "no cancelled call in the audit"
+	[ ! -e "$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*)/upper/late" ] || fail "the command ran to its end"
+}
+case_run "a cancelled call kills its command; the next call is answered" t_cancel
+
 t_files() {
 	box_up
 	before=$(snapshot "$P")
