@@ -226,9 +226,9 @@ static int m_tools_call(struct mcp_ctx *c, json_t *params, bool stateless, struc
 	return a->result ? 0 : -ENOMEM;
 }
 
-/* notifications/cancelled: every call is answered before the next message
- * is read, so there is never a request to cancel (the spec lets a
- * receiver ignore a cancellation it cannot act on). */
+/* notifications/cancelled: the transport acts on it while the call runs
+ * (struct mcp_config's cancel_fd: clawbox mcp's reader sees it first);
+ * here, after the call was answered, there is nothing left to cancel. */
 static int m_cancelled(struct mcp_ctx *c, json_t *params, bool stateless, struct answer *a)
 {
 	return 0;
