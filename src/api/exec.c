@@ -188,6 +188,7 @@ struct proc {
 	struct box box;
 	struct ctl_exec *x;
 	int out_r, err_r;
+	bool started; /* "started" emitted: output may follow */
 	char *in;
 	size_t in_len, in_off;
 	bool k8s, b64, exited, done, timed_out, in_close;
@@ -384,6 +385,7 @@ static void on_event(struct proc *p)
 			p->in_w = fcntl(ev.fd, F_DUPFD_CLOEXEC, 3);
 		pthread_mutex_unlock(&p->in_lock);
 	} else if (ev.kind == CTL_EV_STARTED) {
+		p->started = true;
 		if (p->k8s)
 			emit(p, json_pack("{s:{s:i}}", "init", "process_id", (int)p->id));
 		else
@@ -436,14 +438,17 @@ static void feed_stdin(struct proc *p)
  * events. */
 static void step(struct proc *p)
 {
-	struct pollfd f[4] = { { p->out_r, POLLIN, 0 },
-			       { p->err_r, POLLIN, 0 },
+	/* Output only once "started" is out: the command may write before
+	 * its start is reported. */
+	bool out = p->started || p->exited;
+	struct pollfd f[4] = { { out ? p->out_r : -1, POLLIN, 0 },
+			       { out ? p->err_r : -1, POLLIN, 0 },
 			       { p->exited ? -1 : ctl_exec_fd(p->x), POLLIN, 0 },
 			       { p->sig_r, POLLIN, 0 } };
 	feed_stdin(p);
 	if (poll(f, 4, 250) < 0 && errno != EINTR)
 		return end_with_error(p, "poll failed", 125);
-	if (f[2].revents) /* first: "started" comes before any output */
+	if (f[2].revents)
 		return on_event(p);
 	if (f[0].revents)
 		return read_output(p, 0);

@@ -10,6 +10,7 @@
  * checked for every request as for the rest of the API (auth.c). */
 #include "util/common.h"
 
+#include <sys/eventfd.h>
 #include <sys/random.h>
 
 #include "api/api_int.h"
@@ -27,6 +28,12 @@ struct msession {
 	unsigned refs;
 	int64_t used_ms;
 	bool gone; /* deleted or expired: freed with the last reference */
+	/* The call in flight (its id, compact JSON; NULL: none) and the fd that
+	 * cancels it (the context's cancel_fd), under cancel_lock: a
+	 * cancellation comes in another request while lock is held. */
+	pthread_mutex_t cancel_lock;
+	char *inflight;
+	int cancel_fd;
 };
 
 struct api_mcp {
@@ -52,6 +59,9 @@ static void ms_unref(struct api_mcp *t, struct msession *s)
 		return;
 	mcp_ctx_free(s->ctx);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->cancel_lock);
+	free(s->inflight);
+	close(s->cancel_fd);
 	free(s);
 }
 
@@ -101,16 +111,20 @@ static struct msession *ms_get(struct api_mcp *t, const char *id)
 	return found;
 }
 
-/* A new session for ctx (taken): in the table, with a reference. */
-static struct msession *ms_add(struct api_mcp *t, struct mcp_ctx *ctx)
+/* A new session for ctx and its cancel_fd (both taken): in the table,
+ * with a reference. */
+static struct msession *ms_add(struct api_mcp *t, struct mcp_ctx *ctx, int cancel_fd)
 {
 	uint8_t rnd[MCP_ID_LEN / 2];
 	struct msession *s = calloc(1, sizeof(*s));
 	if (!s || getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
 		free(s);
 		mcp_ctx_free(ctx);
+		close(cancel_fd);
 		return NULL;
 	}
+	s->cancel_fd = cancel_fd;
+	pthread_mutex_init(&s->cancel_lock, NULL);
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
 	s->ctx = ctx;
@@ -146,7 +160,7 @@ static const char *method_of(json_t *msg)
 	return json_string_value(json_object_get(msg, "method"));
 }
 
-static struct mcp_ctx *new_ctx(struct api_req *rq, struct api_resp *rs)
+static struct mcp_ctx *new_ctx(struct api_req *rq, struct api_resp *rs, const int *cancel_fd)
 {
 	const char *box = rq->query(rq, "box");
 	if (!box)
@@ -160,7 +174,8 @@ static struct mcp_ctx *new_ctx(struct api_req *rq, struct api_resp *rs)
 		api_errorf(rs, 400, "'session': not a session name");
 		return NULL;
 	}
-	struct mcp_config cfg = { .box = box,
+	struct mcp_config cfg = { .cancel_fd = cancel_fd,
+				  .box = box,
 				  .session = session,
 				  .allow_sync = rq->api->cfg.mcp_allow_sync,
 				  .server_version = rq->api->cfg.version,
@@ -197,6 +212,60 @@ static int handle(struct api_req *rq, struct api_resp *rs, struct mcp_ctx *c)
 	return 0;
 }
 
+/* The compact JSON of v (NULL: none). */
+static char *json_text(json_t *v)
+{
+	return v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+}
+
+/* The call in flight in s is id (taken; NULL: none); a cancellation that
+ * came too late for the last one is dropped. */
+static void set_inflight(struct msession *s, char *id)
+{
+	uint64_t v;
+	pthread_mutex_lock(&s->cancel_lock);
+	free(s->inflight);
+	s->inflight = id;
+	while (read(s->cancel_fd, &v, sizeof(v)) > 0)
+		;
+	pthread_mutex_unlock(&s->cancel_lock);
+}
+
+/* notifications/cancelled (msg) for s's call in flight: its command is
+ * killed (the call answers a tool error). Never waits for the call. */
+static void cancel(struct msession *s, json_t *msg)
+{
+	_cleanup_free_ char *want =
+	    json_text(json_object_get(json_object_get(msg, "params"), "requestId"));
+	uint64_t one = 1;
+	pthread_mutex_lock(&s->cancel_lock);
+	if (want && s->inflight && STREQ(want, s->inflight))
+		(void)!write(s->cancel_fd, &one, sizeof(one));
+	pthread_mutex_unlock(&s->cancel_lock);
+}
+
+/* A message for the existing session id. */
+static int in_session(struct api_req *rq, struct api_resp *rs, const char *id, json_t *msg)
+{
+	struct msession *s = ms_get(rq->api->mcp, id);
+	const char *m = method_of(msg);
+	if (!s)
+		return api_errorf(rs, 404, "no such MCP session (expired?): initialize again");
+	if (m && STREQ(m, "notifications/cancelled")) {
+		cancel(s, msg);
+		ms_unref(rq->api->mcp, s);
+		rs->status = 202;
+		return 0;
+	}
+	pthread_mutex_lock(&s->lock);
+	set_inflight(s, m ? json_text(json_object_get(msg, "id")) : NULL);
+	int r = handle(rq, rs, s->ctx);
+	set_inflight(s, NULL);
+	pthread_mutex_unlock(&s->lock);
+	ms_unref(rq->api->mcp, s);
+	return r;
+}
+
 int api_h_mcp_post(struct api_req *rq, struct api_resp *rs)
 {
 	json_t *msg = json_loadb(rq->body, rq->body_len, 0, NULL);
@@ -206,29 +275,31 @@ int api_h_mcp_post(struct api_req *rq, struct api_resp *rs)
 	struct mcp_ctx *c;
 	struct msession *s = NULL;
 	int r;
-	json_decref(msg);
-	if (init || (discover && !id)) {
-		if (!(c = new_ctx(rq, rs)))
-			return -EINVAL;
-		r = handle(rq, rs, c);
-		if (!discover && r == 0 && rs->status == 200 && (s = ms_add(rq->api->mcp, c)))
-			api_header_add(rs, "Mcp-Session-Id", s->id);
-		else if (!discover && r == 0 && rs->status == 200)
-			return api_errorf(rs, 503, "too many MCP sessions (%d)", MCP_SESSIONS_MAX);
-		else
-			mcp_ctx_free(c);
-		if (s)
-			ms_unref(rq->api->mcp, s);
+	if (!init && !(discover && !id)) {
+		r = id ? in_session(rq, rs, id, msg)
+		       : api_errorf(rs, 400, "no Mcp-Session-Id: initialize first");
+		json_decref(msg);
 		return r;
 	}
-	if (!id)
-		return api_errorf(rs, 400, "no Mcp-Session-Id: initialize first");
-	if (!(s = ms_get(rq->api->mcp, id)))
-		return api_errorf(rs, 404, "no such MCP session (expired?): initialize again");
-	pthread_mutex_lock(&s->lock);
-	r = handle(rq, rs, s->ctx);
-	pthread_mutex_unlock(&s->lock);
-	ms_unref(rq->api->mcp, s);
+	json_decref(msg);
+	int cfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (cfd < 0)
+		return api_errorf(rs, 500, "cannot start an MCP session: %s", strerror(errno));
+	if (!(c = new_ctx(rq, rs, &cfd))) {
+		close(cfd);
+		return -EINVAL;
+	}
+	r = handle(rq, rs, c);
+	if (!discover && r == 0 && rs->status == 200 && (s = ms_add(rq->api->mcp, c, cfd)))
+		api_header_add(rs, "Mcp-Session-Id", s->id);
+	else if (!discover && r == 0 && rs->status == 200)
+		return api_errorf(rs, 503, "too many MCP sessions (%d)", MCP_SESSIONS_MAX);
+	else {
+		mcp_ctx_free(c);
+		close(cfd);
+	}
+	if (s)
+		ms_unref(rq->api->mcp, s);
 	return r;
 }
 

@@ -352,6 +352,38 @@ mcp_transport() {
 	expect 404 POST /mcp -H "Mcp-Session-Id: $id" -d '{"jsonrpc":"2.0","id":4,"method":"tools/list"}'
 }
 
+mcp_cancel() {
+	mkproj "$P"
+	serve
+	$CLAWBOX up --project "$P" >/dev/null
+	b=$(box_name)
+	init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t-api","version":"1"}}}'
+	code=$(curl -s -D "$C/h" -o "$C/out" -w '%{http_code}' --unix-socket "$C/api.sock" "http://x/mcp?box=$b" -d "$init")
+	[ "$code" = 501 ] && skip "src/mcp/ is not built in"
+	id=$(sed -n 's/^Mcp-Session-Id: \([0-9a-f]*\).*/\1/ip' "$C/h")
+	expect 202 POST /mcp -H "Mcp-Session-Id: $id" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	start=$(date +%s%N)
+	curl -s --unix-socket "$C/api.sock" -H "Mcp-Session-Id: $id" http://x/mcp \
+		-d '{"jsonrpc":"2.0","id":"call-7","method":"tools/call","params":{"name":"exec","arguments":{"command":"sleep 20; touch /workspace/late","timeout_ms":60000}}}' \
+		>"$C/call" &
+	cpid=$!
+	await grep -q '"event":"exec.start"' "$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*/audit.jsonl)" || fail "the call did not start"
+	# another call's id, then this one's: only this one is cancelled
+	expect 202 POST /mcp -H "Mcp-Session-Id: $id" \
+		-d '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"call-8"}}'
+	expect 202 POST /mcp -H "Mcp-Session-Id: $id" \
+		-d '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"call-7","reason":"t-api"}}'
+	wait "$cpid"
+	ms=$((($(date +%s%N) - start) / 1000000))
+	[ "$ms" -lt 15000 ] || fail "the cancelled call took $ms ms"
+	grep -q '"isError":true' "$C/call" && grep -q "cancelled" "$C/call" || fail "answer: $(cat "$C/call")"
+	[ ! -e "$(echo "$CLAWBOX_STATE_DIR"/boxes/proj-*)/upper/late" ] || fail "the command ran to its end"
+	# the session serves the next call
+	expect 200 POST /mcp -H "Mcp-Session-Id: $id" \
+		-d '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"exec","arguments":{"argv":["echo","next"]}}}'
+	has 'next'
+}
+
 # The script user nobody runs in as_ordinary_user (its dir in $U).
 user_script() {
 	cat <<'EOS'
@@ -396,4 +428,5 @@ case_run "TCP: auth required, token, password, origin, per-client cap" tcp_auth
 case_run "slow clients are cut off" slow_client_cut_off
 case_run "SIGTERM: in-flight requests finish, streams end, socket gone" graceful_stop
 case_run "/mcp: sessions, methods, origin" mcp_transport
+case_run "/mcp: a cancellation kills the call's command, the session goes on" mcp_cancel
 case_run "as an ordinary user: up, files, exec, down" as_ordinary_user
