@@ -141,7 +141,9 @@ int api_body_json(struct api_req *rq, struct api_resp *rs, json_t **ret);
 int api_query_u64(struct api_req *rq, struct api_resp *rs, const char *name, uint64_t def,
 		  uint64_t *ret);
 bool api_query_bool(struct api_req *rq, const char *name);
-int64_t api_now_ms(void);
+/* The wall clock in ms (for times a request names; durations and
+ * deadlines use util/clock.h). */
+int64_t api_wall_ms(void);
 
 /* ---- boxes.c ---- */
 /* Load the box name (valid, existing): 0, or fills rs (400, 404). */

@@ -3,6 +3,7 @@
  * (newline-delimited JSON, the log's own lines) that goes on with every
  * new event until the client leaves or the daemon stops. */
 #include "util/common.h"
+#include "util/clock.h"
 
 #include <poll.h>
 
@@ -112,11 +113,11 @@ static ssize_t follow_stream(void *ctx, char *out, size_t max)
 		if (grew(f)) {
 			if (tail_read(&f->b, 0, &f->t) < 0 || flush_tail(f) < 0)
 				return -1;
-			f->quiet_since = api_now_ms();
+			f->quiet_since = clock_ms();
 			continue;
 		}
-		if (api_now_ms() - f->quiet_since > KEEPALIVE_MS) {
-			f->quiet_since = api_now_ms();
+		if (clock_ms() - f->quiet_since > KEEPALIVE_MS) {
+			f->quiet_since = clock_ms();
 			out[0] = '\n'; /* a blank line: tells a dead client apart */
 			return 1;
 		}
@@ -145,7 +146,7 @@ static int start_follow(struct api_req *rq, struct api_resp *rs, const struct bo
 	f->api = rq->api;
 	f->b = *b;
 	f->t = *t;
-	f->quiet_since = api_now_ms();
+	f->quiet_since = clock_ms();
 	(void)grew(f);
 	if (flush_tail(f) < 0) {
 		follow_free(f);
@@ -168,7 +169,7 @@ int api_h_audit(struct api_req *rq, struct api_resp *rs)
 	if (api_req_box(rq, rs, &b) < 0 || api_query_u64(rq, rs, "tail", TAIL_DEFAULT, &n) < 0)
 		return -EINVAL;
 	const char *s = rq->query(rq, "since");
-	if (s && audit_parse_time(s, api_now_ms(), &since) < 0)
+	if (s && audit_parse_time(s, api_wall_ms(), &since) < 0)
 		return api_errorf(rs, 400,
 				  "'since': a time (2026-11-28T08:30:00Z) or an age (10m, 2h)");
 	struct tail t = { .cap = n == 0         ? 1

@@ -1,6 +1,7 @@
 /* Endpoints of the daemon and of boxes: health, version, metadata, the
  * boxes (list, status, up, down) and their sessions. */
 #include "util/common.h"
+#include "util/clock.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -196,7 +197,7 @@ static char **up_argv(struct api_req *rq, struct api_resp *rs, const char *name,
 static int collect(int fd, char *out, size_t cap, size_t *len, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - api_now_ms();
+		int64_t left = deadline - clock_ms();
 		struct pollfd p = { fd, POLLIN, 0 };
 		if (left <= 0)
 			return -ETIMEDOUT;
@@ -230,7 +231,7 @@ static int spawn_up(char **argv, char *out, size_t cap, size_t *len, int *ret_st
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
 	if (r == 0) {
-		r = collect(p[0], out, cap, len, api_now_ms() + UP_TIMEOUT_MS);
+		r = collect(p[0], out, cap, len, clock_ms() + UP_TIMEOUT_MS);
 		if (r == -ETIMEDOUT)
 			kill(pid, SIGTERM);
 		while (waitpid(pid, ret_status, 0) < 0 && errno == EINTR)

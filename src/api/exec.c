@@ -4,6 +4,7 @@
  * command is a process of the daemon's table, so that other requests can
  * write to its stdin, signal it and resize its terminal. */
 #include "util/common.h"
+#include "util/clock.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -457,7 +458,7 @@ static void step(struct proc *p)
 	int sig;
 	if (f[3].revents && read(p->sig_r, &sig, sizeof(sig)) == sizeof(sig) && !p->exited)
 		ctl_exec_signal(p->x, sig);
-	if (!p->exited && (api_now_ms() > p->deadline_ms || p->api->stopping)) {
+	if (!p->exited && (clock_ms() > p->deadline_ms || p->api->stopping)) {
 		p->timed_out = !p->api->stopping;
 		ctl_exec_signal(p->x, SIGKILL);
 		p->deadline_ms = INT64_MAX;
@@ -529,7 +530,7 @@ static struct proc *proc_new(struct api *a, const struct box *b, struct exec_req
 			    .k8s = k8s,
 			    .b64 = e->b64,
 			    .in_close = !e->stdin_open,
-			    .deadline_ms = api_now_ms() + e->timeout_ms };
+			    .deadline_ms = clock_ms() + e->timeout_ms };
 	pthread_mutex_init(&p->in_lock, NULL);
 	p->in = TAKE_PTR(e->in);
 	p->in_len = e->in_len;
@@ -615,13 +616,13 @@ static struct proc *body_proc(struct api_req *rq, struct api_resp *rs, json_t **
 static int write_stdin(struct proc *p, const char *data, size_t n, bool eof)
 {
 	int r = 0;
-	int64_t end = api_now_ms() + STDIN_WAIT_MS;
+	int64_t end = clock_ms() + STDIN_WAIT_MS;
 	pthread_mutex_lock(&p->in_lock);
 	if (p->in_w < 0 && n)
 		r = -EPIPE;
 	while (r == 0 && n) {
 		struct pollfd f = { p->in_w, POLLOUT, 0 };
-		if (api_now_ms() > end) {
+		if (clock_ms() > end) {
 			r = -ETIMEDOUT;
 			break;
 		}

@@ -9,6 +9,7 @@
  * "server/discover" of 2026-07-28 needs no session. Origin and auth are
  * checked for every request as for the rest of the API (auth.c). */
 #include "util/common.h"
+#include "util/clock.h"
 
 #include <sys/eventfd.h>
 #include <sys/random.h>
@@ -94,7 +95,7 @@ void api_mcp_free(struct api *a)
 static struct msession *ms_get(struct api_mcp *t, const char *id)
 {
 	struct msession *found = NULL;
-	int64_t now = api_now_ms();
+	int64_t now = clock_ms();
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < MCP_SESSIONS_MAX; i++) {
 		struct msession *s = t->v[i];
@@ -129,7 +130,7 @@ static struct msession *ms_add(struct api_mcp *t, struct mcp_ctx *ctx, int cance
 		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
 	s->ctx = ctx;
 	s->refs = 2;
-	s->used_ms = api_now_ms();
+	s->used_ms = clock_ms();
 	pthread_mutex_init(&s->lock, NULL);
 	(void)ms_get(t, NULL); /* expire the idle ones first */
 	pthread_mutex_lock(&t->lock);

@@ -8,7 +8,7 @@
 #include "api/api_int.h"
 #include "util/utf8.h"
 
-int64_t api_now_ms(void)
+int64_t api_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);

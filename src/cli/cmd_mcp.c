@@ -116,7 +116,7 @@ static int send_line(char *reply)
 #define QUEUE_MAX 256
 
 struct line {
-	char *text; /* NULL: a line that was too long */
+	char *text; /* NULL: a line that was too long, or (len 1) no memory for it */
 	size_t len;
 };
 
@@ -181,10 +181,8 @@ static void split(struct reader *rd, char *buf, size_t *len, bool *skipping)
 	char *nl;
 	while ((nl = memchr(buf + at, '\n', *len - at))) {
 		size_t n = (size_t)(nl - (buf + at));
-		if (*skipping)
-			push(rd, NULL, 0);
-		else
-			push(rd, strndup(buf + at, n), n);
+		char *text = *skipping ? NULL : strndup(buf + at, n);
+		push(rd, text, text ? n : !*skipping);
 		*skipping = false;
 		at += n + 1;
 	}
@@ -295,7 +293,7 @@ static int serve(struct mcp_ctx *ctx, struct reader *rd)
 		return r;
 	while (r == 0 && next_line(rd, &l)) {
 		if (!l.text) {
-			r = too_long(rd->max);
+			r = l.len ? -ENOMEM : too_long(rd->max);
 			continue;
 		}
 		set_inflight(rd, request_id(l.text, l.len));

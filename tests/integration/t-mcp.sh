@@ -159,7 +159,7 @@ t_cancel() {
 	box_up
 	t0=$(date +%s%N)
 	mcp <<'X'
-{"name":"exec","arguments":{"command":"sleep 20; touch /workspace/late","timeout_ms":60000},"abortAfterMs":500}
+{"name":"exec","arguments":{"command":"sleep 20; touch /workspace/late","timeout_ms":60000},"abortAfterMs":2000}
 {"name":"exec","arguments":{"argv":["echo","after"]}}
 X
 	t1=$(date +%s%N)
