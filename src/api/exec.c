@@ -13,6 +13,8 @@
 
 #include "api/api_int.h"
 #include "ctl/ctl.h"
+#include "secrets/secrets.h"
+#include "util/buf.h"
 #include "util/utf8.h"
 
 #define PROCS_MAX       256
@@ -189,7 +191,8 @@ struct proc {
 	struct box box;
 	struct ctl_exec *x;
 	int out_r, err_r;
-	bool started; /* "started" emitted: output may follow */
+	struct secrets *known; /* every value the box was given: redacted in its output */
+	bool started;          /* "started" emitted: output may follow */
 	char *in;
 	size_t in_len, in_off;
 	bool k8s, b64, exited, done, timed_out, in_close;
@@ -234,6 +237,7 @@ static void proc_unref(struct api_procs *t, struct proc *p)
 	if (!last)
 		return;
 	ctl_exec_free(p->x);
+	secrets_free(p->known);
 	int fds[] = { p->in_w, p->sig_r, p->sig_w, p->pty, p->out_r, p->err_r };
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
 		if (fds[i] >= 0)
@@ -326,6 +330,8 @@ static size_t utf8_tail(const char *s, size_t n)
 }
 
 /* Read stdout (which = 0) or stderr (1) into an event; closes it at EOF. */
+static void end_with_error(struct proc *p, const char *what, int exit_code);
+
 static void read_output(struct proc *p, int which)
 {
 	int *fd = which ? &p->err_r : &p->out_r;
@@ -347,11 +353,16 @@ static void read_output(struct proc *p, int which)
 	if (have - keep == 0)
 		return;
 	const char *name = which ? "stderr" : "stdout";
+	_cleanup_buf_ struct buf red = BUF_INIT(SIZE_MAX);
+	if (!p->known || ctl_redact(p->known, buf, have - keep, &red) < 0) {
+		end_with_error(p, "cannot redact the command's output", 125);
+		return;
+	}
 	if (p->k8s)
-		emit(p, json_pack("{s:o}", name, api_base64(buf, have - keep)));
+		emit(p, json_pack("{s:o}", name, api_base64(red.data, red.len)));
 	else
 		emit(p, json_pack("{s:s, s:o}", "event", name, "data",
-				  bytes(buf, have - keep, p->b64)));
+				  bytes(red.data, red.len, p->b64)));
 }
 
 static void end_with_error(struct proc *p, const char *what, int exit_code)
@@ -536,6 +547,9 @@ static struct proc *proc_new(struct api *a, const struct box *b, struct exec_req
 	p->in_len = e->in_len;
 	p->cols = (unsigned short)(e->cols < 10000 ? e->cols : 0);
 	p->rows = (unsigned short)(e->rows < 10000 ? e->rows : 0);
+	/* Without them, no output is shown (read_output ends the stream). */
+	if (secrets_new_known(&p->known) == 0 && secrets_known_load(b->dir, p->known, NULL) < 0)
+		p->known = secrets_free(p->known);
 	return p;
 }
 

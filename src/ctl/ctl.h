@@ -116,6 +116,13 @@ int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s,
 			     struct ctl_output *ret, struct error *err);
 void ctl_output_free(struct ctl_output *o);
 
+/* in[0..n) with every value of known redacted, appended to out (NULs kept:
+ * no value holds one). For a command's output that is streamed: a value
+ * split between two calls is not caught. 0 or -errno. */
+struct secrets;
+struct buf;
+int ctl_redact(const struct secrets *known, const char *in, size_t n, struct buf *out);
+
 /* A session: processes of the up box that persist between execs, in a pid
  * namespace of their own (they see and signal only each other), with no
  * network unless net, and only the environment given here on top of the

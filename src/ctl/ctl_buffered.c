@@ -3,6 +3,7 @@
 #include "util/clock.h"
 #include "ctl/ctl.h"
 #include "secrets/secrets.h"
+#include "util/buf.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -142,29 +143,34 @@ static void drain_rest(struct buffered *b)
 		}
 }
 
-/* sk's bytes with every value the box was given redacted (a redacted
- * output ends at its first NUL): 0, or -errno (then nothing of the output
- * may be shown). */
+int ctl_redact(const struct secrets *known, const char *in, size_t n, struct buf *out)
+{
+	for (size_t at = 0; at <= n;) {
+		const char *nul = memchr(in + at, '\0', n - at);
+		size_t len = nul ? (size_t)(nul - (in + at)) : n - at;
+		_cleanup_free_ char *red = NULL;
+		int r = secrets_redact(known, in + at, len, &red);
+		if (r < 0)
+			return r;
+		if ((r = buf_append(out, red ? red : in + at, red ? strlen(red) : len)) < 0 ||
+		    (nul && (r = buf_append(out, "", 1)) < 0))
+			return r;
+		at += len + 1;
+	}
+	return 0;
+}
+
+/* sk's bytes with every value the box was given redacted, cut to cap:
+ * 0, or -errno (then nothing of the output may be shown). */
 static int redact(const struct secrets *known, struct sink *sk, size_t cap, bool *truncated)
 {
-	char *red = NULL;
-	int r = secrets_redact(known, sk->buf, sk->len, &red);
-	if (r <= 0 || !red)
-		return r < 0 ? r : 0;
-	size_t n = strlen(red);
-	if (n > cap) {
-		n = cap;
-		*truncated = true;
-	}
-	char *buf = realloc(sk->buf, cap + 1);
-	if (!buf) {
-		free(red);
-		return -ENOMEM;
-	}
-	memcpy(buf, red, n + 1 <= cap + 1 ? n + 1 : n);
-	buf[n] = '\0';
-	free(red);
-	sk->buf = buf;
+	_cleanup_buf_ struct buf out = BUF_INIT(SIZE_MAX);
+	int r = ctl_redact(known, sk->buf, sk->len, &out);
+	if (r < 0)
+		return r;
+	size_t n = out.len > cap ? cap : out.len;
+	*truncated |= out.len > cap;
+	memcpy(sk->buf, out.data, n); /* sk->buf holds cap + 1 bytes */
 	sk->len = n;
 	return 0;
 }
@@ -177,9 +183,9 @@ static int redact_outputs(const struct box *b, struct buffered *bf, struct error
 	int r = secrets_new_known(&known);
 	if (r == 0 && (r = secrets_known_load(b->dir, known, &e)) < 0 && err)
 		*err = e; /* else *err keeps what the command's end said */
-	if (r == 0)
+	if (r >= 0)       /* the values loaded (a count) */
 		r = redact(known, &bf->out, bf->cap, &bf->truncated);
-	if (r == 0)
+	if (r >= 0)
 		r = redact(known, &bf->err, bf->cap, &bf->truncated);
 	return r < 0 ? error_errno(err, r, "redact the command's output") : 0;
 }

@@ -384,6 +384,25 @@ mcp_cancel() {
 	has 'next'
 }
 
+# A hostile command prints the box's secret, raw and base64-encoded: the
+# API's exec (buffered and streamed) hands the client neither.
+exec_output_redacted() {
+	mkproj "$P"
+	serve
+	V=sk-ant-api03-Exfil-Through-The-Api-0123456789
+	echo "$V" | $CLAWBOX secrets set --project "$P" ANTHROPIC_API_KEY >/dev/null
+	$CLAWBOX up --project "$P" >/dev/null
+	b=$(box_name)
+	cmd='{"argv":["sh","-c","echo $ANTHROPIC_API_KEY; printf %s $ANTHROPIC_API_KEY | base64 -w0; echo; echo $ANTHROPIC_API_KEY >&2"]}'
+	expect 200 POST "/v1/boxes/$b/exec" -d "$cmd"
+	has 'REDACTED:ANTHROPIC_API_KEY'
+	! grep -q "$V" "$C/out" || fail "the value reached the client: $(cat "$C/out")"
+	! grep -q "$(printf %s "$V" | base64 -w0 | cut -c1-24)" "$C/out" || fail "its base64 reached the client"
+	expect 200 POST "/v1/boxes/$b/exec/stream" -d "$cmd"
+	has 'REDACTED:ANTHROPIC_API_KEY'
+	! grep -q "$V" "$C/out" || fail "the value reached the client through the stream: $(cat "$C/out")"
+}
+
 # The script user nobody runs in as_ordinary_user (its dir in $U).
 user_script() {
 	cat <<'EOS'
@@ -428,5 +447,6 @@ case_run "TCP: auth required, token, password, origin, per-client cap" tcp_auth
 case_run "slow clients are cut off" slow_client_cut_off
 case_run "SIGTERM: in-flight requests finish, streams end, socket gone" graceful_stop
 case_run "/mcp: sessions, methods, origin" mcp_transport
+case_run "a secret printed by a command in the box never reaches an API client" exec_output_redacted
 case_run "/mcp: a cancellation kills the call's command, the session goes on" mcp_cancel
 case_run "as an ordinary user: up, files, exec, down" as_ordinary_user
