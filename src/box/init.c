@@ -424,8 +424,14 @@ int init_confine(const struct supervisor_spec *s, struct error *err)
 {
 	const char *dirs[] = { ROOTFS_WORKSPACE, s->fs.project, "/tmp",
 			       "/dev/shm",       "/dev/pts",    ROOTFS_HOME };
+	/* /proc: files only (its knobs that reach the host are read-only mounts,
+	 * rootfs.c), so a process may raise its own oom_score_adj or name itself
+	 * in comm as it can anywhere; /proc/PID/mem of another box process opens
+	 * only where ptrace would be allowed (the init and leaders are
+	 * non-dumpable): the box's processes are one trust domain. */
 	static const char *const files[] = { "/dev/null",   "/dev/zero",    "/dev/full",
-					     "/dev/random", "/dev/urandom", "/dev/tty" };
+					     "/dev/random", "/dev/urandom", "/dev/tty",
+					     "/proc" };
 	int r;
 
 	bool no_landlock = false;

@@ -346,6 +346,22 @@ default_rlimits() {
 	[ "$out" = 100 ] || fail "--nofile 100 gave $out"
 }
 
+# A process may raise its own oom_score_adj, as OpenClaw does before every
+# command it runs (`echo 1000 > /proc/self/oom_score_adj`): no error, the
+# value taken; lowering it stays the kernel's to refuse; /proc/sys stays
+# read-only (t-escape has the rest of /proc).
+proc_self_writable() {
+	mkproj "$P"
+	out=$($CLAWBOX run --project "$P" -- sh -c 'echo 1000 > /proc/self/oom_score_adj && cat /proc/self/oom_score_adj' 2>&1) ||
+		fail "raising oom_score_adj failed: $out"
+	[ "$out" = 1000 ] || fail "oom_score_adj is '$out', expected 1000"
+	out=$($CLAWBOX run --project "$P" -- sh -c 'echo -500 > /proc/self/oom_score_adj' 2>&1) &&
+		fail "lowering oom_score_adj worked without CAP_SYS_RESOURCE"
+	out=$($CLAWBOX run --project "$P" -- sh -c 'echo 1 > /proc/sys/vm/drop_caches' 2>&1) &&
+		fail "/proc/sys/vm/drop_caches was written"
+	[[ "$out" == *"Read-only file system"* ]] || fail "unexpected: $out"
+}
+
 case_run "writes land in the upper dir, host unchanged" writes_land_in_upper
 case_run "default rlimits: no core dumps, nproc and nofile capped" default_rlimits
 case_run "the box init holds no fd of the host's tree" init_holds_no_host_fds
@@ -471,3 +487,4 @@ case_run "yolo-unsafe binds the project; modes do not switch" yolo_unsafe_writes
 case_run "stdin, stdout and stderr pass" stdio_passes
 case_run "standard fds a box must not get are refused (dir, O_PATH, devices, kernel objects)" stdio_refused_kinds
 case_run "the caller's fds above 2 never reach the box" stdio_high_fds_not_inherited
+case_run "a process raises its own oom_score_adj (OpenClaw), /proc/sys stays read-only" proc_self_writable
