@@ -269,16 +269,21 @@ int secrets_entry_new(const char *name, const void *value, size_t len, struct en
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->pub = (struct secret){ .name = e->name, .value = e->mem, .len = len };
 	if (len >= SECRETS_REDACT_MIN) {
-		e->pat[e->npat++] = (struct pattern){ e->mem, len };
+		e->pat[e->npat++] = (struct pattern){ e->mem, len, 0, PAT_VALUE };
+		if (len > SECRETS_AFFIX_MIN)
+			e->pat[e->npat++] =
+			    (struct pattern){ e->mem + len - SECRETS_AFFIX_MIN, SECRETS_AFFIX_MIN,
+					      len - SECRETS_AFFIX_MIN, PAT_SUFFIX };
+		size_t first_form = e->npat;
 		char *o = e->mem + len + 1;
 		for (unsigned a = 0; a < 2; a++)
 			for (unsigned shift = 0; shift < 3; shift++) {
 				size_t n = b64_stable(value, len, shift, a ? url : std, o);
 				bool dup = false;
-				for (size_t k = 1; k < e->npat && !dup; k++)
+				for (size_t k = first_form; k < e->npat && !dup; k++)
 					dup = e->pat[k].n == n && memcmp(e->pat[k].p, o, n) == 0;
 				if (n >= B64_MIN && !dup) {
-					e->pat[e->npat++] = (struct pattern){ o, n };
+					e->pat[e->npat++] = (struct pattern){ .p = o, .n = n };
 					o += n;
 				}
 			}
@@ -289,7 +294,7 @@ int secrets_entry_new(const char *name, const void *value, size_t len, struct en
 				o[2 * k] = digits[v[k] >> 4];
 				o[2 * k + 1] = digits[v[k] & 15];
 			}
-			e->pat[e->npat++] = (struct pattern){ o, 2 * len };
+			e->pat[e->npat++] = (struct pattern){ .p = o, .n = 2 * len };
 			o += 2 * len;
 		}
 		for (unsigned c = 0; c < 2; c++) {
@@ -300,7 +305,7 @@ int secrets_entry_new(const char *name, const void *value, size_t len, struct en
 			if (n == len || (c && memcmp(o, e->pat[e->npat - 1].p, n) == 0 &&
 					 e->pat[e->npat - 1].n == n))
 				continue;
-			e->pat[e->npat++] = (struct pattern){ o, n };
+			e->pat[e->npat++] = (struct pattern){ .p = o, .n = n };
 			o += n;
 		}
 	}

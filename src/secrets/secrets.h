@@ -40,6 +40,7 @@
 #define SECRETS_FILE_MAX       (1024 * 1024)    /* bytes of a dotenv file */
 #define SECRETS_VALUE_MAX      DOTENV_VALUE_MAX /* bytes of one value */
 #define SECRETS_REDACT_MIN     4                /* shorter values are not redacted */
+#define SECRETS_AFFIX_MIN      12               /* a shown prefix or suffix this long is */
 #define SECRETS_SHORT          8                /* shorter ones: a warning */
 #define SECRETS_STORE_FILE     "secrets.env"    /* in the box's state dir */
 #define SECRETS_CONFIG_ENV     ".env"           /* in a --config DIR */
@@ -155,9 +156,10 @@ struct secrets_env *secrets_env_free(struct secrets_env *e);
 
 /* Redaction: every value of at least SECRETS_REDACT_MIN bytes, and its
  * base64 forms (standard and URL alphabets, any alignment, at least 8
- * characters), hex and URL-encoded forms (lower and upper case each) in
- * in[0..len) become "[REDACTED:NAME]" (the longest match
- * wins). Returns 0 and leaves *ret NULL when nothing matched; 1 with *ret a
+ * characters), hex and URL-encoded forms (lower and upper case each), and
+ * a prefix or a suffix of the value of SECRETS_AFFIX_MIN bytes or more (a
+ * key dialog shows a key's last 20 characters) in in[0..len) become
+ * "[REDACTED:NAME]" (the longest match wins). Returns 0 and leaves *ret NULL when nothing matched; 1 with *ret a
  * new heap string (caller frees; it holds no value) when something did. */
 int secrets_redact(const struct secrets *s, const char *in, size_t len, char **ret);
 

@@ -11,13 +11,22 @@
 
 #define MAX_WARNINGS 32
 /* The value, base64 in 2 alphabets x 3 alignments, hex in 2 cases,
- * URL-encoded in 2 cases. */
-#define MAX_PATTERNS 11
+ * URL-encoded in 2 cases, the value's last SECRETS_AFFIX_MIN bytes. */
+#define MAX_PATTERNS 12
 #define B64_MIN      8 /* shorter base64 forms would redact ordinary text */
+
+enum pattern_kind {
+	PAT_WHOLE,  /* matches whole */
+	PAT_VALUE,  /* the value: its first SECRETS_AFFIX_MIN or more bytes match too */
+	PAT_SUFFIX, /* the value's last SECRETS_AFFIX_MIN bytes: the match grows back
+		     * over the bytes before it while they are the value's */
+};
 
 struct pattern {
 	const char *p;
 	size_t n;
+	size_t back; /* PAT_SUFFIX: the value's bytes before p */
+	enum pattern_kind kind;
 };
 
 struct entry {

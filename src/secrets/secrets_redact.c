@@ -4,6 +4,58 @@
 #include "secrets/secrets_int.h"
 #include "util/buf.h"
 
+/* ---- matching ---- */
+
+/* How much of pattern pt matches at b[0..n): 0 for none; its length, or
+ * for the value a prefix of SECRETS_AFFIX_MIN or more. Sets *prefix when
+ * b is a proper prefix of pt (the rest may come). */
+static size_t pattern_at(const struct pattern *pt, const char *b, size_t n, bool *prefix)
+{
+	size_t m = 0, max = pt->n < n ? pt->n : n;
+	while (m < max && b[m] == pt->p[m])
+		m++;
+	if (m == n && m < pt->n)
+		*prefix = true;
+	if (m == pt->n)
+		return m;
+	return pt->kind == PAT_VALUE && m >= SECRETS_AFFIX_MIN ? m : 0;
+}
+
+/* The longest match at b[i..n) (a whole pattern wins a tie): its entry, *ret_start (a suffix grows back
+ * to lo at most, the bytes before lo being passed on already) and *ret_n;
+ * *ret_prefix when b[i..n) is a proper prefix of a pattern. */
+static const struct entry *match_at(const struct secrets *s, const char *b, size_t lo, size_t i,
+				    size_t n, size_t *ret_start, size_t *ret_n, bool *ret_prefix)
+{
+	const struct entry *best = NULL;
+	bool best_whole = false;
+	*ret_n = 0;
+	*ret_prefix = false;
+	if (n - i < 2) { /* one byte: no key; a prefix of a pattern or not */
+		for (size_t k = 0; k < s->n && !*ret_prefix; k++)
+			for (size_t j = 0; j < s->e[k]->npat; j++)
+				*ret_prefix |= s->e[k]->pat[j].p[0] == b[i];
+		return NULL;
+	}
+	unsigned key = idx_key(b + i);
+	for (uint32_t x = s->bucket[key]; x < s->bucket[key + 1]; x++) {
+		const struct pattern *pt = s->idx[x].pt;
+		size_t m = pattern_at(pt, b + i, n - i, ret_prefix), k = 0;
+		if (m && pt->kind == PAT_SUFFIX)
+			while (k < pt->back && i - k > lo &&
+			       b[i - k - 1] == pt->p[-(ptrdiff_t)k - 1])
+				k++;
+		bool whole = m == pt->n; /* wins a tie with a value's prefix */
+		if (m + k > *ret_n || (m && m + k == *ret_n && whole && !best_whole)) {
+			best = s->idx[x].e;
+			best_whole = whole;
+			*ret_n = m + k;
+			*ret_start = i - k;
+		}
+	}
+	return best;
+}
+
 /* ---- redaction ---- */
 
 int secrets_redact(const struct secrets *s, const char *in, size_t len, char **ret)
@@ -18,22 +70,14 @@ int secrets_redact(const struct secrets *s, const char *in, size_t len, char **r
 	if (r0 < 0)
 		return r0;
 	for (size_t i = 0; i < len;) {
-		const struct entry *best = NULL;
-		size_t best_n = 0;
-		unsigned key = len - i >= 2 ? idx_key(in + i) : 0;
-		for (uint32_t x = s->bucket[key]; len - i >= 2 && x < s->bucket[key + 1]; x++) {
-			const struct pattern *pt = s->idx[x].pt;
-			if (pt->n > best_n && pt->n <= len - i &&
-			    memcmp(pt->p, in + i, pt->n) == 0) {
-				best = s->idx[x].e;
-				best_n = pt->n;
-			}
-		}
+		size_t start, n;
+		bool prefix;
+		const struct entry *best = match_at(s, in, copied, i, len, &start, &n, &prefix);
 		if (!best) {
 			i++;
 			continue;
 		}
-		int r = buf_append(&out, in + copied, i - copied);
+		int r = buf_append(&out, in + copied, start - copied);
 		if (r == 0)
 			r = buf_printf(&out, "[REDACTED:%s]", best->name);
 		if (r < 0) {
@@ -41,7 +85,7 @@ int secrets_redact(const struct secrets *s, const char *in, size_t len, char **r
 			return r;
 		}
 		hit = true;
-		i += best_n;
+		i = start + n;
 		copied = i;
 	}
 	if (!hit)
@@ -108,36 +152,6 @@ int secrets_stream_flush_in(const struct secrets_stream *st)
 	return st->nwait > 0 && st->nwait < SECRETS_STREAM_HOLD ? SECRETS_STREAM_WAIT_MS : -1;
 }
 
-/* At b[0..n): the longest whole pattern (its entry, *ret_n its length),
- * and in *ret_prefix whether b is a proper prefix of some pattern (the
- * rest may come). */
-static const struct entry *match_at(const struct secrets *s, const char *b, size_t n, size_t *ret_n,
-				    bool *ret_prefix)
-{
-	const struct entry *best = NULL;
-	*ret_n = 0;
-	*ret_prefix = false;
-	if (n < 2) { /* one byte: no key; a prefix of a pattern or not */
-		for (size_t k = 0; k < s->n && !*ret_prefix; k++)
-			for (size_t j = 0; j < s->e[k]->npat; j++)
-				*ret_prefix |= s->e[k]->pat[j].p[0] == b[0];
-		return NULL;
-	}
-	unsigned key = idx_key(b);
-	for (uint32_t x = s->bucket[key]; x < s->bucket[key + 1]; x++) {
-		const struct pattern *pt = s->idx[x].pt;
-		if (pt->n <= n) {
-			if (pt->n > *ret_n && memcmp(pt->p, b, pt->n) == 0) {
-				best = s->idx[x].e;
-				*ret_n = pt->n;
-			}
-		} else if (memcmp(pt->p, b, n) == 0) {
-			*ret_prefix = true;
-		}
-	}
-	return best;
-}
-
 /* Redact work[0..n) into out; with wait, stop at the first position whose
  * rest begins a pattern and keep that rest waiting. */
 static int stream_run(struct secrets_stream *st, size_t n, bool wait)
@@ -146,21 +160,21 @@ static int stream_run(struct secrets_stream *st, size_t n, bool wait)
 	size_t i = 0, copied = 0;
 	buf_reset(&st->out);
 	while (i < n) {
-		size_t mn;
+		size_t start, mn;
 		bool prefix;
-		const struct entry *e = match_at(st->s, b + i, n - i, &mn, &prefix);
+		const struct entry *e = match_at(st->s, b, copied, i, n, &start, &mn, &prefix);
 		if (wait && prefix)
 			break;
 		if (!e) {
 			i++;
 			continue;
 		}
-		int r = buf_append(&st->out, b + copied, i - copied);
+		int r = buf_append(&st->out, b + copied, start - copied);
 		if (r == 0)
 			r = buf_printf(&st->out, "[REDACTED:%s]", e->name);
 		if (r < 0)
 			return r;
-		i += mn;
+		i = start + mn;
 		copied = i;
 	}
 	int r = buf_append(&st->out, b + copied, i - copied);
