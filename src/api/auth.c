@@ -97,7 +97,7 @@ int api_check_auth_policy(const struct api_config *cfg, struct error *err)
 		return error_set(
 		    err, -EINVAL, cfg->listen, 0,
 		    "TCP needs auth: set CLAWBOX_API_TOKEN or CLAWBOX_API_PASSWORD, or "
-		    "give --no-auth (loopback only: any local user may connect)");
+		    "give --no-auth (loopback only: your uid and root only)");
 	return 0;
 }
 

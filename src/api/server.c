@@ -14,6 +14,7 @@
 
 #include "api/api_int.h"
 #include "api/httplib.h"
+#include "util/sockdiag.h"
 
 struct listener {
 	struct api_server *srv;
@@ -53,8 +54,31 @@ static const char *req_query(struct api_req *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* The uid owning the client's end of the TCP connection fd, a loopback
+ * one (the kernel's socket table: sock_diag), in *ret; -ENOENT when that
+ * end is gone or not on this host's network namespace. */
+static int tcp_peer_uid(int fd, uid_t *ret)
+{
+	struct sockaddr_storage self, peer;
+	socklen_t sl = sizeof(self), pl = sizeof(peer);
+	struct inet_diag_msg msg;
+	if (getsockname(fd, (struct sockaddr *)&self, &sl) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+		return -errno;
+	_cleanup_close_ int diag = sockdiag_open();
+	if (diag < 0)
+		return diag;
+	/* The client's socket: its own address is our peer, its peer is us. */
+	int r = sockdiag_find(diag, 1, IPPROTO_TCP, &peer, &self, &msg);
+	if (r == 0)
+		*ret = msg.idiag_uid;
+	return r;
+}
+
 /* Who is on the other side of c: its uid on the unix socket (refused
- * unless ours or root's: -EPERM), its address on TCP. */
+ * unless ours or root's: -EPERM), its address on TCP; with --no-auth its
+ * uid there too, and the same rule (loopback only: the client is a
+ * process of this host). */
 static int describe_peer(struct listener *l, struct MHD_Connection *c, char *out, size_t n)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -80,8 +104,15 @@ static int describe_peer(struct listener *l, struct MHD_Connection *c, char *out
 		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
 		port = ntohs(a6->sin6_port);
 	}
-	snprintf(out, n, "tcp %s:%u", host, port);
-	return 0;
+	if (!l->srv->a.cfg.no_auth) {
+		snprintf(out, n, "tcp %s:%u", host, port);
+		return 0;
+	}
+	uid_t uid = (uid_t)-1;
+	if (!ci || tcp_peer_uid(ci->connect_fd, &uid) < 0)
+		return -EPERM;
+	snprintf(out, n, "tcp %s:%u uid %u", host, port, (unsigned)uid);
+	return uid == geteuid() || uid == 0 ? 0 : -EPERM;
 }
 
 /* MHD: the request line is read. Makes our request (returned as the

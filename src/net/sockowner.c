@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "util/fdpass.h"
+#include "util/sockdiag.h"
 
 #include "net/sockowner.h"
 
@@ -89,70 +90,16 @@ static int open_diag(int netns)
 	return k == 1 && tag == 'F' ? TAKE_FD(fd) : -EPERM;
 }
 
-static int put_addr(struct inet_diag_sockid *id, bool src, const struct sockaddr_storage *ss)
-{
-	__be32 *a = src ? id->idiag_src : id->idiag_dst;
-	__be16 *port = src ? &id->idiag_sport : &id->idiag_dport;
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
-		a[0] = s->sin_addr.s_addr;
-		*port = s->sin_port;
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
-		memcpy(a, &s->sin6_addr, 16);
-		*port = s->sin6_port;
-	} else
-		return -EAFNOSUPPORT;
-	return 0;
-}
-
 /* One exact-match request on the diag socket (under o->lock): the inode
  * of the box's socket. */
 static int diag_inode(struct sockowner *o, int proto, const struct sockaddr_storage *box_end,
 		      const struct sockaddr_storage *proxy_end, uint64_t *ret)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 r;
-	} req = { .nlh = { .nlmsg_len = sizeof(req),
-			   .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			   .nlmsg_flags = NLM_F_REQUEST,
-			   .nlmsg_seq = ++o->seq },
-		  .r = { .sdiag_family = (uint8_t)box_end->ss_family,
-			 .sdiag_protocol = (uint8_t)proto,
-			 .idiag_states = ~0u,
-			 .id.idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } };
-	/* TCP finds the socket whose own address is src; UDP, for historical
-	 * reasons, the one whose own address is dst. */
-	bool tcp = proto == IPPROTO_TCP;
-	if (box_end->ss_family != proxy_end->ss_family || put_addr(&req.r.id, tcp, box_end) < 0 ||
-	    put_addr(&req.r.id, !tcp, proxy_end) < 0)
-		return -EAFNOSUPPORT;
-	if (send(o->diag, &req, sizeof(req), 0) < 0)
-		return -errno;
-	/* The kernel answers within send(): anything else queued is a stale
-	 * answer and is skipped by its sequence number. */
-	for (;;) {
-		union {
-			struct nlmsghdr h;
-			char b[1024];
-		} ans;
-		ssize_t k = recv(o->diag, &ans, sizeof(ans), MSG_DONTWAIT);
-		if (k < 0)
-			return errno == EAGAIN ? -ENOENT : -errno;
-		if ((size_t)k < sizeof(ans.h) || ans.h.nlmsg_seq != o->seq)
-			continue;
-		if (ans.h.nlmsg_type == NLMSG_ERROR)
-			return -ENOENT;
-		if (ans.h.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-		    (size_t)k < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-			return -EPROTO;
-		const struct inet_diag_msg *msg = NLMSG_DATA(&ans.h);
-		if (msg->idiag_inode == 0)
-			return -ENOENT; /* closed: only the kernel holds it */
-		*ret = msg->idiag_inode;
-		return 0;
-	}
+	struct inet_diag_msg msg;
+	int r = sockdiag_find(o->diag, ++o->seq, proto, box_end, proxy_end, &msg);
+	if (r == 0)
+		*ret = msg.idiag_inode;
+	return r;
 }
 
 /* Whether the process of pdir (its /proc/PID) has an fd on want

@@ -265,6 +265,16 @@ EOF
 	u="http://127.0.0.1:$PORT"
 	[ "$(curl -s -o /dev/null -w '%{http_code}' "$u/v1/boxes")" = 200 ] || fail "--no-auth"
 	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "$u/v1/boxes")" = 403 ] || fail "DNS rebinding"
+	# another local user is refused on the loopback port as on the socket
+	# (the kernel's socket table names the uid behind the client's end)
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+		out=$(setpriv --reuid=65534 --regid=65534 --clear-groups curl -s -w ' %{http_code}' \
+			"$u/v1/boxes") || true
+		case "$out" in *"owner only"*" 403") ;; *) fail "another uid on --no-auth: $out" ;; esac
+		out=$(setpriv --reuid=65534 --regid=65534 --clear-groups curl -s -w ' %{http_code}' \
+			"$u/v1/health") || true
+		case "$out" in *" 403") ;; *) fail "another uid on --no-auth /v1/health: $out" ;; esac
+	fi
 }
 
 slow_client_cut_off() {
