@@ -189,7 +189,11 @@ int ctl_exec_start(const struct box *b, const struct ctl_exec_spec *s, struct ct
 	struct ctl_exec *x = malloc(sizeof(*x));
 	if (!x)
 		return error_errno(err, -ENOMEM, "run a command");
-	*x = (struct ctl_exec){ .fd = TAKE_FD(fd), .t0 = clock_ms() };
+	/* Field by field: a compound literal would zero the 128 KiB buffer,
+	 * a third of a CLI exec's own CPU time. */
+	x->fd = TAKE_FD(fd);
+	x->started = false;
+	x->t0 = clock_ms();
 	*ret = x;
 	return 0;
 }
