@@ -1,0 +1,138 @@
+/* OpenSSL 3 (libssl and the libcrypto it needs), loaded with dlopen() by the
+ * proxy of a box with a brokered secret only (docs/SECRETS.md, "Brokered
+ * credentials"): every other start of clawbox pays nothing for it, as
+ * src/api/httplib.h does for libmicrohttpd. Include this after the OpenSSL
+ * headers; calls keep their names and go through the table (OpenSSL's own
+ * macros, SSL_set_tlsext_host_name and the like, expand to functions of
+ * the table too). */
+#ifndef CLAWBOX_TLSLIB_H
+#define CLAWBOX_TLSLIB_H
+#include "util/common.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#define TLSLIB_FUNCS(X)                  \
+	X(ASN1_INTEGER_set_uint64)       \
+	X(BIO_ctrl)                      \
+	X(BIO_free)                      \
+	X(BIO_new)                       \
+	X(BIO_new_mem_buf)               \
+	X(BIO_s_mem)                     \
+	X(ERR_clear_error)               \
+	X(ERR_error_string_n)            \
+	X(ERR_get_error)                 \
+	X(EVP_PKEY_Q_keygen)             \
+	X(EVP_PKEY_free)                 \
+	X(EVP_PKEY_up_ref)               \
+	X(EVP_sha256)                    \
+	X(PEM_read_bio_PrivateKey)       \
+	X(PEM_read_bio_X509)             \
+	X(PEM_write_bio_PrivateKey)      \
+	X(PEM_write_bio_X509)            \
+	X(RAND_bytes)                    \
+	X(X509V3_EXT_conf_nid)           \
+	X(X509V3_set_ctx)                \
+	X(X509_EXTENSION_free)           \
+	X(X509_NAME_add_entry_by_txt)    \
+	X(X509_STORE_CTX_free)           \
+	X(X509_STORE_CTX_get0_param)     \
+	X(X509_STORE_CTX_get_error)      \
+	X(X509_STORE_CTX_init)           \
+	X(X509_STORE_CTX_new)            \
+	X(X509_STORE_add_cert)           \
+	X(X509_STORE_free)               \
+	X(X509_STORE_new)                \
+	X(X509_VERIFY_PARAM_set1_host)   \
+	X(X509_VERIFY_PARAM_set1_ip_asc) \
+	X(X509_add_ext)                  \
+	X(X509_free)                     \
+	X(X509_get_serialNumber)         \
+	X(X509_get_subject_name)         \
+	X(X509_getm_notAfter)            \
+	X(X509_getm_notBefore)           \
+	X(X509_gmtime_adj)               \
+	X(X509_new)                      \
+	X(X509_set_issuer_name)          \
+	X(X509_set_pubkey)               \
+	X(X509_set_version)              \
+	X(X509_sign)                     \
+	X(X509_up_ref)                   \
+	X(X509_verify_cert)              \
+	X(X509_verify_cert_error_string)
+
+struct tlslib {
+#define TLSLIB_FIELD(f) __typeof__(&f) f;
+	TLSLIB_FUNCS(TLSLIB_FIELD)
+#undef TLSLIB_FIELD
+};
+
+extern struct tlslib tlslib;
+
+struct error;
+
+/* Load libssl once (thread-safe). 0, or -ELIBACC when it is missing or
+ * lacks a function; err (may be NULL) then names it (where). */
+int tlslib_load(struct error *err);
+
+/* OpenSSL's last error queued in this thread, as text in out (n bytes),
+ * the queue emptied; "unknown error" when it is empty. Returns out. */
+char *tlslib_error(char *out, size_t n);
+
+#ifndef TLSLIB_NO_REDIRECT
+#define ASN1_INTEGER_set_uint64       (tlslib.ASN1_INTEGER_set_uint64)
+#define BIO_ctrl                      (tlslib.BIO_ctrl)
+#define BIO_free                      (tlslib.BIO_free)
+#define BIO_new                       (tlslib.BIO_new)
+#define BIO_new_mem_buf               (tlslib.BIO_new_mem_buf)
+#define BIO_s_mem                     (tlslib.BIO_s_mem)
+#define ERR_clear_error               (tlslib.ERR_clear_error)
+#define ERR_error_string_n            (tlslib.ERR_error_string_n)
+#define ERR_get_error                 (tlslib.ERR_get_error)
+#define EVP_PKEY_Q_keygen             (tlslib.EVP_PKEY_Q_keygen)
+#define EVP_PKEY_free                 (tlslib.EVP_PKEY_free)
+#define EVP_PKEY_up_ref               (tlslib.EVP_PKEY_up_ref)
+#define EVP_sha256                    (tlslib.EVP_sha256)
+#define PEM_read_bio_PrivateKey       (tlslib.PEM_read_bio_PrivateKey)
+#define PEM_read_bio_X509             (tlslib.PEM_read_bio_X509)
+#define PEM_write_bio_PrivateKey      (tlslib.PEM_write_bio_PrivateKey)
+#define PEM_write_bio_X509            (tlslib.PEM_write_bio_X509)
+#define RAND_bytes                    (tlslib.RAND_bytes)
+#define X509V3_EXT_conf_nid           (tlslib.X509V3_EXT_conf_nid)
+#define X509V3_set_ctx                (tlslib.X509V3_set_ctx)
+#define X509_EXTENSION_free           (tlslib.X509_EXTENSION_free)
+#define X509_NAME_add_entry_by_txt    (tlslib.X509_NAME_add_entry_by_txt)
+#define X509_STORE_CTX_free           (tlslib.X509_STORE_CTX_free)
+#define X509_STORE_CTX_get0_param     (tlslib.X509_STORE_CTX_get0_param)
+#define X509_STORE_CTX_get_error      (tlslib.X509_STORE_CTX_get_error)
+#define X509_STORE_CTX_init           (tlslib.X509_STORE_CTX_init)
+#define X509_STORE_CTX_new            (tlslib.X509_STORE_CTX_new)
+#define X509_STORE_add_cert           (tlslib.X509_STORE_add_cert)
+#define X509_STORE_free               (tlslib.X509_STORE_free)
+#define X509_STORE_new                (tlslib.X509_STORE_new)
+#define X509_VERIFY_PARAM_set1_host   (tlslib.X509_VERIFY_PARAM_set1_host)
+#define X509_VERIFY_PARAM_set1_ip_asc (tlslib.X509_VERIFY_PARAM_set1_ip_asc)
+#define X509_add_ext                  (tlslib.X509_add_ext)
+#define X509_free                     (tlslib.X509_free)
+#define X509_get_serialNumber         (tlslib.X509_get_serialNumber)
+#define X509_get_subject_name         (tlslib.X509_get_subject_name)
+#define X509_getm_notAfter            (tlslib.X509_getm_notAfter)
+#define X509_getm_notBefore           (tlslib.X509_getm_notBefore)
+#define X509_gmtime_adj               (tlslib.X509_gmtime_adj)
+#define X509_new                      (tlslib.X509_new)
+#define X509_set_issuer_name          (tlslib.X509_set_issuer_name)
+#define X509_set_pubkey               (tlslib.X509_set_pubkey)
+#define X509_set_version              (tlslib.X509_set_version)
+#define X509_sign                     (tlslib.X509_sign)
+#define X509_up_ref                   (tlslib.X509_up_ref)
+#define X509_verify_cert              (tlslib.X509_verify_cert)
+#define X509_verify_cert_error_string (tlslib.X509_verify_cert_error_string)
+#endif
+
+#endif
