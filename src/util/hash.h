@@ -11,4 +11,9 @@ void hash_sha256(const void *data, size_t len, uint8_t out[HASH_SHA256_SIZE]);
 /* Lowercase hex of the SHA-256 of data, NUL-terminated. */
 void hash_sha256_hex(const void *data, size_t len, char out[2 * HASH_SHA256_SIZE + 1]);
 
+/* HMAC-SHA256 of the n parts (part[i], len[i] bytes each, in order) under
+ * key (klen bytes). */
+void hash_hmac_sha256(const void *key, size_t klen, size_t n, const void *const *part,
+		      const size_t *len, uint8_t out[HASH_SHA256_SIZE]);
+
 #endif
