@@ -1,14 +1,9 @@
 #include "util/common.h"
 
+#include "net/http1.h"
 #include "net/httpproxy.h"
 
 #include <strings.h>
-
-static bool is_tchar(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
 
 /* Split "host[:port]" or "[v6][:port]" of length n. The host is copied bare
  * (no brackets). No port: defport (0 = a port is required). */
@@ -55,50 +50,15 @@ static int split_authority(const char *s, size_t n, char *host, size_t hostsz, u
 	return netpolicy_parse_port(ps, (size_t)(s + n - ps), port);
 }
 
-static bool header_is(const char *name, size_t nl, const char *want)
-{
-	return strlen(want) == nl && strncasecmp(name, want, nl) == 0;
-}
-
 /* Drop on forwarding: hop-by-hop headers and the proxy's own. */
 static bool dropped(const char *name, size_t nl)
 {
 	static const char *const names[] = { "Proxy-Connection", "Proxy-Authorization",
 					     "Connection", "Keep-Alive", "Proxy-Authenticate" };
 	for (size_t i = 0; i < ELEMENTSOF(names); i++)
-		if (header_is(name, nl, names[i]))
+		if (http1_header_is(name, nl, names[i]))
 			return true;
 	return false;
-}
-
-/* A Content-Length value v[0..end): OWS, 1-18 digits, OWS. A second one
- * must be equal. */
-static int parse_length(const char *v, const char *end, uint64_t *len, bool *seen)
-{
-	uint64_t x = 0;
-	size_t digits = 0;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	for (; v < end; v++, digits++) {
-		if (*v < '0' || *v > '9' || digits >= 18)
-			return -EBADMSG;
-		x = x * 10 + (uint64_t)(*v - '0');
-	}
-	if (digits == 0 || (*seen && x != *len))
-		return -EBADMSG;
-	*len = x;
-	*seen = true;
-	return 0;
-}
-
-static const char *find_crlf(const char *p, const char *end)
-{
-	for (; p + 1 < end; p++)
-		if (p[0] == '\r' && p[1] == '\n')
-			return p;
-	return NULL;
 }
 
 /* What the stages of one head's parse share. */
@@ -119,26 +79,10 @@ struct head {
  * a NUL or a control character in it. */
 static int find_head(const char *data, size_t n, struct head *h, struct httpreq *req)
 {
-	size_t lim = n < HTTPREQ_HEAD_MAX ? n : HTTPREQ_HEAD_MAX;
-
-	/* Find the end of the head first: nothing is parsed twice in vain. */
-	for (size_t i = 0; i + 3 < lim; i++)
-		if (data[i] == '\r' && memcmp(data + i, "\r\n\r\n", 4) == 0) {
-			h->end = data + i + 2;
-			break;
-		}
-	if (!h->end) {
-		if (memchr(data, '\0', lim))
-			return -EBADMSG;
-		return n >= HTTPREQ_HEAD_MAX ? -E2BIG : 0;
-	}
-	req->head_len = (size_t)(h->end - data) + 2;
-	for (size_t i = 0; i < req->head_len; i++) {
-		unsigned char c = (unsigned char)data[i];
-		if ((c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
-			return -EBADMSG;
-	}
-	return 1;
+	int r = http1_head_end(data, n, HTTPREQ_HEAD_MAX, &req->head_len);
+	if (r > 0)
+		h->end = data + req->head_len - 2;
+	return r;
 }
 
 /* The target of a request that is not CONNECT: origin form (/path) or
@@ -175,12 +119,12 @@ static int parse_origin_or_absolute(const char *target, size_t tl, struct head *
 /* The request line: METHOD SP target SP HTTP/1.0|1.1. */
 static int parse_request_line(const char *data, struct head *h, struct httpreq *req)
 {
-	h->line_end = find_crlf(data, h->end + 2);
+	h->line_end = http1_crlf(data, h->end + 2);
 	const char *sp1 = memchr(data, ' ', (size_t)(h->line_end - data));
 	if (!sp1 || sp1 == data || (size_t)(sp1 - data) >= sizeof(req->method))
 		return -EBADMSG;
 	for (const char *p = data; p < sp1; p++)
-		if (!is_tchar((unsigned char)*p))
+		if (!http1_tchar((unsigned char)*p))
 			return -EBADMSG;
 	memcpy(req->method, data, (size_t)(sp1 - data));
 	const char *target = sp1 + 1;
@@ -218,10 +162,10 @@ static int parse_header(const char *l, const char *le, struct head *h, struct ht
 	if (!colon || colon == l)
 		return -EBADMSG;
 	for (const char *p = l; p < colon; p++)
-		if (!is_tchar((unsigned char)*p))
+		if (!http1_tchar((unsigned char)*p))
 			return -EBADMSG;
 	size_t nl = (size_t)(colon - l);
-	if (header_is(l, nl, "Host")) {
+	if (http1_header_is(l, nl, "Host")) {
 		const char *v = colon + 1, *ve = le;
 		while (v < ve && (*v == ' ' || *v == '\t'))
 			v++;
@@ -232,12 +176,12 @@ static int parse_header(const char *l, const char *le, struct head *h, struct ht
 			return -EINVAL;
 		h->have_host = true;
 	}
-	if (header_is(l, nl, "Content-Length")) {
-		int r = parse_length(colon + 1, le, &req->body_len, &h->have_len);
+	if (http1_header_is(l, nl, "Content-Length")) {
+		int r = http1_content_length(colon + 1, le, &req->body_len, &h->have_len);
 		if (r < 0)
 			return r;
 	}
-	if (header_is(l, nl, "Transfer-Encoding"))
+	if (http1_header_is(l, nl, "Transfer-Encoding"))
 		req->chunked = true;
 	if (fwd && !req->connect && !dropped(l, nl))
 		return buf_append(fwd, l, (size_t)(le - l) + 2);
@@ -294,7 +238,7 @@ int httpreq_parse(const char *data, size_t n, struct httpreq *ret, struct buf *f
 			    h.version[7])) < 0)
 		return r;
 	for (const char *l = h.line_end + 2; l < h.end;) {
-		const char *le = find_crlf(l, h.end + 2);
+		const char *le = http1_crlf(l, h.end + 2);
 		if ((r = parse_header(l, le, &h, &req, fwd)) < 0)
 			return r;
 		l = le + 2;
