@@ -434,18 +434,21 @@ static const char *base_name(const char *name)
  * not a package runner's. */
 static const char *runner_package(char *const *argv)
 {
-	static const char *const runners[] = { "npx", "bunx", "pnpx", "uvx", NULL };
+	/* A runner, and the verb it needs ("" none) before the package. */
+	static const char *const runners[][2] = {
+		{ "npx", "" },     { "bunx", "" },    { "pnpx", "" },
+		{ "uvx", "" },     { "pipx", "run" }, { "pnpm", "dlx" },
+		{ "npm", "exec" }, { "yarn", "dlx" }, { "bun", "x" },
+	};
 	const char *cmd = base_name(argv[0]);
-	size_t i = 1;
-	if (STREQ(cmd, "pipx") || STREQ(cmd, "pnpm") || STREQ(cmd, "npm") || STREQ(cmd, "yarn") ||
-	    STREQ(cmd, "bun")) {
-		if (!argv[1] || !(STREQ(argv[1], "run") || STREQ(argv[1], "dlx") ||
-				  STREQ(argv[1], "exec") || STREQ(argv[1], "x")))
-			return NULL;
-		i = 2;
-	} else if (!in_list((char *const *)runners, cmd)) {
+	size_t i = 0;
+	for (size_t k = 0; k < ELEMENTSOF(runners) && i == 0; k++)
+		if (STREQ(cmd, runners[k][0]))
+			i = !runners[k][1][0]                          ? 1
+			    : argv[1] && STREQ(argv[1], runners[k][1]) ? 2
+								       : 0;
+	if (i == 0)
 		return NULL;
-	}
 	for (; argv[i]; i++) {
 		if (STREQ(argv[i], "--"))
 			return argv[i + 1];

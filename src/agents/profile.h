@@ -90,7 +90,7 @@ void agent_profiles_free(struct agent_profile **v, size_t n);
 
 /* The profile of v[0..n) that argv picks: the first that lists argv[0]'s
  * basename in commands, or, for a package runner (npx, bunx, pnpx, uvx,
- * pipx run, pnpm dlx, npm exec), its first argument that is not an option,
+ * pipx run, pnpm dlx, npm exec, yarn dlx, bun x), its first argument that is not an option,
  * by package name (a version "@1.2" cut off) or command name. Returns its
  * index, or -1: an interpreter (node, python), a script path or an unknown
  * name picks nothing. */

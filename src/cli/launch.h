@@ -21,6 +21,7 @@ struct launch_opts {
 	size_t ndeny;
 	struct net_opts net;
 	struct agent_opts agent; /* --agent, --explain, --setenv */
+
 	char **argv; /* the command (NULL-terminated); unused for a shell */
 	/* Secrets: -e values while parsing, every source once launch_run() has
 	 * loaded them (owned; freed by launch_opts_free). */

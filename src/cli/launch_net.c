@@ -237,18 +237,16 @@ int net_environment(const struct net_run *n, struct strv *env)
 		"HTTPS_PROXY=http://127.0.0.1:3128",  "https_proxy=http://127.0.0.1:3128",
 		"ALL_PROXY=socks5h://127.0.0.1:1080", "all_proxy=socks5h://127.0.0.1:1080",
 		"NO_PROXY=localhost,127.0.0.1,::1",   "no_proxy=localhost,127.0.0.1,::1",
-		/* Node (>= 24, 22.21) sends fetch() and http(s) through the
-		 * variables above only when told: without it a Node agent's
-		 * plain fetch() tries to go direct and finds no route
-		 * (docs/AGENTS.md). */
-		"NODE_USE_ENV_PROXY=1",
 	};
 	int r = 0;
 	if (n->mode == NET_NONE)
 		return 0;
 	for (size_t i = 0; i < ELEMENTSOF(vars) && r == 0; i++)
 		r = strv_push(env, vars[i]);
-	return r;
+	/* Node (24, 22.21 on) sends fetch() and http(s) through the variables
+	 * above only when told: without it a Node agent's plain fetch() goes
+	 * direct and finds no route (docs/NETWORK.md). */
+	return r < 0 ? r : strv_push(env, "NODE_USE_ENV_PROXY=1");
 }
 
 void net_started(struct net_run *n, pid_t pid)

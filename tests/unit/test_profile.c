@@ -222,6 +222,8 @@ TEST(profile_pick)
 	PICK("-", "npx", "-y");
 	PICK("-", "npx", "cowsay");
 	PICK("-", "npm", "install", "claude");
+	PICK("-", "npm", "run", "claude");
+	PICK("codex", "npm", "exec", "--", "@openai/codex");
 	PICK("-", "claude-helper");
 	PICK("-", "sh", "-c", "claude");
 	PICK("-", "");
