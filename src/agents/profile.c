@@ -100,12 +100,16 @@ struct agent_profile *agent_profile_free(struct agent_profile *p)
 static int want_string(const struct toml_value *v, const char *key, size_t max, const char *file,
 		       const char **ret, struct error *err)
 {
-	if (v->type != TOML_STRING)
-		return error_set(err, -EINVAL, file, v->line, "'%s' must be a string, not %s", key,
-				 toml_type_name(v->type));
-	if (v->str.len > max)
-		return error_set(err, -EINVAL, file, v->line, "'%s' is longer than %zu bytes", key,
-				 max);
+	/* -EINVAL spelled out: the analyzer cannot see what error_set returns. */
+	if (v->type != TOML_STRING) {
+		error_set(err, -EINVAL, file, v->line, "'%s' must be a string, not %s", key,
+			  toml_type_name(v->type));
+		return -EINVAL;
+	}
+	if (v->str.len > max) {
+		error_set(err, -EINVAL, file, v->line, "'%s' is longer than %zu bytes", key, max);
+		return -EINVAL;
+	}
 	*ret = v->str.s;
 	return 0;
 }
@@ -128,7 +132,7 @@ static int parse_names(const struct toml_value *v, const char *key, const char *
 	*ret = out; /* freed with the profile, even half full */
 	for (size_t i = 0; i < v->arr.n; i++) {
 		const struct toml_value *s = v->arr.items[i];
-		const char *str;
+		const char *str = NULL;
 		int r = want_string(s, key, 214, file, &str, err);
 		if (r < 0)
 			return r;
@@ -165,7 +169,7 @@ static int check_item_name(enum item_kind k, const struct toml_value *v, const c
 static int parse_item_key(enum item_kind k, const struct toml_kv *kv, const char *file,
 			  struct agent_item *it, struct error *err)
 {
-	const char *s;
+	const char *s = NULL;
 	int r;
 	if (STREQ(kv->key, "mode")) {
 		if (kv->val->type != TOML_INT || kv->val->i < 0 || kv->val->i > 0777)
@@ -197,7 +201,7 @@ static int parse_item(enum item_kind k, const struct toml_value *t, const char *
 		      struct agent_item *it, struct error *err)
 {
 	const struct toml_value *nv = toml_get(t, kinds[k].key);
-	const char *name;
+	const char *name = NULL;
 	int r;
 	it->line = t->line;
 	it->mode = 0644;
@@ -261,7 +265,7 @@ static int parse_list(enum item_kind k, const struct toml_value *v, const char *
 static int parse_top(const struct toml_kv *kv, const char *file, struct agent_profile *p,
 		     struct error *err)
 {
-	const char *s;
+	const char *s = NULL;
 	int r;
 	if (STREQ(kv->key, "description")) {
 		if ((r = want_string(kv->val, kv->key, 1024, file, &s, err)) < 0)
@@ -400,7 +404,7 @@ int agent_profiles_load_all(const char *box_dir, struct agent_profile ***ret_v, 
 	int r = all_names(box_dir, &names);
 	if (r < 0)
 		error_errno(err, r, "list the agent profiles of '%s'", box_dir);
-	else if (!(v = calloc(names.n + 1, sizeof(*v))))
+	else if (!(v = calloc(names.n + 1, sizeof(struct agent_profile *))))
 		r = -ENOMEM;
 	for (; r >= 0 && n < names.n; n++)
 		r = agent_profile_load(box_dir, names.v[n], &v[n], err);

@@ -121,8 +121,8 @@ static int pick_profile(const struct agent_opts *o, char *const *argv, const cha
 		snprintf(a->picked, sizeof(a->picked), "--agent %s", o->agent);
 		r = agent_profile_load(box_dir, o->agent, &a->profile, &err);
 	} else if ((r = agent_profiles_load_all(box_dir, &v, &n, &err)) == 0) {
-		ssize_t i = agent_pick(argv, v, n);
-		if (i >= 0) {
+		ssize_t i = argv ? agent_pick(argv, v, n) : -1;
+		if (i >= 0 && argv) {
 			a->profile = TAKE_PTR(v[i]);
 			const char *base =
 			    strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
