@@ -22,8 +22,8 @@
 /* One variable the run sets that is not a secret. */
 struct setting {
 	char *name, *value;
-	const char *why;            /* the profile's reason, or NULL */
-	char source[PATH_MAX + 32]; /* "profile claude", "PATH:LINE", "--setenv" */
+	const char *why;  /* the profile's reason, or NULL */
+	char source[512]; /* "profile claude", "PATH:LINE", "--setenv" */
 	bool from_profile;
 };
 
