@@ -24,7 +24,7 @@ static const struct {
 	const char *key;  /* the key that names an entry */
 	const char *keys; /* every key an entry may have, " "-separated */
 } kinds[] = {
-	[ITEM_ENV] = { "env", "name", " name value why " },
+	[ITEM_ENV] = { "env", "name", " name value when why " },
 	[ITEM_ALLOW] = { "allow", "domain", " domain why " },
 	[ITEM_FILE] = { "file", "path", " path content mode why " },
 	[ITEM_STATE] = { "state", "path", " path why " },
@@ -171,6 +171,13 @@ static int parse_item_key(enum item_kind k, const struct toml_kv *kv, const char
 {
 	const char *s = NULL;
 	int r;
+	if (STREQ(kv->key, "when")) {
+		if (kv->val->type != TOML_STRING || !STREQ(kv->val->str.s, "config"))
+			return error_set(err, -EINVAL, file, kv->val->line,
+					 "'when' must be \"config\" (set only with --config)");
+		it->only_with_config = true;
+		return 0;
+	}
 	if (STREQ(kv->key, "mode")) {
 		if (kv->val->type != TOML_INT || kv->val->i < 0 || kv->val->i > 0777)
 			return error_set(err, -EINVAL, file, kv->val->line,

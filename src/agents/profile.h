@@ -24,15 +24,18 @@
 #define AGENT_PATH_MAX    255         /* a path beneath the box home */
 #define AGENT_DIR         "agents"    /* in the box's state dir */
 
-/* One entry of a list: env (name, value), allow (name: the domain), file
- * (name: the path beneath the box home, value: its content, mode), state
- * (name: the path). why may be NULL. line: where the entry is in file. */
+/* One entry of a list: env (name, value: "{config}" at its start stands
+ * for where --config shows its DIR; only_with_config: set only when the run
+ * has --config), allow (name: the domain), file (name: the path beneath the
+ * box home, value: its content, mode), state (name: the path). why may be
+ * NULL. line: where the entry is in file. */
 struct agent_item {
 	char *name;
 	char *value;
 	char *why;
 	unsigned mode;
 	unsigned line;
+	bool only_with_config;
 };
 
 struct agent_list {

@@ -947,8 +947,7 @@ int launch_run(const struct launch_opts *o)
 	trace_point("locked");
 	if (cli_box_data(&b, o->box.disk, created, true) < 0)
 		return EXIT_SETUP;
-	if (launch_agent_prepare(&o->agent, o->shell ? NULL : o->argv, &b, &o->net, &agent) < 0 ||
-	    launch_agent_seed(agent, &b) < 0)
+	if (launch_agent_prepare(o, &b, &agent) < 0 || launch_agent_seed(agent, &b) < 0)
 		return EXIT_SETUP;
 	if (net_prepare(launch_agent_net(agent), b.dir, b.name, &ctx.net) < 0)
 		return EXIT_SETUP;

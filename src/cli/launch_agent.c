@@ -3,6 +3,7 @@
 
 #include "agents/profile.h"
 #include "box/boxenv.h"
+#include "box/rootfs.h"
 #include "cli/launch.h"
 #include "cli/launch_agent.h"
 #include "cli/launch_net.h"
@@ -145,8 +146,22 @@ static int pick_profile(const struct agent_opts *o, char *const *argv, const cha
 	return r;
 }
 
-/* The profile's variables and domains, checked against clawbox's rules. */
-static int apply_profile(struct launch_agent *a)
+/* The value of profile entry e: "{config}" at its start is where --config
+ * shows its DIR in the box (config: the run's, NULL: the default). */
+static int env_value(const struct agent_item *e, const char *config, char **ret)
+{
+	static const char mark[] = "{config}";
+	if (strncmp(e->value, mark, sizeof(mark) - 1) != 0)
+		return (*ret = strdup(e->value)) ? 0 : -ENOMEM;
+	return asprintf(ret, "%s%s", config ? config : ROOTFS_CONFIG, e->value + sizeof(mark) - 1) <
+		       0
+		   ? -ENOMEM
+		   : 0;
+}
+
+/* The profile's variables and domains, checked against clawbox's rules.
+ * config: where the run's --config DIR is in the box, NULL without one. */
+static int apply_profile(struct launch_agent *a, const char *config)
 {
 	const struct agent_profile *p = a->profile;
 	char source[64];
@@ -157,11 +172,14 @@ static int apply_profile(struct launch_agent *a)
 	for (size_t i = 0; i < p->env.n && r == 0; i++) {
 		const struct agent_item *e = &p->env.v[i];
 		const char *why = boxenv_reserved(e->name);
+		_cleanup_free_ char *value = NULL;
 		if (why) {
 			log_error("%s:%u: cannot set '%s': %s", p->file, e->line, e->name, why);
 			return -EINVAL;
 		}
-		r = add_setting(a, e->name, strlen(e->name), e->value, source, e->why, true);
+		if ((e->only_with_config && !config) || (r = env_value(e, config, &value)) < 0)
+			continue;
+		r = add_setting(a, e->name, strlen(e->name), value, source, e->why, true);
 	}
 	for (size_t i = 0; i < p->allow.n && r == 0; i++) {
 		const struct agent_item *d = &p->allow.v[i];
@@ -235,18 +253,21 @@ void launch_agent_freep(struct launch_agent **a)
 	launch_agent_free(*a);
 }
 
-int launch_agent_prepare(const struct agent_opts *o, char *const *argv, const struct box *b,
-			 const struct net_opts *net, struct launch_agent **ret)
+int launch_agent_prepare(const struct launch_opts *lo, const struct box *b,
+			 struct launch_agent **ret)
 {
 	_cleanup_(launch_agent_freep) struct launch_agent *a = calloc(1, sizeof(*a));
+	const struct agent_opts *o = &lo->agent;
+	char *const *argv = lo->shell || !lo->argv || !lo->argv[0] ? NULL : lo->argv;
 	const char *box_dir = b ? b->dir : NULL;
 	int r;
 	if (!a) {
 		log_error("cannot prepare the agent: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	a->net = *net;
-	if ((r = pick_profile(o, argv, box_dir, a)) < 0 || (r = apply_profile(a)) < 0 ||
+	a->net = lo->net;
+	if ((r = pick_profile(o, argv, box_dir, a)) < 0 ||
+	    (r = apply_profile(a, lo->config_dir[0] ? lo->config_path : NULL)) < 0 ||
 	    (r = load_env_file(a, box_dir)) < 0)
 		return r;
 	for (size_t i = 0; i < o->nsetenv && r == 0; i++) {
@@ -427,12 +448,15 @@ static void print_why(const char *why)
 		printf("      why: %s\n", why);
 }
 
-static void explain_profile(const struct launch_agent *a)
+static void explain_profile(const struct launch_agent *a, bool config)
 {
 	const struct agent_profile *p = a->profile;
 	printf("agent profile '%s' (%s), picked by %s\n", p->name, p->file, a->picked);
 	if (p->description)
 		printf("  %s\n", p->description);
+	for (size_t i = 0; i < p->env.n; i++)
+		if (p->env.v[i].only_with_config && !config)
+			printf("  (%s only with --config)\n", p->env.v[i].name);
 	printf("domains it allows (besides the built-in list and the box's net file):%s\n",
 	       p->allow.n ? "" : " none");
 	for (size_t i = 0; i < p->allow.n; i++) {
@@ -459,10 +483,10 @@ int launch_agent_explain(const struct launch_opts *o)
 	bool have_box = explain_box(o, &b);
 	struct launch_agent *a = NULL;
 	char *const *argv = o->shell || !o->argv || !o->argv[0] ? NULL : o->argv;
-	if (launch_agent_prepare(&o->agent, argv, have_box ? &b : NULL, &o->net, &a) < 0)
+	if (launch_agent_prepare(o, have_box ? &b : NULL, &a) < 0)
 		return EXIT_SETUP;
 	if (a->profile)
-		explain_profile(a);
+		explain_profile(a, o->config_dir[0] != '\0');
 	else if (o->agent.agent)
 		printf("agent profile: none (--agent none)\n");
 	else

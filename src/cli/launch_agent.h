@@ -57,13 +57,13 @@ int agent_opts_parse(struct agent_opts *o, int c, const char *arg);
 /* What a run applies: the profile (or none), the settings. Opaque. */
 struct launch_agent;
 
-/* Resolve the run's agent for box b: the profile (--agent, or the one
- * argv picks; argv may be NULL: a shell), the env file and --setenv,
- * every name checked; the profile's domains added to a copy of net (see
- * launch_agent_net). 0, or -errno after an error message ("file:line: ..."
- * for a bad profile or env file). */
-int launch_agent_prepare(const struct agent_opts *o, char *const *argv, const struct box *b,
-			 const struct net_opts *net, struct launch_agent **ret);
+/* Resolve the agent of the run lo for box b (NULL: none yet): the profile
+ * (--agent, or the one the command picks; a shell picks none), the env
+ * file and --setenv, every name checked; the profile's domains added to a
+ * copy of lo's network options (see launch_agent_net). 0, or -errno after
+ * an error message ("file:line: ..." for a bad profile or env file). */
+int launch_agent_prepare(const struct launch_opts *lo, const struct box *b,
+			 struct launch_agent **ret);
 
 /* The run's network options: net with the profile's domains allowed. */
 const struct net_opts *launch_agent_net(const struct launch_agent *a);

@@ -97,6 +97,16 @@ openclaw_state() {
 	echo "$out" | grep -qxF "/home/clawbox/.openclaw-state /home/clawbox/.openclaw/openclaw.json" ||
 		fail "openclaw env: $out"
 	echo "$out" | grep -qxF '{}' || fail "config not read: $out"
+	out=$("$CLAWBOX" run --project "$P" --config "$C/conf" -- env)
+	echo "$out" | grep -qxF OPENCLAW_CONFIG_READONLY=1 && fail "not openclaw: a profile anyway"
+	out=$("$CLAWBOX" run --project "$P" --config "$C/conf" --agent openclaw -- env)
+	echo "$out" | grep -qxF OPENCLAW_CONFIG_READONLY=1 || fail "no READONLY with --config: $out"
+	out=$("$CLAWBOX" run --project "$P" --agent openclaw -- env)
+	! echo "$out" | grep -q '^OPENCLAW_CONFIG_READONLY=' || fail "READONLY without --config"
+	out=$("$CLAWBOX" run --project "$P" --config "$C/conf:/home/clawbox/oc" -- "$P/openclaw")
+	echo "$out" | grep -qxF "/home/clawbox/.openclaw-state /home/clawbox/oc/openclaw.json" ||
+		fail "--config DIR:PATH: $out"
+	echo "$out" | grep -qxF '{}' || fail "config not read at its PATH: $out"
 	[ -e "$(boxdir)/home/.openclaw-state/state/ok" ] || [ -e "$(boxdir)/disk/home/.openclaw-state/state/ok" ] ||
 		fail "state not kept in the box home"
 }

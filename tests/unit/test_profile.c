@@ -73,6 +73,7 @@ TEST(profile_good)
 					   "packages = [\"@s/a\"]\n"
 					   "[[env]]\nname = \"X\"\nvalue = \"\"\n"
 					   "[[env]]\nname = \"Y\"\nvalue = \"2\"\nwhy = \"w\"\n"
+					   "when = \"config\"\n"
 					   "[[allow]]\ndomain = \"*.example.com:8443\"\n"
 					   "[[file]]\npath = \"a/b.txt\"\ncontent = \"hi\"\n"
 					   "[[state]]\npath = \".s\"\n");
@@ -84,6 +85,8 @@ TEST(profile_good)
 	CHECK_STREQ(p->env.v[0].value, "");
 	CHECK(p->env.v[0].why == NULL);
 	CHECK_STREQ(p->env.v[1].why, "w");
+	CHECK(!p->env.v[0].only_with_config);
+	CHECK(p->env.v[1].only_with_config);
 	CHECK_INT(p->env.v[1].line, 7);
 	CHECK_INT(p->files.v[0].mode, 0644);
 	CHECK_STREQ(p->files.v[0].value, "hi");
@@ -112,6 +115,8 @@ TEST(profile_bad_lines)
 	parse_err("[[allow]]\ndomain = \"a b\"\n", 2, "invalid domain");
 	parse_err("[[allow]]\nwhy = \"w\"\n", 1, "without 'domain'");
 	parse_err("env = 1\n", 1, "array of tables");
+	parse_err("[[env]]\nname = \"X\"\nvalue = \"v\"\nwhen = \"always\"\n", 4, "'when'");
+	parse_err("[[state]]\npath = \"x\"\nwhen = \"config\"\n", 3, "unknown key 'when'");
 	parse_err("a = \"unterminated\n", 1, "");
 }
 
