@@ -1,0 +1,419 @@
+#include "util/common.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "net/brokertls.h"
+#include "net/tlslib.h"
+#include "util/clock.h"
+#include "util/error.h"
+
+#define SIDE_BUF (BROKERHTTP_HEAD_MAX + 16384)
+
+struct brokertls {
+	struct brokerca *ca;
+	SSL_CTX *box, *up;
+};
+
+/* One side of a session: its TLS, its fd, what was read and not yet used. */
+struct side {
+	SSL *ssl;
+	int fd;
+	char *buf;
+	size_t n;
+};
+
+struct sess {
+	const struct brokertls_session *ss;
+	struct side c, u;
+	uint64_t out, in;
+};
+
+/* ALPN: HTTP/1.1 only. A client that offers ALPN without it (HTTP/2 only)
+ * is refused at the handshake. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char h1[] = "\x08http/1.1";
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto((unsigned char **)out, outlen, h1, sizeof(h1) - 1, in, inlen) ==
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_OK;
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls **ret,
+		  struct error *err)
+{
+	static const unsigned char h1[] = "\x08http/1.1";
+	char e[256];
+	struct brokertls *t = calloc(1, sizeof(*t));
+	if (!t)
+		return error_errno(err, -ENOMEM, "set up the brokered path");
+	t->ca = ca;
+	t->box = SSL_CTX_new(TLS_server_method());
+	t->up = SSL_CTX_new(TLS_client_method());
+	bool ok = t->box && t->up && SSL_CTX_set_min_proto_version(t->box, TLS1_2_VERSION) &&
+		  SSL_CTX_set_min_proto_version(t->up, TLS1_2_VERSION) &&
+		  SSL_CTX_set_default_verify_paths(t->up) &&
+		  (!upstream_ca || SSL_CTX_load_verify_locations(t->up, upstream_ca, NULL)) &&
+		  SSL_CTX_set_alpn_protos(t->up, h1, sizeof(h1) - 1) == 0;
+	if (!ok) {
+		error_set(err, -EIO, upstream_ca, 0, "set up TLS for brokered hosts: %s",
+			  tlslib_error(e, sizeof(e)));
+		brokertls_free(t);
+		return -EIO;
+	}
+	SSL_CTX_set_verify(t->up, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_alpn_select_cb(t->box, alpn_select, NULL);
+	*ret = t;
+	return 0;
+}
+
+struct brokertls *brokertls_free(struct brokertls *t)
+{
+	if (t) {
+		if (t->box)
+			SSL_CTX_free(t->box);
+		if (t->up)
+			SSL_CTX_free(t->up);
+		free(t);
+	}
+	return NULL;
+}
+
+/* Wait until fd is ready for what ssl's last call (that returned ret)
+ * wants: 0 to try again, -EPIPE when the peer closed, -ETIMEDOUT,
+ * -ECANCELED (stop), -EPROTO (a TLS error). */
+static int tls_wait(const struct sess *s, SSL *ssl, int fd, int ret, int64_t deadline)
+{
+	int e = SSL_get_error(ssl, ret);
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return -EPIPE;
+	if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+		return e == SSL_ERROR_SYSCALL ? -EPIPE : -EPROTO;
+	struct pollfd p[2] = { { fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 0 },
+			       { s->ss->stop_fd, POLLIN, 0 } };
+	for (;;) {
+		int64_t left = deadline - clock_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		int k = poll(p, s->ss->stop_fd >= 0 ? 2 : 1, (int)(left > 60000 ? 60000 : left));
+		if (k < 0 && errno != EINTR)
+			return -errno;
+		if (k > 0 && p[1].revents)
+			return -ECANCELED;
+		if (k > 0)
+			return 0;
+	}
+}
+
+/* A handshake, accepting or connecting. */
+static int handshake(const struct sess *s, SSL *ssl, int fd, bool accept)
+{
+	int64_t deadline = clock_ms() + s->ss->handshake_ms;
+	for (;;) {
+		int r = accept ? SSL_accept(ssl) : SSL_connect(ssl);
+		if (r == 1)
+			return 0;
+		if ((r = tls_wait(s, ssl, fd, r, deadline)) < 0)
+			return r;
+	}
+}
+
+/* Read more into side's buffer: > 0 bytes, -EPIPE at its end, or -errno. */
+static int side_read(const struct sess *s, struct side *d, int64_t deadline)
+{
+	if (d->n == SIDE_BUF)
+		return -E2BIG;
+	for (;;) {
+		int r = SSL_read(d->ssl, d->buf + d->n, (int)(SIDE_BUF - d->n));
+		if (r > 0) {
+			d->n += (size_t)r;
+			return r;
+		}
+		if ((r = tls_wait(s, d->ssl, d->fd, r, deadline)) < 0)
+			return r;
+	}
+}
+
+static int side_write(const struct sess *s, struct side *d, const char *p, size_t n)
+{
+	int64_t deadline = clock_ms() + s->ss->idle_ms;
+	while (n > 0) {
+		int r = SSL_write(d->ssl, p, (int)(n > INT_MAX ? INT_MAX : n));
+		if (r > 0) {
+			p += r;
+			n -= (size_t)r;
+			continue;
+		}
+		if ((r = tls_wait(s, d->ssl, d->fd, r, deadline)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Drop the first k bytes of d's buffer. */
+static void side_take(struct side *d, size_t k)
+{
+	memmove(d->buf, d->buf + k, d->n - k);
+	d->n -= k;
+}
+
+/* A body from one side to the other: len bytes, chunked, or until the
+ * sender ends (until_close); *count gets the bytes. */
+static int relay_body(struct sess *s, struct side *from, struct side *to, bool chunked,
+		      bool until_close, uint64_t len, uint64_t *count)
+{
+	struct brokerhttp_chunks ch = { 0 };
+	for (;;) {
+		size_t take = from->n;
+		bool done = false;
+		if (chunked) {
+			if (brokerhttp_chunks_feed(&ch, from->buf, from->n, &take, &done) < 0)
+				return -EBADMSG;
+		} else if (!until_close) {
+			take = len < from->n ? (size_t)len : from->n;
+			len -= take;
+			done = len == 0;
+		}
+		if (take && side_write(s, to, from->buf, take) < 0)
+			return -EPIPE;
+		*count += take;
+		side_take(from, take);
+		if (done)
+			return 0;
+		int r = side_read(s, from, clock_ms() + s->ss->idle_ms);
+		if (r == -EPIPE && until_close)
+			return 0;
+		if (r < 0)
+			return r;
+	}
+}
+
+/* An answer of clawbox's own to the box, the connection closed after. */
+static void answer(struct sess *s, int code, const char *why)
+{
+	char b[512];
+	const char *text = code == 400   ? "Bad Request"
+			   : code == 403 ? "Forbidden"
+			   : code == 408 ? "Request Timeout"
+			   : code == 431 ? "Request Header Fields Too Large"
+			   : code == 505 ? "HTTP Version Not Supported"
+					 : "Bad Gateway";
+	int n = snprintf(b, sizeof(b),
+			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+			 "Content-Length: %zu\r\n\r\nclawbox: %s\n",
+			 code, text, strlen(why) + 10, why);
+	if (n > 0 && (size_t)n < sizeof(b))
+		(void)side_write(s, &s->c, b, (size_t)n);
+}
+
+static void refuse(struct sess *s, const char *what, int code, const char *why)
+{
+	if (code)
+		answer(s, code, why);
+	if (s->ss->report && s->ss->report->refused)
+		s->ss->report->refused(s->ss->report->ctx, what, code, why);
+}
+
+/* The next request head from the box, rewritten into out: 1, 0 when the
+ * box closed between requests, or < 0. */
+static int next_request(struct sess *s, struct brokerhttp_req *rq, struct buf *out)
+{
+	const struct brokertls_session *ss = s->ss;
+	int64_t deadline = clock_ms() + ss->idle_ms;
+	for (bool first = true;; first = false) {
+		buf_reset(out);
+		int r = s->c.n ? brokerhttp_request(s->c.buf, s->c.n, ss->host, ss->port, ss->s,
+						    ss->ns, rq, out)
+			       : 0;
+		if (r != 0)
+			return r;
+		r = side_read(s, &s->c, deadline);
+		if (r == -EPIPE && s->c.n == 0)
+			return 0;
+		if (r < 0)
+			return r == -EPIPE ? -EBADMSG : r;
+		if (first) /* a head begun comes whole soon */
+			deadline = clock_ms() + ss->handshake_ms;
+	}
+}
+
+static int request_status(int r, const char **why)
+{
+	switch (r) {
+	case -E2BIG: *why = "request head too large"; return 431;
+	case -EINVAL: *why = "the Host header does not name the brokered host"; return 400;
+	case -EPROTONOSUPPORT: *why = "HTTP/1.0 or 1.1 only"; return 505;
+	case -EACCES: *why = "a placeholder of a secret brokered for another host"; return 403;
+	case -ENOTSUP: *why = "the secret cannot go in a header"; return 502;
+	case -ETIMEDOUT: *why = "request timed out"; return 408;
+	case -ECANCELED: *why = "the box is ending"; return 0;
+	default: *why = "malformed request"; return 400;
+	}
+}
+
+/* The response to rq, from upstream to the box: 1xx heads passed on, then
+ * the final head and its body. Its status, or < 0. */
+static int pass_response(struct sess *s, const struct brokerhttp_req *rq, bool *close)
+{
+	struct brokerhttp_resp rs;
+	int64_t deadline = clock_ms() + s->ss->idle_ms;
+	for (;;) {
+		int r = brokerhttp_response(s->u.buf, s->u.n, rq->method, &rs);
+		if (r == 0) {
+			if ((r = side_read(s, &s->u, deadline)) < 0)
+				return r;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (side_write(s, &s->c, s->u.buf, rs.head_len) < 0)
+			return -EPIPE;
+		s->in += rs.head_len;
+		side_take(&s->u, rs.head_len);
+		if (rs.status >= 200)
+			break;
+	}
+	if (rs.chunked || rs.until_close || rs.body_len)
+		if (relay_body(s, &s->u, &s->c, rs.chunked, rs.until_close, rs.body_len, &s->in) <
+		    0)
+			return -EPIPE;
+	*close = rs.close || rs.until_close;
+	return rs.status;
+}
+
+/* Requests, one after another, while both sides keep the connection. */
+static void serve_requests(struct sess *s)
+{
+	struct buf out = BUF_INIT(2 * BROKERHTTP_HEAD_MAX);
+	for (;;) {
+		struct brokerhttp_req rq;
+		const char *why;
+		bool close = false;
+		int r = next_request(s, &rq, &out);
+		if (r <= 0) {
+			int code = request_status(r, &why);
+			if (r < 0)
+				refuse(s, "request", code, why);
+			break;
+		}
+		s->out = s->in = 0;
+		r = side_write(s, &s->u, out.data, out.len);
+		explicit_bzero(out.data, out.len);
+		s->out += out.len;
+		side_take(&s->c, rq.head_len);
+		if (r == 0 && (rq.chunked || rq.body_len))
+			r = relay_body(s, &s->c, &s->u, rq.chunked, false, rq.body_len, &s->out);
+		int status = r < 0 ? r : pass_response(s, &rq, &close);
+		if (s->ss->report && s->ss->report->request)
+			s->ss->report->request(s->ss->report->ctx, &rq, status < 0 ? 0 : status,
+					       s->out, s->in, s->ss->s, s->ss->ns);
+		if (status < 0) {
+			refuse(s, "response", s->in ? 0 : 502,
+			       "the upstream's answer was cut or malformed");
+			break;
+		}
+		if (rq.close || close)
+			break;
+	}
+	if (out.data)
+		explicit_bzero(out.data, out.cap);
+	buf_free(&out);
+}
+
+/* The box's side: a leaf for the host, the handshake. */
+static int box_side(struct brokertls *t, struct sess *s, char *why, size_t n)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	struct error err;
+	if (brokerca_leaf(t->ca, s->ss->host, &cert, &key, &err) < 0) {
+		snprintf(why, n, "%s", err.message);
+		return -EIO;
+	}
+	s->c.ssl = SSL_new(t->box);
+	bool ok = s->c.ssl && SSL_use_certificate(s->c.ssl, cert) == 1 &&
+		  SSL_use_PrivateKey(s->c.ssl, key) == 1 && SSL_set_fd(s->c.ssl, s->c.fd) == 1;
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	int r = ok ? handshake(s, s->c.ssl, s->c.fd, true) : -EIO;
+	if (r < 0) {
+		char e[200];
+		/* a client that does not trust the CA says so in its alert */
+		snprintf(why, n, "TLS handshake with the box failed: %s",
+			 r == -ETIMEDOUT ? "timed out" : tlslib_error(e, sizeof(e)));
+	}
+	return r;
+}
+
+/* The upstream's side: SNI, the host's name verified, the handshake. */
+static int upstream_side(struct brokertls *t, struct sess *s, char *why, size_t n)
+{
+	const char *host = s->ss->host;
+	bool ip = strchr(host, ':') || strspn(host, "0123456789.") == strlen(host);
+	s->u.ssl = SSL_new(t->up);
+	bool ok = s->u.ssl && SSL_set_fd(s->u.ssl, s->u.fd) == 1 &&
+		  (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->u.ssl), host) == 1
+		      : SSL_set_tlsext_host_name(s->u.ssl, host) == 1 &&
+			    SSL_set1_host(s->u.ssl, host) == 1);
+	int r = ok ? handshake(s, s->u.ssl, s->u.fd, false) : -EIO;
+	if (r < 0) {
+		long v = s->u.ssl ? SSL_get_verify_result(s->u.ssl) : X509_V_OK;
+		char e[200];
+		snprintf(why, n, "TLS with %s failed: %s", host,
+			 v != X509_V_OK    ? X509_verify_cert_error_string(v)
+			 : r == -ETIMEDOUT ? "timed out"
+					   : tlslib_error(e, sizeof(e)));
+	}
+	return r;
+}
+
+static void side_end(struct side *d)
+{
+	if (d->ssl) {
+		(void)SSL_shutdown(d->ssl);
+		SSL_free(d->ssl);
+	}
+	if (d->buf) {
+		explicit_bzero(d->buf, SIDE_BUF);
+		free(d->buf);
+	}
+}
+
+void brokertls_serve(struct brokertls *t, const struct brokertls_session *ss)
+{
+	struct sess s = { .ss = ss, .c = { .fd = ss->cfd }, .u = { .fd = ss->ufd } };
+	char why[512];
+	/* OpenSSL writes with write(): a peer gone would raise SIGPIPE. Held
+	 * for this thread while it serves, the one it may raise then taken. */
+	sigset_t pipe, old;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	for (int i = 0; i < 2; i++) {
+		int fd = i ? ss->ufd : ss->cfd, fl = fcntl(fd, F_GETFL);
+		if (fl >= 0)
+			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	}
+	s.c.buf = malloc(SIDE_BUF);
+	s.u.buf = malloc(SIDE_BUF);
+	if (!s.c.buf || !s.u.buf)
+		refuse(&s, "handshake", 0, "out of memory");
+	else if (box_side(t, &s, why, sizeof(why)) < 0)
+		refuse(&s, "handshake", 0, why);
+	else if (upstream_side(t, &s, why, sizeof(why)) < 0)
+		refuse(&s, "upstream", 502, why);
+	else
+		serve_requests(&s);
+	side_end(&s.c);
+	side_end(&s.u);
+	if (!sigismember(&old, SIGPIPE)) {
+		while (sigtimedwait(&pipe, NULL, &(struct timespec){ 0 }) == SIGPIPE)
+			;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+}
