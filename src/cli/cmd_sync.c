@@ -2,6 +2,7 @@
 #include "util/common.h"
 
 #include "cli/cli.h"
+#include "cli/launch_mounts.h"
 #include "cli/commands.h"
 #include "sync/gate.h"
 #include "sync/gitsync.h"
@@ -1017,6 +1018,9 @@ int cmd_sync(int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	if (o.yolo)
 		return yolo_loop(&b, &o);
+	/* The overlay mounts' writes cannot come home yet: apply nothing. */
+	if (!o.dry && !o.status && !o.reset && launch_mounts_sync_check(&b) < 0)
+		return CLI_EXIT_ERROR;
 
 	struct gate *g;
 	struct error err;
