@@ -158,6 +158,37 @@ static void say_replaced(const struct box *b, const struct mounts *old, const st
 		 new->n ? list : "none");
 }
 
+/* A DST in the box's home must not pass through a symlink or a file there
+ * (the box put it there; rootfs refuses it too, once the box starts: this
+ * says so before anything is recorded). 0 or -ELOOP after a message. */
+static int check_home_dst(const struct box *b, const char *dst)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t hl = strlen(ROOTFS_HOME);
+	if (!path_is_beneath(dst, ROOTFS_HOME) ||
+	    snprintf(path, sizeof(path), "%s/home%s", b->data, dst + hl) >= (int)sizeof(path))
+		return 0;
+	for (char *p = path + strlen(b->data) + strlen("/home"); p;) {
+		char *next = strchr(p + 1, '/');
+		if (next)
+			*next = '\0';
+		int r = lstat(path, &st);
+		if (next)
+			*next = '/';
+		if (r < 0)
+			return 0;
+		if (!S_ISDIR(st.st_mode)) {
+			log_error("cannot mount at '%s': a symlink or a file is on the way in the "
+				  "box's home",
+				  dst);
+			return -ELOOP;
+		}
+		p = next;
+	}
+	return 0;
+}
+
 /* Check m->use; record it when it came from the options. */
 static int settle(struct launch_mounts *m, const struct box *b, const char *state,
 		  const char *config, struct mounts *rec, bool from_opts)
@@ -175,6 +206,9 @@ static int settle(struct launch_mounts *m, const struct box *b, const char *stat
 		log_error("%s", error_format(&err, msg, sizeof(msg)));
 		return r;
 	}
+	for (size_t i = 0; i < m->use.n; i++)
+		if ((r = check_home_dst(b, m->use.v[i].dst)) < 0)
+			return r;
 	if (!from_opts || mounts_equal(rec, &m->use))
 		return 0;
 	if ((r = check_dropped(b, rec, &m->use)) < 0)

@@ -2,7 +2,7 @@
  *   box.json     name, project (canonical path), mode, creation time, disk cap
  *   upper/ work/ the overlay's upper and work dirs (every write of the agent)
  *   home/        the box's $HOME (persistent, never the user's)
- *   mounts/ID/   an overlay mount's upper and work (src/state/mounts.h)
+ *   overlays/ID/ an overlay mount's upper and work (src/state/mounts.h)
  *   mounts       the record of the box's extra mounts (in the box dir)
  *   sync/        the sync gate's state and staging area
  *   disk.img     with a disk cap: the box's filesystem image (src/state/diskcap.h),

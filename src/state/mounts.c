@@ -87,7 +87,10 @@ int mounts_parse_opt(struct mounts *m, const char *arg, bool vault, struct error
 	if (!clean_text(arg))
 		return error_set(err, -EINVAL, NULL, 0, "%s: control characters in the argument",
 				 what);
-	if ((vault ? c2 != NULL : c1 == NULL || (c2 && strchr(c2 + 1, ':'))) || sl == 0)
+	/* "a:b:/dst": a ':' in SRC, not a kind. */
+	bool colon_src = kind && kind[1] == '/';
+	if ((vault ? c2 != NULL : c1 == NULL || (c2 && strchr(c2 + 1, ':'))) || sl == 0 ||
+	    colon_src)
 		return error_set(err, -EINVAL, NULL, 0,
 				 vault
 				     ? "%s '%s': DIR or DIR:ro or DIR:overlay expected (a DIR "
@@ -258,7 +261,7 @@ int mounts_data_dir(const char *data, const struct mount_entry *e, char *out, si
 	int kl = snprintf(key, sizeof(key), "%s%c%s", e->src, '\0', e->dst);
 	hash_sha256_hex(key, (size_t)kl, hex);
 	hex[16] = '\0';
-	int w = snprintf(out, n, "%s/mounts/%s", data, hex);
+	int w = snprintf(out, n, "%s/" MOUNTS_DATA "/%s", data, hex);
 	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
 }
 
@@ -267,6 +270,6 @@ int mounts_reset(const char *data)
 	_cleanup_close_ int dfd = open(data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	int r = fs_remove_tree_at(dfd, "mounts");
+	int r = fs_remove_tree_at(dfd, MOUNTS_DATA);
 	return r == -ENOENT ? 0 : r;
 }

@@ -3,7 +3,7 @@
  * box ($STATE/boxes/NAME/mounts), so the next run gets the same mounts.
  *   ro       SRC shown read-only (nosuid, nodev) at DST: the default
  *   overlay  SRC the lower layer of an overlay of its own at DST: writes
- *            held in the box's data dir (mounts/ID/upper), SRC unchanged
+ *            held in the box's data dir (overlays/ID/upper), SRC unchanged
  * The record is text, one mount a line, "KIND<TAB>SRC<TAB>DST"; '#' lines
  * are comments. Paths never hold control characters (a tab or a newline
  * cannot reach the record) and are valid UTF-8.
@@ -16,6 +16,7 @@
 
 #define MOUNTS_MAX   16
 #define MOUNTS_VAULT "/mnt/obsidian" /* where --vault DIR shows DIR */
+#define MOUNTS_DATA  "overlays"      /* in the data dir: the overlay mounts' dirs */
 
 enum mount_kind { MOUNT_RO, MOUNT_OVERLAY };
 
@@ -73,7 +74,7 @@ int mounts_save(const char *box_dir, const struct mounts *m);
 bool mounts_equal(const struct mounts *a, const struct mounts *b);
 
 /* The dir of an overlay mount's upper and work in the box's data dir:
- * data/mounts/ID, ID 16 hex digits of the sha256 of SRC and DST (a mount
+ * data/overlays/ID, ID 16 hex digits of the sha256 of SRC and DST (a mount
  * of another SRC at the same DST never sees another's writes). */
 int mounts_data_dir(const char *data, const struct mount_entry *e, char *out, size_t n);
 
