@@ -833,6 +833,15 @@ static int auto_round(const struct box *b, const struct opts *o, unsigned *ret_i
 	return r;
 }
 
+/* An auto round of an overlay mount's root (at the project's interval). */
+static int auto_root(const struct box *root, const struct mount_entry *e, void *p)
+{
+	unsigned interval;
+	(void)e;
+	(void)auto_round(root, p, &interval);
+	return 0;
+}
+
 /* The yolo auto-sync: a round every auto_interval seconds until the parent
  * (the box's clawbox run) ends or SIGTERM, then one last round. */
 static int yolo_loop(const struct box *b, struct opts *o)
@@ -847,6 +856,7 @@ static int yolo_loop(const struct box *b, struct opts *o)
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		(void)auto_round(b, o, &interval);
+		(void)launch_mounts_foreach_root(b, auto_root, o);
 		for (;;) {
 			if (stop_loop || getppid() != parent)
 				break;
@@ -859,6 +869,7 @@ static int yolo_loop(const struct box *b, struct opts *o)
 			break;
 	}
 	(void)auto_round(b, o, &interval);
+	(void)launch_mounts_foreach_root(b, auto_root, o);
 	return 0;
 }
 
@@ -1007,6 +1018,59 @@ static int run_gate(struct gate *g, const struct box *b, const struct opts *o)
 	return code;
 }
 
+struct root_run {
+	const struct opts *o;
+	int code;     /* the worst exit status yet */
+	bool pending; /* --json, --only: a mount holds changes */
+};
+
+/* An overlay mount, a root of the gate of its own: the same action. */
+static int sync_root(const struct box *root, const struct mount_entry *e, void *p)
+{
+	struct root_run *c = p;
+	struct gate *g;
+	struct error err;
+	if (c->o->json || c->o->nonly) {
+		struct changes_summary s = { 0 };
+		char upper[PATH_MAX];
+		path_join(upper, sizeof(upper), root->data, "upper");
+		_cleanup_close_ int ufd =
+		    open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int lfd = open(root->project, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		c->pending |= ufd >= 0 && changes_summarize(ufd, lfd, &s) == 0 && changes_total(&s);
+		return 0;
+	}
+	if (!c->o->quiet)
+		printf("\nmount '%s' (from '%s'):\n", e->dst, e->src);
+	int r = gate_open(root, GATE_OPEN_WAIT, &g, &err);
+	if (r < 0) {
+		report(&err, r);
+		c->code = CLI_EXIT_ERROR;
+		return 0;
+	}
+	int code = run_gate(g, root, c->o);
+	gate_close(g);
+	if (code > c->code)
+		c->code = code;
+	return 0;
+}
+
+/* After the project: the box's overlay mounts (--mount SRC:DST:overlay),
+ * each through the gate as the project is; not with --json or --only
+ * (said). Returns the worst exit status. */
+static int sync_mounts(const struct box *b, const struct opts *o, int code)
+{
+	struct root_run c = { .o = o, .code = code };
+	if (launch_mounts_foreach_root(b, sync_root, &c) < 0)
+		log_warn("cannot read the mounts of box '%s': its overlay mounts were not synced",
+			 b->name);
+	if (c.pending)
+		log_warn("box '%s': its overlay mounts hold changes, which %s does not cover: run "
+			 "'clawbox sync' without it for them",
+			 b->name, o->json ? "--json" : "--only");
+	return c.code;
+}
+
 int cmd_sync(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -1018,9 +1082,6 @@ int cmd_sync(int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	if (o.yolo)
 		return yolo_loop(&b, &o);
-	/* The overlay mounts' writes cannot come home yet: apply nothing. */
-	if (!o.dry && !o.status && !o.reset && launch_mounts_sync_check(&b) < 0)
-		return CLI_EXIT_ERROR;
 
 	struct gate *g;
 	struct error err;
@@ -1033,5 +1094,5 @@ int cmd_sync(int argc, char **argv)
 	}
 	code = run_gate(g, &b, &o);
 	gate_close(g);
-	return code;
+	return sync_mounts(&b, &o, code);
 }

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/launch_mounts.h"
 #include "sync/changes.h"
+#include "sync/gate.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -222,6 +223,16 @@ static int settle(struct launch_mounts *m, const struct box *b, const char *stat
 	return 0;
 }
 
+static int settle_root(const struct box *root, const struct mount_entry *e, void *ctx)
+{
+	(void)ctx;
+	int r = gate_settle_idle(root);
+	if (r < 0 && r != -EBUSY)
+		log_warn("cannot settle the synced changes of the mount '%s': %s", e->dst,
+			 strerror(-r));
+	return 0;
+}
+
 int launch_mounts_resolve(struct launch_mounts *m, const struct box *b, const char *state,
 			  const char *config, const struct rootfs_mount **ret_spec, size_t *ret_n)
 {
@@ -263,6 +274,8 @@ int launch_mounts_resolve(struct launch_mounts *m, const struct box *b, const ch
 	}
 	if (r < 0)
 		return r;
+	/* What the gate applied while the box last ran leaves the uppers now. */
+	(void)launch_mounts_foreach_root(b, settle_root, NULL);
 	*ret_spec = m->spec;
 	*ret_n = m->use.n;
 	return 0;
@@ -300,27 +313,28 @@ void launch_mounts_status(const struct box *b)
 	mounts_clear(&rec);
 }
 
-int launch_mounts_sync_check(const struct box *b)
+int launch_mounts_foreach_root(const struct box *b,
+			       int (*fn)(const struct box *root, const struct mount_entry *e,
+					 void *ctx),
+			       void *ctx)
 {
 	struct mounts rec = { .n = 0 };
 	int r = mounts_load(b->dir, &rec, NULL);
 	for (size_t i = 0; i < rec.n && r >= 0; i++) {
 		const struct mount_entry *e = &rec.v[i];
-		struct changes_summary s = { 0 };
-		char dir[PATH_MAX];
-		if (e->kind != MOUNT_OVERLAY || launch_mounts_pending(b, e, &s) < 0 ||
-		    changes_total(&s) == 0 || mounts_data_dir(b->data, e, dir, sizeof(dir)) < 0)
+		struct box root = *b;
+		char upper[PATH_MAX];
+		struct stat st;
+		if (e->kind != MOUNT_OVERLAY ||
+		    mounts_data_dir(b->data, e, root.data, sizeof(root.data)) < 0 ||
+		    path_join(upper, sizeof(upper), root.data, "upper") < 0 ||
+		    lstat(upper, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		log_error(
-		    "box '%s': its overlay mount of '%s' at '%s' holds %llu changes, which "
-		    "'clawbox sync' cannot bring home yet, so nothing is synced while they are "
-		    "pending: copy what you want from '%s/upper' on the host, then discard "
-		    "them with 'clawbox reset'",
-		    b->name, e->src, e->dst, (unsigned long long)changes_total(&s), dir);
-		r = -EBUSY;
+		snprintf(root.project, sizeof(root.project), "%s", e->src);
+		r = fn(&root, e, ctx);
 	}
 	mounts_clear(&rec);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 json_t *launch_mounts_json(const struct box *b)

@@ -71,8 +71,15 @@ void launch_mounts_status(const struct box *b);
 /* The same as a JSON array of {src, dst, kind[, pending]} (new reference). */
 json_t *launch_mounts_json(const struct box *b);
 
-/* clawbox sync: the overlay mounts' writes cannot come home through the gate
- * yet; refuse (an error message, -EBUSY) while any is pending, 0 when none. */
-int launch_mounts_sync_check(const struct box *b);
+/* Call fn for each overlay mount of the box's record that holds an upper
+ * dir, as a root of the sync gate of its own: root is a box like b whose
+ * project is the mount's SRC and whose data dir is the mount's (upper,
+ * work, and the gate's sync/: its staging, journal and baseline). The
+ * policy, the audit log and the run lock stay the box's. Stops at fn < 0
+ * and returns it; 0 when done, or -errno when the record is unreadable. */
+int launch_mounts_foreach_root(const struct box *b,
+			       int (*fn)(const struct box *root, const struct mount_entry *e,
+					 void *ctx),
+			       void *ctx);
 
 #endif

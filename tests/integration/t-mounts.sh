@@ -59,13 +59,12 @@ overlay_writes_are_held() {
 	out=$($CLAWBOX status --project "$P")
 	echo "$out" | grep -q "$S at /mnt/ov, overlay (3 pending changes" || fail "status: $out"
 	$CLAWBOX status --project "$P" --json | grep -q '"pending": 3' || fail "status --json"
-	# sync brings the project's changes home only with the mounts': refused, said.
+	# sync: the project's changes, then the mount's, each through the gate.
 	$CLAWBOX run --project "$P" --net none -- sh -c 'echo p > projfile'
-	rc=0
-	$CLAWBOX sync --auto --project "$P" >"$C/out" 2>"$C/err" || rc=$?
-	[ $rc -ne 0 ] && grep -q "cannot bring home yet" "$C/err" || fail "sync not refused ($rc): $(cat "$C/err")"
-	[ ! -e "$P/projfile" ] || fail "sync applied the project's changes"
-	$CLAWBOX sync --dry-run --project "$P" | grep -q projfile || fail "sync --dry-run"
+	out=$($CLAWBOX sync --dry-run --project "$P")
+	echo "$out" | grep -q projfile && echo "$out" | grep -q "^mount '/mnt/ov' (from '$S'):" &&
+		echo "$out" | grep -q "new.md" || fail "sync --dry-run: $out"
+	[ "$(snapshot "$S")" = "$before" ] || fail "--dry-run changed the host dir"
 	# The overlay's upper is the box's, beneath its data dir.
 	ls -d "$(box_dir)"/disk/overlays/*/upper >/dev/null 2>&1 || ls -d "$(box_dir)"/overlays/*/upper >/dev/null ||
 		fail "no upper in the box's data dir"
@@ -73,7 +72,54 @@ overlay_writes_are_held() {
 	out=$($CLAWBOX run --project "$P" --net none -- sh -c 'ls /mnt/ov; cat /mnt/ov/note.md')
 	echo "$out" | grep -q new.md && fail "reset kept the mount's writes: $out"
 	[ "$(snapshot "$S")" = "$before" ] || fail "the host dir changed"
-	$CLAWBOX sync --auto --project "$P" >/dev/null 2>&1 || fail "sync after reset"
+}
+
+overlay_writes_come_home_through_the_gate() {
+	mkproj "$P"
+	S="$C/src" && mksrc "$S"
+	V=tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	$CLAWBOX run --project "$P" --net none -e "TOKEN=$V" --mount "$S:/mnt/ov:overlay" -- sh -c '
+		echo new > /mnt/ov/new.md; echo more >> /mnt/ov/note.md; rm /mnt/ov/sub/deep.md
+		echo "$TOKEN" > /mnt/ov/leak.txt; echo box >> /mnt/ov/sub/conflict.md; echo p > projfile' 2>/dev/null
+	echo host >"$S/sub/conflict.md" # the host's own, meanwhile
+	rc=0
+	$CLAWBOX sync --auto --project "$P" >"$C/out" 2>&1 || rc=$?
+	[ $rc -eq 1 ] || fail "sync --auto ($rc): $(cat "$C/out")"
+	grep -q "^mount '/mnt/ov' (from '$S'):" "$C/out" || fail "no mount header: $(cat "$C/out")"
+	[ -e "$P/projfile" ] || fail "the project's change did not come home"
+	[ "$(cat "$S/new.md")" = new ] && [ "$(cat "$S/note.md")" = "$(printf 'note\nmore')" ] &&
+		[ ! -e "$S/sub/deep.md" ] || fail "the mount's changes did not come home: $(ls -R "$S")"
+	[ ! -e "$S/leak.txt" ] || fail "a secret came home through a mount"
+	[ "$(cat "$S/sub/conflict.md")" = host ] || fail "a conflict was overwritten"
+	out=$($CLAWBOX status --project "$P")
+	echo "$out" | grep -q "overlay (2 pending changes" || fail "status after sync: $out"
+	grep -q '"sync.apply"\|sync\.' "$(box_dir)/audit.jsonl" || fail "no sync in the audit log"
+	# --json and --only cover the project only, and say so.
+	$CLAWBOX sync --dry-run --json --project "$P" 2>"$C/err" >/dev/null || true
+	grep -q "does not cover" "$C/err" || fail "--json: $(cat "$C/err")"
+	# What the box then sees: the host's dir (the synced changes left the upper).
+	out=$($CLAWBOX run --project "$P" --net none -- sh -c 'cat /mnt/ov/new.md; ls /mnt/ov/sub')
+	[ "$out" = "new
+conflict.md" ] || fail "after sync: $out"
+}
+
+yolo_brings_mounts_home() {
+	mkproj "$P"
+	S="$C/src" && mksrc "$S"
+	$CLAWBOX run --project "$P" --net none --mode yolo --mount "$S:/mnt/ov:overlay" -- true
+	printf 'auto_interval = 1\n' >>"$(box_dir)/config.toml"
+	mkfifo "$C/go"
+	$CLAWBOX run --project "$P" --net none -- sh -c 'echo y > /mnt/ov/yolo.md; read x' <"$C/go" >/dev/null 2>&1 &
+	exec 7>"$C/go"
+	ok=0
+	for _ in $(seq 100); do [ -e "$S/yolo.md" ] && { ok=1; break; }; sleep 0.1; done
+	echo stop >&7
+	exec 7>&-
+	wait
+	[ $ok = 1 ] && [ "$(cat "$S/yolo.md")" = y ] || fail "yolo: $(cat "$(box_dir)/sync.log")"
+	# Applied while the box ran: settled at the next start, not pending.
+	$CLAWBOX run --project "$P" --net none -- sh -c 'cat /mnt/ov/yolo.md' | grep -qx y || fail "after yolo"
+	$CLAWBOX status --project "$P" | grep -q "overlay (0 pending" || fail "status after yolo"
 }
 
 refusals() {
@@ -266,7 +312,9 @@ user_mounts() {
 need_root
 need_userns
 case_run "a read-only mount is readable, not writable, not remountable" ro_mount_is_read_only
-case_run "an overlay mount's writes are held in the box; sync refuses, said" overlay_writes_are_held
+case_run "an overlay mount's writes are held in the box" overlay_writes_are_held
+case_run "an overlay mount's writes come home through the gate" overlay_writes_come_home_through_the_gate
+case_run "yolo mode brings an overlay mount's writes home" yolo_brings_mounts_home
 case_run "every dangerous mount is refused before the box starts" refusals
 case_run "--vault shows the vault at /mnt/obsidian, read-only by default" vault_at_mnt_obsidian
 case_run "the mounts are recorded with the box and used by the next run" record_used_by_next_run

@@ -137,7 +137,7 @@ TEST(mount_record_roundtrip)
 	char d1[PATH_MAX], d2[PATH_MAX];
 	CHECK_INT(mounts_data_dir("/data", &m.v[0], d1, sizeof(d1)), 0);
 	CHECK_INT(mounts_data_dir("/data", &m.v[1], d2, sizeof(d2)), 0);
-	CHECK(strncmp(d1, "/data/mounts/", 13) == 0 && strlen(d1) == 13 + 16);
+	CHECK(strncmp(d1, "/data/overlays/", 15) == 0 && strlen(d1) == 15 + 16);
 	CHECK(strcmp(d1, d2) != 0);
 	struct mounts none = { .n = 0 };
 	CHECK_INT(mounts_save(dir, &none), 0); /* removes the record */
