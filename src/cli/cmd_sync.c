@@ -1,6 +1,7 @@
 /* clawbox sync: the gate between a box's overlay and the host project. */
 #include "util/common.h"
 
+#include "state/audit.h"
 #include "cli/cli.h"
 #include "cli/launch_mounts.h"
 #include "cli/commands.h"
@@ -833,11 +834,29 @@ static int auto_round(const struct box *b, const struct opts *o, unsigned *ret_i
 	return r;
 }
 
+/* The audit log's mark of a mount root: the sync.* events that follow are
+ * of its paths (relative to SRC), until the next mark or run. */
+static void audit_mount(const struct box *b, const struct mount_entry *e)
+{
+	struct audit *a;
+	if (audit_open(b->dir, b->name, &a) < 0)
+		return;
+	audit_append(a, "sync.mount", json_pack("{s:s, s:s}", "dst", e->dst, "src", e->src));
+	audit_close(a);
+}
+
 /* An auto round of an overlay mount's root (at the project's interval). */
 static int auto_root(const struct box *root, const struct mount_entry *e, void *p)
 {
 	unsigned interval;
-	(void)e;
+	struct changes_summary s = { 0 };
+	char upper[PATH_MAX];
+	path_join(upper, sizeof(upper), root->data, "upper");
+	_cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int lfd = open(root->project, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ufd < 0 || changes_summarize(ufd, lfd, &s) < 0 || changes_total(&s) == 0)
+		return 0; /* nothing to do: no mark in the audit log every round */
+	audit_mount(root, e);
 	(void)auto_round(root, p, &interval);
 	return 0;
 }
@@ -1042,6 +1061,7 @@ static int sync_root(const struct box *root, const struct mount_entry *e, void *
 	}
 	if (!c->o->quiet)
 		printf("\nmount '%s' (from '%s'):\n", e->dst, e->src);
+	audit_mount(root, e);
 	int r = gate_open(root, GATE_OPEN_WAIT, &g, &err);
 	if (r < 0) {
 		report(&err, r);

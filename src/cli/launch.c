@@ -495,6 +495,8 @@ static int collect_masks(const struct launch_opts *o, const struct box *b, const
 			log_error("refusing to hide the whole project '%s'", b->project);
 			r = -EINVAL;
 		}
+	if (r == 0)
+		r = launch_mounts_check_denied(o->mounts, masks, state);
 	if (r == 0) {
 		const char *roots[1 + ROOTFS_MOUNTS_MAX] = { b->project };
 		masks_normalize_roots(

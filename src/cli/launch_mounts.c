@@ -146,7 +146,7 @@ static int make_overlay_dirs(const struct box *b, const struct mount_entry *e, c
 }
 
 /* Say in one line what replaced the recorded mounts. */
-static void say_replaced(const struct box *b, const struct mounts *old, const struct mounts *new)
+static void say_replaced(const struct box *b, size_t old, const struct mounts *new)
 {
 	char list[1024] = "";
 	size_t off = 0;
@@ -155,7 +155,7 @@ static void say_replaced(const struct box *b, const struct mounts *old, const st
 				 new->v[i].src, new->v[i].dst, mount_kind_name(new->v[i].kind));
 		off += w > 0 ? (size_t)w : 0;
 	}
-	log_info("box '%s': its %zu recorded mounts are replaced by %s", b->name, old->n,
+	log_info("box '%s': its %zu recorded mounts are replaced by %s", b->name, old,
 		 new->n ? list : "none");
 }
 
@@ -214,12 +214,25 @@ static int settle(struct launch_mounts *m, const struct box *b, const char *stat
 		return 0;
 	if ((r = check_dropped(b, rec, &m->use)) < 0)
 		return r;
-	if ((r = mounts_save(b->dir, &m->use)) < 0) {
+	m->save = b;
+	m->replaced = rec->n;
+	return 0;
+}
+
+/* Record the options' mounts, once every check passed. */
+static int record(struct launch_mounts *m)
+{
+	const struct box *b = m->save;
+	if (!b)
+		return 0;
+	m->save = NULL;
+	int r = mounts_save(b->dir, &m->use);
+	if (r < 0) {
 		log_error("cannot record the mounts of box '%s': %s", b->name, strerror(-r));
 		return r;
 	}
-	if (rec->n)
-		say_replaced(b, rec, &m->use);
+	if (m->replaced)
+		say_replaced(b, m->replaced, &m->use);
 	return 0;
 }
 
@@ -279,6 +292,32 @@ int launch_mounts_resolve(struct launch_mounts *m, const struct box *b, const ch
 	*ret_spec = m->spec;
 	*ret_n = m->use.n;
 	return 0;
+}
+
+int launch_mounts_check_denied(struct launch_mounts *m, const struct strv *masks, const char *state)
+{
+	struct strv builtin = { 0 };
+	int r = 0;
+	if (!m)
+		m = &from_record;
+	if (m->use.n == 0)
+		return record(m);
+	if ((r = masks_default(state, &builtin)) < 0)
+		return r;
+	for (size_t i = 0; i < masks->n && r == 0; i++) {
+		bool own = false;
+		for (size_t k = 0; k < builtin.n && !own; k++)
+			own = STREQ(builtin.v[k], masks->v[i]);
+		for (size_t j = 0; j < m->use.n && !own && r == 0; j++)
+			if (path_is_beneath(m->use.v[j].src, masks->v[i])) {
+				log_error("refusing to mount '%s': '%s' is hidden from the box "
+					  "(--deny-read)",
+					  m->use.v[j].src, masks->v[i]);
+				r = -EPERM;
+			}
+	}
+	strv_free(&builtin);
+	return r < 0 ? r : record(m);
 }
 
 size_t launch_mounts_roots(const struct launch_mounts *m, const char **roots, size_t max)

@@ -8,6 +8,7 @@
 #include "box/rootfs.h"
 #include "state/box.h"
 #include "state/mounts.h"
+#include "util/strv.h"
 
 #include <jansson.h>
 
@@ -32,9 +33,11 @@ enum { MOUNT_OPT_MOUNT = 1100, MOUNT_OPT_VAULT, MOUNT_OPT_NO_MOUNTS };
 	"      --no-mounts      forget the box's recorded mounts\n"
 
 struct launch_mounts {
-	struct mounts given; /* --mount and --vault, in their order */
-	bool none;           /* --no-mounts */
-	struct mounts use;   /* the run's (launch_mounts_resolve) */
+	struct mounts given;    /* --mount and --vault, in their order */
+	bool none;              /* --no-mounts */
+	struct mounts use;      /* the run's (launch_mounts_resolve) */
+	const struct box *save; /* to record use in (launch_mounts_check_denied) */
+	size_t replaced;        /* how many recorded mounts it replaces */
 	struct rootfs_mount spec[ROOTFS_MOUNTS_MAX];
 	char overlay[ROOTFS_MOUNTS_MAX][PATH_MAX];
 };
@@ -48,11 +51,19 @@ bool launch_mounts_given(const struct launch_mounts *m);
 
 /* With the box locked: the run's mounts (the options', else the record's),
  * each checked against the host (SRC a dir, masks_mount_conflict) and the
- * box (mounts_check_dst; config: the --config path or NULL), recorded when
- * new, their overlay dirs made. *ret_spec and *ret_n for the rootfs spec (m
+ * box (mounts_check_dst; config: the --config path or NULL), their overlay
+ * dirs made (recorded by launch_mounts_check_denied, when new). *ret_spec and *ret_n for the rootfs spec (m
  * may be NULL: none). 0, or -errno after an error message. */
 int launch_mounts_resolve(struct launch_mounts *m, const struct box *b, const char *state,
 			  const char *config, const struct rootfs_mount **ret_spec, size_t *ret_n);
+
+/* Once the masks are known: a mount must not show what --deny-read (or the
+ * box's deny-read file, or a secrets file) hides: a source at or beneath one
+ * of masks that is not a built-in mask (those are masks_mount_conflict's)
+ * is refused. Then the options' mounts are recorded (said in one line when
+ * they replace others). 0, or -errno after an error message. */
+int launch_mounts_check_denied(struct launch_mounts *m, const struct strv *masks,
+			       const char *state);
 
 /* The sources of the resolved mounts, for masks_normalize_roots(). */
 size_t launch_mounts_roots(const struct launch_mounts *m, const char **roots, size_t max);

@@ -232,6 +232,16 @@ masks_apply_beneath_mounts() {
 	out=$($CLAWBOX run --project "$P" --net none --secrets "$S/.env" --mount "$S:/mnt/a" -- sh -c 'cat /mnt/a/.env; echo "[$TOKEN]"' 2>/dev/null)
 	echo "$out" | grep -q "^TOKEN=" && fail "--secrets file readable beneath a mount: $out"
 	echo "$out" | grep -q "^\[" || fail "$out"
+	# A mount does not punch through --deny-read; nothing refused is recorded.
+	rm -f "$(box_dir)/mounts"
+	rc=0
+	$CLAWBOX run --project "$P" --net none --deny-read "$C" --mount "$S/sub:/mnt/a" -- true 2>"$C/err" || rc=$?
+	[ $rc -eq 125 ] && grep -q "is hidden from the box" "$C/err" || fail "deny-read punched ($rc): $(cat "$C/err")"
+	[ ! -e "$(box_dir)/mounts" ] || fail "a refused mount was recorded"
+	echo "$S" >"$(box_dir)/deny-read"
+	rc=0
+	$CLAWBOX run --project "$P" --net none --mount "$S:/mnt/a" -- true 2>"$C/err" || rc=$?
+	[ $rc -eq 125 ] || fail "deny-read file punched ($rc)"
 }
 
 reset_keeps_home_unless_asked() {
