@@ -682,8 +682,8 @@ static int mount_config(const struct rootfs_spec *s, struct host_parts *h, struc
 }
 
 /* Make the mount point dst of an extra mount (see struct rootfs_mount). */
-static int extra_point(const char *dst, const struct host_parts *h, struct ro_list *ro,
-		       struct error *err)
+static int extra_point(const struct rootfs_spec *s, const char *dst, const struct host_parts *h,
+		       struct ro_list *ro, struct error *err)
 {
 	char up[PATH_MAX], real[PATH_MAX];
 	struct stat st;
@@ -697,6 +697,14 @@ static int extra_point(const char *dst, const struct host_parts *h, struct ro_li
 		if (!up[0] || !S_ISDIR(st.st_mode)) {
 			errno = ENOTDIR;
 			return fail(err, "create the mount point", dst);
+		}
+		/* Held, a dir shows nothing else: only where that is no loss. */
+		if (!STREQ(up, "/mnt") && !STREQ(up, "/media") && !masked(s, up)) {
+			errno = EROFS;
+			return fail(err,
+				    "create the mount point (its parent is the host's, "
+				    "read-only: make the dir on the host, or mount beneath /mnt)",
+				    dst);
 		}
 		if ((r = hold(h, up, ro, err)) < 0)
 			return r;
@@ -719,7 +727,7 @@ static int mount_extra(const struct rootfs_spec *s, struct host_parts *h, struct
 {
 	int r;
 	for (size_t i = 0; i < s->nmounts; i++) {
-		if ((r = extra_point(s->mounts[i].dst, h, ro, err)) < 0 ||
+		if ((r = extra_point(s, s->mounts[i].dst, h, ro, err)) < 0 ||
 		    (r = attach(h->extra[i], s->mounts[i].dst, err)) < 0)
 			return r;
 		close(h->extra[i]);

@@ -37,10 +37,10 @@
  * normalized) read-only (nosuid, nodev), or with overlay set as an overlay
  * (nosuid, nodev) whose lower layer is src and whose upper and work are the
  * dirs "upper" and "work" of the host dir overlay. A missing dst is made: in
- * the box's root, home or /tmp as a dir; beneath a read-only dir of the view
- * (/mnt, /opt) over an empty read-only tmpfs put on the deepest existing
- * ancestor, which then shows nothing else. dst must not pass through a
- * symlink of the view. */
+ * the box's root, home or /tmp as a dir; when the deepest existing ancestor
+ * is read-only, /mnt, /media or a masked dir, over an empty read-only tmpfs
+ * put on it, which then shows nothing else; else refused. dst must not pass
+ * through a symlink of the view. */
 struct rootfs_mount {
 	const char *src, *dst, *overlay;
 };

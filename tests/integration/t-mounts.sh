@@ -41,10 +41,16 @@ ro_mount_is_read_only() {
 	echo "$out" | grep -q "WROTE\|APPENDED\|REMOUNTED\|UNMOUNTED" && fail "writable: $out"
 	echo "$out" | grep " /mnt/data " | grep -q " ro,nosuid,nodev" || fail "mount flags: $out"
 	[ "$(snapshot "$S")" = "$before" ] || fail "the host dir changed"
-	# A file of a read-only dir of the view, beneath a new mount point: the
-	# rest of the host's /mnt is not the box's business, /usr is untouched.
-	out=$($CLAWBOX run --project "$P" --net none --mount "$S:/opt/a/b" -- sh -c 'cat /opt/a/b/note.md; ls /usr/bin/env')
-	echo "$out" | grep -qx note || fail "deep DST: $out"
+	# A new mount point beneath a read-only dir of the view: /mnt is held
+	# (it shows nothing else), a masked dir too; /usr and /etc are not.
+	out=$($CLAWBOX run --project "$P" --net none --mount "$S:/mnt/a/b" --mount "$S:/root/x" -- sh -c 'cat /mnt/a/b/note.md /root/x/note.md; ls /usr/bin/env')
+	[ "$out" = "$(printf 'note\nnote\n/usr/bin/env')" ] || fail "deep DST: $out"
+	for d in /usr/lib/clawbox-t /etc/clawbox-t/x; do
+		rc=0
+		$CLAWBOX run --project "$P" --net none --mount "$S:$d" -- true 2>"$C/err" || rc=$?
+		[ $rc -eq 125 ] && grep -q "make the dir on the host" "$C/err" || fail "$d ($rc): $(cat "$C/err")"
+		rm -f "$(box_dir)/mounts"
+	done
 }
 
 overlay_writes_are_held() {
@@ -112,7 +118,7 @@ yolo_brings_mounts_home() {
 	$CLAWBOX run --project "$P" --net none -- sh -c 'echo y > /mnt/ov/yolo.md; read x' <"$C/go" >/dev/null 2>&1 &
 	exec 7>"$C/go"
 	ok=0
-	for _ in $(seq 100); do [ -e "$S/yolo.md" ] && { ok=1; break; }; sleep 0.1; done
+	for _ in $(seq 300); do [ -e "$S/yolo.md" ] && { ok=1; break; }; sleep 0.1; done
 	echo stop >&7
 	exec 7>&-
 	wait
