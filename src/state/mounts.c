@@ -219,12 +219,13 @@ int mounts_load(const char *box_dir, struct mounts *ret, struct error *err)
 	size_t n = 0;
 	mounts_clear(ret);
 	int r = path_join(path, sizeof(path), box_dir, RECORD);
-	if (r == 0)
-		r = fs_read_file(path, RECORD_MAX, &text, &n);
+	if (r < 0)
+		return error_errno(err, r, "read the mounts of '%s'", box_dir);
+	r = fs_read_file(path, RECORD_MAX, &text, &n);
 	if (r == -ENOENT)
 		return 0;
-	if (r < 0)
-		return error_errno(err, r, "read '%s'", path);
+	if (r < 0 || !text)
+		return error_errno(err, r < 0 ? r : -EIO, "read '%s'", path);
 	r = mounts_parse_record(text, n, ret, err);
 	if (r < 0 && err)
 		snprintf(err->where, sizeof(err->where), "%s", path);
