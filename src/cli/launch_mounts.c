@@ -207,9 +207,16 @@ static int settle(struct launch_mounts *m, const struct box *b, const char *stat
 		log_error("%s", error_format(&err, msg, sizeof(msg)));
 		return r;
 	}
-	for (size_t i = 0; i < m->use.n; i++)
+	for (size_t i = 0; i < m->use.n; i++) {
 		if ((r = check_home_dst(b, m->use.v[i].dst)) < 0)
 			return r;
+		if (m->use.v[i].kind == MOUNT_OVERLAY && b->mode == BOX_MODE_YOLO_UNSAFE) {
+			log_error("cannot mount '%s' as an overlay in box '%s': a yolo-unsafe box "
+				  "has no sync to bring its writes home (use ro)",
+				  m->use.v[i].dst, b->name);
+			return -EINVAL;
+		}
+	}
 	if (!from_opts || mounts_equal(rec, &m->use))
 		return 0;
 	if ((r = check_dropped(b, rec, &m->use)) < 0)

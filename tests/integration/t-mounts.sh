@@ -165,6 +165,11 @@ refusals() {
 	refused --mount "$S:/mnt/a" --mount "$S:/mnt/a/b"
 	refused --mount "$S:/mnt/a" --mount "$S:/mnt/a"
 	refused --vault "$S:/mnt/x"
+	mkdir -p "$C/unsafe"
+	$CLAWBOX run --project "$C/unsafe" --net none --mode yolo-unsafe -- true
+	rc=0
+	$CLAWBOX run --project "$C/unsafe" --net none --mount "$S:/mnt/x:overlay" -- true 2>"$C/err" || rc=$?
+	[ $rc -eq 125 ] && grep -q "no sync" "$C/err" || fail "overlay in yolo-unsafe ($rc): $(cat "$C/err")"
 	mkdir -p "$C/cfg"
 	refused --config "$C/cfg" --mount "$S:/home/clawbox/.openclaw/x"
 	refused --config "$C/cfg:/home/clawbox/.cfg" --mount "$S:/home/clawbox/.cfg"
