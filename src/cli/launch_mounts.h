@@ -23,11 +23,12 @@ enum { MOUNT_OPT_MOUNT = 1100, MOUNT_OPT_VAULT, MOUNT_OPT_NO_MOUNTS };
 	"      --mount SRC:DST[:ro|overlay]  show the host dir SRC at DST in the box\n"      \
 	"                       (repeatable): ro (the default) read-only; overlay\n"         \
 	"                       writable, the writes held in the box ('clawbox status')\n"   \
-	"                       and SRC never changed. Refused: a SRC that is, holds or\n"   \
-	"                       lies in a hidden path or credential dir; a DST at or\n"      \
-	"                       above the box's own (/proc, /dev, /workspace, ...).\n"       \
-	"                       Recorded with the box: the next run gets the same\n"         \
-	"                       mounts; new ones replace them (said in one line)\n"          \
+	"                       until 'clawbox sync' brings them home, as the project's.\n"  \
+	"                       Refused: a SRC that is, holds or lies in a hidden path\n"    \
+	"                       or a credential dir; a DST at or above the box's own\n"      \
+	"                       (/proc, /dev, /workspace, ...). Recorded with the box:\n"    \
+	"                       the next run gets the same mounts; new ones replace\n"       \
+	"                       them (said in one line)\n"                                   \
 	"      --vault DIR[:ro|overlay]  an Obsidian vault at " MOUNTS_VAULT ", read-only\n" \
 	"                       by default (a --mount of DIR)\n"                             \
 	"      --no-mounts      forget the box's recorded mounts\n"
