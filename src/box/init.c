@@ -422,8 +422,13 @@ static int open_pty(void)
 
 int init_confine(const struct supervisor_spec *s, struct error *err)
 {
-	const char *dirs[] = { ROOTFS_WORKSPACE, s->fs.project, "/tmp",
-			       "/dev/shm",       "/dev/pts",    ROOTFS_HOME };
+	const char *dirs[6 + ROOTFS_MOUNTS_MAX] = { ROOTFS_WORKSPACE, s->fs.project, "/tmp",
+						    "/dev/shm",       "/dev/pts",    ROOTFS_HOME };
+	size_t ndirs = 6;
+	/* The overlay mounts are writable too (the read-only ones are not). */
+	for (size_t i = 0; i < s->fs.nmounts && i < ROOTFS_MOUNTS_MAX; i++)
+		if (s->fs.mounts[i].overlay)
+			dirs[ndirs++] = s->fs.mounts[i].dst;
 	/* /proc: files only (its knobs that reach the host are read-only mounts,
 	 * rootfs.c), so a process may raise its own oom_score_adj or name itself
 	 * in comm as it can anywhere; /proc/PID/mem of another box process opens
@@ -442,7 +447,7 @@ int init_confine(const struct supervisor_spec *s, struct error *err)
 	/* Our fds and memory are not for the box's processes: no /proc/1/fd. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return error_errno(err, -errno, "make the box init non-dumpable");
-	r = landlock_restrict_writes(dirs, ELEMENTSOF(dirs), files, ELEMENTSOF(files), err);
+	r = landlock_restrict_writes(dirs, ndirs, files, ELEMENTSOF(files), err);
 	if (r == -EOPNOTSUPP)
 		no_landlock = true;
 	else if (r < 0)

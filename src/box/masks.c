@@ -106,7 +106,16 @@ static int cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void masks_normalize(struct strv *m, const char *project)
+/* a is shown at a second path (beneath a root that b is not beneath). */
+static bool shown_again(const char *a, const char *b, const char *const *roots, size_t nroots)
+{
+	for (size_t k = 0; k < nroots; k++)
+		if (path_is_beneath(a, roots[k]) && !path_is_beneath(b, roots[k]))
+			return true;
+	return false;
+}
+
+void masks_normalize_roots(struct strv *m, const char *const *roots, size_t nroots)
 {
 	if (m->n == 0)
 		return;
@@ -116,8 +125,7 @@ void masks_normalize(struct strv *m, const char *project)
 		bool drop = false;
 		for (size_t j = 0; j < out && !drop; j++)
 			drop = path_is_beneath(m->v[i], m->v[j]) &&
-			       !(path_is_beneath(m->v[i], project) &&
-				 !path_is_beneath(m->v[j], project));
+			       !shown_again(m->v[i], m->v[j], roots, nroots);
 		if (drop)
 			free(m->v[i]);
 		else
@@ -125,6 +133,11 @@ void masks_normalize(struct strv *m, const char *project)
 	}
 	m->n = out;
 	m->v[out] = NULL;
+}
+
+void masks_normalize(struct strv *m, const char *project)
+{
+	masks_normalize_roots(m, &project, 1);
 }
 
 const char *masks_project_conflict(const struct strv *builtin, const char *project)
@@ -215,4 +228,72 @@ int masks_read_deny_file(const char *path, const char *project, struct strv *mas
 			return r;
 	}
 	return 0;
+}
+
+/* Dirs of credentials, wherever they are (their last components). */
+static const char *const cred_dirs[] = {
+	".ssh",
+	".gnupg",
+	".aws",
+	".azure",
+	".kube",
+	".docker",
+	".password-store",
+	".config/gcloud",
+	".config/gh",
+	".local/share/keyrings",
+	".mozilla",
+	".config/google-chrome",
+	".config/chromium",
+	".netrc",
+	".git-credentials",
+	".npmrc",
+	".pypirc",
+	".cargo/credentials.toml",
+};
+
+static bool ends_with_dir(const char *path, const char *name)
+{
+	size_t pl = strlen(path), nl = strlen(name);
+	return pl > nl && path[pl - nl - 1] == '/' && STREQ(path + pl - nl, name);
+}
+
+/* A home mask: /home, /root, or the caller's home by any of its names. */
+static bool home_mask(const char *m)
+{
+	char real[PATH_MAX];
+	const struct passwd *pw = masks_caller();
+	const char *home = secure_getenv("HOME");
+	return STREQ(m, "/home") || STREQ(m, "/root") ||
+	       (pw && realpath(pw->pw_dir, real) && STREQ(m, real)) ||
+	       (home && realpath(home, real) && STREQ(m, real)) || path_is_beneath(m, "/home");
+}
+
+const char *masks_mount_conflict(const struct strv *builtin, const char *src, char *ret_path,
+				 size_t n)
+{
+	struct stat st;
+	char sub[PATH_MAX];
+	for (size_t i = 0; i < builtin->n; i++) {
+		const char *m = builtin->v[i];
+		snprintf(ret_path, n, "%s", m);
+		if (path_is_beneath(m, src))
+			return "it is or holds a path clawbox always hides";
+		if (path_is_beneath(src, m) && !home_mask(m))
+			return "it lies beneath a path clawbox always hides";
+	}
+	for (size_t i = 0; i < ELEMENTSOF(cred_dirs); i++) {
+		const char *c = cred_dirs[i];
+		/* src or an ancestor of it is a credential dir. */
+		for (snprintf(sub, sizeof(sub), "%s", src); sub[0]; *strrchr(sub, '/') = '\0')
+			if (ends_with_dir(sub, c)) {
+				snprintf(ret_path, n, "%s", sub);
+				return "it is or lies beneath a credential dir";
+			}
+		if (path_join(sub, sizeof(sub), src, c) == 0 && lstat(sub, &st) == 0) {
+			snprintf(ret_path, n, "%s", sub);
+			return "it holds credentials";
+		}
+	}
+	return NULL;
 }

@@ -30,6 +30,22 @@ void masks_normalize(struct strv *masks, const char *project);
  * box would expose or hide what it must not); NULL otherwise. */
 const char *masks_project_conflict(const struct strv *builtin, const char *project);
 
+/* Whether the host dir src (canonical) may be shown in a box by --mount:
+ * NULL when it may, else the reason (a static string naming what is in the
+ * way in *ret_path, which gets a path of at most n bytes). A mount must not
+ * punch through a mask: src is refused when it is or contains a built-in
+ * mask (builtin: from masks_default(): /, /etc, a home, the state dir...),
+ * lies beneath one other than a home (/home, /root, the caller's: like a
+ * project, a dir in a home may be shown), is or lies beneath a credential
+ * dir (.ssh, .gnupg, .aws, ...: wherever it is), or holds one. */
+const char *masks_mount_conflict(const struct strv *builtin, const char *src, char *ret_path,
+				 size_t n);
+
+/* Sort and deduplicate as masks_normalize(), keeping entries beneath any of
+ * the nroots dirs roots (the project, the mounts' sources) even when they are
+ * beneath another entry: they are shown at a second path too. */
+void masks_normalize_roots(struct strv *masks, const char *const *roots, size_t nroots);
+
 /* Read deny-read entries, one per line ('#' comments), from path. Missing
  * file: 0 entries. */
 int masks_read_deny_file(const char *path, const char *project, struct strv *masks);

@@ -27,6 +27,9 @@ struct host_parts {
 	int base;      /* the detached base tmpfs (make_base) */
 	int scratch;   /* its read-only mask templates (make_scratch) */
 	int config;    /* detached read-only clone of the --config dir, or -1 */
+
+	/* The detached extra mounts (--mount), or -1. */
+	int extra[ROOTFS_MOUNTS_MAX];
 	int devnodes[6];
 	struct top_entry *top;
 	size_t ntop;
@@ -183,29 +186,37 @@ int rootfs_trash_empty(int box)
 	return fs_clear_dir(fd);
 }
 
-int rootfs_overlay_mount(const struct rootfs_spec *s, const struct rootfs_layers *l,
-			 struct error *err)
+/* An overlay of lower (its host path what, for messages) with the dirs
+ * upper and work beneath box, detached (nosuid, nodev): its fd. */
+static int overlay_make(int lower, int box, const char *upper, const char *work, const char *what,
+			struct error *err)
 {
-	set_aside_work(l);
 	_cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return fail(err, "open the overlay filesystem", NULL);
-	if (fsconfig_fd(fs, "lowerdir+", l->lower, NULL) < 0)
-		return fail_fs(fs, err, "use the project as the overlay's lower layer", s->project);
-	if (fsconfig_fd(fs, "upperdir", l->box, l->upper) < 0 ||
-	    fsconfig_fd(fs, "workdir", l->box, l->work) < 0)
-		return fail_fs(fs, err, "use the box's upper and work dirs", s->upper);
+	if (fsconfig_fd(fs, "lowerdir+", lower, NULL) < 0)
+		return fail_fs(fs, err, "use as the overlay's lower layer", what);
+	if (fsconfig_fd(fs, "upperdir", box, upper) < 0 ||
+	    fsconfig_fd(fs, "workdir", box, work) < 0)
+		return fail_fs(fs, err, "use the box's upper and work dirs for", what);
 	/* We always run in a user namespace: overlay metadata lives in user.*
 	 * xattrs, and without trusted.* xattrs redirects and metacopy are off,
 	 * so the upper dir holds whole files only (the sync gate relies on it). */
 	if (fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "index", "off", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return fail_fs(fs, err, "create the overlay", s->upper);
+		return fail_fs(fs, err, "create the overlay of", what);
 	int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (m < 0)
-		return fail_fs(fs, err, "mount the overlay", s->project);
+		return fail_fs(fs, err, "mount the overlay of", what);
 	return m;
+}
+
+int rootfs_overlay_mount(const struct rootfs_spec *s, const struct rootfs_layers *l,
+			 struct error *err)
+{
+	set_aside_work(l);
+	return overlay_make(l->lower, l->box, l->upper, l->work, s->project, err);
 }
 
 /* yolo-unsafe: the project itself, read-write. */
@@ -544,6 +555,27 @@ int rootfs_proc_remount(struct error *err)
 	return protect_proc(err);
 }
 
+/* Cover the dir path with an empty dir of its own in base, to hold mount
+ * points, read-only once they are there. */
+static int hold(const struct host_parts *h, const char *path, struct ro_list *ro, struct error *err)
+{
+	static unsigned holders;
+	char name[32];
+	snprintf(name, sizeof(name), "hold%u", holders++);
+	if (mkdirat(h->base, name, 0755) < 0)
+		return fail(err, "mask", path);
+	_cleanup_close_ int fd = clone_tree(
+	    h->base, name, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (fd < 0)
+		return fail(err, "mask", path);
+	int r = attach(fd, path, err);
+	if (r < 0)
+		return r;
+	if ((r = ro_add(ro, path)) < 0)
+		return error_errno(err, r, "mask '%s'", path);
+	return 0;
+}
+
 /* Hide one path: an empty read-only dir over a directory, the empty file
  * over anything else (clones from the scratch tmpfs). A masked dir that must
  * hold a mount point (the project, the box home) gets a tmpfs of its own,
@@ -552,7 +584,6 @@ int rootfs_proc_remount(struct error *err)
 static int mask_one(const struct rootfs_spec *s, const char *path, const struct host_parts *h,
 		    struct ro_list *ro, struct error *err)
 {
-	static unsigned holders;
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return 0;
@@ -560,24 +591,8 @@ static int mask_one(const struct rootfs_spec *s, const char *path, const struct 
 		return 0; /* masks are canonical paths; a symlink here is the view's own */
 	bool dir = S_ISDIR(st.st_mode);
 	_cleanup_close_ int fd = -1;
-	int r;
-	if (dir && (path_is_beneath(s->project, path) || path_is_beneath(ROOTFS_HOME, path))) {
-		/* An empty dir of its own in base, to hold mount points,
-		 * read-only once they are there. */
-		char name[32];
-		snprintf(name, sizeof(name), "hold%u", holders++);
-		if (mkdirat(h->base, name, 0755) < 0)
-			return fail(err, "mask", path);
-		fd = clone_tree(h->base, name, false,
-				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-		if (fd < 0)
-			return fail(err, "mask", path);
-		if ((r = attach(fd, path, err)) < 0)
-			return r;
-		if ((r = ro_add(ro, path)) < 0)
-			return error_errno(err, r, "mask '%s'", path);
-		return 0;
-	}
+	if (dir && (path_is_beneath(s->project, path) || path_is_beneath(ROOTFS_HOME, path)))
+		return hold(h, path, ro, err);
 	if ((fd = scratch_clone(h->scratch, dir ? "dir" : "empty")) < 0) {
 		errno = -fd;
 		return fail(err, "clone the empty mask file for", path);
@@ -666,6 +681,101 @@ static int mount_config(const struct rootfs_spec *s, struct host_parts *h, struc
 	return mask_one(s, env, h, ro, err);
 }
 
+/* Make the mount point dst of an extra mount (see struct rootfs_mount). */
+static int extra_point(const struct rootfs_spec *s, const char *dst, const struct host_parts *h,
+		       struct ro_list *ro, struct error *err)
+{
+	char up[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	int r = fs_mkdir_p(dst, 0755);
+	if (r == -EROFS) {
+		/* The deepest existing ancestor is read-only: hold it. */
+		snprintf(up, sizeof(up), "%s", dst);
+		do
+			*strrchr(up, '/') = '\0';
+		while (up[0] && lstat(up, &st) < 0);
+		if (!up[0] || !S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return fail(err, "create the mount point", dst);
+		}
+		/* Held, a dir shows nothing else: only where that is no loss. */
+		if (!STREQ(up, "/mnt") && !STREQ(up, "/media") && !masked(s, up)) {
+			errno = EROFS;
+			return fail(err,
+				    "create the mount point (its parent is the host's, "
+				    "read-only: make the dir on the host, or mount beneath /mnt)",
+				    dst);
+		}
+		if ((r = hold(h, up, ro, err)) < 0)
+			return r;
+		r = fs_mkdir_p(dst, 0755);
+	}
+	if (r < 0) {
+		errno = -r;
+		return fail(err, "create the mount point", dst);
+	}
+	if (!realpath(dst, real) || !STREQ(real, dst)) {
+		errno = ELOOP;
+		return fail(err, "mount at (a symlink on the way in the box's view)", dst);
+	}
+	return 0;
+}
+
+/* The extra mounts, then the masks beneath their sources beneath them. */
+static int mount_extra(const struct rootfs_spec *s, struct host_parts *h, struct ro_list *ro,
+		       struct error *err)
+{
+	int r;
+	for (size_t i = 0; i < s->nmounts; i++) {
+		if ((r = extra_point(s, s->mounts[i].dst, h, ro, err)) < 0 ||
+		    (r = attach(h->extra[i], s->mounts[i].dst, err)) < 0)
+			return r;
+		close(h->extra[i]);
+		h->extra[i] = -1;
+	}
+	for (size_t i = 0; i < s->nmounts; i++) {
+		const struct rootfs_mount *x = &s->mounts[i];
+		size_t sl = strlen(x->src);
+		for (size_t j = 0; j < s->nmasks; j++) {
+			char alt[PATH_MAX];
+			const char *m = s->masks[j];
+			if (!path_is_beneath(m, x->src) || !m[sl] ||
+			    snprintf(alt, sizeof(alt), "%s%s", x->dst, m + sl) >= (int)sizeof(alt))
+				continue;
+			if ((r = mask_one(s, alt, h, ro, err)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Each extra mount as a detached mount, while the host tree is visible. */
+static int prepare_extra(const struct rootfs_spec *s, struct host_parts *h, struct error *err)
+{
+	if (s->nmounts > ROOTFS_MOUNTS_MAX) {
+		errno = E2BIG;
+		return fail(err, "prepare the extra mounts", NULL);
+	}
+	for (size_t i = 0; i < s->nmounts; i++) {
+		const struct rootfs_mount *x = &s->mounts[i];
+		if (!x->overlay) {
+			h->extra[i] =
+			    clone_tree(AT_FDCWD, x->src, true,
+				       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+			if (h->extra[i] < 0)
+				return fail(err, "clone read-only", x->src);
+			continue;
+		}
+		_cleanup_close_ int lower = open_dir(x->src, err);
+		_cleanup_close_ int box = lower < 0 ? -1 : open_dir(x->overlay, err);
+		if (box < 0)
+			return lower < 0 ? lower : box;
+		if ((h->extra[i] = overlay_make(lower, box, "upper", "work", x->src, err)) < 0)
+			return h->extra[i];
+	}
+	return 0;
+}
+
 static int finish_read_only(struct ro_list *ro, struct error *err)
 {
 	for (size_t i = 0; i < ro->n; i++)
@@ -696,7 +806,7 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 		if (h->config < 0)
 			return fail(err, "clone the config dir read-only", s->config);
 	}
-	if ((r = clone_dev_nodes(h, err)) < 0)
+	if ((r = clone_dev_nodes(h, err)) < 0 || (r = prepare_extra(s, h, err)) < 0)
 		return r;
 	return clone_host_top(s, h, err);
 }
@@ -723,6 +833,8 @@ int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct error *err
 	struct host_parts h = {
 		.workspace = -1, .home = -1, .base = -1, .scratch = -1, .config = -1, .top = top
 	};
+	for (size_t i = 0; i < ROOTFS_MOUNTS_MAX; i++)
+		h.extra[i] = -1;
 	_cleanup_(ro_list_free) struct ro_list ro = { .n = 0 };
 	int r;
 
@@ -742,7 +854,7 @@ int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct error *err
 	if ((r = mask_all(s, &h, false, &ro, err)) < 0 || (r = mount_workspace(s, &h, err)) < 0 ||
 	    (r = mount_home(&h, err)) < 0 ||
 	    (s->config && (r = mount_config(s, &h, &ro, err)) < 0) ||
-	    (r = mask_all(s, &h, true, &ro, err)) < 0 ||
+	    (r = mount_extra(s, &h, &ro, err)) < 0 || (r = mask_all(s, &h, true, &ro, err)) < 0 ||
 	    (r = mount_resolv_conf(s, h.scratch, err)) < 0)
 		return r;
 	trace_point("view.mounts");

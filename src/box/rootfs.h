@@ -9,6 +9,9 @@
  *   /home/clawbox   the box's own persistent $HOME
  *   config path     with --config DIR: DIR, read-only, its .env hidden
  *                   (default /home/clawbox/.openclaw)
+ *   --mount DSTs    each extra mount (struct rootfs_mount): a host dir,
+ *                   read-only or an overlay of its own; the masks beneath
+ *                   its source hidden beneath it too
  *   /tmp /dev/shm   dirs of the box's own tmpfs (with the root's, one cap)
  *   /dev            null zero full random urandom tty, a private devpts
  *   /proc           the box's pid namespace; sys, sysrq-trigger, irq, bus
@@ -27,6 +30,21 @@
 #define ROOTFS_CONFIG    "/home/clawbox/.openclaw"
 #define ROOTFS_OLD_ROOT  "/.oldroot" /* the host's root until detached */
 
+#define ROOTFS_MOUNTS_MAX 16
+
+/* An extra mount (--mount, --vault; the rules: src/state/mounts.h and
+ * masks_mount_conflict()): src, a canonical host dir, shown at dst (absolute,
+ * normalized) read-only (nosuid, nodev), or with overlay set as an overlay
+ * (nosuid, nodev) whose lower layer is src and whose upper and work are the
+ * dirs "upper" and "work" of the host dir overlay. A missing dst is made: in
+ * the box's root, home or /tmp as a dir; when the deepest existing ancestor
+ * is read-only, /mnt, /media or a masked dir, over an empty read-only tmpfs
+ * put on it, which then shows nothing else; else refused. dst must not pass
+ * through a symlink of the view. */
+struct rootfs_mount {
+	const char *src, *dst, *overlay;
+};
+
 struct rootfs_spec {
 	const char *project; /* canonical host path of the project */
 	const char *upper;   /* host path of the box's overlay upper dir */
@@ -42,6 +60,8 @@ struct rootfs_spec {
 	 * NULL: none. */
 	const char *config;
 	const char *config_path;
+	const struct rootfs_mount *mounts; /* at most ROOTFS_MOUNTS_MAX */
+	size_t nmounts;
 	/* Shown read-only at /etc/resolv.conf when not NULL and the view's
 	 * /etc/resolv.conf is a regular file (e.g. the proxy's DNS stub). At
 	 * most 1 KiB. */

@@ -270,6 +270,7 @@ int cli_parse_simple(int argc, char **argv, const char *cmd, const char *usage, 
 		{ "project", required_argument, NULL, 'p' },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "home", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -294,6 +295,11 @@ int cli_parse_simple(int argc, char **argv, const char *cmd, const char *usage, 
 			if (!(flags & CLI_JSON))
 				return cli_bad_option(cmd, argv);
 			ret->json = true;
+			break;
+		case 'H':
+			if (!(flags & CLI_HOME))
+				return cli_bad_option(cmd, argv);
+			ret->home = true;
 			break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return cli_bad_option(cmd, argv);

@@ -76,10 +76,10 @@ int cli_bad_argument(const char *cmd, const char *arg);
 /* The options of the simple commands: --box/--project (CLI_BOX), --yes
  * (CLI_YES), --json (CLI_JSON), --help. Returns -1 to go on, or the exit
  * status to end with (0 after --help; CLI_EXIT_USAGE, reported). */
-enum { CLI_BOX = 1, CLI_YES = 2, CLI_JSON = 4 };
+enum { CLI_BOX = 1, CLI_YES = 2, CLI_JSON = 4, CLI_HOME = 8 };
 struct cli_simple {
 	struct box_opts box;
-	bool yes, json;
+	bool yes, json, home; /* home: --home (clawbox reset) */
 };
 int cli_parse_simple(int argc, char **argv, const char *cmd, const char *usage, unsigned flags,
 		     struct cli_simple *ret);

@@ -3,6 +3,7 @@
 
 #include "sync/changes.h"
 #include "cli/cli.h"
+#include "cli/launch_mounts.h"
 #include "cli/commands.h"
 #include "ctl/ctl.h"
 #include "state/diskcap.h"
@@ -78,6 +79,7 @@ int cmd_status(int argc, char **argv)
 				      (json_int_t)up.restarts, "sessions", (json_int_t)up.sessions,
 				      "running", (json_int_t)up.execs));
 		json_object_set_new(j, "disk", disk_json(&b));
+		json_object_set_new(j, "mounts", launch_mounts_json(&b));
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 		json_decref(j);
@@ -105,6 +107,7 @@ int cmd_status(int argc, char **argv)
 		       (unsigned long long)changes_total(&s), (unsigned long long)s.added,
 		       (unsigned long long)s.modified, (unsigned long long)s.deleted,
 		       (unsigned long long)s.replaced, (unsigned long long)s.meta, size);
+	launch_mounts_status(&b);
 	char disk[160];
 	cli_disk_describe(&b, disk, sizeof(disk));
 	printf("disk:     %s\n", disk);

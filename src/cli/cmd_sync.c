@@ -1,7 +1,9 @@
 /* clawbox sync: the gate between a box's overlay and the host project. */
 #include "util/common.h"
 
+#include "state/audit.h"
 #include "cli/cli.h"
+#include "cli/launch_mounts.h"
 #include "cli/commands.h"
 #include "sync/gate.h"
 #include "sync/gitsync.h"
@@ -34,6 +36,9 @@ static const char usage[] =
     "*.pth, ...: docs/SYNC.md) always need approval. Nothing beneath a git\n"
     "directory is applied as files (verdict git-data: shown, not pending).\n"
     "Without --dry-run or --auto, it asks (a terminal is needed).\n\n"
+    "The box's overlay mounts (run --mount SRC:DST:overlay) come next, each the\n"
+    "same way into its SRC, under a \"mount 'DST'\" line (--json and --only: the\n"
+    "project only).\n\n"
     "The box's git repository comes home as git data, never as files: its new\n"
     "branches, tags and detached HEAD are fetched into refs/clawbox/BOX/ (merge\n"
     "them yourself), every new object checked like a file; a ref whose new\n"
@@ -832,6 +837,33 @@ static int auto_round(const struct box *b, const struct opts *o, unsigned *ret_i
 	return r;
 }
 
+/* The audit log's mark of a mount root: the sync.* events that follow are
+ * of its paths (relative to SRC), until the next mark or run. */
+static void audit_mount(const struct box *b, const struct mount_entry *e)
+{
+	struct audit *a;
+	if (audit_open(b->dir, b->name, &a) < 0)
+		return;
+	audit_append(a, "sync.mount", json_pack("{s:s, s:s}", "dst", e->dst, "src", e->src));
+	audit_close(a);
+}
+
+/* An auto round of an overlay mount's root (at the project's interval). */
+static int auto_root(const struct box *root, const struct mount_entry *e, void *p)
+{
+	unsigned interval;
+	struct changes_summary s = { 0 };
+	char upper[PATH_MAX];
+	path_join(upper, sizeof(upper), root->data, "upper");
+	_cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int lfd = open(root->project, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ufd < 0 || changes_summarize(ufd, lfd, &s) < 0 || changes_total(&s) == 0)
+		return 0; /* nothing to do: no mark in the audit log every round */
+	audit_mount(root, e);
+	(void)auto_round(root, p, &interval);
+	return 0;
+}
+
 /* The yolo auto-sync: a round every auto_interval seconds until the parent
  * (the box's clawbox run) ends or SIGTERM, then one last round. */
 static int yolo_loop(const struct box *b, struct opts *o)
@@ -846,6 +878,7 @@ static int yolo_loop(const struct box *b, struct opts *o)
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		(void)auto_round(b, o, &interval);
+		(void)launch_mounts_foreach_root(b, auto_root, o);
 		for (;;) {
 			if (stop_loop || getppid() != parent)
 				break;
@@ -858,6 +891,7 @@ static int yolo_loop(const struct box *b, struct opts *o)
 			break;
 	}
 	(void)auto_round(b, o, &interval);
+	(void)launch_mounts_foreach_root(b, auto_root, o);
 	return 0;
 }
 
@@ -1006,6 +1040,60 @@ static int run_gate(struct gate *g, const struct box *b, const struct opts *o)
 	return code;
 }
 
+struct root_run {
+	const struct opts *o;
+	int code;     /* the worst exit status yet */
+	bool pending; /* --json, --only: a mount holds changes */
+};
+
+/* An overlay mount, a root of the gate of its own: the same action. */
+static int sync_root(const struct box *root, const struct mount_entry *e, void *p)
+{
+	struct root_run *c = p;
+	struct gate *g;
+	struct error err;
+	if (c->o->json || c->o->nonly) {
+		struct changes_summary s = { 0 };
+		char upper[PATH_MAX];
+		path_join(upper, sizeof(upper), root->data, "upper");
+		_cleanup_close_ int ufd =
+		    open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int lfd = open(root->project, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		c->pending |= ufd >= 0 && changes_summarize(ufd, lfd, &s) == 0 && changes_total(&s);
+		return 0;
+	}
+	if (!c->o->quiet)
+		printf("\nmount '%s' (from '%s'):\n", e->dst, e->src);
+	audit_mount(root, e);
+	int r = gate_open(root, GATE_OPEN_WAIT, &g, &err);
+	if (r < 0) {
+		report(&err, r);
+		c->code = CLI_EXIT_ERROR;
+		return 0;
+	}
+	int code = run_gate(g, root, c->o);
+	gate_close(g);
+	if (code > c->code)
+		c->code = code;
+	return 0;
+}
+
+/* After the project: the box's overlay mounts (--mount SRC:DST:overlay),
+ * each through the gate as the project is; not with --json or --only
+ * (said). Returns the worst exit status. */
+static int sync_mounts(const struct box *b, const struct opts *o, int code)
+{
+	struct root_run c = { .o = o, .code = code };
+	if (launch_mounts_foreach_root(b, sync_root, &c) < 0)
+		log_warn("cannot read the mounts of box '%s': its overlay mounts were not synced",
+			 b->name);
+	if (c.pending)
+		log_warn("box '%s': its overlay mounts hold changes, which %s does not cover: run "
+			 "'clawbox sync' without it for them",
+			 b->name, o->json ? "--json" : "--only");
+	return c.code;
+}
+
 int cmd_sync(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -1029,5 +1117,5 @@ int cmd_sync(int argc, char **argv)
 	}
 	code = run_gate(g, &b, &o);
 	gate_close(g);
-	return code;
+	return sync_mounts(&b, &o, code);
 }

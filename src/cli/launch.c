@@ -45,7 +45,7 @@ static const char run_usage[] =
     "                       (overlay, and the sync gate applies what passes every\n"
     "                       30 s while the box runs) or yolo-unsafe (the project\n"
     "                       bound read-write); a box keeps its mode until\n"
-    "                       'clawbox delete'\n" NET_OPTS_HELP AGENT_OPTS_HELP
+    "                       'clawbox delete'\n" NET_OPTS_HELP AGENT_OPTS_HELP MOUNT_OPTS_HELP
     "      --memory SIZE    memory limit, e.g. 2G (cgroup v1 as root; otherwise a\n"
     "                       per-process address-space limit, with a warning)\n"
     "      --pids N         limit on processes and threads (cgroup v1 as root;\n"
@@ -184,6 +184,7 @@ void launch_opts_free(struct launch_opts *o)
 {
 	log_set_filter(NULL, NULL);
 	o->secrets = secrets_free(o->secrets);
+	o->mounts = launch_mounts_free(o->mounts);
 }
 
 enum {
@@ -206,6 +207,7 @@ static const struct option long_opts[] = {
 	{ "mode", required_argument, NULL, 'm' },
 	NET_LONG_OPTIONS,
 	AGENT_LONG_OPTIONS,
+	MOUNT_LONG_OPTIONS,
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ "nofile", required_argument, NULL, OPT_NOFILE },
@@ -283,6 +285,9 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 		o->deny[o->ndeny++] = optarg;
 		break;
 	case 'e': return parse_env_opt(o, optarg) ? EXIT_SETUP : -1;
+	case MOUNT_OPT_MOUNT:
+	case MOUNT_OPT_VAULT:
+	case MOUNT_OPT_NO_MOUNTS: return launch_mounts_opt(&o->mounts, c, optarg);
 	case OPT_SECRETS: o->secrets_file = optarg; break;
 	case OPT_CONFIG: return parse_config_opt(o, optarg) ? EXIT_SETUP : -1;
 	case OPT_STRICT: o->strict = true; break;
@@ -495,8 +500,12 @@ static int collect_masks(const struct launch_opts *o, const struct box *b, const
 			log_error("refusing to hide the whole project '%s'", b->project);
 			r = -EINVAL;
 		}
+	if (r == 0)
+		r = launch_mounts_check_denied(o->mounts, masks, state);
 	if (r == 0) {
-		masks_normalize(masks, b->project);
+		const char *roots[1 + ROOTFS_MOUNTS_MAX] = { b->project };
+		masks_normalize_roots(
+		    masks, roots, 1 + launch_mounts_roots(o->mounts, roots + 1, ROOTFS_MOUNTS_MAX));
 		if (o->ndeny)
 			warn_tracked_denies(o, b);
 	}
@@ -769,7 +778,9 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 	int code = EXIT_SETUP, r;
 
 	inside_cwd(b, ctx->cwd, sizeof(ctx->cwd));
-	if (box_spec(o, b, ctx, &s) < 0)
+	if (box_spec(o, b, ctx, &s) < 0 ||
+	    launch_mounts_resolve(o->mounts, b, state, o->config_dir[0] ? o->config_path : NULL,
+				  &s.fs.mounts, &s.fs.nmounts) < 0)
 		goto out;
 	/* Removing the box's cgroups needs its init gone; so does an up box's
 	 * end ('clawbox down' returns when it is gone). */
@@ -882,6 +893,8 @@ static const char *shaping_option(const struct launch_opts *o)
 		return "--mode";
 	if (o->agent.agent || o->agent.nsetenv)
 		return "--agent, --setenv";
+	if (launch_mounts_given(o->mounts))
+		return "--mount, --vault, --no-mounts";
 	if (o->memory || o->pids || o->ndeny)
 		return "--memory, --pids, --deny-read";
 	if (o->net.mode || o->net.nallow || o->net.ndeny || o->net.nip || o->net.npublish)

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/launch_agent.h"
 #include "cli/launch_net.h"
+#include "cli/launch_mounts.h"
 
 struct launch_opts {
 	struct box_opts box;
@@ -31,6 +32,9 @@ struct launch_opts {
 	char config_path[PATH_MAX]; /* where the box sees it */
 	bool strict;                /* --strict */
 	bool no_watch;              /* --no-watch: no fs.* events (writewatch) */
+
+	/* --mount, --vault, --no-mounts (src/cli/launch_mounts.h); NULL: none */
+	struct launch_mounts *mounts;
 	/* clawbox up (src/cli/cmd_up.c): the box as a service; argv may be
 	 * empty. Once it serves, ready_fd gets 'R', and msg_fd (where
 	 * clawbox's messages went until then) stderr again; both are closed. */

@@ -469,3 +469,15 @@ int box_reset(const struct box *b)
 	}
 	return 0;
 }
+
+int box_reset_home(const struct box *b)
+{
+	char path[PATH_MAX];
+	int r = path_join(path, sizeof(path), b->data, "home");
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return fs_clear_dir(fd);
+}

@@ -2,6 +2,8 @@
  *   box.json     name, project (canonical path), mode, creation time, disk cap
  *   upper/ work/ the overlay's upper and work dirs (every write of the agent)
  *   home/        the box's $HOME (persistent, never the user's)
+ *   overlays/ID/ an overlay mount's upper and work (src/state/mounts.h)
+ *   mounts       the record of the box's extra mounts (in the box dir)
  *   sync/        the sync gate's state and staging area
  *   disk.img     with a disk cap: the box's filesystem image (src/state/diskcap.h),
  *   disk/        mounted here; upper, work, home and sync are in it then
@@ -90,5 +92,9 @@ int box_remove(const struct box *b);
 /* Discard the overlay's contents (upper and work, dotfiles included). The
  * caller holds the lock. Never touches the project. */
 int box_reset(const struct box *b);
+
+/* Empty the box's home (its contents, dotfiles included; the dir stays).
+ * The caller holds the lock. */
+int box_reset_home(const struct box *b);
 
 #endif
