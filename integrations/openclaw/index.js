@@ -186,7 +186,10 @@ export default definePluginEntry({
   name: "clawbox sandbox",
   description: "Runs OpenClaw's sandboxed tools in a clawbox box",
   register(api) {
-    if (api.registrationMode !== undefined && api.registrationMode !== "full") return;
+    // "full" in a gateway; `openclaw agent exec` (an embedded turn) loads
+    // plugins for discovery only, and needs the backend all the same.
+    const mode = api.registrationMode ?? "full";
+    if (!["full", "discovery", "tool-discovery"].includes(mode)) return;
     const cfg = resolveConfig(api.pluginConfig);
     const unregister = registerSandboxBackend(BACKEND_ID, {
       factory: createFactory(cfg),
