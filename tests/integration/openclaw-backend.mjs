@@ -3,10 +3,11 @@
 // model: t-openclaw.sh copies this file and the plugin into a dir whose
 // node_modules/openclaw is the pinned package, and runs it on Node 24.
 //
-//   node openclaw-backend.mjs BINARY WORKSPACE SCOPEKEY OP [ARG...]
+//   node openclaw-backend.mjs BINARY WORKSPACE SCOPEKEY OP [ARG...] [:: OP [ARG...]]...
 //
-// OPs (each prints one JSON line {ok, ...} and exits 0; a refusal is ok:false
-// with the error's message):
+// Runs the OPs in order on one backend (Node and OpenClaw's SDK load once);
+// each prints one JSON line {ok, ...}; a refusal is ok:false with the
+// error's message. OPs:
 //   box                      the box the scope maps to
 //   write PATH TEXT          the write/edit tools' file write
 //   read PATH                the read tool's file read
@@ -15,6 +16,7 @@
 //   exec COMMAND [WORKDIR]   the exec tool: its exec spec run as OpenClaw runs
 //                            it (stdout, stderr, code), and the spec's argv
 //   down                     the manager's removeRuntime (openclaw sandbox recreate)
+// OC_PLUGIN_CONFIG in the environment: more of the plugin's config, as JSON.
 import { spawn } from "node:child_process";
 import plugin from "./index.js";
 import {
@@ -22,10 +24,14 @@ import {
   getSandboxBackendManager,
 } from "openclaw/plugin-sdk/sandbox";
 
-const [binary, workspaceDir, scopeKey, op, ...args] = process.argv.slice(2);
+const [binary, workspaceDir, scopeKey, ...rest] = process.argv.slice(2);
+const ops = [[]];
+for (const a of rest) a === "::" ? ops.push([]) : ops.at(-1).push(a);
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
-plugin.register({ registrationMode: "full", pluginConfig: { binary } });
+// OC_PLUGIN_CONFIG: more of the plugin's config, as JSON ({"session": true}).
+const extra = JSON.parse(process.env.OC_PLUGIN_CONFIG || "{}");
+plugin.register({ registrationMode: "full", pluginConfig: { binary, ...extra } });
 
 const cfg = {
   backend: "clawbox",
@@ -53,14 +59,7 @@ function runSpec(spec) {
   });
 }
 
-async function main() {
-  if (op === "down") {
-    const { boxName } = await import("./index.js");
-    await getSandboxBackendManager("clawbox").removeRuntime({
-      entry: { containerName: boxName(scopeKey, workspaceDir) },
-    });
-    return out({ ok: true });
-  }
+async function backend() {
   const handle = await getSandboxBackendFactory("clawbox")({
     sessionKey: scopeKey,
     scopeKey,
@@ -77,36 +76,59 @@ async function main() {
     docker: cfg.docker,
     backend: handle,
   };
-  const fs = handle.createFsBridge({ sandbox });
+  return { handle, fs: handle.createFsBridge({ sandbox }) };
+}
+
+async function run(b, op, args) {
+  if (op === "down") {
+    const { boxName } = await import("./index.js");
+    await getSandboxBackendManager("clawbox").removeRuntime({
+      entry: { containerName: boxName(scopeKey, workspaceDir) },
+    });
+    return { ok: true };
+  }
+  const { handle, fs } = await b();
   switch (op) {
     case "box":
-      return out({ ok: true, box: handle.runtimeId, workdir: handle.workdir });
+      return { ok: true, box: handle.runtimeId, workdir: handle.workdir };
     case "write":
       await fs.writeFile({ filePath: args[0], data: args[1], mkdir: true });
-      return out({ ok: true });
+      return { ok: true };
     case "read":
-      return out({ ok: true, text: (await fs.readFile({ filePath: args[0] })).toString("utf8") });
+      return { ok: true, text: (await fs.readFile({ filePath: args[0] })).toString("utf8") };
     case "ls":
-      return out({ ok: true, entries: (await fs.readDirectory({ filePath: args[0] })).map((e) => e.name) });
+      return { ok: true, entries: (await fs.readDirectory({ filePath: args[0] })).map((e) => e.name) };
     case "mkdir":
       await fs.mkdirp({ filePath: args[0] });
-      return out({ ok: true });
+      return { ok: true };
     case "rm":
       await fs.remove({ filePath: args[0], recursive: true, force: false });
-      return out({ ok: true });
+      return { ok: true };
     case "mv":
       await fs.rename({ from: args[0], to: args[1] });
-      return out({ ok: true });
+      return { ok: true };
     case "exec": {
       const workdir = args[1] ? await handle.validateWorkdir(args[1]) : undefined;
-      if (args[1] && !workdir) return out({ ok: false, error: `workdir refused: ${args[1]}` });
+      if (args[1] && !workdir) return { ok: false, error: `workdir refused: ${args[1]}` };
       const spec = await handle.buildExecSpec({ command: args[0], workdir, env: {}, usePty: false });
       const r = await runSpec(spec);
       await handle.finalizeExec?.({ status: "completed", exitCode: r.code, timedOut: false, token: spec.finalizeToken });
-      return out({ ok: true, argv: spec.argv, ...r });
+      return { ok: true, argv: spec.argv, ...r };
     }
   }
   throw new Error(`unknown op ${op}`);
 }
 
-main().catch((e) => out({ ok: false, error: String(e?.message ?? e) }));
+async function main() {
+  let pending = null;
+  const b = () => (pending ??= backend());
+  for (const [op, ...args] of ops) {
+    try {
+      out(await run(b, op, args));
+    } catch (e) {
+      out({ ok: false, error: String(e?.message ?? e) });
+    }
+  }
+}
+
+main();

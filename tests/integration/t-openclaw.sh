@@ -77,12 +77,14 @@ mkdir -p "$PLUG/node_modules"
 cp "$ROOT"/integrations/openclaw/* "$ROOT/tests/integration/openclaw-backend.mjs" "$PLUG/"
 ln -s "$OC_DIR/node_modules/openclaw" "$PLUG/node_modules/openclaw"
 
-# drive SCOPEKEY OP ARG...: one backend call (openclaw-backend.mjs) for the
-# workspace $P; its JSON line on stdout.
-drive() { "$NODE" "$PLUG/openclaw-backend.mjs" "$CLAWBOX" "$P" "$@"; }
-ok() { grep -q '"ok":true' <<<"$1" || fail "expected ok: $1"; }
-refused() { grep -q '"ok":false' <<<"$1" || fail "expected a refusal: $1"; }
-box_of() { drive "$1" box | sed -n 's/.*"box":"\([^"]*\)".*/\1/p'; }
+# drive SCOPEKEY OP ARG... [:: OP ARG...]...: backend calls
+# (openclaw-backend.mjs) for the workspace $P, in one process; one JSON line
+# each, into $C/r. line N: the Nth.
+drive() { "$NODE" "$PLUG/openclaw-backend.mjs" "$CLAWBOX" "$P" "$@" >"$C/r"; }
+line() { sed -n "$1p" "$C/r"; }
+ok() { grep -q '"ok":true' <<<"$(line "$1")" || fail "call $1: expected ok: $(line "$1")"; }
+refused() { grep -q '"ok":false' <<<"$(line "$1")" || fail "call $1: expected a refusal: $(line "$1")"; }
+box_in() { line "$1" | sed -n 's/.*"box":"\([^"]*\)".*/\1/p'; }
 
 down_all() {
 	local d
@@ -96,27 +98,35 @@ backend_tools_land_in_the_box() {
 	trap down_all EXIT
 	mkproj "$P"
 	snapshot "$P" >"$C/before"
-	ok "$(drive agent:main write notes/new.txt 'from openclaw')"
-	[ "$(drive agent:main read README)" = '{"ok":true,"text":"hello\n"}' ] || fail "read"
-	drive agent:main ls . | grep -q '"notes"' || fail "ls"
-	out=$(drive agent:main exec 'cat notes/new.txt; echo; pwd; id -u; echo made >tool.txt')
-	grep -q '"stdout":"from openclaw\\n/workspace\\n' <<<"$out" || fail "exec: $out"
-	ok "$(drive agent:main mv tool.txt moved.txt)"
-	ok "$(drive agent:main rm src)"
-	box=$(box_of agent:main)
-	[ "$($CLAWBOX status --box "$box" --json | sed -n 's/.*"project": "\(.*\)",/\1/p')" = "$P" ] ||
+	drive agent:main write notes/new.txt 'from openclaw' :: read README :: ls . :: \
+		exec 'cat notes/new.txt; echo; pwd; echo made >tool.txt' :: mv tool.txt moved.txt :: \
+		rm src :: box
+	ok 1
+	[ "$(line 2)" = '{"ok":true,"text":"hello\n"}' ] || fail "read: $(line 2)"
+	line 3 | grep -q '"notes"' || fail "ls: $(line 3)"
+	line 4 | grep -q '"stdout":"from openclaw\\n/workspace\\n"' || fail "exec: $(line 4)"
+	ok 5
+	ok 6
+	box=$(box_in 7)
+	$CLAWBOX status --box "$box" --json | grep -q "\"project\": \"$P\"" ||
 		fail "the box's project is not the workspace"
 	# the work is in the box's overlay, the host project unchanged
 	snapshot "$P" | diff "$C/before" - || fail "the host project changed"
 	[ "$(cat "$CLAWBOX_STATE_DIR/boxes/$box/upper/notes/new.txt")" = "from openclaw" ] || fail "overlay"
-	# one box per scope: another session's scope is another box
-	[ "$(box_of agent:main:session:x)" != "$box" ] || fail "two scopes share a box"
+	# one box per scope; session: true puts the tools in a clawbox session
+	# (no network)
+	OC_PLUGIN_CONFIG='{"session":true}' drive agent:s box :: \
+		exec 'curl -s -m 2 https://api.anthropic.com/ || echo no-net'
+	[ "$(box_in 1)" != "$box" ] || fail "two scopes share a box"
+	line 2 | grep -q '"argv":\[[^]]*"--session","oc-[0-9a-f]*","--"' && line 2 | grep -q 'no-net' ||
+		fail "session: $(line 2)"
 	# ... until the gate brings it home
 	$CLAWBOX sync --box "$box" --auto >"$C/sync.out" 2>&1 || { cat "$C/sync.out"; fail "sync"; }
 	[ "$(cat "$P/notes/new.txt")" = "from openclaw" ] && [ -f "$P/moved.txt" ] && [ ! -e "$P/src" ] ||
 		fail "sync did not bring the work home"
 	# the manager's removeRuntime (openclaw sandbox recreate) takes it down
-	ok "$(drive agent:main down)"
+	drive agent:main down
+	ok 1
 	! $CLAWBOX status --box "$box" --json | grep -q '"up"' || fail "still up"
 }
 
@@ -128,34 +138,33 @@ backend_refuses_a_hostile_model() {
 	mkproj "$P"
 	mkdir -p "$C/outside"
 	snapshot "$P" >"$C/before"
-	refused "$(drive agent:main write ../escape.txt x)"
-	refused "$(drive agent:main write "$C/outside/escape.txt" x)"
-	refused "$(drive agent:main write /workspace/../../tmp/escape.txt x)"
-	refused "$(drive agent:main read /etc/shadow)"
-	refused "$(drive agent:main read ../../../../etc/hostname)"
-	ok "$(drive agent:main exec 'ln -s /etc etc-link; ln -s .. up-link')"
-	refused "$(drive agent:main write etc-link/evil x)"
-	refused "$(drive agent:main read etc-link/hostname)"
-	refused "$(drive agent:main write up-link/escape.txt x)"
-	refused "$(drive agent:main exec pwd /etc)"
-	refused "$(drive agent:main exec pwd /workspace/../etc)"
+	drive agent:main write ../escape.txt x :: write "$C/outside/escape.txt" x :: \
+		write /workspace/../../tmp/escape.txt x :: read /etc/shadow :: \
+		read ../../../../etc/hostname :: exec 'ln -s /etc etc-link; ln -s .. up-link' :: \
+		write etc-link/evil x :: read etc-link/hostname :: write up-link/escape.txt x :: \
+		exec pwd /etc :: exec pwd /workspace/../etc :: \
+		exec "echo pwned >/usr/clawbox-pwned-$$; cat /etc/shadow; ls /root; echo end" :: \
+		exec '--box other -- id' :: write --project=/ x :: write -b x
+	for n in 1 2 3 4 5 7 8 9 10 11; do refused $n; done
+	ok 6
 	# the box holds what the command does: no write outside, no host secret
-	out=$(drive agent:main exec "echo pwned >/usr/clawbox-pwned-$$; cat /etc/shadow; ls /root; echo end")
-	grep -q 'Read-only file system' <<<"$out" && grep -q '"stdout":"end\\n"' <<<"$out" || fail "$out"
+	line 12 | grep -q 'Read-only file system' && line 12 | grep -q '"stdout":"end\\n"' ||
+		fail "$(line 12)"
 	[ ! -e /usr/clawbox-pwned-$$ ] || fail "a file landed in /usr"
 	# clawbox options as commands and file names are the shell's arguments
-	out=$(drive agent:main exec '--box other -- id')
-	grep -q '"code":127' <<<"$out" || fail "option as command: $out"
-	grep -q '"argv":\["[^"]*","exec","--box","oc-agent-main-[0-9a-f]*","--","/bin/sh","-c",' <<<"$out" ||
-		fail "argv: $out"
-	ok "$(drive agent:main write --project=/ x)"
-	ok "$(drive agent:main write -b x)"
-	[ -f "$CLAWBOX_STATE_DIR"/boxes/oc-agent-main-*/upper/--project=/ ] 2>/dev/null ||
-		ls "$CLAWBOX_STATE_DIR"/boxes/oc-agent-main-*/upper/ | grep -qx -- '-b' || fail "odd names"
+	line 13 | grep -q '"code":127' || fail "option as command: $(line 13)"
+	line 13 | grep -q '"argv":\["[^"]*","exec","--box","oc-agent-main-[0-9a-f]*","--","/bin/sh","-c",' ||
+		fail "argv: $(line 13)"
+	ok 14
+	ok 15
+	up=$(echo "$CLAWBOX_STATE_DIR"/boxes/oc-agent-main-*/upper)
+	[ -f "$up/--project=" ] || [ -f "$up/-b" ] || fail "odd names: $(ls -A "$up")"
 	# a hostile scope key still maps to a valid box of this workspace
-	box=$(box_of '../../x --project / ;$(id)')
+	drive '../../x --project / ;$(id)' box
+	box=$(box_in 1)
 	[[ $box =~ ^oc-[a-z0-9._-]+-[0-9a-f]{12}$ ]] || fail "box name '$box'"
 	$CLAWBOX status --box "$box" --json | grep -q "\"project\": \"$P\"" || fail "hostile scope's project"
+	[ -z "$(ls -A "$C/outside")" ] || fail "a file landed outside"
 	snapshot "$P" | diff "$C/before" - || fail "the host project changed"
 }
 
@@ -222,12 +231,9 @@ invoke() {
 		-d '{"tool":"sessions_list","args":{}}' "http://127.0.0.1:$PORT/tools/invoke"
 }
 
-gateway_in_an_up_box() {
-	trap down_all EXIT
-	mkproj "$P"
-	gateway_conf
-	PORT=$((28000 + OC_N))
-	snapshot "$P" >"$C/before"
+# The recipe of docs/OPENCLAW.md: the gateway as the up box's command,
+# published on $PORT; returns once `clawbox status` says it is healthy.
+gateway_up() {
 	oc_up gw --config "$C/conf" --secrets "$C/secrets.env" --publish "$PORT:18789" \
 		--health "http://127.0.0.1:$PORT/readyz" --allow-ip "$REMOTE_IP" -- \
 		env PATH="$BOX_OC/bin:/usr/bin:/bin" OPENCLAW_STATE_DIR=/home/clawbox/.openclaw-state \
@@ -239,6 +245,24 @@ gateway_in_an_up_box() {
 	done
 	$CLAWBOX status --box gw | grep -q '^health:   ok (HTTP 200 from ' ||
 		{ $CLAWBOX logs --box gw | tail -20; fail "the gateway is not healthy"; }
+}
+
+# gateway_turn FILE: one agent turn through the gateway (the CLI in the box);
+# the mock LLM has its exec tool write FILE. Output in $C/turn.out.
+gateway_turn() {
+	$CLAWBOX exec --box gw -- env PATH="$BOX_OC/bin:/usr/bin:/bin" \
+		OPENCLAW_STATE_DIR=/home/clawbox/.openclaw-state \
+		OPENCLAW_CONFIG_PATH=/home/clawbox/.openclaw/openclaw.json \
+		openclaw agent --agent main --timeout 120 --message "Write it. FILE=$1" >"$C/turn.out" 2>&1
+}
+
+gateway_in_an_up_box() {
+	trap down_all EXIT
+	mkproj "$P"
+	gateway_conf
+	PORT=$((28000 + OC_N))
+	snapshot "$P" >"$C/before"
+	gateway_up
 	[ "$(invoke)" = 401 ] || fail "tools/invoke without a token"
 	[ "$(invoke -H 'Authorization: Bearer wrong')" = 401 ] || fail "tools/invoke with a wrong token"
 	for _ in $(seq 20); do # ready, its session store may still be opening
@@ -248,11 +272,7 @@ gateway_in_an_up_box() {
 	done
 	[ "$code" = 200 ] || fail "tools/invoke with the token: $code"
 	# one agent turn through the gateway: its exec tool writes in the box
-	$CLAWBOX exec --box gw -- env PATH="$BOX_OC/bin:/usr/bin:/bin" \
-		OPENCLAW_STATE_DIR=/home/clawbox/.openclaw-state \
-		OPENCLAW_CONFIG_PATH=/home/clawbox/.openclaw/openclaw.json \
-		openclaw agent --agent main --timeout 120 --message "Write it. FILE=gw-turn.txt" \
-		>"$C/turn.out" 2>&1 || { tail -20 "$C/turn.out"; fail "openclaw agent"; }
+	gateway_turn gw-turn.txt || { tail -20 "$C/turn.out"; fail "openclaw agent"; }
 	grep -q "written by" "$CLAWBOX_STATE_DIR/boxes/gw/upper/gw-turn.txt" ||
 		{
 			$CLAWBOX exec --box gw -- sh -c 'ls -la /workspace; find / -xdev -name gw-turn.txt 2>/dev/null'
@@ -273,6 +293,31 @@ gateway_in_an_up_box() {
 	snapshot "$P" | diff "$C/before" - || fail "the host project changed"
 }
 
+# Issue 13 item 7: OpenClaw seeded its workspace (/workspace: the overlay)
+# and attested it in its state (the box home); `clawbox reset` drops the
+# first. A turn after the reset must work: until reset clears OpenClaw's
+# state with it (or `reset --home` is used), OpenClaw refuses every turn for
+# 24 h (WorkspaceVanishedError): the case says so as a skip.
+gateway_turn_after_reset() {
+	trap down_all EXIT
+	mkproj "$P"
+	gateway_conf
+	PORT=$((28200 + OC_N))
+	gateway_up
+	gateway_turn first.txt || { tail -20 "$C/turn.out"; fail "the first turn"; }
+	[ -f "$CLAWBOX_STATE_DIR/boxes/gw/upper/AGENTS.md" ] || fail "OpenClaw seeded no workspace"
+	$CLAWBOX down --box gw
+	$CLAWBOX reset --box gw --yes
+	gateway_up
+	if ! gateway_turn second.txt; then
+		grep -q 'disappeared after a recent initialization' "$C/turn.out" &&
+			skip "issue 13 item 7: after reset OpenClaw refuses its turns (WorkspaceVanishedError)"
+		tail -20 "$C/turn.out"
+		fail "the turn after the reset"
+	fi
+	grep -q "written by" "$CLAWBOX_STATE_DIR/boxes/gw/upper/second.txt" || fail "second.txt"
+}
+
 # OC_ONLY=FUNCTION runs one case (when working on this file).
 oc_case() { [ -z "${OC_ONLY:-}" ] || [ "$OC_ONLY" = "$2" ] && case_run "$@"; }
 
@@ -283,3 +328,5 @@ oc_case "backend: a hostile model's paths, symlinks, commands and options" \
 oc_case "backend: an agent turn's exec tool runs in the box" agent_turn_runs_its_tool_in_the_box
 oc_case "gateway in an up box: health, tools/invoke, a turn, Telegram pairing, the proxy" \
 	gateway_in_an_up_box
+oc_case "reset: a turn after clawbox reset (OpenClaw's workspace in the overlay)" \
+	gateway_turn_after_reset
