@@ -46,7 +46,7 @@ npm_into() {
 	fi
 	echo '{"private": true}' >"$2/package.json"
 	(cd "$2" && PATH=$path timeout 600 npm install --no-audit --no-fund --no-update-notifier \
-		--loglevel=error "${PINS[$1]}") >"$2/npm.log" 2>&1
+		--fetch-retries=1 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=5000 --loglevel=error "${PINS[$1]}") >"$2/npm.log" 2>&1
 }
 
 # link_bins NAME DIR: DIR/bin/ with NAME's executables.
@@ -87,7 +87,7 @@ install_pin() {
 	tmp=$(mktemp -d "$AGENTS_CACHE/.tmp-$1.XXXXXX") || return 2
 	if ! npm_into "$1" "$tmp" || ! link_bins "$1" "$tmp" ||
 		! "$tmp/bin/$1" --version >/dev/null 2>&1; then
-		echo "install.sh: ${PINS[$1]} failed: $(tail -3 "$tmp/npm.log" 2>/dev/null)" >&2
+		echo "install.sh: ${PINS[$1]} failed: $(grep -m1 -v '^npm error A complete log' "$tmp/npm.log" 2>/dev/null)" >&2
 		rm -rf "$tmp"
 		return 2
 	fi

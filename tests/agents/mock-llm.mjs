@@ -192,7 +192,7 @@ const server = http.createServer((req, res) => {
 	req.on("data", (c) => chunks.push(c));
 	req.on("end", () => {
 		const url = new URL(req.url, "http://mock");
-		const rec = { n: ++reqs, method: req.method, path: url.pathname, host: req.headers.host,
+		const rec = { n: ++reqs, t: Date.now(), method: req.method, path: url.pathname, host: req.headers.host,
 			from: req.socket.remoteAddress?.replace(/^::ffff:/, ""), headers: Object.keys(req.headers).sort(), auth: !!(req.headers.authorization || req.headers["x-api-key"]) };
 		const raw = Buffer.concat(chunks).toString();
 		if (bodiesDir) fs.writeFileSync(path.join(bodiesDir, `${rec.n}.json`), raw);
