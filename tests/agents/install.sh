@@ -86,11 +86,12 @@ install_pin() {
 	mkdir -p "$AGENTS_CACHE" || return 2
 	tmp=$(mktemp -d "$AGENTS_CACHE/.tmp-$1.XXXXXX") || return 2
 	if ! npm_into "$1" "$tmp" || ! link_bins "$1" "$tmp" ||
-		! "$tmp/bin/$1" --version >/dev/null 2>&1; then
+		! HOME=$tmp/.home "$tmp/bin/$1" --version >/dev/null 2>&1; then
 		echo "install.sh: ${PINS[$1]} failed: $(grep -m1 -v '^npm error A complete log' "$tmp/npm.log" 2>/dev/null)" >&2
 		rm -rf "$tmp"
 		return 2
 	fi
+	rm -rf "$tmp/.home"
 	chmod 755 "$tmp"
 	mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 	[ -d "$dir" ] || return 2

@@ -7,12 +7,13 @@
 // /v1/messages/count_tokens), OpenAI Responses (POST /v1/responses,
 // streaming) and Chat Completions (POST /v1/chat/completions, streaming or
 // not). For a conversation with no tool result yet it answers with ONE tool
-// call that writes a file, chosen from the tools the request offers (Claude
-// Code: Bash, else Write; Codex: shell_command, exec_command, shell, else
-// apply_patch; anything else: a tool whose schema has a `command`); after a
-// tool result, a final text answer. With no usable tool (a title or a quota
-// probe) it answers text. The file is named by `FILE=NAME` in the user's
-// text (default mock-out.txt) and holds "written by TOOL".
+// call that writes a file, chosen from the tools the request offers: the
+// one `TOOL=NAME` in the user's text names, else the first of Bash,
+// shell_command, exec_command, shell, Write, apply_patch (Claude Code's and
+// Codex's), else any tool whose schema has a `command`. After a tool result
+// it gives a final text answer; with no usable tool (a title, a quota probe)
+// it answers text. The file is named by `FILE=NAME` in the user's text
+// (default mock-out.txt) and holds "written by TOOL".
 //
 // Every request is one JSON line in the log: method, path, the headers'
 // names, whether an auth header (authorization, x-api-key) was present, the
@@ -43,35 +44,43 @@ function textOf(content) {
 	if (!Array.isArray(content)) return "";
 	return content.map((c) => (typeof c === "string" ? c : (c?.text ?? c?.input_text ?? ""))).join("\n");
 }
-function fileName(texts) {
-	for (const t of texts.reverse()) {
-		const m = /FILE=([A-Za-z0-9._-]+)/.exec(t);
-		if (m) return m[1];
-	}
-	return "mock-out.txt";
+// What the user's texts ask of the mock: FILE=NAME (the file to write,
+// default mock-out.txt), TOOL=NAME (the tool to call when offered, else the
+// first that fits), DIR=PATH (the agent's directory, for a tool that wants
+// an absolute path; default the mock's own).
+function hints(texts) {
+	const all = texts.join("\n");
+	const get = (k) => new RegExp(`${k}=([A-Za-z0-9._/-]+)`).exec(all)?.[1];
+	return { file: get("FILE") ?? "mock-out.txt", tool: get("TOOL"), dir: get("DIR") ?? process.cwd() };
 }
 const shq = (s) => `'${s.replace(/'/g, "'\\''")}'`;
 
-// The tool call that writes FILE, for the tools offered: {name, input,
-// custom} (custom: a free-form tool whose input is a string), or null.
-function pickTool(tools, file) {
-	const names = tools.map((t) => t.name);
-	const sh = `printf '%s\\n' ${shq("written by TOOL")} > ${shq(file)}`;
-	const say = (n) => sh.replace("TOOL", n);
-	if (names.includes("Bash")) return { name: "Bash", input: { command: say("Bash"), description: "write " + file } };
-	if (names.includes("shell_command")) return { name: "shell_command", input: { command: say("shell_command") } };
-	if (names.includes("exec_command")) return { name: "exec_command", input: { cmd: say("exec_command") } };
-	if (names.includes("shell")) return { name: "shell", input: { command: ["sh", "-c", say("shell")] } };
-	if (names.includes("Write"))
-		return { name: "Write", input: { file_path: path.resolve(process.cwd(), file), content: "written by Write\n" } };
-	const ap = tools.find((t) => t.name === "apply_patch");
-	if (ap) {
-		const patch = `*** Begin Patch\n*** Add File: ${file}\n+written by apply_patch\n*** End Patch\n`;
-		return ap.custom ? { name: "apply_patch", input: patch, custom: true } : { name: "apply_patch", input: { input: patch } };
+// The tool call that writes the file the hints name, for the tools offered:
+// {name, input, custom} (custom: a free-form tool whose input is a string),
+// or null when no tool fits.
+function pickTool(tools, h) {
+	const { file, dir } = h;
+	const say = (n) => `printf '%s\\n' ${shq(`written by ${n}`)} > ${shq(file)}`;
+	const patch = `*** Begin Patch\n*** Add File: ${file}\n+written by apply_patch\n*** End Patch\n`;
+	const calls = {
+		Bash: () => ({ input: { command: say("Bash"), description: "write " + file } }),
+		Write: () => ({ input: { file_path: path.resolve(dir, file), content: "written by Write\n" } }),
+		shell_command: () => ({ input: { command: say("shell_command") } }),
+		exec_command: () => ({ input: { cmd: say("exec_command") } }),
+		shell: () => ({ input: { command: ["sh", "-c", say("shell")] } }),
+		apply_patch: (t) => (t.custom ? { input: patch, custom: true } : { input: { input: patch } }),
+		// Codex's code mode: JavaScript that calls its nested tools.
+		exec: () => ({ custom: true, input: h.tool === "exec_command"
+			? `text(await tools.exec_command({ cmd: ${JSON.stringify(say("exec"))} }));`
+			: `text(await tools.apply_patch(${JSON.stringify(patch.replace("apply_patch", "exec"))}));` }),
+	};
+	const order = [h.tool, "Bash", "shell_command", "exec_command", "shell", "Write", "apply_patch", "exec"];
+	for (const name of order) {
+		const t = tools.find((x) => x.name === name);
+		if (t && calls[name]) return { name, ...calls[name](t) };
 	}
 	const any = tools.find((t) => t.props?.includes("command"));
-	if (any) return { name: any.name, input: { command: say(any.name) } };
-	return null;
+	return any ? { name: any.name, input: { command: say(any.name) } } : null;
 }
 
 function sse(res) {
@@ -92,8 +101,8 @@ function anthropic(req, res, body, rec) {
 	const result = Array.isArray(last?.content) && last.content.find((c) => c.type === "tool_result");
 	const done = !!result;
 	if (result) rec.result = textOf(result.content).slice(0, 200);
-	const file = fileName(msgs.filter((m) => m.role === "user").map((m) => textOf(m.content)));
-	const call = done ? null : pickTool(tools, file);
+	const h = hints(msgs.filter((m) => m.role === "user").map((m) => textOf(m.content)));
+	const call = done ? null : pickTool(tools, h);
 	rec.tools = tools.map((t) => t.name);
 	rec.answer = call ? `tool:${call.name}` : "text";
 	const text = done ? "Done: the file is written." : "Hello from the mock.";
@@ -127,8 +136,8 @@ function responses(req, res, body, rec) {
 	const result = input.find((i) => /_call_output$/.test(i.type ?? ""));
 	const done = !!result;
 	if (result) rec.result = JSON.stringify(result.output).slice(0, 200);
-	const file = fileName(input.filter((i) => i.role === "user").map((i) => textOf(i.content)));
-	const call = done ? null : pickTool(tools, file);
+	const h = hints(input.filter((i) => i.role === "user").map((i) => textOf(i.content)));
+	const call = done ? null : pickTool(tools, h);
 	rec.tools = tools.map((t) => t.name);
 	rec.answer = call ? `tool:${call.name}` : "text";
 	const text = done ? "Done: the file is written." : "Hello from the mock.";
@@ -157,8 +166,8 @@ function chat(req, res, body, rec) {
 	const result = msgs.find((m) => m.role === "tool");
 	const done = !!result;
 	if (result) rec.result = textOf(result.content).slice(0, 200);
-	const file = fileName(msgs.filter((m) => m.role === "user").map((m) => textOf(m.content)));
-	const call = done ? null : pickTool(tools, file);
+	const h = hints(msgs.filter((m) => m.role === "user").map((m) => textOf(m.content)));
+	const call = done ? null : pickTool(tools, h);
 	rec.tools = tools.map((t) => t.name);
 	rec.answer = call ? `tool:${call.name}` : "text";
 	const text = done ? "Done: the file is written." : "Hello from the mock.";

@@ -102,10 +102,15 @@ check_turn() {
 	grep '"answer":"tool:' "$C/mock" | grep -q '"auth":true' || fail "no auth header reached the mock"
 	# Every request came from the host side (the proxy), none from elsewhere.
 	grep -v '"from":"'"$HOST_IP"'"' "$C/mock" | grep -q . && fail "a request not from the proxy: $(cat "$C/mock")"
-	"$CLAWBOX" audit --project "$P" --json | grep '"net.connect"' >"$C/net" || true
+	"$CLAWBOX" audit --project "$P" --json | grep -E '"net\.(connect|dns)"' >"$C/net" || true
 	grep '"decision":"allow"' "$C/net" | grep -q "\"addr\":\"$MOCK_IP\"" || fail "no allowed connection to the mock in the audit"
 	grep '"decision":"allow"' "$C/net" | grep -v "\"addr\":\"$MOCK_IP\"" | grep . &&
 		fail "something else got out"
+	# AGENTS_REPORT=FILE: what each agent tried that the proxy refused.
+	if [ -n "${AGENTS_REPORT:-}" ]; then
+		echo "$file: $(grep -v '"decision":"allow"' "$C/net" | grep -o '"host":"[^"]*","port":[0-9]*' |
+			sort | uniq -c | tr -s ' \n' ' ')" >>"$AGENTS_REPORT"
+	fi
 	# The box ran in a mount namespace of its own: its disk image is mounted
 	# on the host again by the first command that needs it.
 	"$CLAWBOX" sync --project "$P" --dry-run --json >"$C/pending" 2>&1 || fail "sync --dry-run: $(cat "$C/pending")"
@@ -124,32 +129,42 @@ start() {
 	mock_mark
 }
 
-case_claude() {
+# claude_turn TOOL FILE: one claude -p turn in which the mock calls TOOL.
+claude_turn() {
 	start
 	# shellcheck disable=SC2086
 	box -e ANTHROPIC_API_KEY=sk-ant-mock-0123456789abcdef -e ANTHROPIC_BASE_URL="$MOCK" $CLAUDE_NEEDS \
-		-- "$CLAUDE" -p "write the file FILE=claude.txt" --dangerously-skip-permissions >"$C/out" 2>&1 ||
+		-- "$CLAUDE" -p "write the file FILE=$2 TOOL=$1 DIR=$P" --dangerously-skip-permissions >"$C/out" 2>&1 ||
 		fail "claude failed: $(tail -5 "$C/out")"
 	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
-	check_turn claude.txt Bash
+	check_turn "$2" "$1"
 }
-case_run "Claude Code -p runs the mock's Bash call in the box, through the proxy only" case_claude
+case_claude_bash() { claude_turn Bash claude.txt; }
+case_run "Claude Code -p runs the mock's Bash call in the box, through the proxy only" case_claude_bash
+case_claude_write() { claude_turn Write claude-write.txt; }
+case_run "Claude Code -p runs the mock's Write call in the box" case_claude_write
 
-# Codex with a provider of the test's own (the built-in one talks
-# WebSockets first and has no base URL to set for a key) and a model it does
-# not know (its known models get the JavaScript code-mode tool only).
-case_codex() {
+# codex_turn TOOL FILE [ARG...]: one codex exec turn (ARGs added) in which
+# the mock calls TOOL. Codex gets a provider of the test's own (the built-in
+# one talks WebSockets first and takes no base URL from the environment).
+codex_turn() {
 	start
 	# shellcheck disable=SC2086
 	box -e OPENAI_API_KEY=sk-mock-0123456789abcdef -- "$CODEX" exec --skip-git-repo-check \
-		-m mock-model -c model_provider=mock \
+		-c model_provider=mock \
 		-c "model_providers.mock={name=\"mock\",base_url=\"$MOCK/v1\",env_key=\"OPENAI_API_KEY\",wire_api=\"responses\"}" \
-		$CODEX_NEEDS "write the file FILE=codex.txt" >"$C/out" 2>&1 ||
+		$CODEX_NEEDS "${@:3}" "write the file FILE=$2 TOOL=$1" >"$C/out" 2>&1 ||
 		fail "codex failed: $(tail -5 "$C/out")"
 	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
-	check_turn codex.txt exec_command
+	check_turn "$2" "$1"
 }
-case_run "Codex exec runs the mock's exec_command call in the box, through the proxy only" case_codex
+# Its default model gets one tool, `exec` (code mode: JavaScript calling the
+# nested tools); the mock's script calls apply_patch.
+case_codex_exec() { codex_turn exec codex.txt; }
+case_run "Codex exec runs the mock's code-mode apply_patch in the box, through the proxy only" case_codex_exec
+# A model it does not know gets the classic tools: exec_command (a shell).
+case_codex_shell() { codex_turn exec_command codex-shell.txt -m mock-model; }
+case_run "Codex exec runs the mock's exec_command call in the box" case_codex_shell
 
 case_node_fetch() {
 	start
