@@ -36,6 +36,7 @@ AGENTS_CACHE=$(dirname "$(echo "$PINS" | head -1)")
 # test's own: the host's /srv does not change; the cache under $HOME is
 # hidden from the box).
 IN_BOX=/srv
+NODE_HOST=$(echo "$PINS" | sed -n 1p)/bin/node
 NODE=$IN_BOX/$(basename "$(echo "$PINS" | sed -n 1p)")/bin/node
 CLAUDE=$IN_BOX/$(basename "$(echo "$PINS" | sed -n 2p)")/bin/claude
 CODEX=$IN_BOX/$(basename "$(echo "$PINS" | sed -n 3p)")/bin/codex
@@ -72,12 +73,14 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-# The domains clawbox allows by default, denied here: on a machine with a
-# network the agents' own calls home would otherwise leave.
+# The domains clawbox allows by default or for an agent's profile, denied
+# here: on a machine with a network the agents' own calls home would
+# otherwise leave, and the check that nothing but the mock was reached fail.
 DENY_DEFAULTS="--deny-domain api.anthropic.com --deny-domain api.openai.com
 	--deny-domain generativelanguage.googleapis.com --deny-domain openrouter.ai
 	--deny-domain api.telegram.org --deny-domain slack.com --deny-domain *.slack.com
-	--deny-domain discord.com --deny-domain gateway.discord.gg"
+	--deny-domain discord.com --deny-domain gateway.discord.gg
+	--deny-domain platform.claude.com --deny-domain auth.openai.com --deny-domain chatgpt.com"
 
 # box ARGS...: clawbox run on $P with the agents at /srv, the mock allowed.
 # shellcheck disable=SC2086
@@ -176,3 +179,13 @@ case_node_fetch() {
 	check_turn node.txt shell
 }
 case_run "Node 24 fetch() runs a chat-completions tool loop in the box, through the proxy only" case_node_fetch
+
+# The pins are shared by every run: an agent cannot change them.
+case_pins_read_only() {
+	mkproj "$P"
+	box -- sh -c "echo x >>'$NODE'" 2>"$C/err" && fail "the box wrote to the node pin"
+	box -- sh -c "touch '$IN_BOX/planted'" 2>>"$C/err" && fail "the box wrote to the cache"
+	[ ! -e "$AGENTS_CACHE/planted" ] || fail "planted in the cache"
+	"$NODE_HOST" -v >/dev/null || fail "the node pin is broken"
+}
+case_run "the box cannot change the cached pins" case_pins_read_only
