@@ -15,11 +15,12 @@
 // it answers text. The file is named by `FILE=NAME` in the user's text
 // (default mock-out.txt) and holds "written by TOOL".
 //
-// Every request is one JSON line in the log: method, path, the headers'
-// names, whether an auth header (authorization, x-api-key) was present, the
-// offered tools' names and what the mock answered. --bodies DIR also keeps
-// every request body (for reading what a client sends). Anything else gets
-// a 404 (logged too).
+// Every request is one JSON line in the log: its number and time, method,
+// path, peer address (the proxy), the headers' names, whether an auth header
+// (authorization, x-api-key) was present, the offered tools' names, whether
+// the answer streamed, the start of a tool result and what the mock
+// answered. --bodies DIR also keeps every request body (to read what a
+// client sends). Anything else gets a 404 (logged too).
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
@@ -104,6 +105,7 @@ function anthropic(req, res, body, rec) {
 	const h = hints(msgs.filter((m) => m.role === "user").map((m) => textOf(m.content)));
 	const call = done ? null : pickTool(tools, h);
 	rec.tools = tools.map((t) => t.name);
+	rec.stream = !!body.stream;
 	rec.answer = call ? `tool:${call.name}` : "text";
 	const text = done ? "Done: the file is written." : "Hello from the mock.";
 	const block = call ? { type: "tool_use", id: id("toolu"), name: call.name, input: call.input } : { type: "text", text };
@@ -139,6 +141,7 @@ function responses(req, res, body, rec) {
 	const h = hints(input.filter((i) => i.role === "user").map((i) => textOf(i.content)));
 	const call = done ? null : pickTool(tools, h);
 	rec.tools = tools.map((t) => t.name);
+	rec.stream = body.stream !== false;
 	rec.answer = call ? `tool:${call.name}` : "text";
 	const text = done ? "Done: the file is written." : "Hello from the mock.";
 	const item = !call ? { type: "message", id: id("msg"), role: "assistant", status: "completed",
@@ -169,6 +172,7 @@ function chat(req, res, body, rec) {
 	const h = hints(msgs.filter((m) => m.role === "user").map((m) => textOf(m.content)));
 	const call = done ? null : pickTool(tools, h);
 	rec.tools = tools.map((t) => t.name);
+	rec.stream = !!body.stream;
 	rec.answer = call ? `tool:${call.name}` : "text";
 	const text = done ? "Done: the file is written." : "Hello from the mock.";
 	const tc = call && { id: id("call"), type: "function", function: { name: call.name, arguments: JSON.stringify(call.input) } };

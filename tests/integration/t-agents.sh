@@ -72,6 +72,11 @@ for _ in $(seq 50); do
 	grep -q listening "$MOCK_LOG" 2>/dev/null && break
 	sleep 0.1
 done
+grep -q listening "$MOCK_LOG" 2>/dev/null || {
+	echo "not ok - t-agents: the mock LLM did not start"
+	sed 's/^/#   /' "$T_TMP/mock.err"
+	exit 1
+}
 
 # The domains clawbox allows by default or for an agent's profile, denied
 # here: on a machine with a network the agents' own calls home would
