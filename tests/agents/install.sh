@@ -84,6 +84,8 @@ install_pin() {
 	fi
 	command -v npm >/dev/null || return 2
 	mkdir -p "$AGENTS_CACHE" || return 2
+	# What an install killed midway left (older than any install takes).
+	find "$AGENTS_CACHE" -maxdepth 1 -name '.tmp-*' -mmin +120 -exec rm -rf {} + 2>/dev/null
 	tmp=$(mktemp -d "$AGENTS_CACHE/.tmp-$1.XXXXXX") || return 2
 	if ! npm_into "$1" "$tmp" || ! link_bins "$1" "$tmp" ||
 		! HOME=$tmp/.home "$tmp/bin/$1" --version >/dev/null 2>&1; then
