@@ -247,13 +247,16 @@ gateway_up() {
 		{ $CLAWBOX logs --box gw | tail -20; fail "the gateway is not healthy"; }
 }
 
-# gateway_turn FILE: one agent turn through the gateway (the CLI in the box);
-# the mock LLM has its exec tool write FILE. Output in $C/turn.out.
+# gateway_turn FILE: one agent turn through the gateway (the CLI in the box),
+# in a session of its own (the mock LLM calls a tool only in a conversation
+# with no tool result yet); the mock has its exec tool write FILE. Output in
+# $C/turn.out.
 gateway_turn() {
 	$CLAWBOX exec --box gw -- env PATH="$BOX_OC/bin:/usr/bin:/bin" \
 		OPENCLAW_STATE_DIR=/home/clawbox/.openclaw-state \
 		OPENCLAW_CONFIG_PATH=/home/clawbox/.openclaw/openclaw.json \
-		openclaw agent --agent main --timeout 120 --message "Write it. FILE=$1" >"$C/turn.out" 2>&1
+		openclaw agent --agent main --session-id "turn-$1" --timeout 120 \
+		--message "Write it. FILE=$1" >"$C/turn.out" 2>&1
 }
 
 gateway_in_an_up_box() {
