@@ -6,6 +6,7 @@
 #include "cli/launch_mounts.h"
 #include "cli/commands.h"
 #include "ctl/ctl.h"
+#include "net/health.h"
 #include "state/diskcap.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -30,6 +31,35 @@ static json_t *disk_json(const struct box *b)
 	return json_pack("{s:I, s:I, s:I, s:I, s:b}", "cap", (json_int_t)u.cap, "used",
 			 (json_int_t)u.used, "available", (json_int_t)u.avail, "host",
 			 (json_int_t)u.host, "full", diskcap_full(&u));
+}
+
+/* The up box's health (clawbox up --health): {"url", "ok", "status" or
+ * "error"}, or NULL when it has no health URL. */
+static json_t *health_json(const struct box *b)
+{
+	char url[HEALTH_URL_MAX];
+	struct health_url u;
+	int code = 0;
+	_cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || health_read(dfd, url, sizeof(url)) <= 0)
+		return NULL;
+	int r = health_url_parse(url, &u) < 0 ? -EINVAL : health_probe(&u, &code);
+	if (r < 0)
+		return json_pack("{s:s, s:b, s:s}", "url", url, "ok", 0, "error", strerror(-r));
+	return json_pack("{s:s, s:b, s:i}", "url", url, "ok", code >= 200 && code < 300, "status",
+			 code);
+}
+
+static void health_print(json_t *h)
+{
+	const char *err = json_string_value(json_object_get(h, "error"));
+	const char *url = json_string_value(json_object_get(h, "url"));
+	if (err)
+		printf("health:   unreachable (%s: %s)\n", url, err);
+	else
+		printf("health:   %s (HTTP %d from %s)\n",
+		       json_is_true(json_object_get(h, "ok")) ? "ok" : "failing",
+		       (int)json_integer_value(json_object_get(h, "status")), url);
 }
 
 int cmd_status(int argc, char **argv)
@@ -59,6 +89,7 @@ int cmd_status(int argc, char **argv)
 	bool project_ok = lfd >= 0;
 	struct ctl_status up = { 0 };
 	bool is_up = running && ctl_status(&b, &up, NULL) == 0;
+	json_t *health = is_up ? health_json(&b) : NULL;
 
 	if (o.json) {
 		json_t *j =
@@ -78,6 +109,8 @@ int cmd_status(int argc, char **argv)
 				      "command_pid", (json_int_t)up.cmd, "restarts",
 				      (json_int_t)up.restarts, "sessions", (json_int_t)up.sessions,
 				      "running", (json_int_t)up.execs));
+		if (health)
+			json_object_set_new(j, "health", health);
 		json_object_set_new(j, "disk", disk_json(&b));
 		json_object_set_new(j, "mounts", launch_mounts_json(&b));
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -99,6 +132,9 @@ int cmd_status(int argc, char **argv)
 		printf("state:    running (clawbox pid %d)\n", (int)holder);
 	else
 		printf("state:    idle\n");
+	if (health)
+		health_print(health);
+	json_decref(health);
 	if (b.mode == BOX_MODE_YOLO_UNSAFE)
 		printf("pending:  none (yolo-unsafe: writes go straight to the project)\n");
 	else

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/launch.h"
 #include "ctl/ctl.h"
+#include "net/health.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -106,6 +107,19 @@ static int start(struct launch_opts *o, const struct box *b)
 	return r;
 }
 
+/* The box's health URL (--health), or none: $BOX/health (src/net/health.h). */
+static int record_health(const struct box *b, const char *url)
+{
+	struct error err = { 0 };
+	_cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = dfd < 0 ? error_errno(&err, -errno, "cannot open the box dir")
+			: health_record(dfd, url, &err);
+	char msg[ERROR_FORMAT_MAX];
+	if (r < 0)
+		log_error("box '%s': %s", b->name, error_format(&err, msg, sizeof(msg)));
+	return r;
+}
+
 int cmd_up(int argc, char **argv)
 {
 	struct launch_opts o = LAUNCH_OPTS_INIT;
@@ -125,6 +139,8 @@ int cmd_up(int argc, char **argv)
 			  b.name, (int)st.supervisor, b.name);
 		r = EXIT_SETUP;
 	}
+	if (r < 0 && record_health(&b, o.health) < 0)
+		r = EXIT_SETUP;
 	if (r < 0)
 		r = start(&o, &b);
 	launch_opts_free(&o);

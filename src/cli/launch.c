@@ -98,6 +98,9 @@ static const char up_usage[] =
     "      --restart POLICY what becomes of CMD when it ends: no (default),\n"
     "                       on-failure (a non-zero exit or a signal) or always;\n"
     "                       restarted after 1 s, doubling to 60 s\n"
+    "      --health URL     CMD's health endpoint on the host's loopback (e.g.\n"
+    "                       http://127.0.0.1:18789/healthz of a --publish port):\n"
+    "                       'clawbox status' probes it\n"
     "  -h, --help           show this help\n\n"
     "exit status: 0 once the box serves; 125 when it could not be set up (the\n"
     "reason is printed).\n";
@@ -198,6 +201,7 @@ enum {
 	OPT_CONFIG,
 	OPT_STRICT,
 	OPT_RESTART,
+	OPT_HEALTH,
 	OPT_NO_WATCH /* writewatch */
 };
 
@@ -219,6 +223,7 @@ static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "restart", required_argument, NULL, OPT_RESTART },
+	{ "health", required_argument, NULL, OPT_HEALTH },
 	{ "no-watch", no_argument, NULL, OPT_NO_WATCH }, /* writewatch */
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -304,6 +309,11 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 		else
 			return usage_error("unknown restart policy '%s' (no, on-failure or always)",
 					   optarg);
+		break;
+	case OPT_HEALTH:
+		if (!o->up)
+			return usage_error("unknown option '--health' (it is for 'clawbox up')");
+		o->health = optarg;
 		break;
 	case 'h': fputs(o->up ? up_usage : run_usage, stdout); return 0;
 	default:

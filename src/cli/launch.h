@@ -40,6 +40,7 @@ struct launch_opts {
 	 * clawbox's messages went until then) stderr again; both are closed. */
 	bool up;
 	enum supervisor_restart restart;
+	const char *health; /* --health URL (src/net/health.h), or NULL */
 	int ready_fd, msg_fd;
 	int log_fd; /* clawbox up: the read end of its stdout+stderr (cmdlog), or -1 */
 };

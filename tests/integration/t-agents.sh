@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# The real agents end to end: Claude Code, Codex and a plain Node 24 fetch(),
+# pinned from npm (tests/agents/install.sh, cached outside the checkout), run
+# in a box against a mock LLM API (tests/agents/mock-llm.mjs) that lives in a
+# network namespace of its own (veth pair, 10.78.N.0/24): the box reaches it
+# only through clawbox's proxy with --allow-ip. Each case checks that the
+# agent's requests reached the mock through the proxy and nothing else got
+# out (the audit), that it ran the mock's one tool call, that its file is in
+# the box's overlay and not in the project until `clawbox sync --auto`.
+# The whole file skips with one line when npm cannot install the pins.
+. "$(dirname "$0")/lib.sh"
+
+# What each agent needs today that a user would not know (issue 13, items
+# 1-4). Agent profiles (--agent, picked by the command's name) are meant to
+# make these unnecessary; keep here only what is still needed.
+# Claude Code as root refuses --dangerously-skip-permissions unless told it
+# is in a sandbox (clawbox run flags):
+CLAUDE_NEEDS=${CLAUDE_NEEDS-"-e IS_SANDBOX=1"}
+# Codex's own sandbox (bwrap) cannot make namespaces in the box: every tool
+# call fails unless Codex is told clawbox is the sandbox (codex exec args):
+CODEX_NEEDS=${CODEX_NEEDS-"-s danger-full-access"}
+# Node's fetch() ignores HTTP(S)_PROXY unless told (clawbox run flags):
+NODE_NEEDS=${NODE_NEEDS-"-e NODE_USE_ENV_PROXY=1"}
+
+AGENTS_DIR=$(cd "$(dirname "$0")/../agents" && pwd)
+if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! command -v node >/dev/null; then
+	echo "ok - t-agents: every case # SKIP needs root, iproute2 and node"
+	exit 0
+fi
+if ! PINS=$(bash "$AGENTS_DIR/install.sh" node claude codex 2>"$T_TMP/install.err"); then
+	echo "ok - t-agents: every case # SKIP npm cannot install the pinned agents ($(tail -1 "$T_TMP/install.err"))"
+	exit 0
+fi
+AGENTS_CACHE=$(dirname "$(echo "$PINS" | head -1)")
+# In the box the cache is at /srv (bound there in a mount namespace of the
+# test's own: the host's /srv does not change; the cache under $HOME is
+# hidden from the box).
+IN_BOX=/srv
+NODE_HOST=$(echo "$PINS" | sed -n 1p)/bin/node
+NODE=$IN_BOX/$(basename "$(echo "$PINS" | sed -n 1p)")/bin/node
+CLAUDE=$IN_BOX/$(basename "$(echo "$PINS" | sed -n 2p)")/bin/claude
+CODEX=$IN_BOX/$(basename "$(echo "$PINS" | sed -n 3p)")/bin/codex
+
+NET_N=$((($$ % 200) + 20))
+NS=cbag$$
+VH=cbah$$
+VR=cbar$$
+HOST_IP=10.78.$NET_N.1
+MOCK_IP=10.78.$NET_N.2
+MOCK=http://$MOCK_IP:8080
+MOCK_LOG=$T_TMP/mock.log
+MOCK_PID=
+
+agents_cleanup() {
+	[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null
+	ip link del "$VH" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	t_cleanup
+}
+trap agents_cleanup EXIT
+
+# The mock in its namespace (system node), up within 5 s.
+remote_ns "$NS" "$VH" "$VR" "$HOST_IP" "$MOCK_IP" || {
+	echo "ok - t-agents: every case # SKIP cannot make a network namespace"
+	exit 0
+}
+mkdir -p "$T_TMP/bodies"
+ip netns exec "$NS" node "$AGENTS_DIR/mock-llm.mjs" --listen "$MOCK_IP:8080" --log "$MOCK_LOG" \
+	--bodies "$T_TMP/bodies" 2>"$T_TMP/mock.err" &
+MOCK_PID=$!
+for _ in $(seq 50); do
+	grep -q listening "$MOCK_LOG" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q listening "$MOCK_LOG" 2>/dev/null || {
+	echo "not ok - t-agents: the mock LLM did not start"
+	sed 's/^/#   /' "$T_TMP/mock.err"
+	exit 1
+}
+
+# The domains clawbox allows by default or for an agent's profile, denied
+# here: on a machine with a network the agents' own calls home would
+# otherwise leave, and the check that nothing but the mock was reached fail.
+DENY_DEFAULTS="--deny-domain api.anthropic.com --deny-domain api.openai.com
+	--deny-domain generativelanguage.googleapis.com --deny-domain openrouter.ai
+	--deny-domain api.telegram.org --deny-domain slack.com --deny-domain *.slack.com
+	--deny-domain discord.com --deny-domain gateway.discord.gg
+	--deny-domain platform.claude.com --deny-domain auth.openai.com --deny-domain chatgpt.com"
+
+# box ARGS...: clawbox run on $P with the agents at /srv, the mock allowed.
+# shellcheck disable=SC2086
+box() {
+	unshare -m sh -c 'mount --bind "$0" /srv && exec "$@"' "$AGENTS_CACHE" \
+		timeout 180 "$CLAWBOX" run --project "$P" --allow-ip "$MOCK_IP" $DENY_DEFAULTS "$@"
+}
+
+# mock_mark / mock_new: the mock's log lines since the mark.
+mock_mark() { wc -l <"$MOCK_LOG" >"$C/mark"; }
+mock_new() { tail -n +$(($(cat "$C/mark") + 1)) "$MOCK_LOG"; }
+
+# check_turn FILE TOOL: the agent's turn went as it should: requests with an
+# auth header reached the mock (tool call, then final answer), only through
+# the proxy; the tool wrote FILE in the overlay ("written by TOOL"); the
+# project is unchanged until sync --auto brings FILE home.
+check_turn() {
+	local file=$1 tool=$2 upper
+	mock_new >"$C/mock"
+	grep -q "\"answer\":\"tool:$tool\"" "$C/mock" || fail "the mock never sent $tool: $(cat "$C/mock")"
+	grep -q '"answer":"text"' "$C/mock" || fail "no final answer asked for: $(cat "$C/mock")"
+	grep '"answer":"tool:' "$C/mock" | grep -q '"auth":true' || fail "no auth header reached the mock"
+	# Every request came from the host side (the proxy), none from elsewhere.
+	grep -v '"from":"'"$HOST_IP"'"' "$C/mock" | grep -q . && fail "a request not from the proxy: $(cat "$C/mock")"
+	"$CLAWBOX" audit --project "$P" --json | grep -E '"net\.(connect|dns)"' >"$C/net" || true
+	grep '"decision":"allow"' "$C/net" | grep -q "\"addr\":\"$MOCK_IP\"" || fail "no allowed connection to the mock in the audit"
+	grep '"decision":"allow"' "$C/net" | grep -v "\"addr\":\"$MOCK_IP\"" | grep . &&
+		fail "something else got out"
+	# AGENTS_REPORT=FILE: what each agent tried that the proxy refused.
+	if [ -n "${AGENTS_REPORT:-}" ]; then
+		echo "$file: $(grep -v '"decision":"allow"' "$C/net" | grep -o '"host":"[^"]*","port":[0-9]*' |
+			sort | uniq -c | tr -s ' \n' ' ')" >>"$AGENTS_REPORT"
+	fi
+	# The box ran in a mount namespace of its own: its disk image is mounted
+	# on the host again by the first command that needs it.
+	"$CLAWBOX" sync --project "$P" --dry-run --json >"$C/pending" 2>&1 || fail "sync --dry-run: $(cat "$C/pending")"
+	grep -q "\"$file\"" "$C/pending" || fail "$file not pending: $(cat "$C/pending")"
+	upper=$(echo "$CLAWBOX_STATE_DIR"/boxes/*/upper)
+	[ "$(cat "$upper/$file" 2>/dev/null)" = "written by $tool" ] || fail "$file not in the overlay: $(ls "$upper/")"
+	snapshot "$P" | cmp -s - "$C/before" || fail "the project changed before sync"
+	"$CLAWBOX" sync --project "$P" --auto >"$C/sync" 2>&1 || fail "sync --auto: $(cat "$C/sync")"
+	[ "$(cat "$P/$file" 2>/dev/null)" = "written by $tool" ] || fail "$file did not come home: $(cat "$C/sync")"
+}
+
+# start: a project, its snapshot, the mock's mark.
+start() {
+	mkproj "$P"
+	snapshot "$P" >"$C/before"
+	mock_mark
+}
+
+# claude_turn TOOL FILE: one claude -p turn in which the mock calls TOOL.
+claude_turn() {
+	start
+	# shellcheck disable=SC2086
+	box -e ANTHROPIC_API_KEY=sk-ant-mock-0123456789abcdef -e ANTHROPIC_BASE_URL="$MOCK" $CLAUDE_NEEDS \
+		-- "$CLAUDE" -p "write the file FILE=$2 TOOL=$1 DIR=$P" --dangerously-skip-permissions >"$C/out" 2>&1 ||
+		fail "claude failed: $(tail -5 "$C/out")"
+	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
+	check_turn "$2" "$1"
+}
+case_claude_bash() { claude_turn Bash claude.txt; }
+case_run "Claude Code -p runs the mock's Bash call in the box, through the proxy only" case_claude_bash
+case_claude_write() { claude_turn Write claude-write.txt; }
+case_run "Claude Code -p runs the mock's Write call in the box" case_claude_write
+
+# codex_turn TOOL FILE [ARG...]: one codex exec turn (ARGs added) in which
+# the mock calls TOOL. Codex gets a provider of the test's own (the built-in
+# one talks WebSockets first and takes no base URL from the environment).
+codex_turn() {
+	start
+	# shellcheck disable=SC2086
+	box -e OPENAI_API_KEY=sk-mock-0123456789abcdef -- "$CODEX" exec --skip-git-repo-check \
+		-c model_provider=mock \
+		-c "model_providers.mock={name=\"mock\",base_url=\"$MOCK/v1\",env_key=\"OPENAI_API_KEY\",wire_api=\"responses\"}" \
+		$CODEX_NEEDS "${@:3}" "write the file FILE=$2 TOOL=$1" >"$C/out" 2>&1 ||
+		fail "codex failed: $(tail -5 "$C/out")"
+	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
+	check_turn "$2" "$1"
+}
+# Its default model gets one tool, `exec` (code mode: JavaScript calling the
+# nested tools); the mock's script calls apply_patch.
+case_codex_exec() { codex_turn exec codex.txt; }
+case_run "Codex exec runs the mock's code-mode apply_patch in the box, through the proxy only" case_codex_exec
+# A model it does not know gets the classic tools: exec_command (a shell).
+case_codex_shell() { codex_turn exec_command codex-shell.txt -m mock-model; }
+case_run "Codex exec runs the mock's exec_command call in the box" case_codex_shell
+
+case_node_fetch() {
+	start
+	# shellcheck disable=SC2086
+	box -e MOCK_URL="$MOCK" -e OPENAI_API_KEY=sk-mock-0123456789abcdef $NODE_NEEDS \
+		-- "$NODE" - <"$AGENTS_DIR/fetch-agent.mjs" >"$C/out" 2>&1 ||
+		fail "node failed: $(tail -5 "$C/out")"
+	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
+	check_turn node.txt shell
+}
+case_run "Node 24 fetch() runs a chat-completions tool loop in the box, through the proxy only" case_node_fetch
+
+# The pins are shared by every run: an agent cannot change them.
+case_pins_read_only() {
+	mkproj "$P"
+	box -- sh -c "echo x >>'$NODE'" 2>"$C/err" && fail "the box wrote to the node pin"
+	box -- sh -c "touch '$IN_BOX/planted'" 2>>"$C/err" && fail "the box wrote to the cache"
+	[ ! -e "$AGENTS_CACHE/planted" ] || fail "planted in the cache"
+	"$NODE_HOST" -v >/dev/null || fail "the node pin is broken"
+}
+case_run "the box cannot change the cached pins" case_pins_read_only
