@@ -17,7 +17,7 @@ struct agent_builtin {
 #include "agents_builtin.h"
 
 /* What an entry of a list holds, for the parser. */
-enum item_kind { ITEM_ENV, ITEM_ALLOW, ITEM_FILE, ITEM_STATE };
+enum item_kind { ITEM_ENV, ITEM_ALLOW, ITEM_FILE, ITEM_STATE, ITEM_RESET };
 
 static const struct {
 	const char *list; /* the key of the array of tables */
@@ -28,6 +28,7 @@ static const struct {
 	[ITEM_ALLOW] = { "allow", "domain", " domain why " },
 	[ITEM_FILE] = { "file", "path", " path content mode why " },
 	[ITEM_STATE] = { "state", "path", " path why " },
+	[ITEM_RESET] = { "reset", "path", " path why " },
 };
 
 static bool lower_or_digit(char c)
@@ -92,6 +93,7 @@ struct agent_profile *agent_profile_free(struct agent_profile *p)
 	list_free(&p->allow);
 	list_free(&p->files);
 	list_free(&p->state);
+	list_free(&p->reset);
 	free(p);
 	return NULL;
 }
@@ -157,7 +159,7 @@ static int check_item_name(enum item_kind k, const struct toml_value *v, const c
 				 "invalid variable name '%s' (letters, digits and '_', not "
 				 "starting with a digit)",
 				 name);
-	if ((k == ITEM_FILE || k == ITEM_STATE) && !agent_path_valid(name))
+	if ((k == ITEM_FILE || k == ITEM_STATE || k == ITEM_RESET) && !agent_path_valid(name))
 		return error_set(err, -EINVAL, file, v->line,
 				 "'%s' is not a normalized path relative to the box home", name);
 	if (k == ITEM_ALLOW && (!name[0] || strpbrk(name, " \t/")))
@@ -283,7 +285,7 @@ static int parse_top(const struct toml_kv *kv, const char *file, struct agent_pr
 		return parse_names(kv->val, kv->key, file, &p->commands, err);
 	if (STREQ(kv->key, "packages"))
 		return parse_names(kv->val, kv->key, file, &p->packages, err);
-	struct agent_list *lists[] = { &p->env, &p->allow, &p->files, &p->state };
+	struct agent_list *lists[] = { &p->env, &p->allow, &p->files, &p->state, &p->reset };
 	for (size_t k = 0; k < ELEMENTSOF(kinds); k++)
 		if (STREQ(kv->key, kinds[k].list))
 			return parse_list((enum item_kind)k, kv->val, file, lists[k], err);

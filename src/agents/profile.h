@@ -27,8 +27,9 @@
 /* One entry of a list: env (name, value: "{config}" at its start stands
  * for where --config shows its DIR; only_with_config: set only when the run
  * has --config), allow (name: the domain), file (name: the path beneath the
- * box home, value: its content, mode), state (name: the path). why may be
- * NULL. line: where the entry is in file. */
+ * box home, value: its content, mode), state (name: the path), reset (name:
+ * a path beneath the box home that describes the workspace: `clawbox reset`
+ * removes it with the workspace's changes). why may be NULL. line: where the entry is in file. */
 struct agent_item {
 	char *name;
 	char *value;
@@ -49,7 +50,7 @@ struct agent_profile {
 	char *description; /* may be NULL */
 	char **commands;   /* command names (basenames) that pick it; NULL-terminated */
 	char **packages;   /* package names (npx X, uvx X) that pick it; NULL-terminated */
-	struct agent_list env, allow, files, state;
+	struct agent_list env, allow, files, state, reset;
 };
 
 /* Parse a profile named name from data[0..len) (file names it in errors).

@@ -8,6 +8,7 @@
 #include "box/rootfs.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/launch_agent.h"
 #include "cli/launch_mounts.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -58,6 +59,8 @@ static int discard(const struct box *b, bool home)
 		r = mounts_reset(b->data);
 	if (r >= 0 && home)
 		r = box_reset_home(b);
+	else if (r >= 0)
+		r = launch_agent_reset(b);
 	if (r < 0)
 		log_error("cannot reset box '%s': %s", b->name, strerror(-r));
 	return r;

@@ -353,6 +353,65 @@ static int seed_file(int home, const struct agent_item *it)
 	return 1;
 }
 
+/* Remove path beneath home (an fd) when it is there: its directories
+ * opened one at a time, never through a symlink (the box owns its home: a
+ * link it planted is removed, not followed). 1 removed, 0 absent, -errno. */
+static int remove_beneath(int home, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	_cleanup_close_ int fd = fcntl(home, F_DUPFD_CLOEXEC, 3);
+	char comp[AGENT_PATH_MAX + 1];
+	for (const char *at = path; fd >= 0 && slash && at < slash;) {
+		size_t l = strcspn(at, "/");
+		snprintf(comp, sizeof(comp), "%.*s", (int)l, at);
+		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 0 : -errno;
+		close(fd);
+		fd = next;
+		at += l + 1;
+	}
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	int r = S_ISDIR(st.st_mode) ? fs_remove_tree_at(fd, base)
+				    : (unlinkat(fd, base, 0) < 0 ? -errno : 0);
+	return r < 0 ? r : 1;
+}
+
+int launch_agent_reset(const struct box *b)
+{
+	struct agent_profile **v = NULL;
+	size_t n = 0;
+	struct error err;
+	char home[PATH_MAX];
+	int r = agent_profiles_load_all(b->dir, &v, &n, &err);
+	if (r < 0) {
+		log_error("%s", error_format(&err, home, sizeof(home)));
+		return r;
+	}
+	_cleanup_close_ int fd = path_join(home, sizeof(home), b->data, "home") == 0
+				     ? open(home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+				     : -1;
+	for (size_t i = 0; i < n && fd >= 0 && r >= 0; i++)
+		for (size_t j = 0; j < v[i]->reset.n && r >= 0; j++) {
+			const char *path = v[i]->reset.v[j].name;
+			r = remove_beneath(fd, path);
+			if (r > 0)
+				printf("removed ~/%s from the box home (agent profile '%s': it "
+				       "describes the workspace)\n",
+				       path, v[i]->name);
+			else if (r < 0)
+				log_error("cannot remove ~/%s from the box home: %s", path,
+					  strerror(-r));
+		}
+	agent_profiles_free(v, n);
+	return r < 0 ? r : 0;
+}
+
 int launch_agent_seed(const struct launch_agent *a, const struct box *b)
 {
 	const struct agent_profile *p = a->profile;
@@ -474,6 +533,12 @@ static void explain_profile(const struct launch_agent *a, bool config)
 	for (size_t i = 0; i < p->state.n; i++) {
 		printf("  ~/%s\n", p->state.v[i].name);
 		print_why(p->state.v[i].why);
+	}
+	printf("what 'clawbox reset' removes from the box home with the workspace's changes:%s\n",
+	       p->reset.n ? "" : " none");
+	for (size_t i = 0; i < p->reset.n; i++) {
+		printf("  ~/%s\n", p->reset.v[i].name);
+		print_why(p->reset.v[i].why);
 	}
 }
 

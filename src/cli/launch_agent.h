@@ -68,6 +68,11 @@ int launch_agent_prepare(const struct launch_opts *lo, const struct box *b,
 /* The run's network options: net with the profile's domains allowed. */
 const struct net_opts *launch_agent_net(const struct launch_agent *a);
 
+/* `clawbox reset` (not --home): remove from the box home the paths its
+ * profiles (every profile the box can pick) tie to the workspace, saying
+ * each on stdout. 0, or -errno after a message. */
+int launch_agent_reset(const struct box *b);
+
 /* Seed the box home of b (the box not running): the profile's state
  * directories and its files that are absent; an existing file is never
  * written, a symlink on the way is refused. 0, or -errno after an error
