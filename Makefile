@@ -75,6 +75,13 @@ $(BUILD)/gen/nftrules.h: tools/gen_nftrules.c src/net/nftrules_def.h
 	$(BUILD)/gen/gen_nftrules >$@.tmp && mv $@.tmp $@
 $(BUILD)/obj/net/nftload.o $(BUILD)/asan/obj/net/nftload.o $(BUILD)/trace/obj/net/nftload.o: $(BUILD)/gen/nftrules.h
 
+# The built-in agent profiles (agents/*.toml), compiled in (src/agents/profile.c).
+AGENTS := $(wildcard agents/*.toml)
+$(BUILD)/gen/agents_builtin.h: scripts/gen-agents.sh $(AGENTS)
+	@mkdir -p $(dir $@)
+	bash scripts/gen-agents.sh $(AGENTS) >$@.tmp && mv $@.tmp $@
+$(BUILD)/obj/agents/profile.o $(BUILD)/asan/obj/agents/profile.o $(BUILD)/trace/obj/agents/profile.o: $(BUILD)/gen/agents_builtin.h
+
 $(BUILD)/clawbox: $(OBJ)
 	$(CC) $(LDHARD) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

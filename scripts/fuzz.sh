@@ -16,7 +16,7 @@ pkg_cflags=$(pkg-config --cflags $pkgs $(cat scripts/pkg-config-dlopen.txt))
 pkg_libs="$(pkg-config --libs $pkgs)"
 out=build/fuzz
 mkdir -p "$out"
-make -s build/gen/sysfilter_bpf.h
+make -s build/gen/sysfilter_bpf.h build/gen/agents_builtin.h
 lib_src=$(ls src/*/*.c | grep -v -e '^src/cli/main\.c$' -e '^src/box/sysfilter_rules\.c$')
 failed=0
 for h in fuzz/fuzz_*.c; do

@@ -6,10 +6,11 @@
 # folder and of the layers this table allows, nothing else (nothing
 # upward). util/log.h, the only way to print, is for the command layer.
 #   cli     -> everything (main, one file per command: the only code that prints)
-#   api     -> mcp, ctl, sync, state, secrets, scan, util (clawbox serve: HTTP/JSON)
+#   api     -> agents, mcp, ctl, sync, state, secrets, scan, util (clawbox serve: HTTP/JSON)
 #   mcp     -> ctl, sync, state, secrets, scan, util (the MCP server, any transport)
 #   ctl     -> box, sync, net, state, secrets, scan, util (a client of up boxes)
 #   box     -> net, state, secrets, scan, util (the supervisor and the box's init)
+#   agents  -> state, secrets, scan, util (agent profiles: data, not code)
 #   sync    -> state, secrets, scan, util (the gate that brings the box's work home)
 #   net     -> state, secrets, scan, util (the box's only way out)
 #   state   -> secrets, scan, util (the box's directory, disk image, audit log)
@@ -22,11 +23,12 @@ set -uo pipefail
 cd "${1:-$(dirname "$0")/../src}" || exit 2
 
 declare -A allow=(
-	[cli]="cli api mcp ctl box sync net state secrets scan util"
-	[api]="api mcp ctl sync state secrets scan util"
+	[cli]="cli api agents mcp ctl box sync net state secrets scan util"
+	[api]="api agents mcp ctl sync state secrets scan util"
 	[mcp]="mcp ctl sync state secrets scan util"
 	[ctl]="ctl box sync net state secrets scan util"
 	[box]="box net state secrets scan util"
+	[agents]="agents state secrets scan util"
 	[sync]="sync state secrets scan util"
 	[net]="net state secrets scan util"
 	[state]="state secrets scan util"
@@ -34,7 +36,7 @@ declare -A allow=(
 	[scan]="scan util"
 	[util]="util"
 )
-generated=" sysfilter_bpf.h nftrules.h "
+generated=" sysfilter_bpf.h nftrules.h agents_builtin.h "
 bad=0
 for f in */*.[ch]; do
 	layer=${f%%/*}

@@ -13,7 +13,7 @@ bash scripts/layers.sh || rc=1
 echo "== clang-format"
 clang-format --dry-run -Werror $files || rc=1
 echo "== clang-tidy"
-make -s build/gen/sysfilter_bpf.h build/gen/nftrules.h
+make -s build/gen/sysfilter_bpf.h build/gen/nftrules.h build/gen/agents_builtin.h
 flags="-std=gnu17 -Isrc -Ibuild/gen $(pkg-config --cflags $(cat scripts/pkg-config.txt scripts/pkg-config-dlopen.txt scripts/pkg-config-build.txt))"
 # Off: clang's malloc checker (it does not follow __attribute__((cleanup))
 # on early returns: every _cleanup_free_ variable would be a leak; leaks are

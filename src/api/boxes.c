@@ -175,9 +175,11 @@ static char **up_argv(struct api_req *rq, struct api_resp *rs, const char *name,
 		v[k++] = "--project", v[k++] = (char *)project;
 	for (size_t i = 0; i < no; i++) {
 		const char *o = json_string_value(json_array_get(opts, i));
-		if (!o || STREQ(o, "--") || !strncmp(o, "--box", 5) || !strncmp(o, "-b", 2)) {
+		if (!o || STREQ(o, "--") || !strncmp(o, "--box", 5) || !strncmp(o, "-b", 2) ||
+		    STREQ(o, "--explain")) {
 			free(v);
-			api_errorf(rs, 400, "option %zu: a string, not '--' nor a box", i);
+			api_errorf(rs, 400, "option %zu: a string, not '--', a box or --explain",
+				   i);
 			return NULL;
 		}
 		v[k++] = (char *)o;

@@ -7,6 +7,7 @@
 #include "secrets/secrets.h"
 
 #include <pwd.h>
+#include <strings.h>
 
 extern char **environ;
 
@@ -23,6 +24,22 @@ static bool passes(const char *kv)
 		if (strlen(names[i]) == klen && strncmp(kv, names[i], klen) == 0)
 			return true;
 	return false;
+}
+
+const char *boxenv_reserved(const char *name)
+{
+	static const char *const own[] = { "HOME", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR" };
+	size_t n = strlen(name);
+	for (size_t i = 0; i < ELEMENTSOF(own); i++)
+		if (STREQ(name, own[i]))
+			return "clawbox sets it for the box";
+	if (strncmp(name, "CLAWBOX_", 8) == 0)
+		return "clawbox's own variables are clawbox's to set";
+	if (n >= 6 && strcasecmp(name + n - 6, "_PROXY") == 0)
+		return "the box's network is clawbox's proxy: its variables are clawbox's to set";
+	if (strncmp(name, "LD_", 3) == 0)
+		return "the dynamic loader's variables are not settings";
+	return NULL;
 }
 
 int boxenv_vars(const char *box, const char *cwd, const char *shell, struct strv *ret)

@@ -11,6 +11,13 @@
  * USER, LOGNAME, SHELL, PWD, TMPDIR, CLAWBOX_BOX). Nothing else passes. */
 int boxenv_vars(const char *box, const char *cwd, const char *shell, struct strv *ret);
 
+/* Why the variable name is clawbox's to set, or NULL when a setting that
+ * is not a secret (an agent profile, the box's env file, --setenv) may set
+ * it: what boxenv_vars() sets (HOME, USER, LOGNAME, SHELL, PWD, TMPDIR),
+ * CLAWBOX_*, the proxy's variables (any *_PROXY, case-insensitive, with
+ * NODE_USE_ENV_PROXY) and the dynamic loader's (LD_*). */
+const char *boxenv_reserved(const char *name);
+
 /* The whole environment of the box's command: boxenv_vars()'s
  * variables, then extra (NULL-terminated "NAME=VALUE" strings, e.g. the
  * proxy's variables; may be NULL), then every secret as NAME=VALUE (a secret replaces a variable of

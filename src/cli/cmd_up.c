@@ -115,6 +115,8 @@ int cmd_up(int argc, char **argv)
 
 	o.up = true;
 	int r = launch_parse(argc, argv, false, &o);
+	if (r < 0 && o.agent.explain) /* prints, starts nothing */
+		r = launch_agent_explain(&o);
 	if (r < 0 && cli_box(&o.box, true, o.mode, o.mode_given, &b, &created) < 0)
 		r = EXIT_SETUP;
 	if (r < 0 && ctl_status(&b, &st, NULL) == 0) {

@@ -45,7 +45,7 @@ static const char run_usage[] =
     "                       (overlay, and the sync gate applies what passes every\n"
     "                       30 s while the box runs) or yolo-unsafe (the project\n"
     "                       bound read-write); a box keeps its mode until\n"
-    "                       'clawbox delete'\n" NET_OPTS_HELP
+    "                       'clawbox delete'\n" NET_OPTS_HELP AGENT_OPTS_HELP
     "      --memory SIZE    memory limit, e.g. 2G (cgroup v1 as root; otherwise a\n"
     "                       per-process address-space limit, with a warning)\n"
     "      --pids N         limit on processes and threads (cgroup v1 as root;\n"
@@ -205,6 +205,7 @@ static const struct option long_opts[] = {
 	{ "project", required_argument, NULL, 'p' },
 	{ "mode", required_argument, NULL, 'm' },
 	NET_LONG_OPTIONS,
+	AGENT_LONG_OPTIONS,
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ "nofile", required_argument, NULL, OPT_NOFILE },
@@ -268,6 +269,9 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 	case NET_OPT_DENY_DOMAIN:
 	case NET_OPT_ALLOW_IP:
 	case NET_OPT_PUBLISH: return net_opts_parse(&o->net, c, optarg) < 0 ? EXIT_SETUP : -1;
+	case AGENT_OPT_AGENT:
+	case AGENT_OPT_EXPLAIN:
+	case AGENT_OPT_SETENV: return agent_opts_parse(&o->agent, c, optarg) < 0 ? EXIT_SETUP : -1;
 	case OPT_MEMORY:
 	case OPT_PIDS:
 	case OPT_NOFILE:
@@ -321,7 +325,7 @@ int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 	if (shell && optind < argc)
 		return usage_error("'clawbox shell' takes no command (got '%s'); use 'clawbox run'",
 				   argv[optind]);
-	if (!shell && !o->up && optind >= argc)
+	if (!shell && !o->up && !o->agent.explain && optind >= argc)
 		return usage_error("no command given");
 	o->argv = argv + optind;
 	return -1;
@@ -342,6 +346,7 @@ struct run_ctx {
 	char upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 	int ready_fd, msg_fd;        /* clawbox up: see struct launch_opts */
 	struct audit *control_audit; /* clawbox up: the control thread's */
+	struct launch_agent *agent;  /* the profile and settings (launch_agent.h) */
 };
 
 static void on_started(pid_t pid, void *p)
@@ -705,14 +710,14 @@ static int audit_start(const struct launch_opts *o, const struct box *b, bool cr
 		audit_append(ctx->audit, "box.create",
 			     json_pack("{s:s, s:s, s:I}", "project", b->project, "mode",
 				       box_mode_name(b->mode), "disk", (json_int_t)b->disk));
-	r = audit_append(ctx->audit, "run.start",
-			 json_pack("{s:o, s:s, s:s, s:s, s:b, s:o}", "argv",
-				   o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
-					    : argv_json(o->argv),
-				   "cwd", cwd, "mode", box_mode_name(b->mode), "net",
-				   net_mode_name(o->net.mode), "tty",
-				   isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), "secrets",
-				   secret_names_json(o->secrets)));
+	r = audit_append(
+	    ctx->audit, "run.start",
+	    json_pack("{s:o, s:s, s:s, s:s, s:b, s:o, s:o}", "argv",
+		      o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
+			       : argv_json(o->argv),
+		      "cwd", cwd, "mode", box_mode_name(b->mode), "net", net_mode_name(o->net.mode),
+		      "tty", isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), "secrets",
+		      secret_names_json(o->secrets), "agent", launch_agent_json(ctx->agent)));
 	if (r < 0)
 		log_error("cannot write the audit log of box '%s': %s", b->name, strerror(-r));
 	return r;
@@ -798,6 +803,7 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 		goto out;
 	}
 	if (load_secrets(o, b) < 0 || record_known(o, b, ctx) < 0 ||
+	    launch_agent_env(ctx->agent, o->secrets, &netenv) < 0 ||
 	    audit_start(o, b, created, ctx->cwd, ctx) < 0)
 		goto out;
 	if ((r = net_environment(ctx->net, &netenv)) < 0 ||
@@ -874,6 +880,8 @@ static const char *shaping_option(const struct launch_opts *o)
 		return "secrets (-e, --secrets, --config)";
 	if (o->mode_given)
 		return "--mode";
+	if (o->agent.agent || o->agent.nsetenv)
+		return "--agent, --setenv";
 	if (o->memory || o->pids || o->ndeny)
 		return "--memory, --pids, --deny-read";
 	if (o->net.mode || o->net.nallow || o->net.ndeny || o->net.nip || o->net.npublish)
@@ -906,7 +914,10 @@ int launch_run(const struct launch_opts *o)
 	char state[PATH_MAX];
 	pid_t holder = 0;
 	struct run_ctx ctx = { 0 };
+	_cleanup_(launch_agent_freep) struct launch_agent *agent = NULL;
 
+	if (o->agent.explain)
+		return launch_agent_explain(o);
 	if (check_stdio(&ctx.pty_fds) < 0)
 		return EXIT_SETUP;
 	if (cli_box(&o->box, true, o->mode, o->mode_given, &b, &created) < 0)
@@ -936,9 +947,12 @@ int launch_run(const struct launch_opts *o)
 	trace_point("locked");
 	if (cli_box_data(&b, o->box.disk, created, true) < 0)
 		return EXIT_SETUP;
-	if (net_prepare(&o->net, b.dir, b.name, &ctx.net) < 0)
+	if (launch_agent_prepare(o, &b, &agent) < 0 || launch_agent_seed(agent, &b) < 0)
+		return EXIT_SETUP;
+	if (net_prepare(launch_agent_net(agent), b.dir, b.name, &ctx.net) < 0)
 		return EXIT_SETUP;
 	ctx.lock = lock;
+	ctx.agent = agent;
 	ctx.ready_fd = o->ready_fd;
 	ctx.msg_fd = o->msg_fd;
 	int code = run_locked(o, &b, state, created, &ctx);

@@ -8,6 +8,7 @@
 #include "box/supervisor.h"
 #include "state/box.h"
 #include "cli/cli.h"
+#include "cli/launch_agent.h"
 #include "cli/launch_net.h"
 
 struct launch_opts {
@@ -19,6 +20,8 @@ struct launch_opts {
 	const char *deny[64];
 	size_t ndeny;
 	struct net_opts net;
+	struct agent_opts agent; /* --agent, --explain, --setenv */
+
 	char **argv; /* the command (NULL-terminated); unused for a shell */
 	/* Secrets: -e values while parsing, every source once launch_run() has
 	 * loaded them (owned; freed by launch_opts_free). */

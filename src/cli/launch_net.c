@@ -243,7 +243,10 @@ int net_environment(const struct net_run *n, struct strv *env)
 		return 0;
 	for (size_t i = 0; i < ELEMENTSOF(vars) && r == 0; i++)
 		r = strv_push(env, vars[i]);
-	return r;
+	/* Node (24, 22.21 on) sends fetch() and http(s) through the variables
+	 * above only when told: without it a Node agent's plain fetch() goes
+	 * direct and finds no route (docs/NETWORK.md). */
+	return r < 0 ? r : strv_push(env, "NODE_USE_ENV_PROXY=1");
 }
 
 void net_started(struct net_run *n, pid_t pid)
