@@ -10,17 +10,20 @@
 # The whole file skips with one line when npm cannot install the pins.
 . "$(dirname "$0")/lib.sh"
 
-# What each agent needs today that a user would not know (issue 13, items
-# 1-4). Agent profiles (--agent, picked by the command's name) are meant to
-# make these unnecessary; keep here only what is still needed.
-# Claude Code as root refuses --dangerously-skip-permissions unless told it
-# is in a sandbox (clawbox run flags):
-CLAUDE_NEEDS=${CLAUDE_NEEDS-"-e IS_SANDBOX=1"}
+# What each agent still needs that a user would not know (issue 13, items
+# 1-4), one variable per agent; an empty one means the agent runs as a user
+# would type it. The agent profiles (docs/AGENTS.md) made every flag
+# unnecessary; set a variable to try one again (CODEX_NEEDS=... bash ...).
+# Claude Code as root refuses --dangerously-skip-permissions unless
+# IS_SANDBOX=1: the claude profile sets it (clawbox run flags):
+CLAUDE_NEEDS=${CLAUDE_NEEDS-}
 # Codex's own sandbox (bwrap) cannot make namespaces in the box: every tool
-# call fails unless Codex is told clawbox is the sandbox (codex exec args):
-CODEX_NEEDS=${CODEX_NEEDS-"-s danger-full-access"}
-# Node's fetch() ignores HTTP(S)_PROXY unless told (clawbox run flags):
-NODE_NEEDS=${NODE_NEEDS-"-e NODE_USE_ENV_PROXY=1"}
+# call failed until `-s danger-full-access`; the codex profile seeds
+# ~/.codex/config.toml with sandbox_mode = "danger-full-access" (codex args):
+CODEX_NEEDS=${CODEX_NEEDS-}
+# Node's fetch() ignores HTTP(S)_PROXY unless NODE_USE_ENV_PROXY=1, which
+# every proxy box now has (clawbox run flags):
+NODE_NEEDS=${NODE_NEEDS-}
 
 AGENTS_DIR=$(cd "$(dirname "$0")/../agents" && pwd)
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! command -v node >/dev/null; then
@@ -98,12 +101,13 @@ box() {
 mock_mark() { wc -l <"$MOCK_LOG" >"$C/mark"; }
 mock_new() { tail -n +$(($(cat "$C/mark") + 1)) "$MOCK_LOG"; }
 
-# check_turn FILE TOOL: the agent's turn went as it should: requests with an
-# auth header reached the mock (tool call, then final answer), only through
-# the proxy; the tool wrote FILE in the overlay ("written by TOOL"); the
-# project is unchanged until sync --auto brings FILE home.
+# check_turn FILE TOOL [PROFILE]: the agent's turn went as it should: the
+# agent profile PROFILE was picked (when given); requests with an auth header
+# reached the mock (tool call, then final answer), only through the proxy;
+# the tool wrote FILE in the overlay ("written by TOOL"); the project is
+# unchanged until sync --auto brings FILE home.
 check_turn() {
-	local file=$1 tool=$2 upper
+	local file=$1 tool=$2 profile=${3:-} upper
 	mock_new >"$C/mock"
 	grep -q "\"answer\":\"tool:$tool\"" "$C/mock" || fail "the mock never sent $tool: $(cat "$C/mock")"
 	grep -q '"answer":"text"' "$C/mock" || fail "no final answer asked for: $(cat "$C/mock")"
@@ -114,6 +118,11 @@ check_turn() {
 	grep '"decision":"allow"' "$C/net" | grep -q "\"addr\":\"$MOCK_IP\"" || fail "no allowed connection to the mock in the audit"
 	grep '"decision":"allow"' "$C/net" | grep -v "\"addr\":\"$MOCK_IP\"" | grep . &&
 		fail "something else got out"
+	# The profile was picked by the command's name (run.start).
+	if [ -n "$profile" ]; then
+		"$CLAWBOX" audit --project "$P" --json | grep '"run.start"' | grep -q "\"profile\":\"$profile\"" ||
+			fail "run.start without the $profile profile"
+	fi
 	# AGENTS_REPORT=FILE: what each agent tried that the proxy refused.
 	if [ -n "${AGENTS_REPORT:-}" ]; then
 		echo "$file: $(grep -v '"decision":"allow"' "$C/net" | grep -o '"host":"[^"]*","port":[0-9]*' |
@@ -141,11 +150,11 @@ start() {
 claude_turn() {
 	start
 	# shellcheck disable=SC2086
-	box -e ANTHROPIC_API_KEY=sk-ant-mock-0123456789abcdef -e ANTHROPIC_BASE_URL="$MOCK" $CLAUDE_NEEDS \
+	box -e ANTHROPIC_API_KEY=sk-ant-mock-0123456789abcdef --setenv ANTHROPIC_BASE_URL="$MOCK" $CLAUDE_NEEDS \
 		-- "$CLAUDE" -p "write the file FILE=$2 TOOL=$1 DIR=$P" --dangerously-skip-permissions >"$C/out" 2>&1 ||
 		fail "claude failed: $(tail -5 "$C/out")"
 	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
-	check_turn "$2" "$1"
+	check_turn "$2" "$1" claude
 }
 case_claude_bash() { claude_turn Bash claude.txt; }
 case_run "Claude Code -p runs the mock's Bash call in the box, through the proxy only" case_claude_bash
@@ -164,7 +173,7 @@ codex_turn() {
 		$CODEX_NEEDS "${@:3}" "write the file FILE=$2 TOOL=$1" >"$C/out" 2>&1 ||
 		fail "codex failed: $(tail -5 "$C/out")"
 	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
-	check_turn "$2" "$1"
+	check_turn "$2" "$1" codex
 }
 # Its default model gets one tool, `exec` (code mode: JavaScript calling the
 # nested tools); the mock's script calls apply_patch.
@@ -177,7 +186,7 @@ case_run "Codex exec runs the mock's exec_command call in the box" case_codex_sh
 case_node_fetch() {
 	start
 	# shellcheck disable=SC2086
-	box -e MOCK_URL="$MOCK" -e OPENAI_API_KEY=sk-mock-0123456789abcdef $NODE_NEEDS \
+	box --setenv MOCK_URL="$MOCK" -e OPENAI_API_KEY=sk-mock-0123456789abcdef $NODE_NEEDS \
 		-- "$NODE" - <"$AGENTS_DIR/fetch-agent.mjs" >"$C/out" 2>&1 ||
 		fail "node failed: $(tail -5 "$C/out")"
 	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
