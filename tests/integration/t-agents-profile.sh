@@ -178,6 +178,27 @@ override() {
 }
 
 need_root
+# reset removes what a profile ties to the workspace (OpenClaw's attestation
+# of the workspace it seeded), keeps the rest of the home, and never
+# follows a symlink the box planted there.
+reset_agent_state() {
+	mkproj "$P"
+	mkdir -p "$C/outside/state"
+	echo host >"$C/outside/state/file"
+	"$CLAWBOX" run --project "$P" -- sh -c 'mkdir -p ~/.openclaw-state/state ~/.openclaw-state/agents && touch ~/.openclaw-state/state/openclaw.sqlite ~/.openclaw-state/agents/keep'
+	out=$("$CLAWBOX" reset --project "$P" --yes) || fail "reset: $out"
+	echo "$out" | grep -qF "removed ~/.openclaw-state/state from the box home (agent profile 'openclaw'" ||
+		fail "reset did not say it: $out"
+	out=$("$CLAWBOX" run --project "$P" -- sh -c 'ls ~/.openclaw-state; ls ~/.openclaw-state/agents')
+	[ "$out" = "$(printf 'agents\nkeep')" ] || fail "the home after reset: $out"
+	# a planted link: removed itself, its target untouched
+	"$CLAWBOX" run --project "$P" -- sh -c "rm -r ~/.openclaw-state; ln -s '$C/outside' ~/.openclaw-state"
+	"$CLAWBOX" reset --project "$P" --yes >/dev/null || fail "reset with a planted link"
+	[ "$(cat "$C/outside/state/file")" = host ] || fail "reset followed the box's symlink"
+	out=$("$CLAWBOX" reset --project "$P" --yes) || fail "reset: $out"
+	! echo "$out" | grep -q removed || fail "nothing to remove, yet: $out"
+}
+
 case_run "--explain prints the profile and starts nothing" explain
 case_run "the box's environment: the profile's, NODE_USE_ENV_PROXY" box_env
 case_run "codex: its config seeded, the user's kept" codex_seeded
@@ -186,3 +207,4 @@ case_run "openclaw: state writable beside a read-only --config" openclaw_state
 case_run "--setenv and the env file: not secrets, precedence" setenv_not_secret
 case_run "refused names: proxy, LD_*, clawbox's, a secret's" refused_names
 case_run "a box's profile override replaces; a bad one is refused" override
+case_run "reset removes what a profile ties to the workspace, no symlink followed" reset_agent_state

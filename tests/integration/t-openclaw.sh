@@ -235,10 +235,8 @@ invoke() {
 # published on $PORT; returns once `clawbox status` says it is healthy.
 gateway_up() {
 	oc_up gw --config "$C/conf" --secrets "$C/secrets.env" --publish "$PORT:18789" \
-		--health "http://127.0.0.1:$PORT/readyz" --allow-ip "$REMOTE_IP" -- \
-		env PATH="$BOX_OC/bin:/usr/bin:/bin" OPENCLAW_STATE_DIR=/home/clawbox/.openclaw-state \
-		OPENCLAW_CONFIG_PATH=/home/clawbox/.openclaw/openclaw.json NODE_USE_ENV_PROXY=1 \
-		openclaw gateway run
+		--health "http://127.0.0.1:$PORT/readyz" --allow-ip "$REMOTE_IP" \
+		--setenv PATH="$BOX_OC/bin:/usr/bin:/bin" -- openclaw gateway run
 	for _ in $(seq 180); do
 		$CLAWBOX status --box gw | grep -q '^health:   ok' && break
 		sleep 0.5
@@ -252,10 +250,7 @@ gateway_up() {
 # with no tool result yet); the mock has its exec tool write FILE. Output in
 # $C/turn.out.
 gateway_turn() {
-	$CLAWBOX exec --box gw -- env PATH="$BOX_OC/bin:/usr/bin:/bin" \
-		OPENCLAW_STATE_DIR=/home/clawbox/.openclaw-state \
-		OPENCLAW_CONFIG_PATH=/home/clawbox/.openclaw/openclaw.json \
-		openclaw agent --agent main --session-id "turn-$1" --timeout 120 \
+	$CLAWBOX exec --box gw -- openclaw agent --agent main --session-id "turn-$1" --timeout 120 \
 		--message "Write it. FILE=$1" >"$C/turn.out" 2>&1
 }
 
@@ -298,9 +293,8 @@ gateway_in_an_up_box() {
 
 # Issue 13 item 7: OpenClaw seeded its workspace (/workspace: the overlay)
 # and attested it in its state (the box home); `clawbox reset` drops the
-# first. A turn after the reset must work: until reset clears OpenClaw's
-# state with it (or `reset --home` is used), OpenClaw refuses every turn for
-# 24 h (WorkspaceVanishedError): the case says so as a skip.
+# first, and with it the attestation (the openclaw profile's [[reset]]): a
+# turn after the reset works (it failed with WorkspaceVanishedError).
 gateway_turn_after_reset() {
 	trap down_all EXIT
 	mkproj "$P"
@@ -310,14 +304,11 @@ gateway_turn_after_reset() {
 	gateway_turn first.txt || { tail -20 "$C/turn.out"; fail "the first turn"; }
 	[ -f "$CLAWBOX_STATE_DIR/boxes/gw/upper/AGENTS.md" ] || fail "OpenClaw seeded no workspace"
 	$CLAWBOX down --box gw
-	$CLAWBOX reset --box gw --yes
+	$CLAWBOX reset --box gw --yes >"$C/reset.out" || fail "reset: $(cat "$C/reset.out")"
+	grep -qF "removed ~/.openclaw-state/state" "$C/reset.out" ||
+		fail "reset kept OpenClaw's attestation: $(cat "$C/reset.out")"
 	gateway_up
-	if ! gateway_turn second.txt; then
-		grep -q 'disappeared after a recent initialization' "$C/turn.out" &&
-			skip "issue 13 item 7: after reset OpenClaw refuses its turns (WorkspaceVanishedError)"
-		tail -20 "$C/turn.out"
-		fail "the turn after the reset"
-	fi
+	gateway_turn second.txt || { tail -20 "$C/turn.out"; fail "the turn after the reset"; }
 	grep -q "written by" "$CLAWBOX_STATE_DIR/boxes/gw/upper/second.txt" || fail "second.txt"
 }
 
