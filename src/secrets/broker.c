@@ -188,8 +188,8 @@ static int rule_parse(const char *name, const struct toml_value *t, const char *
 	const struct toml_value *preset = toml_get(t, "preset"), *hosts = toml_get(t, "hosts"),
 				*inject = toml_get(t, "inject");
 	for (size_t i = 0; i < t->tab.n; i++)
-		if (strcmp(t->tab.kv[i].key, "preset") && strcmp(t->tab.kv[i].key, "hosts") &&
-		    strcmp(t->tab.kv[i].key, "inject"))
+		if (!STREQ(t->tab.kv[i].key, "preset") && !STREQ(t->tab.kv[i].key, "hosts") &&
+		    !STREQ(t->tab.kv[i].key, "inject"))
 			return error_set(err, -EINVAL, file, t->tab.kv[i].val->line,
 					 "unknown key '%.64s' (preset, hosts, inject)",
 					 t->tab.kv[i].key);

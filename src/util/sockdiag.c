@@ -9,7 +9,9 @@
 int sockdiag_open(void)
 {
 	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	return fd;
 }
 
 static int put_addr(struct inet_diag_sockid *id, bool src, const struct sockaddr_storage *ss)
