@@ -105,7 +105,7 @@ static const char up_usage[] =
     "exit status: 0 once the box serves; 125 when it could not be set up (the\n"
     "reason is printed).\n";
 
-_printf_(1, 2) static int usage_error(const char *fmt, ...)
+int launch_usage_error(const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -130,26 +130,27 @@ static int parse_env_opt(struct launch_opts *o, char *arg)
 
 	if (nl == 0 || nl > DOTENV_NAME_MAX) {
 		explicit_bzero(arg, strlen(arg));
-		return usage_error("invalid secret name in -e (NAME=VALUE or NAME expected)");
+		return launch_usage_error(
+		    "invalid secret name in -e (NAME=VALUE or NAME expected)");
 	}
 	memcpy(name, arg, nl);
 	name[nl] = '\0';
 	if (!dotenv_name_valid(name)) {
 		explicit_bzero(eq ? eq + 1 : arg, strlen(eq ? eq + 1 : arg));
-		return usage_error("invalid secret name in -e: letters, digits and '_', not "
-				   "starting with a digit");
+		return launch_usage_error("invalid secret name in -e: letters, digits and '_', not "
+					  "starting with a digit");
 	}
 	value = eq ? eq + 1 : secure_getenv(name);
 	if (!value)
-		return usage_error("-e %s: $%s is not set in your environment", name, name);
+		return launch_usage_error("-e %s: $%s is not set in your environment", name, name);
 	r = secrets_put(o->secrets, name, value, strlen(value), SECRET_SOURCE_CLI, "-e", 0);
 	if (eq)
 		memset(eq + 1, '*', strlen(eq + 1));
 	if (r == -E2BIG)
-		return usage_error("-e %s: the value is longer than %d bytes", name,
-				   SECRETS_VALUE_MAX);
+		return launch_usage_error("-e %s: the value is longer than %d bytes", name,
+					  SECRETS_VALUE_MAX);
 	if (r < 0)
-		return usage_error("-e %s: %s", name, strerror(-r));
+		return launch_usage_error("-e %s: %s", name, strerror(-r));
 	return 0;
 }
 
@@ -166,18 +167,18 @@ static int parse_config_opt(struct launch_opts *o, const char *arg)
 		path = colon + 1;
 	}
 	if (dl == 0 || dl >= sizeof(dir))
-		return usage_error("invalid --config '%s' (DIR or DIR:PATH)", arg);
+		return launch_usage_error("invalid --config '%s' (DIR or DIR:PATH)", arg);
 	memcpy(dir, arg, dl);
 	dir[dl] = '\0';
 	if (!realpath(dir, o->config_dir) || stat(o->config_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		o->config_dir[0] = '\0';
-		return usage_error("--config '%s' is not a directory", dir);
+		return launch_usage_error("--config '%s' is not a directory", dir);
 	}
 	if (strlen(path) >= sizeof(o->config_path) || strstr(path, "/..") || strstr(path, "/./") ||
 	    strstr(path, "//") || !path_is_beneath(path, ROOTFS_HOME) || STREQ(path, ROOTFS_HOME)) {
 		o->config_dir[0] = '\0';
-		return usage_error("--config path '%s' must be a normalized path beneath %s", path,
-				   ROOTFS_HOME);
+		return launch_usage_error("--config path '%s' must be a normalized path beneath %s",
+					  path, ROOTFS_HOME);
 	}
 	snprintf(o->config_path, sizeof(o->config_path), "%s", path);
 	return 0;
@@ -236,19 +237,19 @@ static int parse_limit_opt(struct launch_opts *o, int c, const char *arg)
 	switch (c) {
 	case OPT_MEMORY:
 		if (size_parse(arg, UINT64_MAX, &o->memory) < 0)
-			return usage_error("invalid size '%s' for --memory", arg);
+			return launch_usage_error("invalid size '%s' for --memory", arg);
 		break;
 	case OPT_PIDS:
 		if (cli_parse_uint(arg, &o->pids) < 0)
-			return usage_error("invalid number '%s' for --pids", arg);
+			return launch_usage_error("invalid number '%s' for --pids", arg);
 		break;
 	case OPT_NOFILE:
 		if (cli_parse_uint(arg, &o->nofile) < 0)
-			return usage_error("invalid number '%s' for --nofile", arg);
+			return launch_usage_error("invalid number '%s' for --nofile", arg);
 		break;
 	case OPT_TMP:
 		if (size_parse(arg, UINT64_MAX, &o->tmp_size) < 0)
-			return usage_error("invalid size '%s' for --tmp-size", arg);
+			return launch_usage_error("invalid size '%s' for --tmp-size", arg);
 		break;
 	case OPT_DISK:
 		if (cli_parse_disk(arg, &o->box.disk) < 0)
@@ -267,8 +268,8 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 	case 'p': o->box.project = optarg; break;
 	case 'm':
 		if (box_mode_parse(optarg, &o->mode) < 0)
-			return usage_error("unknown mode '%s' (secure, yolo or yolo-unsafe)",
-					   optarg);
+			return launch_usage_error("unknown mode '%s' (secure, yolo or yolo-unsafe)",
+						  optarg);
 		o->mode_given = true;
 		break;
 	case NET_OPT_NET:
@@ -278,7 +279,7 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 	case NET_OPT_PUBLISH: return net_opts_parse(&o->net, c, optarg) < 0 ? EXIT_SETUP : -1;
 	case AGENT_OPT_AGENT:
 	case AGENT_OPT_EXPLAIN:
-	case AGENT_OPT_SETENV: return agent_opts_parse(&o->agent, c, optarg) < 0 ? EXIT_SETUP : -1;
+	case AGENT_OPT_SETENV: return agent_opts_parse(&o->agent, c, optarg) ?: -1;
 	case OPT_MEMORY:
 	case OPT_PIDS:
 	case OPT_NOFILE:
@@ -286,7 +287,7 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 	case OPT_DISK: return parse_limit_opt(o, c, optarg);
 	case OPT_DENY:
 		if (o->ndeny == ELEMENTSOF(o->deny))
-			return usage_error("too many --deny-read options");
+			return launch_usage_error("too many --deny-read options");
 		o->deny[o->ndeny++] = optarg;
 		break;
 	case 'e': return parse_env_opt(o, optarg) ? EXIT_SETUP : -1;
@@ -299,7 +300,8 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 	case OPT_NO_WATCH: o->no_watch = true; break; /* writewatch */
 	case OPT_RESTART:
 		if (!o->up)
-			return usage_error("unknown option '--restart' (it is for 'clawbox up')");
+			return launch_usage_error(
+			    "unknown option '--restart' (it is for 'clawbox up')");
 		if (STREQ(optarg, "no"))
 			o->restart = SUPERVISOR_RESTART_NO;
 		else if (STREQ(optarg, "on-failure"))
@@ -307,19 +309,20 @@ static int parse_opt(struct launch_opts *o, int c, char **argv)
 		else if (STREQ(optarg, "always"))
 			o->restart = SUPERVISOR_RESTART_ALWAYS;
 		else
-			return usage_error("unknown restart policy '%s' (no, on-failure or always)",
-					   optarg);
+			return launch_usage_error(
+			    "unknown restart policy '%s' (no, on-failure or always)", optarg);
 		break;
 	case OPT_HEALTH:
 		if (!o->up)
-			return usage_error("unknown option '--health' (it is for 'clawbox up')");
+			return launch_usage_error(
+			    "unknown option '--health' (it is for 'clawbox up')");
 		o->health = optarg;
 		break;
 	case 'h': fputs(o->up ? up_usage : run_usage, stdout); return 0;
 	default:
 		if (optopt)
-			return usage_error("unknown option '-%c'", optopt);
-		return usage_error("unknown option '%s'", argv[optind - 1]);
+			return launch_usage_error("unknown option '-%c'", optopt);
+		return launch_usage_error("unknown option '%s'", argv[optind - 1]);
 	}
 	return -1;
 }
@@ -330,7 +333,7 @@ int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 	/* Every message from here on is redacted against the run's secrets. */
 	if (!o->secrets) {
 		if ((r = secrets_new(&o->secrets)) < 0)
-			return usage_error("cannot hold secrets: %s", strerror(-r));
+			return launch_usage_error("cannot hold secrets: %s", strerror(-r));
 		log_set_filter(secrets_redact_message, o->secrets);
 	}
 	opterr = 0;
@@ -338,10 +341,10 @@ int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o)
 		if ((r = parse_opt(o, c, argv)) >= 0)
 			return r;
 	if (shell && optind < argc)
-		return usage_error("'clawbox shell' takes no command (got '%s'); use 'clawbox run'",
-				   argv[optind]);
+		return launch_usage_error(
+		    "'clawbox shell' takes no command (got '%s'); use 'clawbox run'", argv[optind]);
 	if (!shell && !o->up && !o->agent.explain && optind >= argc)
-		return usage_error("no command given");
+		return launch_usage_error("no command given");
 	o->argv = argv + optind;
 	return -1;
 }

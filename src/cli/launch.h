@@ -51,6 +51,10 @@ struct launch_opts {
 		.ready_fd = -1, .msg_fd = -1, .log_fd = -1                          \
 	}
 
+/* A usage error of run's options (shell's, up's): msg, then where --help
+ * is. Returns EXIT_SETUP. */
+_printf_(1, 2) int launch_usage_error(const char *fmt, ...);
+
 /* Parse run/shell options into o. Returns -1 to go on, or the exit status
  * to end with (0 after --help, 125 after a usage error, already reported). */
 int launch_parse(int argc, char **argv, bool shell, struct launch_opts *o);

@@ -36,17 +36,6 @@ struct launch_agent {
 	struct net_opts net;
 };
 
-_printf_(1, 2) static int usage(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_error("%s (see 'clawbox run --help')", msg);
-	return -EINVAL;
-}
-
 int agent_opts_parse(struct agent_opts *o, int c, const char *arg)
 {
 	char name[DOTENV_NAME_MAX + 1];
@@ -54,32 +43,32 @@ int agent_opts_parse(struct agent_opts *o, int c, const char *arg)
 	switch (c) {
 	case AGENT_OPT_AGENT:
 		if (!STREQ(arg, "none") && !agent_name_valid(arg))
-			return usage("invalid agent profile name '%s' (a-z, 0-9, '-' and '_')",
-				     arg);
+			return launch_usage_error(
+			    "invalid agent profile name '%s' (a-z, 0-9, '-' and '_')", arg);
 		o->agent = arg;
 		return 0;
 	case AGENT_OPT_EXPLAIN: o->explain = true; return 0;
 	case AGENT_OPT_SETENV:
 		eq = strchr(arg, '=');
 		if (!eq || eq == arg || (size_t)(eq - arg) > DOTENV_NAME_MAX)
-			return usage("--setenv: NAME=VALUE expected");
+			return launch_usage_error("--setenv: NAME=VALUE expected");
 		memcpy(name, arg, (size_t)(eq - arg));
 		name[eq - arg] = '\0';
 		if (!dotenv_name_valid(name))
-			return usage(
+			return launch_usage_error(
 			    "--setenv: invalid variable name '%s' (letters, digits and '_', "
 			    "not starting with a digit)",
 			    name);
 		if ((why = boxenv_reserved(name)))
-			return usage("--setenv: cannot set '%s': %s", name, why);
+			return launch_usage_error("--setenv: cannot set '%s': %s", name, why);
 		if (strlen(eq + 1) > AGENT_VALUE_MAX)
-			return usage("--setenv %s: the value is longer than %d bytes", name,
-				     AGENT_VALUE_MAX);
+			return launch_usage_error("--setenv %s: the value is longer than %d bytes",
+						  name, AGENT_VALUE_MAX);
 		if (o->nsetenv == AGENT_SETENV_MAX)
-			return usage("too many --setenv options");
+			return launch_usage_error("too many --setenv options");
 		o->setenv[o->nsetenv++] = arg;
 		return 0;
-	default: return -EINVAL;
+	default: return launch_usage_error("unknown option");
 	}
 }
 

@@ -50,8 +50,8 @@ enum { AGENT_OPT_AGENT = 1100, AGENT_OPT_EXPLAIN, AGENT_OPT_SETENV };
 	"                       lines in $STATE/boxes/NAME/env), over the profile's; a\n"    \
 	"                       secret's name, *_PROXY, LD_* and clawbox's own are refused\n"
 
-/* Handle option c (AGENT_OPT_*) with arg. 0, or -EINVAL after a usage
- * error. */
+/* Handle option c (AGENT_OPT_*) with arg. 0, or EXIT_SETUP after a usage
+ * error (launch_usage_error). */
 int agent_opts_parse(struct agent_opts *o, int c, const char *arg);
 
 /* What a run applies: the profile (or none), the settings. Opaque. */

@@ -1,16 +1,16 @@
 #include "util/common.h"
 
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <sys/stat.h>
 
 #include "net/brokerca.h"
 #include "net/tlslib.h"
+#include "secrets/broker.h"
 #include "util/error.h"
 #include "util/fs.h"
 
 #define KEY_FILE_MAX (16 * 1024)
-#define HOST_MAX     253
+#define HOST_MAX     BROKER_HOST_MAX
 
 struct leaf {
 	char host[HOST_MAX + 1];
@@ -34,24 +34,6 @@ static int ssl_fail(struct error *err, int code, const char *what)
 {
 	char e[256];
 	return error_set(err, code, NULL, 0, "%s: %s", what, tlslib_error(e, sizeof(e)));
-}
-
-/* A host a certificate may name: an IP literal, or a DNS name of letters,
- * digits, '-' and '.' (lowercase), 1..253 bytes, no empty label. */
-static bool host_valid(const char *h, bool *ret_ip)
-{
-	unsigned char a[16];
-	size_t n = strlen(h);
-	*ret_ip = inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
-	if (*ret_ip)
-		return true;
-	if (n == 0 || n > HOST_MAX || h[0] == '.' || h[n - 1] == '.' || strstr(h, ".."))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= '0' && h[i] <= '9') || h[i] == '-' ||
-		      h[i] == '.'))
-			return false;
-	return true;
 }
 
 /* The key in dirfd's BROKERCA_KEY_FILE: 1 loaded, 0 none there. */
@@ -150,8 +132,7 @@ static int constraints(char *const *hosts, size_t n, char *out, size_t cap)
 	size_t w = 0;
 	w += (size_t)snprintf(out, cap, "critical");
 	for (size_t i = 0; i < n && w < cap; i++) {
-		bool ip =
-		    strchr(hosts[i], ':') || inet_pton(AF_INET, hosts[i], &(struct in_addr){ 0 });
+		bool ip = broker_host_is_ip(hosts[i]);
 		w += (size_t)snprintf(
 		    out + w, cap - w, ",permitted;%s:%s%s", ip ? "IP" : "DNS", hosts[i],
 		    !ip                     ? ""
@@ -201,8 +182,7 @@ int brokerca_open(int box_dirfd, const char *box_name, const char *const *hosts,
 	}
 	pthread_mutex_init(&ca->lock, NULL);
 	for (size_t i = 0; i < n; i++) {
-		bool ip;
-		if (!host_valid(hosts[i], &ip)) {
+		if (!broker_host_valid(hosts[i])) {
 			brokerca_free(ca);
 			return error_set(err, -EINVAL, NULL, 0, "invalid brokered host '%.*s'",
 					 HOST_MAX, hosts[i]);
@@ -242,9 +222,7 @@ static bool ca_names(const struct brokerca *ca, const char *host)
 static X509 *leaf_make(struct brokerca *ca, const char *host)
 {
 	char san[HOST_MAX + 8];
-	bool ip;
-	(void)host_valid(host, &ip);
-	snprintf(san, sizeof(san), "%s:%s", ip ? "IP" : "DNS", host);
+	snprintf(san, sizeof(san), "%s:%s", broker_host_is_ip(host) ? "IP" : "DNS", host);
 	if (!ca->leaf_key && !(ca->leaf_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")))
 		return NULL;
 	/* The name is in the subjectAltName only: a subject CN that looks

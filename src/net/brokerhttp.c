@@ -208,6 +208,21 @@ static int check_host(struct reqparse *p, const char *v, size_t n)
 	return n == strlen(want) && !strncasecmp(v, want, n) ? 0 : -EINVAL;
 }
 
+/* The colon of header line l[0..le) whose name is a token, or NULL: no
+ * colon, an empty name, obsolete line folding, a bare CR or LF. */
+static const char *header_colon(const char *l, const char *le)
+{
+	size_t n = (size_t)(le - l);
+	const char *colon = memchr(l, ':', n);
+	if (*l == ' ' || *l == '\t' || memchr(l, '\r', n) || memchr(l, '\n', n) || !colon ||
+	    colon == l)
+		return NULL;
+	for (const char *c = l; c < colon; c++)
+		if (!http1_tchar((unsigned char)*c))
+			return NULL;
+	return colon;
+}
+
 /* True when the comma-separated list v[0..n) has token tok. */
 static bool has_token(const char *v, size_t n, const char *tok)
 {
@@ -232,15 +247,9 @@ static bool has_token(const char *v, size_t n, const char *tok)
  * the secrets that go in it. */
 static int header_line(struct reqparse *p, const char *l, const char *le)
 {
-	if (*l == ' ' || *l == '\t' || memchr(l, '\r', (size_t)(le - l)) ||
-	    memchr(l, '\n', (size_t)(le - l)))
-		return -EBADMSG; /* obsolete line folding; a bare CR or LF */
-	const char *colon = memchr(l, ':', (size_t)(le - l));
-	if (!colon || colon == l)
+	const char *colon = header_colon(l, le);
+	if (!colon)
 		return -EBADMSG;
-	for (const char *c = l; c < colon; c++)
-		if (!http1_tchar((unsigned char)*c))
-			return -EBADMSG;
 	size_t nl = (size_t)(colon - l);
 	const char *v = colon + 1, *ve = le;
 	while (v < ve && (*v == ' ' || *v == '\t'))
@@ -314,15 +323,9 @@ int brokerhttp_request(const char *data, size_t n, const char *host, uint16_t po
 /* A response's header line: its framing taken. */
 static int resp_header(const char *l, const char *le, struct brokerhttp_resp *rs, bool *have_te)
 {
-	if (*l == ' ' || *l == '\t' || memchr(l, '\r', (size_t)(le - l)) ||
-	    memchr(l, '\n', (size_t)(le - l)))
+	const char *colon = header_colon(l, le);
+	if (!colon)
 		return -EBADMSG;
-	const char *colon = memchr(l, ':', (size_t)(le - l));
-	if (!colon || colon == l)
-		return -EBADMSG;
-	for (const char *c = l; c < colon; c++)
-		if (!http1_tchar((unsigned char)*c))
-			return -EBADMSG;
 	size_t nl = (size_t)(colon - l), vn = (size_t)(le - colon - 1);
 	const char *v = colon + 1;
 	if (http1_header_is(l, nl, "Content-Length"))

@@ -53,12 +53,16 @@ static const struct preset *preset_of_host(const char *host)
 	return NULL;
 }
 
-/* A host: an IP literal or a lowercase DNS name (no empty label). */
-static bool host_valid(const char *h)
+bool broker_host_is_ip(const char *h)
 {
 	unsigned char a[16];
+	return inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
+}
+
+bool broker_host_valid(const char *h)
+{
 	size_t n = strlen(h);
-	if (inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1)
+	if (broker_host_is_ip(h))
 		return true;
 	if (n == 0 || n > BROKER_HOST_MAX || h[0] == '.' || h[0] == '-' || h[n - 1] == '.' ||
 	    strstr(h, ".."))
@@ -119,7 +123,7 @@ const char *broker_inject_text(const struct broker_inject *in, char *out, size_t
 
 static int add_host(struct broker_rule *r, const char *h)
 {
-	if (!host_valid(h))
+	if (!broker_host_valid(h))
 		return -EINVAL;
 	for (size_t i = 0; i < r->nhosts; i++)
 		if (!strcmp(r->hosts[i], h))

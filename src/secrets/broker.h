@@ -57,6 +57,11 @@ struct broker_set {
 	size_t n;
 };
 
+/* A host a rule may name: an IPv4 or IPv6 literal, or a lowercase DNS name
+ * of letters, digits, '-' and '.' (no empty label), 1..BROKER_HOST_MAX. */
+bool broker_host_valid(const char *h);
+bool broker_host_is_ip(const char *h);
+
 /* The rules in data[0..len) (file names it in err). -EINVAL with err at
  * the line: an unknown key, preset or place, a bad host, a name that is
  * not a variable name, a rule without hosts or places, too many. */

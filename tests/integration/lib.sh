@@ -58,6 +58,16 @@ case_run() {
 	fi
 }
 
+# down_all: every box of the case's state dir that is up goes down (a trap
+# for cases that bring boxes up: they end, pass or fail).
+down_all() {
+	local d
+	for d in "$CLAWBOX_STATE_DIR"/boxes/*/; do
+		[ -S "$d/control.sock" ] && "$CLAWBOX" down --grace 0 --box "$(basename "$d")" >/dev/null 2>&1
+	done
+	return 0
+}
+
 # mkproj DIR: a small project with a few files, a subdirectory and a dotfile.
 mkproj() {
 	mkdir -p "$1/src"

@@ -107,14 +107,6 @@ controls_on_a_terminal() {
 	"$CLAWBOX" logs --project "$P" | grep -q $'\033\[31m' || fail "a pipe does not get the bytes"
 }
 
-# Every box a case brought up goes down when the case ends, pass or fail.
-down_all() {
-	local d
-	for d in "$CLAWBOX_STATE_DIR"/boxes/*/; do
-		[ -S "$d/control.sock" ] && "$CLAWBOX" down --grace 0 --box "$(basename "$d")" >/dev/null 2>&1
-	done
-	return 0
-}
 
 # await CMD...: until CMD succeeds, at most 10 s.
 await() {

@@ -86,13 +86,6 @@ ok() { grep -q '"ok":true' <<<"$(line "$1")" || fail "call $1: expected ok: $(li
 refused() { grep -q '"ok":false' <<<"$(line "$1")" || fail "call $1: expected a refusal: $(line "$1")"; }
 box_in() { line "$1" | sed -n 's/.*"box":"\([^"]*\)".*/\1/p'; }
 
-down_all() {
-	local d
-	for d in "$CLAWBOX_STATE_DIR"/boxes/*/; do
-		[ -S "$d/control.sock" ] && $CLAWBOX down --grace 0 --box "$(basename "$d")" >/dev/null 2>&1
-	done
-	return 0
-}
 
 backend_tools_land_in_the_box() {
 	trap down_all EXIT

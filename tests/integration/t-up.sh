@@ -5,14 +5,6 @@
 
 box_dir() { echo "$CLAWBOX_STATE_DIR"/boxes/proj-*; }
 
-# Every box a case brought up goes down when the case ends, pass or fail.
-down_all() {
-	local d
-	for d in "$CLAWBOX_STATE_DIR"/boxes/*/; do
-		[ -S "$d/control.sock" ] && $CLAWBOX down --grace 0 --box "$(basename "$d")" >/dev/null 2>&1
-	done
-	return 0
-}
 
 up() {
 	trap down_all EXIT

@@ -224,36 +224,12 @@ TEST(brokertls_box_without_the_ca_is_refused_at_the_handshake)
 		SKIP("no libssl");
 	world_init(&w);
 	w.box_trusts = false;
-	close(w.u[1]); /* no upstream */
-	w.u[1] = -1;
-	static const struct brokerhttp_secret s[] = {
-		{ "PH-PLACEHOLDER-1", 16, "REAL-VALUE-1", 12, key_header, 1, true },
-	};
-	struct brokertls *t;
-	struct error err;
-	struct brokertls_report rep = { on_request, on_refused, &w };
-	pthread_t b;
-	CHECK_INT(brokertls_new(w.box, w.up_ca, &t, &err), 0);
-	CHECK(pthread_create(&b, NULL, box, &w) == 0);
-	struct brokertls_session ss = { .cfd = w.c[0],
-					.ufd = w.u[0],
-					.host = HOST,
-					.port = 443,
-					.s = s,
-					.ns = 1,
-					.stop_fd = -1,
-					.idle_ms = 5000,
-					.handshake_ms = 5000,
-					.report = &rep };
-	brokertls_serve(t, &ss);
-	close(w.c[0]);
-	pthread_join(b, NULL);
+	run(&w, w.up_ca); /* the upstream sees its connection closed */
 	CHECK_STREQ(w.box_got, "handshake failed");
 	CHECK(strstr(w.refused, "handshake 0 TLS handshake with the box failed") == w.refused);
 	CHECK(strstr(w.refused, "unknown ca") != NULL);
 	CHECK_INT(w.requests, 0);
-	brokertls_free(t);
-	close(w.u[0]);
+	CHECK_STREQ(w.upstream_saw, "");
 	world_end(&w);
 }
 
