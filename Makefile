@@ -133,6 +133,8 @@ run: deps
 	@bash scripts/demo.sh $(BUILD)/clawbox
 
 test: deps
+	@# the real agents' pins (t-agents, t-openclaw), fetched while the build runs
+	@(bash tests/agents/install.sh node claude codex openclaw >/dev/null 2>&1 &)
 	@$(MAKE) --no-print-directory $(BUILD)/clawbox $(BUILD)/asan/clawbox \
 		$(BUILD)/asan/unit $(REPLAY) $(HELPERS)
 	@bash tests/run

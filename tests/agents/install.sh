@@ -17,8 +17,10 @@
 #
 # Exit status: 0 all installed; 1 a NAME unknown; 2 npm missing or it could
 # not install (no registry): the caller skips. Safe when two runs install at
-# once: each installs into a temp dir beside the pin and renames it into
-# place; the loser of the race removes its copy. Pins: edit PINS below.
+# once: a pin is installed under a lock (.lock-NAME: the second waits), into
+# a temp dir beside the pin, renamed into place. make test starts one in the
+# background before it builds, so a cold cache fills while the build runs.
+# Pins: edit PINS below.
 set -u
 
 NODE_PIN=24.22.3
@@ -84,6 +86,15 @@ install_pin() {
 	fi
 	command -v npm >/dev/null || return 2
 	mkdir -p "$AGENTS_CACHE" || return 2
+	# One install of a pin at a time: a second caller (t-agents while make
+	# test's prefetch installs) waits for the first and finds the pin done.
+	local lock
+	exec {lock}>"$AGENTS_CACHE/.lock-$1" && flock -w 900 "$lock" || return 2
+	if [ -d "$dir" ]; then
+		exec {lock}>&-
+		echo "$dir"
+		return 0
+	fi
 	# What an install killed midway left (older than any install takes).
 	find "$AGENTS_CACHE" -maxdepth 1 -name '.tmp-*' -mmin +120 -exec rm -rf {} + 2>/dev/null
 	tmp=$(mktemp -d "$AGENTS_CACHE/.tmp-$1.XXXXXX") || return 2
@@ -96,6 +107,7 @@ install_pin() {
 	rm -rf "$tmp/.home"
 	chmod 755 "$tmp"
 	mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+	exec {lock}>&-
 	[ -d "$dir" ] || return 2
 	echo "$dir"
 }
