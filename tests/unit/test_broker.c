@@ -1,5 +1,6 @@
 /* src/secrets/broker.c: brokered secrets' rules and placeholders. */
 #include "unit.h"
+#include "unit_tmp.h"
 
 #include <ctype.h>
 #include <sys/stat.h>
@@ -7,15 +8,6 @@
 #include "secrets/broker.h"
 #include "util/error.h"
 #include "util/fs.h"
-
-static int tmpdir(char *path, size_t n)
-{
-	snprintf(path, n, "/tmp/clawbox-unit.XXXXXX");
-	CHECK(mkdtemp(path) != NULL);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	CHECK(fd >= 0);
-	return fd;
-}
 
 static int parse(const char *text, struct broker_set *s, struct error *err)
 {
@@ -103,7 +95,7 @@ TEST(broker_spec_and_roundtrip)
 	CHECK_INT(broker_rule_from_spec("T", "a b.com=path", &r, &err), -EINVAL);
 	CHECK_INT(broker_rule_from_spec("bad-name", "github", &r, &err), -EINVAL);
 
-	int dfd = tmpdir(dir, sizeof(dir));
+	int dfd = unit_tmpdir(dir, sizeof(dir));
 	CHECK_INT(broker_save(dfd, &s, &err), 0);
 	struct stat st;
 	CHECK(fstatat(dfd, BROKER_FILE, &st, 0) == 0 && (st.st_mode & 07777) == 0600);
@@ -157,7 +149,7 @@ TEST(broker_key_file)
 	char dir[64];
 	uint8_t a[32], b[32];
 	struct error err;
-	int dfd = tmpdir(dir, sizeof(dir));
+	int dfd = unit_tmpdir(dir, sizeof(dir));
 	CHECK_INT(broker_key(dfd, a, &err), 0);
 	CHECK_INT(broker_key(dfd, b, &err), 0);
 	CHECK(memcmp(a, b, 32) == 0);

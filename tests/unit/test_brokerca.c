@@ -1,5 +1,6 @@
 /* src/net/brokerca.c: the box's CA for brokered hosts. */
 #include "unit.h"
+#include "unit_tmp.h"
 
 #include <sys/stat.h>
 
@@ -9,16 +10,6 @@
 #include "util/fs.h"
 
 static const char *const hosts[] = { "api.anthropic.com", "10.0.0.2" };
-
-/* A new state dir under /tmp for the test. */
-static int tmpdir(char *path, size_t n)
-{
-	snprintf(path, n, "/tmp/clawbox-unit.XXXXXX");
-	CHECK(mkdtemp(path) != NULL);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	CHECK(fd >= 0);
-	return fd;
-}
 
 static X509 *pem_cert(const char *pem)
 {
@@ -53,7 +44,7 @@ TEST(brokerca_key_kept_leaves_verify)
 	struct brokerca *ca = NULL;
 	if (tlslib_load(NULL) < 0)
 		SKIP("no libssl");
-	int dfd = tmpdir(dir, sizeof(dir));
+	int dfd = unit_tmpdir(dir, sizeof(dir));
 	CHECK_INT(brokerca_open(dfd, "b1", hosts, 2, &ca, &err), 0);
 	struct stat st;
 	CHECK(fstatat(dfd, BROKERCA_KEY_FILE, &st, 0) == 0 && (st.st_mode & 07777) == 0600);
@@ -109,7 +100,7 @@ TEST(brokerca_name_constraints_hold)
 	struct brokerca *ca = NULL, *other = NULL;
 	if (tlslib_load(NULL) < 0)
 		SKIP("no libssl");
-	int dfd = tmpdir(dir, sizeof(dir));
+	int dfd = unit_tmpdir(dir, sizeof(dir));
 	const char *a[] = { "api.anthropic.com" }, *b[] = { "evil.example" };
 	CHECK_INT(brokerca_open(dfd, "b1", a, 1, &ca, &err), 0);
 	/* the same key (same dir), a CA for another host: its leaf is signed
@@ -135,7 +126,7 @@ TEST(brokerca_bad_key_file_and_hosts)
 	struct brokerca *ca = NULL;
 	if (tlslib_load(NULL) < 0)
 		SKIP("no libssl");
-	int dfd = tmpdir(dir, sizeof(dir));
+	int dfd = unit_tmpdir(dir, sizeof(dir));
 	const char *bad[] = { "a..b" }, *ctl[] = { "a\nb" }, *ok[] = { "api.openai.com" };
 	CHECK_INT(brokerca_open(dfd, "b1", bad, 1, &ca, &err), -EINVAL);
 	CHECK_INT(brokerca_open(dfd, "b1", ctl, 1, &ca, &err), -EINVAL);
