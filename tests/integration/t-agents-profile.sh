@@ -44,7 +44,8 @@ explain() {
 box_env() {
 	mkproj "$P"
 	out=$("$CLAWBOX" run --project "$P" --agent claude -- env)
-	for kv in IS_SANDBOX=1 DISABLE_AUTOUPDATER=1 NODE_USE_ENV_PROXY=1 \
+	for kv in IS_SANDBOX=1 DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
+		NODE_USE_ENV_PROXY=1 \
 		HTTPS_PROXY=http://127.0.0.1:3128; do
 		echo "$out" | grep -qxF "$kv" || fail "no $kv in: $out"
 	done
