@@ -18,8 +18,10 @@ static const char usage[] =
     "Discard every change pending in the box's overlay (all of them: dotfiles\n"
     "included) and in its overlay mounts (--mount SRC:DST:overlay). The box's\n"
     "home (" ROOTFS_HOME ": agents keep their state and logins there) is\n"
-    "kept, unless --home. The project on the host is never touched. The box must\n"
-    "not be running or up.\n\n"
+    "kept, unless --home, but for what an agent profile ties to the workspace\n"
+    "(its [[reset]] paths, e.g. OpenClaw's ~/.openclaw-state/state: docs/AGENTS.md),\n"
+    "which goes with the changes and is named. The project on the host is never\n"
+    "touched. The box must not be running or up.\n\n"
     "options:\n" BOX_OPTS_HELP
     "      --home           clear the box's home too (dotfiles included)\n"
     "  -y, --yes            do not ask for confirmation\n"
