@@ -496,6 +496,16 @@ static void print_why(const char *why)
 		printf("      why: %s\n", why);
 }
 
+/* title, then each path of l beneath the box home with its reason. */
+static void print_home_paths(const char *title, const struct agent_list *l)
+{
+	printf("%s:%s\n", title, l->n ? "" : " none");
+	for (size_t i = 0; i < l->n; i++) {
+		printf("  ~/%s\n", l->v[i].name);
+		print_why(l->v[i].why);
+	}
+}
+
 static void explain_profile(const struct launch_agent *a, bool config)
 {
 	const struct agent_profile *p = a->profile;
@@ -517,18 +527,11 @@ static void explain_profile(const struct launch_agent *a, bool config)
 		printf("  ~/%s (mode %04o)\n", p->files.v[i].name, p->files.v[i].mode);
 		print_why(p->files.v[i].why);
 	}
-	printf("state directories it makes in the box home (kept between runs):%s\n",
-	       p->state.n ? "" : " none");
-	for (size_t i = 0; i < p->state.n; i++) {
-		printf("  ~/%s\n", p->state.v[i].name);
-		print_why(p->state.v[i].why);
-	}
-	printf("what 'clawbox reset' removes from the box home with the workspace's changes:%s\n",
-	       p->reset.n ? "" : " none");
-	for (size_t i = 0; i < p->reset.n; i++) {
-		printf("  ~/%s\n", p->reset.v[i].name);
-		print_why(p->reset.v[i].why);
-	}
+	print_home_paths("state directories it makes in the box home (kept between runs)",
+			 &p->state);
+	print_home_paths(
+	    "what 'clawbox reset' removes from the box home with the workspace's changes",
+	    &p->reset);
 }
 
 int launch_agent_explain(const struct launch_opts *o)
