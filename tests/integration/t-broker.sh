@@ -1,0 +1,600 @@
+#!/usr/bin/env bash
+# Brokered credentials (issue 14; docs/SECRETS.md): a brokered secret's
+# variable in the box holds a placeholder, and the proxy, terminating TLS
+# for the rule's hosts only, puts the value where the rule says on the way
+# out. Everything runs against a "remote" network namespace this file
+# creates (veth pair, 10.76.N.0/24) with the mock upstream
+# tests/broker/upstream.py in it: HTTPS on 443 (a leaf of a test CA for
+# api/tunnel/other.broker.test; rogue.broker.test gets a leaf of a CA nobody
+# trusts; bad.broker.test gets the api leaf, a name it does not cover) and
+# plain HTTP on 80 (good.test). The test CA reaches clawbox through
+# CLAWBOX_UPSTREAM_CA_FILE; names are mapped by a private /etc/hosts
+# bind-mounted in a mount namespace of the test's own. The upstream logs
+# every request it gets (tests read the log from the host: outside the box).
+. "$(dirname "$0")/lib.sh"
+
+BROKER_DIR=$(cd "$(dirname "$0")/../broker" && pwd)
+NET_N=$((($$ % 200) + 20))
+NS=cbbk$$
+VH=cbbkh$$
+VR=cbbkr$$
+HOST_IP=10.76.$NET_N.1
+REMOTE_IP=10.76.$NET_N.2
+CERTS=$T_TMP/certs
+UP_LOG=$T_TMP/upstream.log
+NET_READY=
+NET_WHY="needs root, iproute2, curl, openssl and python3"
+NET_PIDS=()
+
+# The values: random for each run of the file (a value a test once printed
+# cannot make a later run pass), of a real key's shape.
+rnd() { head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c "$1"; }
+V_KEY=sk-ant-api03-$(rnd 40)
+V_AUTH=ghp_$(rnd 36)
+V_QUERY=AIza$(rnd 35)
+V_BOT=$((RANDOM % 9 + 1))$(printf '%09d' $((RANDOM * RANDOM % 1000000000))):AA$(rnd 33)
+V_OTHER=other-$(rnd 30)
+ALL_VALUES=("$V_KEY" "$V_AUTH" "$V_QUERY" "$V_BOT" "$V_OTHER")
+
+broker_cleanup() {
+	for p in "${NET_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	ip link del "$VH" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	t_cleanup
+}
+trap broker_cleanup EXIT
+
+broker_setup() {
+	[ "$(id -u)" -eq 0 ] || return 1
+	for c in ip curl openssl python3; do command -v $c >/dev/null || return 1; done
+	bash "$BROKER_DIR/certs.sh" "$CERTS" || { NET_WHY="the test certificates could not be made"; return 1; }
+	chmod 755 "$CERTS"
+	remote_ns "$NS" "$VH" "$VR" "$HOST_IP" "$REMOTE_IP" || return 1
+	ip netns exec "$NS" python3 "$BROKER_DIR/upstream.py" --log "$UP_LOG" --addr "$REMOTE_IP" \
+		--tls "443:$CERTS/api.crt:$CERTS/api.key" \
+		--sni "rogue.broker.test:$CERTS/rogue.crt:$CERTS/rogue.key" \
+		--plain 80 >"$T_TMP/upstream.out" 2>&1 &
+	NET_PIDS+=($!)
+	# Up when both ports answer, over TLS with the test CA (bounded).
+	for _ in $(seq 100); do
+		curl -s -m 1 -o /dev/null --cacert "$CERTS/ca.crt" --resolve "api.broker.test:443:$REMOTE_IP" \
+			https://api.broker.test/small && curl -s -m 1 -o /dev/null "http://$REMOTE_IP/small" && break
+		sleep 0.1
+	done
+	curl -s -m 2 -f -o /dev/null --cacert "$CERTS/ca.crt" --resolve "api.broker.test:443:$REMOTE_IP" \
+		https://api.broker.test/small || { NET_WHY="the mock upstream did not start: $(tail -3 "$T_TMP/upstream.out")"; return 1; }
+	cat >"$T_TMP/hosts" <<EOF
+127.0.0.1 localhost
+$REMOTE_IP good.test api.broker.test tunnel.broker.test other.broker.test bad.broker.test rogue.broker.test
+EOF
+	chmod 644 "$T_TMP/hosts" "$UP_LOG"
+	NET_READY=1
+}
+broker_setup || true
+
+need_net() {
+	[ -n "$NET_READY" ] || skip "$NET_WHY"
+}
+
+# box ARGS...: clawbox run with the test hosts file and the test CA.
+box() {
+	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T_TMP/hosts" \
+		env CLAWBOX_UPSTREAM_CA_FILE="$CERTS/ca.crt" timeout 120 "$CLAWBOX" run --project "$P" --net proxy "$@"
+}
+ALLOW_API="--allow-domain api.broker.test --allow-ip"
+
+# setkey NAME VALUE SPEC: store NAME brokered by SPEC.
+setkey() {
+	printf %s "$2" | "$CLAWBOX" secrets set --project "$P" "$1" --broker "$3" >/dev/null ||
+		fail "secrets set $1 --broker $3 failed"
+}
+
+# up_mark / up_new: the upstream's log lines since the mark.
+up_mark() { wc -l <"$UP_LOG" >"$C/up.mark"; }
+up_new() { tail -n +$(($(cat "$C/up.mark") + 1)) "$UP_LOG"; }
+
+# up_field FIELD [HEADER]: FIELD ("body", "target", "path", "sni", "conn"...)
+# of each new upstream request, one a line; with "header" HEADER: that
+# header's value (case-insensitive; "-" when absent).
+up_field() {
+	up_new | python3 -c '
+import json, sys
+f = sys.argv[1]
+for line in sys.stdin:
+    r = json.loads(line)
+    if f == "header":
+        v = [v for k, v in r["headers"] if k.lower() == sys.argv[2].lower()]
+        print(v[0] if v else "-")
+    else:
+        print(r[f])' "$@"
+}
+
+audit_json() { "$CLAWBOX" audit --project "$P" --json; }
+broker_events() { audit_json | grep '"event":"net.broker"' || true; }
+
+# no_value WHAT TEXT: fail when TEXT holds any value of this file.
+no_value() {
+	local v
+	for v in "${ALL_VALUES[@]}"; do
+		case "$2" in *"$v"*) fail "$1 holds the value '$v'" ;; esac
+	done
+}
+
+# placeholder_ok PH VALUE: PH is a placeholder of VALUE: as long, not it.
+placeholder_ok() {
+	[ -n "$1" ] || fail "no placeholder in the box"
+	[ "${#1}" = "${#2}" ] || fail "placeholder '$1' is ${#1} bytes, the value ${#2}"
+	[ "$1" != "$2" ] || fail "the box holds the value itself"
+}
+
+# ---------------------------------------------------------------------------
+
+curl_header_brokered() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	up_mark
+	box $ALLOW_API "$REMOTE_IP" -- sh -c \
+		'printf "%s\n" "$BROKER_KEY"; curl -sS -m 10 -H "x-api-key: $BROKER_KEY" https://api.broker.test/echo' \
+		>"$C/out" 2>"$C/err" || fail "run failed: $(cat "$C/out" "$C/err")"
+	ph=$(head -1 "$C/out")
+	placeholder_ok "$ph" "$V_KEY"
+	case "$ph" in sk-ant-api03-*) ;; *) fail "the prefix was not kept: $ph" ;; esac
+	sed -n 2p "$C/out" | grep -q '"ok": true' || fail "curl did not get the upstream's answer: $(cat "$C/out" "$C/err")"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "upstream got x-api-key '$(up_field header x-api-key)'"
+	[ "$(up_field sni)" = api.broker.test ] || fail "upstream SNI: $(up_field sni)"
+	no_value "the box's output" "$(cat "$C/out" "$C/err")"
+	grep -qF "$ph" "$C/out" || fail "the box's output lacks the placeholder"
+	# The audit: one brokered request, the CONNECT marked brokered.
+	ev=$(broker_events)
+	echo "$ev" | grep '"decision":"allow"' | grep '"host":"api.broker.test"' | grep '"port":443' |
+		grep '"method":"GET"' | grep '"path":"/echo"' | grep '"status":200' | grep '"bytes_out":[1-9]' |
+		grep '"bytes_in":[1-9]' | grep -q '"secrets":\["BROKER_KEY"\]' || fail "no allow event: $ev"
+	audit_json | grep '"event":"net.connect"' | grep '"host":"api.broker.test"' | grep -q '"brokered":true' ||
+		fail "the CONNECT is not marked brokered: $(audit_json | grep net.connect)"
+	no_value "the audit" "$(audit_json)"
+	"$CLAWBOX" audit verify --project "$P" >/dev/null || fail "audit chain broken"
+}
+case_run "curl in the box: the upstream gets the value, the box only the placeholder" curl_header_brokered
+
+# Everything the box can see, and everything clawbox writes, after a run
+# that used the secret: the value is in none of it.
+value_nowhere_in_box() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	cp "$CERTS/other-ca.crt" "$P/"
+	# Every process's environment and argv (a background sleep among them),
+	# dumped for the host to search; the box writes the placeholder to its
+	# home and to the workspace as an agent might.
+	box $ALLOW_API "$REMOTE_IP" -- sh -c '
+		sleep 60 & s=$!
+		curl -sS -m 10 -o /dev/null -H "x-api-key: $BROKER_KEY" https://api.broker.test/echo
+		echo "$BROKER_KEY" >/home/clawbox/kept; echo "$BROKER_KEY" >kept
+		n=0
+		for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do
+			cat "$f" 2>/dev/null | tr "\0" "\n" && n=$((n + 1))
+		done
+		echo "files=$n"
+		env; kill $s' >"$C/dump" 2>"$C/err" || fail "run failed: $(cat "$C/err")"
+	n=$(sed -n 's/^files=//p' "$C/dump")
+	[ "${n:-0}" -ge 6 ] || fail "the dump read $n files of /proc"
+	grep -qx "BROKER_KEY=.*" "$C/dump" || fail "the dump lacks the variable: $(head -20 "$C/dump")"
+	grep -q "^sleep$" "$C/dump" || fail "the background sleep is not in the dump"
+	ph=$(sed -n 's/^BROKER_KEY=//p' "$C/dump" | head -1)
+	placeholder_ok "$ph" "$V_KEY"
+	no_value "the box's processes" "$(cat "$C/dump" "$C/err")"
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	# Control: the host sees what the box wrote (so that the grep below
+	# searches the right place).
+	grep -qxF "$ph" "$box/home/kept" || fail "the box's home is not at $box/home"
+	grep -qxF "$ph" "$box/upper/kept" || fail "the box's upper dir is not at $box/upper"
+	for d in "$box/home" "$box/upper"; do
+		for v in "${ALL_VALUES[@]}"; do
+			! grep -rqF "$v" "$d" || fail "$d holds the value: $(grep -rlF "$v" "$d")"
+		done
+	done
+	# Everything clawbox wrote but its store (the store holds the value).
+	while IFS= read -r -d '' f; do
+		case "$f" in "$box/secrets.env" | "$box/secrets.known" | "$box/disk.img") continue ;; esac
+		! grep -qF "$V_KEY" "$f" || fail "'$f' holds the value"
+	done < <(find "$CLAWBOX_STATE_DIR" -type f -print0)
+	no_value "clawbox audit" "$("$CLAWBOX" audit --project "$P" 2>&1)"
+	no_value "clawbox audit --json" "$(audit_json 2>&1)"
+	no_value "clawbox secrets list" "$("$CLAWBOX" secrets list --project "$P" 2>&1)"
+	# On a terminal too (script: a pty), where clawbox's own messages go.
+	if command -v script >/dev/null; then
+		out=$(unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T_TMP/hosts" \
+			env CLAWBOX_UPSTREAM_CA_FILE="$CERTS/ca.crt" SHELL=/bin/bash timeout 60 script -qec \
+			"$CLAWBOX run --project $P --net proxy $ALLOW_API $REMOTE_IP -- sh -c 'echo PH=\$BROKER_KEY; curl -sS -m 10 -H \"x-api-key: \$BROKER_KEY\" https://api.broker.test/echo'" \
+			/dev/null 2>&1 </dev/null | tr -d '\r')
+		echo "$out" | grep -qxF "PH=$ph" || fail "on a terminal: no placeholder: $out"
+		echo "$out" | grep -q '"ok": true' || fail "on a terminal: no answer: $out"
+		no_value "the terminal" "$out"
+	fi
+}
+case_run "the value is nowhere in the box: processes, files, output, terminal, audit" value_nowhere_in_box
+
+placeholder_elsewhere_not_replaced() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	cp "$CERTS/ca.crt" "$P/test-ca.crt"
+	up_mark
+	# Plain HTTP to another host, the placeholder in a header: refused.
+	code=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- \
+		sh -c 'curl -s -m 10 -o /dev/null -w "%{http_code}" -H "x-api-key: $BROKER_KEY" http://good.test/echo') || true
+	[ "$code" = 403 ] || fail "plain HTTP with the placeholder: expected 403, got '$code'"
+	[ -z "$(up_new)" ] || fail "the plain server got the request: $(up_new)"
+	# ... and in the query, to the brokered host itself over plain HTTP.
+	code=$(box --allow-domain api.broker.test:80 --allow-ip "$REMOTE_IP" -- \
+		sh -c 'curl -s -m 10 -o /dev/null -w "%{http_code}" "http://api.broker.test/echo?k=$BROKER_KEY"') || true
+	[ "$code" = 403 ] || fail "plain HTTP to the brokered host: expected 403, got '$code'"
+	[ -z "$(up_new)" ] || fail "the plain server got the request: $(up_new)"
+	ev=$(broker_events)
+	[ "$(echo "$ev" | grep '"decision":"deny"' | grep -c '"what":"placeholder"')" -ge 2 ] ||
+		fail "no placeholder deny events: $ev"
+	# Control: the same request without the placeholder goes through.
+	code=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- \
+		sh -c 'curl -s -m 10 -o /dev/null -w "%{http_code}" -H "x-api-key: nothing-secret" http://good.test/echo') || true
+	[ "$code" = 200 ] || fail "control: plain HTTP without the placeholder: '$code'"
+	# A CONNECT to a host that is not brokered is a tunnel: what the box
+	# sends (the placeholder) is what arrives.
+	up_mark
+	out=$(box --allow-domain tunnel.broker.test --allow-ip "$REMOTE_IP" -- \
+		sh -c 'curl -sS -m 10 --cacert test-ca.crt -H "x-api-key: $BROKER_KEY" https://tunnel.broker.test/echo; echo "PH=$BROKER_KEY"') ||
+		fail "tunnel: $out"
+	ph=$(echo "$out" | sed -n 's/^PH=//p')
+	placeholder_ok "$ph" "$V_KEY"
+	[ "$(up_field sni)" = tunnel.broker.test ] || fail "tunnel: upstream SNI '$(up_field sni)'"
+	[ "$(up_field header x-api-key)" = "$ph" ] || fail "tunnel: upstream got x-api-key '$(up_field header x-api-key)'"
+	audit_json | grep '"event":"net.connect"' | grep '"host":"tunnel.broker.test"' | grep '"decision":"allow"' |
+		grep -vq '"brokered":true' || fail "the tunnel is logged as brokered: $(audit_json | grep tunnel.broker)"
+	no_value "the audit" "$(audit_json)"
+}
+case_run "a placeholder bound elsewhere: plain HTTP refused (403), a tunnel carries it unchanged" placeholder_elsewhere_not_replaced
+
+places_and_body() {
+	need_net
+	mkproj "$P"
+	setkey HDR_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	setkey AUTH_KEY "$V_AUTH" "api.broker.test=authorization"
+	setkey QUERY_KEY "$V_QUERY" "api.broker.test=query:key"
+	setkey BOT_TOKEN "$V_BOT" "api.broker.test=path"
+	U=https://api.broker.test
+	up_mark
+	box $ALLOW_API "$REMOTE_IP" -- sh -c '
+		echo "$HDR_KEY"; echo "$AUTH_KEY"; echo "$QUERY_KEY"; echo "$BOT_TOKEN"
+		c() { curl -sS -m 10 -o /dev/null -w "%{http_code}\n" "$@"; }
+		c -H "x-api-key: $HDR_KEY" --data-binary "$HDR_KEY" '$U'/echo/body
+		c -H "Authorization: Bearer $AUTH_KEY" '$U'/echo/auth
+		c "'$U'/echo/query?x=1&key=$QUERY_KEY&y=2"
+		c "'$U'/bot$BOT_TOKEN/getMe"
+		c "'$U'/echo/notaplace?key=$HDR_KEY"' >"$C/out" 2>&1 || fail "run failed: $(cat "$C/out")"
+	mapfile -t ph <"$C/out"
+	placeholder_ok "${ph[0]}" "$V_KEY"
+	placeholder_ok "${ph[1]}" "$V_AUTH"
+	placeholder_ok "${ph[2]}" "$V_QUERY"
+	placeholder_ok "${ph[3]}" "$V_BOT"
+	case "${ph[1]}" in ghp_*) ;; *) fail "the ghp_ prefix was not kept: ${ph[1]}" ;; esac
+	[ "${ph[3]:10:3}" = ":AA" ] || fail "the bot token's shape was not kept: ${ph[3]}"
+	[ "$(sed -n '5,9p' "$C/out" | tr '\n' ' ')" = "200 200 200 200 200 " ] || fail "statuses: $(cat "$C/out")"
+	up_new >"$C/up"
+	[ "$(wc -l <"$C/up")" = 5 ] || fail "the upstream got $(wc -l <"$C/up") requests"
+	mapfile -t hdr < <(up_field header x-api-key)
+	mapfile -t body < <(up_field body)
+	mapfile -t auth < <(up_field header authorization)
+	mapfile -t target < <(up_field target)
+	[ "${hdr[0]}" = "$V_KEY" ] || fail "header: upstream got '${hdr[0]}'"
+	[ "${body[0]}" = "${ph[0]}" ] || fail "the body changed: upstream got '${body[0]}', the box sent '${ph[0]}'"
+	[ "${auth[1]}" = "Bearer $V_AUTH" ] || fail "authorization: upstream got '${auth[1]}'"
+	[ "${target[2]}" = "/echo/query?x=1&key=$V_QUERY&y=2" ] || fail "query: upstream got '${target[2]}'"
+	[ "${target[3]}" = "/bot$V_BOT/getMe" ] || fail "path: upstream got '${target[3]}'"
+	# A placeholder in a place its rule does not name stays what it is.
+	[ "${target[4]}" = "/echo/notaplace?key=${ph[0]}" ] || fail "not a place of the rule: upstream got '${target[4]}'"
+	ev=$(broker_events)
+	for n in HDR_KEY AUTH_KEY QUERY_KEY BOT_TOKEN; do
+		echo "$ev" | grep '"decision":"allow"' | grep -q "\"secrets\":\[\"$n\"\]" || fail "no allow event for $n: $ev"
+	done
+	no_value "the audit" "$(audit_json)"
+	no_value "the box's output" "$(cat "$C/out")"
+}
+case_run "header, Authorization, query, path put in; the body passes unchanged" places_and_body
+
+ca_key_hidden() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c '
+		curl -sS -m 10 -o /dev/null -w "%{http_code}\n" -H "x-api-key: $BROKER_KEY" https://api.broker.test/echo
+		for f in '"$CLAWBOX_STATE_DIR"'/boxes/*/broker-ca.key '"$CLAWBOX_STATE_DIR"'/boxes/*/broker.key; do
+			cat "$f" >/dev/null 2>&1 && echo "READ $f"
+		done
+		find / -xdev \( -name "broker-ca.key" -o -name "broker.key" -o -name "secrets.env" \) 2>/dev/null | sed "s/^/FOUND /"
+		true') || fail "run failed: $out"
+	echo "$out" | head -1 | grep -qx 200 || fail "the brokered request failed: $out"
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	# Control: the files exist on the host, 0600.
+	for f in broker-ca.key broker.key broker.toml; do
+		[ -f "$box/$f" ] || fail "no $box/$f on the host"
+		[ "$(stat -c %a "$box/$f")" = 600 ] || fail "$f is mode $(stat -c %a "$box/$f")"
+	done
+	echo "$out" | grep -q '^READ' && fail "the box read a key: $out"
+	echo "$out" | grep -q '^FOUND' && fail "the box sees key files: $out"
+	true
+}
+case_run "the CA key and the broker key are not readable in the box" ca_key_hidden
+
+untrusting_client_refused() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	cp "$CERTS/other-ca.crt" "$P/"
+	up_mark
+	start=$(date +%s%N)
+	set +e
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c \
+		'curl -sS -m 10 -o /dev/null --cacert other-ca.crt -H "x-api-key: $BROKER_KEY" https://api.broker.test/echo' 2>&1)
+	rc=$?
+	set -e
+	ms=$((($(date +%s%N) - start) / 1000000))
+	[ $rc -eq 60 ] || [ $rc -eq 35 ] || fail "curl trusting another CA: exit $rc: $out"
+	[ $ms -lt 8000 ] || fail "the refusal took $ms ms"
+	# A client of its own trust (OpenSSL, no default paths): the same.
+	set +e
+	out2=$(box $ALLOW_API "$REMOTE_IP" -- sh -c \
+		'timeout 10 openssl s_client -proxy 127.0.0.1:3128 -connect api.broker.test:443 -servername api.broker.test \
+			-CAfile other-ca.crt -no-CApath -no-CAstore -verify_return_error </dev/null' 2>&1)
+	rc2=$?
+	set -e
+	[ $rc2 -ne 0 ] && [ $rc2 -ne 124 ] || fail "openssl s_client trusting another CA: exit $rc2: $out2"
+	[ -z "$(up_new)" ] || fail "the upstream got a request: $(up_new)"
+	ev=$(broker_events)
+	[ "$(echo "$ev" | grep '"decision":"deny"' | grep -c '"what":"handshake"')" -ge 2 ] ||
+		fail "no handshake deny events: $ev"
+	echo "$ev" | grep '"what":"handshake"' | grep -q '"reason":"[^"]' || fail "no reason: $ev"
+	no_value "curl's output" "$out$out2"
+}
+case_run "a client that does not trust the box's CA fails fast, audited (handshake)" untrusting_client_refused
+
+bad_upstream_cert() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key,bad.broker.test=header:x-api-key,rogue.broker.test=header:x-api-key"
+	up_mark
+	out=$(box --allow-domain bad.broker.test --allow-domain rogue.broker.test --allow-domain api.broker.test --allow-ip "$REMOTE_IP" -- sh -c '
+		for h in bad rogue api; do
+			curl -s -m 10 -o /dev/null -w "%{http_code}\n" -H "x-api-key: $BROKER_KEY" https://$h.broker.test/echo
+		done') || true
+	[ "$(echo $out)" = "502 502 200" ] || fail "name mismatch, untrusted CA, control: expected 502 502 200, got '$(echo $out)'"
+	# Only the control's request arrived (a handshake the proxy abandoned
+	# sends nothing).
+	[ "$(up_field sni | tr '\n' ' ')" = "api.broker.test " ] || fail "the upstream got: $(up_new)"
+	ev=$(broker_events)
+	for h in bad rogue; do
+		echo "$ev" | grep '"decision":"deny"' | grep "\"host\":\"$h.broker.test\"" | grep -q '"what":"upstream"' ||
+			fail "no upstream deny event for $h: $ev"
+	done
+	no_value "the audit" "$(audit_json)"
+}
+case_run "an upstream with a bad certificate: 502, audited (upstream), the value not sent" bad_upstream_cert
+
+hostile_requests_in_tls() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	setkey OTHER_KEY "$V_OTHER" "other.broker.test=header:x-api-key"
+	cp "$BROKER_DIR/client.py" "$P/"
+	up_mark
+	H='Host: api.broker.test\r\nx-api-key: {ENV:BROKER_KEY}\r\n'
+	out=$(box --allow-domain api.broker.test --allow-domain other.broker.test --allow-ip "$REMOTE_IP" -- sh -c "
+		c() { python3 client.py raw api.broker.test \"\$1\"; }
+		c 'POST /echo HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: api.broker.test\r\n\r\n'
+		c 'GET /echo HTTP/1.1\r\n${H}X-Big: {BIG:40000}\r\n\r\n'
+		c 'GET /echo HTTP/1.1\r\nHost: other.broker.test\r\nx-api-key: {ENV:BROKER_KEY}\r\n\r\n'
+		c 'GET /echo HTTP/1.1\r\n${H}x-other: {ENV:OTHER_KEY}\r\n\r\n'
+		c 'GET /echo HTTP/1.1\r\n${H}\r\n'") || fail "run failed: $out"
+	expected=$(printf '%s\n' "HTTP/1.1 400 Bad Request" "HTTP/1.1 431 Request Header Fields Too Large" \
+		"HTTP/1.1 400 Bad Request" "HTTP/1.1 403 Forbidden" "HTTP/1.1 200 OK")
+	[ "$out" = "$expected" ] || fail "CL+TE, 40 KB head, Host not the CONNECT's, another host's placeholder, control: got
+$out"
+	# Only the control reached the upstream.
+	[ "$(up_field target | tr '\n' ' ')" = "/echo " ] || fail "the upstream got: $(up_new)"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "control: upstream got '$(up_field header x-api-key)'"
+	ev=$(broker_events)
+	[ "$(echo "$ev" | grep -c '"decision":"deny"')" -ge 4 ] || fail "not 4 deny events: $ev"
+	echo "$ev" | grep '"decision":"deny"' | grep -q '"what":"request"' || fail "no request deny: $ev"
+	no_value "the audit" "$(audit_json)"
+}
+case_run "smuggling (CL+TE), a huge head, a wrong Host, another host's placeholder refused" hostile_requests_in_tls
+
+sse_streamed() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	cp "$BROKER_DIR/client.py" "$P/"
+	out=$(box $ALLOW_API "$REMOTE_IP" -- python3 client.py sse api.broker.test /sse) || fail "run failed: $out"
+	python3 - "$out" <<'PY' || fail "SSE buffered: $out"
+import json, sys
+r = json.loads(sys.argv[1])
+ev = r["events"]
+assert [e[0] for e in ev] == [0, 1, 2, 3, 4], "events %s" % ev
+# The first event arrived before the last was sent (the upstream sends
+# them 50 ms apart: 200 ms from the first to the last).
+assert ev[0][2] < ev[4][1], "first received %.3f, last sent %.3f" % (ev[0][2], ev[4][1])
+# Each arrived within 40 ms of its sending.
+for i, sent, got in ev:
+    assert got - sent < 0.04, "event %d: %.1f ms late" % (i, (got - sent) * 1000)
+PY
+}
+case_run "a streamed response (SSE) is not buffered" sse_streamed
+
+keepalive_two_requests() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	up_mark
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c \
+		'curl -sS -m 10 -H "x-api-key: $BROKER_KEY" https://api.broker.test/echo/1 https://api.broker.test/echo/2') ||
+		fail "run failed: $out"
+	[ "$(up_field header x-api-key | tr '\n' ' ')" = "$V_KEY $V_KEY " ] || fail "the upstream got: $(up_new)"
+	[ "$(up_field conn | sort -u | wc -l)" = 1 ] || fail "not one upstream connection: $(up_field conn)"
+	[ "$(up_field n | tr '\n' ' ')" = "1 2 " ] || fail "requests on the connection: $(up_field n)"
+	ev=$(broker_events)
+	[ "$(echo "$ev" | grep -c '"decision":"allow"')" = 2 ] || fail "not 2 allow events: $ev"
+	echo "$ev" | grep -q '"path":"/echo/2"' || fail "no event for the second request: $ev"
+	[ "$(audit_json | grep '"event":"net.connect"' | grep -c '"brokered":true')" = 1 ] ||
+		fail "not one brokered CONNECT: $(audit_json | grep net.connect)"
+}
+case_run "keep-alive: two requests on one connection both get the value, two events" keepalive_two_requests
+
+env_and_bundle() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c '
+		for v in SSL_CERT_FILE NODE_EXTRA_CA_CERTS REQUESTS_CA_BUNDLE CURL_CA_BUNDLE GIT_SSL_CAINFO; do
+			eval echo "$v=\$$v"
+		done
+		grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt
+		(echo x >>/etc/ssl/certs/ca-certificates.crt) 2>/dev/null && echo WRITABLE
+		true') || fail "run failed: $out"
+	for v in SSL_CERT_FILE NODE_EXTRA_CA_CERTS REQUESTS_CA_BUNDLE CURL_CA_BUNDLE GIT_SSL_CAINFO; do
+		echo "$out" | grep -qx "$v=/etc/ssl/certs/ca-certificates.crt" || fail "$v not set: $out"
+	done
+	host_n=$(grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt)
+	echo "$out" | grep -qx "$((host_n + 1))" || fail "the box's bundle is not the host's ($host_n) plus one: $out"
+	echo "$out" | grep -q WRITABLE && fail "the box's bundle is writable"
+	true
+}
+case_run "the box trusts its CA: the bundle (host's plus one, read-only) and the variables" env_and_bundle
+
+urllib_and_node() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	up_mark
+	out=$(box $ALLOW_API "$REMOTE_IP" -- python3 -c '
+import os, urllib.request
+r = urllib.request.urlopen(urllib.request.Request("https://api.broker.test/echo/urllib",
+    headers={"x-api-key": os.environ["BROKER_KEY"]}), timeout=10)
+print(r.status)') || fail "urllib: $out"
+	[ "$out" = 200 ] || fail "urllib: $out"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "urllib: upstream got '$(up_field header x-api-key)'"
+	# Node 24's fetch() (the pin of tests/agents/install.sh, bound at /srv).
+	command -v npm >/dev/null || skip "urllib ok; Node: npm missing"
+	pin=$(bash "$BROKER_DIR/../agents/install.sh" node 2>"$C/install.err") || skip "urllib ok; Node: cannot install the pin ($(tail -1 "$C/install.err"))"
+	up_mark
+	cat >"$P/f.mjs" <<'EOF'
+const r = await fetch("https://api.broker.test/echo/node", { headers: { "x-api-key": process.env.BROKER_KEY } });
+console.log(r.status, process.env.NODE_USE_ENV_PROXY);
+EOF
+	out=$(unshare -m sh -c 'mount --bind "$0" /srv && exec "$@"' "$(dirname "$pin")" \
+		unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T_TMP/hosts" \
+		env CLAWBOX_UPSTREAM_CA_FILE="$CERTS/ca.crt" timeout 120 "$CLAWBOX" run --project "$P" --net proxy \
+		$ALLOW_API "$REMOTE_IP" -- "/srv/$(basename "$pin")/bin/node" f.mjs 2>&1) || fail "node: $out"
+	[ "$out" = "200 1" ] || fail "node fetch: $out"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "node: upstream got '$(up_field header x-api-key)'"
+}
+case_run "python urllib and Node fetch() (NODE_USE_ENV_PROXY) trust the box's CA" urllib_and_node
+
+git_over_https() {
+	need_net
+	command -v git >/dev/null || skip "needs git"
+	mkproj "$P"
+	setkey GH_TOKEN "$V_AUTH" "api.broker.test=authorization"
+	up_mark
+	box $ALLOW_API "$REMOTE_IP" -- sh -c \
+		'git -c http.extraHeader="Authorization: Bearer $GH_TOKEN" ls-remote https://api.broker.test/repo.git' \
+		>"$C/out" 2>&1 || true
+	up_field target | grep -q '^/repo.git/info/refs' || fail "git did not reach the upstream: $(cat "$C/out"); $(up_new)"
+	[ "$(up_field header authorization | head -1)" = "Bearer $V_AUTH" ] ||
+		fail "git: upstream got '$(up_field header authorization)'"
+	no_value "git's output" "$(cat "$C/out")"
+}
+case_run "git over HTTPS: http.extraHeader gets the value" git_over_https
+
+# The rule without the value: a value from -e or --secrets is brokered by
+# it; `secrets list` shows it; `broker NAME off` removes it.
+rule_applies_to_run_values() {
+	need_net
+	mkproj "$P"
+	"$CLAWBOX" secrets broker --project "$P" RUN_KEY "api.broker.test=header:x-api-key" ||
+		fail "secrets broker failed"
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	grep -q 'RUN_KEY' "$box/broker.toml" || fail "no rule in broker.toml: $(cat "$box/broker.toml")"
+	grep -q 'api.broker.test' "$box/broker.toml" || fail "no host in broker.toml: $(cat "$box/broker.toml")"
+	"$CLAWBOX" secrets list --project "$P" | grep RUN_KEY | grep -q 'api.broker.test' ||
+		fail "secrets list does not show the rule: $("$CLAWBOX" secrets list --project "$P")"
+	printf 'RUN_KEY=%s\n' "$V_OTHER" >"$C/s.env"
+	chmod 600 "$C/s.env"
+	for src in "-e RUN_KEY=$V_KEY" "--secrets $C/s.env"; do
+		case $src in -e*) v=$V_KEY ;; *) v=$V_OTHER ;; esac
+		up_mark
+		# shellcheck disable=SC2086
+		out=$(box $src $ALLOW_API "$REMOTE_IP" -- sh -c \
+			'echo "$RUN_KEY"; curl -sS -m 10 -o /dev/null -w "%{http_code}\n" -H "x-api-key: $RUN_KEY" https://api.broker.test/echo') ||
+			fail "$src: $out"
+		placeholder_ok "$(echo "$out" | head -1)" "$v"
+		[ "$(up_field header x-api-key)" = "$v" ] || fail "$src: upstream got '$(up_field header x-api-key)'"
+		no_value "the box's output ($src)" "$out"
+	done
+	"$CLAWBOX" secrets broker --project "$P" RUN_KEY off || fail "broker off failed"
+	! grep -q RUN_KEY "$box/broker.toml" 2>/dev/null || fail "the rule is still there: $(cat "$box/broker.toml")"
+	out=$(box -e "RUN_KEY=$V_KEY" -- sh -c 'echo "$RUN_KEY"')
+	[ "$out" = "$V_KEY" ] || fail "after off: the box got '$out', not the value"
+}
+case_run "a rule brokers values from -e and --secrets; list shows it; off removes it" rule_applies_to_run_values
+
+brokered_host_still_needs_policy() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	up_mark
+	set +e
+	out=$(box --allow-domain good.test -- sh -c \
+		'curl -sS -m 10 -o /dev/null -H "x-api-key: $BROKER_KEY" https://api.broker.test/echo' 2>&1)
+	rc=$?
+	set -e
+	[ $rc -ne 0 ] || fail "a brokered host not allowed was reached"
+	[ -z "$(up_new)" ] || fail "the upstream got: $(up_new)"
+	audit_json | grep '"event":"net.connect"' | grep '"host":"api.broker.test"' | grep -q '"decision":"deny"' ||
+		fail "no deny for the CONNECT: $(audit_json | grep net.)"
+}
+case_run "a brokered host still needs the network policy" brokered_host_still_needs_policy
+
+TUSER=clawbox-t
+as_user_works() {
+	need_net
+	id "$TUSER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$TUSER" >/dev/null 2>&1 || skip "cannot create a test user"
+	U="$C/u"
+	mkdir -p "$U/proj"
+	cp "$CLAWBOX" "$U/clawbox"
+	chmod 755 "$U" "$U/clawbox"
+	chown -R "$TUSER": "$U"
+	printf %s "$V_KEY" >"$C/v"
+	chmod 644 "$C/v"
+	# u CMD: CMD as the user (with the test hosts file and CA).
+	u() {
+		unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T_TMP/hosts" \
+			runuser -u "$TUSER" -- env -i PATH=/usr/bin:/bin HOME="/home/$TUSER" ASAN_OPTIONS="$ASAN_OPTIONS" \
+			CLAWBOX_STATE_DIR="$U/state" CLAWBOX_UPSTREAM_CA_FILE="$CERTS/ca.crt" bash -c "cd '$U' && $1"
+	}
+	u "./clawbox secrets set --project proj BROKER_KEY --broker api.broker.test=header:x-api-key <'$C/v'" >/dev/null ||
+		fail "secrets set as the user"
+	up_mark
+	out=$(u "timeout 120 ./clawbox run --project proj --allow-domain api.broker.test --allow-ip $REMOTE_IP -- sh -c '
+		id -u; echo \"\$BROKER_KEY\"; curl -sS -m 10 -o /dev/null -w \"%{http_code}\n\" -H \"x-api-key: \$BROKER_KEY\" https://api.broker.test/echo'" 2>&1) ||
+		fail "run as the user: $out"
+	[ "$(echo "$out" | sed -n 1p)" = "$(id -u "$TUSER")" ] || fail "not the user's uid: $out"
+	placeholder_ok "$(echo "$out" | sed -n 2p)" "$V_KEY"
+	[ "$(echo "$out" | sed -n 3p)" = 200 ] || fail "as the user: $out"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "as the user: upstream got '$(up_field header x-api-key)'"
+	box=$(echo "$U"/state/boxes/*)
+	for f in broker-ca.key broker.key; do
+		[ -f "$box/$f" ] || fail "no $f"
+		[ "$(stat -c '%a %U' "$box/$f")" = "600 $TUSER" ] || fail "$f: $(stat -c '%a %U' "$box/$f")"
+	done
+	no_value "the output" "$out"
+}
+case_run "as an ordinary user: brokered, the key files 0600 the user's" as_user_works
