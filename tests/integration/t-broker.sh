@@ -268,7 +268,7 @@ places_and_body() {
 		c() { curl -sS -m 10 -o /dev/null -w "%{http_code}\n" "$@"; }
 		c -H "x-api-key: $HDR_KEY" --data-binary "$HDR_KEY" '$U'/echo/body
 		c -H "Authorization: Bearer $AUTH_KEY" '$U'/echo/auth
-		c "'$U'/echo/query?x=1&key=$QUERY_KEY&y=2"
+		c --data-binary "key=$QUERY_KEY" "'$U'/echo/query?x=1&key=$QUERY_KEY&y=2"
 		c "'$U'/bot$BOT_TOKEN/getMe"
 		c "'$U'/echo/notaplace?key=$HDR_KEY"' >"$C/out" 2>&1 || fail "run failed: $(cat "$C/out")"
 	mapfile -t ph <"$C/out"
@@ -289,6 +289,7 @@ places_and_body() {
 	[ "${body[0]}" = "${ph[0]}" ] || fail "the body changed: upstream got '${body[0]}', the box sent '${ph[0]}'"
 	[ "${auth[1]}" = "Bearer $V_AUTH" ] || fail "authorization: upstream got '${auth[1]}'"
 	[ "${target[2]}" = "/echo/query?x=1&key=$V_QUERY&y=2" ] || fail "query: upstream got '${target[2]}'"
+	[ "${body[2]}" = "key=${ph[2]}" ] || fail "a form body changed: upstream got '${body[2]}'"
 	[ "${target[3]}" = "/bot$V_BOT/getMe" ] || fail "path: upstream got '${target[3]}'"
 	# A placeholder in a place its rule does not name stays what it is.
 	[ "${target[4]}" = "/echo/notaplace?key=${ph[0]}" ] || fail "not a place of the rule: upstream got '${target[4]}'"
