@@ -66,6 +66,10 @@ int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls
 		brokertls_free(t);
 		return -EIO;
 	}
+	/* A peer that closes without a TLS close_notify (Node's fetch, most
+	 * HTTP clients between requests) ends its side as a close would. */
+	SSL_CTX_set_options(t->box, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(t->up, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_verify(t->up, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_alpn_select_cb(t->box, alpn_select, NULL);
 	*ret = t;
