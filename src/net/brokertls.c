@@ -200,7 +200,8 @@ static size_t scrub(const struct sess *s, char *buf, size_t n, bool final)
 }
 
 /* A body from one side to the other: len bytes, chunked, or until the
- * sender ends (until_close); *count gets the bytes. From the upstream
+ * sender ends (until_close); *count gets the bytes. -ECONNABORTED when
+ * the receiver stopped taking it, else < 0 for the sender's failure. From the upstream
  * (scrubbed), a body that is not chunked keeps back a tail that may begin
  * a value until more comes. */
 static int relay_body(struct sess *s, struct side *from, struct side *to, bool chunked,
@@ -225,7 +226,7 @@ static int relay_body(struct sess *s, struct side *from, struct side *to, bool c
 			done = len == 0;
 		}
 		if (take && side_write(s, to, from->buf, take) < 0)
-			return -EPIPE;
+			return -ECONNABORTED;
 		*count += take;
 		side_take(from, take);
 		if (done)
@@ -354,12 +355,23 @@ static void serve_requests(struct sess *s)
 		explicit_bzero(out.data, out.len);
 		s->out += out.len;
 		side_take(&s->c, rq.head_len);
+		/* the client waits for a go-ahead before its body */
+		if (r == 0 && rq.expect_continue && (rq.chunked || rq.body_len))
+			r = side_write(s, &s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 		if (r == 0 && (rq.chunked || rq.body_len))
 			r = relay_body(s, &s->c, &s->u, rq.chunked, false, rq.body_len, &s->out);
-		int status = r < 0 ? r : pass_response(s, &rq, &close);
+		/* an upstream that stops taking the body may have answered (401,
+		 * 413): that answer still goes to the box, and the connection ends */
+		bool early = r == -ECONNABORTED;
+		int status = r < 0 && !early ? r : pass_response(s, &rq, &close);
+		close |= early;
 		if (s->ss->report && s->ss->report->request)
 			s->ss->report->request(s->ss->report->ctx, &rq, status < 0 ? 0 : status,
 					       s->out, s->in, s->ss->s, s->ss->ns);
+		if (r < 0 && !early) {
+			refuse(s, "request", 0, "the box's request body was cut or malformed");
+			break;
+		}
 		if (status < 0) {
 			refuse(s, "response", s->in ? 0 : 502,
 			       "the upstream's answer was cut or malformed");
