@@ -27,6 +27,7 @@ struct host_parts {
 	int base;      /* the detached base tmpfs (make_base) */
 	int scratch;   /* its read-only mask templates (make_scratch) */
 	int config;    /* detached read-only clone of the --config dir, or -1 */
+	int bundle;    /* detached read-only clone of the CA bundle, or -1 */
 
 	/* The detached extra mounts (--mount), or -1. */
 	int extra[ROOTFS_MOUNTS_MAX];
@@ -806,6 +807,13 @@ static int prepare_host(const struct rootfs_spec *s, struct host_parts *h, struc
 		if (h->config < 0)
 			return fail(err, "clone the config dir read-only", s->config);
 	}
+	if (s->ca_bundle) {
+		h->bundle = clone_tree(AT_FDCWD, s->ca_bundle, false,
+				       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					   MOUNT_ATTR_NOEXEC);
+		if (h->bundle < 0)
+			return fail(err, "clone the box's CA bundle", s->ca_bundle);
+	}
 	if ((r = clone_dev_nodes(h, err)) < 0 || (r = prepare_extra(s, h, err)) < 0)
 		return r;
 	return clone_host_top(s, h, err);
@@ -827,11 +835,24 @@ static int mount_resolv_conf(const struct rootfs_spec *s, int scratch, struct er
 	return attach(fd, "/etc/resolv.conf", err);
 }
 
+/* The CA bundle over the view's own (a regular file, not a link: the
+ * view is the host's, unchanged by the box so far). */
+static int mount_bundle(int bundle, struct error *err)
+{
+	struct stat st;
+	if (lstat(ROOTFS_CA_BUNDLE, &st) < 0 || !S_ISREG(st.st_mode)) {
+		errno = ENOENT;
+		return fail(err, "find the CA bundle to show the box's CA in (not a regular file)",
+			    ROOTFS_CA_BUNDLE);
+	}
+	return attach(bundle, ROOTFS_CA_BUNDLE, err);
+}
+
 int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct error *err)
 {
 	static struct top_entry top[MAX_TOP];
 	struct host_parts h = {
-		.workspace = -1, .home = -1, .base = -1, .scratch = -1, .config = -1, .top = top
+		.workspace = -1, .home = -1, .base = -1, .scratch = -1, .config = -1, .bundle = -1, .top = top
 	};
 	for (size_t i = 0; i < ROOTFS_MOUNTS_MAX; i++)
 		h.extra[i] = -1;
@@ -855,7 +876,8 @@ int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct error *err
 	    (r = mount_home(&h, err)) < 0 ||
 	    (s->config && (r = mount_config(s, &h, &ro, err)) < 0) ||
 	    (r = mount_extra(s, &h, &ro, err)) < 0 || (r = mask_all(s, &h, true, &ro, err)) < 0 ||
-	    (r = mount_resolv_conf(s, h.scratch, err)) < 0)
+	    (r = mount_resolv_conf(s, h.scratch, err)) < 0 ||
+	    (h.bundle >= 0 && (r = mount_bundle(h.bundle, err)) < 0))
 		return r;
 	trace_point("view.mounts");
 	/* Nothing of the host stays open in the init (its fds are not for the
@@ -865,6 +887,8 @@ int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct error *err
 	close(h.home);
 	if (h.config >= 0)
 		close(h.config);
+	if (h.bundle >= 0)
+		close(h.bundle);
 	ret_keep[0] = h.base;
 	ret_keep[1] = h.scratch;
 	if ((r = old_root_gone(s, err)) < 0)

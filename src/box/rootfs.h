@@ -18,6 +18,9 @@
  *                   read-only
  *   masks           each masked host path shows as an empty read-only dir
  *                   or file
+ *   CA bundle       with brokered secrets: the bundle clawbox wrote (the
+ *                   host's and the box's CA), read-only over the view's
+ *                   ROOTFS_CA_BUNDLE
  * Host paths are resolved while the host tree is still visible; everything
  * else after pivot_root, so no symlink of the host can redirect a mount. */
 #ifndef CLAWBOX_ROOTFS_H
@@ -29,6 +32,7 @@
 #define ROOTFS_HOME      "/home/clawbox"
 #define ROOTFS_CONFIG    "/home/clawbox/.openclaw"
 #define ROOTFS_OLD_ROOT  "/.oldroot" /* the host's root until detached */
+#define ROOTFS_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 #define ROOTFS_MOUNTS_MAX 16
 
@@ -66,6 +70,10 @@ struct rootfs_spec {
 	 * /etc/resolv.conf is a regular file (e.g. the proxy's DNS stub). At
 	 * most 1 KiB. */
 	const char *resolv_conf;
+	/* A host file shown read-only at ROOTFS_CA_BUNDLE, which must be a
+	 * regular file of the view (brokered secrets: the box's CA bundle,
+	 * src/cli/launch_broker.h). NULL: none. */
+	const char *ca_bundle;
 	/* Unless unsafe: the workspace's overlay, as made by
 	 * rootfs_overlay_mount() (maybe by another process, while the view is
 	 * built). Called once, right before the workspace is attached; returns

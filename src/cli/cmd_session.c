@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "ctl/ctl.h"
+#include "secrets/broker.h"
 #include "secrets/secrets.h"
 #include "util/log.h"
 #include "util/size.h"
@@ -122,16 +123,35 @@ static int parse(int argc, char **argv, struct session_args *a)
 struct grant_ctx {
 	const struct session_args *a;
 	struct strv *env;
+	struct broker_set rules; /* the box's brokered secrets */
+	uint8_t key[32];         /* the box's broker key, when it has rules */
 	int r;
 };
+
+/* A brokered secret's placeholder (docs/SECRETS.md): the session, as the
+ * box, never gets the value; the up box's proxy puts it in. */
+static int grant_brokered(struct grant_ctx *g, const struct secret *s)
+{
+	_cleanup_secret_mem_ char *ph = secrets_mem_alloc(s->len + 1);
+	if (!ph)
+		return -ENOMEM;
+	if (broker_placeholder(g->key, s->name, s->value, s->len, ph) < 0) {
+		log_error("secret '%s' is brokered but too short for a placeholder; not granted",
+			  s->name);
+		return -EINVAL;
+	}
+	return strv_pushf(g->env, "%s=%s", s->name, ph);
+}
 
 static int grant_one(const struct secret *s, void *p)
 {
 	struct grant_ctx *g = p;
-	for (size_t i = 0; i < g->a->nsecrets; i++)
+	for (size_t i = 0; i < g->a->nsecrets && g->r >= 0; i++)
 		if (STREQ(s->name, g->a->secrets[i]))
-			g->r = strv_pushf(g->env, "%s=%.*s", s->name, (int)s->len,
-					  (const char *)s->value);
+			g->r = broker_set_find(&g->rules, s->name)
+				   ? grant_brokered(g, s)
+				   : strv_pushf(g->env, "%s=%.*s", s->name, (int)s->len,
+						(const char *)s->value);
 	return g->r;
 }
 
@@ -143,16 +163,22 @@ static int grants(const struct box *b, const struct session_args *a, struct strv
 	char msg[ERROR_FORMAT_MAX];
 	if (a->nsecrets == 0)
 		return 0;
-	int r = secrets_new(&s);
+	_cleanup_close_ int dirfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct grant_ctx g = { .a = a, .env = env };
+	int r = dirfd < 0 ? -errno : secrets_new(&s);
 	if (r == 0)
 		r = secrets_store_load(b->dir, s, 0, &err);
+	if (r >= 0)
+		r = broker_load(dirfd, &g.rules, &err);
+	if (r >= 0 && g.rules.n)
+		r = broker_key(dirfd, g.key, &err);
 	if (r < 0) {
 		log_error("cannot read the secrets of box '%s': %s", b->name,
 			  cli_error_text(&err, r, msg, sizeof(msg)));
 		return r;
 	}
-	struct grant_ctx g = { .a = a, .env = env };
 	secrets_foreach(s, grant_one, &g);
+	explicit_bzero(g.key, sizeof(g.key));
 	if (g.r < 0)
 		return g.r;
 	if (env->n != a->nsecrets) {

@@ -13,6 +13,7 @@
 #include "util/strv.h"
 #include "cli/exec_client.h"
 #include "cli/launch.h"
+#include "cli/launch_broker.h"
 #include "cli/launch_log.h"   /* cmdlog */
 #include "cli/launch_watch.h" /* writewatch */
 #include "state/cmdlog.h"     /* cmdlog */
@@ -356,6 +357,8 @@ struct run_ctx {
 	struct secrets *known; /* every value the box was given, this run's too */
 	pid_t pid;
 	struct net_run *net;
+	bool net_busy; /* the proxy could not be stopped: what it uses stays */
+	struct launch_broker *broker; /* brokered secrets, or NULL */
 	struct launch_watch *watch; /* writewatch: the box's writes audited */
 	struct cmdlog *cmdlog;      /* cmdlog: an up box's command output */
 	struct pollfd *watch_pf;    /* writewatch: the watch hook's fds, */
@@ -408,7 +411,7 @@ static void on_watch_ready(void *p)
 static void on_ended(const struct supervisor_result *res, void *p)
 {
 	struct run_ctx *c = p;
-	net_finish(&c->net);
+	c->net_busy |= net_finish(&c->net) < 0;
 	c->watch = launch_watch_stop(c->watch); /* writewatch: fs.* before run.exit */
 	json_t *f =
 	    json_pack("{s:I, s:i, s:I, s:b}", "pid", (json_int_t)c->pid, "exit", res->exit_code,
@@ -734,12 +737,13 @@ static int audit_start(const struct launch_opts *o, const struct box *b, bool cr
 				       box_mode_name(b->mode), "disk", (json_int_t)b->disk));
 	r = audit_append(
 	    ctx->audit, "run.start",
-	    json_pack("{s:o, s:s, s:s, s:s, s:b, s:o, s:o}", "argv",
+	    json_pack("{s:o, s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "argv",
 		      o->shell ? argv_json((char *[]){ (char *)"shell", NULL })
 			       : argv_json(o->argv),
 		      "cwd", cwd, "mode", box_mode_name(b->mode), "net", net_mode_name(o->net.mode),
 		      "tty", isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), "secrets",
-		      secret_names_json(o->secrets), "agent", launch_agent_json(ctx->agent)));
+		      secret_names_json(o->secrets), "brokered", launch_broker_json(ctx->broker),
+		      "agent", launch_agent_json(ctx->agent)));
 	if (r < 0)
 		log_error("cannot write the audit log of box '%s': %s", b->name, strerror(-r));
 	return r;
@@ -762,7 +766,8 @@ static int box_spec(const struct launch_opts *o, const struct box *b, struct run
 				      .tmp_size = o->tmp_size,
 				      .config = o->config_dir[0] ? o->config_dir : NULL,
 				      .config_path = o->config_path,
-				      .resolv_conf = net_resolv_conf(ctx->net) };
+				      .resolv_conf = net_resolv_conf(ctx->net),
+				      .ca_bundle = launch_broker_bundle(ctx->broker) };
 	s->cwd = ctx->cwd;
 	/* A terminal is never handed in: the box gets one of its own. */
 	s->pty_fds = ctx->pty_fds;
@@ -780,6 +785,7 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 {
 	struct strv masks = { 0 }, netenv = { 0 };
 	struct secrets_env *env = NULL, *base = NULL;
+	_cleanup_secrets_ struct secrets *shown = NULL; /* brokered: placeholders */
 	_cleanup_close_ int boxdir = -1;
 	const char *shell = pick_shell();
 	char *shell_argv[] = { (char *)shell, NULL };
@@ -828,10 +834,12 @@ static int run_locked(const struct launch_opts *o, const struct box *b, const ch
 	}
 	if (load_secrets(o, b) < 0 || record_known(o, b, ctx) < 0 ||
 	    launch_agent_env(ctx->agent, o->secrets, &netenv) < 0 ||
+	    launch_broker_secrets(ctx->broker, b, o->secrets, &shown, &netenv) < 0 ||
 	    audit_start(o, b, created, ctx->cwd, ctx) < 0)
 		goto out;
 	if ((r = net_environment(ctx->net, &netenv)) < 0 ||
-	    (r = boxenv_build(b->name, ctx->cwd, shell, netenv.v, o->secrets, &env)) < 0 ||
+	    (r = boxenv_build(b->name, ctx->cwd, shell, netenv.v, shown ? shown : o->secrets,
+			      &env)) < 0 ||
 	    (o->up && (r = boxenv_build(b->name, ctx->cwd, shell, netenv.v, NULL, &base)) < 0)) {
 		log_error("cannot build the box's environment: %s", strerror(-r));
 		goto out;
@@ -863,7 +871,7 @@ out:
 	supervisor_abort(sb);
 	ctx->watch = launch_watch_stop(ctx->watch); /* writewatch */
 	ctx->cmdlog = cmdlog_stop(ctx->cmdlog);     /* cmdlog: what the box wrote last */
-	net_finish(&ctx->net);
+	ctx->net_busy |= net_finish(&ctx->net) < 0;
 	cgroup_destroy(&s.cg);
 	strv_free(&masks);
 	strv_free(&netenv);
@@ -977,11 +985,18 @@ int launch_run(const struct launch_opts *o)
 		return EXIT_SETUP;
 	if (net_prepare(launch_agent_net(agent), b.dir, b.name, &ctx.net) < 0)
 		return EXIT_SETUP;
+	if (launch_broker_prepare(&b, &ctx.broker) < 0) {
+		net_finish(&ctx.net);
+		return EXIT_SETUP;
+	}
+	net_broker(ctx.net, launch_broker_proxy(ctx.broker));
 	ctx.lock = lock;
 	ctx.agent = agent;
 	ctx.ready_fd = o->ready_fd;
 	ctx.msg_fd = o->msg_fd;
 	int code = run_locked(o, &b, state, created, &ctx);
+	if (!ctx.net_busy)
+		ctx.broker = launch_broker_free(ctx.broker);
 	audit_close(ctx.audit);
 	audit_close(ctx.control_audit);
 	if (ctx.known) {

@@ -33,6 +33,7 @@ struct net_run {
 	struct nflog *nflog;        /* filtered: the denials into the audit log */
 	pid_t init_pid;             /* the box init's host pid, from the started hook */
 	struct sockowner *owners;   /* the proxy's clients' pids (proxy, filtered) */
+	const struct proxy_broker *broker; /* brokered secrets, or NULL */
 };
 
 /* Report a failed step of the network's setup ("cannot STEP: reason");
@@ -320,7 +321,8 @@ void net_listeners(int *fds, size_t nfds, struct net_run *n)
 	struct proxy_config cfg = { .policy = &n->policy,
 				    .box_dir = n->box_dir,
 				    .box_name = n->box_name,
-				    .owners = n->owners };
+				    .owners = n->owners,
+				    .broker = n->broker };
 	int r = proxy_start(&cfg, all, &n->proxy);
 	if (r < 0)
 		no_proxy(r);
@@ -342,11 +344,16 @@ void net_watch_ready(struct net_run *n)
 	}
 }
 
-void net_finish(struct net_run **np)
+void net_broker(struct net_run *n, const struct proxy_broker *b)
+{
+	n->broker = b;
+}
+
+int net_finish(struct net_run **np)
 {
 	struct net_run *n = *np;
 	if (!n)
-		return;
+		return 0;
 	*np = NULL;
 	publish_stop(n->pub);
 	nflog_stop(n->nflog);
@@ -356,8 +363,9 @@ void net_finish(struct net_run **np)
 	/* -EBUSY: a connection still uses the proxy, the policy and the
 	 * owners; all of them stay until exit. */
 	if (proxy_stop(n->proxy) < 0)
-		return;
+		return -EBUSY;
 	netpolicy_free(&n->policy);
 	sockowner_free(n->owners);
 	free(n);
+	return 0;
 }

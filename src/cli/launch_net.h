@@ -10,6 +10,7 @@
 
 struct netbox_spec;
 struct pollfd;
+struct proxy_broker;
 struct strv;
 
 /* The default first: a zeroed struct net_opts means proxy. */
@@ -95,8 +96,14 @@ void net_listeners(int *fds, size_t nfds, struct net_run *n);
  * proxy's threads start then, not with every box. */
 size_t net_watch(const struct net_run *n, struct pollfd *p);
 void net_watch_ready(struct net_run *n);
+/* The proxy's brokered secrets (src/cli/launch_broker.h): before the
+ * box starts; b, filled before the box's command starts, must outlive the
+ * proxy. */
+void net_broker(struct net_run *n, const struct proxy_broker *b);
 /* Stop the proxy, the forwarding and the denials' log, release the slot,
- * free *np and set it to NULL (NULL is fine: later calls do nothing). */
-void net_finish(struct net_run **np);
+ * free *np and set it to NULL (NULL is fine: later calls do nothing).
+ * -EBUSY when a connection still uses the proxy (stuck in the host's
+ * resolver): what it was given (the broker) must then stay until exit. */
+int net_finish(struct net_run **np);
 
 #endif

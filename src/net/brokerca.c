@@ -126,19 +126,22 @@ static X509 *cert_new(const char *cn, EVP_PKEY *key, X509 *issuer, long secs)
 	return x;
 }
 
-/* "permitted;DNS:a,permitted;IP:b/mask,..." for the CA's name constraints. */
+/* "critical,permitted;DNS:a,..." for the CA's name constraints: DNS names
+ * only. An IP address constraint makes some clients (BoringSSL's: Bun,
+ * so Claude Code) refuse every certificate under the CA, whatever its
+ * names; so brokered IP literals are not constrained. Without a DNS host,
+ * the one name permitted is "invalid" (RFC 6761: never a real name). */
 static int constraints(char *const *hosts, size_t n, char *out, size_t cap)
 {
-	size_t w = 0;
+	size_t w = 0, dns = 0;
 	w += (size_t)snprintf(out, cap, "critical");
-	for (size_t i = 0; i < n && w < cap; i++) {
-		bool ip = broker_host_is_ip(hosts[i]);
-		w += (size_t)snprintf(
-		    out + w, cap - w, ",permitted;%s:%s%s", ip ? "IP" : "DNS", hosts[i],
-		    !ip                     ? ""
-		    : strchr(hosts[i], ':') ? "/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
-					    : "/255.255.255.255");
-	}
+	for (size_t i = 0; i < n && w < cap; i++)
+		if (!broker_host_is_ip(hosts[i])) {
+			w += (size_t)snprintf(out + w, cap - w, ",permitted;DNS:%s", hosts[i]);
+			dns++;
+		}
+	if (dns == 0 && w < cap)
+		w += (size_t)snprintf(out + w, cap - w, ",permitted;DNS:invalid");
 	return w < cap ? 0 : -E2BIG;
 }
 

@@ -7,8 +7,9 @@
  * (BROKERCA_KEY_FILE, 0600, in the 0700 box dir: never in the box's view).
  * The CA certificate is issued anew each time a box starts, from that key:
  * valid from an hour ago for BROKERCA_DAYS days, and name-constrained to the
- * brokered hosts of that start, so that even a stolen key signs for no
- * other name. Leaf certificates (one key per process, made on first use)
+ * brokered DNS names of that start, so that even a stolen key signs for no
+ * other name (IP literals are not constrained: some clients refuse a CA
+ * with an IP constraint, see constraints() in brokerca.c). Leaf certificates (one key per process, made on first use)
  * are short-lived (BROKERCA_LEAF_HOURS) and cached per host.
  * Needs tlslib_load(). Never prints; thread-safe. */
 #ifndef CLAWBOX_BROKERCA_H

@@ -258,6 +258,10 @@ static int header_line(struct reqparse *p, const char *l, const char *le)
 		ve--;
 	size_t vn = (size_t)(ve - v);
 	int r = 0;
+	if (http1_header_is(l, nl, "Expect") && vn == 12 && !strncasecmp(v, "100-continue", 12)) {
+		p->req->expect_continue = true; /* the proxy answers it: not sent on */
+		return 0;
+	}
 	if (http1_header_is(l, nl, "Host"))
 		r = check_host(p, v, vn);
 	else if (http1_header_is(l, nl, "Content-Length"))

@@ -6,6 +6,7 @@
  * query parameter, the path), and nowhere else: a body passes unchanged.
  * A placeholder of a secret not brokered for this host, anywhere in the
  * head, refuses the request (an attempt to send a key elsewhere).
+ * "Expect: 100-continue" is taken out, for the proxy to answer itself.
  * Responses' heads are parsed for their framing only (keep-alive).
  * Never prints; no allocation but the output buffer. */
 #ifndef CLAWBOX_BROKERHTTP_H
@@ -35,6 +36,7 @@ struct brokerhttp_req {
 	uint64_t body_len;                  /* Content-Length; 0 without one */
 	bool chunked;                       /* Transfer-Encoding: chunked */
 	bool close;                         /* no keep-alive after it */
+	bool expect_continue; /* Expect: 100-continue, dropped from out: answer it */
 	uint32_t used;                      /* bit i: secret i was put in */
 };
 

@@ -66,6 +66,10 @@ int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls
 		brokertls_free(t);
 		return -EIO;
 	}
+	/* A peer that closes without a TLS close_notify (Node's fetch, most
+	 * HTTP clients between requests) ends its side as a close would. */
+	SSL_CTX_set_options(t->box, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(t->up, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_verify(t->up, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_alpn_select_cb(t->box, alpn_select, NULL);
 	*ret = t;
@@ -162,32 +166,76 @@ static void side_take(struct side *d, size_t k)
 	d->n -= k;
 }
 
+/* What comes back from the upstream never shows the box a value (an
+ * echo, an error quoting the key): every value in buf[0..n) is replaced by
+ * its placeholder, which has its length, so the framing stays. The end of
+ * buf may begin a value that the next read completes: when final (nothing
+ * follows), that beginning is replaced by the placeholder's; else returns
+ * how many bytes to keep back until more comes. */
+static void cover(const struct brokerhttp_secret *x, char *dst, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		dst[i] = x->plen == x->vlen ? x->placeholder[i] : '*';
+}
+
+static size_t scrub(const struct sess *s, char *buf, size_t n, bool final)
+{
+	size_t hold = 0;
+	for (size_t i = 0; i < s->ss->ns; i++) {
+		const struct brokerhttp_secret *x = &s->ss->s[i];
+		char *p = buf, *end = buf + n;
+		while ((p = memmem(p, (size_t)(end - p), x->value, x->vlen))) {
+			cover(x, p, x->vlen);
+			p += x->vlen;
+		}
+		for (size_t k = x->vlen - 1 < n ? x->vlen - 1 : n; k > 0; k--)
+			if (memcmp(end - k, x->value, k) == 0) {
+				if (final)
+					cover(x, end - k, k);
+				hold = k > hold ? k : hold;
+				break;
+			}
+	}
+	return final ? 0 : hold;
+}
+
 /* A body from one side to the other: len bytes, chunked, or until the
- * sender ends (until_close); *count gets the bytes. */
+ * sender ends (until_close); *count gets the bytes. -ECONNABORTED when
+ * the receiver stopped taking it, else < 0 for the sender's failure. From the upstream
+ * (scrubbed), a body that is not chunked keeps back a tail that may begin
+ * a value until more comes. */
 static int relay_body(struct sess *s, struct side *from, struct side *to, bool chunked,
 		      bool until_close, uint64_t len, uint64_t *count)
 {
 	struct brokerhttp_chunks ch = { 0 };
+	bool up = from == &s->u;
 	for (;;) {
+		/* a chunked body is scrubbed read by read, its framing unknown here */
+		bool ends = !chunked && !until_close && len <= from->n;
+		size_t hold = up ? scrub(s, from->buf, ends ? (size_t)len : from->n, ends) : 0;
 		size_t take = from->n;
 		bool done = false;
+		if (!chunked && hold)
+			take = from->n - hold;
 		if (chunked) {
 			if (brokerhttp_chunks_feed(&ch, from->buf, from->n, &take, &done) < 0)
 				return -EBADMSG;
 		} else if (!until_close) {
-			take = len < from->n ? (size_t)len : from->n;
+			take = len < take ? (size_t)len : take;
 			len -= take;
 			done = len == 0;
 		}
 		if (take && side_write(s, to, from->buf, take) < 0)
-			return -EPIPE;
+			return -ECONNABORTED;
 		*count += take;
 		side_take(from, take);
 		if (done)
 			return 0;
 		int r = side_read(s, from, clock_ms() + s->ss->idle_ms);
-		if (r == -EPIPE && until_close)
-			return 0;
+		if (r == -EPIPE && until_close) { /* what was kept back goes too */
+			(void)scrub(s, from->buf, from->n, true);
+			return from->n && side_write(s, to, from->buf, from->n) < 0 ? -EPIPE : 0;
+		}
 		if (r < 0)
 			return r;
 	}
@@ -271,6 +319,7 @@ static int pass_response(struct sess *s, const struct brokerhttp_req *rq, bool *
 		}
 		if (r < 0)
 			return r;
+		(void)scrub(s, s->u.buf, rs.head_len, true);
 		if (side_write(s, &s->c, s->u.buf, rs.head_len) < 0)
 			return -EPIPE;
 		s->in += rs.head_len;
@@ -306,12 +355,23 @@ static void serve_requests(struct sess *s)
 		explicit_bzero(out.data, out.len);
 		s->out += out.len;
 		side_take(&s->c, rq.head_len);
+		/* the client waits for a go-ahead before its body */
+		if (r == 0 && rq.expect_continue && (rq.chunked || rq.body_len))
+			r = side_write(s, &s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 		if (r == 0 && (rq.chunked || rq.body_len))
 			r = relay_body(s, &s->c, &s->u, rq.chunked, false, rq.body_len, &s->out);
-		int status = r < 0 ? r : pass_response(s, &rq, &close);
+		/* an upstream that stops taking the body may have answered (401,
+		 * 413): that answer still goes to the box, and the connection ends */
+		bool early = r == -ECONNABORTED;
+		int status = r < 0 && !early ? r : pass_response(s, &rq, &close);
+		close |= early;
 		if (s->ss->report && s->ss->report->request)
 			s->ss->report->request(s->ss->report->ctx, &rq, status < 0 ? 0 : status,
 					       s->out, s->in, s->ss->s, s->ss->ns);
+		if (r < 0 && !early) {
+			refuse(s, "request", 0, "the box's request body was cut or malformed");
+			break;
+		}
 		if (status < 0) {
 			refuse(s, "response", s->in ? 0 : 502,
 			       "the upstream's answer was cut or malformed");

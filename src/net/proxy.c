@@ -2,6 +2,7 @@
 #include "util/common.h"
 
 #include "state/audit.h"
+#include "net/brokertls.h"
 #include "net/dnsstub.h"
 #include "net/httpproxy.h"
 #include "net/proxy.h"
@@ -47,6 +48,7 @@ struct proxy {
 	double deny_tokens;
 	int64_t deny_last_ms;
 	uint64_t suppressed[2]; /* DENY_CONNECT, DENY_DNS */
+	bool noticed; /* cfg.broker->notice told; under lock */
 };
 
 enum { DENY_CONNECT, DENY_DNS };
@@ -68,6 +70,7 @@ struct conn {
 	uint64_t bytes_out, bytes_in;
 	struct sockowner_pid owner; /* pid 0: not known */
 	bool owner_looked;          /* the lookup was done */
+	bool brokered;              /* ended here (brokertls), not tunnelled */
 };
 
 static void log_event(struct proxy *p, const char *event, json_t *f)
@@ -179,6 +182,8 @@ static void conn_log(struct conn *c, bool allow, const char *reason)
 	if (reason)
 		json_object_set_new(f, "reason", json_string(reason));
 	set_owner(f, &c->owner);
+	if (c->brokered)
+		json_object_set_new(f, "brokered", json_true());
 	if (allow) {
 		json_object_set_new(f, "bytes_out", json_integer((json_int_t)c->bytes_out));
 		json_object_set_new(f, "bytes_in", json_integer((json_int_t)c->bytes_in));
@@ -381,6 +386,126 @@ static void relay(struct conn *c, uint64_t out_limit)
 	relay_splice(c->cfd, c->ufd, c->p->stop_r, idle, out_limit, &c->bytes_out, &c->bytes_in);
 }
 
+/* Brokered credentials (struct proxy_broker). */
+
+/* The broker's secrets for a connection to host, into s (BROKER_MAX),
+ * each with "here" set when brokered for host; how many are. */
+static size_t broker_match(const struct proxy *p, const char *host, struct brokerhttp_secret *s)
+{
+	const struct proxy_broker *b = p->cfg.broker;
+	size_t here = 0;
+	for (size_t i = 0; b && i < b->n; i++) {
+		s[i] = b->s[i];
+		s[i].here = false;
+		for (size_t h = 0; h < b->rule[i]->nhosts && !s[i].here; h++)
+			s[i].here = strcasecmp(host, b->rule[i]->hosts[h]) == 0;
+		here += s[i].here;
+	}
+	return here;
+}
+
+/* The name of a brokered secret whose placeholder is in data[0..n), or
+ * NULL. */
+static const char *broker_leak(const struct proxy *p, const char *data, size_t n)
+{
+	const struct proxy_broker *b = p->cfg.broker;
+	for (size_t i = 0; b && i < b->n; i++)
+		if (memmem(data, n, b->s[i].placeholder, b->s[i].plen))
+			return b->rule[i]->name;
+	return NULL;
+}
+
+static void broker_deny(struct conn *c, const char *what, int status, const char *why)
+{
+	if (!deny_admit(c->p, DENY_CONNECT))
+		return;
+	conn_owner(c);
+	json_t *f = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", c->host, "port", (int)c->port,
+			      "decision", "deny", "what", what, "reason", why);
+	if (!f)
+		return;
+	if (status)
+		json_object_set_new(f, "status", json_integer(status));
+	set_owner(f, &c->owner);
+	log_event(c->p, "net.broker", f);
+}
+
+/* brokertls's reports: each request as a "net.broker" event, each
+ * refusal as a denial. */
+static void broker_request(void *ctx, const struct brokerhttp_req *rq, int status, uint64_t out,
+			   uint64_t in, const struct brokerhttp_secret *s, size_t ns)
+{
+	struct conn *c = ctx;
+	const struct proxy_broker *b = c->p->cfg.broker;
+	json_t *names = json_array();
+	(void)s;
+	for (size_t i = 0; names && i < ns; i++)
+		if (rq->used & (1u << i))
+			json_array_append_new(names, json_string(b->rule[i]->name));
+	c->bytes_out += out;
+	c->bytes_in += in;
+	json_t *f = json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:o, s:s}", "host", c->host,
+			      "port", (int)c->port, "method", rq->method, "path", rq->path,
+			      "status", status, "bytes_out", (json_int_t)out, "bytes_in",
+			      (json_int_t)in, "secrets", names, "decision", "allow");
+	if (!f)
+		return;
+	set_owner(f, &c->owner);
+	log_event(c->p, "net.broker", f);
+}
+
+static void broker_refused(void *ctx, const char *what, int status, const char *why)
+{
+	struct conn *c = ctx;
+	struct proxy *p = c->p;
+	broker_deny(c, what, status, why);
+	if (!STREQ(what, "handshake") || !p->cfg.broker->notice)
+		return;
+	pthread_mutex_lock(&p->lock);
+	bool first = !p->noticed;
+	p->noticed = true;
+	pthread_mutex_unlock(&p->lock);
+	if (first)
+		p->cfg.broker->notice(c->host, why);
+}
+
+/* Serve a CONNECT to a brokered host (the box told it is established):
+ * its TLS ended here, the secrets s[] put in. */
+static void broker_serve(struct conn *c, const struct brokerhttp_secret *s)
+{
+	struct proxy *p = c->p;
+	static const struct brokertls_report report = { .request = broker_request,
+							.refused = broker_refused };
+	struct brokertls_report rep = report;
+	rep.ctx = c;
+	int idle = p->cfg.idle_timeout_ms > 0 ? p->cfg.idle_timeout_ms : 15 * 60 * 1000;
+	int tmo = p->cfg.request_timeout_ms > 0 ? p->cfg.request_timeout_ms : 10000;
+	struct brokertls_session ss = { .cfd = c->cfd,
+					.ufd = c->ufd,
+					.host = c->host,
+					.port = c->port,
+					.s = s,
+					.ns = p->cfg.broker->n,
+					.stop_fd = p->stop_r,
+					.idle_ms = idle,
+					.handshake_ms = tmo,
+					.report = &rep };
+	conn_owner(c);
+	brokertls_serve(p->cfg.broker->tls, &ss);
+}
+
+/* After the box was told a CONNECT to a brokered host is established:
+ * serve it (extra: bytes the box sent before that answer, which would be
+ * the start of its TLS: refused), then log it. */
+static void broker_connect(struct conn *c, const struct brokerhttp_secret *s, size_t extra)
+{
+	if (extra)
+		broker_deny(c, "handshake", 0, "bytes sent before the proxy's answer");
+	else
+		broker_serve(c, s);
+	conn_log(c, true, NULL);
+}
+
 static void http_error(struct conn *c, int code, int64_t deadline)
 {
 	char msg[160];
@@ -480,6 +605,15 @@ static void http_session(struct conn *c)
 	snprintf(c->host, sizeof(c->host), "%s", req.host);
 	c->port = req.port;
 	c->proto = req.connect ? "http-connect" : "http";
+	const char *leak = req.connect ? NULL : broker_leak(c->p, head, req.head_len);
+	if (leak) {
+		char why[128];
+		snprintf(why, sizeof(why),
+			 "the placeholder of brokered secret %s in a plain-HTTP request", leak);
+		http_error(c, 403, clock_ms() + 1000);
+		broker_deny(c, "placeholder", 403, why);
+		return;
+	}
 	if (!req.connect && req.chunked) {
 		http_error(c, 411, clock_ms() + 1000);
 		c->rule = "protocol";
@@ -493,6 +627,8 @@ static void http_session(struct conn *c)
 		conn_log(c, false, reason);
 		return;
 	}
+	struct brokerhttp_secret bs[BROKER_MAX];
+	c->brokered = req.connect && broker_match(c->p, c->host, bs) > 0;
 	int64_t far = clock_ms() + connect_timeout(c->p);
 	/* Nothing is relayed before the lookup, begun at accept, has ended:
 	 * the client is still there, so its pid is known. */
@@ -506,6 +642,10 @@ static void http_session(struct conn *c)
 	if (req.connect) {
 		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 		r = write_all(c, c->cfd, ok, sizeof(ok) - 1, far);
+		if (r == 0 && c->brokered) {
+			broker_connect(c, bs, extra);
+			return;
+		}
 	} else {
 		if (req.body_len < extra)
 			now = (size_t)req.body_len;
@@ -615,7 +755,13 @@ static void socks_session(struct conn *c)
 		conn_log(c, false, reason);
 		return;
 	}
+	struct brokerhttp_secret bs[BROKER_MAX];
+	c->brokered = broker_match(c->p, c->host, bs) > 0;
 	socks_reply(c, SOCKS5_OK);
+	if (c->brokered) {
+		broker_connect(c, bs, n - used);
+		return;
+	}
 	if (n > used && write_all(c, c->ufd, b + used, n - used, deadline) == 0)
 		c->bytes_out += n - used;
 	relay(c, RELAY_ALL);

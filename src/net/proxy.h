@@ -33,6 +33,7 @@
 
 #include <poll.h>
 
+#include "net/brokerhttp.h"
 #include "net/netpolicy.h"
 #include "net/sockowner.h"
 
@@ -45,6 +46,24 @@
 
 enum { PROXY_FD_HTTP, PROXY_FD_SOCKS, PROXY_FD_DNS, PROXY_NFDS };
 
+struct brokertls;
+
+/* Brokered credentials (docs/SECRETS.md): a CONNECT (HTTP or SOCKS5) to a
+ * host of one of the rules is not tunnelled but ended in tls
+ * (src/net/brokertls.h), with the secrets brokered for that host put in,
+ * each request a "net.broker" event; a plain-HTTP request whose head holds
+ * any placeholder is refused (403, a "net.broker" denial). Filled before
+ * the box's command starts (n = 0 until then: nothing is brokered) and
+ * read-only after. notice (may be NULL) is told, once per proxy, when a
+ * client in the box did not trust the box's CA. */
+struct proxy_broker {
+	struct brokertls *tls;
+	struct brokerhttp_secret s[BROKER_MAX];
+	const struct broker_rule *rule[BROKER_MAX]; /* s[i]'s: its name, its hosts */
+	size_t n;
+	void (*notice)(const char *host, const char *why);
+};
+
 struct proxy_config {
 	const struct netpolicy *policy; /* must outlive the proxy */
 	const char *box_dir;            /* for the audit log */
@@ -52,6 +71,7 @@ struct proxy_config {
 	/* Finds the box process behind a connection or a DNS question, for
 	 * the events' "pid"; NULL: not recorded. Must outlive the proxy. */
 	struct sockowner *owners;
+	const struct proxy_broker *broker; /* NULL: none; must outlive the proxy */
 	int request_timeout_ms; /* 0: 10 s */
 	int connect_timeout_ms; /* 0: 10 s */
 	int idle_timeout_ms;    /* 0: 15 min */

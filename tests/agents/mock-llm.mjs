@@ -2,6 +2,7 @@
 // plain Node (20 or later), no npm dependency.
 //
 //   node mock-llm.mjs --listen ADDR:PORT --log FILE [--bodies DIR]
+//                     [--tls CERT.pem KEY.pem]
 //
 // Speaks Anthropic Messages (POST /v1/messages, streaming SSE or not; and
 // /v1/messages/count_tokens), OpenAI Responses (POST /v1/responses,
@@ -20,8 +21,11 @@
 // (authorization, x-api-key) was present, the offered tools' names, whether
 // the answer streamed, the start of a tool result and what the mock
 // answered. --bodies DIR also keeps every request body (to read what a
-// client sends). Anything else gets a 404 (logged too).
+// client sends). Anything else gets a 404 (logged too). --tls serves HTTPS
+// with that certificate (brokered credentials: the log then also has the
+// auth header's value, "auth_value", to check what reached the API).
 import http from "node:http";
+import https from "node:https";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -33,6 +37,7 @@ const opt = (name) => {
 const listen = opt("--listen") ?? "127.0.0.1:8080";
 const logFile = opt("--log") ?? "/dev/stderr";
 const bodiesDir = opt("--bodies");
+const tls = args.indexOf("--tls");
 let seq = 0;
 let reqs = 0;
 
@@ -200,13 +205,14 @@ const routes = {
 		json(res, 200, { object: "list", data: [{ id: "mock-model", object: "model", created: 0, owned_by: "mock" }] })),
 };
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
 	const chunks = [];
 	req.on("data", (c) => chunks.push(c));
 	req.on("end", () => {
 		const url = new URL(req.url, "http://mock");
 		const rec = { n: ++reqs, t: Date.now(), method: req.method, path: url.pathname, host: req.headers.host,
 			from: req.socket.remoteAddress?.replace(/^::ffff:/, ""), headers: Object.keys(req.headers).sort(), auth: !!(req.headers.authorization || req.headers["x-api-key"]) };
+		if (tls >= 0) rec.auth_value = req.headers["x-api-key"] ?? req.headers.authorization ?? null;
 		const raw = Buffer.concat(chunks).toString();
 		if (bodiesDir) fs.writeFileSync(path.join(bodiesDir, `${rec.n}.json`), raw);
 		const route = routes[`${req.method} ${url.pathname}`];
@@ -222,6 +228,9 @@ const server = http.createServer((req, res) => {
 		}
 		log(rec);
 	});
-});
+};
+const server = tls >= 0
+	? https.createServer({ cert: fs.readFileSync(args[tls + 1]), key: fs.readFileSync(args[tls + 2]) }, handler)
+	: http.createServer(handler);
 const colon = listen.lastIndexOf(":");
 server.listen(Number(listen.slice(colon + 1)), listen.slice(0, colon), () => log({ listening: listen }));

@@ -51,11 +51,14 @@ VR=cbar$$
 HOST_IP=10.78.$NET_N.1
 MOCK_IP=10.78.$NET_N.2
 MOCK=http://$MOCK_IP:8080
+MOCK_TLS=https://$MOCK_IP:8443
 MOCK_LOG=$T_TMP/mock.log
 MOCK_PID=
+MOCK_TLS_PID=
 
 agents_cleanup() {
 	[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null
+	[ -n "$MOCK_TLS_PID" ] && kill "$MOCK_TLS_PID" 2>/dev/null
 	ip link del "$VH" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	t_cleanup
@@ -80,6 +83,27 @@ grep -q listening "$MOCK_LOG" 2>/dev/null || {
 	sed 's/^/#   /' "$T_TMP/mock.err"
 	exit 1
 }
+# The same mock over HTTPS (brokered credentials), its certificate for
+# $MOCK_IP from a CA of the test's own, which clawbox's proxy trusts through
+# CLAWBOX_UPSTREAM_CA_FILE (the box never does: it trusts the box's CA).
+TLS_DIR=$T_TMP/tls
+mkdir -p "$TLS_DIR"
+if command -v openssl >/dev/null &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=agents-test-ca \
+		-keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=mock \
+		-keyout "$TLS_DIR/mock.key" -out "$TLS_DIR/mock.csr" 2>/dev/null &&
+	printf 'subjectAltName=IP:%s\n' "$MOCK_IP" >"$TLS_DIR/ext" &&
+	openssl x509 -req -in "$TLS_DIR/mock.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+		-CAcreateserial -days 2 -extfile "$TLS_DIR/ext" -out "$TLS_DIR/mock.pem" 2>/dev/null; then
+	ip netns exec "$NS" node "$AGENTS_DIR/mock-llm.mjs" --listen "$MOCK_IP:8443" --log "$MOCK_LOG" \
+		--tls "$TLS_DIR/mock.pem" "$TLS_DIR/mock.key" 2>"$T_TMP/mock-tls.err" &
+	MOCK_TLS_PID=$!
+	for _ in $(seq 50); do
+		grep -q "listening\":\"$MOCK_IP:8443" "$MOCK_LOG" 2>/dev/null && break
+		sleep 0.1
+	done
+fi
 
 # The domains clawbox allows by default or for an agent's profile, denied
 # here: on a machine with a network the agents' own calls home would
@@ -193,6 +217,79 @@ case_node_fetch() {
 	check_turn node.txt shell
 }
 case_run "Node 24 fetch() runs a chat-completions tool loop in the box, through the proxy only" case_node_fetch
+
+# Brokered credentials (docs/SECRETS.md): the agent's key is a rule of the
+# box; the box holds a placeholder, the proxy ends the agent's TLS to the
+# mock with the box's CA (which the agent trusts through the variables
+# clawbox sets), and the mock gets the real key.
+need_tls_mock() {
+	grep -q "listening\":\"$MOCK_IP:8443" "$MOCK_LOG" 2>/dev/null ||
+		skip "the HTTPS mock did not start (openssl?): $(tail -1 "$T_TMP/mock-tls.err" 2>/dev/null)"
+}
+
+# check_brokered NAME KEY: every request of the turn reached the mock with
+# KEY, the agent's output never shows it, and the audit has the brokered
+# requests with NAME.
+check_brokered() {
+	local name=$1 key=$2
+	grep -q '"auth_value"' "$C/mock" || fail "no request reached the HTTPS mock: $(cat "$C/mock")"
+	grep '"auth_value"' "$C/mock" | grep -v "\"auth_value\":\"\(Bearer \)\?$key\"" | grep . &&
+		fail "a request reached the mock without the real key"
+	grep -qF "${key#sk-}" "$C/out" && fail "the key is in the agent's output"
+	"$CLAWBOX" audit --project "$P" --json | grep '"net.broker"' >"$C/broker" || true
+	grep '"decision":"allow"' "$C/broker" | grep -q "\"secrets\":\[\"$name\"\]" ||
+		fail "no brokered request in the audit: $(cat "$C/broker")"
+	grep -q '"decision":"deny"' "$C/broker" && fail "a brokered request was refused: $(cat "$C/broker")"
+	return 0
+}
+
+case_claude_brokered() {
+	need_tls_mock
+	start
+	local key=sk-ant-api03-brokered0123456789abcdefABCDEF
+	printf %s "$key" | "$CLAWBOX" secrets --project "$P" set ANTHROPIC_API_KEY \
+		--broker "$MOCK_IP=header:x-api-key" >/dev/null
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem box --setenv ANTHROPIC_BASE_URL="$MOCK_TLS" \
+		-- "$CLAUDE" -p "write the file FILE=claude-broker.txt TOOL=Bash DIR=$P" \
+		--dangerously-skip-permissions >"$C/out" 2>&1 || fail "claude failed: $(tail -5 "$C/out")"
+	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
+	check_turn claude-broker.txt Bash claude
+	check_brokered ANTHROPIC_API_KEY "$key"
+}
+case_run "Claude Code with a brokered key: the mock gets it, the box never holds it" case_claude_brokered
+
+case_codex_brokered() {
+	need_tls_mock
+	start
+	local key=sk-proj-brokered0123456789abcdefABCDEF
+	printf %s "$key" | "$CLAWBOX" secrets --project "$P" set OPENAI_API_KEY \
+		--broker "$MOCK_IP=authorization" >/dev/null
+	# shellcheck disable=SC2086
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem box -- "$CODEX" exec --skip-git-repo-check \
+		-c model_provider=mock \
+		-c "model_providers.mock={name=\"mock\",base_url=\"$MOCK_TLS/v1\",env_key=\"OPENAI_API_KEY\",wire_api=\"responses\"}" \
+		-m mock-model "write the file FILE=codex-broker.txt TOOL=exec_command" >"$C/out" 2>&1 ||
+		fail "codex failed: $(tail -5 "$C/out")"
+	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
+	check_turn codex-broker.txt exec_command codex
+	check_brokered OPENAI_API_KEY "$key"
+}
+case_run "Codex with a brokered key: the mock gets it, the box never holds it" case_codex_brokered
+
+case_node_brokered() {
+	need_tls_mock
+	start
+	local key=sk-proj-nodebrokered0123456789abcdefABC
+	printf %s "$key" | "$CLAWBOX" secrets --project "$P" set OPENAI_API_KEY \
+		--broker "$MOCK_IP=authorization" >/dev/null
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem box --setenv MOCK_URL="$MOCK_TLS" \
+		-- "$NODE" - <"$AGENTS_DIR/fetch-agent.mjs" >"$C/out" 2>&1 ||
+		fail "node failed: $(tail -5 "$C/out")"
+	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
+	check_turn node.txt shell
+	check_brokered OPENAI_API_KEY "$key"
+}
+case_run "Node 24 fetch() with a brokered key: the mock gets it, the box never holds it" case_node_brokered
 
 # The pins are shared by every run: an agent cannot change them.
 case_pins_read_only() {

@@ -119,6 +119,52 @@ TEST(brokerca_name_constraints_hold)
 	fs_remove_tree_at(AT_FDCWD, dir);
 }
 
+/* A CA of IP literals only: no IP constraint (clients such as Bun refuse
+ * one), and no DNS name but "invalid" permitted. */
+TEST(brokerca_ip_hosts_constrain_no_name)
+{
+	char dir[64];
+	struct error err;
+	struct brokerca *ca = NULL, *other = NULL;
+	if (tlslib_load(NULL) < 0)
+		SKIP("no libssl");
+	int dfd = unit_tmpdir(dir, sizeof(dir));
+	const char *a[] = { "10.0.0.2" }, *b[] = { "evil.example" };
+	CHECK_INT(brokerca_open(dfd, "b1", a, 1, &ca, &err), 0);
+	CHECK_INT(brokerca_open(dfd, "b1", b, 1, &other, &err), 0);
+	X509 *cacert = pem_cert(brokerca_pem(ca)), *leaf;
+	EVP_PKEY *k;
+	/* the constraints as the openssl command shows them */
+	char pem[128], cmd[256], out[512] = "";
+	snprintf(pem, sizeof(pem), "%s/ca.pem", dir);
+	CHECK_INT(fs_write_atomic_at(dfd, "ca.pem", brokerca_pem(ca), strlen(brokerca_pem(ca)), 0600),
+		  0);
+	snprintf(cmd, sizeof(cmd), "openssl x509 -noout -ext nameConstraints -in %s 2>&1", pem);
+	FILE *f = popen(cmd, "r");
+	CHECK(f != NULL);
+	size_t n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	if (pclose(f) != 0 && strstr(out, "not found"))
+		SKIP("no openssl command");
+	CHECK(strstr(out, "Permitted:") != NULL);
+	CHECK(strstr(out, "DNS:invalid") != NULL);
+	CHECK(strstr(out, "IP:") == NULL);
+	CHECK(strstr(out, "Excluded") == NULL);
+	CHECK_INT(brokerca_leaf(ca, "10.0.0.2", &leaf, &k, &err), 0);
+	CHECK_INT(verify(cacert, leaf, "10.0.0.2", true), X509_V_OK);
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+	CHECK_INT(brokerca_leaf(other, "evil.example", &leaf, &k, &err), 0);
+	CHECK_INT(verify(cacert, leaf, "evil.example", false), X509_V_ERR_PERMITTED_VIOLATION);
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+	X509_free(cacert);
+	brokerca_free(ca);
+	brokerca_free(other);
+	close(dfd);
+	fs_remove_tree_at(AT_FDCWD, dir);
+}
+
 TEST(brokerca_bad_key_file_and_hosts)
 {
 	char dir[64];

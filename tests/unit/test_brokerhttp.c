@@ -71,6 +71,15 @@ TEST(brokerhttp_puts_values_where_rules_say)
 		      &r),
 		  1);
 	CHECK_INT(r.used, 0);
+	/* Expect: 100-continue is the proxy's to answer: not sent on */
+	CHECK_INT(req("POST / HTTP/1.1\r\nHost: api.anthropic.com\r\nExpect: 100-Continue\r\n"
+		      "Content-Length: 3\r\n\r\n",
+		      &r),
+		  1);
+	CHECK(r.expect_continue && r.body_len == 3);
+	CHECK_STREQ(out_text, "POST / HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 3\r\n\r\n");
+	CHECK_INT(req("POST / HTTP/1.1\r\nHost: api.anthropic.com\r\nExpect: other\r\n\r\n", &r), 1);
+	CHECK(!r.expect_continue && strstr(out_text, "Expect: other\r\n") != NULL);
 }
 
 TEST(brokerhttp_refuses)

@@ -113,8 +113,12 @@ static void *upstream(void *p)
 		n = read_until(ssl, buf, sizeof(buf), 0, "\r\n\r\n");
 		strncat(w->upstream_saw, buf,
 			sizeof(w->upstream_saw) - strlen(w->upstream_saw) - 1);
-		static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+		/* an upstream that echoes the value back, in a header and in
+		 * a body cut in the middle of it */
+		static const char ok[] = "HTTP/1.1 200 OK\r\nX-Echo: REAL-VALUE-1\r\n"
+					 "Content-Length: 16\r\n\r\nok REAL-VA";
 		SSL_write(ssl, ok, sizeof(ok) - 1);
+		SSL_write(ssl, "LUE-1\n", 6);
 		(void)n;
 	}
 	SSL_shutdown(ssl);
@@ -139,7 +143,7 @@ static void *box(void *p)
 	if (SSL_connect(ssl) == 1) {
 		static const char r1[] =
 		    "POST /v1/messages HTTP/1.1\r\nHost: " HOST
-		    "\r\nx-api-key: PH-PLACEHOLDER-1\r\nContent-Length: 4\r\n\r\nbody";
+		    "\r\nx-api-key: PLACEHOLDR-1\r\nContent-Length: 4\r\n\r\nbody";
 		SSL_write(ssl, r1, sizeof(r1) - 1);
 		size_t n = read_until(ssl, w->box_got, sizeof(w->box_got), 0, "0\r\n\r\n");
 		static const char r2[] =
@@ -159,7 +163,7 @@ static void *box(void *p)
 static void run(struct world *w, const char *upstream_ca)
 {
 	static const struct brokerhttp_secret s[] = {
-		{ "PH-PLACEHOLDER-1", 16, "REAL-VALUE-1", 12, key_header, 1, true },
+		{ "PLACEHOLDR-1", 12, "REAL-VALUE-1", 12, key_header, 1, true },
 	};
 	struct brokertls *t;
 	struct error err;
@@ -204,13 +208,15 @@ TEST(brokertls_puts_the_value_in_and_streams_back)
 	/* the upstream got the value in the header, the body unchanged, then
 	 * the kept-alive second request */
 	CHECK(strstr(w.upstream_saw, "x-api-key: REAL-VALUE-1\r\n") != NULL);
-	CHECK(strstr(w.upstream_saw, "PH-PLACEHOLDER-1") == NULL);
+	CHECK(strstr(w.upstream_saw, "PLACEHOLDR-1") == NULL);
 	CHECK(strstr(w.upstream_saw, "\r\n\r\nbody") != NULL);
 	CHECK(strstr(w.upstream_saw, "GET /second HTTP/1.1\r\n") != NULL);
-	/* the box got both answers, and never the value */
+	/* the box got both answers, and never the value: the echoes carry
+	 * the placeholder, the framing unchanged */
 	CHECK(strstr(w.box_got, "9\r\ndata: 1\n\n\r\n0\r\n\r\n") != NULL);
-	CHECK(strstr(w.box_got, "Content-Length: 2\r\n\r\nok") != NULL);
-	CHECK(strstr(w.box_got, "REAL-VALUE") == NULL);
+	CHECK(strstr(w.box_got, "X-Echo: PLACEHOLDR-1\r\n") != NULL);
+	CHECK(strstr(w.box_got, "Content-Length: 16\r\n\r\nok PLACEHOLDR-1\n") != NULL);
+	CHECK(strstr(w.box_got, "REAL-VA") == NULL);
 	CHECK_INT(w.requests, 2);
 	CHECK_INT(w.last_status, 200);
 	CHECK_STREQ(w.refused, "");
