@@ -6,7 +6,8 @@ trusts (ssl.create_default_context(): SSL_CERT_FILE).
   client.py raw HOST REQUEST
       REQUEST: the bytes to send after the handshake, with \\r \\n escapes,
       {ENV:NAME} for $NAME, {BIG:N} for N bytes of 'a'. Prints the response's
-      status line, or "TLS-ERROR ..." / "CLOSED".
+      status line, or "TLS-ERROR ..." / "CLOSED". CLIENT_ALPN=h2 (comma-
+      separated) changes the protocols offered (http/1.1).
   client.py sse HOST PATH
       GETs PATH (text/event-stream) and prints one JSON line: for each event
       [i, t_sent (the upstream's clock), t_received], and t_head (the head
@@ -35,7 +36,7 @@ def tunnel(host, port=443):
     if not head.startswith(b"HTTP/1.1 200"):
         raise SystemExit("CONNECT: " + head.split(b"\r\n")[0].decode())
     ctx = ssl.create_default_context()
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols(os.environ.get("CLIENT_ALPN", "http/1.1").split(","))
     return ctx.wrap_socket(s, server_hostname=host)
 
 

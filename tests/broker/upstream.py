@@ -23,6 +23,9 @@ Endpoints (any method):
             the gap, N=... the count)
   /chunked  200, chunked, "chunk 0\n" .. "chunk 4\n" in 5 chunks
   /big?n=BYTES  200, Content-Length BYTES of 'x'
+  /reflect?mode=cl|split|chunked  200, the key it got (x-api-key, else
+            Authorization) in X-Echo and three times in the body: an
+            upstream that echoes a key (the proxy must scrub it)
   /small    200, "ok\n" (the bench's request)
   anything else: 404, "not found\n"
 HTTP/1.1 with keep-alive; request bodies by Content-Length or chunked.
@@ -122,6 +125,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             out = {"ok": True, "method": rec["method"], "conn": rec["conn"], "n": rec["n"],
                    "headers": len(rec["headers"]), "body_len": len(body)}
             self.send(200, (json.dumps(out) + "\n").encode(), "application/json")
+        elif path == "/reflect":
+            self.reflect(q.get("mode", ["cl"])[0])
         elif path == "/small":
             self.send(200, b"ok\n")
         elif path == "/big":
@@ -163,6 +168,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send(404, b"not found\n")
         self.wfile.flush()
+
+    def reflect(self, mode):
+        """An upstream that echoes the key it got (x-api-key, else
+        Authorization) in a response header and three times in the body:
+        mode cl (Content-Length, one write), split (Content-Length, the
+        body in two writes 50 ms apart cut in the middle of the first
+        value), chunked (one chunk a line, each flushed)."""
+        v = (self.headers.get("x-api-key") or self.headers.get("Authorization") or "").encode("latin-1")
+        lines = [b"key=" + v + b"\n", b"again " + v + b" end\n", v + b"\n"]
+        body = b"".join(lines)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("X-Echo", v.decode("latin-1"))
+        if mode == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for line in lines:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                self.wfile.flush()
+                time.sleep(0.02)
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if mode == "split":
+            cut = 4 + len(v) // 2
+            self.wfile.write(body[:cut])
+            self.wfile.flush()
+            time.sleep(0.05)
+            self.wfile.write(body[cut:])
+        else:
+            self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any
 
