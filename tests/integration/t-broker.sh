@@ -600,6 +600,50 @@ git_over_https() {
 }
 case_run "git over HTTPS: http.extraHeader gets the value" git_over_https
 
+# Many brokered connections at once (each its own CONNECT, handshakes and
+# upstream connection): all served, all with the value, all audited.
+concurrent_brokered() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	up_mark
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c 'seq 30 | xargs -P 10 -I{} \
+		curl -s -m 20 -o /dev/null -w "%{http_code}\n" -H "x-api-key: $BROKER_KEY" https://api.broker.test/echo/{} |
+		sort | uniq -c') || fail "run failed: $out"
+	[ "$(echo $out)" = "30 200" ] || fail "30 requests, 10 at a time: $out"
+	[ "$(up_field header x-api-key | grep -cxF "$V_KEY")" = 30 ] || fail "not 30 with the value: $(up_field header x-api-key | sort | uniq -c)"
+	[ "$(broker_events | grep -c '"decision":"allow"')" = 30 ] || fail "not 30 allow events"
+}
+case_run "30 brokered connections, 10 at a time: all served with the value, all audited" concurrent_brokered
+
+# A value with bytes a query must encode: put in percent-encoded, whether
+# the box sent the placeholder raw (curl) or percent-encoded itself
+# (Python's urllib.parse.quote / urlencode, JS URLSearchParams: ':' '/' '+'
+# '=' as %3A %2F %2B %3D): either way the parameter is the placeholder.
+query_encoded_placeholder() {
+	need_net
+	mkproj "$P"
+	v="abc+def/ghi=jkl:mno$(rnd 20)"
+	setkey Q_KEY "$v" "api.broker.test=query:key"
+	up_mark
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c '
+		echo "$Q_KEY"
+		curl -sS -m 10 -o /dev/null -w "%{http_code}\n" "https://api.broker.test/echo/raw?key=$Q_KEY"
+		e=$(python3 -c "import os, urllib.parse; print(urllib.parse.quote(os.environ[\"Q_KEY\"], safe=\"\"))")
+		curl -sS -m 10 -o /dev/null -w "%{http_code}\n" "https://api.broker.test/echo/encoded?key=$e"') ||
+		fail "run failed: $out"
+	ph=$(echo "$out" | sed -n 1p)
+	placeholder_ok "$ph" "$v"
+	up_field query | python3 -c '
+import sys, urllib.parse
+v, ph = sys.argv[1:]
+got = [urllib.parse.parse_qs(l.rstrip("\n"))["key"][0] for l in sys.stdin]
+print("raw:", "value" if got[0] == v else "placeholder" if got[0] == ph else got[0])
+print("encoded:", "value" if got[1] == v else "placeholder" if got[1] == ph else got[1])
+assert got == [v, v], "the upstream got %s" % got' "$v" "$ph" || fail "query parameter not brokered: $(up_field target)"
+}
+case_run "query: the value put in percent-encoded, for a raw or a percent-encoded placeholder" query_encoded_placeholder
+
 # The rule without the value: a value from -e or --secrets is brokered by
 # it; `secrets list` shows it; `broker NAME off` removes it.
 rule_applies_to_run_values() {
