@@ -14,14 +14,15 @@ endif
 BUILD   := build
 PKGS    := $(shell cat scripts/pkg-config.txt)
 # Loaded with dlopen() on first use (src/scan/scanlib.c, src/api/httplib.c,
-# src/net/tlslib.c): headers only at build time.
+# src/net/tlslib.c, src/net/h2lib.c): headers only at build time.
 DLPKGS  := $(shell cat scripts/pkg-config-dlopen.txt)
 soname   = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(2).so 2>/dev/null | awk '/SONAME/ {print $$2}')
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(DLPKGS) 2>/dev/null) \
 	-DSCANLIB_HS_SONAME='"$(call soname,libhs,libhs)"' \
 	-DSCANLIB_PCRE2_SONAME='"$(call soname,libpcre2-8,libpcre2-8)"' \
 	-DHTTPLIB_MHD_SONAME='"$(call soname,libmicrohttpd,libmicrohttpd)"' \
-	-DTLSLIB_SSL_SONAME='"$(call soname,libssl,libssl)"'
+	-DTLSLIB_SSL_SONAME='"$(call soname,libssl,libssl)"' \
+	-DH2LIB_SONAME='"$(call soname,libnghttp2,libnghttp2)"'
 # Linked statically: mapping and relocating small shared libraries costs a box
 # start more than their code does.
 PKG_LIBS   = -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,-Bdynamic

@@ -4,7 +4,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include "net/brokerh2.h"
 #include "net/brokertls.h"
+#include "net/h2lib.h"
 #include "net/tlslib.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -30,24 +32,36 @@ struct sess {
 	uint64_t out, in;
 };
 
-/* ALPN: HTTP/1.1 only. A client that offers ALPN without it (HTTP/2 only)
- * is refused at the handshake. */
+static const unsigned char alpn_h1[] = "\x08http/1.1", alpn_h2[] = "\x02h2";
+
+/* ALPN: HTTP/1.1 when the client offers it; else HTTP/2 (src/net/brokerh2.h)
+ * when it offers that and libnghttp2 loads; else the handshake fails. */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 		       const unsigned char *in, unsigned int inlen, void *arg)
 {
-	static const unsigned char h1[] = "\x08http/1.1";
 	(void)ssl;
 	(void)arg;
-	if (SSL_select_next_proto((unsigned char **)out, outlen, h1, sizeof(h1) - 1, in, inlen) ==
-	    OPENSSL_NPN_NEGOTIATED)
+	if (SSL_select_next_proto((unsigned char **)out, outlen, alpn_h1, sizeof(alpn_h1) - 1, in,
+				  inlen) == OPENSSL_NPN_NEGOTIATED ||
+	    (SSL_select_next_proto((unsigned char **)out, outlen, alpn_h2, sizeof(alpn_h2) - 1, in,
+				   inlen) == OPENSSL_NPN_NEGOTIATED &&
+	     h2lib_load(NULL) == 0))
 		return SSL_TLSEXT_ERR_OK;
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* Did ssl agree on HTTP/2? */
+static bool is_h2(SSL *ssl)
+{
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return n == 2 && !memcmp(p, "h2", 2);
 }
 
 int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls **ret,
 		  struct error *err)
 {
-	static const unsigned char h1[] = "\x08http/1.1";
 	char e[256];
 	struct brokertls *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -59,7 +73,7 @@ int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls
 		  SSL_CTX_set_min_proto_version(t->up, TLS1_2_VERSION) &&
 		  SSL_CTX_set_default_verify_paths(t->up) &&
 		  (!upstream_ca || SSL_CTX_load_verify_locations(t->up, upstream_ca, NULL)) &&
-		  SSL_CTX_set_alpn_protos(t->up, h1, sizeof(h1) - 1) == 0;
+		  SSL_CTX_set_alpn_protos(t->up, alpn_h1, sizeof(alpn_h1) - 1) == 0;
 	if (!ok) {
 		error_set(err, -EIO, upstream_ca, 0, "set up TLS for brokered hosts: %s",
 			  tlslib_error(e, sizeof(e)));
@@ -410,17 +424,24 @@ static int box_side(struct brokertls *t, struct sess *s, char *why, size_t n)
 	return r;
 }
 
-/* The upstream's side: SNI, the host's name verified, the handshake. */
+/* The upstream's side: SNI, the host's name verified, the handshake; the
+ * box's protocol (HTTP/2 only when the box's client speaks only that). */
 static int upstream_side(struct brokertls *t, struct sess *s, char *why, size_t n)
 {
 	const char *host = s->ss->host;
 	bool ip = strchr(host, ':') || strspn(host, "0123456789.") == strlen(host);
+	bool h2 = is_h2(s->c.ssl);
 	s->u.ssl = SSL_new(t->up);
 	bool ok = s->u.ssl && SSL_set_fd(s->u.ssl, s->u.fd) == 1 &&
+		  (!h2 || SSL_set_alpn_protos(s->u.ssl, alpn_h2, sizeof(alpn_h2) - 1) == 0) &&
 		  (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->u.ssl), host) == 1
 		      : SSL_set_tlsext_host_name(s->u.ssl, host) == 1 &&
 			    SSL_set1_host(s->u.ssl, host) == 1);
 	int r = ok ? handshake(s, s->u.ssl, s->u.fd, false) : -EIO;
+	if (r == 0 && h2 != is_h2(s->u.ssl)) {
+		snprintf(why, n, "%s does not speak HTTP/2, which the box's client needs", host);
+		return -EPROTO;
+	}
 	if (r < 0) {
 		long v = s->u.ssl ? SSL_get_verify_result(s->u.ssl) : X509_V_OK;
 		char e[200];
@@ -466,7 +487,9 @@ void brokertls_serve(struct brokertls *t, const struct brokertls_session *ss)
 	else if (box_side(t, &s, why, sizeof(why)) < 0)
 		refuse(&s, "handshake", 0, why);
 	else if (upstream_side(t, &s, why, sizeof(why)) < 0)
-		refuse(&s, "upstream", 502, why);
+		refuse(&s, "upstream", is_h2(s.c.ssl) ? 0 : 502, why);
+	else if (is_h2(s.c.ssl))
+		brokerh2_serve(ss, s.c.ssl, s.u.ssl);
 	else
 		serve_requests(&s);
 	side_end(&s.c);

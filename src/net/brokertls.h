@@ -5,9 +5,11 @@
  * a company's CA, BROKERTLS_UPSTREAM_CA_ENV); each HTTP/1.1 request goes
  * on with the secrets put in (src/net/brokerhttp.h) and each response comes
  * back as it arrives (streamed: SSE, chunked), request after request while
- * both sides keep the connection. A client that offers only HTTP/2 (ALPN),
- * or that does not trust the CA, is refused at the handshake, with the
- * reason in the audit. Never prints; one session per thread. */
+ * both sides keep the connection; the values are scrubbed from what comes
+ * back. A client that offers only HTTP/2 (ALPN) gets HTTP/2 on both sides
+ * (src/net/brokerh2.h); one that does not trust the CA is refused at the
+ * handshake, with the reason in the audit. Never prints; one session per
+ * thread. */
 #ifndef CLAWBOX_BROKERTLS_H
 #define CLAWBOX_BROKERTLS_H
 #include "util/common.h"

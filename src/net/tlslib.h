@@ -62,6 +62,7 @@
 	X(SSL_read)                         \
 	X(SSL_select_next_proto)            \
 	X(SSL_set1_host)                    \
+	X(SSL_set_alpn_protos)              \
 	X(SSL_set_fd)                       \
 	X(SSL_shutdown)                     \
 	X(SSL_use_PrivateKey)               \
@@ -160,6 +161,7 @@ char *tlslib_error(char *out, size_t n);
 #define SSL_pending                      (tlslib.SSL_pending)
 #define SSL_read                         (tlslib.SSL_read)
 #define SSL_select_next_proto            (tlslib.SSL_select_next_proto)
+#define SSL_set_alpn_protos              (tlslib.SSL_set_alpn_protos)
 #define SSL_set1_host                    (tlslib.SSL_set1_host)
 #define SSL_set_fd                       (tlslib.SSL_set_fd)
 #define SSL_shutdown                     (tlslib.SSL_shutdown)

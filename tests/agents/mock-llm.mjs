@@ -2,7 +2,7 @@
 // plain Node (20 or later), no npm dependency.
 //
 //   node mock-llm.mjs --listen ADDR:PORT --log FILE [--bodies DIR]
-//                     [--tls CERT.pem KEY.pem]
+//                     [--tls CERT.pem KEY.pem [--h2]]
 //
 // Speaks Anthropic Messages (POST /v1/messages, streaming SSE or not; and
 // /v1/messages/count_tokens), OpenAI Responses (POST /v1/responses,
@@ -23,9 +23,13 @@
 // answered. --bodies DIR also keeps every request body (to read what a
 // client sends). Anything else gets a 404 (logged too). --tls serves HTTPS
 // with that certificate (brokered credentials: the log then also has the
-// auth header's value, "auth_value", to check what reached the API).
+// auth header's value, "auth_value", to check what reached the API);
+// with --h2 it speaks HTTP/2 only (and logs "proto"). Over TLS every
+// answer echoes the auth header's value in "x-auth-echo", as a careless API
+// might: clawbox's proxy must hand the box the placeholder instead.
 import http from "node:http";
 import https from "node:https";
+import http2 from "node:http2";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -213,6 +217,9 @@ const handler = (req, res) => {
 		const rec = { n: ++reqs, t: Date.now(), method: req.method, path: url.pathname, host: req.headers.host,
 			from: req.socket.remoteAddress?.replace(/^::ffff:/, ""), headers: Object.keys(req.headers).sort(), auth: !!(req.headers.authorization || req.headers["x-api-key"]) };
 		if (tls >= 0) rec.auth_value = req.headers["x-api-key"] ?? req.headers.authorization ?? null;
+		if (tls >= 0) rec.proto = req.httpVersion;
+		// an API that echoes the key (the proxy must scrub it on the way back)
+		if (tls >= 0 && rec.auth_value) res.setHeader("x-auth-echo", rec.auth_value);
 		const raw = Buffer.concat(chunks).toString();
 		if (bodiesDir) fs.writeFileSync(path.join(bodiesDir, `${rec.n}.json`), raw);
 		const route = routes[`${req.method} ${url.pathname}`];
@@ -229,8 +236,9 @@ const handler = (req, res) => {
 		log(rec);
 	});
 };
-const server = tls >= 0
-	? https.createServer({ cert: fs.readFileSync(args[tls + 1]), key: fs.readFileSync(args[tls + 2]) }, handler)
-	: http.createServer(handler);
+const tlsOpts = () => ({ cert: fs.readFileSync(args[tls + 1]), key: fs.readFileSync(args[tls + 2]) });
+const server = tls < 0 ? http.createServer(handler)
+	: args.includes("--h2") ? http2.createSecureServer(tlsOpts(), handler)
+	: https.createServer(tlsOpts(), handler);
 const colon = listen.lastIndexOf(":");
 server.listen(Number(listen.slice(colon + 1)), listen.slice(0, colon), () => log({ listening: listen }));

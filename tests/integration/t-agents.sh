@@ -52,13 +52,16 @@ HOST_IP=10.78.$NET_N.1
 MOCK_IP=10.78.$NET_N.2
 MOCK=http://$MOCK_IP:8080
 MOCK_TLS=https://$MOCK_IP:8443
+MOCK_H2=https://$MOCK_IP:8444
 MOCK_LOG=$T_TMP/mock.log
 MOCK_PID=
 MOCK_TLS_PID=
+MOCK_H2_PID=
 
 agents_cleanup() {
 	[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null
 	[ -n "$MOCK_TLS_PID" ] && kill "$MOCK_TLS_PID" 2>/dev/null
+	[ -n "$MOCK_H2_PID" ] && kill "$MOCK_H2_PID" 2>/dev/null
 	ip link del "$VH" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	t_cleanup
@@ -99,8 +102,12 @@ if command -v openssl >/dev/null &&
 	ip netns exec "$NS" node "$AGENTS_DIR/mock-llm.mjs" --listen "$MOCK_IP:8443" --log "$MOCK_LOG" \
 		--tls "$TLS_DIR/mock.pem" "$TLS_DIR/mock.key" 2>"$T_TMP/mock-tls.err" &
 	MOCK_TLS_PID=$!
+	ip netns exec "$NS" node "$AGENTS_DIR/mock-llm.mjs" --listen "$MOCK_IP:8444" --log "$MOCK_LOG" \
+		--tls "$TLS_DIR/mock.pem" "$TLS_DIR/mock.key" --h2 2>"$T_TMP/mock-h2.err" &
+	MOCK_H2_PID=$!
 	for _ in $(seq 50); do
-		grep -q "listening\":\"$MOCK_IP:8443" "$MOCK_LOG" 2>/dev/null && break
+		grep -q "listening\":\"$MOCK_IP:8443" "$MOCK_LOG" 2>/dev/null &&
+			grep -q "listening\":\"$MOCK_IP:8444" "$MOCK_LOG" 2>/dev/null && break
 		sleep 0.1
 	done
 fi
@@ -290,6 +297,37 @@ case_node_brokered() {
 	check_brokered OPENAI_API_KEY "$key"
 }
 case_run "Node 24 fetch() with a brokered key: the mock gets it, the box never holds it" case_node_brokered
+
+# A client that speaks only HTTP/2 (as gRPC clients do): the proxy speaks
+# HTTP/2 on both sides, the key goes in, the echo of it comes back as the
+# placeholder, trailers pass.
+case_h2_brokered() {
+	need_tls_mock
+	grep -q "listening\":\"$MOCK_IP:8444" "$MOCK_LOG" || skip "the HTTP/2 mock did not start"
+	mkproj "$P"
+	mock_mark
+	local key=sk-ant-api03-h2brokered0123456789abcdefABCD
+	printf %s "$key" | "$CLAWBOX" secrets --project "$P" set ANTHROPIC_API_KEY \
+		--broker "$MOCK_IP=header:x-api-key" >/dev/null
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem box -- sh -c \
+		'"$0" - "$1/v1/models" x-api-key "$ANTHROPIC_API_KEY"; echo "env $ANTHROPIC_API_KEY"' \
+		"$NODE" "$MOCK_H2" <"$AGENTS_DIR/h2-client.mjs" >"$C/out" 2>&1 || fail "the client failed: $(cat "$C/out")"
+	grep -q '^status 200$' "$C/out" || fail "no 200: $(cat "$C/out")"
+	grep -q '"object":"list"' "$C/out" || fail "no body: $(cat "$C/out")"
+	mock_new >"$C/mock"
+	grep -q '"proto":"2.0"' "$C/mock" || fail "the mock did not get HTTP/2: $(cat "$C/mock")"
+	grep -q "\"auth_value\":\"$key\"" "$C/mock" || fail "the mock did not get the key: $(cat "$C/mock")"
+	local ph
+	ph=$(sed -n 's/^env //p' "$C/out")
+	[ "${#ph}" -eq "${#key}" ] && [ "$ph" != "$key" ] || fail "the box's variable is not a placeholder: $ph"
+	grep -qx "h x-auth-echo $ph" "$C/out" || fail "the echo did not come back as the placeholder: $(cat "$C/out")"
+	grep -qF "${key#sk-ant-api03-}" "$C/out" && fail "the key reached the box: $(cat "$C/out")"
+	"$CLAWBOX" audit --project "$P" --json | grep '"net.broker"' >"$C/broker" || true
+	grep '"decision":"allow"' "$C/broker" | grep -q '"path":"/v1/models"' ||
+		fail "no brokered request in the audit: $(cat "$C/broker")"
+	return 0
+}
+case_run "an HTTP/2-only client with a brokered key: h2 both ways, the key in, its echo scrubbed" case_h2_brokered
 
 # The pins are shared by every run: an agent cannot change them.
 case_pins_read_only() {
