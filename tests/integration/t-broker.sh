@@ -157,6 +157,13 @@ curl_header_brokered() {
 		fail "the CONNECT is not marked brokered: $(audit_json | grep net.connect)"
 	no_value "the audit" "$(audit_json)"
 	"$CLAWBOX" audit verify --project "$P" >/dev/null || fail "audit chain broken"
+	# A client offering h2 and http/1.1 (curl --http2) gets HTTP/1.1.
+	up_mark
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c \
+		'curl -sS -m 10 --http2 -o /dev/null -w "%{http_code} %{http_version}" -H "x-api-key: $BROKER_KEY" https://api.broker.test/echo/h2') ||
+		fail "curl --http2: $out"
+	[ "$out" = "200 1.1" ] || fail "curl --http2: $out"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "curl --http2: upstream got '$(up_field header x-api-key)'"
 	# Through SOCKS5 (ALL_PROXY) the same.
 	up_mark
 	code=$(box $ALLOW_API "$REMOTE_IP" -- sh -c 'unset https_proxy HTTPS_PROXY
@@ -413,6 +420,8 @@ untrusting_client_refused() {
 	rc=$?
 	set -e
 	[ $rc -eq 60 ] || [ $rc -eq 35 ] || fail "curl trusting another CA: exit $rc: $out"
+	echo "$out" | grep -q "warning: brokered host api.broker.test: TLS handshake with the box failed" ||
+		fail "no warning naming the host: $out"
 	ms=$(echo "$out" | sed -n 's/^ms=//p')
 	[ -n "$ms" ] && [ "$ms" -lt 2000 ] || fail "the refusal took $ms ms (curl -m 10): $out"
 	# A client of its own trust (OpenSSL, no default paths): the same.
@@ -423,11 +432,11 @@ untrusting_client_refused() {
 	rc2=$?
 	set -e
 	[ $rc2 -ne 0 ] && [ $rc2 -ne 124 ] || fail "openssl s_client trusting another CA: exit $rc2: $out2"
-	# A client that trusts the CA but offers only HTTP/2: refused too.
+	# A client that trusts the CA but offers neither http/1.1 nor h2: refused too.
 	cp "$BROKER_DIR/client.py" "$P/"
-	out3=$(box $ALLOW_API "$REMOTE_IP" -- env CLIENT_ALPN=h2 python3 client.py raw api.broker.test \
-		'GET /echo HTTP/1.1\r\nHost: api.broker.test\r\nx-api-key: {ENV:BROKER_KEY}\r\n\r\n' 2>&1) || true
-	case "$out3" in "TLS-ERROR"* | CLOSED) ;; *) fail "an h2-only client: $out3" ;; esac
+	out3=$(box $ALLOW_API "$REMOTE_IP" -- env CLIENT_ALPN=h3 python3 client.py raw api.broker.test \
+		'GET /echo HTTP/1.1\r\nHost: api.broker.test\r\nx-api-key: {ENV:BROKER_KEY}\r\n\r\n' 2>"$C/err3") || true
+	case "$out3" in "TLS-ERROR"*) ;; *) fail "a client offering only h3: $out3 $(cat "$C/err3")" ;; esac
 	[ -z "$(up_new)" ] || fail "the upstream got a request: $(up_new)"
 	ev=$(broker_events)
 	[ "$(echo "$ev" | grep '"decision":"deny"' | grep -c '"what":"handshake"')" -ge 3 ] ||
@@ -435,7 +444,7 @@ untrusting_client_refused() {
 	echo "$ev" | grep '"what":"handshake"' | grep -q '"reason":"[^"]' || fail "no reason: $ev"
 	no_value "the clients' output" "$out$out2$out3"
 }
-case_run "a client that does not trust the box's CA (or offers only h2) fails fast, audited (handshake)" untrusting_client_refused
+case_run "a client that does not trust the box's CA (or offers neither http/1.1 nor h2) fails fast, audited (handshake)" untrusting_client_refused
 
 bad_upstream_cert() {
 	need_net
@@ -447,6 +456,12 @@ bad_upstream_cert() {
 			curl -s -m 10 -o /dev/null -w "%{http_code}\n" -H "x-api-key: $BROKER_KEY" https://$h.broker.test/echo
 		done') || true
 	[ "$(echo $out)" = "502 502 200" ] || fail "name mismatch, untrusted CA, control: expected 502 502 200, got '$(echo $out)'"
+	# An h2-only client: the proxy speaks HTTP/2 to the upstream, which
+	# (this one) does not: refused, nothing sent.
+	cp "$BROKER_DIR/client.py" "$P/"
+	out2=$(box $ALLOW_API "$REMOTE_IP" -- env CLIENT_ALPN=h2 python3 client.py raw api.broker.test \
+		'GET /echo/h2 HTTP/1.1\r\nHost: api.broker.test\r\nx-api-key: {ENV:BROKER_KEY}\r\n\r\n' 2>&1) || true
+	case "$out2" in "HTTP/1.1 "*) fail "an h2-only client got an HTTP/1.1 answer: $out2" ;; esac
 	# Only the control's request arrived (a handshake the proxy abandoned
 	# sends nothing).
 	[ "$(up_field sni | tr '\n' ' ')" = "api.broker.test " ] || fail "the upstream got: $(up_new)"
@@ -455,9 +470,11 @@ bad_upstream_cert() {
 		echo "$ev" | grep '"decision":"deny"' | grep "\"host\":\"$h.broker.test\"" | grep -q '"what":"upstream"' ||
 			fail "no upstream deny event for $h: $ev"
 	done
+	echo "$ev" | grep '"decision":"deny"' | grep '"host":"api.broker.test"' | grep '"what":"upstream"' |
+		grep -q 'HTTP/2' || fail "no upstream deny event for the h2-only client: $ev"
 	no_value "the audit" "$(audit_json)"
 }
-case_run "an upstream with a bad certificate: 502, audited (upstream), the value not sent" bad_upstream_cert
+case_run "an upstream with a bad certificate, or without the h2 an h2-only client needs: refused, audited (upstream), nothing sent" bad_upstream_cert
 
 hostile_requests_in_tls() {
 	need_net
