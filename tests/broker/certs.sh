@@ -3,7 +3,8 @@
 # DIR (tests/integration/t-broker.sh, bench/broker.sh):
 #   ca.crt ca.key          the test root CA (CLAWBOX_UPSTREAM_CA_FILE)
 #   api.crt api.key        its leaf for api.broker.test, tunnel.broker.test,
-#                          other.broker.test (SAN DNS); not bad.broker.test
+#                          other.broker.test, h2.broker.test (SAN DNS); not
+#                          bad.broker.test
 #   rogue-ca.crt           a CA nobody trusts; rogue.crt rogue.key its leaf
 #                          for rogue.broker.test
 #   other-ca.crt           a CA that signed nothing a test meets (a client
@@ -32,6 +33,6 @@ leaf() {
 ca ca "clawbox test root CA"
 ca rogue-ca "clawbox rogue CA"
 ca other-ca "clawbox other CA"
-leaf api ca "api.broker.test,tunnel.broker.test,other.broker.test"
+leaf api ca "api.broker.test,tunnel.broker.test,other.broker.test,h2.broker.test"
 leaf rogue rogue-ca "rogue.broker.test"
 chmod 644 ./*.crt ./*.key

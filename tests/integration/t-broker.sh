@@ -20,6 +20,9 @@ VH=cbbkh$$
 VR=cbbkr$$
 HOST_IP=10.76.$NET_N.1
 REMOTE_IP=10.76.$NET_N.2
+H2_IP=10.76.$NET_N.3
+H2_LOG=$T_TMP/h2-upstream.log
+H2_READY=
 CERTS=$T_TMP/certs
 UP_LOG=$T_TMP/upstream.log
 NET_READY=
@@ -66,9 +69,25 @@ broker_setup() {
 	cat >"$T_TMP/hosts" <<EOF
 127.0.0.1 localhost
 $REMOTE_IP good.test api.broker.test tunnel.broker.test other.broker.test bad.broker.test rogue.broker.test
+$H2_IP h2.broker.test
 EOF
 	chmod 644 "$T_TMP/hosts" "$UP_LOG"
 	NET_READY=1
+	# An HTTP/2-only upstream (Node) on a second address, where node is.
+	command -v node >/dev/null || return 0
+	ip -n "$NS" addr add "$H2_IP/24" dev "$VR" || return 0
+	: >"$H2_LOG"
+	chmod 644 "$H2_LOG"
+	ip netns exec "$NS" node "$BROKER_DIR/h2-upstream.mjs" --listen "$H2_IP:443" --cert "$CERTS/api.crt" \
+		--key "$CERTS/api.key" --log "$H2_LOG" >"$T_TMP/h2.out" 2>&1 &
+	NET_PIDS+=($!)
+	for _ in $(seq 100); do
+		grep -q listening "$T_TMP/h2.out" && break
+		sleep 0.1
+	done
+	curl -s -m 2 -f -o /dev/null --http2 --cacert "$CERTS/ca.crt" --resolve "h2.broker.test:443:$H2_IP" \
+		https://h2.broker.test/echo && H2_READY=1
+	: >"$H2_LOG"
 }
 broker_setup || true
 
@@ -660,6 +679,63 @@ print("encoded:", "value" if got[1] == v else "placeholder" if got[1] == ph else
 assert got == [v, v], "the upstream got %s" % got' "$v" "$ph" || fail "query parameter not brokered: $(up_field target)"
 }
 case_run "query: the value put in percent-encoded, for a raw or a percent-encoded placeholder" query_encoded_placeholder
+
+# HTTP/2 end to end (an h2-only client, an h2-only upstream: Node on both
+# sides, tests/broker/h2-*.mjs): streams of one connection at once, each
+# with the value put in; a body unchanged; an echoed key scrubbed; SSE
+# streamed; a stream with another host's placeholder or another authority
+# refused while the others go on.
+h2_brokered() {
+	need_net
+	[ -n "$H2_READY" ] || skip "needs node (the HTTP/2 upstream)"
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "h2.broker.test=header:x-api-key"
+	setkey OTHER_KEY "$V_OTHER" "other.broker.test=header:x-api-key"
+	cp "$BROKER_DIR/h2-client.mjs" "$P/"
+	: >"$H2_LOG"
+	K='"x-api-key": "{ENV:BROKER_KEY}"'
+	spec='[{"path": "/echo/a", "headers": {'$K'}},
+		{"path": "/echo/b", "method": "POST", "headers": {'$K'}, "body": "body {ENV:BROKER_KEY} end"},
+		{"path": "/reflect", "headers": {'$K'}},
+		{"path": "/sse", "headers": {'$K'}},
+		{"path": "/echo/other", "headers": {'$K', "x-other": "{ENV:OTHER_KEY}"}},
+		{"path": "/echo/authority", "authority": "other.broker.test", "headers": {'$K'}}]'
+	out=$(box --allow-domain h2.broker.test --allow-ip "$H2_IP" -- sh -c \
+		'echo "$BROKER_KEY"; node h2-client.mjs h2.broker.test "$1"' sh "$spec" 2>&1) || fail "run failed: $out"
+	no_value "the box's output" "$out"
+	ph=$(echo "$out" | sed -n 1p)
+	placeholder_ok "$ph" "$V_KEY"
+	echo "$out" | sed 1d >"$C/res"
+	python3 - "$C/res" "$H2_LOG" "$V_KEY" "$ph" <<'PY' || fail "HTTP/2 through the broker"
+import json, sys
+res = [json.loads(l) for l in open(sys.argv[1])]
+up = {r["path"]: r for r in map(json.loads, open(sys.argv[2]))}
+v, ph = sys.argv[3], sys.argv[4]
+assert not any("session_error" in r for r in res), res
+a, b, refl, sse, other, auth = res
+hdr = lambda r: dict((k.lower(), x) for k, x in r["headers"])
+for name, r in (("a", a), ("b", b), ("reflect", refl), ("sse", sse)):
+    assert r.get("status") == 200, "%s: %s" % (name, r)
+for p in ("/echo/a", "/echo/b", "/reflect", "/sse"):
+    assert hdr(up[p]).get("x-api-key") == v, "%s: upstream got %s" % (p, hdr(up[p]).get("x-api-key"))
+assert len({up[p]["session"] for p in ("/echo/a", "/echo/b", "/reflect", "/sse")}) == 1, "not one upstream connection"
+assert up["/echo/b"]["body"] == "body %s end" % ph, "the body changed: %r" % up["/echo/b"]["body"]
+assert refl["headers"].get("x-echo") == ph, "x-echo: %s" % refl["headers"]
+assert refl["body"] == "key=%s\nagain %s end\n" % (ph, ph), "reflect body: %r" % refl["body"]
+ev = [json.loads(t.split("data: ", 1)[1]) for _, c in sse["chunks"] for t in c.split("\n\n") if t.startswith("data: ")]
+assert [e["i"] for e in ev] == [0, 1, 2, 3, 4], sse
+assert sse["chunks"][0][0] < ev[4]["t"], "SSE buffered: first received %s, last sent %s" % (sse["chunks"][0][0], ev[4]["t"])
+assert other.get("status") == 403, "another host's placeholder: %s" % other
+assert auth.get("status") == 400, "another authority: %s" % auth
+assert "/echo/other" not in up and "/echo/authority" not in up, "a refused stream reached the upstream"
+
+PY
+	ev=$(broker_events)
+	[ "$(echo "$ev" | grep '"decision":"allow"' | grep -c '"host":"h2.broker.test"')" -ge 4 ] || fail "not 4 allow events: $ev"
+	[ "$(echo "$ev" | grep '"decision":"deny"' | grep -c '"what":"request"')" = 2 ] || fail "not 2 request deny events: $ev"
+	no_value "the audit" "$(audit_json)"
+}
+case_run "HTTP/2 both sides: streams at once get the value; body, echo, SSE; bad streams refused" h2_brokered
 
 # The rule without the value: a value from -e or --secrets is brokered by
 # it; `secrets list` shows it; `broker NAME off` removes it.
