@@ -12,7 +12,7 @@
 #define BODY_MAX  (1 << 20) /* bytes a stream buffers per direction (windows keep it far lower) */
 #define FIELD_MAX 8192      /* bytes of one pseudo-header value */
 
-struct h2;
+struct brokerh2;
 
 /* A body on its way: what one side sent and the other has not taken. */
 struct pipe {
@@ -23,7 +23,7 @@ struct pipe {
 
 /* One stream of the box's and the one it became upstream. */
 struct hs {
-	struct h2 *h;
+	struct brokerh2 *h;
 	struct hs *prev, *next; /* h's streams */
 	int32_t bid, uid; /* the box's; upstream's (0: not sent, -1: closed) */
 	char method[24], scheme[8];
@@ -38,9 +38,9 @@ struct hs {
 	uint64_t out, in;
 };
 
-struct h2 {
+struct brokerh2 {
 	const struct brokertls_session *ss;
-	SSL *bssl, *ussl;
+	nghttp2_option *opt;
 	nghttp2_session *box, *up;
 	bool up_gone;       /* the upstream's connection ended */
 	struct hs *streams; /* every stream of the box's still open */
@@ -87,9 +87,10 @@ static void report(struct hs *s)
 	r->request(r->ctx, &s->rq, s->status, s->out, s->in, s->h->ss->s, s->h->ss->ns);
 }
 
-static void refused(struct h2 *h, const char *what, int status, const char *why)
+static void refused_ss(const struct brokertls_session *ss, const char *what, int status,
+		       const char *why)
 {
-	const struct brokertls_report *r = h->ss->report;
+	const struct brokertls_report *r = ss->report;
 	if (r && r->refused)
 		r->refused(r->ctx, what, status, why);
 }
@@ -143,7 +144,8 @@ static ssize_t pipe_read(struct pipe *p, nghttp2_session *from, int32_t from_id,
 			 size_t length, uint32_t *flags)
 {
 	size_t n = pipe_left(p) < length ? pipe_left(p) : length;
-	memcpy(buf, p->b.data + p->off, n);
+	if (n)
+		memcpy(buf, p->b.data + p->off, n);
 	p->off += n;
 	if (n && from_id > 0)
 		(void)nghttp2_session_consume(from, from_id, n);
@@ -199,7 +201,7 @@ static void answer(struct hs *s, int status, const char *why)
 	if (nghttp2_submit_response(s->h->box, s->bid, nva, ELEMENTSOF(nva), &prd) != 0)
 		(void)nghttp2_submit_rst_stream(s->h->box, NGHTTP2_FLAG_NONE, s->bid,
 						NGHTTP2_INTERNAL_ERROR);
-	refused(s->h, "request", status, why);
+	refused_ss(s->h->ss, "request", status, why);
 }
 
 /* The rewritten head in out (brokerhttp's) as the upstream's request:
@@ -296,7 +298,7 @@ static void request_ready(struct hs *s, bool body)
 
 static int box_begin_headers(nghttp2_session *box, const nghttp2_frame *f, void *ud)
 {
-	struct h2 *h = ud;
+	struct brokerh2 *h = ud;
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	struct hs *s = calloc(1, sizeof(*s));
@@ -481,48 +483,9 @@ static int up_close(nghttp2_session *up, int32_t id, uint32_t code, void *ud)
 	return 0;
 }
 
-/* The loop. */
+/* The sessions. */
 
-/* Write what session has to send to ssl on fd. 0 or < 0. */
-static int flush(const struct h2 *h, nghttp2_session *ses, SSL *ssl, int fd)
-{
-	const uint8_t *d;
-	ssize_t n;
-	while ((n = nghttp2_session_mem_send(ses, &d)) > 0) {
-		int64_t deadline = clock_ms() + h->ss->idle_ms;
-		while (n > 0) {
-			int k = SSL_write(ssl, d, (int)n);
-			if (k > 0) {
-				d += k;
-				n -= k;
-				continue;
-			}
-			int e = SSL_get_error(ssl, k);
-			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-				return -EPIPE;
-			struct pollfd p = { fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 0 };
-			int64_t left = deadline - clock_ms();
-			if (left <= 0 || poll(&p, 1, (int)left) < 0)
-				return -ETIMEDOUT;
-		}
-	}
-	return n < 0 ? -EIO : 0;
-}
-
-/* Read what ssl has into session: 1 read, 0 nothing now, -EPIPE at its
- * end, -EPROTO. */
-static int feed(nghttp2_session *ses, SSL *ssl)
-{
-	uint8_t b[IO_BUF];
-	int k = SSL_read(ssl, b, sizeof(b));
-	if (k <= 0) {
-		int e = SSL_get_error(ssl, k);
-		return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -EPIPE;
-	}
-	return nghttp2_session_mem_recv(ses, b, (size_t)k) < 0 ? -EPROTO : 1;
-}
-
-static int setup(struct h2 *h, nghttp2_option *opt)
+static int setup(struct brokerh2 *h)
 {
 	nghttp2_session_callbacks *cb = NULL;
 	nghttp2_settings_entry box_set[] = {
@@ -530,22 +493,23 @@ static int setup(struct h2 *h, nghttp2_option *opt)
 		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
 	};
 	nghttp2_settings_entry up_set[] = { { NGHTTP2_SETTINGS_ENABLE_PUSH, 0 } };
-	int r = nghttp2_session_callbacks_new(&cb);
-	if (r != 0)
+	if (nghttp2_option_new(&h->opt) != 0 || nghttp2_session_callbacks_new(&cb) != 0)
 		return -ENOMEM;
+	/* windows open as bytes leave on the other side (pipe_read) */
+	nghttp2_option_set_no_auto_window_update(h->opt, 1);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, box_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, box_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, box_frame);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, box_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, box_close);
-	r = nghttp2_session_server_new2(&h->box, cb, h, opt);
+	int r = nghttp2_session_server_new2(&h->box, cb, h, h->opt);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, NULL);
 	nghttp2_session_callbacks_set_on_header_callback(cb, up_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, up_frame);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, up_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, up_close);
 	if (r == 0)
-		r = nghttp2_session_client_new2(&h->up, cb, h, opt);
+		r = nghttp2_session_client_new2(&h->up, cb, h, h->opt);
 	nghttp2_session_callbacks_del(cb);
 	if (r == 0)
 		r = nghttp2_submit_settings(h->box, NGHTTP2_FLAG_NONE, box_set, ELEMENTSOF(box_set));
@@ -554,20 +518,145 @@ static int setup(struct h2 *h, nghttp2_option *opt)
 	return r == 0 ? 0 : -ENOMEM;
 }
 
-/* One turn: send what both have, wait, read. 0 to go on, else why it
- * ends. */
-static int turn(struct h2 *h)
+int brokerh2_new(const struct brokertls_session *ss, struct brokerh2 **ret)
 {
-	const struct brokertls_session *ss = h->ss;
-	if (flush(h, h->up, h->ussl, ss->ufd) < 0 && !h->up_gone) {
-		h->up_gone = true;
-		(void)nghttp2_session_terminate_session(h->box, NGHTTP2_NO_ERROR);
+	struct brokerh2 *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->ss = ss;
+	int r = setup(h);
+	if (r < 0) {
+		brokerh2_free(h);
+		return r;
 	}
-	if (flush(h, h->box, h->bssl, ss->cfd) < 0)
+	*ret = h;
+	return 0;
+}
+
+void brokerh2_free(struct brokerh2 *h)
+{
+	if (!h)
+		return;
+	if (h->box)
+		nghttp2_session_del(h->box);
+	if (h->up)
+		nghttp2_session_del(h->up);
+	if (h->opt)
+		nghttp2_option_del(h->opt);
+	/* the streams still open when the connection ended */
+	while (h->streams) {
+		report(h->streams);
+		hs_free(h->streams);
+	}
+	free(h);
+}
+
+int brokerh2_from_box(struct brokerh2 *h, const uint8_t *d, size_t n)
+{
+	return nghttp2_session_mem_recv(h->box, d, n) < 0 ? -EPROTO : 0;
+}
+
+void brokerh2_up_gone(struct brokerh2 *h)
+{
+	if (h->up_gone)
+		return;
+	h->up_gone = true;
+	(void)nghttp2_session_terminate_session(h->box, NGHTTP2_NO_ERROR);
+}
+
+int brokerh2_from_up(struct brokerh2 *h, const uint8_t *d, size_t n)
+{
+	if (h->up_gone)
 		return -EPIPE;
-	if (!nghttp2_session_want_read(h->box) && !nghttp2_session_want_write(h->box))
+	if (nghttp2_session_mem_recv(h->up, d, n) >= 0)
+		return 0;
+	brokerh2_up_gone(h);
+	return -EPROTO;
+}
+
+ssize_t brokerh2_to_box(struct brokerh2 *h, const uint8_t **d)
+{
+	ssize_t n = nghttp2_session_mem_send(h->box, d);
+	return n < 0 ? -EIO : n;
+}
+
+ssize_t brokerh2_to_up(struct brokerh2 *h, const uint8_t **d)
+{
+	ssize_t n = h->up_gone ? 0 : nghttp2_session_mem_send(h->up, d);
+	return n < 0 ? -EIO : n;
+}
+
+bool brokerh2_done(const struct brokerh2 *h)
+{
+	return !nghttp2_session_want_read(h->box) && !nghttp2_session_want_write(h->box);
+}
+
+/* The loop over TLS. */
+
+struct tls_io {
+	const struct brokertls_session *ss;
+	SSL *bssl, *ussl;
+};
+
+/* Write n bytes of d to ssl on fd. 0 or < 0. */
+static int tls_write(const struct tls_io *io, SSL *ssl, int fd, const uint8_t *d, ssize_t n)
+{
+	int64_t deadline = clock_ms() + io->ss->idle_ms;
+	while (n > 0) {
+		int k = SSL_write(ssl, d, (int)n);
+		if (k > 0) {
+			d += k;
+			n -= k;
+			continue;
+		}
+		int e = SSL_get_error(ssl, k);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			return -EPIPE;
+		struct pollfd p = { fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 0 };
+		int64_t left = deadline - clock_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) < 0)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* Send what the box's side (box) or the upstream's has. 0 or < 0. */
+static int flush(struct brokerh2 *h, const struct tls_io *io, bool box)
+{
+	const uint8_t *d;
+	ssize_t n;
+	while ((n = box ? brokerh2_to_box(h, &d) : brokerh2_to_up(h, &d)) > 0) {
+		int r = box ? tls_write(io, io->bssl, io->ss->cfd, d, n)
+			    : tls_write(io, io->ussl, io->ss->ufd, d, n);
+		if (r < 0)
+			return r;
+	}
+	return n < 0 ? -EIO : 0;
+}
+
+/* Read what ssl has: > 0 bytes into b, 0 nothing now, -EPIPE at its end. */
+static int tls_read(SSL *ssl, uint8_t *b, size_t n)
+{
+	int k = SSL_read(ssl, b, (int)n);
+	if (k > 0)
+		return k;
+	int e = SSL_get_error(ssl, k);
+	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -EPIPE;
+}
+
+/* One turn: send what both sides have, wait, read. 0 to go on, else why
+ * it ends (1: the box's session is done). */
+static int turn(struct brokerh2 *h, const struct tls_io *io)
+{
+	const struct brokertls_session *ss = io->ss;
+	uint8_t b[IO_BUF];
+	if (!h->up_gone && flush(h, io, false) < 0)
+		brokerh2_up_gone(h);
+	if (flush(h, io, true) < 0)
+		return -EPIPE;
+	if (brokerh2_done(h))
 		return 1;
-	bool bp = SSL_pending(h->bssl) > 0, up = !h->up_gone && SSL_pending(h->ussl) > 0;
+	bool bp = SSL_pending(io->bssl) > 0, up = !h->up_gone && SSL_pending(io->ussl) > 0;
 	struct pollfd p[3] = { { ss->cfd, POLLIN, 0 },
 			       { h->up_gone ? -1 : ss->ufd, POLLIN, 0 },
 			       { ss->stop_fd, POLLIN, 0 } };
@@ -581,45 +670,32 @@ static int turn(struct h2 *h)
 			return -ECANCELED;
 	}
 	if (bp || p[0].revents) {
-		int r = feed(h->box, h->bssl);
-		if (r < 0)
-			return r;
+		int k = tls_read(io->bssl, b, sizeof(b));
+		if (k < 0)
+			return k;
+		if (k > 0 && brokerh2_from_box(h, b, (size_t)k) < 0)
+			return -EPROTO;
 	}
 	if (up || p[1].revents) {
-		int r = feed(h->up, h->ussl);
-		if (r < 0 && !h->up_gone) {
-			h->up_gone = true;
-			(void)nghttp2_session_terminate_session(h->box, NGHTTP2_NO_ERROR);
-		}
+		int k = tls_read(io->ussl, b, sizeof(b));
+		if (k < 0)
+			brokerh2_up_gone(h);
+		else if (k > 0)
+			(void)brokerh2_from_up(h, b, (size_t)k);
 	}
 	return 0;
 }
 
 void brokerh2_serve(const struct brokertls_session *ss, SSL *box, SSL *up)
 {
-	struct h2 h = { .ss = ss, .bssl = box, .ussl = up };
-	nghttp2_option *opt = NULL;
-	int r = nghttp2_option_new(&opt) == 0 ? 0 : -ENOMEM;
-	if (r == 0) {
-		/* windows open as bytes leave on the other side (pipe_read) */
-		nghttp2_option_set_no_auto_window_update(opt, 1);
-		r = setup(&h, opt);
-	}
+	struct tls_io io = { .ss = ss, .bssl = box, .ussl = up };
+	struct brokerh2 *h = NULL;
+	int r = brokerh2_new(ss, &h);
 	while (r == 0)
-		r = turn(&h);
+		r = turn(h, &io);
 	if (r == -EPROTO)
-		refused(&h, "request", 0, "malformed HTTP/2 from the box");
+		refused_ss(ss, "request", 0, "malformed HTTP/2 from the box");
 	else if (r == -ETIMEDOUT)
-		refused(&h, "request", 0, "idle");
-	if (h.box)
-		nghttp2_session_del(h.box);
-	if (h.up)
-		nghttp2_session_del(h.up);
-	if (opt)
-		nghttp2_option_del(opt);
-	/* the streams still open when the connection ended */
-	while (h.streams) {
-		report(h.streams);
-		hs_free(h.streams);
-	}
+		refused_ss(ss, "request", 0, "idle");
+	brokerh2_free(h);
 }

@@ -18,6 +18,27 @@
 #define BROKERH2_STREAMS_MAX 32 /* streams of the box's at once */
 
 struct ssl_st;
+struct brokerh2;
+
+/* The protocol without the I/O (what brokerh2_serve() runs, and what the
+ * fuzz harness and the unit tests drive): both sessions, their settings
+ * queued. ss (its host, port, secrets, report) must outlive it. */
+int brokerh2_new(const struct brokertls_session *ss, struct brokerh2 **ret);
+/* Bytes the box sent: 0, or -EPROTO when they break HTTP/2 (the
+ * connection must end). */
+int brokerh2_from_box(struct brokerh2 *h, const uint8_t *d, size_t n);
+/* Bytes the upstream sent: 0, or < 0 when its connection must end (then
+ * the box is told, GOAWAY, as by brokerh2_up_gone()). */
+int brokerh2_from_up(struct brokerh2 *h, const uint8_t *d, size_t n);
+void brokerh2_up_gone(struct brokerh2 *h);
+/* What to send next to the box / upstream: its length with *d (valid
+ * until the next call), 0 when nothing, -EIO. */
+ssize_t brokerh2_to_box(struct brokerh2 *h, const uint8_t **d);
+ssize_t brokerh2_to_up(struct brokerh2 *h, const uint8_t **d);
+/* The box's side has nothing more to read or send. */
+bool brokerh2_done(const struct brokerh2 *h);
+/* Every stream still open is reported; NULL is fine. */
+void brokerh2_free(struct brokerh2 *h);
 
 /* Serve the connection: box and up are the two TLS sessions (h2 agreed on
  * both), over ss->cfd and ss->ufd (non-blocking), until either side ends,

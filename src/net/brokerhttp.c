@@ -72,8 +72,35 @@ static int put_replaced(struct buf *out, const char *v, size_t n, const struct b
 	return r < 0 ? r : buf_append(out, v + from, n - from);
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* Is v[0..n), its %XX escapes decoded, the placeholder p[0..pl)? (Clients
+ * encode a query's values: Python's quote, URLSearchParams.) */
+static bool is_placeholder(const char *v, size_t n, const char *p, size_t pl)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++, j++) {
+		int c = (unsigned char)v[i];
+		if (c == '%' && i + 2 < n && hex_digit(v[i + 1]) >= 0 &&
+		    hex_digit(v[i + 2]) >= 0) {
+			c = hex_digit(v[i + 1]) * 16 + hex_digit(v[i + 2]);
+			i += 2;
+		}
+		if (j >= pl || c != (unsigned char)p[j])
+			return false;
+	}
+	return j == pl;
+}
+
 /* The query q[0..n) ("a=1&key=PH"): a parameter whose value is a
- * placeholder of a secret that goes in that parameter gets the value. */
+ * placeholder (percent-encoded or not) of a secret that goes in that
+ * parameter gets the value. */
 static int put_query(struct buf *out, const char *q, size_t n, const struct brokerhttp_secret *s,
 		     size_t ns, uint32_t *used)
 {
@@ -87,8 +114,9 @@ static int put_query(struct buf *out, const char *q, size_t n, const struct brok
 			memcpy(name, p, (size_t)(eq - p));
 			name[eq - p] = '\0';
 			for (k = 0; k < ns; k++)
-				if (s[k].here && s[k].plen == (size_t)(pe - eq - 1) &&
-				    !memcmp(eq + 1, s[k].placeholder, s[k].plen) &&
+				if (s[k].here &&
+				    is_placeholder(eq + 1, (size_t)(pe - eq - 1), s[k].placeholder,
+						   s[k].plen) &&
 				    injects(&s[k], BROKER_QUERY, name))
 					break;
 		}

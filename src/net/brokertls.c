@@ -50,6 +50,19 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+/* Set by client_hello() when this thread's box handshake has read the
+ * box's hello: its ALPN is decided once the SSL_accept() call returns. */
+static _Thread_local bool hello_seen;
+
+static int client_hello(SSL *ssl, int *alert, void *arg)
+{
+	(void)ssl;
+	(void)alert;
+	(void)arg;
+	hello_seen = true;
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 /* Did ssl agree on HTTP/2? */
 static bool is_h2(SSL *ssl)
 {
@@ -86,6 +99,7 @@ int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls
 	SSL_CTX_set_options(t->up, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_verify(t->up, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_alpn_select_cb(t->box, alpn_select, NULL);
+	SSL_CTX_set_client_hello_cb(t->box, client_hello, NULL);
 	*ret = t;
 	return 0;
 }
@@ -125,19 +139,6 @@ static int tls_wait(const struct sess *s, SSL *ssl, int fd, int ret, int64_t dea
 			return -ECANCELED;
 		if (k > 0)
 			return 0;
-	}
-}
-
-/* A handshake, accepting or connecting. */
-static int handshake(const struct sess *s, SSL *ssl, int fd, bool accept)
-{
-	int64_t deadline = clock_ms() + s->ss->handshake_ms;
-	for (;;) {
-		int r = accept ? SSL_accept(ssl) : SSL_connect(ssl);
-		if (r == 1)
-			return 0;
-		if ((r = tls_wait(s, ssl, fd, r, deadline)) < 0)
-			return r;
 	}
 }
 
@@ -399,8 +400,8 @@ static void serve_requests(struct sess *s)
 	buf_free(&out);
 }
 
-/* The box's side: a leaf for the host, the handshake. */
-static int box_side(struct brokertls *t, struct sess *s, char *why, size_t n)
+/* The box's side: a leaf for the host. */
+static int box_prepare(struct brokertls *t, struct sess *s, char *why, size_t n)
 {
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
@@ -414,19 +415,14 @@ static int box_side(struct brokertls *t, struct sess *s, char *why, size_t n)
 		  SSL_use_PrivateKey(s->c.ssl, key) == 1 && SSL_set_fd(s->c.ssl, s->c.fd) == 1;
 	X509_free(cert);
 	EVP_PKEY_free(key);
-	int r = ok ? handshake(s, s->c.ssl, s->c.fd, true) : -EIO;
-	if (r < 0) {
-		char e[200];
-		/* a client that does not trust the CA says so in its alert */
-		snprintf(why, n, "TLS handshake with the box failed: %s",
-			 r == -ETIMEDOUT ? "timed out" : tlslib_error(e, sizeof(e)));
-	}
-	return r;
+	if (!ok)
+		snprintf(why, n, "set up TLS for the box: out of memory");
+	return ok ? 0 : -EIO;
 }
 
-/* The upstream's side: SNI, the host's name verified, the handshake; the
- * box's protocol (HTTP/2 only when the box's client speaks only that). */
-static int upstream_side(struct brokertls *t, struct sess *s, char *why, size_t n)
+/* The upstream's side: SNI, the host's name to verify, the box's protocol
+ * (HTTP/2 only when the box's client speaks only that). */
+static int upstream_prepare(struct brokertls *t, struct sess *s)
 {
 	const char *host = s->ss->host;
 	bool ip = strchr(host, ':') || strspn(host, "0123456789.") == strlen(host);
@@ -437,20 +433,91 @@ static int upstream_side(struct brokertls *t, struct sess *s, char *why, size_t 
 		  (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->u.ssl), host) == 1
 		      : SSL_set_tlsext_host_name(s->u.ssl, host) == 1 &&
 			    SSL_set1_host(s->u.ssl, host) == 1);
-	int r = ok ? handshake(s, s->u.ssl, s->u.fd, false) : -EIO;
-	if (r == 0 && h2 != is_h2(s->u.ssl)) {
-		snprintf(why, n, "%s does not speak HTTP/2, which the box's client needs", host);
-		return -EPROTO;
+	return ok ? 0 : -EIO;
+}
+
+/* One step of a handshake: 1 done, 0 to wait for *ev, -EPROTO. */
+static int hs_step(SSL *ssl, bool accept, short *ev)
+{
+	int r = accept ? SSL_accept(ssl) : SSL_connect(ssl);
+	if (r == 1)
+		return 1;
+	int e = SSL_get_error(ssl, r);
+	*ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -EPROTO;
+}
+
+enum { HS_OK, HS_BOX, HS_UPSTREAM }; /* which side failed */
+
+static void box_failed(int r, char *why, size_t n)
+{
+	char e[200];
+	/* a client that does not trust the CA says so in its alert */
+	snprintf(why, n, "TLS handshake with the box failed: %s",
+		 r == -ETIMEDOUT ? "timed out" : tlslib_error(e, sizeof(e)));
+}
+
+static void upstream_failed(const struct sess *s, int r, char *why, size_t n)
+{
+	long v = s->u.ssl ? SSL_get_verify_result(s->u.ssl) : X509_V_OK;
+	char e[200];
+	snprintf(why, n, "TLS with %s failed: %s", s->ss->host,
+		 v != X509_V_OK    ? X509_verify_cert_error_string(v)
+		 : r == -ETIMEDOUT ? "timed out"
+				   : tlslib_error(e, sizeof(e)));
+}
+
+/* Both handshakes at once: the upstream's starts as soon as the box's
+ * hello is in (its ALPN decided), so the two overlap instead of adding up.
+ * HS_OK, or the side that failed, with why. */
+static int handshakes(struct brokertls *t, struct sess *s, char *why, size_t n)
+{
+	int64_t deadline = clock_ms() + s->ss->handshake_ms;
+	int b = 0, u = 0; /* 0: going on, 1: done, < 0: failed */
+	bool started = false;
+	short bev = 0, uev = 0;
+	if (box_prepare(t, s, why, n) < 0)
+		return HS_BOX;
+	hello_seen = false;
+	for (;;) {
+		if (b == 0 && (b = hs_step(s->c.ssl, true, &bev)) < 0)
+			box_failed(b, why, n);
+		if (b < 0)
+			return HS_BOX;
+		if (!started && (hello_seen || b == 1)) {
+			started = true;
+			u = upstream_prepare(t, s);
+		}
+		if (started && u == 0 && (u = hs_step(s->u.ssl, false, &uev)) < 0)
+			upstream_failed(s, u, why, n);
+		if (b == 1 && u != 0)
+			break;
+		struct pollfd p[3] = { { b == 0 ? s->c.fd : -1, bev, 0 },
+				       { started && u == 0 ? s->u.fd : -1, uev, 0 },
+				       { s->ss->stop_fd, POLLIN, 0 } };
+		int64_t left = deadline - clock_ms();
+		int k = left > 0 ? poll(p, 3, (int)left) : 0;
+		if (k > 0 && p[2].revents) {
+			snprintf(why, n, "the box is ending");
+			return HS_BOX;
+		}
+		if (k == 0 && b == 0) {
+			box_failed(-ETIMEDOUT, why, n);
+			return HS_BOX;
+		}
+		if (k == 0) {
+			upstream_failed(s, -ETIMEDOUT, why, n);
+			return HS_UPSTREAM;
+		}
 	}
-	if (r < 0) {
-		long v = s->u.ssl ? SSL_get_verify_result(s->u.ssl) : X509_V_OK;
-		char e[200];
-		snprintf(why, n, "TLS with %s failed: %s", host,
-			 v != X509_V_OK    ? X509_verify_cert_error_string(v)
-			 : r == -ETIMEDOUT ? "timed out"
-					   : tlslib_error(e, sizeof(e)));
+	if (u < 0)
+		return HS_UPSTREAM;
+	if (is_h2(s->c.ssl) != is_h2(s->u.ssl)) {
+		snprintf(why, n, "%s does not speak HTTP/2, which the box's client needs",
+			 s->ss->host);
+		return HS_UPSTREAM;
 	}
-	return r;
+	return HS_OK;
 }
 
 static void side_end(struct side *d)
@@ -469,6 +536,7 @@ void brokertls_serve(struct brokertls *t, const struct brokertls_session *ss)
 {
 	struct sess s = { .ss = ss, .c = { .fd = ss->cfd }, .u = { .fd = ss->ufd } };
 	char why[512];
+	int hs;
 	/* OpenSSL writes with write(): a peer gone would raise SIGPIPE. Held
 	 * for this thread while it serves, the one it may raise then taken. */
 	sigset_t pipe, old;
@@ -484,9 +552,9 @@ void brokertls_serve(struct brokertls *t, const struct brokertls_session *ss)
 	s.u.buf = malloc(SIDE_BUF);
 	if (!s.c.buf || !s.u.buf)
 		refuse(&s, "handshake", 0, "out of memory");
-	else if (box_side(t, &s, why, sizeof(why)) < 0)
+	else if ((hs = handshakes(t, &s, why, sizeof(why))) == HS_BOX)
 		refuse(&s, "handshake", 0, why);
-	else if (upstream_side(t, &s, why, sizeof(why)) < 0)
+	else if (hs == HS_UPSTREAM)
 		refuse(&s, "upstream", is_h2(s.c.ssl) ? 0 : 502, why);
 	else if (is_h2(s.c.ssl))
 		brokerh2_serve(ss, s.c.ssl, s.u.ssl);

@@ -43,6 +43,7 @@
 	X(SSL_CTX_new)                      \
 	X(SSL_CTX_set_alpn_protos)          \
 	X(SSL_CTX_set_alpn_select_cb)       \
+	X(SSL_CTX_set_client_hello_cb)      \
 	X(SSL_CTX_set_default_verify_paths) \
 	X(SSL_CTX_set_options)              \
 	X(SSL_CTX_set_verify)               \
@@ -143,6 +144,7 @@ char *tlslib_error(char *out, size_t n);
 #define SSL_CTX_new                      (tlslib.SSL_CTX_new)
 #define SSL_CTX_set_alpn_protos          (tlslib.SSL_CTX_set_alpn_protos)
 #define SSL_CTX_set_alpn_select_cb       (tlslib.SSL_CTX_set_alpn_select_cb)
+#define SSL_CTX_set_client_hello_cb      (tlslib.SSL_CTX_set_client_hello_cb)
 #define SSL_CTX_set_default_verify_paths (tlslib.SSL_CTX_set_default_verify_paths)
 #define SSL_CTX_set_options              (tlslib.SSL_CTX_set_options)
 #define SSL_CTX_set_verify               (tlslib.SSL_CTX_set_verify)

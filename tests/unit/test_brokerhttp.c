@@ -65,6 +65,14 @@ TEST(brokerhttp_puts_values_where_rules_say)
 		     "GET /bot123:TG%2FREAL%20VALUE/getMe?a=1&key=123%3ATG%2FREAL%20VALUE&"
 		     "b=123:TGPLACEHOLDER HTTP/1.1\r\n") == out_text);
 	CHECK(r.close && r.used == 2);
+	/* a client that percent-encodes the query's values (Python's quote) */
+	CHECK_INT(req("GET /x?key=123%3aTGPLACEHOLDER&b=1 HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n",
+		      &r),
+		  1);
+	CHECK(strstr(out_text, "GET /x?key=123%3ATG%2FREAL%20VALUE&b=1 HTTP/1.1\r\n") == out_text);
+	CHECK_INT(req("GET /x?key=123%3aTGPLACEHOLDEr HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n", &r),
+		  1);
+	CHECK(strstr(out_text, "GET /x?key=123%3aTGPLACEHOLDEr HTTP/1.1\r\n") == out_text);
 	/* a placeholder in the body only: nothing to do, nothing refused */
 	CHECK_INT(req("POST / HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 18\r\n\r\n"
 		      "ghp_OTHERPLACEHOLD",
