@@ -117,6 +117,10 @@ awk -v bn="$(med "$tmp/brokered.new")" -v tn="$(med "$tmp/tunnel.new")" \
 	printf "  brokered over tunnel: new connection %+.3f ms (target <= 1), kept alive %+.3f ms (target <= 0.1),\n", (bn - tn) / 1000, (bk - tk) / 1000
 	printf "                        first byte %+.3f ms (target <= 1), throughput %.2fx (target >= 0.5)\n", (bf - tf) / 1000, bb / tb
 }'
+printf '  a new connection, its parts (medians): TCP and CONNECT / TLS handshake / request and answer\n'
+for w in $wheres; do
+	printf '  %-10s %7d us / %7d us / %7d us\n' "$w" "$(med "$tmp/$w.new" 3)" "$(med "$tmp/$w.new" 5)" "$(med "$tmp/$w.new" 7)"
+done
 if [ -n "${BASELINE:-}" ]; then
 	awk -v bn="$(med "$tmp/brokered.new")" -v an="$(med "$tmp/baseline.new")" \
 		-v bk="$(med "$tmp/brokered.keep")" -v ak="$(med "$tmp/baseline.keep")" 'BEGIN {

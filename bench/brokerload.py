@@ -6,7 +6,9 @@ connection meets the upstream's own certificate).
 
   brokerload.py MODE N HOST CAFILE [ADDR]
     MODE new        N requests, each on a new connection (CONNECT, TLS
-                    handshake, GET /small, the answer read): "median p90" us
+                    handshake, GET /small, the answer read): "median p90" us,
+                    then the same of its parts: the TCP connection and the
+                    proxy's answer, the handshake, the request and answer
     MODE keep       N requests on one kept-alive connection: "median p90" us
     MODE firstbyte  N requests on one connection for /sse?N=3&GAP_MS=2, the
                     delay of each event (received - sent by the upstream, the
@@ -50,7 +52,13 @@ def connect():
         if not head.startswith(b"HTTP/1.1 200"):
             raise SystemExit("CONNECT: " + head.split(b"\r\n")[0].decode())
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return ctx.wrap_socket(s, server_hostname=host)
+    MARKS[0] = time.perf_counter()
+    t = ctx.wrap_socket(s, server_hostname=host)
+    MARKS[1] = time.perf_counter()
+    return t
+
+
+MARKS = [0.0, 0.0]
 
 
 class Conn:
@@ -92,14 +100,19 @@ def stats(xs):
 
 
 if mode == "new":
-    ts = []
+    # also where it goes: the TCP connection and the proxy's answer, the
+    # TLS handshake, the request and its answer
+    ts, tt, th, tr = [], [], [], []
     for _ in range(n):
         t0 = time.perf_counter()
         c = Conn()
         c.small()
         ts.append(time.perf_counter() - t0)
+        tt.append(MARKS[0] - t0)
+        th.append(MARKS[1] - MARKS[0])
+        tr.append(time.perf_counter() - MARKS[1])
         c.t.close()
-    print(stats(ts))
+    print(stats(ts), stats(tt), stats(th), stats(tr))
 elif mode == "keep":
     c = Conn()
     c.small()
