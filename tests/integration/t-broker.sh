@@ -89,7 +89,12 @@ EOF
 		https://h2.broker.test/echo && H2_READY=1
 	: >"$H2_LOG"
 }
-broker_setup || true
+# Every case needs the namespace and the upstream: without them the file
+# skips with one line.
+if ! broker_setup; then
+	echo "ok - t-broker: every case # SKIP $NET_WHY"
+	exit 0
+fi
 
 need_net() {
 	[ -n "$NET_READY" ] || skip "$NET_WHY"
