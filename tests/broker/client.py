@@ -8,6 +8,9 @@ trusts (ssl.create_default_context(): SSL_CERT_FILE).
       {ENV:NAME} for $NAME, {BIG:N} for N bytes of 'a'. Prints the response's
       status line, or "TLS-ERROR ..." / "CLOSED". CLIENT_ALPN=h2 (comma-
       separated) changes the protocols offered (http/1.1).
+  client.py rawall HOST REQUEST
+      The same, every status line that comes back (pipelined requests)
+      within 3 s or before the end, then "END".
   client.py sse HOST PATH
       GETs PATH (text/event-stream) and prints one JSON line: for each event
       [i, t_sent (the upstream's clock), t_received], and t_head (the head
@@ -71,6 +74,26 @@ def raw(host, req):
     print(head.split(b"\r\n")[0].decode("latin-1") if head else "CLOSED")
 
 
+def rawall(host, req):
+    """Like raw, but prints every status line that comes back within 3 s
+    or before the connection ends (pipelined requests), then "END"."""
+    t = tunnel(host)
+    t.sendall(expand(req))
+    t.settimeout(3)
+    got = b""
+    try:
+        while True:
+            k = t.recv(65536)
+            if not k:
+                break
+            got += k
+    except (socket.timeout, ssl.SSLError, ConnectionError):
+        pass
+    for m in re.finditer(rb"HTTP/1\.[01] \d{3}[^\r\n]*", got):
+        print(m.group(0).decode("latin-1"))
+    print("END")
+
+
 def sse(host, path):
     t = tunnel(host)
     t.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n" % (path.encode(), host.encode()))
@@ -94,4 +117,4 @@ def sse(host, path):
 
 
 if __name__ == "__main__":
-    {"raw": raw, "sse": sse}[sys.argv[1]](*sys.argv[2:])
+    {"raw": raw, "rawall": rawall, "sse": sse}[sys.argv[1]](*sys.argv[2:])

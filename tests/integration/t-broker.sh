@@ -534,6 +534,55 @@ $out"
 }
 case_run "smuggling (CL+TE), a huge head, a wrong Host, another host's placeholder refused" hostile_requests_in_tls
 
+# Requests inside the TLS framed every way a box might try: pipelined (a
+# second request in the same write, good or bad), lengths, chunking, folding,
+# bare LF, versions. Each answer as HTTP/1.1 says; only the good requests
+# reach the upstream, each with the value.
+framing_inside_tls() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	cp "$BROKER_DIR/client.py" "$P/"
+	up_mark
+	H='Host: api.broker.test\r\nx-api-key: {ENV:BROKER_KEY}\r\n'
+	X='Connection: close\r\n'
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c "
+		c() { echo \"== \$1\"; python3 client.py rawall api.broker.test \"\$2\"; }
+		c pipelined 'GET /echo/p1 HTTP/1.1\r\n${H}\r\nGET /echo/p2 HTTP/1.1\r\n${H}${X}\r\n'
+		c pipelined-bad 'GET /echo/p3 HTTP/1.1\r\n${H}\r\nGET /echo/p4 HTTP/1.1\r\nHost: evil.test\r\n\r\n'
+		c cl-same 'POST /echo/cl2 HTTP/1.1\r\n${H}${X}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello'
+		c cl-differ 'POST /echo/cl3 HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'
+		c absolute 'GET https://api.broker.test/echo/abs HTTP/1.1\r\n${H}\r\n'
+		c fold 'GET /echo/fold HTTP/1.1\r\n${H}X-F: a\r\n b\r\n\r\n'
+		c te-list 'POST /echo/te HTTP/1.1\r\n${H}Transfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n'
+		c chunk-ext 'POST /echo/chx HTTP/1.1\r\n${H}${X}Transfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\n\r\n'
+		c chunk-bad 'POST /echo/chb HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n'
+		c close 'GET /echo/close HTTP/1.1\r\n${H}${X}\r\nGET /echo/after-close HTTP/1.1\r\n${H}\r\n'
+		c bare-lf 'GET /echo/lf HTTP/1.1\n${H}\r\n'
+		c space-colon 'GET /echo/sp HTTP/1.1\r\nHost: api.broker.test\r\nx-api-key : {ENV:BROKER_KEY}\r\n\r\n'
+		c http12 'GET /echo/v12 HTTP/1.2\r\n${H}\r\n'
+		c http09 'GET /echo/v09\r\n\r\n'") || fail "run failed: $out"
+	expected=$(printf '%s\n' "== pipelined" "HTTP/1.1 200 OK" "HTTP/1.1 200 OK" END \
+		"== pipelined-bad" "HTTP/1.1 200 OK" "HTTP/1.1 400 Bad Request" END \
+		"== cl-same" "HTTP/1.1 200 OK" END "== cl-differ" "HTTP/1.1 400 Bad Request" END \
+		"== absolute" "HTTP/1.1 400 Bad Request" END "== fold" "HTTP/1.1 400 Bad Request" END \
+		"== te-list" "HTTP/1.1 400 Bad Request" END "== chunk-ext" "HTTP/1.1 200 OK" END \
+		"== chunk-bad" END "== close" "HTTP/1.1 200 OK" END \
+		"== bare-lf" "HTTP/1.1 400 Bad Request" END "== space-colon" "HTTP/1.1 400 Bad Request" END \
+		"== http12" "HTTP/1.1 505 HTTP Version Not Supported" END "== http09" "HTTP/1.1 400 Bad Request" END)
+	[ "$out" = "$expected" ] || fail "answers: $(diff <(echo "$expected") <(echo "$out"))"
+	# What reached the upstream: the good requests, with the value; a
+	# malformed chunk's data never.
+	got=$(up_field target | sort | tr '\n' ' ')
+	[ "$got" = "/echo/chb /echo/chx /echo/cl2 /echo/close /echo/p1 /echo/p2 /echo/p3 " ] ||
+		fail "the upstream got: $got"
+	[ "$(up_field header x-api-key | sort -u)" = "$V_KEY" ] || fail "not all with the value: $(up_field header x-api-key)"
+	up_new | grep '"/echo/chb"' | grep -q '"body": ""' || fail "a malformed chunk's data reached the upstream: $(up_new | grep chb)"
+	up_new | grep '"/echo/chx"' | grep -q '"body": "hello"' || fail "a chunk with an extension: $(up_new | grep chx)"
+	[ "$(broker_events | grep -c '"decision":"deny"')" -ge 10 ] || fail "not 10 deny events: $(broker_events)"
+}
+case_run "inside the TLS: pipelined, length, chunking, folding, bare LF, versions framed as HTTP/1.1 says" framing_inside_tls
+
 sse_streamed() {
 	need_net
 	mkproj "$P"
