@@ -494,15 +494,47 @@ static void broker_serve(struct conn *c, const struct brokerhttp_secret *s)
 	brokertls_serve(p->cfg.broker->tls, &ss);
 }
 
+/* Does the box speak TLS in the tunnel? Its first byte, once it comes
+ * (within the request timeout): a TLS record of a handshake is 0x16. 1
+ * TLS, 0 something else (plain HTTP in a CONNECT, as Node's proxy agent
+ * sends an http:// URL), < 0 nothing came. */
+static int speaks_tls(struct conn *c)
+{
+	int tmo = c->p->cfg.request_timeout_ms > 0 ? c->p->cfg.request_timeout_ms : 10000;
+	uint8_t b;
+	int r = wait_fd(c, c->cfd, POLLIN, clock_ms() + tmo);
+	if (r < 0)
+		return r;
+	ssize_t k = recv(c->cfd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return k == 1 ? b == 0x16 : -EPIPE;
+}
+
 /* After the box was told a CONNECT to a brokered host is established:
  * serve it (extra: bytes the box sent before that answer, which would be
- * the start of its TLS: refused), then log it. */
+ * the start of its TLS: refused), then log it. What is not TLS is
+ * tunnelled as to any host (no value goes in plain text), unless its first
+ * bytes hold a placeholder (refused, as in a plain-HTTP request). */
 static void broker_connect(struct conn *c, const struct brokerhttp_secret *s, size_t extra)
 {
-	if (extra)
+	char b[HTTPREQ_HEAD_MAX];
+	int tls = extra ? 0 : speaks_tls(c);
+	if (extra) {
 		broker_deny(c, "handshake", 0, "bytes sent before the proxy's answer");
-	else
+	} else if (tls == 1) {
 		broker_serve(c, s);
+	} else if (tls == 0) {
+		ssize_t k = recv(c->cfd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+		const char *leak = k > 0 ? broker_leak(c->p, b, (size_t)k) : NULL;
+		c->brokered = false;
+		if (leak) {
+			char why[128];
+			snprintf(why, sizeof(why),
+				 "the placeholder of brokered secret %s in plain text in a tunnel", leak);
+			broker_deny(c, "placeholder", 0, why);
+		} else {
+			relay(c, RELAY_ALL);
+		}
+	}
 	conn_log(c, true, NULL);
 }
 

@@ -2,6 +2,7 @@
 // plain Node (20 or later), no npm dependency.
 //
 //   node mock-telegram.mjs --listen ADDR:PORT --log FILE --token TOKEN [--from ID]
+//                          [--tls CERT.pem KEY.pem]
 //
 // Serves POST|GET /bot<TOKEN>/<method> (any other token: 401, as Telegram
 // does): getMe, deleteWebhook, setWebhook, getWebhookInfo, setMyCommands,
@@ -12,8 +13,11 @@
 // sendChatAction (answered with a message object). Anything else answers
 // {ok: true, result: true}. Every request is one JSON line in the log:
 // method, the Bot API method, and for sendMessage the chat_id and text.
+// --tls serves HTTPS with that certificate (a brokered bot token: the token
+// in the path is the real one only if clawbox's proxy put it there).
 import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -82,8 +86,13 @@ const methods = {
   getMyCommands: () => [],
 };
 
-http
-  .createServer((req, res) => {
+const tls = args.indexOf("--tls");
+const server = (handler) =>
+  tls >= 0
+    ? https.createServer({ cert: fs.readFileSync(args[tls + 1]), key: fs.readFileSync(args[tls + 2]) }, handler)
+    : http.createServer(handler);
+
+server((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {

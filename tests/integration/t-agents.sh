@@ -329,6 +329,25 @@ case_h2_brokered() {
 }
 case_run "an HTTP/2-only client with a brokered key: h2 both ways, the key in, its echo scrubbed" case_h2_brokered
 
+# Plain HTTP in a CONNECT to a brokered host (Node's proxy agent sends an
+# http:// URL so): tunnelled as to any host, no value put in; with the
+# placeholder in it, refused and audited.
+case_plain_in_tunnel() {
+	mkproj "$P"
+	local key=sk-ant-api03-plaintunnel0123456789abcdefAB
+	printf %s "$key" | "$CLAWBOX" secrets --project "$P" set ANTHROPIC_API_KEY \
+		--broker "$MOCK_IP=header:x-api-key" >/dev/null
+	box -- sh -c 'curl -sS -m 10 --proxytunnel -o /dev/null -w "%{http_code}\n" "$0/v1/models";
+		curl -sS -m 10 --proxytunnel -H "x-api-key: $ANTHROPIC_API_KEY" "$0/v1/models" || echo refused' \
+		"$MOCK" >"$C/out" 2>&1 || true
+	[ "$(head -1 "$C/out")" = 200 ] || fail "plain HTTP in a tunnel to a brokered host: $(cat "$C/out")"
+	grep -q '^refused$' "$C/out" || fail "the placeholder in plain text was not refused: $(cat "$C/out")"
+	"$CLAWBOX" audit --project "$P" --json | grep '"net.broker"' >"$C/broker" || true
+	grep '"decision":"deny"' "$C/broker" | grep -q '"what":"placeholder"' ||
+		fail "no placeholder denial in the audit: $(cat "$C/broker")"
+}
+case_run "plain HTTP in a tunnel to a brokered host: tunnelled, a placeholder in it refused" case_plain_in_tunnel
+
 # The pins are shared by every run: an agent cannot change them.
 case_pins_read_only() {
 	mkproj "$P"

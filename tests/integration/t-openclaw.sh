@@ -65,8 +65,25 @@ OC_PIDS+=($!)
 ip netns exec "$NS" "$NODE" "$ROOT/tests/agents/mock-telegram.mjs" --listen "$REMOTE_IP:8081" \
 	--log "$T_TMP/tg.log" --token "$TG_TOKEN" >/dev/null 2>&1 &
 OC_PIDS+=($!)
+# Telegram over HTTPS too, its certificate from a CA of the test's own that
+# clawbox's proxy trusts (CLAWBOX_UPSTREAM_CA_FILE): the gateway's bot token
+# is brokered (docs/SECRETS.md), the mock gets the real one in the path.
+TLS_DIR=$T_TMP/tls
+mkdir -p "$TLS_DIR"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=oc-test-ca \
+	-keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=tg \
+		-keyout "$TLS_DIR/tg.key" -out "$TLS_DIR/tg.csr" 2>/dev/null &&
+	printf 'subjectAltName=IP:%s\n' "$REMOTE_IP" >"$TLS_DIR/ext" &&
+	openssl x509 -req -in "$TLS_DIR/tg.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+		-CAcreateserial -days 2 -extfile "$TLS_DIR/ext" -out "$TLS_DIR/tg.pem" 2>/dev/null ||
+	skip_all "openssl cannot make the test's certificates"
+ip netns exec "$NS" "$NODE" "$ROOT/tests/agents/mock-telegram.mjs" --listen "$REMOTE_IP:8443" \
+	--log "$T_TMP/tg.log" --token "$TG_TOKEN" --tls "$TLS_DIR/tg.pem" "$TLS_DIR/tg.key" >/dev/null 2>&1 &
+OC_PIDS+=($!)
 for _ in $(seq 100); do
-	curl -s -m 1 -o /dev/null "http://$REMOTE_IP:8081/" && curl -s -m 1 -o /dev/null "http://$REMOTE_IP:8080/" && break
+	curl -s -m 1 -o /dev/null "http://$REMOTE_IP:8081/" && curl -s -m 1 -o /dev/null "http://$REMOTE_IP:8080/" &&
+		curl -s -m 1 -o /dev/null --cacert "$TLS_DIR/ca.pem" "https://$REMOTE_IP:8443/" && break
 	sleep 0.1
 done
 
@@ -212,7 +229,7 @@ gateway_conf() {
   "agents": { "defaults": { "model": { "primary": "mock/mock-1" }, "workspace": "/workspace" } },
   "tools": { "profile": "coding" },
   "channels": { "telegram": { "enabled": true, "dmPolicy": "pairing",
-      "apiRoot": "http://$REMOTE_IP:8081", "network": { "dangerouslyAllowPrivateNetwork": true } } }
+      "apiRoot": "${TG_ROOT:-http://$REMOTE_IP:8081}", "network": { "dangerouslyAllowPrivateNetwork": true } } }
 }
 EOF
 	umask 077
@@ -227,7 +244,7 @@ invoke() {
 # The recipe of docs/OPENCLAW.md: the gateway as the up box's command,
 # published on $PORT; returns once `clawbox status` says it is healthy.
 gateway_up() {
-	oc_up gw --config "$C/conf" --secrets "$C/secrets.env" --publish "$PORT:18789" \
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem oc_up gw --config "$C/conf" --secrets "$C/secrets.env" --publish "$PORT:18789" \
 		--health "http://127.0.0.1:$PORT/readyz" --allow-ip "$REMOTE_IP" \
 		--setenv PATH="$BOX_OC/bin:/usr/bin:/bin" -- openclaw gateway run
 	for _ in $(seq 180); do
@@ -250,7 +267,8 @@ gateway_turn() {
 gateway_in_an_up_box() {
 	trap down_all EXIT
 	mkproj "$P"
-	gateway_conf
+	TG_ROOT=https://$REMOTE_IP:8443 gateway_conf
+	$CLAWBOX secrets --box gw --project "$P" broker TELEGRAM_BOT_TOKEN "$REMOTE_IP=path" >/dev/null
 	PORT=$((28000 + OC_N))
 	snapshot "$P" >"$C/before"
 	gateway_up
@@ -280,7 +298,18 @@ gateway_in_an_up_box() {
 	# the mocks were reached through the proxy only
 	$CLAWBOX audit --box gw --net >"$C/net"
 	grep -q "ALLOW.*$REMOTE_IP:8080" "$C/net" || fail "the LLM not through the proxy: $(tail "$C/net")"
-	grep -q "ALLOW.*$REMOTE_IP:8081" "$C/net" || fail "Telegram not through the proxy"
+	grep -q "ALLOW.*$REMOTE_IP:8443" "$C/net" || fail "Telegram not through the proxy"
+	# the bot token is brokered: the gateway holds a placeholder of its
+	# shape, the mock got the real token (never a 401), the audit has it
+	local env ph
+	env=$(for p in $(pgrep -f 'openclaw'); do tr '\0' '\n' <"/proc/$p/environ"; done 2>/dev/null |
+		grep '^TELEGRAM_BOT_TOKEN=' | sort -u)
+	ph=${env#TELEGRAM_BOT_TOKEN=}
+	[ -n "$env" ] && [ "$(echo "$env" | wc -l)" -eq 1 ] || fail "the gateway's token variable: $env"
+	[ "$ph" != "$TG_TOKEN" ] && [ "${#ph}" -eq "${#TG_TOKEN}" ] || fail "the gateway holds the token"
+	! grep -q '"status":401' "$T_TMP/tg.log" || fail "a Telegram call without the real token"
+	$CLAWBOX audit --box gw --json | grep '"net.broker"' | grep '"decision":"allow"' |
+		grep -q '"secrets":\["TELEGRAM_BOT_TOKEN"\]' || fail "no brokered Telegram call in the audit"
 	snapshot "$P" | diff "$C/before" - || fail "the host project changed"
 }
 
