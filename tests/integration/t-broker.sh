@@ -296,9 +296,21 @@ placeholder_elsewhere_not_replaced() {
 		sh -c 'curl -s -m 10 -o /dev/null -w "%{http_code}" "http://api.broker.test/echo?k=$BROKER_KEY"') || true
 	[ "$code" = 403 ] || fail "plain HTTP to the brokered host: expected 403, got '$code'"
 	[ -z "$(up_new)" ] || fail "the plain server got the request: $(up_new)"
+	# ... and plain HTTP inside a CONNECT to the brokered host (as Node's
+	# proxy agent sends an http:// URL): refused, not tunnelled.
+	code=$(box --allow-domain api.broker.test:80 --allow-ip "$REMOTE_IP" -- \
+		sh -c 'curl -s -m 10 -p -o /dev/null -w "%{http_code}" -H "x-api-key: $BROKER_KEY" http://api.broker.test/echo/connect') || true
+	[ "$code" != 200 ] || fail "plain HTTP with the placeholder in a CONNECT to the brokered host: 200"
+	[ -z "$(up_new)" ] || fail "the plain server got the request: $(up_new)"
 	ev=$(broker_events)
-	[ "$(echo "$ev" | grep '"decision":"deny"' | grep -c '"what":"placeholder"')" -ge 2 ] ||
-		fail "no placeholder deny events: $ev"
+	[ "$(echo "$ev" | grep '"decision":"deny"' | grep -c '"what":"placeholder"')" -ge 3 ] ||
+		fail "not 3 placeholder deny events: $ev"
+	# Control: without the placeholder that tunnel carries it (no value put
+	# in plain text).
+	code=$(box --allow-domain api.broker.test:80 --allow-ip "$REMOTE_IP" -- \
+		sh -c 'curl -s -m 10 -p -o /dev/null -w "%{http_code}" -H "x-api-key: nothing-secret" http://api.broker.test/echo/connect') || true
+	[ "$code" = 200 ] || fail "control: plain HTTP in a CONNECT without the placeholder: '$code'"
+	[ "$(up_field header x-api-key)" = nothing-secret ] || fail "control: the plain server got: $(up_new)"
 	# Control: the same request without the placeholder goes through.
 	code=$(box --allow-domain good.test --allow-ip "$REMOTE_IP" -- \
 		sh -c 'curl -s -m 10 -o /dev/null -w "%{http_code}" -H "x-api-key: nothing-secret" http://good.test/echo') || true
@@ -317,7 +329,7 @@ placeholder_elsewhere_not_replaced() {
 		grep -vq '"brokered":true' || fail "the tunnel is logged as brokered: $(audit_json | grep tunnel.broker)"
 	no_value "the audit" "$(audit_json)"
 }
-case_run "a placeholder bound elsewhere: plain HTTP refused (403), a tunnel carries it unchanged" placeholder_elsewhere_not_replaced
+case_run "a placeholder bound elsewhere: plain HTTP (proxied or in a CONNECT) refused, a tunnel carries it unchanged" placeholder_elsewhere_not_replaced
 
 places_and_body() {
 	need_net
