@@ -4,12 +4,12 @@
 #   ca.crt ca.key          the test root CA (CLAWBOX_UPSTREAM_CA_FILE)
 #   api.crt api.key        its leaf for api.broker.test, tunnel.broker.test,
 #                          other.broker.test, h2.broker.test (SAN DNS); not
-#                          bad.broker.test
+#                          bad.broker.test; and IP_ADDRESS when given
 #   rogue-ca.crt           a CA nobody trusts; rogue.crt rogue.key its leaf
 #                          for rogue.broker.test
 #   other-ca.crt           a CA that signed nothing a test meets (a client
 #                          that trusts only it trusts no one here)
-# usage: tests/broker/certs.sh DIR
+# usage: tests/broker/certs.sh DIR [IP_ADDRESS]
 set -eu
 d=$1
 mkdir -p "$d"
@@ -25,7 +25,7 @@ leaf() {
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=${3%%,*}" \
 		-keyout "$1.key" -out "$1.csr" 2>/dev/null
 	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
-		"$(echo "$3" | sed 's/\([^,]*\)/DNS:\1/g')" >"$1.ext"
+		"$(echo "$3" | tr ',' '\n' | sed '/^IP:/!s/^/DNS:/' | paste -sd,)" >"$1.ext"
 	openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -days 30 \
 		-extfile "$1.ext" -out "$1.crt" 2>/dev/null
 	rm -f "$1.csr" "$1.ext"
@@ -33,6 +33,6 @@ leaf() {
 ca ca "clawbox test root CA"
 ca rogue-ca "clawbox rogue CA"
 ca other-ca "clawbox other CA"
-leaf api ca "api.broker.test,tunnel.broker.test,other.broker.test,h2.broker.test"
+leaf api ca "api.broker.test,tunnel.broker.test,other.broker.test,h2.broker.test${2:+,IP:$2}"
 leaf rogue rogue-ca "rogue.broker.test"
 chmod 644 ./*.crt ./*.key

@@ -50,7 +50,7 @@ trap broker_cleanup EXIT
 broker_setup() {
 	[ "$(id -u)" -eq 0 ] || return 1
 	for c in ip curl openssl python3; do command -v $c >/dev/null || return 1; done
-	bash "$BROKER_DIR/certs.sh" "$CERTS" || { NET_WHY="the test certificates could not be made"; return 1; }
+	bash "$BROKER_DIR/certs.sh" "$CERTS" "$REMOTE_IP" || { NET_WHY="the test certificates could not be made"; return 1; }
 	chmod 755 "$CERTS"
 	remote_ns "$NS" "$VH" "$VR" "$HOST_IP" "$REMOTE_IP" || return 1
 	ip netns exec "$NS" python3 "$BROKER_DIR/upstream.py" --log "$UP_LOG" --addr "$REMOTE_IP" \
@@ -839,6 +839,59 @@ rule_applies_to_run_values() {
 	[ "$out" = "$V_KEY" ] || fail "after off: the box got '$out', not the value"
 }
 case_run "a rule brokers values from -e and --secrets; list shows it; off removes it" rule_applies_to_run_values
+
+# A rule naming an IP address: a CONNECT to that address is brokered (the
+# box's leaf and the upstream's certificate name the address).
+ip_literal_rule() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "$REMOTE_IP=header:x-api-key"
+	up_mark
+	out=$(box --allow-ip "$REMOTE_IP" -- sh -c \
+		'curl -sS -m 10 -o /dev/null -w "%{http_code}" -H "x-api-key: $BROKER_KEY" https://'"$REMOTE_IP"'/echo/ip') ||
+		fail "run failed: $out"
+	[ "$out" = 200 ] || fail "an IP literal rule: $out"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "an IP literal rule: upstream got '$(up_field header x-api-key)'"
+	broker_events | grep '"decision":"allow"' | grep -q "\"host\":\"$REMOTE_IP\"" || fail "no allow event: $(broker_events)"
+}
+case_run "a rule naming an IP address brokers CONNECTs to it" ip_literal_rule
+
+# Bad rules are refused with nothing changed; a value too short for a
+# placeholder of its shape stops the run before the box starts (the value
+# must not reach it in place of a placeholder).
+bad_rules_and_short_values() {
+	mkproj "$P"
+	"$CLAWBOX" secrets broker --project "$P" GOOD_KEY "api.broker.test=header:x-api-key" || fail "a good rule refused"
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	before=$(cat "$box/broker.toml")
+	for spec in 'bad host=header:x' 'api.broker.test=nowhere' 'nosuchpreset' 'api.broker.test=header:' \
+		'api.broker.test=header:a b' 'api.broker.test=query:' '' 'api.broker.test'; do
+		set +e
+		err=$("$CLAWBOX" secrets broker --project "$P" GOOD_KEY "$spec" 2>&1)
+		rc=$?
+		set -e
+		[ $rc -eq 2 ] || fail "rule '$spec': exit $rc: $err"
+		echo "$err" | grep -q "nothing changed" || fail "rule '$spec': $err"
+	done
+	set +e
+	printf %s "$V_KEY" | "$CLAWBOX" secrets set --project "$P" NEW_KEY --broker 'bad host' 2>/dev/null
+	rc=$?
+	set -e
+	[ $rc -eq 2 ] || fail "secrets set with a bad rule: exit $rc"
+	[ "$(cat "$box/broker.toml")" = "$before" ] || fail "broker.toml changed: $(cat "$box/broker.toml")"
+	! "$CLAWBOX" secrets list --project "$P" 2>&1 | grep -q NEW_KEY || fail "the value was stored with a bad rule"
+	# Too short: the run does not start, the command never runs.
+	set +e
+	err=$("$CLAWBOX" run --project "$P" -e GOOD_KEY=short12 -- sh -c 'echo RAN; touch ran' 2>&1)
+	rc=$?
+	set -e
+	[ $rc -eq 125 ] || fail "a too short value: exit $rc: $err"
+	echo "$err" | grep -q "cannot be brokered" || fail "no message: $err"
+	echo "$err" | grep -q RAN && fail "the command ran: $err"
+	[ ! -e "$box/upper/ran" ] || fail "the command ran (upper)"
+	true
+}
+case_run "bad rules refused with nothing changed; a value too short for a placeholder stops the run" bad_rules_and_short_values
 
 brokered_host_still_needs_policy() {
 	need_net
