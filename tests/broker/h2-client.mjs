@@ -5,11 +5,13 @@
 //
 //   node h2-client.mjs HOST 'SPEC'
 //   SPEC: [{"path": "/echo", "method": "GET", "headers": {...}, "body": "...",
+//           "body_x": N (the body followed by N bytes of 'x'),
+//           "count_only": true (the response's bytes counted, not kept),
 //           "authority": "another.host"}]
 //   ({ENV:NAME} in a header value or a body: $NAME)
 //
 // Prints one JSON line a request, in SPEC's order: {"status", "headers",
-// "body", "chunks": [[t_received, text], ...]} or {"error", "code"} (the
+// "body", "len", "chunks": [[t_received, text], ...]} or {"error", "code"} (the
 // stream's reset code); "session_error" when the connection failed.
 import http from "node:http";
 import http2 from "node:http2";
@@ -58,20 +60,24 @@ req.on("connect", (res, socket) => {
 		const headers = { ":method": r.method ?? "GET", ":path": r.path };
 		if (r.authority) headers[":authority"] = r.authority;
 		for (const [k, v] of Object.entries(r.headers ?? {})) headers[k] = env(v);
-		const st = c.request(headers, { endStream: r.body === undefined });
+		const st = c.request(headers, { endStream: r.body === undefined && r.body_x === undefined });
 		const o = { status: 0, headers: {}, body: "", chunks: [] };
 		st.on("response", (h) => {
 			o.status = h[":status"];
 			for (const [k, v] of Object.entries(h)) if (!k.startsWith(":")) o.headers[k] = v;
 		});
+		o.len = 0;
 		st.on("data", (d) => {
+			o.len += d.length;
+			if (r.count_only) return;
 			o.body += d;
 			o.chunks.push([Date.now() / 1000, d.toString()]);
 		});
 		st.on("end", () => finish(i, o));
 		st.on("close", () => finish(i, o.status ? o : { error: "closed", code: st.rstCode }));
 		st.on("error", (e) => finish(i, { error: e.message, code: st.rstCode }));
-		if (r.body !== undefined) st.end(env(r.body));
+		if (r.body_x !== undefined) st.end(Buffer.concat([Buffer.from(env(r.body ?? "")), Buffer.alloc(r.body_x, "x")]));
+		else if (r.body !== undefined) st.end(env(r.body));
 	});
 });
 req.end();

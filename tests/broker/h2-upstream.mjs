@@ -11,10 +11,14 @@
 // session: a number per connection (streams of one connection share it).
 // Endpoints: /echo (200, JSON {"ok", "session", "body_len"}), /reflect (the
 // x-api-key it got in header x-echo and twice in the body), /sse (5 events
-// 50 ms apart, each "data: {"i": I, "t": SENT_MS}"), anything else 404.
+// 50 ms apart, each "data: {"i": I, "t": SENT_S}"), /big?n=BYTES (that many
+// 'x', written as flow control lets), anything else 404. A request body is
+// logged whole ("body") up to 64 KiB, and always as "body_len" and
+// "body_sha256".
 // Prints "listening" once it is.
 import http2 from "node:http2";
 import fs from "node:fs";
+import { createHash } from "node:crypto";
 
 const arg = (name) => process.argv[process.argv.indexOf(name) + 1];
 const [addr, port] = [arg("--listen").slice(0, arg("--listen").lastIndexOf(":")), Number(arg("--listen").split(":").pop())];
@@ -32,7 +36,8 @@ server.on("stream", (stream, headers) => {
 			proto: "h2", session: stream.session.clawboxId, method: headers[":method"], path,
 			authority: headers[":authority"],
 			headers: Object.entries(headers).filter(([k]) => !k.startsWith(":")).map(([k, v]) => [k, String(v)]),
-			body: body.toString("latin1"), t: Date.now() / 1000,
+			body: body.length <= 65536 ? body.toString("latin1") : "", body_len: body.length,
+			body_sha256: createHash("sha256").update(body).digest("hex"), t: Date.now() / 1000,
 		};
 		fs.appendFileSync(logFile, JSON.stringify(rec) + "\n");
 		const u = new URL(path, "https://x");
@@ -43,6 +48,20 @@ server.on("stream", (stream, headers) => {
 			const v = String(headers["x-api-key"] ?? "");
 			stream.respond({ ":status": 200, "content-type": "text/plain", "x-echo": v });
 			stream.end(`key=${v}\nagain ${v} end\n`);
+		} else if (u.pathname === "/big") {
+			const n = Number(u.searchParams.get("n") ?? 1048576);
+			stream.respond({ ":status": 200, "content-type": "application/octet-stream", "content-length": n });
+			const block = Buffer.alloc(65536, "x");
+			let left = n;
+			const more = () => {
+				while (left > 0) {
+					const k = Math.min(left, block.length);
+					left -= k;
+					if (!stream.write(k === block.length ? block : block.subarray(0, k))) return stream.once("drain", more);
+				}
+				stream.end();
+			};
+			more();
 		} else if (u.pathname === "/sse") {
 			stream.respond({ ":status": 200, "content-type": "text/event-stream" });
 			let i = 0;

@@ -808,6 +808,44 @@ PY
 }
 case_run "HTTP/2 both sides: streams at once get the value; body, echo, SSE; bad streams refused" h2_brokered
 
+# HTTP/2 flow control end to end: 32 streams at once (the proxy's bound),
+# among them a 1 MB upload (a placeholder first: unchanged) and an 8 MiB
+# download; every stream answered, the bytes whole.
+h2_bulk() {
+	need_net
+	[ -n "$H2_READY" ] || skip "needs node (the HTTP/2 upstream)"
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "h2.broker.test=header:x-api-key"
+	cp "$BROKER_DIR/h2-client.mjs" "$P/"
+	: >"$H2_LOG"
+	spec=$(python3 -c '
+import json
+K = {"x-api-key": "{ENV:BROKER_KEY}"}
+s = [{"path": "/echo/s%d" % i, "headers": K} for i in range(30)]
+s.append({"path": "/echo/up", "method": "POST", "headers": K, "body": "{ENV:BROKER_KEY}", "body_x": 1000000})
+s.append({"path": "/big?n=8388608", "headers": K, "count_only": True})
+print(json.dumps(s))')
+	out=$(box --allow-domain h2.broker.test --allow-ip "$H2_IP" -- sh -c \
+		'echo "$BROKER_KEY"; node h2-client.mjs h2.broker.test "$1"' sh "$spec" 2>&1) || fail "run failed: $out"
+	ph=$(echo "$out" | sed -n 1p)
+	placeholder_ok "$ph" "$V_KEY"
+	echo "$out" | sed 1d >"$C/res"
+	python3 - "$C/res" "$H2_LOG" "$V_KEY" "$ph" <<'PY' || fail "HTTP/2 bulk through the broker"
+import hashlib, json, sys
+res = [json.loads(l) for l in open(sys.argv[1])]
+up = {r["path"]: r for r in map(json.loads, open(sys.argv[2]))}
+v, ph = sys.argv[3], sys.argv[4]
+assert len(res) == 32 and all(r.get("status") == 200 for r in res), [r for r in res if r.get("status") != 200]
+assert res[31]["len"] == 8 << 20, "the download: %s bytes" % res[31]["len"]
+assert len(up) == 32, "the upstream got %d requests" % len(up)
+assert all(dict(r["headers"]).get("x-api-key") == v for r in up.values()), "not all with the value"
+u = up["/echo/up"]
+want = hashlib.sha256(ph.encode() + b"x" * 1000000).hexdigest()
+assert u["body_len"] == len(ph) + 1000000 and u["body_sha256"] == want, "the upload changed: %d bytes" % u["body_len"]
+PY
+}
+case_run "HTTP/2: 32 streams at once, a 1 MB upload and an 8 MiB download whole (flow control)" h2_bulk
+
 # The rule without the value: a value from -e or --secrets is brokered by
 # it; `secrets list` shows it; `broker NAME off` removes it.
 rule_applies_to_run_values() {
