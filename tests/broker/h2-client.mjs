@@ -10,6 +10,7 @@
 //           "authority": "another.host"}]
 //   ({ENV:NAME} in a header value or a body: $NAME)
 //
+// H2_WAIT_SETTINGS=1: the requests wait for the server's SETTINGS.
 // Prints one JSON line a request, in SPEC's order: {"status", "headers",
 // "body", "len", "chunks": [[t_received, text], ...]} or {"error", "code"} (the
 // stream's reset code); "session_error" when the connection failed.
@@ -46,6 +47,11 @@ req.on("connect", (res, socket) => {
 		console.log(JSON.stringify({ session_error: e.message }));
 		process.exit(1);
 	});
+	// H2_WAIT_SETTINGS=1: no request before the server's SETTINGS (its
+	// stream limit known), as a careful client does.
+	if (process.env.H2_WAIT_SETTINGS) c.once("remoteSettings", () => send());
+	else send();
+	function send() {
 	let left = spec.length;
 	const finish = (i, o) => {
 		if (out[i]) return;
@@ -79,5 +85,6 @@ req.on("connect", (res, socket) => {
 		if (r.body_x !== undefined) st.end(Buffer.concat([Buffer.from(env(r.body ?? "")), Buffer.alloc(r.body_x, "x")]));
 		else if (r.body !== undefined) st.end(env(r.body));
 	});
+	}
 });
 req.end();
