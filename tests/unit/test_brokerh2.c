@@ -43,13 +43,17 @@ static void on_refused(void *ctx, const char *what, int status, const char *why)
 }
 
 static const struct brokertls_report rep = { on_request, on_refused, NULL };
-static const struct brokertls_session ss = {
-	.cfd = -1, .ufd = -1, .host = HOST, .port = 443, .s = secrets, .ns = 2, .stop_fd = -1,
-	.report = &rep
-};
+static const struct brokertls_session ss = { .cfd = -1,
+					     .ufd = -1,
+					     .host = HOST,
+					     .port = 443,
+					     .s = secrets,
+					     .ns = 2,
+					     .stop_fd = -1,
+					     .report = &rep };
 
-static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-		     size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+		     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
 	struct peer *p = ud;
 	size_t at = strlen(p->fields);
@@ -93,7 +97,8 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	if (p->answer) { /* the upstream answers, echoing the key as a careless API might */
 		static const nghttp2_nv h[] = {
 			{ (uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE },
-			{ (uint8_t *)"x-echo", (uint8_t *)"REAL-VALUE-1", 6, 12, NGHTTP2_NV_FLAG_NONE },
+			{ (uint8_t *)"x-echo", (uint8_t *)"REAL-VALUE-1", 6, 12,
+			  NGHTTP2_NV_FLAG_NONE },
 		};
 		nghttp2_data_provider prd = { .source.ptr = (void *)p->answer,
 					      .read_callback = answer_read };
