@@ -226,13 +226,15 @@ static int submit_upstream(struct hs *s, struct buf *out, bool body)
 				 s->authority.len, NGHTTP2_NV_FLAG_NONE };
 	nva[n++] = (nghttp2_nv){ (uint8_t *)":path", (uint8_t *)sp1 + 1, 5, (size_t)(sp2 - sp1 - 1),
 				 NGHTTP2_NV_FLAG_NO_INDEX };
-	for (line = le + 2; line < end && n < ELEMENTSOF(nva); line = le + 2) {
+	for (line = le + 2; line < end; line = le + 2) {
 		le = memmem(line, (size_t)(end - line), "\r\n", 2);
 		char *colon = le ? memchr(line, ':', (size_t)(le - line)) : NULL;
 		if (!le || le == line)
 			break;
 		if (!colon)
 			return -EBADMSG;
+		if (n == ELEMENTSOF(nva))
+			return -E2BIG;
 		char *v = colon + 1;
 		while (v < le && *v == ' ')
 			v++;
@@ -288,8 +290,12 @@ static void request_ready(struct hs *s, bool body)
 	case -ENOTSUP: status = 502, why = "the secret cannot go in a header"; break;
 	default: break;
 	}
-	if (r == 1 && submit_upstream(s, &out, body) < 0)
-		r = -EIO, status = 502, why = "the upstream refused a stream";
+	int e = r == 1 ? submit_upstream(s, &out, body) : 0;
+	if (e < 0) {
+		r = e;
+		status = e == -E2BIG ? 431 : 502;
+		why = e == -E2BIG ? "more than 128 header fields" : "the upstream refused a stream";
+	}
 	if (out.data)
 		explicit_bzero(out.data, out.cap);
 	buf_free(&out);

@@ -225,6 +225,27 @@ TEST(brokerh2_refuses_what_http1_refuses)
 	CHECK_STREQ(up.fields, "");
 	CHECK_INT(reports, 0);
 	teardown(h, &box, &up);
+	/* more header fields than the proxy sends on: 431, nothing dropped silently */
+	setup(&h, &box, &up);
+	{
+		static nghttp2_nv many[4 + 130];
+		static char names[130][8];
+		many[0] = (nghttp2_nv){ (uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0 };
+		many[1] = (nghttp2_nv){ (uint8_t *)":scheme", (uint8_t *)"https", 7, 5, 0 };
+		many[2] =
+		    (nghttp2_nv){ (uint8_t *)":authority", (uint8_t *)HOST, 10, strlen(HOST), 0 };
+		many[3] = (nghttp2_nv){ (uint8_t *)":path", (uint8_t *)"/", 5, 1, 0 };
+		for (int i = 0; i < 130; i++) {
+			snprintf(names[i], sizeof(names[i]), "x-%d", i);
+			many[4 + i] = (nghttp2_nv){ (uint8_t *)names[i], (uint8_t *)"v",
+						    strlen(names[i]), 1, 0 };
+		}
+		CHECK(nghttp2_submit_request(box.s, NULL, many, ELEMENTSOF(many), NULL, NULL) == 1);
+	}
+	pump(h, &box, &up);
+	CHECK(strstr(box.fields, ":status: 431\n") != NULL);
+	CHECK_STREQ(up.fields, "");
+	teardown(h, &box, &up);
 	/* an :authority that is not the brokered host: 400 */
 	setup(&h, &box, &up);
 	request(&box, "evil.example", "PLACEHOLDR-1", NULL);
