@@ -1,8 +1,8 @@
 #include "util/common.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 
+#include "util/dynlib.h"
 #include "util/error.h"
 
 #define HTTPLIB_NO_REDIRECT
@@ -18,28 +18,18 @@ struct httplib httplib;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int load_result;
 static const char *load_what;
-/* Kept loaded for the process's life once every function is found. */
-static void *lib;
 
 static void load(void)
 {
-	load_result = -ELIBACC;
-	load_what = HTTPLIB_MHD_SONAME;
-	if (!(lib = dlopen(HTTPLIB_MHD_SONAME, RTLD_NOW | RTLD_LOCAL)))
+	static const char *const names[] = { HTTPLIB_FUNCS(DYNLIB_NAME) };
+	void *fns[ELEMENTSOF(names)];
+	size_t i = 0;
+	load_result = dynlib_load(HTTPLIB_MHD_SONAME, names, fns, ELEMENTSOF(names), &load_what);
+	if (load_result < 0)
 		return;
-#define HTTPLIB_LOAD(f)                                        \
-	if (!(httplib.f = (__typeof__(&(f)))dlsym(lib, #f))) { \
-		load_what = #f;                                \
-		goto fail;                                     \
-	}
-	HTTPLIB_FUNCS(HTTPLIB_LOAD)
-#undef HTTPLIB_LOAD
-	load_result = 0;
-	return;
-fail:
-	dlclose(lib);
-	lib = NULL;
-	memset(&httplib, 0, sizeof(httplib));
+#define SET(f) DYNLIB_SET(httplib, fns, i, f)
+	HTTPLIB_FUNCS(SET)
+#undef SET
 }
 
 int httplib_load(struct error *err)

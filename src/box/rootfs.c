@@ -851,9 +851,13 @@ static int mount_bundle(int bundle, struct error *err)
 int rootfs_build(const struct rootfs_spec *s, int ret_keep[2], struct error *err)
 {
 	static struct top_entry top[MAX_TOP];
-	struct host_parts h = {
-		.workspace = -1, .home = -1, .base = -1, .scratch = -1, .config = -1, .bundle = -1, .top = top
-	};
+	struct host_parts h = { .workspace = -1,
+				.home = -1,
+				.base = -1,
+				.scratch = -1,
+				.config = -1,
+				.bundle = -1,
+				.top = top };
 	for (size_t i = 0; i < ROOTFS_MOUNTS_MAX; i++)
 		h.extra[i] = -1;
 	_cleanup_(ro_list_free) struct ro_list ro = { .n = 0 };

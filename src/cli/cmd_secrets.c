@@ -520,8 +520,9 @@ int cmd_secrets(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	if (o.broker && !set) {
-		log_error("--broker goes with 'set' ('clawbox secrets broker NAME SPEC' sets a rule "
-			  "alone)");
+		log_error(
+		    "--broker goes with 'set' ('clawbox secrets broker NAME SPEC' sets a rule "
+		    "alone)");
 		return CLI_EXIT_USAGE;
 	}
 	if (list && arg)

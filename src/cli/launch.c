@@ -360,13 +360,13 @@ struct run_ctx {
 	struct secrets *known; /* every value the box was given, this run's too */
 	pid_t pid;
 	struct net_run *net;
-	bool net_busy; /* the proxy could not be stopped: what it uses stays */
+	bool net_busy;                /* the proxy could not be stopped: what it uses stays */
 	struct launch_broker *broker; /* brokered secrets, or NULL */
-	struct launch_watch *watch; /* writewatch: the box's writes audited */
-	struct cmdlog *cmdlog;      /* cmdlog: an up box's command output */
-	struct pollfd *watch_pf;    /* writewatch: the watch hook's fds, */
-	size_t watch_nnet;          /* the proxy's first */
-	char cwd[PATH_MAX];         /* the command's, inside the box */
+	struct launch_watch *watch;   /* writewatch: the box's writes audited */
+	struct cmdlog *cmdlog;        /* cmdlog: an up box's command output */
+	struct pollfd *watch_pf;      /* writewatch: the watch hook's fds, */
+	size_t watch_nnet;            /* the proxy's first */
+	char cwd[PATH_MAX];           /* the command's, inside the box */
 	char upper[PATH_MAX], work[PATH_MAX], home[PATH_MAX];
 	int ready_fd, msg_fd;        /* clawbox up: see struct launch_opts */
 	struct audit *control_audit; /* clawbox up: the control thread's */

@@ -29,10 +29,10 @@ struct net_run {
 	struct publish_port publish[PUBLISH_MAX]; /* listening from net_prepare on */
 	size_t npublish;
 	struct publish *pub;
-	struct netfilter_slot slot; /* filtered: this box's /30 and veth */
-	struct nflog *nflog;        /* filtered: the denials into the audit log */
-	pid_t init_pid;             /* the box init's host pid, from the started hook */
-	struct sockowner *owners;   /* the proxy's clients' pids (proxy, filtered) */
+	struct netfilter_slot slot;        /* filtered: this box's /30 and veth */
+	struct nflog *nflog;               /* filtered: the denials into the audit log */
+	pid_t init_pid;                    /* the box init's host pid, from the started hook */
+	struct sockowner *owners;          /* the proxy's clients' pids (proxy, filtered) */
 	const struct proxy_broker *broker; /* brokered secrets, or NULL */
 };
 

@@ -25,7 +25,7 @@ struct pipe {
 struct hs {
 	struct brokerh2 *h;
 	struct hs *prev, *next; /* h's streams */
-	int32_t bid, uid; /* the box's; upstream's (0: not sent, -1: closed) */
+	int32_t bid, uid;       /* the box's; upstream's (0: not sent, -1: closed) */
 	char method[24], scheme[8];
 	struct buf path, authority, fields; /* the request's head as it comes */
 	bool bad;                           /* a field too long: 431 */
@@ -52,7 +52,8 @@ static void scrub(const struct brokertls_session *ss, char *p, size_t n)
 	for (size_t i = 0; i < ss->ns; i++) {
 		const struct brokerhttp_secret *x = &ss->s[i];
 		char *at = p, *end = p + n;
-		while (x->plen == x->vlen && (at = memmem(at, (size_t)(end - at), x->value, x->vlen))) {
+		while (x->plen == x->vlen &&
+		       (at = memmem(at, (size_t)(end - at), x->value, x->vlen))) {
 			memcpy(at, x->placeholder, x->vlen);
 			at += x->vlen;
 		}
@@ -127,8 +128,7 @@ static size_t pairs(const struct buf *b, nghttp2_nv *nva, size_t max)
 	return n;
 }
 
-static int pair_put(struct buf *b, const uint8_t *name, size_t nl, const uint8_t *value,
-		    size_t vl)
+static int pair_put(struct buf *b, const uint8_t *name, size_t nl, const uint8_t *value, size_t vl)
 {
 	int r = buf_append(b, name, nl);
 	if (r == 0)
@@ -188,7 +188,8 @@ static void answer(struct hs *s, int status, const char *why)
 	snprintf(code, sizeof(code), "%d", status);
 	nghttp2_nv nva[] = {
 		{ (uint8_t *)":status", (uint8_t *)code, 7, strlen(code), NGHTTP2_NV_FLAG_NONE },
-		{ (uint8_t *)"content-type", (uint8_t *)"text/plain", 12, 10, NGHTTP2_NV_FLAG_NONE },
+		{ (uint8_t *)"content-type", (uint8_t *)"text/plain", 12, 10,
+		  NGHTTP2_NV_FLAG_NONE },
 	};
 	buf_reset(&s->resp.b);
 	s->resp.off = 0;
@@ -219,19 +220,21 @@ static int submit_upstream(struct hs *s, struct buf *out, bool body)
 		return -EBADMSG;
 	nva[n++] = (nghttp2_nv){ (uint8_t *)":method", (uint8_t *)s->method, 7, strlen(s->method),
 				 NGHTTP2_NV_FLAG_NONE };
-	nva[n++] = (nghttp2_nv){ (uint8_t *)":scheme", (uint8_t *)"https", 7, 5,
-				 NGHTTP2_NV_FLAG_NONE };
+	nva[n++] =
+	    (nghttp2_nv){ (uint8_t *)":scheme", (uint8_t *)"https", 7, 5, NGHTTP2_NV_FLAG_NONE };
 	nva[n++] = (nghttp2_nv){ (uint8_t *)":authority", (uint8_t *)s->authority.data, 10,
 				 s->authority.len, NGHTTP2_NV_FLAG_NONE };
-	nva[n++] = (nghttp2_nv){ (uint8_t *)":path", (uint8_t *)sp1 + 1, 5,
-				 (size_t)(sp2 - sp1 - 1), NGHTTP2_NV_FLAG_NO_INDEX };
-	for (line = le + 2; line < end && n < ELEMENTSOF(nva); line = le + 2) {
+	nva[n++] = (nghttp2_nv){ (uint8_t *)":path", (uint8_t *)sp1 + 1, 5, (size_t)(sp2 - sp1 - 1),
+				 NGHTTP2_NV_FLAG_NO_INDEX };
+	for (line = le + 2; line < end; line = le + 2) {
 		le = memmem(line, (size_t)(end - line), "\r\n", 2);
 		char *colon = le ? memchr(line, ':', (size_t)(le - line)) : NULL;
 		if (!le || le == line)
 			break;
 		if (!colon)
 			return -EBADMSG;
+		if (n == ELEMENTSOF(nva))
+			return -E2BIG;
 		char *v = colon + 1;
 		while (v < le && *v == ' ')
 			v++;
@@ -253,7 +256,8 @@ static int submit_upstream(struct hs *s, struct buf *out, bool body)
 static void request_ready(struct hs *s, bool body)
 {
 	const struct brokertls_session *ss = s->h->ss;
-	struct buf head = BUF_INIT(BROKERHTTP_HEAD_MAX + 64), out = BUF_INIT(2 * BROKERHTTP_HEAD_MAX);
+	struct buf head = BUF_INIT(BROKERHTTP_HEAD_MAX + 64),
+		   out = BUF_INIT(2 * BROKERHTTP_HEAD_MAX);
 	const char *why = "malformed request";
 	int status = 400, r;
 	if (s->bad) {
@@ -272,20 +276,26 @@ static void request_ready(struct hs *s, bool body)
 	if (r == 0)
 		r = buf_append(&head, "\r\n", 2);
 	if (r == 0)
-		r = brokerhttp_request(head.data, head.len, ss->host, ss->port, ss->s, ss->ns, &s->rq,
-				       &out);
+		r = brokerhttp_request(head.data, head.len, ss->host, ss->port, ss->s, ss->ns,
+				       &s->rq, &out);
 	if (r == 1 && !s->authority.len)
 		r = -EINVAL; /* the host header alone: :authority is what goes on */
 	switch (r) {
 	case 1: break;
 	case -E2BIG: status = 431, why = "request head too large"; break;
 	case -EINVAL: why = ":authority does not name the brokered host"; break;
-	case -EACCES: status = 403, why = "a placeholder of a secret brokered for another host"; break;
+	case -EACCES:
+		status = 403, why = "a placeholder of a secret brokered for another host";
+		break;
 	case -ENOTSUP: status = 502, why = "the secret cannot go in a header"; break;
 	default: break;
 	}
-	if (r == 1 && submit_upstream(s, &out, body) < 0)
-		r = -EIO, status = 502, why = "the upstream refused a stream";
+	int e = r == 1 ? submit_upstream(s, &out, body) : 0;
+	if (e < 0) {
+		r = e;
+		status = e == -E2BIG ? 431 : 502;
+		why = e == -E2BIG ? "more than 128 header fields" : "the upstream refused a stream";
+	}
 	if (out.data)
 		explicit_bzero(out.data, out.cap);
 	buf_free(&out);
@@ -324,8 +334,8 @@ static int box_begin_headers(nghttp2_session *box, const nghttp2_frame *f, void 
 	return 0;
 }
 
-static int box_header(nghttp2_session *box, const nghttp2_frame *f, const uint8_t *name,
-		      size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+static int box_header(nghttp2_session *box, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+		      const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
 	struct hs *s = nghttp2_session_get_stream_user_data(box, f->hd.stream_id);
 	if (!s || f->hd.type != NGHTTP2_HEADERS)
@@ -376,7 +386,8 @@ static int box_data(nghttp2_session *box, uint8_t flags, int32_t id, const uint8
 		return 0;
 	}
 	if (pipe_put(&s->req, d, n) < 0)
-		return nghttp2_submit_rst_stream(box, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR);
+		return nghttp2_submit_rst_stream(box, NGHTTP2_FLAG_NONE, id,
+						 NGHTTP2_FLOW_CONTROL_ERROR);
 	(void)nghttp2_session_resume_data(s->h->up, s->uid);
 	return 0;
 }
@@ -410,8 +421,8 @@ static int up_header(nghttp2_session *up, const nghttp2_frame *f, const uint8_t 
 		s->status = (int)strtol((const char *)value, NULL, 10);
 		return 0;
 	}
-	struct buf *b = f->headers.cat == NGHTTP2_HCAT_HEADERS && s->answered ? &s->trailers
-										: &s->resp_fields;
+	struct buf *b =
+	    f->headers.cat == NGHTTP2_HCAT_HEADERS && s->answered ? &s->trailers : &s->resp_fields;
 	size_t at = b->len + nl + 1;
 	if (pair_put(b, name, nl, value, vl) < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -465,7 +476,8 @@ static int up_data(nghttp2_session *up, uint8_t flags, int32_t id, const uint8_t
 	}
 	size_t at = s->resp.off == s->resp.b.len ? 0 : s->resp.b.len;
 	if (pipe_put(&s->resp, d, n) < 0)
-		return nghttp2_submit_rst_stream(up, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR);
+		return nghttp2_submit_rst_stream(up, NGHTTP2_FLAG_NONE, id,
+						 NGHTTP2_FLOW_CONTROL_ERROR);
 	scrub(s->h->ss, s->resp.b.data + at, n);
 	(void)nghttp2_session_resume_data(s->h->box, s->bid);
 	return 0;
@@ -512,7 +524,8 @@ static int setup(struct brokerh2 *h)
 		r = nghttp2_session_client_new2(&h->up, cb, h, h->opt);
 	nghttp2_session_callbacks_del(cb);
 	if (r == 0)
-		r = nghttp2_submit_settings(h->box, NGHTTP2_FLAG_NONE, box_set, ELEMENTSOF(box_set));
+		r = nghttp2_submit_settings(h->box, NGHTTP2_FLAG_NONE, box_set,
+					    ELEMENTSOF(box_set));
 	if (r == 0)
 		r = nghttp2_submit_settings(h->up, NGHTTP2_FLAG_NONE, up_set, ELEMENTSOF(up_set));
 	return r == 0 ? 0 : -ENOMEM;

@@ -87,8 +87,7 @@ static bool is_placeholder(const char *v, size_t n, const char *p, size_t pl)
 	size_t j = 0;
 	for (size_t i = 0; i < n; i++, j++) {
 		int c = (unsigned char)v[i];
-		if (c == '%' && i + 2 < n && hex_digit(v[i + 1]) >= 0 &&
-		    hex_digit(v[i + 2]) >= 0) {
+		if (c == '%' && i + 2 < n && hex_digit(v[i + 1]) >= 0 && hex_digit(v[i + 2]) >= 0) {
 			c = hex_digit(v[i + 1]) * 16 + hex_digit(v[i + 2]);
 			i += 2;
 		}

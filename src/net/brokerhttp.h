@@ -36,7 +36,7 @@ struct brokerhttp_req {
 	uint64_t body_len;                  /* Content-Length; 0 without one */
 	bool chunked;                       /* Transfer-Encoding: chunked */
 	bool close;                         /* no keep-alive after it */
-	bool expect_continue; /* Expect: 100-continue, dropped from out: answer it */
+	bool expect_continue;               /* Expect: 100-continue, dropped from out: answer it */
 	uint32_t used;                      /* bit i: secret i was put in */
 };
 

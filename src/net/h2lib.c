@@ -1,8 +1,8 @@
 #include "util/common.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 
+#include "util/dynlib.h"
 #include "util/error.h"
 
 #define H2LIB_NO_REDIRECT
@@ -19,26 +19,17 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int load_result;
 static const char *load_what;
 
-/* Kept loaded for the process's life once every function is found. */
 static void load(void)
 {
-	void *lib = dlopen(H2LIB_SONAME, RTLD_NOW | RTLD_LOCAL);
-	load_result = -ELIBACC;
-	load_what = H2LIB_SONAME;
-	if (!lib)
+	static const char *const names[] = { H2LIB_FUNCS(DYNLIB_NAME) };
+	void *fns[ELEMENTSOF(names)];
+	size_t i = 0;
+	load_result = dynlib_load(H2LIB_SONAME, names, fns, ELEMENTSOF(names), &load_what);
+	if (load_result < 0)
 		return;
-#define H2LIB_LOAD(f)                                        \
-	if (!(h2lib.f = (__typeof__(&(f)))dlsym(lib, #f))) { \
-		load_what = #f;                              \
-		goto fail;                                   \
-	}
-	H2LIB_FUNCS(H2LIB_LOAD)
-#undef H2LIB_LOAD
-	load_result = 0;
-	return;
-fail:
-	dlclose(lib);
-	memset(&h2lib, 0, sizeof(h2lib));
+#define SET(f) DYNLIB_SET(h2lib, fns, i, f)
+	H2LIB_FUNCS(SET)
+#undef SET
 }
 
 int h2lib_load(struct error *err)

@@ -48,7 +48,7 @@ struct proxy {
 	double deny_tokens;
 	int64_t deny_last_ms;
 	uint64_t suppressed[2]; /* DENY_CONNECT, DENY_DNS */
-	bool noticed; /* cfg.broker->notice told; under lock */
+	bool noticed;           /* cfg.broker->notice told; under lock */
 };
 
 enum { DENY_CONNECT, DENY_DNS };
@@ -529,7 +529,8 @@ static void broker_connect(struct conn *c, const struct brokerhttp_secret *s, si
 		if (leak) {
 			char why[128];
 			snprintf(why, sizeof(why),
-				 "the placeholder of brokered secret %s in plain text in a tunnel", leak);
+				 "the placeholder of brokered secret %s in plain text in a tunnel",
+				 leak);
 			broker_deny(c, "placeholder", 0, why);
 		} else {
 			relay(c, RELAY_ALL);

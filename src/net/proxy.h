@@ -72,9 +72,9 @@ struct proxy_config {
 	 * the events' "pid"; NULL: not recorded. Must outlive the proxy. */
 	struct sockowner *owners;
 	const struct proxy_broker *broker; /* NULL: none; must outlive the proxy */
-	int request_timeout_ms; /* 0: 10 s */
-	int connect_timeout_ms; /* 0: 10 s */
-	int idle_timeout_ms;    /* 0: 15 min */
+	int request_timeout_ms;            /* 0: 10 s */
+	int connect_timeout_ms;            /* 0: 10 s */
+	int idle_timeout_ms;               /* 0: 15 min */
 };
 
 struct proxy;

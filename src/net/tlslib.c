@@ -1,8 +1,8 @@
 #include "util/common.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 
+#include "util/dynlib.h"
 #include "util/error.h"
 
 #define TLSLIB_NO_REDIRECT
@@ -18,29 +18,18 @@ struct tlslib tlslib;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int load_result;
 static const char *load_what;
-/* Kept loaded for the process's life once every function is found. */
-static void *lib;
 
-/* libssl's handle finds libcrypto's functions too (its dependency). */
 static void load(void)
 {
-	load_result = -ELIBACC;
-	load_what = TLSLIB_SSL_SONAME;
-	if (!(lib = dlopen(TLSLIB_SSL_SONAME, RTLD_NOW | RTLD_LOCAL)))
+	static const char *const names[] = { TLSLIB_FUNCS(DYNLIB_NAME) };
+	void *fns[ELEMENTSOF(names)];
+	size_t i = 0;
+	load_result = dynlib_load(TLSLIB_SSL_SONAME, names, fns, ELEMENTSOF(names), &load_what);
+	if (load_result < 0)
 		return;
-#define TLSLIB_LOAD(f)                                        \
-	if (!(tlslib.f = (__typeof__(&(f)))dlsym(lib, #f))) { \
-		load_what = #f;                               \
-		goto fail;                                    \
-	}
-	TLSLIB_FUNCS(TLSLIB_LOAD)
-#undef TLSLIB_LOAD
-	load_result = 0;
-	return;
-fail:
-	dlclose(lib);
-	lib = NULL;
-	memset(&tlslib, 0, sizeof(tlslib));
+#define SET(f) DYNLIB_SET(tlslib, fns, i, f)
+	TLSLIB_FUNCS(SET)
+#undef SET
 }
 
 int tlslib_load(struct error *err)

@@ -137,8 +137,8 @@ TEST(brokerca_ip_hosts_constrain_no_name)
 	/* the constraints as the openssl command shows them */
 	char pem[128], cmd[256], out[512] = "";
 	snprintf(pem, sizeof(pem), "%s/ca.pem", dir);
-	CHECK_INT(fs_write_atomic_at(dfd, "ca.pem", brokerca_pem(ca), strlen(brokerca_pem(ca)), 0600),
-		  0);
+	CHECK_INT(
+	    fs_write_atomic_at(dfd, "ca.pem", brokerca_pem(ca), strlen(brokerca_pem(ca)), 0600), 0);
 	snprintf(cmd, sizeof(cmd), "openssl x509 -noout -ext nameConstraints -in %s 2>&1", pem);
 	FILE *f = popen(cmd, "r");
 	CHECK(f != NULL);

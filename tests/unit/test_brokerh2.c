@@ -43,13 +43,17 @@ static void on_refused(void *ctx, const char *what, int status, const char *why)
 }
 
 static const struct brokertls_report rep = { on_request, on_refused, NULL };
-static const struct brokertls_session ss = {
-	.cfd = -1, .ufd = -1, .host = HOST, .port = 443, .s = secrets, .ns = 2, .stop_fd = -1,
-	.report = &rep
-};
+static const struct brokertls_session ss = { .cfd = -1,
+					     .ufd = -1,
+					     .host = HOST,
+					     .port = 443,
+					     .s = secrets,
+					     .ns = 2,
+					     .stop_fd = -1,
+					     .report = &rep };
 
-static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-		     size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+		     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
 	struct peer *p = ud;
 	size_t at = strlen(p->fields);
@@ -93,7 +97,8 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	if (p->answer) { /* the upstream answers, echoing the key as a careless API might */
 		static const nghttp2_nv h[] = {
 			{ (uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE },
-			{ (uint8_t *)"x-echo", (uint8_t *)"REAL-VALUE-1", 6, 12, NGHTTP2_NV_FLAG_NONE },
+			{ (uint8_t *)"x-echo", (uint8_t *)"REAL-VALUE-1", 6, 12,
+			  NGHTTP2_NV_FLAG_NONE },
 		};
 		nghttp2_data_provider prd = { .source.ptr = (void *)p->answer,
 					      .read_callback = answer_read };
@@ -219,6 +224,27 @@ TEST(brokerh2_refuses_what_http1_refuses)
 	CHECK(strstr(refusal, "request 403") == refusal);
 	CHECK_STREQ(up.fields, "");
 	CHECK_INT(reports, 0);
+	teardown(h, &box, &up);
+	/* more header fields than the proxy sends on: 431, nothing dropped silently */
+	setup(&h, &box, &up);
+	{
+		static nghttp2_nv many[4 + 130];
+		static char names[130][8];
+		many[0] = (nghttp2_nv){ (uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0 };
+		many[1] = (nghttp2_nv){ (uint8_t *)":scheme", (uint8_t *)"https", 7, 5, 0 };
+		many[2] =
+		    (nghttp2_nv){ (uint8_t *)":authority", (uint8_t *)HOST, 10, strlen(HOST), 0 };
+		many[3] = (nghttp2_nv){ (uint8_t *)":path", (uint8_t *)"/", 5, 1, 0 };
+		for (int i = 0; i < 130; i++) {
+			snprintf(names[i], sizeof(names[i]), "x-%d", i);
+			many[4 + i] = (nghttp2_nv){ (uint8_t *)names[i], (uint8_t *)"v",
+						    strlen(names[i]), 1, 0 };
+		}
+		CHECK(nghttp2_submit_request(box.s, NULL, many, ELEMENTSOF(many), NULL, NULL) == 1);
+	}
+	pump(h, &box, &up);
+	CHECK(strstr(box.fields, ":status: 431\n") != NULL);
+	CHECK_STREQ(up.fields, "");
 	teardown(h, &box, &up);
 	/* an :authority that is not the brokered host: 400 */
 	setup(&h, &box, &up);

@@ -66,12 +66,14 @@ TEST(brokerhttp_puts_values_where_rules_say)
 		     "b=123:TGPLACEHOLDER HTTP/1.1\r\n") == out_text);
 	CHECK(r.close && r.used == 2);
 	/* a client that percent-encodes the query's values (Python's quote) */
-	CHECK_INT(req("GET /x?key=123%3aTGPLACEHOLDER&b=1 HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n",
-		      &r),
-		  1);
+	CHECK_INT(
+	    req("GET /x?key=123%3aTGPLACEHOLDER&b=1 HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n",
+		&r),
+	    1);
 	CHECK(strstr(out_text, "GET /x?key=123%3ATG%2FREAL%20VALUE&b=1 HTTP/1.1\r\n") == out_text);
-	CHECK_INT(req("GET /x?key=123%3aTGPLACEHOLDEr HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n", &r),
-		  1);
+	CHECK_INT(
+	    req("GET /x?key=123%3aTGPLACEHOLDEr HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n", &r),
+	    1);
 	CHECK(strstr(out_text, "GET /x?key=123%3aTGPLACEHOLDEr HTTP/1.1\r\n") == out_text);
 	/* a placeholder in the body only: nothing to do, nothing refused */
 	CHECK_INT(req("POST / HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 18\r\n\r\n"
@@ -85,8 +87,10 @@ TEST(brokerhttp_puts_values_where_rules_say)
 		      &r),
 		  1);
 	CHECK(r.expect_continue && r.body_len == 3);
-	CHECK_STREQ(out_text, "POST / HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 3\r\n\r\n");
-	CHECK_INT(req("POST / HTTP/1.1\r\nHost: api.anthropic.com\r\nExpect: other\r\n\r\n", &r), 1);
+	CHECK_STREQ(out_text,
+		    "POST / HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 3\r\n\r\n");
+	CHECK_INT(req("POST / HTTP/1.1\r\nHost: api.anthropic.com\r\nExpect: other\r\n\r\n", &r),
+		  1);
 	CHECK(!r.expect_continue && strstr(out_text, "Expect: other\r\n") != NULL);
 }
 
