@@ -8,7 +8,7 @@
 //           "body_x": N (the body followed by N bytes of 'x'),
 //           "count_only": true (the response's bytes counted, not kept),
 //           "authority": "another.host"}]
-//   ({ENV:NAME} in a header value or a body: $NAME)
+//   ({ENV:NAME} in a path, a header value or a body: $NAME)
 //
 // H2_WAIT_SETTINGS=1: the requests wait for the server's SETTINGS.
 // Prints one JSON line a request, in SPEC's order: {"status", "headers",
@@ -63,7 +63,7 @@ req.on("connect", (res, socket) => {
 		}
 	};
 	spec.forEach((r, i) => {
-		const headers = { ":method": r.method ?? "GET", ":path": r.path };
+		const headers = { ":method": r.method ?? "GET", ":path": env(r.path) };
 		if (r.authority) headers[":authority"] = r.authority;
 		for (const [k, v] of Object.entries(r.headers ?? {})) headers[k] = env(v);
 		const st = c.request(headers, { endStream: r.body === undefined && r.body_x === undefined });

@@ -9,7 +9,7 @@
 //   {"proto", "session", "method", "path", "authority", "headers": [[name,
 //    value], ...], "body", "t"}
 // session: a number per connection (streams of one connection share it).
-// Endpoints: /echo (200, JSON {"ok", "session", "body_len"}), /reflect (the
+// Endpoints: /echo, /echo/..., /bot... (200, JSON {"ok", "session", "body_len"}), /reflect (the
 // x-api-key it got in header x-echo and twice in the body), /sse (5 events
 // 50 ms apart, each "data: {"i": I, "t": SENT_S}"), /big?n=BYTES (that many
 // 'x', written as flow control lets), anything else 404. A request body is
@@ -41,7 +41,7 @@ server.on("stream", (stream, headers) => {
 		};
 		fs.appendFileSync(logFile, JSON.stringify(rec) + "\n");
 		const u = new URL(path, "https://x");
-		if (u.pathname === "/echo" || u.pathname.startsWith("/echo/")) {
+		if (u.pathname === "/echo" || u.pathname.startsWith("/echo/") || u.pathname.startsWith("/bot")) {
 			stream.respond({ ":status": 200, "content-type": "application/json" });
 			stream.end(JSON.stringify({ ok: true, session: rec.session, body_len: body.length }) + "\n");
 		} else if (u.pathname === "/reflect") {

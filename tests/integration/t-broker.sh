@@ -762,6 +762,8 @@ h2_brokered() {
 	mkproj "$P"
 	setkey BROKER_KEY "$V_KEY" "h2.broker.test=header:x-api-key"
 	setkey OTHER_KEY "$V_OTHER" "other.broker.test=header:x-api-key"
+	setkey BOT_TOKEN "$V_BOT" "h2.broker.test=path"
+	setkey AUTH_KEY "$V_AUTH" "h2.broker.test=authorization"
 	cp "$BROKER_DIR/h2-client.mjs" "$P/"
 	: >"$H2_LOG"
 	K='"x-api-key": "{ENV:BROKER_KEY}"'
@@ -770,25 +772,31 @@ h2_brokered() {
 		{"path": "/reflect", "headers": {'$K'}},
 		{"path": "/sse", "headers": {'$K'}},
 		{"path": "/echo/other", "headers": {'$K', "x-other": "{ENV:OTHER_KEY}"}},
-		{"path": "/echo/authority", "authority": "other.broker.test", "headers": {'$K'}}]'
+		{"path": "/echo/authority", "authority": "other.broker.test", "headers": {'$K'}},
+		{"path": "/bot{ENV:BOT_TOKEN}/getMe", "headers": {"authorization": "Bearer {ENV:AUTH_KEY}"}}]'
 	out=$(box --allow-domain h2.broker.test --allow-ip "$H2_IP" -- sh -c \
 		'echo "$BROKER_KEY"; node h2-client.mjs h2.broker.test "$1"' sh "$spec" 2>&1) || fail "run failed: $out"
 	no_value "the box's output" "$out"
 	ph=$(echo "$out" | sed -n 1p)
 	placeholder_ok "$ph" "$V_KEY"
 	echo "$out" | sed 1d >"$C/res"
-	python3 - "$C/res" "$H2_LOG" "$V_KEY" "$ph" <<'PY' || fail "HTTP/2 through the broker"
+	python3 - "$C/res" "$H2_LOG" "$V_KEY" "$ph" "$V_BOT" "$V_AUTH" <<'PY' || fail "HTTP/2 through the broker"
 import json, sys
 res = [json.loads(l) for l in open(sys.argv[1])]
 up = {r["path"]: r for r in map(json.loads, open(sys.argv[2]))}
 v, ph = sys.argv[3], sys.argv[4]
 assert not any("session_error" in r for r in res), res
-a, b, refl, sse, other, auth = res
+a, b, refl, sse, other, auth, bot = res
 hdr = lambda r: dict((k.lower(), x) for k, x in r["headers"])
 for name, r in (("a", a), ("b", b), ("reflect", refl), ("sse", sse)):
     assert r.get("status") == 200, "%s: %s" % (name, r)
 for p in ("/echo/a", "/echo/b", "/reflect", "/sse"):
     assert hdr(up[p]).get("x-api-key") == v, "%s: upstream got %s" % (p, hdr(up[p]).get("x-api-key"))
+# the path and Authorization places over HTTP/2 too
+assert bot.get("status") == 200, "bot: %s" % bot
+botp = [p for p in up if p.startswith("/bot")]
+assert botp == ["/bot%s/getMe" % sys.argv[5]], "path: upstream got %s" % botp
+assert hdr(up[botp[0]]).get("authorization") == "Bearer " + sys.argv[6], "authorization: %s" % hdr(up[botp[0]])
 assert len({up[p]["session"] for p in ("/echo/a", "/echo/b", "/reflect", "/sse")}) == 1, "not one upstream connection"
 assert up["/echo/b"]["body"] == "body %s end" % ph, "the body changed: %r" % up["/echo/b"]["body"]
 assert refl["headers"].get("x-echo") == ph, "x-echo: %s" % refl["headers"]
@@ -802,7 +810,7 @@ assert "/echo/other" not in up and "/echo/authority" not in up, "a refused strea
 
 PY
 	ev=$(broker_events)
-	[ "$(echo "$ev" | grep '"decision":"allow"' | grep -c '"host":"h2.broker.test"')" -ge 4 ] || fail "not 4 allow events: $ev"
+	[ "$(echo "$ev" | grep '"decision":"allow"' | grep -c '"host":"h2.broker.test"')" -ge 5 ] || fail "not 5 allow events: $ev"
 	[ "$(echo "$ev" | grep '"decision":"deny"' | grep -c '"what":"request"')" = 2 ] || fail "not 2 request deny events: $ev"
 	no_value "the audit" "$(audit_json)"
 }
