@@ -652,6 +652,15 @@ env_and_bundle() {
 	host_n=$(grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt)
 	echo "$out" | grep -qx "$((host_n + 1))" || fail "the box's bundle is not the host's ($host_n) plus one: $out"
 	echo "$out" | grep -q WRITABLE && fail "the box's bundle is writable"
+	# The box's CA (the bundle's last certificate): a CA for no more than
+	# the rules' names.
+	ca=$(box -- sh -c 'awk "/BEGIN CERT/ { c = \"\" } { c = c \$0 \"\n\" } END { printf \"%s\", c }" /etc/ssl/certs/ca-certificates.crt' |
+		openssl x509 -noout -text) || fail "no certificate at the bundle's end"
+	echo "$ca" | grep -q "Subject: CN = clawbox box" || fail "the bundle's last certificate is not the box's CA: $ca"
+	echo "$ca" | grep -A1 "Basic Constraints: critical" | grep -q "CA:TRUE, pathlen:0" || fail "not a CA of path length 0: $ca"
+	[ "$(echo "$ca" | sed -n '/Name Constraints: critical/,/Signature Algorithm/p' | grep -c 'DNS:')" = 1 ] &&
+		echo "$ca" | sed -n '/Name Constraints: critical/,/Signature Algorithm/p' | grep -q '^ *DNS:api.broker.test$' ||
+		fail "the CA is not constrained to the rule's one name: $ca"
 	# A client that ignores the variables still trusts the CA: the bundle
 	# is at the system's path (curl's compiled-in default).
 	up_mark
@@ -1012,7 +1021,7 @@ as_user_works() {
 	[ "$(echo "$out" | sed -n 3p)" = 200 ] || fail "as the user: $out"
 	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "as the user: upstream got '$(up_field header x-api-key)'"
 	box=$(echo "$U"/state/boxes/*)
-	for f in broker-ca.key broker.key; do
+	for f in broker-ca.key broker.key broker.toml; do
 		[ -f "$box/$f" ] || fail "no $f"
 		[ "$(stat -c '%a %U' "$box/$f")" = "600 $TUSER" ] || fail "$f: $(stat -c '%a %U' "$box/$f")"
 	done
