@@ -989,6 +989,12 @@ up_exec_and_session() {
 		[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "exec $sess: upstream got '$(up_field header x-api-key)'"
 		no_value "exec $sess" "$out"
 	done
+	# While it is up: nothing clawbox wrote holds the value (its store does).
+	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
+	while IFS= read -r -d '' f; do
+		case "$f" in "$box/secrets.env" | "$box/secrets.known" | "$box/disk.img") continue ;; esac
+		! grep -qF "$V_KEY" "$f" || fail "'$f' holds the value while the box is up"
+	done < <(find "$CLAWBOX_STATE_DIR" -type f -print0)
 	down_all
 }
 case_run "an up box: exec and a session granted the secret get the placeholder" up_exec_and_session
