@@ -26,6 +26,7 @@ Endpoints (any method):
   /reflect?mode=cl|split|chunked  200, the key it got (x-api-key, else
             Authorization) in X-Echo and three times in the body: an
             upstream that echoes a key (the proxy must scrub it)
+  /status?code=N  N with no body for 204 and 304, else "ok\n"
   /small    200, "ok\n" (the bench's request)
   anything else: 404, "not found\n"
 HTTP/1.1 with keep-alive; request bodies by Content-Length or chunked.
@@ -127,6 +128,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(200, (json.dumps(out) + "\n").encode(), "application/json")
         elif path == "/reflect":
             self.reflect(q.get("mode", ["cl"])[0])
+        elif path == "/status":
+            # a status without a body (204, 304) or with one (anything else)
+            code = int(q.get("code", ["204"])[0])
+            self.send_response(code)
+            if code not in (204, 304):
+                self.send_header("Content-Length", "3")
+            self.end_headers()
+            if code not in (204, 304) and self.command != "HEAD":
+                self.wfile.write(b"ok\n")
         elif path == "/small":
             self.send(200, b"ok\n")
         elif path == "/big":
@@ -135,7 +145,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(n))
             self.end_headers()
-            while n > 0:
+            while n > 0 and self.command != "HEAD":
                 k = min(n, len(BIG))
                 self.wfile.write(BIG[:k])
                 n -= k

@@ -632,8 +632,20 @@ keepalive_two_requests() {
 	echo "$ev" | grep -q '"path":"/echo/2"' || fail "no event for the second request: $ev"
 	[ "$(audit_json | grep '"event":"net.connect"' | grep -c '"brokered":true')" = 1 ] ||
 		fail "not one brokered CONNECT: $(audit_json | grep net.connect)"
+	# Answers without a body (HEAD with a length, 204, 304) then one with:
+	# all on one connection, none waits for a body that does not come.
+	up_mark
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c '
+		U=https://api.broker.test
+		curl -sS -m 10 -I -o /dev/null -w "%{http_code}\n" -H "x-api-key: $BROKER_KEY" "$U/big?n=5000" \
+			--next -sS -m 10 -o /dev/null -w "%{http_code}\n" -H "x-api-key: $BROKER_KEY" "$U/status?code=204" \
+			--next -sS -m 10 -o /dev/null -w "%{http_code}\n" -H "x-api-key: $BROKER_KEY" "$U/status?code=304" \
+			--next -sS -m 10 -w "%{http_code}\n" -H "x-api-key: $BROKER_KEY" "$U/echo/last"') || fail "run failed: $out"
+	[ "$(echo "$out" | grep -v ok | tr '\n' ' ')" = "200 204 304 200 " ] || fail "HEAD, 204, 304, GET: $out"
+	[ "$(up_field n | tr '\n' ' ')" = "1 2 3 4 " ] || fail "not one connection: $(up_new)"
+	[ "$(up_field header x-api-key | sort -u)" = "$V_KEY" ] || fail "not all with the value"
 }
-case_run "keep-alive: two requests on one connection both get the value, two events" keepalive_two_requests
+case_run "keep-alive: requests on one connection get the value, an event each; HEAD, 204, 304 framed right" keepalive_two_requests
 
 env_and_bundle() {
 	need_net
