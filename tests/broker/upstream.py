@@ -27,6 +27,8 @@ Endpoints (any method):
             Authorization) in X-Echo and three times in the body: an
             upstream that echoes a key (the proxy must scrub it)
   /status?code=N  N with no body for 204 and 304, else "ok\n"
+  /cut      200 announcing 1000 bytes, 100 sent, then the connection closed
+  /garbage  "NOT HTTP AT ALL", then the connection closed
   /small    200, "ok\n" (the bench's request)
   anything else: 404, "not found\n"
 HTTP/1.1 with keep-alive; request bodies by Content-Length or chunked.
@@ -128,6 +130,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(200, (json.dumps(out) + "\n").encode(), "application/json")
         elif path == "/reflect":
             self.reflect(q.get("mode", ["cl"])[0])
+        elif path == "/cut":
+            # an answer cut short: 100 of the 1000 bytes it announces
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"y" * 100)
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        elif path == "/garbage":
+            # not HTTP at all
+            self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         elif path == "/status":
             # a status without a body (204, 304) or with one (anything else)
             code = int(q.get("code", ["204"])[0])

@@ -517,6 +517,27 @@ bad_upstream_cert() {
 }
 case_run "an upstream with a bad certificate, or without the h2 an h2-only client needs: refused, audited (upstream), nothing sent" bad_upstream_cert
 
+# An upstream that answers badly: cut short (fewer bytes than it announced)
+# or not HTTP at all. The box's client sees the cut (or a 502); each is a
+# "response" refusal in the audit; the next request is served.
+bad_upstream_answers() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	out=$(box $ALLOW_API "$REMOTE_IP" -- sh -c '
+		U=https://api.broker.test
+		curl -s -m 10 -o /tmp/cut -H "x-api-key: $BROKER_KEY" $U/cut; echo "cut rc=$? bytes=$(wc -c </tmp/cut)"
+		curl -s -m 10 -o /dev/null -w "garbage %{http_code}\n" -H "x-api-key: $BROKER_KEY" $U/garbage
+		curl -s -m 10 -o /dev/null -w "after %{http_code}\n" -H "x-api-key: $BROKER_KEY" $U/echo/after') ||
+		fail "run failed: $out"
+	echo "$out" | grep -qx 'cut rc=18 bytes=100' || fail "a cut answer (curl: partial file, the 100 bytes): $out"
+	echo "$out" | grep -qx 'garbage 502' || fail "a garbage answer: $out"
+	echo "$out" | grep -qx 'after 200' || fail "the next request: $out"
+	ev=$(broker_events)
+	[ "$(echo "$ev" | grep '"decision":"deny"' | grep -c '"what":"response"')" = 2 ] || fail "not 2 response refusals: $ev"
+}
+case_run "an upstream's answer cut short or not HTTP: the box sees it, audited (response)" bad_upstream_answers
+
 hostile_requests_in_tls() {
 	need_net
 	mkproj "$P"
