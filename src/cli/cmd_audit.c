@@ -16,9 +16,10 @@ static const char usage[] =
     "line of it was edited, inserted or removed (each line carries the sha256 of\n"
     "the line before it; the last one is recorded in audit.head).\n\n"
     "options:\n" BOX_OPTS_HELP "      --json           the raw JSON lines\n"
-    "      --net            network decisions only (net.connect, net.dns): one line\n"
-    "                       each with the decision, destination, rule, the box's\n"
-    "                       pid when known and bytes\n"
+    "      --net            network decisions only (net.connect, net.dns, net.broker):\n"
+    "                       one line each with the decision, destination, rule (for\n"
+    "                       a brokered request: method, path, status, the secrets\n"
+    "                       put in), the box's pid when known and bytes\n"
     "      --since T        only events at or after T: an RFC 3339 UTC time\n"
     "                       (2026-11-28T08:30:00Z), a date, or an age (90s, 10m,\n"
     "                       2h, 7d)\n"
@@ -35,8 +36,43 @@ static const char *str(json_t *obj, const char *key)
 	return v ? v : "";
 }
 
+static void print_tail(json_t *obj)
+{
+	json_t *pid = json_object_get(obj, "pid");
+	if (json_is_integer(pid))
+		printf(" pid=%lld", (long long)json_integer_value(pid));
+	if (*str(obj, "reason"))
+		printf(" (%s)", str(obj, "reason"));
+	json_t *out = json_object_get(obj, "bytes_out"), *in = json_object_get(obj, "bytes_in");
+	if (json_is_integer(out) && json_is_integer(in))
+		printf(" out=%lld in=%lld", (long long)json_integer_value(out),
+		       (long long)json_integer_value(in));
+	putchar('\n');
+}
+
+/* time  ALLOW  broker  host:port  METHOD PATH STATUS  secrets=A,B  [pid] bytes;
+ * time  DENY   broker  host:port  what=WHAT [status]  [pid] (reason) */
+static void print_broker(json_t *obj, const char *dest)
+{
+	bool allow = STREQ(str(obj, "decision"), "allow");
+	json_t *status = json_object_get(obj, "status"), *names = json_object_get(obj, "secrets");
+	printf("%s  %-5s %-12s %-40s", str(obj, "time"), allow ? "ALLOW" : "DENY", "broker", dest);
+	if (allow)
+		printf(" %s %s %lld secrets=", str(obj, "method"), str(obj, "path"),
+		       (long long)json_integer_value(status));
+	else
+		printf(" what=%s", str(obj, "what"));
+	if (!allow && json_is_integer(status))
+		printf(" status=%lld", (long long)json_integer_value(status));
+	for (size_t i = 0; allow && i < json_array_size(names); i++)
+		printf("%s%s", i ? "," : "", json_string_value(json_array_get(names, i)));
+	if (allow && json_array_size(names) == 0)
+		putchar('-');
+	print_tail(obj);
+}
+
 /* time  ALLOW|DENY  proto  host:port  addr  rule  [pid]  (reason | bytes); or
- * time  NOTE  sysctl=value (guard) for net.forwarding */
+ * time  NOTE  sysctl=value (guard) for net.forwarding; net.broker: above */
 static void print_net(json_t *obj)
 {
 	json_t *port = json_object_get(obj, "port");
@@ -52,19 +88,14 @@ static void print_net(json_t *obj)
 	else
 		snprintf(dest, sizeof(dest), "%s%s%s", str(obj, "host"),
 			 *str(obj, "qtype") ? " " : "", str(obj, "qtype"));
+	if (STREQ(str(obj, "event"), "net.broker")) {
+		print_broker(obj, dest);
+		return;
+	}
 	printf("%s  %-5s %-12s %-40s %-15s rule=%s", str(obj, "time"),
 	       STREQ(str(obj, "decision"), "allow") ? "ALLOW" : "DENY", str(obj, "proto"), dest,
 	       *str(obj, "addr") ? str(obj, "addr") : "-", str(obj, "rule"));
-	json_t *pid = json_object_get(obj, "pid");
-	if (json_is_integer(pid))
-		printf(" pid=%lld", (long long)json_integer_value(pid));
-	if (*str(obj, "reason"))
-		printf(" (%s)", str(obj, "reason"));
-	json_t *out = json_object_get(obj, "bytes_out"), *in = json_object_get(obj, "bytes_in");
-	if (json_is_integer(out) && json_is_integer(in))
-		printf(" out=%lld in=%lld", (long long)json_integer_value(out),
-		       (long long)json_integer_value(in));
-	putchar('\n');
+	print_tail(obj);
 }
 
 static int print_line(json_t *obj, const char *raw, void *p)

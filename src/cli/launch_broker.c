@@ -76,13 +76,19 @@ static size_t all_hosts(const struct broker_set *s, const char **hosts)
 	return n;
 }
 
-/* Told by the proxy, once, when a client in the box refused the CA. */
+/* Told by the proxy, once, when the box's first TLS handshake with it
+ * failed: the advice when it looks like the CA was not trusted (an alert
+ * saying so, or a client that hung up). */
 static void notice(const char *host, const char *why)
 {
-	log_warn("brokered host %s: %s; a client in the box must trust the box's CA (clawbox "
-		 "sets SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and "
-		 "GIT_SSL_CAINFO to %s)",
-		 host, why, ROOTFS_CA_BUNDLE);
+	bool trust = strstr(why, "unknown ca") || strstr(why, "certificate") ||
+		     strstr(why, "closed the connection");
+	log_warn("brokered host %s: %s%s%s", host, why,
+		 trust ? "; a client in the box must trust the box's CA (clawbox sets "
+			 "SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE "
+			 "and GIT_SSL_CAINFO to "
+		       : "",
+		 trust ? ROOTFS_CA_BUNDLE ")" : "");
 }
 
 int launch_broker_prepare(const struct box *b, struct launch_broker **ret)

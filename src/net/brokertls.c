@@ -436,7 +436,8 @@ static int upstream_prepare(struct brokertls *t, struct sess *s)
 	return ok ? 0 : -EIO;
 }
 
-/* One step of a handshake: 1 done, 0 to wait for *ev, -EPROTO. */
+/* One step of a handshake: 1 done, 0 to wait for *ev, -EPIPE when the
+ * peer hung up, -EPROTO. */
 static int hs_step(SSL *ssl, bool accept, short *ev)
 {
 	int r = accept ? SSL_accept(ssl) : SSL_connect(ssl);
@@ -444,7 +445,9 @@ static int hs_step(SSL *ssl, bool accept, short *ev)
 		return 1;
 	int e = SSL_get_error(ssl, r);
 	*ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -EPROTO;
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	return e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN ? -EPIPE : -EPROTO;
 }
 
 enum { HS_OK, HS_BOX, HS_UPSTREAM }; /* which side failed */
@@ -454,7 +457,9 @@ static void box_failed(int r, char *why, size_t n)
 	char e[200];
 	/* a client that does not trust the CA says so in its alert */
 	snprintf(why, n, "TLS handshake with the box failed: %s",
-		 r == -ETIMEDOUT ? "timed out" : tlslib_error(e, sizeof(e)));
+		 r == -ETIMEDOUT ? "timed out"
+		 : r == -EPIPE   ? "the client closed the connection"
+				 : tlslib_error(e, sizeof(e)));
 }
 
 static void upstream_failed(const struct sess *s, int r, char *why, size_t n)

@@ -13,6 +13,10 @@
 struct audit {
 	int dirfd;
 	int logfd;
+	/* audit.head once it exists, kept open: it is overwritten in place,
+	 * never replaced, so one fd serves every append (two opens and two
+	 * closes an event fewer). -1 until then. */
+	int headfd;
 	char box[128];
 	const struct secrets *known; /* every value the box was given; NULL: none */
 	struct secrets *own_known;   /* known, when audit_open loaded it */
@@ -122,6 +126,7 @@ int audit_open_known(const char *box_dir, const char *box_name, const struct sec
 		return r;
 	a->dirfd = TAKE_FD(dirfd);
 	a->logfd = TAKE_FD(logfd);
+	a->headfd = -1;
 	a->own_known = TAKE_PTR(own);
 	a->known = known ? known : a->own_known;
 	if (secrets_count(a->known) == 0)
@@ -135,6 +140,8 @@ struct audit *audit_close(struct audit *a)
 	if (a) {
 		close(a->logfd);
 		close(a->dirfd);
+		if (a->headfd >= 0)
+			close(a->headfd);
 		secrets_free(a->own_known);
 		free(a);
 	}
@@ -207,13 +214,10 @@ int audit_parse_time(const char *s, int64_t now, int64_t *ret_ms)
 /* Read "SEQ HASH [LEN]" from audit.head (LEN: the log's size in bytes up to
  * and including the recorded line; UINT64_MAX when absent). -ENOENT when
  * there is none yet. */
-static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65], uint64_t *ret_len)
+static int read_head_fd(int fd, uint64_t *ret_seq, char ret_hash[65], uint64_t *ret_len)
 {
 	char buf[160];
-	_cleanup_close_ int fd = openat(dirfd, "audit.head", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		return -EBADMSG;
 	buf[n] = '\0';
@@ -241,6 +245,12 @@ static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65], uint64_t *
 	return 0;
 }
 
+static int read_head(int dirfd, uint64_t *ret_seq, char ret_hash[65], uint64_t *ret_len)
+{
+	_cleanup_close_ int fd = openat(dirfd, "audit.head", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : read_head_fd(fd, ret_seq, ret_hash, ret_len);
+}
+
 /* Overwrite audit.head in place: one small pwrite (its length only grows
  * with the sequence number). A rename would make ext4 flush the new file on
  * every event (auto_da_alloc), which a box start cannot afford. */
@@ -253,13 +263,14 @@ static int write_head_fd(int fd, uint64_t seq, const char hash[65], uint64_t len
 	return w == n ? 0 : (w < 0 ? -errno : -EIO);
 }
 
-static int write_head(int dirfd, uint64_t seq, const char hash[65], uint64_t len)
+/* a's head, opened (and made, with create) once. 0 or -errno. */
+static int head_open(struct audit *a, bool create)
 {
-	_cleanup_close_ int fd =
-	    openat(dirfd, "audit.head", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	return write_head_fd(fd, seq, hash, len);
+	if (a->headfd >= 0)
+		return 0;
+	a->headfd = openat(a->dirfd, "audit.head",
+			   O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	return a->headfd < 0 ? -errno : 0;
 }
 
 /* An append interrupted by a crash or SIGKILL leaves the log longer than its
@@ -299,14 +310,13 @@ static int recover_tail(struct audit *a, uint64_t *seq, char prev[65], uint64_t 
 	hash_sha256_hex(buf, extra - 1, prev);
 	(*seq)++;
 	*len = size;
-	return write_head(a->dirfd, *seq, prev, *len);
+	return write_head_fd(a->headfd, *seq, prev, *len);
 }
 
 /* An append in progress: the log locked, where its chain ends. */
 struct audit_tx {
 	uint64_t seq, hlen;
 	char prev[65];
-	int headfd; /* audit.head, open for the lines after the first, or -1 */
 };
 
 /* Lock the log and find its end (repairing an interrupted append). */
@@ -317,7 +327,9 @@ static int tx_begin(struct audit *a, struct audit_tx *t)
 	t->hlen = UINT64_MAX;
 	if (flock(a->logfd, LOCK_EX) < 0)
 		return -errno;
-	r = read_head(a->dirfd, &t->seq, t->prev, &t->hlen);
+	r = head_open(a, false);
+	if (r == 0)
+		r = read_head_fd(a->headfd, &t->seq, t->prev, &t->hlen);
 	if (r == 0)
 		r = recover_tail(a, &t->seq, t->prev, &t->hlen);
 	if (r == -ENOENT) {
@@ -374,11 +386,10 @@ static int tx_line(struct audit *a, struct audit_tx *t, const char *event, json_
 	uint64_t end = t->hlen != UINT64_MAX       ? t->hlen + len + 1
 		       : fstat(a->logfd, &st) == 0 ? (uint64_t)st.st_size
 						   : 0;
-	if (r == 0 && t->headfd < 0)
-		t->headfd = openat(a->dirfd, "audit.head",
-				   O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (r == 0)
-		r = t->headfd < 0 ? -errno : write_head_fd(t->headfd, t->seq + 1, hash, end);
+		r = head_open(a, true);
+	if (r == 0)
+		r = write_head_fd(a->headfd, t->seq + 1, hash, end);
 	if (r == 0) {
 		t->seq++;
 		t->hlen = end;
@@ -394,13 +405,11 @@ int audit_append(struct audit *a, const char *event, json_t *fields)
 
 int audit_append_many(struct audit *a, size_t n, const char *const *events, json_t **fields)
 {
-	struct audit_tx t = { .headfd = -1 };
+	struct audit_tx t;
 	int r = tx_begin(a, &t);
 	bool locked = r == 0;
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = tx_line(a, &t, events[i], fields[i]);
-	if (t.headfd >= 0)
-		close(t.headfd);
 	if (locked)
 		flock(a->logfd, LOCK_UN);
 	for (size_t i = 0; i < n; i++)
