@@ -13,9 +13,19 @@
 
 #define SIDE_BUF (BROKERHTTP_HEAD_MAX + 16384)
 
+/* The upstreams' TLS sessions, the latest of each host, so that a new
+ * connection resumes one (no certificate to send, sign and verify again):
+ * most of the time a brokered request's new connection adds. */
+struct resumable {
+	char host[BROKER_HOST_MAX + 1];
+	SSL_SESSION *sess;
+};
+
 struct brokertls {
 	struct brokerca *ca;
 	SSL_CTX *box, *up;
+	pthread_mutex_t lock; /* guards sessions */
+	struct resumable sessions[BROKERCA_HOSTS_MAX];
 };
 
 /* One side of a session: its TLS, its fd, what was read and not yet used. */
@@ -28,9 +38,48 @@ struct side {
 
 struct sess {
 	const struct brokertls_session *ss;
+	struct brokertls *t;
 	struct side c, u;
 	uint64_t out, in;
 };
+
+/* The session this thread serves (the callbacks' way to it). */
+static _Thread_local const struct sess *cur_sess;
+
+/* A new session from host's upstream (TLS 1.3 sends it after the
+ * handshake): kept for the next connection. */
+static int new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	const struct sess *s = cur_sess;
+	(void)ssl;
+	if (!s)
+		return 0;
+	struct brokertls *t = s->t;
+	size_t i = 0, n = ELEMENTSOF(t->sessions);
+	pthread_mutex_lock(&t->lock);
+	while (i < n && t->sessions[i].sess && !STREQ(t->sessions[i].host, s->ss->host))
+		i++;
+	if (i == n)
+		i = 0; /* more hosts than the CA has: cannot happen; reuse a slot */
+	if (t->sessions[i].sess)
+		SSL_SESSION_free(t->sessions[i].sess);
+	snprintf(t->sessions[i].host, sizeof(t->sessions[i].host), "%s", s->ss->host);
+	t->sessions[i].sess = sess;
+	pthread_mutex_unlock(&t->lock);
+	return 1; /* the reference is ours */
+}
+
+/* The last session of s's host, to resume. */
+static void resume(struct brokertls *t, const struct sess *s)
+{
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < ELEMENTSOF(t->sessions) && t->sessions[i].sess; i++)
+		if (STREQ(t->sessions[i].host, s->ss->host)) {
+			(void)SSL_set_session(s->u.ssl, t->sessions[i].sess);
+			break;
+		}
+	pthread_mutex_unlock(&t->lock);
+}
 
 static const unsigned char alpn_h1[] = "\x08http/1.1", alpn_h2[] = "\x02h2";
 
@@ -80,6 +129,7 @@ int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls
 	if (!t)
 		return error_errno(err, -ENOMEM, "set up the brokered path");
 	t->ca = ca;
+	pthread_mutex_init(&t->lock, NULL);
 	t->box = SSL_CTX_new(TLS_server_method());
 	t->up = SSL_CTX_new(TLS_client_method());
 	bool ok = t->box && t->up && SSL_CTX_set_min_proto_version(t->box, TLS1_2_VERSION) &&
@@ -98,6 +148,9 @@ int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls
 	SSL_CTX_set_options(t->box, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_options(t->up, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_verify(t->up, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_session_cache_mode(t->up,
+				       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(t->up, new_session);
 	SSL_CTX_set_alpn_select_cb(t->box, alpn_select, NULL);
 	SSL_CTX_set_client_hello_cb(t->box, client_hello, NULL);
 	*ret = t;
@@ -107,10 +160,14 @@ int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls
 struct brokertls *brokertls_free(struct brokertls *t)
 {
 	if (t) {
+		for (size_t i = 0; i < ELEMENTSOF(t->sessions); i++)
+			if (t->sessions[i].sess)
+				SSL_SESSION_free(t->sessions[i].sess);
 		if (t->box)
 			SSL_CTX_free(t->box);
 		if (t->up)
 			SSL_CTX_free(t->up);
+		pthread_mutex_destroy(&t->lock);
 		free(t);
 	}
 	return NULL;
@@ -433,6 +490,8 @@ static int upstream_prepare(struct brokertls *t, struct sess *s)
 		  (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->u.ssl), host) == 1
 		      : SSL_set_tlsext_host_name(s->u.ssl, host) == 1 &&
 			    SSL_set1_host(s->u.ssl, host) == 1);
+	if (ok)
+		resume(t, s);
 	return ok ? 0 : -EIO;
 }
 
@@ -539,7 +598,7 @@ static void side_end(struct side *d)
 
 void brokertls_serve(struct brokertls *t, const struct brokertls_session *ss)
 {
-	struct sess s = { .ss = ss, .c = { .fd = ss->cfd }, .u = { .fd = ss->ufd } };
+	struct sess s = { .ss = ss, .t = t, .c = { .fd = ss->cfd }, .u = { .fd = ss->ufd } };
 	char why[512];
 	int hs;
 	/* OpenSSL writes with write(): a peer gone would raise SIGPIPE. Held
@@ -553,6 +612,7 @@ void brokertls_serve(struct brokertls *t, const struct brokertls_session *ss)
 		if (fl >= 0)
 			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	}
+	cur_sess = &s;
 	s.c.buf = malloc(SIDE_BUF);
 	s.u.buf = malloc(SIDE_BUF);
 	if (!s.c.buf || !s.u.buf)
@@ -567,6 +627,7 @@ void brokertls_serve(struct brokertls *t, const struct brokertls_session *ss)
 		serve_requests(&s);
 	side_end(&s.c);
 	side_end(&s.u);
+	cur_sess = NULL;
 	if (!sigismember(&old, SIGPIPE)) {
 		while (sigtimedwait(&pipe, NULL, &(struct timespec){ 0 }) == SIGPIPE)
 			;

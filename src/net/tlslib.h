@@ -41,6 +41,7 @@
 	X(SSL_CTX_free)                     \
 	X(SSL_CTX_load_verify_locations)    \
 	X(SSL_CTX_new)                      \
+	X(SSL_CTX_sess_set_new_cb)          \
 	X(SSL_CTX_set_alpn_protos)          \
 	X(SSL_CTX_set_alpn_select_cb)       \
 	X(SSL_CTX_set_client_hello_cb)      \
@@ -60,11 +61,13 @@
 	X(SSL_get_verify_result)            \
 	X(SSL_new)                          \
 	X(SSL_pending)                      \
+	X(SSL_SESSION_free)                 \
 	X(SSL_read)                         \
 	X(SSL_select_next_proto)            \
 	X(SSL_set1_host)                    \
 	X(SSL_set_alpn_protos)              \
 	X(SSL_set_fd)                       \
+	X(SSL_set_session)                  \
 	X(SSL_shutdown)                     \
 	X(SSL_use_PrivateKey)               \
 	X(SSL_use_certificate)              \
@@ -142,6 +145,7 @@ char *tlslib_error(char *out, size_t n);
 #define SSL_CTX_free                     (tlslib.SSL_CTX_free)
 #define SSL_CTX_load_verify_locations    (tlslib.SSL_CTX_load_verify_locations)
 #define SSL_CTX_new                      (tlslib.SSL_CTX_new)
+#define SSL_CTX_sess_set_new_cb          (tlslib.SSL_CTX_sess_set_new_cb)
 #define SSL_CTX_set_alpn_protos          (tlslib.SSL_CTX_set_alpn_protos)
 #define SSL_CTX_set_alpn_select_cb       (tlslib.SSL_CTX_set_alpn_select_cb)
 #define SSL_CTX_set_client_hello_cb      (tlslib.SSL_CTX_set_client_hello_cb)
@@ -161,11 +165,13 @@ char *tlslib_error(char *out, size_t n);
 #define SSL_get_verify_result            (tlslib.SSL_get_verify_result)
 #define SSL_new                          (tlslib.SSL_new)
 #define SSL_pending                      (tlslib.SSL_pending)
+#define SSL_SESSION_free                 (tlslib.SSL_SESSION_free)
 #define SSL_read                         (tlslib.SSL_read)
 #define SSL_select_next_proto            (tlslib.SSL_select_next_proto)
 #define SSL_set_alpn_protos              (tlslib.SSL_set_alpn_protos)
 #define SSL_set1_host                    (tlslib.SSL_set1_host)
 #define SSL_set_fd                       (tlslib.SSL_set_fd)
+#define SSL_set_session                  (tlslib.SSL_set_session)
 #define SSL_shutdown                     (tlslib.SSL_shutdown)
 #define SSL_use_PrivateKey               (tlslib.SSL_use_PrivateKey)
 #define SSL_use_certificate              (tlslib.SSL_use_certificate)
