@@ -716,6 +716,15 @@ r = urllib.request.urlopen(urllib.request.Request("https://api.broker.test/echo/
 print(r.status)') || fail "urllib: $out"
 	[ "$out" = 200 ] || fail "urllib: $out"
 	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "urllib: upstream got '$(up_field header x-api-key)'"
+	# Python requests (Debian's python3-requests: its own CA bundle unless
+	# REQUESTS_CA_BUNDLE, which clawbox sets; the proxy from HTTPS_PROXY).
+	up_mark
+	out=$(box $ALLOW_API "$REMOTE_IP" -- /usr/bin/python3 -c '
+import os, requests
+r = requests.get("https://api.broker.test/echo/requests", headers={"x-api-key": os.environ["BROKER_KEY"]}, timeout=10)
+print(r.status_code)') || fail "requests: $out"
+	[ "$out" = 200 ] || fail "requests: $out"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "requests: upstream got '$(up_field header x-api-key)'"
 	# Node 24's fetch() (the pin of tests/agents/install.sh, bound at /srv).
 	command -v npm >/dev/null || skip "urllib ok; Node: npm missing"
 	pin=$(bash "$BROKER_DIR/../agents/install.sh" node 2>"$C/install.err") || skip "urllib ok; Node: cannot install the pin ($(tail -1 "$C/install.err"))"
@@ -731,7 +740,7 @@ EOF
 	[ "$out" = "200 1" ] || fail "node fetch: $out"
 	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "node: upstream got '$(up_field header x-api-key)'"
 }
-case_run "python urllib and Node fetch() (NODE_USE_ENV_PROXY) trust the box's CA" urllib_and_node
+case_run "python urllib, python requests and Node fetch() (NODE_USE_ENV_PROXY) trust the box's CA" urllib_and_node
 
 git_over_https() {
 	need_net
