@@ -109,7 +109,7 @@ TEST(broker_spec_and_roundtrip)
 	CHECK_INT(back.n, 2);
 	CHECK_STREQ(back.rule[1].name, "T");
 	close(dfd);
-	fs_remove_tree_at(AT_FDCWD, dir);
+	unit_rmtree(dir);
 }
 
 TEST(broker_placeholders)
@@ -158,5 +158,5 @@ TEST(broker_key_file)
 	CHECK_INT(fs_write_atomic_at(dfd, BROKER_KEY_FILE, "short", 5, 0600), 0);
 	CHECK_INT(broker_key(dfd, b, &err), -EPERM);
 	close(dfd);
-	fs_remove_tree_at(AT_FDCWD, dir);
+	unit_rmtree(dir);
 }

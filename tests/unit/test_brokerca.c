@@ -88,7 +88,7 @@ TEST(brokerca_key_kept_leaves_verify)
 	free(key1);
 	free(key2);
 	close(dfd);
-	fs_remove_tree_at(AT_FDCWD, dir);
+	unit_rmtree(dir);
 }
 
 /* A leaf the CA's key signs for a name beyond its constraints does not
@@ -116,7 +116,7 @@ TEST(brokerca_name_constraints_hold)
 	brokerca_free(ca);
 	brokerca_free(other);
 	close(dfd);
-	fs_remove_tree_at(AT_FDCWD, dir);
+	unit_rmtree(dir);
 }
 
 /* A CA of IP literals only: no IP constraint (clients such as Bun refuse
@@ -162,7 +162,7 @@ TEST(brokerca_ip_hosts_constrain_no_name)
 	brokerca_free(ca);
 	brokerca_free(other);
 	close(dfd);
-	fs_remove_tree_at(AT_FDCWD, dir);
+	unit_rmtree(dir);
 }
 
 TEST(brokerca_bad_key_file_and_hosts)
@@ -189,5 +189,5 @@ TEST(brokerca_bad_key_file_and_hosts)
 	CHECK(symlinkat("/etc/passwd", dfd, BROKERCA_KEY_FILE) == 0);
 	CHECK(brokerca_open(dfd, "b1", ok, 1, &ca, &err) < 0);
 	close(dfd);
-	fs_remove_tree_at(AT_FDCWD, dir);
+	unit_rmtree(dir);
 }

@@ -2,6 +2,7 @@
  * "box" client and an "upstream" server (threads, over socketpairs) with
  * brokertls_serve between them. */
 #include "unit.h"
+#include "unit_tmp.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -194,7 +195,7 @@ static void world_end(struct world *w)
 {
 	brokerca_free(w->box);
 	brokerca_free(w->up);
-	fs_remove_tree_at(AT_FDCWD, w->dir);
+	unit_rmtree(w->dir);
 }
 
 TEST(brokertls_puts_the_value_in_and_streams_back)

@@ -2,6 +2,7 @@
  * tools' argument checks (the box is not up: every tool that needs it
  * answers a tool error). */
 #include "unit.h"
+#include "unit_tmp.h"
 
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp.h"
@@ -13,6 +14,13 @@
 
 #include <jansson.h>
 
+/* The dir ctx_new_with() made for each context, removed by ctx_free(). */
+static struct {
+	struct mcp_ctx *c;
+	char base[32];
+} bases[8];
+static size_t nbases;
+
 /* A box of the test's own (state dir and project under /tmp) and a
  * context on it. */
 static struct mcp_ctx *ctx_new_with(struct mcp_config *cfg)
@@ -20,6 +28,7 @@ static struct mcp_ctx *ctx_new_with(struct mcp_config *cfg)
 	char base[] = "/tmp/clawbox-unit.XXXXXX", state[PATH_MAX], proj[PATH_MAX];
 	struct box b;
 	CHECK(mkdtemp(base));
+	CHECK(nbases < ELEMENTSOF(bases));
 	snprintf(state, sizeof(state), "%s/state", base);
 	snprintf(proj, sizeof(proj), "%s/proj", base);
 	CHECK_INT(fs_mkdir_p(state, 0700), 0);
@@ -29,7 +38,21 @@ static struct mcp_ctx *ctx_new_with(struct mcp_config *cfg)
 	cfg->box = "t";
 	struct mcp_ctx *c = mcp_ctx_new(cfg);
 	CHECK(c);
+	bases[nbases].c = c;
+	snprintf(bases[nbases++].base, sizeof(bases[0].base), "%s", base);
 	return c;
+}
+
+/* Free c and remove its box's dir. */
+static void ctx_free(struct mcp_ctx *c)
+{
+	mcp_ctx_free(c);
+	for (size_t i = 0; i < nbases; i++)
+		if (bases[i].c == c) {
+			unit_rmtree(bases[i].base);
+			bases[i] = bases[--nbases];
+			break;
+		}
 }
 
 static struct mcp_ctx *ctx_new(bool allow_sync)
@@ -132,7 +155,7 @@ TEST(mcp_parse_errors)
 	CHECK(json_is_null(json_object_get(r, "id")));
 	json_decref(r);
 	CHECK_INT(code(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":\"ping\"}"), -32700);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 TEST(mcp_invalid_requests)
@@ -183,7 +206,7 @@ TEST(mcp_invalid_requests)
 	snprintf(big, sizeof(big), "{\"jsonrpc\":\"2.0\",\"id\":\"%0300d\",\"method\":\"ping\"}",
 		 0);
 	CHECK_INT(code(c, big), -32600);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 TEST(mcp_oversized_message)
@@ -200,7 +223,7 @@ TEST(mcp_oversized_message)
 		     "at most 100 bytes"));
 	json_decref(r);
 	CHECK_INT(code(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"), 0);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 TEST(mcp_hostile_nesting)
@@ -221,7 +244,7 @@ TEST(mcp_hostile_nesting)
 	memcpy(deep + k + 2000, "}}", 3);
 	CHECK_INT(code(c, deep), 0);
 	free(deep);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 TEST(mcp_method_not_found)
@@ -239,7 +262,7 @@ TEST(mcp_method_not_found)
 	/* a response (we never ask anything): dropped */
 	CHECK(!rpc(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}"));
 	CHECK(!rpc(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":1,\"message\":\"x\"}}"));
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 TEST(mcp_lifecycle_order)
@@ -260,7 +283,7 @@ TEST(mcp_lifecycle_order)
 	CHECK(!rpc(c, INITIALIZED));
 	CHECK_INT(code(c, list), 0);
 	CHECK_INT(code(c, INIT), -32600);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 static const char *init_version(const char *asked)
@@ -281,7 +304,7 @@ static const char *init_version(const char *asked)
 	CHECK_STREQ(json_string_value(json_object_get(json_object_get(res, "serverInfo"), "name")),
 		    "clawbox");
 	json_decref(r);
-	mcp_ctx_free(c);
+	ctx_free(c);
 	return v;
 }
 
@@ -312,7 +335,7 @@ TEST(mcp_initialize_params)
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
 		CHECK_INT(code(c, bad[i]), -32602);
 	CHECK_INT(code(c, INIT), 0); /* the refused ones did not count */
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 TEST(mcp_ids_echoed)
@@ -325,7 +348,7 @@ TEST(mcp_ids_echoed)
 	r = rpc(c, "{\"jsonrpc\":\"2.0\",\"id\":-9007199254740993,\"method\":\"ping\"}");
 	CHECK(json_integer_value(json_object_get(r, "id")) == -9007199254740993LL);
 	json_decref(r);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 static json_t *tools_list(struct mcp_ctx *c)
@@ -366,7 +389,7 @@ TEST(mcp_tools_list)
 		    code(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{"
 			    "\"cursor\":\"x\"}}"),
 		    -32602);
-		mcp_ctx_free(c);
+		ctx_free(c);
 	}
 }
 
@@ -384,7 +407,7 @@ TEST(mcp_tools_call_protocol_errors)
 	CHECK_INT(code(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{"
 			  "\"name\":5}}"),
 		  -32602);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 /* Bad arguments are tool errors (the model reads them and corrects its
@@ -429,7 +452,7 @@ TEST(mcp_tool_argument_errors)
 	tool_error(c, CALL("search", "{\"pattern\":\"x\",\"max_results\":5000}"),
 		   "between 1 and 1000");
 	tool_error(c, CALL("sync_status", "{\"x\":1}"), "unknown argument 'x'");
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 /* With the box down, the tools that need it say so (a tool error). */
@@ -446,7 +469,7 @@ TEST(mcp_tools_box_not_up)
 	    "not up");
 	tool_error(c, CALL("list_dir", "{}"), "not up");
 	tool_error(c, CALL("search", "{\"pattern\":\"x\",\"fixed\":true}"), "not up");
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 TEST(mcp_sync_status_of_an_idle_box)
@@ -466,7 +489,7 @@ TEST(mcp_sync_status_of_an_idle_box)
 	r = tool(c, CALL("sync_apply", "{}"), &is_error, &text);
 	CHECK(!is_error);
 	json_decref(r);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 #define META(ver)                                                             \
@@ -488,7 +511,7 @@ TEST(mcp_server_discover)
 	json_decref(r);
 	/* it changes no state: the session still needs initialize */
 	CHECK_INT(code(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}"), -32600);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 TEST(mcp_stateless_requests)
@@ -524,7 +547,7 @@ TEST(mcp_stateless_requests)
 		   "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{" META(
 		       "2026-07-28") ",\"name\":\"exec\",\"arguments\":{\"command\":\"true\"}}}",
 		   "not up");
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 TEST(mcp_text_and_base64)
@@ -616,7 +639,7 @@ TEST(mcp_sync_apply_only_what_passes)
 	CHECK(access(p, F_OK) == 0);
 	snprintf(p, sizeof(p), "%s/leak.py", c->box.project);
 	CHECK(access(p, F_OK) < 0);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 static int count_calls(json_t *obj, const char *raw, void *ctx)
@@ -653,7 +676,7 @@ TEST(mcp_calls_audited)
 	CHECK_STREQ(json_string_value(json_object_get(json_object_get(e, "args"), "path")), "a/b");
 	CHECK_STREQ(json_string_value(json_object_get(json_array_get(ev, 2), "outcome")), "done");
 	json_decref(ev);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
 
 /* A value the box was given never shows: not in a path, not in a finding;
@@ -681,5 +704,5 @@ TEST(mcp_sync_status_redacts_known_values)
 	CHECK_STREQ(verdict_of(sc, "conf.ini"), "blocked");
 	CHECK(verdict_of(sc, "[REDACTED:TOKEN].txt"));
 	json_decref(r);
-	mcp_ctx_free(c);
+	ctx_free(c);
 }
