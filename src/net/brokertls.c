@@ -399,10 +399,11 @@ static int pass_response(struct sess *s, const struct brokerhttp_req *rq, bool *
 		if (rs.status >= 200)
 			break;
 	}
-	if (rs.chunked || rs.until_close || rs.body_len)
-		if (relay_body(s, &s->u, &s->c, rs.chunked, rs.until_close, rs.body_len, &s->in) <
-		    0)
-			return -EPIPE;
+	int r = rs.chunked || rs.until_close || rs.body_len
+		    ? relay_body(s, &s->u, &s->c, rs.chunked, rs.until_close, rs.body_len, &s->in)
+		    : 0;
+	if (r < 0)
+		return r == -ECANCELED ? r : -EPIPE;
 	*close = rs.close || rs.until_close;
 	return rs.status;
 }
@@ -418,7 +419,8 @@ static void serve_requests(struct sess *s)
 		int r = next_request(s, &rq, &out);
 		if (r <= 0) {
 			int code = request_status(r, &why);
-			if (r < 0)
+			/* the box ending is no refusal: its connections just end */
+			if (r < 0 && r != -ECANCELED)
 				refuse(s, "request", code, why);
 			break;
 		}
@@ -441,12 +443,15 @@ static void serve_requests(struct sess *s)
 			s->ss->report->request(s->ss->report->ctx, &rq, status < 0 ? 0 : status,
 					       s->out, s->in, s->ss->s, s->ss->ns);
 		if (r < 0 && !early) {
-			refuse(s, "request", 0, "the box's request body was cut or malformed");
+			if (r != -ECANCELED) /* the box ending is no refusal */
+				refuse(s, "request", 0,
+				       "the box's request body was cut or malformed");
 			break;
 		}
 		if (status < 0) {
-			refuse(s, "response", s->in ? 0 : 502,
-			       "the upstream's answer was cut or malformed");
+			if (status != -ECANCELED)
+				refuse(s, "response", s->in ? 0 : 502,
+				       "the upstream's answer was cut or malformed");
 			break;
 		}
 		if (rq.close || close)
@@ -509,7 +514,7 @@ static int hs_step(SSL *ssl, bool accept, short *ev)
 	return e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN ? -EPIPE : -EPROTO;
 }
 
-enum { HS_OK, HS_BOX, HS_UPSTREAM }; /* which side failed */
+enum { HS_OK, HS_BOX, HS_UPSTREAM, HS_ENDING }; /* which side failed; the box ends */
 
 static void box_failed(int r, char *why, size_t n)
 {
@@ -561,10 +566,8 @@ static int handshakes(struct brokertls *t, struct sess *s, char *why, size_t n)
 				       { s->ss->stop_fd, POLLIN, 0 } };
 		int64_t left = deadline - clock_ms();
 		int k = left > 0 ? poll(p, 3, (int)left) : 0;
-		if (k > 0 && p[2].revents) {
-			snprintf(why, n, "the box is ending");
-			return HS_BOX;
-		}
+		if (k > 0 && p[2].revents)
+			return HS_ENDING;
 		if (k == 0 && b == 0) {
 			box_failed(-ETIMEDOUT, why, n);
 			return HS_BOX;
@@ -621,6 +624,8 @@ void brokertls_serve(struct brokertls *t, const struct brokertls_session *ss)
 		refuse(&s, "handshake", 0, why);
 	else if (hs == HS_UPSTREAM)
 		refuse(&s, "upstream", is_h2(s.c.ssl) ? 0 : 502, why);
+	else if (hs == HS_ENDING)
+		; /* the box is ending: nothing to serve, nothing refused */
 	else if (is_h2(s.c.ssl))
 		brokerh2_serve(ss, s.c.ssl, s.u.ssl);
 	else

@@ -91,19 +91,12 @@ grep -q listening "$MOCK_LOG" 2>/dev/null || {
 # CLAWBOX_UPSTREAM_CA_FILE (the box never does: it trusts the box's CA).
 TLS_DIR=$T_TMP/tls
 mkdir -p "$TLS_DIR"
-if command -v openssl >/dev/null &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=agents-test-ca \
-		-keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" 2>/dev/null &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=mock \
-		-keyout "$TLS_DIR/mock.key" -out "$TLS_DIR/mock.csr" 2>/dev/null &&
-	printf 'subjectAltName=IP:%s\n' "$MOCK_IP" >"$TLS_DIR/ext" &&
-	openssl x509 -req -in "$TLS_DIR/mock.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
-		-CAcreateserial -days 2 -extfile "$TLS_DIR/ext" -out "$TLS_DIR/mock.pem" 2>/dev/null; then
+if command -v openssl >/dev/null && bash "$AGENTS_DIR/../broker/certs.sh" "$TLS_DIR" "$MOCK_IP"; then
 	ip netns exec "$NS" node "$AGENTS_DIR/mock-llm.mjs" --listen "$MOCK_IP:8443" --log "$MOCK_LOG" \
-		--tls "$TLS_DIR/mock.pem" "$TLS_DIR/mock.key" 2>"$T_TMP/mock-tls.err" &
+		--tls "$TLS_DIR/api.crt" "$TLS_DIR/api.key" 2>"$T_TMP/mock-tls.err" &
 	MOCK_TLS_PID=$!
 	ip netns exec "$NS" node "$AGENTS_DIR/mock-llm.mjs" --listen "$MOCK_IP:8444" --log "$MOCK_LOG" \
-		--tls "$TLS_DIR/mock.pem" "$TLS_DIR/mock.key" --h2 2>"$T_TMP/mock-h2.err" &
+		--tls "$TLS_DIR/api.crt" "$TLS_DIR/api.key" --h2 2>"$T_TMP/mock-h2.err" &
 	MOCK_H2_PID=$!
 	for _ in $(seq 50); do
 		grep -q "listening\":\"$MOCK_IP:8443" "$MOCK_LOG" 2>/dev/null &&
@@ -256,7 +249,7 @@ case_claude_brokered() {
 	local key=sk-ant-api03-brokered0123456789abcdefABCDEF
 	printf %s "$key" | "$CLAWBOX" secrets --project "$P" set ANTHROPIC_API_KEY \
 		--broker "$MOCK_IP=header:x-api-key" >/dev/null
-	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem box --setenv ANTHROPIC_BASE_URL="$MOCK_TLS" \
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.crt box --setenv ANTHROPIC_BASE_URL="$MOCK_TLS" \
 		-- "$CLAUDE" -p "write the file FILE=claude-broker.txt TOOL=Bash DIR=$P" \
 		--dangerously-skip-permissions >"$C/out" 2>&1 || fail "claude failed: $(tail -5 "$C/out")"
 	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
@@ -272,7 +265,7 @@ case_codex_brokered() {
 	printf %s "$key" | "$CLAWBOX" secrets --project "$P" set OPENAI_API_KEY \
 		--broker "$MOCK_IP=authorization" >/dev/null
 	# shellcheck disable=SC2086
-	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem box -- "$CODEX" exec --skip-git-repo-check \
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.crt box -- "$CODEX" exec --skip-git-repo-check \
 		-c model_provider=mock \
 		-c "model_providers.mock={name=\"mock\",base_url=\"$MOCK_TLS/v1\",env_key=\"OPENAI_API_KEY\",wire_api=\"responses\"}" \
 		-m mock-model "write the file FILE=codex-broker.txt TOOL=exec_command" >"$C/out" 2>&1 ||
@@ -289,7 +282,7 @@ case_node_brokered() {
 	local key=sk-proj-nodebrokered0123456789abcdefABC
 	printf %s "$key" | "$CLAWBOX" secrets --project "$P" set OPENAI_API_KEY \
 		--broker "$MOCK_IP=authorization" >/dev/null
-	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem box --setenv MOCK_URL="$MOCK_TLS" \
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.crt box --setenv MOCK_URL="$MOCK_TLS" \
 		-- "$NODE" - <"$AGENTS_DIR/fetch-agent.mjs" >"$C/out" 2>&1 ||
 		fail "node failed: $(tail -5 "$C/out")"
 	grep -q "Done: the file is written." "$C/out" || fail "no final answer: $(cat "$C/out")"
@@ -309,7 +302,7 @@ case_h2_brokered() {
 	local key=sk-ant-api03-h2brokered0123456789abcdefABCD
 	printf %s "$key" | "$CLAWBOX" secrets --project "$P" set ANTHROPIC_API_KEY \
 		--broker "$MOCK_IP=header:x-api-key" >/dev/null
-	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem box -- sh -c \
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.crt box -- sh -c \
 		'"$0" - "$1/v1/models" x-api-key "$ANTHROPIC_API_KEY"; echo "env $ANTHROPIC_API_KEY"' \
 		"$NODE" "$MOCK_H2" <"$AGENTS_DIR/h2-client.mjs" >"$C/out" 2>&1 || fail "the client failed: $(cat "$C/out")"
 	grep -q '^status 200$' "$C/out" || fail "no 200: $(cat "$C/out")"

@@ -70,20 +70,14 @@ OC_PIDS+=($!)
 # is brokered (docs/SECRETS.md), the mock gets the real one in the path.
 TLS_DIR=$T_TMP/tls
 mkdir -p "$TLS_DIR"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=oc-test-ca \
-	-keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" 2>/dev/null &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=tg \
-		-keyout "$TLS_DIR/tg.key" -out "$TLS_DIR/tg.csr" 2>/dev/null &&
-	printf 'subjectAltName=IP:%s\n' "$REMOTE_IP" >"$TLS_DIR/ext" &&
-	openssl x509 -req -in "$TLS_DIR/tg.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
-		-CAcreateserial -days 2 -extfile "$TLS_DIR/ext" -out "$TLS_DIR/tg.pem" 2>/dev/null ||
+bash "$ROOT/tests/broker/certs.sh" "$TLS_DIR" "$REMOTE_IP" ||
 	skip_all "openssl cannot make the test's certificates"
 ip netns exec "$NS" "$NODE" "$ROOT/tests/agents/mock-telegram.mjs" --listen "$REMOTE_IP:8443" \
-	--log "$T_TMP/tg.log" --token "$TG_TOKEN" --tls "$TLS_DIR/tg.pem" "$TLS_DIR/tg.key" >/dev/null 2>&1 &
+	--log "$T_TMP/tg.log" --token "$TG_TOKEN" --tls "$TLS_DIR/api.crt" "$TLS_DIR/api.key" >/dev/null 2>&1 &
 OC_PIDS+=($!)
 for _ in $(seq 100); do
 	curl -s -m 1 -o /dev/null "http://$REMOTE_IP:8081/" && curl -s -m 1 -o /dev/null "http://$REMOTE_IP:8080/" &&
-		curl -s -m 1 -o /dev/null --cacert "$TLS_DIR/ca.pem" "https://$REMOTE_IP:8443/" && break
+		curl -s -m 1 -o /dev/null --cacert "$TLS_DIR/ca.crt" "https://$REMOTE_IP:8443/" && break
 	sleep 0.1
 done
 
@@ -244,7 +238,7 @@ invoke() {
 # The recipe of docs/OPENCLAW.md: the gateway as the up box's command,
 # published on $PORT; returns once `clawbox status` says it is healthy.
 gateway_up() {
-	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.pem oc_up gw --config "$C/conf" --secrets "$C/secrets.env" --publish "$PORT:18789" \
+	CLAWBOX_UPSTREAM_CA_FILE=$TLS_DIR/ca.crt oc_up gw --config "$C/conf" --secrets "$C/secrets.env" --publish "$PORT:18789" \
 		--health "http://127.0.0.1:$PORT/readyz" --allow-ip "$REMOTE_IP" \
 		--setenv PATH="$BOX_OC/bin:/usr/bin:/bin" -- openclaw gateway run
 	for _ in $(seq 180); do
