@@ -355,7 +355,9 @@ while True:
     c.close()
 PY
 	ip netns exec "$NS" python3 "$C/listener.py" "$REMOTE_IP" "$port" "$rec" &
-	NET_PIDS+=($!)
+	# the case is a subshell: NET_PIDS would not reach the file's cleanup
+	LISTENER_PID=$!
+	trap 'kill "$LISTENER_PID" 2>/dev/null' EXIT
 	for _ in $(seq 50); do
 		ip netns exec "$NS" ss -Hltn "sport = :$port" | grep -q . && break
 		sleep 0.1
