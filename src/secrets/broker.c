@@ -31,6 +31,29 @@ static const struct preset presets[] = {
 	{ "npm", { "registry.npmjs.org" }, { "authorization" } },
 };
 
+/* The variables the services' own clients read, for "auto". */
+static const struct {
+	const char *name, *preset;
+} known_names[] = {
+	{ "ANTHROPIC_API_KEY", "anthropic" },
+	{ "OPENAI_API_KEY", "openai" },
+	{ "GEMINI_API_KEY", "gemini" },
+	{ "GOOGLE_API_KEY", "gemini" },
+	{ "OPENROUTER_API_KEY", "openrouter" },
+	{ "GITHUB_TOKEN", "github" },
+	{ "GH_TOKEN", "github" },
+	{ "TELEGRAM_BOT_TOKEN", "telegram" },
+	{ "NPM_TOKEN", "npm" },
+};
+
+const char *broker_preset_for(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(known_names); i++)
+		if (!strcmp(known_names[i].name, name))
+			return known_names[i].preset;
+	return NULL;
+}
+
 const char *broker_preset_names(void)
 {
 	return "anthropic, openai, gemini, openrouter, github, telegram, npm";
@@ -317,6 +340,13 @@ int broker_rule_from_spec(const char *name, const char *spec, struct broker_rule
 	if (!dotenv_name_valid(name))
 		return error_set(err, -EINVAL, NULL, 0, "invalid name '%.64s'", name);
 	snprintf(r.name, sizeof(r.name), "%s", name);
+	if (!strcmp(spec, "auto") && !(spec = broker_preset_for(name)))
+		return error_set(
+		    err, -EINVAL, NULL, 0,
+		    "no preset for '%.64s' (auto knows ANTHROPIC_API_KEY, OPENAI_API_KEY, "
+		    "GEMINI_API_KEY, GOOGLE_API_KEY, OPENROUTER_API_KEY, GITHUB_TOKEN, "
+		    "GH_TOKEN, TELEGRAM_BOT_TOKEN, NPM_TOKEN): name a preset (%s) or hosts",
+		    name, broker_preset_names());
 	const struct preset *p = preset_find(spec);
 	if (p) {
 		int e = use_preset(&r, p);

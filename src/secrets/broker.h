@@ -75,9 +75,10 @@ int broker_load(int box_dirfd, struct broker_set *ret, struct error *err);
 int broker_save(int box_dirfd, const struct broker_set *s, struct error *err);
 
 /* A rule for name from what `--broker` says: a preset's name
- * ("anthropic"), or comma-separated hosts, each optionally with its place
- * after '=' ("api.example.com=header:x-token"); a host of a preset without
- * a place takes the preset's places. */
+ * ("anthropic"), "auto" (the preset of a known variable name:
+ * broker_preset_for()), or comma-separated hosts, each optionally with its
+ * place after '=' ("api.example.com=header:x-token"); a host of a preset
+ * without a place takes the preset's places. */
 int broker_rule_from_spec(const char *name, const char *spec, struct broker_rule *ret,
 			  struct error *err);
 
@@ -86,6 +87,10 @@ int broker_set_put(struct broker_set *s, const struct broker_rule *r);
 /* Remove the rule of name; 1 when there was one. */
 int broker_set_remove(struct broker_set *s, const char *name);
 const struct broker_rule *broker_set_find(const struct broker_set *s, const char *name);
+
+/* The preset of a variable its service's clients read (ANTHROPIC_API_KEY:
+ * "anthropic", GITHUB_TOKEN: "github", ...), or NULL. */
+const char *broker_preset_for(const char *name);
 
 /* "anthropic openai gemini openrouter github telegram npm" and their rules. */
 const char *broker_preset_names(void);

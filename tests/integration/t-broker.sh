@@ -964,7 +964,7 @@ bad_rules_and_short_values() {
 	box=$(echo "$CLAWBOX_STATE_DIR"/boxes/*)
 	before=$(cat "$box/broker.toml")
 	for spec in 'bad host=header:x' 'api.broker.test=nowhere' 'nosuchpreset' 'api.broker.test=header:' \
-		'api.broker.test=header:a b' 'api.broker.test=query:' '' 'api.broker.test'; do
+		'api.broker.test=header:a b' 'api.broker.test=query:' '' 'api.broker.test' 'auto'; do
 		set +e
 		err=$("$CLAWBOX" secrets broker --project "$P" GOOD_KEY "$spec" 2>&1)
 		rc=$?
@@ -979,6 +979,11 @@ bad_rules_and_short_values() {
 	[ $rc -eq 2 ] || fail "secrets set with a bad rule: exit $rc"
 	[ "$(cat "$box/broker.toml")" = "$before" ] || fail "broker.toml changed: $(cat "$box/broker.toml")"
 	! "$CLAWBOX" secrets list --project "$P" 2>&1 | grep -q NEW_KEY || fail "the value was stored with a bad rule"
+	# auto: the preset of a known name
+	"$CLAWBOX" secrets broker --project "$P" GITHUB_TOKEN auto >/dev/null || fail "auto refused for GITHUB_TOKEN"
+	"$CLAWBOX" secrets list --project "$P" | grep -q '^GITHUB_TOKEN .*brokered for api.github.com, github.com, uploads.github.com (authorization)' ||
+		fail "auto did not pick the github preset: $("$CLAWBOX" secrets list --project "$P")"
+	before=$(cat "$box/broker.toml")
 	# Too short: the run does not start, the command never runs.
 	set +e
 	err=$("$CLAWBOX" run --project "$P" -e GOOD_KEY=short12 -- sh -c 'echo RAN; touch ran' 2>&1)

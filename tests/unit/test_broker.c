@@ -74,6 +74,14 @@ TEST(broker_spec_and_roundtrip)
 	struct broker_rule r;
 	struct error err;
 	char dir[64], t[80];
+	/* auto: the preset of a known name, or a clear refusal */
+	CHECK_INT(broker_rule_from_spec("ANTHROPIC_API_KEY", "auto", &r, &err), 0);
+	CHECK_STREQ(r.preset, "anthropic");
+	CHECK_STREQ(r.hosts[0], "api.anthropic.com");
+	CHECK_INT(broker_rule_from_spec("TELEGRAM_BOT_TOKEN", "auto", &r, &err), 0);
+	CHECK(r.ninject == 1 && r.inject[0].where == BROKER_PATH);
+	CHECK_INT(broker_rule_from_spec("MY_KEY", "auto", &r, &err), -EINVAL);
+	CHECK(strstr(err.message, "no preset for 'MY_KEY'") != NULL);
 	CHECK_INT(broker_rule_from_spec("GH", "github", &r, &err), 0);
 	CHECK_STREQ(r.preset, "github");
 	CHECK_INT(broker_set_put(&s, &r), 0);
