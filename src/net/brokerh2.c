@@ -46,20 +46,6 @@ struct brokerh2 {
 	struct hs *streams; /* every stream of the box's still open */
 };
 
-/* Values, as anywhere on the way back, become their placeholders. */
-static void scrub(const struct brokertls_session *ss, char *p, size_t n)
-{
-	for (size_t i = 0; i < ss->ns; i++) {
-		const struct brokerhttp_secret *x = &ss->s[i];
-		char *at = p, *end = p + n;
-		while (x->plen == x->vlen &&
-		       (at = memmem(at, (size_t)(end - at), x->value, x->vlen))) {
-			memcpy(at, x->placeholder, x->vlen);
-			at += x->vlen;
-		}
-	}
-}
-
 static void pipe_free(struct pipe *p)
 {
 	buf_free(&p->b);
@@ -426,7 +412,7 @@ static int up_header(nghttp2_session *up, const nghttp2_frame *f, const uint8_t 
 	size_t at = b->len + nl + 1;
 	if (pair_put(b, name, nl, value, vl) < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	scrub(s->h->ss, b->data + at, vl);
+	(void)brokerhttp_scrub(s->h->ss->s, s->h->ss->ns, b->data + at, vl, true); /* whole */
 	return 0;
 }
 
@@ -478,7 +464,8 @@ static int up_data(nghttp2_session *up, uint8_t flags, int32_t id, const uint8_t
 	if (pipe_put(&s->resp, d, n) < 0)
 		return nghttp2_submit_rst_stream(up, NGHTTP2_FLAG_NONE, id,
 						 NGHTTP2_FLOW_CONTROL_ERROR);
-	scrub(s->h->ss, s->resp.b.data + at, n);
+	/* DATA comes in frames: whole values in each are covered */
+	(void)brokerhttp_scrub(s->h->ss->s, s->h->ss->ns, s->resp.b.data + at, n, false);
 	(void)nghttp2_session_resume_data(s->h->box, s->bid);
 	return 0;
 }

@@ -351,6 +351,34 @@ int brokerhttp_request(const char *data, size_t n, const char *host, uint16_t po
 	return 1;
 }
 
+static void cover(const struct brokerhttp_secret *x, char *dst, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		dst[i] = x->plen == x->vlen ? x->placeholder[i] : '*';
+}
+
+size_t brokerhttp_scrub(const struct brokerhttp_secret *s, size_t ns, char *buf, size_t n,
+			bool final)
+{
+	size_t hold = 0;
+	for (size_t i = 0; i < ns; i++) {
+		const struct brokerhttp_secret *x = &s[i];
+		char *p = buf, *end = buf + n;
+		while ((p = memmem(p, (size_t)(end - p), x->value, x->vlen))) {
+			cover(x, p, x->vlen);
+			p += x->vlen;
+		}
+		for (size_t k = x->vlen - 1 < n ? x->vlen - 1 : n; k > 0; k--)
+			if (memcmp(end - k, x->value, k) == 0) {
+				if (final)
+					cover(x, end - k, k);
+				hold = k > hold ? k : hold;
+				break;
+			}
+	}
+	return final ? 0 : hold;
+}
+
 /* A response's header line: its framing taken. */
 static int resp_header(const char *l, const char *le, struct brokerhttp_resp *rs, bool *have_te)
 {

@@ -67,6 +67,17 @@ struct brokerhttp_resp {
 	bool close;       /* no keep-alive after it */
 };
 
+/* What comes back from a brokered host never shows the box a value (an
+ * echo, an error quoting the key): every value of s[0..ns) in buf[0..n) is
+ * covered by its placeholder (same length: framing stays; '*'s should the
+ * lengths differ). The end of buf may begin a value the next read
+ * completes: when final (nothing follows), that beginning is covered too
+ * and 0 returned; else returns how many bytes at the end to keep back
+ * until more comes (a caller that cannot may pass them: only whole values
+ * are then covered). */
+size_t brokerhttp_scrub(const struct brokerhttp_secret *s, size_t ns, char *buf, size_t n,
+			bool final);
+
 /* The head of a response to a request of method at data[0..n): 1 with
  * *ret, 0 when not complete, -E2BIG, -EBADMSG (as above). A 1xx answer is
  * a head of its own (ret->status < 200: read the next one). */

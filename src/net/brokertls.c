@@ -238,39 +238,6 @@ static void side_take(struct side *d, size_t k)
 	d->n -= k;
 }
 
-/* What comes back from the upstream never shows the box a value (an
- * echo, an error quoting the key): every value in buf[0..n) is replaced by
- * its placeholder, which has its length, so the framing stays. The end of
- * buf may begin a value that the next read completes: when final (nothing
- * follows), that beginning is replaced by the placeholder's; else returns
- * how many bytes to keep back until more comes. */
-static void cover(const struct brokerhttp_secret *x, char *dst, size_t k)
-{
-	for (size_t i = 0; i < k; i++)
-		dst[i] = x->plen == x->vlen ? x->placeholder[i] : '*';
-}
-
-static size_t scrub(const struct sess *s, char *buf, size_t n, bool final)
-{
-	size_t hold = 0;
-	for (size_t i = 0; i < s->ss->ns; i++) {
-		const struct brokerhttp_secret *x = &s->ss->s[i];
-		char *p = buf, *end = buf + n;
-		while ((p = memmem(p, (size_t)(end - p), x->value, x->vlen))) {
-			cover(x, p, x->vlen);
-			p += x->vlen;
-		}
-		for (size_t k = x->vlen - 1 < n ? x->vlen - 1 : n; k > 0; k--)
-			if (memcmp(end - k, x->value, k) == 0) {
-				if (final)
-					cover(x, end - k, k);
-				hold = k > hold ? k : hold;
-				break;
-			}
-	}
-	return final ? 0 : hold;
-}
-
 /* A body from one side to the other: len bytes, chunked, or until the
  * sender ends (until_close); *count gets the bytes. -ECONNABORTED when
  * the receiver stopped taking it, else < 0 for the sender's failure. From the upstream
@@ -284,7 +251,9 @@ static int relay_body(struct sess *s, struct side *from, struct side *to, bool c
 	for (;;) {
 		/* a chunked body is scrubbed read by read, its framing unknown here */
 		bool ends = !chunked && !until_close && len <= from->n;
-		size_t hold = up ? scrub(s, from->buf, ends ? (size_t)len : from->n, ends) : 0;
+		size_t hold = up ? brokerhttp_scrub(s->ss->s, s->ss->ns, from->buf,
+						    ends ? (size_t)len : from->n, ends)
+				 : 0;
 		size_t take = from->n;
 		bool done = false;
 		if (!chunked && hold)
@@ -305,7 +274,7 @@ static int relay_body(struct sess *s, struct side *from, struct side *to, bool c
 			return 0;
 		int r = side_read(s, from, clock_ms() + s->ss->idle_ms);
 		if (r == -EPIPE && until_close) { /* what was kept back goes too */
-			(void)scrub(s, from->buf, from->n, true);
+			(void)brokerhttp_scrub(s->ss->s, s->ss->ns, from->buf, from->n, true);
 			return from->n && side_write(s, to, from->buf, from->n) < 0 ? -EPIPE : 0;
 		}
 		if (r < 0)
@@ -391,7 +360,7 @@ static int pass_response(struct sess *s, const struct brokerhttp_req *rq, bool *
 		}
 		if (r < 0)
 			return r;
-		(void)scrub(s, s->u.buf, rs.head_len, true);
+		(void)brokerhttp_scrub(s->ss->s, s->ss->ns, s->u.buf, rs.head_len, true);
 		if (side_write(s, &s->c, s->u.buf, rs.head_len) < 0)
 			return -EPIPE;
 		s->in += rs.head_len;

@@ -237,3 +237,26 @@ TEST(brokerhttp_chunked_bodies)
 	CHECK_INT(chunks("5\nhello\r\n", 1, &used, &done), -EBADMSG);
 	CHECK_INT(chunks("ffffffffffffffff\r\n", 1, &used, &done), -EBADMSG);
 }
+
+TEST(brokerhttp_scrub_covers_values)
+{
+	static const struct brokerhttp_secret s[] = {
+		{ "PH-12345", 8, "VALUE-01", 8, anth, 2, true },
+		{ "LONGPLACEHOLDER", 15, "SHORT-99", 8, anth, 2, false }, /* lengths differ: '*' */
+	};
+	char b[64];
+	/* whole values, any of them, here or not */
+	snprintf(b, sizeof(b), "a VALUE-01 b SHORT-99 VALUE-01");
+	CHECK_INT((int)brokerhttp_scrub(s, 2, b, strlen(b), false), 0);
+	CHECK_STREQ(b, "a PH-12345 b ******** PH-12345");
+	/* a tail that may begin a value: kept back, or covered when final */
+	snprintf(b, sizeof(b), "x VALUE-");
+	CHECK_INT((int)brokerhttp_scrub(s, 2, b, strlen(b), false), 6);
+	CHECK_STREQ(b, "x VALUE-");
+	CHECK_INT((int)brokerhttp_scrub(s, 2, b, strlen(b), true), 0);
+	CHECK_STREQ(b, "x PH-123");
+	/* nothing that looks like a value: nothing held, nothing changed */
+	snprintf(b, sizeof(b), "VALUE-0 is not it");
+	CHECK_INT((int)brokerhttp_scrub(s, 2, b, strlen(b), false), 0);
+	CHECK_STREQ(b, "VALUE-0 is not it");
+}
