@@ -23,7 +23,6 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -476,94 +475,7 @@ static void forward(int sig)
 		kill(-p, sig);
 }
 
-static const int forwarded[] = { SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
-				 SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP };
-
-/* The command's process: a session of its own (no way back to the host
- * terminal; the session comes before the file actions, so opening the box
- * terminal makes it the controlling one), default dispositions for the
- * signals we forward, nothing blocked, io's standard fds and directory.
- * posix_spawn shares our memory until the exec: no copy of our page tables
- * for a process that execs at once. 0 or an errno (ENOMEM). */
-static int spawn_attrs(const struct init_stdio *io, posix_spawnattr_t *at,
-		       posix_spawn_file_actions_t *fa)
-{
-	sigset_t none, def;
-	sigemptyset(&none);
-	sigemptyset(&def);
-	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
-		sigaddset(&def, forwarded[i]);
-	if (posix_spawnattr_init(at) != 0 || posix_spawn_file_actions_init(fa) != 0 ||
-	    posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-					     POSIX_SPAWN_SETSIGDEF) != 0 ||
-	    posix_spawnattr_setsigmask(at, &none) != 0 ||
-	    posix_spawnattr_setsigdefault(at, &def) != 0)
-		return ENOMEM;
-	for (int fd = 0; io->fds && fd < 3; fd++) {
-		int e = io->fds[fd] >= 0
-			    ? posix_spawn_file_actions_adddup2(fa, io->fds[fd], fd)
-			    : posix_spawn_file_actions_addopen(fa, fd, "/dev/null", O_RDWR, 0);
-		if (e != 0)
-			return e;
-	}
-	if (io->cwd && posix_spawn_file_actions_addchdir_np(fa, io->cwd) != 0)
-		return ENOMEM;
-	if (io->pts < 0)
-		return 0;
-	char path[64];
-	int first = -1;
-	snprintf(path, sizeof(path), "/dev/pts/%d", io->pts);
-	/* The standard fds that were the caller's terminal get the box's; the
-	 * first one opened makes it the controlling terminal. */
-	for (int fd = 0; fd < 3; fd++) {
-		if (!(io->pty_fds & (1u << fd)))
-			continue;
-		int e = first < 0 ? posix_spawn_file_actions_addopen(fa, fd, path, O_RDWR, 0)
-				  : posix_spawn_file_actions_adddup2(fa, first, fd);
-		if (e != 0)
-			return e;
-		if (first < 0)
-			first = fd;
-	}
-	return 0;
-}
-
-int init_spawn(char *const *argv, char *const *envp, const struct init_stdio *io, pid_t *ret)
-{
-	posix_spawnattr_t at;
-	posix_spawn_file_actions_t fa;
-	const char *cmd = argv[0];
-	int r = ENOENT;
-
-	int e = spawn_attrs(io, &at, &fa);
-	if (e != 0)
-		return e;
-	if (strchr(cmd, '/'))
-		return posix_spawn(ret, cmd, &fa, &at, argv, envp);
-	const char *path = "/usr/local/bin:/usr/bin:/bin";
-	for (char *const *v = envp; *v; v++)
-		if (strncmp(*v, "PATH=", 5) == 0)
-			path = *v + 5;
-	for (const char *p = path;; p++) {
-		const char *end = strchrnul(p, ':');
-		char full[PATH_MAX];
-		int len = (int)(end - p);
-		int w = snprintf(full, sizeof(full), "%.*s/%s", len ? len : 1, len ? p : ".", cmd);
-		if (w > 0 && (size_t)w < sizeof(full) && access(full, F_OK) == 0) {
-			e = posix_spawn(ret, full, &fa, &at, argv, envp);
-			if (e == 0)
-				return 0;
-			/* Out of processes or memory: no other file would do. */
-			if (e == EAGAIN || e == ENOMEM)
-				return e;
-			if (e != ENOENT && e != ENOTDIR)
-				r = e;
-		}
-		if (*end == '\0')
-			return r;
-		p = end;
-	}
-}
+static const int forwarded[] = { INIT_FORWARDED };
 
 /* Kill and reap whatever is left in the box (we are its pid 1: kill(-1)
  * reaches every other process of our pid namespace, and orphans are ours

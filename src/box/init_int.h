@@ -37,9 +37,16 @@ struct init_stdio {
 	const char *cwd;  /* NULL: ours */
 };
 
+/* The signals the init forwards to its command: the only ones a process
+ * of the box's own (the init, a session's leader) ever has a handler for,
+ * which init_spawn resets in the child before it unblocks anything. */
+#define INIT_FORWARDED                                                                     \
+	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP
+
 /* Spawn argv[0] (searched in envp's PATH when it has no '/') in a session
- * of its own, with io. 0 with *ret, or an errno: EAGAIN or ENOMEM at once
- * (out of processes or memory), else that of the last file found that
+ * of its own, with io, INIT_FORWARDED at their defaults and nothing
+ * blocked (src/box/spawn.c). 0 with *ret, or an errno: EAGAIN or ENOMEM at
+ * once (out of processes or memory), else that of the last file found that
  * could not be run (ENOENT when none was found). */
 int init_spawn(char *const *argv, char *const *envp, const struct init_stdio *io, pid_t *ret);
 

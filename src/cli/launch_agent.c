@@ -11,6 +11,7 @@
 #include "secrets/dotenv.h"
 #include "secrets/secrets.h"
 #include "state/box.h"
+#include "util/array.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -28,10 +29,12 @@ struct setting {
 	bool from_profile;
 };
 
+#define SETTINGS_MAX (AGENT_ITEMS_MAX * 2 + AGENT_SETENV_MAX)
+
 struct launch_agent {
 	struct agent_profile *profile; /* NULL: none */
 	char picked[128];              /* why this profile */
-	struct setting set[AGENT_ITEMS_MAX * 2 + AGENT_SETENV_MAX];
+	struct setting *set; /* grown as settings come (a start touches no more than it uses) */
 	size_t nset;
 	struct net_opts net;
 };
@@ -80,12 +83,16 @@ static int add_setting(struct launch_agent *a, const char *name, size_t nlen, co
 	for (size_t i = 0; i < a->nset && !s; i++)
 		if (strlen(a->set[i].name) == nlen && strncmp(a->set[i].name, name, nlen) == 0)
 			s = &a->set[i];
-	if (!s && a->nset == ELEMENTSOF(a->set))
+	if (!s && a->nset == SETTINGS_MAX)
 		return -E2BIG;
 	if (!s) {
-		s = &a->set[a->nset++];
-		if (!(s->name = strndup(name, nlen)))
+		if (array_grow_counted((void **)&a->set, a->nset, sizeof(*a->set)) < 0)
 			return -ENOMEM;
+		s = &a->set[a->nset];
+		*s = (struct setting){ .name = strndup(name, nlen) };
+		if (!s->name)
+			return -ENOMEM;
+		a->nset++;
 	}
 	free(s->value);
 	if (!(s->value = strdup(value)))
@@ -285,6 +292,7 @@ struct launch_agent *launch_agent_free(struct launch_agent *a)
 		free(a->set[i].name);
 		free(a->set[i].value);
 	}
+	free(a->set);
 	agent_profile_free(a->profile);
 	free(a);
 	return NULL;

@@ -101,6 +101,10 @@ int launch_broker_prepare(const struct box *b, struct launch_broker **ret)
 	*ret = NULL;
 	if (dirfd < 0)
 		return report(NULL, -errno);
+	/* Most boxes have no rules: then nothing of the 80 KiB below is
+	 * touched (a page's first touch is what a start pays most for). */
+	if (faccessat(dirfd, BROKER_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return 0;
 	struct launch_broker *lb = calloc(1, sizeof(*lb));
 	if (!lb)
 		return report(NULL, -ENOMEM);
