@@ -116,14 +116,39 @@ awk -v n="$((per * rounds))" -v nc="$((cper * rounds))" -v t="$t_true" -v b="$t_
 	}
 }'
 
-# Memory: the supervisor (its RSS) and the box's processes, all of them
-# (their PSS: shared pages counted once), before and after the sessions.
+# The same commands with every process of them on one CPU (the daemon, the
+# box's processes, the client and so the command): no wakeup of an idle CPU
+# between them. On a virtual machine such a wakeup costs tens of
+# microseconds (the hypervisor has to run the halted CPU again), and an exec
+# crosses between processes ten times; this shows how much of the time above
+# is that, and how much is the work. Not how clawbox runs: it pins nothing.
 sup=$("$cb" status --box bench | sed -n 's/^state: *up (clawbox pid \([0-9]*\).*/\1/p')
 descendants() {
 	local p=$1 c
 	echo "$p"
 	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do descendants "$c"; done
 }
+if [ -n "$sup" ] && command -v taskset >/dev/null; then
+	cpus=$(taskset -c -p $$ | sed 's/.*: //')
+	pin() { for p in $(descendants "$sup") $serve_pid; do taskset -a -c -p "$1" "$p" >/dev/null; done; }
+	pin 0
+	taskset -c 0 "$tmp/spawn" -a "$n" 2 true >"$tmp/true1"
+	taskset -c 0 "$tmp/spawn" -a "$n" 2 "$cb" exec --box bench -- true >"$tmp/cli1"
+	[ -z "$serve_pid" ] ||
+		taskset -c 0 "$tmp/execload" -a "$n" 1 http "$sock" /v1/boxes/bench/exec "$api_body" >"$tmp/api1"
+	pin "$cpus"
+	awk -v c="$(med "$tmp/cli1")" -v a="$([ -s "$tmp/api1" ] && med "$tmp/api1" || echo 0)" \
+		-v b="$t_bwrap" -v t="$(med "$tmp/true1")" 'BEGIN {
+		printf "on one CPU (no wakeup of an idle CPU between the processes; a diagnostic):\n"
+		printf "  true (a process here)  %8.2f ms  %.3fx bwrap\n", t / 1000, t / b
+		printf "  clawbox exec (CLI)     %8.2f ms  %.2fx bwrap, %.2f ms over true\n", c / 1000, c / b, (c - t) / 1000
+		if (a > 0)
+			printf "  API exec (unix socket) %8.2f ms  %.3fx bwrap, %.2f ms over true\n", a / 1000, a / b, (a - t) / 1000
+	}'
+fi
+
+# Memory: the supervisor (its RSS) and the box's processes, all of them
+# (their PSS: shared pages counted once), before and after the sessions.
 pss_kib() {
 	local total=0 p v
 	for p in $(descendants "$sup"); do

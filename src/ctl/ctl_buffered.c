@@ -10,9 +10,9 @@
 #include <time.h>
 
 struct sink {
-	int fd;    /* our read end, -1 once closed */
-	char *buf; /* cap + 1 bytes */
-	size_t len;
+	int fd;      /* our read end, -1 once closed */
+	char *buf;   /* size bytes, grown as output comes (at most cap + 1) */
+	size_t len, size;
 };
 
 struct buffered {
@@ -24,7 +24,28 @@ struct buffered {
 	int cancel; /* readable: kill the command; -1: none */
 };
 
-/* Read what sk has: kept up to cap, the rest read and dropped. */
+/* Room in sk for n bytes and a NUL (n <= cap): 0 or -ENOMEM. Grown by
+ * doubling, so that a command that prints little touches little memory
+ * (a buffer of cap bytes each would be two mmaps and munmaps an exec). */
+static int reserve(struct sink *sk, size_t n, size_t cap)
+{
+	if (n + 1 <= sk->size)
+		return 0;
+	size_t size = sk->size ? sk->size * 2 : 4096;
+	if (size < n + 1)
+		size = n + 1;
+	if (size > cap + 1)
+		size = cap + 1;
+	char *p = realloc(sk->buf, size);
+	if (!p)
+		return -ENOMEM;
+	sk->buf = p;
+	sk->size = size;
+	return 0;
+}
+
+/* Read what sk has: kept up to cap, the rest read and dropped (and so is
+ * what memory cannot be found for: the output is then marked truncated). */
 static void drain(struct buffered *b, struct sink *sk)
 {
 	char tmp[16384];
@@ -37,7 +58,10 @@ static void drain(struct buffered *b, struct sink *sk)
 		return;
 	}
 	size_t keep = b->cap - sk->len < (size_t)k ? b->cap - sk->len : (size_t)k;
-	memcpy(sk->buf + sk->len, tmp, keep);
+	if (keep && reserve(sk, sk->len + keep, b->cap) < 0)
+		keep = 0;
+	if (keep)
+		memcpy(sk->buf + sk->len, tmp, keep);
 	sk->len += keep;
 	b->truncated |= keep < (size_t)k;
 }
@@ -165,12 +189,17 @@ int ctl_redact(const struct secrets *known, const char *in, size_t n, struct buf
 static int redact(const struct secrets *known, struct sink *sk, size_t cap, bool *truncated)
 {
 	_cleanup_buf_ struct buf out = BUF_INIT(SIZE_MAX);
+	if (sk->len == 0)
+		return 0;
 	int r = ctl_redact(known, sk->buf, sk->len, &out);
 	if (r < 0)
 		return r;
 	size_t n = out.len > cap ? cap : out.len;
 	*truncated |= out.len > cap;
-	memcpy(sk->buf, out.data, n); /* sk->buf holds cap + 1 bytes */
+	if (reserve(sk, n, cap) < 0)
+		return -ENOMEM;
+	if (n)
+		memcpy(sk->buf, out.data, n);
 	sk->len = n;
 	return 0;
 }
@@ -213,13 +242,6 @@ int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s,
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	bf.out.buf = malloc(cap + 1);
-	bf.err.buf = malloc(cap + 1);
-	if (!bf.out.buf || !bf.err.buf) {
-		free(bf.out.buf);
-		free(bf.err.buf);
-		return error_errno(err, -ENOMEM, "run a command");
-	}
 	if ((r = make_pipes(&bf, spec.fds)) < 0)
 		error_errno(err, r, "create pipes");
 	if (r == 0) {
@@ -237,6 +259,8 @@ int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s,
 		drain_rest(&bf);
 	if (r == 0)
 		r = redact_outputs(b, &bf, err);
+	if (r == 0 && (reserve(&bf.out, bf.out.len, cap) < 0 || reserve(&bf.err, bf.err.len, cap) < 0))
+		r = error_errno(err, -ENOMEM, "run a command");
 	ctl_exec_free(x);
 	int fds[] = { bf.in, bf.out.fd, bf.err.fd };
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
