@@ -40,7 +40,7 @@ struct init_stdio {
 /* The signals the init forwards to its command: the only ones a process
  * of the box's own (the init, a session's leader) ever has a handler for,
  * which init_spawn resets in the child before it unblocks anything. */
-#define INIT_FORWARDED                                                                     \
+#define INIT_FORWARDED \
 	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP
 
 /* Spawn argv[0] (searched in envp's PATH when it has no '/') in a session

@@ -10,8 +10,8 @@
 #include <time.h>
 
 struct sink {
-	int fd;      /* our read end, -1 once closed */
-	char *buf;   /* size bytes, grown as output comes (at most cap + 1) */
+	int fd;    /* our read end, -1 once closed */
+	char *buf; /* size bytes, grown as output comes (at most cap + 1) */
 	size_t len, size;
 };
 
@@ -259,7 +259,8 @@ int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s,
 		drain_rest(&bf);
 	if (r == 0)
 		r = redact_outputs(b, &bf, err);
-	if (r == 0 && (reserve(&bf.out, bf.out.len, cap) < 0 || reserve(&bf.err, bf.err.len, cap) < 0))
+	if (r == 0 &&
+	    (reserve(&bf.out, bf.out.len, cap) < 0 || reserve(&bf.err, bf.err.len, cap) < 0))
 		r = error_errno(err, -ENOMEM, "run a command");
 	ctl_exec_free(x);
 	int fds[] = { bf.in, bf.out.fd, bf.err.fd };

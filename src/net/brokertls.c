@@ -1,8 +1,10 @@
 #include "util/common.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include "net/brokerh2.h"
 #include "net/brokertls.h"
@@ -121,6 +123,57 @@ static bool is_h2(SSL *ssl)
 	return n == 2 && !memcmp(p, "h2", 2);
 }
 
+/* Whether dir holds the hashed names (c_rehash, update-ca-certificates:
+ * "5ad8a5d6.0") that OpenSSL looks an issuer up by. */
+static bool has_hashed_names(const char *dir)
+{
+	DIR *d = opendir(dir);
+	bool found = false;
+	for (struct dirent *e; d && !found && (e = readdir(d));) {
+		const char *n = e->d_name;
+		found = strlen(n) >= 10 && strspn(n, "0123456789abcdef") == 8 && n[8] == '.' &&
+			n[9 + strspn(n + 9, "0123456789")] == '\0';
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Whether a and b are one file (links followed). */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat x, y;
+	return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* The host's store into up: where OpenSSL's default paths are
+ * (SSL_CERT_FILE and SSL_CERT_DIR, or their defaults: on Debian one set of
+ * certificates, as a bundle and as a hashed directory, both written by
+ * update-ca-certificates), but the directory is looked up as chains need
+ * it: a certificate or two read at the first handshake, not the bundle's
+ * 140 parsed at each start (35-40 ms of CPU here, most of a brokered
+ * start). The bundle is read whole only when SSL_CERT_FILE names another
+ * than the default one, or when the directory has no hashed names. As with
+ * the default paths, what does not load is left out: a chain that needed
+ * it fails to verify, and the upstream's refusal says so. */
+static void load_host_store(SSL_CTX *up)
+{
+	const char *def = X509_get_default_cert_file();
+	const char *file = secure_getenv(X509_get_default_cert_file_env());
+	const char *dir = secure_getenv(X509_get_default_cert_dir_env());
+	if (!dir)
+		dir = X509_get_default_cert_dir();
+	bool hashed = has_hashed_names(dir);
+	if (file && hashed && same_file(file, def))
+		file = NULL;
+	if (!file && !hashed)
+		file = def;
+	(void)SSL_CTX_load_verify_dir(up, dir);
+	if (file)
+		(void)SSL_CTX_load_verify_file(up, file);
+	ERR_clear_error();
+}
+
 int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls **ret,
 		  struct error *err)
 {
@@ -134,7 +187,6 @@ int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls
 	t->up = SSL_CTX_new(TLS_client_method());
 	bool ok = t->box && t->up && SSL_CTX_set_min_proto_version(t->box, TLS1_2_VERSION) &&
 		  SSL_CTX_set_min_proto_version(t->up, TLS1_2_VERSION) &&
-		  SSL_CTX_set_default_verify_paths(t->up) &&
 		  (!upstream_ca || SSL_CTX_load_verify_locations(t->up, upstream_ca, NULL)) &&
 		  SSL_CTX_set_alpn_protos(t->up, alpn_h1, sizeof(alpn_h1) - 1) == 0;
 	if (!ok) {
@@ -153,6 +205,7 @@ int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls
 	SSL_CTX_sess_set_new_cb(t->up, new_session);
 	SSL_CTX_set_alpn_select_cb(t->box, alpn_select, NULL);
 	SSL_CTX_set_client_hello_cb(t->box, client_hello, NULL);
+	load_host_store(t->up);
 	*ret = t;
 	return 0;
 }
@@ -451,9 +504,19 @@ static int box_prepare(struct brokertls *t, struct sess *s, char *why, size_t n)
 	return ok ? 0 : -EIO;
 }
 
+static void upstream_failed(const struct sess *s, int r, char *why, size_t n)
+{
+	long v = s->u.ssl ? SSL_get_verify_result(s->u.ssl) : X509_V_OK;
+	char e[200];
+	snprintf(why, n, "TLS with %s failed: %s", s->ss->host,
+		 v != X509_V_OK    ? X509_verify_cert_error_string(v)
+		 : r == -ETIMEDOUT ? "timed out"
+				   : tlslib_error(e, sizeof(e)));
+}
+
 /* The upstream's side: SNI, the host's name to verify, the box's protocol
  * (HTTP/2 only when the box's client speaks only that). */
-static int upstream_prepare(struct brokertls *t, struct sess *s)
+static int upstream_prepare(struct brokertls *t, struct sess *s, char *why, size_t n)
 {
 	const char *host = s->ss->host;
 	bool ip = strchr(host, ':') || strspn(host, "0123456789.") == strlen(host);
@@ -466,6 +529,8 @@ static int upstream_prepare(struct brokertls *t, struct sess *s)
 			    SSL_set1_host(s->u.ssl, host) == 1);
 	if (ok)
 		resume(t, s);
+	else
+		upstream_failed(s, -EIO, why, n);
 	return ok ? 0 : -EIO;
 }
 
@@ -495,16 +560,6 @@ static void box_failed(int r, char *why, size_t n)
 				 : tlslib_error(e, sizeof(e)));
 }
 
-static void upstream_failed(const struct sess *s, int r, char *why, size_t n)
-{
-	long v = s->u.ssl ? SSL_get_verify_result(s->u.ssl) : X509_V_OK;
-	char e[200];
-	snprintf(why, n, "TLS with %s failed: %s", s->ss->host,
-		 v != X509_V_OK    ? X509_verify_cert_error_string(v)
-		 : r == -ETIMEDOUT ? "timed out"
-				   : tlslib_error(e, sizeof(e)));
-}
-
 /* Both handshakes at once: the upstream's starts as soon as the box's
  * hello is in (its ALPN decided), so the two overlap instead of adding up.
  * HS_OK, or the side that failed, with why. */
@@ -524,7 +579,7 @@ static int handshakes(struct brokertls *t, struct sess *s, char *why, size_t n)
 			return HS_BOX;
 		if (!started && (hello_seen || b == 1)) {
 			started = true;
-			u = upstream_prepare(t, s);
+			u = upstream_prepare(t, s, why, n);
 		}
 		if (started && u == 0 && (u = hs_step(s->u.ssl, false, &uev)) < 0)
 			upstream_failed(s, u, why, n);

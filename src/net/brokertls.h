@@ -23,8 +23,10 @@ struct brokertls;
 struct error;
 
 /* The TLS contexts: the box's side (leaves of ca, which must outlive it)
- * and the upstream's (the host's trust store, plus the PEM file upstream_ca
- * when not NULL). */
+ * and the upstream's: the host's trust store, where OpenSSL's default paths
+ * say (SSL_CERT_FILE, SSL_CERT_DIR), its hashed directory looked up as
+ * chains need it (load_host_store() in brokertls.c), plus the PEM file
+ * upstream_ca when not NULL (a file that does not load is an error). */
 int brokertls_new(struct brokerca *ca, const char *upstream_ca, struct brokertls **ret,
 		  struct error *err);
 struct brokertls *brokertls_free(struct brokertls *t);

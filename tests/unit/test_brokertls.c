@@ -254,3 +254,97 @@ TEST(brokertls_untrusted_upstream_is_refused)
 	CHECK_INT(w.requests, 0);
 	world_end(&w);
 }
+
+/* The host's store is OpenSSL's default paths: the hashed directory
+ * (SSL_CERT_DIR here) looked up as the chain needs it, or the bundle that
+ * SSL_CERT_FILE names. */
+static void with_store(const char *file, const char *dir, struct world *w)
+{
+	if (file)
+		setenv("SSL_CERT_FILE", file, 1);
+	else
+		unsetenv("SSL_CERT_FILE");
+	if (dir)
+		setenv("SSL_CERT_DIR", dir, 1);
+	else
+		unsetenv("SSL_CERT_DIR");
+	run(w, NULL);
+	unsetenv("SSL_CERT_FILE");
+	unsetenv("SSL_CERT_DIR");
+}
+
+/* dir/HASH.0 for the certificate in pem (its subject's hash, as
+ * c_rehash names it); false without the openssl command. */
+static bool hash_link(const char *pem, const char *dir)
+{
+	char cmd[512], hash[32] = "", path[256];
+	snprintf(cmd, sizeof(cmd), "openssl x509 -hash -noout -in %s 2>/dev/null", pem);
+	FILE *f = popen(cmd, "r");
+	bool ok = f && fgets(hash, sizeof(hash), f) && strlen(hash) == 9;
+	if (f)
+		pclose(f);
+	if (!ok)
+		return false;
+	hash[8] = '\0';
+	snprintf(path, sizeof(path), "%s/%s.0", dir, hash);
+	CHECK(symlink(pem, path) == 0);
+	return true;
+}
+
+TEST(brokertls_upstream_trusted_through_the_hashed_directory)
+{
+	static struct world w;
+	char dir[128];
+	if (tlslib_load(NULL) < 0)
+		SKIP("no libssl");
+	world_init(&w);
+	snprintf(dir, sizeof(dir), "%s/certs", w.dir);
+	CHECK(mkdir(dir, 0700) == 0);
+	if (!hash_link(w.up_ca, dir)) {
+		world_end(&w);
+		SKIP("no openssl command to name the hashed certificate");
+	}
+	w.box_trusts = true;
+	with_store(NULL, dir, &w);
+	CHECK_STREQ(w.refused, "");
+	CHECK(strstr(w.upstream_saw, "x-api-key: REAL-VALUE-1\r\n") != NULL);
+	CHECK_INT(w.requests, 2);
+	world_end(&w);
+}
+
+TEST(brokertls_upstream_trusted_through_ssl_cert_file)
+{
+	static struct world w;
+	if (tlslib_load(NULL) < 0)
+		SKIP("no libssl");
+	world_init(&w);
+	w.box_trusts = true;
+	with_store(w.up_ca, NULL, &w);
+	CHECK_STREQ(w.refused, "");
+	CHECK_INT(w.requests, 2);
+	world_end(&w);
+}
+
+TEST(brokertls_directory_without_the_issuer_refuses_the_upstream)
+{
+	static struct world w;
+	char dir[128];
+	if (tlslib_load(NULL) < 0)
+		SKIP("no libssl");
+	world_init(&w);
+	/* hashed names there, none of them the upstream's issuer: the bundle
+	 * is not read, and the chain does not verify */
+	snprintf(dir, sizeof(dir), "%s/certs", w.dir);
+	CHECK(mkdir(dir, 0700) == 0);
+	if (!hash_link(w.box_ca, dir)) {
+		world_end(&w);
+		SKIP("no openssl command to name the hashed certificate");
+	}
+	w.box_trusts = true;
+	with_store(NULL, dir, &w);
+	CHECK(strstr(w.refused, "upstream 502 TLS with 127.0.0.1 failed") == w.refused);
+	CHECK(strstr(w.refused, "local issuer") != NULL);
+	CHECK(strstr(w.upstream_saw, "REAL-VALUE") == NULL);
+	CHECK_INT(w.requests, 0);
+	world_end(&w);
+}
