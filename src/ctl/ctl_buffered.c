@@ -44,6 +44,16 @@ static int reserve(struct sink *sk, size_t n, size_t cap)
 	return 0;
 }
 
+/* sk's bytes made a C string (a buffer even when none came): 0 or
+ * -ENOMEM. */
+static int terminate(struct sink *sk, size_t cap)
+{
+	if (reserve(sk, sk->len, cap) < 0 || !sk->buf)
+		return -ENOMEM;
+	sk->buf[sk->len] = '\0';
+	return 0;
+}
+
 /* Read what sk has: kept up to cap, the rest read and dropped (and so is
  * what memory cannot be found for: the output is then marked truncated). */
 static void drain(struct buffered *b, struct sink *sk)
@@ -259,8 +269,7 @@ int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s,
 		drain_rest(&bf);
 	if (r == 0)
 		r = redact_outputs(b, &bf, err);
-	if (r == 0 &&
-	    (reserve(&bf.out, bf.out.len, cap) < 0 || reserve(&bf.err, bf.err.len, cap) < 0))
+	if (r == 0 && (terminate(&bf.out, cap) < 0 || terminate(&bf.err, cap) < 0))
 		r = error_errno(err, -ENOMEM, "run a command");
 	ctl_exec_free(x);
 	int fds[] = { bf.in, bf.out.fd, bf.err.fd };
@@ -272,7 +281,6 @@ int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s,
 		free(bf.err.buf);
 		return r;
 	}
-	bf.out.buf[bf.out.len] = bf.err.buf[bf.err.len] = '\0';
 	ret->out = bf.out.buf;
 	ret->err = bf.err.buf;
 	ret->out_len = bf.out.len;
