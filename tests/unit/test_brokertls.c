@@ -291,21 +291,30 @@ static bool hash_link(const char *pem, const char *dir)
 	return true;
 }
 
+/* A session whose store is a hashed directory holding pem only: false
+ * (nothing run) without the openssl command. */
+static bool run_with_dir(struct world *w, const char *pem)
+{
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/certs", w->dir);
+	CHECK(mkdir(dir, 0700) == 0);
+	if (!hash_link(pem, dir))
+		return false;
+	w->box_trusts = true;
+	with_store(NULL, dir, w);
+	return true;
+}
+
 TEST(brokertls_upstream_trusted_through_the_hashed_directory)
 {
 	static struct world w;
-	char dir[128];
 	if (tlslib_load(NULL) < 0)
 		SKIP("no libssl");
 	world_init(&w);
-	snprintf(dir, sizeof(dir), "%s/certs", w.dir);
-	CHECK(mkdir(dir, 0700) == 0);
-	if (!hash_link(w.up_ca, dir)) {
+	if (!run_with_dir(&w, w.up_ca)) {
 		world_end(&w);
 		SKIP("no openssl command to name the hashed certificate");
 	}
-	w.box_trusts = true;
-	with_store(NULL, dir, &w);
 	CHECK_STREQ(w.refused, "");
 	CHECK(strstr(w.upstream_saw, "x-api-key: REAL-VALUE-1\r\n") != NULL);
 	CHECK_INT(w.requests, 2);
@@ -328,20 +337,15 @@ TEST(brokertls_upstream_trusted_through_ssl_cert_file)
 TEST(brokertls_directory_without_the_issuer_refuses_the_upstream)
 {
 	static struct world w;
-	char dir[128];
 	if (tlslib_load(NULL) < 0)
 		SKIP("no libssl");
 	world_init(&w);
 	/* hashed names there, none of them the upstream's issuer: the bundle
 	 * is not read, and the chain does not verify */
-	snprintf(dir, sizeof(dir), "%s/certs", w.dir);
-	CHECK(mkdir(dir, 0700) == 0);
-	if (!hash_link(w.box_ca, dir)) {
+	if (!run_with_dir(&w, w.box_ca)) {
 		world_end(&w);
 		SKIP("no openssl command to name the hashed certificate");
 	}
-	w.box_trusts = true;
-	with_store(NULL, dir, &w);
 	CHECK(strstr(w.refused, "upstream 502 TLS with 127.0.0.1 failed") == w.refused);
 	CHECK(strstr(w.refused, "local issuer") != NULL);
 	CHECK(strstr(w.upstream_saw, "REAL-VALUE") == NULL);
