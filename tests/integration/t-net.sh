@@ -169,7 +169,9 @@ host_own_addresses_refused() {
 		ip addr add "$PUB_IP/32" dev "$VH"
 	fi
 	python3 -m http.server --bind 0.0.0.0 "$port" >/dev/null 2>&1 &
-	NET_PIDS+=($!)
+	# the case is a subshell: NET_PIDS would not reach the file's cleanup
+	LISTENER_PID=$!
+	trap 'kill "$LISTENER_PID" 2>/dev/null' EXIT
 	for _ in $(seq 50); do curl -s -m 1 -o /dev/null "http://$PUB_IP:$port/" && break; sleep 0.1; done
 	code=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://$PUB_IP:$port/") || true
 	[ "$code" = 200 ] || fail "control: the host's listener does not answer ($code)"
