@@ -18,7 +18,7 @@
 #define HOST_BUNDLE_MAX (8 << 20)
 
 struct launch_broker {
-	struct broker_set rules;
+	struct broker_set *rules; /* its own allocation: see launch_broker_prepare */
 	struct brokerca *ca;
 	struct proxy_broker proxy;
 	char bundle[PATH_MAX];
@@ -101,18 +101,23 @@ int launch_broker_prepare(const struct box *b, struct launch_broker **ret)
 	*ret = NULL;
 	if (dirfd < 0)
 		return report(NULL, -errno);
-	/* Most boxes have no rules: then nothing of the 80 KiB below is
-	 * touched (a page's first touch is what a start pays most for). */
-	if (faccessat(dirfd, BROKER_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		return 0;
-	struct launch_broker *lb = calloc(1, sizeof(*lb));
-	if (!lb)
+	/* Not zeroed: broker_load fills the rules it finds, and most boxes
+	 * have none, so nothing of its 80 KiB is touched (a page's first
+	 * touch is what a start pays most for). */
+	struct broker_set *rules = malloc(sizeof(*rules));
+	if (!rules)
 		return report(NULL, -ENOMEM);
-	if ((r = broker_load(dirfd, &lb->rules, &err)) < 0 || lb->rules.n == 0) {
-		free(lb);
+	if ((r = broker_load(dirfd, rules, &err)) < 0 || rules->n == 0) {
+		free(rules);
 		return r < 0 ? report(&err, r) : 0;
 	}
-	size_t nh = all_hosts(&lb->rules, hosts);
+	struct launch_broker *lb = calloc(1, sizeof(*lb));
+	if (!lb) {
+		free(rules);
+		return report(NULL, -ENOMEM);
+	}
+	lb->rules = rules;
+	size_t nh = all_hosts(lb->rules, hosts);
 	if ((r = tlslib_load(&err)) < 0 ||
 	    (r = brokerca_open(dirfd, b->name, hosts, nh, &lb->ca, &err)) < 0 ||
 	    (r = brokertls_new(lb->ca, secure_getenv(BROKERTLS_UPSTREAM_CA_ENV), &lb->proxy.tls,
@@ -208,8 +213,8 @@ int launch_broker_secrets(struct launch_broker *lb, const struct box *b,
 		return report(NULL, -errno);
 	if ((r = broker_key(dirfd, key, &err)) < 0)
 		return report(&err, r);
-	for (size_t i = 0; i < lb->rules.n && r >= 0; i++) {
-		const struct broker_rule *rule = &lb->rules.rule[i];
+	for (size_t i = 0; i < lb->rules->n && r >= 0; i++) {
+		const struct broker_rule *rule = &lb->rules->rule[i];
 		const struct secret *sec = secrets_get(secrets, rule->name);
 		if (sec && sec->len > 0)
 			r = broker_one(lb, key, sec, rule);
@@ -244,6 +249,7 @@ struct launch_broker *launch_broker_free(struct launch_broker *lb)
 	for (size_t i = 0; i < BROKER_MAX; i++)
 		if (lb->placeholder[i])
 			secrets_mem_free(lb->placeholder[i]);
+	free(lb->rules);
 	free(lb);
 	return NULL;
 }

@@ -10,9 +10,9 @@
 #include <time.h>
 
 struct sink {
-	int fd;    /* our read end, -1 once closed */
-	char *buf; /* size bytes, grown as output comes (at most cap + 1) */
-	size_t len, size;
+	int fd;       /* our read end, -1 once closed */
+	struct buf b; /* grown as output comes, at most cap: a command that
+		       * prints little touches little memory */
 };
 
 struct buffered {
@@ -23,36 +23,6 @@ struct buffered {
 	bool truncated;
 	int cancel; /* readable: kill the command; -1: none */
 };
-
-/* Room in sk for n bytes and a NUL (n <= cap): 0 or -ENOMEM. Grown by
- * doubling, so that a command that prints little touches little memory
- * (a buffer of cap bytes each would be two mmaps and munmaps an exec). */
-static int reserve(struct sink *sk, size_t n, size_t cap)
-{
-	if (n + 1 <= sk->size)
-		return 0;
-	size_t size = sk->size ? sk->size * 2 : 4096;
-	if (size < n + 1)
-		size = n + 1;
-	if (size > cap + 1)
-		size = cap + 1;
-	char *p = realloc(sk->buf, size);
-	if (!p)
-		return -ENOMEM;
-	sk->buf = p;
-	sk->size = size;
-	return 0;
-}
-
-/* sk's bytes made a C string (a buffer even when none came): 0 or
- * -ENOMEM. */
-static int terminate(struct sink *sk, size_t cap)
-{
-	if (reserve(sk, sk->len, cap) < 0 || !sk->buf)
-		return -ENOMEM;
-	sk->buf[sk->len] = '\0';
-	return 0;
-}
 
 /* Read what sk has: kept up to cap, the rest read and dropped (and so is
  * what memory cannot be found for: the output is then marked truncated). */
@@ -67,12 +37,9 @@ static void drain(struct buffered *b, struct sink *sk)
 		sk->fd = -1;
 		return;
 	}
-	size_t keep = b->cap - sk->len < (size_t)k ? b->cap - sk->len : (size_t)k;
-	if (keep && reserve(sk, sk->len + keep, b->cap) < 0)
+	size_t keep = b->cap - sk->b.len < (size_t)k ? b->cap - sk->b.len : (size_t)k;
+	if (buf_append(&sk->b, tmp, keep) < 0)
 		keep = 0;
-	if (keep)
-		memcpy(sk->buf + sk->len, tmp, keep);
-	sk->len += keep;
 	b->truncated |= keep < (size_t)k;
 }
 
@@ -199,19 +166,15 @@ int ctl_redact(const struct secrets *known, const char *in, size_t n, struct buf
 static int redact(const struct secrets *known, struct sink *sk, size_t cap, bool *truncated)
 {
 	_cleanup_buf_ struct buf out = BUF_INIT(SIZE_MAX);
-	if (sk->len == 0)
+	if (sk->b.len == 0)
 		return 0;
-	int r = ctl_redact(known, sk->buf, sk->len, &out);
+	int r = ctl_redact(known, sk->b.data, sk->b.len, &out);
 	if (r < 0)
 		return r;
 	size_t n = out.len > cap ? cap : out.len;
 	*truncated |= out.len > cap;
-	if (reserve(sk, n, cap) < 0)
-		return -ENOMEM;
-	if (n)
-		memcpy(sk->buf, out.data, n);
-	sk->len = n;
-	return 0;
+	buf_reset(&sk->b);
+	return buf_append(&sk->b, out.data, n);
 }
 
 /* Redact both outputs against b's known values. */
@@ -240,8 +203,8 @@ int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s,
 			     size_t in_len, size_t cap, int64_t timeout_ms, int cancel_fd,
 			     struct ctl_output *ret, struct error *err)
 {
-	struct buffered bf = { .out.fd = -1,
-			       .err.fd = -1,
+	struct buffered bf = { .out = { .fd = -1, .b = BUF_INIT(cap) },
+			       .err = { .fd = -1, .b = BUF_INIT(cap) },
 			       .in = -1,
 			       .data = in,
 			       .left = in ? in_len : 0,
@@ -269,22 +232,24 @@ int ctl_exec_buffered_cancel(const struct box *b, const struct ctl_exec_spec *s,
 		drain_rest(&bf);
 	if (r == 0)
 		r = redact_outputs(b, &bf, err);
-	if (r == 0 && (terminate(&bf.out, cap) < 0 || terminate(&bf.err, cap) < 0))
-		r = error_errno(err, -ENOMEM, "run a command");
 	ctl_exec_free(x);
 	int fds[] = { bf.in, bf.out.fd, bf.err.fd };
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	if (r < 0) {
-		free(bf.out.buf);
-		free(bf.err.buf);
+		buf_free(&bf.out.b);
+		buf_free(&bf.err.b);
 		return r;
 	}
-	ret->out = bf.out.buf;
-	ret->err = bf.err.buf;
-	ret->out_len = bf.out.len;
-	ret->err_len = bf.err.len;
+	ret->out_len = bf.out.b.len;
+	ret->err_len = bf.err.b.len;
+	ret->out = buf_steal(&bf.out.b);
+	ret->err = buf_steal(&bf.err.b);
+	if (!ret->out || !ret->err) {
+		ctl_output_free(ret);
+		return error_errno(err, -ENOMEM, "run a command");
+	}
 	ret->truncated = bf.truncated;
 	return 0;
 }
