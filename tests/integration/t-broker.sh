@@ -517,6 +517,50 @@ bad_upstream_cert() {
 }
 case_run "an upstream with a bad certificate, or without the h2 an h2-only client needs: refused, audited (upstream), nothing sent" bad_upstream_cert
 
+# The upstream's trust is the host's, where OpenSSL's defaults say in
+# clawbox's environment: its hashed directory is looked up as a chain needs
+# it. The box cannot choose it: the test CA named by the box's own
+# SSL_CERT_FILE and SSL_CERT_DIR (its hashed name beside it) trusts nothing.
+# bare ENV... -- ARGS: clawbox run with the test hosts, without
+# CLAWBOX_UPSTREAM_CA_FILE, with ENV (VAR=VALUE) in clawbox's environment.
+bare() {
+	local env=()
+	while [ "$1" != -- ]; do env+=("$1"); shift; done
+	shift
+	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T_TMP/hosts" \
+		env -u CLAWBOX_UPSTREAM_CA_FILE -u SSL_CERT_FILE -u SSL_CERT_DIR "${env[@]}" \
+		timeout 120 "$CLAWBOX" run --project "$P" --net proxy "$@"
+}
+trust_store_is_the_hosts() {
+	need_net
+	mkproj "$P"
+	setkey BROKER_KEY "$V_KEY" "api.broker.test=header:x-api-key"
+	local hash dir=$C/certs req='curl -s -m 10 -o /dev/null -w "%{http_code}" -H "x-api-key: $BROKER_KEY" https://api.broker.test/echo'
+	hash=$(openssl x509 -hash -noout -in "$CERTS/ca.crt")
+	mkdir -p "$dir" "$P/certs"
+	cp "$CERTS/ca.crt" "$dir/$hash.0"
+	cp "$CERTS/ca.crt" "$P/certs/$hash.0"
+	cp "$CERTS/ca.crt" "$P/ca.crt"
+	up_mark
+	code=$(bare -- $ALLOW_API "$REMOTE_IP" --setenv SSL_CERT_FILE=/workspace/ca.crt \
+		--setenv SSL_CERT_DIR=/workspace/certs -- sh -c "$req") || true
+	[ "$code" = 502 ] || fail "the box's SSL_CERT_FILE/SSL_CERT_DIR: expected 502, got '$code'"
+	[ -z "$(up_new)" ] || fail "the upstream got a request: $(up_new)"
+	broker_events | grep '"decision":"deny"' | grep '"what":"upstream"' | grep -q 'local issuer' ||
+		fail "no upstream deny for the untrusted chain: $(broker_events)"
+	# clawbox's own SSL_CERT_DIR: the hashed directory, looked up.
+	code=$(bare SSL_CERT_DIR="$dir" -- $ALLOW_API "$REMOTE_IP" -- sh -c "$req") || true
+	[ "$code" = 200 ] || fail "clawbox's SSL_CERT_DIR holding the CA: expected 200, got '$code'"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "upstream got x-api-key '$(up_field header x-api-key)'"
+	# clawbox's own SSL_CERT_FILE, another file than the default: read whole.
+	up_mark
+	code=$(bare SSL_CERT_FILE="$CERTS/ca.crt" -- $ALLOW_API "$REMOTE_IP" -- sh -c "$req") || true
+	[ "$code" = 200 ] || fail "clawbox's SSL_CERT_FILE naming the CA: expected 200, got '$code'"
+	[ "$(up_field header x-api-key)" = "$V_KEY" ] || fail "upstream got x-api-key '$(up_field header x-api-key)'"
+	no_value "the audit" "$(audit_json)"
+}
+case_run "the upstream's trust is the host's (its hashed directory, or clawbox's SSL_CERT_FILE/DIR), never the box's" trust_store_is_the_hosts
+
 # An upstream that answers badly: cut short (fewer bytes than it announced)
 # or not HTTP at all. The box's client sees the cut (or a 502); each is a
 # "response" refusal in the audit; the next request is served.
